@@ -1,0 +1,47 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { ChatMessage } from '../core/message.js';
+import type { AgentProfile } from '../config/schema.js';
+
+/** One earlier turn of the conversation, oldest first. */
+export interface AgentTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+/** Everything an agent needs to answer one message. */
+export interface AgentRequest {
+  agentId: string;
+  /** The message being answered. */
+  message: ChatMessage;
+  /** Earlier turns of this conversation with this agent, trimmed to the profile's window. */
+  history: AgentTurn[];
+  /** Set when the message came through a scene entry: the scene answers through its lead agent. */
+  scene?: { id: string; name: string; context: string };
+  /** Aborted when the gateway gives up on this run (timeout or shutdown). */
+  signal: AbortSignal;
+}
+
+export interface AgentReply {
+  text: string;
+  /** "markdown" lets channels that render markdown do so; others turn it into plain text. */
+  format: 'text' | 'markdown';
+}
+
+/**
+ * Turns a conversation into a reply. An implementation throws when it cannot answer; the caller
+ * (`runAgent`) applies retries with backoff and, after the last failure, the fallback reply.
+ */
+export interface Agent {
+  readonly provider: string;
+  run(request: AgentRequest): Promise<AgentReply>;
+}
+
+export interface AgentDeps {
+  clock: Clock;
+  log: Logger;
+  /** The environment, read here only for documented fallbacks (OPENAI_API_KEY). */
+  env: Record<string, string | undefined>;
+}
+
+export type AgentFactory = (profile: AgentProfile, deps: AgentDeps) => Agent;

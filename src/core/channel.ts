@@ -1,0 +1,73 @@
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import type { Accepted, ChatMessage, OutgoingMessage, SendContext, SendResult } from './message.js';
+
+/** Hands a parsed message to the gateway; resolves once it is durably stored (or a known duplicate). */
+export type MessageHandler = (message: ChatMessage) => Promise<Accepted>;
+
+/**
+ * A durable, append-only stream per conversation that a channel may keep, for platforms where
+ * the gateway itself is the delivery target (the Web API's SSE stream). Appends with the same
+ * idempotency key are stored once, which makes `send()` exactly-once even when retried.
+ */
+export interface ChannelFeed {
+  append(item: { conversationId: string; idempotencyKey: string; replyTo: string; payload: unknown }): Promise<{ seq: number; duplicate: boolean }>;
+  read(conversationId: string, afterSeq: number, limit: number): Promise<FeedEvent[]>;
+  /** Replies already stored for one inbound message (our message id). */
+  repliesTo(messageId: string): Promise<FeedEvent[]>;
+}
+
+export interface FeedEvent {
+  seq: number;
+  conversationId: string;
+  replyTo: string;
+  payload: unknown;
+  createdAt: number;
+}
+
+/** What the gateway gives each channel instance. */
+export interface ChannelContext {
+  /** Global key "{target}.{entry}", used in URLs, logs and the store. */
+  readonly entryKey: string;
+  readonly entryId: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly feed: ChannelFeed;
+  /**
+   * Report that a running channel broke (a socket died for good, credentials were revoked).
+   * The SceneKeeper marks the entry `error` and restarts it with backoff.
+   */
+  reportError(error: unknown): void;
+}
+
+/**
+ * One platform protocol. Subclasses implement `start`, `send` and `stop`; the SceneKeeper wires
+ * `onMessage` and `sceneId`. A channel acknowledges the platform only after `onMessage` resolved.
+ */
+export abstract class Channel<Config = unknown> {
+  /** The registered channel type; set by each subclass. */
+  static channelType: string;
+  /** The agent or scene this instance feeds. */
+  sceneId = '';
+  /** Set by the SceneKeeper before `start()`. */
+  onMessage: MessageHandler = async () => {
+    throw new Error('Channel.onMessage called before the channel was wired');
+  };
+
+  constructor(protected readonly ctx: ChannelContext) {}
+
+  /**
+   * Connects to the platform with a validated config. Resolves when ready to receive, rejects
+   * with a clear reason otherwise. Must not hang: the SceneKeeper gives up after its start timeout.
+   */
+  abstract start(sceneId: string, config: Config): Promise<void>;
+
+  /**
+   * Delivers one reply chunk to the conversation it answers. Throws a `CocoError`
+   * (`COCO_ERR_CHANNEL_SEND`) with `retryable` and `retryAfterMs` set as the platform says.
+   */
+  abstract send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult>;
+
+  /** Disconnects and releases everything; idempotent. */
+  abstract stop(): Promise<void>;
+}

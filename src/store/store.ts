@@ -1,0 +1,291 @@
+import type { ChatMessage } from '../core/message.js';
+
+/**
+ * The durable heart of CocoCat: mailbox (inbound), outbox (replies), conversation history,
+ * the message timeline and the channel feeds. Datastore-agnostic: SQLite and PostgreSQL
+ * implement it and pass the same contract suite (`test/contracts/store.contract.ts`).
+ *
+ * All times are epoch milliseconds passed in by the caller (from the injected Clock), never read
+ * from the database or the system clock, so lease and retry logic is testable without sleeping.
+ *
+ * Leases: a claim returns items with a fresh `leaseToken`. Every later operation on that item
+ * passes the token and returns `false` (changing nothing) when the lease was lost (expired and
+ * claimed by someone else, or the item is no longer leased). That is how a crashed or stalled
+ * worker can never complete a message twice.
+ */
+export interface Store {
+  /** "sqlite" or "postgres". */
+  readonly kind: string;
+
+  // ── Mailbox ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Stores an inbound message. Unique on (entryKey, dedupKey): a second enqueue with the same
+   * pair stores nothing and answers the first one's id with `duplicate: true`, for as long as
+   * the first is retained (see `prune`). Records a "received" timeline event.
+   */
+  enqueue(item: NewInbound, now: number): Promise<{ id: string; duplicate: boolean }>;
+
+  /**
+   * Claims up to `limit` inbound messages, oldest first, at most one per conversation:
+   * an item is claimable only when it is the oldest not-finished (queued or leased) item of its
+   * conversationKey, and either queued with availableAt <= now, or leased with an expired lease.
+   * A queued head whose availableAt is in the future blocks its conversation (order is kept).
+   * Claiming sets status "leased", increments `attempts`, sets a new token and leaseUntil = now + leaseMs.
+   */
+  claimInbound(opts: ClaimOptions): Promise<InboundItem[]>;
+
+  /** Extends a live lease to `leaseUntil`. */
+  renewInbound(id: string, leaseToken: string, leaseUntil: number): Promise<boolean>;
+
+  /**
+   * In one transaction: marks the message done (or "fallback" when the agent failed and the
+   * fallback reply was used), inserts its reply chunks into the outbox (each with its
+   * idempotency key, unique), appends the history turns, and records the timeline event.
+   */
+  completeInbound(id: string, leaseToken: string, result: InboundResult): Promise<boolean>;
+
+  /** Puts a leased message back to "queued", available again at `availableAt`; records the error. */
+  retryInbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; error: string }): Promise<boolean>;
+
+  /** Moves a leased message to the dead letters with the reason; its conversation moves on. */
+  deadLetterInbound(id: string, leaseToken: string, opts: { now: number; error: string }): Promise<boolean>;
+
+  // ── Outbox ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Claims up to `limit` reply chunks, with the same per-conversation rule as `claimInbound`
+   * (conversation = entryKey + conversationId; order = insertion order), so the chunks of one
+   * reply, and the replies of one conversation, leave in order.
+   */
+  claimOutbound(opts: ClaimOptions): Promise<OutboundItem[]>;
+
+  /** Marks a chunk delivered; records a "sent" timeline event on the inbound message. */
+  markSent(id: string, leaseToken: string, opts: { now: number; platformMessageId?: string }): Promise<boolean>;
+
+  retryOutbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; error: string }): Promise<boolean>;
+
+  deadLetterOutbound(id: string, leaseToken: string, opts: { now: number; error: string }): Promise<boolean>;
+
+  // ── Dead letters ────────────────────────────────────────────────────────────────────────
+
+  listDeadLetters(opts?: { kind?: DeadLetterKind; entryKey?: string; limit?: number }): Promise<DeadLetter[]>;
+
+  /**
+   * Puts a dead letter back in line: status "queued"/"pending", available now, attempts reset
+   * to 0, and for the outbox a new expiry of now + its original max age. False when not dead.
+   */
+  reviveDeadLetter(kind: DeadLetterKind, id: string, now: number): Promise<boolean>;
+
+  // ── History ─────────────────────────────────────────────────────────────────────────────
+
+  /** The last `limit` turns of one conversation with one agent, oldest first. */
+  loadHistory(key: HistoryKey, limit: number): Promise<HistoryTurn[]>;
+
+  // ── Timeline and message log ────────────────────────────────────────────────────────────
+
+  /** Adds a timeline event to an inbound message (e.g. an agent error before the fallback). */
+  recordEvent(messageId: string, event: { at: number; stage: string; detail?: string }): Promise<void>;
+
+  /** Inbound messages, newest first, filtered. */
+  listMessages(filter?: MessageFilter): Promise<MessageSummary[]>;
+
+  /** One inbound message with its timeline and its reply chunks. */
+  getMessage(id: string): Promise<MessageDetail | undefined>;
+
+  // ── Channel feeds ───────────────────────────────────────────────────────────────────────
+
+  /** Unique on (entryKey, idempotencyKey): a repeat stores nothing and answers the first seq. */
+  appendFeed(item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }>;
+
+  /** Feed items of one conversation with seq > afterSeq, ascending. Seq grows across the whole store. */
+  readFeed(entryKey: string, conversationId: string, afterSeq: number, limit: number): Promise<FeedItem[]>;
+
+  /** Feed items that answer one inbound message id, ascending. */
+  feedRepliesTo(entryKey: string, messageId: string): Promise<FeedItem[]>;
+
+  // ── Housekeeping ────────────────────────────────────────────────────────────────────────
+
+  stats(): Promise<StoreStats>;
+
+  /**
+   * Deletes finished inbound messages (done/fallback) created before `now - dedupRetentionMs`
+   * (with their timeline and sent outbox rows), and feed items older than `now - feedRetentionMs`.
+   * Dead letters are kept. Returns the number of rows deleted.
+   */
+  prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number }): Promise<number>;
+
+  close(): Promise<void>;
+}
+
+export interface NewInbound {
+  entryKey: string;
+  channelType: string;
+  targetKind: TargetKind;
+  targetId: string;
+  /** The platform's message id, or whatever the channel deduplicates on. */
+  dedupKey: string;
+  /** entryKey + conversation id: the unit of ordering. */
+  conversationKey: string;
+  message: ChatMessage;
+}
+
+export type TargetKind = 'agent' | 'scene';
+
+export interface ClaimOptions {
+  now: number;
+  leaseMs: number;
+  limit: number;
+  /** Who claims (process/worker id), for the log. */
+  owner: string;
+}
+
+export type InboundStatus = 'queued' | 'leased' | 'done' | 'fallback' | 'dead';
+
+export interface InboundItem extends NewInbound {
+  id: string;
+  status: InboundStatus;
+  attempts: number;
+  leaseToken: string;
+  leaseUntil: number;
+  createdAt: number;
+  lastError?: string;
+}
+
+export interface InboundResult {
+  now: number;
+  status: 'done' | 'fallback';
+  replies: NewOutbound[];
+  history: { key: HistoryKey; turns: HistoryTurn[] };
+  /** Timeline detail, e.g. the agent error that led to the fallback. */
+  detail?: string;
+}
+
+export interface NewOutbound {
+  entryKey: string;
+  channelType: string;
+  conversationId: string;
+  /** The platform user to answer. */
+  userId: string;
+  /** Unique: a second insert with the same key is ignored. */
+  idempotencyKey: string;
+  text: string;
+  format: 'text' | 'markdown';
+  chunkIndex: number;
+  chunkCount: number;
+  /** The inbound message it answers (ours), its platform msgId, and the channel's reply metadata. */
+  replyTo: string;
+  inReplyTo: string;
+  isGroup: boolean;
+  replyMeta?: Record<string, unknown>;
+  availableAt: number;
+  /** Give up (dead-letter) if not delivered by then. */
+  expiresAt: number;
+}
+
+export type OutboundStatus = 'pending' | 'leased' | 'sent' | 'dead';
+
+export interface OutboundItem extends NewOutbound {
+  id: string;
+  status: OutboundStatus;
+  attempts: number;
+  leaseToken: string;
+  leaseUntil: number;
+  createdAt: number;
+  sentAt?: number;
+  platformMessageId?: string;
+  lastError?: string;
+}
+
+export type DeadLetterKind = 'inbound' | 'outbound';
+
+export interface DeadLetter {
+  kind: DeadLetterKind;
+  id: string;
+  entryKey: string;
+  channelType: string;
+  conversationId: string;
+  userId: string;
+  /** Inbound: the message content; outbound: the reply text. */
+  text: string;
+  attempts: number;
+  error: string;
+  createdAt: number;
+  deadAt: number;
+  /** For outbound: the inbound message it answered. */
+  replyTo?: string;
+}
+
+export interface HistoryKey {
+  agentId: string;
+  entryKey: string;
+  conversationId: string;
+}
+
+export interface HistoryTurn {
+  role: 'user' | 'assistant';
+  content: string;
+  at: number;
+}
+
+export interface MessageFilter {
+  entryKey?: string;
+  userId?: string;
+  status?: InboundStatus;
+  /** Only messages with id < before (paging, newest first). */
+  before?: string;
+  limit?: number;
+}
+
+export interface MessageSummary {
+  id: string;
+  entryKey: string;
+  channelType: string;
+  targetKind: TargetKind;
+  targetId: string;
+  userId: string;
+  conversationId: string;
+  content: string;
+  status: InboundStatus;
+  attempts: number;
+  createdAt: number;
+  lastError?: string;
+}
+
+export interface TimelineEvent {
+  at: number;
+  stage: string;
+  detail?: string;
+}
+
+export interface MessageDetail extends MessageSummary {
+  message: ChatMessage;
+  timeline: TimelineEvent[];
+  replies: OutboundItem[];
+}
+
+export interface NewFeedItem {
+  entryKey: string;
+  conversationId: string;
+  idempotencyKey: string;
+  replyTo: string;
+  payload: unknown;
+}
+
+export interface FeedItem {
+  seq: number;
+  entryKey: string;
+  conversationId: string;
+  replyTo: string;
+  payload: unknown;
+  createdAt: number;
+}
+
+export interface StoreStats {
+  inboundQueued: number;
+  inboundLeased: number;
+  inboundDead: number;
+  outboundPending: number;
+  outboundLeased: number;
+  outboundDead: number;
+}
