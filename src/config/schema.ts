@@ -76,3 +76,86 @@ export type AgentProfile = z.infer<typeof agentProfileSchema>;
 export type EchoProfile = z.infer<typeof echoProfileSchema>;
 export type OpenAIProfile = z.infer<typeof openaiProfileSchema>;
 export type HttpProfile = z.infer<typeof httpProfileSchema>;
+
+// ── scenes/{id}/scene.yaml ──────────────────────────────────────────────────────────────────
+
+export const sceneSchema = z
+  .object({
+    name: z.string().min(1).max(200).optional().describe('Display name'),
+    roster: z.array(idSchema).min(1).describe('Agent ids working in this scene; the first one leads and answers'),
+    context: z.string().max(100_000).default('').describe('Context prompt given to the lead agent for every message of this scene'),
+  })
+  .strict();
+
+export type SceneConfig = z.infer<typeof sceneSchema>;
+
+// ── agents/{id}/entries.json and scenes/{id}/entries.json ───────────────────────────────────
+
+export const entrySchema = z
+  .object({
+    id: idSchema.optional().describe('Unique within the file; defaults to the channel type'),
+    type: z.literal('channel').default('channel'),
+    channel: z.string().min(1).describe('Registered channel type, e.g. web_api'),
+    enabled: z.boolean().default(true),
+    config: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export const entriesFileSchema = z.object({ entries: z.array(z.unknown()).default([]) }).strict();
+
+export type EntryConfig = z.infer<typeof entrySchema>;
+
+// ── cococat.yaml ────────────────────────────────────────────────────────────────────────────
+
+export const settingsSchema = z
+  .object({
+    server: z
+      .object({
+        port: z.number().int().min(0).max(65_535).default(8787),
+        host: z.string().min(1).default('127.0.0.1'),
+        public_url: z.string().url().optional().describe('The address platforms reach this gateway at; shown as webhook URLs'),
+      })
+      .strict()
+      .default({ port: 8787, host: '127.0.0.1' }),
+    admin_token: secret(z.string().min(16).optional()).describe(
+      'Bearer token of the admin API; COCOCAT_ADMIN_TOKEN overrides it. Generated on first start when unset',
+    ),
+    store: z
+      .object({
+        url: z
+          .string()
+          .default('sqlite:data/cococat.db')
+          .describe('sqlite:<path relative to the workspace> or postgres://… (several gateways sharing one database)'),
+      })
+      .strict()
+      .default({ url: 'sqlite:data/cococat.db' }),
+    limits: z
+      .object({
+        concurrency: z.number().int().min(1).max(1_000).default(16).describe('Agent runs in parallel (different conversations)'),
+        lease_ms: z.number().int().min(1_000).default(60_000).describe('A claimed message returns to the queue if its worker is silent this long'),
+        max_attempts: z.number().int().min(1).max(100).default(5).describe('Agent runs per message before it is dead-lettered'),
+        outbox_max_age_ms: z.number().int().min(1_000).default(3_600_000).describe('A reply not delivered within this time is dead-lettered, never sent late'),
+        dedup_retention_hours: z
+          .number()
+          .min(7)
+          .default(168)
+          .describe('How long accepted message ids are remembered; longer than any platform retry horizon (Feishu: 6 h)'),
+        start_timeout_ms: z.number().int().min(100).default(30_000).describe('A channel that is not ready by then is marked error and retried'),
+      })
+      .strict()
+      .default({
+        concurrency: 16,
+        lease_ms: 60_000,
+        max_attempts: 5,
+        outbox_max_age_ms: 3_600_000,
+        dedup_retention_hours: 168,
+        start_timeout_ms: 30_000,
+      }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type Settings = z.infer<typeof settingsSchema>;

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Channel, ChannelContext } from '../core/channel.js';
+
+/** What a channel can do; the outbox, the docs table and the panel read it. */
+export interface ChannelCapabilities {
+  /** Inbound message kinds it turns into ChatMessages. */
+  receives: readonly ('text' | 'image' | 'voice' | 'video' | 'file' | 'location' | 'link' | 'event')[];
+  /** Renders markdown replies; otherwise markdown is turned into plain text before sending. */
+  markdown: boolean;
+  /** Longest reply chunk the platform accepts, in UTF-8 bytes; longer replies are split. None: no limit. */
+  maxMessageBytes?: number;
+  streaming: boolean;
+  typing: boolean;
+  /** Needs a public URL the platform can call (webhook channels). */
+  webhook: boolean;
+}
+
+/**
+ * Lets a channel type serve HTTP: its routes are registered once at server build, and look up the
+ * running instance of an entry by key on every request (entries come and go without a restart).
+ */
+export interface ChannelRoutesHost<C extends Channel = Channel> {
+  /** The running instance of an entry of this channel type, or a CocoError (404 unknown, 503 not running). */
+  lookup(entryKey: string): C;
+}
+
+export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C extends Channel = Channel> {
+  type: string;
+  displayName: string;
+  description: string;
+  /** Validates an entry's config; fields marked with `secret()` are write-only in the admin API. */
+  configSchema: Schema;
+  capabilities: ChannelCapabilities;
+  create(ctx: ChannelContext): C;
+  routes?(app: FastifyInstance, host: ChannelRoutesHost<C>): void;
+}
+
+/** Declares a channel type in one place: type, name, config schema, capabilities, class. */
+export function defineChannel<Schema extends z.ZodType, C extends Channel<z.infer<Schema>>>(
+  definition: ChannelDefinition<Schema, C>,
+): ChannelDefinition<Schema, C> {
+  return definition;
+}
+
+/** The catalog entry served by `GET /api/admin/channel-types`. */
+export function describeChannel(def: ChannelDefinition) {
+  return {
+    type: def.type,
+    displayName: def.displayName,
+    description: def.description,
+    capabilities: def.capabilities,
+    configSchema: z.toJSONSchema(def.configSchema, { io: 'input', unrepresentable: 'any' }),
+  };
+}

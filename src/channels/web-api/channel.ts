@@ -1,0 +1,100 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Channel, type FeedEvent } from '../../core/channel.js';
+import { CocoError } from '../../core/errors.js';
+import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { TokenBucket } from '../shared/token-bucket.js';
+import type { WebApiChannelConfig } from './config.js';
+
+/** What one SSE event / wait=true answer carries. */
+export interface WebApiReply {
+  seq: number;
+  messageId: string;
+  text: string;
+  format: 'text' | 'markdown';
+  chunk: { index: number; count: number };
+}
+
+/**
+ * The Web API: clients POST messages and read replies from a per-user SSE stream or a held
+ * request. Replies are appended to a durable feed, keyed by idempotency key, so a retried send
+ * never shows twice and a reconnecting client resumes with Last-Event-ID.
+ */
+export class WebApiChannel extends Channel<WebApiChannelConfig> {
+  static override channelType = 'web_api';
+
+  private config?: WebApiChannelConfig;
+  private keyDigest?: Buffer;
+  private bucket?: TokenBucket;
+  /** Local wake-ups for waiting requests and streams; the store stays the source of truth. */
+  readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly closing = new AbortController();
+
+  get settings(): WebApiChannelConfig {
+    if (!this.config) throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', 'web_api channel not started', { statusCode: 503 });
+    return this.config;
+  }
+
+  /** Aborts when the channel stops, ending held requests and streams. */
+  get stopSignal(): AbortSignal {
+    return this.closing.signal;
+  }
+
+  override async start(_sceneId: string, config: WebApiChannelConfig): Promise<void> {
+    this.config = config;
+    this.keyDigest = digest(config.api_key);
+    const perMinute = config.rate_limit_per_minute;
+    this.bucket = new TokenBucket(Math.max(1, Math.ceil(perMinute / 10)), perMinute / 60, this.ctx.clock.now());
+  }
+
+  override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
+    const payload = {
+      messageId: context.messageId,
+      userId,
+      text: reply.text,
+      format: reply.format,
+      chunk: context.chunk,
+    };
+    const { seq } = await this.ctx.feed.append({
+      conversationId: context.conversationId,
+      idempotencyKey: context.idempotencyKey,
+      replyTo: context.messageId,
+      payload,
+    });
+    this.events.emit(`conversation:${context.conversationId}`);
+    this.events.emit(`reply:${context.messageId}`);
+    return { platformMessageId: String(seq) };
+  }
+
+  override async stop(): Promise<void> {
+    this.closing.abort();
+    this.events.removeAllListeners();
+  }
+
+  /** Constant-time check of a bearer token against the entry's key. */
+  authorize(header: string | undefined): boolean {
+    if (!this.keyDigest || !header?.startsWith('Bearer ')) return false;
+    return timingSafeEqual(digest(header.slice(7).trim()), this.keyDigest);
+  }
+
+  takeRateToken(): { ok: true } | { ok: false; retryAfterMs: number } {
+    return this.bucket ? this.bucket.take(this.ctx.clock.now()) : { ok: true };
+  }
+
+  async readReplies(conversationId: string, afterSeq: number, limit = 100): Promise<WebApiReply[]> {
+    return (await this.ctx.feed.read(conversationId, afterSeq, limit)).map(toReply);
+  }
+
+  async repliesTo(messageId: string): Promise<WebApiReply[]> {
+    return (await this.ctx.feed.repliesTo(messageId)).map(toReply);
+  }
+}
+
+function toReply(event: FeedEvent): WebApiReply {
+  const p = event.payload as Omit<WebApiReply, 'seq'>;
+  return { seq: event.seq, messageId: p.messageId, text: p.text, format: p.format, chunk: p.chunk };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

@@ -1,0 +1,17 @@
+import { defineChannel } from '../define.js';
+import { WebApiChannel } from './channel.js';
+import { webApiConfigSchema, type WebApiChannelConfig } from './config.js';
+import { registerWebApiRoutes } from './routes.js';
+
+export { WebApiChannel, type WebApiChannelConfig };
+
+/** Declares the channel: type, name, config schema, capabilities, class and routes. */
+export const webApiChannel = defineChannel({
+  type: 'web_api',
+  displayName: 'Web API',
+  description: 'HTTP API for your own apps: POST a message, get the reply in the response (?wait=true) or from a per-user SSE stream.',
+  configSchema: webApiConfigSchema,
+  capabilities: { receives: ['text'], markdown: true, streaming: false, typing: false, webhook: false },
+  create: (ctx) => new WebApiChannel(ctx),
+  routes: registerWebApiRoutes,
+});

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CocoError } from '../../core/errors.js';
+import type { ChannelRoutesHost } from '../define.js';
+import type { WebApiChannel, WebApiReply } from './channel.js';
+
+/** Hard cap before any entry is looked up; each entry's own `body_limit_bytes` is checked after auth. */
+const MAX_BODY_BYTES = 1_048_576;
+/** Multi-process deployments: another gateway may have stored the reply, so look at the store this often too. */
+const STORE_POLL_MS = 500;
+/** SSE comment lines keep proxies from closing an idle stream. */
+const KEEPALIVE_MS = 15_000;
+
+const chatBodySchema = z
+  .object({
+    userId: z.string().min(1).max(128),
+    content: z.string().min(1).max(1_000_000),
+    msgId: z.string().min(1).max(128).optional(),
+    userName: z.string().max(128).optional(),
+  })
+  .strict();
+
+const entryParams = z.object({ entryId: z.string().min(1).max(200) });
+
+export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHost<WebApiChannel>): void {
+  app.register(async (scope) => {
+    // Parse bodies ourselves, after auth, so every failure gets its precise 4xx.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+
+    scope.post('/api/v1/chat/:entryId', async (request, reply) => {
+      const channel = authorized(host, request);
+      const config = channel.settings;
+      const limited = channel.takeRateToken();
+      if (!limited.ok) {
+        reply.header('retry-after', Math.ceil(limited.retryAfterMs / 1000));
+        throw new CocoError('COCO_ERR_RATE_LIMITED', `over ${config.rate_limit_per_minute} requests per minute for this key`, {
+          statusCode: 429,
+          retryAfterMs: limited.retryAfterMs,
+        });
+      }
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      if (raw.length > config.body_limit_bytes) {
+        throw new CocoError('COCO_ERR_REQUEST_TOO_LARGE', `body is ${raw.length} bytes; the limit is ${config.body_limit_bytes}`, {
+          statusCode: 413,
+        });
+      }
+      const body = parseBody(raw, request.headers['content-type']);
+      const idempotencyKey = headerValue(request.headers['idempotency-key']);
+      if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > 128)) {
+        throw invalid('Idempotency-Key', 'must be 1-128 characters');
+      }
+      const now = Date.now();
+      const accepted = await channel.onMessage({
+        channelType: 'web_api',
+        sceneId: channel.sceneId,
+        userId: body.userId,
+        conversationId: body.userId,
+        content: body.content,
+        msgType: 'text',
+        msgId: idempotencyKey ?? body.msgId ?? randomUUID(),
+        timestamp: now,
+        isGroup: false,
+        mentionsBot: true,
+        userName: body.userName,
+      });
+      const wait = (request.query as Record<string, unknown>).wait;
+      if (wait !== 'true' && wait !== '1') {
+        return reply.code(202).send({ messageId: accepted.messageId, duplicate: accepted.duplicate, status: 'queued' });
+      }
+      const replies = await waitForReply(channel, accepted.messageId, config.wait_timeout_ms);
+      if (!replies) {
+        return reply.code(202).send({ messageId: accepted.messageId, duplicate: accepted.duplicate, status: 'pending' });
+      }
+      return reply.code(200).send({
+        messageId: accepted.messageId,
+        duplicate: accepted.duplicate,
+        status: 'answered',
+        reply: { text: replies.map((r) => r.text).join(''), format: replies[0]?.format ?? 'text' },
+      });
+    });
+
+    scope.get('/api/v1/chat/:entryId/events', async (request, reply) => {
+      const channel = authorized(host, request);
+      const query = request.query as Record<string, unknown>;
+      const userId = typeof query.userId === 'string' ? query.userId : '';
+      if (userId.length < 1 || userId.length > 128) throw invalid('userId', 'query parameter is required (1-128 characters)');
+      const resumeFrom = headerValue(request.headers['last-event-id']) ?? (typeof query.after === 'string' ? query.after : undefined);
+      let cursor = resumeFrom === undefined ? await tailSeq(channel, userId) : Number(resumeFrom);
+      if (!Number.isSafeInteger(cursor) || cursor < 0) throw invalid('Last-Event-ID', 'must be a non-negative integer event id');
+      await streamReplies(channel, userId, cursor, request, reply);
+    });
+  });
+}
+
+function authorized(host: ChannelRoutesHost<WebApiChannel>, request: FastifyRequest): WebApiChannel {
+  const params = entryParams.safeParse(request.params);
+  if (!params.success) throw invalid('entryId', 'is required');
+  const channel = host.lookup(params.data.entryId);
+  if (!channel.authorize(request.headers.authorization)) {
+    throw new CocoError('COCO_ERR_UNAUTHORIZED', 'missing or wrong API key: send "Authorization: Bearer <api_key>"', { statusCode: 401 });
+  }
+  return channel;
+}
+
+function parseBody(raw: Buffer, contentType: string | undefined) {
+  if (!contentType?.toLowerCase().startsWith('application/json')) {
+    throw new CocoError('COCO_ERR_REQUEST_INVALID', 'send the body as application/json', { statusCode: 415 });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw invalid('body', `is not valid JSON: ${(err as Error).message}`);
+  }
+  const result = chatBodySchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : 'body');
+    throw invalid(field, issue?.message ?? 'is invalid');
+  }
+  return result.data;
+}
+
+function invalid(field: string, message: string): CocoError {
+  return new CocoError('COCO_ERR_REQUEST_INVALID', `${field}: ${message}`, { statusCode: 400, field });
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Resolves with the complete reply (all chunks), or undefined on timeout or when the channel stops. */
+async function waitForReply(channel: WebApiChannel, messageId: string, timeoutMs: number): Promise<WebApiReply[] | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const replies = await channel.repliesTo(messageId);
+    const count = replies[0]?.chunk.count ?? 0;
+    if (count > 0 && replies.length >= count) return replies.slice(0, count);
+    const left = deadline - Date.now();
+    if (left <= 0 || channel.stopSignal.aborted) return undefined;
+    await wake(channel, `reply:${messageId}`, Math.min(left, STORE_POLL_MS));
+  }
+}
+
+function wake(channel: WebApiChannel, event: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      channel.events.off(event, done);
+      channel.stopSignal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    channel.events.on(event, done);
+    channel.stopSignal.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function tailSeq(channel: WebApiChannel, userId: string): Promise<number> {
+  let cursor = 0;
+  for (;;) {
+    const page = await channel.readReplies(userId, cursor, 500);
+    if (page.length === 0) return cursor;
+    cursor = page[page.length - 1]!.seq;
+  }
+}
+
+async function streamReplies(channel: WebApiChannel, userId: string, from: number, request: FastifyRequest, reply: FastifyReply) {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write('retry: 1000\n\n');
+  let cursor = from;
+  let open = true;
+  request.raw.on('close', () => {
+    open = false;
+  });
+  let lastWrite = Date.now();
+  while (open && !channel.stopSignal.aborted) {
+    const batch = await channel.readReplies(userId, cursor, 100);
+    for (const item of batch) {
+      res.write(`id: ${item.seq}\nevent: reply\ndata: ${JSON.stringify(item)}\n\n`);
+      cursor = item.seq;
+      lastWrite = Date.now();
+    }
+    if (batch.length === 100) continue;
+    if (Date.now() - lastWrite >= KEEPALIVE_MS) {
+      res.write(': keepalive\n\n');
+      lastWrite = Date.now();
+    }
+    await wake(channel, `conversation:${userId}`, STORE_POLL_MS);
+  }
+  res.end();
+}

@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { describeError } from '../core/errors.js';
+import { checkCommand } from './commands/check.js';
+import { initCommand } from './commands/init.js';
+import { sendCommand } from './commands/send.js';
+import { startCommand } from './commands/start.js';
+
+const USAGE = `cococat — connect AI agents to WeChat, WeCom, Feishu/Lark and a Web API
+
+Usage:
+  cococat start [--workspace DIR] [--port N] [--host H]   run the gateway (default ./workspace, 8787, 127.0.0.1)
+  cococat init DIR                                         create a demo workspace; prints the admin token and API key
+  cococat check [DIR]                                      validate a workspace; exit 1 on any problem
+  cococat send <entry> <text> [--user ID] [--workspace DIR] [--url URL]
+                                                           talk to a web_api entry, e.g. send assistant.web_api "hi"
+Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
+
+/** The CLI is the one place that reads process.env and argv. */
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      workspace: { type: 'string', short: 'w' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      user: { type: 'string', short: 'u' },
+      url: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (!command || values.help || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 1;
+  }
+  switch (command) {
+    case 'start': {
+      const port = values.port === undefined ? undefined : Number(values.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535)) {
+        console.error(`--port: "${values.port}" is not a port number`);
+        return 2;
+      }
+      await startCommand({ workspace: values.workspace ?? positionals[0] ?? 'workspace', port, host: values.host, env });
+      return -1; // keeps running
+    }
+    case 'init':
+      if (!positionals[0]) {
+        console.error('usage: cococat init DIR');
+        return 2;
+      }
+      initCommand(positionals[0], env);
+      return 0;
+    case 'check':
+      return checkCommand(positionals[0] ?? values.workspace ?? 'workspace', env);
+    case 'send': {
+      const [entryKey, ...words] = positionals;
+      if (!entryKey || words.length === 0) {
+        console.error('usage: cococat send <entry> <text>');
+        return 2;
+      }
+      return sendCommand({ workspace: values.workspace ?? 'workspace', entryKey, text: words.join(' '), userId: values.user ?? 'cli', url: values.url, env });
+    }
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+export function run(): void {
+  main(process.argv.slice(2), process.env).then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (err: unknown) => {
+      console.error(`cococat: ${describeError(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,49 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
+
+/** The admin token's SHA-256 is kept in data/, never the token itself: it is shown once, when generated. */
+const TOKEN_HASH_FILE = join('data', 'admin-token.sha256');
+
+export interface AdminTokenSource {
+  /** Checks a presented token in constant time. */
+  verify(token: string | undefined): boolean;
+  /** Set only when this start generated a new token, so it can be printed once. */
+  generated?: string;
+}
+
+export function newToken(prefix: string): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * The admin token comes from COCOCAT_ADMIN_TOKEN, else cococat.yaml `admin_token` (already resolved),
+ * else the stored hash; with none of them a new token is generated and its hash stored.
+ */
+export function loadAdminToken(root: string, configured: string | undefined): AdminTokenSource {
+  let digest: Buffer;
+  let generated: string | undefined;
+  const hashFile = join(root, TOKEN_HASH_FILE);
+  if (configured) {
+    digest = sha256(configured);
+  } else if (existsSync(hashFile)) {
+    digest = Buffer.from(readFileSync(hashFile, 'utf8').trim(), 'hex');
+  } else {
+    generated = newToken('cc_admin');
+    digest = sha256(generated);
+    writeFileAtomic(hashFile, `${digest.toString('hex')}\n`, 0o600);
+  }
+  return {
+    generated,
+    verify(token) {
+      if (!token) return false;
+      const presented = sha256(token);
+      return presented.length === digest.length && timingSafeEqual(presented, digest);
+    },
+  };
+}

@@ -1,0 +1,199 @@
+import type { Agent } from '../agents/agent.js';
+import { runAgent } from '../agents/run-agent.js';
+import type { ChannelCapabilities } from '../channels/define.js';
+import { splitText } from '../channels/shared/split-text.js';
+import type { AgentProfile } from '../config/schema.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import type { HistoryTurn, InboundItem, NewOutbound, Store } from '../store/store.js';
+import { backoffDelay } from './backoff.js';
+import type { Clock } from './clock.js';
+import { CocoError, describeError } from './errors.js';
+import type { Logger } from './logger.js';
+import { WorkLoop } from './work-loop.js';
+
+/** Who answers a message: resolved from the current workspace when the message is processed. */
+export interface ResolvedTarget {
+  agentId: string;
+  agent: Agent;
+  profile: AgentProfile;
+  scene?: { id: string; name: string; context: string };
+}
+
+export interface HeartbeatDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  metrics: GatewayMetrics;
+  env: Record<string, string | undefined>;
+  /** Throws a CocoError (COCO_ERR_ROUTE_MISSING) when the agent or scene is gone. */
+  resolveTarget(targetKind: 'agent' | 'scene', targetId: string): ResolvedTarget;
+  capabilitiesOf(channelType: string): ChannelCapabilities | undefined;
+  /** Wakes the outbox after replies were written. */
+  onReplies(): void;
+  concurrency: number;
+  leaseMs: number;
+  maxAttempts: number;
+  outboxMaxAgeMs: number;
+  owner: string;
+  tickMs?: number;
+}
+
+/**
+ * The consumer: claims mailbox messages (one per conversation at a time), runs the agent, and in
+ * one transaction writes the reply to the outbox, appends history and acks the message.
+ */
+export class Heartbeat {
+  private readonly loop: WorkLoop<InboundItem>;
+
+  constructor(private readonly deps: HeartbeatDeps) {
+    this.loop = new WorkLoop({
+      name: 'heartbeat',
+      clock: deps.clock,
+      log: deps.log,
+      concurrency: deps.concurrency,
+      tickMs: deps.tickMs ?? 1_000,
+      claim: (limit) => deps.store.claimInbound({ now: deps.clock.now(), leaseMs: deps.leaseMs, limit, owner: deps.owner }),
+      process: (item, signal) => this.process(item, signal),
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  wake(): void {
+    this.loop.wake();
+  }
+
+  get inFlight(): number {
+    return this.loop.inFlight;
+  }
+
+  /** Stops claiming, aborts running agents and releases their messages for the next start. */
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  private async process(item: InboundItem, shutdown: AbortSignal): Promise<void> {
+    const { store, clock, metrics } = this.deps;
+    const log = this.deps.log.child({ entry: item.entryKey, messageId: item.id, msgId: item.message.msgId });
+    let target: ResolvedTarget;
+    try {
+      target = this.deps.resolveTarget(item.targetKind, item.targetId);
+    } catch (err) {
+      await store.deadLetterInbound(item.id, item.leaseToken, { now: clock.now(), error: describeError(err) });
+      metrics.failed.inc({ channel: item.channelType, reason: 'route' });
+      log.error({ err: describeError(err) }, 'message dead-lettered: no route');
+      return;
+    }
+
+    const lease = this.keepLease(item, log);
+    try {
+      const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+      const history = await store.loadHistory(historyKey, target.profile.history_window);
+      const outcome = await runAgent(
+        target.agent,
+        target.profile,
+        {
+          agentId: target.agentId,
+          message: item.message,
+          history: history.map(({ role, content }) => ({ role, content })),
+          scene: target.scene,
+        },
+        { clock, log, env: this.deps.env, signal: AbortSignal.any([shutdown, lease.lost]) },
+      );
+      metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
+      if (shutdown.aborted || lease.lost.aborted) {
+        // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
+        if (!lease.lost.aborted) await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now(), error: 'gateway stopping' });
+        return;
+      }
+      if (!outcome.ok) {
+        log.error({ code: outcome.error.code, err: describeError(outcome.error.cause ?? outcome.error), attempts: outcome.attempts }, 'agent failed; sending fallback reply');
+        await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${outcome.error.code}: ${describeError(outcome.error.cause ?? outcome.error)}` });
+      }
+      const now = clock.now();
+      const turns: HistoryTurn[] = [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
+      if (outcome.ok) turns.push({ role: 'assistant', content: outcome.reply.text, at: now });
+      const completed = await store.completeInbound(item.id, item.leaseToken, {
+        now,
+        status: outcome.ok ? 'done' : 'fallback',
+        replies: this.chunks(item, outcome.reply.text, outcome.reply.format, now),
+        history: { key: historyKey, turns },
+        detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message,
+      });
+      if (!completed) {
+        log.warn('lease lost before the reply was stored; another worker answers this message');
+        return;
+      }
+      if (outcome.ok) metrics.processed.inc({ channel: item.channelType });
+      else metrics.failed.inc({ channel: item.channelType, reason: 'agent' });
+      this.deps.onReplies();
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private chunks(item: InboundItem, text: string, format: 'text' | 'markdown', now: number): NewOutbound[] {
+    const caps = this.deps.capabilitiesOf(item.channelType);
+    const outFormat = format === 'markdown' && caps?.markdown ? 'markdown' : 'text';
+    const parts = splitText(text, caps?.maxMessageBytes);
+    return parts.map((part, index) => ({
+      entryKey: item.entryKey,
+      channelType: item.channelType,
+      conversationId: item.message.conversationId,
+      userId: item.message.userId,
+      idempotencyKey: `${item.id}:${index}`,
+      text: part,
+      format: outFormat,
+      chunkIndex: index,
+      chunkCount: parts.length,
+      replyTo: item.id,
+      inReplyTo: item.message.msgId,
+      isGroup: item.message.isGroup,
+      replyMeta: item.message.replyMeta,
+      availableAt: now,
+      expiresAt: now + this.deps.outboxMaxAgeMs,
+    }));
+  }
+
+  /** Store or unexpected failures: retry with backoff, then dead-letter after maxAttempts. */
+  private async retryOrBury(item: InboundItem, err: unknown, log: Logger): Promise<void> {
+    const { store, clock, metrics } = this.deps;
+    const error = describeError(err);
+    try {
+      if (item.attempts >= this.deps.maxAttempts) {
+        await store.deadLetterInbound(item.id, item.leaseToken, { now: clock.now(), error });
+        metrics.failed.inc({ channel: item.channelType, reason: 'dead' });
+        log.error({ err: error, attempts: item.attempts }, 'message dead-lettered');
+      } else {
+        const delay = backoffDelay({ baseMs: 1_000, capMs: 60_000 }, item.attempts);
+        await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now() + delay, error });
+        log.warn({ err: error, attempts: item.attempts, retryInMs: delay }, 'message processing failed; will retry');
+      }
+    } catch (storeErr) {
+      // The lease runs out and the message is claimed again; nothing is lost.
+      log.error({ err: describeError(storeErr) }, 'could not record the failure');
+    }
+  }
+
+  /** Renews the lease while the agent works; `lost` aborts when another worker may have taken over. */
+  private keepLease(item: InboundItem, log: Logger) {
+    const lost = new AbortController();
+    const { store, clock, leaseMs } = this.deps;
+    const cancel = clock.every(Math.max(250, Math.floor(leaseMs / 3)), () => {
+      store.renewInbound(item.id, item.leaseToken, clock.now() + leaseMs).then(
+        (ok) => {
+          if (!ok && !lost.signal.aborted) {
+            log.warn('lease lost while the agent was running');
+            lost.abort(new CocoError('COCO_ERR_STORE', 'lease lost'));
+          }
+        },
+        (err: unknown) => log.warn({ err: describeError(err) }, 'lease renewal failed'),
+      );
+    });
+    return { lost: lost.signal, release: cancel };
+  }
+}

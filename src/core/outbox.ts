@@ -1,0 +1,116 @@
+import type { GatewayMetrics } from '../ops/metrics.js';
+import type { OutboundItem, Store } from '../store/store.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { Channel } from './channel.js';
+import type { Clock } from './clock.js';
+import { describeError, isCocoError } from './errors.js';
+import type { Logger } from './logger.js';
+import { WorkLoop } from './work-loop.js';
+
+export interface OutboxDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  metrics: GatewayMetrics;
+  /** The running channel of an entry, if it is running. */
+  channelOf(entryKey: string): Channel | undefined;
+  onSent(entryKey: string): void;
+  concurrency: number;
+  leaseMs: number;
+  /** Failed sends of one chunk before it is dead-lettered (an entry that is down does not count: max age does). */
+  maxAttempts?: number;
+  backoff?: BackoffPolicy;
+  owner: string;
+  tickMs?: number;
+}
+
+const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 300_000, jitter: 0.5 };
+/** A platform's Retry-After is honoured up to this; longer waits fall back to our own schedule. */
+const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
+/**
+ * Delivers reply chunks through `Channel.send()`, in order per conversation, retrying transient
+ * failures with jittered backoff and giving up visibly (dead letter) on permanent errors or age.
+ */
+export class OutboxSender {
+  private readonly loop: WorkLoop<OutboundItem>;
+
+  constructor(private readonly deps: OutboxDeps) {
+    this.loop = new WorkLoop({
+      name: 'outbox',
+      clock: deps.clock,
+      log: deps.log,
+      concurrency: deps.concurrency,
+      tickMs: deps.tickMs ?? 1_000,
+      claim: (limit) => deps.store.claimOutbound({ now: deps.clock.now(), leaseMs: deps.leaseMs, limit, owner: deps.owner }),
+      process: (item) => this.deliver(item),
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  wake(): void {
+    this.loop.wake();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  private async deliver(item: OutboundItem): Promise<void> {
+    const { store, clock, metrics } = this.deps;
+    const log = this.deps.log.child({ entry: item.entryKey, messageId: item.replyTo, chunk: item.chunkIndex });
+    const labels = { channel: item.channelType };
+    if (clock.now() >= item.expiresAt) {
+      const error = `COCO_ERR_OUTBOX_EXPIRED: not delivered within its max age (created ${new Date(item.createdAt).toISOString()})`;
+      await store.deadLetterOutbound(item.id, item.leaseToken, { now: clock.now(), error });
+      metrics.outboxDead.inc(labels);
+      log.error('reply expired before delivery; dead-lettered');
+      return;
+    }
+    const channel = this.deps.channelOf(item.entryKey);
+    if (!channel) {
+      // The entry is stopped or failing; wait for it without burning attempts — max age bounds the wait.
+      const delay = backoffDelay(this.deps.backoff ?? DEFAULT_BACKOFF, Math.min(item.attempts, 8));
+      await store.retryOutbound(item.id, item.leaseToken, {
+        now: clock.now(),
+        availableAt: Math.min(clock.now() + delay, item.expiresAt),
+        error: `entry ${item.entryKey} is not running`,
+      });
+      return;
+    }
+    try {
+      const result = await channel.send({ text: item.text, format: item.format }, item.userId, {
+        conversationId: item.conversationId,
+        isGroup: item.isGroup,
+        inReplyTo: item.inReplyTo,
+        messageId: item.replyTo,
+        idempotencyKey: item.idempotencyKey,
+        chunk: { index: item.chunkIndex, count: item.chunkCount },
+        replyMeta: item.replyMeta,
+      });
+      const ok = await store.markSent(item.id, item.leaseToken, { now: clock.now(), platformMessageId: result.platformMessageId });
+      if (ok) {
+        metrics.outboxSent.inc(labels);
+        this.deps.onSent(item.entryKey);
+      }
+    } catch (err) {
+      const error = isCocoError(err) ? `${err.code}: ${err.message}` : describeError(err);
+      const retryable = isCocoError(err) ? err.retryable : true;
+      if (!retryable || item.attempts >= (this.deps.maxAttempts ?? 10)) {
+        await store.deadLetterOutbound(item.id, item.leaseToken, { now: clock.now(), error });
+        metrics.outboxDead.inc(labels);
+        log.error({ err: error, attempts: item.attempts }, 'reply dead-lettered');
+        return;
+      }
+      const ownDelay = backoffDelay(this.deps.backoff ?? DEFAULT_BACKOFF, item.attempts);
+      const platformDelay = isCocoError(err) && err.retryAfterMs ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0;
+      const delay = Math.max(ownDelay, platformDelay);
+      await store.retryOutbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now() + delay, error });
+      metrics.outboxRetries.inc(labels);
+      log.warn({ err: error, attempts: item.attempts, retryInMs: delay }, 'send failed; will retry');
+    }
+  }
+}

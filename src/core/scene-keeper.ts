@@ -1,0 +1,339 @@
+import { createHash } from 'node:crypto';
+import type { ChannelRegistry } from '../channels/registry.js';
+import type { ChannelDefinition } from '../channels/define.js';
+import { resolveReferences, type SecretVault } from '../config/secrets.js';
+import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import type { Store } from '../store/store.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { Channel, ChannelFeed } from './channel.js';
+import type { Clock } from './clock.js';
+import type { EntryStatus } from './entry-status.js';
+import { CocoError, describeError, isCocoError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Accepted, ChatMessage } from './message.js';
+
+export interface SceneKeeperDeps {
+  registry: ChannelRegistry;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  metrics: GatewayMetrics;
+  vault: SecretVault;
+  env: Record<string, string | undefined>;
+  /** Called after every durable enqueue, to wake the Heartbeat at once. */
+  onEnqueued: () => void;
+  startTimeoutMs: number;
+  /** Restart delays after a channel fails; defaults to 1 s doubling to 5 min, jittered. */
+  restartBackoff?: BackoffPolicy;
+}
+
+interface Runtime {
+  spec: EntrySpec;
+  def?: ChannelDefinition;
+  instance?: Channel;
+  /** Fingerprint of what the entry runs with; a change means restart. */
+  fingerprint: string;
+  status: EntryStatus;
+  /** Bumped on every stop/start so late callbacks of an old instance are ignored. */
+  generation: number;
+  restartTimer?: AbortController;
+  /** Serialises stop → start on one entry. */
+  chain: Promise<void>;
+}
+
+const DEFAULT_RESTART: BackoffPolicy = { baseMs: 1_000, capMs: 300_000, jitter: 0.5 };
+
+/**
+ * Runs one channel instance per enabled entry and routes their messages into the mailbox.
+ * Starting never blocks on any one entry: each start runs on its own, with a timeout, and a
+ * failure shows as `error` on that entry alone while the others keep serving.
+ */
+export class SceneKeeper {
+  private readonly runtimes = new Map<string, Runtime>();
+  private stopped = false;
+
+  constructor(private readonly deps: SceneKeeperDeps) {}
+
+  /** Brings the running entries in line with a workspace snapshot. Returns at once; starts go on in the background. */
+  apply(snapshot: WorkspaceSnapshot): void {
+    if (this.stopped) return;
+    const wanted = new Map(snapshot.entries.map((e) => [e.key, e]));
+    for (const [key, runtime] of this.runtimes) {
+      if (!wanted.has(key)) {
+        this.runtimes.delete(key);
+        runtime.generation++;
+        runtime.restartTimer?.abort();
+        runtime.chain = runtime.chain.then(() => this.stopInstance(runtime));
+      }
+    }
+    for (const spec of snapshot.entries) {
+      const fingerprint = fingerprintOf(spec, this.deps);
+      const existing = this.runtimes.get(spec.key);
+      if (existing && existing.fingerprint === fingerprint) {
+        existing.spec = spec;
+        continue;
+      }
+      const runtime = existing ?? this.newRuntime(spec);
+      runtime.spec = spec;
+      runtime.fingerprint = fingerprint;
+      runtime.status.enabled = spec.enabled;
+      runtime.status.channel = spec.channel;
+      this.runtimes.set(spec.key, runtime);
+      this.restart(runtime, { resetRestarts: true });
+    }
+  }
+
+  status(): EntryStatus[] {
+    return [...this.runtimes.values()].map((r) => ({ ...r.status })).sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  statusOf(key: string): EntryStatus | undefined {
+    const r = this.runtimes.get(key);
+    return r ? { ...r.status } : undefined;
+  }
+
+  /** The running instance of an entry, if any. */
+  channel(key: string): Channel | undefined {
+    const r = this.runtimes.get(key);
+    return r?.status.state === 'running' ? r.instance : undefined;
+  }
+
+  /** Looks up an entry for an HTTP route of its channel type: 404 unknown, 503 not running. */
+  lookup(key: string, channelType: string): Channel {
+    const r = this.runtimes.get(key);
+    if (!r || r.spec.channel !== channelType) {
+      throw new CocoError('COCO_ERR_NOT_FOUND', `no ${channelType} entry "${key}"`, { statusCode: 404 });
+    }
+    if (r.status.state !== 'running' || !r.instance) {
+      const why = r.status.lastError ? `: ${r.status.lastError.message}` : '';
+      throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', `entry "${key}" is ${r.status.enabled ? r.status.state : 'disabled'}${why}`, {
+        statusCode: 503,
+        retryable: true,
+      });
+    }
+    return r.instance;
+  }
+
+  /** Counts a delivered reply on the entry's status. */
+  countOut(key: string): void {
+    const r = this.runtimes.get(key);
+    if (r) r.status.messagesOut++;
+  }
+
+  async stopAll(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.runtimes.values()];
+    for (const r of all) {
+      r.generation++;
+      r.restartTimer?.abort();
+    }
+    await Promise.all(all.map((r) => (r.chain = r.chain.then(() => this.stopInstance(r)))));
+  }
+
+  private newRuntime(spec: EntrySpec): Runtime {
+    return {
+      spec,
+      fingerprint: '',
+      generation: 0,
+      chain: Promise.resolve(),
+      status: {
+        key: spec.key,
+        id: spec.id,
+        channel: spec.channel,
+        target: spec.target,
+        enabled: spec.enabled,
+        state: 'stopped',
+        since: this.deps.clock.now(),
+        restarts: 0,
+        messagesIn: 0,
+        messagesOut: 0,
+      },
+    };
+  }
+
+  private restart(runtime: Runtime, opts: { resetRestarts?: boolean } = {}): void {
+    const generation = ++runtime.generation;
+    runtime.restartTimer?.abort();
+    runtime.restartTimer = undefined;
+    if (opts.resetRestarts) runtime.status.restarts = 0;
+    runtime.chain = runtime.chain
+      .then(() => this.stopInstance(runtime))
+      .then(() => {
+        if (generation !== runtime.generation || this.stopped) return;
+        if (!runtime.spec.enabled) {
+          this.setState(runtime, 'stopped');
+          return;
+        }
+        // Not awaited: a slow channel must not hold up the chain of later config changes.
+        void this.startInstance(runtime, generation);
+      });
+  }
+
+  private async startInstance(runtime: Runtime, generation: number): Promise<void> {
+    const { spec } = runtime;
+    const log = this.deps.log.child({ entry: spec.key, channel: spec.channel });
+    this.setState(runtime, 'starting');
+    let config: unknown;
+    let def: ChannelDefinition;
+    try {
+      def = this.deps.registry.get(spec.channel);
+      config = this.resolveConfig(def, spec);
+    } catch (err) {
+      // A config problem does not heal by retrying: wait for the entry to be edited.
+      this.fail(runtime, err, log, { retry: false });
+      return;
+    }
+    const ctx = {
+      entryKey: spec.key,
+      entryId: spec.id,
+      log,
+      clock: this.deps.clock,
+      feed: this.feedFor(spec.key),
+      reportError: (error: unknown) => {
+        if (generation !== runtime.generation) return;
+        this.fail(runtime, error, log, { retry: true });
+      },
+    };
+    let instance: Channel;
+    try {
+      instance = def.create(ctx);
+      instance.sceneId = spec.target.id;
+      instance.onMessage = (message) => this.accept(runtime, generation, message);
+      runtime.def = def;
+      runtime.instance = instance;
+      await withTimeout(instance.start(spec.target.id, config), this.deps.startTimeoutMs, this.deps.clock, spec.key);
+    } catch (err) {
+      if (generation !== runtime.generation) return;
+      this.fail(runtime, err, log, { retry: true });
+      return;
+    }
+    if (generation !== runtime.generation) return;
+    this.setState(runtime, 'running');
+    log.info('entry running');
+  }
+
+  private fail(runtime: Runtime, err: unknown, log: Logger, opts: { retry: boolean }): void {
+    const code = isCocoError(err) ? err.code : 'COCO_ERR_CHANNEL_START';
+    const message = describeError(err);
+    const now = this.deps.clock.now();
+    runtime.status.lastError = { code, message, at: now };
+    this.setState(runtime, 'error');
+    runtime.status.nextRestartAt = undefined;
+    log.error({ code, err: message }, 'entry failed');
+    const generation = ++runtime.generation;
+    const instance = runtime.instance;
+    runtime.instance = undefined;
+    runtime.chain = runtime.chain.then(() => instance?.stop().catch(() => undefined));
+    if (!opts.retry || this.stopped) return;
+    const delay = backoffDelay(this.deps.restartBackoff ?? DEFAULT_RESTART, runtime.status.restarts + 1);
+    runtime.status.nextRestartAt = now + delay;
+    const timer = new AbortController();
+    runtime.restartTimer = timer;
+    this.deps.clock.sleep(delay, timer.signal).then(
+      () => {
+        if (generation !== runtime.generation || this.stopped) return;
+        runtime.status.restarts++;
+        runtime.status.nextRestartAt = undefined;
+        log.info({ attempt: runtime.status.restarts }, 'restarting entry');
+        this.restart(runtime);
+      },
+      () => undefined,
+    );
+  }
+
+  private async stopInstance(runtime: Runtime): Promise<void> {
+    const instance = runtime.instance;
+    runtime.instance = undefined;
+    if (!instance) return;
+    try {
+      await withTimeout(instance.stop(), 10_000, this.deps.clock, runtime.spec.key);
+    } catch (err) {
+      this.deps.log.warn({ entry: runtime.spec.key, err: describeError(err) }, 'channel did not stop cleanly');
+    }
+    if (runtime.status.state !== 'error') this.setState(runtime, 'stopped');
+  }
+
+  private resolveConfig(def: ChannelDefinition, spec: EntrySpec): unknown {
+    const resolved = resolveReferences(spec.config, { env: this.deps.env, vault: this.deps.vault, file: spec.file });
+    const result = def.configSchema.safeParse(resolved);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    const field = ['entries', spec.index, 'config', ...(issue?.path ?? [])].join('.');
+    throw new CocoError('COCO_ERR_CONFIG_INVALID', `${spec.file}: ${field}: ${issue?.message ?? 'invalid'}`, {
+      file: spec.file,
+      field,
+    });
+  }
+
+  private async accept(runtime: Runtime, generation: number, message: ChatMessage): Promise<Accepted> {
+    const { spec } = runtime;
+    if (generation !== runtime.generation) {
+      throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', `entry "${spec.key}" was restarted; redeliver`, { retryable: true, statusCode: 503 });
+    }
+    const result = await this.deps.store.enqueue(
+      {
+        entryKey: spec.key,
+        channelType: spec.channel,
+        targetKind: spec.target.kind,
+        targetId: spec.target.id,
+        dedupKey: message.msgId,
+        conversationKey: `${spec.key}/${message.conversationId}`,
+        message: { ...message, channelType: spec.channel, sceneId: spec.target.id },
+      },
+      this.deps.clock.now(),
+    );
+    if (result.duplicate) {
+      this.deps.metrics.deduplicated.inc({ channel: spec.channel });
+      this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id }, 'duplicate dropped');
+    } else {
+      runtime.status.messagesIn++;
+      runtime.status.lastMessageAt = this.deps.clock.now();
+      this.deps.metrics.received.inc({ channel: spec.channel });
+      this.deps.onEnqueued();
+    }
+    return { messageId: result.id, duplicate: result.duplicate };
+  }
+
+  private feedFor(key: string): ChannelFeed {
+    const { store, clock } = this.deps;
+    return {
+      append: (item) => store.appendFeed({ ...item, entryKey: key }, clock.now()),
+      read: (conversationId, afterSeq, limit) => store.readFeed(key, conversationId, afterSeq, limit),
+      repliesTo: (messageId) => store.feedRepliesTo(key, messageId),
+    };
+  }
+
+  private setState(runtime: Runtime, state: EntryStatus['state']): void {
+    if (runtime.status.state !== state) runtime.status.since = this.deps.clock.now();
+    runtime.status.state = state;
+    if (state === 'running') runtime.status.nextRestartAt = undefined;
+  }
+}
+
+/** What an entry runs with: its spec and the values its references resolve to, hashed (no secret is kept). */
+function fingerprintOf(spec: EntrySpec, deps: Pick<SceneKeeperDeps, 'env' | 'vault'>): string {
+  let resolved: unknown;
+  try {
+    resolved = resolveReferences(spec.config, { env: deps.env, vault: deps.vault, file: spec.file });
+  } catch {
+    resolved = spec.config;
+  }
+  return createHash('sha256')
+    .update(JSON.stringify([spec.channel, spec.enabled, spec.target, resolved]))
+    .digest('hex');
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock, key: string): Promise<T> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      promise,
+      clock.sleep(ms, timer.signal).then(() => {
+        throw new CocoError('COCO_ERR_CHANNEL_START_TIMEOUT', `entry "${key}" did not become ready within ${ms} ms`, { retryable: true });
+      }),
+    ]);
+  } finally {
+    timer.abort();
+  }
+}

@@ -1,0 +1,260 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { createAgent } from './agents/registry.js';
+import type { Agent } from './agents/agent.js';
+import { ChannelRegistry } from './channels/registry.js';
+import { loadAdminToken, type AdminTokenSource } from './config/admin-token.js';
+import { resolveReferences, SecretVault } from './config/secrets.js';
+import type { AgentProfile } from './config/schema.js';
+import { formatProblem, loadWorkspace, type WorkspaceSnapshot } from './config/workspace.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { CocoError, describeError } from './core/errors.js';
+import { Heartbeat, type ResolvedTarget } from './core/heartbeat.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { OutboxSender } from './core/outbox.js';
+import { SceneKeeper } from './core/scene-keeper.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import type { Store } from './store/store.js';
+
+export interface GatewayOptions {
+  /** The workspace folder (agents/, scenes/, cococat.yaml, data/). */
+  workspace: string;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  log?: Logger;
+  registry?: ChannelRegistry;
+  /** How often the workspace is checked for edits on disk; 0 turns watching off. */
+  watchIntervalMs?: number;
+  /** Tick of the heartbeat and outbox loops (expired leases, due retries). */
+  tickMs?: number;
+  /** Use this store instead of the one cococat.yaml names (tests). */
+  store?: Store;
+}
+
+/** How often finished messages past the dedup retention are deleted. */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** Web API replies stay readable (SSE resume) this long. */
+const FEED_RETENTION_MS = 24 * 3_600_000;
+
+/**
+ * One gateway: workspace, store, SceneKeeper, Heartbeat and Outbox wired together.
+ * `buildServer(gateway)` puts HTTP in front of it; nothing here listens on a port.
+ */
+export class Gateway {
+  readonly root: string;
+  readonly env: Record<string, string | undefined>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly registry: ChannelRegistry;
+  readonly vault: SecretVault;
+  readonly metrics = new GatewayMetrics();
+  readonly keeper: SceneKeeper;
+  readonly heartbeat: Heartbeat;
+  readonly outbox: OutboxSender;
+  readonly adminToken: AdminTokenSource;
+  readonly owner = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  private current: WorkspaceSnapshot;
+  private readonly agents = new Map<string, { hash: string; agent: Agent; profile: AgentProfile }>();
+  private fingerprint = '';
+  private timers: (() => void)[] = [];
+  private started = false;
+  private closed = false;
+
+  private constructor(
+    opts: GatewayOptions,
+    snapshot: WorkspaceSnapshot,
+    readonly store: Store,
+  ) {
+    this.root = opts.workspace;
+    this.env = opts.env ?? process.env;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? createLogger({ level: snapshot.settings.log.level });
+    this.registry = opts.registry ?? new ChannelRegistry();
+    this.vault = new SecretVault(this.root);
+    this.current = snapshot;
+    const limits = snapshot.settings.limits;
+    this.adminToken = loadAdminToken(this.root, this.resolveSetting(snapshot.settings.admin_token, this.env.COCOCAT_ADMIN_TOKEN));
+    this.keeper = new SceneKeeper({
+      registry: this.registry,
+      store,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      vault: this.vault,
+      env: this.env,
+      onEnqueued: () => this.heartbeat.wake(),
+      startTimeoutMs: limits.start_timeout_ms,
+    });
+    this.heartbeat = new Heartbeat({
+      store,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      env: this.env,
+      resolveTarget: (kind, id) => this.resolveTarget(kind, id),
+      capabilitiesOf: (type) => (this.registry.has(type) ? this.registry.get(type).capabilities : undefined),
+      onReplies: () => this.outbox.wake(),
+      concurrency: limits.concurrency,
+      leaseMs: limits.lease_ms,
+      maxAttempts: limits.max_attempts,
+      outboxMaxAgeMs: limits.outbox_max_age_ms,
+      owner: this.owner,
+      tickMs: opts.tickMs,
+    });
+    this.outbox = new OutboxSender({
+      store,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      channelOf: (key) => this.keeper.channel(key),
+      onSent: (key) => this.keeper.countOut(key),
+      concurrency: Math.max(4, limits.concurrency),
+      leaseMs: limits.lease_ms,
+      owner: this.owner,
+      tickMs: opts.tickMs,
+    });
+    this.metrics.bind({ storeStats: () => this.store.stats(), entryStates: () => this.keeper.status().map((e) => e.state) });
+  }
+
+  /** Loads the workspace and opens the store; does not start anything yet. */
+  static async open(opts: GatewayOptions): Promise<Gateway> {
+    const snapshot = loadWorkspace(opts.workspace);
+    const store = opts.store ?? openStore(opts.workspace, snapshot.settings.store.url);
+    return new Gateway(opts, snapshot, store);
+  }
+
+  get snapshot(): WorkspaceSnapshot {
+    return this.current;
+  }
+
+  get isReady(): boolean {
+    return this.started && !this.closed;
+  }
+
+  /** Starts every enabled entry (in the background), the heartbeat, the outbox and the watcher. */
+  start(opts: { watchIntervalMs?: number } = {}): void {
+    if (this.started) return;
+    this.started = true;
+    for (const p of this.current.problems) this.log.warn({ file: p.file, field: p.field }, `workspace: ${formatProblem(p)}`);
+    this.fingerprint = workspaceFingerprint(this.root);
+    this.keeper.apply(this.current);
+    this.heartbeat.start();
+    this.outbox.start();
+    const watchMs = opts.watchIntervalMs ?? 1_000;
+    if (watchMs > 0) this.timers.push(this.clock.every(watchMs, () => this.reloadIfChanged()));
+    this.timers.push(this.clock.every(PRUNE_INTERVAL_MS, () => void this.prune()));
+  }
+
+  /** Re-reads the workspace and applies it; the admin API calls this after every write. */
+  reload(): WorkspaceSnapshot {
+    this.fingerprint = workspaceFingerprint(this.root);
+    this.current = loadWorkspace(this.root);
+    this.agents.clear();
+    if (this.started && !this.closed) this.keeper.apply(this.current);
+    return this.current;
+  }
+
+  private reloadIfChanged(): void {
+    if (workspaceFingerprint(this.root) === this.fingerprint) return;
+    const snapshot = this.reload();
+    this.log.info({ problems: snapshot.problems.length }, 'workspace changed on disk; applied');
+    for (const p of snapshot.problems) this.log.warn({ file: p.file, field: p.field }, `workspace: ${formatProblem(p)}`);
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      const hours = this.current.settings.limits.dedup_retention_hours;
+      await this.store.prune(this.clock.now(), { dedupRetentionMs: hours * 3_600_000, feedRetentionMs: FEED_RETENTION_MS });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'prune failed');
+    }
+  }
+
+  /** Which agent answers a message for an agent or scene target, with its profile resolved. */
+  resolveTarget(kind: 'agent' | 'scene', id: string): ResolvedTarget {
+    let agentId = id;
+    let scene: ResolvedTarget['scene'];
+    if (kind === 'scene') {
+      const spec = this.current.scenes.get(id);
+      const lead = spec?.scene.roster[0];
+      if (!spec || !lead) throw new CocoError('COCO_ERR_ROUTE_MISSING', `scene "${id}" does not exist or has no roster`);
+      agentId = lead;
+      scene = { id, name: spec.scene.name ?? id, context: spec.scene.context };
+    }
+    const spec = this.current.agents.get(agentId);
+    if (!spec) throw new CocoError('COCO_ERR_ROUTE_MISSING', `agent "${agentId}" does not exist`);
+    const profile = resolveReferences(spec.profile, { env: this.env, vault: this.vault, file: spec.file });
+    const hash = createHash('sha256').update(JSON.stringify(profile)).digest('hex');
+    let cached = this.agents.get(agentId);
+    if (!cached || cached.hash !== hash) {
+      cached = { hash, profile, agent: this.createAgentOrFailing(profile) };
+      this.agents.set(agentId, cached);
+    }
+    return { agentId, agent: cached.agent, profile: cached.profile, scene };
+  }
+
+  /** A profile that cannot make an agent (no API key) still answers: with the fallback reply and a visible error. */
+  private createAgentOrFailing(profile: AgentProfile): Agent {
+    try {
+      return createAgent(profile, { clock: this.clock, log: this.log, env: this.env });
+    } catch (err) {
+      const error = err instanceof CocoError ? err : new CocoError('COCO_ERR_CONFIG_INVALID', describeError(err));
+      return {
+        provider: profile.provider,
+        run: async () => {
+          throw new CocoError(error.code, error.message, { retryable: false, field: error.field });
+        },
+      };
+    }
+  }
+
+  /** Stops taking work, lets running agents end or releases their messages, stops channels, closes the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const cancel of this.timers) cancel();
+    await this.heartbeat.stop();
+    await this.outbox.stop();
+    await this.keeper.stopAll();
+    await this.store.close();
+  }
+
+  private resolveSetting(value: string | undefined, override: string | undefined): string | undefined {
+    if (override) return override;
+    return value ? resolveReferences(value, { env: this.env, vault: this.vault, file: 'cococat.yaml' }) : undefined;
+  }
+}
+
+export function openStore(root: string, url: string): Store {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    return openSqliteStore({ path: path === ':memory:' || isAbsolute(path) ? path : join(root, path) });
+  }
+  throw new CocoError('COCO_ERR_CONFIG_INVALID', `cococat.yaml: store.url: unsupported store "${url}"; use sqlite:<path>`, {
+    file: 'cococat.yaml',
+    field: 'store.url',
+  });
+}
+
+/** Cheap change detection: names, sizes and mtimes of every workspace file the gateway reads. */
+function workspaceFingerprint(root: string): string {
+  const parts: string[] = [];
+  const add = (path: string) => {
+    if (!existsSync(path)) return;
+    const st = statSync(path);
+    parts.push(`${path}:${st.size}:${st.mtimeMs}`);
+  };
+  add(join(root, 'cococat.yaml'));
+  add(join(root, 'data', 'secrets.json'));
+  for (const kind of ['agents', 'scenes']) {
+    const dir = join(root, kind);
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir).sort()) {
+      parts.push(`${kind}/${name}`);
+      for (const file of ['profile.yaml', 'scene.yaml', 'entries.json']) add(join(dir, name, file));
+    }
+  }
+  return parts.join('|');
+}

@@ -1,0 +1,72 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StoreStats } from '../store/store.js';
+
+export interface MetricSources {
+  storeStats(): Promise<StoreStats>;
+  entryStates(): string[];
+}
+
+/** The gateway's Prometheus metrics; one registry per gateway so tests can run several. */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly received = this.counter('cococat_messages_received_total', 'Inbound messages accepted into the mailbox', ['channel']);
+  readonly deduplicated = this.counter('cococat_messages_deduplicated_total', 'Inbound redeliveries dropped as duplicates', ['channel']);
+  readonly processed = this.counter('cococat_messages_processed_total', 'Inbound messages answered by their agent', ['channel']);
+  readonly failed = this.counter(
+    'cococat_messages_failed_total',
+    'Inbound messages answered with the fallback reply or dead-lettered',
+    ['channel', 'reason'],
+  );
+  readonly outboxSent = this.counter('cococat_outbox_sent_total', 'Reply chunks delivered', ['channel']);
+  readonly outboxRetries = this.counter('cococat_outbox_retries_total', 'Reply chunk deliveries retried', ['channel']);
+  readonly outboxDead = this.counter('cococat_outbox_dead_letters_total', 'Reply chunks given up on', ['channel']);
+  readonly agentLatency = new Histogram({
+    name: 'cococat_agent_latency_seconds',
+    help: 'Time an agent took to answer, retries included',
+    labelNames: ['provider', 'outcome'],
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  /** Read at scrape time: queue depths from the store and entry states from the SceneKeeper. */
+  private sources?: MetricSources;
+  readonly mailboxDepth: Gauge<'queue'>;
+  readonly entries: Gauge<'state'>;
+
+  constructor(withProcessMetrics = true) {
+    const metrics = this;
+    this.mailboxDepth = new Gauge({
+      name: 'cococat_mailbox_depth',
+      help: 'Inbound messages waiting or being processed, replies waiting to be sent, and dead letters',
+      labelNames: ['queue'],
+      registers: [this.registry],
+      async collect() {
+        const s = await metrics.sources?.storeStats();
+        if (!s) return;
+        this.set({ queue: 'inbound_queued' }, s.inboundQueued);
+        this.set({ queue: 'inbound_leased' }, s.inboundLeased);
+        this.set({ queue: 'outbound_pending' }, s.outboundPending + s.outboundLeased);
+        this.set({ queue: 'dead_letters' }, s.inboundDead + s.outboundDead);
+      },
+    });
+    this.entries = new Gauge({
+      name: 'cococat_entries',
+      help: 'Entries by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const counts: Record<string, number> = { stopped: 0, starting: 0, running: 0, error: 0 };
+        for (const state of metrics.sources?.entryStates() ?? []) counts[state] = (counts[state] ?? 0) + 1;
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cococat_' });
+  }
+
+  bind(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  private counter(name: string, help: string, labelNames: string[]) {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+}

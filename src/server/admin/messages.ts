@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { CocoError } from '../../core/errors.js';
+import type { Gateway } from '../../gateway.js';
+
+const listQuery = z.object({
+  entry: z.string().max(200).optional(),
+  userId: z.string().max(128).optional(),
+  status: z.enum(['queued', 'leased', 'done', 'fallback', 'dead']).optional(),
+  before: z.string().regex(/^\d+$/).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const deadQuery = z.object({
+  kind: z.enum(['inbound', 'outbound']).optional(),
+  entry: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** Message log, one message's timeline, and dead letters with retry. */
+export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): void {
+  app.get('/messages', async (request) => {
+    const q = parseQuery(listQuery, request.query);
+    return { messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, status: q.status, before: q.before, limit: q.limit }) };
+  });
+
+  app.get<{ Params: { id: string } }>('/messages/:id', async (request) => {
+    const message = /^\d+$/.test(request.params.id) ? await gateway.store.getMessage(request.params.id) : undefined;
+    if (!message) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${request.params.id}" does not exist`, { statusCode: 404 });
+    return message;
+  });
+
+  app.get('/dead-letters', async (request) => {
+    const q = parseQuery(deadQuery, request.query);
+    return { deadLetters: await gateway.store.listDeadLetters({ kind: q.kind, entryKey: q.entry, limit: q.limit }) };
+  });
+
+  app.post<{ Params: { kind: string; id: string } }>('/dead-letters/:kind/:id/retry', async (request) => {
+    const { kind, id } = request.params;
+    if ((kind !== 'inbound' && kind !== 'outbound') || !/^\d+$/.test(id)) {
+      throw new CocoError('COCO_ERR_NOT_FOUND', `no dead letter ${kind}/${id}`, { statusCode: 404 });
+    }
+    const ok = await gateway.store.reviveDeadLetter(kind, id, gateway.clock.now());
+    if (!ok) throw new CocoError('COCO_ERR_NOT_FOUND', `no dead letter ${kind}/${id}`, { statusCode: 404 });
+    if (kind === 'inbound') gateway.heartbeat.wake();
+    else gateway.outbox.wake();
+    return { retried: true, kind, id };
+  });
+}
+
+function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  const result = schema.safeParse(query ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.join('.') || 'query';
+  throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field}: ${issue?.message}`, { statusCode: 400, field });
+}

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { maskSecrets, secretFields } from '../../config/masking.js';
+import { agentProfileSchema, sceneSchema } from '../../config/schema.js';
+import {
+  mergeSecrets,
+  readRaw,
+  removeTarget,
+  targetDir,
+  targetFile,
+  validateWithPending,
+  writeYaml,
+  type TargetKind,
+} from '../../config/workspace-writer.js';
+import { CocoError } from '../../core/errors.js';
+import { assertValidId } from '../../core/ids.js';
+import type { Gateway } from '../../gateway.js';
+
+const PROFILE_SECRETS = secretFields(agentProfileSchema);
+
+/** CRUD for agents (`profile.yaml`) and scenes (`scene.yaml`). */
+export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): void {
+  for (const kind of ['agent', 'scene'] as const) {
+    const plural = `${kind}s`;
+
+    app.get(`/${plural}`, async () => ({ [plural]: list(gateway, kind) }));
+
+    app.get<{ Params: { id: string } }>(`/${plural}/:id`, async (request) => {
+      const id = assertValidId(request.params.id, kind);
+      const item = list(gateway, kind).find((t) => t.id === id);
+      if (!item) throw new CocoError('COCO_ERR_NOT_FOUND', `${kind} "${id}" does not exist`, { statusCode: 404 });
+      return item;
+    });
+
+    app.put<{ Params: { id: string }; Body: unknown }>(`/${plural}/:id`, async (request, reply) => {
+      const id = assertValidId(request.params.id, kind);
+      const body = asObject(request.body);
+      const dir = targetDir(gateway.root, kind, id);
+      const file = join(dir, targetFile(kind));
+      const other = kind === 'agent' ? gateway.snapshot.scenes : gateway.snapshot.agents;
+      if (other.has(id)) throw new CocoError('COCO_ERR_ID_CONFLICT', `"${id}" is already a ${kind === 'agent' ? 'scene' : 'agent'} id`, { statusCode: 409, field: 'id' });
+      const existed = existsSync(file);
+      let value = body;
+      let vaultWrites: [string, string][] = [];
+      if (kind === 'agent') {
+        const previous = existed ? (readRaw(file) as Record<string, unknown>) : undefined;
+        ({ value, vaultWrites } = mergeSecrets(body, previous, PROFILE_SECRETS, gateway.vault, `agent.${id}`));
+        validateWithPending(agentProfileSchema, value, vaultWrites, { env: gateway.env, vault: gateway.vault, file });
+      } else {
+        validateWithPending(sceneSchema, value, [], { env: gateway.env, vault: gateway.vault, file });
+        const missing = (value.roster as string[]).findIndex((agentId) => !gateway.snapshot.agents.has(agentId));
+        if (missing >= 0) {
+          throw new CocoError('COCO_ERR_NOT_FOUND', `roster.${missing}: agent "${(value.roster as string[])[missing]}" does not exist`, {
+            statusCode: 400,
+            field: `roster.${missing}`,
+          });
+        }
+      }
+      for (const [name, secret] of vaultWrites) gateway.vault.put(name, secret);
+      writeYaml(file, value);
+      gateway.reload();
+      return reply.code(existed ? 200 : 201).send(list(gateway, kind).find((t) => t.id === id));
+    });
+
+    app.delete<{ Params: { id: string } }>(`/${plural}/:id`, async (request, reply) => {
+      const id = assertValidId(request.params.id, kind);
+      if (!existsSync(targetDir(gateway.root, kind, id))) throw new CocoError('COCO_ERR_NOT_FOUND', `${kind} "${id}" does not exist`, { statusCode: 404 });
+      if (kind === 'agent') {
+        const usedBy = [...gateway.snapshot.scenes.values()].filter((s) => s.scene.roster.includes(id)).map((s) => s.id);
+        if (usedBy.length > 0) {
+          throw new CocoError('COCO_ERR_ID_CONFLICT', `agent "${id}" is in the roster of scene(s) ${usedBy.join(', ')}; remove it there first`, { statusCode: 409 });
+        }
+      }
+      removeTarget(gateway.root, kind, id);
+      gateway.vault.delete(PROFILE_SECRETS.map((f) => `agent.${id}.${f}`));
+      gateway.reload();
+      return reply.code(204).send();
+    });
+  }
+}
+
+function list(gateway: Gateway, kind: TargetKind) {
+  const snapshot = gateway.snapshot;
+  const entriesOf = (id: string) => gateway.keeper.status().filter((s) => s.target.kind === kind && s.target.id === id);
+  if (kind === 'agent') {
+    return [...snapshot.agents.values()].map((a) => {
+      const { config, secrets } = maskSecrets(a.profile as Record<string, unknown>, PROFILE_SECRETS);
+      return { id: a.id, file: a.file, profile: config, secrets, entries: entriesOf(a.id) };
+    });
+  }
+  return [...snapshot.scenes.values()].map((s) => ({ id: s.id, file: s.file, scene: s.scene, entries: entriesOf(s.id) }));
+}
+
+export function asObject(body: unknown): Record<string, unknown> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new CocoError('COCO_ERR_REQUEST_INVALID', 'body: send a JSON object', { statusCode: 400, field: 'body' });
+  }
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,43 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Channel } from '../core/channel.js';
+import type { Gateway } from '../gateway.js';
+import { registerAdminApi } from './admin/index.js';
+import { installErrorHandler } from './errors.js';
+
+export interface BuildServerOptions {
+  /** Fastify's logger; the gateway's pino logger by default. */
+  logger?: boolean;
+}
+
+/**
+ * Builds the HTTP app in front of a gateway without listening, so tests use `inject()`.
+ * Only `cococat start` calls `listen()`.
+ */
+export async function buildServer(gateway: Gateway, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger === false ? undefined : gateway.log,
+    // Request lines would drown the message logs; each message is logged with its entry and id instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1_048_576,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  installErrorHandler(app);
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    const entries = gateway.keeper.status();
+    const count = (state: string) => entries.filter((e) => e.state === state).length;
+    const body = { ready: gateway.isReady, entries: { running: count('running'), starting: count('starting'), error: count('error'), stopped: count('stopped') } };
+    return reply.code(gateway.isReady ? 200 : 503).send(body);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', gateway.metrics.registry.contentType);
+    return gateway.metrics.registry.metrics();
+  });
+
+  for (const def of gateway.registry.all()) {
+    def.routes?.(app, { lookup: (key: string): Channel => gateway.keeper.lookup(key, def.type) });
+  }
+  await app.register(registerAdminApi, { prefix: '/api/admin', gateway });
+  return app;
+}

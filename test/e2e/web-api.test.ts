@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { SseClient } from '../helpers/sse.js';
+import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
+
+const ENTRY = 'assistant.web_api';
+let t: TestGateway | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+function echoWorkspace(entryConfig: Record<string, unknown> = {}) {
+  return { agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [webApiEntry(entryConfig)] } } };
+}
+
+describe('web_api → echo agent', () => {
+  it('answers with ?wait=true', async () => {
+    t = await startTestGateway(echoWorkspace());
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const res = await t.chat(ENTRY, { userId: 'alice', content: 'hello' }, { wait: true });
+    expect(res.status).toBe(200);
+    expect(res.json.status).toBe('answered');
+    expect(res.json.reply).toEqual({ text: 'echo: hello', format: 'text' });
+    const status = t.gateway.keeper.statusOf(ENTRY)!;
+    expect(status.messagesIn).toBe(1);
+    expect(status.messagesOut).toBe(1);
+    const log = await t.gateway.store.getMessage(res.json.messageId);
+    expect(log?.status).toBe('done');
+    expect(log?.timeline.map((e) => e.stage)).toEqual(expect.arrayContaining(['received', 'claimed', 'replied', 'sent']));
+  });
+
+  it('streams replies over SSE and resumes after Last-Event-ID', async () => {
+    t = await startTestGateway(echoWorkspace());
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const sse = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=bob`, TEST_API_KEY);
+    await sse.connect();
+    const first = await t.chat(ENTRY, { userId: 'bob', content: 'one' });
+    expect(first.status).toBe(202);
+    expect(first.json.status).toBe('queued');
+    await t.until(() => sse.events.length === 1);
+    expect(sse.events[0]!.data).toMatchObject({ messageId: first.json.messageId, text: 'echo: one' });
+    await sse.close();
+
+    // Replies produced while the client is away arrive on resume, once each.
+    await t.chat(ENTRY, { userId: 'bob', content: 'two' });
+    await t.chat(ENTRY, { userId: 'bob', content: 'three' });
+    await t.until(async () => (await t!.gateway.store.readFeed(ENTRY, 'bob', 0, 10)).length === 3);
+    await sse.connect();
+    await t.until(() => sse.events.length === 3);
+    expect(sse.events.map((e) => e.data.text)).toEqual(['echo: one', 'echo: two', 'echo: three']);
+    await sse.close();
+
+    // Another user's stream does not see bob's replies.
+    const other = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=carol`, TEST_API_KEY);
+    other.lastEventId = 0;
+    await other.connect();
+    await t.chat(ENTRY, { userId: 'carol', content: 'hi' });
+    await t.until(() => other.events.length === 1);
+    expect(other.events[0]!.data.text).toBe('echo: hi');
+    await other.close();
+  });
+
+  it('deduplicates by msgId and Idempotency-Key, answering the same message id', async () => {
+    t = await startTestGateway(echoWorkspace());
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const a = await t.chat(ENTRY, { userId: 'u', content: 'x', msgId: 'm-1' }, { wait: true });
+    const b = await t.chat(ENTRY, { userId: 'u', content: 'x', msgId: 'm-1' }, { wait: true });
+    expect(b.json).toMatchObject({ messageId: a.json.messageId, duplicate: true, reply: { text: 'echo: x' } });
+    const c = await t.chat(ENTRY, { userId: 'u', content: 'y' }, { headers: { 'idempotency-key': 'k-1' } });
+    const d = await t.chat(ENTRY, { userId: 'u', content: 'y' }, { headers: { 'idempotency-key': 'k-1' } });
+    expect(d.json).toMatchObject({ messageId: c.json.messageId, duplicate: true });
+    await t.until(async () => (await t!.gateway.store.readFeed(ENTRY, 'u', 0, 10)).length === 2);
+    expect((await t.gateway.store.listMessages({ entryKey: ENTRY })).length).toBe(2);
+  });
+
+  it('answers 202 with the message id when the reply is not ready within wait_timeout_ms', async () => {
+    const llm = await startFakeLlm({ delayMs: 1_500 });
+    try {
+      t = await startTestGateway({
+        agents: { slow: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry({ wait_timeout_ms: 200 })] } },
+      });
+      await t.until(() => t!.gateway.keeper.statusOf('slow.web_api')?.state === 'running');
+      const res = await t.chat('slow.web_api', { userId: 'u', content: 'x' }, { wait: true });
+      expect(res.status).toBe(202);
+      expect(res.json).toMatchObject({ status: 'pending', messageId: expect.any(String) });
+      // The reply still arrives, and a later wait on the same message id gets it.
+      const later = await t.chat('slow.web_api', { userId: 'u', content: 'x', msgId: 'late' }, { wait: true });
+      expect(later.status).toBe(202);
+      await t.until(async () => (await t!.gateway.store.readFeed('slow.web_api', 'u', 0, 10)).length === 2, 10_000);
+      const again = await t.chat('slow.web_api', { userId: 'u', content: 'x', msgId: 'late' }, { wait: true });
+      expect(again.json).toMatchObject({ status: 'answered', duplicate: true, reply: { text: 'reply to: x' } });
+    } finally {
+      await llm.close();
+    }
+  });
+});
+
+describe('web_api rejects bad input with a clear 4xx and stores nothing', () => {
+  const cases: [string, (t: TestGateway) => Promise<{ status: number; json: any }>, number, RegExp | string][] = [
+    ['malformed JSON', (t) => t.chat(ENTRY, '{"userId": "a", "content": '), 400, 'body'],
+    ['missing userId', (t) => t.chat(ENTRY, { content: 'x' }), 400, 'userId'],
+    ['missing content', (t) => t.chat(ENTRY, { userId: 'a' }), 400, 'content'],
+    ['empty content', (t) => t.chat(ENTRY, { userId: 'a', content: '' }), 400, 'content'],
+    ['wrong type', (t) => t.chat(ENTRY, { userId: 5, content: 'x' }), 400, 'userId'],
+    ['unknown field', (t) => t.chat(ENTRY, { userId: 'a', content: 'x', admin: true }), 400, 'admin'],
+    ['a JSON array', (t) => t.chat(ENTRY, '[1,2]'), 400, 'body'],
+    ['oversize body', (t) => t.chat(ENTRY, { userId: 'a', content: 'x'.repeat(70_000) }), 413, /limit is 65536/],
+    ['wrong key', (t) => t.chat(ENTRY, { userId: 'a', content: 'x' }, { key: 'nope-nope-nope-nope' }), 401, /API key/],
+    ['unknown entry', (t) => t.chat('assistant.nope', { userId: 'a', content: 'x' }), 404, /assistant\.nope/],
+    ['path-like entry', (t) => t.chat('..%2F..%2Fetc', { userId: 'a', content: 'x' }), 404, /no web_api entry/],
+  ];
+
+  it.each(cases)('%s', async (_name, send, status, hint) => {
+    t = await startTestGateway(echoWorkspace());
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const res = await send(t);
+    expect(res.status).toBe(status);
+    expect(res.json.error.code).toMatch(/^COCO_ERR_/);
+    if (typeof hint === 'string') expect(res.json.error.field).toBe(hint);
+    else expect(res.json.error.message).toMatch(hint);
+    expect(await t.gateway.store.listMessages({})).toEqual([]);
+  });
+
+  it('answers 429 with Retry-After over the per-key rate limit', async () => {
+    t = await startTestGateway(echoWorkspace({ rate_limit_per_minute: 60 }));
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const statuses: number[] = [];
+    let retryAfter: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/chat/${ENTRY}`,
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        payload: { userId: 'a', content: `m${i}` },
+      });
+      statuses.push(res.statusCode);
+      if (res.statusCode === 429) retryAfter = res.headers['retry-after'] as string;
+    }
+    // Burst capacity is a tenth of the per-minute figure: 6 accepted, then 429s.
+    expect(statuses.filter((s) => s === 202)).toHaveLength(6);
+    expect(statuses.slice(6).every((s) => s === 429)).toBe(true);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect((await t.gateway.store.listMessages({})).length).toBe(6);
+  });
+});

@@ -1,0 +1,69 @@
+/** A minimal SSE reader over fetch, for tests: collects `reply` events and remembers the last id. */
+export interface SseEvent {
+  id: number;
+  data: any;
+}
+
+export class SseClient {
+  readonly events: SseEvent[] = [];
+  lastEventId?: number;
+  private controller?: AbortController;
+  private done?: Promise<void>;
+  connected = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly apiKey: string,
+  ) {}
+
+  /** Connects (resuming after lastEventId when set) and reads in the background until closed or dropped. */
+  async connect(): Promise<void> {
+    this.controller = new AbortController();
+    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: 'text/event-stream' };
+    if (this.lastEventId !== undefined) headers['last-event-id'] = String(this.lastEventId);
+    const res = await fetch(this.url, { headers, signal: this.controller.signal });
+    if (res.status !== 200 || !res.body) throw new Error(`SSE connect failed: HTTP ${res.status} ${await res.text()}`);
+    this.connected = true;
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    this.done = (async () => {
+      let buffer = '';
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let idx: number;
+          while ((idx = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, idx);
+            buffer = buffer.slice(idx + 2);
+            this.parse(block);
+          }
+        }
+      } catch {
+        // dropped or closed
+      } finally {
+        this.connected = false;
+      }
+    })();
+  }
+
+  private parse(block: string): void {
+    let id: number | undefined;
+    let data = '';
+    let event = 'message';
+    for (const line of block.split('\n')) {
+      if (line.startsWith('id: ')) id = Number(line.slice(4));
+      else if (line.startsWith('data: ')) data += line.slice(6);
+      else if (line.startsWith('event: ')) event = line.slice(7);
+    }
+    if (event !== 'reply' || id === undefined) return;
+    this.events.push({ id, data: JSON.parse(data) });
+    this.lastEventId = id;
+  }
+
+  async close(): Promise<void> {
+    this.controller?.abort();
+    await this.done;
+  }
+}
