@@ -1,0 +1,131 @@
+import { createHmac } from 'node:crypto';
+import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
+import type { HttpProfile } from '../../config/schema.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import { isRetryableStatus, parseRetryAfter } from '../retry-after.js';
+
+/** The JSON body POSTed to the agent service. */
+export interface HttpAgentPayload {
+  agent_id: string;
+  message: {
+    id: string;
+    user_id: string;
+    conversation_id: string;
+    content: string;
+    msg_type: string;
+    channel_type: string;
+    is_group: boolean;
+    /** Epoch milliseconds, as the platform reported it. */
+    timestamp: number;
+  };
+  history: { role: 'user' | 'assistant'; content: string }[];
+  scene?: { id: string; name: string; context: string };
+}
+
+/** `sha256=<hex>` over `timestamp + "." + body`: the receiver recomputes it from the raw body. */
+export function signHttpAgentBody(secret: string, timestamp: string, body: string): string {
+  return 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}
+
+/** Your own agent service behind a signed webhook-style POST. */
+export class HttpAgent implements Agent {
+  readonly provider = 'http';
+
+  constructor(
+    private readonly profile: HttpProfile,
+    private readonly deps: AgentDeps,
+  ) {}
+
+  async run(request: AgentRequest): Promise<AgentReply> {
+    const body = JSON.stringify(buildPayload(request));
+    const timestamp = Math.floor(this.deps.clock.now() / 1000).toString();
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-cococat-timestamp': timestamp };
+    if (this.profile.secret) headers['x-cococat-signature'] = signHttpAgentBody(this.profile.secret, timestamp, body);
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(this.profile.url, { method: 'POST', headers, body, signal: request.signal });
+      text = await response.text();
+    } catch (err) {
+      if (request.signal.aborted) {
+        throw new CocoError('COCO_ERR_AGENT_FAILED', 'agent request aborted', { cause: request.signal.reason ?? err });
+      }
+      throw new CocoError('COCO_ERR_AGENT_FAILED', `cannot reach agent at ${this.profile.url}: ${causeOf(err)}`, {
+        cause: err,
+        retryable: true,
+      });
+    }
+
+    if (!response.ok) {
+      const retryAfterMs = parseRetryAfter(response.headers, this.deps.clock.now());
+      throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${this.profile.url} answered HTTP ${response.status}: ${snippet(text)}`, {
+        statusCode: response.status,
+        retryable: isRetryableStatus(response.status),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
+    }
+    return parseReply(response.headers.get('content-type') ?? '', text, this.profile.url);
+  }
+}
+
+function buildPayload(request: AgentRequest): HttpAgentPayload {
+  const m = request.message;
+  return {
+    agent_id: request.agentId,
+    message: {
+      id: m.msgId,
+      user_id: m.userId,
+      conversation_id: m.conversationId,
+      content: m.content,
+      msg_type: m.msgType,
+      channel_type: m.channelType,
+      is_group: m.isGroup,
+      timestamp: m.timestamp,
+    },
+    history: request.history.map((t) => ({ role: t.role, content: t.content })),
+    ...(request.scene ? { scene: { id: request.scene.id, name: request.scene.name, context: request.scene.context } } : {}),
+  };
+}
+
+/** A malformed 2xx answer is a bug in the service: retrying the same request will not fix it. */
+function parseReply(contentType: string, text: string, url: string): AgentReply {
+  const type = contentType.toLowerCase();
+  if (type.startsWith('text/plain')) {
+    if (text.trim() === '') throw invalid(url, 'the text/plain reply is empty');
+    return { text, format: 'text' };
+  }
+  if (!type.includes('json')) throw invalid(url, `unsupported content-type "${contentType}"; expected application/json or text/plain`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw invalid(url, `the body is not valid JSON (${describeError(err)})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw invalid(url, 'expected a JSON object {"reply": "..."}');
+  const { reply, format } = parsed as { reply?: unknown; format?: unknown };
+  if (typeof reply !== 'string' || reply.trim() === '') throw invalid(url, 'the JSON has no non-empty string "reply"');
+  if (format !== undefined && format !== 'text' && format !== 'markdown') {
+    throw invalid(url, `"format" must be "text" or "markdown", got ${JSON.stringify(format)}`);
+  }
+  return { text: reply, format: format ?? 'text' };
+}
+
+function invalid(url: string, why: string): CocoError {
+  return new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} sent an invalid reply: ${why}`, { retryable: false });
+}
+
+function snippet(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? flat.slice(0, 200) + '…' : flat || '(empty body)';
+}
+
+/** undici reports "fetch failed" and hides the useful part (ECONNREFUSED, …) in `cause`. */
+function causeOf(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined ? `: ${describeError(err.cause)}` : '';
+  return describeError(err) + cause;
+}
+
+export function createHttpAgent(profile: HttpProfile, deps: AgentDeps): Agent {
+  return new HttpAgent(profile, deps);
+}

@@ -1,0 +1,107 @@
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+type ChatCompletionMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
+import type { OpenAIProfile } from '../../config/schema.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import { isRetryableStatus, parseRetryAfter } from '../retry-after.js';
+
+export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
+/** Any OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, Qwen, vLLM, Ollama, …). */
+export class OpenAIAgent implements Agent {
+  readonly provider = 'openai';
+  private readonly client: OpenAI;
+  private readonly baseURL: string;
+
+  constructor(
+    private readonly profile: OpenAIProfile,
+    private readonly deps: AgentDeps,
+  ) {
+    const apiKey = profile.api_key ?? deps.env.OPENAI_API_KEY;
+    if (!apiKey) {
+      throw new CocoError(
+        'COCO_ERR_CONFIG_INVALID',
+        'OpenAI agent has no API key: set "api_key" in the agent profile or the OPENAI_API_KEY environment variable',
+        { field: 'api_key' },
+      );
+    }
+    this.baseURL = profile.base_url ?? DEFAULT_OPENAI_BASE_URL;
+    // maxRetries 0: runAgent retries, uniformly across providers and on the injected clock.
+    this.client = new OpenAI({ baseURL: this.baseURL, apiKey, timeout: profile.timeout_ms, maxRetries: 0 });
+  }
+
+  async run(request: AgentRequest): Promise<AgentReply> {
+    let completion: OpenAI.Chat.Completions.ChatCompletion;
+    try {
+      completion = await this.client.chat.completions.create(
+        {
+          model: this.profile.model,
+          messages: buildMessages(this.profile, request),
+          ...(this.profile.temperature !== undefined ? { temperature: this.profile.temperature } : {}),
+          ...(this.profile.max_tokens !== undefined ? { max_tokens: this.profile.max_tokens } : {}),
+        },
+        { signal: request.signal },
+      );
+    } catch (err) {
+      throw this.mapError(err, request.signal);
+    }
+    const choice = completion.choices[0];
+    const content = choice?.message?.content;
+    if (typeof content !== 'string' || content.trim() === '') {
+      // Often a content filter or length cut-off; a retry (sampling again) may well succeed.
+      throw new CocoError(
+        'COCO_ERR_AGENT_FAILED',
+        `model ${this.profile.model} returned no content (finish_reason: ${choice?.finish_reason ?? 'none'})`,
+        { retryable: true },
+      );
+    }
+    return { text: content, format: 'markdown' };
+  }
+
+  private mapError(err: unknown, signal: AbortSignal): CocoError {
+    if (err instanceof CocoError) return err;
+    if (err instanceof APIUserAbortError || signal.aborted) {
+      return new CocoError('COCO_ERR_AGENT_FAILED', 'chat completion aborted', { cause: signal.reason ?? err });
+    }
+    if (err instanceof APIConnectionTimeoutError) {
+      return new CocoError('COCO_ERR_AGENT_TIMEOUT', `${this.baseURL} did not answer within ${this.profile.timeout_ms} ms`, {
+        cause: err,
+        retryable: true,
+      });
+    }
+    if (err instanceof APIConnectionError) {
+      return new CocoError('COCO_ERR_AGENT_FAILED', `cannot reach ${this.baseURL}: ${describeError(err)}`, {
+        cause: err,
+        retryable: true,
+      });
+    }
+    if (err instanceof APIError && typeof err.status === 'number') {
+      const retryAfterMs = parseRetryAfter(err.headers, this.deps.clock.now());
+      return new CocoError('COCO_ERR_AGENT_FAILED', `chat completion failed (HTTP ${err.status}): ${describeError(err)}`, {
+        cause: err,
+        statusCode: err.status,
+        retryable: isRetryableStatus(err.status),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
+    }
+    // Unknown failures (e.g. a malformed response): worth another try.
+    return new CocoError('COCO_ERR_AGENT_FAILED', `chat completion failed: ${describeError(err)}`, { cause: err, retryable: true });
+  }
+}
+
+/** System prompt (plus the scene, when the message came through one), history, then the message. */
+export function buildMessages(profile: OpenAIProfile, request: AgentRequest): ChatCompletionMessageParam[] {
+  const system = [
+    profile.system_prompt,
+    request.scene ? `Scene: ${request.scene.name}\n${request.scene.context}` : undefined,
+  ].filter((part): part is string => typeof part === 'string' && part.trim() !== '');
+  const messages: ChatCompletionMessageParam[] = [];
+  if (system.length > 0) messages.push({ role: 'system', content: system.join('\n\n') });
+  for (const turn of request.history) messages.push({ role: turn.role, content: turn.content });
+  messages.push({ role: 'user', content: request.message.content });
+  return messages;
+}
+
+export function createOpenAIAgent(profile: OpenAIProfile, deps: AgentDeps): Agent {
+  return new OpenAIAgent(profile, deps);
+}

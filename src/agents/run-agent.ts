@@ -1,0 +1,149 @@
+import type { Agent, AgentDeps, AgentReply, AgentRequest } from './agent.js';
+import type { AgentProfile } from '../config/schema.js';
+import { backoffDelay, type BackoffPolicy } from '../core/backoff.js';
+import { CocoError, describeError, isCocoError } from '../core/errors.js';
+
+export type AgentOutcome =
+  | { reply: AgentReply; ok: true; attempts: number; latencyMs: number }
+  | { reply: AgentReply; ok: false; attempts: number; latencyMs: number; error: CocoError };
+
+export interface RunAgentDeps extends AgentDeps {
+  /** Aborted on shutdown: the current attempt stops at once and nothing is retried. */
+  signal?: AbortSignal;
+  /** Wait between attempts; defaults to AGENT_BACKOFF. */
+  backoff?: BackoffPolicy;
+  /** Jitter source for the backoff; tests pin it. */
+  random?: () => number;
+}
+
+export const AGENT_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 10_000 };
+/** A provider's retry-after is honoured up to this; longer would hold the conversation too long. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
+/**
+ * Runs one agent request with a per-attempt timeout, retries with backoff and, after the last
+ * failure, the profile's fallback reply. Never throws for agent failures: the outcome says.
+ */
+export async function runAgent(
+  agent: Agent,
+  profile: AgentProfile,
+  request: Omit<AgentRequest, 'signal'>,
+  deps: RunAgentDeps,
+): Promise<AgentOutcome> {
+  const started = deps.clock.now();
+  const maxAttempts = 1 + profile.retries;
+  let attempts = 0;
+  let last: CocoError | undefined;
+
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    if (deps.signal?.aborted) {
+      last = shutdownError(deps.signal.reason);
+      break;
+    }
+    attempts = attempt;
+    try {
+      const reply = await attemptOnce(agent, profile, request, deps);
+      return { ok: true, reply, attempts, latencyMs: deps.clock.now() - started };
+    } catch (err) {
+      last = toCocoError(err);
+      deps.log.warn(
+        {
+          agentId: request.agentId,
+          messageId: request.message.msgId,
+          attempt,
+          maxAttempts,
+          code: last.code,
+          statusCode: last.statusCode,
+          retryable: last.retryable,
+          err: describeError(last),
+        },
+        'agent attempt failed',
+      );
+      if (!last.retryable || attempt === maxAttempts) break;
+      const wait =
+        last.retryAfterMs !== undefined
+          ? Math.min(last.retryAfterMs, MAX_RETRY_AFTER_MS)
+          : backoffDelay(deps.backoff ?? AGENT_BACKOFF, attempt, deps.random);
+      try {
+        await deps.clock.sleep(wait, deps.signal);
+      } catch (reason) {
+        last = shutdownError(reason);
+        break;
+      }
+    }
+  }
+
+  const cause = last ?? new CocoError('COCO_ERR_AGENT_FAILED', 'no attempt was made');
+  return {
+    ok: false,
+    reply: { text: profile.fallback_reply, format: 'text' },
+    attempts,
+    latencyMs: deps.clock.now() - started,
+    error: new CocoError(
+      'COCO_ERR_AGENT_FAILED',
+      `agent ${request.agentId} failed after ${attempts} attempt(s): ${describeError(cause)}`,
+      { cause },
+    ),
+  };
+}
+
+/**
+ * One attempt with its own AbortController, aborted by the timeout (on the injected clock) or
+ * by shutdown. The race means an agent that ignores its signal still cannot hold us past it.
+ */
+async function attemptOnce(
+  agent: Agent,
+  profile: AgentProfile,
+  request: Omit<AgentRequest, 'signal'>,
+  deps: RunAgentDeps,
+): Promise<AgentReply> {
+  const controller = new AbortController();
+  const timer = new AbortController();
+  const onShutdown = () => controller.abort(shutdownError(deps.signal?.reason));
+  deps.signal?.addEventListener('abort', onShutdown, { once: true });
+  deps.clock.sleep(profile.timeout_ms, timer.signal).then(
+    () =>
+      controller.abort(
+        new CocoError('COCO_ERR_AGENT_TIMEOUT', `agent ${request.agentId} did not answer within ${profile.timeout_ms} ms`, {
+          retryable: true,
+        }),
+      ),
+    () => {}, // cancelled: the attempt finished first
+  );
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  aborted.catch(() => {});
+
+  // Called synchronously so the attempt starts at the clock's current time (ManualClock tests).
+  let run: Promise<AgentReply>;
+  try {
+    run = agent.run({ ...request, signal: controller.signal });
+  } catch (err) {
+    run = Promise.reject(err);
+  }
+  run.catch(() => {}); // a late rejection after the race was lost is expected, not unhandled
+  try {
+    return await Promise.race([run, aborted]);
+  } catch (err) {
+    // Whatever the agent threw after an abort, the abort reason says what really happened.
+    if (controller.signal.aborted) throw controller.signal.reason;
+    throw err;
+  } finally {
+    timer.abort();
+    deps.signal?.removeEventListener('abort', onShutdown);
+  }
+}
+
+function shutdownError(reason: unknown): CocoError {
+  return new CocoError('COCO_ERR_AGENT_FAILED', 'agent run cancelled: the gateway is shutting down', {
+    cause: reason,
+    retryable: false,
+  });
+}
+
+/** Errors an agent did not classify are treated as transient. */
+function toCocoError(err: unknown): CocoError {
+  if (isCocoError(err)) return err;
+  return new CocoError('COCO_ERR_AGENT_FAILED', describeError(err), { cause: err, retryable: true });
+}

@@ -1,0 +1,141 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HttpAgent, runAgent } from '../../src/agents/index.js';
+import { httpProfileSchema } from '../../src/config/schema.js';
+import { ManualClock, systemClock } from '../../src/core/clock.js';
+import { CocoError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { makeDeps, makeMessage, makeRequest, withSignal } from './helpers.js';
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  raw: string;
+}
+type Answer = { status: number; type?: string; body: string };
+
+const SECRET = 'a-shared-secret-of-32-characters';
+const received: Received[] = [];
+const answers: Answer[] = [];
+let server: Server;
+let url: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, raw: Buffer.concat(chunks).toString('utf8') });
+      const a = answers.shift() ?? { status: 200, type: 'application/json', body: JSON.stringify({ reply: 'ok' }) };
+      res.writeHead(a.status, a.type ? { 'content-type': a.type } : {});
+      res.end(a.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterEach(() => {
+  received.length = 0;
+  answers.length = 0;
+});
+
+const profile = (extra: Record<string, unknown> = {}) =>
+  httpProfileSchema.parse({ provider: 'http', url, secret: SECRET, fallback_reply: 'fallback', ...extra });
+
+async function runError(agent: HttpAgent): Promise<CocoError> {
+  const err = await agent.run(withSignal(makeRequest())).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CocoError);
+  return err as CocoError;
+}
+
+describe('http agent', () => {
+  it('POSTs the documented payload with a signature the receiver can verify', async () => {
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: '**hi**', format: 'markdown' }) });
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 0, 0, 0, 900));
+    const agent = new HttpAgent(profile(), makeDeps(clock));
+    const reply = await agent.run(
+      withSignal(
+        makeRequest({
+          message: makeMessage({ content: 'order status?', isGroup: true, conversationId: 'g-9' }),
+          history: [{ role: 'assistant', content: 'welcome' }],
+          scene: { id: 'shop', name: 'Shop', context: 'An online shop.' },
+        }),
+      ),
+    );
+    expect(reply).toEqual({ text: '**hi**', format: 'markdown' });
+
+    const { headers, raw } = received[0]!;
+    expect(headers['content-type']).toBe('application/json');
+    const timestamp = headers['x-cococat-timestamp'] as string;
+    expect(timestamp).toBe(String(Date.UTC(2026, 0, 1) / 1000));
+    const expected = 'sha256=' + createHmac('sha256', SECRET).update(`${timestamp}.${raw}`).digest('hex');
+    expect(headers['x-cococat-signature']).toBe(expected);
+
+    expect(JSON.parse(raw)).toEqual({
+      agent_id: 'support',
+      message: {
+        id: 'm-1',
+        user_id: 'u-1',
+        conversation_id: 'g-9',
+        content: 'order status?',
+        msg_type: 'text',
+        channel_type: 'web_api',
+        is_group: true,
+        timestamp: 1_767_225_600_000,
+      },
+      history: [{ role: 'assistant', content: 'welcome' }],
+      scene: { id: 'shop', name: 'Shop', context: 'An online shop.' },
+    });
+  });
+
+  it('sends no signature without a secret, and takes a text/plain body as the reply', async () => {
+    answers.push({ status: 200, type: 'text/plain; charset=utf-8', body: 'plain answer' });
+    const agent = new HttpAgent(profile({ secret: undefined }), makeDeps(systemClock));
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'plain answer', format: 'text' });
+    expect(received[0]!.headers).not.toHaveProperty('x-cococat-signature');
+    expect(JSON.parse(received[0]!.raw)).not.toHaveProperty('scene');
+  });
+
+  it('retries a 503 through runAgent', async () => {
+    answers.push({ status: 503, type: 'text/plain', body: 'overloaded' });
+    const p = profile({ retries: 2 });
+    const deps = { ...makeDeps(systemClock), backoff: { baseMs: 5, capMs: 20 } };
+    const outcome = await runAgent(new HttpAgent(p, deps), p, makeRequest(), deps);
+    expect(outcome).toMatchObject({ ok: true, attempts: 2, reply: { text: 'ok', format: 'text' } });
+    expect(received).toHaveLength(2);
+  });
+
+  it('does not retry a 400 and answers with the fallback', async () => {
+    answers.push({ status: 400, type: 'application/json', body: '{"error":"bad"}' });
+    const p = profile({ retries: 2 });
+    const deps = { clock: systemClock, log: silentLogger(), env: {}, backoff: { baseMs: 5, capMs: 20 } };
+    const outcome = await runAgent(new HttpAgent(p, deps), p, makeRequest(), deps);
+    expect(outcome).toMatchObject({ ok: false, attempts: 1, reply: { text: 'fallback' } });
+    expect(received).toHaveLength(1);
+  });
+
+  it('rejects invalid JSON and a missing reply as not retryable, with a clear message', async () => {
+    const agent = new HttpAgent(profile(), makeDeps(systemClock));
+    answers.push({ status: 200, type: 'application/json', body: '{not json' });
+    const bad = await runError(agent);
+    expect(bad.message).toMatch(/not valid JSON/);
+    expect(bad.retryable).toBe(false);
+
+    answers.push({ status: 200, type: 'application/json', body: '{"answer":"x"}' });
+    const missing = await runError(agent);
+    expect(missing.message).toMatch(/no non-empty string "reply"/);
+    expect(missing.retryable).toBe(false);
+  });
+
+  it('passes retry-after from a 429', async () => {
+    answers.push({ status: 429, type: 'text/plain', body: 'slow down' });
+    server.once('request', (_req, res) => res.setHeader('retry-after', '2'));
+    const err = await runError(new HttpAgent(profile(), makeDeps(systemClock)));
+    expect(err).toMatchObject({ statusCode: 429, retryable: true, retryAfterMs: 2000 });
+  });
+});

@@ -1,0 +1,149 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { OpenAIAgent } from '../../src/agents/index.js';
+import { openaiProfileSchema } from '../../src/config/schema.js';
+import { systemClock } from '../../src/core/clock.js';
+import { CocoError } from '../../src/core/errors.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { makeDeps, makeMessage, makeRequest, withSignal } from './helpers.js';
+
+let fake: FakeLlm;
+beforeAll(async () => {
+  fake = await startFakeLlm({ apiKey: 'sk-test' });
+});
+afterAll(() => fake.close());
+afterEach(() => {
+  fake.reset();
+  fake.apiKey = 'sk-test';
+});
+
+function profile(extra: Record<string, unknown> = {}) {
+  return openaiProfileSchema.parse({ provider: 'openai', model: 'fake-model', base_url: fake.url, api_key: 'sk-test', ...extra });
+}
+
+async function runError(agent: OpenAIAgent): Promise<CocoError> {
+  const err = await agent.run(withSignal(makeRequest())).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CocoError);
+  return err as CocoError;
+}
+
+describe('openai agent through the real SDK', () => {
+  it('sends system prompt, history and the message in order and returns the reply as markdown', async () => {
+    const agent = new OpenAIAgent(profile({ system_prompt: 'Be brief.', temperature: 0.2, max_tokens: 64 }), makeDeps(systemClock));
+    const reply = await agent.run(
+      withSignal(
+        makeRequest({
+          message: makeMessage({ content: 'what time is it?' }),
+          history: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello!' },
+          ],
+        }),
+      ),
+    );
+    expect(reply).toEqual({ text: 'reply to: what time is it?', format: 'markdown' });
+    expect(fake.requests).toHaveLength(1);
+    const req = fake.requests[0]!;
+    expect(req.hasAuth).toBe(true);
+    expect(req.keyValid).toBe(true);
+    expect(req.body.model).toBe('fake-model');
+    expect(req.body.temperature).toBe(0.2);
+    expect(req.body.max_tokens).toBe(64);
+    expect(req.body.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'hello!' },
+      { role: 'user', content: 'what time is it?' },
+    ]);
+  });
+
+  it('adds the scene to the system prompt and omits unset sampling options', async () => {
+    const agent = new OpenAIAgent(profile({ system_prompt: 'Be brief.' }), makeDeps(systemClock));
+    await agent.run(withSignal(makeRequest({ scene: { id: 'helpdesk', name: 'Helpdesk', context: 'Users ask about invoices.' } })));
+    const body = fake.requests[0]!.body;
+    expect(body.messages?.[0]).toEqual({ role: 'system', content: 'Be brief.\n\nScene: Helpdesk\nUsers ask about invoices.' });
+    expect(body).not.toHaveProperty('temperature');
+    expect(body).not.toHaveProperty('max_tokens');
+  });
+
+  it('sends no system message when there is neither prompt nor scene', async () => {
+    const agent = new OpenAIAgent(profile(), makeDeps(systemClock));
+    await agent.run(withSignal(makeRequest()));
+    expect(fake.requests[0]!.body.messages).toEqual([{ role: 'user', content: 'hello there' }]);
+  });
+
+  it('falls back to OPENAI_API_KEY from the environment', async () => {
+    fake.apiKey = 'sk-from-env';
+    const agent = new OpenAIAgent(profile({ api_key: undefined }), makeDeps(systemClock, { OPENAI_API_KEY: 'sk-from-env' }));
+    const reply = await agent.run(withSignal(makeRequest()));
+    expect(reply.text).toBe('reply to: hello there');
+    expect(fake.requests[0]!.keyValid).toBe(true);
+  });
+
+  it('throws a clear error naming api_key and OPENAI_API_KEY when no key is configured', () => {
+    expect(() => new OpenAIAgent(profile({ api_key: undefined }), makeDeps(systemClock, {}))).toThrow(
+      /"api_key".*OPENAI_API_KEY/,
+    );
+  });
+
+  it('marks 401 and 400 as not retryable', async () => {
+    const badKey = new OpenAIAgent(profile({ api_key: 'sk-wrong' }), makeDeps(systemClock));
+    const e401 = await runError(badKey);
+    expect(e401).toMatchObject({ code: 'COCO_ERR_AGENT_FAILED', statusCode: 401, retryable: false });
+    expect(e401.message).not.toContain('sk-wrong');
+
+    fake.failNext(1, { status: 400 });
+    const e400 = await runError(new OpenAIAgent(profile(), makeDeps(systemClock)));
+    expect(e400).toMatchObject({ statusCode: 400, retryable: false });
+  });
+
+  it('marks 500 and 429 as retryable and reads retry-after', async () => {
+    const agent = new OpenAIAgent(profile(), makeDeps(systemClock));
+    fake.failNext(1, { status: 500 });
+    expect(await runError(agent)).toMatchObject({ statusCode: 500, retryable: true, retryAfterMs: undefined });
+    fake.failNext(1, { status: 429, retryAfter: 1 });
+    expect(await runError(agent)).toMatchObject({ statusCode: 429, retryable: true, retryAfterMs: 1000 });
+  });
+
+  it('treats empty completion content as an error', async () => {
+    fake.failNext(1, { emptyContent: true });
+    const err = await runError(new OpenAIAgent(profile(), makeDeps(systemClock)));
+    expect(err.message).toMatch(/no content/);
+    expect(err.retryable).toBe(true);
+  });
+
+  it('reports an unreachable endpoint as a retryable connection failure', async () => {
+    const agent = new OpenAIAgent(profile({ base_url: 'http://127.0.0.1:1/v1' }), makeDeps(systemClock));
+    const err = await runError(agent);
+    expect(err.message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1\/v1/);
+    expect(err.retryable).toBe(true);
+  });
+
+  it('runs requests in parallel: the fake counts concurrent in-flight requests', async () => {
+    fake.delayMs = 150;
+    try {
+      const agent = new OpenAIAgent(profile(), makeDeps(systemClock));
+      const replies = await Promise.all(
+        ['a', 'b', 'c'].map((c) => agent.run(withSignal(makeRequest({ message: makeMessage({ content: c }) })))),
+      );
+      expect(replies.map((r) => r.text)).toEqual(['reply to: a', 'reply to: b', 'reply to: c']);
+      expect(fake.maxConcurrent).toBe(3);
+      await expect.poll(() => fake.inFlight).toBe(0);
+    } finally {
+      fake.delayMs = 0;
+    }
+  });
+
+  it('stops the request when the signal aborts', async () => {
+    fake.failNext(1, { hang: true });
+    const agent = new OpenAIAgent(profile(), makeDeps(systemClock));
+    const controller = new AbortController();
+    const pending = agent.run(withSignal(makeRequest(), controller.signal));
+    await expect.poll(() => fake.inFlight).toBe(1);
+    controller.abort(new Error('stop'));
+    await expect(pending).rejects.toMatchObject({ message: 'chat completion aborted', retryable: false });
+    await expect.poll(() => fake.inFlight).toBe(0);
+  });
+});

@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A scripted answer for the next request(s) instead of a normal completion. */
+export type FakeLlmFailure =
+  | { status: number; retryAfter?: number; message?: string }
+  | { hang: true }
+  | { emptyContent: true };
+
+export interface FakeLlmOptions {
+  /** When set, requests whose bearer key differs get 401 invalid_api_key. */
+  apiKey?: string;
+  /** Wait this long before answering each request. */
+  delayMs?: number;
+  /** Reply text from the request body; default "reply to: <last user message>". */
+  reply?: (body: FakeChatRequest) => string;
+}
+
+export interface FakeChatRequest {
+  model?: string;
+  messages?: { role: string; content: unknown }[];
+  temperature?: number;
+  max_tokens?: number;
+  stream?: boolean;
+  [key: string]: unknown;
+}
+
+export interface FakeLlmRequest {
+  body: FakeChatRequest;
+  /** Whether an Authorization header came (the key itself is not recorded). */
+  hasAuth: boolean;
+  /** Whether the bearer key matched `apiKey` (true when no key is expected). */
+  keyValid: boolean;
+}
+
+export interface FakeLlm {
+  /** Base URL ending in /v1, for `base_url`. */
+  readonly url: string;
+  /** Every chat-completions request received, in arrival order. */
+  readonly requests: FakeLlmRequest[];
+  /** Requests being handled right now, and the most seen at once. */
+  readonly inFlight: number;
+  readonly maxConcurrent: number;
+  /** Per-request delay; may be changed between requests. */
+  delayMs: number;
+  /** Expected bearer key; undefined accepts any. */
+  apiKey: string | undefined;
+  /** The next `n` requests (after the key check) answer with `failure`. Calls queue up. */
+  failNext(n: number, failure: FakeLlmFailure): void;
+  /** Clears recorded requests, scripted failures and the concurrency maximum. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Starts an OpenAI-compatible chat-completions server on 127.0.0.1 and a free port. */
+export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> {
+  const requests: FakeLlmRequest[] = [];
+  const script: FakeLlmFailure[] = [];
+  const replyFor = opts.reply ?? defaultReply;
+  let inFlight = 0;
+  let maxConcurrent = 0;
+  let seq = 0;
+
+  const state = { delayMs: opts.delayMs ?? 0, apiKey: opts.apiKey };
+
+  const server = createServer((req, res) => {
+    inFlight++;
+    maxConcurrent = Math.max(maxConcurrent, inFlight);
+    // 'close' fires both after a full response and when the client gives up.
+    res.on('close', () => inFlight--);
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, 500, String(err), 'server_error', null);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const raw = await readBody(req);
+    if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
+      return sendError(res, 404, `no route ${req.method} ${url.pathname}`, 'invalid_request_error', 'unknown_url');
+    }
+    let body: FakeChatRequest;
+    try {
+      body = JSON.parse(raw) as FakeChatRequest;
+    } catch {
+      return sendError(res, 400, 'body is not JSON', 'invalid_request_error', null);
+    }
+    const auth = req.headers.authorization;
+    const keyValid = state.apiKey === undefined || auth === `Bearer ${state.apiKey}`;
+    requests.push({ body, hasAuth: auth !== undefined, keyValid });
+
+    if (!keyValid) return sendError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+    if (body.stream) return sendError(res, 400, 'the fake does not stream', 'invalid_request_error', null);
+
+    const failure = script.shift();
+    if (failure && 'hang' in failure) return; // never answer; the client must time out
+    if (state.delayMs > 0) {
+      await new Promise((r) => setTimeout(r, state.delayMs));
+      if (res.destroyed) return;
+    }
+    if (failure && 'status' in failure) {
+      if (failure.retryAfter !== undefined) res.setHeader('retry-after', String(failure.retryAfter));
+      const type = failure.status === 429 ? 'rate_limit_exceeded' : failure.status >= 500 ? 'server_error' : 'invalid_request_error';
+      return sendError(res, failure.status, failure.message ?? `scripted ${failure.status}`, type, null);
+    }
+    const content = failure && 'emptyContent' in failure ? '' : replyFor(body);
+    sendJson(res, 200, {
+      id: `chatcmpl-fake-${++seq}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: body.model ?? 'fake-model',
+      choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 10, completion_tokens: content.length, total_tokens: 10 + content.length },
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    get inFlight() {
+      return inFlight;
+    },
+    get maxConcurrent() {
+      return maxConcurrent;
+    },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(ms: number) {
+      state.delayMs = ms;
+    },
+    get apiKey() {
+      return state.apiKey;
+    },
+    set apiKey(key: string | undefined) {
+      state.apiKey = key;
+    },
+    failNext(n, failure) {
+      for (let i = 0; i < n; i++) script.push(failure);
+    },
+    reset() {
+      requests.length = 0;
+      script.length = 0;
+      maxConcurrent = inFlight;
+    },
+    close() {
+      // Hanging requests would keep close() waiting forever.
+      server.closeAllConnections();
+      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
+
+function defaultReply(body: FakeChatRequest): string {
+  const lastUser = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user');
+  return `reply to: ${typeof lastUser?.content === 'string' ? lastUser.content : ''}`;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, message: string, type: string, code: string | null): void {
+  sendJson(res, status, { error: { message, type, param: null, code } });
+}
