@@ -12,7 +12,7 @@ export class SseClient {
   connected = false;
 
   constructor(
-    private readonly url: string,
+    public url: string,
     private readonly apiKey: string,
   ) {}
 

@@ -1,0 +1,670 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { ChatMessage } from '../../core/message.js';
+import type {
+  ClaimOptions,
+  DeadLetter,
+  DeadLetterKind,
+  FeedItem,
+  HistoryKey,
+  HistoryTurn,
+  InboundItem,
+  InboundResult,
+  InboundStatus,
+  MessageDetail,
+  MessageFilter,
+  MessageSummary,
+  NewFeedItem,
+  NewInbound,
+  NewOutbound,
+  OutboundItem,
+  OutboundStatus,
+  Store,
+  StoreStats,
+  TargetKind,
+  TimelineEvent,
+} from '../store.js';
+
+type Db = Database.Database;
+type Stmt<R = unknown> = Database.Statement<unknown[], R>;
+
+/** The .sql files; the build copies them next to the compiled js, vitest reads them from src. */
+const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** "normal" (default) survives a process crash; "full" also survives a power loss. */
+  synchronous?: 'normal' | 'full';
+}
+
+export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
+  const db = new Database(opts.path);
+  try {
+    // busy_timeout first, so the journal-mode switch waits for other connections.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return new SqliteStore(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** Applies the pending numbered migrations in order, in one IMMEDIATE transaction. Returns how many. */
+export function migrate(db: Db, dir: URL = MIGRATIONS_DIR): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+  const files = readdirSync(dir)
+    .flatMap((name) => {
+      const m = /^(\d+)_[\w.-]+\.sql$/.exec(name);
+      return m ? [{ version: Number(m[1]), name }] : [];
+    })
+    .sort((a, b) => a.version - b.version);
+  const run = db.transaction(() => {
+    // Read inside the lock: another process may have migrated while we waited.
+    const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const record = db.prepare(
+      // Migration bookkeeping only; store semantics never read the database clock.
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+    );
+    let count = 0;
+    for (const f of files) {
+      if (applied.has(f.version)) continue;
+      db.exec(readFileSync(new URL(f.name, dir), 'utf8'));
+      record.run(f.version, f.name);
+      count++;
+    }
+    return count;
+  });
+  return run.immediate();
+}
+
+interface InboundRow {
+  id: number;
+  entry_key: string;
+  channel_type: string;
+  target_kind: TargetKind;
+  target_id: string;
+  dedup_key: string;
+  conversation_key: string;
+  user_id: string;
+  conversation_id: string;
+  message: string;
+  status: InboundStatus;
+  attempts: number;
+  lease_token: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+interface OutboundRow {
+  id: number;
+  entry_key: string;
+  channel_type: string;
+  conversation_id: string;
+  user_id: string;
+  idempotency_key: string;
+  text: string;
+  format: 'text' | 'markdown';
+  chunk_index: number;
+  chunk_count: number;
+  reply_to: string;
+  in_reply_to: string;
+  is_group: number;
+  reply_meta: string | null;
+  status: OutboundStatus;
+  attempts: number;
+  available_at: number;
+  expires_at: number;
+  lease_token: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+  platform_message_id: string | null;
+  dead_at: number | null;
+}
+
+interface FeedRow {
+  seq: number;
+  entry_key: string;
+  conversation_id: string;
+  reply_to: string;
+  payload: string;
+  created_at: number;
+}
+
+/** Our ids are decimal integers; anything else cannot name a row. */
+function parseId(id: string): number | undefined {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return undefined;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function clampLimit(limit: number | undefined, dflt: number, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return dflt;
+  return Math.min(Math.max(Math.trunc(limit), 1), max);
+}
+
+function toSummary(r: InboundRow): MessageSummary {
+  const msg = JSON.parse(r.message) as ChatMessage;
+  const s: MessageSummary = {
+    id: String(r.id),
+    entryKey: r.entry_key,
+    channelType: r.channel_type,
+    targetKind: r.target_kind,
+    targetId: r.target_id,
+    userId: r.user_id,
+    conversationId: r.conversation_id,
+    content: msg.content,
+    status: r.status,
+    attempts: r.attempts,
+    createdAt: r.created_at,
+  };
+  if (r.last_error !== null) s.lastError = r.last_error;
+  return s;
+}
+
+function toInbound(r: InboundRow): InboundItem {
+  const item: InboundItem = {
+    id: String(r.id),
+    entryKey: r.entry_key,
+    channelType: r.channel_type,
+    targetKind: r.target_kind,
+    targetId: r.target_id,
+    dedupKey: r.dedup_key,
+    conversationKey: r.conversation_key,
+    message: JSON.parse(r.message) as ChatMessage,
+    status: r.status,
+    attempts: r.attempts,
+    leaseToken: r.lease_token ?? '',
+    leaseUntil: r.lease_until ?? 0,
+    createdAt: r.created_at,
+  };
+  if (r.last_error !== null) item.lastError = r.last_error;
+  return item;
+}
+
+function toOutbound(r: OutboundRow): OutboundItem {
+  const o: OutboundItem = {
+    id: String(r.id),
+    entryKey: r.entry_key,
+    channelType: r.channel_type,
+    conversationId: r.conversation_id,
+    userId: r.user_id,
+    idempotencyKey: r.idempotency_key,
+    text: r.text,
+    format: r.format,
+    chunkIndex: r.chunk_index,
+    chunkCount: r.chunk_count,
+    replyTo: r.reply_to,
+    inReplyTo: r.in_reply_to,
+    isGroup: r.is_group === 1,
+    availableAt: r.available_at,
+    expiresAt: r.expires_at,
+    status: r.status,
+    attempts: r.attempts,
+    leaseToken: r.lease_token ?? '',
+    leaseUntil: r.lease_until ?? 0,
+    createdAt: r.created_at,
+  };
+  if (r.reply_meta !== null) o.replyMeta = JSON.parse(r.reply_meta) as Record<string, unknown>;
+  if (r.sent_at !== null) o.sentAt = r.sent_at;
+  if (r.platform_message_id !== null) o.platformMessageId = r.platform_message_id;
+  if (r.last_error !== null) o.lastError = r.last_error;
+  return o;
+}
+
+function toFeed(r: FeedRow): FeedItem {
+  return {
+    seq: r.seq,
+    entryKey: r.entry_key,
+    conversationId: r.conversation_id,
+    replyTo: r.reply_to,
+    payload: JSON.parse(r.payload) as unknown,
+    createdAt: r.created_at,
+  };
+}
+
+function toEvent(r: { at: number; stage: string; detail: string | null }): TimelineEvent {
+  return r.detail === null ? { at: r.at, stage: r.stage } : { at: r.at, stage: r.stage, detail: r.detail };
+}
+
+// Heads of conversations: MIN(id) per conversation over the partial "unfinished" index (see the
+// migration), then keep the heads that are due. Filters repeat the index's WHERE so SQLite uses it.
+const INBOUND_HEADS = `
+  SELECT i.* FROM (SELECT MIN(id) AS id FROM inbound WHERE status IN ('queued', 'leased')
+                   GROUP BY conversation_key) h
+  JOIN inbound i ON i.id = h.id
+  WHERE (i.status = 'queued' AND i.available_at <= @now) OR (i.status = 'leased' AND i.lease_until <= @now)
+  ORDER BY i.id LIMIT @limit`;
+const OUTBOUND_HEADS = `
+  SELECT o.* FROM (SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'leased')
+                   GROUP BY entry_key, conversation_id) h
+  JOIN outbox o ON o.id = h.id
+  WHERE (o.status = 'pending' AND o.available_at <= @now) OR (o.status = 'leased' AND o.lease_until <= @now)
+  ORDER BY o.id LIMIT @limit`;
+
+interface PendingEnqueue {
+  item: NewInbound;
+  now: number;
+  resolve: (r: { id: string; duplicate: boolean }) => void;
+  reject: (err: unknown) => void;
+}
+
+const PRUNABLE = `i.status IN ('done', 'fallback') AND i.created_at < @cutoff AND NOT EXISTS
+  (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status <> 'sent')`;
+
+const LEASED = `WHERE id = @id AND status = 'leased' AND lease_token = @token`;
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly s;
+  private readonly tx;
+  private readonly dynamic = new Map<string, Stmt>();
+  private pending: PendingEnqueue[] = [];
+
+  constructor(private readonly db: Db) {
+    const p = <R>(sql: string) => db.prepare(sql) as Stmt<R>;
+    const s = {
+      insertInbound: p(`INSERT INTO inbound (entry_key, channel_type, target_kind, target_id, dedup_key,
+          conversation_key, user_id, conversation_id, message, status, available_at, created_at)
+        VALUES (@entryKey, @channelType, @targetKind, @targetId, @dedupKey, @conversationKey, @userId,
+          @conversationId, @message, 'queued', @now, @now)
+        ON CONFLICT (entry_key, dedup_key) DO NOTHING`),
+      inboundIdByDedup: p<number>('SELECT id FROM inbound WHERE entry_key = ? AND dedup_key = ?').pluck(),
+      inboundById: p<InboundRow>('SELECT * FROM inbound WHERE id = ?'),
+      inboundHeads: p<InboundRow>(INBOUND_HEADS),
+      inboundLease: p(`UPDATE inbound SET status = 'leased', attempts = attempts + 1, lease_token = @token,
+          lease_until = @until, lease_owner = @owner WHERE id = @id`),
+      inboundRenew: p(`UPDATE inbound SET lease_until = @until ${LEASED}`),
+      inboundFinish: p(`UPDATE inbound SET status = @status, finished_at = @now, lease_token = NULL,
+          lease_until = NULL ${LEASED}`),
+      inboundRetry: p(`UPDATE inbound SET status = 'queued', available_at = @availableAt, last_error = @error,
+          lease_token = NULL, lease_until = NULL ${LEASED}`),
+      inboundDead: p(`UPDATE inbound SET status = 'dead', last_error = @error, finished_at = @now,
+          lease_token = NULL, lease_until = NULL ${LEASED}`),
+      inboundRevive: p(`UPDATE inbound SET status = 'queued', available_at = @now, attempts = 0,
+          finished_at = NULL WHERE id = @id AND status = 'dead'`),
+      // Events go only to existing messages (markSent's replyTo is not guaranteed to be one).
+      event: p(`INSERT INTO inbound_events (message_id, at, stage, detail)
+        SELECT id, @at, @stage, @detail FROM inbound WHERE id = @id`),
+      events: p<{ at: number; stage: string; detail: string | null }>(
+        'SELECT at, stage, detail FROM inbound_events WHERE message_id = ? ORDER BY at, id',
+      ),
+      insertOutbox: p(`INSERT INTO outbox (entry_key, channel_type, conversation_id, user_id, idempotency_key,
+          text, format, chunk_index, chunk_count, reply_to, in_reply_to, is_group, reply_meta, status,
+          available_at, expires_at, max_age_ms, created_at)
+        VALUES (@entryKey, @channelType, @conversationId, @userId, @idempotencyKey, @text, @format,
+          @chunkIndex, @chunkCount, @replyTo, @inReplyTo, @isGroup, @replyMeta, 'pending', @availableAt,
+          @expiresAt, @maxAge, @now)
+        ON CONFLICT (idempotency_key) DO NOTHING`),
+      outboxById: p<OutboundRow>('SELECT * FROM outbox WHERE id = ?'),
+      outboxByReply: p<OutboundRow>('SELECT * FROM outbox WHERE reply_to = ? ORDER BY id'),
+      outboxHeads: p<OutboundRow>(OUTBOUND_HEADS),
+      outboxLease: p(`UPDATE outbox SET status = 'leased', attempts = attempts + 1, lease_token = @token,
+          lease_until = @until, lease_owner = @owner WHERE id = @id`),
+      outboxSent: p(`UPDATE outbox SET status = 'sent', sent_at = @now, platform_message_id = @pmid,
+          lease_token = NULL, lease_until = NULL ${LEASED}`),
+      outboxRetry: p(`UPDATE outbox SET status = 'pending', available_at = @availableAt, last_error = @error,
+          lease_token = NULL, lease_until = NULL ${LEASED}`),
+      outboxDead: p(`UPDATE outbox SET status = 'dead', last_error = @error, dead_at = @now,
+          lease_token = NULL, lease_until = NULL ${LEASED}`),
+      outboxRevive: p(`UPDATE outbox SET status = 'pending', available_at = @now, attempts = 0,
+          expires_at = @now + max_age_ms, dead_at = NULL WHERE id = @id AND status = 'dead'`),
+      insertHistory: p(`INSERT INTO history (agent_id, entry_key, conversation_id, role, content, at)
+        VALUES (?, ?, ?, ?, ?, ?)`),
+      loadHistory: p<{ role: 'user' | 'assistant'; content: string; at: number }>(`SELECT role, content, at
+        FROM (SELECT id, role, content, at FROM history WHERE agent_id = ? AND entry_key = ? AND conversation_id = ?
+              ORDER BY id DESC LIMIT ?) ORDER BY id`),
+      insertFeed: p(`INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entry_key, idempotency_key) DO NOTHING`),
+      feedSeqByKey: p<number>('SELECT seq FROM feed WHERE entry_key = ? AND idempotency_key = ?').pluck(),
+      readFeed: p<FeedRow>(`SELECT * FROM feed WHERE entry_key = ? AND conversation_id = ? AND seq > ?
+        ORDER BY seq LIMIT ?`),
+      feedReplies: p<FeedRow>('SELECT * FROM feed WHERE entry_key = ? AND reply_to = ? ORDER BY seq'),
+      inboundCounts: p<{ status: InboundStatus; n: number }>(`SELECT status, count(*) AS n FROM inbound
+        WHERE status IN ('queued', 'leased') GROUP BY status`),
+      inboundDeadCount: p<number>(`SELECT count(*) FROM inbound WHERE status = 'dead'`).pluck(),
+      outboxCounts: p<{ status: OutboundStatus; n: number }>(`SELECT status, count(*) AS n FROM outbox
+        WHERE status IN ('pending', 'leased') GROUP BY status`),
+      outboxDeadCount: p<number>(`SELECT count(*) FROM outbox WHERE status = 'dead'`).pluck(),
+      // Prunable: finished before the cutoff, and no reply of it still unsent or dead (the dead
+      // letter and pending chunks point at it). Deleting sent rows first does not change this set.
+      deleteSentOutbox: p(`DELETE FROM outbox WHERE status = 'sent' AND reply_to IN (SELECT CAST(id AS TEXT) FROM inbound i WHERE ${PRUNABLE})`),
+      deleteEvents: p(`DELETE FROM inbound_events WHERE message_id IN (SELECT id FROM inbound i WHERE ${PRUNABLE})`),
+      deleteInbound: p(`DELETE FROM inbound AS i WHERE ${PRUNABLE}`),
+      deleteFeed: p('DELETE FROM feed WHERE created_at < ?'),
+    };
+    this.s = s;
+
+    const event = (id: number, at: number, stage: string, detail?: string) =>
+      s.event.run({ id, at, stage, detail: detail ?? null });
+
+    this.tx = {
+      enqueue: db.transaction((batch: PendingEnqueue[]) => batch.map(({ item, now }) => {
+        const r = s.insertInbound.run({
+          entryKey: item.entryKey,
+          channelType: item.channelType,
+          targetKind: item.targetKind,
+          targetId: item.targetId,
+          dedupKey: item.dedupKey,
+          conversationKey: item.conversationKey,
+          userId: item.message.userId,
+          conversationId: item.message.conversationId,
+          message: JSON.stringify(item.message),
+          now,
+        });
+        if (r.changes === 0) {
+          const first = s.inboundIdByDedup.get(item.entryKey, item.dedupKey);
+          return { id: String(first), duplicate: true };
+        }
+        const id = Number(r.lastInsertRowid);
+        event(id, now, 'received');
+        return { id: String(id), duplicate: false };
+      })),
+      claimInbound: db.transaction((o: ClaimOptions) => {
+        const rows = s.inboundHeads.all({ now: o.now, limit: o.limit });
+        return rows.map((r) => {
+          const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner };
+          s.inboundLease.run(lease);
+          event(r.id, o.now, 'claimed', `attempt ${r.attempts + 1} by ${o.owner}`);
+          return toInbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until });
+        });
+      }),
+      complete: db.transaction((id: number, token: string, res: InboundResult) => {
+        // The lease check comes first: a stale worker writes nothing at all.
+        if (s.inboundFinish.run({ id, token, status: res.status, now: res.now }).changes !== 1) return false;
+        for (const r of res.replies) s.insertOutbox.run(outboxParams(r, res.now));
+        const k = res.history.key;
+        for (const t of res.history.turns) s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, t.role, t.content, t.at);
+        const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
+        event(id, res.now, res.status === 'done' ? 'replied' : 'fallback', detail);
+        return true;
+      }),
+      // Runs a guarded update, and on success records the timeline event.
+      guarded: db.transaction((stmt: Stmt, params: Record<string, unknown>, ev?: { id: number; at: number; stage: string; detail?: string }) => {
+        if (stmt.run(params).changes !== 1) return false;
+        if (ev) event(ev.id, ev.at, ev.stage, ev.detail);
+        return true;
+      }),
+      claimOutbound: db.transaction((o: ClaimOptions) => {
+        const rows = s.outboxHeads.all({ now: o.now, limit: o.limit });
+        return rows.map((r) => {
+          const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner };
+          s.outboxLease.run(lease);
+          return toOutbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until });
+        });
+      }),
+      // Outbound ops: the guarded update, then an event on the inbound message the chunk answers.
+      outboxOp: db.transaction((stmt: Stmt, params: { id: number; now: number } & Record<string, unknown>, stage: string, detail: (r: OutboundRow) => string) => {
+        if (stmt.run(params).changes !== 1) return false;
+        const row = s.outboxById.get(params.id);
+        const inboundId = row ? parseId(row.reply_to) : undefined;
+        if (row && inboundId !== undefined) event(inboundId, params.now, stage, detail(row));
+        return true;
+      }),
+      prune: db.transaction((now: number, dedupMs: number, feedMs: number) => {
+        const cutoff = now - dedupMs;
+        let deleted = s.deleteSentOutbox.run({ cutoff }).changes;
+        s.deleteEvents.run({ cutoff });
+        deleted += s.deleteInbound.run({ cutoff }).changes;
+        return deleted + s.deleteFeed.run(now - feedMs).changes;
+      }),
+    };
+  }
+
+  /**
+   * Group commit: enqueues issued in the same event-loop turn (concurrent webhooks) share one
+   * transaction, so one WAL commit serves them all. Each promise resolves after that commit.
+   */
+  enqueue(item: NewInbound, now: number): Promise<{ id: string; duplicate: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ item, now, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flushEnqueues());
+    });
+  }
+
+  private flushEnqueues(): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    try {
+      const results = this.tx.enqueue.immediate(batch);
+      batch.forEach((b, i) => b.resolve(results[i]!));
+    } catch {
+      // One bad item must not fail its neighbours: redo them one by one.
+      for (const b of batch) {
+        try {
+          b.resolve(this.tx.enqueue.immediate([b])[0]!);
+        } catch (err) {
+          b.reject(err);
+        }
+      }
+    }
+  }
+
+  async claimInbound(opts: ClaimOptions): Promise<InboundItem[]> {
+    if (opts.limit < 1) return [];
+    return this.tx.claimInbound.immediate(opts);
+  }
+
+  async renewInbound(id: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    return this.s.inboundRenew.run({ id: n, token: leaseToken, until: leaseUntil }).changes === 1;
+  }
+
+  async completeInbound(id: string, leaseToken: string, result: InboundResult): Promise<boolean> {
+    const n = parseId(id);
+    return n !== undefined && this.tx.complete.immediate(n, leaseToken, result);
+  }
+
+  async retryInbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; error: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    const params = { id: n, token: leaseToken, availableAt: opts.availableAt, error: opts.error };
+    return this.tx.guarded.immediate(this.s.inboundRetry, params, { id: n, at: opts.now, stage: 'retry', detail: opts.error });
+  }
+
+  async deadLetterInbound(id: string, leaseToken: string, opts: { now: number; error: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    const params = { id: n, token: leaseToken, now: opts.now, error: opts.error };
+    return this.tx.guarded.immediate(this.s.inboundDead, params, { id: n, at: opts.now, stage: 'dead', detail: opts.error });
+  }
+
+  async claimOutbound(opts: ClaimOptions): Promise<OutboundItem[]> {
+    if (opts.limit < 1) return [];
+    return this.tx.claimOutbound.immediate(opts);
+  }
+
+  async markSent(id: string, leaseToken: string, opts: { now: number; platformMessageId?: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    const params = { id: n, token: leaseToken, now: opts.now, pmid: opts.platformMessageId ?? null };
+    return this.tx.outboxOp.immediate(this.s.outboxSent, params, 'sent', (r) => {
+      const chunk = `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
+      return r.platform_message_id === null ? chunk : `${chunk}, platform id ${r.platform_message_id}`;
+    });
+  }
+
+  async retryOutbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; error: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    const params = { id: n, token: leaseToken, now: opts.now, availableAt: opts.availableAt, error: opts.error };
+    return this.tx.outboxOp.immediate(this.s.outboxRetry, params, 'send_retry', (r) => `chunk ${r.chunk_index + 1}/${r.chunk_count}: ${opts.error}`);
+  }
+
+  async deadLetterOutbound(id: string, leaseToken: string, opts: { now: number; error: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    const params = { id: n, token: leaseToken, now: opts.now, error: opts.error };
+    return this.tx.outboxOp.immediate(this.s.outboxDead, params, 'send_dead', (r) => `chunk ${r.chunk_index + 1}/${r.chunk_count}: ${opts.error}`);
+  }
+
+  async listDeadLetters(opts: { kind?: DeadLetterKind; entryKey?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    const limit = clampLimit(opts.limit, 100, 1000);
+    const entry = opts.entryKey === undefined ? '' : ' AND entry_key = ?';
+    const args = opts.entryKey === undefined ? [limit] : [opts.entryKey, limit];
+    const out: DeadLetter[] = [];
+    if (opts.kind !== 'outbound') {
+      const rows = this.stmt<InboundRow>(`SELECT * FROM inbound WHERE status = 'dead'${entry}
+        ORDER BY finished_at DESC, id DESC LIMIT ?`).all(...args);
+      for (const r of rows) {
+        const msg = JSON.parse(r.message) as ChatMessage;
+        out.push({
+          kind: 'inbound', id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type,
+          conversationId: r.conversation_id, userId: r.user_id, text: msg.content, attempts: r.attempts,
+          error: r.last_error ?? '', createdAt: r.created_at, deadAt: r.finished_at ?? r.created_at,
+        });
+      }
+    }
+    if (opts.kind !== 'inbound') {
+      const rows = this.stmt<OutboundRow>(`SELECT * FROM outbox WHERE status = 'dead'${entry}
+        ORDER BY dead_at DESC, id DESC LIMIT ?`).all(...args);
+      for (const r of rows) {
+        out.push({
+          kind: 'outbound', id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type,
+          conversationId: r.conversation_id, userId: r.user_id, text: r.text, attempts: r.attempts,
+          error: r.last_error ?? '', createdAt: r.created_at, deadAt: r.dead_at ?? r.created_at, replyTo: r.reply_to,
+        });
+      }
+    }
+    // Newest dead first across both kinds.
+    out.sort((a, b) => b.deadAt - a.deadAt); // stable: ties keep kind, then id descending
+    return out.slice(0, limit);
+  }
+
+  async reviveDeadLetter(kind: DeadLetterKind, id: string, now: number): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    if (kind === 'inbound') {
+      return this.tx.guarded.immediate(this.s.inboundRevive, { id: n, now }, { id: n, at: now, stage: 'revived' });
+    }
+    return this.tx.outboxOp.immediate(this.s.outboxRevive, { id: n, now }, 'send_revived', (r) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`);
+  }
+
+  async loadHistory(key: HistoryKey, limit: number): Promise<HistoryTurn[]> {
+    if (limit < 1) return [];
+    return this.s.loadHistory.all(key.agentId, key.entryKey, key.conversationId, Math.trunc(limit));
+  }
+
+  async recordEvent(messageId: string, event: { at: number; stage: string; detail?: string }): Promise<void> {
+    const n = parseId(messageId);
+    if (n === undefined) return;
+    this.s.event.run({ id: n, at: event.at, stage: event.stage, detail: event.detail ?? null });
+  }
+
+  async listMessages(filter: MessageFilter = {}): Promise<MessageSummary[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (cond: string, value: unknown) => {
+      where.push(cond);
+      args.push(value);
+    };
+    if (filter.entryKey !== undefined) add('entry_key = ?', filter.entryKey);
+    if (filter.userId !== undefined) add('user_id = ?', filter.userId);
+    if (filter.status !== undefined) add('status = ?', filter.status);
+    if (filter.before !== undefined) {
+      const before = parseId(filter.before);
+      if (before === undefined) return [];
+      add('id < ?', before);
+    }
+    args.push(clampLimit(filter.limit, 50, 500));
+    const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    return this.stmt<InboundRow>(`SELECT * FROM inbound ${cond} ORDER BY id DESC LIMIT ?`).all(...args).map(toSummary);
+  }
+
+  async getMessage(id: string): Promise<MessageDetail | undefined> {
+    const n = parseId(id);
+    const row = n === undefined ? undefined : this.s.inboundById.get(n);
+    if (!row) return undefined;
+    return {
+      ...toSummary(row),
+      message: JSON.parse(row.message) as ChatMessage,
+      timeline: this.s.events.all(row.id).map(toEvent),
+      replies: this.s.outboxByReply.all(String(row.id)).map(toOutbound),
+    };
+  }
+
+  async appendFeed(item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }> {
+    // A single INSERT is atomic on its own; the lookup only runs for a duplicate.
+    const r = this.s.insertFeed.run(item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, JSON.stringify(item.payload ?? null), now);
+    if (r.changes === 1) return { seq: Number(r.lastInsertRowid), duplicate: false };
+    const seq = this.s.feedSeqByKey.get(item.entryKey, item.idempotencyKey);
+    if (seq === undefined) throw new Error('feed item vanished between insert and lookup');
+    return { seq, duplicate: true };
+  }
+
+  async readFeed(entryKey: string, conversationId: string, afterSeq: number, limit: number): Promise<FeedItem[]> {
+    if (limit < 1) return [];
+    return this.s.readFeed.all(entryKey, conversationId, afterSeq, Math.trunc(limit)).map(toFeed);
+  }
+
+  async feedRepliesTo(entryKey: string, messageId: string): Promise<FeedItem[]> {
+    return this.s.feedReplies.all(entryKey, messageId).map(toFeed);
+  }
+
+  async stats(): Promise<StoreStats> {
+    const inb = new Map(this.s.inboundCounts.all().map((r) => [r.status, r.n]));
+    const out = new Map(this.s.outboxCounts.all().map((r) => [r.status, r.n]));
+    return {
+      inboundQueued: inb.get('queued') ?? 0,
+      inboundLeased: inb.get('leased') ?? 0,
+      inboundDead: this.s.inboundDeadCount.get() ?? 0,
+      outboundPending: out.get('pending') ?? 0,
+      outboundLeased: out.get('leased') ?? 0,
+      outboundDead: this.s.outboxDeadCount.get() ?? 0,
+    };
+  }
+
+  async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number }): Promise<number> {
+    return this.tx.prune.immediate(now, opts.dedupRetentionMs, opts.feedRetentionMs);
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.flushEnqueues();
+    this.db.close();
+  }
+
+  /** Statements whose SQL depends on which filters are set: prepared once per shape. */
+  private stmt<R>(sql: string): Stmt<R> {
+    let st = this.dynamic.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.dynamic.set(sql, st);
+    }
+    return st as Stmt<R>;
+  }
+}
+
+function outboxParams(r: NewOutbound, now: number): Record<string, unknown> {
+  return {
+    entryKey: r.entryKey,
+    channelType: r.channelType,
+    conversationId: r.conversationId,
+    userId: r.userId,
+    idempotencyKey: r.idempotencyKey,
+    text: r.text,
+    format: r.format,
+    chunkIndex: r.chunkIndex,
+    chunkCount: r.chunkCount,
+    replyTo: r.replyTo,
+    inReplyTo: r.inReplyTo,
+    isGroup: r.isGroup ? 1 : 0,
+    replyMeta: r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta),
+    availableAt: r.availableAt,
+    expiresAt: r.expiresAt,
+    maxAge: r.expiresAt - now,
+    now,
+  };
+}

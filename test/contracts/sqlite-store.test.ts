@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import type { NewInbound } from '../../src/store/store.js';
+import { runStoreContract } from './store.contract.js';
+
+const t0 = 1_700_000_000_000;
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'cococat-sqlite-'));
+let fileCount = 0;
+const tmpFile = () => path.join(tmpRoot, `store-${++fileCount}.db`);
+
+afterAll(() => {
+  fs.rmSync(tmpRoot, { recursive: true, force: true });
+});
+
+runStoreContract('SqliteStore (:memory:)', async () => openSqliteStore({ path: ':memory:' }));
+runStoreContract('SqliteStore (file)', async () => openSqliteStore({ path: tmpFile() }));
+
+function inbound(dedup: string, conv = 'c1'): NewInbound {
+  return {
+    entryKey: 'bot.web', channelType: 'web_api', targetKind: 'agent', targetId: 'bot', dedupKey: dedup,
+    conversationKey: `bot.web/${conv}`,
+    message: {
+      channelType: 'web_api', sceneId: 'bot', userId: 'u1', conversationId: conv, content: dedup, msgType: 'text',
+      msgId: dedup, timestamp: t0, isGroup: false, mentionsBot: true,
+    },
+  };
+}
+
+const migrationFiles = () =>
+  fs.readdirSync(new URL('../../src/store/sqlite/migrations/', import.meta.url)).filter((f) => /^\d+_.*\.sql$/.test(f));
+
+describe('SqliteStore (SQLite specifics)', () => {
+  it('keeps queued, leased and outbox rows across close and reopen; an old lease is reclaimable once expired', async () => {
+    const file = tmpFile();
+    let store = openSqliteStore({ path: file });
+    const a = await store.enqueue(inbound('a'), t0);
+    const b = await store.enqueue(inbound('b', 'c2'), t0 + 1);
+    const q = await store.enqueue(inbound('q', 'c3'), t0 + 2);
+    const [ca, cb] = await store.claimInbound({ now: t0 + 10, leaseMs: 30_000, limit: 2, owner: 'w1' });
+    expect([ca?.id, cb?.id]).toEqual([a.id, b.id]);
+    const replies = [0, 1].map((i) => ({
+      entryKey: 'bot.web', channelType: 'web_api', conversationId: 'c2', userId: 'u1', idempotencyKey: `${b.id}:${i}`,
+      text: `r${i}`, format: 'markdown' as const, chunkIndex: i, chunkCount: 2, replyTo: b.id, inReplyTo: 'b',
+      isGroup: true, replyMeta: { thread: 't' }, availableAt: t0 + 20, expiresAt: t0 + 60_000,
+    }));
+    const history = { key: { agentId: 'bot', entryKey: 'bot.web', conversationId: 'c2' }, turns: [{ role: 'user' as const, content: 'b', at: t0 + 20 }] };
+    expect(await store.completeInbound(b.id, cb!.leaseToken, { now: t0 + 20, status: 'done', replies, history })).toBe(true);
+    await store.close(); // stands in for the crash: nothing else is flushed by the test
+
+    store = openSqliteStore({ path: file });
+    expect(await store.stats()).toEqual({ inboundQueued: 1, inboundLeased: 1, inboundDead: 0, outboundPending: 2, outboundLeased: 0, outboundDead: 0 });
+    expect(await store.getMessage(q.id)).toMatchObject({ status: 'queued', content: 'q' });
+    expect((await store.getMessage(b.id))?.replies.map((r) => [r.text, r.format, r.isGroup, r.replyMeta])).toEqual([
+      ['r0', 'markdown', true, { thread: 't' }], ['r1', 'markdown', true, { thread: 't' }],
+    ]);
+    expect(await store.loadHistory(history.key, 10)).toEqual(history.turns);
+    expect(await store.enqueue(inbound('a'), t0 + 30)).toEqual({ id: a.id, duplicate: true });
+    // a's lease (until t0 + 30 010) belonged to the "crashed" process: blocked until it expires.
+    expect((await store.claimInbound({ now: t0 + 30_009, leaseMs: 30_000, limit: 10, owner: 'w2' })).map((i) => i.id)).toEqual([q.id]);
+    const [again] = await store.claimInbound({ now: t0 + 30_010, leaseMs: 30_000, limit: 10, owner: 'w2' });
+    expect(again).toMatchObject({ id: a.id, attempts: 2 });
+    expect(again?.leaseToken).not.toBe(ca?.leaseToken);
+    expect(await store.completeInbound(a.id, ca!.leaseToken, { now: t0 + 30_011, status: 'done', replies: [], history })).toBe(false);
+    expect((await store.claimOutbound({ now: t0 + 30_011, leaseMs: 1000, limit: 10, owner: 'w2' })).map((o) => o.text)).toEqual(['r0']);
+    await store.close();
+  });
+
+  it('applies each migration once and records it in schema_migrations', async () => {
+    const file = tmpFile();
+    const files = migrationFiles();
+    expect(files.length).toBeGreaterThan(0);
+    await openSqliteStore({ path: file }).close();
+    const read = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as { version: number; name: string; applied_at: number }[];
+      } finally {
+        db.close();
+      }
+    };
+    const first = read();
+    expect(first.map((r) => r.name)).toEqual([...files].sort());
+    expect(first.map((r) => r.version)).toEqual(files.map((f) => Number(f.split('_')[0])).sort((x, y) => x - y));
+    // Reopening must not re-run the DDL (it would fail on CREATE TABLE) nor add rows.
+    const store = openSqliteStore({ path: file });
+    await store.enqueue(inbound('after-reopen'), t0);
+    await store.close();
+    expect(read()).toEqual(first);
+  });
+
+  it('runs in WAL mode with the requested synchronous level and foreign keys on', async () => {
+    const file = tmpFile();
+    for (const [sync, level] of [['normal', 1], ['full', 2]] as const) {
+      const store = openSqliteStore({ path: file, synchronous: sync });
+      const db = (store as unknown as { db: Database.Database }).db;
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('synchronous', { simple: true })).toBe(level);
+      expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+      await store.close();
+    }
+    const other = new Database(file, { readonly: true });
+    expect(other.pragma('journal_mode', { simple: true })).toBe('wal'); // persistent in the file
+    other.close();
+  });
+
+  it('claims heads through the partial index of unfinished rows', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const db = (store as unknown as { db: Database.Database }).db;
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN SELECT MIN(id) FROM inbound WHERE status IN ('queued', 'leased') GROUP BY conversation_key`)
+      .all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('\n')).toMatch(/inbound_unfinished/);
+    await store.close();
+  });
+});

@@ -1,0 +1,547 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/core/message.js';
+import type { ClaimOptions, HistoryKey, InboundItem, InboundResult, NewInbound, NewOutbound, Store } from '../../src/store/store.js';
+
+/**
+ * The behaviour every Store must have. Uses only the interface (no SQL), so the SQLite and
+ * PostgreSQL implementations run it unchanged. Time is fixed numbers, never the system clock.
+ */
+const t0 = 1_700_000_000_000;
+const LEASE = 30_000;
+const DAY = 86_400_000;
+const ENTRY = 'bot.web';
+
+const claim = (now: number, limit = 10, leaseMs = LEASE): ClaimOptions => ({ now, leaseMs, limit, owner: 'w1' });
+
+function msg(over: Partial<ChatMessage> = {}): ChatMessage {
+  return {
+    channelType: 'web_api', sceneId: 'bot', userId: 'u1', conversationId: 'c1', content: 'hello',
+    msgType: 'text', msgId: 'm1', timestamp: t0, isGroup: false, mentionsBot: true, ...over,
+  };
+}
+
+function inbound(dedup: string, o: { entry?: string; conv?: string; user?: string } = {}): NewInbound {
+  const entryKey = o.entry ?? ENTRY;
+  const conv = o.conv ?? 'c1';
+  return {
+    entryKey, channelType: 'web_api', targetKind: 'agent', targetId: 'bot', dedupKey: dedup,
+    conversationKey: `${entryKey}/${conv}`,
+    message: msg({ msgId: dedup, conversationId: conv, userId: o.user ?? `u-${conv}`, content: `text ${dedup}` }),
+  };
+}
+
+const hkey = (item: InboundItem, agentId = 'bot'): HistoryKey => ({ agentId, entryKey: item.entryKey, conversationId: item.message.conversationId });
+
+function reply(item: InboundItem, index: number, now: number, over: Partial<NewOutbound> = {}): NewOutbound {
+  return {
+    entryKey: item.entryKey, channelType: item.channelType, conversationId: item.message.conversationId,
+    userId: item.message.userId, idempotencyKey: `${item.id}:${index}`, text: `reply ${index}`, format: 'text',
+    chunkIndex: index, chunkCount: 3, replyTo: item.id, inReplyTo: item.message.msgId, isGroup: false,
+    availableAt: now, expiresAt: now + 60_000, ...over,
+  };
+}
+
+function result(item: InboundItem, now: number, replies: NewOutbound[] = [], over: Partial<InboundResult> = {}): InboundResult {
+  const turns = [
+    { role: 'user' as const, content: item.message.content, at: now },
+    { role: 'assistant' as const, content: `answer to ${item.message.content}`, at: now },
+  ];
+  return { now, status: 'done', replies, history: { key: hkey(item), turns }, ...over };
+}
+
+const ids = (items: { id: string }[]) => items.map((i) => i.id);
+
+export function runStoreContract(name: string, create: () => Promise<Store>): void {
+  describe(name, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    async function enqueueAndClaim(dedup: string, now: number, o?: { entry?: string; conv?: string }): Promise<InboundItem> {
+      const { id } = await store.enqueue(inbound(dedup, o), now);
+      const claimed = await store.claimInbound(claim(now, 100));
+      const item = claimed.find((c) => c.id === id);
+      if (!item) throw new Error(`message ${dedup} was not claimable`);
+      return item;
+    }
+
+    const stages = async (id: string) => (await store.getMessage(id))?.timeline.map((e) => e.stage);
+
+    describe('enqueue', () => {
+      it('stores a message, returns a string id and records "received"', async () => {
+        const a = await store.enqueue(inbound('a'), t0);
+        const b = await store.enqueue(inbound('b'), t0 + 1);
+        expect(a.duplicate).toBe(false);
+        expect(typeof a.id).toBe('string');
+        expect(b.id).not.toBe(a.id);
+        const detail = await store.getMessage(a.id);
+        expect(detail).toMatchObject({ id: a.id, entryKey: ENTRY, targetKind: 'agent', targetId: 'bot', status: 'queued', attempts: 0, createdAt: t0, content: 'text a', userId: 'u-c1', conversationId: 'c1' });
+        expect(detail?.timeline).toEqual([{ at: t0, stage: 'received' }]);
+      });
+
+      it('answers a duplicate (entryKey, dedupKey) with the first id and stores nothing', async () => {
+        const first = await store.enqueue(inbound('dup'), t0);
+        const again = await store.enqueue({ ...inbound('dup'), message: msg({ content: 'changed' }) }, t0 + 5);
+        expect(again).toEqual({ id: first.id, duplicate: true });
+        expect(await store.listMessages()).toHaveLength(1);
+        expect((await store.getMessage(first.id))?.content).toBe('text dup');
+        expect(await stages(first.id)).toEqual(['received']);
+      });
+
+      it('lets exactly one of concurrent duplicate enqueues win', async () => {
+        const rs = await Promise.all([1, 2, 3].map(() => store.enqueue(inbound('race'), t0)));
+        expect(rs.filter((r) => !r.duplicate)).toHaveLength(1);
+        expect(new Set(rs.map((r) => r.id)).size).toBe(1);
+        expect((await store.stats()).inboundQueued).toBe(1);
+      });
+
+      it('treats the same dedupKey on another entry as another message', async () => {
+        const a = await store.enqueue(inbound('x', { entry: 'bot.web' }), t0);
+        const b = await store.enqueue(inbound('x', { entry: 'bot.feishu' }), t0);
+        expect(b.duplicate).toBe(false);
+        expect(b.id).not.toBe(a.id);
+      });
+
+      it('round-trips message, replyMeta and payload JSON exactly', async () => {
+        const message = msg({
+          content: 'héllo 🐱 世界', userName: 'Zoë', replyMeta: { thread: 'r1', n: 0.1, list: [1, 'two', null, { deep: [true] }] },
+          media: [{ kind: 'image', ref: 'img-1', mimeType: 'image/png' }], raw: { a: { b: [1, 2, { c: null }] }, 'ключ': '值' },
+        });
+        const { id } = await store.enqueue({ ...inbound('json'), message }, t0);
+        expect((await store.getMessage(id))?.message).toStrictEqual(message);
+        const [item] = await store.claimInbound(claim(t0));
+        expect(item?.message).toStrictEqual(message);
+        const replyMeta = { token: 'tk', nested: { arr: [1, { x: 'y' }], empty: {} } };
+        await store.completeInbound(id, item!.leaseToken, result(item!, t0, [reply(item!, 0, t0, { replyMeta })]));
+        const [out] = await store.claimOutbound(claim(t0));
+        expect(out?.replyMeta).toStrictEqual(replyMeta);
+        const payload = { text: 'hi 👋', parts: [{ t: 1 }, [null, false]], n: -1.5 };
+        await store.appendFeed({ entryKey: ENTRY, conversationId: 'c1', idempotencyKey: 'k', replyTo: id, payload }, t0);
+        expect((await store.readFeed(ENTRY, 'c1', 0, 10))[0]?.payload).toStrictEqual(payload);
+      });
+    });
+
+    describe('claimInbound', () => {
+      it('claims only the head of each conversation, oldest first, and records "claimed"', async () => {
+        const a1 = await store.enqueue(inbound('a1', { conv: 'A' }), t0);
+        const a2 = await store.enqueue(inbound('a2', { conv: 'A' }), t0 + 1);
+        const b1 = await store.enqueue(inbound('b1', { conv: 'B' }), t0 + 2);
+        const first = await store.claimInbound(claim(t0 + 10));
+        expect(ids(first)).toEqual([a1.id, b1.id]);
+        expect(first[0]).toMatchObject({ status: 'leased', attempts: 1, leaseUntil: t0 + 10 + LEASE, dedupKey: 'a1', conversationKey: `${ENTRY}/A` });
+        expect(first[0]?.leaseToken).not.toBe(first[1]?.leaseToken);
+        expect(await store.claimInbound(claim(t0 + 11))).toEqual([]);
+        expect(await stages(a1.id)).toEqual(['received', 'claimed']);
+        expect(await store.completeInbound(a1.id, first[0]!.leaseToken, result(first[0]!, t0 + 12))).toBe(true);
+        expect(ids(await store.claimInbound(claim(t0 + 13)))).toEqual([a2.id]);
+      });
+
+      it('respects limit, taking the oldest heads', async () => {
+        const all = [];
+        for (let i = 0; i < 5; i++) all.push((await store.enqueue(inbound(`m${i}`, { conv: `c${i}` }), t0 + i)).id);
+        expect(ids(await store.claimInbound(claim(t0 + 10, 3)))).toEqual(all.slice(0, 3));
+        expect(ids(await store.claimInbound(claim(t0 + 10, 3)))).toEqual(all.slice(3));
+      });
+
+      it('blocks a conversation behind a live lease and reclaims it when the lease expires', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const next = await store.enqueue(inbound('a-next'), t0 + 1);
+        expect(await store.claimInbound(claim(t0 + LEASE - 1))).toEqual([]);
+        const [again] = await store.claimInbound(claim(t0 + LEASE));
+        expect(again?.id).toBe(a.id);
+        expect(again?.attempts).toBe(2);
+        expect(again?.leaseToken).not.toBe(a.leaseToken);
+        expect(again?.leaseUntil).toBe(t0 + 2 * LEASE);
+        expect(await stages(a.id)).toEqual(['received', 'claimed', 'claimed']);
+        expect(ids(await store.claimInbound(claim(t0 + LEASE + 1)))).not.toContain(next.id);
+      });
+
+      it('rejects every lease-guarded op with a stale token and writes nothing', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const [b] = await store.claimInbound(claim(t0 + LEASE));
+        const stale = a.leaseToken;
+        const now = t0 + LEASE + 1;
+        expect(await store.renewInbound(a.id, stale, now + 99_999)).toBe(false);
+        expect(await store.completeInbound(a.id, stale, result(a, now, [reply(a, 0, now)]))).toBe(false);
+        expect(await store.retryInbound(a.id, stale, { now, availableAt: now, error: 'x' })).toBe(false);
+        expect(await store.deadLetterInbound(a.id, stale, { now, error: 'x' })).toBe(false);
+        expect(await store.completeInbound(a.id, 'not-a-token', result(a, now))).toBe(false);
+        const d = await store.getMessage(a.id);
+        expect(d).toMatchObject({ status: 'leased', attempts: 2, replies: [] });
+        expect(d?.lastError).toBeUndefined();
+        expect(d?.timeline.map((e) => e.stage)).toEqual(['received', 'claimed', 'claimed']);
+        expect(await store.loadHistory(hkey(a), 10)).toEqual([]);
+        expect(await store.claimOutbound(claim(now))).toEqual([]);
+        // The new holder's lease was not extended by the stale renew: it expires on time.
+        expect(ids(await store.claimInbound(claim(b!.leaseUntil)))).toEqual([a.id]);
+      });
+
+      it('answers false for unknown ids and for items that are not leased', async () => {
+        const { id } = await store.enqueue(inbound('q'), t0);
+        expect(await store.renewInbound(id, 'x', t0)).toBe(false);
+        expect(await store.completeInbound('987654321', 'x', result((await store.claimInbound(claim(t0)))[0]!, t0))).toBe(false);
+        const a = (await store.getMessage(id))!;
+        expect(a.status).toBe('leased');
+      });
+
+      it('extends a lease with renewInbound', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        expect(await store.renewInbound(a.id, a.leaseToken, t0 + 2 * LEASE)).toBe(true);
+        expect(await store.claimInbound(claim(t0 + LEASE))).toEqual([]);
+        expect(ids(await store.claimInbound(claim(t0 + 2 * LEASE)))).toEqual([a.id]);
+      });
+
+      it('keeps order behind a retried head that is not yet available', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const a2 = await store.enqueue(inbound('a2'), t0 + 1);
+        const b = await store.enqueue(inbound('b', { conv: 'B' }), t0 + 2);
+        expect(await store.retryInbound(a.id, a.leaseToken, { now: t0 + 3, availableAt: t0 + 1000, error: 'agent timeout' })).toBe(true);
+        expect(await store.getMessage(a.id)).toMatchObject({ status: 'queued', attempts: 1, lastError: 'agent timeout' });
+        expect((await store.getMessage(a.id))?.timeline.at(-1)).toEqual({ at: t0 + 3, stage: 'retry', detail: 'agent timeout' });
+        expect(ids(await store.claimInbound(claim(t0 + 999)))).toEqual([b.id]);
+        const [again] = await store.claimInbound(claim(t0 + 1000));
+        expect(again).toMatchObject({ id: a.id, attempts: 2, lastError: 'agent timeout' });
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 1001))).toBe(false);
+        expect(await store.completeInbound(a.id, again!.leaseToken, result(again!, t0 + 1001))).toBe(true);
+        expect(ids(await store.claimInbound(claim(t0 + 1002)))).toEqual([a2.id]);
+      });
+
+      it('dead-letters a message and lets its conversation move on', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const a2 = await store.enqueue(inbound('a2'), t0 + 1);
+        expect(await store.deadLetterInbound(a.id, a.leaseToken, { now: t0 + 5, error: 'poison' })).toBe(true);
+        expect(await store.getMessage(a.id)).toMatchObject({ status: 'dead', lastError: 'poison' });
+        expect((await store.getMessage(a.id))?.timeline.at(-1)).toEqual({ at: t0 + 5, stage: 'dead', detail: 'poison' });
+        expect(await store.deadLetterInbound(a.id, a.leaseToken, { now: t0 + 6, error: 'again' })).toBe(false);
+        expect(ids(await store.claimInbound(claim(t0 + 6)))).toEqual([a2.id]);
+      });
+    });
+
+    describe('completeInbound', () => {
+      it('marks done, queues the replies, appends history and records "replied" atomically', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const replies = [reply(a, 0, t0 + 5), reply(a, 1, t0 + 5), reply(a, 1, t0 + 5, { text: 'dup key' }), reply(a, 2, t0 + 5)];
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 5, replies))).toBe(true);
+        const d = await store.getMessage(a.id);
+        expect(d?.status).toBe('done');
+        expect(d?.replies.map((r) => [r.text, r.status, r.chunkIndex, r.replyTo, r.createdAt])).toEqual([
+          ['reply 0', 'pending', 0, a.id, t0 + 5], ['reply 1', 'pending', 1, a.id, t0 + 5], ['reply 2', 'pending', 2, a.id, t0 + 5],
+        ]);
+        expect(d?.timeline.map((e) => [e.stage, e.at])).toEqual([['received', t0], ['claimed', t0], ['replied', t0 + 5]]);
+        expect(await store.loadHistory(hkey(a), 10)).toEqual(result(a, t0 + 5).history.turns);
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 6, [reply(a, 0, t0 + 6)]))).toBe(false);
+        expect((await store.getMessage(a.id))?.replies).toHaveLength(3);
+        expect(await store.loadHistory(hkey(a), 10)).toHaveLength(2);
+      });
+
+      it('ignores a reply whose idempotency key already exists', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        await store.completeInbound(a.id, a.leaseToken, result(a, t0, [reply(a, 0, t0, { idempotencyKey: 'same' })]));
+        const b = await enqueueAndClaim('b', t0 + 1, { conv: 'B' });
+        expect(await store.completeInbound(b.id, b.leaseToken, result(b, t0 + 1, [reply(b, 0, t0 + 1, { idempotencyKey: 'same' })]))).toBe(true);
+        expect((await store.getMessage(b.id))?.replies).toEqual([]);
+        expect((await store.getMessage(b.id))?.status).toBe('done');
+      });
+
+      it('records a fallback with its detail', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        await store.recordEvent(a.id, { at: t0 + 1, stage: 'agent_error', detail: 'HTTP 500' });
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 2, [reply(a, 0, t0 + 2)], { status: 'fallback', detail: 'agent failed: HTTP 500' }))).toBe(true);
+        const d = await store.getMessage(a.id);
+        expect(d?.status).toBe('fallback');
+        expect(d?.timeline.slice(2)).toEqual([
+          { at: t0 + 1, stage: 'agent_error', detail: 'HTTP 500' }, { at: t0 + 2, stage: 'fallback', detail: 'agent failed: HTTP 500' },
+        ]);
+      });
+    });
+
+    describe('outbox', () => {
+      async function completeWith(dedup: string, now: number, n: number, o: { entry?: string; conv?: string } = {}, over: Partial<NewOutbound> = {}) {
+        const a = await enqueueAndClaim(dedup, now, o);
+        const replies = Array.from({ length: n }, (_, i) => reply(a, i, now, { chunkCount: n, ...over }));
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, now, replies))).toBe(true);
+        return a;
+      }
+
+      it('sends the chunks of a conversation in order, conversations in parallel', async () => {
+        await completeWith('a', t0, 3);
+        await completeWith('b', t0 + 1, 1, { conv: 'B' });
+        await completeWith('c', t0 + 2, 1, { entry: 'bot.other', conv: 'c1' }); // same conversation id, other entry
+        const first = await store.claimOutbound(claim(t0 + 10));
+        expect(first.map((o) => o.text + '@' + o.conversationId + '@' + o.entryKey)).toEqual(['reply 0@c1@bot.web', 'reply 0@B@bot.web', 'reply 0@c1@bot.other']);
+        expect(first[0]).toMatchObject({ status: 'leased', attempts: 1, leaseUntil: t0 + 10 + LEASE, chunkCount: 3, isGroup: false, format: 'text' });
+        expect(await store.claimOutbound(claim(t0 + 11))).toEqual([]);
+        expect(await store.markSent(first[0]!.id, first[0]!.leaseToken, { now: t0 + 12, platformMessageId: 'p-1' })).toBe(true);
+        const [second] = await store.claimOutbound(claim(t0 + 13));
+        expect(second?.text).toBe('reply 1');
+        // Expired leases are reclaimed with a new token; the old token is then useless.
+        const reclaimed = await store.claimOutbound(claim(t0 + 10 + LEASE));
+        expect(reclaimed.map((o) => o.text + '@' + o.conversationId)).toEqual(['reply 0@B', 'reply 0@c1']);
+        expect(reclaimed[0]).toMatchObject({ attempts: 2 });
+        const stale = first[1]!;
+        expect(await store.markSent(stale.id, stale.leaseToken, { now: t0 + 10 + LEASE })).toBe(false);
+        expect(await store.retryOutbound(stale.id, stale.leaseToken, { now: t0, availableAt: t0, error: 'x' })).toBe(false);
+        expect(await store.deadLetterOutbound(stale.id, stale.leaseToken, { now: t0, error: 'x' })).toBe(false);
+        expect(await store.markSent(reclaimed[0]!.id, reclaimed[0]!.leaseToken, { now: t0 + 10 + LEASE })).toBe(true);
+      });
+
+      it('marks a chunk sent and records "sent" on the inbound message', async () => {
+        const a = await completeWith('a', t0, 1);
+        const [o] = await store.claimOutbound(claim(t0 + 1));
+        expect(await store.markSent(o!.id, o!.leaseToken, { now: t0 + 2, platformMessageId: 'plat-9' })).toBe(true);
+        const d = await store.getMessage(a.id);
+        expect(d?.replies[0]).toMatchObject({ status: 'sent', sentAt: t0 + 2, platformMessageId: 'plat-9' });
+        expect(d?.timeline.at(-1)).toMatchObject({ at: t0 + 2, stage: 'sent' });
+        expect(await store.markSent(o!.id, o!.leaseToken, { now: t0 + 3 })).toBe(false);
+        expect(await store.claimOutbound(claim(t0 + 3))).toEqual([]);
+      });
+
+      it('retries a chunk later and holds the rest of the conversation back', async () => {
+        const a = await completeWith('a', t0, 2);
+        const [o] = await store.claimOutbound(claim(t0 + 1));
+        expect(await store.retryOutbound(o!.id, o!.leaseToken, { now: t0 + 2, availableAt: t0 + 500, error: 'HTTP 429' })).toBe(true);
+        expect(await store.claimOutbound(claim(t0 + 499))).toEqual([]);
+        const [again] = await store.claimOutbound(claim(t0 + 500));
+        expect(again).toMatchObject({ id: o!.id, attempts: 2, lastError: 'HTTP 429' });
+        expect((await store.getMessage(a.id))?.timeline.map((e) => e.stage)).toContain('send_retry');
+      });
+
+      it('does not send a chunk before its availableAt', async () => {
+        await completeWith('a', t0, 1, {}, { availableAt: t0 + 100 });
+        expect(await store.claimOutbound(claim(t0 + 99))).toEqual([]);
+        expect(await store.claimOutbound(claim(t0 + 100))).toHaveLength(1);
+      });
+
+      it('dead-letters a chunk, records "send_dead" and lets the conversation move on', async () => {
+        const a = await completeWith('a', t0, 2);
+        const [o] = await store.claimOutbound(claim(t0 + 1));
+        expect(await store.deadLetterOutbound(o!.id, o!.leaseToken, { now: t0 + 2, error: 'expired' })).toBe(true);
+        expect((await store.getMessage(a.id))?.timeline.at(-1)).toMatchObject({ at: t0 + 2, stage: 'send_dead' });
+        const [next] = await store.claimOutbound(claim(t0 + 3));
+        expect(next?.text).toBe('reply 1');
+      });
+    });
+
+    describe('dead letters', () => {
+      it('lists both kinds with their error, filtered by kind and entry', async () => {
+        const a = await enqueueAndClaim('a', t0, { entry: 'bot.web' });
+        await store.deadLetterInbound(a.id, a.leaseToken, { now: t0 + 5, error: 'poison' });
+        const b = await enqueueAndClaim('b', t0 + 10, { entry: 'bot.feishu', conv: 'g1' });
+        await store.completeInbound(b.id, b.leaseToken, result(b, t0 + 10, [reply(b, 0, t0 + 10)]));
+        const [o] = await store.claimOutbound(claim(t0 + 11));
+        await store.deadLetterOutbound(o!.id, o!.leaseToken, { now: t0 + 20, error: 'HTTP 400' });
+        const all = await store.listDeadLetters();
+        expect(all).toHaveLength(2);
+        expect(all.find((d) => d.kind === 'inbound')).toMatchObject({
+          id: a.id, entryKey: 'bot.web', channelType: 'web_api', conversationId: 'c1', userId: 'u-c1', text: 'text a', attempts: 1, error: 'poison', createdAt: t0, deadAt: t0 + 5,
+        });
+        expect(all.find((d) => d.kind === 'outbound')).toMatchObject({
+          id: o!.id, entryKey: 'bot.feishu', conversationId: 'g1', userId: 'u-g1', text: 'reply 0', attempts: 1, error: 'HTTP 400', createdAt: t0 + 10, deadAt: t0 + 20, replyTo: b.id,
+        });
+        expect((await store.listDeadLetters({ kind: 'outbound' })).map((d) => d.id)).toEqual([o!.id]);
+        expect((await store.listDeadLetters({ kind: 'inbound' })).map((d) => d.id)).toEqual([a.id]);
+        expect((await store.listDeadLetters({ entryKey: 'bot.feishu' })).map((d) => d.kind)).toEqual(['outbound']);
+        expect(await store.listDeadLetters({ entryKey: 'bot.feishu', kind: 'inbound' })).toEqual([]);
+        expect(await store.listDeadLetters({ limit: 1 })).toHaveLength(1);
+      });
+
+      it('revives an inbound dead letter: queued, available now, attempts reset', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        await store.deadLetterInbound(a.id, a.leaseToken, { now: t0 + 1, error: 'poison' });
+        expect(await store.reviveDeadLetter('inbound', a.id, t0 + 100)).toBe(true);
+        expect(await store.getMessage(a.id)).toMatchObject({ status: 'queued', attempts: 0 });
+        expect(await store.listDeadLetters()).toEqual([]);
+        expect(await store.reviveDeadLetter('inbound', a.id, t0 + 101)).toBe(false);
+        expect(await store.reviveDeadLetter('inbound', '987654321', t0 + 101)).toBe(false);
+        const [again] = await store.claimInbound(claim(t0 + 100));
+        expect(again).toMatchObject({ id: a.id, attempts: 1 });
+      });
+
+      it('revives an outbound dead letter with a fresh expiry of its original max age', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 10, [reply(a, 0, t0 + 10, { expiresAt: t0 + 10 + 5_000 })]));
+        let [o] = await store.claimOutbound(claim(t0 + 20));
+        expect(await store.reviveDeadLetter('outbound', o!.id, t0 + 21)).toBe(false); // leased, not dead
+        for (const at of [t0 + 9_000, t0 + 50_000]) {
+          await store.deadLetterOutbound(o!.id, o!.leaseToken, { now: at - 1, error: 'expired' });
+          expect(await store.reviveDeadLetter('outbound', o!.id, at)).toBe(true);
+          [o] = await store.claimOutbound(claim(at));
+          expect(o).toMatchObject({ attempts: 1, expiresAt: at + 5_000, createdAt: t0 + 10 });
+        }
+      });
+    });
+
+    it('loads the last turns of one conversation with one agent, oldest first', async () => {
+      const turnsOf = (n: number) => [{ role: 'user' as const, content: `q${n}`, at: t0 + n }, { role: 'assistant' as const, content: `a${n}`, at: t0 + n }];
+      for (let n = 1; n <= 3; n++) {
+        const a = await enqueueAndClaim(`m${n}`, t0 + n);
+        await store.completeInbound(a.id, a.leaseToken, result(a, t0 + n, [], { history: { key: hkey(a), turns: turnsOf(n) } }));
+      }
+      const other = await enqueueAndClaim('o', t0 + 9, { conv: 'c2' });
+      await store.completeInbound(other.id, other.leaseToken, result(other, t0 + 9, [], { history: { key: hkey(other, 'bot2'), turns: turnsOf(9) } }));
+      const key = { agentId: 'bot', entryKey: ENTRY, conversationId: 'c1' };
+      expect((await store.loadHistory(key, 3)).map((t) => t.content)).toEqual(['a2', 'q3', 'a3']);
+      expect(await store.loadHistory(key, 100)).toHaveLength(6);
+      expect(await store.loadHistory({ ...key, agentId: 'bot2' }, 10)).toEqual([]);
+      expect(await store.loadHistory({ ...key, agentId: 'bot2', conversationId: 'c2' }, 10)).toEqual(turnsOf(9));
+      expect(await store.loadHistory({ ...key, entryKey: 'bot.other' }, 10)).toEqual([]);
+    });
+
+    describe('message log', () => {
+      it('lists newest first with filters, paging and limits', async () => {
+        const made: string[] = [];
+        for (let i = 0; i < 520; i++) {
+          const o = { entry: i % 2 === 0 ? 'bot.web' : 'bot.feishu', conv: `c${i % 3}`, user: `u${i % 5}` };
+          made.push((await store.enqueue(inbound(`m${i}`, o), t0 + i)).id);
+        }
+        const newest = [...made].reverse();
+        expect(ids(await store.listMessages())).toEqual(newest.slice(0, 50));
+        expect(await store.listMessages({ limit: 10_000 })).toHaveLength(500);
+        const page = await store.listMessages({ limit: 10, before: newest[9] });
+        expect(ids(page)).toEqual(newest.slice(10, 20));
+        const web = await store.listMessages({ entryKey: 'bot.web', limit: 500 });
+        expect(web).toHaveLength(260);
+        expect(web.every((m) => m.entryKey === 'bot.web')).toBe(true);
+        expect((await store.listMessages({ userId: 'u3', limit: 500 })).every((m) => m.userId === 'u3')).toBe(true);
+        expect(await store.listMessages({ userId: 'u3', limit: 500 })).toHaveLength(104);
+        await store.claimInbound(claim(t0 + 1000, 2));
+        const leased = await store.listMessages({ status: 'leased' });
+        expect(ids(leased)).toEqual([made[1], made[0]]);
+        expect(ids(await store.listMessages({ status: 'leased', before: made[1] }))).toEqual([made[0]]);
+        expect(await store.listMessages({ entryKey: 'nope' })).toEqual([]);
+      });
+
+      it('returns one message with its timeline in time order (insertion order on ties) and its replies', async () => {
+        expect(await store.getMessage('987654321')).toBeUndefined();
+        const { id } = await store.enqueue(inbound('a'), t0);
+        await store.recordEvent(id, { at: t0 + 5, stage: 'b' });
+        await store.recordEvent(id, { at: t0 + 2, stage: 'a', detail: 'early' });
+        await store.recordEvent(id, { at: t0 + 5, stage: 'c' });
+        expect((await store.getMessage(id))?.timeline).toEqual([
+          { at: t0, stage: 'received' }, { at: t0 + 2, stage: 'a', detail: 'early' }, { at: t0 + 5, stage: 'b' }, { at: t0 + 5, stage: 'c' },
+        ]);
+      });
+    });
+
+    it('appends feed items once, with a store-wide seq, and reads them back', async () => {
+      const add = (conv: string, key: string, replyTo: string, entry = ENTRY) => store.appendFeed({ entryKey: entry, conversationId: conv, idempotencyKey: key, replyTo, payload: { key } }, t0 + 1);
+      const s1 = await add('c1', 'k1', 'm1');
+      const s2 = await add('c2', 'k2', 'm1');
+      const s3 = await add('c1', 'k3', 'm2', 'bot.other');
+      const s4 = await add('c1', 'k4', 'm1');
+      expect([s1, s2, s3, s4].every((s) => !s.duplicate)).toBe(true);
+      expect(s1.seq < s2.seq && s2.seq < s3.seq && s3.seq < s4.seq).toBe(true);
+      expect(await add('c1', 'k1', 'm9')).toEqual({ seq: s1.seq, duplicate: true });
+      expect((await add('c1', 'k1', 'm9', 'bot.other')).duplicate).toBe(false);
+      const c1 = await store.readFeed(ENTRY, 'c1', 0, 10);
+      expect(c1).toEqual([
+        { seq: s1.seq, entryKey: ENTRY, conversationId: 'c1', replyTo: 'm1', payload: { key: 'k1' }, createdAt: t0 + 1 },
+        { seq: s4.seq, entryKey: ENTRY, conversationId: 'c1', replyTo: 'm1', payload: { key: 'k4' }, createdAt: t0 + 1 },
+      ]);
+      expect((await store.readFeed(ENTRY, 'c1', s1.seq, 10)).map((f) => f.seq)).toEqual([s4.seq]);
+      expect((await store.readFeed(ENTRY, 'c1', 0, 1)).map((f) => f.seq)).toEqual([s1.seq]);
+      expect((await store.feedRepliesTo(ENTRY, 'm1')).map((f) => f.seq)).toEqual([s1.seq, s2.seq, s4.seq]);
+      expect(await store.feedRepliesTo(ENTRY, 'm2')).toEqual([]);
+    });
+
+    it('counts queued, leased and dead items in stats', async () => {
+      expect(await store.stats()).toEqual({ inboundQueued: 0, inboundLeased: 0, inboundDead: 0, outboundPending: 0, outboundLeased: 0, outboundDead: 0 });
+      const a = await enqueueAndClaim('a', t0);
+      await store.completeInbound(a.id, a.leaseToken, result(a, t0, [reply(a, 0, t0), reply(a, 1, t0)]));
+      const b = await enqueueAndClaim('b', t0, { conv: 'B' });
+      await store.deadLetterInbound(b.id, b.leaseToken, { now: t0, error: 'x' });
+      await enqueueAndClaim('c', t0, { conv: 'C' }); // stays leased
+      await store.enqueue(inbound('d', { conv: 'C' }), t0); // queued behind c
+      const f = await enqueueAndClaim('f', t0 + 2, { conv: 'F' });
+      await store.completeInbound(f.id, f.leaseToken, result(f, t0, [reply(f, 0, t0)]));
+      await store.enqueue(inbound('e', { conv: 'E' }), t0 + 3);
+      const [o] = await store.claimOutbound(claim(t0, 1));
+      await store.deadLetterOutbound(o!.id, o!.leaseToken, { now: t0, error: 'x' });
+      await store.claimOutbound(claim(t0, 1)); // a's second chunk; f's chunk stays pending
+      expect(await store.stats()).toEqual({ inboundQueued: 2, inboundLeased: 1, inboundDead: 1, outboundPending: 1, outboundLeased: 1, outboundDead: 1 });
+    });
+
+    it('prunes old finished messages with their sent replies, and old feed items, but keeps the rest', async () => {
+      const doneSent = await enqueueAndClaim('done-sent', t0, { conv: 'A' });
+      await store.completeInbound(doneSent.id, doneSent.leaseToken, result(doneSent, t0, [reply(doneSent, 0, t0)]));
+      const [o] = await store.claimOutbound(claim(t0));
+      await store.markSent(o!.id, o!.leaseToken, { now: t0 });
+      const fallback = await enqueueAndClaim('fallback', t0, { conv: 'B' });
+      await store.completeInbound(fallback.id, fallback.leaseToken, result(fallback, t0, [], { status: 'fallback' }));
+      const dead = await enqueueAndClaim('dead', t0, { conv: 'C' });
+      await store.deadLetterInbound(dead.id, dead.leaseToken, { now: t0, error: 'x' });
+      // Done, but its reply is a dead letter: the message stays while its dead reply points at it.
+      const deadReply = await enqueueAndClaim('dead-reply', t0, { conv: 'D' });
+      await store.completeInbound(deadReply.id, deadReply.leaseToken, result(deadReply, t0, [reply(deadReply, 0, t0)]));
+      const [o2] = await store.claimOutbound(claim(t0));
+      await store.deadLetterOutbound(o2!.id, o2!.leaseToken, { now: t0, error: 'HTTP 400' });
+      const recent = await enqueueAndClaim('recent', t0 + 8 * DAY, { conv: 'F' });
+      await store.completeInbound(recent.id, recent.leaseToken, result(recent, t0 + 8 * DAY));
+      const queued = await store.enqueue(inbound('queued', { conv: 'E' }), t0 + 1);
+      const feed = (key: string, at: number) => store.appendFeed({ entryKey: ENTRY, conversationId: 'c1', idempotencyKey: key, replyTo: doneSent.id, payload: key }, at);
+      await feed('old', t0);
+      const young = await feed('young', t0 + 9 * DAY);
+
+      const deleted = await store.prune(t0 + 10 * DAY, { dedupRetentionMs: 5 * DAY, feedRetentionMs: 5 * DAY });
+      // doneSent + its sent reply + fallback + the old feed item (timeline events are not counted).
+      expect(deleted).toBe(4);
+      expect(await store.getMessage(doneSent.id)).toBeUndefined();
+      expect(await store.getMessage(fallback.id)).toBeUndefined();
+      expect((await store.getMessage(dead.id))?.status).toBe('dead');
+      expect((await store.getMessage(deadReply.id))?.replies.map((r) => r.status)).toEqual(['dead']);
+      expect((await store.listDeadLetters()).map((d) => d.kind).sort()).toEqual(['inbound', 'outbound']);
+      expect((await store.getMessage(queued.id))?.status).toBe('queued');
+      expect((await store.getMessage(recent.id))?.status).toBe('done');
+      expect((await store.readFeed(ENTRY, 'c1', 0, 10)).map((f) => f.seq)).toEqual([young.seq]);
+      // The retention horizon: a pruned dedup key is new again; a retained one is still a duplicate.
+      const re = await store.enqueue(inbound('done-sent', { conv: 'A' }), t0 + 10 * DAY);
+      expect(re.duplicate).toBe(false);
+      expect([doneSent.id, fallback.id, dead.id, deadReply.id, queued.id, recent.id]).not.toContain(re.id);
+      expect((await store.enqueue(inbound('dead', { conv: 'C' }), t0 + 10 * DAY)).duplicate).toBe(true);
+      expect((await store.enqueue(inbound('recent', { conv: 'F' }), t0 + 10 * DAY)).duplicate).toBe(true);
+      expect(await store.prune(t0 + 10 * DAY, { dedupRetentionMs: 5 * DAY, feedRetentionMs: 5 * DAY })).toBe(0);
+    });
+
+    it('closes idempotently', async () => {
+      await store.close();
+      await expect(store.close()).resolves.toBeUndefined();
+    });
+
+    it('drains 2000 messages over 200 conversations in per-conversation order', async () => {
+      const order = new Map<string, string[]>(); // conversationKey -> ids in enqueue order
+      for (let i = 0; i < 2000; i++) {
+        const item = inbound(`m${i}`, { conv: `c${(i * 7) % 200}` });
+        const { id } = await store.enqueue(item, t0 + i);
+        order.set(item.conversationKey, [...(order.get(item.conversationKey) ?? []), id]);
+      }
+      const completed = new Map<string, string[]>();
+      const leased = new Map<string, InboundItem>();
+      let now = t0 + 10_000;
+      for (let round = 0; round < 500 && [...completed.values()].flat().length < 2000; round++) {
+        now += 1;
+        const batch = await store.claimInbound(claim(now, 50, 10 * DAY));
+        expect(batch.length).toBeLessThanOrEqual(50);
+        expect(new Set(batch.map((b) => b.conversationKey)).size).toBe(batch.length);
+        const heldConvs = new Set([...leased.values()].map((l) => l.conversationKey));
+        for (const b of batch) {
+          expect(leased.has(b.id)).toBe(false);
+          expect(heldConvs.has(b.conversationKey)).toBe(false);
+        }
+        // Finish what was held since the last round; hold every other new item for one round.
+        const finish = [...leased.values(), ...batch.filter((_, i) => i % 2 === 0)];
+        leased.clear();
+        batch.filter((_, i) => i % 2 === 1).forEach((b) => leased.set(b.id, b));
+        for (const f of finish) {
+          expect(await store.completeInbound(f.id, f.leaseToken, result(f, now))).toBe(true);
+          completed.set(f.conversationKey, [...(completed.get(f.conversationKey) ?? []), f.id]);
+        }
+      }
+      expect(completed).toEqual(order);
+      expect(await store.stats()).toMatchObject({ inboundQueued: 0, inboundLeased: 0 });
+    }, 60_000);
+  });
+}
