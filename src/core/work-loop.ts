@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock } from './clock.js';
 import { describeError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -26,7 +27,10 @@ export class WorkLoop<T> {
   private readonly shutdown = new AbortController();
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(private readonly options: WorkLoopOptions<T>) {}
+  constructor(private readonly options: WorkLoopOptions<T>) {
+    // Every item in flight listens for shutdown; `concurrency` listeners is expected, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
+  }
 
   get inFlight(): number {
     return this.active;
