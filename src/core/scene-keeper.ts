@@ -290,6 +290,7 @@ export class SceneKeeper {
       runtime.status.messagesIn++;
       runtime.status.lastMessageAt = this.deps.clock.now();
       this.deps.metrics.received.inc({ channel: spec.channel });
+      this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id, conversation: message.conversationId }, 'message accepted');
       this.deps.onEnqueued();
     }
     return { messageId: result.id, duplicate: result.duplicate };
