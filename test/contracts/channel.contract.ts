@@ -7,7 +7,7 @@ import type { Channel, ChannelContext } from '../../src/core/channel.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { ChatMessage } from '../../src/core/message.js';
+import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -36,6 +36,19 @@ export interface ChannelHarness {
 
 const ENTRY_KEY = 'contract-agent.entry';
 const SECRET_NAME = /key|secret|token|password/i;
+
+/** How the outbox addresses the first reply chunk to a message. */
+function replyContext(m: ChatMessage): SendContext {
+  return {
+    conversationId: m.conversationId,
+    isGroup: m.isGroup,
+    inReplyTo: m.msgId,
+    messageId: '1',
+    idempotencyKey: '1:0',
+    chunk: { index: 0, count: 1 },
+    replyMeta: m.replyMeta,
+  };
+}
 
 /**
  * The contract every channel passes: run it from the channel's test file with a harness that
@@ -178,15 +191,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
       await instance.start('contract-agent', config);
       await driver.deliver({ userId: 'user-4', text: 'question', msgId: 'p-5' });
       const m = received[0]!;
-      await instance.send({ text: 'the answer', format: 'text' }, m.userId, {
-        conversationId: m.conversationId,
-        isGroup: m.isGroup,
-        inReplyTo: m.msgId,
-        messageId: '1',
-        idempotencyKey: '1:0',
-        chunk: { index: 0, count: 1 },
-        replyMeta: m.replyMeta,
-      });
+      await instance.send({ text: 'the answer', format: 'text' }, m.userId, replyContext(m));
       expect(await driver.received('user-4')).toEqual(['the answer']);
     });
 
@@ -195,15 +200,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
       await instance.start('contract-agent', config);
       await driver.deliver({ userId: 'user-5', text: 'q', msgId: 'p-6' });
       const m = received[0]!;
-      const context = {
-        conversationId: m.conversationId,
-        isGroup: m.isGroup,
-        inReplyTo: m.msgId,
-        messageId: '1',
-        idempotencyKey: '1:0',
-        chunk: { index: 0, count: 1 },
-        replyMeta: m.replyMeta,
-      };
+      const context = replyContext(m);
       await instance.send({ text: 'once', format: 'text' }, m.userId, context);
       await instance.send({ text: 'once', format: 'text' }, m.userId, context);
       expect(await driver.received('user-5')).toEqual(['once']);
