@@ -108,13 +108,18 @@ describe('SqliteStore (SQLite specifics)', () => {
     other.close();
   });
 
-  it('claims heads through the partial index of unfinished rows', async () => {
-    const store = openSqliteStore({ path: ':memory:' });
-    const db = (store as unknown as { db: Database.Database }).db;
-    const plan = db
-      .prepare(`EXPLAIN QUERY PLAN SELECT MIN(id) FROM inbound WHERE status IN ('queued', 'leased') GROUP BY conversation_key`)
-      .all() as { detail: string }[];
-    expect(plan.map((p) => p.detail).join('\n')).toMatch(/inbound_unfinished/);
+  it('group-commits concurrent enqueues: call order kept, a bad item fails alone, close flushes', async () => {
+    const store = openSqliteStore({ path: tmpFile() });
+    const bad = { ...inbound('bad'), targetKind: 'nope' as 'agent' }; // violates a CHECK constraint
+    const settled = await Promise.allSettled([inbound('x1'), bad, inbound('x2'), inbound('x1')].map((i) => store.enqueue(i, t0)));
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const [x1, , x2, dup] = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    expect(dup).toEqual({ id: x1?.id, duplicate: true });
+    expect((await store.claimInbound({ now: t0, leaseMs: 1000, limit: 10, owner: 'w' })).map((i) => i.id)).toEqual([x1?.id]);
+    const late = store.enqueue(inbound('late', 'c9'), t0 + 1);
     await store.close();
+    expect((await late).duplicate).toBe(false);
+    expect(x2?.duplicate).toBe(false);
+    await expect(store.enqueue(inbound('after-close'), t0 + 2)).rejects.toThrow();
   });
 });

@@ -421,8 +421,10 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         await store.recordEvent(id, { at: t0 + 5, stage: 'b' });
         await store.recordEvent(id, { at: t0 + 2, stage: 'a', detail: 'early' });
         await store.recordEvent(id, { at: t0 + 5, stage: 'c' });
+        await store.recordEvent(id, { at: t0, stage: 'same-ms' });
+        await store.recordEvent(id, { at: t0 - 1, stage: 'platform-sent' });
         expect((await store.getMessage(id))?.timeline).toEqual([
-          { at: t0, stage: 'received' }, { at: t0 + 2, stage: 'a', detail: 'early' }, { at: t0 + 5, stage: 'b' }, { at: t0 + 5, stage: 'c' },
+          { at: t0 - 1, stage: 'platform-sent' }, { at: t0, stage: 'received' }, { at: t0, stage: 'same-ms' }, { at: t0 + 2, stage: 'a', detail: 'early' }, { at: t0 + 5, stage: 'b' }, { at: t0 + 5, stage: 'c' },
         ]);
       });
     });

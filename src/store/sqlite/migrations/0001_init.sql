@@ -1,6 +1,7 @@
 -- CocoCat store, initial schema. Times are epoch milliseconds supplied by the caller.
--- AUTOINCREMENT on every id/seq: ids must never be reused after a prune (paging with `before`,
--- feed cursors, and outbox rows that point at inbound ids all rely on that).
+-- AUTOINCREMENT on the ids callers see (inbound, outbox, feed seq): they must never be reused
+-- after a prune (paging with `before`, feed cursors, outbox rows pointing at inbound ids).
+-- Timeline and history rows only need insertion order, which a plain rowid (max + 1) keeps.
 
 -- ── Mailbox ───────────────────────────────────────────────────────────────────────────────
 CREATE TABLE inbound (
@@ -27,9 +28,9 @@ CREATE TABLE inbound (
   UNIQUE (entry_key, dedup_key)
 ) STRICT;
 
--- Claiming: the head of a conversation is MIN(id) over its unfinished rows. This partial index
--- holds only queued/leased rows, so finding the heads costs O(unfinished rows), however many
--- finished rows the table has accumulated; rows leave the index as they finish.
+-- The head of a conversation is MIN(id) over its unfinished rows. This partial index holds only
+-- queued/leased rows (they leave it as they finish), so finding a conversation's next head never
+-- walks finished rows. 0002 adds the per-conversation head table that claims read.
 CREATE INDEX inbound_unfinished ON inbound (conversation_key, id) WHERE status IN ('queued', 'leased');
 CREATE INDEX inbound_dead ON inbound (finished_at) WHERE status = 'dead';
 CREATE INDEX inbound_prunable ON inbound (created_at) WHERE status IN ('done', 'fallback');
@@ -37,7 +38,7 @@ CREATE INDEX inbound_entry ON inbound (entry_key, id);
 CREATE INDEX inbound_user ON inbound (user_id, id);
 
 CREATE TABLE inbound_events (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         INTEGER PRIMARY KEY,
   message_id INTEGER NOT NULL REFERENCES inbound (id) ON DELETE CASCADE,
   at         INTEGER NOT NULL,
   stage      TEXT    NOT NULL,
@@ -86,7 +87,7 @@ CREATE INDEX outbox_reply_to ON outbox (reply_to, id);
 
 -- ── History ───────────────────────────────────────────────────────────────────────────────
 CREATE TABLE history (
-  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              INTEGER PRIMARY KEY,
   agent_id        TEXT    NOT NULL,
   entry_key       TEXT    NOT NULL,
   conversation_id TEXT    NOT NULL,
@@ -112,3 +113,17 @@ CREATE TABLE feed (
 CREATE INDEX feed_conversation ON feed (entry_key, conversation_id, seq);
 CREATE INDEX feed_reply_to ON feed (entry_key, reply_to, seq);
 CREATE INDEX feed_created ON feed (created_at);
+
+-- Claiming without scanning: one row per conversation that has unfinished (queued/leased) mail,
+-- naming its head (the oldest unfinished id) and when that head can be claimed (availableAt when
+-- queued, leaseUntil when leased). The store keeps it in step in the same transaction as every
+-- mailbox change. A claim walks this table in head_id order and stops after `limit` due heads, so
+-- it costs O(limit + heads not yet due), not O(unfinished rows) as MIN(id) GROUP BY did; the
+-- worker loop claims after every completed item, so this is the hot path.
+CREATE TABLE inbound_heads (
+  conversation_key TEXT    PRIMARY KEY,
+  head_id          INTEGER NOT NULL,
+  ready_at         INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX inbound_heads_order ON inbound_heads (head_id, ready_at);
