@@ -16,11 +16,12 @@ export function checkWorkspace(
   const snapshot = loadWorkspace(root);
   const problems = [...snapshot.problems];
   const vault = new SecretVault(root);
-  const resolve = (value: unknown, file: string): unknown => {
+  const resolve = (value: unknown, file: string, prefix?: string): unknown => {
     try {
       return resolveReferences(value, { env, vault, file });
     } catch (err) {
-      if (err instanceof CocoError) problems.push({ file, field: err.field, message: err.message.split(': ').slice(2).join(': ') || err.message });
+      const field = [prefix, err instanceof CocoError ? err.field : undefined].filter(Boolean).join('.') || undefined;
+      if (err instanceof CocoError) problems.push({ file, field, message: err.message.split(': ').slice(2).join(': ') || err.message });
       return undefined;
     }
   };
@@ -31,7 +32,7 @@ export function checkWorkspace(
       problems.push({ file: entry.file, field: `${field}.channel`, message: `unknown channel type "${entry.channel}"; known: ${registry.types().join(', ')}` });
       continue;
     }
-    validate(registry.get(entry.channel).configSchema, resolve(entry.config, entry.file), entry.file, problems, `${field}.config`);
+    validate(registry.get(entry.channel).configSchema, resolve(entry.config, entry.file, `${field}.config`), entry.file, problems, `${field}.config`);
   }
   return { snapshot, problems };
 }

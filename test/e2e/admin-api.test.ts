@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -12,10 +12,7 @@ const KEY_B = 'cc-entry-key-bbbbbbbbbbbbbbbb';
 const ENV_KEY = 'sk-env-value-0123456789';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-interface Res {
-  status: number;
-  json: any;
-}
+type Res = { status: number; json: any };
 
 let t: TestGateway | undefined;
 /** Every response body this test received, scanned for secrets in afterEach. */
@@ -61,19 +58,8 @@ async function entryState(key: string, state: string): Promise<void> {
 const file = (...parts: string[]) => join(t!.root, ...parts);
 const read = (...parts: string[]) => readFileSync(file(...parts), 'utf8');
 
-function listTree(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      out.push(relative(root, path));
-      if (statSync(path).isDirectory()) walk(path);
-    }
-  };
-  walk(root);
-  // The store's own files come and go with checkpoints.
-  return out.filter((p) => !/^data\/cococat\.db/.test(p));
-}
+/** Every path under the workspace, except the store's own files (they come and go with checkpoints). */
+const listTree = (root: string) => (readdirSync(root, { recursive: true }) as string[]).filter((p) => !/^data\/cococat\.db/.test(p)).sort();
 
 const echoAgent = (entries?: unknown[]) => ({ profile: { provider: 'echo', prefix: 'echo: ' }, ...(entries ? { entries } : {}) });
 const baseSpec = (): WorkspaceSpec => ({
@@ -82,15 +68,8 @@ const baseSpec = (): WorkspaceSpec => ({
 });
 
 describe('admin API authentication', () => {
-  const routes: [Method, string, unknown?][] = [
-    ['GET', '/agents'],
-    ['GET', '/entries'],
-    ['GET', '/messages'],
-    ['GET', '/channel-types'],
-    ['GET', '/dead-letters'],
-    ['PUT', '/agents/intruder', { provider: 'echo' }],
-    ['DELETE', '/agents/assistant'],
-  ];
+  const reads = ['/agents', '/entries', '/messages', '/channel-types', '/dead-letters'].map((url): [Method, string] => ['GET', url]);
+  const routes: [Method, string, unknown?][] = [...reads, ['PUT', '/agents/intruder', { provider: 'echo' }], ['DELETE', '/agents/assistant']];
 
   it('answers 401 without a token and with a wrong one, and changes nothing', async () => {
     await open(baseSpec());
@@ -103,6 +82,7 @@ describe('admin API authentication', () => {
       }
     }
     const basic = await t!.app.inject({ method: 'GET', url: '/api/admin/agents', headers: { authorization: `Basic ${ADMIN_TOKEN}` } });
+    bodies.push(basic.body);
     expect(basic.statusCode).toBe(401);
     expect(listTree(t!.root)).toEqual(before);
     expect(existsSync(file('agents', 'assistant', 'profile.yaml'))).toBe(true);
@@ -110,9 +90,7 @@ describe('admin API authentication', () => {
 
   it('answers 200 with the right token', async () => {
     await open(baseSpec());
-    for (const [method, url] of routes.filter(([m]) => m === 'GET')) {
-      expect((await api(method, url)).status, url).toBe(200);
-    }
+    for (const [method, url] of reads) expect((await api(method, url)).status, url).toBe(200);
     expect((await api('GET', '/agents')).json.agents.map((a: { id: string }) => a.id)).toEqual(['assistant']);
   });
 });
@@ -230,8 +208,6 @@ describe('secrets in agent profiles', () => {
     for (const url of ['/agents', '/scenes', '/entries', '/workspace/problems', '/messages', '/dead-letters', '/agents/assistant/entries']) {
       expect((await api('GET', url)).status).toBe(200);
     }
-    const scan = await Promise.all(['/agents', '/agents/gpt'].map((u) => api('GET', u)));
-    expect(JSON.stringify(scan.map((r) => r.json))).toContain('********');
 
     expect((await api('DELETE', '/agents/gpt')).status).toBe(204);
     expect(read('data', 'secrets.json')).not.toContain(SECRET);
@@ -397,18 +373,12 @@ describe('message log and dead letters', () => {
     await entryState('assistant.web_api', 'running');
     const store = t!.gateway.store;
     const now = Date.now();
+    const message = { channelType: 'web_api', sceneId: 'assistant', userId: 'dl-user', conversationId: 'dl-user', content: 'revive me' } as const;
     const { id } = await store.enqueue(
       {
-        entryKey: 'assistant.web_api',
-        channelType: 'web_api',
-        targetKind: 'agent',
-        targetId: 'assistant',
-        dedupKey: 'dl-1',
+        ...{ entryKey: 'assistant.web_api', channelType: 'web_api', targetKind: 'agent', targetId: 'assistant', dedupKey: 'dl-1' } as const,
         conversationKey: 'assistant.web_api/dl-user',
-        message: {
-          channelType: 'web_api', sceneId: 'assistant', userId: 'dl-user', conversationId: 'dl-user', content: 'revive me',
-          msgType: 'text', msgId: 'dl-1', timestamp: now, isGroup: false, mentionsBot: true,
-        },
+        message: { ...message, msgType: 'text', msgId: 'dl-1', timestamp: now, isGroup: false, mentionsBot: true },
       },
       now,
     );
@@ -434,7 +404,8 @@ describe('message log and dead letters', () => {
     expect((await api('GET', '/dead-letters')).json.deadLetters).toEqual([]);
 
     // Retrying what is not (or no longer) dead is a 404.
-    for (const url of [`/dead-letters/inbound/${id}/retry`, '/dead-letters/inbound/424242/retry', '/dead-letters/outbound/1/retry', '/dead-letters/sideways/1/retry', '/dead-letters/inbound/x/retry']) {
+    for (const path of [`inbound/${id}`, 'inbound/424242', 'outbound/1', 'sideways/1', 'inbound/x']) {
+      const url = `/dead-letters/${path}/retry`;
       const res = await api('POST', url);
       expect(res.status, url).toBe(404);
       expect(res.json.error.code).toBe('COCO_ERR_NOT_FOUND');
