@@ -68,7 +68,7 @@ export class Gateway {
     readonly store: Store,
   ) {
     this.root = opts.workspace;
-    this.env = opts.env ?? process.env;
+    this.env = opts.env ?? {};
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? createLogger({ level: snapshot.settings.log.level });
     this.registry = opts.registry ?? new ChannelRegistry();

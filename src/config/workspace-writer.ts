@@ -64,9 +64,10 @@ export function mergeSecrets(
   fields: string[],
   vault: SecretVault,
   vaultPrefix: string,
-): { value: Record<string, unknown>; vaultWrites: [string, string][] } {
+): { value: Record<string, unknown>; vaultWrites: [string, string][]; vaultDeletes: string[] } {
   const value: Record<string, unknown> = { ...incoming };
   const vaultWrites: [string, string][] = [];
+  const vaultDeletes: string[] = [];
   for (const field of fields) {
     const next = incoming[field];
     if (next === undefined || next === SECRET_MASK) {
@@ -79,8 +80,12 @@ export function mergeSecrets(
       vaultWrites.push([name, next]);
       value[field] = `\${secret:${name}}`;
     }
+    // A stored secret that the new value no longer references is removed from the vault.
+    const old = previous?.[field];
+    const oldName = typeof old === 'string' ? /^\$\{secret:([^}]+)\}$/.exec(old)?.[1] : undefined;
+    if (oldName && value[field] !== old && !vaultWrites.some(([name]) => name === oldName)) vaultDeletes.push(oldName);
   }
-  return { value, vaultWrites };
+  return { value, vaultWrites, vaultDeletes };
 }
 
 /** Validates a config whose references may point at vault values not written yet. */

@@ -183,8 +183,12 @@ export function validate<S extends z.ZodType>(
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) {
-    const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    problems.push({ file, field: field || undefined, message: issue.message });
+    // zod reports unknown keys on the parent object; name each key as the field.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    for (const key of keys) {
+      const field = [prefix, ...issue.path.map(String), key].filter(Boolean).join('.');
+      problems.push({ file, field: field || undefined, message: key ? `unknown field "${key}"` : issue.message });
+    }
   }
   return undefined;
 }

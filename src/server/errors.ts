@@ -18,7 +18,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.code(status).send({ error: { code, message: fastifyError.message, ...(field ? { field } : {}) } });
     }
     request.log.error({ err: err.message }, 'unexpected error');
-    return reply.code(500).send({ error: { code: 'COCO_ERR_STORE', message: 'internal error; see the gateway log' } });
+    return reply.code(500).send({ error: { code: 'COCO_ERR_INTERNAL', message: 'internal error; see the gateway log' } });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: 'COCO_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),

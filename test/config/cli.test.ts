@@ -156,3 +156,17 @@ describe('cococat commands and usage', () => {
     expect(err()).toContain('usage: cococat send <entry> <text>');
   });
 });
+
+describe('cococat start and check refuse what they cannot run', () => {
+  it('start stops with the problems of an invalid cococat.yaml instead of running on defaults', async () => {
+    const root = makeWorkspace({ settings: { server: { port: 9000 }, colour: 'blue' }, agents: { a: { profile: { provider: 'echo' } } } });
+    roots.push(root);
+    await expect(main(['start', '--workspace', root, '--port', '0'], {})).rejects.toThrow(/cococat\.yaml is invalid[\s\S]*colour: unknown field "colour"/);
+  });
+
+  it('check on a folder that does not exist fails with a hint', async () => {
+    const code = await main(['check', join(tempDir(), 'missing')], {});
+    expect(code).toBe(2);
+    expect(err()).toMatch(/does not exist; create a workspace with "cococat init/);
+  });
+});

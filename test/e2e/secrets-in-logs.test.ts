@@ -53,3 +53,21 @@ describe('secrets never reach the log', () => {
     }
   });
 });
+
+describe('the secret vault holds only what the config references', () => {
+  it('drops a stored secret when the entry switches to an ${ENV} reference, and on delete', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' } } } }, { env: { COCOCAT_ADMIN_TOKEN: 'admin-token-for-tests-0123456789', WEB_KEY: 'from-the-environment-123' } });
+    const vault = () => JSON.parse(readFileSync(join(t!.root, 'data', 'secrets.json'), 'utf8')) as Record<string, string>;
+    expect((await t.admin('POST', '/agents/bot/entries', { channel: 'web_api', config: { api_key: 'stored-literal-key-12345' } })).status).toBe(201);
+    expect(vault()['bot.web_api.api_key']).toBe('stored-literal-key-12345');
+    const switched = await t.admin('PUT', '/agents/bot/entries/web_api', { channel: 'web_api', config: { api_key: '${WEB_KEY}' } });
+    expect(switched.json.secrets.api_key).toEqual({ set: true, source: 'env' });
+    expect(vault()).not.toHaveProperty('bot.web_api.api_key');
+    await t.admin('PUT', '/agents/bot/entries/web_api', { channel: 'web_api', config: { api_key: 'stored-again-key-67890' } });
+    expect(vault()['bot.web_api.api_key']).toBe('stored-again-key-67890');
+    expect((await t.admin('DELETE', '/agents/bot/entries/web_api')).status).toBe(204);
+    expect(vault()).toEqual({});
+  });
+});

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createDemoWorkspace } from '../../config/demo-workspace.js';
+import { formatProblem, SETTINGS_FILE } from '../../config/workspace.js';
 import { createLogger } from '../../core/logger.js';
 import { Gateway } from '../../gateway.js';
 import { buildServer } from '../../server/build-server.js';
@@ -23,6 +24,12 @@ export async function startCommand(opts: StartOptions): Promise<void> {
   const pretty = process.stdout.isTTY && opts.env.COCOCAT_LOG_FORMAT !== 'json';
   const gateway = await Gateway.open({ workspace: root, env: opts.env, log: createLogger({ level: opts.env.COCOCAT_LOG_LEVEL, pretty }) });
   const log = gateway.log;
+  const settingsProblems = gateway.snapshot.problems.filter((p) => p.file === SETTINGS_FILE);
+  if (settingsProblems.length > 0) {
+    await gateway.close();
+    // Port, admin token and store come from this file: starting on defaults would hide the mistake.
+    throw new Error(`${SETTINGS_FILE} is invalid; fix it and start again:\n${settingsProblems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+  }
   const port = opts.port ?? (opts.env.PORT ? Number(opts.env.PORT) : gateway.snapshot.settings.server.port);
   if (demo) printDemoCredentials(demo.entryKey, demo.apiKey, gateway.adminToken.generated, demo.provider, port);
   else if (gateway.adminToken.generated) console.log(`\nAdmin token (shown once, keep it): ${gateway.adminToken.generated}\n`);

@@ -55,10 +55,9 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
     if (entries.some((e) => (e.id ?? e.channel) === entryId)) {
       throw new CocoError('COCO_ERR_ID_CONFLICT', `entry "${entryId}" already exists on ${kind} "${id}"; give the new one an "id"`, { statusCode: 409, field: 'id' });
     }
-    const entry = prepare(gateway, kind, id, entryId, body, undefined);
+    const { entry } = prepare(gateway, kind, id, entryId, body, undefined);
     entries.push(entry);
-    writeEntriesRaw(gateway.root, kind, id, entries);
-    gateway.reload();
+    save(gateway, kind, id, entries);
     return reply.code(201).send(present(gateway, kind, id, entry, entries.length - 1));
   });
 
@@ -68,9 +67,9 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
     const entries = readEntriesRaw(gateway.root, kind, id);
     const index = findEntry(entries, entryId, id);
     const body = parseEntryBody({ ...asObject(request.body), id: entryId });
-    entries[index] = prepare(gateway, kind, id, entryId, body, entries[index]);
-    writeEntriesRaw(gateway.root, kind, id, entries);
-    gateway.reload();
+    const prepared = prepare(gateway, kind, id, entryId, body, entries[index]);
+    entries[index] = prepared.entry;
+    save(gateway, kind, id, entries, prepared.vaultDeletes);
     return present(gateway, kind, id, entries[index]!, index);
   });
 
@@ -81,8 +80,7 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
       const entries = readEntriesRaw(gateway.root, kind, id);
       const index = findEntry(entries, entryId, id);
       entries[index] = { ...entries[index], enabled };
-      writeEntriesRaw(gateway.root, kind, id, entries);
-      gateway.reload();
+      save(gateway, kind, id, entries);
       return present(gateway, kind, id, entries[index]!, index);
     });
   }
@@ -93,12 +91,9 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
     const entries = readEntriesRaw(gateway.root, kind, id);
     const index = findEntry(entries, entryId, id);
     const [removed] = entries.splice(index, 1);
-    writeEntriesRaw(gateway.root, kind, id, entries);
     const channel = String(removed?.channel ?? '');
-    if (gateway.registry.has(channel)) {
-      gateway.vault.delete(secretFields(gateway.registry.get(channel).configSchema).map((f) => `${entryKey(id, entryId)}.${f}`));
-    }
-    gateway.reload();
+    const secrets = gateway.registry.has(channel) ? secretFields(gateway.registry.get(channel).configSchema) : [];
+    save(gateway, kind, id, entries, secrets.map((f) => `${entryKey(id, entryId)}.${f}`));
     return reply.code(204).send();
   });
 }
@@ -135,17 +130,24 @@ function prepare(
   entryId: string,
   body: z.infer<typeof entryBodySchema>,
   previous: Record<string, unknown> | undefined,
-): Record<string, unknown> {
+): { entry: Record<string, unknown>; vaultDeletes: string[] } {
   const def = gateway.registry.get(body.channel);
   const previousConfig = previous?.channel === body.channel ? (previous.config as Record<string, unknown> | undefined) : undefined;
   const key = entryKey(id, entryId);
-  const { value, vaultWrites } = mergeSecrets(body.config, previousConfig, secretFields(def.configSchema), gateway.vault, key);
+  const { value, vaultWrites, vaultDeletes } = mergeSecrets(body.config, previousConfig, secretFields(def.configSchema), gateway.vault, key);
   const file = join(targetDir(gateway.root, kind, id), 'entries.json');
   validateWithPending(def.configSchema, value, vaultWrites, { env: gateway.env, vault: gateway.vault, file }, 'config.');
   for (const [name, secret] of vaultWrites) gateway.vault.put(name, secret);
   const entry: Record<string, unknown> = { type: 'channel', channel: body.channel, enabled: body.enabled, config: value };
   if (entryId !== body.channel) entry.id = entryId;
-  return entry;
+  return { entry, vaultDeletes };
+}
+
+/** Writes entries.json, then drops secrets it no longer references (never the other way round). */
+function save(gateway: Gateway, kind: TargetKind, id: string, entries: Record<string, unknown>[], vaultDeletes: string[] = []): void {
+  writeEntriesRaw(gateway.root, kind, id, entries);
+  gateway.vault.delete(vaultDeletes);
+  gateway.reload();
 }
 
 function present(gateway: Gateway, kind: TargetKind, id: string, raw: Record<string, unknown>, index: number) {

@@ -43,15 +43,16 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
       const existed = existsSync(file);
       let value = body;
       let vaultWrites: [string, string][] = [];
+      let vaultDeletes: string[] = [];
       if (kind === 'agent') {
         const previous = existed ? (readRaw(file) as Record<string, unknown>) : undefined;
-        ({ value, vaultWrites } = mergeSecrets(body, previous, PROFILE_SECRETS, gateway.vault, `agent.${id}`));
+        ({ value, vaultWrites, vaultDeletes } = mergeSecrets(body, previous, PROFILE_SECRETS, gateway.vault, `agent.${id}`));
         validateWithPending(agentProfileSchema, value, vaultWrites, { env: gateway.env, vault: gateway.vault, file });
       } else {
         validateWithPending(sceneSchema, value, [], { env: gateway.env, vault: gateway.vault, file });
         const missing = (value.roster as string[]).findIndex((agentId) => !gateway.snapshot.agents.has(agentId));
         if (missing >= 0) {
-          throw new CocoError('COCO_ERR_NOT_FOUND', `roster.${missing}: agent "${(value.roster as string[])[missing]}" does not exist`, {
+          throw new CocoError('COCO_ERR_CONFIG_INVALID', `roster.${missing}: agent "${(value.roster as string[])[missing]}" does not exist`, {
             statusCode: 400,
             field: `roster.${missing}`,
           });
@@ -59,6 +60,7 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
       }
       for (const [name, secret] of vaultWrites) gateway.vault.put(name, secret);
       writeYaml(file, value);
+      gateway.vault.delete(vaultDeletes);
       gateway.reload();
       return reply.code(existed ? 200 : 201).send(list(gateway, kind).find((t) => t.id === id));
     });
