@@ -1,0 +1,102 @@
+import { Agent, request } from 'node:http';
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/** One request over `agent` (keep-alive); resolves with status and body, rejects on socket errors. */
+export function httpRequest(
+  agent: Agent,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(init.timeoutMs ?? 30_000, () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+export interface SseReply {
+  id: number;
+  data: { messageId: string; text: string; seq?: number; chunk?: { index: number; count: number } };
+}
+
+/**
+ * A web_api SSE stream read with node:http (much cheaper than fetch for hundreds of streams).
+ * Calls `onReply` for every `reply` event; `close()` ends it.
+ */
+export class SseStream {
+  private req?: ReturnType<typeof request>;
+  connected = false;
+  error?: string;
+
+  constructor(
+    private readonly url: string,
+    private readonly apiKey: string,
+    private readonly onReply: (event: SseReply) => void,
+  ) {}
+
+  /** Resolves once the 200 and the first bytes (`retry:`) arrived. */
+  connect(agent: Agent, lastEventId = 0): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const headers = { authorization: `Bearer ${this.apiKey}`, accept: 'text/event-stream', 'last-event-id': String(lastEventId) };
+      const req = request(this.url, { headers, agent }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new Error(`SSE connect: HTTP ${res.statusCode}`));
+          return;
+        }
+        this.connected = true;
+        res.setEncoding('utf8');
+        let buffer = '';
+        let first = true;
+        res.on('data', (chunk: string) => {
+          if (first) {
+            first = false;
+            resolve();
+          }
+          buffer += chunk;
+          let idx: number;
+          while ((idx = buffer.indexOf('\n\n')) >= 0) {
+            this.parse(buffer.slice(0, idx));
+            buffer = buffer.slice(idx + 2);
+          }
+        });
+        res.on('close', () => (this.connected = false));
+        res.on('error', (err) => (this.error = err.message));
+      });
+      req.on('error', (err) => {
+        this.connected = false;
+        this.error = err.message;
+        reject(err);
+      });
+      req.end();
+      this.req = req;
+    });
+  }
+
+  private parse(block: string): void {
+    let id: number | undefined;
+    let event = 'message';
+    let data = '';
+    for (const line of block.split('\n')) {
+      if (line.startsWith('id: ')) id = Number(line.slice(4));
+      else if (line.startsWith('event: ')) event = line.slice(7);
+      else if (line.startsWith('data: ')) data += line.slice(6);
+    }
+    if (event !== 'reply' || id === undefined) return;
+    this.onReply({ id, data: JSON.parse(data) as SseReply['data'] });
+  }
+
+  close(): void {
+    this.req?.destroy();
+  }
+}

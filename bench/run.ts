@@ -1,0 +1,166 @@
+// Runs the benchmark scenarios in sequence, prints a table and one JSON object, and writes the
+// JSON to bench/out/latest.json.
+//
+//   npm run bench                          full run (30 s phases)
+//   node --import tsx bench/run.ts --quick 3 s phases, for trying things out
+//   ... --only ingress,baseline            some scenarios (letters a-e work too)
+//   ... --source                           gateway from src/ via tsx instead of dist/
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { baseline } from './baseline.js';
+import { endToEnd } from './end-to-end.js';
+import { ingress } from './ingress.js';
+import { distIsStale, ROOT } from './lib/child.js';
+import { machineInfo, round, type BenchOptions } from './lib/common.js';
+import { openaiPath } from './openai-path.js';
+import { startup } from './startup.js';
+
+const SCENARIOS = {
+  baseline: { letter: 'c', run: baseline },
+  ingress: { letter: 'a', run: ingress },
+  'end-to-end': { letter: 'b', run: endToEnd },
+  openai: { letter: 'd', run: openaiPath },
+  startup: { letter: 'e', run: startup },
+} as const;
+type Name = keyof typeof SCENARIOS;
+const ALIASES: Record<string, Name> = { e2e: 'end-to-end', 'openai-path': 'openai' };
+
+function parseArgs(argv: string[]): { opts: BenchOptions; only: Set<Name> } {
+  const opts: BenchOptions = { quick: argv.includes('--quick'), source: argv.includes('--source') };
+  const names = Object.keys(SCENARIOS) as Name[];
+  const i = argv.indexOf('--only');
+  const eq = argv.find((a) => a.startsWith('--only='));
+  const list = eq ? eq.slice(7) : i >= 0 ? argv[i + 1] : undefined;
+  if (list === undefined) return { opts, only: new Set(names) };
+  const only = new Set<Name>();
+  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const name = names.find((n) => n === raw || SCENARIOS[n].letter === raw) ?? ALIASES[raw];
+    if (raw === 'f' || raw === 'rss') {
+      only.add('ingress');
+      only.add('end-to-end');
+    } else if (name) only.add(name);
+    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or a-f)`);
+  }
+  return { opts, only };
+}
+
+interface Row {
+  figure: string;
+  value: string;
+  target: string;
+  result: 'PASS' | 'MISS' | '' | 'ERROR';
+}
+
+function check(ok: boolean | undefined): Row['result'] {
+  return ok === undefined ? '' : ok ? 'PASS' : 'MISS';
+}
+
+async function main(): Promise<void> {
+  const { opts, only } = parseArgs(process.argv.slice(2));
+  const stale = !opts.source && distIsStale();
+  if (stale) console.warn('warning: dist/ is older than src/; `npm run bench` rebuilds it first (or pass --source)');
+  console.log(`CocoCat benchmark (${opts.quick ? 'quick' : 'full'}${opts.source ? ', gateway from src/ via tsx' : ''}): ${[...only].join(', ')}`);
+
+  const results: Record<string, unknown> = {};
+  const errors: Record<string, string> = {};
+  for (const name of Object.keys(SCENARIOS) as Name[]) {
+    if (!only.has(name)) continue;
+    const t0 = performance.now();
+    process.stdout.write(`  ${SCENARIOS[name].letter}) ${name} ... `);
+    try {
+      results[name] = await SCENARIOS[name].run(opts);
+      console.log(`done in ${round((performance.now() - t0) / 1000)} s`);
+    } catch (err) {
+      errors[name] = (err as Error).stack ?? String(err);
+      console.log(`FAILED: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  const a = results.ingress as Awaited<ReturnType<typeof ingress>> | undefined;
+  const b = results['end-to-end'] as Awaited<ReturnType<typeof endToEnd>> | undefined;
+  const c = results.baseline as Awaited<ReturnType<typeof baseline>> | undefined;
+  const d = results.openai as Awaited<ReturnType<typeof openaiPath>> | undefined;
+  const e = results.startup as Awaited<ReturnType<typeof startup>> | undefined;
+  const ratio = a && c && c.okPerSec > 0 ? a.okPerSec / c.okPerSec : undefined;
+  const rssSamples = [a?.peakRssMb, b?.peakRssMb].filter((n): n is number => n !== undefined);
+  const peakRssMb = rssSamples.length > 0 ? Math.max(...rssSamples) : undefined;
+
+  const rows: Row[] = [];
+  const err = (name: Name, figure: string) => errors[name] && rows.push({ figure, value: 'failed', target: '', result: 'ERROR' });
+  if (a) {
+    rows.push({ figure: 'a) ingress: 202 answers/s', value: `${a.okPerSec}`, target: '>= 5000', result: check(a.okPerSec >= 5000) });
+    rows.push({ figure: 'a) ingress latency p50 / p99', value: `${a.latencyP50Ms} / ${a.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({ figure: 'a) ingress non-2xx / errors', value: `${a.non2xx} / ${a.errors + a.timeouts}`, target: '0', result: check(a.non2xx + a.errors + a.timeouts === 0) });
+  } else err('ingress', 'a) ingress');
+  if (c) rows.push({ figure: 'c) bare node:http req/s', value: `${c.okPerSec}`, target: '', result: '' });
+  else err('baseline', 'c) baseline');
+  if (ratio !== undefined) rows.push({ figure: 'a/c) ingress vs node:http', value: `${round(ratio * 100)} %`, target: '>= 35 %', result: check(ratio >= 0.35) });
+  if (b) {
+    rows.push({ figure: 'b) end-to-end msg/s (sustained)', value: `${b.msgPerSec} (seconds: ${b.minSecond}-${b.maxSecond})`, target: '>= 2000', result: check(b.msgPerSec >= 2000) });
+    rows.push({ figure: 'b) send → reply latency p50 / p99', value: `${b.latencyP50Ms} / ${b.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({
+      figure: 'b) lost / duplicate replies',
+      value: `${b.lost} / ${b.duplicates} of ${b.accepted}`,
+      target: '0 / 0',
+      result: check(b.lost === 0 && b.duplicates === 0 && b.unexpected === 0 && b.postFailures === 0),
+    });
+  } else err('end-to-end', 'b) end-to-end');
+  if (d) {
+    rows.push({ figure: 'd) openai ?wait=true p50 / p99', value: `${d.sequential.p50Ms} / ${d.sequential.p99Ms} ms`, target: 'p50 <= 5 ms', result: check(d.sequential.failures === 0 && d.sequential.p50Ms <= 5) });
+    rows.push({ figure: 'd) openai ?wait=true req/s (50 conn)', value: `${d.load.okPerSec} (p99 ${d.load.latencyP99Ms} ms)`, target: '>= 1000', result: check(d.load.okPerSec >= 1000) });
+    const loadOther = Object.values(d.load.otherStatus).reduce((n, k) => n + k, 0);
+    rows.push({
+      figure: 'd) openai failures (seq / load non-200 / errors)',
+      value: `${d.sequential.failures} / ${loadOther} / ${d.load.errors + d.load.timeouts}`,
+      target: '0',
+      result: check(d.sequential.failures === 0 && loadOther === 0 && d.load.errors + d.load.timeouts === 0),
+    });
+  } else err('openai', 'd) openai path');
+  if (e) {
+    rows.push({ figure: 'e) spawn → ready (median of 5)', value: `${e.medianSpawnToReadyMs} ms`, target: '< 1000 ms', result: check(e.medianSpawnToReadyMs < 1000) });
+    rows.push({ figure: 'e) readyMs logged by gateway (median)', value: `${e.medianReadyMs} ms`, target: '', result: '' });
+  } else err('startup', 'e) startup');
+  if (peakRssMb !== undefined) rows.push({ figure: 'f) peak RSS (VmHWM, max of a, b)', value: `${peakRssMb} MB`, target: '< 200 MB', result: check(peakRssMb < 200) });
+
+  const w = ['Figure'.length, 'Value'.length, 'Target'.length];
+  for (const r of rows) [r.figure, r.value, r.target].forEach((s, i) => (w[i] = Math.max(w[i]!, s.length)));
+  const line = (cols: string[]) => cols.map((s, i) => s.padEnd(w[i] ?? 0)).join('  ');
+  console.log('');
+  console.log(line(['Figure', 'Value', 'Target', 'Result']));
+  console.log(line(w.map((n) => '-'.repeat(n)).concat('------')));
+  for (const r of rows) console.log(line([r.figure, r.value, r.target, r.result]));
+
+  const report = {
+    mode: opts.quick ? 'quick' : 'full',
+    gateway: opts.source ? 'src via tsx' : 'dist',
+    distStale: stale,
+    machine: machineInfo(),
+    summary: {
+      ingressPerSec: a?.okPerSec,
+      baselinePerSec: c?.okPerSec,
+      ingressVsBaseline: ratio === undefined ? undefined : round(ratio, 3),
+      endToEndPerSec: b?.msgPerSec,
+      endToEndLost: b?.lost,
+      endToEndDuplicates: b?.duplicates,
+      openaiP50Ms: d?.sequential.p50Ms,
+      openaiP99Ms: d?.sequential.p99Ms,
+      openaiPerSec: d?.load.okPerSec,
+      startupMedianMs: e?.medianSpawnToReadyMs,
+      startupReadyMsMedian: e?.medianReadyMs,
+      peakRssMb,
+    },
+    checks: Object.fromEntries(rows.filter((r) => r.result !== '').map((r) => [r.figure, r.result])),
+    scenarios: results,
+    errors,
+  };
+  const json = JSON.stringify(report, null, 2);
+  console.log('');
+  console.log(json);
+  const outDir = join(ROOT, 'bench', 'out');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), json + '\n');
+  for (const [name, stack] of Object.entries(errors)) console.error(`\n${name} failed:\n${stack}`);
+  if (Object.keys(errors).length > 0) process.exitCode = 1;
+}
+
+await main();
