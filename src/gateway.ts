@@ -96,6 +96,7 @@ export class Gateway {
       resolveTarget: (kind, id) => this.resolveTarget(kind, id),
       capabilitiesOf: (type) => (this.registry.has(type) ? this.registry.get(type).capabilities : undefined),
       onReplies: () => this.outbox.wake(),
+      deliver: (items) => this.outbox.deliverNow(items),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,
       maxAttempts: limits.max_attempts,

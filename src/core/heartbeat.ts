@@ -4,7 +4,7 @@ import type { ChannelCapabilities } from '../channels/define.js';
 import { splitText } from '../channels/shared/split-text.js';
 import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { HistoryTurn, InboundItem, NewOutbound, Store } from '../store/store.js';
+import type { HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
@@ -28,8 +28,10 @@ export interface HeartbeatDeps {
   /** Throws a CocoError (COCO_ERR_ROUTE_MISSING) when the agent or scene is gone. */
   resolveTarget(targetKind: 'agent' | 'scene', targetId: string): ResolvedTarget;
   capabilitiesOf(channelType: string): ChannelCapabilities | undefined;
-  /** Wakes the outbox after replies were written. */
+  /** Wakes the outbox after replies were written that it must claim itself. */
   onReplies(): void;
+  /** Delivers reply chunks the store leased to this worker on completion. */
+  deliver(items: OutboundItem[]): void;
   concurrency: number;
   leaseMs: number;
   maxAttempts: number;
@@ -121,6 +123,7 @@ export class Heartbeat {
         replies: this.chunks(item, outcome.reply.text, outcome.reply.format, now),
         history: { key: historyKey, turns },
         detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message,
+        claim: { leaseMs: this.deps.leaseMs, owner: this.deps.owner },
       });
       if (!completed) {
         log.warn('lease lost before the reply was stored; another worker answers this message');
@@ -128,7 +131,9 @@ export class Heartbeat {
       }
       if (outcome.ok) metrics.processed.inc({ channel: item.channelType });
       else metrics.failed.inc({ channel: item.channelType, reason: 'agent' });
-      this.deps.onReplies();
+      // Next in line: deliver at once. Otherwise they wait behind earlier replies for the outbox loop.
+      if (completed.length > 0) this.deps.deliver(completed);
+      else this.deps.onReplies();
     } catch (err) {
       await this.retryOrBury(item, err, log);
     } finally {

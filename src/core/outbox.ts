@@ -34,6 +34,7 @@ const MAX_RETRY_AFTER_MS = 15 * 60_000;
  */
 export class OutboxSender {
   private readonly loop: WorkLoop<OutboundItem>;
+  private readonly handedOver = new Set<Promise<void>>();
 
   constructor(private readonly deps: OutboxDeps) {
     this.loop = new WorkLoop({
@@ -43,7 +44,9 @@ export class OutboxSender {
       concurrency: deps.concurrency,
       tickMs: deps.tickMs ?? 1_000,
       claim: (limit) => deps.store.claimOutbound({ now: deps.clock.now(), leaseMs: deps.leaseMs, limit, owner: deps.owner }),
-      process: (item) => this.deliver(item),
+      process: async (item) => {
+        await this.deliver(item);
+      },
     });
   }
 
@@ -55,11 +58,33 @@ export class OutboxSender {
     this.loop.wake();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /**
+   * Delivers, in order, chunks the store leased to this process when their reply was stored
+   * (no claim round trip). If one fails, it is rescheduled and the rest go back in line behind it.
+   */
+  deliverNow(items: OutboundItem[]): void {
+    const run = (async () => {
+      for (const [i, item] of items.entries()) {
+        if (await this.deliver(item)) continue;
+        for (const rest of items.slice(i + 1)) {
+          const now = this.deps.clock.now();
+          await this.deps.store.retryOutbound(rest.id, rest.leaseToken, { now, availableAt: now, error: 'waiting for an earlier chunk' });
+        }
+        this.wake();
+        return;
+      }
+    })().catch((err: unknown) => this.deps.log.error({ err: describeError(err) }, 'outbox: delivery failed'));
+    this.handedOver.add(run);
+    void run.finally(() => this.handedOver.delete(run));
   }
 
-  private async deliver(item: OutboundItem): Promise<void> {
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await Promise.allSettled([...this.handedOver]);
+  }
+
+  /** Sends one chunk; true when it was delivered and recorded. */
+  private async deliver(item: OutboundItem): Promise<boolean> {
     const { store, clock, metrics } = this.deps;
     const log = this.deps.log.child({ entry: item.entryKey, messageId: item.replyTo, chunk: item.chunkIndex });
     const labels = { channel: item.channelType };
@@ -68,7 +93,7 @@ export class OutboxSender {
       await store.deadLetterOutbound(item.id, item.leaseToken, { now: clock.now(), error });
       metrics.outboxDead.inc(labels);
       log.error('reply expired before delivery; dead-lettered');
-      return;
+      return false;
     }
     const channel = this.deps.channelOf(item.entryKey);
     if (!channel) {
@@ -79,7 +104,7 @@ export class OutboxSender {
         availableAt: Math.min(clock.now() + delay, item.expiresAt),
         error: `entry ${item.entryKey} is not running`,
       });
-      return;
+      return false;
     }
     try {
       const result = await channel.send({ text: item.text, format: item.format }, item.userId, {
@@ -96,6 +121,7 @@ export class OutboxSender {
         metrics.outboxSent.inc(labels);
         this.deps.onSent(item.entryKey);
       }
+      return ok;
     } catch (err) {
       const error = isCocoError(err) ? `${err.code}: ${err.message}` : describeError(err);
       const retryable = isCocoError(err) ? err.retryable : true;
@@ -103,7 +129,7 @@ export class OutboxSender {
         await store.deadLetterOutbound(item.id, item.leaseToken, { now: clock.now(), error });
         metrics.outboxDead.inc(labels);
         log.error({ err: error, attempts: item.attempts }, 'reply dead-lettered');
-        return;
+        return false;
       }
       const ownDelay = backoffDelay(this.deps.backoff ?? DEFAULT_BACKOFF, item.attempts);
       const platformDelay = isCocoError(err) && err.retryAfterMs ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0;
@@ -111,6 +137,7 @@ export class OutboxSender {
       await store.retryOutbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now() + delay, error });
       metrics.outboxRetries.inc(labels);
       log.warn({ err: error, attempts: item.attempts, retryInMs: delay }, 'send failed; will retry');
+      return false;
     }
   }
 }

@@ -42,8 +42,14 @@ export interface Store {
    * In one transaction: marks the message done (or "fallback" when the agent failed and the
    * fallback reply was used), inserts its reply chunks into the outbox (each with its
    * idempotency key, unique), appends the history turns, and records the timeline event.
+   *
+   * Returns false (writing nothing) when the lease was lost. Otherwise returns the chunks leased
+   * to the caller for immediate delivery: with `result.claim` set and no earlier reply of the same
+   * conversation still pending or leased, the new chunks are inserted already leased (attempts 1)
+   * and returned, sparing a claim round trip; in every other case the list is empty and the chunks
+   * wait, pending, for `claimOutbound`, behind the earlier ones.
    */
-  completeInbound(id: string, leaseToken: string, result: InboundResult): Promise<boolean>;
+  completeInbound(id: string, leaseToken: string, result: InboundResult): Promise<false | OutboundItem[]>;
 
   /** Puts a leased message back to "queued", available again at `availableAt`; records the error. */
   retryInbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; error: string }): Promise<boolean>;
@@ -159,6 +165,8 @@ export interface InboundResult {
   history: { key: HistoryKey; turns: HistoryTurn[] };
   /** Timeline detail, e.g. the agent error that led to the fallback. */
   detail?: string;
+  /** Lease the reply chunks to the caller on insert when they are next in line (see completeInbound). */
+  claim?: { leaseMs: number; owner: string };
 }
 
 export interface NewOutbound {

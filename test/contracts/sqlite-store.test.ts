@@ -48,7 +48,7 @@ describe('SqliteStore (SQLite specifics)', () => {
       isGroup: true, replyMeta: { thread: 't' }, availableAt: t0 + 20, expiresAt: t0 + 60_000,
     }));
     const history = { key: { agentId: 'bot', entryKey: 'bot.web', conversationId: 'c2' }, turns: [{ role: 'user' as const, content: 'b', at: t0 + 20 }] };
-    expect(await store.completeInbound(b.id, cb!.leaseToken, { now: t0 + 20, status: 'done', replies, history })).toBe(true);
+    expect(await store.completeInbound(b.id, cb!.leaseToken, { now: t0 + 20, status: 'done', replies, history })).toEqual([]);
     await store.close(); // stands in for the crash: nothing else is flushed by the test
 
     store = openSqliteStore({ path: file });

@@ -136,7 +136,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(first[0]?.leaseToken).not.toBe(first[1]?.leaseToken);
         expect(await store.claimInbound(claim(t0 + 11))).toEqual([]);
         expect(await stages(a1.id)).toEqual(['received', 'claimed']);
-        expect(await store.completeInbound(a1.id, first[0]!.leaseToken, result(first[0]!, t0 + 12))).toBe(true);
+        expect(await store.completeInbound(a1.id, first[0]!.leaseToken, result(first[0]!, t0 + 12))).toEqual([]);
         expect(ids(await store.claimInbound(claim(t0 + 13)))).toEqual([a2.id]);
       });
 
@@ -206,7 +206,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         const [again] = await store.claimInbound(claim(t0 + 1000));
         expect(again).toMatchObject({ id: a.id, attempts: 2, lastError: 'agent timeout' });
         expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 1001))).toBe(false);
-        expect(await store.completeInbound(a.id, again!.leaseToken, result(again!, t0 + 1001))).toBe(true);
+        expect(await store.completeInbound(a.id, again!.leaseToken, result(again!, t0 + 1001))).toEqual([]);
         expect(ids(await store.claimInbound(claim(t0 + 1002)))).toEqual([a2.id]);
       });
 
@@ -222,10 +222,40 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
     });
 
     describe('completeInbound', () => {
+      it('leases the reply chunks to the caller when asked and nothing of the conversation waits before them', async () => {
+        await store.enqueue(inbound('c1', { conv: 'conv' }), t0);
+        await store.enqueue(inbound('c2', { conv: 'conv' }), t0);
+        const [a] = await store.claimInbound(claim(t0));
+        const handed = await store.completeInbound(a!.id, a!.leaseToken, {
+          ...result(a!, t0 + 1, [reply(a!, 0, t0 + 1), reply(a!, 1, t0 + 1)]),
+          claim: { leaseMs: 1_000, owner: 'w1' },
+        });
+        expect(handed && handed.map((o) => [o.chunkIndex, o.status, o.attempts, o.leaseUntil])).toEqual([[0, 'leased', 1, t0 + 1_001], [1, 'leased', 1, t0 + 1_001]]);
+        expect(await store.claimOutbound(claim(t0 + 2))).toEqual([]);
+        // The next message of the conversation finishes while those chunks are still out: its chunk waits behind them.
+        const [b] = await store.claimInbound(claim(t0 + 2));
+        expect(await store.completeInbound(b!.id, b!.leaseToken, { ...result(b!, t0 + 3, [reply(b!, 0, t0 + 3)]), claim: { leaseMs: 1_000, owner: 'w1' } })).toEqual([]);
+        expect(await store.markSent(handed ? handed[0]!.id : '', handed ? handed[0]!.leaseToken : '', { now: t0 + 4 })).toBe(true);
+        expect(await store.claimOutbound(claim(t0 + 4))).toEqual([]);
+        expect(await store.markSent(handed ? handed[1]!.id : '', handed ? handed[1]!.leaseToken : '', { now: t0 + 4 })).toBe(true);
+        const next = await store.claimOutbound(claim(t0 + 5));
+        expect(next.map((o) => [o.replyTo, o.chunkIndex])).toEqual([[b!.id, 0]]);
+      });
+
+      it('returns a handed-over chunk to the queue when its worker dies (lease expiry)', async () => {
+        await store.enqueue(inbound('h1', { conv: 'conv' }), t0);
+        const [a] = await store.claimInbound(claim(t0));
+        const handed = await store.completeInbound(a!.id, a!.leaseToken, { ...result(a!, t0, [reply(a!, 0, t0)]), claim: { leaseMs: 1_000, owner: 'dies' } });
+        expect(handed).toHaveLength(1);
+        expect(await store.claimOutbound(claim(t0 + 999))).toEqual([]);
+        const again = await store.claimOutbound(claim(t0 + 1_000));
+        expect(again.map((o) => [o.id, o.attempts])).toEqual([[handed ? handed[0]!.id : '', 2]]);
+      });
+
       it('marks done, queues the replies, appends history and records "replied" atomically', async () => {
         const a = await enqueueAndClaim('a', t0);
         const replies = [reply(a, 0, t0 + 5), reply(a, 1, t0 + 5), reply(a, 1, t0 + 5, { text: 'dup key' }), reply(a, 2, t0 + 5)];
-        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 5, replies))).toBe(true);
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 5, replies))).toEqual([]);
         const d = await store.getMessage(a.id);
         expect(d?.status).toBe('done');
         expect(d?.replies.map((r) => [r.text, r.status, r.chunkIndex, r.replyTo, r.createdAt])).toEqual([
@@ -242,7 +272,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         const a = await enqueueAndClaim('a', t0);
         await store.completeInbound(a.id, a.leaseToken, result(a, t0, [reply(a, 0, t0, { idempotencyKey: 'same' })]));
         const b = await enqueueAndClaim('b', t0 + 1, { conv: 'B' });
-        expect(await store.completeInbound(b.id, b.leaseToken, result(b, t0 + 1, [reply(b, 0, t0 + 1, { idempotencyKey: 'same' })]))).toBe(true);
+        expect(await store.completeInbound(b.id, b.leaseToken, result(b, t0 + 1, [reply(b, 0, t0 + 1, { idempotencyKey: 'same' })]))).toEqual([]);
         expect((await store.getMessage(b.id))?.replies).toEqual([]);
         expect((await store.getMessage(b.id))?.status).toBe('done');
       });
@@ -250,7 +280,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       it('records a fallback with its detail', async () => {
         const a = await enqueueAndClaim('a', t0);
         await store.recordEvent(a.id, { at: t0 + 1, stage: 'agent_error', detail: 'HTTP 500' });
-        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 2, [reply(a, 0, t0 + 2)], { status: 'fallback', detail: 'agent failed: HTTP 500' }))).toBe(true);
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 2, [reply(a, 0, t0 + 2)], { status: 'fallback', detail: 'agent failed: HTTP 500' }))).toEqual([]);
         const d = await store.getMessage(a.id);
         expect(d?.status).toBe('fallback');
         expect(d?.timeline.slice(2)).toEqual([
@@ -263,7 +293,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       async function completeWith(dedup: string, now: number, n: number, o: { entry?: string; conv?: string } = {}, over: Partial<NewOutbound> = {}) {
         const a = await enqueueAndClaim(dedup, now, o);
         const replies = Array.from({ length: n }, (_, i) => reply(a, i, now, { chunkCount: n, ...over }));
-        expect(await store.completeInbound(a.id, a.leaseToken, result(a, now, replies))).toBe(true);
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, now, replies))).toEqual([]);
         return a;
       }
 
@@ -538,7 +568,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         leased.clear();
         batch.filter((_, i) => i % 2 === 1).forEach((b) => leased.set(b.id, b));
         for (const f of finish) {
-          expect(await store.completeInbound(f.id, f.leaseToken, result(f, now))).toBe(true);
+          expect(await store.completeInbound(f.id, f.leaseToken, result(f, now))).toEqual([]);
           completed.set(f.conversationKey, [...(completed.get(f.conversationKey) ?? []), f.id]);
         }
       }

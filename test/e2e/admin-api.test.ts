@@ -353,6 +353,7 @@ describe('message log and dead letters', () => {
     const sent = await chat('assistant.web_api', TEST_API_KEY, 'log me');
     expect(sent.status).toBe(200);
     const id = sent.json.messageId as string;
+    await t!.until(async () => (await api('GET', `/messages/${id}`)).json.replies?.[0]?.status === 'sent');
     const list = await api('GET', '/messages?entry=assistant.web_api');
     expect(list.json.messages).toEqual([expect.objectContaining({ id, status: 'done', content: 'log me', userId: 'alice' })]);
     const one = await api('GET', `/messages/${id}`);
