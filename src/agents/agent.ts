@@ -34,6 +34,8 @@ export interface AgentReply {
  */
 export interface Agent {
   readonly provider: string;
+  /** False when the agent never reads `history` (echo): the gateway then skips loading it. */
+  readonly usesHistory?: boolean;
   run(request: AgentRequest): Promise<AgentReply>;
 }
 

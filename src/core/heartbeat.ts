@@ -92,7 +92,8 @@ export class Heartbeat {
     const lease = this.keepLease(item, log);
     try {
       const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
-      const history = await store.loadHistory(historyKey, target.profile.history_window);
+      const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
+      const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
       const outcome = await runAgent(
         target.agent,
         target.profile,

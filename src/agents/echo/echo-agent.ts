@@ -4,6 +4,7 @@ import type { EchoProfile } from '../../config/schema.js';
 /** Answers with the message itself: for trying out a channel without a model behind it. */
 export class EchoAgent implements Agent {
   readonly provider = 'echo';
+  readonly usesHistory = false;
 
   constructor(
     private readonly profile: EchoProfile,

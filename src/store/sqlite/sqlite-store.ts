@@ -35,8 +35,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     // Checkpoints (which fsync) every ~40 MB of WAL instead of ~4 MB: fewer stalls under load.
     db.pragma('wal_autocheckpoint = 10000');
     // The default 2 MB page cache thrashes once the mailbox holds a few thousand messages.
-    db.pragma('cache_size = -65536');
-    db.pragma('mmap_size = 268435456');
+    db.pragma('cache_size = -16384');
     migrate(db);
     return new SqliteStore(db);
   } catch (err) {
@@ -143,6 +142,8 @@ function toFeed(r: FeedRow): FeedItem {
   return { seq: r.seq, entryKey: r.entry_key, conversationId: r.conversation_id, replyTo: r.reply_to, payload, createdAt: r.created_at };
 }
 
+/** History turn keys are (message id * this + position): ordered within a conversation, unique. */
+const TURNS_PER_MESSAGE = 1024;
 const chunkOf = (r: OutboundRow) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
 const sentDetail = (r: OutboundRow) => (r.platform_message_id === null ? chunkOf(r) : `${chunkOf(r)}, platform id ${r.platform_message_id}`);
 
@@ -222,16 +223,14 @@ export class SqliteStore implements Store {
       events: p<{ at: number; stage: string; detail: string | null }>(
         'SELECT at, stage, detail FROM inbound_events WHERE message_id = ? ORDER BY at, id',
       ),
+      // Pending, or already leased (lease-on-insert: the completing worker delivers it itself).
       insertOutbox: p(`INSERT INTO outbox (entry_key, channel_type, conversation_id, user_id, idempotency_key,
           text, format, chunk_index, chunk_count, reply_to, in_reply_to, is_group, reply_meta, status,
-          available_at, expires_at, max_age_ms, created_at)
+          attempts, lease_token, lease_until, lease_owner, available_at, expires_at, max_age_ms, created_at)
         VALUES (@entryKey, @channelType, @conversationId, @userId, @idempotencyKey, @text, @format,
-          @chunkIndex, @chunkCount, @replyTo, @inReplyTo, @isGroup, @replyMeta, 'pending', @availableAt,
-          @expiresAt, @maxAge, @now)
+          @chunkIndex, @chunkCount, @replyTo, @inReplyTo, @isGroup, @replyMeta, @status, @attempts, @token,
+          @until, @owner, @availableAt, @expiresAt, @maxAge, @now)
         ON CONFLICT (idempotency_key) DO NOTHING`),
-      // Lease-on-insert: the completing worker delivers the chunks itself (no claim round trip).
-      outboxLeaseNew: p(`UPDATE outbox SET status = 'leased', attempts = 1, lease_token = @token,
-          lease_until = @until, lease_owner = @owner WHERE id = @id AND status = 'pending'`),
       outboxBusy: p<number>(`SELECT 1 FROM outbox WHERE entry_key = ? AND conversation_id = ?
           AND status IN ('pending', 'leased') LIMIT 1`).pluck(),
       outboxById: p<OutboundRow>('SELECT * FROM outbox WHERE id = ?'),
@@ -247,11 +246,11 @@ export class SqliteStore implements Store {
           lease_token = NULL, lease_until = NULL ${LEASED}`),
       outboxRevive: p(`UPDATE outbox SET status = 'pending', available_at = @now, attempts = 0,
           expires_at = @now + max_age_ms, dead_at = NULL WHERE id = @id AND status = 'dead'`),
-      insertHistory: p(`INSERT INTO history (agent_id, entry_key, conversation_id, role, content, at)
-        VALUES (?, ?, ?, ?, ?, ?)`),
+      insertHistory: p(`INSERT INTO history (agent_id, entry_key, conversation_id, turn, role, content, at)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
       // Newest first straight off the index; the caller reverses (no temp b-tree).
       loadHistory: p<{ role: 'user' | 'assistant'; content: string; at: number }>(`SELECT role, content, at
-        FROM history WHERE agent_id = ? AND entry_key = ? AND conversation_id = ? ORDER BY id DESC LIMIT ?`),
+        FROM history WHERE agent_id = ? AND entry_key = ? AND conversation_id = ? ORDER BY turn DESC LIMIT ?`),
       insertFeed: p(`INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entry_key, idempotency_key) DO NOTHING`),
       feedSeqByKey: p<number>('SELECT seq FROM feed WHERE entry_key = ? AND idempotency_key = ?').pluck(),
@@ -328,14 +327,15 @@ export class SqliteStore implements Store {
         const claim = res.claim && first && s.outboxBusy.get(first.entryKey, first.conversationId) === undefined ? res.claim : undefined;
         const claimed: OutboundItem[] = [];
         for (const r of res.replies) {
-          const ins = s.insertOutbox.run(outboxParams(r, res.now));
-          if (!claim || ins.changes !== 1) continue;
-          const lease = { id: Number(ins.lastInsertRowid), token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner };
-          s.outboxLeaseNew.run(lease);
-          claimed.push({ ...r, id: String(lease.id), status: 'leased', attempts: 1, leaseToken: lease.token, leaseUntil: lease.until, createdAt: res.now });
+          const lease = claim ? { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner } : undefined;
+          const ins = s.insertOutbox.run(outboxParams(r, res.now, lease));
+          if (!lease || ins.changes !== 1) continue;
+          const id = String(ins.lastInsertRowid);
+          claimed.push({ ...r, id, status: 'leased', attempts: 1, leaseToken: lease.token, leaseUntil: lease.until, createdAt: res.now });
         }
         const k = res.history.key;
-        for (const t of res.history.turns) s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, t.role, t.content, t.at);
+        if (res.history.turns.length > TURNS_PER_MESSAGE) throw new Error(`at most ${TURNS_PER_MESSAGE} history turns per message`);
+        res.history.turns.forEach((t, i) => s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, id * TURNS_PER_MESSAGE + i, t.role, t.content, t.at));
         const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
         event(id, res.now, res.status === 'done' ? 'replied' : 'fallback', detail);
         return claimed;
@@ -613,9 +613,14 @@ export class SqliteStore implements Store {
   }
 }
 
-function outboxParams(r: NewOutbound, now: number): Record<string, unknown> {
+function outboxParams(r: NewOutbound, now: number, lease?: { token: string; until: number; owner: string }): Record<string, unknown> {
   return {
     ...r, now,
+    status: lease ? 'leased' : 'pending',
+    attempts: lease ? 1 : 0,
+    token: lease?.token ?? null,
+    until: lease?.until ?? null,
+    owner: lease?.owner ?? null,
     isGroup: r.isGroup ? 1 : 0,
     replyMeta: r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta),
     maxAge: r.expiresAt - now, // kept so that every revive grants the same max age again

@@ -86,17 +86,19 @@ CREATE INDEX outbox_dead ON outbox (dead_at) WHERE status = 'dead';
 CREATE INDEX outbox_reply_to ON outbox (reply_to, id);
 
 -- ── History ───────────────────────────────────────────────────────────────────────────────
+-- Clustered by conversation (WITHOUT ROWID): the last N turns of one conversation sit on one or
+-- two pages instead of N pages scattered among everyone else's turns. `turn` orders the turns:
+-- (inbound message id * 1024 + position), and a conversation's messages complete in id order.
 CREATE TABLE history (
-  id              INTEGER PRIMARY KEY,
   agent_id        TEXT    NOT NULL,
   entry_key       TEXT    NOT NULL,
   conversation_id TEXT    NOT NULL,
+  turn            INTEGER NOT NULL,
   role            TEXT    NOT NULL CHECK (role IN ('user', 'assistant')),
   content         TEXT    NOT NULL,
-  at              INTEGER NOT NULL
-) STRICT;
-
-CREATE INDEX history_key ON history (agent_id, entry_key, conversation_id, id);
+  at              INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, entry_key, conversation_id, turn)
+) STRICT, WITHOUT ROWID;
 
 -- ── Channel feeds ─────────────────────────────────────────────────────────────────────────
 CREATE TABLE feed (
