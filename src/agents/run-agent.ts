@@ -18,6 +18,9 @@ export interface RunAgentDeps extends AgentDeps {
 
 export const AGENT_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 10_000 };
 /** A provider's retry-after is honoured up to this; longer would hold the conversation too long. */
+/** The reason an attempt's timeout timer is cancelled with once the attempt settled. */
+const TIMER_DONE = Symbol('attempt settled');
+
 export const MAX_RETRY_AFTER_MS = 30_000;
 
 /**
@@ -130,7 +133,7 @@ async function attemptOnce(
     if (controller.signal.aborted) throw controller.signal.reason;
     throw err;
   } finally {
-    timer.abort();
+    timer.abort(TIMER_DONE); // a reason of our own: abort() without one builds a DOMException
     deps.signal?.removeEventListener('abort', onShutdown);
   }
 }

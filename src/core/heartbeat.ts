@@ -8,7 +8,7 @@ import type { HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from 
 import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
-import type { Logger } from './logger.js';
+import { lazyChild, type Logger } from './logger.js';
 import { WorkLoop } from './work-loop.js';
 
 /** Who answers a message: resolved from the current workspace when the message is processed. */
@@ -78,7 +78,7 @@ export class Heartbeat {
 
   private async process(item: InboundItem, shutdown: AbortSignal): Promise<void> {
     const { store, clock, metrics } = this.deps;
-    const log = this.deps.log.child({ entry: item.entryKey, messageId: item.id, msgId: item.message.msgId });
+    const log = lazyChild(this.deps.log, { entry: item.entryKey, messageId: item.id, msgId: item.message.msgId });
     let target: ResolvedTarget;
     try {
       target = this.deps.resolveTarget(item.targetKind, item.targetId);

@@ -51,3 +51,18 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * A child logger created on first use. The heartbeat and outbox bind entry and message ids for
+ * every message, but log only on trouble; pino's child() (with redaction) costs per call.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      child ??= parent.child(bindings);
+      const value: unknown = Reflect.get(child, prop, child);
+      return typeof value === 'function' ? value.bind(child) : value;
+    },
+  });
+}

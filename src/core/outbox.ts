@@ -4,7 +4,7 @@ import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Channel } from './channel.js';
 import type { Clock } from './clock.js';
 import { describeError, isCocoError } from './errors.js';
-import type { Logger } from './logger.js';
+import { lazyChild, type Logger } from './logger.js';
 import { WorkLoop } from './work-loop.js';
 
 export interface OutboxDeps {
@@ -86,7 +86,7 @@ export class OutboxSender {
   /** Sends one chunk; true when it was delivered and recorded. */
   private async deliver(item: OutboundItem): Promise<boolean> {
     const { store, clock, metrics } = this.deps;
-    const log = this.deps.log.child({ entry: item.entryKey, messageId: item.replyTo, chunk: item.chunkIndex });
+    const log = lazyChild(this.deps.log, { entry: item.entryKey, messageId: item.replyTo, chunk: item.chunkIndex });
     const labels = { channel: item.channelType };
     if (clock.now() >= item.expiresAt) {
       const error = `COCO_ERR_OUTBOX_EXPIRED: not delivered within its max age (created ${new Date(item.createdAt).toISOString()})`;

@@ -27,7 +27,8 @@ export class OpenAIAgent implements Agent {
     }
     this.baseURL = profile.base_url ?? DEFAULT_OPENAI_BASE_URL;
     // maxRetries 0: runAgent retries, uniformly across providers and on the injected clock.
-    this.client = new OpenAI({ baseURL: this.baseURL, apiKey, timeout: profile.timeout_ms, maxRetries: 0 });
+    // logLevel off: the SDK would format request details for its own logger on every call.
+    this.client = new OpenAI({ baseURL: this.baseURL, apiKey, timeout: profile.timeout_ms, maxRetries: 0, logLevel: 'off' });
   }
 
   async run(request: AgentRequest): Promise<AgentReply> {
