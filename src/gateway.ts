@@ -35,6 +35,8 @@ export interface GatewayOptions {
 
 /** How often finished messages past the dedup retention are deleted. */
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** History is trimmed to the largest window a profile may ask for. */
+const MAX_HISTORY_WINDOW = 200;
 /** Web API replies stay readable (SSE resume) this long. */
 const FEED_RETENTION_MS = 24 * 3_600_000;
 
@@ -167,7 +169,11 @@ export class Gateway {
   private async prune(): Promise<void> {
     try {
       const hours = this.current.settings.limits.dedup_retention_hours;
-      await this.store.prune(this.clock.now(), { dedupRetentionMs: hours * 3_600_000, feedRetentionMs: FEED_RETENTION_MS });
+      await this.store.prune(this.clock.now(), {
+        dedupRetentionMs: hours * 3_600_000,
+        feedRetentionMs: FEED_RETENTION_MS,
+        historyTurns: MAX_HISTORY_WINDOW,
+      });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'prune failed');
     }

@@ -116,8 +116,9 @@ export class Heartbeat {
         await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${outcome.error.code}: ${describeError(outcome.error.cause ?? outcome.error)}` });
       }
       const now = clock.now();
-      const turns: HistoryTurn[] = [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
-      if (outcome.ok) turns.push({ role: 'assistant', content: outcome.reply.text, at: now });
+      // History is written for agents that read it; the message log keeps every message anyway.
+      const turns: HistoryTurn[] = target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
+      if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: outcome.reply.text, at: now });
       const completed = await store.completeInbound(item.id, item.leaseToken, {
         now,
         status: outcome.ok ? 'done' : 'fallback',

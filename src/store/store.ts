@@ -117,9 +117,10 @@ export interface Store {
   /**
    * Deletes finished inbound messages (done/fallback) created before `now - dedupRetentionMs`
    * (with their timeline and sent outbox rows), and feed items older than `now - feedRetentionMs`.
-   * Dead letters are kept. Returns the number of rows deleted.
+   * Dead letters are kept. With `historyTurns`, also trims every conversation's history to its
+   * newest `historyTurns` turns (not counted in the result). Returns the number of rows deleted.
    */
-  prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number }): Promise<number>;
+  prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -419,6 +419,11 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.loadHistory({ ...key, agentId: 'bot2' }, 10)).toEqual([]);
       expect(await store.loadHistory({ ...key, agentId: 'bot2', conversationId: 'c2' }, 10)).toEqual(turnsOf(9));
       expect(await store.loadHistory({ ...key, entryKey: 'bot.other' }, 10)).toEqual([]);
+
+      // prune trims each conversation to its newest turns and leaves shorter ones alone.
+      await store.prune(t0 + 10, { dedupRetentionMs: 365 * DAY, feedRetentionMs: 365 * DAY, historyTurns: 3 });
+      expect((await store.loadHistory(key, 100)).map((t) => t.content)).toEqual(['a2', 'q3', 'a3']);
+      expect(await store.loadHistory({ ...key, agentId: 'bot2', conversationId: 'c2' }, 10)).toEqual(turnsOf(9));
     });
 
     describe('message log', () => {

@@ -7,8 +7,13 @@ import type { WebApiChannel, WebApiReply } from './channel.js';
 
 /** Hard cap before any entry is looked up; each entry's own `body_limit_bytes` is checked after auth. */
 const MAX_BODY_BYTES = 1_048_576;
-/** Multi-process deployments: another gateway may have stored the reply, so look at the store this often too. */
-const STORE_POLL_MS = 500;
+/**
+ * In-process wake-ups announce every reply this gateway stores; the store is also read this often
+ * in case another gateway process stored it (several gateways sharing one database).
+ */
+const WAIT_POLL_MS = 500;
+/** Open streams are many and mostly idle: they look at the store less often. */
+const STREAM_POLL_MS = 5_000;
 /** SSE comment lines keep proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
@@ -140,7 +145,7 @@ async function waitForReply(channel: WebApiChannel, messageId: string, timeoutMs
     if (count > 0 && replies.length >= count) return replies.slice(0, count);
     const left = deadline - Date.now();
     if (left <= 0 || channel.stopSignal.aborted) return undefined;
-    await wake(channel, `reply:${messageId}`, Math.min(left, STORE_POLL_MS));
+    await wake(channel, `reply:${messageId}`, Math.min(left, WAIT_POLL_MS));
   }
 }
 
@@ -195,7 +200,7 @@ async function streamReplies(channel: WebApiChannel, userId: string, from: numbe
       res.write(': keepalive\n\n');
       lastWrite = Date.now();
     }
-    await wake(channel, `conversation:${userId}`, STORE_POLL_MS);
+    await wake(channel, `conversation:${userId}`, Math.min(STREAM_POLL_MS, KEEPALIVE_MS));
   }
   res.end();
 }

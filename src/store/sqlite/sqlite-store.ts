@@ -269,6 +269,10 @@ export class SqliteStore implements Store {
       deleteEvents: p(`DELETE FROM inbound_events WHERE message_id IN (SELECT id FROM inbound i WHERE ${PRUNABLE})`),
       deleteInbound: p(`DELETE FROM inbound AS i WHERE ${PRUNABLE}`),
       deleteFeed: p('DELETE FROM feed WHERE created_at < ?'),
+      // Keeps the newest @keep turns of each conversation (the clustered key makes the OFFSET cheap).
+      trimHistory: p(`DELETE FROM history AS h WHERE h.turn < (SELECT k.turn FROM history k
+          WHERE k.agent_id = h.agent_id AND k.entry_key = h.entry_key AND k.conversation_id = h.conversation_id
+          ORDER BY k.turn DESC LIMIT 1 OFFSET @keep - 1)`),
     };
     this.s = s;
 
@@ -281,13 +285,14 @@ export class SqliteStore implements Store {
       s.headFromMailbox.run(conversationKey);
     };
 
-    const savepoint = db.transaction((run: () => unknown) => run());
     this.tx = {
       /** The outer transaction of a group commit; each write inside runs in its own savepoint. */
       group: db.transaction((batch: QueuedWrite[]) =>
         batch.map((w) => {
           try {
-            return { ok: true as const, value: savepoint(w.run) };
+            // Multi-statement writes are transaction functions (a savepoint when nested here);
+            // the others are one statement, atomic on its own. Either way a failure stays local.
+            return { ok: true as const, value: w.run() };
           } catch (error) {
             return { ok: false as const, error };
           }
@@ -368,8 +373,9 @@ export class SqliteStore implements Store {
         if (row && inboundId !== undefined) event(inboundId, params.now, stage, detail(row));
         return true;
       }),
-      prune: db.transaction((now: number, dedupMs: number, feedMs: number) => {
+      prune: db.transaction((now: number, dedupMs: number, feedMs: number, historyTurns?: number) => {
         const cutoff = now - dedupMs;
+        if (historyTurns !== undefined) s.trimHistory.run({ keep: Math.max(1, Math.trunc(historyTurns)) });
         let deleted = s.deleteSentOutbox.run({ cutoff }).changes;
         s.deleteEvents.run({ cutoff });
         deleted += s.deleteInbound.run({ cutoff }).changes;
@@ -380,8 +386,8 @@ export class SqliteStore implements Store {
 
   /**
    * Group commit: writes issued in the same event-loop turn (concurrent webhooks, many workers
-   * finishing at once) share one transaction, so one WAL commit serves them all. Each write runs
-   * in its own savepoint: a failing one rolls back alone and rejects only its own promise. Every
+   * finishing at once) share one transaction, so one WAL commit serves them all. Each write is
+   * atomic on its own (one statement, or a savepoint): a failing one rolls back alone and rejects only its own promise. Every
    * promise settles after the commit, so a resolved write is durable.
    */
   private write<T>(run: () => T): Promise<T> {
@@ -592,8 +598,8 @@ export class SqliteStore implements Store {
     };
   }
 
-  async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number }): Promise<number> {
-    return this.write(() => this.tx.prune(now, opts.dedupRetentionMs, opts.feedRetentionMs));
+  async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number> {
+    return this.write(() => this.tx.prune(now, opts.dedupRetentionMs, opts.feedRetentionMs, opts.historyTurns));
   }
 
   async close(): Promise<void> {
