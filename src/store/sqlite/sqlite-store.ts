@@ -78,7 +78,7 @@ interface LeaseCols { status: string; attempts: number; lease_token: string | nu
 interface InboundRow extends LeaseCols {
   id: number; entry_key: string; channel_type: string; target_kind: TargetKind; target_id: string; dedup_key: string;
   conversation_key: string; user_id: string; conversation_id: string; message: string; status: InboundStatus;
-  finished_at: number | null;
+  finished_at: number | null; first_claimed_at: number | null; finish_detail: string | null;
 }
 interface OutboundRow extends LeaseCols {
   id: number; entry_key: string; channel_type: string; conversation_id: string; user_id: string; idempotency_key: string;
@@ -142,6 +142,14 @@ function toFeed(r: FeedRow): FeedItem {
   return { seq: r.seq, entryKey: r.entry_key, conversationId: r.conversation_id, replyTo: r.reply_to, payload, createdAt: r.created_at };
 }
 
+/** The "replied" / "fallback" stage of a finished message. */
+function finishEvent(r: InboundRow): TimelineEvent[] {
+  if ((r.status !== 'done' && r.status !== 'fallback') || r.finished_at === null) return [];
+  const event: TimelineEvent = { at: r.finished_at, stage: r.status === 'done' ? 'replied' : 'fallback' };
+  if (r.finish_detail !== null) event.detail = r.finish_detail;
+  return [event];
+}
+
 /** History turn keys are (message id * this + position): ordered within a conversation, unique. */
 const TURNS_PER_MESSAGE = 1024;
 const chunkOf = (r: OutboundRow) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
@@ -197,7 +205,7 @@ export class SqliteStore implements Store {
       inboundById: p<InboundRow>('SELECT * FROM inbound WHERE id = ?'),
       inboundHeads: p<InboundRow>(INBOUND_HEADS),
       inboundLease: p(`UPDATE inbound SET status = 'leased', attempts = attempts + 1, lease_token = @token,
-          lease_until = @until, lease_owner = @owner WHERE id = @id`),
+          lease_until = @until, lease_owner = @owner, first_claimed_at = coalesce(first_claimed_at, @now) WHERE id = @id`),
       inboundRenew: p(`UPDATE inbound SET lease_until = @until ${LEASED}`),
       inboundConv: p<string>('SELECT conversation_key FROM inbound WHERE id = ?').pluck(),
       // A new message is the head only of a conversation that had none (its id is the newest).
@@ -209,7 +217,7 @@ export class SqliteStore implements Store {
         FROM inbound WHERE conversation_key = ? AND status IN ('queued', 'leased') ORDER BY id LIMIT 1`),
       headRenew: p('UPDATE inbound_heads SET ready_at = ? WHERE head_id = ?'),
       headLeased: p('UPDATE inbound_heads SET ready_at = ? WHERE conversation_key = ?'),
-      inboundFinish: p(`UPDATE inbound SET status = @status, finished_at = @now, lease_token = NULL,
+      inboundFinish: p(`UPDATE inbound SET status = @status, finished_at = @now, finish_detail = @detail, lease_token = NULL,
           lease_until = NULL ${LEASED}`),
       inboundRetry: p(`UPDATE inbound SET status = 'queued', available_at = @availableAt, last_error = @error,
           lease_token = NULL, lease_until = NULL ${LEASED}`),
@@ -315,17 +323,19 @@ export class SqliteStore implements Store {
       claimInbound: db.transaction((o: ClaimOptions) => {
         const rows = s.inboundHeads.all({ now: o.now, limit: o.limit });
         return rows.map((r) => {
-          const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner };
+          const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner, now: o.now };
           s.inboundLease.run(lease);
           // The claimed message stays its conversation's head; only its ready time moves.
           s.headLeased.run(lease.until, r.conversation_key);
-          event(r.id, o.now, 'claimed', `attempt ${r.attempts + 1} by ${o.owner}`);
+          // The first claim is read from first_claimed_at; claims after a lost lease or a revive are events.
+          if (r.first_claimed_at !== null) event(r.id, o.now, 'claimed', `attempt ${r.attempts + 1} by ${o.owner}`);
           return toInbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until });
         });
       }),
       complete: db.transaction((id: number, token: string, res: InboundResult) => {
         // The lease check comes first: a stale worker writes nothing at all.
-        if (s.inboundFinish.run({ id, token, status: res.status, now: res.now }).changes !== 1) return false;
+        const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
+        if (s.inboundFinish.run({ id, token, status: res.status, now: res.now, detail }).changes !== 1) return false;
         refreshHead(s.inboundConv.get(id));
         const first = res.replies[0];
         // Hand the chunks to the caller only when nothing of this conversation waits before them.
@@ -341,8 +351,6 @@ export class SqliteStore implements Store {
         const k = res.history.key;
         if (res.history.turns.length > TURNS_PER_MESSAGE) throw new Error(`at most ${TURNS_PER_MESSAGE} history turns per message`);
         res.history.turns.forEach((t, i) => s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, id * TURNS_PER_MESSAGE + i, t.role, t.content, t.at));
-        const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
-        event(id, res.now, res.status === 'done' ? 'replied' : 'fallback', detail);
         return claimed;
       }),
       // Runs a guarded mailbox update; on success refreshes the head and records the event.
@@ -557,7 +565,9 @@ export class SqliteStore implements Store {
       // it was the first event inserted, so a stable sort keeps it first among ties.
       timeline: [
         { at: row.created_at, stage: 'received' },
+        ...(row.first_claimed_at === null ? [] : [{ at: row.first_claimed_at, stage: 'claimed', detail: 'attempt 1' }]),
         ...this.s.events.all(row.id).map(toEvent),
+        ...finishEvent(row),
         ...replies.filter((r) => r.sent_at !== null).map((r) => ({ at: r.sent_at!, stage: 'sent', detail: sentDetail(r) })),
       ].sort((a, b) => a.at - b.at),
       replies: replies.map(toOutbound),

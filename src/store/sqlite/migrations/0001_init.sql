@@ -25,6 +25,10 @@ CREATE TABLE inbound (
   last_error       TEXT,
   created_at       INTEGER NOT NULL,
   finished_at      INTEGER, -- done/fallback/dead time (deadAt for dead letters)
+  -- The timeline's usual stages are read from these instead of stored as events (fewer writes
+  -- per message): the first claim, and the reply ("replied"/"fallback" at finished_at).
+  first_claimed_at INTEGER,
+  finish_detail    TEXT,
   UNIQUE (entry_key, dedup_key)
 ) STRICT;
 
