@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { Channel, type FeedEvent } from '../../core/channel.js';
+import { EventEmitter, setMaxListeners } from 'node:events';
+import { Channel, type ChannelContext, type FeedEvent } from '../../core/channel.js';
 import { CocoError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { TokenBucket } from '../shared/token-bucket.js';
@@ -29,6 +29,12 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   /** Local wake-ups for waiting requests and streams; the store stays the source of truth. */
   readonly events = new EventEmitter().setMaxListeners(0);
   private readonly closing = new AbortController();
+
+  constructor(ctx: ChannelContext) {
+    super(ctx);
+    // Every held ?wait=true request and open stream listens for the stop: many is normal, not a leak.
+    setMaxListeners(0, this.closing.signal);
+  }
 
   get settings(): WebApiChannelConfig {
     if (!this.config) throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', 'web_api channel not started', { statusCode: 503 });
