@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { parseReplyEvent } from '../../test/helpers/sse.js';
 
 export interface HttpAnswer {
   status: number;
@@ -84,16 +85,8 @@ export class SseStream {
   }
 
   private parse(block: string): void {
-    let id: number | undefined;
-    let event = 'message';
-    let data = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('id: ')) id = Number(line.slice(4));
-      else if (line.startsWith('event: ')) event = line.slice(7);
-      else if (line.startsWith('data: ')) data += line.slice(6);
-    }
-    if (event !== 'reply' || id === undefined) return;
-    this.onReply({ id, data: JSON.parse(data) as SseReply['data'] });
+    const event = parseReplyEvent(block);
+    if (event) this.onReply({ id: event.id, data: event.data as SseReply['data'] });
   }
 
   close(): void {

@@ -1,3 +1,16 @@
+/** One SSE event block ("id: …\nevent: …\ndata: …") as a reply event, or undefined for anything else. */
+export function parseReplyEvent(block: string): SseEvent | undefined {
+  let id: number | undefined;
+  let data = '';
+  let event = 'message';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('id: ')) id = Number(line.slice(4));
+    else if (line.startsWith('data: ')) data += line.slice(6);
+    else if (line.startsWith('event: ')) event = line.slice(7);
+  }
+  return event === 'reply' && id !== undefined ? { id, data: JSON.parse(data) } : undefined;
+}
+
 /** A minimal SSE reader over fetch, for tests: collects `reply` events and remembers the last id. */
 export interface SseEvent {
   id: number;
@@ -49,17 +62,10 @@ export class SseClient {
   }
 
   private parse(block: string): void {
-    let id: number | undefined;
-    let data = '';
-    let event = 'message';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('id: ')) id = Number(line.slice(4));
-      else if (line.startsWith('data: ')) data += line.slice(6);
-      else if (line.startsWith('event: ')) event = line.slice(7);
-    }
-    if (event !== 'reply' || id === undefined) return;
-    this.events.push({ id, data: JSON.parse(data) });
-    this.lastEventId = id;
+    const event = parseReplyEvent(block);
+    if (!event) return;
+    this.events.push(event);
+    this.lastEventId = event.id;
   }
 
   async close(): Promise<void> {
