@@ -1,6 +1,7 @@
 import type { Agent } from '../agents/agent.js';
 import { runAgent } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
+import { markdownToText } from '../channels/shared/markdown-to-text.js';
 import { splitText } from '../channels/shared/split-text.js';
 import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -146,7 +147,9 @@ export class Heartbeat {
   private chunks(item: InboundItem, text: string, format: 'text' | 'markdown', now: number): NewOutbound[] {
     const caps = this.deps.capabilitiesOf(item.channelType);
     const outFormat = format === 'markdown' && caps?.markdown ? 'markdown' : 'text';
-    const parts = splitText(text, caps?.maxMessageBytes);
+    // A platform that shows markdown as raw symbols gets readable plain text instead.
+    const body = format === 'markdown' && outFormat === 'text' ? markdownToText(text) : text;
+    const parts = splitText(body, caps?.maxMessageBytes);
     return parts.map((part, index) => ({
       entryKey: item.entryKey,
       channelType: item.channelType,
