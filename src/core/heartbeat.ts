@@ -47,6 +47,8 @@ export interface HeartbeatDeps {
  */
 export class Heartbeat {
   private readonly loop: WorkLoop<InboundItem>;
+  private readonly leases = new Map<string, { item: InboundItem; onLost: () => void }>();
+  private cancelRenewals?: () => void;
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.loop = new WorkLoop({
@@ -61,6 +63,8 @@ export class Heartbeat {
   }
 
   start(): void {
+    // A third of the lease: two renewals can fail before anyone else may claim the message.
+    this.cancelRenewals ??= this.deps.clock.every(Math.max(250, Math.floor(this.deps.leaseMs / 3)), () => this.renewAll());
     this.loop.start();
   }
 
@@ -73,8 +77,9 @@ export class Heartbeat {
   }
 
   /** Stops claiming, aborts running agents and releases their messages for the next start. */
-  stop(): Promise<void> {
-    return this.loop.stop();
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    this.cancelRenewals?.();
   }
 
   private async process(item: InboundItem, shutdown: AbortSignal): Promise<void> {
@@ -90,7 +95,7 @@ export class Heartbeat {
       return;
     }
 
-    const lease = this.keepLease(item, log);
+    const lease = this.keepLease(item, shutdown, log);
     try {
       const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
@@ -104,12 +109,12 @@ export class Heartbeat {
           history: history.map(({ role, content }) => ({ role, content })),
           scene: target.scene,
         },
-        { clock, log, env: this.deps.env, signal: AbortSignal.any([shutdown, lease.lost]) },
+        { clock, log, env: this.deps.env, signal: lease.signal },
       );
       metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
-      if (shutdown.aborted || lease.lost.aborted) {
+      if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
-        if (!lease.lost.aborted) await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now(), error: 'gateway stopping' });
+        if (!lease.isLost()) await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now(), error: 'gateway stopping' });
         return;
       }
       if (!outcome.ok) {
@@ -189,21 +194,46 @@ export class Heartbeat {
     }
   }
 
-  /** Renews the lease while the agent works; `lost` aborts when another worker may have taken over. */
-  private keepLease(item: InboundItem, log: Logger) {
-    const lost = new AbortController();
-    const { store, clock, leaseMs } = this.deps;
-    const cancel = clock.every(Math.max(250, Math.floor(leaseMs / 3)), () => {
-      store.renewInbound(item.id, item.leaseToken, clock.now() + leaseMs).then(
-        (ok) => {
-          if (!ok && !lost.signal.aborted) {
-            log.warn('lease lost while the agent was running');
-            lost.abort(new CocoError('COCO_ERR_STORE', 'lease lost'));
-          }
-        },
-        (err: unknown) => log.warn({ err: describeError(err) }, 'lease renewal failed'),
-      );
+  /**
+   * Tracks a claimed message's lease while its agent works: the shared renewal tick extends it,
+   * and `signal` aborts on shutdown or when the lease was lost (another worker may have it now).
+   */
+  private keepLease(item: InboundItem, shutdown: AbortSignal, log: Logger) {
+    const run = new AbortController();
+    let lost = false;
+    const onShutdown = () => run.abort(shutdown.reason);
+    shutdown.addEventListener('abort', onShutdown, { once: true });
+    this.leases.set(item.id, {
+      item,
+      onLost: () => {
+        if (lost) return;
+        lost = true;
+        log.warn('lease lost while the agent was running');
+        run.abort(new CocoError('COCO_ERR_STORE', 'lease lost'));
+      },
     });
-    return { lost: lost.signal, release: cancel };
+    return {
+      signal: run.signal,
+      isLost: () => lost,
+      release: () => {
+        this.leases.delete(item.id);
+        shutdown.removeEventListener('abort', onShutdown);
+      },
+    };
   }
+
+  /** One tick renews every lease in flight (one group commit), instead of a timer per message. */
+  private renewAll(): void {
+    const { store, clock, leaseMs } = this.deps;
+    const until = clock.now() + leaseMs;
+    for (const { item, onLost } of this.leases.values()) {
+      store.renewInbound(item.id, item.leaseToken, until).then(
+        (ok) => {
+          if (!ok) onLost();
+        },
+        (err: unknown) => this.deps.log.warn({ messageId: item.id, err: describeError(err) }, 'lease renewal failed'),
+      );
+    }
+  }
+
 }

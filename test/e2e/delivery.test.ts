@@ -54,6 +54,21 @@ describe('exactly once', () => {
   });
 });
 
+describe('leases', () => {
+  it('keeps the lease of an agent slower than the lease, so the message runs once', async () => {
+    llm = await startFakeLlm({ delayMs: 2_500 });
+    root = openaiWorkspace(llm.url, {}, { lease_ms: 1_000 });
+    t = await startTestGateway({ root });
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const res = await t.chat(ENTRY, { userId: 'slow', content: 'take your time' }, { wait: true });
+    expect(res.json.reply.text).toBe('reply to: take your time');
+    // The heartbeat ticks every 50 ms: without renewal the message would be claimed again after 1 s.
+    expect(llm.requests).toHaveLength(1);
+    const detail = await t.gateway.store.getMessage(res.json.messageId);
+    expect(detail?.attempts).toBe(1);
+  });
+});
+
 describe('ordering and parallelism', () => {
   it('answers 50 messages from one user in order, one at a time', async () => {
     llm = await startFakeLlm({ delayMs: 5 });
