@@ -4,9 +4,26 @@ import Database from 'better-sqlite3';
 import type { ChatMessage } from '../../core/message.js';
 import type {
   ClaimOptions, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
-  InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem,
-  OutboundStatus, Store, StoreStats, TargetKind, TimelineEvent,
+  InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
+  OutboundStatus, Store, StoreStats,
 } from '../store.js';
+import {
+  type FeedRow,
+  type InboundRow,
+  type OutboundRow,
+  TURNS_PER_MESSAGE,
+  chunkOf,
+  clampLimit,
+  finishEvent,
+  outboxParams,
+  parseId,
+  sentDetail,
+  toEvent,
+  toFeed,
+  toInbound,
+  toOutbound,
+  toSummary,
+} from './rows.js';
 
 type Db = Database.Database;
 type Stmt<R = unknown> = Database.Statement<unknown[], R>;
@@ -74,92 +91,6 @@ export function migrate(db: Db, dir: URL = MIGRATIONS_DIR): number {
 }
 
 // Rows as better-sqlite3 returns them (snake_case columns, NULL as null).
-interface LeaseCols { status: string; attempts: number; lease_token: string | null; lease_until: number | null; last_error: string | null; created_at: number }
-interface InboundRow extends LeaseCols {
-  id: number; entry_key: string; channel_type: string; target_kind: TargetKind; target_id: string; dedup_key: string;
-  conversation_key: string; user_id: string; conversation_id: string; message: string; status: InboundStatus;
-  finished_at: number | null; first_claimed_at: number | null; finish_detail: string | null;
-}
-interface OutboundRow extends LeaseCols {
-  id: number; entry_key: string; channel_type: string; conversation_id: string; user_id: string; idempotency_key: string;
-  text: string; format: 'text' | 'markdown'; chunk_index: number; chunk_count: number; reply_to: string;
-  in_reply_to: string; is_group: number; reply_meta: string | null; status: OutboundStatus; available_at: number;
-  expires_at: number; sent_at: number | null; platform_message_id: string | null; dead_at: number | null;
-}
-interface FeedRow { seq: number; entry_key: string; conversation_id: string; reply_to: string; payload: string; created_at: number }
-
-/** Our ids are decimal integers; anything else cannot name a row. */
-function parseId(id: string): number | undefined {
-  if (!/^[1-9][0-9]{0,15}$/.test(id)) return undefined;
-  const n = Number(id);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-function clampLimit(limit: number | undefined, dflt: number, max: number): number {
-  if (limit === undefined || !Number.isFinite(limit)) return dflt;
-  return Math.min(Math.max(Math.trunc(limit), 1), max);
-}
-
-function toSummary(r: InboundRow): MessageSummary {
-  const msg = JSON.parse(r.message) as ChatMessage;
-  const s: MessageSummary = {
-    id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, targetKind: r.target_kind, targetId: r.target_id,
-    userId: r.user_id, conversationId: r.conversation_id, content: msg.content, status: r.status, attempts: r.attempts,
-    createdAt: r.created_at,
-  };
-  if (r.last_error !== null) s.lastError = r.last_error;
-  return s;
-}
-
-function toInbound(r: InboundRow): InboundItem {
-  const item: InboundItem = {
-    id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, targetKind: r.target_kind, targetId: r.target_id,
-    dedupKey: r.dedup_key, conversationKey: r.conversation_key, message: JSON.parse(r.message) as ChatMessage,
-    status: r.status, attempts: r.attempts, leaseToken: r.lease_token ?? '', leaseUntil: r.lease_until ?? 0,
-    createdAt: r.created_at,
-  };
-  if (r.last_error !== null) item.lastError = r.last_error;
-  return item;
-}
-
-function toOutbound(r: OutboundRow): OutboundItem {
-  const o: OutboundItem = {
-    id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, conversationId: r.conversation_id,
-    userId: r.user_id, idempotencyKey: r.idempotency_key, text: r.text, format: r.format, chunkIndex: r.chunk_index,
-    chunkCount: r.chunk_count, replyTo: r.reply_to, inReplyTo: r.in_reply_to, isGroup: r.is_group === 1,
-    availableAt: r.available_at, expiresAt: r.expires_at, status: r.status, attempts: r.attempts,
-    leaseToken: r.lease_token ?? '', leaseUntil: r.lease_until ?? 0, createdAt: r.created_at,
-  };
-  if (r.reply_meta !== null) o.replyMeta = JSON.parse(r.reply_meta) as Record<string, unknown>;
-  if (r.sent_at !== null) o.sentAt = r.sent_at;
-  if (r.platform_message_id !== null) o.platformMessageId = r.platform_message_id;
-  if (r.last_error !== null) o.lastError = r.last_error;
-  return o;
-}
-
-function toFeed(r: FeedRow): FeedItem {
-  const payload = JSON.parse(r.payload) as unknown;
-  return { seq: r.seq, entryKey: r.entry_key, conversationId: r.conversation_id, replyTo: r.reply_to, payload, createdAt: r.created_at };
-}
-
-/** The "replied" / "fallback" stage of a finished message. */
-function finishEvent(r: InboundRow): TimelineEvent[] {
-  if ((r.status !== 'done' && r.status !== 'fallback') || r.finished_at === null) return [];
-  const event: TimelineEvent = { at: r.finished_at, stage: r.status === 'done' ? 'replied' : 'fallback' };
-  if (r.finish_detail !== null) event.detail = r.finish_detail;
-  return [event];
-}
-
-/** History turn keys are (message id * this + position): ordered within a conversation, unique. */
-const TURNS_PER_MESSAGE = 1024;
-const chunkOf = (r: OutboundRow) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
-const sentDetail = (r: OutboundRow) => (r.platform_message_id === null ? chunkOf(r) : `${chunkOf(r)}, platform id ${r.platform_message_id}`);
-
-function toEvent(r: { at: number; stage: string; detail: string | null }): TimelineEvent {
-  return r.detail === null ? { at: r.at, stage: r.stage } : { at: r.at, stage: r.stage, detail: r.detail };
-}
-
-// Due heads, oldest first, from the per-conversation head table (see 0002_conversation_heads.sql).
 const INBOUND_HEADS = `
   SELECT i.* FROM inbound_heads h JOIN inbound i ON i.id = h.head_id
   WHERE h.ready_at <= @now
@@ -629,16 +560,3 @@ export class SqliteStore implements Store {
   }
 }
 
-function outboxParams(r: NewOutbound, now: number, lease?: { token: string; until: number; owner: string }): Record<string, unknown> {
-  return {
-    ...r, now,
-    status: lease ? 'leased' : 'pending',
-    attempts: lease ? 1 : 0,
-    token: lease?.token ?? null,
-    until: lease?.until ?? null,
-    owner: lease?.owner ?? null,
-    isGroup: r.isGroup ? 1 : 0,
-    replyMeta: r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta),
-    maxAge: r.expiresAt - now, // kept so that every revive grants the same max age again
-  };
-}

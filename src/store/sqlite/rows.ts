@@ -1,0 +1,114 @@
+// Row shapes of the SQLite tables and their mapping to the Store's objects.
+import type {
+  FeedItem,
+  InboundItem,
+  InboundStatus,
+  MessageSummary,
+  NewOutbound,
+  OutboundItem,
+  OutboundStatus,
+  TargetKind,
+  TimelineEvent,
+} from '../store.js';
+import type { ChatMessage } from '../../core/message.js';
+
+export interface LeaseCols { status: string; attempts: number; lease_token: string | null; lease_until: number | null; last_error: string | null; created_at: number }
+export interface InboundRow extends LeaseCols {
+  id: number; entry_key: string; channel_type: string; target_kind: TargetKind; target_id: string; dedup_key: string;
+  conversation_key: string; user_id: string; conversation_id: string; message: string; status: InboundStatus;
+  finished_at: number | null; first_claimed_at: number | null; finish_detail: string | null;
+}
+export interface OutboundRow extends LeaseCols {
+  id: number; entry_key: string; channel_type: string; conversation_id: string; user_id: string; idempotency_key: string;
+  text: string; format: 'text' | 'markdown'; chunk_index: number; chunk_count: number; reply_to: string;
+  in_reply_to: string; is_group: number; reply_meta: string | null; status: OutboundStatus; available_at: number;
+  expires_at: number; sent_at: number | null; platform_message_id: string | null; dead_at: number | null;
+}
+export interface FeedRow { seq: number; entry_key: string; conversation_id: string; reply_to: string; payload: string; created_at: number }
+
+/** Our ids are decimal integers; anything else cannot name a row. */
+export function parseId(id: string): number | undefined {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return undefined;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export function clampLimit(limit: number | undefined, dflt: number, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return dflt;
+  return Math.min(Math.max(Math.trunc(limit), 1), max);
+}
+
+export function toSummary(r: InboundRow): MessageSummary {
+  const msg = JSON.parse(r.message) as ChatMessage;
+  const s: MessageSummary = {
+    id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, targetKind: r.target_kind, targetId: r.target_id,
+    userId: r.user_id, conversationId: r.conversation_id, content: msg.content, status: r.status, attempts: r.attempts,
+    createdAt: r.created_at,
+  };
+  if (r.last_error !== null) s.lastError = r.last_error;
+  return s;
+}
+
+export function toInbound(r: InboundRow): InboundItem {
+  const item: InboundItem = {
+    id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, targetKind: r.target_kind, targetId: r.target_id,
+    dedupKey: r.dedup_key, conversationKey: r.conversation_key, message: JSON.parse(r.message) as ChatMessage,
+    status: r.status, attempts: r.attempts, leaseToken: r.lease_token ?? '', leaseUntil: r.lease_until ?? 0,
+    createdAt: r.created_at,
+  };
+  if (r.last_error !== null) item.lastError = r.last_error;
+  return item;
+}
+
+export function toOutbound(r: OutboundRow): OutboundItem {
+  const o: OutboundItem = {
+    id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, conversationId: r.conversation_id,
+    userId: r.user_id, idempotencyKey: r.idempotency_key, text: r.text, format: r.format, chunkIndex: r.chunk_index,
+    chunkCount: r.chunk_count, replyTo: r.reply_to, inReplyTo: r.in_reply_to, isGroup: r.is_group === 1,
+    availableAt: r.available_at, expiresAt: r.expires_at, status: r.status, attempts: r.attempts,
+    leaseToken: r.lease_token ?? '', leaseUntil: r.lease_until ?? 0, createdAt: r.created_at,
+  };
+  if (r.reply_meta !== null) o.replyMeta = JSON.parse(r.reply_meta) as Record<string, unknown>;
+  if (r.sent_at !== null) o.sentAt = r.sent_at;
+  if (r.platform_message_id !== null) o.platformMessageId = r.platform_message_id;
+  if (r.last_error !== null) o.lastError = r.last_error;
+  return o;
+}
+
+export function toFeed(r: FeedRow): FeedItem {
+  const payload = JSON.parse(r.payload) as unknown;
+  return { seq: r.seq, entryKey: r.entry_key, conversationId: r.conversation_id, replyTo: r.reply_to, payload, createdAt: r.created_at };
+}
+
+/** The "replied" / "fallback" stage of a finished message. */
+export function finishEvent(r: InboundRow): TimelineEvent[] {
+  if ((r.status !== 'done' && r.status !== 'fallback') || r.finished_at === null) return [];
+  const event: TimelineEvent = { at: r.finished_at, stage: r.status === 'done' ? 'replied' : 'fallback' };
+  if (r.finish_detail !== null) event.detail = r.finish_detail;
+  return [event];
+}
+
+/** History turn keys are (message id * this + position): ordered within a conversation, unique. */
+export const TURNS_PER_MESSAGE = 1024;
+export const chunkOf = (r: OutboundRow) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
+export const sentDetail = (r: OutboundRow) => (r.platform_message_id === null ? chunkOf(r) : `${chunkOf(r)}, platform id ${r.platform_message_id}`);
+
+export function toEvent(r: { at: number; stage: string; detail: string | null }): TimelineEvent {
+  return r.detail === null ? { at: r.at, stage: r.stage } : { at: r.at, stage: r.stage, detail: r.detail };
+}
+
+// Due heads, oldest first, from the per-conversation head table (see 0002_conversation_heads.sql).
+
+export function outboxParams(r: NewOutbound, now: number, lease?: { token: string; until: number; owner: string }): Record<string, unknown> {
+  return {
+    ...r, now,
+    status: lease ? 'leased' : 'pending',
+    attempts: lease ? 1 : 0,
+    token: lease?.token ?? null,
+    until: lease?.until ?? null,
+    owner: lease?.owner ?? null,
+    isGroup: r.isGroup ? 1 : 0,
+    replyMeta: r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta),
+    maxAge: r.expiresAt - now, // kept so that every revive grants the same max age again
+  };
+}
