@@ -1,0 +1,108 @@
+import type { Clock } from '../../core/clock.js';
+import { CocoError, describeError } from '../../core/errors.js';
+
+/** WeChat API answers HTTP 200 with { errcode, errmsg }; 0 (or no errcode) is success. */
+interface ApiAnswer {
+  errcode?: number;
+  errmsg?: string;
+  access_token?: string;
+  expires_in?: number;
+}
+
+/** Refresh this long before WeChat says the token expires (the old one stays valid ~5 min after). */
+const REFRESH_AHEAD_MS = 5 * 60_000;
+/** Codes meaning "this access token is no longer good": refresh once and retry. */
+const TOKEN_INVALID = new Set([40001, 40014, 42001]);
+/** Codes WeChat will answer the same way however often we retry: dead-letter with the reason. */
+const PERMANENT: Record<number, string> = {
+  40003: 'invalid openid (the user is not a follower of this account)',
+  43004: 'the user has unfollowed the account',
+  45002: 'message too long',
+  45015: 'outside the 48-hour reply window: the user has not written in the last 48 hours',
+  45047: 'over the customer-service quota: 5 messages per user message within 48 hours',
+  48001: 'no customer-service (客服) API permission: use reply_mode passive on this account',
+};
+
+/** One access-token owner per account in this process, so two entries never invalidate each other's token. */
+const owners = new Map<string, WechatApi>();
+
+export function wechatApiFor(opts: { baseUrl: string; appId: string; appSecret: string; clock: Clock }): WechatApi {
+  const key = `${opts.baseUrl}|${opts.appId}`;
+  let api = owners.get(key);
+  if (!api || api.appSecret !== opts.appSecret) {
+    api = new WechatApi(opts.baseUrl.replace(/\/+$/, ''), opts.appId, opts.appSecret, opts.clock);
+    owners.set(key, api);
+  }
+  return api;
+}
+
+export class WechatApi {
+  private token?: { value: string; expiresAt: number };
+  private refreshing?: Promise<string>;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly appId: string,
+    readonly appSecret: string,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A valid access token, fetched once for all concurrent callers and renewed ahead of expiry. */
+  async accessToken(force = false): Promise<string> {
+    if (!force && this.token && this.clock.now() < this.token.expiresAt - REFRESH_AHEAD_MS) return this.token.value;
+    this.refreshing ??= this.fetchToken(force).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async fetchToken(force: boolean): Promise<string> {
+    const answer = await this.call('/cgi-bin/stable_token', { grant_type: 'client_credential', appid: this.appId, secret: this.appSecret, force_refresh: force });
+    if (!answer.access_token) {
+      const bad = answer.errcode === 40013 || answer.errcode === 40125 || answer.errcode === 40164;
+      throw new CocoError(
+        bad ? 'COCO_ERR_CHANNEL_START' : 'COCO_ERR_CHANNEL_SEND',
+        `wechat_mp: access token refused (${answer.errcode} ${answer.errmsg ?? ''})${bad ? ': check app_id, app_secret and the IP whitelist' : ''}`.trim(),
+        { channel: 'wechat_mp', retryable: !bad },
+      );
+    }
+    this.token = { value: answer.access_token, expiresAt: this.clock.now() + (answer.expires_in ?? 7200) * 1000 };
+    return answer.access_token;
+  }
+
+  /** Sends a 客服 text message; refreshes the token once when WeChat says it is no longer valid. */
+  async sendText(openId: string, content: string): Promise<void> {
+    const body = { touser: openId, msgtype: 'text', text: { content } };
+    let answer = await this.call(`/cgi-bin/message/custom/send?access_token=${encodeURIComponent(await this.accessToken())}`, body);
+    if (answer.errcode !== undefined && TOKEN_INVALID.has(answer.errcode)) {
+      answer = await this.call(`/cgi-bin/message/custom/send?access_token=${encodeURIComponent(await this.accessToken(true))}`, body);
+    }
+    const code = answer.errcode ?? 0;
+    if (code === 0) return;
+    const reason = PERMANENT[code];
+    // -1 (busy) and token trouble heal with time; 45009/45011 (API frequency) need a longer pause.
+    const quota = code === 45009 || code === 45011;
+    throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${code} ${reason ?? answer.errmsg ?? 'send failed'}`, {
+      channel: 'wechat_mp',
+      retryable: reason === undefined,
+      retryAfterMs: quota ? 60_000 : undefined,
+    });
+  }
+
+  private async call(path: string, body: unknown): Promise<ApiAnswer> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${path.split('?')[0]} unreachable: ${describeError(err)}`, { channel: 'wechat_mp', retryable: true });
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${path.split('?')[0]} answered HTTP ${res.status}`, { channel: 'wechat_mp', retryable: true });
+    }
+    return (await res.json()) as ApiAnswer;
+  }
+}

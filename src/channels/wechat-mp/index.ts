@@ -1,0 +1,18 @@
+import { defineChannel } from '../define.js';
+import { WechatMpChannel } from './channel.js';
+import { wechatMpConfigSchema, type WechatMpChannelConfig } from './config.js';
+import { registerWechatMpRoutes } from './routes.js';
+
+export { WechatMpChannel, type WechatMpChannelConfig };
+
+/** WeChat Official Account (公众号): signed/encrypted webhook in, customer-service (客服) API out. */
+export const wechatMpChannel = defineChannel({
+  type: 'wechat_mp',
+  displayName: 'WeChat Official Account (公众号)',
+  description: 'A subscription or service account: WeChat pushes messages to the webhook (plain, compatible or safe mode); replies go through the customer-service API.',
+  configSchema: wechatMpConfigSchema,
+  // WeChat shows markdown as raw symbols, and 客服 text is refused over 2048 bytes.
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, streaming: false, typing: false, webhook: true },
+  create: (ctx) => new WechatMpChannel(ctx),
+  routes: registerWechatMpRoutes,
+});

@@ -1,0 +1,109 @@
+import { XMLParser } from 'fast-xml-parser';
+import { CocoError } from '../../core/errors.js';
+import type { ChatMessage, MediaRef, MessageType } from '../../core/message.js';
+
+/** WeChat messages are a few KB; anything near this is not from WeChat. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Entity and DTD tricks (billion laughs, external entities) have no place in WeChat's XML: refuse them outright. */
+const DTD = /<!DOCTYPE|<!ENTITY/i;
+
+// With DTDs refused, "processEntities" only decodes the five predefined XML entities.
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  ignoreDeclaration: true,
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  htmlEntities: false,
+});
+
+/** The flat fields of a WeChat `<xml>` document (all values as strings). */
+export type WechatFields = Record<string, string>;
+
+export function parseWechatXml(body: string): WechatFields {
+  if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
+    throw new CocoError('COCO_ERR_REQUEST_TOO_LARGE', `body is over ${MAX_BODY_BYTES} bytes`, { statusCode: 413 });
+  }
+  if (DTD.test(body)) throw invalid('body', 'DOCTYPE and ENTITY declarations are not accepted');
+  let doc: unknown;
+  try {
+    doc = parser.parse(body, true);
+  } catch (err) {
+    throw invalid('body', `is not well-formed XML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const root = (doc as { xml?: unknown }).xml;
+  if (!root || typeof root !== 'object' || Array.isArray(root)) throw invalid('body', 'has no <xml> root element');
+  const fields: WechatFields = {};
+  for (const [key, value] of Object.entries(root as Record<string, unknown>)) {
+    if (key === '#text') continue; // whitespace between elements
+    if (typeof value === 'string') fields[key] = value;
+    else if (typeof value === 'number' || typeof value === 'boolean') fields[key] = String(value);
+  }
+  return fields;
+}
+
+function invalid(field: string, message: string): CocoError {
+  return new CocoError('COCO_ERR_REQUEST_INVALID', `${field}: ${message}`, { statusCode: 400, field, channel: 'wechat_mp' });
+}
+
+function required(fields: WechatFields, name: string): string {
+  const value = fields[name];
+  if (value === undefined || value === '') throw invalid(name, 'is missing');
+  return value;
+}
+
+/** What an inbound WeChat message becomes, with the key WeChat's redeliveries share. */
+export interface ParsedWechatMessage {
+  message: Omit<ChatMessage, 'sceneId'>;
+  /** MsgId for messages; FromUserName + CreateTime for events (they have no MsgId). */
+  dedupKey: string;
+  /** The event name for events (lower case), e.g. "subscribe". */
+  event?: string;
+}
+
+/** Maps WeChat's XML fields to a ChatMessage. Unknown message types are described, not dropped. */
+export function toChatMessage(fields: WechatFields): ParsedWechatMessage {
+  const user = required(fields, 'FromUserName');
+  const createTime = Number(required(fields, 'CreateTime'));
+  if (!Number.isSafeInteger(createTime)) throw invalid('CreateTime', 'is not a number');
+  const type = required(fields, 'MsgType').toLowerCase();
+  const base = { channelType: 'wechat_mp', userId: user, conversationId: user, timestamp: createTime * 1000, isGroup: false, mentionsBot: true, raw: fields };
+
+  if (type === 'event') {
+    const event = required(fields, 'Event').toLowerCase();
+    const key = fields.EventKey ? ` ${fields.EventKey}` : '';
+    return {
+      message: { ...base, msgType: 'event', msgId: `${user}:${createTime}`, content: `[event ${event}${key}]` },
+      dedupKey: `${user}:${createTime}`,
+      event,
+    };
+  }
+  const msgId = required(fields, 'MsgId');
+  if (!/^\d{1,20}$/.test(msgId)) throw invalid('MsgId', 'is not a message id');
+  const { msgType, content, media } = describe(type, fields);
+  return { message: { ...base, msgType, msgId, content, ...(media ? { media } : {}) }, dedupKey: msgId };
+}
+
+function describe(type: string, f: WechatFields): { msgType: MessageType; content: string; media?: MediaRef[] } {
+  switch (type) {
+    case 'text':
+      return { msgType: 'text', content: f.Content ?? '' };
+    case 'image':
+      return { msgType: 'image', content: '[image]', media: [{ kind: 'image', ref: f.MediaId ?? f.PicUrl ?? '' }] };
+    case 'voice':
+      // With speech recognition on (接收语音识别结果), WeChat sends the transcript: that is the message.
+      return f.Recognition
+        ? { msgType: 'voice', content: f.Recognition, media: [{ kind: 'voice', ref: f.MediaId ?? '' }] }
+        : { msgType: 'voice', content: '[voice message]', media: [{ kind: 'voice', ref: f.MediaId ?? '' }] };
+    case 'video':
+    case 'shortvideo':
+      return { msgType: 'video', content: '[video]', media: [{ kind: 'video', ref: f.MediaId ?? '' }] };
+    case 'location':
+      return { msgType: 'location', content: `[location] ${f.Label ?? ''} (${f.Location_X ?? '?'}, ${f.Location_Y ?? '?'})`.trim() };
+    case 'link':
+      return { msgType: 'link', content: `[link] ${f.Title ?? ''} ${f.Url ?? ''}`.trim() };
+    default:
+      return { msgType: 'text', content: `[${type} message]` };
+  }
+}

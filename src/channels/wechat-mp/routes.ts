@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import type { ChannelRoutesHost } from '../define.js';
+import type { WechatMpChannel } from './channel.js';
+import { MAX_BODY_BYTES } from './parse.js';
+import type { WechatQuery } from './verify.js';
+
+/** The server URL to enter in the WeChat console (服务器地址(URL)): {public_url}/webhooks/wechat_mp/{entry}. */
+export function registerWechatMpRoutes(app: FastifyInstance, host: ChannelRoutesHost<WechatMpChannel>): void {
+  app.register(async (scope) => {
+    // WeChat sends XML with varying content types; read every body as text, capped before parsing.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+
+    scope.get<{ Params: { entryKey: string }; Querystring: WechatQuery }>('/webhooks/wechat_mp/:entryKey', async (request, reply) => {
+      const echostr = host.lookup(request.params.entryKey).answerVerification(request.query);
+      return reply.type('text/plain').send(echostr);
+    });
+
+    scope.post<{ Params: { entryKey: string }; Querystring: WechatQuery }>('/webhooks/wechat_mp/:entryKey', async (request, reply) => {
+      const channel = host.lookup(request.params.entryKey);
+      const body = typeof request.body === 'string' ? request.body : '';
+      return reply.type('text/plain').send(await channel.receive(request.query, body));
+    });
+  });
+}

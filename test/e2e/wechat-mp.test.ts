@@ -1,0 +1,128 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { signature } from '../../src/channels/shared/tencent-crypto.js';
+import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+const APP = { appId: 'wx0123456789abcdef', appSecret: 'app-secret-0123456789', token: 'tok3n', encodingAesKey: 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR' };
+const ENTRY = 'bot.wechat_mp';
+
+let t: TestGateway | undefined;
+let fake: FakeWechatMp | undefined;
+let llm: FakeLlm | undefined;
+afterEach(async () => {
+  await t?.close();
+  await fake?.close();
+  await llm?.close();
+  t = fake = llm = undefined;
+});
+
+async function setup(mode: 'plain' | 'compatible' | 'safe', profile: Record<string, unknown> = { provider: 'echo' }) {
+  fake = await startFakeWechatMp({ ...APP, mode, retryWaitMs: 1_000 });
+  const entry = {
+    type: 'channel',
+    channel: 'wechat_mp',
+    config: { app_id: APP.appId, app_secret: APP.appSecret, token: APP.token, encoding_aes_key: APP.encodingAesKey, mode, api_base_url: fake.url },
+  };
+  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
+  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  fake.gatewayUrl = `${address}/webhooks/wechat_mp/${ENTRY}`;
+  return { t, fake };
+}
+
+describe('wechat_mp round trip', () => {
+  it.each(['plain', 'compatible', 'safe'] as const)('answers a text message in %s mode through the 客服 API', async (mode) => {
+    const { t, fake } = await setup(mode);
+    const result = await fake.push('oAlice', { type: 'text', content: `hello in ${mode}` });
+    expect(result.attempts).toHaveLength(1);
+    expect(result.attempts[0]).toMatchObject({ status: 200, body: 'success', timedOut: false });
+    await t.until(() => fake.received('oAlice').length === 1);
+    expect(fake.received('oAlice')).toEqual([`hello in ${mode}`]);
+    expect(t.gateway.keeper.statusOf(ENTRY)).toMatchObject({ messagesIn: 1, messagesOut: 1 });
+  });
+
+  it('answers the console URL verification with the echostr', async () => {
+    const { fake } = await setup('safe');
+    expect(await fake.verifyUrl('echo-123')).toEqual({ status: 200, body: 'echo-123' });
+  });
+
+  it('runs the agent once and answers once when WeChat delivers the same MsgId three times', async () => {
+    llm = await startFakeLlm();
+    const { t, fake } = await setup('safe', { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
+    for (let i = 0; i < 3; i++) await fake.push('oBob', { type: 'text', content: 'once please' }, { msgId: '6700000000000000001' });
+    await t.until(() => fake.received('oBob').length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.received('oBob')).toEqual(['reply to: once please']);
+    expect(llm.requests).toHaveLength(1);
+  });
+
+  it('splits a long reply into ordered chunks of at most 2048 bytes', async () => {
+    const { t, fake } = await setup('plain');
+    const sentence = '这是一个很长的回答，用来测试分段发送。';
+    const long = Array.from({ length: 90 }, (_, i) => `${i}${sentence}`).join('');
+    expect(Buffer.byteLength(long)).toBeGreaterThan(5_000);
+    await fake.push('oCarol', { type: 'text', content: long });
+    await t.until(() => fake.received('oCarol').join('').length >= long.length - 10);
+    const chunks = fake.received('oCarol');
+    expect(chunks.length).toBeGreaterThanOrEqual(3);
+    expect(chunks.every((c) => Buffer.byteLength(c) <= 2048)).toBe(true);
+    expect(chunks.join('')).toBe(long);
+  });
+});
+
+describe('wechat_mp platform limits', () => {
+  it('refreshes an expired access token and delivers', async () => {
+    const { t, fake } = await setup('plain');
+    await fake.push('oDan', { type: 'text', content: 'first' });
+    await t.until(() => fake.received('oDan').length === 1);
+    const issued = fake.counters.tokensIssued;
+    fake.invalidateTokens();
+    await fake.push('oDan', { type: 'text', content: 'second' });
+    await t.until(() => fake.received('oDan').length === 2);
+    expect(fake.received('oDan')).toEqual(['first', 'second']);
+    expect(fake.counters.tokensIssued).toBe(issued + 1);
+  });
+
+  it('dead-letters a reply WeChat refuses for good (45047) with the reason in the admin API', async () => {
+    const { t, fake } = await setup('plain');
+    fake.failNextSends(1, 45047);
+    await fake.push('oEve', { type: 'text', content: 'too many' });
+    const dead = await t.until(async () => {
+      const res = await t.admin('GET', '/dead-letters?kind=outbound');
+      return res.json.deadLetters.length > 0 ? res.json.deadLetters : undefined;
+    });
+    expect(dead[0]).toMatchObject({ kind: 'outbound', entryKey: ENTRY, userId: 'oEve' });
+    expect(dead[0].error).toMatch(/45047/);
+    expect(fake.received('oEve')).toEqual([]);
+  });
+});
+
+describe('wechat_mp refuses bad requests and stores nothing', () => {
+  const now = () => String(Math.floor(Date.now() / 1000));
+  const xml = (content: string) =>
+    `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[oMallory]]></FromUserName><CreateTime>${now()}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>123</MsgId></xml>`;
+  const signed = (timestamp = now(), nonce = '12345') => ({ signature: signature(APP.token, timestamp, nonce), timestamp, nonce, openid: 'oMallory' });
+
+  it.each([
+    ['a forged signature', () => fake!.rawPost(xml('x'), { ...signed(), signature: 'f'.repeat(40) }), 401],
+    ['a stale timestamp', () => fake!.rawPost(xml('x'), signed(String(Number(now()) - 3_600))), 401],
+    ['malformed XML', () => fake!.rawPost('<xml><Content>oops</xml>', signed()), 400],
+    ['a DTD with entities', () => fake!.rawPost('<!DOCTYPE x [<!ENTITY a "b">]><xml><Content>&a;</Content></xml>', signed()), 400],
+    ['a 1 MB body', () => fake!.rawPost(`<xml><Content>${'x'.repeat(1_048_576)}</Content></xml>`, signed()), 413],
+    ['a missing MsgId', () => fake!.rawPost(xml('x').replace('<MsgId>123</MsgId>', ''), signed()), 400],
+  ] as const)('%s', async (_name, send, status) => {
+    const { t } = await setup('plain');
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(await t.gateway.store.listMessages({})).toEqual([]);
+  });
+
+  it('refuses a plain request in safe mode and a message encrypted for another AppID', async () => {
+    const { t, fake } = await setup('safe');
+    expect((await fake.rawPost(xml('x'), signed())).status).toBe(401);
+    const result = await fake.push('oMallory', { type: 'text', content: 'x' }, { tamper: 'appid' });
+    expect(result.attempts.every((a) => a.status === 400)).toBe(true);
+    expect(await t.gateway.store.listMessages({})).toEqual([]);
+  });
+});
