@@ -1,3 +1,4 @@
+import { readBody, sendJson } from '../http.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -162,19 +163,6 @@ function defaultReply(body: FakeChatRequest): string {
   return `reply to: ${typeof lastUser?.content === 'string' ? lastUser.content : ''}`;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
 
 function sendError(res: ServerResponse, status: number, message: string, type: string, code: string | null): void {
   sendJson(res, status, { error: { message, type, param: null, code } });

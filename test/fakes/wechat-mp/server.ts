@@ -1,3 +1,4 @@
+import { readBody, sendJson } from '../http.js';
 import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -126,7 +127,7 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { errcode: -1, errmsg: String(err) });
+      if (!res.headersSent) sendWechatJson(res, 500, { errcode: -1, errmsg: String(err) });
     });
   });
 
@@ -139,7 +140,7 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
       res.end(`no route ${req.method} ${url.pathname}`);
       return;
     }
-    sendJson(res, answer.status, answer.json);
+    sendWechatJson(res, answer.status, answer.json);
   }
 
   function target(query: Record<string, string>): URL {
@@ -299,16 +300,7 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
 /** A well-formed signature that is wrong: first hex digit changed. */
 const forge = (sig: string): string => `${sig.startsWith('0') ? '1' : '0'}${sig.slice(1)}`;
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; encoding=utf-8' });
-  res.end(JSON.stringify(body));
+/** WeChat answers JSON with this content type (and HTTP 200 even for errors). */
+function sendWechatJson(res: ServerResponse, status: number, body: unknown): void {
+  sendJson(res, status, body, 'application/json; encoding=utf-8');
 }
