@@ -12,7 +12,7 @@ runChannelContract('wechat_mp (safe mode, against the fake 公众号 platform)',
   async setup({ baseUrl, entryKey }) {
     const fake = await startFakeWechatMp({ ...APP, mode: 'safe', gatewayUrl: `${baseUrl}/webhooks/wechat_mp/${entryKey}`, retryWaitMs: 1_000 });
     return {
-      config: { app_id: APP.appId, app_secret: APP.appSecret, token: APP.token, encoding_aes_key: APP.encodingAesKey, mode: 'safe', api_base_url: fake.url },
+      config: { app_id: APP.appId, app_secret: APP.appSecret, token: APP.token, encoding_aes_key: APP.encodingAesKey, mode: 'safe', api_base_url: fake.url, reply_mode: 'customer_service' },
       driver: {
         async deliver({ userId, text, msgId }) {
           // WeChat's MsgId is numeric: derive a stable one from the contract's id.

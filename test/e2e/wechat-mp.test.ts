@@ -17,12 +17,25 @@ afterEach(async () => {
   t = fake = llm = undefined;
 });
 
-async function setup(mode: 'plain' | 'compatible' | 'safe', profile: Record<string, unknown> = { provider: 'echo' }) {
-  fake = await startFakeWechatMp({ ...APP, mode, retryWaitMs: 1_000 });
+async function setup(
+  mode: 'plain' | 'compatible' | 'safe',
+  profile: Record<string, unknown> = { provider: 'echo' },
+  extra: { config?: Record<string, unknown>; retryWaitMs?: number; customerService?: boolean } = {},
+) {
+  fake = await startFakeWechatMp({ ...APP, mode, retryWaitMs: extra.retryWaitMs ?? 1_000, permissions: { customerService: extra.customerService ?? true } });
   const entry = {
     type: 'channel',
     channel: 'wechat_mp',
-    config: { app_id: APP.appId, app_secret: APP.appSecret, token: APP.token, encoding_aes_key: APP.encodingAesKey, mode, api_base_url: fake.url },
+    config: {
+      app_id: APP.appId,
+      app_secret: APP.appSecret,
+      token: APP.token,
+      encoding_aes_key: APP.encodingAesKey,
+      mode,
+      api_base_url: fake.url,
+      reply_mode: 'customer_service',
+      ...extra.config,
+    },
   };
   t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
   await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
@@ -124,5 +137,92 @@ describe('wechat_mp refuses bad requests and stores nothing', () => {
     const result = await fake.push('oMallory', { type: 'text', content: 'x' }, { tamper: 'appid' });
     expect(result.attempts.every((a) => a.status === 400)).toBe(true);
     expect(await t.gateway.store.listMessages({})).toEqual([]);
+  });
+});
+
+describe('wechat_mp passive and auto reply modes', () => {
+  it('auto: a reply ready within the wait goes back in the HTTP response, encrypted in safe mode', async () => {
+    const { fake } = await setup('safe', { provider: 'echo' }, { config: { reply_mode: 'auto' } });
+    const result = await fake.push('oFay', { type: 'text', content: 'quick one' });
+    expect(result.attempts).toHaveLength(1);
+    expect(result.reply).toMatchObject({ encrypted: true, xml: { MsgType: 'text', Content: 'quick one', ToUserName: 'oFay' } });
+    expect(result.replyError).toBeUndefined();
+    expect(fake.sends).toHaveLength(0);
+  });
+
+  it('auto: a slow reply is acknowledged at once and sent as exactly one 客服 message', async () => {
+    llm = await startFakeLlm({ delayMs: 1_200 });
+    const { t, fake } = await setup('plain', { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, { config: { reply_mode: 'auto', passive_wait_ms: 300 } });
+    const result = await fake.push('oGus', { type: 'text', content: 'slow one' });
+    expect(result.attempts.map((a) => [a.status, a.body])).toEqual([[200, 'success']]);
+    await t.until(() => fake.received('oGus').length === 1, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.received('oGus')).toEqual(['reply to: slow one']);
+  });
+
+  it('passive: answers WeChat\'s last try with the thinking text, then hands the stored reply out on the next message', async () => {
+    llm = await startFakeLlm({ delayMs: 1_500 });
+    const { t, fake } = await setup(
+      'safe',
+      { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' },
+      { config: { reply_mode: 'passive', passive_wait_ms: 250, thinking_text: '稍等，正在思考' }, retryWaitMs: 400, customerService: false },
+    );
+    const first = await fake.push('oHan', { type: 'text', content: 'hard question' });
+    expect(first.attempts.map((a) => a.timedOut)).toEqual([true, true, false]);
+    expect(first.reply?.xml.Content).toBe('稍等，正在思考');
+    await t.until(async () => (await t.gateway.store.listMessages({ status: 'done' })).length === 1, 10_000);
+    await t.until(async () => (await t.gateway.store.getMessage('1'))?.replies[0]?.status === 'sent', 10_000);
+
+    llm.delayMs = 0;
+    const next = await fake.push('oHan', { type: 'text', content: 'well?' });
+    expect(next.attempts).toHaveLength(1);
+    // The stored reply comes first; the new message's own reply joins it when it is ready in time.
+    expect(next.reply?.xml.Content).toMatch(/^reply to: hard question/);
+    expect(fake.sends).toHaveLength(0);
+    expect(llm.requests).toHaveLength(2);
+  });
+
+  it('auto: after a 48001 the account answers passively, and the reply waits for the next message', async () => {
+    llm = await startFakeLlm({ delayMs: 800 });
+    const { t, fake } = await setup(
+      'plain',
+      { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' },
+      { config: { reply_mode: 'auto', passive_wait_ms: 200 }, customerService: false },
+    );
+    const first = await fake.push('oIda', { type: 'text', content: 'q1' });
+    expect(first.attempts.map((a) => a.body)).toEqual(['success']);
+    await t.until(() => fake.sends.some((s) => s.errcode === 48001), 10_000);
+    await t.until(async () => (await t.gateway.store.getMessage('1'))?.replies[0]?.status === 'sent', 10_000);
+    llm.delayMs = 0;
+    const second = await fake.push('oIda', { type: 'text', content: 'q2' });
+    expect(second.reply?.xml.Content).toMatch(/^reply to: q1/);
+    expect(await t.admin('GET', '/dead-letters')).toMatchObject({ json: { deadLetters: [] } });
+  });
+
+  it('passive: a pending reply survives a gateway restart', async () => {
+    // Slower than WeChat's three tries (3 × 250 ms): the last try gets the thinking text.
+    llm = await startFakeLlm({ delayMs: 1_500 });
+    const { t, fake } = await setup(
+      'plain',
+      { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' },
+      { config: { reply_mode: 'passive', passive_wait_ms: 150 }, retryWaitMs: 250 },
+    );
+    const first = await fake.push('oJon', { type: 'text', content: 'remember me' });
+    expect(first.reply?.xml.Content).toMatch(/正在思考中/);
+    await t.until(async () => (await t.gateway.store.getMessage('1'))?.replies[0]?.status === 'sent', 10_000);
+    const root = t.root;
+    await t.close({ keepWorkspace: true });
+    const restarted = await startTestGateway({ root });
+    try {
+      await restarted.until(() => restarted.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+      const address = await restarted.app.listen({ port: 0, host: '127.0.0.1' });
+      fake.gatewayUrl = `${address}/webhooks/wechat_mp/${ENTRY}`;
+      llm.delayMs = 0;
+      const next = await fake.push('oJon', { type: 'text', content: 'and now?' });
+      expect(next.reply?.xml.Content).toMatch(/^reply to: remember me/);
+    } finally {
+      await restarted.close();
+      t.close = async () => undefined; // already closed; afterEach must not close it again
+    }
   });
 });

@@ -23,6 +23,12 @@ const PERMANENT: Record<number, string> = {
   48001: 'no customer-service (客服) API permission: use reply_mode passive on this account',
 };
 
+/** The WeChat errcode behind a send failure, if it came from WeChat. */
+export function wechatErrcode(err: unknown): number | undefined {
+  const match = err instanceof CocoError ? /^wechat_mp: (-?\d+) /.exec(err.message) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
 /** One access-token owner per account in this process, so two entries never invalidate each other's token. */
 const owners = new Map<string, WechatApi>();
 

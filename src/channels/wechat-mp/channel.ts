@@ -2,13 +2,21 @@ import { Channel } from '../../core/channel.js';
 import { describeError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
-import { wechatApiFor, type WechatApi } from './api.js';
+import { wechatApiFor, wechatErrcode, type WechatApi } from './api.js';
 import type { WechatMpChannelConfig } from './config.js';
-import { toChatMessage } from './parse.js';
-import { openRequest, verifyUrl, type WechatQuery } from './verify.js';
+import { toChatMessage, type ParsedWechatMessage } from './parse.js';
+import { PassiveReplies } from './passive-reply.js';
+import { textReplyXml } from './reply-xml.js';
+import { openRequest, verifyUrl, type OpenedRequest, type WechatQuery } from './verify.js';
 
 /** WeChat treats "success" (or an empty body) as "received, no passive reply". */
 const ACK = 'success';
+/** WeChat tries a message 3 times, 5 s each; the last try is the last chance to answer passively. */
+const LAST_TRY = 3;
+/** A held request on an earlier try waits at most this long for WeChat to give up on it. */
+const HOLD_UNTIL_RETRY_MS = 6_000;
+/** Delivery counts are kept this long: WeChat's three tries span about 15 s. */
+const DELIVERY_MEMORY_MS = 60_000;
 
 /**
  * A WeChat Official Account (公众号): WeChat POSTs signed (optionally encrypted) XML to the
@@ -21,6 +29,13 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   private config?: WechatMpChannelConfig;
   private crypto?: TencentCrypto;
   private api?: WechatApi;
+  private passive?: PassiveReplies;
+  /** Held requests waiting for the reply to a message (our message id). */
+  private readonly waiters = new Map<string, Set<() => void>>();
+  /** How often WeChat has delivered each message (its retries), to know the last try. */
+  private readonly deliveries = new Map<string, { count: number; first: number }>();
+  /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
+  private noCustomerService = false;
 
   private get settings(): WechatMpChannelConfig {
     if (!this.config) throw new Error('wechat_mp channel not started');
@@ -33,6 +48,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       ? new TencentCrypto({ token: config.token, encodingAesKey: config.encoding_aes_key, receiveId: config.app_id })
       : undefined;
     this.api = wechatApiFor({ baseUrl: config.api_base_url, appId: config.app_id, appSecret: config.app_secret, clock: this.ctx.clock });
+    this.passive = new PassiveReplies(this.ctx.feed);
     // One token request: wrong credentials or a missing IP whitelist show on the entry at once.
     await this.api.accessToken();
   }
@@ -42,21 +58,103 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     return verifyUrl(query, this.settings, this.ctx.clock.now());
   }
 
-  /** A message POST: verified, opened, handed to the mailbox; the answer WeChat gets. */
-  async receive(query: WechatQuery, body: string): Promise<string> {
+  /**
+   * A message POST: verified, opened, handed to the mailbox; returns WeChat's answer. In passive
+   * and auto mode the request is held for the reply; `closed` aborts when WeChat hangs up.
+   */
+  async receive(query: WechatQuery, body: string, closed?: AbortSignal): Promise<string> {
     const config = this.settings;
     const opened = openRequest(query, body, config, this.crypto, this.ctx.clock.now());
     const parsed = toChatMessage(opened.fields);
     if (parsed.event === 'subscribe' && config.welcome_text) await this.welcome(parsed.message.userId, config.welcome_text);
     if (parsed.event && !config.forward_events) return ACK;
-    await this.onMessage({ ...parsed.message, sceneId: this.sceneId, msgId: parsed.dedupKey });
-    return ACK;
+    const accepted = await this.onMessage({ ...parsed.message, sceneId: this.sceneId, msgId: parsed.dedupKey });
+    const mode = this.replyMode();
+    if (mode === 'customer_service') return ACK;
+
+    // auto: one hold, then the 客服 API carries it. passive: WeChat's first tries are held until it
+    // gives up (its retry comes back here); the last try answers with the reply or the thinking text.
+    const lastChance = mode === 'auto' || this.countDelivery(parsed.dedupKey) >= LAST_TRY;
+    if ((await this.waitForReply(accepted.messageId, config.passive_wait_ms, closed)) === 'closed') return ACK;
+    // This message's reply if it is ready, and any earlier replies still waiting for this user.
+    const text = await this.passive?.take(parsed.message.userId);
+    if (text !== undefined) return this.passiveAnswer(opened, parsed, text);
+    if (!lastChance) {
+      await this.waitForReply(accepted.messageId, HOLD_UNTIL_RETRY_MS, closed);
+      return ACK; // WeChat has hung up by now: nothing was handed out, its next try gets the reply
+    }
+    return mode === 'passive' ? this.passiveAnswer(opened, parsed, config.thinking_text) : ACK;
   }
 
-  override async send(reply: OutgoingMessage, userId: string, _context: SendContext): Promise<SendResult> {
-    if (!this.api) throw new Error('wechat_mp channel not started');
-    await this.api.sendText(userId, reply.text);
+  override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
+    if (!this.api || !this.passive) throw new Error('wechat_mp channel not started');
+    const mode = this.replyMode();
+    if (mode === 'passive' || (mode === 'auto' && this.waiters.has(context.messageId))) {
+      await this.storePassive(reply, userId, context);
+      return {};
+    }
+    try {
+      await this.api.sendText(userId, reply.text);
+    } catch (err) {
+      if (mode !== 'auto' || wechatErrcode(err) !== 48001) throw err;
+      // No 客服 permission (an unverified subscription account): from now on answer passively.
+      this.noCustomerService = true;
+      this.ctx.log.warn('no customer-service permission (48001): replies are handed out on the next message');
+      await this.storePassive(reply, userId, context);
+    }
     return {};
+  }
+
+  private replyMode(): 'customer_service' | 'passive' | 'auto' {
+    const mode = this.settings.reply_mode;
+    return mode === 'auto' && this.noCustomerService ? 'passive' : mode;
+  }
+
+  private async storePassive(reply: OutgoingMessage, userId: string, context: SendContext): Promise<void> {
+    await this.passive!.store(userId, context.messageId, context.idempotencyKey, reply.text);
+    for (const wake of this.waiters.get(context.messageId) ?? []) wake();
+  }
+
+  private async waitForReply(messageId: string, ms: number, closed?: AbortSignal): Promise<'reply' | 'timeout' | 'closed'> {
+    if (closed?.aborted) return 'closed';
+    if (await this.passive!.hasReplyTo(messageId)) return 'reply';
+    return new Promise((resolve) => {
+      const set = this.waiters.get(messageId) ?? new Set();
+      this.waiters.set(messageId, set);
+      const finish = (outcome: 'reply' | 'timeout' | 'closed') => {
+        clearTimeout(timer);
+        set.delete(onReply);
+        if (set.size === 0) this.waiters.delete(messageId);
+        closed?.removeEventListener('abort', onClose);
+        resolve(outcome);
+      };
+      const onReply = () => finish('reply');
+      const onClose = () => finish('closed');
+      const timer = setTimeout(() => finish('timeout'), ms);
+      set.add(onReply);
+      closed?.addEventListener('abort', onClose, { once: true });
+    });
+  }
+
+  /** Counts WeChat's deliveries of one message (same MsgId), forgetting old ones. */
+  private countDelivery(key: string): number {
+    const now = this.ctx.clock.now();
+    for (const [k, d] of this.deliveries) if (now - d.first > DELIVERY_MEMORY_MS) this.deliveries.delete(k);
+    const entry = this.deliveries.get(key) ?? { count: 0, first: now };
+    entry.count++;
+    this.deliveries.set(key, entry);
+    return entry.count;
+  }
+
+  /** A passive text reply, encrypted when the request was. */
+  private passiveAnswer(opened: OpenedRequest, parsed: ParsedWechatMessage, text: string): string {
+    const xml = textReplyXml({
+      toUser: parsed.message.userId,
+      fromUser: opened.fields.ToUserName ?? '',
+      createTime: Math.floor(this.ctx.clock.now() / 1000),
+      content: text,
+    });
+    return opened.encrypted && this.crypto ? this.crypto.wrapReply(xml, opened.timestamp, opened.nonce) : xml;
   }
 
   override async stop(): Promise<void> {

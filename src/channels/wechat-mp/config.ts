@@ -21,9 +21,24 @@ export const wechatMpConfigSchema = z
       .default('safe')
       .describe('消息加解密方式 as set in the console: plain (明文), compatible (兼容) or safe (安全). In safe mode unencrypted requests are refused'),
     reply_mode: z
-      .enum(['customer_service'])
-      .default('customer_service')
-      .describe('customer_service: acknowledge WeChat at once and answer through the 客服 API (needs a verified account with 客服 permission)'),
+      .enum(['auto', 'customer_service', 'passive'])
+      .default('auto')
+      .describe(
+        'auto: answer in the HTTP response when the reply is ready within passive_wait_ms, else through the 客服 API (and passively after a 48001); customer_service: always the 客服 API; passive: only in the response (accounts without 客服 permission)',
+      ),
+    passive_wait_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(4_800)
+      .default(4_500)
+      .describe('How long one WeChat request is held for the reply; WeChat gives up on a request after 5 s'),
+    thinking_text: z
+      .string()
+      .min(1)
+      .max(600)
+      .default('正在思考中，请稍后发送任意消息获取回复。')
+      .describe('Passive mode: the answer to WeChat\'s last try when the reply is not ready; the reply is handed out on the next message'),
     welcome_text: z.string().max(2_000).optional().describe('Sent to a user who follows the account (subscribe event)'),
     forward_events: z.boolean().default(false).describe('Also send events other than subscribe (menu clicks, scans) to the agent'),
     timestamp_window_seconds: z

@@ -19,7 +19,13 @@ export function registerWechatMpRoutes(app: FastifyInstance, host: ChannelRoutes
     scope.post<{ Params: { entryKey: string }; Querystring: WechatQuery }>('/webhooks/wechat_mp/:entryKey', async (request, reply) => {
       const channel = host.lookup(request.params.entryKey);
       const body = typeof request.body === 'string' ? request.body : '';
-      return reply.type('text/plain').send(await channel.receive(request.query, body));
+      // WeChat hangs up after 5 s; a held request must notice, so its answer is not taken for delivered.
+      const hungUp = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) hungUp.abort();
+      });
+      const answer = await channel.receive(request.query, body, hungUp.signal);
+      return reply.type(answer.startsWith('<xml>') ? 'application/xml' : 'text/plain').send(answer);
     });
   });
 }
