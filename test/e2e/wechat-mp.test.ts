@@ -226,3 +226,19 @@ describe('wechat_mp passive and auto reply modes', () => {
     }
   });
 });
+
+describe('wechat_mp 客服 quota', () => {
+  it('sends 5 messages for one user message and dead-letters the 6th without calling WeChat', async () => {
+    const { t, fake } = await setup('plain');
+    const paragraph = (i: number) => `${i}. ${'段落内容，'.repeat(120)}`;
+    const long = Array.from({ length: 12 }, (_, i) => paragraph(i)).join('\n\n');
+    await fake.push('oKim', { type: 'text', content: long });
+    const dead = await t.until(async () => {
+      const res = await t.admin('GET', '/dead-letters?kind=outbound');
+      return res.json.deadLetters.length > 0 ? res.json.deadLetters : undefined;
+    });
+    expect(fake.received('oKim')).toHaveLength(5);
+    expect(fake.sends.filter((s) => s.touser === 'oKim')).toHaveLength(5); // the rest were never attempted
+    expect(dead[0].error).toMatch(/45047 over the customer-service quota/);
+  });
+});

@@ -1,11 +1,12 @@
 import { Channel } from '../../core/channel.js';
-import { describeError } from '../../core/errors.js';
+import { CocoError, describeError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
 import { wechatApiFor, wechatErrcode, type WechatApi } from './api.js';
 import type { WechatMpChannelConfig } from './config.js';
 import { toChatMessage, type ParsedWechatMessage } from './parse.js';
 import { PassiveReplies } from './passive-reply.js';
+import { CustomerServiceQuota } from './quota.js';
 import { textReplyXml } from './reply-xml.js';
 import { openRequest, verifyUrl, type OpenedRequest, type WechatQuery } from './verify.js';
 
@@ -34,6 +35,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** How often WeChat has delivered each message (its retries), to know the last try. */
   private readonly deliveries = new Map<string, { count: number; first: number }>();
+  private readonly quota = new CustomerServiceQuota();
   /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
   private noCustomerService = false;
 
@@ -69,6 +71,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     if (parsed.event === 'subscribe' && config.welcome_text) await this.welcome(parsed.message.userId, config.welcome_text);
     if (parsed.event && !config.forward_events) return ACK;
     const accepted = await this.onMessage({ ...parsed.message, sceneId: this.sceneId, msgId: parsed.dedupKey });
+    if (!accepted.duplicate) this.quota.inbound(parsed.message.userId, this.ctx.clock.now());
     const mode = this.replyMode();
     if (mode === 'customer_service') return ACK;
 
@@ -93,8 +96,11 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       await this.storePassive(reply, userId, context);
       return {};
     }
+    const refusal = this.quota.refusal(userId, this.ctx.clock.now());
+    if (refusal) throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${refusal}`, { channel: 'wechat_mp', retryable: false });
     try {
       await this.api.sendText(userId, reply.text);
+      this.quota.sent(userId);
     } catch (err) {
       if (mode !== 'auto' || wechatErrcode(err) !== 48001) throw err;
       // No 客服 permission (an unverified subscription account): from now on answer passively.
