@@ -3,7 +3,7 @@
 //
 //   npm run bench                          full run (30 s phases)
 //   node --import tsx bench/run.ts --quick 3 s phases, for trying things out
-//   ... --only ingress,baseline            some scenarios (letters a-e work too)
+//   ... --only ingress,baseline            some scenarios (letters a-e and g work too)
 //   ... --source                           gateway from src/ via tsx instead of dist/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { distIsStale, ROOT } from './lib/child.js';
 import { machineInfo, round, type BenchOptions } from './lib/common.js';
 import { openaiPath } from './openai-path.js';
 import { startup } from './startup.js';
+import { wechatIngress } from './wechat-ingress.js';
 
 const SCENARIOS = {
   baseline: { letter: 'c', run: baseline },
@@ -21,6 +22,7 @@ const SCENARIOS = {
   'end-to-end': { letter: 'b', run: endToEnd },
   openai: { letter: 'd', run: openaiPath },
   startup: { letter: 'e', run: startup },
+  'wechat-ingress': { letter: 'g', run: wechatIngress },
 } as const;
 type Name = keyof typeof SCENARIOS;
 const ALIASES: Record<string, Name> = { e2e: 'end-to-end', 'openai-path': 'openai' };
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
   const c = results.baseline as Awaited<ReturnType<typeof baseline>> | undefined;
   const d = results.openai as Awaited<ReturnType<typeof openaiPath>> | undefined;
   const e = results.startup as Awaited<ReturnType<typeof startup>> | undefined;
+  const g = results['wechat-ingress'] as Awaited<ReturnType<typeof wechatIngress>> | undefined;
   const ratio = a && c && c.okPerSec > 0 ? a.okPerSec / c.okPerSec : undefined;
   const rssSamples = [a?.peakRssMb, b?.peakRssMb].filter((n): n is number => n !== undefined);
   const peakRssMb = rssSamples.length > 0 ? Math.max(...rssSamples) : undefined;
@@ -120,6 +123,15 @@ async function main(): Promise<void> {
     rows.push({ figure: 'e) spawn → ready (median of 5)', value: `${e.medianSpawnToReadyMs} ms`, target: '< 1000 ms', result: check(e.medianSpawnToReadyMs < 1000) });
     rows.push({ figure: 'e) readyMs logged by gateway (median)', value: `${e.medianReadyMs} ms`, target: '', result: '' });
   } else err('startup', 'e) startup');
+  if (g) {
+    rows.push({ figure: 'g) wechat_mp safe-mode ingress: 200 answers/s', value: `${g.okPerSec}`, target: '', result: '' });
+    rows.push({ figure: 'g) wechat_mp ack latency p50 / p99', value: `${g.latencyP50Ms} / ${g.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({ figure: 'g) wechat_mp non-2xx / errors', value: `${g.non2xx} / ${g.errors + g.timeouts}`, target: '0', result: check(g.non2xx + g.errors + g.timeouts === 0) });
+    if (a && a.okPerSec > 0) {
+      const share = g.okPerSec / a.okPerSec;
+      rows.push({ figure: 'g/a) wechat_mp vs web_api ingress', value: `${round(share * 100)} %`, target: '>= 50 %', result: check(share >= 0.5) });
+    }
+  } else err('wechat-ingress', 'g) wechat_mp ingress');
   if (peakRssMb !== undefined) rows.push({ figure: 'f) peak RSS (VmHWM, max of a, b)', value: `${peakRssMb} MB`, target: '< 200 MB', result: check(peakRssMb < 200) });
 
   const w = ['Figure'.length, 'Value'.length, 'Target'.length];
@@ -148,6 +160,8 @@ async function main(): Promise<void> {
       startupMedianMs: e?.medianSpawnToReadyMs,
       startupReadyMsMedian: e?.medianReadyMs,
       peakRssMb,
+      wechatIngressPerSec: g?.okPerSec,
+      wechatAckP99Ms: g?.latencyP99Ms,
     },
     checks: Object.fromEntries(rows.filter((r) => r.result !== '').map((r) => [r.figure, r.result])),
     scenarios: results,

@@ -11,6 +11,8 @@ export interface LoadSpec {
    * the ids it inserts are shorter, so the server waits for bytes that never come.)
    */
   body?: string;
+  /** Instead of `body`: builds request number n (its path and body), for signed platform webhooks. */
+  generate?: (n: number) => { path: string; body: string };
   connections?: number;
   seconds: number;
   warmupSeconds: number;
@@ -48,9 +50,11 @@ export async function runLoad(spec: LoadSpec): Promise<LoadFigures> {
     body: template,
     connections: spec.connections ?? CONNECTIONS,
     timeout: 30,
-    ...(dynamic && template !== undefined
-      ? { requests: [{ setupRequest: (req: Request) => ({ ...req, body: template.replaceAll('[<id>]', String(++counter)) }) }] }
-      : {}),
+    ...(spec.generate
+      ? { requests: [{ setupRequest: (req: Request) => ({ ...req, ...spec.generate!(++counter) }) }] }
+      : dynamic && template !== undefined
+        ? { requests: [{ setupRequest: (req: Request) => ({ ...req, body: template.replaceAll('[<id>]', String(++counter)) }) }] }
+        : {}),
   };
   if (spec.warmupSeconds > 0) await autocannon({ ...base, duration: spec.warmupSeconds });
   const r = await autocannon({ ...base, duration: spec.seconds });
