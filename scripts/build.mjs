@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 const dist = join(root, 'dist');
-const marker = join(dist, 'cli', 'main.js');
+const marker = join(dist, 'src', 'cli', 'main.js');
 
 function newest(dir) {
   let latest = 0;
@@ -22,14 +22,14 @@ function newest(dir) {
 
 if (process.argv.includes('--if-stale') && existsSync(marker)) {
   const built = statSync(marker).mtimeMs;
-  const inputs = Math.max(newest(src), statSync(join(root, 'package.json')).mtimeMs, statSync(join(root, 'tsconfig.build.json')).mtimeMs);
+  const inputs = Math.max(newest(src), newest(join(root, 'test', 'fakes')), statSync(join(root, 'package.json')).mtimeMs, statSync(join(root, 'tsconfig.build.json')).mtimeMs);
   if (built >= inputs) process.exit(0);
 }
 
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-cpSync(src, dist, { recursive: true, filter: (path) => statSync(path).isDirectory() || path.endsWith('.sql') });
-const touched = join(dist, 'cli', 'main.js');
+cpSync(src, join(dist, 'src'), { recursive: true, filter: (path) => statSync(path).isDirectory() || path.endsWith('.sql') });
+const touched = marker;
 // tsc leaves unchanged outputs alone; bump the marker so --if-stale sees a fresh build.
 const now = new Date();
 import('node:fs').then(({ utimesSync }) => utimesSync(touched, now, now));

@@ -151,7 +151,7 @@ function peakRssMb(pid: number): number | undefined {
 
 /** Whether dist/ is older than some file in src/ (then `npm run bench` would rebuild it first). */
 export function distIsStale(): boolean {
-  const marker = join(ROOT, 'dist', 'cli', 'main.js');
+  const marker = join(ROOT, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(marker)) return true;
   const built = statSync(marker).mtimeMs;
   const newest = (dir: string): number =>

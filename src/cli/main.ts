@@ -3,6 +3,7 @@ import { describeError } from '../core/errors.js';
 import { checkCommand } from './commands/check.js';
 import { initCommand } from './commands/init.js';
 import { sendCommand } from './commands/send.js';
+import { simulateCommand } from './commands/simulate.js';
 import { startCommand } from './commands/start.js';
 
 const USAGE = `cococat — connect AI agents to WeChat, WeCom, Feishu/Lark and a Web API
@@ -13,6 +14,8 @@ Usage:
   cococat check [DIR]                                      validate a workspace; exit 1 on any problem
   cococat send <entry> <text> [--user ID] [--workspace DIR] [--url URL]
                                                            talk to a web_api entry, e.g. send assistant.web_api "hi"
+  cococat simulate wechat_mp [--agent ID] [--user ID] [--workspace DIR]
+                                                           be a WeChat user of a local fake 公众号 wired to an agent
 Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
 
 /** The CLI is the one place that reads process.env and argv. */
@@ -27,6 +30,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       host: { type: 'string' },
       user: { type: 'string', short: 'u' },
       url: { type: 'string' },
+      agent: { type: 'string', short: 'a' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -61,6 +65,20 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
       return sendCommand({ workspace: values.workspace ?? 'workspace', entryKey, text: words.join(' '), userId: values.user ?? 'cli', url: values.url, env });
     }
+    case 'simulate':
+      if (!positionals[0]) {
+        console.error('usage: cococat simulate wechat_mp [--agent ID]');
+        return 2;
+      }
+      return simulateCommand({
+        workspace: values.workspace ?? 'workspace',
+        channel: positionals[0],
+        agent: values.agent ?? 'assistant',
+        user: values.user ?? 'oSimulatedUser',
+        env,
+        input: process.stdin,
+        print: (line) => console.log(line),
+      });
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;

@@ -1,0 +1,49 @@
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { simulateCommand } from '../../src/cli/commands/simulate.js';
+import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const roots: string[] = [];
+afterEach(() => {
+  while (roots.length) removeWorkspace(roots.pop()!);
+});
+
+async function simulate(lines: string[], opts: { workspace?: string; channel?: string; agent?: string } = {}) {
+  const printed: string[] = [];
+  const workspace = opts.workspace ?? join(mkdtempSync(join(tmpdir(), 'cococat-sim-')), 'ws');
+  roots.push(workspace);
+  const code = await simulateCommand({
+    workspace,
+    channel: opts.channel ?? 'wechat_mp',
+    agent: opts.agent ?? 'assistant',
+    user: 'oTester',
+    env: {},
+    input: Readable.from(lines.map((l) => `${l}\n`)),
+    print: (line) => printed.push(line),
+  });
+  return { code, printed };
+}
+
+describe('cococat simulate wechat_mp', () => {
+  it('creates the demo workspace and answers each typed line as the 公众号 would', async () => {
+    const { code, printed } = await simulate(['hello 公众号', 'second line']);
+    expect(code).toBe(0);
+    expect(printed.filter((l) => l.startsWith('公众号'))).toEqual(['公众号: hello 公众号', '公众号: second line']);
+  }, 20_000);
+
+  it('uses an agent of an existing workspace', async () => {
+    const workspace = makeWorkspace({ agents: { greeter: { profile: { provider: 'echo', prefix: 'you said: ' } } } });
+    const { code, printed } = await simulate(['hi'], { workspace, agent: 'greeter' });
+    expect(code).toBe(0);
+    expect(printed).toContain('公众号: you said: hi');
+  }, 20_000);
+
+  it('refuses an unknown channel or agent with a hint', async () => {
+    expect(await simulate([], { channel: 'fax' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/available: wechat_mp/)] });
+    const workspace = makeWorkspace({ agents: { a: { profile: { provider: 'echo' } } } });
+    expect(await simulate([], { workspace, agent: 'nobody' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/--agent/)] });
+  });
+});
