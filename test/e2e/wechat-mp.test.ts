@@ -242,3 +242,18 @@ describe('wechat_mp 客服 quota', () => {
     expect(dead[0].error).toMatch(/45047 over the customer-service quota/);
   });
 });
+
+describe('wechat_mp events', () => {
+  it('welcomes a new follower once, also when WeChat redelivers the event, and does not pass the event to the agent', async () => {
+    const { t, fake } = await setup('safe', { provider: 'echo' }, { config: { welcome_text: '欢迎关注！' } });
+    const createTime = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < 3; i++) {
+      const result = await fake.push('oNew', { type: 'event', event: 'subscribe' }, { createTime });
+      expect(result.attempts.map((a) => a.body)).toEqual(['success']);
+    }
+    await t.until(() => fake.received('oNew').length === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.received('oNew')).toEqual(['欢迎关注！']);
+    expect(await t.gateway.store.listMessages({})).toEqual([]);
+  });
+});

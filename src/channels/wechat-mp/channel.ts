@@ -68,7 +68,9 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     const config = this.settings;
     const opened = openRequest(query, body, config, this.crypto, this.ctx.clock.now());
     const parsed = toChatMessage(opened.fields);
-    if (parsed.event === 'subscribe' && config.welcome_text) await this.welcome(parsed.message.userId, config.welcome_text);
+    const delivery = this.countDelivery(parsed.dedupKey);
+    // Once per follow (WeChat retries the event too), and never holding up WeChat's 5 s.
+    if (parsed.event === 'subscribe' && config.welcome_text && delivery === 1) void this.welcome(parsed.message.userId, config.welcome_text);
     if (parsed.event && !config.forward_events) return ACK;
     const accepted = await this.onMessage({ ...parsed.message, sceneId: this.sceneId, msgId: parsed.dedupKey });
     if (!accepted.duplicate) this.quota.inbound(parsed.message.userId, this.ctx.clock.now());
@@ -77,7 +79,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
 
     // auto: one hold, then the 客服 API carries it. passive: WeChat's first tries are held until it
     // gives up (its retry comes back here); the last try answers with the reply or the thinking text.
-    const lastChance = mode === 'auto' || this.countDelivery(parsed.dedupKey) >= LAST_TRY;
+    const lastChance = mode === 'auto' || delivery >= LAST_TRY;
     if ((await this.waitForReply(accepted.messageId, config.passive_wait_ms, closed)) === 'closed') return ACK;
     // This message's reply if it is ready, and any earlier replies still waiting for this user.
     const text = await this.passive?.take(parsed.message.userId);
