@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { createAgent } from './agents/registry.js';
@@ -7,7 +7,7 @@ import { ChannelRegistry } from './channels/registry.js';
 import { loadAdminToken, type AdminTokenSource } from './config/admin-token.js';
 import { resolveReferences, SecretVault } from './config/secrets.js';
 import type { AgentProfile } from './config/schema.js';
-import { formatProblem, loadWorkspace, type WorkspaceSnapshot } from './config/workspace.js';
+import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
 import { Heartbeat, type ResolvedTarget } from './core/heartbeat.js';
@@ -58,7 +58,7 @@ export class Gateway {
   readonly adminToken: AdminTokenSource;
   readonly owner = `${process.pid}-${randomBytes(3).toString('hex')}`;
   private current: WorkspaceSnapshot;
-  private readonly agents = new Map<string, { hash: string; agent: Agent; profile: AgentProfile }>();
+  private readonly agents = new Map<string, { agent: Agent; profile: AgentProfile }>();
   private fingerprint = '';
   private timers: (() => void)[] = [];
   private started = false;
@@ -192,28 +192,32 @@ export class Gateway {
     }
     const spec = this.current.agents.get(agentId);
     if (!spec) throw new CocoError('COCO_ERR_ROUTE_MISSING', `agent "${agentId}" does not exist`);
-    const profile = resolveReferences(spec.profile, { env: this.env, vault: this.vault, file: spec.file });
-    const hash = createHash('sha256').update(JSON.stringify(profile)).digest('hex');
+    // Built once per workspace version: reload() clears the cache (the vault file is part of its fingerprint).
     let cached = this.agents.get(agentId);
-    if (!cached || cached.hash !== hash) {
-      cached = { hash, profile, agent: this.createAgentOrFailing(profile) };
+    if (!cached) {
+      cached = this.createAgentOrFailing(spec);
       this.agents.set(agentId, cached);
     }
     return { agentId, agent: cached.agent, profile: cached.profile, scene };
   }
 
-  /** A profile that cannot make an agent (no API key) still answers: with the fallback reply and a visible error. */
-  private createAgentOrFailing(profile: AgentProfile): Agent {
+  /**
+   * A profile that cannot make an agent (an unset ${ENV}, no API key) still answers: with the
+   * fallback reply and a visible error, never silence.
+   */
+  private createAgentOrFailing(spec: AgentSpec): { agent: Agent; profile: AgentProfile } {
     try {
-      return createAgent(profile, { clock: this.clock, log: this.log, env: this.env });
+      const profile = resolveReferences(spec.profile, { env: this.env, vault: this.vault, file: spec.file });
+      return { profile, agent: createAgent(profile, { clock: this.clock, log: this.log, env: this.env }) };
     } catch (err) {
       const error = err instanceof CocoError ? err : new CocoError('COCO_ERR_CONFIG_INVALID', describeError(err));
-      return {
-        provider: profile.provider,
+      const agent: Agent = {
+        provider: spec.profile.provider,
         run: async () => {
           throw new CocoError(error.code, error.message, { retryable: false, field: error.field });
         },
       };
+      return { profile: spec.profile, agent };
     }
   }
 

@@ -160,6 +160,21 @@ describe('agent failures through the openai path', () => {
     expect(llm.requests).toHaveLength(0);
   });
 
+  it('answers with the fallback when the profile names an environment variable that is not set', async () => {
+    llm = await startFakeLlm();
+    root = makeWorkspace({
+      agents: { assistant: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: '${NOT_SET_KEY}' }, entries: [webApiEntry()] } },
+    });
+    t = await startTestGateway({ root });
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const res = await t.chat(ENTRY, { userId: 'e', content: 'hello' }, { wait: true });
+    expect(res.json.reply.text).toMatch(/Sorry/);
+    const detail = await t.gateway.store.getMessage(res.json.messageId);
+    expect(detail?.status).toBe('fallback');
+    expect(detail?.timeline.find((e) => e.stage === 'agent_error')?.detail).toMatch(/NOT_SET_KEY/);
+    expect(llm.requests).toHaveLength(0);
+  });
+
   it('keeps history per conversation within the window', async () => {
     llm = await startFakeLlm();
     root = openaiWorkspace(llm.url, { history_window: 2, system_prompt: 'Be brief.' });
