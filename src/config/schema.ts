@@ -9,6 +9,27 @@ export function secret<T extends z.ZodType>(schema: T): T {
   return schema.meta({ writeOnly: true, 'x-secret': true }) as T;
 }
 
+export interface FieldIssue {
+  /** Dotted path of the field; an unknown key names itself. */
+  field: string;
+  message: string;
+}
+
+/** What a zod issue is about, as field paths under `prefix` (an unknown-keys issue names each key). */
+export function issueFields(issue: z.core.$ZodIssue, prefix: readonly (string | number)[] = []): FieldIssue[] {
+  const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+  return keys.map((key) => ({
+    field: [...prefix, ...issue.path.map(String), ...(key === undefined ? [] : [key])].join('.'),
+    message: key === undefined ? issue.message : `unknown field "${key}"`,
+  }));
+}
+
+/** The first thing wrong in a failed parse, for errors that name one field. */
+export function firstIssue(error: z.ZodError, prefix: readonly (string | number)[] = []): FieldIssue {
+  const issue = error.issues[0];
+  return issue ? issueFields(issue, prefix)[0]! : { field: prefix.join('.'), message: 'is invalid' };
+}
+
 export const idSchema = z
   .string()
   .regex(ID_PATTERN, 'must be 1-64 characters of a-z, 0-9, "_" and "-", starting with a letter or digit');

@@ -6,6 +6,7 @@ import { CocoError } from '../core/errors.js';
 import { assertValidId } from '../core/ids.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { SECRET_MASK } from './masking.js';
+import { firstIssue } from './schema.js';
 import { isReference, resolveReferences, type SecretVault } from './secrets.js';
 import { writeEntries } from './demo-workspace.js';
 
@@ -109,9 +110,9 @@ export function validateWithPending<S extends z.ZodType>(
   }
   const result = schema.safeParse(resolved);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = `${fieldPrefix}${issue?.path.join('.') ?? ''}` || undefined;
-    throw new CocoError('COCO_ERR_CONFIG_INVALID', `${field ?? 'config'}: ${issue?.message ?? 'invalid'}`, {
+    const issue = firstIssue(result.error);
+    const field = `${fieldPrefix}${issue.field}` || undefined;
+    throw new CocoError('COCO_ERR_CONFIG_INVALID', `${field ?? 'config'}: ${issue.message}`, {
       statusCode: 400,
       field,
       cause: result.error,

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { isValidId, entryKey } from '../core/ids.js';
 import {
+  issueFields,
   agentProfileSchema,
   entriesFileSchema,
   entrySchema,
@@ -183,12 +184,7 @@ export function validate<S extends z.ZodType>(
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) {
-    // zod reports unknown keys on the parent object; name each key as the field.
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-    for (const key of keys) {
-      const field = [prefix, ...issue.path.map(String), key].filter(Boolean).join('.');
-      problems.push({ file, field: field || undefined, message: key ? `unknown field "${key}"` : issue.message });
-    }
+    for (const { field, message } of issueFields(issue, prefix ? [prefix] : [])) problems.push({ file, field: field || undefined, message });
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelDefinition } from '../channels/define.js';
+import { firstIssue } from '../config/schema.js';
 import { resolveReferences, type SecretVault } from '../config/secrets.js';
 import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -258,12 +259,8 @@ export class SceneKeeper {
     const resolved = resolveReferences(spec.config, { env: this.deps.env, vault: this.deps.vault, file: spec.file });
     const result = def.configSchema.safeParse(resolved);
     if (result.success) return result.data;
-    const issue = result.error.issues[0];
-    const field = ['entries', spec.index, 'config', ...(issue?.path ?? [])].join('.');
-    throw new CocoError('COCO_ERR_CONFIG_INVALID', `${spec.file}: ${field}: ${issue?.message ?? 'invalid'}`, {
-      file: spec.file,
-      field,
-    });
+    const { field, message } = firstIssue(result.error, ['entries', spec.index, 'config']);
+    throw new CocoError('COCO_ERR_CONFIG_INVALID', `${spec.file}: ${field}: ${message}`, { file: spec.file, field });
   }
 
   private async accept(runtime: Runtime, generation: number, message: ChatMessage): Promise<Accepted> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { firstIssue } from '../../config/schema.js';
 import { CocoError } from '../../core/errors.js';
 import type { ChannelRoutesHost } from '../define.js';
 import type { WebApiChannel, WebApiReply } from './channel.js';
@@ -121,9 +122,8 @@ function parseBody(raw: Buffer, contentType: string | undefined) {
   }
   const result = chatBodySchema.safeParse(json);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : 'body');
-    throw invalid(field, issue?.message ?? 'is invalid');
+    const { field, message } = firstIssue(result.error);
+    throw invalid(field || 'body', message);
   }
   return result.data;
 }

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeChannel } from '../../channels/define.js';
 import { maskSecrets, secretFields } from '../../config/masking.js';
-import { idSchema } from '../../config/schema.js';
+import { firstIssue, idSchema } from '../../config/schema.js';
 import {
   mergeSecrets,
   readEntriesRaw,
@@ -117,9 +117,8 @@ function findEntry(entries: Record<string, unknown>[], entryId: string, targetId
 function parseEntryBody(body: unknown) {
   const result = entryBodySchema.safeParse(asObject(body));
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(',') : 'body');
-  throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field}: ${issue?.message}`, { statusCode: 400, field });
+  const { field, message } = firstIssue(result.error);
+  throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field || 'body'}: ${message}`, { statusCode: 400, field: field || 'body' });
 }
 
 /** Validates the channel config (secrets merged, references resolved) and returns the entry to store. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { firstIssue } from '../../config/schema.js';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
 
@@ -51,7 +52,6 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
 function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
   const result = schema.safeParse(query ?? {});
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.join('.') || 'query';
-  throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field}: ${issue?.message}`, { statusCode: 400, field });
+  const { field, message } = firstIssue(result.error);
+  throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field || 'query'}: ${message}`, { statusCode: 400, field: field || 'query' });
 }
