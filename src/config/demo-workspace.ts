@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { writeFileAtomic } from './atomic-write.js';
 import { newToken } from './admin-token.js';
 import { SecretVault } from './secrets.js';
+import { writeEntries } from './workspace-writer.js';
 
 export interface DemoWorkspace {
   root: string;
@@ -49,8 +50,4 @@ export function createDemoWorkspace(root: string, env: Record<string, string | u
   writeEntries(join(root, 'scenes', 'helpdesk', 'entries.json'), []);
   writeFileAtomic(join(root, '.gitignore'), 'data/\n');
   return { root, entryKey: 'assistant.web_api', apiKey, provider };
-}
-
-export function writeEntries(path: string, entries: unknown[]): void {
-  writeFileAtomic(path, `${JSON.stringify({ entries }, null, 2)}\n`);
 }

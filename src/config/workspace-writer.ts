@@ -8,7 +8,6 @@ import { writeFileAtomic } from './atomic-write.js';
 import { SECRET_MASK } from './masking.js';
 import { firstIssue } from './schema.js';
 import { isReference, resolveReferences, type SecretVault } from './secrets.js';
-import { writeEntries } from './demo-workspace.js';
 
 export type TargetKind = 'agent' | 'scene';
 
@@ -37,6 +36,11 @@ export function readEntriesRaw(root: string, kind: TargetKind, id: string): Reco
   if (!existsSync(path)) return [];
   const raw = readRaw(path) as { entries?: unknown };
   return Array.isArray(raw?.entries) ? (raw.entries as Record<string, unknown>[]) : [];
+}
+
+/** entries.json in its documented shape: {"entries": [...]}. */
+export function writeEntries(path: string, entries: unknown[]): void {
+  writeFileAtomic(path, `${JSON.stringify({ entries }, null, 2)}\n`);
 }
 
 export function writeEntriesRaw(root: string, kind: TargetKind, id: string, entries: unknown[]): void {
