@@ -147,7 +147,6 @@ export class SqliteStore implements Store {
         SELECT conversation_key, id, CASE status WHEN 'queued' THEN available_at ELSE lease_until END
         FROM inbound WHERE conversation_key = ? AND status IN ('queued', 'leased') ORDER BY id LIMIT 1`),
       headRenew: p('UPDATE inbound_heads SET ready_at = ? WHERE head_id = ?'),
-      headLeased: p('UPDATE inbound_heads SET ready_at = ? WHERE conversation_key = ?'),
       inboundFinish: p(`UPDATE inbound SET status = @status, finished_at = @now, finish_detail = @detail, lease_token = NULL,
           lease_until = NULL ${LEASED}`),
       inboundRetry: p(`UPDATE inbound SET status = 'queued', available_at = @availableAt, last_error = @error,
@@ -257,7 +256,7 @@ export class SqliteStore implements Store {
           const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner, now: o.now };
           s.inboundLease.run(lease);
           // The claimed message stays its conversation's head; only its ready time moves.
-          s.headLeased.run(lease.until, r.conversation_key);
+          s.headRenew.run(lease.until, r.id);
           // The first claim is read from first_claimed_at; claims after a lost lease or a revive are events.
           if (r.first_claimed_at !== null) event(r.id, o.now, 'claimed', `attempt ${r.attempts + 1} by ${o.owner}`);
           return toInbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until });
