@@ -151,8 +151,8 @@ export class Gateway {
   }
 
   /** Re-reads the workspace and applies it; the admin API calls this after every write. */
-  reload(): WorkspaceSnapshot {
-    this.fingerprint = workspaceFingerprint(this.root);
+  reload(fingerprint = workspaceFingerprint(this.root)): WorkspaceSnapshot {
+    this.fingerprint = fingerprint;
     this.current = loadWorkspace(this.root);
     this.agents.clear();
     if (this.started && !this.closed) this.keeper.apply(this.current);
@@ -160,8 +160,9 @@ export class Gateway {
   }
 
   private reloadIfChanged(): void {
-    if (workspaceFingerprint(this.root) === this.fingerprint) return;
-    const snapshot = this.reload();
+    const fingerprint = workspaceFingerprint(this.root);
+    if (fingerprint === this.fingerprint) return;
+    const snapshot = this.reload(fingerprint);
     this.log.info({ problems: snapshot.problems.length }, 'workspace changed on disk; applied');
     for (const p of snapshot.problems) this.log.warn({ file: p.file, field: p.field }, `workspace: ${formatProblem(p)}`);
   }
