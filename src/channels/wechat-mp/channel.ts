@@ -147,7 +147,11 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   /** Counts WeChat's deliveries of one message (same MsgId), forgetting old ones. */
   private countDelivery(key: string): number {
     const now = this.ctx.clock.now();
-    for (const [k, d] of this.deliveries) if (now - d.first > DELIVERY_MEMORY_MS) this.deliveries.delete(k);
+    // Entries are inserted when first seen, so the oldest come first: stop at the first one still kept.
+    for (const [k, d] of this.deliveries) {
+      if (now - d.first <= DELIVERY_MEMORY_MS) break;
+      this.deliveries.delete(k);
+    }
     const entry = this.deliveries.get(key) ?? { count: 0, first: now };
     entry.count++;
     this.deliveries.set(key, entry);
