@@ -108,6 +108,29 @@ describe('SqliteStore (SQLite specifics)', () => {
     other.close();
   });
 
+  it('a multi-statement write that fails inside a group commit leaves no partial rows and fails alone', async () => {
+    const store = openSqliteStore({ path: tmpFile() });
+    const a = await store.enqueue(inbound('a'), t0);
+    const [item] = await store.claimInbound({ now: t0, leaseMs: 60_000, limit: 1, owner: 'w' });
+    const reply = {
+      entryKey: 'bot.web', channelType: 'web_api', conversationId: 'c1', userId: 'u1', idempotencyKey: `${a.id}:0`,
+      text: 'r', format: 'text' as const, chunkIndex: 0, chunkCount: 1, replyTo: a.id, inReplyTo: 'a',
+      isGroup: false, availableAt: t0, expiresAt: t0 + 60_000,
+    };
+    // The history check throws after the finish mark and the outbox row were written.
+    const tooMany = Array.from({ length: 1025 }, () => ({ role: 'user' as const, content: 'x', at: t0 }));
+    const history = { key: { agentId: 'bot', entryKey: 'bot.web', conversationId: 'c1' }, turns: tooMany };
+    const [bad, other] = await Promise.allSettled([
+      store.completeInbound(a.id, item!.leaseToken, { now: t0 + 1, status: 'done', replies: [reply], history }),
+      store.enqueue(inbound('b', 'c2'), t0 + 1),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect(other).toMatchObject({ status: 'fulfilled', value: { duplicate: false } });
+    expect(await store.getMessage(a.id)).toMatchObject({ status: 'leased', replies: [] });
+    expect(await store.stats()).toMatchObject({ inboundQueued: 1, inboundLeased: 1, outboundPending: 0, outboundLeased: 0 });
+    await store.close();
+  });
+
   it('group-commits concurrent enqueues: call order kept, a bad item fails alone, close flushes', async () => {
     const store = openSqliteStore({ path: tmpFile() });
     const bad = { ...inbound('bad'), targetKind: 'nope' as 'agent' }; // violates a CHECK constraint

@@ -224,19 +224,11 @@ export class SqliteStore implements Store {
     };
 
     this.tx = {
-      /** The outer transaction of a group commit; each write inside runs in its own savepoint. */
-      group: db.transaction((batch: QueuedWrite[]) =>
-        batch.map((w) => {
-          try {
-            // Multi-statement writes are transaction functions (a savepoint when nested here);
-            // the others are one statement, atomic on its own. Either way a failure stays local.
-            return { ok: true as const, value: w.run() };
-          } catch (error) {
-            return { ok: false as const, error };
-          }
-        }),
-      ),
-      enqueue: db.transaction((batch: { item: NewInbound; now: number }[]) => batch.map(({ item, now }) => {
+      /** A group commit: all writes in one transaction, rolled back as a whole if any throws. */
+      group: db.transaction((batch: QueuedWrite[]) => batch.map((w) => w.run())),
+      /** One write in its own transaction: the replay path after a group failed. */
+      single: db.transaction((w: QueuedWrite) => w.run()),
+      enqueue: (item: NewInbound, now: number) => {
         const { entryKey, channelType, targetKind, targetId, dedupKey, conversationKey, message } = item;
         const r = s.insertInbound.run({
           entryKey, channelType, targetKind, targetId, dedupKey, conversationKey, now,
@@ -249,8 +241,8 @@ export class SqliteStore implements Store {
         const id = Number(r.lastInsertRowid);
         s.headInsert.run(conversationKey, id, now);
         return { id: String(id), duplicate: false };
-      })),
-      claimInbound: db.transaction((o: ClaimOptions) => {
+      },
+      claimInbound: (o: ClaimOptions) => {
         const rows = s.inboundHeads.all({ now: o.now, limit: o.limit });
         return rows.map((r) => {
           const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner, now: o.now };
@@ -261,8 +253,8 @@ export class SqliteStore implements Store {
           if (r.first_claimed_at !== null) event(r.id, o.now, 'claimed', `attempt ${r.attempts + 1} by ${o.owner}`);
           return toInbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until });
         });
-      }),
-      complete: db.transaction((id: number, token: string, res: InboundResult) => {
+      },
+      complete: (id: number, token: string, res: InboundResult) => {
         // The lease check comes first: a stale worker writes nothing at all.
         const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
         if (s.inboundFinish.run({ id, token, status: res.status, now: res.now, detail }).changes !== 1) return false;
@@ -282,51 +274,53 @@ export class SqliteStore implements Store {
         if (res.history.turns.length > TURNS_PER_MESSAGE) throw new Error(`at most ${TURNS_PER_MESSAGE} history turns per message`);
         res.history.turns.forEach((t, i) => s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, id * TURNS_PER_MESSAGE + i, t.role, t.content, t.at));
         return claimed;
-      }),
+      },
       // Runs a guarded mailbox update; on success refreshes the head and records the event.
-      guarded: db.transaction((stmt: Stmt, params: { id: number } & Record<string, unknown>, ev: { at: number; stage: string; detail?: string }) => {
+      guarded: (stmt: Stmt, params: { id: number } & Record<string, unknown>, ev: { at: number; stage: string; detail?: string }) => {
         if (stmt.run(params).changes !== 1) return false;
         refreshHead(s.inboundConv.get(params.id));
         event(params.id, ev.at, ev.stage, ev.detail);
         return true;
-      }),
-      renew: db.transaction((id: number, token: string, until: number) => {
+      },
+      renew: (id: number, token: string, until: number) => {
         if (s.inboundRenew.run({ id, token, until }).changes !== 1) return false;
         s.headRenew.run(until, id); // no-op when the item is not its conversation's head
         return true;
-      }),
-      claimOutbound: db.transaction((o: ClaimOptions) => {
+      },
+      claimOutbound: (o: ClaimOptions) => {
         const rows = s.outboxHeads.all({ now: o.now, limit: o.limit });
         return rows.map((r) => {
           const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner };
           s.outboxLease.run(lease);
           return toOutbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until });
         });
-      }),
+      },
       // Outbound ops: the guarded update, then an event on the inbound message the chunk answers.
-      outboxOp: db.transaction((stmt: Stmt, params: { id: number; now: number } & Record<string, unknown>, stage: string, detail: (r: OutboundRow) => string) => {
+      outboxOp: (stmt: Stmt, params: { id: number; now: number } & Record<string, unknown>, stage: string, detail: (r: OutboundRow) => string) => {
         if (stmt.run(params).changes !== 1) return false;
         const row = s.outboxById.get(params.id);
         const inboundId = row ? parseId(row.reply_to) : undefined;
         if (row && inboundId !== undefined) event(inboundId, params.now, stage, detail(row));
         return true;
-      }),
-      prune: db.transaction((now: number, dedupMs: number, feedMs: number, historyTurns?: number) => {
+      },
+      prune: (now: number, dedupMs: number, feedMs: number, historyTurns?: number) => {
         const cutoff = now - dedupMs;
         if (historyTurns !== undefined) s.trimHistory.run({ keep: Math.max(1, Math.trunc(historyTurns)) });
         let deleted = s.deleteSentOutbox.run({ cutoff }).changes;
         s.deleteEvents.run({ cutoff });
         deleted += s.deleteInbound.run({ cutoff }).changes;
         return deleted + s.deleteFeed.run(now - feedMs).changes;
-      }),
+      },
     };
   }
 
   /**
    * Group commit: writes issued in the same event-loop turn (concurrent webhooks, many workers
-   * finishing at once) share one transaction, so one WAL commit serves them all. Each write is
-   * atomic on its own (one statement, or a savepoint): a failing one rolls back alone and rejects only its own promise. Every
-   * promise settles after the commit, so a resolved write is durable.
+   * finishing at once) share one transaction, so one WAL commit serves them all. Each write must
+   * stay atomic on its own and a failing one must reject only its own promise: rather than a
+   * savepoint around every write (a measurable cost on the hot path), a group that fails is
+   * rolled back whole and its writes replayed one transaction each. Every promise settles after
+   * its commit, so a resolved write is durable.
    */
   private write<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -339,18 +333,29 @@ export class SqliteStore implements Store {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
-    let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
-    try {
-      outcomes = this.tx.group.immediate(batch);
-    } catch (err) {
-      for (const w of batch) w.reject(err);
-      return;
+    if (batch.length > 1) {
+      let values: unknown[] | undefined;
+      try {
+        values = this.tx.group.immediate(batch);
+      } catch {
+        // Nothing of the group was written; the replay below finds the failing write(s).
+      }
+      if (values) {
+        values.forEach((v, i) => batch[i]!.resolve(v as never));
+        return;
+      }
     }
-    outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.value as never) : batch[i]!.reject(o.error)));
+    for (const w of batch) {
+      try {
+        w.resolve(this.tx.single.immediate(w) as never);
+      } catch (err) {
+        w.reject(err);
+      }
+    }
   }
 
   enqueue(item: NewInbound, now: number): Promise<{ id: string; duplicate: boolean }> {
-    return this.write(() => this.tx.enqueue([{ item, now }])[0]!);
+    return this.write(() => this.tx.enqueue(item, now));
   }
 
   async claimInbound(opts: ClaimOptions): Promise<InboundItem[]> {
