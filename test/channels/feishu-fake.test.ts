@@ -1,0 +1,509 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AESCipher, adaptDefault, Client, EventDispatcher, LoggerLevel, WSClient } from '@larksuiteoapi/node-sdk';
+import { WebSocket } from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decrypt, encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent } from '../fakes/feishu/index.js';
+
+/**
+ * The fake Feishu, driven by the official node SDK as the client: if the SDK can discover, connect, reassemble,
+ * ack, get tokens and send through the fake, the fake speaks the real protocol.
+ */
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+/** The SDK logs every frame at info; keep errors so a failing test can show them. */
+function quietLogger() {
+  const errors: unknown[] = [];
+  const logger = { error: (...m: unknown[]) => void errors.push(m), warn: () => {}, info: () => {}, debug: () => {}, trace: () => {} };
+  return { logger, errors };
+}
+
+async function startFake(opts: FakeFeishuOptions = {}): Promise<FakeFeishu> {
+  const fake = await FakeFeishu.start({ clientConfig: { ReconnectNonce: 0, ReconnectInterval: 1 }, ...opts });
+  cleanups.push(() => fake.close());
+  return fake;
+}
+
+type Handler = (data: { event_id?: string; message: ReceiveMessageEvent['event']['message']; sender: ReceiveMessageEvent['event']['sender'] }) => unknown;
+
+/** Starts an SDK long-connection client against the fake with the given message handler. */
+function startWsClient(fake: FakeFeishu, handler: Handler, extra: { onError?: (e: Error) => void } = {}) {
+  const { logger, errors } = quietLogger();
+  const dispatcher = new EventDispatcher({ logger, loggerLevel: LoggerLevel.error }).register({
+    'im.message.receive_v1': async (data) => handler(data as unknown as Parameters<Handler>[0]),
+  });
+  const client = new WSClient({ appId: fake.appId, appSecret: fake.appSecret, domain: fake.url, logger, loggerLevel: LoggerLevel.error, onError: extra.onError });
+  void client.start({ eventDispatcher: dispatcher });
+  cleanups.push(() => client.close({ force: true }));
+  return { client, errors };
+}
+
+function sdkClient(fake: FakeFeishu) {
+  const { logger } = quietLogger();
+  return new Client({ appId: fake.appId, appSecret: fake.appSecret, domain: fake.url, logger, loggerLevel: LoggerLevel.fatal });
+}
+
+interface AxiosLikeError {
+  response?: { status: number; headers: Record<string, string>; data: { code: number; msg: string } };
+}
+/** Runs an SDK call that must fail with an HTTP error; returns status, headers and body. */
+async function failure(p: Promise<unknown>) {
+  const err = (await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as AxiosLikeError | undefined;
+  expect(err?.response, 'expected the call to fail with an HTTP answer').toBeDefined();
+  return err!.response!;
+}
+
+async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function httpServer(listener: RequestListener): Promise<string> {
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const readText = (req: IncomingMessage): Promise<string> =>
+  new Promise((resolve) => {
+    let s = '';
+    req.on('data', (c: Buffer) => (s += c.toString('utf8')));
+    req.on('end', () => resolve(s));
+  });
+
+describe('fake Feishu: long connection with the official WSClient', () => {
+  it('discovers the endpoint, connects, answers pings with ClientConfig and gets the event acked', async () => {
+    const fake = await startFake();
+    const got: Parameters<Handler>[0][] = [];
+    startWsClient(fake, (d) => void got.push(d));
+    await fake.waitForConnections(1);
+    const event = fake.textEvent('你好 bot', { chatType: 'group', mentionBot: true });
+    const delivery = fake.pushEvent(event);
+    await delivery.done;
+
+    expect(delivery.status).toBe('acked');
+    expect(got).toHaveLength(1);
+    expect(got[0]?.event_id).toBe(event.header.event_id);
+    expect(got[0]?.message.chat_type).toBe('group');
+    expect(JSON.parse(got[0]?.message.content ?? '{}')).toEqual({ text: '@_user_1 你好 bot' });
+    expect(got[0]?.message.mentions?.[0]?.id.open_id).toBe(fake.botOpenId);
+    expect(delivery.acks).toHaveLength(1);
+    expect(delivery.acks[0]).toMatchObject({ code: 200, connectionId: 1 });
+    expect(delivery.acks[0]?.headers).toMatchObject({ type: 'event', message_id: delivery.messageId, sum: '1', seq: '0' });
+    expect(delivery.acks[0]?.bizRt).toBeDefined();
+    expect(fake.discoveries.map((d) => d.code)).toEqual([0]);
+    // The SDK pings as soon as it is connected, on the service id from the discovered URL.
+    await fake.waitFor(() => (fake.connections[0]?.pings ?? 0) >= 1);
+    expect(fake.protocolErrors).toEqual([]);
+  });
+
+  it('reassembles an event split into out-of-order fragments and acks it once', async () => {
+    const fake = await startFake();
+    const got: string[] = [];
+    startWsClient(fake, (d) => void got.push(d.message.content));
+    await fake.waitForConnections(1);
+    // Multi-byte text: byte-sized fragments cut through characters, which the client must glue back as bytes.
+    const text = '分片事件 '.repeat(40);
+    const delivery = fake.pushEvent(fake.textEvent(text), { fragments: 5, reverseFragments: true });
+    await delivery.done;
+
+    expect(delivery.status).toBe('acked');
+    expect(delivery.attempts).toHaveLength(1);
+    expect(delivery.attempts[0]?.seqIds).toHaveLength(5);
+    expect(got.map((c) => JSON.parse(c) as unknown)).toEqual([{ text }]);
+    // Only the fragment that completes the event is acked; sent last-first, that is seq 0.
+    expect(delivery.acks).toHaveLength(1);
+    expect(delivery.acks[0]?.headers).toMatchObject({ sum: '5', seq: '0' });
+  });
+
+  it('re-pushes an event whose handler outlives the ack timeout, and one acked with code 500', async () => {
+    const fake = await startFake({ ackTimeoutMs: 300 });
+    const calls = new Map<string, number>();
+    startWsClient(fake, async (d) => {
+      const n = (calls.get(d.message.message_id) ?? 0) + 1;
+      calls.set(d.message.message_id, n);
+      if (d.message.content.includes('slow') && n === 1) await sleep(800);
+      if (d.message.content.includes('boom') && n === 1) throw new Error('handler failed');
+    });
+    await fake.waitForConnections(1);
+    const slow = fake.pushEvent(fake.textEvent('slow'));
+    const boom = fake.pushEvent(fake.textEvent('boom'));
+    await Promise.all([slow.done, boom.done]);
+
+    expect(slow.status).toBe('acked');
+    expect(slow.attempts.length).toBeGreaterThanOrEqual(2);
+    expect(calls.get((slow.event as ReceiveMessageEvent).event.message.message_id)).toBeGreaterThanOrEqual(2);
+    expect(boom.status).toBe('acked');
+    expect(boom.acks.map((a) => a.code)).toEqual([500, 200]);
+    expect(boom.attempts).toHaveLength(2);
+  });
+
+  it('gives up after maxRetries re-pushes', async () => {
+    const fake = await startFake({ ackTimeoutMs: 100, maxRetries: 2 });
+    startWsClient(fake, () => {
+      throw new Error('always fails');
+    });
+    await fake.waitForConnections(1);
+    const d = fake.pushEvent(fake.textEvent('never handled'));
+    await d.done;
+    expect(d.status).toBe('failed');
+    expect(d.attempts).toHaveLength(3);
+    expect(d.acks.every((a) => a.code === 500)).toBe(true);
+  });
+
+  it('reconnects through a fresh discovery after dropConnections(), and delivers what was pushed meanwhile', async () => {
+    const fake = await startFake();
+    const got: string[] = [];
+    startWsClient(fake, (d) => void got.push(d.message.content));
+    await fake.waitForConnections(1);
+
+    expect(fake.dropConnections()).toBe(1);
+    expect(fake.openConnections).toBe(0);
+    const pushedWhileDown = fake.pushEvent(fake.textEvent('while you were away'));
+    await fake.waitFor(() => fake.openConnections === 1 && fake.connectionCount === 2);
+    await pushedWhileDown.done;
+
+    expect(fake.discoveries).toHaveLength(2);
+    expect(pushedWhileDown.status).toBe('acked');
+    expect(pushedWhileDown.attempts.map((a) => a.connectionId)).toEqual([2]);
+    expect(got).toEqual([JSON.stringify({ text: 'while you were away' })]);
+  });
+
+  it('cluster mode: each event goes to exactly one of several clients', async () => {
+    const fake = await startFake({ routing: 'round-robin' });
+    const a: string[] = [];
+    const b: string[] = [];
+    startWsClient(fake, (d) => void a.push(d.message.message_id));
+    startWsClient(fake, (d) => void b.push(d.message.message_id));
+    await fake.waitForConnections(2);
+    const deliveries = Array.from({ length: 10 }, (_, i) => fake.pushEvent(fake.textEvent(`m${i}`)));
+    await Promise.all(deliveries.map((d) => d.done));
+
+    expect(deliveries.every((d) => d.status === 'acked' && d.attempts.length === 1)).toBe(true);
+    expect(a).toHaveLength(5);
+    expect(b).toHaveLength(5);
+    expect(new Set([...a, ...b]).size).toBe(10);
+  });
+
+  it('refuses handshakes with Handshake-* headers; the SDK retries and gets in once they are accepted', async () => {
+    const fake = await startFake();
+    fake.refuseHandshakes({ status: 514, msg: 'exceed conn limit', autherrcode: 1000040350 }, 2);
+
+    // A raw client sees the refusal headers.
+    const disc = (await (await fetch(`${fake.url}/callback/ws/endpoint`, { method: 'POST', body: JSON.stringify({ AppID: fake.appId, AppSecret: fake.appSecret }) })).json()) as {
+      data: { URL: string };
+    };
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const ws = new WebSocket(disc.data.URL);
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.headers);
+        ws.terminate();
+      });
+      ws.on('open', () => reject(new Error('handshake should have been refused')));
+      ws.on('error', () => {});
+    });
+    expect(headers).toMatchObject({ 'handshake-status': '514', 'handshake-msg': 'exceed conn limit', 'handshake-autherrcode': '1000040350' });
+
+    startWsClient(fake, () => {});
+    await fake.waitForConnections(1);
+    expect(fake.discoveries.length).toBeGreaterThanOrEqual(3);
+    expect(fake.connectionCount).toBe(1);
+  });
+
+  it('endpoint discovery: a wrong secret or an injected fatal code stops the SDK with onError', async () => {
+    const fake = await startFake();
+    fake.failNextEndpoint(1000040350);
+    const errors: Error[] = [];
+    startWsClient(fake, () => {}, { onError: (e) => errors.push(e) });
+    await until(() => errors.length === 1);
+    expect(errors[0]?.message).toContain('1000040350');
+    expect(fake.openConnections).toBe(0);
+
+    const res = await fetch(`${fake.url}/callback/ws/endpoint`, { method: 'POST', body: JSON.stringify({ AppID: fake.appId, AppSecret: 'wrong' }) });
+    expect(await res.json()).toMatchObject({ code: 514 });
+  });
+
+  it('records text frames and unknown acks from a misbehaving client as protocol errors', async () => {
+    const fake = await startFake();
+    const disc = (await (await fetch(`${fake.url}/callback/ws/endpoint`, { method: 'POST', body: JSON.stringify({ AppID: fake.appId, AppSecret: fake.appSecret }) })).json()) as {
+      data: { URL: string };
+    };
+    const ws = new WebSocket(disc.data.URL);
+    cleanups.push(() => ws.terminate());
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send('{"type":"ping"}');
+    ws.send(Buffer.from([0x08, 0x01]));
+    await fake.waitFor(() => fake.protocolErrors.length >= 2);
+    expect(fake.protocolErrors[0]).toContain('text frame');
+    expect(fake.protocolErrors[1]).toMatch(/missing required field/);
+  });
+});
+
+describe('fake Feishu: OpenAPI with the official Client', () => {
+  it('sends through a tenant token; a repeated uuid returns the original message and is recorded once', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const chat = 'oc_' + 'a'.repeat(32);
+    const send = () =>
+      client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: { receive_id: chat, msg_type: 'text', content: JSON.stringify({ text: 'hi' }), uuid: 'u-1' } });
+    const first = await send();
+    const second = await send();
+
+    expect(first.code).toBe(0);
+    expect(second.data?.message_id).toBe(first.data?.message_id);
+    expect(fake.messages).toHaveLength(1);
+    expect(fake.messages[0]).toMatchObject({ chatId: chat, msgType: 'text', content: { text: 'hi' }, uuid: 'u-1', receiveIdType: 'chat_id' });
+    expect(fake.counters).toMatchObject({ tokensIssued: 1, duplicates: 1 });
+
+    // After the 1 h window the same uuid sends again.
+    fake.advanceTime(3601);
+    const third = await send();
+    expect(third.data?.message_id).not.toBe(first.data?.message_id);
+    expect(fake.messages).toHaveLength(2);
+  });
+
+  it('replies to a pushed user message in its chat, threaded on request; unknown targets fail', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const event = fake.textEvent('question', { chatType: 'group', chatId: 'oc_' + 'b'.repeat(32) });
+    const res = await client.im.message.reply({
+      path: { message_id: event.event.message.message_id },
+      data: { msg_type: 'post', content: JSON.stringify({ zh_cn: { title: 't', content: [[{ tag: 'text', text: 'answer' }]] } }), reply_in_thread: true, uuid: 'r-1' },
+    });
+    expect(res.data?.chat_id).toBe(event.event.message.chat_id);
+    expect(res.data?.root_id).toBe(event.event.message.message_id);
+    expect(fake.messages[0]).toMatchObject({ replyTo: event.event.message.message_id, replyInThread: true, msgType: 'post', chatId: event.event.message.chat_id });
+    expect(fake.messages[0]?.threadId).toMatch(/^omt_/);
+
+    const bad = await failure(client.im.message.reply({ path: { message_id: 'om_nope' }, data: { msg_type: 'text', content: JSON.stringify({ text: 'x' }) } }));
+    expect(bad.data.code).toBe(230001);
+  });
+
+  it('p2p sends by open_id land in the same chat the user writes from', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const event = fake.textEvent('hi', { from: 'ou_' + 'c'.repeat(32) });
+    const seen: string[] = [];
+    fake.onMessage((m) => seen.push(m.chatId));
+    await client.im.message.create({ params: { receive_id_type: 'open_id' }, data: { receive_id: 'ou_' + 'c'.repeat(32), msg_type: 'text', content: JSON.stringify({ text: 'yo' }) } });
+    expect(fake.messagesIn(event.event.message.chat_id)).toHaveLength(1);
+    expect(seen).toEqual([event.event.message.chat_id]);
+  });
+
+  it('token expiry and invalidation answer 99991663; the token endpoint reuses a token with time left', async () => {
+    const fake = await startFake({ tokenTtlSeconds: 7200 });
+    const client = sdkClient(fake);
+    const send = () => client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: { receive_id: 'oc_x', msg_type: 'text', content: JSON.stringify({ text: 'hi' }) } });
+    await send();
+    // The SDK caches the token by its own clock; on the fake's clock it has expired.
+    fake.advanceTime(7200);
+    const expired = await failure(send());
+    expect(expired.status).toBe(400);
+    expect(expired.data.code).toBe(99991663);
+
+    const token = async () =>
+      (await (await fetch(`${fake.url}/open-apis/auth/v3/tenant_access_token/internal`, { method: 'POST', body: JSON.stringify({ app_id: fake.appId, app_secret: fake.appSecret }) })).json()) as {
+        tenant_access_token: string;
+        expire: number;
+      };
+    const t1 = await token();
+    fake.advanceTime(600);
+    const t2 = await token();
+    expect(t2.tenant_access_token).toBe(t1.tenant_access_token);
+    expect(t2.expire).toBeLessThanOrEqual(7200 - 600);
+    fake.invalidateTokens();
+    const res = await fetch(`${fake.url}/open-apis/im/v1/messages?receive_id_type=chat_id`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t2.tenant_access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ receive_id: 'oc_x', msg_type: 'text', content: '{"text":"x"}' }),
+    });
+    expect(((await res.json()) as { code: number }).code).toBe(99991663);
+    expect((await token()).tenant_access_token).not.toBe(t1.tenant_access_token);
+  });
+
+  it('limits each chat to 5 messages a second with 429, code 99991400 and x-ogw-ratelimit-reset', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const send = (chat: string, i: number) =>
+      client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: { receive_id: chat, msg_type: 'text', content: JSON.stringify({ text: `n${i}` }) } });
+    await send('oc_warm', 0); // token fetched once, outside the burst
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => send('oc_busy', i)));
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    expect(rejected).toHaveLength(3);
+    const limited = (rejected[0]?.reason as AxiosLikeError).response!;
+    expect(limited.status).toBe(429);
+    expect(limited.data.code).toBe(99991400);
+    expect(Number(limited.headers['x-ogw-ratelimit-reset'])).toBeGreaterThanOrEqual(1);
+    // Another chat is not affected; the busy one opens again after the reset.
+    await expect(send('oc_quiet', 0)).resolves.toMatchObject({ code: 0 });
+    await sleep(1000 * Number(limited.headers['x-ogw-ratelimit-reset']));
+    await expect(send('oc_busy', 9)).resolves.toMatchObject({ code: 0 });
+    expect(fake.maxPerWindow('oc_busy')).toBe(5);
+    expect(fake.calls.filter((c) => c.status === 429)).toHaveLength(3);
+  });
+
+  it('a 429 storm and scripted failures hit the next sends, then it recovers', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const send = (chat: string) => client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: { receive_id: chat, msg_type: 'text', content: JSON.stringify({ text: 'x' }) } });
+    fake.rateLimitStorm(2, 7);
+    fake.failNextSends(1, { code: 230020 });
+    const s1 = await failure(send('oc_1'));
+    expect(s1.status).toBe(400);
+    expect(s1.data.code).toBe(230020);
+    const s2 = await failure(send('oc_2'));
+    expect([s2.status, s2.data.code, s2.headers['x-ogw-ratelimit-reset']]).toEqual([429, 99991400, '7']);
+    await failure(send('oc_3'));
+    await expect(send('oc_4')).resolves.toMatchObject({ code: 0 });
+    expect(fake.messages.map((m) => m.chatId)).toEqual(['oc_4']);
+  });
+
+  it('validates the body: content must be a JSON string, size limits per msg_type, a bearer token', async () => {
+    const fake = await startFake();
+    const { tenant_access_token: token } = (await (
+      await fetch(`${fake.url}/open-apis/auth/v3/tenant_access_token/internal`, { method: 'POST', body: JSON.stringify({ app_id: fake.appId, app_secret: fake.appSecret }) })
+    ).json()) as { tenant_access_token: string };
+    const post = async (body: unknown, auth = true) => {
+      const res = await fetch(`${fake.url}/open-apis/im/v1/messages?receive_id_type=chat_id`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', ...(auth ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, code: ((await res.json()) as { code: number }).code };
+    };
+    const base = { receive_id: 'oc_v', msg_type: 'text' };
+    expect(await post({ ...base, content: { text: 'object, not string' } })).toEqual({ status: 400, code: 99992402 });
+    expect(await post({ ...base, content: 'not json' })).toEqual({ status: 400, code: 230001 });
+    expect(await post({ ...base, msg_type: 'markdown', content: '{"text":"x"}' })).toEqual({ status: 400, code: 99992402 });
+    expect(await post({ ...base, content: '{"text":"x"}' }, false)).toEqual({ status: 400, code: 99991661 });
+    const big = 'x'.repeat(100 * 1024);
+    expect((await post({ ...base, content: JSON.stringify({ text: big }) })).code).toBe(0);
+    expect((await post({ ...base, content: JSON.stringify({ text: big + big }) })).code).toBe(230025);
+    const card = { elements: [{ tag: 'markdown', content: big }] };
+    expect((await post({ ...base, msg_type: 'interactive', content: JSON.stringify(card) })).code).toBe(230025);
+    expect(fake.messages).toHaveLength(1);
+  });
+
+  it('serves the bytes of an image a user sent at the message resource URL', async () => {
+    const fake = await startFake();
+    const data = Buffer.from('not really a png');
+    const event = fake.imageEvent({ data });
+    const key = (JSON.parse(event.event.message.content) as { image_key: string }).image_key;
+    const client = sdkClient(fake);
+    const res = await client.im.messageResource.get({ path: { message_id: event.event.message.message_id, file_key: key }, params: { type: 'image' } });
+    const chunks: Buffer[] = [];
+    for await (const c of res.getReadableStream()) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks)).toEqual(data);
+  });
+});
+
+describe('fake Feishu: webhook pushes', () => {
+  it('crypto matches the official vector, uses a random IV and signs the exact body', () => {
+    expect(decrypt('test key', 'P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk=')).toBe('hello world');
+    const a = encrypt('k', '{"a":1}');
+    expect(a).not.toBe(encrypt('k', '{"a":1}'));
+    expect(new AESCipher('k').decrypt(a)).toBe('{"a":1}');
+    // A wrong key usually fails the padding check; when the padding happens to pass, the text is garbage.
+    const wrong = (() => {
+      try {
+        return decrypt('other key', a);
+      } catch {
+        return undefined;
+      }
+    })();
+    expect(wrong).not.toBe('{"a":1}');
+    const expected = createHash('sha256').update('1700000000' + 'nonce' + 'k' + '{"encrypt":"x"}').digest('hex');
+    expect(sign('1700000000', 'nonce', 'k', '{"encrypt":"x"}')).toBe(expected);
+  });
+
+  it('an encrypted, signed push and the url_verification are accepted by the SDK adapter; a forged signature is not', async () => {
+    const fake = await startFake({ encryptKey: 'enc-key-123', verificationToken: 'vt-abc' });
+    const { logger } = quietLogger();
+    const got: string[] = [];
+    const dispatcher = new EventDispatcher({ encryptKey: fake.encryptKey, verificationToken: fake.verificationToken, logger, loggerLevel: LoggerLevel.fatal }).register({
+      'im.message.receive_v1': async (data) => void got.push((data as { message: { content: string } }).message.content),
+    });
+    const base = await httpServer(adaptDefault('/webhook/event', dispatcher, { autoChallenge: true }) as RequestListener);
+    const url = `${base}/webhook/event`;
+
+    const check = await fake.urlVerification(url);
+    expect(check).toMatchObject({ ok: true, status: 200 });
+
+    const r = await fake.pushWebhook(url, fake.textEvent('over the webhook'));
+    expect(r.delivered).toBe(true);
+    expect(Object.keys(JSON.parse(r.body) as object)).toEqual(['encrypt']);
+    expect(got).toEqual([JSON.stringify({ text: 'over the webhook' })]);
+
+    const forged = await fake.pushWebhook(url, fake.textEvent('forged'), { forgeSignature: true, retrySchedule: [] });
+    expect(forged.attempts).toHaveLength(1);
+    expect(got).toHaveLength(1);
+  });
+
+  it('redelivers the same body with fresh signed headers on non-200 and timeouts, per the schedule', async () => {
+    const fake = await startFake({ encryptKey: 'ek', webhookRetrySchedule: [50, 50, 50], webhookTimeoutMs: 300 });
+    const seen: { body: string; headers: IncomingMessage['headers'] }[] = [];
+    const base = await httpServer(async (req: IncomingMessage, res: ServerResponse) => {
+      seen.push({ body: await readText(req), headers: req.headers });
+      const n = seen.length;
+      if (n === 1) return void res.writeHead(500).end();
+      if (n === 2) return void setTimeout(() => res.writeHead(200).end(), 600);
+      if (n === 3) return void res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    const event = fake.textEvent('retry me');
+    const r = await fake.pushWebhook(`${base}/hook`, event);
+
+    expect(r.delivered).toBe(true);
+    expect(r.attempts.map((a) => a.status ?? (a.timedOut ? 'timeout' : a.error))).toEqual([500, 'timeout', 204, 200]);
+    expect(new Set(seen.map((s) => s.body)).size).toBe(1);
+    expect(new Set(seen.map((s) => s.headers['x-lark-request-nonce'])).size).toBe(4);
+    for (const s of seen) {
+      const h = s.headers as Record<string, string>;
+      expect(h['x-lark-signature']).toBe(sign(h['x-lark-request-timestamp']!, h['x-lark-request-nonce']!, 'ek', s.body));
+    }
+    const inner = JSON.parse(decrypt('ek', (JSON.parse(seen[0]!.body) as { encrypt: string }).encrypt)) as ReceiveMessageEvent;
+    expect(inner.header.event_id).toBe(event.header.event_id);
+  });
+
+  it('gives up after the schedule, and close() cuts a long schedule short', async () => {
+    const fake = await startFake({ webhookRetrySchedule: [20] });
+    const base = await httpServer((_req, res) => void res.writeHead(503).end());
+    const r = await fake.pushWebhook(`${base}/h`, fake.textEvent('x'));
+    expect([r.delivered, r.attempts.length]).toEqual([false, 2]);
+    // Plaintext mode: no signature, header.token carries the Verification Token.
+    expect(r.attempts[0]?.headers['x-lark-signature']).toBeUndefined();
+    expect((JSON.parse(r.body) as ReceiveMessageEvent).header.token).toBe(fake.verificationToken);
+
+    const pending = fake.pushWebhook(`${base}/h`, fake.textEvent('y'), { retrySchedule: [3_600_000] });
+    await sleep(100);
+    await fake.close();
+    const cut = await pending;
+    expect([cut.delivered, cut.cancelled, cut.attempts.length]).toEqual([false, true, 1]);
+  });
+
+  it('a url_verification answered with the wrong challenge fails', async () => {
+    const fake = await startFake();
+    const base = await httpServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"challenge":"nope"}'));
+    const r = await fake.urlVerification(`${base}/h`);
+    expect(r.ok).toBe(false);
+    expect(r.reason).toContain('challenge');
+  });
+});

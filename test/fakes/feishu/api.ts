@@ -1,0 +1,419 @@
+/**
+ * The OpenAPI half of the fake Feishu (protocols.md §6): tenant_access_token/internal, im/v1 message create and
+ * reply, message resources. Every answer is `{code, msg, data?}`; errors carry an HTTP status like the real gateway
+ * (400 for business and token errors, 429 for frequency limits).
+ */
+import { randomBytes } from 'node:crypto';
+import { newMessageId, p2pChatIdOf } from './events.js';
+
+export interface ApiAnswer {
+  status: number;
+  json?: unknown;
+  headers?: Record<string, string>;
+  /** A binary answer (message resources) instead of JSON. */
+  raw?: { contentType: string; data: Buffer };
+}
+
+/** One message the bot sent that Feishu accepted (a repeated `uuid` is not recorded twice). */
+export interface SentMessage {
+  messageId: string;
+  chatId: string;
+  /** The `receive_id` and its type, for create; undefined for replies. */
+  receiveId?: string;
+  receiveIdType?: string;
+  /** The message replied to, for /reply. */
+  replyTo?: string;
+  replyInThread: boolean;
+  rootId?: string;
+  threadId?: string;
+  msgType: string;
+  /** `content` parsed from its JSON string. */
+  content: unknown;
+  rawContent: string;
+  uuid?: string;
+  /** Wall-clock milliseconds when Feishu accepted it. */
+  at: number;
+}
+
+/** Every create/reply call, accepted or not. */
+export interface ApiCall {
+  kind: 'create' | 'reply';
+  status: number;
+  code: number;
+  chatId?: string;
+  uuid?: string;
+  /** A repeated uuid answered with the original message. */
+  duplicate?: boolean;
+  at: number;
+}
+
+export interface ApiCounters {
+  tokenRequests: number;
+  tokensIssued: number;
+  sendAttempts: number;
+  rateLimited: number;
+  duplicates: number;
+}
+
+export interface ScriptedFailure {
+  code: number;
+  /** HTTP status; default 400 (429 for 99991400, 500 for negative codes). */
+  status?: number;
+  msg?: string;
+  headers?: Record<string, string>;
+}
+
+export interface RateLimit {
+  count: number;
+  windowMs: number;
+}
+
+export interface FeishuApiOptions {
+  appId: string;
+  appSecret: string;
+  tenantKey: string;
+  tokenTtlSeconds: number;
+  /** While more than this remains, the same token is handed out again; below it a new one is issued. */
+  tokenRefreshWindowSeconds: number;
+  chatRateLimit: RateLimit;
+  uuidWindowSeconds: number;
+  /** Fake clock in ms: token expiry and the uuid window follow it. */
+  now: () => number;
+}
+
+interface TokenState {
+  expiresAt: number;
+  revoked: boolean;
+}
+
+interface KnownMessage {
+  chatId: string;
+  rootId?: string;
+  threadId?: string;
+}
+
+const MESSAGES: Record<number, string> = {
+  0: 'success',
+  10003: 'invalid param',
+  10014: 'app secret invalid',
+  230001: 'Your request contains an invalid request parameter.',
+  230002: 'The bot can not be outside the group.',
+  230020: 'This operation triggers the frequency limit.',
+  230025: 'The length of the message content reaches its limit.',
+  9499: 'Bad Request',
+  99991400: 'request trigger frequency limit',
+  99991661: 'Missing access token for authorization. Please make a request with token attached.',
+  99991663: 'Invalid access token for authorization. Please make a request with token attached.',
+  99992402: 'field validation failed',
+};
+
+export const RECEIVE_ID_TYPES = new Set(['open_id', 'union_id', 'user_id', 'email', 'chat_id']);
+const MSG_TYPES = new Set(['text', 'post', 'image', 'file', 'audio', 'media', 'sticker', 'interactive', 'share_chat', 'share_user']);
+/** Request body limits ([src] go CreateMessageReqBody comment): text 150 KB, post and card 30 KB. */
+export const TEXT_BODY_LIMIT = 150 * 1024;
+export const RICH_BODY_LIMIT = 30 * 1024;
+
+const logId = (): string => `${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}${randomBytes(8).toString('hex').toUpperCase()}`;
+
+export function apiError(code: number, status = 400, msg?: string, headers?: Record<string, string>): ApiAnswer {
+  // Real errors carry a troubleshooting block with the log id.
+  return {
+    status,
+    headers: { 'x-tt-logid': logId(), ...headers },
+    json: { code, msg: msg ?? MESSAGES[code] ?? 'scripted error', error: { log_id: logId(), troubleshooter: `https://open.feishu.cn/search?log_id=${logId()}` } },
+  };
+}
+
+const ok = (data: unknown): ApiAnswer => ({ status: 200, headers: { 'x-tt-logid': logId() }, json: { code: 0, msg: 'success', data } });
+
+export class FeishuApi {
+  readonly messages: SentMessage[] = [];
+  readonly calls: ApiCall[] = [];
+  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, sendAttempts: 0, rateLimited: 0, duplicates: 0 };
+  private readonly tokens = new Map<string, TokenState>();
+  private current: string | undefined;
+  private readonly known = new Map<string, KnownMessage>();
+  private readonly byUuid = new Map<string, { message: SentMessage; data: unknown; at: number }>();
+  private readonly recent = new Map<string, number[]>();
+  private readonly scripted: ScriptedFailure[] = [];
+  private storm = { left: 0, resetSeconds: 1 };
+  private readonly resources = new Map<string, { data: Buffer; contentType: string; fileName?: string }>();
+  /** union_id / user_id → open_id for users seen in events, so sends by those ids find the same p2p chat. */
+  private readonly openIds = new Map<string, string>();
+  private readonly listeners = new Set<(m: SentMessage) => void>();
+
+  constructor(private readonly opts: FeishuApiOptions) {}
+
+  /** A user message the platform knows about (replies to it are allowed). */
+  registerMessage(messageId: string, chatId: string, ids?: { open_id: string; union_id?: string; user_id?: string }, rootId?: string, threadId?: string): void {
+    this.known.set(messageId, { chatId, rootId, threadId });
+    if (ids?.union_id) this.openIds.set(`union_id:${ids.union_id}`, ids.open_id);
+    if (ids?.user_id) this.openIds.set(`user_id:${ids.user_id}`, ids.open_id);
+  }
+
+  registerResource(messageId: string, fileKey: string, data: Buffer, contentType: string, fileName?: string): void {
+    this.resources.set(`${messageId}/${fileKey}`, { data, contentType, fileName });
+  }
+
+  /** Calls `listener` with every message accepted from now on; returns the unsubscribe function. */
+  onMessage(listener: (m: SentMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  invalidateTokens(): void {
+    for (const t of this.tokens.values()) t.revoked = true;
+    this.current = undefined;
+  }
+
+  failNextSends(n: number, failure: ScriptedFailure): void {
+    for (let i = 0; i < n; i++) this.scripted.push(failure);
+  }
+
+  rateLimitStorm(n: number, resetSeconds: number): void {
+    this.storm = { left: n, resetSeconds };
+  }
+
+  messagesIn(chatId: string): SentMessage[] {
+    return this.messages.filter((m) => m.chatId === chatId);
+  }
+
+  /** The most messages accepted for one chat within any `windowMs` (default 1 s) span: the per-chat limit check. */
+  maxPerWindow(chatId?: string, windowMs = 1000): number {
+    const chats = chatId === undefined ? [...new Set(this.messages.map((m) => m.chatId))] : [chatId];
+    let max = 0;
+    for (const chat of chats) {
+      const times = this.messagesIn(chat).map((m) => m.at);
+      let start = 0;
+      for (let end = 0; end < times.length; end++) {
+        while ((times[end] ?? 0) - (times[start] ?? 0) >= windowMs) start++;
+        max = Math.max(max, end - start + 1);
+      }
+    }
+    return max;
+  }
+
+  chatIdFor(receiveIdType: string, receiveId: string): string {
+    if (receiveIdType === 'chat_id') return receiveId;
+    const openId = receiveIdType === 'open_id' ? receiveId : (this.openIds.get(`${receiveIdType}:${receiveId}`) ?? `${receiveIdType}:${receiveId}`);
+    return p2pChatIdOf(this.opts.appId, openId);
+  }
+
+  /** Routes one request; undefined for a path this fake does not serve (404). */
+  handle(method: string, path: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>, body: Buffer): ApiAnswer | undefined {
+    if (path === '/open-apis/auth/v3/tenant_access_token/internal') return method === 'POST' ? this.token(body) : apiError(9499, 405, 'method not allowed');
+    if (path === '/open-apis/im/v1/messages') return method === 'POST' ? this.send('create', headers, body, query) : undefined;
+    const reply = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/.exec(path);
+    if (reply) return method === 'POST' ? this.send('reply', headers, body, query, decodeURIComponent(reply[1] ?? '')) : undefined;
+    const resource = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/resources\/([^/]+)$/.exec(path);
+    if (resource && method === 'GET') return this.resource(headers, decodeURIComponent(resource[1] ?? ''), decodeURIComponent(resource[2] ?? ''));
+    return undefined;
+  }
+
+  private token(body: Buffer): ApiAnswer {
+    this.counters.tokenRequests++;
+    const req = parseJson(body.toString('utf8'));
+    if (!req) return apiError(9499, 400, 'Bad Request: invalid JSON');
+    if (req.app_id !== this.opts.appId) return apiError(10003, 400, 'invalid param: app_id');
+    if (req.app_secret !== this.opts.appSecret) return apiError(10014);
+    const now = this.opts.now();
+    const cur = this.current === undefined ? undefined : this.tokens.get(this.current);
+    if (this.current && cur && !cur.revoked && cur.expiresAt - now > this.opts.tokenRefreshWindowSeconds * 1000) {
+      return { status: 200, json: { code: 0, msg: 'ok', tenant_access_token: this.current, expire: Math.floor((cur.expiresAt - now) / 1000) } };
+    }
+    // A new token; the previous one keeps working until its own expiry.
+    const token = `t-g${randomBytes(20).toString('hex')}`;
+    this.tokens.set(token, { expiresAt: now + this.opts.tokenTtlSeconds * 1000, revoked: false });
+    this.current = token;
+    this.counters.tokensIssued++;
+    return { status: 200, json: { code: 0, msg: 'ok', tenant_access_token: token, expire: this.opts.tokenTtlSeconds } };
+  }
+
+  /** 0 when the bearer token is usable, else its error code. */
+  private checkToken(headers: Record<string, string | string[] | undefined>): number {
+    const auth = headers.authorization;
+    const value = Array.isArray(auth) ? auth[0] : auth;
+    const match = value === undefined ? null : /^Bearer\s+(\S+)$/i.exec(value);
+    if (!match) return 99991661;
+    const t = this.tokens.get(match[1] ?? '');
+    if (!t || t.revoked || this.opts.now() >= t.expiresAt) return 99991663;
+    return 0;
+  }
+
+  private send(kind: 'create' | 'reply', headers: Record<string, string | string[] | undefined>, body: Buffer, query: URLSearchParams, replyTo?: string): ApiAnswer {
+    this.counters.sendAttempts++;
+    const at = Date.now();
+    const call: ApiCall = { kind, status: 0, code: 0, at };
+    this.calls.push(call);
+    const done = (answer: ApiAnswer): ApiAnswer => {
+      call.status = answer.status;
+      call.code = (answer.json as { code?: number } | undefined)?.code ?? 0;
+      return answer;
+    };
+
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return done(apiError(tokenError));
+    const scripted = this.scripted.shift();
+    if (scripted) {
+      const status = scripted.status ?? (scripted.code === 99991400 ? 429 : scripted.code < 0 ? 500 : 400);
+      return done(apiError(scripted.code, status, scripted.msg, scripted.headers));
+    }
+    if (this.storm.left > 0) {
+      this.storm.left--;
+      this.counters.rateLimited++;
+      return done(this.tooMany(this.storm.resetSeconds));
+    }
+
+    const req = parseJson(body.toString('utf8'));
+    if (!req) return done(apiError(9499, 400, 'Bad Request: the body is not a JSON object'));
+    let chatId: string;
+    let receiveId: string | undefined;
+    let receiveIdType: string | undefined;
+    let parent: KnownMessage | undefined;
+    if (kind === 'create') {
+      receiveIdType = query.get('receive_id_type') ?? undefined;
+      if (!receiveIdType || !RECEIVE_ID_TYPES.has(receiveIdType)) return done(apiError(99992402, 400, 'field validation failed: receive_id_type'));
+      if (typeof req.receive_id !== 'string' || req.receive_id === '') return done(apiError(99992402, 400, 'field validation failed: receive_id is required'));
+      receiveId = req.receive_id;
+      chatId = this.chatIdFor(receiveIdType, receiveId);
+    } else {
+      parent = this.known.get(replyTo ?? '');
+      if (!parent) return done(apiError(230001, 400, 'invalid message_id: the message does not exist'));
+      chatId = parent.chatId;
+    }
+    call.chatId = chatId;
+    const msgType = req.msg_type;
+    if (typeof msgType !== 'string' || !MSG_TYPES.has(msgType)) return done(apiError(99992402, 400, 'field validation failed: msg_type'));
+    // content is a JSON *string*, not an object.
+    if (typeof req.content !== 'string') return done(apiError(99992402, 400, 'field validation failed: content must be a string'));
+    let content: unknown;
+    try {
+      content = JSON.parse(req.content);
+    } catch {
+      return done(apiError(230001, 400, 'invalid content: not valid JSON'));
+    }
+    const contentError = checkContent(msgType, content);
+    if (contentError) return done(apiError(230001, 400, `invalid content: ${contentError}`));
+    const limit = msgType === 'post' || msgType === 'interactive' ? RICH_BODY_LIMIT : TEXT_BODY_LIMIT;
+    if (body.length > limit) return done(apiError(230025));
+    const uuid = typeof req.uuid === 'string' && req.uuid !== '' ? req.uuid : undefined;
+    if (uuid !== undefined && uuid.length > 50) return done(apiError(99992402, 400, 'field validation failed: uuid is longer than 50 characters'));
+    call.uuid = uuid;
+
+    if (uuid !== undefined) {
+      const seen = this.byUuid.get(uuid);
+      if (seen && this.opts.now() - seen.at < this.opts.uuidWindowSeconds * 1000) {
+        this.counters.duplicates++;
+        call.duplicate = true;
+        return done(ok(seen.data));
+      }
+    }
+
+    const inWindow = this.recent.get(chatId)?.filter((t) => at - t < this.opts.chatRateLimit.windowMs) ?? [];
+    if (inWindow.length >= this.opts.chatRateLimit.count) {
+      this.recent.set(chatId, inWindow);
+      this.counters.rateLimited++;
+      const oldest = inWindow[0] ?? at;
+      return done(this.tooMany(Math.max(1, Math.ceil((oldest + this.opts.chatRateLimit.windowMs - at) / 1000))));
+    }
+    inWindow.push(at);
+    this.recent.set(chatId, inWindow);
+
+    const messageId = newMessageId();
+    const replyInThread = kind === 'reply' && req.reply_in_thread === true;
+    const rootId = parent ? (parent.rootId ?? replyTo) : undefined;
+    const threadId = parent ? (parent.threadId ?? (replyInThread ? `omt_${randomBytes(8).toString('hex')}` : undefined)) : undefined;
+    const message: SentMessage = {
+      messageId,
+      chatId,
+      ...(receiveId === undefined ? {} : { receiveId, receiveIdType }),
+      ...(replyTo === undefined ? {} : { replyTo }),
+      replyInThread,
+      ...(rootId === undefined ? {} : { rootId }),
+      ...(threadId === undefined ? {} : { threadId }),
+      msgType,
+      content,
+      rawContent: req.content,
+      ...(uuid === undefined ? {} : { uuid }),
+      at,
+    };
+    this.messages.push(message);
+    this.known.set(messageId, { chatId, rootId: rootId ?? messageId, threadId });
+    const ms = String(at);
+    const data = {
+      message_id: messageId,
+      ...(rootId === undefined ? {} : { root_id: rootId, parent_id: replyTo }),
+      ...(threadId === undefined ? {} : { thread_id: threadId }),
+      msg_type: msgType,
+      create_time: ms,
+      update_time: ms,
+      deleted: false,
+      updated: false,
+      chat_id: chatId,
+      sender: { id: this.opts.appId, id_type: 'app_id', sender_type: 'app', tenant_key: this.opts.tenantKey },
+      body: { content: req.content },
+    };
+    if (uuid !== undefined) this.byUuid.set(uuid, { message, data, at: this.opts.now() });
+    for (const listener of this.listeners) {
+      try {
+        listener(message);
+      } catch {
+        // An observer's bug must not turn into an API error the gateway sees.
+      }
+    }
+    return done(ok(data));
+  }
+
+  private tooMany(resetSeconds: number): ApiAnswer {
+    return apiError(99991400, 429, undefined, {
+      'x-ogw-ratelimit-limit': String(this.opts.chatRateLimit.count),
+      'x-ogw-ratelimit-reset': String(resetSeconds),
+    });
+  }
+
+  private resource(headers: Record<string, string | string[] | undefined>, messageId: string, fileKey: string): ApiAnswer {
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return apiError(tokenError);
+    const r = this.resources.get(`${messageId}/${fileKey}`);
+    if (!r) return apiError(234003, 400, 'File not in msg.');
+    return { status: 200, raw: { contentType: r.contentType, data: r.data }, headers: r.fileName ? { 'content-disposition': `attachment; filename="${encodeURIComponent(r.fileName)}"` } : {} };
+  }
+}
+
+/** Shape checks per msg_type; undefined when fine. */
+function checkContent(msgType: string, content: unknown): string | undefined {
+  if (!isRecord(content)) return 'content must be a JSON object';
+  switch (msgType) {
+    case 'text':
+      return typeof content.text === 'string' && content.text !== '' ? undefined : 'text content needs a non-empty "text"';
+    case 'post': {
+      // Either {title, content} directly or wrapped in locale keys (zh_cn, en_us, …).
+      const bodies = Array.isArray(content.content) ? [content] : Object.values(content).filter(isRecord);
+      if (!bodies.length || !bodies.every((b) => Array.isArray(b.content) && b.content.every((line: unknown) => Array.isArray(line)))) {
+        return 'post content needs "content" as an array of lines (arrays of elements), optionally under a locale key';
+      }
+      return undefined;
+    }
+    case 'interactive':
+      return Object.keys(content).length ? undefined : 'card is empty';
+    case 'image':
+      return typeof content.image_key === 'string' ? undefined : 'image content needs "image_key"';
+    case 'file':
+    case 'audio':
+    case 'media':
+      return typeof content.file_key === 'string' ? undefined : `${msgType} content needs "file_key"`;
+    default:
+      return undefined;
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseJson(body: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body);
+    return isRecord(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

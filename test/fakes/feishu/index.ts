@@ -1,0 +1,28 @@
+/** The fake Feishu/Lark open platform: see README.md. */
+export { FakeFeishu, type FakeFeishuOptions, type FakeWebhookOptions, type EventOptions, type ImageEventOptions, type FileEventOptions } from './server.js';
+export type { ApiCall, ApiCounters, RateLimit, ScriptedFailure, SentMessage } from './api.js';
+export { RICH_BODY_LIMIT, TEXT_BODY_LIMIT } from './api.js';
+export { decrypt, encrypt, sign } from './crypto.js';
+export {
+  DEFAULT_GROUP,
+  DEFAULT_USER,
+  messageEvent,
+  newAppId,
+  newChatId,
+  newEventId,
+  newMessageId,
+  newOpenId,
+  p2pChatIdOf,
+  userIdOf,
+  type EventContext,
+  type EventEnvelope,
+  type Mention,
+  type MessageBody,
+  type MessageEventOptions,
+  type PostElement,
+  type ReceiveMessageEvent,
+  type UserId,
+} from './events.js';
+export { decodeFrame, encodeFrame, headerOf, METHOD_CONTROL, METHOD_DATA, type Frame, type FrameHeader } from './frame.js';
+export { WS_PATH, type AckRecord, type ClientConfig, type ConnectionInfo, type DeliveryAttempt, type EventDelivery, type HandshakeRefusal, type PushEventOptions } from './long-connection.js';
+export { REAL_RETRY_SCHEDULE_MS, type UrlVerificationResult, type WebhookAttempt, type WebhookResult } from './webhook.js';
