@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'cococat.js');
 const SOURCE_ENTRY = join(ROOT, 'test', 'helpers', 'cli-entry.ts');
+/** The node flags of bin/cococat.js's `#!/usr/bin/env -S node …` line: the gateway runs as users run it. */
+const LAUNCHER_FLAGS = (readFileSync(BIN, 'utf8').split('\n')[0] ?? '').split(/\s+/).filter((w) => w.startsWith('--'));
 const READY_TIMEOUT_MS = 20_000;
 
 export interface Child {
@@ -108,7 +110,7 @@ export interface GatewayReady {
 /** `cococat start --workspace DIR --port 0` in a child process; resolves once it logs its address. */
 export function startGateway(workspace: string, opts: { source: boolean; env?: Record<string, string> }): Promise<Ready<GatewayReady>> {
   // Extra node flags for the gateway only, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/out/prof".
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...LAUNCHER_FLAGS, ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const args = opts.source
     ? [...nodeArgs, '--import', 'tsx', SOURCE_ENTRY, 'start', '--workspace', workspace, '--port', '0']
     : [...nodeArgs, BIN, 'start', '--workspace', workspace, '--port', '0'];
