@@ -42,6 +42,7 @@ export async function wechatIngress(opts: BenchOptions): Promise<LoadFigures> {
         okStatus: 200,
         generate: (n) => {
           const user = `oBenchUser${n % 500}`;
+          fake.userWrote(user); // so the 客服 replies are accepted, not refused as to an unknown user
           const xml = `<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[${user}]]></FromUserName><CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello from the benchmark ${n}]]></Content><MsgId>${1_000_000_000_000 + n}</MsgId></xml>`;
           const encrypt = crypto.encrypt(xml);
           const nonce = String(n);

@@ -96,6 +96,20 @@ describe('wechat_mp XML parsing', () => {
   it('keeps CDATA content verbatim and decodes the predefined entities outside it', () => {
     expect(parseWechatXml('<xml><Content><![CDATA[a < b && c ]] d]]></Content><Title>x &amp; y</Title></xml>')).toEqual({ Content: 'a < b && c ]] d', Title: 'x & y' });
   });
+
+  it('keeps only flat text fields: nested elements and repeated names are left out, whitespace between fields ignored', () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<xml>
+  <MsgType><![CDATA[event]]></MsgType>
+  <Event>scancode_push</Event>
+  <ScanCodeInfo><ScanType>qrcode</ScanType></ScanCodeInfo>
+  <Dup>1</Dup><Dup>2</Dup><Dup>3</Dup>
+  <Split><![CDATA[a]]]]><![CDATA[>b]]>&#x4F60;</Split>
+</xml>`;
+    expect(parseWechatXml(xml)).toEqual({ MsgType: 'event', Event: 'scancode_push', Split: 'a]]>b你' });
+    expect(code(() => parseWechatXml('<xml><a>1</a></xml><xml><a>2</a></xml>'))).toMatchObject({ status: 400 });
+    expect(code(() => parseWechatXml('<xml><a>&nbsp;</a></xml>'))).toMatchObject({ status: 400 });
+  });
 });
 
 describe('wechat_mp message mapping', () => {

@@ -1,5 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { CocoError, describeError } from '../../core/errors.js';
+import { type JsonAnswer, postJson } from '../shared/http-json.js';
 
 /** WeChat API answers HTTP 200 with { errcode, errmsg }; 0 (or no errcode) is success. */
 interface ApiAnswer {
@@ -94,21 +95,17 @@ export class WechatApi {
   }
 
   private async call(path: string, body: unknown): Promise<ApiAnswer> {
-    let res: Response;
+    const route = path.split('?')[0];
+    let answer: JsonAnswer;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
+      answer = await postJson(`${this.baseUrl}${path}`, body, { timeoutMs: 10_000 });
     } catch (err) {
-      throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${path.split('?')[0]} unreachable: ${describeError(err)}`, { channel: 'wechat_mp', retryable: true });
+      throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${route} unreachable: ${describeError(err)}`, { channel: 'wechat_mp', retryable: true });
     }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${path.split('?')[0]} answered HTTP ${res.status}`, { channel: 'wechat_mp', retryable: true });
+    if (answer.status < 200 || answer.status > 299 || typeof answer.json !== 'object' || answer.json === null) {
+      const what = answer.status >= 200 && answer.status <= 299 ? 'an empty or non-object body' : `HTTP ${answer.status}`;
+      throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${route} answered ${what}`, { channel: 'wechat_mp', retryable: true });
     }
-    return (await res.json()) as ApiAnswer;
+    return answer.json as ApiAnswer;
   }
 }

@@ -81,6 +81,11 @@ export interface FakeWechatMp {
   readonly mode: WechatMpMode;
   readonly originalId: string;
   push(user: string, message: WechatMpPushMessage, opts?: PushOptions): Promise<PushResult>;
+  /**
+   * A message from `user` reached the account without `push` (a load generator posting its own
+   * signed requests): opens the user's 客服 window as a pushed message does.
+   */
+  userWrote(user: string): void;
   /** One unretried POST with exactly this body and query, for forged or malformed requests. */
   rawPost(body: string, query: Record<string, string>): Promise<{ status: number; body: string }>;
   /** The GET verification WeChat sends when the URL is saved in the console. */
@@ -268,6 +273,7 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
     mode: opts.mode,
     originalId,
     push,
+    userWrote: (user) => api.userPushed(user, 'message'),
     async rawPost(body, query) {
       const res = await fetch(target(query), { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
       return { status: res.status, body: await res.text() };
