@@ -62,9 +62,10 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
 
   /**
    * A message POST: verified, opened, handed to the mailbox; returns WeChat's answer. In passive
-   * and auto mode the request is held for the reply; `closed` aborts when WeChat hangs up.
+   * and auto mode the request is held for the reply; `watchHangUp()` gives a signal that aborts
+   * when WeChat hangs up.
    */
-  async receive(query: WechatQuery, body: string, closed?: AbortSignal): Promise<string> {
+  async receive(query: WechatQuery, body: string, watchHangUp?: () => AbortSignal): Promise<string> {
     const config = this.settings;
     const opened = openRequest(query, body, config, this.crypto, this.ctx.clock.now());
     const parsed = toChatMessage(opened.fields);
@@ -80,6 +81,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     // auto: one hold, then the 客服 API carries it. passive: WeChat's first tries are held until it
     // gives up (its retry comes back here); the last try answers with the reply or the thinking text.
     const lastChance = mode === 'auto' || delivery >= LAST_TRY;
+    const closed = watchHangUp?.();
     if ((await this.waitForReply(accepted.messageId, config.passive_wait_ms, closed)) === 'closed') return ACK;
     // This message's reply if it is ready, and any earlier replies still waiting for this user.
     const text = await this.passive?.take(parsed.message.userId);

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ChannelRoutesHost } from '../define.js';
 import type { WechatMpChannel } from './channel.js';
@@ -20,12 +21,22 @@ export function registerWechatMpRoutes(app: FastifyInstance, host: ChannelRoutes
       const channel = host.lookup(request.params.entryKey);
       const body = typeof request.body === 'string' ? request.body : '';
       // WeChat hangs up after 5 s; a held request must notice, so its answer is not taken for delivered.
-      const hungUp = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) hungUp.abort();
-      });
-      const answer = await channel.receive(request.query, body, hungUp.signal);
+      // Made only for requests that are held (most are answered at once).
+      const answer = await channel.receive(request.query, body, () => hangUpSignal(reply.raw));
       return reply.type(answer.startsWith('<xml>') ? 'application/xml' : 'text/plain').send(answer);
     });
   });
+}
+
+/** Aborts when the client goes away before the answer was written. */
+function hangUpSignal(res: ServerResponse): AbortSignal {
+  const hungUp = new AbortController();
+  if (res.closed) {
+    if (!res.writableFinished) hungUp.abort();
+  } else {
+    res.once('close', () => {
+      if (!res.writableFinished) hungUp.abort();
+    });
+  }
+  return hungUp.signal;
 }
