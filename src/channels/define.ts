@@ -10,6 +10,10 @@ export interface ChannelCapabilities {
   markdown: boolean;
   /** Longest reply chunk the platform accepts, in UTF-8 bytes; longer replies are split. None: no limit. */
   maxMessageBytes?: number;
+  /** Answers in group chats (only when addressed, as the channel's config says). */
+  groups?: boolean;
+  /** Replies in the platform's thread of the message they answer. */
+  threads?: boolean;
   streaming: boolean;
   typing: boolean;
   /** Needs a public URL the platform can call (webhook channels). */

@@ -1,10 +1,11 @@
 import { CocoError } from '../core/errors.js';
 import type { ChannelDefinition } from './define.js';
+import { feishuChannel } from './feishu/index.js';
 import { webApiChannel } from './web-api/index.js';
 import { wechatMpChannel } from './wechat-mp/index.js';
 
 /** Every channel type CocoCat knows: one line each. */
-const builtIn: ChannelDefinition[] = [webApiChannel as unknown as ChannelDefinition, wechatMpChannel as unknown as ChannelDefinition];
+const builtIn: ChannelDefinition[] = [webApiChannel as unknown as ChannelDefinition, wechatMpChannel as unknown as ChannelDefinition, feishuChannel as unknown as ChannelDefinition];
 
 export class ChannelRegistry {
   private readonly byType = new Map<string, ChannelDefinition>();

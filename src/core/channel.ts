@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import type { TransportStatus } from './entry-status.js';
 import type { Logger } from './logger.js';
 import type { Accepted, ChatMessage, OutgoingMessage, SendContext, SendResult } from './message.js';
 
@@ -70,4 +71,9 @@ export abstract class Channel<Config = unknown> {
 
   /** Disconnects and releases everything; idempotent. */
   abstract stop(): Promise<void>;
+
+  /** The state of the link to the platform, shown with the entry's status; none by default. */
+  transportStatus(): TransportStatus | undefined {
+    return undefined;
+  }
 }

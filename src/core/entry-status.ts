@@ -18,4 +18,32 @@ export interface EntryStatus {
   messagesIn: number;
   messagesOut: number;
   lastMessageAt?: number;
+  /** The link to the platform, for channels that hold one (a long connection) or wait for pushes. */
+  transport?: TransportStatus;
+}
+
+/**
+ * How a channel's link to its platform is doing. Kept apart from `state`: an entry can be running
+ * while its socket reconnects, and a connected socket is not proof that events still arrive.
+ */
+export interface TransportStatus {
+  /** How the platform reaches the channel, e.g. "websocket" or "webhook". */
+  kind: string;
+  state: 'connecting' | 'connected' | 'reconnecting' | 'listening' | 'stopped';
+  /** Connections re-established after one was lost, since the channel started. */
+  reconnects: number;
+  /** Attempts that failed in a row during the current outage. */
+  failedAttempts: number;
+  /** When the current connection was established. */
+  connectedSince?: number;
+  lastDisconnectedAt?: number;
+  /** When the next connection attempt is due, while reconnecting. */
+  nextAttemptAt?: number;
+  /** Why the last connection ended or the last attempt failed. Never holds a secret. */
+  lastError?: { message: string; at: number };
+  /** Last time anything arrived from the platform (a pong, an event): the link is alive. */
+  lastFrameAt?: number;
+  /** Last platform event, whether answered or not: events are flowing. */
+  lastEventAt?: number;
+  eventsReceived: number;
 }

@@ -86,12 +86,12 @@ export class SceneKeeper {
   }
 
   status(): EntryStatus[] {
-    return [...this.runtimes.values()].map((r) => ({ ...r.status })).sort((a, b) => a.key.localeCompare(b.key));
+    return [...this.runtimes.values()].map((r) => statusWithTransport(r)).sort((a, b) => a.key.localeCompare(b.key));
   }
 
   statusOf(key: string): EntryStatus | undefined {
     const r = this.runtimes.get(key);
-    return r ? { ...r.status } : undefined;
+    return r ? statusWithTransport(r) : undefined;
   }
 
   /** The running instance of an entry, if any. */
@@ -307,6 +307,12 @@ export class SceneKeeper {
     runtime.status.state = state;
     if (state === 'running') runtime.status.nextRestartAt = undefined;
   }
+}
+
+/** An entry's status with its channel's transport, read live from the running instance. */
+function statusWithTransport(r: Runtime): EntryStatus {
+  const transport = r.instance?.transportStatus();
+  return transport ? { ...r.status, transport } : { ...r.status };
 }
 
 /** What an entry runs with: its spec and the values its references resolve to, hashed (no secret is kept). */

@@ -50,6 +50,7 @@ export interface ApiCall {
 export interface ApiCounters {
   tokenRequests: number;
   tokensIssued: number;
+  botInfoRequests: number;
   sendAttempts: number;
   rateLimited: number;
   duplicates: number;
@@ -72,6 +73,9 @@ export interface FeishuApiOptions {
   appId: string;
   appSecret: string;
   tenantKey: string;
+  /** Answered by GET /open-apis/bot/v3/info. */
+  botOpenId: string;
+  botName: string;
   tokenTtlSeconds: number;
   /** While more than this remains, the same token is handed out again; below it a new one is issued. */
   tokenRefreshWindowSeconds: number;
@@ -129,7 +133,7 @@ const ok = (data: unknown): ApiAnswer => ({ status: 200, headers: { 'x-tt-logid'
 export class FeishuApi {
   readonly messages: SentMessage[] = [];
   readonly calls: ApiCall[] = [];
-  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, sendAttempts: 0, rateLimited: 0, duplicates: 0 };
+  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, botInfoRequests: 0, sendAttempts: 0, rateLimited: 0, duplicates: 0 };
   private readonly tokens = new Map<string, TokenState>();
   private current: string | undefined;
   private readonly known = new Map<string, KnownMessage>();
@@ -202,6 +206,7 @@ export class FeishuApi {
   /** Routes one request; undefined for a path this fake does not serve (404). */
   handle(method: string, path: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>, body: Buffer): ApiAnswer | undefined {
     if (path === '/open-apis/auth/v3/tenant_access_token/internal') return method === 'POST' ? this.token(body) : apiError(9499, 405, 'method not allowed');
+    if (path === '/open-apis/bot/v3/info') return method === 'GET' ? this.botInfo(headers) : undefined;
     if (path === '/open-apis/im/v1/messages') return method === 'POST' ? this.send('create', headers, body, query) : undefined;
     const reply = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/.exec(path);
     if (reply) return method === 'POST' ? this.send('reply', headers, body, query, decodeURIComponent(reply[1] ?? '')) : undefined;
@@ -227,6 +232,18 @@ export class FeishuApi {
     this.current = token;
     this.counters.tokensIssued++;
     return { status: 200, json: { code: 0, msg: 'ok', tenant_access_token: token, expire: this.opts.tokenTtlSeconds } };
+  }
+
+  /** The bot's identity; like the token endpoint, the fields sit at the top level (`bot`), not under `data`. */
+  private botInfo(headers: Record<string, string | string[] | undefined>): ApiAnswer {
+    this.counters.botInfoRequests++;
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return apiError(tokenError);
+    return {
+      status: 200,
+      headers: { 'x-tt-logid': logId() },
+      json: { code: 0, msg: 'ok', bot: { activate_status: 2, app_name: this.opts.botName, avatar_url: '', ip_white_list: [], open_id: this.opts.botOpenId } },
+    };
   }
 
   /** 0 when the bearer token is usable, else its error code. */

@@ -52,6 +52,8 @@ export interface ConnectionInfo {
   open: boolean;
   /** Gets events: after the client's first frame or `readyDelayMs`, whichever comes first. */
   ready: boolean;
+  /** Stalled by `stallConnections()`: open, but the server neither reads nor writes on it. */
+  stalled: boolean;
 }
 
 export interface DeliveryAttempt {
@@ -160,7 +162,7 @@ export class LongConnection {
 
   /** Open connections that get events. */
   get readyConnections(): number {
-    return [...this.conns.values()].filter((c) => c.info.open && c.info.ready).length;
+    return [...this.conns.values()].filter((c) => c.info.open && c.info.ready && !c.info.stalled).length;
   }
 
   get connectionCount(): number {
@@ -225,11 +227,12 @@ export class LongConnection {
   }
 
   private onConnection(socket: WebSocket, deviceId: string): void {
-    const info: ConnectionInfo = { id: this.nextConnId++, deviceId, openedAt: Date.now(), pings: 0, open: true, ready: false };
+    const info: ConnectionInfo = { id: this.nextConnId++, deviceId, openedAt: Date.now(), pings: 0, open: true, ready: false, stalled: false };
     const conn: Conn = { info, socket };
     this.conns.set(info.id, conn);
     const readyTimer = this.opts.readyDelayMs > 0 ? setTimeout(() => this.markReady(conn), this.opts.readyDelayMs) : undefined;
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (info.stalled) return;
       this.markReady(conn);
       this.onMessage(conn, data, isBinary);
     });
@@ -361,7 +364,7 @@ export class LongConnection {
   }
 
   private pick(opts: PushEventOptions): Conn | undefined {
-    const open = [...this.conns.values()].filter((c) => c.info.open && c.info.ready && c.socket.readyState === c.socket.OPEN);
+    const open = [...this.conns.values()].filter((c) => c.info.open && c.info.ready && !c.info.stalled && c.socket.readyState === c.socket.OPEN);
     if (opts.connectionId !== undefined) {
       const chosen = open.find((c) => c.info.id === opts.connectionId);
       if (chosen) return chosen;
@@ -427,6 +430,21 @@ export class LongConnection {
     const targets = [...this.conns.values()].filter((c) => c.info.open && (connectionId === undefined || c.info.id === connectionId));
     for (const c of targets) c.socket.send(data);
     return targets.length;
+  }
+
+  /**
+   * Leaves every open socket open but dead, like a half-open TCP connection or a server that hung:
+   * frames from the client (pings, acks) are ignored and nothing is sent to it. Returns how many.
+   */
+  stallConnections(): number {
+    let n = 0;
+    for (const c of this.conns.values()) {
+      if (!c.info.open || c.info.stalled) continue;
+      c.info.stalled = true;
+      n++;
+    }
+    this.notify();
+    return n;
   }
 
   /** Kills every open socket without a close handshake, like a network drop; returns how many. */

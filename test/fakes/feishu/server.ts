@@ -142,6 +142,8 @@ export class FakeFeishu {
       appId: this.appId,
       appSecret: this.appSecret,
       tenantKey: this.tenantKey,
+      botOpenId: this.botOpenId,
+      botName: this.botName,
       tokenTtlSeconds: opts.tokenTtlSeconds ?? 7200,
       tokenRefreshWindowSeconds: opts.tokenRefreshWindowSeconds ?? 1800,
       chatRateLimit: opts.chatRateLimit ?? { count: 5, windowMs: 1000 },
@@ -298,6 +300,11 @@ export class FakeFeishu {
   /** Kills every open socket (no close handshake); returns how many. */
   dropConnections(): number {
     return this.ws.dropConnections();
+  }
+
+  /** Every open socket stays open but goes silent (no pongs, no events, acks ignored); returns how many. */
+  stallConnections(): number {
+    return this.ws.stallConnections();
   }
 
   /** The next `times` WebSocket handshakes fail with Handshake-Status/-Msg/-Autherrcode headers. */

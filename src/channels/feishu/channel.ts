@@ -1,0 +1,259 @@
+import type { Client } from '@larksuiteoapi/node-sdk';
+import { Channel } from '../../core/channel.js';
+import type { TransportStatus } from '../../core/entry-status.js';
+import { CocoError, describeError, isCocoError } from '../../core/errors.js';
+import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { TokenBucket } from '../shared/token-bucket.js';
+import { FeishuApiError, FeishuHttp, feishuTokensFor, fetchBotInfo, isRateLimited, sendError, TOKEN_INVALID, type FeishuTokens } from './api.js';
+import { feishuBaseUrl, type FeishuChannelConfig } from './config.js';
+import { chunkUuid, createMessageBody, renderMessages, replyMessageBody, type FeishuMessageBody } from './format.js';
+import { LongConnection, sdkLogger, type LarkSdk } from './long-connection.js';
+import { parseLarkEvent, shouldAnswer, toChatMessage, type BotIdentity, type FeishuReplyMeta } from './parse.js';
+import { openLarkWebhook, type LarkHeaders } from './webhook-crypto.js';
+
+/** Feishu allows 5 messages per second into one chat (per user, and per group shared by its bots). */
+const CHAT_QPS = 5;
+/**
+ * The platform counts a sliding one-second window. A bucket of capacity c refilled at r lets
+ * c + r messages into such a window; c = 1 and r a little under 5 keep it at 5, with room for
+ * requests that arrive a few milliseconds closer together than they were sent.
+ */
+const BUCKET_CAPACITY = 1;
+const BUCKET_RATE = CHAT_QPS * 0.9;
+/** Rate-limit waits up to this long (in total, per send) happen inside send(); longer ones go back to the outbox. */
+const MAX_INLINE_WAIT_MS = 15_000;
+/** Buckets of chats quiet this long are forgotten (they would be full again anyway). */
+const BUCKET_IDLE_MS = 10_000;
+
+let sdkModule: Promise<LarkSdk> | undefined;
+/** The SDK takes ~250 ms to load: only gateways with a Feishu entry pay for it. */
+function loadSdk(): Promise<LarkSdk> {
+  sdkModule ??= import('@larksuiteoapi/node-sdk');
+  return sdkModule;
+}
+
+/**
+ * A Feishu/Lark self-built app. Events arrive over the long connection (default; no public URL) or
+ * the event webhook; each is acknowledged only after it is in the mailbox (or known as a duplicate),
+ * and deduplicated by message_id, so Feishu's redeliveries over ~7 hours are answered once. Replies go
+ * out through the send API, in groups as a reply to the triggering message, each request with a
+ * uuid so a retry is never shown twice.
+ */
+export class FeishuChannel extends Channel<FeishuChannelConfig> {
+  static override channelType = 'feishu';
+
+  private config?: FeishuChannelConfig;
+  private sdk?: LarkSdk;
+  private client?: Client;
+  private tokens?: FeishuTokens;
+  private bot: BotIdentity = {};
+  private connection?: LongConnection;
+  private readonly webhook: TransportStatus = { kind: 'webhook', state: 'listening', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
+  private readonly buckets = new Map<string, { bucket: TokenBucket; usedAt: number }>();
+  private stopped = false;
+
+  private get settings(): FeishuChannelConfig {
+    if (!this.config || this.stopped) throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', 'feishu channel not started', { statusCode: 503, retryable: true });
+    return this.config;
+  }
+
+  override async start(_sceneId: string, config: FeishuChannelConfig): Promise<void> {
+    this.config = config;
+    const baseUrl = feishuBaseUrl(config.domain);
+    const sdk = (this.sdk = await loadSdk());
+    this.tokens = feishuTokensFor({ baseUrl, appId: config.app_id, appSecret: config.app_secret, clock: this.ctx.clock, timeoutMs: config.request_timeout_ms });
+    try {
+      await this.tokens.token();
+    } catch (err) {
+      throw isCocoError(err, 'COCO_ERR_CHANNEL_START') ? err : new CocoError('COCO_ERR_CHANNEL_START', describeError(err), { channel: 'feishu', retryable: true, cause: err });
+    }
+    // Without the bot's open_id no group mention could be told apart from a mention of someone else.
+    const info = await fetchBotInfo(this.tokens);
+    this.bot = { openId: info.openId, ...(info.name ? { name: info.name } : {}) };
+    // Tokens are ours (refreshed ahead of expiry and on 99991663); the SDK's process-wide cache never refreshes.
+    this.client = new sdk.Client({
+      appId: config.app_id,
+      appSecret: config.app_secret,
+      domain: baseUrl,
+      disableTokenCache: true,
+      httpInstance: new FeishuHttp(config.request_timeout_ms),
+      logger: sdkLogger(this.ctx.log),
+      loggerLevel: sdk.LoggerLevel.warn,
+    });
+    if (config.connection === 'webhook') {
+      this.ctx.log.info({ bot: info.openId }, 'feishu webhook ready');
+      return;
+    }
+    this.connection = new LongConnection({
+      sdk,
+      appId: config.app_id,
+      appSecret: config.app_secret,
+      baseUrl,
+      timeoutMs: config.request_timeout_ms,
+      ...(config.ping_interval_seconds === undefined ? {} : { pingIntervalMs: config.ping_interval_seconds * 1000 }),
+      pingTimeoutMs: config.ping_timeout_seconds * 1000,
+      maxDelayMs: config.reconnect_max_delay_seconds * 1000,
+      clock: this.ctx.clock,
+      log: this.ctx.log,
+      onEvent: (payload) => this.onSocketEvent(payload),
+      onFatal: (error) => this.ctx.reportError(error),
+    });
+    await this.connection.start();
+    this.ctx.log.info({ bot: info.openId }, 'feishu long connection ready');
+  }
+
+  override async stop(): Promise<void> {
+    this.stopped = true;
+    await this.connection?.stop();
+  }
+
+  override transportStatus(): TransportStatus | undefined {
+    if (this.connection) return this.connection.transportStatus();
+    if (this.config?.connection !== 'webhook') return undefined;
+    return { ...this.webhook, state: this.stopped ? 'stopped' : 'listening' };
+  }
+
+  /**
+   * One event from the long connection. Resolving acks it. Events that are not answered (other
+   * types, bot senders, groups without a mention) and events that cannot be read are logged and
+   * acked: Feishu would push them again for hours otherwise. Only a mailbox failure rejects, so the
+   * event comes again.
+   */
+  private async onSocketEvent(payload: unknown): Promise<void> {
+    let message: ChatMessage | undefined;
+    try {
+      message = this.toMessage(payload);
+    } catch (err) {
+      this.ctx.log.warn({ err: describeError(err) }, 'feishu event dropped: unreadable');
+      return;
+    }
+    if (message) await this.onMessage(message);
+  }
+
+  /**
+   * One webhook POST (raw body bytes): verified, decrypted, parsed; resolves with the answer once the
+   * message is in the mailbox. Bad signatures are 401, unreadable bodies 400, both before anything is stored.
+   */
+  async receiveWebhook(rawBody: Buffer, headers: LarkHeaders): Promise<Record<string, unknown>> {
+    const config = this.settings;
+    if (config.connection !== 'webhook') {
+      throw new CocoError('COCO_ERR_NOT_FOUND', `this entry receives events over the long connection (connection: websocket), not by webhook`, { statusCode: 404 });
+    }
+    const opened = openLarkWebhook(rawBody, headers, {
+      ...(config.encrypt_key ? { encryptKey: config.encrypt_key } : {}),
+      ...(config.verification_token ? { verificationToken: config.verification_token } : {}),
+    });
+    if (opened.payload.type === 'url_verification') {
+      const event = parseLarkEvent(opened.payload, this.bot);
+      if (event.kind === 'url_verification') return { challenge: event.challenge };
+    }
+    const now = this.ctx.clock.now();
+    this.webhook.lastEventAt = now;
+    this.webhook.lastFrameAt = now;
+    this.webhook.eventsReceived++;
+    const message = this.toMessage(opened.payload);
+    if (message) await this.onMessage(message);
+    return { msg: 'success' };
+  }
+
+  /** The ChatMessage for an event, or undefined when it is not to be answered. Throws on unreadable events. */
+  private toMessage(payload: unknown): ChatMessage | undefined {
+    const config = this.settings;
+    const event = parseLarkEvent(payload, this.bot);
+    if (event.kind === 'url_verification') return undefined;
+    if (event.kind === 'ignored') {
+      this.ctx.log.debug({ eventId: event.eventId, eventType: event.eventType, reason: event.reason }, 'feishu event not answered');
+      return undefined;
+    }
+    const m = event.message;
+    // Another app's event (two entries sharing keys, or a misrouted push): never answer it as ours.
+    if (m.appId !== undefined && m.appId !== config.app_id) {
+      throw new CocoError('COCO_ERR_REQUEST_INVALID', `header.app_id: the event is for ${m.appId}, this entry is ${config.app_id}`, {
+        statusCode: 400,
+        field: 'header.app_id',
+        channel: 'feishu',
+      });
+    }
+    if (!shouldAnswer(m, config.group_policy)) {
+      this.ctx.log.debug({ eventId: event.eventId, msgId: m.messageId, chat: m.chatId, policy: config.group_policy }, 'feishu group message not answered (group_policy)');
+      return undefined;
+    }
+    return { ...toChatMessage(m), sceneId: this.sceneId };
+  }
+
+  override async send(reply: OutgoingMessage, _userId: string, context: SendContext): Promise<SendResult> {
+    if (!this.client || !this.tokens || !this.sdk) throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', 'feishu channel not started', { retryable: true });
+    const meta = (context.replyMeta ?? {}) as Partial<FeishuReplyMeta>;
+    const chatId = typeof meta.chatId === 'string' ? meta.chatId : context.conversationId;
+    // In a group the answer is a reply to the message that asked (never a DM to the asker).
+    const target: Target = context.isGroup
+      ? { kind: 'reply', chatId, messageId: typeof meta.messageId === 'string' ? meta.messageId : context.inReplyTo, inThread: meta.replyInThread === true }
+      : { kind: 'create', chatId };
+    let last: string | undefined;
+    for (const [i, body] of renderMessages(reply.text, reply.format).entries()) {
+      last = (await this.deliver(target, body, chunkUuid(context.idempotencyKey, i))) ?? last;
+    }
+    return last ? { platformMessageId: last } : {};
+  }
+
+  /** One message: paced per chat, the token refreshed once if refused, rate limits waited out. */
+  private async deliver(target: Target, body: FeishuMessageBody, uuid: string): Promise<string | undefined> {
+    const { clock } = this.ctx;
+    const sdk = this.sdk!;
+    const client = this.client!;
+    let stale: string | undefined;
+    let refreshed = false;
+    let waited = 0;
+    for (;;) {
+      await this.pace(target.chatId);
+      const token = await this.tokens!.token(stale);
+      const auth = sdk.withTenantToken(token);
+      let answer: { code?: number; msg?: string; data?: { message_id?: string } };
+      try {
+        answer =
+          target.kind === 'reply'
+            ? await client.im.message.reply({ path: { message_id: target.messageId }, data: replyMessageBody(body, uuid, target.inThread) }, auth)
+            : await client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: createMessageBody(target.chatId, body, uuid) }, auth);
+        if (answer.code !== undefined && answer.code !== 0) throw new FeishuApiError(target.kind === 'reply' ? 'im/v1/messages/:message_id/reply' : 'im/v1/messages', 200, answer.code, answer.msg ?? '');
+        return answer.data?.message_id;
+      } catch (err) {
+        if (!(err instanceof FeishuApiError)) throw sendError(err);
+        if (err.code !== undefined && TOKEN_INVALID.has(err.code) && !refreshed) {
+          refreshed = true;
+          stale = token;
+          continue;
+        }
+        if (isRateLimited(err)) {
+          // Feishu says when the limit lets the next request through; a little spread keeps chats from retrying in step.
+          const wait = (err.resetSeconds ?? 1) * 1000 + Math.round(Math.random() * 250);
+          if (waited + wait > MAX_INLINE_WAIT_MS) throw sendError(err, wait);
+          this.ctx.log.debug({ chat: target.chatId, waitMs: wait, code: err.code }, 'feishu rate limit; waiting');
+          waited += wait;
+          await clock.sleep(wait);
+          continue;
+        }
+        throw sendError(err);
+      }
+    }
+  }
+
+  /** Waits for the chat's next send slot (5 per second per chat). */
+  private async pace(chatId: string): Promise<void> {
+    const { clock } = this.ctx;
+    for (;;) {
+      const now = clock.now();
+      let entry = this.buckets.get(chatId);
+      if (!entry) {
+        if (this.buckets.size >= 1_000) for (const [chat, e] of this.buckets) if (now - e.usedAt > BUCKET_IDLE_MS) this.buckets.delete(chat);
+        entry = { bucket: new TokenBucket(BUCKET_CAPACITY, BUCKET_RATE, now), usedAt: now };
+        this.buckets.set(chatId, entry);
+      }
+      entry.usedAt = now;
+      const slot = entry.bucket.take(now);
+      if (slot.ok) return;
+      await clock.sleep(slot.retryAfterMs);
+    }
+  }
+}
+
+type Target = { kind: 'create'; chatId: string } | { kind: 'reply'; chatId: string; messageId: string; inThread: boolean };

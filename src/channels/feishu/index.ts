@@ -1,0 +1,19 @@
+import { defineChannel } from '../define.js';
+import { FeishuChannel } from './channel.js';
+import { feishuConfigSchema, type FeishuChannelConfig } from './config.js';
+import { registerFeishuRoutes } from './routes.js';
+
+export { FeishuChannel, type FeishuChannelConfig };
+
+/** Feishu/Lark self-built app: long connection or event webhook in, im/v1 messages out. */
+export const feishuChannel = defineChannel({
+  type: 'feishu',
+  displayName: '飞书 / Lark',
+  description:
+    'A Feishu (飞书) or Lark self-built app bot in direct chats and groups: events over the long connection (no public URL needed) or the event webhook; replies through the message API, threaded under the asking message in groups.',
+  configSchema: feishuConfigSchema,
+  // No maxMessageBytes: send() splits to Feishu's request limits itself, keeping code fences whole.
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, streaming: false, typing: false, webhook: false },
+  create: (ctx) => new FeishuChannel(ctx),
+  routes: registerFeishuRoutes,
+});

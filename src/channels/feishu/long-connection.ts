@@ -1,0 +1,387 @@
+import type { EventDispatcher, Logger as SdkLogger, WSClient } from '@larksuiteoapi/node-sdk';
+import { backoffDelay } from '../../core/backoff.js';
+import type { Clock } from '../../core/clock.js';
+import type { TransportStatus } from '../../core/entry-status.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { FeishuApiError, FeishuHttp } from './api.js';
+import { decodeFrame, encodePing, METHOD_CONTROL } from './frame.js';
+
+/**
+ * The long connection (长连接, protocols.md §5), run by the official SDK's WSClient and supervised
+ * here. The SDK alone gives up silently: after a fatal discovery code, after its retry count, or
+ * with a socket that stays open while nothing arrives. So each connection is one WSClient with its
+ * own reconnect loop off; this supervisor pings, watches what comes back, and on any sign of death
+ * throws the client away and opens a new one after a jittered, growing wait, forever.
+ */
+
+export type LarkSdk = typeof import('@larksuiteoapi/node-sdk');
+
+export interface LongConnectionOptions {
+  sdk: LarkSdk;
+  appId: string;
+  appSecret: string;
+  baseUrl: string;
+  /** Endpoint discovery and WebSocket handshake, each. */
+  timeoutMs: number;
+  /** Our ping interval; unset: the interval the platform hands out (discovery and pongs). */
+  pingIntervalMs?: number;
+  /** A ping not answered by any frame within this long means the connection is dead. */
+  pingTimeoutMs: number;
+  /** The longest wait between reconnect attempts. */
+  maxDelayMs: number;
+  clock: Clock;
+  log: Logger;
+  /** One event (the parsed JSON). Resolving acks it; rejecting makes the platform push it again. */
+  onEvent(payload: unknown): Promise<void>;
+  /** The platform refused the app (credentials, long connection not enabled): the entry must show an error. */
+  onFatal(error: CocoError): void;
+}
+
+/** The platform's ping interval before it says otherwise (the SDKs' default). */
+const DEFAULT_PING_INTERVAL_MS = 120_000;
+/** A drop after a working connection is retried at once, spread over this much so clients do not stampede. */
+const FIRST_RETRY_SPREAD_MS = 500;
+/** Discovery answers meaning the app itself is refused: 514 auth failed, 403 forbidden. */
+const REFUSED_CODES = new Set([403, 514]);
+/** Discovery answers worth retrying at the usual pace: 1 busy, 1000040343 internal error. */
+const TRANSIENT_CODES = new Set([1, 1000040343]);
+
+interface Session {
+  client: WSClient;
+  /** The SDK's socket, when its internals let us see it (the watchdog needs it). */
+  socket?: SocketLike;
+  service?: number;
+  connectedAt: number;
+  lastPingAt: number;
+  /** The oldest ping not followed by any inbound frame yet. */
+  unansweredSince?: number;
+  closed: boolean;
+}
+
+/** What we use of a `ws` WebSocket. */
+interface SocketLike {
+  url: string;
+  readyState: number;
+  on(event: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[]) => void): unknown;
+  on(event: 'close', fn: () => void): unknown;
+  send(data: Buffer): void;
+}
+
+class ConnectError extends Error {
+  constructor(
+    message: string,
+    /** refused: the app is not allowed in (credentials); slow: retry, but not soon (connection limit, unknown code). */
+    readonly kind: 'transient' | 'slow' | 'refused',
+  ) {
+    super(message);
+  }
+}
+
+export class LongConnection {
+  private session?: Session;
+  private stopped = false;
+  private readonly stopping = new AbortController();
+  private cancelWatchdog?: () => void;
+  private platformPingMs?: number;
+  private reconnecting = false;
+  private internalsMissing = false;
+  private readonly status: TransportStatus = { kind: 'websocket', state: 'connecting', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
+
+  constructor(private readonly opts: LongConnectionOptions) {}
+
+  /** Opens the first connection; rejects with the reason when it fails (the SceneKeeper retries the entry). */
+  async start(): Promise<void> {
+    let session: Session;
+    try {
+      session = await this.connect();
+    } catch (err) {
+      const refused = err instanceof ConnectError && err.kind === 'refused';
+      this.status.lastError = { message: describeError(err), at: this.opts.clock.now() };
+      throw new CocoError('COCO_ERR_CHANNEL_START', `feishu: long connection: ${describeError(err)}`, { channel: 'feishu', retryable: !refused, cause: err });
+    }
+    if (this.stopped) {
+      this.close(session);
+      return;
+    }
+    this.adopt(session);
+    const tick = Math.max(100, Math.min(1_000, Math.floor(this.opts.pingTimeoutMs / 3)));
+    this.cancelWatchdog = this.opts.clock.every(tick, () => this.watch());
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopping.abort();
+    this.cancelWatchdog?.();
+    if (this.session) this.close(this.session);
+    this.session = undefined;
+    this.status.state = 'stopped';
+    this.status.connectedSince = undefined;
+    this.status.nextAttemptAt = undefined;
+  }
+
+  transportStatus(): TransportStatus {
+    return { ...this.status, ...(this.status.lastError ? { lastError: { ...this.status.lastError } } : {}) };
+  }
+
+  /** Counts an event (any type) for the status: events are arriving. */
+  private noteEvent(): void {
+    const now = this.opts.clock.now();
+    this.status.lastEventAt = now;
+    this.status.eventsReceived++;
+    this.noteFrame(now);
+  }
+
+  private noteFrame(now: number): void {
+    this.status.lastFrameAt = now;
+    if (this.session) this.session.unansweredSince = undefined;
+  }
+
+  private adopt(session: Session): void {
+    const now = this.opts.clock.now();
+    this.session = session;
+    Object.assign(this.status, { state: 'connected', connectedSince: session.connectedAt, failedAttempts: 0, lastFrameAt: now });
+    this.status.nextAttemptAt = undefined;
+  }
+
+  /** The watchdog: the SDK's own view, then our ping and its answer. */
+  private watch(): void {
+    const session = this.session;
+    if (!session || this.stopped) return;
+    const now = this.opts.clock.now();
+    const state = session.client.getConnectionStatus().state;
+    if (state !== 'connected') return this.lost(session, `the SDK reports the connection ${state}`);
+    if (session.unansweredSince !== undefined && now - session.unansweredSince > this.opts.pingTimeoutMs) {
+      return this.lost(session, `no answer to a ping within ${Math.round(this.opts.pingTimeoutMs / 1000)} s`);
+    }
+    const interval = this.opts.pingIntervalMs ?? this.platformPingMs ?? DEFAULT_PING_INTERVAL_MS;
+    if (session.socket && session.service !== undefined && now - session.lastPingAt >= interval && session.socket.readyState === 1) {
+      try {
+        session.socket.send(encodePing(session.service));
+        session.lastPingAt = now;
+        session.unansweredSince ??= now;
+      } catch (err) {
+        this.lost(session, `ping failed: ${describeError(err)}`);
+      }
+    }
+  }
+
+  /** A connection ended (closed, silent, or the SDK gave it up): throw it away and reconnect. */
+  private lost(session: Session, reason: string): void {
+    if (session.closed) return;
+    this.close(session);
+    if (this.stopped || session !== this.session) return;
+    this.session = undefined;
+    const now = this.opts.clock.now();
+    Object.assign(this.status, { state: 'reconnecting', lastDisconnectedAt: now, lastError: { message: reason, at: now } });
+    this.status.connectedSince = undefined;
+    this.opts.log.warn({ reason }, 'feishu long connection lost; reconnecting');
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      let failures = 0;
+      let slow = false;
+      while (!this.stopped) {
+        const delay =
+          failures === 0 ? Math.round(Math.random() * FIRST_RETRY_SPREAD_MS) : backoffDelay({ baseMs: 1_000, capMs: this.opts.maxDelayMs, jitter: 0.5 }, slow ? 64 : failures);
+        this.status.nextAttemptAt = this.opts.clock.now() + delay;
+        try {
+          await this.opts.clock.sleep(delay, this.stopping.signal);
+        } catch {
+          return;
+        }
+        let session: Session;
+        try {
+          session = await this.connect();
+        } catch (err) {
+          if (this.stopped) return;
+          failures++;
+          const message = describeError(err);
+          this.status.failedAttempts = failures;
+          this.status.lastError = { message, at: this.opts.clock.now() };
+          if (err instanceof ConnectError && err.kind === 'refused') {
+            // Not something waiting fixes: the entry shows the error and the SceneKeeper restarts it slowly.
+            this.opts.log.error({ err: message }, 'feishu long connection refused');
+            this.opts.onFatal(new CocoError('COCO_ERR_CHANNEL_START', `feishu: long connection: ${message}`, { channel: 'feishu', retryable: true, cause: err }));
+            return;
+          }
+          slow = err instanceof ConnectError && err.kind === 'slow';
+          this.opts.log.warn({ err: message, attempt: failures }, 'feishu long connection attempt failed');
+          continue;
+        }
+        if (this.stopped) {
+          this.close(session);
+          return;
+        }
+        this.adopt(session);
+        this.status.reconnects++;
+        this.opts.log.info({ reconnects: this.status.reconnects }, 'feishu long connection re-established');
+        return;
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private close(session: Session): void {
+    session.closed = true;
+    try {
+      session.client.close({ force: true });
+    } catch {
+      // Closing a half-open client must not take the supervisor down with it.
+    }
+  }
+
+  /** One WSClient: endpoint discovery, handshake. Resolves once connected; rejects with a ConnectError. */
+  private connect(): Promise<Session> {
+    const { sdk, clock, timeoutMs } = this.opts;
+    let discovery: { code?: unknown; msg?: unknown } | undefined;
+    const http = new FeishuHttp(timeoutMs, (path, body) => {
+      if (!path.endsWith('/callback/ws/endpoint')) return;
+      discovery = (body ?? {}) as typeof discovery;
+      const ping = (body as { data?: { ClientConfig?: { PingInterval?: unknown } } } | undefined)?.data?.ClientConfig?.PingInterval;
+      if (typeof ping === 'number' && ping > 0) this.platformPingMs = ping * 1000;
+    });
+    const dispatcher = rawDispatcher(sdk, async (payload) => {
+      this.noteEvent();
+      await this.opts.onEvent(payload);
+    });
+
+    return new Promise<Session>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: ConnectError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          try {
+            client.close({ force: true });
+          } catch {
+            // already down
+          }
+          reject(err);
+          return;
+        }
+        const now = clock.now();
+        const session: Session = { client, connectedAt: now, lastPingAt: now, closed: false };
+        this.watchSocket(session);
+        resolve(session);
+      };
+      const client = new sdk.WSClient({
+        appId: this.opts.appId,
+        appSecret: this.opts.appSecret,
+        domain: this.opts.baseUrl,
+        httpInstance: http,
+        logger: sdkLogger(this.opts.log),
+        loggerLevel: sdk.LoggerLevel.warn,
+        // Reconnecting is ours: the SDK's loop waits minutes between tries and stops on the first fatal code.
+        autoReconnect: false,
+        handshakeTimeoutMs: timeoutMs,
+        // The SDK's own pong watchdog is the backstop; ours (above) fires first.
+        wsConfig: { pingTimeout: Math.ceil((this.opts.pingTimeoutMs * 2) / 1000) },
+        onReady: () => finish(),
+        onError: (err) => finish(classify(discovery, err)),
+      });
+      // start() does nothing at all for an app id the SDK does not like; never wait forever.
+      const timer = setTimeout(() => finish(new ConnectError(`no connection within ${Math.round((timeoutMs * 2) / 1000)} s`, 'transient')), timeoutMs * 2 + 1_000);
+      client.start({ eventDispatcher: dispatcher }).catch((err: unknown) => finish(new ConnectError(describeError(err), 'transient')));
+    });
+  }
+
+  /** Watches the SDK's socket: every inbound frame proves life, pongs carry the ping interval, close means lost. */
+  private watchSocket(session: Session): void {
+    const socket = sdkSocket(session.client);
+    if (!socket) {
+      // Without the socket only the SDK's state and its own pong watchdog remain.
+      if (!this.internalsMissing) this.opts.log.warn('feishu: the SDK socket is not reachable; ping supervision falls back to the SDK');
+      this.internalsMissing = true;
+      return;
+    }
+    session.socket = socket;
+    const service = Number(new URL(socket.url).searchParams.get('service_id'));
+    if (Number.isSafeInteger(service)) session.service = service;
+    socket.on('message', (data) => {
+      if (session.closed) return;
+      this.noteFrame(this.opts.clock.now());
+      session.unansweredSince = undefined;
+      try {
+        const frame = decodeFrame(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
+        if (frame.method !== METHOD_CONTROL || frame.headers.type !== 'pong' || !frame.payload) return;
+        const ping = (JSON.parse(frame.payload.toString('utf8')) as { PingInterval?: unknown }).PingInterval;
+        if (typeof ping === 'number' && ping > 0) this.platformPingMs = ping * 1000;
+      } catch {
+        // The SDK reports frames it cannot read; here a frame is proof of life either way.
+      }
+    });
+    socket.on('close', () => this.lost(session, 'the socket closed'));
+  }
+}
+
+/** Why a connection attempt failed, from the discovery answer we saw (the SDK's own message is vaguer). */
+function classify(discovery: { code?: unknown; msg?: unknown } | undefined, err: Error): ConnectError {
+  const code = typeof discovery?.code === 'number' ? discovery.code : undefined;
+  const msg = typeof discovery?.msg === 'string' ? discovery.msg : '';
+  if (code === undefined || code === 0) return new ConnectError(describeError(err).replace(/ and autoReconnect is disabled$/, ''), 'transient');
+  if (REFUSED_CODES.has(code)) {
+    return new ConnectError(
+      `endpoint discovery refused the app (${code} ${msg}): check app_id and app_secret, and that the app receives events over the long connection (事件与回调 → 订阅方式)`,
+      'refused',
+    );
+  }
+  if (code === 1000040350) return new ConnectError(`endpoint discovery: ${code} ${msg || 'too many connections'} (at most 50 per app)`, 'slow');
+  return new ConnectError(`endpoint discovery answered ${code} ${msg}`.trim(), TRANSIENT_CODES.has(code) ? 'transient' : 'slow');
+}
+
+/** An EventDispatcher that hands every event over as received, before the SDK's own flattening. */
+function rawDispatcher(sdk: LarkSdk, handle: (payload: unknown) => Promise<void>): EventDispatcher {
+  class RawDispatcher extends sdk.EventDispatcher {
+    override async invoke(data: unknown): Promise<undefined> {
+      await handle(data);
+      // Nothing to return: the ack carries no data for message events.
+      return undefined;
+    }
+  }
+  return new RawDispatcher({ loggerLevel: sdk.LoggerLevel.warn, logger: silentSdkLogger });
+}
+
+/**
+ * The SDK's socket. It is not public: the SDK keeps it in `wsConfig`. When a future SDK moves it,
+ * this returns undefined and the supervisor falls back to the SDK's state and its pong watchdog.
+ */
+function sdkSocket(client: WSClient): SocketLike | undefined {
+  const internals = client as unknown as { wsConfig?: { getWSInstance?: () => unknown } };
+  const socket = internals.wsConfig?.getWSInstance?.() as Partial<SocketLike> | null | undefined;
+  if (!socket || typeof socket.on !== 'function' || typeof socket.send !== 'function' || typeof socket.url !== 'string') return undefined;
+  return socket as SocketLike;
+}
+
+const silentSdkLogger: SdkLogger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, trace: () => {} };
+
+/**
+ * The SDK's log lines, sanitized: connection URLs carry a ticket and access key, and request errors
+ * may carry a bearer token. API errors are logged by the channel itself, so the SDK's copy goes to debug.
+ */
+export function sdkLogger(log: Logger): SdkLogger {
+  const text = (args: unknown[]): string =>
+    args
+      .flat()
+      .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : typeof a === 'number' || typeof a === 'boolean' ? String(a) : ''))
+      .filter((s) => s !== '')
+      .join(' ')
+      .replace(/\b(wss?|https?):\/\/([^\s?"']+)\?[^\s"']*/g, '$1://$2?…')
+      .replace(/Bearer\s+\S+/gi, 'Bearer …')
+      .replace(/\b(access_key|ticket|token|secret|app_secret|AppSecret)=[^&\s"']+/gi, '$1=…');
+  const isApiError = (args: unknown[]) => args.flat().some((a) => a instanceof FeishuApiError);
+  return {
+    error: (...args: unknown[]) => (isApiError(args) ? log.debug({ sdk: 'lark' }, text(args)) : log.warn({ sdk: 'lark' }, text(args))),
+    warn: (...args: unknown[]) => log.warn({ sdk: 'lark' }, text(args)),
+    info: (...args: unknown[]) => log.debug({ sdk: 'lark' }, text(args)),
+    debug: (...args: unknown[]) => log.trace({ sdk: 'lark' }, text(args)),
+    trace: () => {},
+  };
+}

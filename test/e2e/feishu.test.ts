@@ -1,0 +1,414 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TransportStatus } from '../../src/core/entry-status.js';
+import { encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
+
+const ENTRY = 'bot.feishu';
+const ENCRYPT_KEY = 'e2e-encrypt-key-0123';
+
+let t: TestGateway | undefined;
+let fake: FakeFeishu | undefined;
+let llm: FakeLlm | undefined;
+let root: string | undefined;
+afterEach(async () => {
+  await t?.close({ keepWorkspace: root !== undefined });
+  await fake?.close();
+  await llm?.close();
+  if (root) removeWorkspace(root);
+  t = fake = llm = root = undefined;
+});
+
+interface Setup {
+  fake?: FakeFeishuOptions;
+  config?: Record<string, unknown>;
+  profile?: Record<string, unknown>;
+  settings?: Record<string, unknown>;
+  /** Keep the workspace so a second gateway can open it (restart tests). */
+  keep?: boolean;
+}
+
+function entryConfig(f: FakeFeishu, config: Record<string, unknown> = {}) {
+  return { app_id: f.appId, app_secret: f.appSecret, domain: f.url, ping_timeout_seconds: 3, ...config };
+}
+
+/** A fake Feishu and a gateway with one feishu entry on it, running. */
+async function setup(opts: Setup = {}) {
+  // ReconnectNonce 0 and a short ack timeout: re-pushes and reconnects in test time.
+  fake = await FakeFeishu.start({ clientConfig: { ReconnectNonce: 0 }, ackTimeoutMs: 500, ...opts.fake });
+  const spec = {
+    settings: opts.settings,
+    agents: { bot: { profile: opts.profile ?? { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake, opts.config) }] } },
+  };
+  if (opts.keep) {
+    root = makeWorkspace(spec);
+    t = await startTestGateway({ root });
+  } else t = await startTestGateway(spec);
+  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  return { t, fake };
+}
+
+const textOf = (m: SentMessage | undefined) => (m?.content as { text?: string } | undefined)?.text;
+const transport = (gateway: TestGateway) => gateway.gateway.keeper.statusOf(ENTRY)?.transport as TransportStatus | undefined;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('feishu over the long connection', () => {
+  it('answers a p2p text message in the same chat, acking the event once it is stored', async () => {
+    const { t, fake } = await setup();
+    const event = fake.textEvent('你好，long connection');
+    const delivery = fake.pushEvent(event, { fragments: 3 });
+    await delivery.done;
+    expect(delivery.status).toBe('acked');
+    expect(delivery.attempts).toHaveLength(1);
+    const chat = event.event.message.chat_id;
+    await t.until(() => fake.messagesIn(chat).length === 1);
+    const [reply] = fake.messagesIn(chat);
+    expect(textOf(reply)).toBe('你好，long connection');
+    expect(reply).toMatchObject({ receiveIdType: 'chat_id', receiveId: chat, msgType: 'text', replyInThread: false });
+    expect(reply?.uuid).toMatch(/^[0-9a-f]{40}$/);
+    const status = t.gateway.keeper.statusOf(ENTRY);
+    expect(status).toMatchObject({ messagesIn: 1, messagesOut: 1 });
+    expect(status?.transport).toMatchObject({ kind: 'websocket', state: 'connected', reconnects: 0, eventsReceived: 1 });
+    expect(status?.transport?.lastEventAt).toBeGreaterThan(0);
+  });
+
+  it('answers a group @mention as a reply to the asking message, with the mention stripped', async () => {
+    const { t, fake } = await setup();
+    const event = fake.textEvent('what is 2+2?', { chatType: 'group', mentionBot: true, mentions: [{ openId: 'ou_someoneelse000000000000000000', name: 'Tom' }] });
+    await fake.pushEvent(event).done;
+    const group = event.event.message.chat_id;
+    await t.until(() => fake.messagesIn(group).length === 1);
+    const [reply] = fake.messagesIn(group);
+    // Replied in the group, under the message that asked; the bot's own mention is gone, Tom's is named.
+    expect(reply).toMatchObject({ chatId: group, replyTo: event.event.message.message_id, rootId: event.event.message.message_id });
+    expect(reply?.receiveId).toBeUndefined();
+    expect(textOf(reply)).toBe('@Tom what is 2+2?');
+    expect(fake.messagesIn(fake.p2pChatId()).length).toBe(0);
+  });
+
+  it('continues a thread in a topic group inside the thread', async () => {
+    const { t, fake } = await setup();
+    const event = fake.textEvent('in the topic', { chatType: 'topic_group', mentionBot: true, rootId: 'om_root0000000000000000000000000', threadId: 'omt_topic1' });
+    await fake.pushEvent(event).done;
+    await t.until(() => fake.messagesIn(event.event.message.chat_id).length === 1);
+    expect(fake.messagesIn(event.event.message.chat_id)[0]).toMatchObject({ replyTo: event.event.message.message_id, replyInThread: true, threadId: 'omt_topic1' });
+  });
+
+  it('acks but does not answer a group message without a mention, a bot sender or another event type', async () => {
+    const { t, fake } = await setup();
+    const plain = fake.textEvent('people talking among themselves', { chatType: 'group' });
+    const botSender = fake.textEvent('from a bot', { chatType: 'group', mentionBot: true });
+    (botSender.event.sender as { sender_type: string }).sender_type = 'app';
+    const other = { schema: '2.0', header: { ...plain.header, event_id: 'f'.repeat(32), event_type: 'im.chat.member.bot.added_v1' }, event: { chat_id: plain.event.message.chat_id } };
+    const garbage = { schema: '2.0', header: { ...plain.header, event_id: 'e'.repeat(32) }, event: { message: { chat_id: 'oc_x' } } };
+    const deliveries = [plain, botSender, other, garbage].map((e) => fake.pushEvent(e));
+    await Promise.all(deliveries.map((d) => d.done));
+    expect(deliveries.map((d) => [d.status, d.attempts.length, d.acks[0]?.code])).toEqual(Array(4).fill(['acked', 1, 200]));
+    // A message that is answered, to know the pipeline had its chance with the others.
+    const probe = fake.textEvent('probe', { chatType: 'group', mentionBot: true });
+    await fake.pushEvent(probe).done;
+    await t.until(() => fake.messages.length === 1);
+    await sleep(200);
+    expect(fake.messages.map(textOf)).toEqual(['probe']);
+    expect((await t.gateway.store.listMessages({})).map((m) => m.content)).toEqual(['probe']);
+    expect(transport(t)?.eventsReceived).toBe(5);
+  });
+
+  it('answers every group message with group_policy "all", and none with "off"', async () => {
+    const { t, fake } = await setup({ config: { group_policy: 'all' } });
+    const event = fake.textEvent('no mention needed', { chatType: 'group' });
+    await fake.pushEvent(event).done;
+    await t.until(() => fake.messages.length === 1);
+    expect(textOf(fake.messages[0])).toBe('no mention needed');
+    await t.close();
+    await fake.close();
+
+    const off = await setup({ config: { group_policy: 'off' } });
+    await off.fake.pushEvent(off.fake.textEvent('even with a mention', { chatType: 'group', mentionBot: true })).done;
+    const dm = off.fake.textEvent('direct chats are always answered');
+    await off.fake.pushEvent(dm).done;
+    await off.t.until(() => off.fake.messages.length === 1);
+    await sleep(200);
+    expect(off.fake.messages.map(textOf)).toEqual(['direct chats are always answered']);
+  });
+
+  it('answers image and file messages with their media kept on the stored message', async () => {
+    const { t, fake } = await setup();
+    const image = fake.imageEvent();
+    const file = fake.fileEvent('report.pdf');
+    await fake.pushEvent(image).done;
+    await fake.pushEvent(file).done;
+    await t.until(() => fake.messages.length === 2);
+    expect(fake.messages.map(textOf)).toEqual(['[image]', '[file: report.pdf]']);
+    const [stored] = await t.gateway.store.listMessages({ limit: 1 });
+    const detail = await t.gateway.store.getMessage(stored!.id);
+    expect(JSON.stringify(detail)).toContain('report.pdf');
+  });
+
+  it('runs the agent once and replies once when Feishu delivers the same event 4 times, across a gateway restart', async () => {
+    llm = await startFakeLlm();
+    const { fake } = await setup({ keep: true, profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } });
+    const event = fake.textEvent('only once, please');
+    const chat = event.event.message.chat_id;
+    for (let i = 0; i < 3; i++) {
+      const d = fake.pushEvent(event);
+      await d.done;
+      expect(d.status).toBe('acked');
+    }
+    await t!.until(() => fake.messagesIn(chat).length === 1);
+
+    await t!.close({ keepWorkspace: true });
+    t = await startTestGateway({ root: root! });
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const fourth = fake.pushEvent(event);
+    await fourth.done;
+    expect(fourth.status).toBe('acked');
+    await sleep(500);
+
+    expect(fake.deliveries.filter((d) => d.eventId === event.header.event_id)).toHaveLength(4);
+    expect(fake.messagesIn(chat).map(textOf)).toEqual(['reply to: only once, please']);
+    expect(llm.requests).toHaveLength(1);
+    expect(await t.gateway.store.listMessages({})).toHaveLength(1);
+  });
+
+  it('answers 500 messages once each while the socket is dropped 20 times; the status counts the reconnects', async () => {
+    // Feishu re-pushes an unacked event for hours; 30 re-pushes 400 ms apart stand in for that horizon here.
+    const { t, fake } = await setup({ fake: { ackTimeoutMs: 400, maxRetries: 30 } });
+    const USERS = 50;
+    const user = (u: number) => `ou_user${String(u).padStart(27, '0')}`;
+    const sent: ReceiveMessageEvent[] = [];
+    let dropped = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 25; i++) {
+        const n = round * 25 + i;
+        const event = fake.textEvent(`message ${n}`, { from: user(n % USERS) });
+        sent.push(event);
+        fake.pushEvent(event);
+        if (i % 5 === 4) await sleep(5);
+      }
+      // Drop only a live connection, so each round really costs a reconnect; events of this round are
+      // still in flight then (acks lost with the socket).
+      await fake.waitForConnections(1, 15_000);
+      await sleep(50);
+      dropped += fake.dropConnections();
+    }
+    expect(dropped).toBe(20);
+    await t.until(() => fake.messages.length >= 500, 60_000);
+    await sleep(500); // a duplicate would show up here
+
+    expect(fake.messages).toHaveLength(500);
+    for (let u = 0; u < USERS; u++) {
+      const expected = sent.filter((e) => e.event.sender.sender_id.open_id === user(u)).map((e) => (JSON.parse(e.event.message.content) as { text: string }).text);
+      // Every message of the user answered exactly once. (Not necessarily in the order pushed: an event
+      // lost with a dropped socket comes again after the ack timeout, behind later ones.)
+      expect(fake.messagesIn(fake.p2pChatId(user(u))).map(textOf).sort()).toEqual(expected.sort());
+    }
+    // Every event was acked in the end: those lost with a socket after a re-push.
+    await Promise.all(fake.deliveries.map((d) => d.done));
+    const unacked = fake.deliveries.filter((d) => d.status !== 'acked').map((d) => ({ status: d.status, attempts: d.attempts.length, acks: d.acks.map((a) => a.code) }));
+    expect(unacked).toEqual([]);
+    expect(await t.gateway.store.listMessages({ limit: 500 })).toHaveLength(500);
+    expect(fake.maxPerWindow()).toBeLessThanOrEqual(5);
+
+    await fake.waitForConnections(1);
+    await t.until(() => transport(t)?.state === 'connected');
+    const status = transport(t)!;
+    expect(status.reconnects).toBeGreaterThanOrEqual(20);
+    expect(status.eventsReceived).toBeGreaterThanOrEqual(500);
+    // The admin API shows it too, with no credential in the answer.
+    const res = await t.admin('GET', `/entries/${ENTRY}/status`);
+    expect(res.json.transport).toMatchObject({ kind: 'websocket', state: 'connected', reconnects: status.reconnects });
+    expect(JSON.stringify(res.json)).not.toContain(fake.appSecret);
+  }, 90_000);
+
+  it('notices a socket that stays open but goes silent, and reconnects', async () => {
+    const { t, fake } = await setup();
+    expect(fake.stallConnections()).toBe(1);
+    // Pushed now, it can only arrive over a new connection.
+    const event = fake.textEvent('after the silence');
+    const delivery = fake.pushEvent(event);
+    await t.until(() => (transport(t)?.reconnects ?? 0) >= 1, 15_000);
+    await delivery.done;
+    await t.until(() => fake.messagesIn(event.event.message.chat_id).length === 1);
+    // Our watchdog, not the socket, noticed: nothing came back after a ping for ping_timeout_seconds.
+    expect(transport(t)?.lastError?.message).toMatch(/no answer to a ping within 3 s/);
+    expect(fake.connections.filter((c) => c.stalled)).toHaveLength(1);
+    expect(fake.connections.find((c) => c.stalled)?.open).toBe(false);
+  }, 30_000);
+
+  it('shows refused credentials on the entry, and keeps retrying until the platform lets it in', async () => {
+    const { t, fake } = await setup();
+    // Mid-run: the next discovery answers 514 (as after an App Secret reset).
+    fake.failNextEndpoint(514, 1, 'auth failed');
+    fake.dropConnections();
+    const failed = await t.until(() => {
+      const s = t.gateway.keeper.statusOf(ENTRY);
+      return s?.state === 'error' ? s : undefined;
+    });
+    expect(failed.lastError?.message).toMatch(/514.*check app_id and app_secret/);
+    // The SceneKeeper restarts the entry with backoff; the next discovery succeeds.
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running', 15_000);
+    expect(t.gateway.keeper.statusOf(ENTRY)?.restarts).toBeGreaterThanOrEqual(1);
+    const event = fake.textEvent('back again');
+    await fake.pushEvent(event).done;
+    await t.until(() => fake.messagesIn(event.event.message.chat_id).length === 1);
+  }, 30_000);
+
+  it('refuses to start with a wrong App Secret, with the reason on the entry', async () => {
+    fake = await FakeFeishu.start();
+    t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: { ...entryConfig(fake), app_secret: 'wrong-secret-0123456789' } }] } } });
+    const failed = await t.until(() => {
+      const s = t!.gateway.keeper.statusOf(ENTRY);
+      return s?.state === 'error' ? s : undefined;
+    });
+    expect(failed.lastError?.message).toMatch(/10014.*check app_id and app_secret/);
+    expect(failed.lastError?.message).not.toContain('wrong-secret-0123456789');
+    expect(fake.connectionCount).toBe(0);
+  });
+});
+
+describe('feishu over the webhook', () => {
+  it('answers a p2p text message pushed encrypted and signed, with a 200 only after it is stored', async () => {
+    const { t, fake, url } = await startWebhookGateway();
+    const event = fake.textEvent('hello over the webhook');
+    const result = await fake.pushWebhook(url, event);
+    expect(result.delivered).toBe(true);
+    expect(result.attempts).toHaveLength(1);
+    expect(result.attempts[0]?.status).toBe(200);
+    // The 200 came after the message was stored.
+    expect(await t.gateway.store.listMessages({})).toHaveLength(1);
+    await t.until(() => fake.messagesIn(event.event.message.chat_id).length === 1);
+    expect(textOf(fake.messagesIn(event.event.message.chat_id)[0])).toBe('hello over the webhook');
+    expect(transport(t)).toMatchObject({ kind: 'webhook', state: 'listening', eventsReceived: 1 });
+  });
+
+  it('answers the Request URL check with the challenge, encrypted or plain', async () => {
+    const { fake, url } = await startWebhookGateway();
+    expect(await fake.urlVerification(url)).toMatchObject({ ok: true, status: 200 });
+    // With an Encrypt Key Feishu encrypts the check too; a plaintext one is not from Feishu.
+    expect(await fake.urlVerification(url, { plaintext: true })).toMatchObject({ ok: false, status: 401 });
+    const wrongToken = await fake.urlVerification(url, { verificationToken: 'not-the-token' });
+    expect(wrongToken.ok).toBe(false);
+  });
+
+  it('answers once when Feishu pushes the same event twice', async () => {
+    const { t, fake, url } = await startWebhookGateway();
+    const event = fake.textEvent('pushed twice');
+    await fake.pushWebhook(url, event);
+    await fake.pushWebhook(url, event);
+    await t.until(() => fake.messagesIn(event.event.message.chat_id).length === 1);
+    await sleep(300);
+    expect(fake.messagesIn(event.event.message.chat_id)).toHaveLength(1);
+  });
+
+  describe('refuses bad pushes with a 4xx and stores nothing', () => {
+    const stamp = () => ({ ts: String(Math.floor(Date.now() / 1000)), nonce: String(Math.random()).slice(2) });
+    const signed = (body: string) => {
+      const { ts, nonce } = stamp();
+      return { 'content-type': 'application/json', 'x-lark-request-timestamp': ts, 'x-lark-request-nonce': nonce, 'x-lark-signature': sign(ts, nonce, ENCRYPT_KEY, body) };
+    };
+    const encrypted = (payload: unknown) => JSON.stringify({ encrypt: encrypt(ENCRYPT_KEY, JSON.stringify(payload)) });
+
+    it.each([
+      ['a forged signature', async (f: FakeFeishu, url: string) => (await f.pushWebhook(url, f.textEvent('forged'), { forgeSignature: true })).attempts[0]!.status, 401],
+      ['a wrong verification token', async (f: FakeFeishu, url: string) => (await f.pushWebhook(url, f.textEvent('x'), { verificationToken: 'wrong' })).attempts[0]!.status, 401],
+      ['a plaintext push while an Encrypt Key is set', async (f: FakeFeishu, url: string) => (await f.pushWebhook(url, f.textEvent('x'), { plaintext: true })).attempts[0]!.status, 401],
+      ['a body encrypted with another key', async (f: FakeFeishu, url: string) => {
+        const body = JSON.stringify({ encrypt: encrypt('another-key', JSON.stringify(f.textEvent('x'))) });
+        return (await f.rawWebhook(url, body, signed(body))).status;
+      }, 400],
+      ['an encrypt field that is not base64', async (f: FakeFeishu, url: string) => {
+        const body = JSON.stringify({ encrypt: 'this is not base64!' });
+        return (await f.rawWebhook(url, body, signed(body))).status;
+      }, 400],
+      ['a message event missing its chat_id', async (f: FakeFeishu, url: string) => {
+        const event = f.textEvent('x') as unknown as { event: { message: Record<string, unknown> } };
+        delete event.event.message.chat_id;
+        const body = encrypted(event);
+        return (await f.rawWebhook(url, body, signed(body))).status;
+      }, 400],
+      ['a body that is not JSON', async (f: FakeFeishu, url: string) => (await f.rawWebhook(url, '{"encrypt": ', signed('{"encrypt": '))).status, 400],
+      ['a 1 MB body', async (f: FakeFeishu, url: string) => {
+        const body = JSON.stringify({ encrypt: 'A'.repeat(1_048_576) });
+        return (await f.rawWebhook(url, body, signed(body))).status;
+      }, 413],
+    ] as const)('%s', async (_name, push, status) => {
+      const { t, fake, url } = await startWebhookGateway();
+      expect(await push(fake, url)).toBe(status);
+      expect(await t.gateway.store.listMessages({})).toEqual([]);
+      expect(fake.messages).toEqual([]);
+    });
+  });
+});
+
+describe('feishu outbound limits', () => {
+  it('refreshes an expired tenant token mid-run and delivers', async () => {
+    const { t, fake } = await setup();
+    const first = fake.textEvent('before expiry');
+    await fake.pushEvent(first).done;
+    await t.until(() => fake.messages.length === 1);
+    const issued = fake.counters.tokensIssued;
+    // Two hours on at the platform: the token the gateway holds is expired there (99991663).
+    fake.advanceTime(7_300);
+    const second = fake.textEvent('after expiry');
+    await fake.pushEvent(second).done;
+    await t.until(() => fake.messages.length === 2);
+    expect(fake.messages.map(textOf)).toEqual(['before expiry', 'after expiry']);
+    expect(fake.counters.tokensIssued).toBe(issued + 1);
+    expect(fake.calls.filter((c) => c.code === 99991663)).toHaveLength(1);
+
+    // A revoked token the same way.
+    fake.invalidateTokens();
+    const third = fake.textEvent('after revocation');
+    await fake.pushEvent(third).done;
+    await t.until(() => fake.messages.length === 3);
+    expect(fake.counters.tokensIssued).toBe(issued + 2);
+  });
+
+  it('delivers every reply through a 429 storm, never more than 5 per second into a chat', async () => {
+    // The fake's own limit is lifted: what keeps the chat at 5 per second is the channel's pacing.
+    const { t, fake } = await setup({ fake: { chatRateLimit: { count: 1_000, windowMs: 1_000 } } });
+    fake.rateLimitStorm(6, 1);
+    const events = Array.from({ length: 10 }, (_, i) => fake.textEvent(`storm ${i}`, { chatType: 'group', mentionBot: true }));
+    for (const e of events) fake.pushEvent(e);
+    const group = events[0]!.event.message.chat_id;
+    await t.until(() => fake.messagesIn(group).length === 10, 30_000);
+    expect(fake.messagesIn(group).map(textOf)).toEqual(events.map((_, i) => `storm ${i}`));
+    expect(fake.counters.rateLimited).toBe(6);
+    expect(fake.maxPerWindow(group)).toBeLessThanOrEqual(5);
+    expect((await t.admin('GET', '/dead-letters?kind=outbound')).json.deadLetters).toEqual([]);
+  }, 40_000);
+
+  it('keeps a busy chat under the real limit without being refused', async () => {
+    const { t, fake } = await setup();
+    const events = Array.from({ length: 20 }, (_, i) => fake.textEvent(`busy ${i}`));
+    for (const e of events) fake.pushEvent(e);
+    const chat = events[0]!.event.message.chat_id;
+    await t.until(() => fake.messagesIn(chat).length === 20, 30_000);
+    expect(fake.counters.rateLimited).toBe(0);
+    expect(fake.maxPerWindow(chat)).toBeLessThanOrEqual(5);
+  }, 40_000);
+
+  it('dead-letters a reply Feishu refuses for good (230002 bot not in the chat)', async () => {
+    const { t, fake } = await setup();
+    fake.failNextSends(1, { code: 230002 });
+    await fake.pushEvent(fake.textEvent('nobody hears this', { chatType: 'group', mentionBot: true })).done;
+    const dead = await t.until(async () => {
+      const res = await t.admin('GET', '/dead-letters?kind=outbound');
+      return res.json.deadLetters.length > 0 ? res.json.deadLetters : undefined;
+    });
+    expect(dead[0].error).toMatch(/230002.*not in this chat/);
+    expect(fake.messages).toEqual([]);
+  });
+});
+
+/** Webhook-mode gateway whose entry carries the fake's verification token; listening, so the fake can POST. */
+async function startWebhookGateway() {
+  fake = await FakeFeishu.start({ encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] });
+  const config = entryConfig(fake, { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken });
+  t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config }] } } });
+  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  return { t, fake, url: `${address}/webhooks/feishu/${ENTRY}` };
+}
