@@ -14,8 +14,8 @@ Usage:
   cococat check [DIR]                                      validate a workspace; exit 1 on any problem
   cococat send <entry> <text> [--user ID] [--workspace DIR] [--url URL]
                                                            talk to a web_api entry, e.g. send assistant.web_api "hi"
-  cococat simulate wechat_mp [--agent ID] [--user ID] [--workspace DIR]
-                                                           be a WeChat user of a local fake 公众号 wired to an agent
+  cococat simulate wechat_mp|feishu [--agent ID] [--user ID] [--workspace DIR]
+                                                           be a user of a local fake 公众号 or Feishu app wired to an agent
 Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
 
 /** The CLI is the one place that reads process.env and argv. */
@@ -67,14 +67,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     case 'simulate':
       if (!positionals[0]) {
-        console.error('usage: cococat simulate wechat_mp [--agent ID]');
+        console.error('usage: cococat simulate wechat_mp|feishu [--agent ID]');
         return 2;
       }
       return simulateCommand({
         workspace: values.workspace ?? 'workspace',
         channel: positionals[0],
         agent: values.agent ?? 'assistant',
-        user: values.user ?? 'oSimulatedUser',
+        ...(values.user === undefined ? {} : { user: values.user }),
         env,
         input: process.stdin,
         print: (line) => console.log(line),

@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
+import { createLogger } from '../../src/core/logger.js';
 import { encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -412,3 +414,42 @@ async function startWebhookGateway() {
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   return { t, fake, url: `${address}/webhooks/feishu/${ENTRY}` };
 }
+
+describe('feishu secrets', () => {
+  it('keeps the App Secret, tenant tokens and connection tickets out of every log line, even at trace level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    fake = await FakeFeishu.start({ clientConfig: { ReconnectNonce: 0 }, ackTimeoutMs: 500 });
+    t = await startTestGateway(
+      { agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake) }] } } },
+      { log: createLogger({ level: 'trace', destination: sink }) },
+    );
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const f = fake;
+    // The error paths log the most: a revoked token, a rate limit, a refused send, a dropped socket.
+    f.invalidateTokens();
+    f.rateLimitStorm(1, 1);
+    await f.pushEvent(f.textEvent('one')).done;
+    await t.until(() => f.messages.length === 1);
+    f.failNextSends(1, { code: 230001 });
+    await f.pushEvent(f.textEvent('two', { chatType: 'group', mentionBot: true })).done;
+    f.dropConnections();
+    await t.until(() => (transport(t!)?.reconnects ?? 0) >= 1);
+    await f.pushEvent(f.textEvent('three')).done;
+    await t.until(() => f.messages.length === 2);
+
+    const log = lines.join('');
+    expect(log).toMatch(/feishu long connection lost/);
+    expect(log).toMatch(/rate limit/);
+    expect(log).not.toContain(f.appSecret);
+    expect(log).not.toMatch(/t-g[0-9a-f]{40}/); // tenant tokens
+    expect(log).not.toMatch(/(access_key|ticket)=[0-9a-f]/); // the long connection URL's credentials
+    const status = await t.admin('GET', `/entries/${ENTRY}/status`);
+    expect(JSON.stringify(status.json)).not.toContain(f.appSecret);
+  });
+});

@@ -11,7 +11,7 @@ afterEach(() => {
   while (roots.length) removeWorkspace(roots.pop()!);
 });
 
-async function simulate(lines: string[], opts: { workspace?: string; channel?: string; agent?: string } = {}) {
+async function simulate(lines: string[], opts: { workspace?: string; channel?: string; agent?: string; user?: string } = {}) {
   const printed: string[] = [];
   const workspace = opts.workspace ?? join(mkdtempSync(join(tmpdir(), 'cococat-sim-')), 'ws');
   roots.push(workspace);
@@ -19,7 +19,7 @@ async function simulate(lines: string[], opts: { workspace?: string; channel?: s
     workspace,
     channel: opts.channel ?? 'wechat_mp',
     agent: opts.agent ?? 'assistant',
-    user: 'oTester',
+    user: opts.user ?? 'oTester',
     env: {},
     input: Readable.from(lines.map((l) => `${l}\n`)),
     print: (line) => printed.push(line),
@@ -42,8 +42,17 @@ describe('cococat simulate wechat_mp', () => {
   }, 20_000);
 
   it('refuses an unknown channel or agent with a hint', async () => {
-    expect(await simulate([], { channel: 'fax' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/available: wechat_mp/)] });
+    expect(await simulate([], { channel: 'fax' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/available: wechat_mp, feishu/)] });
     const workspace = makeWorkspace({ agents: { a: { profile: { provider: 'echo' } } } });
     expect(await simulate([], { workspace, agent: 'nobody' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/--agent/)] });
   });
+});
+
+describe('cococat simulate feishu', () => {
+  it('answers each typed line in the direct chat, and a /group line as a reply in the group', async () => {
+    const { code, printed } = await simulate(['你好 飞书', '/group what about the group?'], { channel: 'feishu', user: 'ou_tester000000000000000000000' });
+    expect(code).toBe(0);
+    expect(printed.some((l) => l.includes('long connection'))).toBe(true);
+    expect(printed.filter((l) => l.startsWith('飞书'))).toEqual(['飞书: 你好 飞书', '飞书 (reply in the group): what about the group?']);
+  }, 20_000);
 });

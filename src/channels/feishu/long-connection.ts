@@ -367,16 +367,17 @@ const silentSdkLogger: SdkLogger = { error: () => {}, warn: () => {}, info: () =
  * may carry a bearer token. API errors are logged by the channel itself, so the SDK's copy goes to debug.
  */
 export function sdkLogger(log: Logger): SdkLogger {
+  // The SDK's logger proxy hands its arguments over as one array, sometimes holding another.
   const text = (args: unknown[]): string =>
     args
-      .flat()
+      .flat(3)
       .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : typeof a === 'number' || typeof a === 'boolean' ? String(a) : ''))
       .filter((s) => s !== '')
       .join(' ')
       .replace(/\b(wss?|https?):\/\/([^\s?"']+)\?[^\s"']*/g, '$1://$2?…')
       .replace(/Bearer\s+\S+/gi, 'Bearer …')
       .replace(/\b(access_key|ticket|token|secret|app_secret|AppSecret)=[^&\s"']+/gi, '$1=…');
-  const isApiError = (args: unknown[]) => args.flat().some((a) => a instanceof FeishuApiError);
+  const isApiError = (args: unknown[]) => args.flat(3).some((a) => a instanceof FeishuApiError);
   return {
     error: (...args: unknown[]) => (isApiError(args) ? log.debug({ sdk: 'lark' }, text(args)) : log.warn({ sdk: 'lark' }, text(args))),
     warn: (...args: unknown[]) => log.warn({ sdk: 'lark' }, text(args)),

@@ -8,21 +8,41 @@ import { readEntriesRaw, writeEntriesRaw } from '../../config/workspace-writer.j
 import { createLogger } from '../../core/logger.js';
 import { Gateway } from '../../gateway.js';
 import { buildServer } from '../../server/build-server.js';
+import { FakeFeishu, type SentMessage } from '../../../test/fakes/feishu/index.js';
 import { startFakeWechatMp } from '../../../test/fakes/wechat-mp/server.js';
 
 export interface SimulateOptions {
   workspace: string;
   channel: string;
   agent: string;
-  user: string;
+  /** The simulated user's platform id; each channel has its own default. */
+  user?: string;
   env: Record<string, string | undefined>;
   input: NodeJS.ReadableStream;
   print: (line: string) => void;
 }
 
-const SIMULATORS = ['wechat_mp'];
-/** How long to keep listening for replies sent later through the 客服 API after the input ends. */
+/** How long to keep listening for replies sent later (through an API) after the input ends. */
 const LINGER_MS = 3_000;
+
+/** One simulated platform: a fake account, the entry pointing at it, and how a typed line reaches the gateway. */
+interface Simulation {
+  /** The entry's channel type and config (secrets already in the vault). */
+  channel: string;
+  config: Record<string, unknown>;
+  /** Called once the gateway listens (webhook platforms need its address). */
+  listening(address: string, entryKey: string): void;
+  intro: string[];
+  /** One typed line, as the platform would deliver it; prints what the user sees. */
+  send(text: string): Promise<void>;
+  /** Prints replies that arrived since the last call. */
+  flush(): void;
+  close(): Promise<void>;
+}
+
+type Simulator = (ctx: { vault: SecretVault; entryKey: string; agent: string; user?: string; print: (line: string) => void }) => Promise<Simulation>;
+
+const SIMULATORS: Record<string, Simulator> = { wechat_mp: simulateWechatMp, feishu: simulateFeishu };
 
 /**
  * Runs the gateway against a local fake of the platform and lets you be the platform's user:
@@ -30,8 +50,9 @@ const LINGER_MS = 3_000;
  * and what the user would see comes back. No public URL, domain or account needed.
  */
 export async function simulateCommand(opts: SimulateOptions): Promise<number> {
-  if (!SIMULATORS.includes(opts.channel)) {
-    opts.print(`no simulator for "${opts.channel}"; available: ${SIMULATORS.join(', ')}`);
+  const simulator = SIMULATORS[opts.channel];
+  if (!simulator) {
+    opts.print(`no simulator for "${opts.channel}"; available: ${Object.keys(SIMULATORS).join(', ')}`);
     return 2;
   }
   const root = resolve(opts.workspace);
@@ -41,34 +62,18 @@ export async function simulateCommand(opts: SimulateOptions): Promise<number> {
     return 2;
   }
 
-  // A simulated account: fresh credentials, kept in the vault like real ones.
-  const account = { appId: `wx${randomBytes(8).toString('hex')}`, appSecret: randomBytes(16).toString('hex'), token: randomBytes(8).toString('hex'), encodingAesKey: randomBytes(32).toString('base64').slice(0, 43) };
-  const fake = await startFakeWechatMp({ ...account, mode: 'safe' });
   const vault = new SecretVault(root);
   const entryKey = `${opts.agent}.simulator`;
+  const sim = await simulator({ vault, entryKey, agent: opts.agent, user: opts.user, print: opts.print });
   const entries = readEntriesRaw(root, 'agent', opts.agent).filter((e) => e.id !== 'simulator');
-  entries.push({
-    id: 'simulator',
-    type: 'channel',
-    channel: 'wechat_mp',
-    enabled: true,
-    config: {
-      app_id: account.appId,
-      app_secret: vault.put(`${entryKey}.app_secret`, account.appSecret),
-      token: vault.put(`${entryKey}.token`, account.token),
-      encoding_aes_key: vault.put(`${entryKey}.encoding_aes_key`, account.encodingAesKey),
-      mode: 'safe',
-      reply_mode: 'auto',
-      api_base_url: fake.url,
-    },
-  });
+  entries.push({ id: 'simulator', type: 'channel', channel: sim.channel, enabled: true, config: sim.config });
   writeEntriesRaw(root, 'agent', opts.agent, entries);
 
   const gateway = await Gateway.open({ workspace: root, env: opts.env, log: createLogger({ level: opts.env.COCOCAT_LOG_LEVEL ?? 'warn' }) });
   const app = await buildServer(gateway);
   gateway.start();
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  fake.gatewayUrl = `${address}/webhooks/wechat_mp/${entryKey}`;
+  sim.listening(address, entryKey);
   try {
     const deadline = Date.now() + 10_000;
     while (gateway.keeper.statusOf(entryKey)?.state !== 'running') {
@@ -79,28 +84,17 @@ export async function simulateCommand(opts: SimulateOptions): Promise<number> {
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    opts.print(`Simulated WeChat Official Account ↔ agent "${opts.agent}" (entry ${entryKey}, safe mode, reply_mode auto).`);
-    opts.print(`You are the WeChat user ${opts.user}. Type a message; /follow sends the subscribe event; Ctrl-D ends.`);
+    for (const line of sim.intro) opts.print(line);
 
-    let shown = 0;
-    const showCustomerService = () => {
-      const received = fake.received(opts.user);
-      for (; shown < received.length; shown++) opts.print(`公众号 (客服): ${received[shown]}`);
-    };
-    const poller = setInterval(showCustomerService, 100);
+    const poller = setInterval(() => sim.flush(), 100);
     try {
       for await (const line of createInterface({ input: opts.input, terminal: false })) {
         const text = line.trim();
-        if (!text) continue;
-        const message = text === '/follow' ? ({ type: 'event', event: 'subscribe' } as const) : ({ type: 'text', content: text } as const);
-        const result = await fake.push(opts.user, message);
-        const last = result.attempts.at(-1);
-        if (result.reply) opts.print(`公众号: ${result.reply.xml.Content ?? ''}`);
-        else if (last?.status !== 200) opts.print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
+        if (text) await sim.send(text);
       }
       const until = Date.now() + LINGER_MS;
       while (Date.now() < until) {
-        showCustomerService();
+        sim.flush();
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
@@ -110,6 +104,96 @@ export async function simulateCommand(opts: SimulateOptions): Promise<number> {
   } finally {
     await app.close();
     await gateway.close();
-    await fake.close();
+    await sim.close();
   }
+}
+
+/** A 公众号 in safe mode, reply_mode auto: passive replies in the response, the rest through 客服. */
+async function simulateWechatMp({ vault, entryKey, agent, user = 'oSimulatedUser', print }: Parameters<Simulator>[0]): Promise<Simulation> {
+  // A simulated account: fresh credentials, kept in the vault like real ones.
+  const account = { appId: `wx${randomBytes(8).toString('hex')}`, appSecret: randomBytes(16).toString('hex'), token: randomBytes(8).toString('hex'), encodingAesKey: randomBytes(32).toString('base64').slice(0, 43) };
+  const fake = await startFakeWechatMp({ ...account, mode: 'safe' });
+  let shown = 0;
+  return {
+    channel: 'wechat_mp',
+    config: {
+      app_id: account.appId,
+      app_secret: vault.put(`${entryKey}.app_secret`, account.appSecret),
+      token: vault.put(`${entryKey}.token`, account.token),
+      encoding_aes_key: vault.put(`${entryKey}.encoding_aes_key`, account.encodingAesKey),
+      mode: 'safe',
+      reply_mode: 'auto',
+      api_base_url: fake.url,
+    },
+    listening: (address) => {
+      fake.gatewayUrl = `${address}/webhooks/wechat_mp/${entryKey}`;
+    },
+    intro: [
+      `Simulated WeChat Official Account ↔ agent "${agent}" (entry ${entryKey}, safe mode, reply_mode auto).`,
+      `You are the WeChat user ${user}. Type a message; /follow sends the subscribe event; Ctrl-D ends.`,
+    ],
+    async send(text) {
+      const message = text === '/follow' ? ({ type: 'event', event: 'subscribe' } as const) : ({ type: 'text', content: text } as const);
+      const result = await fake.push(user, message);
+      const last = result.attempts.at(-1);
+      if (result.reply) print(`公众号: ${result.reply.xml.Content ?? ''}`);
+      else if (last?.status !== 200) print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
+    },
+    flush() {
+      const received = fake.received(user);
+      for (; shown < received.length; shown++) print(`公众号 (客服): ${received[shown]}`);
+    },
+    close: () => fake.close(),
+  };
+}
+
+/** How long one typed line waits for its reply before the next line is sent. */
+const FEISHU_REPLY_WAIT_MS = 10_000;
+
+/** A Feishu self-built app over the long connection: direct chat by default, /group for a group @mention. */
+async function simulateFeishu({ vault, entryKey, agent, user = 'ou_simulated0000000000000000000', print }: Parameters<Simulator>[0]): Promise<Simulation> {
+  const fake = await FakeFeishu.start({ botName: 'CocoCat' });
+  const pending: SentMessage[] = [];
+  const stop = fake.onMessage((m) => pending.push(m));
+  const flush = () => {
+    for (const m of pending.splice(0)) print(`飞书${m.replyTo ? ' (reply in the group)' : ''}: ${feishuText(m)}`);
+  };
+  return {
+    channel: 'feishu',
+    config: { app_id: fake.appId, app_secret: vault.put(`${entryKey}.app_secret`, fake.appSecret), domain: fake.url },
+    listening: () => {},
+    intro: [
+      `Simulated Feishu app ↔ agent "${agent}" (entry ${entryKey}, long connection).`,
+      `You are the Feishu user ${user} in a direct chat with the bot. Type a message; "/group text" says it in a group with @CocoCat; Ctrl-D ends.`,
+    ],
+    async send(text) {
+      const group = /^\/group\s+(.+)$/.exec(text);
+      const event = group ? fake.textEvent(group[1]!, { from: user, chatType: 'group', mentionBot: true }) : fake.textEvent(text, { from: user });
+      const delivery = fake.pushEvent(event);
+      await delivery.done;
+      if (delivery.status !== 'acked') {
+        print(`(the gateway did not acknowledge the event: ${delivery.acks.map((a) => a.code).join(', ') || 'no answer'})`);
+        return;
+      }
+      // Replies are sent through the API after the ack; wait for this message's first one.
+      const messageId = event.event.message.message_id;
+      const chat = event.event.message.chat_id;
+      const answered = () => pending.some((m) => (group ? m.replyTo === messageId : m.chatId === chat));
+      await fake.waitFor(answered, FEISHU_REPLY_WAIT_MS, 'a reply').catch(() => undefined);
+      flush();
+    },
+    flush,
+    async close() {
+      stop();
+      await fake.close();
+    },
+  };
+}
+
+/** What a Feishu message shows: a text's text, a card's markdown. */
+function feishuText(m: SentMessage): string {
+  const content = m.content as { text?: unknown; body?: { elements?: { content?: unknown }[] } };
+  if (typeof content.text === 'string') return content.text;
+  const markdown = content.body?.elements?.map((e) => e.content).filter((c): c is string => typeof c === 'string');
+  return markdown?.length ? markdown.join('\n') : m.rawContent;
 }
