@@ -3,12 +3,13 @@
 //
 //   npm run bench                          full run (30 s phases)
 //   node --import tsx bench/run.ts --quick 3 s phases, for trying things out
-//   ... --only ingress,baseline            some scenarios (letters a-e and g work too)
+//   ... --only ingress,baseline            some scenarios (letters a-e, g and h work too)
 //   ... --source                           gateway from src/ via tsx instead of dist/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseline } from './baseline.js';
 import { endToEnd } from './end-to-end.js';
+import { feishu } from './feishu.js';
 import { ingress } from './ingress.js';
 import { distIsStale, ROOT } from './lib/child.js';
 import { machineInfo, round, type BenchOptions } from './lib/common.js';
@@ -23,6 +24,7 @@ const SCENARIOS = {
   openai: { letter: 'd', run: openaiPath },
   startup: { letter: 'e', run: startup },
   'wechat-ingress': { letter: 'g', run: wechatIngress },
+  feishu: { letter: 'h', run: feishu },
 } as const;
 type Name = keyof typeof SCENARIOS;
 const ALIASES: Record<string, Name> = { e2e: 'end-to-end', 'openai-path': 'openai' };
@@ -41,7 +43,7 @@ function parseArgs(argv: string[]): { opts: BenchOptions; only: Set<Name> } {
       only.add('ingress');
       only.add('end-to-end');
     } else if (name) only.add(name);
-    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or a-f)`);
+    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or a-h)`);
   }
   return { opts, only };
 }
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
   const d = results.openai as Awaited<ReturnType<typeof openaiPath>> | undefined;
   const e = results.startup as Awaited<ReturnType<typeof startup>> | undefined;
   const g = results['wechat-ingress'] as Awaited<ReturnType<typeof wechatIngress>> | undefined;
+  const h = results.feishu as Awaited<ReturnType<typeof feishu>> | undefined;
   const ratio = a && c && c.okPerSec > 0 ? a.okPerSec / c.okPerSec : undefined;
   const rssSamples = [a?.peakRssMb, b?.peakRssMb].filter((n): n is number => n !== undefined);
   const peakRssMb = rssSamples.length > 0 ? Math.max(...rssSamples) : undefined;
@@ -132,6 +135,21 @@ async function main(): Promise<void> {
       rows.push({ figure: 'g/a) wechat_mp vs web_api ingress', value: `${round(share * 100)} %`, target: '>= 50 %', result: check(share >= 0.5) });
     }
   } else err('wechat-ingress', 'g) wechat_mp ingress');
+  if (h) {
+    const lc = h.longConnection;
+    rows.push({ figure: 'h) feishu long connection: events answered/s', value: `${lc.eventsPerSec} (seconds: ${lc.minSecond}-${lc.maxSecond})`, target: '', result: '' });
+    rows.push({ figure: 'h) feishu push → reply latency p50 / p99', value: `${lc.latencyP50Ms} / ${lc.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({
+      figure: 'h) feishu lost / duplicate replies',
+      value: `${lc.lost} / ${lc.duplicates} of ${lc.pushed}`,
+      target: '0 / 0',
+      result: check(lc.lost === 0 && lc.duplicates === 0 && lc.unexpected === 0),
+    });
+    rows.push({ figure: 'h) feishu webhook ingress: 200 answers/s', value: `${h.webhook.okPerSec}`, target: '', result: '' });
+    rows.push({ figure: 'h) feishu webhook ack latency p50 / p99', value: `${h.webhook.latencyP50Ms} / ${h.webhook.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({ figure: 'h) feishu webhook non-2xx / errors', value: `${h.webhook.non2xx} / ${h.webhook.errors + h.webhook.timeouts}`, target: '0', result: check(h.webhook.non2xx + h.webhook.errors + h.webhook.timeouts === 0) });
+    if (a && a.okPerSec > 0) rows.push({ figure: 'h/a) feishu webhook vs web_api ingress', value: `${round((h.webhook.okPerSec / a.okPerSec) * 100)} %`, target: '', result: '' });
+  } else err('feishu', 'h) feishu');
   if (peakRssMb !== undefined) rows.push({ figure: 'f) peak RSS (VmHWM, max of a, b)', value: `${peakRssMb} MB`, target: '< 200 MB', result: check(peakRssMb < 200) });
 
   const w = ['Figure'.length, 'Value'.length, 'Target'.length];
@@ -162,6 +180,8 @@ async function main(): Promise<void> {
       peakRssMb,
       wechatIngressPerSec: g?.okPerSec,
       wechatAckP99Ms: g?.latencyP99Ms,
+      feishuEventsPerSec: h?.longConnection.eventsPerSec,
+      feishuWebhookPerSec: h?.webhook.okPerSec,
     },
     checks: Object.fromEntries(rows.filter((r) => r.result !== '').map((r) => [r.figure, r.result])),
     scenarios: results,

@@ -11,8 +11,8 @@ export interface LoadSpec {
    * the ids it inserts are shorter, so the server waits for bytes that never come.)
    */
   body?: string;
-  /** Instead of `body`: builds request number n (its path and body), for signed platform webhooks. */
-  generate?: (n: number) => { path: string; body: string };
+  /** Instead of `body`: builds request number n (its path, body and, if signed per request, headers), for signed platform webhooks. */
+  generate?: (n: number) => { path: string; body: string; headers?: Record<string, string> };
   connections?: number;
   seconds: number;
   warmupSeconds: number;

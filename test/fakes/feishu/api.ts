@@ -178,6 +178,12 @@ export class FeishuApi {
     this.storm = { left: n, resetSeconds };
   }
 
+  /** Drops the records of accepted messages and calls (not the uuid window or known messages), for long runs. */
+  forgetHistory(): void {
+    this.messages.splice(0);
+    this.calls.splice(0);
+  }
+
   messagesIn(chatId: string): SentMessage[] {
     return this.messages.filter((m) => m.chatId === chatId);
   }

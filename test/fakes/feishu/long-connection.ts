@@ -425,6 +425,12 @@ export class LongConnection {
     p.resolve(p.delivery);
   }
 
+  /** Drops settled deliveries from `deliveries` (pending ones stay), for long runs. */
+  forgetSettled(): void {
+    const pending = this.deliveries.filter((d) => d.status === 'pending');
+    this.deliveries.splice(0, this.deliveries.length, ...pending);
+  }
+
   /** Sends any bytes (or text) to open connections, for malformed-frame tests. */
   sendRaw(data: Buffer | string, connectionId?: number): number {
     const targets = [...this.conns.values()].filter((c) => c.info.open && (connectionId === undefined || c.info.id === connectionId));

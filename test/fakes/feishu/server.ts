@@ -397,6 +397,15 @@ export class FakeFeishu {
     return this.api.counters;
   }
 
+  /**
+   * Forgets what was recorded so far: accepted messages, calls and settled deliveries (pending events, the uuid
+   * window and the counters stay). For benchmarks and long simulations, whose records would otherwise grow forever.
+   */
+  forgetHistory(): void {
+    this.api.forgetHistory();
+    this.ws.forgetSettled();
+  }
+
   /** Every token issued so far answers 99991663 from now on. */
   invalidateTokens(): void {
     this.api.invalidateTokens();
