@@ -104,9 +104,11 @@ describe('feishu over the long connection', () => {
     (botSender.event.sender as { sender_type: string }).sender_type = 'app';
     const other = { schema: '2.0', header: { ...plain.header, event_id: 'f'.repeat(32), event_type: 'im.chat.member.bot.added_v1' }, event: { chat_id: plain.event.message.chat_id } };
     const garbage = { schema: '2.0', header: { ...plain.header, event_id: 'e'.repeat(32) }, event: { message: { chat_id: 'oc_x' } } };
-    const deliveries = [plain, botSender, other, garbage].map((e) => fake.pushEvent(e));
+    const foreign = fake.textEvent('for another app');
+    foreign.header.app_id = 'cli_0000000000000000';
+    const deliveries = [plain, botSender, other, garbage, foreign].map((e) => fake.pushEvent(e));
     await Promise.all(deliveries.map((d) => d.done));
-    expect(deliveries.map((d) => [d.status, d.attempts.length, d.acks[0]?.code])).toEqual(Array(4).fill(['acked', 1, 200]));
+    expect(deliveries.map((d) => [d.status, d.attempts.length, d.acks[0]?.code])).toEqual(Array(5).fill(['acked', 1, 200]));
     // A message that is answered, to know the pipeline had its chance with the others.
     const probe = fake.textEvent('probe', { chatType: 'group', mentionBot: true });
     await fake.pushEvent(probe).done;
@@ -114,7 +116,7 @@ describe('feishu over the long connection', () => {
     await sleep(200);
     expect(fake.messages.map(textOf)).toEqual(['probe']);
     expect((await t.gateway.store.listMessages({})).map((m) => m.content)).toEqual(['probe']);
-    expect(transport(t)?.eventsReceived).toBe(5);
+    expect(transport(t)?.eventsReceived).toBe(6);
   });
 
   it('answers every group message with group_policy "all", and none with "off"', async () => {
@@ -257,6 +259,23 @@ describe('feishu over the long connection', () => {
     await t.until(() => fake.messagesIn(event.event.message.chat_id).length === 1);
   }, 30_000);
 
+  it('retries busy and over-the-limit discovery answers, showing the failures on the transport', async () => {
+    const { t, fake } = await setup({ config: { reconnect_max_delay_seconds: 1 } });
+    fake.failNextEndpoint(1, 2); // system busy
+    fake.failNextEndpoint(1000040350, 1); // too many connections: retried, but at the slow pace
+    fake.dropConnections();
+    let mostFailures = 0;
+    await t.until(() => {
+      const s = transport(t);
+      mostFailures = Math.max(mostFailures, s?.failedAttempts ?? 0);
+      return s?.state === 'connected' && s.reconnects === 1;
+    }, 15_000);
+    expect(mostFailures).toBe(3);
+    expect(transport(t)?.lastError?.message).toMatch(/1000040350/);
+    expect(t.gateway.keeper.statusOf(ENTRY)).toMatchObject({ state: 'running', restarts: 0 });
+    expect(fake.discoveries.map((d) => d.code)).toEqual([0, 1, 1, 1000040350, 0]);
+  }, 30_000);
+
   it('refuses to start with a wrong App Secret, with the reason on the entry', async () => {
     fake = await FakeFeishu.start();
     t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: { ...entryConfig(fake), app_secret: 'wrong-secret-0123456789' } }] } } });
@@ -330,6 +349,11 @@ describe('feishu over the webhook', () => {
         const body = encrypted(event);
         return (await f.rawWebhook(url, body, signed(body))).status;
       }, 400],
+      ['an event of another app', async (f: FakeFeishu, url: string) => {
+        const event = f.textEvent('x');
+        event.header.app_id = 'cli_0000000000000000';
+        return (await f.pushWebhook(url, event)).attempts[0]!.status;
+      }, 400],
       ['a body that is not JSON', async (f: FakeFeishu, url: string) => (await f.rawWebhook(url, '{"encrypt": ', signed('{"encrypt": '))).status, 400],
       ['a 1 MB body', async (f: FakeFeishu, url: string) => {
         const body = JSON.stringify({ encrypt: 'A'.repeat(1_048_576) });
@@ -391,6 +415,27 @@ describe('feishu outbound limits', () => {
     expect(fake.counters.rateLimited).toBe(0);
     expect(fake.maxPerWindow(chat)).toBeLessThanOrEqual(5);
   }, 40_000);
+
+  it('sends a long markdown reply as cards under the 30 KB limit, in order, without breaking its code block', async () => {
+    const code = Array.from({ length: 1_200 }, (_, i) => `const line${i} = "${'x'.repeat(20)}";`).join('\n');
+    const markdown = `## Result\n\nHere is the code:\n\n\`\`\`ts\n${code}\n\`\`\`\n\nDone.`;
+    llm = await startFakeLlm({ reply: () => markdown });
+    const { t, fake } = await setup({ profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } });
+    const event = fake.textEvent('show me the code');
+    await fake.pushEvent(event).done;
+    const chat = event.event.message.chat_id;
+    await t.until(() => fake.messagesIn(chat).some((m) => JSON.stringify(m.content).includes('Done.')), 20_000);
+    const cards = fake.messagesIn(chat);
+    expect(cards.length).toBeGreaterThanOrEqual(2);
+    expect(cards.every((m) => m.msgType === 'interactive' && Buffer.byteLength(m.rawContent) < 30_000)).toBe(true);
+    expect(new Set(cards.map((m) => m.uuid)).size).toBe(cards.length);
+    const parts = cards.map((m) => (m.content as { body: { elements: { content: string }[] } }).body.elements[0]!.content);
+    // Every card's fences balance: a block cut at the limit is closed and reopened with its language.
+    for (const part of parts) expect((part.match(/^```/gm) ?? []).length % 2).toBe(0);
+    expect(parts[1]).toMatch(/^```ts\n/);
+    const lines = parts.join('\n').split('\n').filter((l) => l.startsWith('const line'));
+    expect(lines).toEqual(code.split('\n'));
+  }, 30_000);
 
   it('dead-letters a reply Feishu refuses for good (230002 bot not in the chat)', async () => {
     const { t, fake } = await setup();

@@ -86,6 +86,8 @@ export class LongConnection {
   private platformPingMs?: number;
   private reconnecting = false;
   private internalsMissing = false;
+  /** Ends the connection attempt in progress, if any (stop() must not leave one behind). */
+  private cancelAttempt?: () => void;
   private readonly status: TransportStatus = { kind: 'websocket', state: 'connecting', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
 
   constructor(private readonly opts: LongConnectionOptions) {}
@@ -113,6 +115,7 @@ export class LongConnection {
     if (this.stopped) return;
     this.stopped = true;
     this.stopping.abort();
+    this.cancelAttempt?.();
     this.cancelWatchdog?.();
     if (this.session) this.close(this.session);
     this.session = undefined;
@@ -258,6 +261,7 @@ export class LongConnection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this.cancelAttempt = undefined;
         if (err) {
           try {
             client.close({ force: true });
@@ -289,6 +293,7 @@ export class LongConnection {
       });
       // start() does nothing at all for an app id the SDK does not like; never wait forever.
       const timer = setTimeout(() => finish(new ConnectError(`no connection within ${Math.round((timeoutMs * 2) / 1000)} s`, 'transient')), timeoutMs * 2 + 1_000);
+      this.cancelAttempt = () => finish(new ConnectError('stopped', 'transient'));
       client.start({ eventDispatcher: dispatcher }).catch((err: unknown) => finish(new ConnectError(describeError(err), 'transient')));
     });
   }
