@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { FakeFeishu, type SentMessage } from '../../test/fakes/feishu/index.js';
 
 const ENCRYPT_KEY = 'bench-feishu-encrypt-key';
-const fake = await FakeFeishu.start({ encryptKey: ENCRYPT_KEY, clientConfig: { ReconnectNonce: 0 } });
+const fake = await FakeFeishu.start({ encryptKey: ENCRYPT_KEY });
 // Records of accepted replies would grow for the whole run; the figures are counted as they arrive.
 setInterval(() => fake.forgetHistory(), 1_000).unref();
 

@@ -26,7 +26,6 @@ interface Setup {
   fake?: FakeFeishuOptions;
   config?: Record<string, unknown>;
   profile?: Record<string, unknown>;
-  settings?: Record<string, unknown>;
   /** Keep the workspace so a second gateway can open it (restart tests). */
   keep?: boolean;
 }
@@ -37,10 +36,9 @@ function entryConfig(f: FakeFeishu, config: Record<string, unknown> = {}) {
 
 /** A fake Feishu and a gateway with one feishu entry on it, running. */
 async function setup(opts: Setup = {}) {
-  // ReconnectNonce 0 and a short ack timeout: re-pushes and reconnects in test time.
-  fake = await FakeFeishu.start({ clientConfig: { ReconnectNonce: 0 }, ackTimeoutMs: 500, ...opts.fake });
+  // Feishu's own 3 s ack timeout; tests about events lost with a socket set a shorter one.
+  fake = await FakeFeishu.start({ ackTimeoutMs: 3_000, ...opts.fake });
   const spec = {
-    settings: opts.settings,
     agents: { bot: { profile: opts.profile ?? { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake, opts.config) }] } },
   };
   if (opts.keep) {
@@ -469,7 +467,7 @@ describe('feishu secrets', () => {
         done();
       },
     });
-    fake = await FakeFeishu.start({ clientConfig: { ReconnectNonce: 0 }, ackTimeoutMs: 500 });
+    fake = await FakeFeishu.start({ ackTimeoutMs: 500 });
     t = await startTestGateway(
       { agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake) }] } } },
       { log: createLogger({ level: 'trace', destination: sink }) },

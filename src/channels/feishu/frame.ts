@@ -52,7 +52,7 @@ export function decodeFrame(buf: Uint8Array): DecodedFrame {
         else if (f === 2) val = Buffer.from(v).toString('utf8');
       }
       frame.headers[key] = val;
-    } else if (field === 8 && value instanceof Uint8Array) frame.payload = Buffer.from(value);
+    } else if (field === 8 && value instanceof Uint8Array) frame.payload = Buffer.from(value.buffer, value.byteOffset, value.length); // a view, not a copy
   }
   return frame;
 }
