@@ -175,25 +175,28 @@ describe('feishu over the long connection', () => {
   });
 
   it('answers 500 messages once each while the socket is dropped 20 times; the status counts the reconnects', async () => {
-    // Feishu re-pushes an unacked event for hours; 30 re-pushes 400 ms apart stand in for that horizon here.
-    const { t, fake } = await setup({ fake: { ackTimeoutMs: 400, maxRetries: 30 } });
+    // Feishu re-pushes an unacked event for hours; 30 re-pushes 1 s apart stand in for that horizon here.
+    const { t, fake } = await setup({ fake: { ackTimeoutMs: 1_000, maxRetries: 30 } });
     const USERS = 50;
     const user = (u: number) => `ou_user${String(u).padStart(27, '0')}`;
     const sent: ReceiveMessageEvent[] = [];
     let dropped = 0;
-    for (let round = 0; round < 20; round++) {
-      for (let i = 0; i < 25; i++) {
-        const n = round * 25 + i;
+    let n = 0;
+    const push = (count: number) => {
+      for (let i = 0; i < count; i++, n++) {
         const event = fake.textEvent(`message ${n}`, { from: user(n % USERS) });
         sent.push(event);
         fake.pushEvent(event);
-        if (i % 5 === 4) await sleep(5);
       }
-      // Drop only a live connection, so each round really costs a reconnect; events of this round are
-      // still in flight then (acks lost with the socket).
+    };
+    for (let round = 0; round < 20; round++) {
+      // Drop a live connection while this round's first events are in flight (their acks die with it);
+      // the rest are pushed while the gateway reconnects.
       await fake.waitForConnections(1, 15_000);
-      await sleep(50);
+      push(12);
+      await sleep(round % 4);
       dropped += fake.dropConnections();
+      push(13);
     }
     expect(dropped).toBe(20);
     await t.until(() => fake.messages.length >= 500, 60_000);
@@ -208,6 +211,8 @@ describe('feishu over the long connection', () => {
     }
     // Every event was acked in the end: those lost with a socket after a re-push.
     await Promise.all(fake.deliveries.map((d) => d.done));
+    const rePushes = fake.deliveries.reduce((k, d) => k + d.attempts.length - 1, 0);
+    expect(rePushes).toBeGreaterThan(0);
     const unacked = fake.deliveries.filter((d) => d.status !== 'acked').map((d) => ({ status: d.status, attempts: d.attempts.length, acks: d.acks.map((a) => a.code) }));
     expect(unacked).toEqual([]);
     expect(await t.gateway.store.listMessages({ limit: 500 })).toHaveLength(500);
@@ -217,6 +222,7 @@ describe('feishu over the long connection', () => {
     await t.until(() => transport(t)?.state === 'connected');
     const status = transport(t)!;
     expect(status.reconnects).toBeGreaterThanOrEqual(20);
+    // Re-pushed events that had been stored before their socket died came again, and were dropped as duplicates.
     expect(status.eventsReceived).toBeGreaterThanOrEqual(500);
     // The admin API shows it too, with no credential in the answer.
     const res = await t.admin('GET', `/entries/${ENTRY}/status`);
