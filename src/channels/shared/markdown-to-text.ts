@@ -15,7 +15,7 @@ export function markdownToText(markdown: string): string {
       out.push(line);
       continue;
     }
-    if (TABLE_SEPARATOR.test(line)) continue;
+    if (TABLE_SEPARATOR.test(line) || SHORT_TABLE_SEPARATOR(line)) continue;
     out.push(convertLine(line));
   }
   return out
@@ -28,6 +28,8 @@ const HEADING = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/;
 const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/;
 const TABLE_SEPARATOR = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
 const BULLET = /^(\s*)[-*+]\s+/;
+/** Delimiter rows with fewer than three dashes per cell (`|-|:-:|`), which GFM accepts too. */
+const SHORT_TABLE_SEPARATOR = (line: string) => line.includes('|') && line.includes('-') && /^[ \t|:-]+$/.test(line);
 const QUOTE = /^\s{0,3}>\s?/;
 
 function convertLine(line: string): string {

@@ -63,12 +63,27 @@ function prefixWithin(text: string, maxBytes: number, measure: (text: string) =>
 
 const SENTENCE_END = /[.!?。！？…；;](?=\s|$)|[。！？…；]/g;
 
+const HEADING_LINE = /^ {0,3}#{1,6}[ \t]/;
+
+/** A cut at a line break that would end the chunk with a heading moves before the heading: it stays with its text. */
+function keepHeadingWithText(window: string, cut: number, minimum: number): number {
+  let c = cut;
+  for (;;) {
+    const lineStart = window.lastIndexOf('\n', c - 1) + 1;
+    if (!HEADING_LINE.test(window.slice(lineStart, c))) return c;
+    let before = lineStart - 1;
+    while (before > 0 && window[before - 1] === '\n') before--;
+    if (before <= minimum) return cut;
+    c = before;
+  }
+}
+
 function bestCut(window: string): number {
   const minimum = Math.floor(window.length * 0.3);
   const paragraph = window.lastIndexOf('\n\n');
-  if (paragraph > minimum) return paragraph;
+  if (paragraph > minimum) return keepHeadingWithText(window, paragraph, minimum);
   const line = window.lastIndexOf('\n');
-  if (line > minimum) return line;
+  if (line > minimum) return keepHeadingWithText(window, line, minimum);
   let sentence = -1;
   for (const match of window.matchAll(SENTENCE_END)) sentence = match.index + match[0].length;
   if (sentence > minimum) return sentence;

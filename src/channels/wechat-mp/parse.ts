@@ -1,63 +1,16 @@
-import { SaxesParser } from 'saxes';
 import { CocoError } from '../../core/errors.js';
 import type { ChatMessage, MediaRef, MessageType } from '../../core/message.js';
+import { MAX_XML_BYTES, parseTencentXml, type TencentXmlFields } from '../shared/tencent-xml.js';
 
 /** WeChat messages are a few KB; anything near this is not from WeChat. */
-export const MAX_BODY_BYTES = 64 * 1024;
-
-/** Entity and DTD tricks (billion laughs, external entities) have no place in WeChat's XML: refuse them outright. */
-const DTD = /<!DOCTYPE|<!ENTITY/i;
+export const MAX_BODY_BYTES = MAX_XML_BYTES;
 
 /** The flat fields of a WeChat `<xml>` document (all values as strings). */
-export type WechatFields = Record<string, string>;
+export type WechatFields = TencentXmlFields;
 
-/**
- * Reads the text children of `<xml>` with a streaming, well-formedness-checking parser (saxes):
- * a few µs per message instead of building a document tree. Only the five predefined entities and
- * character references are decoded (DTDs are refused above). Nested elements (event sub-objects)
- * and repeated names are left out, as WeChat's flat fields never are either.
- */
+/** The shared Tencent XML reader (DTDs refused, size capped), with errors marked as wechat_mp's. */
 export function parseWechatXml(body: string): WechatFields {
-  if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
-    throw new CocoError('COCO_ERR_REQUEST_TOO_LARGE', `body is over ${MAX_BODY_BYTES} bytes`, { statusCode: 413 });
-  }
-  if (DTD.test(body)) throw invalid('body', 'DOCTYPE and ENTITY declarations are not accepted');
-  const fields: WechatFields = {};
-  const skipped = new Set<string>();
-  let root: string | undefined;
-  let depth = 0;
-  let field: { name: string; text: string; nested: boolean } | undefined;
-  const parser = new SaxesParser();
-  parser.on('opentag', (tag) => {
-    depth++;
-    if (depth === 1) root = tag.name;
-    else if (depth === 2) field = { name: tag.name, text: '', nested: false };
-    else if (field) field.nested = true;
-  });
-  const text = (t: string) => {
-    if (depth === 2 && field) field.text += t;
-  };
-  parser.on('text', text);
-  parser.on('cdata', text);
-  parser.on('closetag', () => {
-    if (depth === 2 && field) {
-      if (field.nested || skipped.has(field.name) || field.name in fields) {
-        skipped.add(field.name);
-        delete fields[field.name];
-      } else {
-        fields[field.name] = field.text;
-      }
-      field = undefined;
-    }
-    depth--;
-  });
-  try {
-    parser.write(body).close();
-  } catch (err) {
-    throw invalid('body', `is not well-formed XML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (root !== 'xml') throw invalid('body', 'has no <xml> root element');
-  return fields;
+  return parseTencentXml(body, { channel: 'wechat_mp' });
 }
 
 function invalid(field: string, message: string): CocoError {
