@@ -1,0 +1,321 @@
+import type { WSClient, WsFrame } from '@wecom/aibot-node-sdk';
+import { backoffDelay } from '../../core/backoff.js';
+import type { Clock } from '../../core/clock.js';
+import type { TransportStatus } from '../../core/entry-status.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+
+/**
+ * The robot's long connection, run by the official SDK's WSClient and supervised here. The SDK's own
+ * reconnect loop is switched off (it gives up after a count, and its waits carry no jitter): each
+ * connection is one WSClient; when it closes or goes silent for longer than the liveness timeout it is
+ * thrown away and a new one opened after a jittered, growing wait, forever. A takeover (another
+ * connection for the same robot) is different: reconnecting would take the robot back and the two
+ * would flap, so it ends the connection for good and is reported as the entry's error.
+ */
+
+export type WecomBotSdk = typeof import('@wecom/aibot-node-sdk');
+
+export interface BotConnectionOptions {
+  sdk: WecomBotSdk;
+  botId: string;
+  secret: string;
+  wsUrl: string;
+  heartbeatIntervalMs: number;
+  /** Nothing at all arriving for this long means the connection is dead. */
+  livenessTimeoutMs: number;
+  maxDelayMs: number;
+  clock: Clock;
+  log: Logger;
+  /** One callback frame (message or event), as the SDK emitted it. */
+  onFrame(frame: WsFrame): void;
+  /** The connection ended for good (taken over, credentials refused): the entry must show an error. */
+  onFatal(error: CocoError): void;
+}
+
+/** Subscribe answered within this long, or the attempt failed. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** A drop after a working connection is retried at once, spread over this much so clients do not stampede. */
+const FIRST_RETRY_SPREAD_MS = 500;
+
+interface Session {
+  client: WSClient;
+  connectedAt: number;
+  lastFrameAt: number;
+  closed: boolean;
+  /** A disconnected_event arrived: this robot is now served by another connection. */
+  takenOver: boolean;
+}
+
+class ConnectError extends Error {
+  constructor(
+    message: string,
+    readonly refused: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export class BotConnection {
+  private session?: Session;
+  private stopped = false;
+  private readonly stopping = new AbortController();
+  private cancelWatchdog?: () => void;
+  private cancelAttempt?: () => void;
+  private reconnecting = false;
+  private internalsMissing = false;
+  private readonly status: TransportStatus = { kind: 'websocket', state: 'connecting', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
+
+  constructor(private readonly opts: BotConnectionOptions) {}
+
+  /** The live client, or undefined while (re)connecting or after a takeover. */
+  get client(): WSClient | undefined {
+    const s = this.session;
+    return s && !s.closed && s.client.isConnected ? s.client : undefined;
+  }
+
+  /** When the current connection was established (req_ids of callbacks are bound to their connection's robot, not to it). */
+  get connectedSince(): number | undefined {
+    return this.session?.connectedAt;
+  }
+
+  async start(): Promise<void> {
+    let session: Session;
+    try {
+      session = await this.connect();
+    } catch (err) {
+      this.status.lastError = { message: describeError(err), at: this.opts.clock.now() };
+      const refused = err instanceof ConnectError && err.refused;
+      throw new CocoError('COCO_ERR_CHANNEL_START', `wecom_bot: long connection: ${describeError(err)}`, { channel: 'wecom_bot', retryable: !refused, cause: err });
+    }
+    if (this.stopped) {
+      this.close(session);
+      return;
+    }
+    this.adopt(session);
+    const tick = Math.max(100, Math.min(1_000, Math.floor(this.opts.livenessTimeoutMs / 5)));
+    this.cancelWatchdog = this.opts.clock.every(tick, () => this.watch());
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopping.abort();
+    this.cancelAttempt?.();
+    this.cancelWatchdog?.();
+    if (this.session) this.close(this.session);
+    this.session = undefined;
+    this.status.state = 'stopped';
+    this.status.connectedSince = undefined;
+    this.status.nextAttemptAt = undefined;
+  }
+
+  transportStatus(): TransportStatus {
+    return { ...this.status, ...(this.status.lastError ? { lastError: { ...this.status.lastError } } : {}) };
+  }
+
+  private adopt(session: Session): void {
+    this.session = session;
+    Object.assign(this.status, { state: 'connected', connectedSince: session.connectedAt, failedAttempts: 0, lastFrameAt: session.lastFrameAt });
+    this.status.nextAttemptAt = undefined;
+  }
+
+  private noteFrame(session: Session): void {
+    const now = this.opts.clock.now();
+    session.lastFrameAt = now;
+    if (session === this.session) this.status.lastFrameAt = now;
+  }
+
+  private watch(): void {
+    const session = this.session;
+    if (!session || this.stopped || session.closed) return;
+    const silent = this.opts.clock.now() - session.lastFrameAt;
+    if (silent > this.opts.livenessTimeoutMs) this.lost(session, `nothing received for ${Math.round(silent / 1000)} s (no ping answer)`);
+  }
+
+  /** A connection ended (closed, or silent): throw it away and reconnect, unless it was taken over. */
+  private lost(session: Session, reason: string): void {
+    if (session.closed) return;
+    this.close(session);
+    if (this.stopped || session !== this.session) return;
+    const now = this.opts.clock.now();
+    this.status.connectedSince = undefined;
+    this.status.lastDisconnectedAt = now;
+    this.status.lastError = { message: reason, at: now };
+    if (session.takenOver) {
+      // Reconnecting would take the robot back from the other host, which would do the same: a flap.
+      this.session = undefined;
+      this.status.state = 'stopped';
+      this.cancelWatchdog?.();
+      this.opts.log.error({ reason }, 'wecom_bot long connection taken over by another connection');
+      this.opts.onFatal(new CocoError('COCO_ERR_CHANNEL_START', `wecom_bot: ${reason}`, { channel: 'wecom_bot', retryable: true }));
+      return;
+    }
+    this.session = undefined;
+    this.status.state = 'reconnecting';
+    this.opts.log.warn({ reason }, 'wecom_bot long connection lost; reconnecting');
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      let failures = 0;
+      while (!this.stopped) {
+        const delay = failures === 0 ? Math.round(Math.random() * FIRST_RETRY_SPREAD_MS) : backoffDelay({ baseMs: 1_000, capMs: this.opts.maxDelayMs, jitter: 0.5 }, failures);
+        this.status.nextAttemptAt = this.opts.clock.now() + delay;
+        try {
+          await this.opts.clock.sleep(delay, this.stopping.signal);
+        } catch {
+          return;
+        }
+        let session: Session;
+        try {
+          session = await this.connect();
+        } catch (err) {
+          if (this.stopped) return;
+          failures++;
+          const message = describeError(err);
+          this.status.failedAttempts = failures;
+          this.status.lastError = { message, at: this.opts.clock.now() };
+          if (err instanceof ConnectError && err.refused) {
+            this.status.state = 'stopped';
+            this.cancelWatchdog?.();
+            this.opts.onFatal(new CocoError('COCO_ERR_CHANNEL_START', `wecom_bot: long connection: ${message}`, { channel: 'wecom_bot', retryable: true, cause: err }));
+            return;
+          }
+          this.opts.log.warn({ err: message, attempt: failures }, 'wecom_bot long connection attempt failed');
+          continue;
+        }
+        if (this.stopped) {
+          this.close(session);
+          return;
+        }
+        this.adopt(session);
+        this.status.reconnects++;
+        this.opts.log.info({ reconnects: this.status.reconnects }, 'wecom_bot long connection re-established');
+        return;
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private close(session: Session): void {
+    session.closed = true;
+    try {
+      session.client.removeAllListeners();
+      session.client.disconnect();
+    } catch {
+      // Closing a half-open client must not take the supervisor down with it.
+    }
+  }
+
+  /** One WSClient: open, subscribe. Resolves once authenticated; rejects with a ConnectError. */
+  private connect(): Promise<Session> {
+    const { sdk, clock } = this.opts;
+    const client = new sdk.WSClient({
+      botId: this.opts.botId,
+      secret: this.opts.secret,
+      wsUrl: this.opts.wsUrl,
+      heartbeatInterval: this.opts.heartbeatIntervalMs,
+      // Reconnecting is ours (jittered, never giving up); the SDK's loop stops after a count.
+      maxReconnectAttempts: 0,
+      maxAuthFailureAttempts: 0,
+      logger: sdkLogger(this.opts.log),
+    });
+    const now = clock.now();
+    const session: Session = { client, connectedAt: now, lastFrameAt: now, closed: false, takenOver: false };
+    const onCallback = (frame: WsFrame) => {
+      if (session.closed) return;
+      this.noteFrame(session);
+      if (session === this.session) {
+        this.status.eventsReceived++;
+        this.status.lastEventAt = this.opts.clock.now();
+      }
+      const body = frame.body as { event?: { eventtype?: unknown } } | undefined;
+      if (body?.event?.eventtype === 'disconnected_event') session.takenOver = true;
+      this.opts.onFrame(frame);
+    };
+    client.on('message', onCallback);
+    client.on('event', onCallback);
+
+    return new Promise<Session>((resolve, reject) => {
+      let settled = false;
+      let authError: string | undefined;
+      const finish = (err?: ConnectError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.cancelAttempt = undefined;
+        if (err) {
+          session.closed = true;
+          try {
+            client.removeAllListeners();
+            client.disconnect();
+          } catch {
+            // already down
+          }
+          reject(err);
+          return;
+        }
+        session.connectedAt = session.lastFrameAt = clock.now();
+        client.on('disconnected', (reason: string) =>
+          this.lost(session, session.takenOver ? `another connection took over this robot (disconnected_event): ${reason}` : `the connection closed (${reason})`),
+        );
+        this.watchSocket(session);
+        resolve(session);
+      };
+      client.on('authenticated', () => finish());
+      client.on('error', (err: Error) => {
+        if (/Authentication failed/.test(err.message)) authError = err.message;
+        if (settled) return;
+        if (authError) finish(new ConnectError(`${authError}: check bot_id and secret (智能机器人 → API 模式 → 长连接)`, true));
+      });
+      client.on('disconnected', (reason: string) => {
+        if (!settled) finish(new ConnectError(authError ?? `closed before subscribing (${reason})`, authError !== undefined));
+      });
+      const timer = setTimeout(() => finish(new ConnectError(`no subscription within ${CONNECT_TIMEOUT_MS / 1000} s`, false)), CONNECT_TIMEOUT_MS);
+      this.cancelAttempt = () => finish(new ConnectError('stopped', false));
+      try {
+        client.connect();
+      } catch (err) {
+        finish(new ConnectError(describeError(err), false));
+      }
+    });
+  }
+
+  /** Every inbound frame (ping answers included) proves the connection alive; the SDK hides them, its socket does not. */
+  private watchSocket(session: Session): void {
+    const internals = session.client as unknown as { wsManager?: { ws?: { on?: (e: string, fn: () => void) => unknown } | null } };
+    const socket = internals.wsManager?.ws;
+    if (!socket || typeof socket.on !== 'function') {
+      // Without the socket only callbacks count; a quiet robot would look dead, so the SDK's own ping check stays the judge.
+      if (!this.internalsMissing) this.opts.log.warn('wecom_bot: the SDK socket is not reachable; liveness falls back to the SDK');
+      this.internalsMissing = true;
+      session.lastFrameAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    socket.on('message', () => {
+      if (!session.closed) this.noteFrame(session);
+    });
+  }
+}
+
+/** The SDK's log lines without secrets: the subscribe frame carries the secret, callbacks carry user content. */
+export function sdkLogger(log: Logger) {
+  const text = (args: unknown[]): string =>
+    args
+      .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : typeof a === 'number' || typeof a === 'boolean' ? String(a) : ''))
+      .filter((s) => s !== '')
+      .join(' ')
+      .replace(/("?secret"?\s*[:=]\s*"?)[^",\s}]+/gi, '$1…')
+      .replace(/body=\{.*$/s, 'body=…');
+  return {
+    debug: (message: string, ...args: unknown[]) => log.trace({ sdk: 'wecom-aibot' }, text([message, ...args])),
+    info: (message: string, ...args: unknown[]) => log.debug({ sdk: 'wecom-aibot' }, text([message, ...args])),
+    warn: (message: string, ...args: unknown[]) => log.debug({ sdk: 'wecom-aibot' }, text([message, ...args])),
+    error: (message: string, ...args: unknown[]) => log.debug({ sdk: 'wecom-aibot' }, text([message, ...args])),
+  };
+}

@@ -1,0 +1,17 @@
+import { defineChannel } from '../define.js';
+import { WecomBotChannel } from './channel.js';
+import { wecomBotConfigSchema, type WecomBotChannelConfig } from './config.js';
+
+export { WecomBotChannel, type WecomBotChannelConfig };
+
+/** WeCom intelligent robot (智能机器人): the official long connection in, streamed replies out. */
+export const wecomBotChannel = defineChannel({
+  type: 'wecom_bot',
+  displayName: '企业微信智能机器人 / WeCom AI bot',
+  description:
+    'A WeCom intelligent robot (智能机器人) in direct chats and groups (when @mentioned), over the official long connection (no public URL needed); replies stream back on the message, longer ones continue as markdown messages.',
+  configSchema: wecomBotConfigSchema,
+  // No maxMessageBytes: send() splits into the stream and follow-up messages itself, keeping code fences whole.
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'event'], markdown: true, groups: true, threads: false, streaming: false, typing: false, webhook: false },
+  create: (ctx) => new WecomBotChannel(ctx),
+});
