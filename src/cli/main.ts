@@ -3,7 +3,6 @@ import { describeError } from '../core/errors.js';
 import { checkCommand } from './commands/check.js';
 import { initCommand } from './commands/init.js';
 import { sendCommand } from './commands/send.js';
-import { simulateCommand } from './commands/simulate.js';
 import { startCommand } from './commands/start.js';
 
 const USAGE = `cococat — connect AI agents to WeChat, WeCom, Feishu/Lark and a Web API
@@ -65,11 +64,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
       return sendCommand({ workspace: values.workspace ?? 'workspace', entryKey, text: words.join(' '), userId: values.user ?? 'cli', url: values.url, env });
     }
-    case 'simulate':
+    case 'simulate': {
       if (!positionals[0]) {
         console.error('usage: cococat simulate wechat_mp|feishu [--agent ID]');
         return 2;
       }
+      // The fake platforms load only for this command, not on every start.
+      const { simulateCommand } = await import('./commands/simulate.js');
       return simulateCommand({
         workspace: values.workspace ?? 'workspace',
         channel: positionals[0],
@@ -79,6 +80,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         input: process.stdin,
         print: (line) => console.log(line),
       });
+    }
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
