@@ -1,0 +1,18 @@
+import { defineChannel } from '../define.js';
+import { WecomChannel } from './channel.js';
+import { wecomConfigSchema, type WecomChannelConfig } from './config.js';
+import { registerWecomRoutes } from './routes.js';
+
+export { WecomChannel, type WecomChannelConfig };
+
+/** WeCom self-built app (企业微信自建应用): encrypted callbacks in, message/send out. */
+export const wecomChannel = defineChannel({
+  type: 'wecom',
+  displayName: 'WeCom self-built app (企业微信自建应用)',
+  description: 'A self-built app of a WeCom company: WeCom pushes encrypted messages to the webhook; replies go through message/send, paced per member.',
+  configSchema: wecomConfigSchema,
+  // No maxMessageBytes: send() splits each reply itself into messages of at most 2048 bytes.
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: true, streaming: false, typing: false, webhook: true },
+  create: (ctx) => new WecomChannel(ctx),
+  routes: registerWecomRoutes,
+});
