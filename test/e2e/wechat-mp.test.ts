@@ -52,6 +52,8 @@ describe('wechat_mp round trip', () => {
     expect(result.attempts[0]).toMatchObject({ status: 200, body: 'success', timedOut: false });
     await t.until(() => fake.received('oAlice').length === 1);
     expect(fake.received('oAlice')).toEqual([`hello in ${mode}`]);
+    // The fake records the send before the gateway has read its answer and counted it.
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1);
     expect(t.gateway.keeper.statusOf(ENTRY)).toMatchObject({ messagesIn: 1, messagesOut: 1 });
   });
 
