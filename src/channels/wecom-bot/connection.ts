@@ -230,10 +230,8 @@ export class BotConnection {
     const onCallback = (frame: WsFrame) => {
       if (session.closed) return;
       this.noteFrame(session);
-      if (session === this.session) {
-        this.status.eventsReceived++;
-        this.status.lastEventAt = this.opts.clock.now();
-      }
+      this.status.eventsReceived++;
+      this.status.lastEventAt = this.opts.clock.now();
       const body = frame.body as { event?: { eventtype?: unknown } } | undefined;
       if (body?.event?.eventtype === 'disconnected_event') session.takenOver = true;
       this.opts.onFrame(frame);
