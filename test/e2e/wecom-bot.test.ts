@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
+import { createLogger } from '../../src/core/logger.js';
 import { FakeWecom, type BotDelivery } from '../fakes/wecom/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -141,5 +143,41 @@ describe('wecom_bot over the long connection', () => {
     const d = fake.sendBotText('back again');
     await fake.waitForBotReply(d);
     expect(d.text).toBe('back again');
+  }, 30_000);
+
+  it('refuses a wrong secret with the reason on the entry, and never logs the secret, even at trace level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    fake = await FakeWecom.start();
+    const f = fake;
+    const wrong = 'wrong-bot-secret-value-0123';
+    const entry = (secret: string) => ({ type: 'channel', channel: 'wecom_bot', config: { bot_id: f.botId, secret, ws_url: f.wsUrl } });
+    t = await startTestGateway(
+      { agents: { bot: { profile: { provider: 'echo' }, entries: [entry(wrong)] }, good: { profile: { provider: 'echo' }, entries: [entry(f.botSecret)] } } },
+      { log: createLogger({ level: 'trace', destination: sink }) },
+    );
+    const failed = await t.until(() => {
+      const s = t!.gateway.keeper.statusOf(ENTRY);
+      return s?.state === 'error' ? s : undefined;
+    });
+    expect(failed.lastError?.message).toMatch(/Authentication failed.*check bot_id and secret/);
+    // The good entry works, through a dropped socket, with the SDK logging at trace level.
+    await t.until(() => t!.gateway.keeper.statusOf('good.wecom_bot')?.state === 'running');
+    await f.waitForBotConnection();
+    const first = f.sendBotText('one');
+    await f.waitForBotReply(first);
+    f.dropConnections();
+    await f.waitForBotConnection();
+    const second = f.sendBotText('two');
+    await f.waitForBotReply(second);
+    expect(second.text).toBe('two');
+    expect(lines.length).toBeGreaterThan(10);
+    const leaked = lines.filter((l) => l.includes(f.botSecret) || l.includes(wrong));
+    expect(leaked).toEqual([]);
   }, 30_000);
 });
