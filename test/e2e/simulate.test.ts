@@ -56,3 +56,12 @@ describe('cococat simulate feishu', () => {
     expect(printed.filter((l) => l.startsWith('飞书'))).toEqual(['飞书: 你好 飞书', '飞书 (reply in the group): what about the group?']);
   }, 20_000);
 });
+
+describe('cococat simulate wecom', () => {
+  it('welcomes the member on /enter and answers each typed line through message/send', async () => {
+    const { code, printed } = await simulate(['/enter', '你好 企业微信'], { channel: 'wecom', user: 'zhangsan' });
+    expect(code).toBe(0);
+    expect(printed.some((l) => l.includes('callback mode'))).toBe(true);
+    expect(printed.filter((l) => l.startsWith('企业微信'))).toEqual(['企业微信: You are talking to agent "assistant".', '企业微信: 你好 企业微信']);
+  }, 20_000);
+});

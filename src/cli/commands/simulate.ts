@@ -10,6 +10,7 @@ import { Gateway } from '../../gateway.js';
 import { buildServer } from '../../server/build-server.js';
 import { FakeFeishu, type SentMessage } from '../../../test/fakes/feishu/index.js';
 import { startFakeWechatMp } from '../../../test/fakes/wechat-mp/server.js';
+import { FakeWecom, wecomMessage } from '../../../test/fakes/wecom/index.js';
 
 export interface SimulateOptions {
   workspace: string;
@@ -42,7 +43,7 @@ interface Simulation {
 
 type Simulator = (ctx: { vault: SecretVault; entryKey: string; agent: string; user?: string; print: (line: string) => void }) => Promise<Simulation>;
 
-const SIMULATORS: Record<string, Simulator> = { wechat_mp: simulateWechatMp, feishu: simulateFeishu };
+const SIMULATORS: Record<string, Simulator> = { wechat_mp: simulateWechatMp, feishu: simulateFeishu, wecom: simulateWecom };
 
 /**
  * Runs the gateway against a local fake of the platform and lets you be the platform's user:
@@ -187,6 +188,52 @@ async function simulateFeishu({ vault, entryKey, agent, user = 'ou_simulated0000
       stop();
       await fake.close();
     },
+  };
+}
+
+/** How long one typed line waits for its first reply before the next line is sent. */
+const WECOM_REPLY_WAIT_MS = 10_000;
+
+/** A WeCom self-built app in callback mode: encrypted pushes to the webhook, replies through message/send. */
+async function simulateWecom({ vault, entryKey, agent, user = 'SimulatedMember', print }: Parameters<Simulator>[0]): Promise<Simulation> {
+  const fake = await FakeWecom.start();
+  let shown = 0;
+  const flush = () => {
+    const delivered = fake.delivered(user);
+    for (; shown < delivered.length; shown++) print(`企业微信${delivered[shown]!.msgtype === 'markdown' ? ' (markdown)' : ''}: ${delivered[shown]!.content}`);
+  };
+  return {
+    channel: 'wecom',
+    config: {
+      corp_id: fake.corpId,
+      agent_id: fake.agentId,
+      secret: vault.put(`${entryKey}.secret`, fake.corpSecret),
+      token: vault.put(`${entryKey}.token`, fake.token),
+      encoding_aes_key: vault.put(`${entryKey}.encoding_aes_key`, fake.encodingAesKey),
+      welcome_text: `You are talking to agent "${agent}".`,
+      api_base_url: fake.url,
+    },
+    listening: (address) => {
+      fake.gatewayUrl = `${address}/webhooks/wecom/${entryKey}`;
+    },
+    intro: [
+      `Simulated WeCom self-built app ↔ agent "${agent}" (entry ${entryKey}, callback mode).`,
+      `You are the member ${user}. Type a message; /enter opens the app's chat (enter_agent); Ctrl-D ends.`,
+    ],
+    async send(text) {
+      const before = fake.delivered(user).length;
+      const result = await fake.push(user, text === '/enter' ? wecomMessage.enterAgent() : wecomMessage.text(text));
+      const last = result.attempts.at(-1);
+      if (last?.status !== 200) {
+        print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
+        return;
+      }
+      // Replies come through message/send after the empty 200; wait for this message's first one.
+      await fake.waitFor(() => fake.delivered(user).length > before, WECOM_REPLY_WAIT_MS).catch(() => undefined);
+      flush();
+    },
+    flush,
+    close: () => fake.close(),
   };
 }
 
