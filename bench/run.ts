@@ -3,7 +3,7 @@
 //
 //   npm run bench                          full run (30 s phases)
 //   node --import tsx bench/run.ts --quick 3 s phases, for trying things out
-//   ... --only ingress,baseline            some scenarios (letters a-e, g and h work too)
+//   ... --only ingress,baseline            some scenarios (letters a-e, g, h and j work too)
 //   ... --source                           gateway from src/ via tsx instead of dist/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { machineInfo, round, type BenchOptions } from './lib/common.js';
 import { openaiPath } from './openai-path.js';
 import { startup } from './startup.js';
 import { wechatIngress } from './wechat-ingress.js';
+import { wecomBot } from './wecom-bot.js';
 
 const SCENARIOS = {
   baseline: { letter: 'c', run: baseline },
@@ -25,6 +26,7 @@ const SCENARIOS = {
   startup: { letter: 'e', run: startup },
   'wechat-ingress': { letter: 'g', run: wechatIngress },
   feishu: { letter: 'h', run: feishu },
+  'wecom-bot': { letter: 'j', run: wecomBot },
 } as const;
 type Name = keyof typeof SCENARIOS;
 const ALIASES: Record<string, Name> = { e2e: 'end-to-end', 'openai-path': 'openai' };
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
   const e = results.startup as Awaited<ReturnType<typeof startup>> | undefined;
   const g = results['wechat-ingress'] as Awaited<ReturnType<typeof wechatIngress>> | undefined;
   const h = results.feishu as Awaited<ReturnType<typeof feishu>> | undefined;
+  const j = results['wecom-bot'] as Awaited<ReturnType<typeof wecomBot>> | undefined;
   const ratio = a && c && c.okPerSec > 0 ? a.okPerSec / c.okPerSec : undefined;
   const rssSamples = [a?.peakRssMb, b?.peakRssMb].filter((n): n is number => n !== undefined);
   const peakRssMb = rssSamples.length > 0 ? Math.max(...rssSamples) : undefined;
@@ -150,6 +153,17 @@ async function main(): Promise<void> {
     rows.push({ figure: 'h) feishu webhook non-2xx / errors', value: `${h.webhook.non2xx} / ${h.webhook.errors + h.webhook.timeouts}`, target: '0', result: check(h.webhook.non2xx + h.webhook.errors + h.webhook.timeouts === 0) });
     if (a && a.okPerSec > 0) rows.push({ figure: 'h/a) feishu webhook vs web_api ingress', value: `${round((h.webhook.okPerSec / a.okPerSec) * 100)} %`, target: '', result: '' });
   } else err('feishu', 'h) feishu');
+  if (j) {
+    rows.push({ figure: 'j) wecom_bot long connection: messages answered/s', value: `${j.messagesPerSec}`, target: '', result: '' });
+    rows.push({ figure: 'j) wecom_bot callback → finished stream p50 / p99', value: `${j.latencyP50Ms} / ${j.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({
+      figure: 'j) wecom_bot lost / duplicate answers',
+      value: `${j.lost} / ${j.duplicates} of ${j.pushed}`,
+      target: '0 / 0',
+      result: check(j.lost === 0 && j.duplicates === 0 && j.refused === 0),
+    });
+    if (b && b.msgPerSec > 0) rows.push({ figure: 'j/b) wecom_bot vs web_api end to end', value: `${round((j.messagesPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
+  } else err('wecom-bot', 'j) wecom_bot');
   if (peakRssMb !== undefined) rows.push({ figure: 'f) peak RSS (VmHWM, max of a, b)', value: `${peakRssMb} MB`, target: '< 200 MB', result: check(peakRssMb < 200) });
 
   const w = ['Figure'.length, 'Value'.length, 'Target'.length];
@@ -182,6 +196,7 @@ async function main(): Promise<void> {
       wechatAckP99Ms: g?.latencyP99Ms,
       feishuEventsPerSec: h?.longConnection.eventsPerSec,
       feishuWebhookPerSec: h?.webhook.okPerSec,
+      wecomBotPerSec: j?.messagesPerSec,
     },
     checks: Object.fromEntries(rows.filter((r) => r.result !== '').map((r) => [r.figure, r.result])),
     scenarios: results,
