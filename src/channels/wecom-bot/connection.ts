@@ -45,6 +45,8 @@ interface Session {
   closed: boolean;
   /** A disconnected_event arrived: this robot is now served by another connection. */
   takenOver: boolean;
+  /** Inbound frames are seen (the SDK's socket was reachable), so silence can be judged. */
+  watched: boolean;
 }
 
 class ConnectError extends Error {
@@ -128,7 +130,7 @@ export class BotConnection {
 
   private watch(): void {
     const session = this.session;
-    if (!session || this.stopped || session.closed) return;
+    if (!session || this.stopped || session.closed || !session.watched) return;
     const silent = this.opts.clock.now() - session.lastFrameAt;
     if (silent > this.opts.livenessTimeoutMs) this.lost(session, `nothing received for ${Math.round(silent / 1000)} s (no ping answer)`);
   }
@@ -226,7 +228,7 @@ export class BotConnection {
       logger: sdkLogger(this.opts.log),
     });
     const now = clock.now();
-    const session: Session = { client, connectedAt: now, lastFrameAt: now, closed: false, takenOver: false };
+    const session: Session = { client, connectedAt: now, lastFrameAt: now, closed: false, takenOver: false, watched: false };
     const onCallback = (frame: WsFrame) => {
       if (session.closed) return;
       this.noteFrame(session);
@@ -292,9 +294,9 @@ export class BotConnection {
       // Without the socket only callbacks count; a quiet robot would look dead, so the SDK's own ping check stays the judge.
       if (!this.internalsMissing) this.opts.log.warn('wecom_bot: the SDK socket is not reachable; liveness falls back to the SDK');
       this.internalsMissing = true;
-      session.lastFrameAt = Number.POSITIVE_INFINITY;
       return;
     }
+    session.watched = true;
     socket.on('message', () => {
       if (!session.closed) this.noteFrame(session);
     });
