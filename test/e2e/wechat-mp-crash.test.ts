@@ -38,6 +38,11 @@ describe('wechat_mp crash recovery', () => {
     });
     gateway = await startChildGateway(root);
     fake.gatewayUrl = `${gateway.baseUrl}/webhooks/wechat_mp/${ENTRY}`;
+    // The URL check passes once the entry is running (503 while it starts, e.g. fetching its token).
+    for (let i = 0; (await fake.verifyUrl('ready')).status !== 200; i++) {
+      if (i > 100) throw new Error('the wechat_mp entry did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
 
     // Every push is acknowledged ("success") at once; the agent is still thinking when the process dies.
     const pushes = await Promise.all(Array.from({ length: USERS }, (_, u) => fake!.push(`oUser${u}`, { type: 'text', content: `question ${u}` })));
