@@ -59,6 +59,8 @@ describe('wecom round trip', () => {
     expect(result.attempts[0]).toMatchObject({ status: 200, body: '', timedOut: false });
     await t.until(() => fake.delivered('zhangsan').length === 1);
     expect(fake.delivered('zhangsan')[0]).toMatchObject({ msgtype: 'text', content: '你好', truncated: false });
+    // Counted once the outbox has recorded the send, a moment after the fake saw it.
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1);
     expect(t.gateway.keeper.statusOf(ENTRY)).toMatchObject({ messagesIn: 1, messagesOut: 1 });
   });
 
