@@ -16,6 +16,7 @@ import { machineInfo, round, type BenchOptions } from './lib/common.js';
 import { openaiPath } from './openai-path.js';
 import { startup } from './startup.js';
 import { wechatIngress } from './wechat-ingress.js';
+import { wecomIngress } from './wecom-ingress.js';
 import { wecomBot } from './wecom-bot.js';
 
 const SCENARIOS = {
@@ -26,6 +27,7 @@ const SCENARIOS = {
   startup: { letter: 'e', run: startup },
   'wechat-ingress': { letter: 'g', run: wechatIngress },
   feishu: { letter: 'h', run: feishu },
+  'wecom-ingress': { letter: 'i', run: wecomIngress },
   'wecom-bot': { letter: 'j', run: wecomBot },
 } as const;
 type Name = keyof typeof SCENARIOS;
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
   const d = results.openai as Awaited<ReturnType<typeof openaiPath>> | undefined;
   const e = results.startup as Awaited<ReturnType<typeof startup>> | undefined;
   const g = results['wechat-ingress'] as Awaited<ReturnType<typeof wechatIngress>> | undefined;
+  const i = results['wecom-ingress'] as Awaited<ReturnType<typeof wecomIngress>> | undefined;
   const h = results.feishu as Awaited<ReturnType<typeof feishu>> | undefined;
   const j = results['wecom-bot'] as Awaited<ReturnType<typeof wecomBot>> | undefined;
   const ratio = a && c && c.okPerSec > 0 ? a.okPerSec / c.okPerSec : undefined;
@@ -153,6 +156,12 @@ async function main(): Promise<void> {
     rows.push({ figure: 'h) feishu webhook non-2xx / errors', value: `${h.webhook.non2xx} / ${h.webhook.errors + h.webhook.timeouts}`, target: '0', result: check(h.webhook.non2xx + h.webhook.errors + h.webhook.timeouts === 0) });
     if (a && a.okPerSec > 0) rows.push({ figure: 'h/a) feishu webhook vs web_api ingress', value: `${round((h.webhook.okPerSec / a.okPerSec) * 100)} %`, target: '', result: '' });
   } else err('feishu', 'h) feishu');
+  if (i) {
+    rows.push({ figure: 'i) wecom app callback ingress (encrypted): 200 answers/s', value: `${i.okPerSec}`, target: '', result: '' });
+    rows.push({ figure: 'i) wecom ack latency p50 / p99', value: `${i.latencyP50Ms} / ${i.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({ figure: 'i) wecom non-2xx / errors', value: `${i.non2xx} / ${i.errors + i.timeouts}`, target: '0', result: check(i.non2xx + i.errors + i.timeouts === 0) });
+    if (a && a.okPerSec > 0) rows.push({ figure: 'i/a) wecom callback vs web_api ingress', value: `${round((i.okPerSec / a.okPerSec) * 100)} %`, target: '', result: '' });
+  } else err('wecom-ingress', 'i) wecom ingress');
   if (j) {
     rows.push({ figure: 'j) wecom_bot long connection: messages answered/s', value: `${j.messagesPerSec}`, target: '', result: '' });
     rows.push({ figure: 'j) wecom_bot callback → finished stream p50 / p99', value: `${j.latencyP50Ms} / ${j.latencyP99Ms} ms`, target: '', result: '' });
@@ -196,6 +205,7 @@ async function main(): Promise<void> {
       wechatAckP99Ms: g?.latencyP99Ms,
       feishuEventsPerSec: h?.longConnection.eventsPerSec,
       feishuWebhookPerSec: h?.webhook.okPerSec,
+      wecomIngressPerSec: i?.okPerSec,
       wecomBotPerSec: j?.messagesPerSec,
     },
     checks: Object.fromEntries(rows.filter((r) => r.result !== '').map((r) => [r.figure, r.result])),
