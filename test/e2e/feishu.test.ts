@@ -67,6 +67,8 @@ describe('feishu over the long connection', () => {
     expect(textOf(reply)).toBe('你好，long connection');
     expect(reply).toMatchObject({ receiveIdType: 'chat_id', receiveId: chat, msgType: 'text', replyInThread: false });
     expect(reply?.uuid).toMatch(/^[0-9a-f]{40}$/);
+    // The fake has the message before the gateway has read the send's answer and counted it.
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1);
     const status = t.gateway.keeper.statusOf(ENTRY);
     expect(status).toMatchObject({ messagesIn: 1, messagesOut: 1 });
     expect(status?.transport).toMatchObject({ kind: 'websocket', state: 'connected', reconnects: 0, eventsReceived: 1 });
