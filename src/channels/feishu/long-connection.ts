@@ -1,11 +1,9 @@
 import type { EventDispatcher, Logger as SdkLogger, WSClient } from '@larksuiteoapi/node-sdk';
-import { backoffDelay } from '../../core/backoff.js';
-import type { Clock } from '../../core/clock.js';
-import type { TransportStatus } from '../../core/entry-status.js';
-import { CocoError, describeError } from '../../core/errors.js';
+import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { FeishuApiError, FeishuHttp } from './api.js';
 import { decodeFrame, encodePing, METHOD_CONTROL } from './frame.js';
+import { type AttemptFailure, SupervisedConnection, type SupervisorOptions } from '../shared/supervised-connection.js';
 
 /**
  * The long connection (长连接, protocols.md §5), run by the official SDK's WSClient and supervised
@@ -17,7 +15,7 @@ import { decodeFrame, encodePing, METHOD_CONTROL } from './frame.js';
 
 export type LarkSdk = typeof import('@larksuiteoapi/node-sdk');
 
-export interface LongConnectionOptions {
+export interface LongConnectionOptions extends SupervisorOptions {
   sdk: LarkSdk;
   appId: string;
   appSecret: string;
@@ -28,20 +26,12 @@ export interface LongConnectionOptions {
   pingIntervalMs?: number;
   /** A ping not answered by any frame within this long means the connection is dead. */
   pingTimeoutMs: number;
-  /** The longest wait between reconnect attempts. */
-  maxDelayMs: number;
-  clock: Clock;
-  log: Logger;
   /** One event (the parsed JSON). Resolving acks it; rejecting makes the platform push it again. */
   onEvent(payload: unknown): Promise<void>;
-  /** The platform refused the app (credentials, long connection not enabled): the entry must show an error. */
-  onFatal(error: CocoError): void;
 }
 
 /** The platform's ping interval before it says otherwise (the SDKs' default). */
 const DEFAULT_PING_INTERVAL_MS = 120_000;
-/** A drop after a working connection is retried at once, spread over this much so clients do not stampede. */
-const FIRST_RETRY_SPREAD_MS = 500;
 /** Discovery answers meaning the app itself is refused: 514 auth failed, 403 forbidden. */
 const REFUSED_CODES = new Set([403, 514]);
 /** Discovery answers worth retrying at the usual pace: 1 busy, 1000040343 internal error. */
@@ -78,54 +68,17 @@ class ConnectError extends Error {
   }
 }
 
-export class LongConnection {
-  private session?: Session;
-  private stopped = false;
-  private readonly stopping = new AbortController();
-  private cancelWatchdog?: () => void;
+export class LongConnection extends SupervisedConnection<Session, LongConnectionOptions> {
+  protected readonly channel = 'feishu';
   private platformPingMs?: number;
-  private reconnecting = false;
   private internalsMissing = false;
-  /** Ends the connection attempt in progress, if any (stop() must not leave one behind). */
-  private cancelAttempt?: () => void;
-  private readonly status: TransportStatus = { kind: 'websocket', state: 'connecting', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
 
-  constructor(private readonly opts: LongConnectionOptions) {}
-
-  /** Opens the first connection; rejects with the reason when it fails (the SceneKeeper retries the entry). */
-  async start(): Promise<void> {
-    let session: Session;
-    try {
-      session = await this.connect();
-    } catch (err) {
-      const refused = err instanceof ConnectError && err.kind === 'refused';
-      this.status.lastError = { message: describeError(err), at: this.opts.clock.now() };
-      throw new CocoError('COCO_ERR_CHANNEL_START', `feishu: long connection: ${describeError(err)}`, { channel: 'feishu', retryable: !refused, cause: err });
-    }
-    if (this.stopped) {
-      this.close(session);
-      return;
-    }
-    this.adopt(session);
-    const tick = Math.max(100, Math.min(1_000, Math.floor(this.opts.pingTimeoutMs / 3)));
-    this.cancelWatchdog = this.opts.clock.every(tick, () => this.watch());
+  protected watchTickMs(): number {
+    return Math.max(100, Math.min(1_000, Math.floor(this.opts.pingTimeoutMs / 3)));
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.stopping.abort();
-    this.cancelAttempt?.();
-    this.cancelWatchdog?.();
-    if (this.session) this.close(this.session);
-    this.session = undefined;
-    this.status.state = 'stopped';
-    this.status.connectedSince = undefined;
-    this.status.nextAttemptAt = undefined;
-  }
-
-  transportStatus(): TransportStatus {
-    return { ...this.status, ...(this.status.lastError ? { lastError: { ...this.status.lastError } } : {}) };
+  protected classify(err: unknown): AttemptFailure {
+    return err instanceof ConnectError ? err.kind : 'transient';
   }
 
   /** Counts an event (any type) for the status: events are arriving. */
@@ -141,15 +94,8 @@ export class LongConnection {
     if (this.session) this.session.unansweredSince = undefined;
   }
 
-  private adopt(session: Session): void {
-    const now = this.opts.clock.now();
-    this.session = session;
-    Object.assign(this.status, { state: 'connected', connectedSince: session.connectedAt, failedAttempts: 0, lastFrameAt: now });
-    this.status.nextAttemptAt = undefined;
-  }
-
   /** The watchdog: the SDK's own view, then our ping and its answer. */
-  private watch(): void {
+  protected watch(): void {
     const session = this.session;
     if (!session || this.stopped) return;
     const now = this.opts.clock.now();
@@ -170,68 +116,7 @@ export class LongConnection {
     }
   }
 
-  /** A connection ended (closed, silent, or the SDK gave it up): throw it away and reconnect. */
-  private lost(session: Session, reason: string): void {
-    if (session.closed) return;
-    this.close(session);
-    if (this.stopped || session !== this.session) return;
-    this.session = undefined;
-    const now = this.opts.clock.now();
-    Object.assign(this.status, { state: 'reconnecting', lastDisconnectedAt: now, lastError: { message: reason, at: now } });
-    this.status.connectedSince = undefined;
-    this.opts.log.warn({ reason }, 'feishu long connection lost; reconnecting');
-    void this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
-    try {
-      let failures = 0;
-      let slow = false;
-      while (!this.stopped) {
-        const delay =
-          failures === 0 ? Math.round(Math.random() * FIRST_RETRY_SPREAD_MS) : backoffDelay({ baseMs: 1_000, capMs: this.opts.maxDelayMs, jitter: 0.5 }, slow ? 64 : failures);
-        this.status.nextAttemptAt = this.opts.clock.now() + delay;
-        try {
-          await this.opts.clock.sleep(delay, this.stopping.signal);
-        } catch {
-          return;
-        }
-        let session: Session;
-        try {
-          session = await this.connect();
-        } catch (err) {
-          if (this.stopped) return;
-          failures++;
-          const message = describeError(err);
-          this.status.failedAttempts = failures;
-          this.status.lastError = { message, at: this.opts.clock.now() };
-          if (err instanceof ConnectError && err.kind === 'refused') {
-            // Not something waiting fixes: the entry shows the error and the SceneKeeper restarts it slowly.
-            this.opts.log.error({ err: message }, 'feishu long connection refused');
-            this.opts.onFatal(new CocoError('COCO_ERR_CHANNEL_START', `feishu: long connection: ${message}`, { channel: 'feishu', retryable: true, cause: err }));
-            return;
-          }
-          slow = err instanceof ConnectError && err.kind === 'slow';
-          this.opts.log.warn({ err: message, attempt: failures }, 'feishu long connection attempt failed');
-          continue;
-        }
-        if (this.stopped) {
-          this.close(session);
-          return;
-        }
-        this.adopt(session);
-        this.status.reconnects++;
-        this.opts.log.info({ reconnects: this.status.reconnects }, 'feishu long connection re-established');
-        return;
-      }
-    } finally {
-      this.reconnecting = false;
-    }
-  }
-
-  private close(session: Session): void {
+  protected close(session: Session): void {
     session.closed = true;
     try {
       session.client.close({ force: true });
@@ -241,7 +126,7 @@ export class LongConnection {
   }
 
   /** One WSClient: endpoint discovery, handshake. Resolves once connected; rejects with a ConnectError. */
-  private connect(): Promise<Session> {
+  protected connect(): Promise<Session> {
     const { sdk, clock, timeoutMs } = this.opts;
     let discovery: { code?: unknown; msg?: unknown } | undefined;
     const http = new FeishuHttp(timeoutMs, (path, body) => {

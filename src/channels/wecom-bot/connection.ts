@@ -1,9 +1,7 @@
 import type { WSClient, WsFrame } from '@wecom/aibot-node-sdk';
-import { backoffDelay } from '../../core/backoff.js';
-import type { Clock } from '../../core/clock.js';
-import type { TransportStatus } from '../../core/entry-status.js';
-import { CocoError, describeError } from '../../core/errors.js';
+import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { type AttemptFailure, SupervisedConnection, type SupervisorOptions } from '../shared/supervised-connection.js';
 
 /**
  * The robot's long connection, run by the official SDK's WSClient and supervised here. The SDK's own
@@ -16,7 +14,7 @@ import type { Logger } from '../../core/logger.js';
 
 export type WecomBotSdk = typeof import('@wecom/aibot-node-sdk');
 
-export interface BotConnectionOptions {
+export interface BotConnectionOptions extends SupervisorOptions {
   sdk: WecomBotSdk;
   botId: string;
   secret: string;
@@ -24,19 +22,12 @@ export interface BotConnectionOptions {
   heartbeatIntervalMs: number;
   /** Nothing at all arriving for this long means the connection is dead. */
   livenessTimeoutMs: number;
-  maxDelayMs: number;
-  clock: Clock;
-  log: Logger;
   /** One callback frame (message or event), as the SDK emitted it. */
   onFrame(frame: WsFrame): void;
-  /** The connection ended for good (taken over, credentials refused): the entry must show an error. */
-  onFatal(error: CocoError): void;
 }
 
 /** Subscribe answered within this long, or the attempt failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** A drop after a working connection is retried at once, spread over this much so clients do not stampede. */
-const FIRST_RETRY_SPREAD_MS = 500;
 
 interface Session {
   client: WSClient;
@@ -58,17 +49,22 @@ class ConnectError extends Error {
   }
 }
 
-export class BotConnection {
-  private session?: Session;
-  private stopped = false;
-  private readonly stopping = new AbortController();
-  private cancelWatchdog?: () => void;
-  private cancelAttempt?: () => void;
-  private reconnecting = false;
+export class BotConnection extends SupervisedConnection<Session, BotConnectionOptions> {
+  protected readonly channel = 'wecom_bot';
   private internalsMissing = false;
-  private readonly status: TransportStatus = { kind: 'websocket', state: 'connecting', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
 
-  constructor(private readonly opts: BotConnectionOptions) {}
+  protected watchTickMs(): number {
+    return Math.max(100, Math.min(1_000, Math.floor(this.opts.livenessTimeoutMs / 5)));
+  }
+
+  protected classify(err: unknown): AttemptFailure {
+    return err instanceof ConnectError && err.refused ? 'refused' : 'transient';
+  }
+
+  /** Reconnecting after a takeover would take the robot back from the other host, which would do the same: a flap. */
+  protected override finalLoss(session: Session, reason: string): string | undefined {
+    return session.takenOver ? reason : undefined;
+  }
 
   /** The live client, or undefined while (re)connecting or after a takeover. */
   get client(): WSClient | undefined {
@@ -81,130 +77,20 @@ export class BotConnection {
     return this.session?.connectedAt;
   }
 
-  async start(): Promise<void> {
-    let session: Session;
-    try {
-      session = await this.connect();
-    } catch (err) {
-      this.status.lastError = { message: describeError(err), at: this.opts.clock.now() };
-      const refused = err instanceof ConnectError && err.refused;
-      throw new CocoError('COCO_ERR_CHANNEL_START', `wecom_bot: long connection: ${describeError(err)}`, { channel: 'wecom_bot', retryable: !refused, cause: err });
-    }
-    if (this.stopped) {
-      this.close(session);
-      return;
-    }
-    this.adopt(session);
-    const tick = Math.max(100, Math.min(1_000, Math.floor(this.opts.livenessTimeoutMs / 5)));
-    this.cancelWatchdog = this.opts.clock.every(tick, () => this.watch());
-  }
-
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.stopping.abort();
-    this.cancelAttempt?.();
-    this.cancelWatchdog?.();
-    if (this.session) this.close(this.session);
-    this.session = undefined;
-    this.status.state = 'stopped';
-    this.status.connectedSince = undefined;
-    this.status.nextAttemptAt = undefined;
-  }
-
-  transportStatus(): TransportStatus {
-    return { ...this.status, ...(this.status.lastError ? { lastError: { ...this.status.lastError } } : {}) };
-  }
-
-  private adopt(session: Session): void {
-    this.session = session;
-    Object.assign(this.status, { state: 'connected', connectedSince: session.connectedAt, failedAttempts: 0, lastFrameAt: session.lastFrameAt });
-    this.status.nextAttemptAt = undefined;
-  }
-
   private noteFrame(session: Session): void {
     const now = this.opts.clock.now();
     session.lastFrameAt = now;
     if (session === this.session) this.status.lastFrameAt = now;
   }
 
-  private watch(): void {
+  protected watch(): void {
     const session = this.session;
     if (!session || this.stopped || session.closed || !session.watched) return;
     const silent = this.opts.clock.now() - session.lastFrameAt;
     if (silent > this.opts.livenessTimeoutMs) this.lost(session, `nothing received for ${Math.round(silent / 1000)} s (no ping answer)`);
   }
 
-  /** A connection ended (closed, or silent): throw it away and reconnect, unless it was taken over. */
-  private lost(session: Session, reason: string): void {
-    if (session.closed) return;
-    this.close(session);
-    if (this.stopped || session !== this.session) return;
-    const now = this.opts.clock.now();
-    this.status.connectedSince = undefined;
-    this.status.lastDisconnectedAt = now;
-    this.status.lastError = { message: reason, at: now };
-    if (session.takenOver) {
-      // Reconnecting would take the robot back from the other host, which would do the same: a flap.
-      this.session = undefined;
-      this.status.state = 'stopped';
-      this.cancelWatchdog?.();
-      this.opts.log.error({ reason }, 'wecom_bot long connection taken over by another connection');
-      this.opts.onFatal(new CocoError('COCO_ERR_CHANNEL_START', `wecom_bot: ${reason}`, { channel: 'wecom_bot', retryable: true }));
-      return;
-    }
-    this.session = undefined;
-    this.status.state = 'reconnecting';
-    this.opts.log.warn({ reason }, 'wecom_bot long connection lost; reconnecting');
-    void this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
-    try {
-      let failures = 0;
-      while (!this.stopped) {
-        const delay = failures === 0 ? Math.round(Math.random() * FIRST_RETRY_SPREAD_MS) : backoffDelay({ baseMs: 1_000, capMs: this.opts.maxDelayMs, jitter: 0.5 }, failures);
-        this.status.nextAttemptAt = this.opts.clock.now() + delay;
-        try {
-          await this.opts.clock.sleep(delay, this.stopping.signal);
-        } catch {
-          return;
-        }
-        let session: Session;
-        try {
-          session = await this.connect();
-        } catch (err) {
-          if (this.stopped) return;
-          failures++;
-          const message = describeError(err);
-          this.status.failedAttempts = failures;
-          this.status.lastError = { message, at: this.opts.clock.now() };
-          if (err instanceof ConnectError && err.refused) {
-            this.status.state = 'stopped';
-            this.cancelWatchdog?.();
-            this.opts.onFatal(new CocoError('COCO_ERR_CHANNEL_START', `wecom_bot: long connection: ${message}`, { channel: 'wecom_bot', retryable: true, cause: err }));
-            return;
-          }
-          this.opts.log.warn({ err: message, attempt: failures }, 'wecom_bot long connection attempt failed');
-          continue;
-        }
-        if (this.stopped) {
-          this.close(session);
-          return;
-        }
-        this.adopt(session);
-        this.status.reconnects++;
-        this.opts.log.info({ reconnects: this.status.reconnects }, 'wecom_bot long connection re-established');
-        return;
-      }
-    } finally {
-      this.reconnecting = false;
-    }
-  }
-
-  private close(session: Session): void {
+  protected close(session: Session): void {
     session.closed = true;
     try {
       session.client.removeAllListeners();
@@ -215,7 +101,7 @@ export class BotConnection {
   }
 
   /** One WSClient: open, subscribe. Resolves once authenticated; rejects with a ConnectError. */
-  private connect(): Promise<Session> {
+  protected connect(): Promise<Session> {
     const { sdk, clock } = this.opts;
     const client = new sdk.WSClient({
       botId: this.opts.botId,
