@@ -6,8 +6,7 @@
 // pushes im.message.receive_v1 events over the long connection, keeping `inflight` events pushed but
 // not yet answered, and answers with the figures: replies the fake's send API accepted per second in
 // the measured window, push → reply latency, and after a drain, lost and duplicate replies.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveControl } from './control.js';
 import { FakeFeishu, type SentMessage } from '../../test/fakes/feishu/index.js';
 
 const ENCRYPT_KEY = 'bench-feishu-encrypt-key';
@@ -105,32 +104,11 @@ async function runLongConnection(spec: RunSpec) {
   };
 }
 
-const control = createServer((req, res) => {
-  let body = '';
-  req.on('data', (c: Buffer) => (body += c.toString()));
-  req.on('end', () => {
-    if (req.method !== 'POST' || req.url !== '/run-ws') {
-      res.writeHead(404).end();
-      return;
-    }
-    runLongConnection(JSON.parse(body) as RunSpec).then(
-      (figures) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(figures)),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
-});
-await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
-
-const stop = () => {
-  control.close();
-  void fake.close().finally(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+const control = await serveControl<RunSpec>('/run-ws', runLongConnection, () => fake.close());
 console.log(
   JSON.stringify({
     url: fake.url,
-    control: `http://127.0.0.1:${(control.address() as AddressInfo).port}`,
+    control,
     appId: fake.appId,
     appSecret: fake.appSecret,
     verificationToken: fake.verificationToken,

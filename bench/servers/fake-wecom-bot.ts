@@ -6,8 +6,7 @@
 // pushes text callbacks over the long connection, keeping `inflight` callbacks not yet answered, and
 // answers with the figures: finished stream replies per second in the measured window, callback → finish
 // latency, and after a drain, lost and duplicate answers.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveControl } from './control.js';
 import { FakeWecom, type BotDelivery, type BotReplyRecord } from '../../test/fakes/wecom/index.js';
 
 const fake = await FakeWecom.start();
@@ -96,26 +95,5 @@ async function run(spec: RunSpec) {
   };
 }
 
-const control = createServer((req, res) => {
-  let body = '';
-  req.on('data', (c: Buffer) => (body += c.toString()));
-  req.on('end', () => {
-    if (req.method !== 'POST' || req.url !== '/run') {
-      res.writeHead(404).end();
-      return;
-    }
-    run(JSON.parse(body) as RunSpec).then(
-      (figures) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(figures)),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
-});
-await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
-
-const stop = () => {
-  control.close();
-  void fake.close().finally(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-console.log(JSON.stringify({ wsUrl: fake.wsUrl, control: `http://127.0.0.1:${(control.address() as AddressInfo).port}`, botId: fake.botId, botSecret: fake.botSecret }));
+const control = await serveControl<RunSpec>('/run', run, () => fake.close());
+console.log(JSON.stringify({ wsUrl: fake.wsUrl, control, botId: fake.botId, botSecret: fake.botSecret }));
