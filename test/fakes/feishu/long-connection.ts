@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ApiAnswer } from './api.js';
 import { decodeFrame, encodeFrame, headerOf, METHOD_CONTROL, METHOD_DATA, type Frame } from './frame.js';
+import { Waiters } from '../waiters.js';
 
 /** Seconds, as the real server sends them; ReconnectCount −1 = forever. */
 export interface ClientConfig {
@@ -136,7 +137,7 @@ export class LongConnection {
   private roundRobin = 0;
   private refusal: (HandshakeRefusal & { left: number }) | undefined;
   private readonly endpointFailures: { code: number; msg?: string }[] = [];
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters('fake Feishu');
   private closed = false;
 
   constructor(
@@ -468,28 +469,11 @@ export class LongConnection {
 
   /** Resolves once `predicate` holds; re-checked on every connection, ping, push and ack. */
   until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!predicate()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`fake Feishu: timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-    });
+    return this.waiters.until(predicate, timeoutMs, what);
   }
 
-  /** Re-checks every `until` waiter. */
   notify(): void {
-    for (const w of [...this.waiters]) w();
+    this.waiters.notify();
   }
 
   close(): void {

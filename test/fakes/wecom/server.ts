@@ -14,7 +14,7 @@ import { BotLongConnection, BOT_CMD, type BotConnectionInfo, type BotDelivery, t
 import { botEventBody, botMessageBody, type BotContent, type BotEventOptions, type BotMessageOptions } from './bot-messages.js';
 import { BotWebhook, type BotWebhookPushOptions, type BotWebhookResult, type ResponseUrlPost } from './bot-webhook.js';
 import { AppCallback, type AppPushOptions, type AppPushResult, type AppTamper, type VerifyResult } from './callback.js';
-import { Waiters } from './wait.js';
+import { Waiters } from '../waiters.js';
 
 export interface FakeWecomOptions {
   /** Default `ww` + 16 hex. */
@@ -81,7 +81,7 @@ export class FakeWecom {
   readonly botToken: string;
   readonly botEncodingAesKey: string;
   gatewayUrl: string | undefined;
-  private readonly waiters = new Waiters();
+  private readonly waiters = new Waiters('fake WeCom');
   private readonly api: WecomApi;
   private readonly callback: AppCallback;
   private readonly bot: BotLongConnection;

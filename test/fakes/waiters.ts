@@ -1,6 +1,9 @@
-/** Condition waiting for the fake WeCom: every request, connection, frame and push re-checks the waiters. */
+/** Condition waiting for a fake platform: every request, connection, frame and push it sees calls `notify()`. */
 export class Waiters {
   private readonly waiters = new Set<() => void>();
+
+  /** Names the fake in timeout errors, e.g. "fake WeCom". */
+  constructor(private readonly fake: string) {}
 
   /** Resolves once `predicate` holds; rejects after `timeoutMs` naming `what`. */
   until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -13,7 +16,7 @@ export class Waiters {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`fake WeCom: timed out after ${timeoutMs} ms waiting for ${what}`));
+        reject(new Error(`${this.fake}: timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -23,6 +26,7 @@ export class Waiters {
     });
   }
 
+  /** Re-checks every waiter. */
   notify(): void {
     for (const w of [...this.waiters]) w();
   }
