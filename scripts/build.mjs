@@ -1,7 +1,8 @@
-// Compiles src/ to dist/ and copies the SQL migrations. With --if-stale, does nothing when
-// dist/ is newer than every source file (so `npm start` builds only when needed).
+// Compiles src/ to dist/, copies the SQL migrations, and builds the web panel (panel/ → dist/panel/)
+// with Vite. With --if-stale, each part is skipped when its output is newer than every one of its
+// sources (so `npm start` builds only what changed). --panel-only builds just the panel.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,17 +21,34 @@ function newest(dir) {
   return latest;
 }
 
-if (process.argv.includes('--if-stale') && existsSync(marker)) {
-  const built = statSync(marker).mtimeMs;
-  const inputs = Math.max(newest(src), newest(join(root, 'test', 'fakes')), statSync(join(root, 'package.json')).mtimeMs, statSync(join(root, 'tsconfig.build.json')).mtimeMs);
-  if (built >= inputs) process.exit(0);
+const ifStale = process.argv.includes('--if-stale');
+const panelOnly = process.argv.includes('--panel-only');
+
+function stale(output, inputs) {
+  return !ifStale || !existsSync(output) || statSync(output).mtimeMs < Math.max(...inputs);
 }
 
-const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-cpSync(src, join(dist, 'src'), { recursive: true, filter: (path) => statSync(path).isDirectory() || path.endsWith('.sql') });
-const touched = marker;
-// tsc leaves unchanged outputs alone; bump the marker so --if-stale sees a fresh build.
-const now = new Date();
-import('node:fs').then(({ utimesSync }) => utimesSync(touched, now, now));
-console.log(`built ${relative(root, dist)}/`);
+if (!panelOnly) buildServer();
+await buildPanel();
+
+function buildServer() {
+  const inputs = [newest(src), newest(join(root, 'test', 'fakes')), statSync(join(root, 'package.json')).mtimeMs, statSync(join(root, 'tsconfig.build.json')).mtimeMs];
+  if (!stale(marker, inputs)) return;
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  cpSync(src, join(dist, 'src'), { recursive: true, filter: (path) => statSync(path).isDirectory() || path.endsWith('.sql') });
+  // tsc leaves unchanged outputs alone; bump the marker so --if-stale sees a fresh build.
+  const now = new Date();
+  utimesSync(marker, now, now);
+  console.log(`built ${relative(root, dist)}/`);
+}
+
+async function buildPanel() {
+  const panel = join(root, 'panel');
+  const output = join(dist, 'panel', 'index.html');
+  const inputs = [newest(join(panel, 'src')), newest(join(panel, 'public')), statSync(join(panel, 'index.html')).mtimeMs, statSync(join(panel, 'vite.config.ts')).mtimeMs];
+  if (!stale(output, inputs)) return;
+  const { build } = await import('vite');
+  await build({ configFile: join(panel, 'vite.config.ts'), logLevel: 'warn' });
+  console.log(`built ${relative(root, join(dist, 'panel'))}/`);
+}
