@@ -1,0 +1,185 @@
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { subscribe } from '../../api';
+import type { EntryInfo } from '../messages/types';
+import { href, navigate, useRoute } from '../../router';
+import { useNow } from '../messages/time';
+import { chatApi, errorText, useLoad } from './chat-api';
+import { chatReducer, emptyChat, type ReplyEvent } from './chat-state';
+import { Composer } from './Composer';
+import { ConversationList } from './ConversationList';
+import { Transcript } from './Transcript';
+import './chat.css';
+
+const DEFAULT_USER = 'panel-user';
+
+/**
+ * `#/chat?entry=<entryKey>&user=<userId>`: talk to an agent through one of its web_api entries,
+ * as the given user id, with replies streamed in over SSE.
+ */
+export function ChatPage() {
+  const { query } = useRoute();
+  const entries = useLoad(chatApi.entries, []);
+  const entryKey = query.get('entry') ?? '';
+  const userId = query.get('user') || DEFAULT_USER;
+  const go = (entry: string, user: string) => navigate(['chat'], { entry, user: user === DEFAULT_USER ? undefined : user });
+
+  // No entry chosen yet: take the first web_api entry, so the page is usable at once.
+  const first = entries.data?.[0]?.key;
+  useEffect(() => {
+    if (!entryKey && first) go(first, userId);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [entryKey, first]);
+
+  const entry = entries.data?.find((e) => e.key === entryKey);
+  const conversations = useLoad(entryKey ? () => chatApi.conversations(entryKey) : undefined, [entryKey]);
+
+  return (
+    <div className="chat-page">
+      <h1 className="chat-title">Chat</h1>
+      <ChatToolbar entries={entries.data} entryKey={entryKey} userId={userId} onChange={go} />
+      {entries.error && <div className="chat-banner" role="alert">{entries.error}</div>}
+      {entries.data && entries.data.length === 0 && (
+        <p className="chat-empty">No web_api entry yet. Add one to an agent (channel “web_api”) to chat with it here.</p>
+      )}
+      {entryKey && entries.data && !entry && <div className="chat-banner" role="alert">No web_api entry “{entryKey}”.</div>}
+      {entry && entry.state !== 'running' && (
+        <div className="chat-banner chat-banner-warn" role="status">
+          Entry {entry.key} is {entry.state}
+          {entry.lastError ? `: ${entry.lastError.message}` : ''}. Messages are refused until it runs.
+        </div>
+      )}
+      {entryKey && (
+        <div className="chat-layout">
+          <ConversationList entryKey={entryKey} current={userId} data={conversations.data} error={conversations.error} linkTo={(user) => href(['chat'], { entry: entryKey, user })} />
+          <ChatWindow key={`${entryKey}\n${userId}`} entryKey={entryKey} userId={userId} onActivity={conversations.reload} />
+        </div>
+      )}
+    </div>
+  );
+}
+
+function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: string; onChange: (entry: string, user: string) => void }) {
+  const { entries, entryKey, userId, onChange } = props;
+  const [draft, setDraft] = useState(userId);
+  useEffect(() => setDraft(userId), [userId]);
+  const commitUser = () => {
+    const user = draft.trim() || DEFAULT_USER;
+    if (user !== userId) onChange(entryKey, user);
+  };
+  return (
+    <form
+      className="chat-toolbar"
+      onSubmit={(e) => {
+        e.preventDefault();
+        commitUser();
+      }}
+    >
+      <label className="chat-field">
+        <span>Entry</span>
+        <select value={entryKey} onChange={(e) => onChange(e.target.value, userId)}>
+          {!entryKey && <option value="">Choose an entry…</option>}
+          {entries?.map((e) => (
+            <option key={e.key} value={e.key}>
+              {e.key} ({e.target.kind} {e.target.id}){e.state === 'running' ? '' : ` – ${e.state}`}
+            </option>
+          ))}
+          {entries && entryKey && !entries.some((e) => e.key === entryKey) && <option value={entryKey}>{entryKey}</option>}
+        </select>
+      </label>
+      <label className="chat-field">
+        <span>User id</span>
+        <input value={draft} maxLength={128} onChange={(e) => setDraft(e.target.value)} onBlur={commitUser} autoComplete="off" spellCheck={false} />
+      </label>
+      <button type="button" className="chat-button" onClick={() => onChange(entryKey, `panel-${Math.random().toString(36).slice(2, 8)}`)}>
+        New conversation
+      </button>
+    </form>
+  );
+}
+
+/** One conversation (entry + user id): transcript, live replies and the message box. */
+function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId: string; onActivity: () => void }) {
+  const [state, dispatch] = useReducer(chatReducer, emptyChat);
+  const [loaded, setLoaded] = useState(false);
+  const [error, setError] = useState<string>();
+  const [live, setLive] = useState(false);
+  const lastSeq = useRef(0);
+  lastSeq.current = state.lastSeq;
+  const now = useNow();
+
+  // History first, then the live stream: replies already in the transcript are dropped by messageId.
+  useEffect(() => {
+    let closed = false;
+    let unsubscribe = () => {};
+    chatApi.transcript(entryKey, userId).then(
+      (t) => {
+        if (closed) return;
+        dispatch({ type: 'loaded', turns: t.turns, lastSeq: t.lastSeq });
+        setLoaded(true);
+        unsubscribe = subscribe(
+          chatApi.eventsPath(entryKey, userId, t.lastSeq ?? lastSeq.current),
+          { reply: (event: ReplyEvent) => dispatch({ type: 'reply', event }) },
+          setLive,
+        );
+      },
+      (err: unknown) => {
+        if (closed) return;
+        setError(errorText(err));
+        setLoaded(true);
+      },
+    );
+    return () => {
+      closed = true;
+      unsubscribe();
+    };
+  }, [entryKey, userId]);
+
+  // A finished reply changes the conversation list (count, last text).
+  const streaming = state.bubbles.some((b) => b.role === 'user' && (b.state === 'waiting' || b.state === 'sending'));
+  const wasStreaming = useRef(false);
+  useEffect(() => {
+    if (wasStreaming.current && !streaming) onActivity();
+    wasStreaming.current = streaming;
+  }, [streaming, onActivity]);
+
+  const send = useCallback(
+    async (content: string) => {
+      const key = `live-u${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
+      dispatch({ type: 'sending', key, text: content, at: Date.now() });
+      setError(undefined);
+      try {
+        const res = await chatApi.send(entryKey, userId, content);
+        dispatch({ type: 'accepted', key, messageId: res.messageId });
+        onActivity();
+      } catch (err) {
+        const text = errorText(err);
+        dispatch({ type: 'failed', key, error: text });
+        setError(text);
+      }
+    },
+    [entryKey, userId, onActivity],
+  );
+
+  return (
+    <section className="chat-window" aria-label={`Conversation with ${userId}`}>
+      <header className="chat-window-head">
+        <span>
+          <strong>{userId}</strong> on {entryKey}
+        </span>
+        <span className={live ? 'chat-live chat-live-on' : 'chat-live'} title="Reply stream">
+          {live ? 'live' : 'connecting…'}
+        </span>
+      </header>
+      {error && (
+        <div className="chat-banner" role="alert">
+          {error}
+          <button type="button" className="chat-link-button" onClick={() => setError(undefined)} aria-label="Dismiss error">
+            ×
+          </button>
+        </div>
+      )}
+      <Transcript bubbles={state.bubbles} loaded={loaded} now={now} />
+      <Composer onSend={send} />
+    </section>
+  );
+}

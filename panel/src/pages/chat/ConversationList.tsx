@@ -1,0 +1,31 @@
+import { relativeTime, useNow } from '../messages/time';
+import type { Conversation } from './chat-api';
+
+/** The users who talked to this entry, newest activity first; each links to its conversation. */
+export function ConversationList(props: { entryKey: string; current: string; data?: Conversation[]; error?: string; linkTo: (userId: string) => string }) {
+  const { current, data, error, linkTo } = props;
+  const now = useNow();
+  const sorted = [...(data ?? [])].sort((a, b) => b.lastAt - a.lastAt);
+  return (
+    <nav className="chat-conversations" aria-label="Conversations">
+      <h2>Conversations</h2>
+      {error && <p className="chat-banner" role="alert">{error}</p>}
+      {!data && !error && <p className="chat-muted">Loading…</p>}
+      {data && sorted.length === 0 && <p className="chat-muted">None yet.</p>}
+      <ul>
+        {sorted.map((c) => (
+          <li key={c.userId}>
+            <a href={linkTo(c.userId)} aria-current={c.userId === current ? 'page' : undefined} className="chat-conversation">
+              <span className="chat-conversation-user">{c.userId}</span>
+              <span className="chat-conversation-time">{relativeTime(c.lastAt, now)}</span>
+              <span className="chat-conversation-text">{c.lastText}</span>
+              <span className="chat-conversation-count">
+                {c.messages} message{c.messages === 1 ? '' : 's'}
+              </span>
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}

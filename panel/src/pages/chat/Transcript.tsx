@@ -1,0 +1,61 @@
+import { useEffect, useRef } from 'react';
+import { localTime, relativeTime } from '../messages/time';
+import { bubbleText, isStreaming, type Bubble } from './chat-state';
+import { Markdown } from './Markdown';
+
+/** The conversation, oldest first, kept scrolled to the newest bubble. */
+export function Transcript({ bubbles, loaded, now }: { bubbles: Bubble[]; loaded: boolean; now: number }) {
+  const end = useRef<HTMLDivElement>(null);
+  const lastText = bubbles.length > 0 ? bubbleText(bubbles[bubbles.length - 1]!) : '';
+  useEffect(() => {
+    end.current?.scrollIntoView?.({ block: 'end' });
+  }, [bubbles.length, lastText]);
+
+  return (
+    <div className="chat-transcript" role="log" aria-label="Transcript" aria-live="polite">
+      {!loaded && <p className="chat-muted">Loading the conversation…</p>}
+      {loaded && bubbles.length === 0 && <p className="chat-muted">No messages yet. Say hello below.</p>}
+      {bubbles.map((b) => (
+        <BubbleView key={b.key} bubble={b} now={now} />
+      ))}
+      <div ref={end} />
+    </div>
+  );
+}
+
+function BubbleView({ bubble, now }: { bubble: Bubble; now: number }) {
+  const text = bubbleText(bubble);
+  const time = (
+    <time className="chat-time" dateTime={new Date(bubble.at).toISOString()} title={localTime(bubble.at)}>
+      {relativeTime(bubble.at, now)}
+    </time>
+  );
+  if (bubble.role === 'user') {
+    return (
+      <div className={`chat-bubble chat-bubble-user chat-${bubble.state}`} data-role="user" data-message-id={bubble.messageId}>
+        <div className="chat-text">{text}</div>
+        <div className="chat-meta">
+          {time}
+          {bubble.state === 'sending' && <span> · sending…</span>}
+          {bubble.state === 'waiting' && <span className="chat-waiting"> · waiting for the agent…</span>}
+          {bubble.state === 'failed' && <span className="chat-failed-text"> · not sent: {bubble.error}</span>}
+        </div>
+      </div>
+    );
+  }
+  const streaming = isStreaming(bubble);
+  return (
+    <div className="chat-bubble chat-bubble-assistant" data-role="assistant" data-message-id={bubble.messageId} aria-busy={streaming}>
+      {bubble.format === 'markdown' ? <Markdown text={text} /> : <div className="chat-text">{text}</div>}
+      <div className="chat-meta">
+        {time}
+        {streaming && (
+          <span>
+            {' '}
+            · receiving {bubble.chunks.filter((c) => c !== undefined).length}/{bubble.count}…
+          </span>
+        )}
+      </div>
+    </div>
+  );
+}

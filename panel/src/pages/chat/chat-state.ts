@@ -1,0 +1,142 @@
+/**
+ * The transcript shown on the chat page: the turns loaded from the server, the messages sent from
+ * this tab (shown at once, before the server has them), and replies streaming in chunk by chunk.
+ * A pure reducer, so the merging rules (dedup by seq, one bubble per answered message) stay in one place.
+ */
+
+export interface TranscriptTurn {
+  role: 'user' | 'assistant';
+  text: string;
+  at: number;
+  messageId?: string;
+  format?: 'text' | 'markdown';
+}
+
+/** One SSE `reply` event: one chunk of the answer to `messageId`. */
+export interface ReplyEvent {
+  seq: number;
+  messageId: string;
+  text: string;
+  format: 'text' | 'markdown';
+  chunk?: { index: number; count: number };
+  at?: number;
+}
+
+export interface UserBubble {
+  key: string;
+  role: 'user';
+  text: string;
+  at: number;
+  messageId?: string;
+  /** sending: POST in flight; waiting: accepted, no reply yet; done: answered or loaded from history. */
+  state: 'sending' | 'waiting' | 'done' | 'failed';
+  error?: string;
+}
+
+export interface AssistantBubble {
+  key: string;
+  role: 'assistant';
+  at: number;
+  messageId?: string;
+  format: 'text' | 'markdown';
+  /** Chunk texts by index; holes are chunks not arrived yet. */
+  chunks: (string | undefined)[];
+  count: number;
+  /** Loaded with the transcript: its text is complete, and live events for it are repeats. */
+  fromTranscript: boolean;
+}
+
+export type Bubble = UserBubble | AssistantBubble;
+
+export interface ChatState {
+  bubbles: Bubble[];
+  /** Highest reply seq seen: where the event stream resumes. */
+  lastSeq: number;
+  seen: ReadonlySet<number>;
+}
+
+export type ChatAction =
+  | { type: 'reset' }
+  | { type: 'loaded'; turns: TranscriptTurn[]; lastSeq?: number }
+  | { type: 'sending'; key: string; text: string; at: number }
+  | { type: 'accepted'; key: string; messageId: string }
+  | { type: 'failed'; key: string; error: string }
+  | { type: 'reply'; event: ReplyEvent };
+
+export const emptyChat: ChatState = { bubbles: [], lastSeq: 0, seen: new Set() };
+
+export function bubbleText(b: Bubble): string {
+  return b.role === 'user' ? b.text : b.chunks.filter((c) => c !== undefined).join('\n');
+}
+
+export function isStreaming(b: AssistantBubble): boolean {
+  return !b.fromTranscript && b.chunks.filter((c) => c !== undefined).length < b.count;
+}
+
+export function chatReducer(state: ChatState, action: ChatAction): ChatState {
+  switch (action.type) {
+    case 'reset':
+      return emptyChat;
+    case 'loaded':
+      return loaded(state, action.turns, action.lastSeq);
+    case 'sending':
+      return { ...state, bubbles: [...state.bubbles, { key: action.key, role: 'user', text: action.text, at: action.at, state: 'sending' }] };
+    case 'accepted':
+      return updateUser(state, action.key, (b) => {
+        // The reply may have streamed in before the POST answered (echo agents are quick).
+        const answered = state.bubbles.some((x) => x.role === 'assistant' && x.messageId === action.messageId);
+        return { ...b, messageId: action.messageId, state: answered ? 'done' : 'waiting' };
+      });
+    case 'failed':
+      return updateUser(state, action.key, (b) => ({ ...b, state: 'failed', error: action.error }));
+    case 'reply':
+      return reply(state, action.event);
+  }
+}
+
+function loaded(state: ChatState, turns: TranscriptTurn[], lastSeq: number | undefined): ChatState {
+  const bubbles: Bubble[] = turns.map((t, i) =>
+    t.role === 'user'
+      ? { key: `t${i}`, role: 'user', text: t.text, at: t.at, messageId: t.messageId, state: 'done' }
+      : { key: `t${i}`, role: 'assistant', at: t.at, messageId: t.messageId, format: t.format ?? 'markdown', chunks: [t.text], count: 1, fromTranscript: true },
+  );
+  // Keep what this tab sent or received meanwhile that the loaded transcript does not hold yet.
+  const known = new Set(turns.map((t) => `${t.role}:${t.messageId}`));
+  const live = state.bubbles.filter((b) => b.key.startsWith('live') && !(b.messageId && known.has(`${b.role}:${b.messageId}`)));
+  const next: ChatState = { ...state, bubbles: [...bubbles, ...live], lastSeq: Math.max(state.lastSeq, lastSeq ?? 0) };
+  return { ...next, bubbles: next.bubbles.map((b) => (b.role === 'user' && b.state === 'waiting' && hasAnswer(next, b.messageId) ? { ...b, state: 'done' } : b)) };
+}
+
+function hasAnswer(state: ChatState, messageId: string | undefined): boolean {
+  return messageId !== undefined && state.bubbles.some((b) => b.role === 'assistant' && b.messageId === messageId);
+}
+
+function updateUser(state: ChatState, key: string, change: (b: UserBubble) => UserBubble): ChatState {
+  return { ...state, bubbles: state.bubbles.map((b) => (b.key === key && b.role === 'user' ? change(b) : b)) };
+}
+
+function reply(state: ChatState, e: ReplyEvent): ChatState {
+  if (state.seen.has(e.seq)) return state;
+  const seen = new Set(state.seen).add(e.seq);
+  const base = { ...state, seen, lastSeq: Math.max(state.lastSeq, e.seq) };
+  const index = e.chunk?.index ?? 0;
+  const count = e.chunk?.count ?? 1;
+  const existing = state.bubbles.findIndex((b) => b.role === 'assistant' && b.messageId === e.messageId);
+  let bubbles = state.bubbles.slice();
+  if (existing >= 0) {
+    const b = bubbles[existing] as AssistantBubble;
+    if (b.fromTranscript) return base; // replayed history
+    const chunks = b.chunks.slice();
+    chunks[index] = e.text;
+    bubbles[existing] = { ...b, chunks, count: Math.max(b.count, count) };
+  } else {
+    const chunks: (string | undefined)[] = new Array(count).fill(undefined);
+    chunks[index] = e.text;
+    const bubble: AssistantBubble = { key: `live-a${e.seq}`, role: 'assistant', at: e.at ?? Date.now(), messageId: e.messageId, format: e.format, chunks, count, fromTranscript: false };
+    // Right after the question it answers, when that is on screen; else at the end.
+    const question = bubbles.findIndex((b) => b.role === 'user' && b.messageId === e.messageId);
+    bubbles.splice(question >= 0 ? question + 1 : bubbles.length, 0, bubble);
+  }
+  bubbles = bubbles.map((b) => (b.role === 'user' && b.messageId === e.messageId && b.state === 'waiting' ? { ...b, state: 'done' } : b));
+  return { ...base, bubbles };
+}
