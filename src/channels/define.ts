@@ -38,6 +38,12 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
   capabilities: ChannelCapabilities;
   create(ctx: ChannelContext): C;
   routes?(app: FastifyInstance, host: ChannelRoutesHost<C>): void;
+  /**
+   * For channels the platform calls: the path of an entry's webhook, which the panel shows as
+   * `server.public_url` + path to paste into the platform's console. Undefined when this entry's
+   * config needs none (e.g. Feishu over its long connection).
+   */
+  webhookPath?(entryKey: string, config: z.input<Schema>): string | undefined;
 }
 
 /** Declares a channel type in one place: type, name, config schema, capabilities, class. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
@@ -11,6 +11,11 @@ export interface AdminTokenSource {
   verify(token: string | undefined): boolean;
   /** Set only when this start generated a new token, so it can be printed once. */
   generated?: string;
+  /**
+   * Signs panel session cookies. Derived from the token's hash: sessions survive a restart, and
+   * a new admin token ends every session made with the old one.
+   */
+  sessionKey: Buffer;
 }
 
 export function newToken(prefix: string): string {
@@ -40,6 +45,7 @@ export function loadAdminToken(root: string, configured: string | undefined): Ad
   }
   return {
     generated,
+    sessionKey: createHmac('sha256', digest).update('cococat panel session v1').digest(),
     verify(token) {
       if (!token) return false;
       const presented = sha256(token);

@@ -4,6 +4,7 @@ import type { ChannelDefinition } from '../channels/define.js';
 import { firstIssue } from '../config/schema.js';
 import { resolveReferences, type SecretVault } from '../config/secrets.js';
 import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
+import { ActivityLog } from '../ops/activity.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
@@ -53,6 +54,8 @@ const DEFAULT_RESTART: BackoffPolicy = { baseMs: 1_000, capMs: 300_000, jitter: 
 export class SceneKeeper {
   private readonly runtimes = new Map<string, Runtime>();
   private stopped = false;
+  /** Per-minute messages in and out of each entry over the last hour (the panel's dashboard). */
+  readonly activity = new ActivityLog();
 
   constructor(private readonly deps: SceneKeeperDeps) {}
 
@@ -63,6 +66,7 @@ export class SceneKeeper {
     for (const [key, runtime] of this.runtimes) {
       if (!wanted.has(key)) {
         this.runtimes.delete(key);
+        this.activity.forget(key);
         runtime.generation++;
         runtime.restartTimer?.abort();
         runtime.chain = runtime.chain.then(() => this.stopInstance(runtime));
@@ -94,6 +98,17 @@ export class SceneKeeper {
     return r ? statusWithTransport(r) : undefined;
   }
 
+  /**
+   * Stops and starts one entry now (the panel's "reconnect"), skipping any pending backoff.
+   * False when no such entry exists.
+   */
+  reconnect(key: string): boolean {
+    const runtime = this.runtimes.get(key);
+    if (!runtime || this.stopped) return false;
+    this.restart(runtime, { resetRestarts: true });
+    return true;
+  }
+
   /** The running instance of an entry, if any. */
   channel(key: string): Channel | undefined {
     const r = this.runtimes.get(key);
@@ -119,7 +134,9 @@ export class SceneKeeper {
   /** Counts a delivered reply on the entry's status. */
   countOut(key: string): void {
     const r = this.runtimes.get(key);
-    if (r) r.status.messagesOut++;
+    if (!r) return;
+    r.status.messagesOut++;
+    this.activity.record(key, 'out', this.deps.clock.now());
   }
 
   async stopAll(): Promise<void> {
@@ -284,8 +301,10 @@ export class SceneKeeper {
       this.deps.metrics.deduplicated.inc({ channel: spec.channel });
       this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id }, 'duplicate dropped');
     } else {
+      const now = this.deps.clock.now();
       runtime.status.messagesIn++;
-      runtime.status.lastMessageAt = this.deps.clock.now();
+      runtime.status.lastMessageAt = now;
+      this.activity.record(spec.key, 'in', now);
       this.deps.metrics.received.inc({ channel: spec.channel });
       this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id, conversation: message.conversationId }, 'message accepted');
       this.deps.onEnqueued();

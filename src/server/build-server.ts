@@ -1,8 +1,11 @@
+import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Channel } from '../core/channel.js';
 import type { Gateway } from '../gateway.js';
 import { registerAdminApi } from './admin/index.js';
 import { installErrorHandler } from './errors.js';
+import { registerPanel } from './panel.js';
+import { PanelSessions, registerSessionRoutes } from './session.js';
 
 export interface BuildServerOptions {
   /** Fastify's logger; the gateway's pino logger by default. */
@@ -38,6 +41,10 @@ export async function buildServer(gateway: Gateway, opts: BuildServerOptions = {
   for (const def of gateway.registry.all()) {
     def.routes?.(app, { lookup: (key: string): Channel => gateway.keeper.lookup(key, def.type) });
   }
-  await app.register(registerAdminApi, { prefix: '/api/admin', gateway });
+  await app.register(fastifyCookie);
+  const sessions = new PanelSessions(gateway.adminToken);
+  registerSessionRoutes(app, sessions, gateway.adminToken);
+  await app.register(registerAdminApi, { prefix: '/api/admin', gateway, sessions });
+  await registerPanel(app);
   return app;
 }

@@ -99,6 +99,12 @@ export interface Store {
   /** One inbound message with its timeline and its reply chunks. */
   getMessage(id: string): Promise<MessageDetail | undefined>;
 
+  /**
+   * The conversations of one entry, most recent first: user id, message count and the latest
+   * message, looking at the entry's newest `scan` messages (default 5 000) so the cost stays bounded.
+   */
+  listConversations(entryKey: string, opts?: { limit?: number; scan?: number }): Promise<ConversationSummary[]>;
+
   // ── Channel feeds ───────────────────────────────────────────────────────────────────────
 
   /** Unique on (entryKey, idempotencyKey): a repeat stores nothing and answers the first seq. */
@@ -113,6 +119,9 @@ export interface Store {
   // ── Housekeeping ────────────────────────────────────────────────────────────────────────
 
   stats(): Promise<StoreStats>;
+
+  /** Per entry with any: inbound messages waiting or in work, and dead letters (inbound and outbound). */
+  entryBacklog(): Promise<Map<string, EntryBacklog>>;
 
   /**
    * Deletes finished inbound messages (done/fallback) created before `now - dedupRetentionMs`
@@ -288,6 +297,21 @@ export interface FeedItem {
   replyTo: string;
   payload: unknown;
   createdAt: number;
+}
+
+export interface ConversationSummary {
+  userId: string;
+  conversationId: string;
+  messages: number;
+  lastMessageId: string;
+  lastAt: number;
+  lastText: string;
+}
+
+export interface EntryBacklog {
+  /** Queued or leased inbound messages. */
+  mailbox: number;
+  dead: number;
 }
 
 export interface StoreStats {

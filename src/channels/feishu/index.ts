@@ -16,4 +16,5 @@ export const feishuChannel = defineChannel({
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, streaming: false, typing: false, webhook: false },
   create: (ctx) => new FeishuChannel(ctx),
   routes: registerFeishuRoutes,
+  webhookPath: (entryKey, config) => (config.connection === 'webhook' ? `/webhooks/feishu/${entryKey}` : undefined),
 });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { firstIssue } from '../../config/schema.js';
 import { CocoError } from '../../core/errors.js';
 import type { ChannelRoutesHost } from '../define.js';
+import type { Accepted } from '../../core/message.js';
 import type { WebApiChannel, WebApiReply } from './channel.js';
 
 /** Hard cap before any entry is looked up; each entry's own `body_limit_bytes` is checked after auth. */
@@ -38,14 +39,7 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
     scope.post('/api/v1/chat/:entryId', async (request, reply) => {
       const channel = authorized(host, request);
       const config = channel.settings;
-      const limited = channel.takeRateToken();
-      if (!limited.ok) {
-        reply.header('retry-after', Math.ceil(limited.retryAfterMs / 1000));
-        throw new CocoError('COCO_ERR_RATE_LIMITED', `over ${config.rate_limit_per_minute} requests per minute for this key`, {
-          statusCode: 429,
-          retryAfterMs: limited.retryAfterMs,
-        });
-      }
+      takeRateToken(channel, reply);
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       if (raw.length > config.body_limit_bytes) {
         throw new CocoError('COCO_ERR_REQUEST_TOO_LARGE', `body is ${raw.length} bytes; the limit is ${config.body_limit_bytes}`, {
@@ -57,20 +51,7 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
       if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > 128)) {
         throw invalid('Idempotency-Key', 'must be 1-128 characters');
       }
-      const now = Date.now();
-      const accepted = await channel.onMessage({
-        channelType: 'web_api',
-        sceneId: channel.sceneId,
-        userId: body.userId,
-        conversationId: body.userId,
-        content: body.content,
-        msgType: 'text',
-        msgId: idempotencyKey ?? body.msgId ?? randomUUID(),
-        timestamp: now,
-        isGroup: false,
-        mentionsBot: true,
-        userName: body.userName,
-      });
+      const accepted = await submitChat(channel, body, idempotencyKey);
       const wait = (request.query as Record<string, unknown>).wait;
       if (wait !== 'true' && wait !== '1') {
         return reply.code(202).send({ messageId: accepted.messageId, duplicate: accepted.duplicate, status: 'queued' });
@@ -97,6 +78,38 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
       if (!Number.isSafeInteger(cursor) || cursor < 0) throw invalid('Last-Event-ID', 'must be a non-negative integer event id');
       await streamReplies(channel, userId, cursor, request, reply);
     });
+  });
+}
+
+/** Hands one chat message to the mailbox; the user id is the conversation. Also the panel's chat. */
+export function submitChat(
+  channel: WebApiChannel,
+  body: { userId: string; content: string; msgId?: string; userName?: string },
+  idempotencyKey?: string,
+): Promise<Accepted> {
+  return channel.onMessage({
+    channelType: 'web_api',
+    sceneId: channel.sceneId,
+    userId: body.userId,
+    conversationId: body.userId,
+    content: body.content,
+    msgType: 'text',
+    msgId: idempotencyKey ?? body.msgId ?? randomUUID(),
+    timestamp: Date.now(),
+    isGroup: false,
+    mentionsBot: true,
+    userName: body.userName,
+  });
+}
+
+/** Rate limit of the entry, for every sender (API clients and the panel alike). */
+export function takeRateToken(channel: WebApiChannel, reply: FastifyReply): void {
+  const limited = channel.takeRateToken();
+  if (limited.ok) return;
+  reply.header('retry-after', Math.ceil(limited.retryAfterMs / 1000));
+  throw new CocoError('COCO_ERR_RATE_LIMITED', `over ${channel.settings.rate_limit_per_minute} requests per minute for this entry`, {
+    statusCode: 429,
+    retryAfterMs: limited.retryAfterMs,
   });
 }
 
@@ -163,7 +176,7 @@ function wake(channel: WebApiChannel, event: string, ms: number): Promise<void> 
   });
 }
 
-async function tailSeq(channel: WebApiChannel, userId: string): Promise<number> {
+export async function tailSeq(channel: WebApiChannel, userId: string): Promise<number> {
   let cursor = 0;
   for (;;) {
     const page = await channel.readReplies(userId, cursor, 500);
@@ -172,7 +185,7 @@ async function tailSeq(channel: WebApiChannel, userId: string): Promise<number> 
   }
 }
 
-async function streamReplies(channel: WebApiChannel, userId: string, from: number, request: FastifyRequest, reply: FastifyReply) {
+export async function streamReplies(channel: WebApiChannel, userId: string, from: number, request: FastifyRequest, reply: FastifyReply) {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {

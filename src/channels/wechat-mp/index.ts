@@ -15,4 +15,5 @@ export const wechatMpChannel = defineChannel({
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, streaming: false, typing: false, webhook: true },
   create: (ctx) => new WechatMpChannel(ctx),
   routes: registerWechatMpRoutes,
+  webhookPath: (entryKey) => `/webhooks/wechat_mp/${entryKey}`,
 });

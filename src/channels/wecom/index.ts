@@ -15,4 +15,5 @@ export const wecomChannel = defineChannel({
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: true, streaming: false, typing: false, webhook: true },
   create: (ctx) => new WecomChannel(ctx),
   routes: registerWecomRoutes,
+  webhookPath: (entryKey) => `/webhooks/wecom/${entryKey}`,
 });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { describeChannel } from '../../channels/define.js';
 import { maskSecrets, secretFields } from '../../config/masking.js';
@@ -17,6 +17,7 @@ import {
 import { CocoError } from '../../core/errors.js';
 import { assertValidId, entryKey } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
+import { publicBase, webhookUrl } from './dashboard.js';
 import { asObject } from './targets.js';
 
 const entryBodySchema = z
@@ -42,9 +43,17 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
     return status;
   });
 
+  /** Stops and starts one entry now, skipping the backoff of an entry in error ("reconnect"). */
+  app.post<{ Params: { key: string } }>('/entries/:key/restart', async (request) => {
+    if (!gateway.keeper.reconnect(request.params.key)) {
+      throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${request.params.key}" does not exist`, { statusCode: 404 });
+    }
+    return { restarting: true, key: request.params.key };
+  });
+
   app.get<{ Params: Omit<Params, 'entryId'> }>('/:kind/:id/entries', async (request) => {
     const { kind, id } = target(gateway, request.params);
-    return { entries: readEntriesRaw(gateway.root, kind, id).map((raw, index) => present(gateway, kind, id, raw, index)) };
+    return { entries: readEntriesRaw(gateway.root, kind, id).map((raw, index) => present(gateway, request, kind, id, raw, index)) };
   });
 
   app.post<{ Params: Omit<Params, 'entryId'>; Body: unknown }>('/:kind/:id/entries', async (request, reply) => {
@@ -58,7 +67,7 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
     const { entry } = prepare(gateway, kind, id, entryId, body, undefined);
     entries.push(entry);
     save(gateway, kind, id, entries);
-    return reply.code(201).send(present(gateway, kind, id, entry, entries.length - 1));
+    return reply.code(201).send(present(gateway, request, kind, id, entry, entries.length - 1));
   });
 
   app.put<{ Params: Params; Body: unknown }>('/:kind/:id/entries/:entryId', async (request) => {
@@ -70,7 +79,7 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
     const prepared = prepare(gateway, kind, id, entryId, body, entries[index]);
     entries[index] = prepared.entry;
     save(gateway, kind, id, entries, prepared.vaultDeletes);
-    return present(gateway, kind, id, entries[index]!, index);
+    return present(gateway, request, kind, id, entries[index]!, index);
   });
 
   for (const [action, enabled] of [['enable', true], ['disable', false]] as const) {
@@ -81,7 +90,7 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
       const index = findEntry(entries, entryId, id);
       entries[index] = { ...entries[index], enabled };
       save(gateway, kind, id, entries);
-      return present(gateway, kind, id, entries[index]!, index);
+      return present(gateway, request, kind, id, entries[index]!, index);
     });
   }
 
@@ -149,7 +158,7 @@ function save(gateway: Gateway, kind: TargetKind, id: string, entries: Record<st
   gateway.reload();
 }
 
-function present(gateway: Gateway, kind: TargetKind, id: string, raw: Record<string, unknown>, index: number) {
+function present(gateway: Gateway, request: FastifyRequest, kind: TargetKind, id: string, raw: Record<string, unknown>, index: number) {
   const channel = String(raw.channel ?? '');
   const entryId = String(raw.id ?? channel);
   const config = (raw.config ?? {}) as Record<string, unknown>;
@@ -165,5 +174,6 @@ function present(gateway: Gateway, kind: TargetKind, id: string, raw: Record<str
     config: masked.config,
     secrets: masked.secrets,
     status: gateway.keeper.statusOf(key) ?? null,
+    webhookUrl: webhookUrl(gateway, key, publicBase(gateway, request)),
   };
 }

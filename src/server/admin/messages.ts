@@ -49,7 +49,8 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 }
 
-function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+/** Parses a query string or body; a 400 names the first field at fault. */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
   const result = schema.safeParse(query ?? {});
   if (result.success) return result.data;
   const { field, message } = firstIssue(result.error);

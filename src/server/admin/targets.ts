@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { maskSecrets, secretFields } from '../../config/masking.js';
 import { agentProfileSchema, sceneSchema } from '../../config/schema.js';
 import {
@@ -21,6 +22,12 @@ const PROFILE_SECRETS = secretFields(agentProfileSchema);
 
 /** CRUD for agents (`profile.yaml`) and scenes (`scene.yaml`). */
 export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): void {
+  /** JSON Schemas of the agent profile (one branch per provider) and the scene, for generated forms. */
+  app.get('/schemas', async () => ({
+    agentProfile: z.toJSONSchema(agentProfileSchema, { io: 'input', unrepresentable: 'any' }),
+    scene: z.toJSONSchema(sceneSchema, { io: 'input', unrepresentable: 'any' }),
+  }));
+
   for (const kind of ['agent', 'scene'] as const) {
     const plural = `${kind}s`;
 

@@ -3,9 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { ChatMessage } from '../../core/message.js';
 import type {
-  ClaimOptions, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
+  ClaimOptions, ConversationSummary, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
-  OutboundStatus, Store, StoreStats,
+  EntryBacklog, OutboundStatus, Store, StoreStats,
 } from '../store.js';
 import {
   type FeedRow,
@@ -201,6 +201,17 @@ export class SqliteStore implements Store {
       outboxCounts: p<{ status: OutboundStatus; n: number }>(`SELECT status, count(*) AS n FROM outbox
         WHERE status IN ('pending', 'leased') GROUP BY status`),
       outboxDeadCount: p<number>(`SELECT count(*) FROM outbox WHERE status = 'dead'`).pluck(),
+      // Each reads one partial index (status conditions match the index definitions).
+      mailboxByEntry: p<{ entry_key: string; n: number }>(`SELECT entry_key, count(*) AS n FROM inbound
+        WHERE status IN ('queued', 'leased') GROUP BY entry_key`),
+      inboundDeadByEntry: p<{ entry_key: string; n: number }>(`SELECT entry_key, count(*) AS n FROM inbound
+        WHERE status = 'dead' GROUP BY entry_key`),
+      outboxDeadByEntry: p<{ entry_key: string; n: number }>(`SELECT entry_key, count(*) AS n FROM outbox
+        WHERE status = 'dead' GROUP BY entry_key`),
+      conversations: p<{ user_id: string; conversation_id: string; n: number; last_id: number }>(`SELECT user_id,
+        conversation_id, count(*) AS n, max(id) AS last_id
+        FROM (SELECT id, user_id, conversation_id FROM inbound WHERE entry_key = ? ORDER BY id DESC LIMIT ?)
+        GROUP BY conversation_id ORDER BY last_id DESC LIMIT ?`),
       // Prunable: finished before the cutoff, and no reply of it still unsent or dead (the dead
       // letter and pending chunks point at it). Deleting sent rows first does not change this set.
       deleteSentOutbox: p(`DELETE FROM outbox WHERE status = 'sent' AND reply_to IN (SELECT CAST(id AS TEXT) FROM inbound i WHERE ${PRUNABLE})`),
@@ -541,6 +552,35 @@ export class SqliteStore implements Store {
       outboundLeased: out.get('leased') ?? 0,
       outboundDead: this.s.outboxDeadCount.get() ?? 0,
     };
+  }
+
+  async entryBacklog(): Promise<Map<string, EntryBacklog>> {
+    const backlog = new Map<string, EntryBacklog>();
+    const at = (key: string) => {
+      let b = backlog.get(key);
+      if (!b) backlog.set(key, (b = { mailbox: 0, dead: 0 }));
+      return b;
+    };
+    for (const r of this.s.mailboxByEntry.all()) at(r.entry_key).mailbox += r.n;
+    for (const r of this.s.inboundDeadByEntry.all()) at(r.entry_key).dead += r.n;
+    for (const r of this.s.outboxDeadByEntry.all()) at(r.entry_key).dead += r.n;
+    return backlog;
+  }
+
+  async listConversations(entryKey: string, opts: { limit?: number; scan?: number } = {}): Promise<ConversationSummary[]> {
+    const rows = this.s.conversations.all(entryKey, clampLimit(opts.scan, 5_000, 100_000), clampLimit(opts.limit, 50, 500));
+    return rows.map((r) => {
+      const last = this.s.inboundById.get(r.last_id);
+      const message = last ? (JSON.parse(last.message) as ChatMessage) : undefined;
+      return {
+        userId: r.user_id,
+        conversationId: r.conversation_id,
+        messages: r.n,
+        lastMessageId: String(r.last_id),
+        lastAt: last?.created_at ?? 0,
+        lastText: message?.content ?? '',
+      };
+    });
   }
 
   async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number> {

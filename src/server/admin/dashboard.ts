@@ -1,0 +1,119 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { EntryStatus } from '../../core/entry-status.js';
+import type { Gateway } from '../../gateway.js';
+
+/** How often the live stream looks for changes; it only writes when something changed. */
+const PUSH_INTERVAL_MS = 2_000;
+const KEEPALIVE_MS = 15_000;
+
+export interface DashboardEntry extends EntryStatus {
+  lastHour: { in: number; out: number };
+  mailbox: number;
+  dead: number;
+  webhookUrl: string | null;
+}
+
+/** Everything the panel's dashboard shows, in one answer. */
+export async function buildDashboard(gateway: Gateway, base: string) {
+  const now = gateway.clock.now();
+  const backlog = await gateway.store.entryBacklog();
+  const activity = gateway.keeper.activity;
+  const entries: DashboardEntry[] = gateway.keeper.status().map((status) => ({
+    ...status,
+    lastHour: activity.lastHour(now, status.key),
+    mailbox: backlog.get(status.key)?.mailbox ?? 0,
+    dead: backlog.get(status.key)?.dead ?? 0,
+    webhookUrl: webhookUrl(gateway, status.key, base),
+  }));
+  const states = { running: 0, starting: 0, error: 0, stopped: 0 };
+  for (const e of entries) states[e.state]++;
+  const series = activity.series(now);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  let mailbox = 0;
+  let dead = 0;
+  for (const b of backlog.values()) {
+    mailbox += b.mailbox;
+    dead += b.dead;
+  }
+  return {
+    at: now,
+    entries,
+    totals: { lastHour: { in: sum(series.in), out: sum(series.out) }, mailbox, dead, entries: states },
+    series,
+  };
+}
+
+/** Where platforms should post an entry's webhooks, or null for entries that need none. */
+export function webhookUrl(gateway: Gateway, key: string, base: string): string | null {
+  const spec = gateway.snapshot.entries.find((e) => e.key === key);
+  if (!spec || !gateway.registry.has(spec.channel)) return null;
+  const path = gateway.registry.get(spec.channel).webhookPath?.(key, spec.config as never);
+  return path ? `${base}${path}` : null;
+}
+
+/** `server.public_url` when set, else the address this request came in at. */
+export function publicBase(gateway: Gateway, request: FastifyRequest): string {
+  const configured = gateway.snapshot.settings.server.public_url;
+  return (configured ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
+}
+
+/** `GET /dashboard` once, and `GET /events`: the same object over Server-Sent Events whenever it changes. */
+export function registerDashboardRoutes(app: FastifyInstance, gateway: Gateway): void {
+  const streams = new AbortController();
+  app.addHook('preClose', async () => streams.abort());
+
+  app.get('/dashboard', async (request) => buildDashboard(gateway, publicBase(gateway, request)));
+
+  app.get('/events', async (request, reply) => {
+    const base = publicBase(gateway, request);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    const closed = new AbortController();
+    const stop = () => closed.abort();
+    request.raw.on('close', stop);
+    streams.signal.addEventListener('abort', stop, { once: true });
+    let last = '';
+    let lastWrite = Date.now();
+    try {
+      while (!closed.signal.aborted) {
+        // `at` changes every time; compare without it so an idle gateway sends nothing.
+        const dashboard = await buildDashboard(gateway, base);
+        const { at: _at, ...comparable } = dashboard;
+        const fingerprint = JSON.stringify(comparable);
+        if (fingerprint !== last) {
+          last = fingerprint;
+          res.write(`event: dashboard\ndata: ${JSON.stringify(dashboard)}\n\n`);
+          lastWrite = Date.now();
+        } else if (Date.now() - lastWrite >= KEEPALIVE_MS) {
+          res.write(': keepalive\n\n');
+          lastWrite = Date.now();
+        }
+        await sleep(PUSH_INTERVAL_MS, closed.signal);
+      }
+    } catch (err) {
+      request.log.warn({ err: (err as Error).message }, 'dashboard stream ended by an error');
+    } finally {
+      streams.signal.removeEventListener('abort', stop);
+      res.end();
+    }
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,181 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type {} from '@fastify/cookie';
+import type { AdminTokenSource } from '../config/admin-token.js';
+import { CocoError } from '../core/errors.js';
+
+export const SESSION_COOKIE = 'cococat_session';
+const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+/** Failed logins per client address per minute before answering 429. */
+const MAX_FAILURES_PER_MINUTE = 10;
+
+const loginBody = z.object({ token: z.string().min(1).max(512) }).strict();
+
+interface SessionClaims {
+  /** Expiry, epoch ms. */
+  exp: number;
+  /** Random id: names the session for logout and derives its CSRF token. */
+  sid: string;
+}
+
+export interface PanelSession extends SessionClaims {
+  csrfToken: string;
+}
+
+/**
+ * Panel sessions: after a login with the admin token, an HttpOnly, SameSite=Strict cookie holds
+ * `claims.signature` (HMAC-SHA256 under a key derived from the admin token), so no session table
+ * is needed and a restart keeps people logged in. The cookie alone only reads: every write also
+ * needs the session's CSRF token in `X-CSRF-Token`, which the panel gets from the login answer
+ * and a page on another site cannot read.
+ */
+export class PanelSessions {
+  /** Logged-out session ids until they would have expired anyway. */
+  private readonly revoked = new Map<string, number>();
+  private readonly failures = new Map<string, { count: number; windowStart: number }>();
+
+  constructor(
+    private readonly token: AdminTokenSource,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  create(): { cookie: string; session: PanelSession } {
+    const claims: SessionClaims = { exp: this.now() + SESSION_TTL_MS, sid: randomBytes(16).toString('base64url') };
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return { cookie: `${payload}.${this.sign(payload)}`, session: this.withCsrf(claims) };
+  }
+
+  /** The session a cookie value stands for, or undefined when absent, forged, expired or logged out. */
+  read(cookie: string | undefined): PanelSession | undefined {
+    if (!cookie) return undefined;
+    const dot = cookie.indexOf('.');
+    if (dot <= 0) return undefined;
+    const payload = cookie.slice(0, dot);
+    if (!safeEqual(cookie.slice(dot + 1), this.sign(payload))) return undefined;
+    let claims: SessionClaims;
+    try {
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as SessionClaims;
+    } catch {
+      return undefined;
+    }
+    if (typeof claims.exp !== 'number' || typeof claims.sid !== 'string' || claims.exp <= this.now()) return undefined;
+    if (this.revoked.has(claims.sid)) return undefined;
+    return this.withCsrf(claims);
+  }
+
+  revoke(session: SessionClaims): void {
+    const now = this.now();
+    for (const [sid, exp] of this.revoked) if (exp <= now) this.revoked.delete(sid);
+    this.revoked.set(session.sid, session.exp);
+  }
+
+  csrfMatches(session: PanelSession, presented: string | undefined): boolean {
+    return presented !== undefined && safeEqual(presented, session.csrfToken);
+  }
+
+  /** Counts a failed login; answers how long to wait when over the limit. */
+  recordFailure(client: string): void {
+    const now = this.now();
+    const f = this.failures.get(client);
+    if (!f || now - f.windowStart >= 60_000) this.failures.set(client, { count: 1, windowStart: now });
+    else f.count++;
+    if (this.failures.size > 10_000) this.failures.clear();
+  }
+
+  /** Milliseconds until this client may try again, or 0. */
+  lockedFor(client: string): number {
+    const f = this.failures.get(client);
+    if (!f || f.count < MAX_FAILURES_PER_MINUTE) return 0;
+    return Math.max(0, f.windowStart + 60_000 - this.now());
+  }
+
+  private withCsrf(claims: SessionClaims): PanelSession {
+    return { ...claims, csrfToken: this.sign(`csrf:${claims.sid}`) };
+  }
+
+  private sign(value: string): string {
+    return createHmac('sha256', this.token.sessionKey).update(value).digest('base64url');
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieOptions(request: FastifyRequest, maxAgeMs: number) {
+  return {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: request.protocol === 'https',
+    maxAge: Math.max(0, Math.floor(maxAgeMs / 1000)),
+  };
+}
+
+const present = (s: PanelSession) => ({ csrfToken: s.csrfToken, expiresAt: s.exp });
+
+/** `POST /api/session` (log in with the admin token), `GET` (who am I), `DELETE` (log out). */
+export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessions, token: AdminTokenSource): void {
+  app.post('/api/session', async (request, reply) => {
+    const wait = sessions.lockedFor(request.ip);
+    if (wait > 0) {
+      throw new CocoError('COCO_ERR_RATE_LIMITED', 'too many failed logins from this address; wait a minute', { statusCode: 429, retryAfterMs: wait });
+    }
+    const body = loginBody.safeParse(request.body ?? {});
+    if (!body.success) throw new CocoError('COCO_ERR_REQUEST_INVALID', 'token: send {"token": "<admin token>"}', { statusCode: 400, field: 'token' });
+    if (!token.verify(body.data.token)) {
+      sessions.recordFailure(request.ip);
+      request.log.warn({ ip: request.ip }, 'panel login refused: wrong admin token');
+      throw new CocoError('COCO_ERR_UNAUTHORIZED', 'wrong admin token', { statusCode: 401, field: 'token' });
+    }
+    const { cookie, session } = sessions.create();
+    reply.setCookie(SESSION_COOKIE, cookie, cookieOptions(request, session.exp - Date.now()));
+    return present(session);
+  });
+
+  app.get('/api/session', async (request) => {
+    const session = sessions.read(request.cookies[SESSION_COOKIE]);
+    if (!session) throw new CocoError('COCO_ERR_UNAUTHORIZED', 'not logged in', { statusCode: 401 });
+    return present(session);
+  });
+
+  app.delete('/api/session', async (request, reply) => {
+    const session = sessions.read(request.cookies[SESSION_COOKIE]);
+    if (session) {
+      assertCsrf(sessions, session, request);
+      sessions.revoke(session);
+    }
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return reply.code(204).send();
+  });
+}
+
+export function assertCsrf(sessions: PanelSessions, session: PanelSession, request: FastifyRequest): void {
+  const header = request.headers['x-csrf-token'];
+  if (!sessions.csrfMatches(session, Array.isArray(header) ? header[0] : header)) {
+    throw new CocoError('COCO_ERR_FORBIDDEN', 'X-CSRF-Token is missing or does not match this session; reload the panel', { statusCode: 403 });
+  }
+}
+
+/**
+ * The admin API's gate: a bearer admin token (scripts), or a panel session cookie; with the
+ * cookie, anything but a read also needs the CSRF token.
+ */
+export function authorizeAdmin(sessions: PanelSessions, token: AdminTokenSource, request: FastifyRequest): void {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const bearer = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (token.verify(bearer)) return;
+    throw new CocoError('COCO_ERR_UNAUTHORIZED', 'missing or wrong admin token: send "Authorization: Bearer <admin token>"', { statusCode: 401 });
+  }
+  const session = sessions.read(request.cookies[SESSION_COOKIE]);
+  if (!session) {
+    throw new CocoError('COCO_ERR_UNAUTHORIZED', 'missing or wrong admin token: send "Authorization: Bearer <admin token>" or log in to the panel', {
+      statusCode: 401,
+    });
+  }
+  if (request.method !== 'GET' && request.method !== 'HEAD') assertCsrf(sessions, session, request);
+}
