@@ -1,0 +1,140 @@
+import { useEffect, useState } from 'react';
+import { errorText, messagesApi } from './messages-api';
+import { stageInfo } from './stages';
+import { StatusBadge } from './StatusBadge';
+import { clockTime, elapsed, localTime, relativeTime, useNow } from './time';
+import type { MessageDetail, OutboundItem } from './types';
+
+/** Still moving: worth polling until the message is finished and every reply chunk is settled. */
+function unsettled(m: MessageDetail): boolean {
+  return m.status === 'queued' || m.status === 'leased' || m.replies.some((r) => r.status === 'pending' || r.status === 'leased');
+}
+
+/** One message: what was received, its timeline (absolute and since received) and its replies. */
+export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: string }) {
+  const [detail, setDetail] = useState<MessageDetail>();
+  const [error, setError] = useState<string>();
+  const [tick, setTick] = useState(0);
+  const now = useNow();
+
+  useEffect(() => {
+    let live = true;
+    messagesApi.get(id).then(
+      (d) => {
+        if (!live) return;
+        setDetail(d);
+        setError(undefined);
+      },
+      (err: unknown) => live && setError(errorText(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [id, tick]);
+
+  // While the message is in flight, follow it (a few seconds at most for a healthy agent).
+  const moving = detail ? unsettled(detail) : false;
+  useEffect(() => {
+    if (!moving) return;
+    const timer = setTimeout(() => setTick((n) => n + 1), 1500);
+    return () => clearTimeout(timer);
+  }, [moving, tick]);
+
+  return (
+    <section className="msg-detail" aria-labelledby="msg-detail-title">
+      <div className="msg-detail-head">
+        <h2 id="msg-detail-title">Message #{id}</h2>
+        <button type="button" className="msg-button" onClick={() => setTick((n) => n + 1)}>
+          Refresh
+        </button>
+        <a className="msg-button" href={closeHref}>
+          Close
+        </a>
+      </div>
+      {error && (
+        <p className="msg-banner" role="alert">
+          {error}
+        </p>
+      )}
+      {!detail && !error && <p className="msg-muted">Loading…</p>}
+      {detail && (
+        <>
+          <dl className="msg-facts">
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={detail.status} /> after {detail.attempts} attempt{detail.attempts === 1 ? '' : 's'}
+            </dd>
+            <dt>Entry</dt>
+            <dd>
+              {detail.entryKey} ({detail.channelType}) → {detail.targetKind} {detail.targetId}
+            </dd>
+            <dt>User</dt>
+            <dd>
+              {detail.userId}
+              {detail.conversationId !== detail.userId && <span className="msg-muted"> in {detail.conversationId}</span>}
+            </dd>
+            <dt>Received</dt>
+            <dd>
+              {localTime(detail.createdAt)} <span className="msg-muted">({relativeTime(detail.createdAt, now)})</span>
+            </dd>
+            {detail.lastError && (
+              <>
+                <dt>Last error</dt>
+                <dd className="msg-error-line">{detail.lastError}</dd>
+              </>
+            )}
+          </dl>
+          <blockquote className="msg-quote">{detail.content || <em>(empty)</em>}</blockquote>
+          <h3>Timeline</h3>
+          <Timeline detail={detail} />
+          <h3>Replies</h3>
+          <Replies replies={detail.replies} />
+        </>
+      )}
+    </section>
+  );
+}
+
+function Timeline({ detail }: { detail: MessageDetail }) {
+  const start = detail.timeline[0]?.at ?? detail.createdAt;
+  return (
+    <ol className="msg-timeline" aria-label="Timeline">
+      {detail.timeline.map((e, i) => {
+        const info = stageInfo(e.stage);
+        return (
+          <li key={i} className={`msg-stage msg-tone-${info.tone}`} data-stage={e.stage}>
+            <span className="msg-stage-name">{info.label}</span>
+            <span className="msg-stage-time">
+              <time dateTime={new Date(e.at).toISOString()} title={localTime(e.at)}>
+                {clockTime(e.at)}
+              </time>{' '}
+              <span className="msg-muted">{i === 0 ? '' : elapsed(e.at - start)}</span>
+            </span>
+            {e.detail && <span className="msg-stage-detail">{e.detail}</span>}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function Replies({ replies }: { replies: OutboundItem[] }) {
+  if (replies.length === 0) return <p className="msg-muted">No reply stored yet.</p>;
+  return (
+    <ul className="msg-replies">
+      {replies.map((r) => (
+        <li key={r.id} className="msg-reply" data-reply-id={r.id}>
+          <div className="msg-reply-head">
+            <StatusBadge status={r.status} />
+            <span className="msg-muted">
+              chunk {r.chunkIndex + 1}/{r.chunkCount} · {r.attempts} attempt{r.attempts === 1 ? '' : 's'}
+              {r.sentAt !== undefined && ` · sent ${clockTime(r.sentAt)}`}
+            </span>
+          </div>
+          <div className="msg-reply-text">{r.text}</div>
+          {r.lastError && <div className="msg-error-line">{r.lastError}</div>}
+        </li>
+      ))}
+    </ul>
+  );
+}

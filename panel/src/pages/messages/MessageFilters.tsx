@@ -1,0 +1,69 @@
+import { useEffect, useState } from 'react';
+import { INBOUND_STATUSES, type EntryInfo } from './types';
+
+export interface FilterValues {
+  entry: string;
+  userId: string;
+  status: string;
+}
+
+/** Entry, user id and status filters. Selects apply at once; the user id on Enter or "Apply". */
+export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; onApply: (f: FilterValues) => void }) {
+  const { entries, entry, status, onApply } = props;
+  const [userId, setUserId] = useState(props.userId);
+  useEffect(() => setUserId(props.userId), [props.userId]);
+  const apply = (change: Partial<FilterValues>) => onApply({ entry, userId: userId.trim(), status, ...change });
+  return (
+    <form
+      className="msg-filters"
+      aria-label="Filter messages"
+      onSubmit={(e) => {
+        e.preventDefault();
+        apply({});
+      }}
+    >
+      <label className="msg-field">
+        <span>Entry</span>
+        <EntrySelect entries={entries} value={entry} onChange={(v) => apply({ entry: v })} />
+      </label>
+      <label className="msg-field">
+        <span>User id</span>
+        <input value={userId} onChange={(e) => setUserId(e.target.value)} placeholder="any user" autoComplete="off" spellCheck={false} maxLength={128} />
+      </label>
+      <label className="msg-field">
+        <span>Status</span>
+        <select value={status} onChange={(e) => apply({ status: e.target.value })}>
+          <option value="">any status</option>
+          {INBOUND_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <div className="msg-filter-actions">
+        <button type="submit" className="msg-button">
+          Apply
+        </button>
+        <button type="button" className="msg-button" onClick={() => onApply({ entry: '', userId: '', status: '' })} disabled={!entry && !props.userId && !status}>
+          Clear
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Every entry by key; an entry named in the URL but gone from the workspace stays selectable. */
+export function EntrySelect({ entries, value, onChange }: { entries?: EntryInfo[]; value: string; onChange: (key: string) => void }) {
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value)}>
+      <option value="">all entries</option>
+      {entries?.map((e) => (
+        <option key={e.key} value={e.key}>
+          {e.key}
+        </option>
+      ))}
+      {value && entries && !entries.some((e) => e.key === value) && <option value={value}>{value}</option>}
+    </select>
+  );
+}

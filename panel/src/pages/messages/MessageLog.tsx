@@ -1,0 +1,103 @@
+import { useCallback, useEffect, useState } from 'react';
+import { errorText, messagesApi, PAGE_SIZE, type LogFilter } from './messages-api';
+import { StatusBadge } from './StatusBadge';
+import { relativeTime, localTime, useNow } from './time';
+import type { MessageSummary } from './types';
+
+/**
+ * The inbound messages matching the filter, newest first, a page at a time ("Load more" asks for
+ * the ones before the last id shown). A table on wide screens, cards on phones (CSS only).
+ */
+export function MessageLog({ filter, selected, linkTo }: { filter: LogFilter; selected: string; linkTo: (id: string) => string }) {
+  const [messages, setMessages] = useState<MessageSummary[]>();
+  const [more, setMore] = useState(false);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string>();
+  const now = useNow();
+  const key = `${filter.entry ?? ''}\n${filter.userId ?? ''}\n${filter.status ?? ''}`;
+
+  const load = useCallback(
+    async (before?: string) => {
+      setLoading(true);
+      try {
+        const page = await messagesApi.list(filter, before);
+        setMessages((prev) => (before ? [...(prev ?? []), ...page] : page));
+        setMore(page.length === PAGE_SIZE);
+        setError(undefined);
+      } catch (err) {
+        setError(errorText(err));
+      } finally {
+        setLoading(false);
+      }
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [key],
+  );
+
+  useEffect(() => {
+    setMessages(undefined);
+    void load();
+  }, [load]);
+
+  return (
+    <section className="msg-log" aria-label="Message log">
+      <div className="msg-log-head">
+        <h2>Log</h2>
+        <button type="button" className="msg-button" onClick={() => void load()} disabled={loading}>
+          Refresh
+        </button>
+      </div>
+      {error && (
+        <p className="msg-banner" role="alert">
+          {error}
+        </p>
+      )}
+      {!messages && !error && <p className="msg-muted">Loading…</p>}
+      {messages && messages.length === 0 && <p className="msg-muted">No messages match.</p>}
+      {messages && messages.length > 0 && (
+        <table className="msg-table">
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Received</th>
+              <th scope="col">Entry</th>
+              <th scope="col">User</th>
+              <th scope="col">Message</th>
+              <th scope="col">Status</th>
+              <th scope="col">Attempts</th>
+            </tr>
+          </thead>
+          <tbody>
+            {messages.map((m) => (
+              <tr key={m.id} className={m.id === selected ? 'msg-row msg-row-selected' : 'msg-row'} data-message-id={m.id}>
+                <td data-label="#">{m.id}</td>
+                <td data-label="Received">
+                  <time dateTime={new Date(m.createdAt).toISOString()} title={localTime(m.createdAt)}>
+                    {relativeTime(m.createdAt, now)}
+                  </time>
+                </td>
+                <td data-label="Entry">{m.entryKey}</td>
+                <td data-label="User">{m.userId}</td>
+                <td data-label="Message" className="msg-content">
+                  <a href={linkTo(m.id)} aria-current={m.id === selected ? 'true' : undefined} aria-label={`Message ${m.id}: ${m.content.slice(0, 80)}`}>
+                    {m.content || <em>(empty)</em>}
+                  </a>
+                  {m.lastError && <span className="msg-error-line">{m.lastError}</span>}
+                </td>
+                <td data-label="Status">
+                  <StatusBadge status={m.status} />
+                </td>
+                <td data-label="Attempts">{m.attempts}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {more && (
+        <button type="button" className="msg-button msg-more" onClick={() => void load(messages?.[messages.length - 1]?.id)} disabled={loading}>
+          {loading ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,82 @@
+import { useEffect, useState } from 'react';
+import { href, navigate, useRoute } from '../../router';
+import { DeadLetters } from './DeadLetters';
+import { MessageDetailPanel } from './MessageDetailPanel';
+import { MessageFilters } from './MessageFilters';
+import { MessageLog } from './MessageLog';
+import { messagesApi } from './messages-api';
+import { INBOUND_STATUSES, type DeadLetterKind, type EntryInfo, type InboundStatus } from './types';
+import './messages.css';
+
+/**
+ * `#/messages?entry=&user=&status=&id=` (the log, one message's timeline) and
+ * `#/messages?view=dead&entry=&kind=` (dead letters with retry). Everything the page shows is in
+ * the hash, so a filtered view or an opened message can be reloaded and shared.
+ */
+export function MessagesPage() {
+  const { query } = useRoute();
+  const view = query.get('view') === 'dead' ? 'dead' : 'log';
+  const entry = query.get('entry') ?? '';
+  const userId = query.get('user') ?? '';
+  const rawStatus = query.get('status') ?? '';
+  const status = INBOUND_STATUSES.includes(rawStatus as InboundStatus) ? (rawStatus as InboundStatus) : undefined;
+  const kindParam = query.get('kind');
+  const kind: DeadLetterKind | undefined = kindParam === 'inbound' || kindParam === 'outbound' ? kindParam : undefined;
+  const id = query.get('id') ?? '';
+  const entries = useEntries();
+
+  const logQuery = { entry, user: userId, status, id };
+
+  return (
+    <div className="msg-page">
+      <h1 className="msg-title">Messages</h1>
+      <nav className="msg-tabs" aria-label="Messages views">
+        <a href={href(['messages'], { entry })} aria-current={view === 'log' ? 'page' : undefined}>
+          Message log
+        </a>
+        <a href={href(['messages'], { view: 'dead', entry })} aria-current={view === 'dead' ? 'page' : undefined}>
+          Dead letters
+        </a>
+      </nav>
+      {view === 'log' ? (
+        <>
+          <MessageFilters
+            entries={entries}
+            entry={entry}
+            userId={userId}
+            status={status ?? ''}
+            onApply={(f) => navigate(['messages'], { entry: f.entry, user: f.userId, status: f.status })}
+          />
+          <div className={id ? 'msg-split msg-split-open' : 'msg-split'}>
+            <MessageLog filter={{ entry: entry || undefined, userId: userId || undefined, status }} selected={id} linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
+            {id && <MessageDetailPanel key={id} id={id} closeHref={href(['messages'], { ...logQuery, id: undefined })} />}
+          </div>
+        </>
+      ) : (
+        <DeadLetters
+          entries={entries}
+          entry={entry}
+          kind={kind}
+          onFilter={(f) => navigate(['messages'], { view: 'dead', entry: f.entry, kind: f.kind })}
+          messageHref={(mid) => href(['messages'], { entry, id: mid })}
+        />
+      )}
+    </div>
+  );
+}
+
+/** All entries, for the filter selects (any channel, not only web_api). */
+function useEntries(): EntryInfo[] | undefined {
+  const [entries, setEntries] = useState<EntryInfo[]>();
+  useEffect(() => {
+    let live = true;
+    messagesApi.entries().then(
+      (e) => live && setEntries(e),
+      () => live && setEntries([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return entries;
+}

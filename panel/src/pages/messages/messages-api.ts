@@ -1,0 +1,34 @@
+import { api, ApiError } from '../../api';
+import type { DeadLetter, DeadLetterKind, EntryInfo, InboundStatus, MessageDetail, MessageSummary } from './types';
+
+/** The admin message-log and dead-letter endpoints, typed for the page. */
+
+export interface LogFilter {
+  entry?: string;
+  userId?: string;
+  status?: InboundStatus;
+}
+
+export const PAGE_SIZE = 50;
+
+function qs(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export const messagesApi = {
+  entries: () => api<{ entries: EntryInfo[] }>('GET', '/entries').then((r) => r.entries),
+  list: (f: LogFilter, before?: string) =>
+    api<{ messages: MessageSummary[] }>('GET', `/messages${qs({ entry: f.entry, userId: f.userId, status: f.status, before, limit: PAGE_SIZE })}`).then((r) => r.messages),
+  get: (id: string) => api<MessageDetail>('GET', `/messages/${encodeURIComponent(id)}`),
+  deadLetters: (kind?: DeadLetterKind, entry?: string) =>
+    api<{ deadLetters: DeadLetter[] }>('GET', `/dead-letters${qs({ kind, entry })}`).then((r) => r.deadLetters),
+  retry: (kind: DeadLetterKind, id: string) => api<{ retried: boolean }>('POST', `/dead-letters/${kind}/${encodeURIComponent(id)}/retry`),
+};
+
+export function errorText(err: unknown): string {
+  if (err instanceof ApiError) return err.field ? `${err.message} (${err.field})` : err.message;
+  return err instanceof Error ? err.message : String(err);
+}

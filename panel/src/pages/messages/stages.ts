@@ -1,0 +1,22 @@
+/**
+ * Timeline stages the store records (src/store/sqlite: getMessage, recordEvent and the outbox
+ * operations), with words for people. Unknown stages show as they are.
+ */
+const STAGES: Record<string, { label: string; tone: 'ok' | 'warn' | 'bad' | 'info' }> = {
+  received: { label: 'Received', tone: 'info' },
+  claimed: { label: 'Picked up for the agent', tone: 'info' },
+  retry: { label: 'Failed, queued again', tone: 'warn' },
+  agent_error: { label: 'Agent error', tone: 'bad' },
+  replied: { label: 'Agent replied', tone: 'ok' },
+  fallback: { label: 'Fallback reply used', tone: 'warn' },
+  dead: { label: 'Dead-lettered', tone: 'bad' },
+  revived: { label: 'Retried from dead letters', tone: 'info' },
+  sent: { label: 'Sent', tone: 'ok' },
+  send_retry: { label: 'Send failed, will retry', tone: 'warn' },
+  send_dead: { label: 'Reply dead-lettered', tone: 'bad' },
+  send_revived: { label: 'Reply retried from dead letters', tone: 'info' },
+};
+
+export function stageInfo(stage: string): { label: string; tone: 'ok' | 'warn' | 'bad' | 'info' } {
+  return STAGES[stage] ?? { label: stage, tone: 'info' };
+}
