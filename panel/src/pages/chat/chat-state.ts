@@ -10,6 +10,10 @@ export interface TranscriptTurn {
   at: number;
   messageId?: string;
   format?: 'text' | 'markdown';
+  /** Assistant turns: the reply chunk's feed seq. */
+  seq?: number;
+  /** User turns: the message's status; queued or leased means no answer yet. */
+  status?: string;
 }
 
 /** One SSE `reply` event: one chunk of the answer to `messageId`. */
@@ -42,7 +46,7 @@ export interface AssistantBubble {
   /** Chunk texts by index; holes are chunks not arrived yet. */
   chunks: (string | undefined)[];
   count: number;
-  /** Loaded with the transcript: its text is complete, and live events for it are repeats. */
+  /** Loaded with the transcript (its chunks' seqs are in `seen`, so replayed events are dropped). */
   fromTranscript: boolean;
 }
 
@@ -70,7 +74,7 @@ export function bubbleText(b: Bubble): string {
 }
 
 export function isStreaming(b: AssistantBubble): boolean {
-  return !b.fromTranscript && b.chunks.filter((c) => c !== undefined).length < b.count;
+  return b.chunks.filter((c) => c !== undefined).length < b.count;
 }
 
 export function chatReducer(state: ChatState, action: ChatAction): ChatState {
@@ -95,15 +99,27 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 }
 
 function loaded(state: ChatState, turns: TranscriptTurn[], lastSeq: number | undefined): ChatState {
-  const bubbles: Bubble[] = turns.map((t, i) =>
-    t.role === 'user'
-      ? { key: `t${i}`, role: 'user', text: t.text, at: t.at, messageId: t.messageId, state: 'done' }
-      : { key: `t${i}`, role: 'assistant', at: t.at, messageId: t.messageId, format: t.format ?? 'markdown', chunks: [t.text], count: 1, fromTranscript: true },
-  );
+  const bubbles: Bubble[] = [];
+  const seen = new Set(state.seen);
+  turns.forEach((t, i) => {
+    if (t.seq !== undefined) seen.add(t.seq);
+    if (t.role === 'user') {
+      const pending = t.status === 'queued' || t.status === 'leased';
+      bubbles.push({ key: `t${i}`, role: 'user', text: t.text, at: t.at, messageId: t.messageId, state: pending ? 'waiting' : 'done' });
+      return;
+    }
+    // The transcript lists a reply chunk by chunk: the chunks of one answer make one bubble.
+    const prev = bubbles[bubbles.length - 1];
+    if (prev?.role === 'assistant' && prev.messageId === t.messageId) {
+      bubbles[bubbles.length - 1] = { ...prev, chunks: [...prev.chunks, t.text], count: prev.count + 1 };
+    } else {
+      bubbles.push({ key: `t${i}`, role: 'assistant', at: t.at, messageId: t.messageId, format: t.format ?? 'markdown', chunks: [t.text], count: 1, fromTranscript: true });
+    }
+  });
   // Keep what this tab sent or received meanwhile that the loaded transcript does not hold yet.
   const known = new Set(turns.map((t) => `${t.role}:${t.messageId}`));
   const live = state.bubbles.filter((b) => b.key.startsWith('live') && !(b.messageId && known.has(`${b.role}:${b.messageId}`)));
-  const next: ChatState = { ...state, bubbles: [...bubbles, ...live], lastSeq: Math.max(state.lastSeq, lastSeq ?? 0) };
+  const next: ChatState = { bubbles: [...bubbles, ...live], seen, lastSeq: Math.max(state.lastSeq, lastSeq ?? 0) };
   return { ...next, bubbles: next.bubbles.map((b) => (b.role === 'user' && b.state === 'waiting' && hasAnswer(next, b.messageId) ? { ...b, state: 'done' } : b)) };
 }
 
@@ -116,6 +132,7 @@ function updateUser(state: ChatState, key: string, change: (b: UserBubble) => Us
 }
 
 function reply(state: ChatState, e: ReplyEvent): ChatState {
+  // Seen: in the loaded transcript, or replayed after the stream reconnected.
   if (state.seen.has(e.seq)) return state;
   const seen = new Set(state.seen).add(e.seq);
   const base = { ...state, seen, lastSeq: Math.max(state.lastSeq, e.seq) };
@@ -125,7 +142,6 @@ function reply(state: ChatState, e: ReplyEvent): ChatState {
   let bubbles = state.bubbles.slice();
   if (existing >= 0) {
     const b = bubbles[existing] as AssistantBubble;
-    if (b.fromTranscript) return base; // replayed history
     const chunks = b.chunks.slice();
     chunks[index] = e.text;
     bubbles[existing] = { ...b, chunks, count: Math.max(b.count, count) };
