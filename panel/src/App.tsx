@@ -1,0 +1,143 @@
+import { useEffect, useState } from 'react';
+import { session, UNAUTHORIZED_EVENT } from './api';
+import { ToastProvider } from './components/Banner';
+import { Logo, MenuIcon } from './components/Icons';
+import { AgentPage } from './pages/agents/AgentPage';
+import { AgentsPage } from './pages/agents/AgentsPage';
+import { NewTargetPage } from './pages/agents/NewTargetPage';
+import { ScenePage } from './pages/agents/ScenePage';
+import { ChatPage } from './pages/chat/ChatPage';
+import { DashboardPage } from './pages/dashboard/DashboardPage';
+import { LoginPage } from './pages/login/LoginPage';
+import { MessagesPage } from './pages/messages/MessagesPage';
+import { href, useRoute, type Route } from './router';
+
+type Auth = 'checking' | 'out' | 'in' | 'unreachable';
+
+export function App() {
+  const [auth, setAuth] = useState<Auth>('checking');
+  useEffect(() => {
+    session.current().then(
+      (s) => setAuth(s ? 'in' : 'out'),
+      () => setAuth('unreachable'),
+    );
+    const onUnauthorized = () => setAuth('out');
+    window.addEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+  }, []);
+
+  if (auth === 'checking') return <main className="splash" aria-busy="true" />;
+  if (auth === 'unreachable') {
+    return (
+      <main className="login">
+        <div className="login-card" role="alert">
+          <h1>Cannot reach the gateway</h1>
+          <p>Check that CocoCat is running, then reload this page.</p>
+        </div>
+      </main>
+    );
+  }
+  if (auth === 'out') return <LoginPage onLogin={() => setAuth('in')} />;
+  return (
+    <ToastProvider>
+      <Shell onLogout={() => setAuth('out')} />
+    </ToastProvider>
+  );
+}
+
+const NAV = [
+  { label: 'Dashboard', section: 'dashboard' },
+  { label: 'Agents', section: 'agents' },
+  { label: 'Chat', section: 'chat' },
+  { label: 'Messages', section: 'messages' },
+] as const;
+
+function sectionOf(route: Route): string {
+  const first = route.parts[0] ?? 'dashboard';
+  return first === 'scenes' ? 'agents' : first;
+}
+
+function Shell({ onLogout }: { onLogout(): void }) {
+  const route = useRoute();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const section = sectionOf(route);
+  // A new page closes the phone menu and starts at the top.
+  useEffect(() => {
+    setMenuOpen(false);
+    window.scrollTo(0, 0);
+  }, [route.parts.join('/')]);
+
+  const logout = async () => {
+    await session.logout().catch(() => undefined);
+    onLogout();
+  };
+
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>
+        Skip to content
+      </a>
+      <header className="topbar">
+        <a className="brand" href={href(['dashboard'])}>
+          <Logo />
+          <span>CocoCat</span>
+        </a>
+        <button
+          type="button"
+          className="menu-button"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => setMenuOpen((o) => !o)}
+        >
+          <MenuIcon />
+          <span className="visually-hidden">Menu</span>
+        </button>
+        <nav id="main-nav" className={`nav${menuOpen ? ' is-open' : ''}`} aria-label="Main">
+          <ul>
+            {NAV.map((item) => (
+              <li key={item.section}>
+                <a href={href([item.section])} aria-current={section === item.section ? 'page' : undefined}>
+                  {item.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+          <button type="button" className="btn btn-quiet logout" onClick={logout}>
+            Log out
+          </button>
+        </nav>
+      </header>
+      <main id="main" className="content" tabIndex={-1}>
+        <Page route={route} />
+      </main>
+    </div>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  const [first = 'dashboard', second] = route.parts;
+  switch (first) {
+    case 'dashboard':
+      return <DashboardPage />;
+    case 'agents':
+      if (second) return <AgentPage key={second} id={second} />;
+      if (route.query.get('new')) return <NewTargetPage kind={route.query.get('new') === 'scene' ? 'scene' : 'agent'} />;
+      return <AgentsPage />;
+    case 'scenes':
+      if (second) return <ScenePage key={second} id={second} />;
+      return <AgentsPage />;
+    case 'chat':
+      return <ChatPage />;
+    case 'messages':
+      return <MessagesPage />;
+    default:
+      return (
+        <div className="page">
+          <h1>Page not found</h1>
+          <p>
+            <a href={href(['dashboard'])}>Go to the dashboard</a>
+          </p>
+        </div>
+      );
+  }
+}

@@ -1,0 +1,263 @@
+import type { ReactNode } from 'react';
+import {
+  branchesOf,
+  branchFor,
+  choices,
+  fieldKind,
+  humanize,
+  type Draft,
+  type FieldErrors,
+  type SecretModes,
+} from './schema';
+import type { JsonSchema, SecretState } from './types';
+
+interface SchemaFormProps {
+  schema: JsonSchema;
+  draft: Draft;
+  onDraft(name: string, value: string | boolean): void;
+  errors: FieldErrors;
+  /** Stored state of the write-only fields (absent for a new item). */
+  secrets?: Record<string, SecretState>;
+  secretModes: SecretModes;
+  onSecretMode(name: string, mode: SecretModes[string]): void;
+  /** Prefix of the inputs' ids, unique on the page. */
+  idPrefix: string;
+}
+
+/** Draws a form from a JSON Schema: one labelled input per property, help text and the error under it. */
+export function SchemaForm(props: SchemaFormProps) {
+  const { schema, draft, idPrefix } = props;
+  const branches = branchesOf(schema);
+  const branch = branchFor(schema, draft);
+  return (
+    <div className="schema-form">
+      {branches && (
+        <Field id={`${idPrefix}-${branches.discriminator}`} label={humanize(branches.discriminator)} required error={props.errors[branches.discriminator]}>
+          {(aria) => (
+            <select {...aria} value={String(draft[branches.discriminator] ?? '')} onChange={(e) => props.onDraft(branches.discriminator, e.target.value)}>
+              {branches.options.map((o) => (
+                <option key={o.value} value={o.value}>
+                  {o.value}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      )}
+      {branch ? (
+        Object.entries(branch.properties ?? {})
+          .filter(([, prop]) => prop.const === undefined)
+          .map(([name, prop]) => (
+            <PropertyField key={name} name={name} prop={prop} required={(branch.required ?? []).includes(name)} {...props} />
+          ))
+      ) : (
+        <p className="muted">This schema has no fields the form can draw.</p>
+      )}
+    </div>
+  );
+}
+
+type Aria = { id: string; 'aria-describedby'?: string; 'aria-invalid'?: boolean; required?: boolean };
+
+interface FieldProps {
+  id: string;
+  label: string;
+  help?: string;
+  error?: string;
+  required?: boolean;
+  /** Shown beside the label, e.g. a secret's "set" badge. */
+  extra?: ReactNode;
+  children(aria: Aria): ReactNode;
+  /** Checkboxes put the label after the box. */
+  inline?: boolean;
+}
+
+/** A label, the input, its help and its error, wired together for screen readers. */
+export function Field({ id, label, help, error, required, extra, children, inline }: FieldProps) {
+  const described = [help && `${id}-help`, error && `${id}-error`].filter(Boolean).join(' ');
+  const aria: Aria = { id, 'aria-describedby': described || undefined, 'aria-invalid': error ? true : undefined, required: required || undefined };
+  const labelEl = (
+    <label htmlFor={id}>
+      {label}
+      {required && (
+        <span className="required" aria-hidden="true">
+          {' '}
+          *
+        </span>
+      )}
+    </label>
+  );
+  return (
+    <div className={`field${inline ? ' field-inline' : ''}${error ? ' field-invalid' : ''}`}>
+      {inline ? (
+        <div className="field-check">
+          {children(aria)}
+          {labelEl}
+        </div>
+      ) : (
+        <div className="field-label">
+          {labelEl}
+          {extra}
+        </div>
+      )}
+      {!inline && children(aria)}
+      {help && (
+        <p className="field-help" id={`${id}-help`}>
+          {help}
+        </p>
+      )}
+      {error && (
+        <p className="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function PropertyField(props: SchemaFormProps & { name: string; prop: JsonSchema; required: boolean }) {
+  const { name, prop, required, draft, onDraft, idPrefix } = props;
+  const id = `${idPrefix}-${name}`;
+  const kind = fieldKind(prop);
+  const value = draft[name] ?? '';
+  const common = { id, label: prop.title ?? humanize(name), help: prop.description, error: props.errors[name], required };
+
+  if (kind === 'secret') return <SecretField {...props} {...common} />;
+  if (kind === 'boolean') {
+    return (
+      <Field {...common} inline>
+        {(aria) => <input type="checkbox" {...aria} checked={value === true} onChange={(e) => onDraft(name, e.target.checked)} />}
+      </Field>
+    );
+  }
+  return (
+    <Field {...common}>
+      {(aria) => {
+        const text = String(value);
+        const set = (v: string) => onDraft(name, v);
+        switch (kind) {
+          case 'enum':
+            return (
+              <select {...aria} value={text} onChange={(e) => set(e.target.value)}>
+                {(!required || prop.default === undefined) && <option value="">{prop.default === undefined ? '—' : `default (${String(prop.default)})`}</option>}
+                {choices(prop).map((c) => (
+                  <option key={c} value={c}>
+                    {c}
+                  </option>
+                ))}
+              </select>
+            );
+          case 'number':
+            return (
+              <input
+                {...aria}
+                type="number"
+                inputMode="numeric"
+                min={prop.minimum}
+                max={prop.maximum}
+                value={text}
+                placeholder={prop.default !== undefined ? String(prop.default) : undefined}
+                onChange={(e) => set(e.target.value)}
+              />
+            );
+          case 'suggest':
+            return (
+              <>
+                <input {...aria} type="text" list={`${id}-choices`} value={text} onChange={(e) => set(e.target.value)} />
+                <datalist id={`${id}-choices`}>
+                  {choices(prop).map((c) => (
+                    <option key={c} value={c} />
+                  ))}
+                </datalist>
+              </>
+            );
+          case 'text':
+            return <textarea {...aria} rows={5} value={text} onChange={(e) => set(e.target.value)} />;
+          case 'list':
+            return <textarea {...aria} rows={3} value={text} placeholder="One per line" onChange={(e) => set(e.target.value)} />;
+          case 'json':
+            return <textarea {...aria} className="mono" rows={4} value={text} placeholder="JSON" onChange={(e) => set(e.target.value)} />;
+          default:
+            return (
+              <input
+                {...aria}
+                type={prop.format === 'uri' ? 'url' : 'text'}
+                value={text}
+                placeholder={prop.default !== undefined && prop.default !== '' ? String(prop.default) : undefined}
+                onChange={(e) => set(e.target.value)}
+              />
+            );
+        }
+      }}
+    </Field>
+  );
+}
+
+/**
+ * A write-only field: the stored value never reaches the browser, so the input starts empty and
+ * the field says whether a value is set; "Replace" opens the input, "Cancel" keeps the stored one.
+ */
+function SecretField(props: SchemaFormProps & { name: string; prop: JsonSchema; id: string; label: string; help?: string; error?: string; required: boolean }) {
+  const { name, id, secrets, secretModes, onSecretMode, draft, onDraft, required } = props;
+  const state = secrets?.[name];
+  const mode = secretModes[name] ?? 'replace';
+  const stored = state?.set === true;
+  const badge = secrets ? (
+    <span className={`secret-state ${mode === 'clear' ? 'is-clearing' : stored ? 'is-set' : 'is-unset'}`} id={`${id}-state`}>
+      {mode === 'clear' ? 'will be removed' : stored ? (state?.source === 'env' ? 'set (environment variable)' : 'set') : 'not set'}
+    </span>
+  ) : undefined;
+  return (
+    <Field {...props} required={required && !stored} extra={badge}>
+      {(aria) => {
+        const describedBy = [aria['aria-describedby'], badge ? `${id}-state` : undefined].filter(Boolean).join(' ') || undefined;
+        if (mode === 'replace') {
+          return (
+            <div className="secret-row">
+              <input
+                {...aria}
+                aria-describedby={describedBy}
+                type="password"
+                autoComplete="new-password"
+                spellCheck={false}
+                value={String(draft[name] ?? '')}
+                placeholder={stored ? 'New value' : undefined}
+                onChange={(e) => onDraft(name, e.target.value)}
+              />
+              {stored && (
+                <button type="button" className="btn btn-small" onClick={() => (onDraft(name, ''), onSecretMode(name, 'keep'))}>
+                  Keep current
+                </button>
+              )}
+            </div>
+          );
+        }
+        return (
+          <div className="secret-row">
+            {/* Not an input: nothing to fill, so the label points at the Replace button. */}
+            <button
+              type="button"
+              id={id}
+              aria-label={`Replace ${props.label}`}
+              aria-describedby={describedBy}
+              className="btn btn-small"
+              onClick={() => onSecretMode(name, 'replace')}
+            >
+              Replace
+            </button>
+            {!required && mode === 'keep' && (
+              <button type="button" className="btn btn-small btn-quiet" aria-label={`Remove ${props.label}`} onClick={() => onSecretMode(name, 'clear')}>
+                Remove
+              </button>
+            )}
+            {mode === 'clear' && (
+              <button type="button" className="btn btn-small btn-quiet" onClick={() => onSecretMode(name, 'keep')}>
+                Undo
+              </button>
+            )}
+          </div>
+        );
+      }}
+    </Field>
+  );
+}

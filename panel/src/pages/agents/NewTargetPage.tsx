@@ -1,0 +1,53 @@
+import { api } from '../../api';
+import { Banner } from '../../components/Banner';
+import { useToast } from '../../components/Banner';
+import { errorText, usePolled } from '../../components/live';
+import type { JsonSchema } from '../../components/types';
+import { href, navigate } from '../../router';
+import { useSchemas, type TargetKind } from './data';
+import { TargetForm } from './TargetForm';
+
+/** `#/agents?new=agent|scene`: a new agent's profile, or a new scene. */
+export function NewTargetPage({ kind }: { kind: TargetKind }) {
+  const schemas = useSchemas();
+  const toast = useToast();
+  // Agents and scenes share one id space; the list also feeds the roster hint.
+  const taken = usePolled(
+    async () => {
+      const [a, s] = await Promise.all([api<{ agents: { id: string }[] }>('GET', '/agents'), api<{ scenes: { id: string }[] }>('GET', '/scenes')]);
+      return { agents: a.agents.map((x) => x.id), scenes: s.scenes.map((x) => x.id) };
+    },
+    0,
+    [],
+  );
+  const schema = schemas.value && (kind === 'agent' ? schemas.value.agentProfile : withRosterHint(schemas.value.scene, taken.data?.agents ?? []));
+  return (
+    <div className="page page-narrow">
+      <p className="crumbs">
+        <a href={href(['agents'])}>Agents</a> /
+      </p>
+      <h1>{kind === 'agent' ? 'New agent' : 'New scene'}</h1>
+      {schemas.error !== undefined && <Banner>Cannot load the form: {errorText(schemas.error)}</Banner>}
+      {schema && taken.data && (
+        <TargetForm
+          kind={kind}
+          schema={schema}
+          takenIds={[...taken.data.agents, ...taken.data.scenes]}
+          submitLabel={kind === 'agent' ? 'Create agent' : 'Create scene'}
+          onSaved={(id) => {
+            toast(`${kind === 'agent' ? 'Agent' : 'Scene'} "${id}" created`);
+            navigate([`${kind}s`, id]);
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+/** Adds the agent ids one can put in a roster to the roster field's help. */
+export function withRosterHint(schema: JsonSchema, agents: string[]): JsonSchema {
+  const roster = schema.properties?.roster;
+  if (!roster) return schema;
+  const hint = agents.length ? `One agent ID per line. Agents: ${agents.join(', ')}` : 'One agent ID per line (create an agent first)';
+  return { ...schema, properties: { ...schema.properties, roster: { ...roster, description: `${roster.description ?? ''}. ${hint}` } } };
+}

@@ -1,0 +1,88 @@
+import { useState, type FormEvent } from 'react';
+import { api } from '../../api';
+import { Banner } from '../../components/Banner';
+import { Button } from '../../components/Button';
+import { Field, SchemaForm } from '../../components/SchemaForm';
+import type { JsonSchema, SecretState } from '../../components/types';
+import { placeError, useSchemaDraft } from '../../components/useSchemaDraft';
+import { targetPath, validId, type TargetKind } from './data';
+
+interface TargetFormProps {
+  kind: TargetKind;
+  schema: JsonSchema;
+  /** Set when editing; a new item asks for its id. */
+  id?: string;
+  stored?: Record<string, unknown>;
+  secrets?: Record<string, SecretState>;
+  /** Ids already taken (agents and scenes share one namespace): PUT would replace, so refuse here. */
+  takenIds?: string[];
+  submitLabel: string;
+  onSaved(id: string): void;
+}
+
+/** An agent's profile or a scene, drawn from the server's JSON Schema and saved with PUT. */
+export function TargetForm({ kind, schema, id, stored, secrets, takenIds = [], submitLabel, onSaved }: TargetFormProps) {
+  const form = useSchemaDraft(schema, stored, secrets);
+  const [newId, setNewId] = useState('');
+  const [idError, setIdError] = useState<string>();
+  const [banner, setBanner] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const prefix = `${kind}-${id ?? 'new'}`;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBanner(undefined);
+    const targetId = id ?? newId.trim();
+    const idProblem = id ? undefined : validId(targetId) ?? (takenIds.includes(targetId) ? `"${targetId}" is already taken` : undefined);
+    setIdError(idProblem);
+    const value = form.validate();
+    if (idProblem || !value) return;
+    setBusy(true);
+    try {
+      await api('PUT', targetPath(kind, targetId), value);
+      onSaved(targetId);
+    } catch (err) {
+      const placed = placeError(err);
+      if (placed.field === 'id') setIdError(placed.message);
+      else if (placed.field && placed.field.split('.')[0]! in form.draft) form.setErrors({ [placed.field.split('.')[0]!]: placed.message });
+      else setBanner(placed.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="form" onSubmit={submit} noValidate>
+      {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
+      {!id && (
+        <Field id={`${prefix}-id`} label={kind === 'agent' ? 'Agent ID' : 'Scene ID'} help="Lowercase letters, digits, - and _; used in entry keys and URLs" error={idError} required>
+          {(aria) => (
+            <input
+              {...aria}
+              type="text"
+              autoComplete="off"
+              spellCheck={false}
+              value={newId}
+              onChange={(e) => (setNewId(e.target.value), setIdError(undefined))}
+            />
+          )}
+        </Field>
+      )}
+      <SchemaForm
+        schema={schema}
+        draft={form.draft}
+        onDraft={form.onDraft}
+        errors={form.errors}
+        secrets={id ? secrets : undefined}
+        secretModes={form.modes}
+        onSecretMode={form.onSecretMode}
+        idPrefix={prefix}
+      />
+      <div className="form-actions">
+        <Button type="submit" variant="primary" busy={busy}>
+          {submitLabel}
+        </Button>
+      </div>
+    </form>
+  );
+}

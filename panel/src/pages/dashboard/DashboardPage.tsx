@@ -1,0 +1,127 @@
+import { Banner } from '../../components/Banner';
+import { ChannelIcon } from '../../components/ChannelIcon';
+import { EmptyState } from '../../components/EmptyState';
+import { count } from '../../components/format';
+import { errorText, useDashboard, useNow, type LiveMode } from '../../components/live';
+import { EntryStatusLine } from '../../components/StatusBadge';
+import { ThroughputChart } from '../../components/ThroughputChart';
+import type { Dashboard, DashboardEntry } from '../../components/types';
+import { href } from '../../router';
+
+/** Every entry at a glance, live: state, traffic, queues; plus the last hour's throughput. */
+export function DashboardPage() {
+  const { dashboard, mode, error } = useDashboard();
+  const now = useNow();
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Dashboard</h1>
+        <LiveIndicator mode={mode} />
+      </div>
+      {error !== undefined && !dashboard && <Banner>Cannot load the dashboard: {errorText(error)}</Banner>}
+      {!dashboard ? (
+        <p className="muted" aria-busy="true">
+          Loading…
+        </p>
+      ) : (
+        <>
+          <Totals dashboard={dashboard} />
+          <section className="card" aria-labelledby="throughput-title">
+            <h2 id="throughput-title">Throughput</h2>
+            <ThroughputChart inbound={dashboard.series.in} outbound={dashboard.series.out} bucketMs={dashboard.series.bucketMs} />
+          </section>
+          <section aria-labelledby="entries-title">
+            <h2 id="entries-title">Entries</h2>
+            {dashboard.entries.length === 0 ? (
+              <EmptyState title="No entries yet">
+                <p>
+                  An entry connects an agent to a channel. <a href={href(['agents'])}>Open Agents</a> to create an agent and add one.
+                </p>
+              </EmptyState>
+            ) : (
+              <ul className="entry-grid" aria-label="Entries">
+                {dashboard.entries.map((entry) => (
+                  <DashboardRow key={entry.key} entry={entry} now={now} />
+                ))}
+              </ul>
+            )}
+          </section>
+        </>
+      )}
+    </div>
+  );
+}
+
+export function LiveIndicator({ mode }: { mode: LiveMode }) {
+  const text = mode === 'live' ? 'Live' : mode === 'polling' ? 'Polling every 2 s' : 'Connecting…';
+  return (
+    <span className={`live live-${mode}`} role="status">
+      <span className="live-dot" aria-hidden="true" />
+      {text}
+    </span>
+  );
+}
+
+function Totals({ dashboard }: { dashboard: Dashboard }) {
+  const { totals } = dashboard;
+  const items: [string, string, string?][] = [
+    ['Running', `${totals.entries.running} / ${dashboard.entries.length}`, totals.entries.error > 0 ? `${totals.entries.error} in error` : undefined],
+    ['In, last hour', count(totals.lastHour.in)],
+    ['Out, last hour', count(totals.lastHour.out)],
+    ['Waiting in mailboxes', count(totals.mailbox)],
+    ['Dead letters', count(totals.dead)],
+  ];
+  return (
+    <dl className="totals">
+      {items.map(([label, value, note]) => (
+        <div key={label} className={`total${label === 'Dead letters' && totals.dead > 0 ? ' is-warn' : ''}${note ? ' is-warn' : ''}`}>
+          <dt>{label}</dt>
+          <dd>
+            {value}
+            {note && <span className="total-note">{note}</span>}
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function DashboardRow({ entry, now }: { entry: DashboardEntry; now: number }) {
+  const targetHref = href([entry.target.kind === 'agent' ? 'agents' : 'scenes', entry.target.id]);
+  return (
+    <li className="entry-card">
+      <div className="entry-card-head">
+        <ChannelIcon channel={entry.channel} label={entry.channel} />
+        <div className="entry-card-title">
+          <a href={targetHref} className="entry-key">
+            {entry.key}
+          </a>
+          <span className="muted small">
+            {entry.channel} → {entry.target.kind} {entry.target.id}
+          </span>
+        </div>
+      </div>
+      <EntryStatusLine status={entry} now={now} />
+      <dl className="entry-stats">
+        <div>
+          <dt>In / out (1 h)</dt>
+          <dd>
+            {count(entry.lastHour.in)} / {count(entry.lastHour.out)}
+          </dd>
+        </div>
+        <div>
+          <dt>Mailbox</dt>
+          <dd>{count(entry.mailbox)}</dd>
+        </div>
+        <div className={entry.dead > 0 ? 'is-warn' : undefined}>
+          <dt>Dead letters</dt>
+          <dd>{entry.dead > 0 ? <a href={href(['messages'], { entry: entry.key })}>{count(entry.dead)}</a> : '0'}</dd>
+        </div>
+      </dl>
+      <div className="entry-links">
+        {entry.channel === 'web_api' && <a href={href(['chat'], { entry: entry.key })}>Chat</a>}
+        <a href={href(['messages'], { entry: entry.key })}>Messages</a>
+      </div>
+    </li>
+  );
+}
