@@ -57,6 +57,8 @@ export async function registerPanel(app: FastifyInstance, dir = panelDir()): Pro
     prefix: '/',
     index: ['index.html'],
     wildcard: true,
+    // Our own header below: @fastify/static's would be max-age=0 for everything.
+    cacheControl: false,
     setHeaders(res, path) {
       res.setHeader('cache-control', path.includes(`${join('panel', 'assets')}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
     },

@@ -18,6 +18,8 @@ export function printDemoCredentials(entryKey: string, apiKey: string, adminToke
     `  web_api entry:      ${entryKey}  (agent "assistant", provider ${provider})`,
     `  web_api API key:    ${apiKey}`,
     '',
+    `Web panel: http://127.0.0.1:${port}/  (log in with the admin token)`,
+    '',
     'Talk to the agent:',
     `  curl -s -X POST 'http://127.0.0.1:${port}/api/v1/chat/${entryKey}?wait=true' \\`,
     `    -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' \\`,

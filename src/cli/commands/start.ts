@@ -38,7 +38,7 @@ export async function startCommand(opts: StartOptions): Promise<void> {
   const host = opts.host ?? gateway.snapshot.settings.server.host;
   gateway.start();
   const address = await app.listen({ port, host });
-  log.info({ address, workspace: root, readyMs: Math.round(performance.now() - startedAt) }, `CocoCat ready on ${address}`);
+  log.info({ address, workspace: root, readyMs: Math.round(performance.now() - startedAt) }, `CocoCat ready on ${address}; web panel at ${address}/`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
