@@ -214,6 +214,7 @@ describe('panel: messages', () => {
       const item = await visible(page.locator(`[data-dead="outbound/${dead.id}"]`));
       expect(await item.innerText()).toContain('late **answer** from slowpoke');
       expect(await item.innerText()).toContain('COCO_ERR_OUTBOX_EXPIRED');
+      await screenshot(page, 'dead-letters');
       await item.getByRole('button', { name: /^Retry/ }).click();
       await page.locator(`[data-dead="outbound/${dead.id}"]`).waitFor({ state: 'detached', timeout: 15_000 });
       await visible(page.getByRole('status').filter({ hasText: `Retried outbound #${dead.id}` }));
