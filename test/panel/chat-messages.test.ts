@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bubbleText, chatReducer, emptyChat, isStreaming, type AssistantBubble, type ChatAction, type ChatState } from '../../panel/src/pages/chat/chat-state.js';
 import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -22,7 +23,8 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 const TIMEOUT = 60_000;
 const ECHO = 'helper.web_api';
 const SLOW = 'slowpoke.web_api';
-const LATE_REPLY = 'late **answer** from slowpoke';
+/** Markdown with hostile bits: the chat must render the bold and show the rest as text. */
+const LATE_REPLY = 'late **answer** from slowpoke\n\n<img src=x onerror="alert(1)"> [click](javascript:alert(1)) `code`';
 
 let t: TestGateway;
 let base: string;
@@ -32,206 +34,278 @@ let agentServer: Server;
 let answerAgent: (() => void) | undefined;
 let agentCalled: Promise<void>;
 
-beforeAll(async () => {
-  if (chromiumMissing()) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium) or point COCOCAT_CHROMIUM at one`);
-  }
-  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--panel-only'], { cwd: repoRoot, stdio: 'inherit' });
+describe('panel in Chromium', () => {
+  beforeAll(async () => {
+    if (chromiumMissing()) {
+      throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium) or point COCOCAT_CHROMIUM at one`);
+    }
+    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--panel-only'], { cwd: repoRoot, stdio: 'inherit' });
 
-  // The slow agent: holds each request until the test calls answerAgent().
-  let called!: () => void;
-  agentCalled = new Promise<void>((r) => (called = r));
-  agentServer = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      answerAgent = () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ reply: LATE_REPLY, format: 'markdown' }));
-      };
-      called();
+    // The slow agent: holds each request until the test calls answerAgent().
+    let called!: () => void;
+    agentCalled = new Promise<void>((r) => (called = r));
+    agentServer = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        answerAgent = () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ reply: LATE_REPLY, format: 'markdown' }));
+        };
+        called();
+      });
     });
-  });
-  await new Promise<void>((r) => agentServer.listen(0, '127.0.0.1', r));
-  const agentUrl = `http://127.0.0.1:${(agentServer.address() as AddressInfo).port}/agent`;
+    await new Promise<void>((r) => agentServer.listen(0, '127.0.0.1', r));
+    const agentUrl = `http://127.0.0.1:${(agentServer.address() as AddressInfo).port}/agent`;
 
-  t = await startTestGateway({
-    settings: { limits: { outbox_max_age_ms: 1_000 } },
-    agents: {
-      helper: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [webApiEntry()] },
-      slowpoke: { profile: { provider: 'http', url: agentUrl, timeout_ms: 30_000, retries: 0 }, entries: [webApiEntry()] },
-    },
-  });
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-  await t.until(() => [ECHO, SLOW].every((k) => t.gateway.keeper.statusOf(k)?.state === 'running'));
-  browser = await launchBrowser();
-}, TIMEOUT);
+    t = await startTestGateway({
+      settings: { limits: { outbox_max_age_ms: 1_000 } },
+      agents: {
+        helper: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [webApiEntry()] },
+        slowpoke: { profile: { provider: 'http', url: agentUrl, timeout_ms: 30_000, retries: 0 }, entries: [webApiEntry()] },
+      },
+    });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    await t.until(() => [ECHO, SLOW].every((k) => t.gateway.keeper.statusOf(k)?.state === 'running'));
+    browser = await launchBrowser();
+  }, TIMEOUT);
 
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-  await new Promise<void>((r) => (agentServer ? agentServer.close(() => r()) : r()));
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await new Promise<void>((r) => (agentServer ? agentServer.close(() => r()) : r()));
+  });
+
+  interface Panel {
+    context: BrowserContext;
+    page: Page;
+    responses: Recorded[];
+  }
+
+  /** A fresh browser context, logged in through the login page. */
+  async function openPanel(viewport = { width: 1280, height: 900 }): Promise<Panel> {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    const responses = recordResponses(page);
+    await page.goto(`${base}/`);
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    return { context, page, responses };
+  }
+
+  async function visible(locator: Locator, timeout = 15_000): Promise<Locator> {
+    await locator.first().waitFor({ state: 'visible', timeout });
+    return locator;
+  }
+
+  /** Every response the page got came from the gateway itself. */
+  function expectOnlyOwnOrigin(responses: Recorded[]): void {
+    const foreign = responses.filter((r) => !r.url.startsWith(`${base}/`) && !r.url.startsWith('data:'));
+    expect(foreign.map((r) => r.url)).toEqual([]);
+  }
+
+  /** The data-stage of each timeline step, in order. */
+  async function stagesOf(timeline: Locator): Promise<(string | null)[]> {
+    return Promise.all((await timeline.locator('li').all()).map((li) => li.getAttribute('data-stage')));
+  }
+
+  async function expectNoSideScroll(page: Page): Promise<void> {
+    // globalThis: this file is type-checked without the DOM library.
+    const overflow = await page.evaluate(() => {
+      const g = globalThis as unknown as { innerWidth: number; document: { documentElement: { scrollWidth: number } } };
+      return g.document.documentElement.scrollWidth - g.innerWidth;
+    });
+    expect(overflow, 'page wider than the viewport').toBeLessThanOrEqual(0);
+  }
+
+  describe('panel: chat', () => {
+    it(
+      'sends a message, streams the echo reply into an assistant bubble, lists the conversation and keeps the transcript after a reload',
+      async () => {
+        const { context, page, responses } = await openPanel();
+        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Chat' }).click();
+        await page.getByLabel('Entry').selectOption(ECHO);
+        await page.waitForURL((url) => url.hash.includes(`entry=${encodeURIComponent(ECHO)}`));
+        expect(await page.getByLabel('User id').inputValue()).toBe('panel-user');
+
+        const box = page.getByLabel('Message');
+        await box.fill('hello panel');
+        await box.press('Enter');
+        expect(await box.inputValue()).toBe('');
+        await visible(page.locator('[data-role="user"]', { hasText: 'hello panel' }));
+        const reply = await visible(page.locator('[data-role="assistant"]', { hasText: 'echo: hello panel' }));
+        expect(await reply.count()).toBe(1);
+        // The reply came over the admin SSE stream, not by polling the transcript.
+        expect(responses.some((r) => r.url.startsWith(`${base}/api/admin/chat/${encodeURIComponent(ECHO)}/events?`))).toBe(true);
+
+        const conversations = page.getByRole('navigation', { name: 'Conversations' });
+        await visible(conversations.getByRole('link', { name: /panel-user/ }));
+        await visible(conversations.getByText('hello panel'));
+
+        await page.reload();
+        await visible(page.locator('[data-role="user"]', { hasText: 'hello panel' }));
+        await visible(page.locator('[data-role="assistant"]', { hasText: 'echo: hello panel' }));
+        expect(await page.locator('[data-role="assistant"]').count()).toBe(1);
+        expect(await page.getByText('waiting for the agent…').count()).toBe(0);
+
+        // Shift+Enter is a new line, not a send.
+        await box.fill('line one');
+        await box.press('Shift+Enter');
+        await box.type('line two');
+        expect(await box.inputValue()).toBe('line one\nline two');
+        await box.fill('');
+
+        await screenshot(page, 'chat');
+        await page.setViewportSize({ width: 390, height: 844 });
+        await visible(page.locator('[data-role="assistant"]', { hasText: 'echo: hello panel' }));
+        await expectNoSideScroll(page);
+        await screenshot(page, 'chat-phone');
+
+        expectOnlyOwnOrigin(responses);
+        await context.close();
+      },
+      TIMEOUT,
+    );
+  });
+
+  describe('panel: messages', () => {
+    it(
+      'filters the log by entry, shows a message timeline received → sent, and retries a dead letter out of the dead list',
+      async () => {
+        // A real outbound dead letter: the entry is disabled while the agent thinks, so the reply expires undelivered.
+        const accepted = await t.chat(SLOW, { userId: 'bob', content: 'are you there?' });
+        expect(accepted.status).toBe(202);
+        const deadMessageId = String(accepted.json.messageId);
+        await agentCalled;
+        expect((await t.admin('POST', '/agents/slowpoke/entries/web_api/disable')).status).toBe(200);
+        await t.until(() => t.gateway.keeper.statusOf(SLOW)?.state !== 'running');
+        answerAgent!();
+        const dead = await t.until(async () => {
+          const res = await t.admin('GET', '/dead-letters?kind=outbound');
+          return res.json.deadLetters.find((d: { replyTo?: string }) => d.replyTo === deadMessageId) as { id: string } | undefined;
+        }, 15_000);
+        expect((await t.admin('POST', '/agents/slowpoke/entries/web_api/enable')).status).toBe(200);
+        await t.until(() => t.gateway.keeper.statusOf(SLOW)?.state === 'running');
+
+        const { context, page, responses } = await openPanel();
+        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Messages' }).click();
+        await visible(page.locator('.msg-row'));
+        // Unfiltered, both entries' messages are listed.
+        await visible(page.locator('.msg-row', { hasText: 'are you there?' }));
+
+        await page.getByRole('form', { name: 'Filter messages' }).getByLabel('Entry').selectOption(ECHO);
+        await page.waitForURL((url) => url.hash.includes(`entry=${encodeURIComponent(ECHO)}`));
+        await page.locator('.msg-row', { hasText: 'are you there?' }).waitFor({ state: 'detached', timeout: 15_000 });
+        const row = await visible(page.locator('.msg-row', { hasText: 'hello panel' }));
+        expect(await row.count()).toBe(1);
+        expect(await row.locator('.msg-badge').innerText()).toBe('done');
+
+        await row.getByRole('link').click();
+        const timeline = await visible(page.getByRole('list', { name: 'Timeline' }));
+        await visible(timeline.locator('[data-stage="sent"]'));
+        const stages = await stagesOf(timeline);
+        expect(stages[0]).toBe('received');
+        expect(stages).toContain('replied');
+        expect(stages.indexOf('received')).toBeLessThan(stages.indexOf('replied'));
+        expect(stages.indexOf('replied')).toBeLessThanOrEqual(stages.indexOf('sent'));
+        expect(await timeline.locator('[data-stage="received"]').innerText()).toContain('Received');
+        expect(await timeline.locator('[data-stage="sent"]').innerText()).toMatch(/Sent[\s\S]*\+\d/);
+        await visible(page.locator('.msg-reply', { hasText: 'echo: hello panel' }));
+        expect(new URLSearchParams(page.url().split('?')[1]).get('id')).toMatch(/^\d+$/);
+        await screenshot(page, 'messages');
+
+        await page.setViewportSize({ width: 390, height: 844 });
+        await expectNoSideScroll(page);
+        await screenshot(page, 'messages-phone');
+        await page.setViewportSize({ width: 1280, height: 900 });
+
+        // Dead letters: the expired reply is listed; Retry puts it back in line and it is delivered.
+        await page.getByRole('link', { name: 'Dead letters' }).click();
+        await page.getByRole('form', { name: 'Filter dead letters' }).getByLabel('Entry').selectOption('');
+        const item = await visible(page.locator(`[data-dead="outbound/${dead.id}"]`));
+        expect(await item.innerText()).toContain('late **answer** from slowpoke');
+        expect(await item.innerText()).toContain('COCO_ERR_OUTBOX_EXPIRED');
+        await screenshot(page, 'dead-letters');
+        await item.getByRole('button', { name: /^Retry/ }).click();
+        await page.locator(`[data-dead="outbound/${dead.id}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+        await visible(page.getByRole('status').filter({ hasText: `Retried outbound #${dead.id}` }));
+
+        // Its message now shows the reply sent, after the dead-letter and retry stages.
+        await item.page().goto(`${base}/#/messages?id=${deadMessageId}`);
+        const reply = await visible(page.locator('.msg-reply', { hasText: 'late **answer** from slowpoke' }));
+        await visible(reply.locator('.msg-badge', { hasText: 'sent' }));
+        const deadStages = await stagesOf(page.getByRole('list', { name: 'Timeline' }));
+        expect(deadStages.indexOf('send_dead')).toBeGreaterThan(0);
+        expect(deadStages.indexOf('send_revived')).toBeGreaterThan(deadStages.indexOf('send_dead'));
+        expect(deadStages.lastIndexOf('sent')).toBeGreaterThan(deadStages.indexOf('send_revived'));
+        expect((await t.admin('GET', '/dead-letters')).json.deadLetters).toEqual([]);
+
+        // The delivered reply in bob's chat: markdown rendered, nothing in it turned into markup.
+        await page.goto(`${base}/#/chat?entry=${encodeURIComponent(SLOW)}&user=bob`);
+        const bubble = await visible(page.locator('[data-role="assistant"]', { hasText: 'from slowpoke' }));
+        expect(await bubble.locator('strong').innerText()).toBe('answer');
+        expect(await bubble.locator('code').innerText()).toBe('code');
+        expect(await bubble.innerText()).toContain('<img src=x onerror="alert(1)">');
+        expect(await bubble.locator('img').count()).toBe(0);
+        expect(await bubble.locator('a').count()).toBe(0);
+
+        expectOnlyOwnOrigin(responses);
+        await context.close();
+      },
+      TIMEOUT,
+    );
+  });
 });
 
-interface Panel {
-  context: BrowserContext;
-  page: Page;
-  responses: Recorded[];
-}
+describe('chat transcript state', () => {
+  const run = (actions: ChatAction[], from: ChatState = emptyChat) => actions.reduce(chatReducer, from);
+  const reply = (seq: number, index: number, count: number, text: string, messageId = '7'): ChatAction => ({
+    type: 'reply',
+    event: { seq, messageId, text, format: 'text', chunk: { index, count } },
+  });
 
-/** A fresh browser context, logged in through the login page. */
-async function openPanel(viewport = { width: 1280, height: 900 }): Promise<Panel> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const responses = recordResponses(page);
-  await page.goto(`${base}/`);
-  await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
-  return { context, page, responses };
-}
+  it('shows a sent message at once, then appends the chunks of its answer into one bubble as they come', () => {
+    let s = run([{ type: 'sending', key: 'live-1', text: 'hi', at: 1 }, { type: 'accepted', key: 'live-1', messageId: '7' }]);
+    expect(s.bubbles).toMatchObject([{ role: 'user', state: 'waiting', messageId: '7' }]);
+    s = run([reply(10, 0, 2, 'first')], s);
+    const streaming = s.bubbles[1] as AssistantBubble;
+    expect(isStreaming(streaming)).toBe(true);
+    expect(bubbleText(streaming)).toBe('first');
+    s = run([reply(11, 1, 2, 'second'), reply(11, 1, 2, 'second')], s);
+    expect(s.bubbles).toHaveLength(2);
+    expect(bubbleText(s.bubbles[1]!)).toBe('first\nsecond');
+    expect(isStreaming(s.bubbles[1] as AssistantBubble)).toBe(false);
+    expect(s.bubbles[0]).toMatchObject({ state: 'done' });
+    expect(s.lastSeq).toBe(11);
+  });
 
-async function visible(locator: Locator, timeout = 15_000): Promise<Locator> {
-  await locator.first().waitFor({ state: 'visible', timeout });
-  return locator;
-}
+  it('merges the transcript\'s per-chunk turns, drops their replayed events, and takes later chunks', () => {
+    const s = run([
+      {
+        type: 'loaded',
+        lastSeq: 4,
+        turns: [
+          { role: 'user', text: 'q', at: 1, messageId: '7', status: 'done' },
+          { role: 'assistant', text: 'a1', at: 2, messageId: '7', seq: 3 },
+          { role: 'assistant', text: 'a2', at: 2, messageId: '7', seq: 4 },
+          { role: 'user', text: 'pending', at: 3, messageId: '8', status: 'queued' },
+        ],
+      },
+      reply(3, 0, 3, 'a1'),
+      reply(4, 1, 3, 'a2'),
+      reply(5, 2, 3, 'a3'),
+    ]);
+    expect(s.bubbles.map((b) => [b.role, bubbleText(b)])).toEqual([
+      ['user', 'q'],
+      ['assistant', 'a1\na2\na3'],
+      ['user', 'pending'],
+    ]);
+    expect(s.bubbles[2]).toMatchObject({ state: 'waiting' });
+  });
 
-/** Every response the page got came from the gateway itself. */
-function expectOnlyOwnOrigin(responses: Recorded[]): void {
-  const foreign = responses.filter((r) => !r.url.startsWith(`${base}/`) && !r.url.startsWith('data:'));
-  expect(foreign.map((r) => r.url)).toEqual([]);
-}
-
-async function expectNoSideScroll(page: Page): Promise<void> {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow, 'page wider than the viewport').toBeLessThanOrEqual(0);
-}
-
-describe('panel: chat', () => {
-  it(
-    'sends a message, streams the echo reply into an assistant bubble, lists the conversation and keeps the transcript after a reload',
-    async () => {
-      const { context, page, responses } = await openPanel();
-      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Chat' }).click();
-      await page.getByLabel('Entry').selectOption(ECHO);
-      await page.waitForFunction((key) => window.location.hash.includes(`entry=${encodeURIComponent(key)}`), ECHO);
-      expect(await page.getByLabel('User id').inputValue()).toBe('panel-user');
-
-      const box = page.getByLabel('Message');
-      await box.fill('hello panel');
-      await box.press('Enter');
-      expect(await box.inputValue()).toBe('');
-      await visible(page.locator('[data-role="user"]', { hasText: 'hello panel' }));
-      const reply = await visible(page.locator('[data-role="assistant"]', { hasText: 'echo: hello panel' }));
-      expect(await reply.count()).toBe(1);
-      // The reply came over the admin SSE stream, not by polling the transcript.
-      expect(responses.some((r) => r.url.startsWith(`${base}/api/admin/chat/${encodeURIComponent(ECHO)}/events?`))).toBe(true);
-
-      const conversations = page.getByRole('navigation', { name: 'Conversations' });
-      await visible(conversations.getByRole('link', { name: /panel-user/ }));
-      await visible(conversations.getByText('hello panel'));
-
-      await page.reload();
-      await visible(page.locator('[data-role="user"]', { hasText: 'hello panel' }));
-      await visible(page.locator('[data-role="assistant"]', { hasText: 'echo: hello panel' }));
-      expect(await page.locator('[data-role="assistant"]').count()).toBe(1);
-      expect(await page.getByText('waiting for the agent…').count()).toBe(0);
-
-      // Shift+Enter is a new line, not a send.
-      await box.fill('line one');
-      await box.press('Shift+Enter');
-      await box.type('line two');
-      expect(await box.inputValue()).toBe('line one\nline two');
-      await box.fill('');
-
-      await screenshot(page, 'chat');
-      await page.setViewportSize({ width: 390, height: 844 });
-      await visible(page.locator('[data-role="assistant"]', { hasText: 'echo: hello panel' }));
-      await expectNoSideScroll(page);
-      await screenshot(page, 'chat-phone');
-
-      expectOnlyOwnOrigin(responses);
-      await context.close();
-    },
-    TIMEOUT,
-  );
-});
-
-describe('panel: messages', () => {
-  it(
-    'filters the log by entry, shows a message timeline received → sent, and retries a dead letter out of the dead list',
-    async () => {
-      // A real outbound dead letter: the entry is disabled while the agent thinks, so the reply expires undelivered.
-      const accepted = await t.chat(SLOW, { userId: 'bob', content: 'are you there?' });
-      expect(accepted.status).toBe(202);
-      const deadMessageId = String(accepted.json.messageId);
-      await agentCalled;
-      expect((await t.admin('POST', '/agents/slowpoke/entries/web_api/disable')).status).toBe(200);
-      await t.until(() => t.gateway.keeper.statusOf(SLOW)?.state !== 'running');
-      answerAgent!();
-      const dead = await t.until(async () => {
-        const res = await t.admin('GET', '/dead-letters?kind=outbound');
-        return res.json.deadLetters.find((d: { replyTo?: string }) => d.replyTo === deadMessageId) as { id: string } | undefined;
-      }, 15_000);
-      expect((await t.admin('POST', '/agents/slowpoke/entries/web_api/enable')).status).toBe(200);
-      await t.until(() => t.gateway.keeper.statusOf(SLOW)?.state === 'running');
-
-      const { context, page, responses } = await openPanel();
-      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Messages' }).click();
-      await visible(page.locator('.msg-row'));
-      // Unfiltered, both entries' messages are listed.
-      await visible(page.locator('.msg-row', { hasText: 'are you there?' }));
-
-      await page.getByRole('form', { name: 'Filter messages' }).getByLabel('Entry').selectOption(ECHO);
-      await page.waitForFunction((key) => window.location.hash.includes(`entry=${encodeURIComponent(key)}`), ECHO);
-      await page.locator('.msg-row', { hasText: 'are you there?' }).waitFor({ state: 'detached', timeout: 15_000 });
-      const row = await visible(page.locator('.msg-row', { hasText: 'hello panel' }));
-      expect(await row.count()).toBe(1);
-      expect(await row.locator('.msg-badge').innerText()).toBe('done');
-
-      await row.getByRole('link').click();
-      const timeline = await visible(page.getByRole('list', { name: 'Timeline' }));
-      await visible(timeline.locator('[data-stage="sent"]'));
-      const stages = await timeline.locator('li').evaluateAll((items) => items.map((li) => li.getAttribute('data-stage')));
-      expect(stages[0]).toBe('received');
-      expect(stages).toContain('replied');
-      expect(stages.indexOf('received')).toBeLessThan(stages.indexOf('replied'));
-      expect(stages.indexOf('replied')).toBeLessThanOrEqual(stages.indexOf('sent'));
-      expect(await timeline.locator('[data-stage="received"]').innerText()).toContain('Received');
-      expect(await timeline.locator('[data-stage="sent"]').innerText()).toMatch(/Sent[\s\S]*\+\d/);
-      await visible(page.locator('.msg-reply', { hasText: 'echo: hello panel' }));
-      expect(new URLSearchParams(page.url().split('?')[1]).get('id')).toMatch(/^\d+$/);
-      await screenshot(page, 'messages');
-
-      await page.setViewportSize({ width: 390, height: 844 });
-      await expectNoSideScroll(page);
-      await screenshot(page, 'messages-phone');
-      await page.setViewportSize({ width: 1280, height: 900 });
-
-      // Dead letters: the expired reply is listed; Retry puts it back in line and it is delivered.
-      await page.getByRole('link', { name: 'Dead letters' }).click();
-      await page.getByRole('form', { name: 'Filter dead letters' }).getByLabel('Entry').selectOption('');
-      const item = await visible(page.locator(`[data-dead="outbound/${dead.id}"]`));
-      expect(await item.innerText()).toContain('late **answer** from slowpoke');
-      expect(await item.innerText()).toContain('COCO_ERR_OUTBOX_EXPIRED');
-      await screenshot(page, 'dead-letters');
-      await item.getByRole('button', { name: /^Retry/ }).click();
-      await page.locator(`[data-dead="outbound/${dead.id}"]`).waitFor({ state: 'detached', timeout: 15_000 });
-      await visible(page.getByRole('status').filter({ hasText: `Retried outbound #${dead.id}` }));
-
-      // Its message now shows the reply sent, after the dead-letter and retry stages.
-      await item.page().goto(`${base}/#/messages?id=${deadMessageId}`);
-      const reply = await visible(page.locator('.msg-reply', { hasText: 'late **answer** from slowpoke' }));
-      await visible(reply.locator('.msg-badge', { hasText: 'sent' }));
-      const deadStages = await page.getByRole('list', { name: 'Timeline' }).locator('li').evaluateAll((items) => items.map((li) => li.getAttribute('data-stage')));
-      expect(deadStages.indexOf('send_dead')).toBeGreaterThan(0);
-      expect(deadStages.indexOf('send_revived')).toBeGreaterThan(deadStages.indexOf('send_dead'));
-      expect(deadStages.lastIndexOf('sent')).toBeGreaterThan(deadStages.indexOf('send_revived'));
-      expect((await t.admin('GET', '/dead-letters')).json.deadLetters).toEqual([]);
-
-      expectOnlyOwnOrigin(responses);
-      await context.close();
-    },
-    TIMEOUT,
-  );
+  it('marks a refused message failed with the reason', () => {
+    const s = run([{ type: 'sending', key: 'live-1', text: 'hi', at: 1 }, { type: 'failed', key: 'live-1', error: 'entry not running' }]);
+    expect(s.bubbles[0]).toMatchObject({ state: 'failed', error: 'entry not running' });
+  });
 });
