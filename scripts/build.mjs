@@ -2,7 +2,8 @@
 // with Vite. With --if-stale, each part is skipped when its output is newer than every one of its
 // sources (so `npm start` builds only what changed). --panel-only builds just the panel.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,5 +51,22 @@ async function buildPanel() {
   if (!stale(output, inputs)) return;
   const { build } = await import('vite');
   await build({ configFile: join(panel, 'vite.config.ts'), logLevel: 'warn' });
-  console.log(`built ${relative(root, join(dist, 'panel'))}/`);
+  console.log(`built ${relative(root, join(dist, 'panel'))}/ (${bundleSizes(join(dist, 'panel', 'assets'))})`);
+}
+
+/** Raw and gzip size of the panel's JS and CSS, the figures a phone on a slow link cares about. */
+function bundleSizes(dir) {
+  const totals = {};
+  for (const name of readdirSync(dir)) {
+    const kind = name.split('.').pop();
+    if (kind !== 'js' && kind !== 'css') continue;
+    const bytes = readFileSync(join(dir, name));
+    const t = (totals[kind] ??= { raw: 0, gzip: 0 });
+    t.raw += bytes.length;
+    t.gzip += gzipSync(bytes, { level: 9 }).length;
+  }
+  const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
+  return Object.entries(totals)
+    .map(([kind, t]) => `${kind} ${kb(t.raw)}, ${kb(t.gzip)} gzip`)
+    .join('; ');
 }

@@ -218,7 +218,7 @@ describe('panel chat', () => {
     expect(sent.status).toBe(202);
     await t!.until(() => sse.events.length >= 1);
     expect(sse.events[0]!.data).toMatchObject({ messageId: sent.json.messageId, text: 'echo: hello panel', chunk: { index: 0, count: 1 } });
-    sse.close();
+    await sse.close();
 
     const conversations = await request('GET', '/api/admin/chat/helper.web_api/conversations', { cookie });
     expect(conversations.json.conversations).toEqual([

@@ -162,17 +162,19 @@ async function waitForReply(channel: WebApiChannel, messageId: string, timeoutMs
   }
 }
 
-function wake(channel: WebApiChannel, event: string, ms: number): Promise<void> {
+function wake(channel: WebApiChannel, event: string, ms: number, hangUp?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       channel.events.off(event, done);
       channel.stopSignal.removeEventListener('abort', done);
+      hangUp?.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
     channel.events.on(event, done);
     channel.stopSignal.addEventListener('abort', done, { once: true });
+    hangUp?.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -196,12 +198,11 @@ export async function streamReplies(channel: WebApiChannel, userId: string, from
   });
   res.write('retry: 1000\n\n');
   let cursor = from;
-  let open = true;
-  request.raw.on('close', () => {
-    open = false;
-  });
+  // A client that hangs up ends the stream at once, not at the next poll.
+  const hangUp = new AbortController();
+  request.raw.on('close', () => hangUp.abort());
   let lastWrite = Date.now();
-  while (open && !channel.stopSignal.aborted) {
+  while (!hangUp.signal.aborted && !channel.stopSignal.aborted) {
     const batch = await channel.readReplies(userId, cursor, 100);
     for (const item of batch) {
       res.write(`id: ${item.seq}\nevent: reply\ndata: ${JSON.stringify(item)}\n\n`);
@@ -213,7 +214,7 @@ export async function streamReplies(channel: WebApiChannel, userId: string, from
       res.write(': keepalive\n\n');
       lastWrite = Date.now();
     }
-    await wake(channel, `conversation:${userId}`, Math.min(STREAM_POLL_MS, KEEPALIVE_MS));
+    await wake(channel, `conversation:${userId}`, Math.min(STREAM_POLL_MS, KEEPALIVE_MS), hangUp.signal);
   }
   res.end();
 }
