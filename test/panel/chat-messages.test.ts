@@ -15,8 +15,9 @@ import { webApiEntry } from '../helpers/workspace.js';
  * across a reload; then the message log, a message's timeline, and a real dead letter retried.
  *
  * The dead letter is produced through the gateway, not the store: an http agent that answers only
- * when told to, its web_api entry disabled while it thinks, and outbox_max_age_ms at its 1 s
- * minimum, so the finished reply cannot be delivered in time and is dead-lettered (outbound).
+ * when told to, its web_api entry disabled while it thinks, and outbox_max_age_ms at 3 s (short,
+ * yet long enough for every healthy delivery here), so the finished reply cannot be delivered in
+ * time and is dead-lettered (outbound).
  */
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -58,7 +59,7 @@ describe('panel in Chromium', () => {
     const agentUrl = `http://127.0.0.1:${(agentServer.address() as AddressInfo).port}/agent`;
 
     t = await startTestGateway({
-      settings: { limits: { outbox_max_age_ms: 1_000 } },
+      settings: { limits: { outbox_max_age_ms: 3_000 } },
       agents: {
         helper: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [webApiEntry()] },
         slowpoke: { profile: { provider: 'http', url: agentUrl, timeout_ms: 30_000, retries: 0 }, entries: [webApiEntry()] },

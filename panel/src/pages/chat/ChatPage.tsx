@@ -102,7 +102,9 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
   const [state, dispatch] = useReducer(chatReducer, emptyChat);
   const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<string>();
-  const [live, setLive] = useState(false);
+  const [stream, setStream] = useState<'connecting' | 'live' | 'down'>('connecting');
+  // EventSource gives up for good on an HTTP error (entry stopped); "Reconnect" opens a new one.
+  const [attempt, setAttempt] = useState(0);
   const lastSeq = useRef(0);
   lastSeq.current = state.lastSeq;
   const now = useNow();
@@ -111,6 +113,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
   useEffect(() => {
     let closed = false;
     let unsubscribe = () => {};
+    setStream('connecting');
     chatApi.transcript(entryKey, userId).then(
       (t) => {
         if (closed) return;
@@ -119,7 +122,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
         unsubscribe = subscribe(
           chatApi.eventsPath(entryKey, userId, t.lastSeq ?? lastSeq.current),
           { reply: (event: ReplyEvent) => dispatch({ type: 'reply', event }) },
-          setLive,
+          (open) => setStream(open ? 'live' : 'down'),
         );
       },
       (err: unknown) => {
@@ -132,7 +135,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
       closed = true;
       unsubscribe();
     };
-  }, [entryKey, userId]);
+  }, [entryKey, userId, attempt]);
 
   // A finished reply changes the conversation list (count, last text).
   const streaming = state.bubbles.some((b) => b.role === 'user' && (b.state === 'waiting' || b.state === 'sending'));
@@ -166,9 +169,15 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
         <span>
           <strong>{userId}</strong> on {entryKey}
         </span>
-        <span className={live ? 'chat-live chat-live-on' : 'chat-live'} title="Reply stream">
-          {live ? 'live' : 'connecting…'}
-        </span>
+        {stream === 'down' ? (
+          <button type="button" className="chat-link-button chat-live" onClick={() => setAttempt((n) => n + 1)} title="The reply stream is not connected">
+            not connected – reconnect
+          </button>
+        ) : (
+          <span className={stream === 'live' ? 'chat-live chat-live-on' : 'chat-live'} title="Replies arrive as they are sent">
+            {stream === 'live' ? 'live' : 'connecting…'}
+          </span>
+        )}
       </header>
       {error && (
         <div className="chat-banner" role="alert">

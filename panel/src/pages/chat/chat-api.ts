@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../../api';
 import type { EntryInfo } from '../messages/types';
 import type { TranscriptTurn } from './chat-state';
@@ -37,7 +37,14 @@ export function errorText(err: unknown): string {
 export function useLoad<T>(load: (() => Promise<T>) | undefined, deps: unknown[]): { data?: T; error?: string; reload: () => void } {
   const [state, setState] = useState<{ data?: T; error?: string }>({});
   const [tick, setTick] = useState(0);
+  const depsKey = JSON.stringify(deps);
+  const lastKey = useRef(depsKey);
   useEffect(() => {
+    // Other inputs (another entry): drop the old answer rather than show it under the new name.
+    if (lastKey.current !== depsKey) {
+      lastKey.current = depsKey;
+      setState({});
+    }
     if (!load) {
       setState({});
       return;
@@ -51,7 +58,7 @@ export function useLoad<T>(load: (() => Promise<T>) | undefined, deps: unknown[]
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, tick]);
+  }, [depsKey, tick]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
   return { ...state, reload };
 }
