@@ -41,10 +41,14 @@ export async function buildServer(gateway: Gateway, opts: BuildServerOptions = {
   for (const def of gateway.registry.all()) {
     def.routes?.(app, { lookup: (key: string): Channel => gateway.keeper.lookup(key, def.type) });
   }
-  await app.register(fastifyCookie);
-  const sessions = new PanelSessions(gateway.adminToken);
-  registerSessionRoutes(app, sessions, gateway.adminToken);
-  await app.register(registerAdminApi, { prefix: '/api/admin', gateway, sessions });
-  await registerPanel(app);
+  // Cookies, sessions and the panel's headers live in their own scopes: the channel routes (the
+  // hot path) run no cookie parsing and no extra hooks.
+  await app.register(async (scope) => {
+    await scope.register(fastifyCookie);
+    const sessions = new PanelSessions(gateway.adminToken);
+    registerSessionRoutes(scope, sessions, gateway.adminToken);
+    await scope.register(registerAdminApi, { prefix: '/api/admin', gateway, sessions });
+  });
+  await app.register(async (scope) => registerPanel(scope));
   return app;
 }

@@ -42,8 +42,8 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>CocoCat</title>
 
 /** Serves the panel at `/`: hashed assets cached for a year, index.html never cached. */
 export async function registerPanel(app: FastifyInstance, dir = panelDir()): Promise<void> {
-  app.addHook('onSend', async (request, reply) => {
-    if (request.url.startsWith('/api/') || request.url.startsWith('/webhooks/')) return;
+  // Registered in its own scope (see buildServer): only the panel's answers get these headers.
+  app.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', CSP);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
