@@ -40,7 +40,12 @@ describe('panel in Chromium', () => {
     if (chromiumMissing()) {
       throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium) or point COCOCAT_CHROMIUM at one`);
     }
-    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--panel-only'], { cwd: repoRoot, stdio: 'inherit' });
+    // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--panel-only'], {
+      cwd: repoRoot,
+      stdio: 'inherit',
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
 
     // The slow agent: holds each request until the test calls answerAgent().
     let called!: () => void;

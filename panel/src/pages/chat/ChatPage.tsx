@@ -44,7 +44,7 @@ export function ChatPage() {
       {entryKey && entries.data && !entry && <div className="chat-banner" role="alert">No web_api entry “{entryKey}”.</div>}
       {entry && entry.state !== 'running' && (
         <div className="chat-banner chat-banner-warn" role="status">
-          Entry {entry.key} is {entry.state}
+          Entry {entry.key} is {entry.enabled ? entry.state : 'disabled'}
           {entry.lastError ? `: ${entry.lastError.message}` : ''}. Messages are refused until it runs.
         </div>
       )}

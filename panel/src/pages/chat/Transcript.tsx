@@ -38,7 +38,12 @@ function BubbleView({ bubble, now }: { bubble: Bubble; now: number }) {
           {time}
           {bubble.state === 'sending' && <span> · sending…</span>}
           {bubble.state === 'waiting' && <span className="chat-waiting"> · waiting for the agent…</span>}
-          {bubble.state === 'failed' && <span className="chat-failed-text"> · not sent: {bubble.error}</span>}
+          {bubble.state === 'failed' && (
+            <span className="chat-failed-text" title={bubble.error}>
+              {' '}
+              · not sent
+            </span>
+          )}
         </div>
       </div>
     );
