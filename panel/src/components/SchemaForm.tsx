@@ -76,16 +76,16 @@ interface FieldProps {
 export function Field({ id, label, help, error, required, extra, children, inline }: FieldProps) {
   const described = [help && `${id}-help`, error && `${id}-error`].filter(Boolean).join(' ');
   const aria: Aria = { id, 'aria-describedby': described || undefined, 'aria-invalid': error ? true : undefined, required: required || undefined };
+  // The asterisk stays outside the label so the field's name is just its label; `required` tells assistive tech.
   const labelEl = (
-    <label htmlFor={id}>
-      {label}
+    <span className="label-line">
+      <label htmlFor={id}>{label}</label>
       {required && (
         <span className="required" aria-hidden="true">
-          {' '}
           *
         </span>
       )}
-    </label>
+    </span>
   );
   return (
     <div className={`field${inline ? ' field-inline' : ''}${error ? ' field-invalid' : ''}`}>
