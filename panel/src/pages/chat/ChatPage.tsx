@@ -23,10 +23,11 @@ export function ChatPage() {
   const userId = query.get('user') || DEFAULT_USER;
   const go = (entry: string, user: string) => navigate(['chat'], { entry, user: user === DEFAULT_USER ? undefined : user });
 
-  // No entry chosen yet: take the first web_api entry, so the page is usable at once.
+  // No entry chosen yet: take the first web_api entry, so the page is usable at once. Replacing
+  // the history entry keeps the Back button working (a push would bring the user right back here).
   const first = entries.data?.[0]?.key;
   useEffect(() => {
-    if (!entryKey && first) go(first, userId);
+    if (!entryKey && first) window.location.replace(href(['chat'], { entry: first, user: userId === DEFAULT_USER ? undefined : userId }));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [entryKey, first]);
 
