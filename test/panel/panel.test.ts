@@ -19,6 +19,14 @@ const WECHAT_AES_KEY = 'PanelAesKey0123456789abcdefghijklmnopqrstuv'; // 43 char
 const SECRETS = [API_KEY, WECHAT_APP_SECRET, WECHAT_TOKEN, WECHAT_AES_KEY, ADMIN_TOKEN];
 
 const TIMEOUT = 60_000;
+
+// The callbacks passed to page.evaluate run in the browser; the repo's tsconfig has no DOM lib.
+declare const document: {
+  cookie: string;
+  activeElement: unknown;
+  documentElement: { scrollWidth: number };
+  getElementById(id: string): { textContent: string | null } | null;
+};
 const root = join(import.meta.dirname, '..', '..');
 
 let t: TestGateway;
@@ -26,17 +34,14 @@ let origin: string;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-const responses: Recorded[] = [];
+const recorded: Recorded[][] = [];
 const requests: string[] = [];
 
+/** Records what a page sends and receives, for the checks at the end. */
 function watch(p: Page): void {
-  const seen = recordResponses(p);
+  recorded.push(recordResponses(p));
   p.on('request', (req) => requests.push(req.url()));
-  // recordResponses fills its own list; keep one list for both pages.
-  p.on('close', () => responses.push(...seen));
-  pages.push(seen);
 }
-const pages: Recorded[][] = [];
 
 beforeAll(async () => {
   if (chromiumMissing()) {
@@ -58,7 +63,7 @@ beforeAll(async () => {
 
 // A failed step leaves a picture of the page behind, to see what the browser showed.
 afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && !page.isClosed()) {
+  if (ctx.task.result?.state === 'fail' && page && !page.isClosed()) {
     await screenshot(page, `failed-${ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
   }
 });
@@ -73,7 +78,7 @@ async function description(field: Locator): Promise<string> {
   return field.evaluate((el) =>
     (el.getAttribute('aria-describedby') ?? '')
       .split(/\s+/)
-      .map((id) => document.getElementById(id)?.textContent ?? '')
+      .map((id: string) => document.getElementById(id)?.textContent ?? '')
       .join(' | '),
   );
 }
@@ -249,6 +254,34 @@ describe('web panel', () => {
   );
 
   it(
+    'creates a scene, and deletes it only after confirming',
+    async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
+      await page.getByRole('link', { name: 'New scene' }).click();
+      await page.getByLabel('Scene ID').fill('team');
+      await page.getByLabel('Roster').fill('helper');
+      await page.getByRole('button', { name: 'Create scene' }).click();
+      await page.getByRole('heading', { name: 'team', level: 1 }).waitFor();
+      expect((await t.admin('GET', '/scenes/team')).json.scene.roster).toEqual(['helper']);
+
+      // Escape closes the dialog and deletes nothing.
+      await page.getByRole('button', { name: 'Delete scene' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete scene "team"?' });
+      await dialog.waitFor();
+      expect(await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement)).toBe(true);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      expect((await t.admin('GET', '/scenes/team')).status).toBe(200);
+
+      await page.getByRole('button', { name: 'Delete scene' }).click();
+      await dialog.getByRole('button', { name: 'Delete scene' }).click();
+      await page.getByRole('heading', { name: 'Agents', level: 1 }).waitFor();
+      expect((await t.admin('GET', '/scenes/team')).status).toBe(404);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'logs out back to the login page',
     async () => {
       await page.getByRole('button', { name: 'Log out' }).click();
@@ -263,6 +296,7 @@ describe('web panel', () => {
     'never sends a secret back to the browser, and talks to no other host',
     async () => {
       await page.close();
+      const responses = recorded.flat();
       expect(responses.length).toBeGreaterThan(10);
       expect(responses.some((r) => r.url.includes('/api/admin/agents/helper/entries') && r.body.includes('"set":true'))).toBe(true);
       for (const r of responses) {
