@@ -49,8 +49,10 @@ async function buildPanel() {
   const output = join(dist, 'panel', 'index.html');
   const inputs = [newest(join(panel, 'src')), newest(join(panel, 'public')), statSync(join(panel, 'index.html')).mtimeMs, statSync(join(panel, 'vite.config.ts')).mtimeMs];
   if (!stale(output, inputs)) return;
+  // Always React's production build, even when called from a test runner that set NODE_ENV=test.
+  process.env.NODE_ENV = 'production';
   const { build } = await import('vite');
-  await build({ configFile: join(panel, 'vite.config.ts'), logLevel: 'warn' });
+  await build({ configFile: join(panel, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
   console.log(`built ${relative(root, join(dist, 'panel'))}/ (${bundleSizes(join(dist, 'panel', 'assets'))})`);
 }
 

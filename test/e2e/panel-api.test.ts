@@ -230,6 +230,17 @@ describe('panel chat', () => {
       ['assistant', 'echo: hello panel'],
     ]);
     expect(transcript.json.lastSeq).toBe(sse.events[0]!.id);
+    expect(transcript.json.turns[1].format).toBe('text');
+
+    // A reconnecting EventSource sends Last-Event-ID: the stream resumes after it, not from `after`.
+    const resumed = new SseClient(`${address}/api/admin/chat/helper.web_api/events?userId=panel-user&after=0`, ADMIN_TOKEN);
+    resumed.lastEventId = sse.events[0]!.id;
+    await resumed.connect();
+    const again = new SseClient(`${address}/api/admin/chat/helper.web_api/events?userId=panel-user&after=0`, ADMIN_TOKEN);
+    await again.connect();
+    await t!.until(() => again.events.length === 1);
+    expect(resumed.events).toEqual([]);
+    await Promise.all([resumed.close(), again.close()]);
 
     // The entry's API key still works for API clients, and the panel never needed it.
     expect((await t!.chat('helper.web_api', { userId: 'api', content: 'x' }, { key: TEST_API_KEY })).status).toBe(202);

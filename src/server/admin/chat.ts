@@ -38,7 +38,10 @@ export function registerChatRoutes(app: FastifyInstance, gateway: Gateway): void
   app.get<KeyParams>('/chat/:key/events', async (request, reply) => {
     const channel = channelOf(request.params.key);
     const q = parseQuery(userQuery, request.query);
-    const cursor = q.after === undefined ? await tailSeq(channel, q.userId) : Number(q.after);
+    // EventSource resends the last id it saw when it reconnects; that wins over the first `after`.
+    const lastEventId = request.headers['last-event-id'];
+    const resume = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? lastEventId : q.after;
+    const cursor = resume === undefined ? await tailSeq(channel, q.userId) : Number(resume);
     await streamReplies(channel, q.userId, cursor, request, reply);
   });
 
@@ -51,14 +54,14 @@ export function registerChatRoutes(app: FastifyInstance, gateway: Gateway): void
     const key = knownEntry(gateway, request.params.key);
     const { userId } = parseQuery(userQuery, request.query);
     const messages = (await gateway.store.listMessages({ entryKey: key, userId, limit: TRANSCRIPT_MESSAGES })).reverse();
-    const turns: { role: 'user' | 'assistant'; text: string; at: number; messageId: string; seq?: number; status?: string }[] = [];
+    const turns: { role: 'user' | 'assistant'; text: string; at: number; messageId: string; seq?: number; status?: string; format?: string }[] = [];
     let lastSeq = 0;
     for (const m of messages) {
       turns.push({ role: 'user', text: m.content, at: m.createdAt, messageId: m.id, status: m.status });
       const replies = await gateway.store.feedRepliesTo(key, m.id);
       for (const r of replies) {
-        const payload = r.payload as { text?: string };
-        turns.push({ role: 'assistant', text: payload.text ?? '', at: r.createdAt, messageId: m.id, seq: r.seq });
+        const payload = r.payload as { text?: string; format?: string };
+        turns.push({ role: 'assistant', text: payload.text ?? '', at: r.createdAt, messageId: m.id, seq: r.seq, format: payload.format ?? 'text' });
         lastSeq = Math.max(lastSeq, r.seq);
       }
     }
