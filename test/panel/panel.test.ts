@@ -248,6 +248,11 @@ describe('web panel', () => {
       await phone.getByRole('button', { name: 'Menu' }).click();
       await nav.getByRole('link', { name: 'Agents' }).click();
       await phone.getByRole('heading', { name: 'Agents', level: 1 }).waitFor();
+      // The entry form fits the phone too.
+      await phone.goto(`${origin}/#/agents/helper?edit=web_api`);
+      await phone.getByRole('button', { name: 'Save entry' }).waitFor();
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await screenshot(phone, 'entry-form-phone');
       await phone.close();
     },
     TIMEOUT,
