@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { firstIssue } from '../../config/schema.js';
 import { CocoError } from '../../core/errors.js';
 import type { ChannelRoutesHost } from '../define.js';
+import { openEventStream } from '../shared/event-stream.js';
 import type { Accepted } from '../../core/message.js';
 import type { WebApiChannel, WebApiReply } from './channel.js';
 
@@ -188,15 +189,7 @@ export async function tailSeq(channel: WebApiChannel, userId: string): Promise<n
 }
 
 export async function streamReplies(channel: WebApiChannel, userId: string, from: number, request: FastifyRequest, reply: FastifyReply) {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  res.write('retry: 1000\n\n');
+  const res = openEventStream(reply, 1000);
   let cursor = from;
   // A client that hangs up ends the stream at once, not at the next poll.
   const hangUp = new AbortController();

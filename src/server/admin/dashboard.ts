@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { openEventStream } from '../../channels/shared/event-stream.js';
 import type { EntryStatus } from '../../core/entry-status.js';
 import type { Gateway } from '../../gateway.js';
 
@@ -66,15 +67,7 @@ export function registerDashboardRoutes(app: FastifyInstance, gateway: Gateway):
 
   app.get('/events', async (request, reply) => {
     const base = publicBase(gateway, request);
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.write('retry: 2000\n\n');
+    const res = openEventStream(reply, 2000);
     const closed = new AbortController();
     const stop = () => closed.abort();
     request.raw.on('close', stop);

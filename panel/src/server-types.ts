@@ -1,0 +1,18 @@
+/**
+ * The admin API's answer shapes, taken from the gateway's own source (type-only imports, erased
+ * from the bundle) so the panel and the server cannot drift apart.
+ */
+export type { EntryState, EntryStatus, TransportStatus } from '../../src/core/entry-status';
+export type { DashboardEntry } from '../../src/server/admin/dashboard';
+export type { ActivitySeries } from '../../src/ops/activity';
+export type {
+  ConversationSummary,
+  DeadLetter,
+  DeadLetterKind,
+  InboundStatus,
+  MessageDetail,
+  MessageSummary,
+  OutboundItem,
+  TimelineEvent,
+} from '../../src/store/store';
+export type { SecretState } from '../../src/config/masking';
