@@ -3,7 +3,7 @@
  * from the bundle) so the panel and the server cannot drift apart.
  */
 export type { EntryState, EntryStatus, TransportStatus } from '../../src/core/entry-status';
-export type { DashboardEntry } from '../../src/server/admin/dashboard';
+export type { Dashboard, DashboardEntry } from '../../src/server/admin/dashboard';
 export type { ActivitySeries } from '../../src/ops/activity';
 export type {
   ConversationSummary,

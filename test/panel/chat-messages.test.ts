@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bubbleText, chatReducer, emptyChat, isStreaming, type AssistantBubble, type ChatAction, type ChatState } from '../../panel/src/pages/chat/chat-state.js';
@@ -20,7 +18,6 @@ import { webApiEntry } from '../helpers/workspace.js';
  * time and is dead-lettered (outbound).
  */
 
-const repoRoot = join(import.meta.dirname, '..', '..');
 const TIMEOUT = 60_000;
 const ECHO = 'helper.web_api';
 const SLOW = 'slowpoke.web_api';
@@ -40,13 +37,7 @@ describe('panel in Chromium', () => {
     if (chromiumMissing()) {
       throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium) or point COCOCAT_CHROMIUM at one`);
     }
-    // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
-    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--panel-only'], {
-      cwd: repoRoot,
-      stdio: 'inherit',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
-
+    // test/global-setup.ts has built the production bundle the gateway serves at `/`.
     // The slow agent: holds each request until the test calls answerAgent().
     let called!: () => void;
     agentCalled = new Promise<void>((r) => (called = r));

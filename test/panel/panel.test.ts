@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
@@ -27,7 +25,6 @@ declare const document: {
   documentElement: { scrollWidth: number };
   getElementById(id: string): { textContent: string | null } | null;
 };
-const root = join(import.meta.dirname, '..', '..');
 
 let t: TestGateway;
 let origin: string;
@@ -47,8 +44,7 @@ beforeAll(async () => {
   if (chromiumMissing()) {
     throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set COCOCAT_CHROMIUM`);
   }
-  // The gateway serves dist/panel at `/`: build it if its sources changed, so this is the production bundle.
-  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale', '--panel-only'], { cwd: root, stdio: 'inherit' });
+  // test/global-setup.ts has built the production bundle the gateway serves at `/`.
   t = await startTestGateway({});
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const address = t.app.server.address();

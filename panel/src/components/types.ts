@@ -1,57 +1,7 @@
-/** Shapes of the admin API's answers, as the panel reads them (mirrors src/core/entry-status.ts). */
+/** Shapes of the admin API's answers, as the panel reads them; the entry and store types are the server's own. */
+import type { EntryStatus, SecretState } from '../server-types';
 
-export type EntryState = 'stopped' | 'starting' | 'running' | 'error';
-
-export interface TransportStatus {
-  kind: string;
-  state: 'connecting' | 'connected' | 'reconnecting' | 'listening' | 'stopped';
-  reconnects: number;
-  failedAttempts: number;
-  connectedSince?: number;
-  nextAttemptAt?: number;
-  lastError?: { message: string; at: number };
-}
-
-export interface EntryStatus {
-  key: string;
-  id: string;
-  channel: string;
-  target: { kind: 'agent' | 'scene'; id: string };
-  enabled: boolean;
-  state: EntryState;
-  since: number;
-  lastError?: { code: string; message: string; at: number };
-  restarts: number;
-  nextRestartAt?: number;
-  messagesIn: number;
-  messagesOut: number;
-  lastMessageAt?: number;
-  transport?: TransportStatus;
-}
-
-export interface DashboardEntry extends EntryStatus {
-  lastHour: { in: number; out: number };
-  mailbox: number;
-  dead: number;
-  webhookUrl: string | null;
-}
-
-export interface Dashboard {
-  at: number;
-  entries: DashboardEntry[];
-  totals: {
-    lastHour: { in: number; out: number };
-    mailbox: number;
-    dead: number;
-    entries: Record<EntryState, number>;
-  };
-  series: { bucketMs: number; start: number; in: number[]; out: number[] };
-}
-
-export interface SecretState {
-  set: boolean;
-  source?: 'env' | 'stored';
-}
+export type { Dashboard, DashboardEntry, EntryState, EntryStatus, SecretState, TransportStatus } from '../server-types';
 
 export interface Agent {
   id: string;

@@ -44,6 +44,8 @@ export async function buildDashboard(gateway: Gateway, base: string) {
   };
 }
 
+export type Dashboard = Awaited<ReturnType<typeof buildDashboard>>;
+
 /** Where platforms should post an entry's webhooks, or null for entries that need none. */
 export function webhookUrl(gateway: Gateway, key: string, base: string): string | null {
   const spec = gateway.snapshot.entries.find((e) => e.key === key);
