@@ -38,13 +38,13 @@ export function ChatPage() {
     <div className="chat-page">
       <h1 className="chat-title">Chat</h1>
       <ChatToolbar entries={entries.data} entryKey={entryKey} userId={userId} onChange={go} />
-      {entries.error && <div className="chat-banner" role="alert">{entries.error}</div>}
+      {entries.error && <div className="banner banner-error" role="alert">{entries.error}</div>}
       {entries.data && entries.data.length === 0 && (
         <p className="chat-empty">No web_api entry yet. Add one to an agent (channel “web_api”) to chat with it here.</p>
       )}
-      {entryKey && entries.data && !entry && <div className="chat-banner" role="alert">No web_api entry “{entryKey}”.</div>}
+      {entryKey && entries.data && !entry && <div className="banner banner-error" role="alert">No web_api entry “{entryKey}”.</div>}
       {entry && entry.state !== 'running' && (
-        <div className="chat-banner chat-banner-warn" role="status">
+        <div className="banner banner-info" role="status">
           Entry {entry.key} is {entry.enabled ? entry.state : 'disabled'}
           {entry.lastError ? `: ${entry.lastError.message}` : ''}. Messages are refused until it runs.
         </div>
@@ -91,7 +91,7 @@ function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: s
         <span>User id</span>
         <input value={draft} maxLength={128} onChange={(e) => setDraft(e.target.value)} onBlur={commitUser} autoComplete="off" spellCheck={false} />
       </label>
-      <button type="button" className="chat-button" onClick={() => onChange(entryKey, `panel-${Math.random().toString(36).slice(2, 8)}`)}>
+      <button type="button" className="btn btn-secondary" onClick={() => onChange(entryKey, `panel-${Math.random().toString(36).slice(2, 8)}`)}>
         New conversation
       </button>
     </form>
@@ -181,7 +181,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
         )}
       </header>
       {error && (
-        <div className="chat-banner" role="alert">
+        <div className="banner banner-error" role="alert">
           {error}
           <button type="button" className="chat-link-button" onClick={() => setError(undefined)} aria-label="Dismiss error">
             ×

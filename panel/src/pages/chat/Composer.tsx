@@ -29,7 +29,7 @@ export function Composer({ onSend, disabled }: { onSend: (text: string) => void;
         Message
       </label>
       <textarea id={id} value={text} rows={2} maxLength={20000} placeholder="Type a message — Enter sends, Shift+Enter for a new line" onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} />
-      <button type="submit" className="chat-button chat-button-primary" disabled={disabled || text.trim() === ''}>
+      <button type="submit" className="btn btn-primary" disabled={disabled || text.trim() === ''}>
         Send
       </button>
     </form>

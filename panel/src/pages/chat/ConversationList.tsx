@@ -9,7 +9,7 @@ export function ConversationList(props: { entryKey: string; current: string; dat
   return (
     <nav className="chat-conversations" aria-label="Conversations">
       <h2>Conversations</h2>
-      {error && <p className="chat-banner" role="alert">{error}</p>}
+      {error && <p className="banner banner-error" role="alert">{error}</p>}
       {!data && !error && <p className="chat-muted">Loading…</p>}
       {data && sorted.length === 0 && <p className="chat-muted">None yet.</p>}
       <ul>

@@ -67,18 +67,18 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
           </select>
         </label>
         <div className="msg-filter-actions">
-          <button type="button" className="msg-button" onClick={() => void load()}>
+          <button type="button" className="btn btn-secondary" onClick={() => void load()}>
             Refresh
           </button>
         </div>
       </form>
       {notice && (
-        <p className="msg-notice" role="status">
+        <p className="banner banner-ok" role="status">
           {notice}
         </p>
       )}
       {error && (
-        <p className="msg-banner" role="alert">
+        <p className="banner banner-error" role="alert">
           {error}
         </p>
       )}
@@ -103,7 +103,7 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
                 <div className="msg-dead-text">{d.text}</div>
                 <div className="msg-error-line">{d.error}</div>
                 <div className="msg-dead-actions">
-                  <button type="button" className="msg-button msg-button-primary" onClick={() => void retry(d)} disabled={busy === key} aria-label={`Retry ${d.kind} #${d.id}`}>
+                  <button type="button" className="btn btn-primary" onClick={() => void retry(d)} disabled={busy === key} aria-label={`Retry ${d.kind} #${d.id}`}>
                     {busy === key ? 'Retrying…' : 'Retry'}
                   </button>
                   {messageId && <a href={messageHref(messageId)}>Open message #{messageId}</a>}

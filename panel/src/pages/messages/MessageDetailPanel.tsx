@@ -44,15 +44,15 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
     <section className="msg-detail" aria-labelledby="msg-detail-title">
       <div className="msg-detail-head">
         <h2 id="msg-detail-title">Message #{id}</h2>
-        <button type="button" className="msg-button" onClick={() => setTick((n) => n + 1)}>
+        <button type="button" className="btn btn-secondary" onClick={() => setTick((n) => n + 1)}>
           Refresh
         </button>
-        <a className="msg-button" href={closeHref}>
+        <a className="btn btn-secondary" href={closeHref}>
           Close
         </a>
       </div>
       {error && (
-        <p className="msg-banner" role="alert">
+        <p className="banner banner-error" role="alert">
           {error}
         </p>
       )}

@@ -42,10 +42,10 @@ export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; on
         </select>
       </label>
       <div className="msg-filter-actions">
-        <button type="submit" className="msg-button">
+        <button type="submit" className="btn btn-secondary">
           Apply
         </button>
-        <button type="button" className="msg-button" onClick={() => onApply({ entry: '', userId: '', status: '' })} disabled={!entry && !props.userId && !status}>
+        <button type="button" className="btn btn-secondary" onClick={() => onApply({ entry: '', userId: '', status: '' })} disabled={!entry && !props.userId && !status}>
           Clear
         </button>
       </div>

@@ -43,12 +43,12 @@ export function MessageLog({ filter, selected, linkTo }: { filter: LogFilter; se
     <section className="msg-log" aria-label="Message log">
       <div className="msg-log-head">
         <h2>Log</h2>
-        <button type="button" className="msg-button" onClick={() => void load()} disabled={loading}>
+        <button type="button" className="btn btn-secondary" onClick={() => void load()} disabled={loading}>
           Refresh
         </button>
       </div>
       {error && (
-        <p className="msg-banner" role="alert">
+        <p className="banner banner-error" role="alert">
           {error}
         </p>
       )}
@@ -94,7 +94,7 @@ export function MessageLog({ filter, selected, linkTo }: { filter: LogFilter; se
         </table>
       )}
       {more && (
-        <button type="button" className="msg-button msg-more" onClick={() => void load(messages?.[messages.length - 1]?.id)} disabled={loading}>
+        <button type="button" className="btn btn-secondary msg-more" onClick={() => void load(messages?.[messages.length - 1]?.id)} disabled={loading}>
           {loading ? 'Loading…' : 'Load more'}
         </button>
       )}
