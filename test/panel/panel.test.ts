@@ -259,11 +259,17 @@ describe('web panel', () => {
     async () => {
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
       await page.getByRole('link', { name: 'New scene' }).click();
+      // The roster is a pick-list of the agents, kept in the order they are ticked (the first leads).
+      expect((await t.admin('PUT', '/agents/second', { provider: 'echo' })).status).toBe(201);
+      await page.reload();
       await page.getByLabel('Scene ID').fill('team');
-      await page.getByLabel('Roster').fill('helper');
+      const roster = page.getByRole('group', { name: 'Roster' });
+      await roster.getByRole('checkbox', { name: 'second' }).check();
+      await roster.getByRole('checkbox', { name: 'helper' }).check();
+      await expect.poll(() => roster.getByText('#2').count()).toBe(1);
       await page.getByRole('button', { name: 'Create scene' }).click();
       await page.getByRole('heading', { name: 'team', level: 1 }).waitFor();
-      expect((await t.admin('GET', '/scenes/team')).json.scene.roster).toEqual(['helper']);
+      expect((await t.admin('GET', '/scenes/team')).json.scene.roster).toEqual(['second', 'helper']);
 
       // Escape closes the dialog and deletes nothing.
       await page.getByRole('button', { name: 'Delete scene' }).click();

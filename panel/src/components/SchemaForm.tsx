@@ -174,6 +174,7 @@ function PropertyField(props: SchemaFormProps & { name: string; prop: JsonSchema
           case 'text':
             return <textarea {...aria} rows={5} value={text} onChange={(e) => set(e.target.value)} />;
           case 'list':
+            if (prop.items?.enum) return <ListPicker aria={aria} label={common.label} options={prop.items.enum.map(String)} text={text} onChange={set} />;
             return <textarea {...aria} rows={3} value={text} placeholder="One per line" onChange={(e) => set(e.target.value)} />;
           case 'json':
             return <textarea {...aria} className="mono" rows={4} value={text} placeholder="JSON" onChange={(e) => set(e.target.value)} />;
@@ -190,6 +191,32 @@ function PropertyField(props: SchemaFormProps & { name: string; prop: JsonSchema
         }
       }}
     </Field>
+  );
+}
+
+/**
+ * A list whose items come from known values (a scene's roster from the agents): one checkbox
+ * each, kept in the order they were ticked, which the list's numbers show. Values no longer known
+ * stay listed while ticked, so they can be unticked.
+ */
+function ListPicker({ aria, label, options, text, onChange }: { aria: Aria; label: string; options: string[]; text: string; onChange(text: string): void }) {
+  const picked = text.split('\n').map((v) => v.trim()).filter(Boolean);
+  const all = [...picked.filter((v) => !options.includes(v)), ...options];
+  const toggle = (v: string, on: boolean) => onChange((on ? [...picked, v] : picked.filter((p) => p !== v)).join('\n'));
+  if (all.length === 0) return <p className="muted" id={aria.id}>Nothing to choose from yet.</p>;
+  return (
+    <div role="group" id={aria.id} aria-label={label} aria-describedby={aria['aria-describedby']} aria-invalid={aria['aria-invalid']} className="list-picker">
+      {all.map((v) => {
+        const order = picked.indexOf(v);
+        return (
+          <label key={v} className="list-picker-item">
+            <input type="checkbox" checked={order >= 0} onChange={(e) => toggle(v, e.target.checked)} />
+            <span>{v}</span>
+            {order >= 0 && <span className="list-picker-order">#{order + 1}</span>}
+          </label>
+        );
+      })}
+    </div>
   );
 }
 

@@ -11,7 +11,7 @@ import { TargetForm } from './TargetForm';
 export function NewTargetPage({ kind }: { kind: TargetKind }) {
   const schemas = useSchemas();
   const toast = useToast();
-  // Agents and scenes share one id space; the list also feeds the roster hint.
+  // Agents and scenes share one id space; the agents also make the roster's choices.
   const taken = usePolled(
     async () => {
       const [a, s] = await Promise.all([api<{ agents: { id: string }[] }>('GET', '/agents'), api<{ scenes: { id: string }[] }>('GET', '/scenes')]);
@@ -20,7 +20,7 @@ export function NewTargetPage({ kind }: { kind: TargetKind }) {
     0,
     [],
   );
-  const schema = schemas.value && (kind === 'agent' ? schemas.value.agentProfile : withRosterHint(schemas.value.scene, taken.data?.agents ?? []));
+  const schema = schemas.value && (kind === 'agent' ? schemas.value.agentProfile : withRosterChoices(schemas.value.scene, taken.data?.agents ?? []));
   return (
     <div className="page page-narrow">
       <p className="crumbs">
@@ -44,10 +44,13 @@ export function NewTargetPage({ kind }: { kind: TargetKind }) {
   );
 }
 
-/** Adds the agent ids one can put in a roster to the roster field's help. */
-export function withRosterHint(schema: JsonSchema, agents: string[]): JsonSchema {
+/** Makes the roster a pick-list of the existing agents (the form draws checkboxes for it). */
+export function withRosterChoices(schema: JsonSchema, agents: string[]): JsonSchema {
   const roster = schema.properties?.roster;
-  if (!roster) return schema;
-  const hint = agents.length ? `One agent ID per line. Agents: ${agents.join(', ')}` : 'One agent ID per line (create an agent first)';
-  return { ...schema, properties: { ...schema.properties, roster: { ...roster, description: `${roster.description ?? ''}. ${hint}` } } };
+  if (!roster?.items) return schema;
+  const hint = agents.length ? 'Tick agents in the order they should serve.' : 'Create an agent first.';
+  return {
+    ...schema,
+    properties: { ...schema.properties, roster: { ...roster, description: `${roster.description ?? ''}. ${hint}`, items: { ...roster.items, enum: agents } } },
+  };
 }

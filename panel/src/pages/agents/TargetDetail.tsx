@@ -8,7 +8,7 @@ import type { Agent, Scene } from '../../components/types';
 import { href, navigate } from '../../router';
 import { targetPath, useSchemas, type TargetKind } from './data';
 import { EntriesSection } from './Entries';
-import { withRosterHint } from './NewTargetPage';
+import { withRosterChoices } from './NewTargetPage';
 import { TargetForm } from './TargetForm';
 
 /** One agent or scene: its entries first (what people come for), then its settings, then delete. */
@@ -35,7 +35,7 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
   const data = item.data;
   const stored = data && ('profile' in data ? data.profile : data.scene);
   const name = stored && typeof stored.name === 'string' ? stored.name : id;
-  const schema = schemas.value && (kind === 'agent' ? schemas.value.agentProfile : withRosterHint(schemas.value.scene, agents.data ?? []));
+  const schema = schemas.value && (kind === 'agent' ? schemas.value.agentProfile : withRosterChoices(schemas.value.scene, agents.data ?? []));
 
   const remove = async () => {
     setDeleting(true);
