@@ -67,6 +67,18 @@ function Shell({ onLogout }: { onLogout(): void }) {
     window.scrollTo(0, 0);
   }, [route.parts.join('/')]);
 
+  // Escape closes the phone menu and gives focus back to its button.
+  useEffect(() => {
+    if (!menuOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      setMenuOpen(false);
+      document.querySelector<HTMLButtonElement>('.menu-button')?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [menuOpen]);
+
   const logout = async () => {
     await session.logout().catch(() => undefined);
     onLogout();

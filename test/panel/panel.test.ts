@@ -241,7 +241,14 @@ describe('web panel', () => {
       expect(await nav.isVisible()).toBe(false);
       expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await screenshot(phone, 'dashboard-phone');
-      await phone.getByRole('button', { name: 'Menu' }).click();
+      // Escape folds the open menu again and puts focus back on its button.
+      const menu = phone.getByRole('button', { name: 'Menu' });
+      await menu.click();
+      await nav.getByRole('link', { name: 'Agents' }).waitFor();
+      await phone.keyboard.press('Escape');
+      await expect.poll(() => nav.isVisible()).toBe(false);
+      expect(await menu.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
+      await menu.click();
       await nav.getByRole('link', { name: 'Agents' }).click();
       await phone.getByRole('heading', { name: 'Agents', level: 1 }).waitFor();
       // The entry form fits the phone too.
