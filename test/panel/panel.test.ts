@@ -21,7 +21,7 @@ const TIMEOUT = 60_000;
 // The callbacks passed to page.evaluate run in the browser; the repo's tsconfig has no DOM lib.
 declare const document: {
   cookie: string;
-  activeElement: unknown;
+  activeElement: { id: string; textContent: string | null; blur(): void } | null;
   documentElement: { scrollWidth: number };
   getElementById(id: string): { textContent: string | null } | null;
 };
@@ -108,6 +108,13 @@ describe('web panel', () => {
       expect(cookies.length).toBeGreaterThan(0);
       expect(cookies.every((c) => c.httpOnly && c.sameSite === 'Strict')).toBe(true);
       expect(await page.evaluate(() => document.cookie)).toBe('');
+
+      // Keyboard: the first Tab reaches "Skip to content", whose Enter moves focus to the page.
+      await page.evaluate(() => document.activeElement?.blur());
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Skip to content');
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
     },
     TIMEOUT,
   );
