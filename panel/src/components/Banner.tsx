@@ -1,7 +1,7 @@
 import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
 
 /** An error (or notice) shown above a page's content; role=alert so screen readers announce it. */
-export function Banner({ kind = 'error', children, onDismiss }: { kind?: 'error' | 'info'; children: ReactNode; onDismiss?(): void }) {
+export function Banner({ kind = 'error', children, onDismiss }: { kind?: 'error' | 'info' | 'ok'; children: ReactNode; onDismiss?(): void }) {
   return (
     <div className={`banner banner-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
       <div className="banner-text">{children}</div>

@@ -9,6 +9,7 @@ import { Composer } from './Composer';
 import { ConversationList } from './ConversationList';
 import { Transcript } from './Transcript';
 import './chat.css';
+import { Banner } from '../../components/Banner';
 
 const DEFAULT_USER = 'panel-user';
 
@@ -38,16 +39,16 @@ export function ChatPage() {
     <div className="chat-page">
       <h1 className="chat-title">Chat</h1>
       <ChatToolbar entries={entries.data} entryKey={entryKey} userId={userId} onChange={go} />
-      {entries.error && <div className="banner banner-error" role="alert">{entries.error}</div>}
+      {entries.error && <Banner>{entries.error}</Banner>}
       {entries.data && entries.data.length === 0 && (
         <p className="chat-empty">No web_api entry yet. Add one to an agent (channel “web_api”) to chat with it here.</p>
       )}
-      {entryKey && entries.data && !entry && <div className="banner banner-error" role="alert">No web_api entry “{entryKey}”.</div>}
+      {entryKey && entries.data && !entry && <Banner>No web_api entry “{entryKey}”.</Banner>}
       {entry && entry.state !== 'running' && (
-        <div className="banner banner-info" role="status">
+        <Banner kind="info">
           Entry {entry.key} is {entry.enabled ? entry.state : 'disabled'}
           {entry.lastError ? `: ${entry.lastError.message}` : ''}. Messages are refused until it runs.
-        </div>
+        </Banner>
       )}
       {entryKey && (
         <div className="chat-layout">
@@ -181,12 +182,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
         )}
       </header>
       {error && (
-        <div className="banner banner-error" role="alert">
-          {error}
-          <button type="button" className="chat-link-button" onClick={() => setError(undefined)} aria-label="Dismiss error">
-            ×
-          </button>
-        </div>
+        <Banner onDismiss={() => setError(undefined)}>{error}</Banner>
       )}
       <Transcript bubbles={state.bubbles} loaded={loaded} now={now} />
       <Composer onSend={send} />

@@ -1,5 +1,6 @@
 import { relativeTime, useNow } from '../messages/time';
 import type { Conversation } from './chat-api';
+import { Banner } from '../../components/Banner';
 
 /** The users who talked to this entry, newest activity first; each links to its conversation. */
 export function ConversationList(props: { entryKey: string; current: string; data?: Conversation[]; error?: string; linkTo: (userId: string) => string }) {
@@ -9,7 +10,7 @@ export function ConversationList(props: { entryKey: string; current: string; dat
   return (
     <nav className="chat-conversations" aria-label="Conversations">
       <h2>Conversations</h2>
-      {error && <p className="banner banner-error" role="alert">{error}</p>}
+      {error && <Banner>{error}</Banner>}
       {!data && !error && <p className="chat-muted">Loading…</p>}
       {data && sorted.length === 0 && <p className="chat-muted">None yet.</p>}
       <ul>

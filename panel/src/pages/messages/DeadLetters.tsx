@@ -3,6 +3,7 @@ import { EntrySelect } from './MessageFilters';
 import { errorText, messagesApi } from './messages-api';
 import { localTime, relativeTime, useNow } from './time';
 import type { DeadLetter, DeadLetterKind, EntryInfo } from './types';
+import { Banner } from '../../components/Banner';
 
 interface Props {
   entries?: EntryInfo[];
@@ -73,14 +74,10 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
         </div>
       </form>
       {notice && (
-        <p className="banner banner-ok" role="status">
-          {notice}
-        </p>
+        <Banner kind="ok">{notice}</Banner>
       )}
       {error && (
-        <p className="banner banner-error" role="alert">
-          {error}
-        </p>
+        <Banner>{error}</Banner>
       )}
       {!letters && !error && <p className="msg-muted">Loading…</p>}
       {letters && letters.length === 0 && <p className="msg-muted">No dead letters. Nothing was given up on.</p>}

@@ -4,6 +4,7 @@ import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
 import { clockTime, elapsed, localTime, relativeTime, useNow } from './time';
 import type { MessageDetail, OutboundItem } from './types';
+import { Banner } from '../../components/Banner';
 
 /** Still moving: worth polling until the message is finished and every reply chunk is settled. */
 function unsettled(m: MessageDetail): boolean {
@@ -52,9 +53,7 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
         </a>
       </div>
       {error && (
-        <p className="banner banner-error" role="alert">
-          {error}
-        </p>
+        <Banner>{error}</Banner>
       )}
       {!detail && !error && <p className="msg-muted">Loading…</p>}
       {detail && (

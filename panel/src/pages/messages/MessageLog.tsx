@@ -3,6 +3,7 @@ import { errorText, messagesApi, PAGE_SIZE, type LogFilter } from './messages-ap
 import { StatusBadge } from './StatusBadge';
 import { relativeTime, localTime, useNow } from './time';
 import type { MessageSummary } from './types';
+import { Banner } from '../../components/Banner';
 
 /**
  * The inbound messages matching the filter, newest first, a page at a time ("Load more" asks for
@@ -48,9 +49,7 @@ export function MessageLog({ filter, selected, linkTo }: { filter: LogFilter; se
         </button>
       </div>
       {error && (
-        <p className="banner banner-error" role="alert">
-          {error}
-        </p>
+        <Banner>{error}</Banner>
       )}
       {!messages && !error && <p className="msg-muted">Loading…</p>}
       {messages && messages.length === 0 && <p className="msg-muted">No messages match.</p>}
