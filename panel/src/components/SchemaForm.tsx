@@ -57,7 +57,7 @@ export function SchemaForm(props: SchemaFormProps) {
   );
 }
 
-type Aria = { id: string; 'aria-describedby'?: string; 'aria-invalid'?: boolean; required?: boolean };
+export type Aria = { id: string; 'aria-describedby'?: string; 'aria-invalid'?: boolean; required?: boolean };
 
 interface FieldProps {
   id: string;
@@ -287,4 +287,9 @@ function SecretField(props: SchemaFormProps & { name: string; prop: JsonSchema; 
       }}
     </Field>
   );
+}
+
+/** An id typed by hand (agent, scene, entry): no autocomplete or spell-checking. */
+export function IdInput({ aria, value, placeholder, onChange }: { aria: Aria; value: string; placeholder?: string; onChange(value: string): void }) {
+  return <input {...aria} type="text" autoComplete="off" spellCheck={false} placeholder={placeholder} value={value} onChange={(e) => onChange(e.target.value)} />;
 }

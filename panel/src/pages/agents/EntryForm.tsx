@@ -3,7 +3,7 @@ import { api } from '../../api';
 import { Banner } from '../../components/Banner';
 import { Button } from '../../components/Button';
 import { ChannelIcon } from '../../components/ChannelIcon';
-import { Field, SchemaForm } from '../../components/SchemaForm';
+import { Field, IdInput, SchemaForm } from '../../components/SchemaForm';
 import type { ChannelType, Entry } from '../../components/types';
 import { placeError, useSchemaDraft } from '../../components/useSchemaDraft';
 import { targetPath, validId, type TargetKind } from './data';
@@ -98,17 +98,7 @@ export function EntryForm({ kind, targetId, catalog, entry, takenIds, onSaved, o
             help={`Optional; defaults to the channel type. Needed when this ${kind} has two entries of one channel.`}
             error={idError}
           >
-            {(aria) => (
-              <input
-                {...aria}
-                type="text"
-                autoComplete="off"
-                spellCheck={false}
-                placeholder={channel}
-                value={entryId}
-                onChange={(e) => (setEntryId(e.target.value), setIdError(undefined))}
-              />
-            )}
+            {(aria) => <IdInput aria={aria} placeholder={channel} value={entryId} onChange={(v) => (setEntryId(v), setIdError(undefined))} />}
           </Field>
         )}
         <Field id={`${prefix}-enabled`} label="Enabled" help="A disabled entry stays in the file but does not run" inline>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { Banner } from '../../components/Banner';
 import { Button } from '../../components/Button';
-import { Field, SchemaForm } from '../../components/SchemaForm';
+import { Field, IdInput, SchemaForm } from '../../components/SchemaForm';
 import type { JsonSchema, SecretState } from '../../components/types';
 import { placeError, useSchemaDraft } from '../../components/useSchemaDraft';
 import { targetPath, validId, type TargetKind } from './data';
@@ -56,16 +56,7 @@ export function TargetForm({ kind, schema, id, stored, secrets, takenIds = [], s
       {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
       {!id && (
         <Field id={`${prefix}-id`} label={kind === 'agent' ? 'Agent ID' : 'Scene ID'} help="Lowercase letters, digits, - and _; used in entry keys and URLs" error={idError} required>
-          {(aria) => (
-            <input
-              {...aria}
-              type="text"
-              autoComplete="off"
-              spellCheck={false}
-              value={newId}
-              onChange={(e) => (setNewId(e.target.value), setIdError(undefined))}
-            />
-          )}
+          {(aria) => <IdInput aria={aria} value={newId} onChange={(v) => (setNewId(v), setIdError(undefined))} />}
         </Field>
       )}
       <SchemaForm
