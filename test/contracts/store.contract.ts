@@ -502,6 +502,45 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.stats()).toEqual({ inboundQueued: 2, inboundLeased: 1, inboundDead: 1, outboundPending: 1, outboundLeased: 1, outboundDead: 1 });
     });
 
+    it('tells each entry\'s mailbox depth (queued and leased) and dead letters (inbound and outbound)', async () => {
+      expect(await store.entryBacklog()).toEqual(new Map());
+      await enqueueAndClaim('a', t0, { entry: 'bot.web' }); // leased
+      await store.enqueue(inbound('b', { entry: 'bot.web' }), t0); // queued behind a
+      const c = await enqueueAndClaim('c', t0, { entry: 'bot.feishu', conv: 'g1' });
+      await store.deadLetterInbound(c.id, c.leaseToken, { now: t0, error: 'x' });
+      const d = await enqueueAndClaim('d', t0, { entry: 'bot.feishu', conv: 'g2' });
+      await store.completeInbound(d.id, d.leaseToken, result(d, t0, [reply(d, 0, t0)]));
+      const [o] = await store.claimOutbound(claim(t0, 1));
+      await store.deadLetterOutbound(o!.id, o!.leaseToken, { now: t0, error: 'x' });
+      const e = await enqueueAndClaim('e', t0, { entry: 'bot.done', conv: 'z' });
+      await store.completeInbound(e.id, e.leaseToken, result(e, t0));
+      expect(await store.entryBacklog()).toEqual(
+        new Map([
+          ['bot.web', { mailbox: 2, dead: 0 }],
+          ['bot.feishu', { mailbox: 0, dead: 2 }],
+        ]),
+      );
+    });
+
+    it('lists an entry\'s conversations, most recent first, with their count and latest message, within the scan bound', async () => {
+      await store.enqueue(inbound('a1', { conv: 'A', user: 'alice' }), t0);
+      await store.enqueue(inbound('b1', { conv: 'B', user: 'bob' }), t0 + 1);
+      const a2 = await store.enqueue(inbound('a2', { conv: 'A', user: 'alice' }), t0 + 2);
+      await store.enqueue(inbound('x1', { entry: 'bot.other', conv: 'A', user: 'alice' }), t0 + 3);
+      const all = await store.listConversations(ENTRY);
+      expect(all).toEqual([
+        { userId: 'alice', conversationId: 'A', messages: 2, lastMessageId: a2.id, lastAt: t0 + 2, lastText: 'text a2' },
+        expect.objectContaining({ userId: 'bob', conversationId: 'B', messages: 1, lastText: 'text b1' }),
+      ]);
+      expect(await store.listConversations(ENTRY, { limit: 1 })).toHaveLength(1);
+      // Only the newest two messages are looked at: bob's and alice's last.
+      expect((await store.listConversations(ENTRY, { scan: 2 })).map((c) => [c.userId, c.messages])).toEqual([
+        ['alice', 1],
+        ['bob', 1],
+      ]);
+      expect(await store.listConversations('bot.nobody')).toEqual([]);
+    });
+
     it('prunes old finished messages with their sent replies, and old feed items, but keeps the rest', async () => {
       const doneSent = await enqueueAndClaim('done-sent', t0, { conv: 'A' });
       await store.completeInbound(doneSent.id, doneSent.leaseToken, result(doneSent, t0, [reply(doneSent, 0, t0)]));
