@@ -1,51 +1,29 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeWecom, type BotDelivery } from '../fakes/wecom/index.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
-import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
+import { crashRig } from '../helpers/crash-rig.js';
 
 const USERS = 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('wecom_bot crash recovery', () => {
-  let fake: FakeWecom | undefined;
-  let llm: FakeLlm | undefined;
-  let gateway: ChildGateway | undefined;
-  let root: string | undefined;
-  afterAll(async () => {
-    await gateway?.kill('SIGKILL');
-    await fake?.close();
-    await llm?.close();
-    if (root) removeWorkspace(root);
-  });
+  const rig = crashRig();
 
   it('answers each stored message once after a SIGKILL with replies pending, duplicates included', async () => {
-    llm = await startFakeLlm({ delayMs: 3_000 });
-    fake = await FakeWecom.start();
-    root = makeWorkspace({
-      settings: { limits: { lease_ms: 1_000 } },
-      agents: {
-        bot: {
-          profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', retries: 0 },
-          entries: [{ type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } }],
-        },
-      },
-    });
-    gateway = await startChildGateway(root);
+    const fake = rig.own(await FakeWecom.start());
+    await rig.start({ type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } });
     await fake.waitForBotConnection(20_000);
     const connected = fake.connectionCount;
 
     // Stored while the agent is still thinking; then the process dies.
-    const deliveries: BotDelivery[] = Array.from({ length: USERS }, (_, u) => fake!.sendBotText(`question ${u}`, { from: `crash${u}` }));
+    const deliveries: BotDelivery[] = Array.from({ length: USERS }, (_, u) => fake.sendBotText(`question ${u}`, { from: `crash${u}` }));
     await fake.waitFor(() => deliveries.every((d) => d.sends.some((s) => s.written === true)), 10_000);
     await sleep(500); // into the mailbox (the LLM holds every answer for 3 s)
-    await gateway.kill('SIGKILL');
+    await rig.kill();
     expect(deliveries.every((d) => d.replies.length === 0)).toBe(true);
     expect(fake.botSent).toHaveLength(0);
 
-    llm.delayMs = 0;
-    gateway = await startChildGateway(root);
-    await fake.waitFor(() => fake!.connectionCount > connected && fake!.currentConnection !== undefined, 20_000);
+    await rig.restart();
+    await fake.waitFor(() => fake.connectionCount > connected && fake.currentConnection !== undefined, 20_000);
     // Some of the same messages arrive again: still one answer each.
     for (const d of deliveries.slice(0, 3)) expect(fake.repush(d)).toBe(true);
 

@@ -1,41 +1,20 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeWecom, wecomMessage } from '../fakes/wecom/index.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
-import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
+import { crashRig } from '../helpers/crash-rig.js';
 
 const ENTRY = 'bot.wecom';
 const MEMBERS = 10;
 
 describe('wecom crash recovery', () => {
-  let fake: FakeWecom | undefined;
-  let llm: FakeLlm | undefined;
-  let gateway: ChildGateway | undefined;
-  let root: string | undefined;
-  afterAll(async () => {
-    await gateway?.kill('SIGKILL');
-    await fake?.close();
-    await llm?.close();
-    if (root) removeWorkspace(root);
-  });
+  const rig = crashRig();
 
   it('delivers each acknowledged message once after a SIGKILL between the ack and message/send', async () => {
-    llm = await startFakeLlm({ delayMs: 3_000 });
-    fake = await FakeWecom.start({ retryWaitMs: 1_000 });
-    root = makeWorkspace({
-      settings: { limits: { lease_ms: 1_000 } },
-      agents: {
-        bot: {
-          profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', retries: 0 },
-          entries: [{
-            type: 'channel',
-            channel: 'wecom',
-            config: { corp_id: fake.corpId, agent_id: fake.agentId, secret: fake.corpSecret, token: fake.token, encoding_aes_key: fake.encodingAesKey, api_base_url: fake.url },
-          }],
-        },
-      },
+    const fake = rig.own(await FakeWecom.start({ retryWaitMs: 1_000 }));
+    let gateway = await rig.start({
+      type: 'channel',
+      channel: 'wecom',
+      config: { corp_id: fake.corpId, agent_id: fake.agentId, secret: fake.corpSecret, token: fake.token, encoding_aes_key: fake.encodingAesKey, api_base_url: fake.url },
     });
-    gateway = await startChildGateway(root);
     fake.gatewayUrl = `${gateway.baseUrl}/webhooks/wecom/${ENTRY}`;
     // The URL check passes once the entry is running (503 while it starts).
     for (let i = 0; !(await fake.verifyUrl()).ok; i++) {
@@ -44,16 +23,15 @@ describe('wecom crash recovery', () => {
     }
 
     // Every push is acknowledged (empty 200) at once; the agent is still thinking when the process dies.
-    const pushes = await Promise.all(Array.from({ length: MEMBERS }, (_, u) => fake!.push(`member${u}`, wecomMessage.text(`question ${u}`))));
+    const pushes = await Promise.all(Array.from({ length: MEMBERS }, (_, u) => fake.push(`member${u}`, wecomMessage.text(`question ${u}`))));
     expect(pushes.every((p) => p.attempts.length === 1 && p.attempts[0]!.status === 200 && p.attempts[0]!.body === '')).toBe(true);
-    await gateway.kill('SIGKILL');
+    await rig.kill();
     expect(fake.sends.filter((s) => s.errcode === 0)).toHaveLength(0);
 
-    llm.delayMs = 0;
-    gateway = await startChildGateway(root);
+    gateway = await rig.restart();
     fake.gatewayUrl = `${gateway.baseUrl}/webhooks/wecom/${ENTRY}`;
     const deadline = Date.now() + 20_000;
-    while (Array.from({ length: MEMBERS }, (_, u) => fake!.delivered(`member${u}`).length).some((n) => n === 0) && Date.now() < deadline) {
+    while (Array.from({ length: MEMBERS }, (_, u) => fake.delivered(`member${u}`).length).some((n) => n === 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 500)); // a duplicate would show up here
