@@ -138,6 +138,7 @@ describe('dashboard', () => {
     expect(res.json.series.in.reduce((a: number, b: number) => a + b, 0)).toBe(3);
     expect(res.json.series.in.at(-1)).toBe(3);
     expect(res.json.series.start + 59 * res.json.series.bucketMs).toBeLessThanOrEqual(res.json.at);
+    expect(res.json.problems).toEqual([]);
   });
 
   it('shows webhook URLs under server.public_url for webhook channels, and an entry in error with its reason', async () => {
@@ -149,7 +150,12 @@ describe('dashboard', () => {
       // Port 9 is closed: the channel's start asks for an access token and fails.
       config: { app_id: 'wx0123456789abcdef', app_secret: APP_SECRET, token: 'tok123', api_base_url: 'http://127.0.0.1:9' },
     };
-    await open(spec({ settings: { server: { public_url: 'https://bot.example.com/' } }, agents: { helper: { profile: { provider: 'echo' }, entries: [webApiEntry(), wechat] } } }));
+    await open(
+      spec({
+        settings: { server: { public_url: 'https://bot.example.com/' } },
+        agents: { helper: { profile: { provider: 'echo' }, entries: [webApiEntry(), wechat] }, ghost: { profile: { provider: 'telepathy' } } },
+      }),
+    );
     const { cookie, csrf } = await login();
     const res = await t!.until(async () => {
       const r = await request('GET', '/api/admin/dashboard', { cookie });
@@ -159,6 +165,8 @@ describe('dashboard', () => {
     expect(mp.webhookUrl).toBe('https://bot.example.com/webhooks/wechat_mp/helper.mp');
     expect(mp.lastError.message.length).toBeGreaterThan(0);
     expect(res.json.totals.entries.error).toBe(1);
+    // A workspace file that fails validation is listed with its file and field.
+    expect(res.json.problems).toEqual([expect.objectContaining({ file: 'agents/ghost/profile.yaml', field: 'provider' })]);
     expect(res.body).not.toContain(APP_SECRET);
     const listed = await request('GET', '/api/admin/agents/helper/entries', { cookie });
     expect(listed.json.entries.find((e: { id: string }) => e.id === 'mp').webhookUrl).toBe('https://bot.example.com/webhooks/wechat_mp/helper.mp');

@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
@@ -264,6 +266,19 @@ describe('web panel', () => {
       expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await screenshot(phone, 'entry-form-phone');
       await phone.close();
+
+      // A file broken on disk shows on the dashboard, naming the file and field, until it is fixed.
+      const broken = join(t.root, 'agents', 'broken', 'profile.yaml');
+      mkdirSync(dirname(broken), { recursive: true });
+      writeFileSync(broken, 'provider: echo\nhistory_window: many\n');
+      t.gateway.reload();
+      const problems = page.getByRole('alert').filter({ hasText: 'The workspace has 1 problem' });
+      await problems.waitFor();
+      expect(await problems.textContent()).toContain('agents/broken/profile.yaml');
+      expect(await problems.textContent()).toContain('history_window');
+      rmSync(dirname(broken), { recursive: true });
+      t.gateway.reload();
+      await problems.waitFor({ state: 'detached' });
     },
     TIMEOUT,
   );

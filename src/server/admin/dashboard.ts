@@ -38,6 +38,8 @@ export async function buildDashboard(gateway: Gateway, base: string) {
   }
   return {
     at: now,
+    // What is wrong in the workspace files (an entry with a bad config never starts): shown first.
+    problems: gateway.snapshot.problems,
     entries,
     totals: { lastHour: { in: sum(series.in), out: sum(series.out) }, mailbox, dead, entries: states },
     series,

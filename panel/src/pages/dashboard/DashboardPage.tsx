@@ -25,6 +25,7 @@ export function DashboardPage() {
         </p>
       ) : (
         <>
+          {dashboard.problems.length > 0 && <WorkspaceProblems problems={dashboard.problems} />}
           <Totals dashboard={dashboard} />
           <section className="card" aria-labelledby="throughput-title">
             <h2 id="throughput-title">Throughput</h2>
@@ -49,6 +50,31 @@ export function DashboardPage() {
         </>
       )}
     </div>
+  );
+}
+
+/** Files on disk that failed validation: their entries or agents are not running as written. */
+function WorkspaceProblems({ problems }: { problems: Dashboard['problems'] }) {
+  return (
+    <Banner>
+      <strong>
+        The workspace has {problems.length === 1 ? '1 problem' : `${problems.length} problems`}; what they concern does not run until they are fixed:
+      </strong>
+      <ul className="problems">
+        {problems.map((p, i) => (
+          <li key={i}>
+            <code>{p.file}</code>
+            {p.field ? (
+              <>
+                {' '}
+                <code>{p.field}</code>
+              </>
+            ) : null}
+            : {p.message}
+          </li>
+        ))}
+      </ul>
+    </Banner>
   );
 }
 
