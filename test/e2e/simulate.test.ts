@@ -65,3 +65,12 @@ describe('cococat simulate wecom', () => {
     expect(printed.filter((l) => l.startsWith('企业微信'))).toEqual(['企业微信: You are talking to agent "assistant".', '企业微信: 你好 企业微信']);
   }, 20_000);
 });
+
+describe('cococat simulate wecom_bot', () => {
+  it('answers each typed line over the long connection, in the chat and @-mentioned in a group', async () => {
+    const { code, printed } = await simulate(['你好 机器人', '/group and in the group?'], { channel: 'wecom_bot', user: 'lisi' });
+    expect(code).toBe(0);
+    expect(printed.some((l) => l.includes('long connection'))).toBe(true);
+    expect(printed.filter((l) => l.startsWith('企业微信机器人'))).toEqual(['企业微信机器人: 你好 机器人', '企业微信机器人 (in the group): and in the group?']);
+  }, 30_000);
+});

@@ -43,7 +43,7 @@ interface Simulation {
 
 type Simulator = (ctx: { vault: SecretVault; entryKey: string; agent: string; user?: string; print: (line: string) => void }) => Promise<Simulation>;
 
-const SIMULATORS: Record<string, Simulator> = { wechat_mp: simulateWechatMp, feishu: simulateFeishu, wecom: simulateWecom };
+const SIMULATORS: Record<string, Simulator> = { wechat_mp: simulateWechatMp, feishu: simulateFeishu, wecom: simulateWecom, wecom_bot: simulateWecomBot };
 
 /**
  * Runs the gateway against a local fake of the platform and lets you be the platform's user:
@@ -230,6 +230,40 @@ async function simulateWecom({ vault, entryKey, agent, user = 'SimulatedMember',
       }
       // Replies come through message/send after the empty 200; wait for this message's first one.
       await fake.waitFor(() => fake.delivered(user).length > before, WECOM_REPLY_WAIT_MS).catch(() => undefined);
+      flush();
+    },
+    flush,
+    close: () => fake.close(),
+  };
+}
+
+/**
+ * A WeCom intelligent robot (智能机器人) over its long connection: each line is a user's message
+ * pushed over the socket; the streamed answer shows once finished, in the chat or a group.
+ */
+async function simulateWecomBot({ vault, entryKey, agent, user = 'SimulatedUser', print }: Parameters<Simulator>[0]): Promise<Simulation> {
+  const fake = await FakeWecom.start();
+  // Messages the robot sends on its own (aibot_send_msg), e.g. an answer that outlived its request.
+  let shown = 0;
+  const flush = () => {
+    for (; shown < fake.botSent.length; shown++) print(`企业微信机器人 (sent later): ${fake.botSent[shown]!.content}`);
+  };
+  return {
+    channel: 'wecom_bot',
+    config: { bot_id: fake.botId, secret: vault.put(`${entryKey}.secret`, fake.botSecret), ws_url: fake.wsUrl },
+    listening: () => undefined,
+    intro: [
+      `Simulated WeCom intelligent robot ↔ agent "${agent}" (entry ${entryKey}, long connection).`,
+      `You are the user ${user}. Type a message; /group <text> @-mentions the robot in a group chat; Ctrl-D ends.`,
+    ],
+    async send(text) {
+      const group = text.startsWith('/group ');
+      const delivery = fake.sendBotText(group ? text.slice('/group '.length) : text, { from: user, chatType: group ? 'group' : 'single' });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([delivery.done, new Promise((r) => (timer = setTimeout(r, WECOM_REPLY_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (delivery.text !== undefined) print(`企业微信机器人${group ? ' (in the group)' : ''}: ${delivery.text}`);
+      else print(`(no answer within ${WECOM_REPLY_WAIT_MS / 1000} s; the message is ${delivery.status})`);
       flush();
     },
     flush,
