@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,8 @@ const API_KEY = 'sk-panel-secret-0123456789abcdef';
 const WECHAT_APP_SECRET = 'wx-app-secret-panel-0123456789';
 const WECHAT_TOKEN = 'paneltoken4242';
 const WECHAT_AES_KEY = 'PanelAesKey0123456789abcdefghijklmnopqrstuv'; // 43 characters
-const SECRETS = [API_KEY, WECHAT_APP_SECRET, WECHAT_TOKEN, WECHAT_AES_KEY, ADMIN_TOKEN];
+const OPENAI_KEY = 'sk-openai-panel-0123456789abcdef';
+const SECRETS = [API_KEY, WECHAT_APP_SECRET, WECHAT_TOKEN, WECHAT_AES_KEY, OPENAI_KEY, ADMIN_TOKEN];
 
 const TIMEOUT = 60_000;
 
@@ -313,6 +314,34 @@ describe('web panel', () => {
       await dialog.getByRole('button', { name: 'Delete scene' }).click();
       await page.getByRole('heading', { name: 'Agents', level: 1 }).waitFor();
       expect((await t.admin('GET', '/scenes/team')).status).toBe(404);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'keeps an agent\'s API key write-only: stored in the vault, shown as set, never prefilled',
+    async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
+      await page.getByRole('link', { name: 'New agent' }).click();
+      await page.getByLabel('Agent ID').fill('writer');
+      await page.getByLabel('Provider').selectOption('openai');
+      await page.getByLabel('Model', { exact: true }).fill('gpt-test');
+      const key = page.getByLabel('API key', { exact: true });
+      expect(await key.getAttribute('type')).toBe('password');
+      await key.fill(OPENAI_KEY);
+      await page.getByRole('button', { name: 'Create agent' }).click();
+      await page.getByRole('heading', { name: 'writer', level: 1 }).waitFor();
+
+      // The file holds a reference; the key itself is in data/secrets.json.
+      const profile = readFileSync(join(t.root, 'agents', 'writer', 'profile.yaml'), 'utf8');
+      expect(profile).not.toContain(OPENAI_KEY);
+      expect(profile).toContain('${secret:agent.writer.api_key}');
+      expect(readFileSync(join(t.root, 'data', 'secrets.json'), 'utf8')).toContain(OPENAI_KEY);
+      // The profile form offers Replace and says the key is set; no input holds it.
+      const replace = page.getByRole('button', { name: 'Replace API key' });
+      await replace.waitFor();
+      expect(await description(replace)).toContain('set');
+      expect(await page.locator('input[type=password]').count()).toBe(0);
     },
     TIMEOUT,
   );
