@@ -4,6 +4,7 @@
  * HTTP 200 within the deadline, and the url_verification challenge.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { TimedRequests } from '../timed-requests.js';
 import { encrypt, sign } from './crypto.js';
 
 export interface WebhookPushOptions {
@@ -78,21 +79,11 @@ export class Sleeper {
   }
 }
 
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<Omit<WebhookAttempt, 'headers' | 'at'>> {
-  const started = Date.now();
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  try {
-    const res = await fetch(url, { method: 'POST', body, headers, signal: abort.signal });
-    const text = await res.text();
-    return { status: res.status, body: text, timedOut: false, ms: Date.now() - started };
-  } catch (err) {
-    if (abort.signal.aborted) return { timedOut: true, ms: Date.now() - started };
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return { timedOut: false, error: cause ?? String(err), ms: Date.now() - started };
-  } finally {
-    clearTimeout(timer);
-  }
+const requests = new TimedRequests();
+
+/** One try, as Feishu sends it: the platform stops waiting after `timeoutMs`. */
+function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<Omit<WebhookAttempt, 'headers' | 'at'>> {
+  return requests.send(url, { method: 'POST', body, headers, timeoutMs });
 }
 
 function signedHeaders(body: string, opts: WebhookPushOptions): Record<string, string> {

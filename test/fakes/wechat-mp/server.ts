@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signature, TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
+import { TimedRequests } from '../timed-requests.js';
 import { WechatMpApi, type ApiCounters, type SendRecord, type TypingRecord } from './api.js';
 import { cdata, messageFields, parseFlatXml, xmlOf, type WechatMpPushMessage } from './xml.js';
 
@@ -115,6 +116,7 @@ const TAMPERED_TIMESTAMP_AGE = 2 * 86_400;
 export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<FakeWechatMp> {
   const originalId = opts.originalId ?? 'gh_fake0000001';
   const retryWaitMs = opts.retryWaitMs ?? 5000;
+  const requests = new TimedRequests();
   if (opts.mode !== 'plain' && !opts.encodingAesKey) throw new Error(`startFakeWechatMp: encodingAesKey is required in ${opts.mode} mode`);
   const crypto = opts.encodingAesKey ? new TencentCrypto({ token: opts.token, encodingAesKey: opts.encodingAesKey, receiveId: opts.appId }) : undefined;
   let offset = 0;
@@ -156,26 +158,8 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
   }
 
   /** One try: the request WeChat sends, aborted after `retryWaitMs`. */
-  async function attempt(method: 'GET' | 'POST', query: Record<string, string>, body?: string): Promise<Omit<PushAttempt, 'query'>> {
-    const started = Date.now();
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), retryWaitMs);
-    try {
-      const res = await fetch(target(query), {
-        method,
-        body,
-        headers: body === undefined ? {} : { 'content-type': 'text/xml' },
-        signal: abort.signal,
-      });
-      const text = await res.text();
-      return { status: res.status, body: text, timedOut: false, ms: Date.now() - started };
-    } catch (err) {
-      if (abort.signal.aborted) return { timedOut: true, ms: Date.now() - started };
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      return { timedOut: false, ms: Date.now() - started, error: cause ?? String(err) };
-    } finally {
-      clearTimeout(timer);
-    }
+  function attempt(method: 'GET' | 'POST', query: Record<string, string>, body?: string): Promise<Omit<PushAttempt, 'query'>> {
+    return requests.send(target(query).toString(), { method, body, headers: body === undefined ? {} : { 'content-type': 'text/xml' }, timeoutMs: retryWaitMs });
   }
 
   function signedQuery(user: string, encrypt: string | undefined, tamper: PushOptions['tamper']): Record<string, string> {

@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { signature, TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
+import { TimedRequests } from '../timed-requests.js';
 import { parseJson, type ApiAnswer } from './api.js';
 import { encryptMedia, newMsgId } from './bot-messages.js';
 import { forge, type VerifyResult } from './callback.js';
@@ -76,7 +77,7 @@ export class BotWebhook {
   private readonly key: Buffer;
   private readonly responseUrls = new Map<string, { used: boolean; expiresAt: number }>();
   private readonly hosted = new Map<string, { data: Buffer; fileName?: string; expiresAt: number }>();
-  private readonly aborts = new Set<AbortController>();
+  private readonly requests = new TimedRequests();
   private readonly sleeps = new Set<() => void>();
   private closed = false;
 
@@ -203,22 +204,9 @@ export class BotWebhook {
     body: string | undefined,
     timeoutMs: number,
   ): Promise<{ status?: number; raw?: string; timedOut: boolean; ms: number }> {
-    const url = new URL(target);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const started = Date.now();
-    const abort = new AbortController();
-    this.aborts.add(abort);
-    const timer = setTimeout(() => abort.abort(), timeoutMs);
-    try {
-      const res = await fetch(url, { method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' }, signal: abort.signal });
-      return { status: res.status, raw: await res.text(), timedOut: false, ms: Date.now() - started };
-    } catch (err) {
-      if (abort.signal.aborted) return { timedOut: true, ms: Date.now() - started };
-      return { timedOut: false, ms: Date.now() - started, raw: (err as { cause?: { code?: string } }).cause?.code ?? String(err) };
-    } finally {
-      clearTimeout(timer);
-      this.aborts.delete(abort);
-    }
+    const res = await this.requests.send(target, { method, query, body, headers: body === undefined ? {} : { 'content-type': 'application/json' }, timeoutMs });
+    // Without an HTTP answer, `raw` names the connection error.
+    return { status: res.status, raw: res.body ?? res.error, timedOut: res.timedOut, ms: res.ms };
   }
 
   private sleep(ms: number): Promise<void> {
@@ -269,7 +257,7 @@ export class BotWebhook {
 
   close(): void {
     this.closed = true;
-    for (const a of this.aborts) a.abort();
+    this.requests.abortAll();
     for (const s of [...this.sleeps]) s();
   }
 }

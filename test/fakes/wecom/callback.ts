@@ -4,6 +4,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { signature, TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
+import { TimedRequests } from '../timed-requests.js';
 import { appMessageXml, envelopeXml, parseFlatXml, type WecomAppMessage } from './app-xml.js';
 
 export interface CallbackOptions {
@@ -81,7 +82,7 @@ export const forge = (sig: string): string => `${sig.startsWith('0') ? '1' : '0'
 export class AppCallback {
   readonly crypto: TencentCrypto;
   private readonly foreign: TencentCrypto;
-  private readonly aborts = new Set<AbortController>();
+  private readonly requests = new TimedRequests();
   // 64-bit ids above 2^53, like real ones: a gateway that reads MsgId as a JS number loses digits.
   private nextMsgId = 7_300_000_000_000_000_000n + BigInt(randomInt(0, 1_000_000_000)) * 1000n;
 
@@ -152,28 +153,11 @@ export class AppCallback {
   }
 
   private async attempt(target: string, method: 'GET' | 'POST', query: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Omit<PushAttempt, 'query'>> {
-    const url = new URL(target);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const started = Date.now();
-    const abort = new AbortController();
-    this.aborts.add(abort);
-    const timer = setTimeout(() => abort.abort(), timeoutMs);
-    try {
-      const res = await fetch(url, { method, body, headers: body === undefined ? {} : { 'content-type': 'text/xml' }, signal: abort.signal });
-      const text = await res.text();
-      return { status: res.status, body: text, timedOut: false, ms: Date.now() - started };
-    } catch (err) {
-      if (abort.signal.aborted) return { timedOut: true, ms: Date.now() - started };
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      return { timedOut: false, ms: Date.now() - started, error: cause ?? String(err) };
-    } finally {
-      clearTimeout(timer);
-      this.aborts.delete(abort);
-    }
+    return this.requests.send(target, { method, query, body, headers: body === undefined ? {} : { 'content-type': 'text/xml' }, timeoutMs });
   }
 
   /** Aborts requests in flight (they end as timed out). */
   close(): void {
-    for (const a of this.aborts) a.abort();
+    this.requests.abortAll();
   }
 }
