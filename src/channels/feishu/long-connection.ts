@@ -3,7 +3,7 @@ import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { FeishuApiError, FeishuHttp } from './api.js';
 import { decodeFrame, encodePing, METHOD_CONTROL } from './frame.js';
-import { type AttemptFailure, SupervisedConnection, type SupervisorOptions } from '../shared/supervised-connection.js';
+import { ConnectError, SupervisedConnection, type SupervisorOptions } from '../shared/supervised-connection.js';
 
 /**
  * The long connection (长连接, protocols.md §5), run by the official SDK's WSClient and supervised
@@ -58,16 +58,6 @@ interface SocketLike {
   send(data: Buffer): void;
 }
 
-class ConnectError extends Error {
-  constructor(
-    message: string,
-    /** refused: the app is not allowed in (credentials); slow: retry, but not soon (connection limit, unknown code). */
-    readonly kind: 'transient' | 'slow' | 'refused',
-  ) {
-    super(message);
-  }
-}
-
 export class LongConnection extends SupervisedConnection<Session, LongConnectionOptions> {
   protected readonly channel = 'feishu';
   private platformPingMs?: number;
@@ -75,10 +65,6 @@ export class LongConnection extends SupervisedConnection<Session, LongConnection
 
   protected watchTickMs(): number {
     return Math.max(100, Math.min(1_000, Math.floor(this.opts.pingTimeoutMs / 3)));
-  }
-
-  protected classify(err: unknown): AttemptFailure {
-    return err instanceof ConnectError ? err.kind : 'transient';
   }
 
   /** Counts an event (any type) for the status: events are arriving. */
@@ -140,46 +126,41 @@ export class LongConnection extends SupervisedConnection<Session, LongConnection
       await this.opts.onEvent(payload);
     });
 
-    return new Promise<Session>((resolve, reject) => {
-      let settled = false;
-      const finish = (err?: ConnectError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.cancelAttempt = undefined;
-        if (err) {
-          try {
-            client.close({ force: true });
-          } catch {
-            // already down
-          }
-          reject(err);
-          return;
+    let client: WSClient;
+    return this.attempt({
+      // start() does nothing at all for an app id the SDK does not like; never wait forever.
+      timeout: { ms: timeoutMs * 2 + 1_000, message: `no connection within ${Math.round((timeoutMs * 2) / 1000)} s` },
+      begin: (settle) => {
+        client = new sdk.WSClient({
+          appId: this.opts.appId,
+          appSecret: this.opts.appSecret,
+          domain: this.opts.baseUrl,
+          httpInstance: http,
+          logger: sdkLogger(this.opts.log),
+          loggerLevel: sdk.LoggerLevel.warn,
+          // Reconnecting is ours: the SDK's loop waits minutes between tries and stops on the first fatal code.
+          autoReconnect: false,
+          handshakeTimeoutMs: timeoutMs,
+          // The SDK's own pong watchdog is the backstop; ours (above) fires first.
+          wsConfig: { pingTimeout: Math.ceil((this.opts.pingTimeoutMs * 2) / 1000) },
+          onReady: () => settle(),
+          onError: (err) => settle(classify(discovery, err)),
+        });
+        client.start({ eventDispatcher: dispatcher }).catch((err: unknown) => settle(new ConnectError(describeError(err))));
+      },
+      teardown: () => {
+        try {
+          client?.close({ force: true });
+        } catch {
+          // already down
         }
+      },
+      connected: () => {
         const now = clock.now();
         const session: Session = { client, connectedAt: now, lastPingAt: now, closed: false };
         this.watchSocket(session);
-        resolve(session);
-      };
-      const client = new sdk.WSClient({
-        appId: this.opts.appId,
-        appSecret: this.opts.appSecret,
-        domain: this.opts.baseUrl,
-        httpInstance: http,
-        logger: sdkLogger(this.opts.log),
-        loggerLevel: sdk.LoggerLevel.warn,
-        // Reconnecting is ours: the SDK's loop waits minutes between tries and stops on the first fatal code.
-        autoReconnect: false,
-        handshakeTimeoutMs: timeoutMs,
-        // The SDK's own pong watchdog is the backstop; ours (above) fires first.
-        wsConfig: { pingTimeout: Math.ceil((this.opts.pingTimeoutMs * 2) / 1000) },
-        onReady: () => finish(),
-        onError: (err) => finish(classify(discovery, err)),
-      });
-      // start() does nothing at all for an app id the SDK does not like; never wait forever.
-      const timer = setTimeout(() => finish(new ConnectError(`no connection within ${Math.round((timeoutMs * 2) / 1000)} s`, 'transient')), timeoutMs * 2 + 1_000);
-      this.cancelAttempt = () => finish(new ConnectError('stopped', 'transient'));
-      client.start({ eventDispatcher: dispatcher }).catch((err: unknown) => finish(new ConnectError(describeError(err), 'transient')));
+        return session;
+      },
     });
   }
 

@@ -29,6 +29,16 @@ export interface SupervisorOptions {
 /** transient: retry with the usual backoff; slow: retry, but only at the cap; refused: waiting will not fix it. */
 export type AttemptFailure = 'transient' | 'slow' | 'refused';
 
+/** Why a connection attempt failed, and so how the supervisor treats it. */
+export class ConnectError extends Error {
+  constructor(
+    message: string,
+    readonly kind: AttemptFailure = 'transient',
+  ) {
+    super(message);
+  }
+}
+
 /** A drop after a working connection is retried at once, spread over this much so clients do not stampede. */
 const FIRST_RETRY_SPREAD_MS = 500;
 /** Backoff attempt number that always lands on the cap. */
@@ -55,11 +65,51 @@ export abstract class SupervisedConnection<S extends SupervisedSession, O extend
   /** Runs every `watchTickMs()`: calls `lost()` when the current session is dead. */
   protected abstract watch(): void;
   protected abstract watchTickMs(): number;
-  protected abstract classify(err: unknown): AttemptFailure;
 
   /** Why losing this session ends the connection for good, if it does (default: never). */
   protected finalLoss(_session: S, _reason: string): string | undefined {
     return undefined;
+  }
+
+  /**
+   * One connection attempt, settled once: `begin(settle)` wires the SDK client and calls `settle()`
+   * once connected or `settle(error)` when the attempt failed; later calls are ignored. A failure
+   * runs `teardown()` before rejecting; success resolves with `connected()`. The attempt also fails
+   * after `timeout.ms`, and when stop() cancels it.
+   */
+  protected attempt(opts: {
+    timeout: { ms: number; message: string };
+    begin(settle: (err?: ConnectError) => void): void;
+    teardown(): void;
+    connected(): S;
+  }): Promise<S> {
+    return new Promise<S>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: ConnectError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.cancelAttempt = undefined;
+        if (err) {
+          opts.teardown();
+          reject(err);
+          return;
+        }
+        resolve(opts.connected());
+      };
+      const timer = setTimeout(() => settle(new ConnectError(opts.timeout.message)), opts.timeout.ms);
+      this.cancelAttempt = () => settle(new ConnectError('stopped'));
+      try {
+        opts.begin(settle);
+      } catch (err) {
+        settle(new ConnectError(describeError(err)));
+      }
+    });
+  }
+
+  /** How a failed attempt is treated: a ConnectError says; anything else is worth another try. */
+  private classify(err: unknown): AttemptFailure {
+    return err instanceof ConnectError ? err.kind : 'transient';
   }
 
   /** Opens the first connection; rejects with the reason when it fails (the SceneKeeper retries the entry). */

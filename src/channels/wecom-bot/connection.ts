@@ -1,7 +1,6 @@
 import type { WSClient, WsFrame } from '@wecom/aibot-node-sdk';
-import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { type AttemptFailure, SupervisedConnection, type SupervisorOptions } from '../shared/supervised-connection.js';
+import { ConnectError, SupervisedConnection, type SupervisorOptions } from '../shared/supervised-connection.js';
 
 /**
  * The robot's long connection, run by the official SDK's WSClient and supervised here. The SDK's own
@@ -40,25 +39,12 @@ interface Session {
   watched: boolean;
 }
 
-class ConnectError extends Error {
-  constructor(
-    message: string,
-    readonly refused: boolean,
-  ) {
-    super(message);
-  }
-}
-
 export class BotConnection extends SupervisedConnection<Session, BotConnectionOptions> {
   protected readonly channel = 'wecom_bot';
   private internalsMissing = false;
 
   protected watchTickMs(): number {
     return Math.max(100, Math.min(1_000, Math.floor(this.opts.livenessTimeoutMs / 5)));
-  }
-
-  protected classify(err: unknown): AttemptFailure {
-    return err instanceof ConnectError && err.refused ? 'refused' : 'transient';
   }
 
   /** Reconnecting after a takeover would take the robot back from the other host, which would do the same: a flap. */
@@ -127,48 +113,37 @@ export class BotConnection extends SupervisedConnection<Session, BotConnectionOp
     client.on('message', onCallback);
     client.on('event', onCallback);
 
-    return new Promise<Session>((resolve, reject) => {
-      let settled = false;
-      let authError: string | undefined;
-      const finish = (err?: ConnectError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.cancelAttempt = undefined;
-        if (err) {
-          session.closed = true;
-          try {
-            client.removeAllListeners();
-            client.disconnect();
-          } catch {
-            // already down
-          }
-          reject(err);
-          return;
+    let authError: string | undefined;
+    return this.attempt({
+      timeout: { ms: CONNECT_TIMEOUT_MS, message: `no subscription within ${CONNECT_TIMEOUT_MS / 1000} s` },
+      begin: (settle) => {
+        client.on('authenticated', () => settle());
+        client.on('error', (err: Error) => {
+          if (/Authentication failed/.test(err.message)) authError = err.message;
+          if (authError) settle(new ConnectError(`${authError}: check bot_id and secret (智能机器人 → API 模式 → 长连接)`, 'refused'));
+        });
+        client.on('disconnected', (reason: string) =>
+          settle(authError === undefined ? new ConnectError(`closed before subscribing (${reason})`) : new ConnectError(authError, 'refused')),
+        );
+        client.connect();
+      },
+      teardown: () => {
+        session.closed = true;
+        try {
+          client.removeAllListeners();
+          client.disconnect();
+        } catch {
+          // already down
         }
+      },
+      connected: () => {
         session.connectedAt = session.lastFrameAt = clock.now();
         client.on('disconnected', (reason: string) =>
           this.lost(session, session.takenOver ? `another connection took over this robot (disconnected_event): ${reason}` : `the connection closed (${reason})`),
         );
         this.watchSocket(session);
-        resolve(session);
-      };
-      client.on('authenticated', () => finish());
-      client.on('error', (err: Error) => {
-        if (/Authentication failed/.test(err.message)) authError = err.message;
-        if (settled) return;
-        if (authError) finish(new ConnectError(`${authError}: check bot_id and secret (智能机器人 → API 模式 → 长连接)`, true));
-      });
-      client.on('disconnected', (reason: string) => {
-        if (!settled) finish(new ConnectError(authError ?? `closed before subscribing (${reason})`, authError !== undefined));
-      });
-      const timer = setTimeout(() => finish(new ConnectError(`no subscription within ${CONNECT_TIMEOUT_MS / 1000} s`, false)), CONNECT_TIMEOUT_MS);
-      this.cancelAttempt = () => finish(new ConnectError('stopped', false));
-      try {
-        client.connect();
-      } catch (err) {
-        finish(new ConnectError(describeError(err), false));
-      }
+        return session;
+      },
     });
   }
 
