@@ -15,3 +15,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, con
   res.writeHead(status, { 'content-type': contentType });
   res.end(JSON.stringify(body));
 }
+
+export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A request body as a JSON object, or undefined when it is not valid JSON or not an object. */
+export function parseJson(body: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body);
+    return isRecord(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

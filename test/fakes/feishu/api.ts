@@ -4,6 +4,7 @@
  * (400 for business and token errors, 429 for frequency limits).
  */
 import { randomBytes } from 'node:crypto';
+import { isRecord, parseJson } from '../http.js';
 import { newMessageId, p2pChatIdOf } from './events.js';
 
 export interface ApiAnswer {
@@ -430,13 +431,4 @@ function checkContent(msgType: string, content: unknown): string | undefined {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function parseJson(body: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}

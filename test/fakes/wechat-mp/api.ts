@@ -3,6 +3,7 @@
  * messages and typing. HTTP status is always 200; errors are `{errcode, errmsg}` like the real API.
  */
 import { randomBytes } from 'node:crypto';
+import { isRecord, parseJson } from '../http.js';
 
 export interface ApiAnswer {
   status: number;
@@ -275,13 +276,4 @@ export class WechatMpApi {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function parseJson(body: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -4,6 +4,7 @@
  * errcode 0 and silently not delivered, which is what WeCom does; they are recorded so a test can see the loss.
  */
 import { randomBytes } from 'node:crypto';
+import { isRecord, parseJson } from '../http.js';
 
 export interface ApiAnswer {
   status: number;
@@ -301,13 +302,4 @@ export class WecomApi {
 
 const SUPPORTED_TYPES = new Set(['text', 'markdown', 'image', 'voice', 'video', 'file', 'textcard', 'news', 'mpnews', 'miniprogram_notice', 'template_card']);
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function parseJson(body: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -6,8 +6,9 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { signature, TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
+import { parseJson } from '../http.js';
 import { TimedRequests } from '../timed-requests.js';
-import { parseJson, type ApiAnswer } from './api.js';
+import type { ApiAnswer } from './api.js';
 import { encryptMedia, newMsgId } from './bot-messages.js';
 import { forge, type VerifyResult } from './callback.js';
 

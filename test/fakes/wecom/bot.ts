@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { isRecord } from '../http.js';
 import { botEventBody, encryptMedia } from './bot-messages.js';
 
 export const BOT_CMD = {
@@ -743,7 +744,6 @@ const newReqId = (): string => randomBytes(16).toString('hex');
 
 
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function rawText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
