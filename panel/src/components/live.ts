@@ -59,39 +59,49 @@ export function useDashboard(): { dashboard?: Dashboard; mode: LiveMode; error?:
 }
 
 /**
- * Loads something and reloads it every `intervalMs` while the page is visible; `reload()` fetches
- * at once (after a save). Keeps the last good value while a refresh fails.
+ * Loads something and reloads it every `intervalMs` (0: only when `deps` change) while the page is
+ * visible; `reload()` fetches at once (after a save). Keeps the last good value while a refresh
+ * fails. Without `load` (nothing chosen yet) it loads nothing. An answer to a request made for
+ * other `deps` is dropped, never shown under the new ones.
  */
-export function usePolled<T>(load: () => Promise<T>, intervalMs: number, deps: readonly unknown[]) {
+export function usePolled<T>(load: (() => Promise<T>) | undefined, intervalMs: number, deps: readonly unknown[]) {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<unknown>();
   const loadRef = useRef(load);
   loadRef.current = load;
+  const generation = useRef(0);
   const reload = useCallback(async () => {
+    const current = loadRef.current;
+    if (!current) return undefined;
+    const asked = generation.current;
     try {
-      const value = await loadRef.current();
-      setData(value);
-      setError(undefined);
+      const value = await current();
+      if (asked === generation.current) (setData(value), setError(undefined));
       return value;
     } catch (err) {
-      setError(err);
+      if (asked === generation.current) setError(err);
       return undefined;
     }
   }, []);
   useEffect(() => {
     setData(undefined);
+    setError(undefined);
     void reload();
-    if (!intervalMs) return;
-    const timer = setInterval(() => {
-      if (document.visibilityState === 'visible') void reload();
-    }, intervalMs);
-    return () => clearInterval(timer);
+    const timer = intervalMs
+      ? setInterval(() => {
+          if (document.visibilityState === 'visible') void reload();
+        }, intervalMs)
+      : undefined;
+    return () => {
+      generation.current++;
+      clearInterval(timer);
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   return { data, error, reload };
 }
 
-/** Re-renders every `ms` so "5 s ago" stays true. */
+/** The current time, refreshed every `ms`, so relative times ("5 s ago") age while the page is open. */
 export function useNow(ms = 5_000): number {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {

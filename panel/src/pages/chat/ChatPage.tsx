@@ -2,8 +2,8 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { subscribe } from '../../api';
 import type { EntryInfo } from '../messages/types';
 import { href, navigate, useRoute } from '../../router';
-import { useNow } from '../messages/time';
-import { chatApi, errorText, useLoad } from './chat-api';
+import { usePolled, useNow } from '../../components/live';
+import { chatApi, errorText } from './chat-api';
 import { chatReducer, emptyChat, type ReplyEvent } from './chat-state';
 import { Composer } from './Composer';
 import { ConversationList } from './ConversationList';
@@ -19,7 +19,7 @@ const DEFAULT_USER = 'panel-user';
  */
 export function ChatPage() {
   const { query } = useRoute();
-  const entries = useLoad(chatApi.entries, []);
+  const entries = usePolled(chatApi.entries, 0, []);
   const entryKey = query.get('entry') ?? '';
   const userId = query.get('user') || DEFAULT_USER;
   const go = (entry: string, user: string) => navigate(['chat'], { entry, user: user === DEFAULT_USER ? undefined : user });
@@ -33,13 +33,13 @@ export function ChatPage() {
   }, [entryKey, first]);
 
   const entry = entries.data?.find((e) => e.key === entryKey);
-  const conversations = useLoad(entryKey ? () => chatApi.conversations(entryKey) : undefined, [entryKey]);
+  const conversations = usePolled(entryKey ? () => chatApi.conversations(entryKey) : undefined, 0, [entryKey]);
 
   return (
     <div className="chat-page">
       <h1 className="chat-title">Chat</h1>
       <ChatToolbar entries={entries.data} entryKey={entryKey} userId={userId} onChange={go} />
-      {entries.error && <Banner>{entries.error}</Banner>}
+      {entries.error !== undefined && <Banner>{errorText(entries.error)}</Banner>}
       {entries.data && entries.data.length === 0 && (
         <p className="chat-empty">No web_api entry yet. Add one to an agent (channel “web_api”) to chat with it here.</p>
       )}
@@ -52,7 +52,7 @@ export function ChatPage() {
       )}
       {entryKey && (
         <div className="chat-layout">
-          <ConversationList entryKey={entryKey} current={userId} data={conversations.data} error={conversations.error} linkTo={(user) => href(['chat'], { entry: entryKey, user })} />
+          <ConversationList entryKey={entryKey} current={userId} data={conversations.data} error={conversations.error === undefined ? undefined : errorText(conversations.error)} linkTo={(user) => href(['chat'], { entry: entryKey, user })} />
           <ChatWindow key={`${entryKey}\n${userId}`} entryKey={entryKey} userId={userId} onActivity={conversations.reload} />
         </div>
       )}
@@ -109,7 +109,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
   const [attempt, setAttempt] = useState(0);
   const lastSeq = useRef(0);
   lastSeq.current = state.lastSeq;
-  const now = useNow();
+  const now = useNow(30_000);
 
   // History first, then the live stream: replies already in the transcript are dropped by messageId.
   useEffect(() => {

@@ -1,11 +1,12 @@
-import { relativeTime, useNow } from '../messages/time';
+import { relativeTime } from '../messages/time';
+import { useNow } from '../../components/live';
 import type { Conversation } from './chat-api';
 import { Banner } from '../../components/Banner';
 
 /** The users who talked to this entry, newest activity first; each links to its conversation. */
 export function ConversationList(props: { entryKey: string; current: string; data?: Conversation[]; error?: string; linkTo: (userId: string) => string }) {
   const { current, data, error, linkTo } = props;
-  const now = useNow();
+  const now = useNow(30_000);
   const sorted = [...(data ?? [])].sort((a, b) => b.lastAt - a.lastAt);
   return (
     <nav className="chat-conversations" aria-label="Conversations">

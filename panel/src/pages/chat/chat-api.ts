@@ -1,4 +1,3 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../../api';
 import type { EntryInfo } from '../messages/types';
 import type { TranscriptTurn } from './chat-state';
@@ -33,32 +32,3 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Loads something when its inputs change; `reload` fetches again. */
-export function useLoad<T>(load: (() => Promise<T>) | undefined, deps: unknown[]): { data?: T; error?: string; reload: () => void } {
-  const [state, setState] = useState<{ data?: T; error?: string }>({});
-  const [tick, setTick] = useState(0);
-  const depsKey = JSON.stringify(deps);
-  const lastKey = useRef(depsKey);
-  useEffect(() => {
-    // Other inputs (another entry): drop the old answer rather than show it under the new name.
-    if (lastKey.current !== depsKey) {
-      lastKey.current = depsKey;
-      setState({});
-    }
-    if (!load) {
-      setState({});
-      return;
-    }
-    let live = true;
-    load().then(
-      (data) => live && setState({ data }),
-      (err: unknown) => live && setState((s) => ({ data: s.data, error: errorText(err) })),
-    );
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [depsKey, tick]);
-  const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { ...state, reload };
-}

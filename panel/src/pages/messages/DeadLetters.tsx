@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import { EntrySelect } from './MessageFilters';
 import { errorText, messagesApi } from './messages-api';
-import { localTime, relativeTime, useNow } from './time';
+import { localTime, relativeTime } from './time';
+import { useNow } from '../../components/live';
 import type { DeadLetter, DeadLetterKind, EntryInfo } from './types';
 import { Banner } from '../../components/Banner';
 
@@ -22,7 +23,7 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [busy, setBusy] = useState<string>();
-  const now = useNow();
+  const now = useNow(30_000);
 
   const load = useCallback(async () => {
     try {

@@ -1,8 +1,9 @@
-import { useEffect, useState } from 'react';
+import { useEffect } from 'react';
 import { errorText, messagesApi } from './messages-api';
 import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
-import { clockTime, elapsed, localTime, relativeTime, useNow } from './time';
+import { clockTime, elapsed, localTime, relativeTime } from './time';
+import { useNow, usePolled } from '../../components/live';
 import type { MessageDetail, OutboundItem } from './types';
 import { Banner } from '../../components/Banner';
 
@@ -13,39 +14,25 @@ function unsettled(m: MessageDetail): boolean {
 
 /** One message: what was received, its timeline (absolute and since received) and its replies. */
 export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: string }) {
-  const [detail, setDetail] = useState<MessageDetail>();
-  const [error, setError] = useState<string>();
-  const [tick, setTick] = useState(0);
-  const now = useNow();
+  const loaded = usePolled(() => messagesApi.get(id), 0, [id]);
+  const detail = loaded.data;
+  const error = loaded.error === undefined ? undefined : errorText(loaded.error);
+  const now = useNow(30_000);
 
-  useEffect(() => {
-    let live = true;
-    messagesApi.get(id).then(
-      (d) => {
-        if (!live) return;
-        setDetail(d);
-        setError(undefined);
-      },
-      (err: unknown) => live && setError(errorText(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [id, tick]);
-
-  // While the message is in flight, follow it (a few seconds at most for a healthy agent).
+  // While the message is in flight, follow it (a few seconds at most for a healthy agent): each
+  // answer, or failed try, schedules the next.
   const moving = detail ? unsettled(detail) : false;
   useEffect(() => {
     if (!moving) return;
-    const timer = setTimeout(() => setTick((n) => n + 1), 1500);
+    const timer = setTimeout(() => void loaded.reload(), 1500);
     return () => clearTimeout(timer);
-  }, [moving, tick]);
+  }, [moving, detail, loaded.error, loaded.reload]);
 
   return (
     <section className="msg-detail" aria-labelledby="msg-detail-title">
       <div className="msg-detail-head">
         <h2 id="msg-detail-title">Message #{id}</h2>
-        <button type="button" className="btn btn-secondary" onClick={() => setTick((n) => n + 1)}>
+        <button type="button" className="btn btn-secondary" onClick={() => void loaded.reload()}>
           Refresh
         </button>
         <a className="btn btn-secondary" href={closeHref}>

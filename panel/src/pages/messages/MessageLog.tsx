@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import { errorText, messagesApi, PAGE_SIZE, type LogFilter } from './messages-api';
 import { StatusBadge } from './StatusBadge';
-import { relativeTime, localTime, useNow } from './time';
+import { relativeTime, localTime } from './time';
+import { useNow } from '../../components/live';
 import type { MessageSummary } from './types';
 import { Banner } from '../../components/Banner';
 
@@ -14,7 +15,7 @@ export function MessageLog({ filter, selected, linkTo }: { filter: LogFilter; se
   const [more, setMore] = useState(false);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string>();
-  const now = useNow();
+  const now = useNow(30_000);
   const key = `${filter.entry ?? ''}\n${filter.userId ?? ''}\n${filter.status ?? ''}`;
 
   const load = useCallback(

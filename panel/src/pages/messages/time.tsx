@@ -1,5 +1,3 @@
-import { useEffect, useState } from 'react';
-
 /** Local date and time with seconds, e.g. "2026-01-31 14:05:09". */
 export function localTime(at: number): string {
   const d = new Date(at);
@@ -33,15 +31,6 @@ export function elapsed(ms: number): string {
   return `+${Math.round(ms / 60_000)} min`;
 }
 
-/** The current time, refreshed every `everyMs`, so relative times age while the page is open. */
-export function useNow(everyMs = 30_000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), everyMs);
-    return () => clearInterval(timer);
-  }, [everyMs]);
-  return now;
-}
 
 /** A <time> element showing the local time, with the relative time beside it. */
 export function When({ at, now }: { at: number; now: number }) {
