@@ -19,13 +19,17 @@ export async function buildDashboard(gateway: Gateway, base: string) {
   const now = gateway.clock.now();
   const backlog = await gateway.store.entryBacklog();
   const activity = gateway.keeper.activity;
-  const entries: DashboardEntry[] = gateway.keeper.status().map((status) => ({
-    ...status,
-    lastHour: activity.lastHour(now, status.key),
-    mailbox: backlog.get(status.key)?.mailbox ?? 0,
-    dead: backlog.get(status.key)?.dead ?? 0,
-    webhookUrl: webhookUrl(gateway, status.key, base),
-  }));
+  const specs = new Map(gateway.snapshot.entries.map((spec) => [spec.key, spec]));
+  const entries: DashboardEntry[] = gateway.keeper.status().map((status) => {
+    const spec = specs.get(status.key);
+    return {
+      ...status,
+      lastHour: activity.lastHour(now, status.key),
+      mailbox: backlog.get(status.key)?.mailbox ?? 0,
+      dead: backlog.get(status.key)?.dead ?? 0,
+      webhookUrl: spec ? webhookUrl(gateway, spec, base) : null,
+    };
+  });
   const states = { running: 0, starting: 0, error: 0, stopped: 0 };
   for (const e of entries) states[e.state]++;
   const series = activity.series(now);
@@ -49,10 +53,9 @@ export async function buildDashboard(gateway: Gateway, base: string) {
 export type Dashboard = Awaited<ReturnType<typeof buildDashboard>>;
 
 /** Where platforms should post an entry's webhooks, or null for entries that need none. */
-export function webhookUrl(gateway: Gateway, key: string, base: string): string | null {
-  const spec = gateway.snapshot.entries.find((e) => e.key === key);
-  if (!spec || !gateway.registry.has(spec.channel)) return null;
-  const path = gateway.registry.get(spec.channel).webhookPath?.(key, spec.config as never);
+export function webhookUrl(gateway: Gateway, entry: { key: string; channel: string; config: Record<string, unknown> }, base: string): string | null {
+  if (!gateway.registry.has(entry.channel)) return null;
+  const path = gateway.registry.get(entry.channel).webhookPath?.(entry.key, entry.config as never);
   return path ? `${base}${path}` : null;
 }
 

@@ -174,6 +174,6 @@ function present(gateway: Gateway, request: FastifyRequest, kind: TargetKind, id
     config: masked.config,
     secrets: masked.secrets,
     status: gateway.keeper.statusOf(key) ?? null,
-    webhookUrl: webhookUrl(gateway, key, publicBase(gateway, request)),
+    webhookUrl: webhookUrl(gateway, { key, channel, config }, publicBase(gateway, request)),
   };
 }
