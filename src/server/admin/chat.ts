@@ -4,7 +4,7 @@ import type { WebApiChannel } from '../../channels/web-api/channel.js';
 import { streamReplies, submitChat, tailSeq, takeRateToken } from '../../channels/web-api/routes.js';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
-import { parseQuery } from './messages.js';
+import { parseInput } from './parse-input.js';
 import { asObject } from './targets.js';
 
 const chatBody = z
@@ -30,14 +30,14 @@ export function registerChatRoutes(app: FastifyInstance, gateway: Gateway): void
   app.post<KeyParams>('/chat/:key', async (request, reply) => {
     const channel = channelOf(request.params.key);
     takeRateToken(channel, reply);
-    const body = parseQuery(chatBody, asObject(request.body));
+    const body = parseInput(chatBody, asObject(request.body), 'body');
     const accepted = await submitChat(channel, { ...body, userName: 'panel' });
     return reply.code(202).send({ messageId: accepted.messageId, duplicate: accepted.duplicate });
   });
 
   app.get<KeyParams>('/chat/:key/events', async (request, reply) => {
     const channel = channelOf(request.params.key);
-    const q = parseQuery(userQuery, request.query);
+    const q = parseInput(userQuery, request.query, 'query');
     // EventSource resends the last id it saw when it reconnects; that wins over the first `after`.
     const lastEventId = request.headers['last-event-id'];
     const resume = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? lastEventId : q.after;
@@ -52,7 +52,7 @@ export function registerChatRoutes(app: FastifyInstance, gateway: Gateway): void
   /** The last 100 messages of one user with their replies, oldest first; works while the entry is stopped. */
   app.get<KeyParams>('/chat/:key/transcript', async (request) => {
     const key = knownEntry(gateway, request.params.key);
-    const { userId } = parseQuery(userQuery, request.query);
+    const { userId } = parseInput(userQuery, request.query, 'query');
     const messages = (await gateway.store.listMessages({ entryKey: key, userId, limit: TRANSCRIPT_MESSAGES })).reverse();
     const turns: { role: 'user' | 'assistant'; text: string; at: number; messageId: string; seq?: number; status?: string; format?: string }[] = [];
     let lastSeq = 0;

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { describeChannel } from '../../channels/define.js';
 import { maskSecrets, secretFields } from '../../config/masking.js';
-import { firstIssue, idSchema } from '../../config/schema.js';
+import { idSchema } from '../../config/schema.js';
 import {
   mergeSecrets,
   readEntriesRaw,
@@ -18,6 +18,7 @@ import { CocoError } from '../../core/errors.js';
 import { assertValidId, entryKey } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 import { publicBase, webhookUrl } from './dashboard.js';
+import { parseInput } from './parse-input.js';
 import { asObject } from './targets.js';
 
 const entryBodySchema = z
@@ -124,10 +125,7 @@ function findEntry(entries: Record<string, unknown>[], entryId: string, targetId
 }
 
 function parseEntryBody(body: unknown) {
-  const result = entryBodySchema.safeParse(asObject(body));
-  if (result.success) return result.data;
-  const { field, message } = firstIssue(result.error);
-  throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field || 'body'}: ${message}`, { statusCode: 400, field: field || 'body' });
+  return parseInput(entryBodySchema, asObject(body), 'body');
 }
 
 /** Validates the channel config (secrets merged, references resolved) and returns the entry to store. */

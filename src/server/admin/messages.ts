@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { firstIssue } from '../../config/schema.js';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
+import { parseInput } from './parse-input.js';
 
 const listQuery = z.object({
   entry: z.string().max(200).optional(),
@@ -21,7 +21,7 @@ const deadQuery = z.object({
 /** Message log, one message's timeline, and dead letters with retry. */
 export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/messages', async (request) => {
-    const q = parseQuery(listQuery, request.query);
+    const q = parseInput(listQuery, request.query, 'query');
     return { messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, status: q.status, before: q.before, limit: q.limit }) };
   });
 
@@ -32,7 +32,7 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 
   app.get('/dead-letters', async (request) => {
-    const q = parseQuery(deadQuery, request.query);
+    const q = parseInput(deadQuery, request.query, 'query');
     return { deadLetters: await gateway.store.listDeadLetters({ kind: q.kind, entryKey: q.entry, limit: q.limit }) };
   });
 
@@ -47,12 +47,4 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     else gateway.outbox.wake();
     return { retried: true, kind, id };
   });
-}
-
-/** Parses a query string or body; a 400 names the first field at fault. */
-export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
-  const result = schema.safeParse(query ?? {});
-  if (result.success) return result.data;
-  const { field, message } = firstIssue(result.error);
-  throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field || 'query'}: ${message}`, { statusCode: 400, field: field || 'query' });
 }
