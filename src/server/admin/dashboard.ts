@@ -95,7 +95,8 @@ export function registerDashboardRoutes(app: FastifyInstance, gateway: Gateway):
           res.write(': keepalive\n\n');
           lastWrite = Date.now();
         }
-        await sleep(PUSH_INTERVAL_MS, closed.signal);
+        // Ends early (rejecting) when the client leaves or the server closes; the loop then stops.
+        await gateway.clock.sleep(PUSH_INTERVAL_MS, closed.signal).catch(() => undefined);
       }
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, 'dashboard stream ended by an error');
@@ -103,17 +104,5 @@ export function registerDashboardRoutes(app: FastifyInstance, gateway: Gateway):
       streams.signal.removeEventListener('abort', stop);
       res.end();
     }
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
   });
 }
