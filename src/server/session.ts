@@ -74,7 +74,7 @@ export class PanelSessions {
     return presented !== undefined && safeEqual(presented, session.csrfToken);
   }
 
-  /** Counts a failed login; answers how long to wait when over the limit. */
+  /** Counts a failed login from one address, per one-minute window (`lockedFor` tells the wait). */
   recordFailure(client: string): void {
     const now = this.now();
     const f = this.failures.get(client);
