@@ -108,6 +108,39 @@ describe('SqliteStore (SQLite specifics)', () => {
     other.close();
   });
 
+  it('never leases a message its head row wrongly calls due: the claim skips it and mends the head', async () => {
+    const file = tmpFile();
+    const store = openSqliteStore({ path: file });
+    const done = await store.enqueue(inbound('done', 'c1'), t0);
+    const [item] = await store.claimInbound({ now: t0, leaseMs: 60_000, limit: 1, owner: 'w' });
+    await store.completeInbound(done.id, item!.leaseToken, { now: t0, status: 'done', replies: [], history: { key: { agentId: 'bot', entryKey: 'bot.web', conversationId: 'c1' }, turns: [] } });
+    const leased = await store.enqueue(inbound('leased', 'c2'), t0);
+    const [held] = await store.claimInbound({ now: t0, leaseMs: 60_000, limit: 1, owner: 'w' });
+    expect(held?.id).toBe(leased.id);
+    const queued = await store.enqueue(inbound('queued', 'c3'), t0);
+    // Corrupt the head table from another connection: a finished message, a live lease and a
+    // vanished row all claim to be due now.
+    const other = new Database(file);
+    other.prepare('INSERT INTO inbound_heads (conversation_key, head_id, ready_at) VALUES (?, ?, 0)').run('bot.web/c1', Number(done.id));
+    other.prepare('UPDATE inbound_heads SET ready_at = 0 WHERE head_id = ?').run(Number(leased.id));
+    other.prepare('INSERT INTO inbound_heads (conversation_key, head_id, ready_at) VALUES (?, ?, 0)').run('bot.web/gone', 999_999);
+    other.close();
+
+    const claimed = await store.claimInbound({ now: t0 + 1, leaseMs: 60_000, limit: 10, owner: 'w2' });
+    expect(claimed.map((c) => c.id)).toEqual([queued.id]);
+    expect((await store.getMessage(done.id))?.status).toBe('done');
+    expect((await store.getMessage(leased.id))?.attempts).toBe(1);
+    const check = new Database(file, { readonly: true });
+    const heads = check.prepare('SELECT conversation_key, head_id, ready_at FROM inbound_heads ORDER BY head_id').all();
+    check.close();
+    // Mended: no head for the finished message or the vanished row; the lease's head is due when it runs out.
+    expect(heads).toEqual([
+      { conversation_key: 'bot.web/c2', head_id: Number(leased.id), ready_at: t0 + 60_000 },
+      { conversation_key: 'bot.web/c3', head_id: Number(queued.id), ready_at: t0 + 60_000 + 1 },
+    ]);
+    await store.close();
+  });
+
   it('a multi-statement write that fails inside a group commit leaves no partial rows and fails alone', async () => {
     const store = openSqliteStore({ path: tmpFile() });
     const a = await store.enqueue(inbound('a'), t0);

@@ -15,7 +15,7 @@ import type { ChatMessage } from '../../core/message.js';
 export interface LeaseCols { status: string; attempts: number; lease_token: string | null; lease_until: number | null; last_error: string | null; created_at: number }
 export interface InboundRow extends LeaseCols {
   id: number; entry_key: string; channel_type: string; target_kind: TargetKind; target_id: string; dedup_key: string;
-  conversation_key: string; user_id: string; conversation_id: string; message: string; status: InboundStatus;
+  conversation_key: string; user_id: string; conversation_id: string; message: string; status: InboundStatus; available_at: number;
   finished_at: number | null; first_claimed_at: number | null; finish_detail: string | null;
 }
 export interface OutboundRow extends LeaseCols {
