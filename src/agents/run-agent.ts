@@ -18,9 +18,6 @@ export interface RunAgentDeps extends AgentDeps {
 
 export const AGENT_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 10_000 };
 /** A provider's retry-after is honoured up to this; longer would hold the conversation too long. */
-/** The reason an attempt's timeout timer is cancelled with once the attempt settled. */
-const TIMER_DONE = Symbol('attempt settled');
-
 export const MAX_RETRY_AFTER_MS = 30_000;
 
 /**
@@ -101,17 +98,15 @@ async function attemptOnce(
   deps: RunAgentDeps,
 ): Promise<AgentReply> {
   const controller = new AbortController();
-  const timer = new AbortController();
   const onShutdown = () => controller.abort(shutdownError(deps.signal?.reason));
   deps.signal?.addEventListener('abort', onShutdown, { once: true });
-  deps.clock.sleep(profile.timeout_ms, timer.signal).then(
-    () =>
-      controller.abort(
-        new CocoError('COCO_ERR_AGENT_TIMEOUT', `agent ${request.agentId} did not answer within ${profile.timeout_ms} ms`, {
-          retryable: true,
-        }),
-      ),
-    () => {}, // cancelled: the attempt finished first
+  // A plain timer rather than an aborted sleep: one AbortController per attempt, not two.
+  const cancelTimeout = deps.clock.timeout(profile.timeout_ms, () =>
+    controller.abort(
+      new CocoError('COCO_ERR_AGENT_TIMEOUT', `agent ${request.agentId} did not answer within ${profile.timeout_ms} ms`, {
+        retryable: true,
+      }),
+    ),
   );
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
@@ -133,7 +128,7 @@ async function attemptOnce(
     if (controller.signal.aborted) throw controller.signal.reason;
     throw err;
   } finally {
-    timer.abort(TIMER_DONE); // a reason of our own: abort() without one builds a DOMException
+    cancelTimeout();
     deps.signal?.removeEventListener('abort', onShutdown);
   }
 }

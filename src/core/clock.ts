@@ -8,6 +8,8 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Repeating timer; returns a function that cancels it. */
   every(ms: number, fn: () => void): () => void;
+  /** One-shot timer: runs `fn` once after `ms` of this clock's time; returns a function that cancels it. */
+  timeout(ms: number, fn: () => void): () => void;
 }
 
 export const systemClock: Clock = {
@@ -31,6 +33,11 @@ export const systemClock: Clock = {
     const timer = setInterval(fn, ms);
     timer.unref?.();
     return () => clearInterval(timer);
+  },
+  timeout(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    timer.unref?.();
+    return () => clearTimeout(timer);
   },
 };
 
@@ -83,6 +90,15 @@ export class ManualClock implements Clock {
     schedule();
     return () => {
       cancelled = true;
+    };
+  }
+
+  timeout(ms: number, fn: () => void): () => void {
+    const waiter = { at: this.current + Math.max(0, ms), seq: this.seq++, fire: () => fn() };
+    this.waiters.push(waiter);
+    return () => {
+      // Dropped from the list, like an aborted sleep, so cancelled timers do not pile up.
+      this.waiters = this.waiters.filter((w) => w !== waiter);
     };
   }
 

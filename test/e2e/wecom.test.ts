@@ -152,7 +152,7 @@ describe('wecom outbound', () => {
   it('paces 40 replies to one member within the per-minute limit: all arrive, none dropped', async () => {
     // The gateway reads the fake's clock, so the test moves a minute forward without waiting one.
     const { fake } = await setup({
-      clock: (f) => ({ now: () => f.now(), sleep: systemClock.sleep, every: systemClock.every }),
+      clock: (f) => ({ now: () => f.now(), sleep: systemClock.sleep, every: systemClock.every, timeout: systemClock.timeout }),
     });
     const start = fake.now();
     for (let i = 0; i < 40; i++) await fake.push('zhouba', wecomMessage.text(`reply ${i}`));

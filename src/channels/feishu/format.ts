@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hash.js';
 import { splitText } from '../shared/split-text.js';
 
 /**
@@ -109,7 +109,7 @@ export function renderMessages(text: string, format: 'text' | 'markdown'): Feish
  * dropped by Feishu instead of shown twice.
  */
 export function chunkUuid(idempotencyKey: string, index: number): string {
-  return createHash('sha256').update(`${idempotencyKey}\n${index}`, 'utf8').digest('hex').slice(0, 40);
+  return sha256Hex(`${idempotencyKey}\n${index}`).slice(0, 40);
 }
 
 /** Body of POST /open-apis/im/v1/messages?receive_id_type=… */

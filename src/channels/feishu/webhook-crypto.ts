@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CocoError } from '../../core/errors.js';
+import { sha256 } from '../shared/hash.js';
 
 const BLOCK = 16;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -49,12 +50,11 @@ export function verifyLarkSignature(headers: LarkHeaders, rawBody: string | Buff
 export function verifyLarkToken(given: unknown, expected: string): boolean {
   if (typeof given !== 'string') return false;
   // Hashing first gives equal lengths, so the comparison time says nothing about the token.
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
+  return timingSafeEqual(sha256(given), sha256(expected));
 }
 
 function aesKey(encryptKey: string): Buffer {
-  return createHash('sha256').update(encryptKey, 'utf8').digest();
+  return sha256(encryptKey);
 }
 
 /** base64(IV | AES-256-CBC(plaintext, PKCS#7/16)). `iv` is for deterministic tests and fakes. */

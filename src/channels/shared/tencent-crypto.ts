@@ -3,8 +3,9 @@
  * the WeCom app channel (CorpID) and the WeCom AI bot webhook (empty receive id).
  * Spec and vectors: docs of WXBizMsgCrypt; wechatpy `crypto/*` and `tests/test_crypto.py`.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CocoError } from '../../core/errors.js';
+import { sha1Hex } from './hash.js';
 
 /** Tencent pads to 32 bytes (the AES key size), not the AES block size of 16, so Node's own padding can't be used. */
 const PAD_BLOCK = 32;
@@ -37,7 +38,7 @@ export interface EncryptedRequest {
 export function signature(token: string, timestamp: string, nonce: string, encrypt?: string): string {
   const items = encrypt === undefined ? [token, timestamp, nonce] : [token, timestamp, nonce, encrypt];
   // Default sort compares UTF-16 code units, which equals byte order for the ASCII values Tencent sends.
-  return createHash('sha1').update(items.sort().join('')).digest('hex');
+  return sha1Hex(items.sort().join(''));
 }
 
 /** Constant-time check of a received signature; false (never a throw) on anything malformed. */

@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { Channel, type ChannelContext, type FeedEvent } from '../../core/channel.js';
 import { CocoError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { sha256 } from '../shared/hash.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import type { WebApiChannelConfig } from './config.js';
 
@@ -48,7 +49,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
 
   override async start(_sceneId: string, config: WebApiChannelConfig): Promise<void> {
     this.config = config;
-    this.keyDigest = digest(config.api_key);
+    this.keyDigest = sha256(config.api_key);
     const perMinute = config.rate_limit_per_minute;
     this.bucket = new TokenBucket(Math.max(1, Math.ceil(perMinute / 10)), perMinute / 60, this.ctx.clock.now());
   }
@@ -80,7 +81,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   /** Constant-time check of a bearer token against the entry's key. */
   authorize(header: string | undefined): boolean {
     if (!this.keyDigest || !header?.startsWith('Bearer ')) return false;
-    return timingSafeEqual(digest(header.slice(7).trim()), this.keyDigest);
+    return timingSafeEqual(sha256(header.slice(7).trim()), this.keyDigest);
   }
 
   takeRateToken(): { ok: true } | { ok: false; retryAfterMs: number } {
@@ -99,8 +100,4 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
 function toReply(event: FeedEvent): WebApiReply {
   const p = event.payload as Omit<WebApiReply, 'seq'>;
   return { seq: event.seq, messageId: p.messageId, text: p.text, format: p.format, chunk: p.chunk };
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hash.js';
 import { splitText } from '../shared/split-text.js';
 
 /**
@@ -26,7 +26,7 @@ export const SEND_MARKDOWN_LIMIT_BYTES = 4_096;
  * which WeCom refuses for the same req_id. 39 characters, shaped like the SDK's own ids.
  */
 export function streamIdFor(key: string): string {
-  return `stream_${createHash('sha256').update(`wecom_bot stream\n${key}`, 'utf8').digest('hex').slice(0, 32)}`;
+  return `stream_${sha256Hex(`wecom_bot stream\n${key}`).slice(0, 32)}`;
 }
 
 /** How one reply goes out: the stream's content, then follow-up messages for what did not fit. */
