@@ -3,7 +3,7 @@
 //
 //   npm run bench                          full run (30 s phases)
 //   node --import tsx bench/run.ts --quick 3 s phases, for trying things out
-//   ... --only ingress,baseline            some scenarios (letters a-e, g, h and j work too)
+//   ... --only ingress,baseline            some scenarios (their letters a-k work too)
 //   ... --source                           gateway from src/ via tsx instead of dist/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { distIsStale, ROOT } from './lib/child.js';
 import { machineInfo, round, type BenchOptions } from './lib/common.js';
 import { openaiPath } from './openai-path.js';
 import { startup } from './startup.js';
+import { storeWork } from './store.js';
 import { wechatIngress } from './wechat-ingress.js';
 import { wecomIngress } from './wecom-ingress.js';
 import { wecomBot } from './wecom-bot.js';
@@ -29,6 +30,7 @@ const SCENARIOS = {
   feishu: { letter: 'h', run: feishu },
   'wecom-ingress': { letter: 'i', run: wecomIngress },
   'wecom-bot': { letter: 'j', run: wecomBot },
+  store: { letter: 'k', run: storeWork },
 } as const;
 type Name = keyof typeof SCENARIOS;
 const ALIASES: Record<string, Name> = { e2e: 'end-to-end', 'openai-path': 'openai' };
@@ -47,7 +49,7 @@ function parseArgs(argv: string[]): { opts: BenchOptions; only: Set<Name> } {
       only.add('ingress');
       only.add('end-to-end');
     } else if (name) only.add(name);
-    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or a-h)`);
+    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or their letters a-k)`);
   }
   return { opts, only };
 }
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   const i = results['wecom-ingress'] as Awaited<ReturnType<typeof wecomIngress>> | undefined;
   const h = results.feishu as Awaited<ReturnType<typeof feishu>> | undefined;
   const j = results['wecom-bot'] as Awaited<ReturnType<typeof wecomBot>> | undefined;
+  const k = results.store as Awaited<ReturnType<typeof storeWork>> | undefined;
   const ratio = a && c && c.okPerSec > 0 ? a.okPerSec / c.okPerSec : undefined;
   const rssSamples = [a?.peakRssMb, b?.peakRssMb].filter((n): n is number => n !== undefined);
   const peakRssMb = rssSamples.length > 0 ? Math.max(...rssSamples) : undefined;
@@ -173,6 +176,12 @@ async function main(): Promise<void> {
     });
     if (b && b.msgPerSec > 0) rows.push({ figure: 'j/b) wecom_bot vs web_api end to end', value: `${round((j.messagesPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
   } else err('wecom-bot', 'j) wecom_bot');
+  if (k) {
+    const { sequential, random } = k;
+    const pair = (f: (p: typeof sequential) => number) => `${f(sequential)} / ${f(random)}`;
+    rows.push({ figure: 'k) store CPU µs/msg, enqueue (sequential / random ids)', value: pair((p) => p.enqueue.cpuUsPerMsg), target: '', result: '' });
+    rows.push({ figure: 'k) store CPU µs/msg, answer (sequential / random ids)', value: pair((p) => p.answer.cpuUsPerMsg), target: '', result: '' });
+  } else err('store', 'k) store');
   if (peakRssMb !== undefined) rows.push({ figure: 'f) peak RSS (VmHWM, max of a, b)', value: `${peakRssMb} MB`, target: '< 200 MB', result: check(peakRssMb < 200) });
 
   const w = ['Figure'.length, 'Value'.length, 'Target'.length];
@@ -207,6 +216,8 @@ async function main(): Promise<void> {
       feishuWebhookPerSec: h?.webhook.okPerSec,
       wecomIngressPerSec: i?.okPerSec,
       wecomBotPerSec: j?.messagesPerSec,
+      storeEnqueueUsPerMsg: k?.sequential.enqueue.cpuUsPerMsg,
+      storeAnswerUsPerMsg: k?.sequential.answer.cpuUsPerMsg,
     },
     checks: Object.fromEntries(rows.filter((r) => r.result !== '').map((r) => [r.figure, r.result])),
     scenarios: results,

@@ -1,0 +1,114 @@
+// (k) Store work per message, without HTTP: the CPU time the SQLite store spends on one message,
+// measured in this process (no load generator sharing the cores, so these figures move far less
+// between runs than the HTTP ones). Two phases per id pattern:
+//   enqueue  - groups of 50 concurrent enqueues (one group commit each), as webhooks arrive;
+//   answer   - 16 workers loop claim → complete (reply chunk leased on insert) → feed append →
+//              mark sent: the store side of the heartbeat and outbox for a web_api reply.
+// Sequential ids are what the HTTP benchmarks send; random ids are like real platform user ids
+// (WeChat openids, Feishu open_ids), which scatter index inserts across the B-trees.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Store } from '../src/store/store.js';
+import type { BenchOptions } from './lib/common.js';
+import { round } from './lib/common.js';
+
+const ENTRY = 'bench.web_api';
+const WORKERS = 16;
+const GROUP = 50;
+const DAY_MS = 86_400_000;
+
+export interface StorePhase {
+  messages: number;
+  /** Process CPU time (user + system) per message. */
+  cpuUsPerMsg: number;
+  msgPerSec: number;
+}
+
+export interface StoreFigures {
+  sequential: { enqueue: StorePhase; answer: StorePhase };
+  random: { enqueue: StorePhase; answer: StorePhase };
+}
+
+type Open = (opts: { path: string }) => Store;
+
+export async function storeWork(opts: BenchOptions): Promise<StoreFigures> {
+  // The same build the HTTP scenarios run: dist/ unless --source.
+  const mod = (opts.source
+    ? await import('../src/store/sqlite/index.js')
+    : await import(new URL('../dist/src/store/sqlite/index.js', import.meta.url).href)) as { openSqliteStore: Open };
+  const messages = opts.quick ? 10_000 : 50_000;
+  return {
+    sequential: await measure(mod.openSqliteStore, messages, (i) => `u-${i}`),
+    // A multiplicative hash of i: distinct, evenly spread, reproducible.
+    random: await measure(mod.openSqliteStore, messages, (i) => `o${((i * 2_654_435_761) >>> 0).toString(36)}`),
+  };
+}
+
+async function measure(open: Open, messages: number, userOf: (i: number) => string): Promise<{ enqueue: StorePhase; answer: StorePhase }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cococat-bench-store-'));
+  const store = open({ path: join(dir, 'cococat.db') });
+  const now = Date.now();
+  try {
+    const enqueue = await phase(messages, async () => {
+      for (let i = 0; i < messages; i += GROUP) {
+        await Promise.all(
+          Array.from({ length: Math.min(GROUP, messages - i) }, (_, k) => {
+            const n = i + k;
+            const user = userOf(n);
+            return store.enqueue(
+              {
+                entryKey: ENTRY, channelType: 'web_api', targetKind: 'agent', targetId: 'bench', dedupKey: `m-${n}`,
+                conversationKey: `${ENTRY}/${user}`,
+                message: {
+                  channelType: 'web_api', sceneId: 'bench', userId: user, conversationId: user, content: `hello ${n}`, msgType: 'text',
+                  msgId: `m-${n}`, timestamp: now, isGroup: false, mentionsBot: true,
+                },
+              },
+              now,
+            );
+          }),
+        );
+      }
+    });
+    let answered = 0;
+    const worker = async () => {
+      for (;;) {
+        const [item] = await store.claimInbound({ now, leaseMs: 60_000, limit: 1, owner: 'bench' });
+        if (!item) return;
+        const { conversationId, userId, msgId } = item.message;
+        const chunks = await store.completeInbound(item.id, item.leaseToken, {
+          now, status: 'done', detail: '1 attempt(s)', history: { key: { agentId: 'bench', entryKey: ENTRY, conversationId }, turns: [] },
+          replies: [{
+            entryKey: ENTRY, channelType: 'web_api', conversationId, userId, idempotencyKey: `${item.id}:0`, text: `echo: ${item.message.content}`,
+            format: 'text', chunkIndex: 0, chunkCount: 1, replyTo: item.id, inReplyTo: msgId, isGroup: false, availableAt: now, expiresAt: now + DAY_MS,
+          }],
+          claim: { leaseMs: 60_000, owner: 'bench' },
+        });
+        const chunk = chunks ? chunks[0] : undefined;
+        if (!chunk) throw new Error(`message ${item.id}: its reply chunk was not leased to the worker`);
+        const { seq } = await store.appendFeed(
+          { entryKey: ENTRY, conversationId, idempotencyKey: chunk.idempotencyKey, replyTo: item.id, payload: { messageId: item.id, userId, text: chunk.text } },
+          now,
+        );
+        if (!(await store.markSent(chunk.id, chunk.leaseToken, { now, platformMessageId: String(seq) }))) throw new Error(`chunk ${chunk.id} lost its lease`);
+        answered++;
+      }
+    };
+    const answer = await phase(messages, () => Promise.all(Array.from({ length: WORKERS }, worker)).then(() => undefined));
+    if (answered !== messages) throw new Error(`answered ${answered} of ${messages} messages`);
+    return { enqueue, answer };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function phase(messages: number, work: () => Promise<void>): Promise<StorePhase> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await work();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { messages, cpuUsPerMsg: round((cpu.user + cpu.system) / messages), msgPerSec: Math.round(messages / seconds) };
+}
