@@ -141,6 +141,28 @@ describe('SqliteStore (SQLite specifics)', () => {
     await store.close();
   });
 
+  it('prunes by id range: an old message stored after a younger one (a clock set back) waits until that one is old too', async () => {
+    const store = openSqliteStore({ path: tmpFile() });
+    const DAY = 86_400_000;
+    const finish = async (dedup: string, conv: string, at: number) => {
+      const { id } = await store.enqueue(inbound(dedup, conv), at);
+      const [item] = await store.claimInbound({ now: at, leaseMs: 60_000, limit: 1, owner: 'w' });
+      await store.completeInbound(id, item!.leaseToken, { now: at, status: 'done', replies: [], history: { key: { agentId: 'bot', entryKey: 'bot.web', conversationId: conv }, turns: [] } });
+      return id;
+    };
+    const old = await finish('old', 'c1', t0);
+    const young = await finish('young', 'c2', t0 + 8 * DAY);
+    const setBack = await finish('set-back', 'c3', t0 + DAY);
+    const retention = { dedupRetentionMs: 5 * DAY, feedRetentionMs: 5 * DAY };
+    expect(await store.prune(t0 + 10 * DAY, retention)).toBe(1);
+    expect(await store.getMessage(old)).toBeUndefined();
+    expect((await store.getMessage(setBack))?.status).toBe('done');
+    expect(await store.prune(t0 + 14 * DAY, retention)).toBe(2);
+    expect(await store.getMessage(young)).toBeUndefined();
+    expect(await store.getMessage(setBack)).toBeUndefined();
+    await store.close();
+  });
+
   it('a multi-statement write that fails inside a group commit leaves no partial rows and fails alone', async () => {
     const store = openSqliteStore({ path: tmpFile() });
     const a = await store.enqueue(inbound('a'), t0);

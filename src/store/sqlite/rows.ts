@@ -18,6 +18,9 @@ export interface InboundRow extends LeaseCols {
   conversation_key: string; user_id: string; conversation_id: string; message: string; status: InboundStatus; available_at: number;
   finished_at: number | null; first_claimed_at: number | null; finish_detail: string | null;
 }
+/** The columns a claim reads (see `claimRow` in sqlite-store.ts). */
+export type ClaimRow = Pick<InboundRow, 'id' | 'entry_key' | 'channel_type' | 'target_kind' | 'target_id' | 'dedup_key' | 'conversation_key'
+  | 'message' | 'status' | 'attempts' | 'available_at' | 'lease_token' | 'lease_until' | 'last_error' | 'created_at' | 'first_claimed_at'>;
 export interface OutboundRow extends LeaseCols {
   id: number; entry_key: string; channel_type: string; conversation_id: string; user_id: string; idempotency_key: string;
   text: string; format: 'text' | 'markdown'; chunk_index: number; chunk_count: number; reply_to: string;
@@ -49,7 +52,7 @@ export function toSummary(r: InboundRow): MessageSummary {
   return s;
 }
 
-export function toInbound(r: InboundRow): InboundItem {
+export function toInbound(r: ClaimRow): InboundItem {
   const item: InboundItem = {
     id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, targetKind: r.target_kind, targetId: r.target_id,
     dedupKey: r.dedup_key, conversationKey: r.conversation_key, message: JSON.parse(r.message) as ChatMessage,

@@ -9,6 +9,7 @@ import type {
 } from '../store.js';
 import {
   type FeedRow,
+  type ClaimRow,
   type InboundRow,
   type OutboundRow,
   TURNS_PER_MESSAGE,
@@ -111,13 +112,20 @@ interface QueuedWrite {
   reject: (err: unknown) => void;
 }
 
-const PRUNABLE = `i.status IN ('done', 'fallback') AND i.created_at < @cutoff AND NOT EXISTS
+// Pruning works on id ranges rather than on indexes of created_at (0002 dropped them: two index
+// writes fewer per message). The horizon is the first id created at or after the cutoff: rows
+// before it are old. A clock that went backwards can leave an old row after a younger one; it is
+// pruned once that one is old too.
+const HORIZON = (table: string, id: string) => `SELECT coalesce(
+  (SELECT ${id} FROM ${table} WHERE created_at >= ? ORDER BY ${id} LIMIT 1),
+  (SELECT max(${id}) + 1 FROM ${table}), 0)`;
+const PRUNABLE = `i.id < @horizon AND i.status IN ('done', 'fallback') AND NOT EXISTS
   (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status <> 'sent')`;
 
 const LEASED = `WHERE id = @id AND status = 'leased' AND lease_token = @token`;
 
 /** Due for a claim: queued and available, or leased with the lease run out. */
-const claimable = (r: InboundRow, now: number) =>
+const claimable = (r: ClaimRow, now: number) =>
   (r.status === 'queued' && r.available_at <= now) || (r.status === 'leased' && r.lease_until !== null && r.lease_until <= now);
 
 export class SqliteStore implements Store {
@@ -137,6 +145,9 @@ export class SqliteStore implements Store {
         ON CONFLICT (entry_key, dedup_key) DO NOTHING`),
       inboundIdByDedup: p<number>('SELECT id FROM inbound WHERE entry_key = ? AND dedup_key = ?').pluck(),
       inboundById: p<InboundRow>('SELECT * FROM inbound WHERE id = ?'),
+      // What a claim needs of a row (every column costs a conversion to a JS value).
+      claimRow: p<ClaimRow>(`SELECT id, entry_key, channel_type, target_kind, target_id, dedup_key, conversation_key, message,
+          status, attempts, available_at, lease_token, lease_until, last_error, created_at, first_claimed_at FROM inbound WHERE id = ?`),
       inboundHeads: p<number>(INBOUND_HEADS).pluck(),
       inboundLease: p(`UPDATE inbound SET status = 'leased', attempts = attempts + 1, lease_token = @token,
           lease_until = @until, lease_owner = @owner, first_claimed_at = coalesce(first_claimed_at, @now) WHERE id = @id`),
@@ -151,6 +162,8 @@ export class SqliteStore implements Store {
         SELECT conversation_key, id, CASE status WHEN 'queued' THEN available_at ELSE lease_until END
         FROM inbound WHERE conversation_key = ? AND status IN ('queued', 'leased') ORDER BY id LIMIT 1`),
       headRenew: p('UPDATE inbound_heads SET ready_at = ? WHERE head_id = ?'),
+      // The same by primary key, when the conversation is at hand (a claim): no index lookup first.
+      headRenewByKey: p('UPDATE inbound_heads SET ready_at = ? WHERE conversation_key = ?'),
       inboundFinish: p(`UPDATE inbound SET status = @status, finished_at = @now, finish_detail = @detail, lease_token = NULL,
           lease_until = NULL ${LEASED}`),
       inboundRetry: p(`UPDATE inbound SET status = 'queued', available_at = @availableAt, last_error = @error,
@@ -221,7 +234,9 @@ export class SqliteStore implements Store {
       deleteSentOutbox: p(`DELETE FROM outbox WHERE status = 'sent' AND reply_to IN (SELECT CAST(id AS TEXT) FROM inbound i WHERE ${PRUNABLE})`),
       deleteEvents: p(`DELETE FROM inbound_events WHERE message_id IN (SELECT id FROM inbound i WHERE ${PRUNABLE})`),
       deleteInbound: p(`DELETE FROM inbound AS i WHERE ${PRUNABLE}`),
-      deleteFeed: p('DELETE FROM feed WHERE created_at < ?'),
+      deleteFeed: p('DELETE FROM feed WHERE seq < ?'),
+      inboundHorizon: p<number>(HORIZON('inbound', 'id')).pluck(),
+      feedHorizon: p<number>(HORIZON('feed', 'seq')).pluck(),
       // Keeps the newest @keep turns of each conversation (the clustered key makes the OFFSET cheap).
       trimHistory: p(`DELETE FROM history AS h WHERE h.turn < (SELECT k.turn FROM history k
           WHERE k.agent_id = h.agent_id AND k.entry_key = h.entry_key AND k.conversation_id = h.conversation_id
@@ -260,7 +275,7 @@ export class SqliteStore implements Store {
       claimInbound: (o: ClaimOptions) => {
         const claimed: InboundItem[] = [];
         for (const id of s.inboundHeads.all({ now: o.now, limit: o.limit })) {
-          const r = s.inboundById.get(id);
+          const r = s.claimRow.get(id);
           if (!r || !claimable(r, o.now)) {
             // A head out of step with its mailbox would be a bug; mend it rather than lease a finished message.
             if (r) refreshHead(r.conversation_key);
@@ -270,10 +285,12 @@ export class SqliteStore implements Store {
           const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner, now: o.now };
           s.inboundLease.run(lease);
           // The claimed message stays its conversation's head; only its ready time moves.
-          s.headRenew.run(lease.until, r.id);
+          s.headRenewByKey.run(lease.until, r.conversation_key);
           // The first claim is read from first_claimed_at; claims after a lost lease or a revive are events.
           if (r.first_claimed_at !== null) event(r.id, o.now, 'claimed', `attempt ${r.attempts + 1} by ${o.owner}`);
-          claimed.push(toInbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until }));
+          // The row object is ours: updated in place to what the lease wrote.
+          Object.assign(r, { status: 'leased', attempts: r.attempts + 1, lease_token: lease.token, lease_until: lease.until });
+          claimed.push(toInbound(r));
         }
         return claimed;
       },
@@ -327,12 +344,12 @@ export class SqliteStore implements Store {
         return true;
       },
       prune: (now: number, dedupMs: number, feedMs: number, historyTurns?: number) => {
-        const cutoff = now - dedupMs;
         if (historyTurns !== undefined) s.trimHistory.run({ keep: Math.max(1, Math.trunc(historyTurns)) });
-        let deleted = s.deleteSentOutbox.run({ cutoff }).changes;
-        s.deleteEvents.run({ cutoff });
-        deleted += s.deleteInbound.run({ cutoff }).changes;
-        return deleted + s.deleteFeed.run(now - feedMs).changes;
+        const horizon = s.inboundHorizon.get(now - dedupMs)!;
+        let deleted = s.deleteSentOutbox.run({ horizon }).changes;
+        s.deleteEvents.run({ horizon });
+        deleted += s.deleteInbound.run({ horizon }).changes;
+        return deleted + s.deleteFeed.run(s.feedHorizon.get(now - feedMs)!).changes;
       },
     };
   }
