@@ -100,8 +100,6 @@ export function toEvent(r: { at: number; stage: string; detail: string | null })
   return r.detail === null ? { at: r.at, stage: r.stage } : { at: r.at, stage: r.stage, detail: r.detail };
 }
 
-// Due heads, oldest first, from the per-conversation head table (see 0002_conversation_heads.sql).
-
 export function outboxParams(r: NewOutbound, now: number, lease?: { token: string; until: number; owner: string }): Record<string, unknown> {
   return {
     ...r, now,

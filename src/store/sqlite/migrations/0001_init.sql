@@ -34,7 +34,7 @@ CREATE TABLE inbound (
 
 -- The head of a conversation is MIN(id) over its unfinished rows. This partial index holds only
 -- queued/leased rows (they leave it as they finish), so finding a conversation's next head never
--- walks finished rows. 0002 adds the per-conversation head table that claims read.
+-- walks finished rows. Claims read the per-conversation head table (inbound_heads, below).
 CREATE INDEX inbound_unfinished ON inbound (conversation_key, id) WHERE status IN ('queued', 'leased');
 CREATE INDEX inbound_dead ON inbound (finished_at) WHERE status = 'dead';
 CREATE INDEX inbound_prunable ON inbound (created_at) WHERE status IN ('done', 'fallback');
