@@ -100,16 +100,14 @@ export function toEvent(r: { at: number; stage: string; detail: string | null })
   return r.detail === null ? { at: r.at, stage: r.stage } : { at: r.at, stage: r.stage, detail: r.detail };
 }
 
-export function outboxParams(r: NewOutbound, now: number, lease?: { token: string; until: number; owner: string }): Record<string, unknown> {
-  return {
-    ...r, now,
-    status: lease ? 'leased' : 'pending',
-    attempts: lease ? 1 : 0,
-    token: lease?.token ?? null,
-    until: lease?.until ?? null,
-    owner: lease?.owner ?? null,
-    isGroup: r.isGroup ? 1 : 0,
-    replyMeta: r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta),
-    maxAge: r.expiresAt - now, // kept so that every revive grants the same max age again
-  };
+/** The insertOutbox parameters, in its column order. */
+export function outboxParams(r: NewOutbound, now: number, lease?: { token: string; until: number; owner: string }): unknown[] {
+  return [
+    r.entryKey, r.channelType, r.conversationId, r.userId, r.idempotencyKey, r.text, r.format, r.chunkIndex, r.chunkCount,
+    r.replyTo, r.inReplyTo, r.isGroup ? 1 : 0, r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta),
+    lease ? 'leased' : 'pending', lease ? 1 : 0, lease?.token ?? null, lease?.until ?? null, lease?.owner ?? null,
+    r.availableAt, r.expiresAt,
+    r.expiresAt - now, // max age, kept so that every revive grants the same again
+    now,
+  ];
 }

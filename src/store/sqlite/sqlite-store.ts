@@ -179,12 +179,11 @@ export class SqliteStore implements Store {
         'SELECT at, stage, detail FROM inbound_events WHERE message_id = ? ORDER BY at, id',
       ),
       // Pending, or already leased (lease-on-insert: the completing worker delivers it itself).
+      // Positional parameters, in the column order of outboxParams (binding them is cheaper than names).
       insertOutbox: p(`INSERT INTO outbox (entry_key, channel_type, conversation_id, user_id, idempotency_key,
           text, format, chunk_index, chunk_count, reply_to, in_reply_to, is_group, reply_meta, status,
           attempts, lease_token, lease_until, lease_owner, available_at, expires_at, max_age_ms, created_at)
-        VALUES (@entryKey, @channelType, @conversationId, @userId, @idempotencyKey, @text, @format,
-          @chunkIndex, @chunkCount, @replyTo, @inReplyTo, @isGroup, @replyMeta, @status, @attempts, @token,
-          @until, @owner, @availableAt, @expiresAt, @maxAge, @now)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (idempotency_key) DO NOTHING`),
       outboxBusy: p<number>(`SELECT 1 FROM outbox WHERE entry_key = ? AND conversation_id = ?
           AND status IN ('pending', 'leased') LIMIT 1`).pluck(),
@@ -305,7 +304,7 @@ export class SqliteStore implements Store {
         const claimed: OutboundItem[] = [];
         for (const r of res.replies) {
           const lease = claim ? { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner } : undefined;
-          const ins = s.insertOutbox.run(outboxParams(r, res.now, lease));
+          const ins = s.insertOutbox.run(...outboxParams(r, res.now, lease));
           if (!lease || ins.changes !== 1) continue;
           const id = String(ins.lastInsertRowid);
           claimed.push({ ...r, id, status: 'leased', attempts: 1, leaseToken: lease.token, leaseUntil: lease.until, createdAt: res.now });
