@@ -20,16 +20,18 @@ import { wechatIngress } from './wechat-ingress.js';
 import { wecomIngress } from './wecom-ingress.js';
 import { wecomBot } from './wecom-bot.js';
 
+// Run order: each ratio's two figures are measured back to back (c, a, then the webhook ingresses
+// compared with a; b, then j compared with b), because the machine's speed drifts within a run.
 const SCENARIOS = {
   baseline: { letter: 'c', run: baseline },
   ingress: { letter: 'a', run: ingress },
+  'wechat-ingress': { letter: 'g', run: wechatIngress },
+  'wecom-ingress': { letter: 'i', run: wecomIngress },
+  feishu: { letter: 'h', run: feishu },
   'end-to-end': { letter: 'b', run: endToEnd },
+  'wecom-bot': { letter: 'j', run: wecomBot },
   openai: { letter: 'd', run: openaiPath },
   startup: { letter: 'e', run: startup },
-  'wechat-ingress': { letter: 'g', run: wechatIngress },
-  feishu: { letter: 'h', run: feishu },
-  'wecom-ingress': { letter: 'i', run: wecomIngress },
-  'wecom-bot': { letter: 'j', run: wecomBot },
   store: { letter: 'k', run: storeWork },
 } as const;
 type Name = keyof typeof SCENARIOS;
