@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { signature } from '../../src/channels/shared/tencent-crypto.js';
+import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -20,7 +21,7 @@ afterEach(async () => {
 async function setup(
   mode: 'plain' | 'compatible' | 'safe',
   profile: Record<string, unknown> = { provider: 'echo' },
-  extra: { config?: Record<string, unknown>; retryWaitMs?: number; customerService?: boolean } = {},
+  extra: { config?: Record<string, unknown>; retryWaitMs?: number; customerService?: boolean; clock?: ManualClock } = {},
 ) {
   fake = await startFakeWechatMp({ ...APP, mode, retryWaitMs: extra.retryWaitMs ?? 1_000, permissions: { customerService: extra.customerService ?? true } });
   const entry = {
@@ -37,7 +38,9 @@ async function setup(
       ...extra.config,
     },
   };
-  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
+  // A given ManualClock sets the gateway's time (timers stay real): retry times are read from the store, not slept through.
+  const clock = extra.clock && { now: () => extra.clock!.now(), sleep: systemClock.sleep, every: systemClock.every, timeout: systemClock.timeout };
+  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }, clock ? { clock } : {});
   await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   fake.gatewayUrl = `${address}/webhooks/wechat_mp/${ENTRY}`;
@@ -110,6 +113,59 @@ describe('wechat_mp platform limits', () => {
     expect(dead[0]).toMatchObject({ kind: 'outbound', entryKey: ENTRY, userId: 'oEve' });
     expect(dead[0].error).toMatch(/45047/);
     expect(fake.received('oEve')).toEqual([]);
+  });
+
+  it('backs off longer after 45009 (quota) than after -1 (busy), delivers the reply once and holds up no one else', async () => {
+    // The gateway's time stands still unless the test moves it, so a retry happens only when it is due.
+    const clock = new ManualClock(Date.now());
+    const { t, fake } = await setup('plain', { provider: 'echo' }, { clock });
+    fake.failNextSends(1, -1);
+    fake.failNextSends(1, 45009);
+    await fake.push('oFred', { type: 'text', content: 'busy platform' });
+    const replyOf = async () => {
+      const [message] = await t.gateway.store.listMessages({ userId: 'oFred' });
+      return message && (await t.gateway.store.getMessage(message.id))?.replies[0];
+    };
+    const failedWith = (errcode: number) => async () => {
+      const reply = await replyOf();
+      return reply?.lastError?.includes(`wechat_mp: ${errcode} `) ? reply : undefined;
+    };
+
+    // -1 (system busy): retried on the outbox's own short backoff.
+    const busy = await t.until(failedWith(-1));
+    const busyAt = clock.now();
+    expect(busy).toMatchObject({ status: 'pending', attempts: 1 });
+    const busyDelay = busy.availableAt - busyAt;
+    expect(busyDelay).toBeGreaterThan(0);
+    expect(busyDelay).toBeLessThanOrEqual(1_000);
+    expect(fake.received('oFred')).toEqual([]);
+
+    // Due: the retry meets 45009 (API frequency quota) and waits the platform's minute.
+    await clock.advance(busyDelay);
+    const quota = await t.until(failedWith(45009));
+    expect(quota).toMatchObject({ status: 'pending', attempts: 2 });
+    const quotaDelay = quota.availableAt - clock.now();
+    expect(quotaDelay).toBe(60_000);
+    expect(quotaDelay).toBeGreaterThan(busyDelay);
+    expect(fake.sends.filter((s) => s.touser === 'oFred').map((s) => s.errcode)).toEqual([-1, 45009]);
+
+    // Meanwhile another user's message is answered at once, while oFred's reply waits.
+    await fake.push('oGina', { type: 'text', content: 'not held up' });
+    await t.until(() => fake.received('oGina').length === 1);
+    expect(fake.received('oFred')).toEqual([]);
+
+    // A second short of the minute it is still waiting; once the minute is up it goes out, once.
+    await clock.advance(quotaDelay - 1_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.sends.filter((s) => s.touser === 'oFred')).toHaveLength(2);
+    await clock.advance(1_000);
+    await t.until(async () => (await replyOf())?.status === 'sent');
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate would show up here
+    expect(fake.received('oFred')).toEqual(['busy platform']);
+    expect(fake.received('oGina')).toEqual(['not held up']);
+    expect(fake.sends.filter((s) => s.touser === 'oFred').map((s) => s.errcode)).toEqual([-1, 45009, 0]);
+    expect(fake.sends.filter((s) => s.touser === 'oGina').map((s) => s.errcode)).toEqual([0]);
+    expect(await t.admin('GET', '/dead-letters')).toMatchObject({ json: { deadLetters: [] } });
   });
 });
 
