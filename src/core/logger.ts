@@ -53,16 +53,74 @@ export function silentLogger(): Logger {
 }
 
 /**
- * A child logger created on first use. The heartbeat and outbox bind entry and message ids for
- * every message, but log only on trouble; pino's child() (with redaction) costs per call.
+ * A child logger created on first use. The heartbeat, the outbox and every HTTP request bind ids
+ * for their work but log only on trouble, and pino's child() (with redaction) costs per call.
+ * Only the methods Fastify and the gateway call are offered; anything else would be a type lie,
+ * so the class is kept to that surface.
  */
+class LazyChildLogger {
+  private made?: Logger;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindingsOf: Record<string, unknown>,
+  ) {}
+
+  private get logger(): Logger {
+    return (this.made ??= this.parent.child(this.bindingsOf));
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.parent.level;
+  }
+
+  set level(value: string) {
+    this.logger.level = value;
+  }
+
+  fatal(...args: Parameters<Logger['fatal']>): void {
+    if (this.isLevelEnabled('fatal')) this.logger.fatal(...args);
+  }
+
+  error(...args: Parameters<Logger['error']>): void {
+    if (this.isLevelEnabled('error')) this.logger.error(...args);
+  }
+
+  warn(...args: Parameters<Logger['warn']>): void {
+    if (this.isLevelEnabled('warn')) this.logger.warn(...args);
+  }
+
+  info(...args: Parameters<Logger['info']>): void {
+    if (this.isLevelEnabled('info')) this.logger.info(...args);
+  }
+
+  debug(...args: Parameters<Logger['debug']>): void {
+    if (this.isLevelEnabled('debug')) this.logger.debug(...args);
+  }
+
+  trace(...args: Parameters<Logger['trace']>): void {
+    if (this.isLevelEnabled('trace')) this.logger.trace(...args);
+  }
+
+  silent(): void {}
+
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.parent).isLevelEnabled(level);
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    return this.logger.child(bindings);
+  }
+
+  bindings(): Record<string, unknown> {
+    return this.logger.bindings();
+  }
+
+  flush(cb?: (err?: Error) => void): void {
+    this.logger.flush(cb);
+  }
+}
+
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  let child: Logger | undefined;
-  return new Proxy({} as Logger, {
-    get(_target, prop) {
-      child ??= parent.child(bindings);
-      const value: unknown = Reflect.get(child, prop, child);
-      return typeof value === 'function' ? value.bind(child) : value;
-    },
-  });
+  return new LazyChildLogger(parent, bindings) as unknown as Logger;
 }

@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Channel } from '../core/channel.js';
+import { lazyChild, type Logger } from '../core/logger.js';
 import type { Gateway } from '../gateway.js';
 import { registerAdminApi } from './admin/index.js';
 import { installErrorHandler } from './errors.js';
@@ -21,6 +22,8 @@ export async function buildServer(gateway: Gateway, opts: BuildServerOptions = {
     loggerInstance: opts.logger === false ? undefined : gateway.log,
     // Request lines would drown the message logs; each message is logged with its entry and id instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is made on first use: most requests never log, and a pino child costs per request.
+    childLoggerFactory: (logger, bindings) => lazyChild(logger as Logger, bindings),
     bodyLimit: 1_048_576,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
