@@ -23,7 +23,7 @@ export async function buildServer(gateway: Gateway, opts: BuildServerOptions = {
     // Request lines would drown the message logs; each message is logged with its entry and id instead.
     logController: new LogController({ disableRequestLogging: true }),
     // request.log is made on first use: most requests never log, and a pino child costs per request.
-    childLoggerFactory: (logger, bindings) => lazyChild(logger as Logger, bindings),
+    ...(opts.logger === false ? {} : { childLoggerFactory: (logger: unknown, bindings: Record<string, unknown>) => lazyChild(logger as Logger, bindings) }),
     bodyLimit: 1_048_576,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
