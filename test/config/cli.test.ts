@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { loadAdminToken } from '../../src/config/admin-token.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { makeWorkspace, removeWorkspace, webApiEntry } from '../helpers/workspace.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
+import { makeWorkspace, webApiEntry } from '../helpers/workspace.js';
 
 let logSpy: MockInstance<typeof console.log>;
 let errorSpy: MockInstance<typeof console.error>;
-const roots: string[] = [];
+const dirs = tempDirs();
 
 beforeEach(() => {
   logSpy = vi.spyOn(console, 'log').mockImplementation(() => {});
@@ -18,17 +18,12 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const root of roots.splice(0)) removeWorkspace(root);
 });
 
 const out = () => logSpy.mock.calls.map((c) => c.join(' ')).join('\n');
 const err = () => errorSpy.mock.calls.map((c) => c.join(' ')).join('\n');
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cococat-cli-'));
-  roots.push(dir);
-  return dir;
-}
+const tempDir = () => dirs.make('cococat-cli-');
 
 async function init(env: Record<string, string> = {}): Promise<{ root: string; adminToken?: string; apiKey: string }> {
   const root = join(tempDir(), 'ws');
@@ -111,7 +106,7 @@ describe('cococat check', () => {
       },
       scenes: { s: { scene: { roster: ['b', 'ghost'] } } },
     });
-    roots.push(root);
+    dirs.track(root);
     expect(await main(['check', root], {})).toBe(1);
     const lines = errorSpy.mock.calls.map((c) => String(c[0]));
     const expected = [
@@ -160,7 +155,7 @@ describe('cococat commands and usage', () => {
 describe('cococat start and check refuse what they cannot run', () => {
   it('start stops with the problems of an invalid cococat.yaml instead of running on defaults', async () => {
     const root = makeWorkspace({ settings: { server: { port: 9000 }, colour: 'blue' }, agents: { a: { profile: { provider: 'echo' } } } });
-    roots.push(root);
+    dirs.track(root);
     await expect(main(['start', '--workspace', root, '--port', '0'], {})).rejects.toThrow(/cococat\.yaml is invalid[\s\S]*colour: unknown field "colour"/);
   });
 

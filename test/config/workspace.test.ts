@@ -1,31 +1,18 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/config/atomic-write.js';
 import { checkWorkspace } from '../../src/config/check.js';
 import { createDemoWorkspace } from '../../src/config/demo-workspace.js';
 import { resolveReferences, SecretVault } from '../../src/config/secrets.js';
 import { formatProblem, loadWorkspace, type Problem } from '../../src/config/workspace.js';
 import { CocoError } from '../../src/core/errors.js';
-import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry, type WorkspaceSpec } from '../helpers/workspace.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
+import { makeWorkspace, TEST_API_KEY, webApiEntry, type WorkspaceSpec } from '../helpers/workspace.js';
 
-const roots: string[] = [];
-afterEach(() => {
-  for (const root of roots.splice(0)) removeWorkspace(root);
-});
-
-function workspace(spec: WorkspaceSpec): string {
-  const root = makeWorkspace(spec);
-  roots.push(root);
-  return root;
-}
-
-function emptyDir(): string {
-  const root = mkdtempSync(join(tmpdir(), 'cococat-cfg-'));
-  roots.push(root);
-  return root;
-}
+const dirs = tempDirs();
+const workspace = (spec: WorkspaceSpec) => dirs.track(makeWorkspace(spec));
+const emptyDir = () => dirs.make('cococat-cfg-');
 
 const put = (root: string, path: string, text: string) => {
   mkdirSync(join(root, path, '..'), { recursive: true });

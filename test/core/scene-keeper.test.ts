@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineChannel, type ChannelDefinition } from '../../src/channels/define.js';
@@ -16,6 +13,7 @@ import { SceneKeeper } from '../../src/core/scene-keeper.js';
 import { GatewayMetrics } from '../../src/ops/metrics.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
 /** A channel whose behaviour the test scripts: start ok / fail N times / hang; counts lifecycles. */
 const probeSchema = z.object({
@@ -65,6 +63,7 @@ function snapshot(entries: EntrySpec[]): WorkspaceSnapshot {
 }
 
 describe('SceneKeeper', () => {
+  const dirs = tempDirs();
   let clock: ManualClock;
   let store: Store;
   let keeper: SceneKeeper;
@@ -81,7 +80,7 @@ describe('SceneKeeper', () => {
       clock,
       log: silentLogger(),
       metrics: new GatewayMetrics(false),
-      vault: new SecretVault(mkdtempSync(join(tmpdir(), 'cococat-vault-'))),
+      vault: new SecretVault(dirs.make('cococat-vault-')),
       env: {},
       onEnqueued: () => undefined,
       startTimeoutMs: 5_000,

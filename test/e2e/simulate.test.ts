@@ -1,20 +1,16 @@
-import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { simulateCommand } from '../../src/cli/commands/simulate.js';
-import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { simulateCommand } from '../../src/cli/commands/simulate.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
+import { makeWorkspace } from '../helpers/workspace.js';
 
-const roots: string[] = [];
-afterEach(() => {
-  while (roots.length) removeWorkspace(roots.pop()!);
-});
+const dirs = tempDirs();
 
 async function simulate(lines: string[], opts: { workspace?: string; channel?: string; agent?: string; user?: string } = {}) {
   const printed: string[] = [];
-  const workspace = opts.workspace ?? join(mkdtempSync(join(tmpdir(), 'cococat-sim-')), 'ws');
-  roots.push(workspace);
+  // Without a workspace, simulate creates the demo one in a folder that does not exist yet.
+  const workspace = opts.workspace ?? join(dirs.make('cococat-sim-'), 'ws');
   const code = await simulateCommand({
     workspace,
     channel: opts.channel ?? 'wechat_mp',
@@ -35,7 +31,7 @@ describe('cococat simulate wechat_mp', () => {
   }, 20_000);
 
   it('uses an agent of an existing workspace', async () => {
-    const workspace = makeWorkspace({ agents: { greeter: { profile: { provider: 'echo', prefix: 'you said: ' } } } });
+    const workspace = dirs.track(makeWorkspace({ agents: { greeter: { profile: { provider: 'echo', prefix: 'you said: ' } } } }));
     const { code, printed } = await simulate(['hi'], { workspace, agent: 'greeter' });
     expect(code).toBe(0);
     expect(printed).toContain('公众号: you said: hi');
@@ -43,7 +39,7 @@ describe('cococat simulate wechat_mp', () => {
 
   it('refuses an unknown channel or agent with a hint', async () => {
     expect(await simulate([], { channel: 'fax' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/available: wechat_mp, feishu/)] });
-    const workspace = makeWorkspace({ agents: { a: { profile: { provider: 'echo' } } } });
+    const workspace = dirs.track(makeWorkspace({ agents: { a: { profile: { provider: 'echo' } } } }));
     expect(await simulate([], { workspace, agent: 'nobody' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/--agent/)] });
   });
 });

@@ -4,6 +4,7 @@ import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { removeWorkspace } from '../helpers/workspace.js';
 
 const APP = { appId: 'wx0123456789abcdef', appSecret: 'app-secret-0123456789', token: 'tok3n', encodingAesKey: 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR' };
 const ENTRY = 'bot.wechat_mp';
@@ -270,6 +271,7 @@ describe('wechat_mp passive and auto reply modes', () => {
     await t.until(async () => (await t.gateway.store.getMessage('1'))?.replies[0]?.status === 'sent', 10_000);
     const root = t.root;
     await t.close({ keepWorkspace: true });
+    t.close = async () => removeWorkspace(root); // already closed; afterEach removes the workspace both gateways ran on
     const restarted = await startTestGateway({ root });
     try {
       await restarted.until(() => restarted.gateway.keeper.statusOf(ENTRY)?.state === 'running');
@@ -280,7 +282,6 @@ describe('wechat_mp passive and auto reply modes', () => {
       expect(next.reply?.xml.Content).toMatch(/^reply to: remember me/);
     } finally {
       await restarted.close();
-      t.close = async () => undefined; // already closed; afterEach must not close it again
     }
   });
 });

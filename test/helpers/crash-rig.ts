@@ -25,10 +25,13 @@ export function crashRig(): CrashRig {
   let root: string | undefined;
   const owned: { close(): Promise<unknown> }[] = [];
   afterAll(async () => {
-    await gateway?.kill('SIGKILL');
-    for (const thing of owned.reverse()) await thing.close();
-    await llm?.close();
-    if (root) removeWorkspace(root);
+    try {
+      await gateway?.kill('SIGKILL');
+      for (const thing of owned.reverse()) await thing.close();
+      await llm?.close();
+    } finally {
+      if (root) removeWorkspace(root);
+    }
   });
   return {
     own(thing) {

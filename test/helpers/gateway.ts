@@ -23,17 +23,25 @@ export async function startTestGateway(
   spec: WorkspaceSpec | { root: string },
   options: Partial<GatewayOptions> = {},
 ): Promise<TestGateway> {
+  const owned = !('root' in spec);
   const root = 'root' in spec ? spec.root : makeWorkspace(spec);
-  const gateway = await Gateway.open({
-    workspace: root,
-    env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN },
-    log: silentLogger(),
-    tickMs: 50,
-    ...options,
-  });
-  const app = await buildServer(gateway, { logger: false });
-  gateway.start({ watchIntervalMs: 0 });
-  await app.ready();
+  let gateway: Gateway;
+  let app: FastifyInstance;
+  try {
+    gateway = await Gateway.open({
+      workspace: root,
+      env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN },
+      log: silentLogger(),
+      tickMs: 50,
+      ...options,
+    });
+    app = await buildServer(gateway, { logger: false });
+    gateway.start({ watchIntervalMs: 0 });
+    await app.ready();
+  } catch (err) {
+    if (owned) removeWorkspace(root); // no TestGateway comes back to close it
+    throw err;
+  }
 
   const until = async <T>(predicate: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
@@ -69,9 +77,12 @@ export async function startTestGateway(
       return { status: res.statusCode, json: safeJson(res.body) };
     },
     async close(opts = {}) {
-      await app.close();
-      await gateway.close();
-      if (!opts.keepWorkspace && !('root' in spec)) removeWorkspace(root);
+      try {
+        await app.close();
+        await gateway.close();
+      } finally {
+        if (!opts.keepWorkspace && owned) removeWorkspace(root);
+      }
     },
   };
 }
