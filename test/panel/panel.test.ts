@@ -213,7 +213,11 @@ describe('web panel', () => {
       // Never prefilled: the field offers Replace and says the key is set.
       await form.getByRole('button', { name: 'Replace API key' }).waitFor();
       expect(await description(form.getByRole('button', { name: 'Replace API key' }))).toContain('set');
-      expect(await form.locator('input[type=password]').count()).toBe(0);
+      // The only password input is the unset callback secret's, and it is empty: no stored value reaches the page.
+      const secretInputs = form.locator('input[type=password]');
+      expect(await secretInputs.count()).toBe(1);
+      expect(await secretInputs.inputValue()).toBe('');
+      expect(await description(secretInputs)).toContain('not set');
       await form.getByLabel('Rate limit per minute').fill('100');
       await form.getByRole('button', { name: 'Save entry' }).click();
       await form.waitFor({ state: 'detached' });

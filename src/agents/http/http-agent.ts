@@ -1,8 +1,8 @@
-import { createHmac } from 'node:crypto';
 import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
 import type { HttpProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import { isRetryableStatus, parseRetryAfter } from '../retry-after.js';
+import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
+import { signatureHeaders } from '../../core/signature.js';
 
 /** The JSON body POSTed to the agent service. */
 export interface HttpAgentPayload {
@@ -22,11 +22,6 @@ export interface HttpAgentPayload {
   scene?: { id: string; name: string; context: string };
 }
 
-/** `sha256=<hex>` over `timestamp + "." + body`: the receiver recomputes it from the raw body. */
-export function signHttpAgentBody(secret: string, timestamp: string, body: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-}
-
 /** Your own agent service behind a signed webhook-style POST. */
 export class HttpAgent implements Agent {
   readonly provider = 'http';
@@ -38,9 +33,7 @@ export class HttpAgent implements Agent {
 
   async run(request: AgentRequest): Promise<AgentReply> {
     const body = JSON.stringify(buildPayload(request));
-    const timestamp = Math.floor(this.deps.clock.now() / 1000).toString();
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-cococat-timestamp': timestamp };
-    if (this.profile.secret) headers['x-cococat-signature'] = signHttpAgentBody(this.profile.secret, timestamp, body);
+    const headers = { 'content-type': 'application/json', ...signatureHeaders(this.profile.secret, this.deps.clock.now(), body) };
 
     let response: Response;
     let text: string;

@@ -3,7 +3,7 @@ type ChatCompletionMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageP
 import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
 import type { OpenAIProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import { isRetryableStatus, parseRetryAfter } from '../retry-after.js';
+import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 

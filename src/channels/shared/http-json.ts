@@ -35,10 +35,30 @@ export interface JsonCallOptions {
   headers?: Record<string, string>;
 }
 
-async function call(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string): Promise<JsonAnswer> {
+/** A raw answer, for callers that judge status, headers and body themselves (a user's webhook receiver). */
+export interface TextAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/**
+ * POSTs an already serialized JSON `body` (the exact bytes a signature covers) and returns the answer
+ * as text, whatever its content type. Throws on a network error and on no answer within `timeoutMs`.
+ */
+export async function postJsonText(url: string, body: string, opts: JsonCallOptions): Promise<TextAnswer> {
+  const res = await exchange(url, 'POST', opts, body);
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+}
+
+async function exchange(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string) {
   const { request, pool } = await undici();
   const headers = body === undefined ? opts.headers : { 'content-type': 'application/json', ...opts.headers };
-  const res = await request(url, { method, headers, body, dispatcher: pool, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
+  return request(url, { method, headers, body, dispatcher: pool, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
+}
+
+async function call(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string): Promise<JsonAnswer> {
+  const res = await exchange(url, method, opts, body);
   const text = await res.body.text();
   if (text.trim() === '') return { status: res.statusCode, json: undefined };
   try {

@@ -5,6 +5,7 @@ import { CocoError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { sha256 } from '../shared/hash.js';
 import { TokenBucket } from '../shared/token-bucket.js';
+import { postCallback, type CallbackTarget } from './callback.js';
 import type { WebApiChannelConfig } from './config.js';
 
 /** What one SSE event / wait=true answer carries. */
@@ -19,7 +20,8 @@ export interface WebApiReply {
 /**
  * The Web API: clients POST messages and read replies from a per-user SSE stream or a held
  * request. Replies are appended to a durable feed, keyed by idempotency key, so a retried send
- * never shows twice and a reconnecting client resumes with Last-Event-ID.
+ * never shows twice and a reconnecting client resumes with Last-Event-ID. With `callback_url`,
+ * each reply is also POSTed, signed, to the client's service.
  */
 export class WebApiChannel extends Channel<WebApiChannelConfig> {
   static override channelType = 'web_api';
@@ -27,6 +29,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   private config?: WebApiChannelConfig;
   private keyDigest?: Buffer;
   private bucket?: TokenBucket;
+  private callback?: CallbackTarget;
   /** Local wake-ups for waiting requests and streams; the store stays the source of truth. */
   readonly events = new EventEmitter().setMaxListeners(0);
   private readonly closing = new AbortController();
@@ -52,6 +55,10 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     this.keyDigest = sha256(config.api_key);
     const perMinute = config.rate_limit_per_minute;
     this.bucket = new TokenBucket(Math.max(1, Math.ceil(perMinute / 10)), perMinute / 60, this.ctx.clock.now());
+    this.callback =
+      config.callback_url && config.callback_secret
+        ? { url: config.callback_url, secret: config.callback_secret, timeoutMs: config.callback_timeout_ms }
+        : undefined;
   }
 
   override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
@@ -70,6 +77,12 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     });
     this.events.emit(`conversation:${context.conversationId}`);
     this.events.emit(`reply:${context.messageId}`);
+    // The feed entry is kept when the callback fails: the outbox's retry appends nothing new and posts again.
+    if (this.callback) {
+      const { messageId, text, format, chunk } = payload;
+      const body = { messageId, userId, conversationId: context.conversationId, text, format, chunk, seq };
+      await postCallback(this.callback, body, context.idempotencyKey, this.ctx.clock.now());
+    }
     return { platformMessageId: String(seq) };
   }
 

@@ -27,7 +27,30 @@ export const webApiConfigSchema = z
       .max(120_000)
       .default(30_000)
       .describe('How long ?wait=true holds the request for the reply before answering 202'),
+    callback_url: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .optional()
+      .describe(
+        'Optional: also POST every reply chunk as signed JSON to this URL of your service (retried on 5xx, 408, 429 and network errors). SSE and ?wait=true keep working',
+      ),
+    callback_secret: secret(z.string().min(16, 'must be at least 16 characters').optional()).describe(
+      'Required with callback_url: signs each callback (X-CocoCat-Signature: sha256=HMAC-SHA256(secret, timestamp + "." + body), X-CocoCat-Timestamp)',
+    ),
+    callback_timeout_ms: z
+      .number()
+      .int()
+      // The HTTP client checks its timeouts about once a second: a smaller figure would not be honoured.
+      .min(1_000)
+      .max(60_000)
+      .default(10_000)
+      .describe('How long one callback POST may take; no answer by then counts as a failure and is retried'),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // An unsigned callback would let anyone who learns the URL forge replies.
+    if (config.callback_url && !config.callback_secret) {
+      ctx.addIssue({ code: 'custom', path: ['callback_secret'], message: 'is required when callback_url is set' });
+    }
+  });
 
 export type WebApiChannelConfig = z.infer<typeof webApiConfigSchema>;

@@ -9,7 +9,8 @@ export { WebApiChannel, type WebApiChannelConfig };
 export const webApiChannel = defineChannel({
   type: 'web_api',
   displayName: 'Web API',
-  description: 'HTTP API for your own apps: POST a message, get the reply in the response (?wait=true) or from a per-user SSE stream.',
+  description:
+    'HTTP API for your own apps: POST a message, get the reply in the response (?wait=true), from a per-user SSE stream, or as a signed POST to your callback URL.',
   configSchema: webApiConfigSchema,
   capabilities: { receives: ['text'], markdown: true, streaming: false, typing: false, webhook: false },
   create: (ctx) => new WebApiChannel(ctx),
