@@ -5,11 +5,24 @@ export interface BenchOptions {
   quick: boolean;
   /** Run the gateway from src/ through tsx instead of dist/ (figures then include tsx overhead). */
   source: boolean;
+  /** Overrides the length of a measured phase (the paired rounds use shorter ones). */
+  phaseSeconds?: number;
+  /** Overrides how many paired rounds run (`--rounds N`). */
+  rounds?: number;
 }
 
 /** Length of a measured phase in seconds. */
 export function phaseSeconds(opts: BenchOptions): number {
-  return opts.quick ? 3 : 30;
+  return opts.phaseSeconds ?? (opts.quick ? 3 : 30);
+}
+
+/**
+ * The scenarios compared with each other (c, a, g) run in rounds, each round measuring them back
+ * to back: a ratio is taken per round and the median reported, since this VM's speed swings by
+ * half within a minute and a single pair of long phases catches one side in a slow spell.
+ */
+export function pairedRounds(opts: BenchOptions): { rounds: number; seconds: number } {
+  return { rounds: opts.rounds ?? (opts.quick ? 1 : 5), seconds: opts.quick ? 3 : 10 };
 }
 
 /** Warm-up before a measured phase (JIT, SQLite page cache), excluded from the figures. */
