@@ -1,8 +1,9 @@
-import { Writable } from 'node:stream';
 import type { AgentDeps, AgentRequest } from '../../src/agents/agent.js';
 import type { Clock } from '../../src/core/clock.js';
-import { createLogger, silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/core/logger.js';
 import type { ChatMessage } from '../../src/core/message.js';
+
+export { captureLogger } from '../helpers/logs.js';
 
 export function makeMessage(overrides: Partial<ChatMessage> = {}): ChatMessage {
   return {
@@ -31,27 +32,4 @@ export function withSignal(request: Omit<AgentRequest, 'signal'>, signal = new A
 
 export function makeDeps(clock: Clock, env: Record<string, string | undefined> = {}): AgentDeps {
   return { clock, log: silentLogger(), env };
-}
-
-/** A real pino logger (with the project's redaction) whose JSON lines land in `lines`. */
-export function captureLogger(): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[]; raw: () => string } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  const log = createLogger({ level: 'debug', destination });
-  return {
-    log,
-    get lines() {
-      return chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-    },
-    raw: () => chunks.join(''),
-  };
 }

@@ -1,12 +1,11 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FeishuApiError, FeishuHttp, FeishuTokens, sendError } from '../../src/channels/feishu/api.js';
 import { decodeFrame, encodePing, METHOD_CONTROL } from '../../src/channels/feishu/frame.js';
 import { sdkLogger } from '../../src/channels/feishu/long-connection.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
-import { createLogger } from '../../src/core/logger.js';
 import { decodeFrame as fakeDecode, encodeFrame as fakeEncode, FakeFeishu, headerOf } from '../fakes/feishu/index.js';
+import { captureLogger } from '../helpers/logs.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -113,20 +112,14 @@ describe('feishu HTTP and send errors', () => {
 
 describe('the SDK log adapter', () => {
   it('keeps connection tickets, access keys and bearer tokens out of the log', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const log = sdkLogger(createLogger({ level: 'trace', destination: sink }));
+    const capture = captureLogger('trace');
+    const log = sdkLogger(capture.log);
     log.debug('[ws]', 'get connect config success, ws url: wss://msg-frontier.feishu.cn/ws/v2?fpid=493&device_id=1&access_key=abcdef0123&service_id=7&ticket=5ecret-ticket');
     log.error({ config: { headers: { Authorization: 'Bearer t-g1234secret' } } }, new Error('Request failed: Bearer t-g1234secret'));
     log.warn('[ws]', 'app_secret=very-secret&x=1');
-    const out = lines.join('');
+    const out = capture.raw();
     expect(out).toContain('get connect config success, ws url: wss://msg-frontier.feishu.cn/ws/v2?…');
     for (const secret of ['abcdef0123', '5ecret-ticket', 't-g1234secret', 'very-secret']) expect(out).not.toContain(secret);
-    expect(lines).toHaveLength(3);
+    expect(capture.lines).toHaveLength(3);
   });
 });

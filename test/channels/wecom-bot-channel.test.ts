@@ -1,14 +1,14 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sdkLogger } from '../../src/channels/wecom-bot/connection.js';
 import type { ChannelContext } from '../../src/core/channel.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
-import { createLogger, silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/core/logger.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { STREAM_CONTENT_LIMIT_BYTES } from '../../src/channels/wecom-bot/format.js';
 import { WecomBotChannel, wecomBotChannel } from '../../src/channels/wecom-bot/index.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
+import { captureLogger } from '../helpers/logs.js';
 
 /** The channel on its own against the fake: reply planning, stale req_ids, retries, liveness, welcome. */
 
@@ -155,20 +155,14 @@ describe('wecom_bot channel', () => {
   });
 
   it("keeps the secret and message bodies out of the SDK's log lines", () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const log = sdkLogger(createLogger({ level: 'trace', destination: sink }));
+    const capture = captureLogger('trace');
+    const log = sdkLogger(capture.log);
     log.debug('[plugin -> server] cmd=aibot_subscribe, body={"bot_id":"b1","secret":"s3cr3t-value"}');
     log.error('Auth frame failed', new Error('secret=s3cr3t-value rejected'));
     log.info('[server -> plugin] cmd=aibot_msg_callback, reqId=r1, body={"text":{"content":"private words"}}');
     log.warn('Connection lost, reconnecting in 1000ms');
-    expect(lines).toHaveLength(4);
-    const all = lines.join('\n');
+    expect(capture.lines).toHaveLength(4);
+    const all = capture.raw();
     expect(all).not.toContain('s3cr3t-value');
     expect(all).not.toContain('private words');
     expect(all).toContain('Connection lost, reconnecting in 1000ms');

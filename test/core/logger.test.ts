@@ -1,17 +1,10 @@
-import { Writable } from 'node:stream';
 import Fastify, { LogController } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { createLogger, lazyChild } from '../../src/core/logger.js';
+import { lazyChild } from '../../src/core/logger.js';
+import { captureLogger } from '../helpers/logs.js';
 
 function capture(level = 'info') {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const log = createLogger({ level, destination: sink });
+  const { log, lines } = captureLogger(level);
   let children = 0;
   const child = log.child;
   // Counts the pino children made, to show that a logger nobody writes to makes none.

@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
-import { createLogger } from '../../src/core/logger.js';
 import { encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { captureLogger } from '../helpers/logs.js';
 import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
 
 const ENTRY = 'bot.feishu';
@@ -468,17 +467,11 @@ async function startWebhookGateway() {
 
 describe('feishu secrets', () => {
   it('keeps the App Secret, tenant tokens and connection tickets out of every log line, even at trace level', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const capture = captureLogger('trace');
     fake = await FakeFeishu.start({ ackTimeoutMs: 500 });
     t = await startTestGateway(
       { agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake) }] } } },
-      { log: createLogger({ level: 'trace', destination: sink }) },
+      { log: capture.log },
     );
     await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const f = fake;
@@ -494,7 +487,7 @@ describe('feishu secrets', () => {
     await f.pushEvent(f.textEvent('three')).done;
     await t.until(() => f.messages.length === 2);
 
-    const log = lines.join('');
+    const log = capture.raw();
     expect(log).toMatch(/feishu long connection lost/);
     expect(log).toMatch(/rate limit/);
     expect(log).not.toContain(f.appSecret);

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/core/logger.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { captureLogger } from '../helpers/logs.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
 let t: TestGateway | undefined;
@@ -15,13 +14,7 @@ afterEach(async () => {
 
 describe('secrets never reach the log', () => {
   it('keeps API keys out of every log line, even at trace level and on errors', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const capture = captureLogger('trace');
     llm = await startFakeLlm({ apiKey: 'sk-llm-secret-value-1234' });
     t = await startTestGateway(
       {
@@ -30,7 +23,7 @@ describe('secrets never reach the log', () => {
           bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'sk-wrong-secret-value-9876', retries: 0 }, entries: [webApiEntry()] },
         },
       },
-      { log: createLogger({ level: 'trace', destination: sink }) },
+      { log: capture.log },
     );
     await t.until(() => t!.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
     await t.chat('bot.web_api', { userId: 'u', content: 'hello' }, { wait: true });
@@ -45,8 +38,8 @@ describe('secrets never reach the log', () => {
     await t.admin('PUT', '/agents/bot', { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'sk-llm-secret-value-1234' });
     await t.chat('bot.web_api', { userId: 'u', content: 'again' }, { wait: true });
 
-    const log = lines.join('');
-    expect(lines.length).toBeGreaterThan(3);
+    const log = capture.raw();
+    expect(capture.lines.length).toBeGreaterThan(3);
     expect(log).toMatch(/agent/); // the failed attempt was logged…
     for (const secret of ['sk-llm-secret-value-1234', 'sk-wrong-secret-value-9876', 'cc_web_brand-new-secret-777777', TEST_API_KEY, 'cc_web_presented-wrong-key-555']) {
       expect(log, `log must not contain ${secret}`).not.toContain(secret); // …without its key

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.js';
-import { createLogger, type Logger } from '../../src/core/logger.js';
+import type { Logger } from '../../src/core/logger.js';
 import type { OutboundItem } from '../../src/store/store.js';
 import { startCallbackReceiver, type CallbackReceiver } from '../fakes/callback-receiver/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { captureLogger } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
@@ -89,15 +89,9 @@ describe('web_api signed callback', () => {
   });
 
   it('retries 5xx with backoff, delivers once, and keeps the secret and signatures out of the log', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const capture = captureLogger('trace');
     const clock = new ManualClock(Date.now());
-    const { t, receiver } = await setup({ clock, log: createLogger({ level: 'trace', destination: sink }) });
+    const { t, receiver } = await setup({ clock, log: capture.log });
     receiver.failNext(2, { status: 500, body: 'database is down' });
     await t.chat(ENTRY, { userId: 'bob', content: 'retry me' });
 
@@ -124,7 +118,7 @@ describe('web_api signed callback', () => {
     expect(stages.at(-1)).toBe('sent');
     expect(detail.json.replies[0]).toMatchObject({ status: 'sent', attempts: 3 });
 
-    const log = lines.join('');
+    const log = capture.raw();
     expect(log).toMatch(/send failed; will retry/);
     expect(log).not.toContain(SECRET);
     for (const d of receiver.deliveries) expect(log).not.toContain(d.signature!.slice(7));

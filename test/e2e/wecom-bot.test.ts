@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
-import { createLogger } from '../../src/core/logger.js';
 import { FakeWecom, type BotDelivery, type FakeWecomOptions } from '../fakes/wecom/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { captureLogger } from '../helpers/logs.js';
 
 const ENTRY = 'bot.wecom_bot';
 
@@ -149,20 +148,14 @@ describe('wecom_bot over the long connection', () => {
   }, 30_000);
 
   it('refuses a wrong secret with the reason on the entry, and never logs the secret, even at trace level', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const capture = captureLogger('trace');
     fake = await FakeWecom.start();
     const f = fake;
     const wrong = 'wrong-bot-secret-value-0123';
     const entry = (secret: string) => ({ type: 'channel', channel: 'wecom_bot', config: { bot_id: f.botId, secret, ws_url: f.wsUrl } });
     t = await startTestGateway(
       { agents: { bot: { profile: { provider: 'echo' }, entries: [entry(wrong)] }, good: { profile: { provider: 'echo' }, entries: [entry(f.botSecret)] } } },
-      { log: createLogger({ level: 'trace', destination: sink }) },
+      { log: capture.log },
     );
     const failed = await t.until(() => {
       const s = t!.gateway.keeper.statusOf(ENTRY);
@@ -179,8 +172,8 @@ describe('wecom_bot over the long connection', () => {
     const second = f.sendBotText('two');
     await f.waitForBotReply(second);
     expect(second.text).toBe('two');
-    expect(lines.length).toBeGreaterThan(10);
-    const leaked = lines.filter((l) => l.includes(f.botSecret) || l.includes(wrong));
+    expect(capture.lines.length).toBeGreaterThan(10);
+    const leaked = capture.raw().split('\n').filter((l) => l.includes(f.botSecret) || l.includes(wrong));
     expect(leaked).toEqual([]);
   }, 30_000);
 });
