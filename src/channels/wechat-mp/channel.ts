@@ -1,6 +1,7 @@
 import { Channel } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { RecentCounter } from '../shared/recent-counter.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
 import { wechatApiFor, wechatErrcode, type WechatApi } from './api.js';
 import type { WechatMpChannelConfig } from './config.js';
@@ -16,8 +17,8 @@ const ACK = 'success';
 const LAST_TRY = 3;
 /** A held request on an earlier try waits at most this long for WeChat to give up on it. */
 const HOLD_UNTIL_RETRY_MS = 6_000;
-/** Delivery counts are kept this long: WeChat's three tries span about 15 s. */
-const DELIVERY_MEMORY_MS = 60_000;
+/** Delivery counts are kept at least this long (at most twice): WeChat's three tries span about 15 s. */
+const DELIVERY_MEMORY_MS = 30_000;
 
 /**
  * A WeChat Official Account (公众号): WeChat POSTs signed (optionally encrypted) XML to the
@@ -34,7 +35,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   /** Held requests waiting for the reply to a message (our message id). */
   private readonly waiters = new Map<string, Set<() => void>>();
   /** How often WeChat has delivered each message (its retries), to know the last try. */
-  private readonly deliveries = new Map<string, { count: number; first: number }>();
+  private readonly deliveries = new RecentCounter(DELIVERY_MEMORY_MS, this.ctx.clock.now());
   private readonly quota = new CustomerServiceQuota();
   /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
   private noCustomerService = false;
@@ -69,7 +70,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     const config = this.settings;
     const opened = openRequest(query, body, config, this.crypto, this.ctx.clock.now());
     const parsed = toChatMessage(opened.fields);
-    const delivery = this.countDelivery(parsed.dedupKey);
+    const delivery = this.deliveries.add(parsed.dedupKey, this.ctx.clock.now());
     // Once per follow (WeChat retries the event too), and never holding up WeChat's 5 s.
     if (parsed.event === 'subscribe' && config.welcome_text && delivery === 1) void this.welcome(parsed.message.userId, config.welcome_text);
     if (parsed.event && !config.forward_events) return ACK;
@@ -144,20 +145,6 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       set.add(onReply);
       closed?.addEventListener('abort', onClose, { once: true });
     });
-  }
-
-  /** Counts WeChat's deliveries of one message (same MsgId), forgetting old ones. */
-  private countDelivery(key: string): number {
-    const now = this.ctx.clock.now();
-    // Entries are inserted when first seen, so the oldest come first: stop at the first one still kept.
-    for (const [k, d] of this.deliveries) {
-      if (now - d.first <= DELIVERY_MEMORY_MS) break;
-      this.deliveries.delete(k);
-    }
-    const entry = this.deliveries.get(key) ?? { count: 0, first: now };
-    entry.count++;
-    this.deliveries.set(key, entry);
-    return entry.count;
   }
 
   /** A passive text reply, encrypted when the request was. */

@@ -1,6 +1,7 @@
 import { Channel } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { RecentCounter } from '../shared/recent-counter.js';
 import type { TencentCrypto } from '../shared/tencent-crypto.js';
 import { wecomApiFor, type WecomApi } from './api.js';
 import { wecomApiBaseUrl, type WecomChannelConfig } from './config.js';
@@ -11,7 +12,7 @@ import { createWecomCrypto, openRequest, verifyUrl, type WecomQuery } from './ve
 
 /** A pacing wait up to this long is slept inside send(); longer ones go back to the outbox with retryAfter. */
 const INLINE_WAIT_MS = 3_000;
-/** Welcome texts are sent once per member and event within this time (WeCom retries the event too). */
+/** Welcome texts are sent once per member and event within at least this time (WeCom retries the event too). */
 const WELCOME_MEMORY_MS = 60_000;
 /** Replies part-way sent are remembered at most this many, so a leak cannot grow without bound. */
 const MAX_PROGRESS = 1_000;
@@ -29,7 +30,7 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
   private pacer?: MemberPacer;
   /** Messages already sent of a reply (by idempotency key): a retry after a failed part resumes, never repeats. */
   private readonly progress = new Map<string, number>();
-  private readonly welcomed = new Map<string, number>();
+  private readonly welcomed = new RecentCounter(WELCOME_MEMORY_MS, this.ctx.clock.now());
   private stopSweep?: () => void;
 
   private get settings(): WecomChannelConfig {
@@ -63,7 +64,7 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
     const parsed = toChatMessage(opened.fields, config);
     if (parsed.event !== undefined) {
       if (WELCOME_EVENTS.has(parsed.event)) {
-        if (config.welcome_text && this.firstWelcome(parsed.dedupKey)) void this.welcome(parsed.message.userId, config.welcome_text);
+        if (config.welcome_text && this.welcomed.add(parsed.dedupKey, this.ctx.clock.now()) === 1) void this.welcome(parsed.message.userId, config.welcome_text);
         return;
       }
       if (!config.forward_events) return;
@@ -114,17 +115,6 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
       if (this.progress.size <= MAX_PROGRESS) break;
       this.progress.delete(old);
     }
-  }
-
-  private firstWelcome(key: string): boolean {
-    const now = this.ctx.clock.now();
-    for (const [k, at] of this.welcomed) {
-      if (now - at <= WELCOME_MEMORY_MS) break;
-      this.welcomed.delete(k);
-    }
-    if (this.welcomed.has(key)) return false;
-    this.welcomed.set(key, now);
-    return true;
   }
 
   /** Best effort: opening the chat is not a message the agent answers, and WeCom does not redeliver it once acked. */
