@@ -99,6 +99,7 @@ export class Gateway {
       capabilitiesOf: (type) => (this.registry.has(type) ? this.registry.get(type).capabilities : undefined),
       onReplies: () => this.outbox.wake(),
       deliver: (items) => this.outbox.deliverNow(items),
+      canDeliver: () => this.outbox.takesHandOver,
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,
       maxAttempts: limits.max_attempts,

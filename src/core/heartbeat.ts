@@ -33,6 +33,8 @@ export interface HeartbeatDeps {
   onReplies(): void;
   /** Delivers reply chunks the store leased to this worker on completion. */
   deliver(items: OutboundItem[]): void;
+  /** Whether `deliver` takes more now; when not, replies are stored for the outbox loop instead. */
+  canDeliver(): boolean;
   concurrency: number;
   leaseMs: number;
   maxAttempts: number;
@@ -131,7 +133,7 @@ export class Heartbeat {
         replies: this.chunks(item, outcome.reply.text, outcome.reply.format, now),
         history: { key: historyKey, turns },
         detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message,
-        claim: { leaseMs: this.deps.leaseMs, owner: this.deps.owner },
+        claim: this.deps.canDeliver() ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
       });
       if (!completed) {
         log.warn('lease lost before the reply was stored; another worker answers this message');

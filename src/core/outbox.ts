@@ -25,6 +25,8 @@ export interface OutboxDeps {
 }
 
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 300_000, jitter: 0.5 };
+/** Replies handed over at completion and still being sent, per unit of concurrency, before new ones wait in the outbox. */
+const HAND_OVER_PER_SLOT = 4;
 /** A platform's Retry-After is honoured up to this; longer waits fall back to our own schedule. */
 const MAX_RETRY_AFTER_MS = 15 * 60_000;
 
@@ -56,6 +58,15 @@ export class OutboxSender {
 
   wake(): void {
     this.loop.wake();
+  }
+
+  /**
+   * Whether a reply completed now may be handed straight to this sender. A slow or stalled platform
+   * would otherwise gather hand-overs without bound (the heartbeat answers on regardless); past the
+   * limit, replies wait in the outbox, where the loop's concurrency bounds them.
+   */
+  get takesHandOver(): boolean {
+    return this.handedOver.size < HAND_OVER_PER_SLOT * this.deps.concurrency;
   }
 
   /**

@@ -27,12 +27,12 @@ afterEach(async () => {
  * A gateway whose web_api entry posts replies to a fake receiver. A given ManualClock sets the
  * gateway's time (timers stay real): a retry happens only once the test moves the clock past it.
  */
-async function setup(opts: { config?: Record<string, unknown>; clock?: ManualClock; log?: Logger } = {}) {
+async function setup(opts: { config?: Record<string, unknown>; clock?: ManualClock; log?: Logger; settings?: Record<string, unknown> } = {}) {
   receiver = await startCallbackReceiver({ secret: SECRET });
   const clock: Clock | undefined = opts.clock && { now: () => opts.clock!.now(), sleep: systemClock.sleep, every: systemClock.every, timeout: systemClock.timeout };
   const entry = webApiEntry({ callback_url: receiver.url, callback_secret: SECRET, ...opts.config });
   t = await startTestGateway(
-    { agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } } },
+    { agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } }, ...(opts.settings ? { settings: opts.settings } : {}) },
     { ...(clock ? { clock } : {}), ...(opts.log ? { log: opts.log } : {}) },
   );
   await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
@@ -164,6 +164,29 @@ describe('web_api signed callback', () => {
     await replyWhen('eve', (r) => r.status === 'sent');
     expect(receiver.deliveries.map((d) => d.outcome)).toEqual(['hung', 'accepted']);
     expect(receiver.accepted).toEqual([expect.objectContaining({ userId: 'eve', text: 'echo: are you there' })]);
+  });
+
+  it('keeps the sends in flight bounded while the receiver stalls, then delivers every reply once', async () => {
+    // concurrency 2: the outbox sends 4 at a time and takes 4 × 4 replies handed over at completion.
+    const { t, receiver } = await setup({ settings: { limits: { concurrency: 2 } }, config: { callback_timeout_ms: 60_000 } });
+    const MESSAGES = 40;
+    const IN_FLIGHT_LIMIT = 4 * 4 + 4;
+    receiver.hold();
+    for (let i = 0; i < MESSAGES; i++) expect((await t.chat(ENTRY, { userId: `user-${i}`, content: `stalled ${i}` })).status).toBe(202);
+    // The agent answers all of them; the replies beyond the limit wait in the outbox, not in flight.
+    const waiting = await t.until(async () => {
+      const stats = await t.gateway.store.stats();
+      return stats.inboundQueued + stats.inboundLeased === 0 && stats.outboundPending + stats.outboundLeased === MESSAGES ? stats : undefined;
+    });
+    await t.until(() => receiver.held >= IN_FLIGHT_LIMIT - 4);
+    expect(receiver.held).toBeLessThanOrEqual(IN_FLIGHT_LIMIT);
+    expect(waiting.outboundPending).toBeGreaterThanOrEqual(MESSAGES - IN_FLIGHT_LIMIT);
+
+    receiver.release();
+    await t.until(() => receiver.accepted.length === MESSAGES);
+    const users = receiver.accepted.map((body) => body.userId);
+    expect(new Set(users).size).toBe(MESSAGES);
+    expect(receiver.deliveries.filter((d) => d.outcome === 'duplicate')).toEqual([]);
   });
 });
 

@@ -44,6 +44,12 @@ export interface CallbackReceiver {
   readonly accepted: Record<string, unknown>[];
   /** The next `n` verified requests answer with `failure`. Calls queue up. */
   failNext(n: number, failure: ReceiverFailure): void;
+  /** From now on, verified requests are kept open (a stalled service) until `release()`. */
+  hold(): void;
+  /** Answers every held request as it would have been answered, and stops holding. */
+  release(): void;
+  /** Requests open right now because of `hold()`. */
+  readonly held: number;
   close(): Promise<void>;
 }
 
@@ -56,6 +62,8 @@ export async function startCallbackReceiver(opts: CallbackReceiverOptions): Prom
   const deliveries: Delivery[] = [];
   const script: ReceiverFailure[] = [];
   const seen = new Set<string>();
+  let holding = false;
+  const parked: (() => void)[] = [];
   const tolerance = opts.toleranceSeconds ?? 300;
   const now = opts.now ?? Date.now;
 
@@ -89,6 +97,10 @@ export async function startCallbackReceiver(opts: CallbackReceiverOptions): Prom
     deliveries.push(delivery);
     if (problem !== undefined) return answer(res, delivery, 401, { error: problem });
 
+    if (holding) {
+      await new Promise<void>((resolve) => parked.push(resolve));
+      if (res.destroyed) return;
+    }
     const failure = script.shift();
     if (failure && 'hang' in failure) {
       delivery.outcome = 'hung';
@@ -124,6 +136,16 @@ export async function startCallbackReceiver(opts: CallbackReceiverOptions): Prom
     },
     failNext(n, failure) {
       for (let i = 0; i < n; i++) script.push(failure);
+    },
+    hold() {
+      holding = true;
+    },
+    release() {
+      holding = false;
+      for (const resume of parked.splice(0)) resume();
+    },
+    get held() {
+      return parked.length;
     },
     close() {
       // Hanging requests would keep close() waiting forever.
