@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, systemClock, type Clock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { OutboundItem } from '../../src/store/store.js';
 import { startCallbackReceiver, type CallbackReceiver } from '../fakes/callback-receiver/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
@@ -29,7 +29,7 @@ afterEach(async () => {
  */
 async function setup(opts: { config?: Record<string, unknown>; clock?: ManualClock; log?: Logger; settings?: Record<string, unknown> } = {}) {
   receiver = await startCallbackReceiver({ secret: SECRET });
-  const clock: Clock | undefined = opts.clock && { now: () => opts.clock!.now(), sleep: systemClock.sleep, every: systemClock.every, timeout: systemClock.timeout };
+  const clock = opts.clock && timeFrom(() => opts.clock!.now());
   const entry = webApiEntry({ callback_url: receiver.url, callback_secret: SECRET, ...opts.config });
   t = await startTestGateway(
     { agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } }, ...(opts.settings ? { settings: opts.settings } : {}) },

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { signature } from '../../src/channels/shared/tencent-crypto.js';
-import { ManualClock, systemClock } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
 import { removeWorkspace } from '../helpers/workspace.js';
 
 const APP = { appId: 'wx0123456789abcdef', appSecret: 'app-secret-0123456789', token: 'tok3n', encodingAesKey: 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR' };
@@ -40,7 +40,7 @@ async function setup(
     },
   };
   // A given ManualClock sets the gateway's time (timers stay real): retry times are read from the store, not slept through.
-  const clock = extra.clock && { now: () => extra.clock!.now(), sleep: systemClock.sleep, every: systemClock.every, timeout: systemClock.timeout };
+  const clock = extra.clock && timeFrom(() => extra.clock!.now());
   t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }, clock ? { clock } : {});
   await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../src/core/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { FakeWecom, appMessageXml, wecomMessage, type FakeWecomOptions } from '../fakes/wecom/index.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
 
 const ENTRY = 'bot.wecom';
 
@@ -152,7 +152,7 @@ describe('wecom outbound', () => {
   it('paces 40 replies to one member within the per-minute limit: all arrive, none dropped', async () => {
     // The gateway reads the fake's clock, so the test moves a minute forward without waiting one.
     const { fake } = await setup({
-      clock: (f) => ({ now: () => f.now(), sleep: systemClock.sleep, every: systemClock.every, timeout: systemClock.timeout }),
+      clock: (f) => timeFrom(() => f.now()),
     });
     const start = fake.now();
     for (let i = 0; i < 40; i++) await fake.push('zhouba', wecomMessage.text(`reply ${i}`));

@@ -1,10 +1,19 @@
 import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { buildServer } from '../../src/server/build-server.js';
 import { makeWorkspace, removeWorkspace, TEST_API_KEY, type WorkspaceSpec } from './workspace.js';
 
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+
+/**
+ * A clock that reads the time from `now` (a ManualClock, a fake platform's clock) and keeps real
+ * timers: retry times are then read from the store and reached by moving `now`, not slept through.
+ */
+export function timeFrom(now: () => number): Clock {
+  return { now, sleep: systemClock.sleep, every: systemClock.every, timeout: systemClock.timeout };
+}
 
 export interface TestGateway {
   root: string;
