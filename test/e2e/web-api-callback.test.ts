@@ -18,8 +18,10 @@ let receiver: CallbackReceiver | undefined;
 let sse: SseClient | undefined;
 afterEach(async () => {
   await sse?.close();
-  await t?.close();
+  // Receiver first: a test that failed while it held requests must not leave the gateway's stop
+  // waiting on sends that would never be answered.
   await receiver?.close();
+  await t?.close();
   t = receiver = sse = undefined;
 });
 
