@@ -1,5 +1,5 @@
 import { CocoError, describeError } from '../../core/errors.js';
-import { parseRetryAfter } from '../../core/retry-after.js';
+import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
 import { SIGNATURE_HEADER, signatureHeaders } from '../../core/signature.js';
 import { postJsonText, type TextAnswer } from '../shared/http-json.js';
 
@@ -44,7 +44,8 @@ export async function postCallback(target: CallbackTarget, payload: CallbackPayl
   }
   const { status } = answer;
   if (status >= 200 && status < 300) return;
-  const retryable = status === 408 || status === 429 || status >= 500;
+  // The agents' classification, except 409: from a receiver it refuses the delivery, it is no lock timeout.
+  const retryable = status !== 409 && isRetryableStatus(status);
   const retryAfterMs = status === 429 ? parseRetryAfter(answer.headers, nowMs) : undefined;
   // A receiver that echoes the request back must not put our signature into logs and dead letters.
   const excerpt = snippet(answer.text.split(signed[SIGNATURE_HEADER]!).join('[signature]'));
