@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import type { Store } from '../src/store/store.js';
 import type { BenchOptions } from './lib/common.js';
 import { round } from './lib/common.js';
+import { ENTRY } from './lib/workspace.js';
 
-const ENTRY = 'bench.web_api';
 const WORKERS = 16;
 const GROUP = 50;
 const DAY_MS = 86_400_000;
