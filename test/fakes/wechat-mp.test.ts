@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TencentCrypto, verifySignature } from '../../src/channels/shared/tencent-crypto.js';
 import { startFakeWechatMp, type FakeWechatMp, type FakeWechatMpOptions } from './wechat-mp/server.js';
 
@@ -239,6 +239,10 @@ describe('fake WeChat OA: API', () => {
   });
 
   it('stable_token: same token while valid, force_refresh replaces it (old → 40001)', async () => {
+    // The fake's clock is wall seconds: held still here, so a second boundary between the two calls
+    // cannot take one more second off the token's remaining life. Timers stay real.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    cleanups.push(async () => void vi.useRealTimers());
     const dev = await devServer();
     const f = await fake({ gatewayUrl: dev.url, tokenTtlSeconds: 600 });
     const body = { grant_type: 'client_credential', appid: APP_ID, secret: SECRET };
