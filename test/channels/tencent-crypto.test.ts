@@ -142,6 +142,24 @@ describe('round trips and padding', () => {
     expect(botRaw.subarray(32).every((b) => b === 32)).toBe(true);
   });
 
+  it('one instance decrypts message after message, rejected ones in between, each as a fresh CBC decipher would', () => {
+    const one = new TencentCrypto({ token: TOKEN, encodingAesKey: KEY, receiveId: CORP_ID });
+    const texts = ['first', '第二条消息', 'x'.repeat(100), '', 'last one 🐱'];
+    const bad = [
+      rawEncrypt(layout('hi', CORP_ID, Buffer.alloc(24, 7))), // wrong padding
+      rawEncrypt(layout('hi', 'wx-some-other-app', Buffer.alloc(25, 25))), // another receive id
+      'A'.repeat(44), // decodes to 33 bytes: not whole blocks
+    ];
+    texts.forEach((text, i) => {
+      const enc = one.encrypt(text);
+      expect(one.decrypt(enc)).toBe(text);
+      expect(rawDecrypt(enc).subarray(20, 20 + Buffer.byteLength(text)).toString()).toBe(text);
+      expectCoco(() => one.decrypt(bad[i % bad.length]!));
+    });
+    // The published vector still decrypts after all of that.
+    expect(one.decrypt(ECHOSTR)).toBe(crypto.decrypt(ECHOSTR));
+  });
+
   it('accepts a hand-built ciphertext with correct padding (control for the padding tests below)', () => {
     const body = layout('hi', CORP_ID, Buffer.alloc(0)); // 40 bytes -> pad 24
     expect(crypto.decrypt(rawEncrypt(Buffer.concat([body, Buffer.alloc(24, 24)])))).toBe('hi');
