@@ -139,6 +139,22 @@ describe('web_api signed callback', () => {
     expect(receiver.deliveries.map((d) => d.outcome)).toEqual(['failed', 'accepted']);
   });
 
+  it('retries a 429 without Retry-After on its own backoff', async () => {
+    const clock = new ManualClock(Date.now());
+    const { t, receiver } = await setup({ clock });
+    receiver.failNext(1, { status: 429 });
+    await t.chat(ENTRY, { userId: 'dog', content: 'no header' });
+    const first = await replyWhen('dog', (r) => r.status === 'pending' && r.attempts === 1 && !!r.lastError);
+    expect(first.lastError).toMatch(/HTTP 429/);
+    // The first retry of the outbox's backoff: 1 s with half of it jittered.
+    expect(first.availableAt - clock.now()).toBeGreaterThanOrEqual(500);
+    expect(first.availableAt - clock.now()).toBeLessThanOrEqual(1_000);
+    await clock.advance(first.availableAt - clock.now());
+    await replyWhen('dog', (r) => r.status === 'sent');
+    expect(receiver.deliveries.map((d) => d.outcome)).toEqual(['failed', 'accepted']);
+    expect(receiver.accepted).toEqual([expect.objectContaining({ userId: 'dog', text: 'echo: no header' })]);
+  });
+
   it('dead-letters a reply the receiver refuses with a 4xx, with the status and body in the reason', async () => {
     const { t, receiver } = await setup();
     receiver.failNext(1, { status: 400, body: 'unknown user dan' });
