@@ -37,32 +37,38 @@ export function parseTencentXml(body: string, options: TencentXmlOptions = {}): 
   }
   if (DTD.test(body)) throw invalid('DOCTYPE and ENTITY declarations are not accepted');
   const fields: TencentXmlFields = {};
-  const skipped = new Set<string>();
+  // Per-document state in plain locals (no object per element): this runs for every webhook.
+  let skipped: Set<string> | undefined;
   let root: string | undefined;
   let depth = 0;
-  let field: { name: string; text: string; nested: boolean } | undefined;
+  let name: string | undefined;
+  let text = '';
+  let nested = false;
   const parser = new SaxesParser();
   parser.on('opentag', (tag) => {
     depth++;
     if (depth === 1) root = tag.name;
-    else if (depth === 2) field = { name: tag.name, text: '', nested: false };
-    else if (field) field.nested = true;
+    else if (depth === 2) {
+      name = tag.name;
+      text = '';
+      nested = false;
+    } else nested = true;
   });
-  const text = (t: string) => {
-    if (depth === 2 && field) field.text += t;
+  const onText = (t: string) => {
+    if (depth === 2 && name !== undefined) text += t;
   };
-  parser.on('text', text);
-  parser.on('cdata', text);
+  parser.on('text', onText);
+  parser.on('cdata', onText);
   parser.on('closetag', () => {
-    if (depth === 2 && field) {
+    if (depth === 2 && name !== undefined) {
       // Object.hasOwn, not `in`: an element named like an Object.prototype member is still a field.
-      if (field.nested || skipped.has(field.name) || Object.hasOwn(fields, field.name)) {
-        skipped.add(field.name);
-        delete fields[field.name];
+      if (nested || skipped?.has(name) || Object.hasOwn(fields, name)) {
+        (skipped ??= new Set()).add(name);
+        delete fields[name];
       } else {
-        fields[field.name] = field.text;
+        fields[name] = text;
       }
-      field = undefined;
+      name = undefined;
     }
     depth--;
   });
