@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelDefinition } from '../channels/define.js';
 import { firstIssue } from '../config/schema.js';
@@ -11,6 +10,7 @@ import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Channel, ChannelFeed } from './channel.js';
 import type { Clock } from './clock.js';
 import type { EntryStatus } from './entry-status.js';
+import { sha256Hex } from './hash.js';
 import { CocoError, describeError, isCocoError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Accepted, ChatMessage } from './message.js';
@@ -342,9 +342,7 @@ function fingerprintOf(spec: EntrySpec, deps: Pick<SceneKeeperDeps, 'env' | 'vau
   } catch {
     resolved = spec.config;
   }
-  return createHash('sha256')
-    .update(JSON.stringify([spec.channel, spec.enabled, spec.target, resolved]))
-    .digest('hex');
+  return sha256Hex(JSON.stringify([spec.channel, spec.enabled, spec.target, resolved]));
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock, key: string): Promise<T> {

@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CocoError } from '../../core/errors.js';
-import { sha256 } from '../shared/hash.js';
+import { sha256 } from '../../core/hash.js';
 
 const BLOCK = 16;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

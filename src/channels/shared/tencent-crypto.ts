@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type Decipher } from 'node:crypto';
 import { CocoError } from '../../core/errors.js';
-import { sha1Hex } from './hash.js';
+import { sha1Hex } from '../../core/hash.js';
 
 /** Tencent pads to 32 bytes (the AES key size), not the AES block size of 16, so Node's own padding can't be used. */
 const PAD_BLOCK = 32;

@@ -3,7 +3,7 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import { Channel, type ChannelContext, type FeedEvent } from '../../core/channel.js';
 import { CocoError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
-import { sha256 } from '../shared/hash.js';
+import { sha256 } from '../../core/hash.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { postCallback, type CallbackTarget } from './callback.js';
 import type { WebApiChannelConfig } from './config.js';

@@ -1,4 +1,4 @@
-import { sha256Hex } from '../shared/hash.js';
+import { sha256Hex } from '../../core/hash.js';
 import { splitText } from '../shared/split-text.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sha1Hex, sha256, sha256Hex } from '../../src/channels/shared/hash.js';
+import { sha1Hex, sha256, sha256Hex } from '../../src/core/hash.js';
 
 // FIPS 180-2 vectors for "abc".
 const ABC_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';

@@ -1,5 +1,5 @@
 /**
- * Digests of one string or buffer, used on per-request paths (token checks, webhook signatures).
+ * Digests of one string or buffer: token checks, webhook signatures, fingerprints.
  * `crypto.hash` skips the Hash object of `createHash(…).update(…).digest()` and costs about half
  * as much per call; strings are hashed as UTF-8, exactly as `update(value)` does.
  */
