@@ -123,6 +123,8 @@ const PRUNABLE = `i.id < @horizon AND i.status IN ('done', 'fallback') AND NOT E
   (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status <> 'sent')`;
 
 const LEASED = `WHERE id = @id AND status = 'leased' AND lease_token = @token`;
+/** The same guard with positional parameters (id, then token), for statements on every message's path. */
+const LEASED_BY_POSITION = `WHERE id = ? AND status = 'leased' AND lease_token = ?`;
 
 /** Due for a claim: queued and available, or leased with the lease run out. */
 const claimable = (r: ClaimRow, now: number) =>
@@ -166,7 +168,7 @@ export class SqliteStore implements Store {
       // The same by primary key, when the conversation is at hand (a claim): no index lookup first.
       headRenewByKey: p('UPDATE inbound_heads SET ready_at = ? WHERE conversation_key = ?'),
       inboundFinish: p(`UPDATE inbound SET status = ?, finished_at = ?, finish_detail = ?, lease_token = NULL,
-          lease_until = NULL WHERE id = ? AND status = 'leased' AND lease_token = ?`),
+          lease_until = NULL ${LEASED_BY_POSITION}`),
       inboundRetry: p(`UPDATE inbound SET status = 'queued', available_at = @availableAt, last_error = @error,
           lease_token = NULL, lease_until = NULL ${LEASED}`),
       inboundDead: p(`UPDATE inbound SET status = 'dead', last_error = @error, finished_at = @now,
@@ -194,7 +196,7 @@ export class SqliteStore implements Store {
       outboxLease: p(`UPDATE outbox SET status = 'leased', attempts = attempts + 1, lease_token = @token,
           lease_until = @until, lease_owner = @owner WHERE id = @id`),
       outboxSent: p(`UPDATE outbox SET status = 'sent', sent_at = ?, platform_message_id = ?,
-          lease_token = NULL, lease_until = NULL WHERE id = ? AND status = 'leased' AND lease_token = ?`),
+          lease_token = NULL, lease_until = NULL ${LEASED_BY_POSITION}`),
       outboxRetry: p(`UPDATE outbox SET status = 'pending', available_at = @availableAt, last_error = @error,
           lease_token = NULL, lease_until = NULL ${LEASED}`),
       outboxDead: p(`UPDATE outbox SET status = 'dead', last_error = @error, dead_at = @now,
