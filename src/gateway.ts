@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { createAgent } from './agents/registry.js';
 import type { Agent } from './agents/agent.js';
 import { ChannelRegistry } from './channels/registry.js';
@@ -15,7 +15,7 @@ import { createLogger, type Logger } from './core/logger.js';
 import { OutboxSender } from './core/outbox.js';
 import { SceneKeeper } from './core/scene-keeper.js';
 import { GatewayMetrics } from './ops/metrics.js';
-import { openSqliteStore } from './store/sqlite/index.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface GatewayOptions {
@@ -125,7 +125,9 @@ export class Gateway {
   /** Loads the workspace and opens the store; does not start anything yet. */
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const snapshot = loadWorkspace(opts.workspace);
-    const store = opts.store ?? openStore(opts.workspace, snapshot.settings.store.url);
+    // The URL may hold a password: `${ENV}` and `${secret:name}` references keep it out of the file.
+    const refs = { env: opts.env ?? {}, vault: new SecretVault(opts.workspace), file: 'cococat.yaml' };
+    const store = opts.store ?? (await openStore(opts.workspace, resolveReferences(snapshot.settings.store.url, refs, ['store', 'url'])));
     return new Gateway(opts, snapshot, store);
   }
 
@@ -238,17 +240,6 @@ export class Gateway {
     if (override) return override;
     return value ? resolveReferences(value, { env: this.env, vault: this.vault, file: 'cococat.yaml' }) : undefined;
   }
-}
-
-export function openStore(root: string, url: string): Store {
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
-    return openSqliteStore({ path: path === ':memory:' || isAbsolute(path) ? path : join(root, path) });
-  }
-  throw new CocoError('COCO_ERR_CONFIG_INVALID', `cococat.yaml: store.url: unsupported store "${url}"; use sqlite:<path>`, {
-    file: 'cococat.yaml',
-    field: 'store.url',
-  });
 }
 
 /** Cheap change detection: names, sizes and mtimes of every workspace file the gateway reads. */

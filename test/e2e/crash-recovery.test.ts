@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../../src/config/atomic-write.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
 import { SseClient } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'assistant.web_api';
@@ -113,13 +114,5 @@ function countRows(root: string, table: 'inbound' | 'outbox', status: string): n
     return (db.prepare(`SELECT count(*) n FROM ${table} WHERE status = ?`).get(status) as { n: number }).n;
   } finally {
     db.close();
-  }
-}
-
-async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }

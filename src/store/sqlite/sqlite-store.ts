@@ -1,30 +1,33 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { ChatMessage } from '../../core/message.js';
 import type {
   ClaimOptions, ConversationSummary, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
   EntryBacklog, OutboundStatus, Store, StoreStats,
 } from '../store.js';
 import {
+  type EventRow,
   type FeedRow,
   type ClaimRow,
   type InboundRow,
   type OutboundRow,
   TURNS_PER_MESSAGE,
   chunkOf,
+  claimable,
   clampLimit,
-  finishEvent,
+  messagesQuery,
+  migrationFiles,
   outboxParams,
   parseId,
-  sentDetail,
-  toEvent,
+  toConversation,
+  toDeadLetters,
+  toDetail,
   toFeed,
   toInbound,
   toOutbound,
   toSummary,
-} from './rows.js';
+} from '../rows.js';
 
 type Db = Database.Database;
 type Stmt<R = unknown> = Database.Statement<unknown[], R>;
@@ -66,12 +69,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
 export function migrate(db: Db, dir: URL = MIGRATIONS_DIR): number {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
-  const files = readdirSync(dir)
-    .flatMap((name) => {
-      const m = /^(\d+)_[\w.-]+\.sql$/.exec(name);
-      return m ? [{ version: Number(m[1]), name }] : [];
-    })
-    .sort((a, b) => a.version - b.version);
+  const files = migrationFiles(dir);
   const run = db.transaction(() => {
     // Read inside the lock: another process may have migrated while we waited.
     const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
@@ -126,10 +124,6 @@ const LEASED = `WHERE id = @id AND status = 'leased' AND lease_token = @token`;
 /** The same guard with positional parameters (id, then token), for statements on every message's path. */
 const LEASED_BY_POSITION = `WHERE id = ? AND status = 'leased' AND lease_token = ?`;
 
-/** Due for a claim: queued and available, or leased with the lease run out. */
-const claimable = (r: ClaimRow, now: number) =>
-  (r.status === 'queued' && r.available_at <= now) || (r.status === 'leased' && r.lease_until !== null && r.lease_until <= now);
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly s;
@@ -178,7 +172,7 @@ export class SqliteStore implements Store {
       // Events go only to existing messages (markSent's replyTo is not guaranteed to be one).
       event: p(`INSERT INTO inbound_events (message_id, at, stage, detail)
         SELECT id, @at, @stage, @detail FROM inbound WHERE id = @id`),
-      events: p<{ at: number; stage: string; detail: string | null }>(
+      events: p<EventRow>(
         'SELECT at, stage, detail FROM inbound_events WHERE message_id = ? ORDER BY at, id',
       ),
       // Pending, or already leased (lease-on-insert: the completing worker delivers it itself).
@@ -458,33 +452,11 @@ export class SqliteStore implements Store {
     const limit = clampLimit(opts.limit, 100, 1000);
     const entry = opts.entryKey === undefined ? '' : ' AND entry_key = ?';
     const args = opts.entryKey === undefined ? [limit] : [opts.entryKey, limit];
-    const out: DeadLetter[] = [];
-    if (opts.kind !== 'outbound') {
-      const rows = this.stmt<InboundRow>(`SELECT * FROM inbound WHERE status = 'dead'${entry}
-        ORDER BY finished_at DESC, id DESC LIMIT ?`).all(...args);
-      for (const r of rows) {
-        const msg = JSON.parse(r.message) as ChatMessage;
-        out.push({
-          kind: 'inbound', id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type,
-          conversationId: r.conversation_id, userId: r.user_id, text: msg.content, attempts: r.attempts,
-          error: r.last_error ?? '', createdAt: r.created_at, deadAt: r.finished_at ?? r.created_at,
-        });
-      }
-    }
-    if (opts.kind !== 'inbound') {
-      const rows = this.stmt<OutboundRow>(`SELECT * FROM outbox WHERE status = 'dead'${entry}
-        ORDER BY dead_at DESC, id DESC LIMIT ?`).all(...args);
-      for (const r of rows) {
-        out.push({
-          kind: 'outbound', id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type,
-          conversationId: r.conversation_id, userId: r.user_id, text: r.text, attempts: r.attempts,
-          error: r.last_error ?? '', createdAt: r.created_at, deadAt: r.dead_at ?? r.created_at, replyTo: r.reply_to,
-        });
-      }
-    }
-    // Newest dead first across both kinds.
-    out.sort((a, b) => b.deadAt - a.deadAt); // stable: ties keep kind, then id descending
-    return out.slice(0, limit);
+    const inbound = opts.kind === 'outbound' ? [] : this.stmt<InboundRow>(`SELECT * FROM inbound WHERE status = 'dead'${entry}
+      ORDER BY finished_at DESC, id DESC LIMIT ?`).all(...args);
+    const outbound = opts.kind === 'inbound' ? [] : this.stmt<OutboundRow>(`SELECT * FROM outbox WHERE status = 'dead'${entry}
+      ORDER BY dead_at DESC, id DESC LIMIT ?`).all(...args);
+    return toDeadLetters(inbound, outbound, limit);
   }
 
   async reviveDeadLetter(kind: DeadLetterKind, id: string, now: number): Promise<boolean> {
@@ -508,44 +480,15 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(filter: MessageFilter = {}): Promise<MessageSummary[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const add = (cond: string, value: unknown) => {
-      where.push(cond);
-      args.push(value);
-    };
-    if (filter.entryKey !== undefined) add('entry_key = ?', filter.entryKey);
-    if (filter.userId !== undefined) add('user_id = ?', filter.userId);
-    if (filter.status !== undefined) add('status = ?', filter.status);
-    if (filter.before !== undefined) {
-      const before = parseId(filter.before);
-      if (before === undefined) return [];
-      add('id < ?', before);
-    }
-    args.push(clampLimit(filter.limit, 50, 500));
-    const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    return this.stmt<InboundRow>(`SELECT * FROM inbound ${cond} ORDER BY id DESC LIMIT ?`).all(...args).map(toSummary);
+    const q = messagesQuery(filter, () => '?');
+    return q ? this.stmt<InboundRow>(q.sql).all(...q.args).map(toSummary) : [];
   }
 
   async getMessage(id: string): Promise<MessageDetail | undefined> {
     const n = parseId(id);
     const row = n === undefined ? undefined : this.s.inboundById.get(n);
     if (!row) return undefined;
-    const replies = this.s.outboxByReply.all(String(row.id));
-    return {
-      ...toSummary(row),
-      message: JSON.parse(row.message) as ChatMessage,
-      // "received" is not stored but derived from created_at (two fewer page writes per enqueue);
-      // it was the first event inserted, so a stable sort keeps it first among ties.
-      timeline: [
-        { at: row.created_at, stage: 'received' },
-        ...(row.first_claimed_at === null ? [] : [{ at: row.first_claimed_at, stage: 'claimed', detail: 'attempt 1' }]),
-        ...this.s.events.all(row.id).map(toEvent),
-        ...finishEvent(row),
-        ...replies.filter((r) => r.sent_at !== null).map((r) => ({ at: r.sent_at!, stage: 'sent', detail: sentDetail(r) })),
-      ].sort((a, b) => a.at - b.at),
-      replies: replies.map(toOutbound),
-    };
+    return toDetail(row, this.s.events.all(row.id), this.s.outboxByReply.all(String(row.id)));
   }
 
   async appendFeed(item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }> {
@@ -597,18 +540,7 @@ export class SqliteStore implements Store {
 
   async listConversations(entryKey: string, opts: { limit?: number; scan?: number } = {}): Promise<ConversationSummary[]> {
     const rows = this.s.conversations.all(entryKey, clampLimit(opts.scan, 5_000, 100_000), clampLimit(opts.limit, 50, 500));
-    return rows.map((r) => {
-      const last = this.s.inboundById.get(r.last_id);
-      const message = last ? (JSON.parse(last.message) as ChatMessage) : undefined;
-      return {
-        userId: r.user_id,
-        conversationId: r.conversation_id,
-        messages: r.n,
-        lastMessageId: String(r.last_id),
-        lastAt: last?.created_at ?? 0,
-        lastText: message?.content ?? '',
-      };
-    });
+    return rows.map((r) => toConversation(r, this.s.inboundById.get(r.last_id)));
   }
 
   async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number> {

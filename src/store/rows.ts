@@ -1,16 +1,22 @@
-// Row shapes of the SQLite tables and their mapping to the Store's objects.
+// Row shapes of the store tables (the same columns in SQLite and PostgreSQL) and their mapping to
+// the Store's objects. Both stores read JSON columns as their text and booleans as 0/1 or true/false.
+import { readdirSync } from 'node:fs';
 import type {
+  ConversationSummary,
+  DeadLetter,
   FeedItem,
   InboundItem,
   InboundStatus,
+  MessageDetail,
+  MessageFilter,
   MessageSummary,
   NewOutbound,
   OutboundItem,
   OutboundStatus,
   TargetKind,
   TimelineEvent,
-} from '../store.js';
-import type { ChatMessage } from '../../core/message.js';
+} from './store.js';
+import type { ChatMessage } from '../core/message.js';
 
 export interface LeaseCols { status: string; attempts: number; lease_token: string | null; lease_until: number | null; last_error: string | null; created_at: number }
 export interface InboundRow extends LeaseCols {
@@ -24,10 +30,11 @@ export type ClaimRow = Pick<InboundRow, 'id' | 'entry_key' | 'channel_type' | 't
 export interface OutboundRow extends LeaseCols {
   id: number; entry_key: string; channel_type: string; conversation_id: string; user_id: string; idempotency_key: string;
   text: string; format: 'text' | 'markdown'; chunk_index: number; chunk_count: number; reply_to: string;
-  in_reply_to: string; is_group: number; reply_meta: string | null; status: OutboundStatus; available_at: number;
+  in_reply_to: string; is_group: number | boolean; reply_meta: string | null; status: OutboundStatus; available_at: number;
   expires_at: number; sent_at: number | null; platform_message_id: string | null; dead_at: number | null;
 }
 export interface FeedRow { seq: number; entry_key: string; conversation_id: string; reply_to: string; payload: string; created_at: number }
+export interface EventRow { at: number; stage: string; detail: string | null }
 
 /** Our ids are decimal integers; anything else cannot name a row. */
 export function parseId(id: string): number | undefined {
@@ -40,6 +47,10 @@ export function clampLimit(limit: number | undefined, dflt: number, max: number)
   if (limit === undefined || !Number.isFinite(limit)) return dflt;
   return Math.min(Math.max(Math.trunc(limit), 1), max);
 }
+
+/** Due for a claim: queued and available, or leased with the lease run out. */
+export const claimable = (r: ClaimRow, now: number) =>
+  (r.status === 'queued' && r.available_at <= now) || (r.status === 'leased' && r.lease_until !== null && r.lease_until <= now);
 
 export function toSummary(r: InboundRow): MessageSummary {
   const msg = JSON.parse(r.message) as ChatMessage;
@@ -67,7 +78,7 @@ export function toOutbound(r: OutboundRow): OutboundItem {
   const o: OutboundItem = {
     id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type, conversationId: r.conversation_id,
     userId: r.user_id, idempotencyKey: r.idempotency_key, text: r.text, format: r.format, chunkIndex: r.chunk_index,
-    chunkCount: r.chunk_count, replyTo: r.reply_to, inReplyTo: r.in_reply_to, isGroup: r.is_group === 1,
+    chunkCount: r.chunk_count, replyTo: r.reply_to, inReplyTo: r.in_reply_to, isGroup: r.is_group === 1 || r.is_group === true,
     availableAt: r.available_at, expiresAt: r.expires_at, status: r.status, attempts: r.attempts,
     leaseToken: r.lease_token ?? '', leaseUntil: r.lease_until ?? 0, createdAt: r.created_at,
   };
@@ -96,8 +107,88 @@ export const TURNS_PER_MESSAGE = 1024;
 export const chunkOf = (r: OutboundRow) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
 export const sentDetail = (r: OutboundRow) => (r.platform_message_id === null ? chunkOf(r) : `${chunkOf(r)}, platform id ${r.platform_message_id}`);
 
-export function toEvent(r: { at: number; stage: string; detail: string | null }): TimelineEvent {
+export function toEvent(r: EventRow): TimelineEvent {
   return r.detail === null ? { at: r.at, stage: r.stage } : { at: r.at, stage: r.stage, detail: r.detail };
+}
+
+/** One message with its timeline, from its row, its stored events (in insertion order) and its reply chunks (by id). */
+export function toDetail(row: InboundRow, events: EventRow[], replies: OutboundRow[]): MessageDetail {
+  return {
+    ...toSummary(row),
+    message: JSON.parse(row.message) as ChatMessage,
+    // "received" is not stored but derived from created_at (two fewer page writes per enqueue);
+    // it was the first event inserted, so a stable sort keeps it first among ties.
+    timeline: [
+      { at: row.created_at, stage: 'received' },
+      ...(row.first_claimed_at === null ? [] : [{ at: row.first_claimed_at, stage: 'claimed', detail: 'attempt 1' }]),
+      ...events.map(toEvent),
+      ...finishEvent(row),
+      ...replies.filter((r) => r.sent_at !== null).map((r) => ({ at: r.sent_at!, stage: 'sent', detail: sentDetail(r) })),
+    ].sort((a, b) => a.at - b.at),
+    replies: replies.map(toOutbound),
+  };
+}
+
+/** Dead inbound rows and dead outbox rows (each newest first), merged newest dead first. */
+export function toDeadLetters(inbound: InboundRow[], outbound: OutboundRow[], limit: number): DeadLetter[] {
+  const out: DeadLetter[] = [];
+  for (const r of inbound) {
+    const msg = JSON.parse(r.message) as ChatMessage;
+    out.push({
+      kind: 'inbound', id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type,
+      conversationId: r.conversation_id, userId: r.user_id, text: msg.content, attempts: r.attempts,
+      error: r.last_error ?? '', createdAt: r.created_at, deadAt: r.finished_at ?? r.created_at,
+    });
+  }
+  for (const r of outbound) {
+    out.push({
+      kind: 'outbound', id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type,
+      conversationId: r.conversation_id, userId: r.user_id, text: r.text, attempts: r.attempts,
+      error: r.last_error ?? '', createdAt: r.created_at, deadAt: r.dead_at ?? r.created_at, replyTo: r.reply_to,
+    });
+  }
+  out.sort((a, b) => b.deadAt - a.deadAt); // stable: ties keep kind, then id descending
+  return out.slice(0, limit);
+}
+
+/** A conversation of `listConversations`, from its aggregate and its latest message's row. */
+export function toConversation(
+  r: { user_id: string; conversation_id: string; n: number; last_id: number },
+  last: Pick<InboundRow, 'created_at' | 'message'> | undefined,
+): ConversationSummary {
+  const message = last ? (JSON.parse(last.message) as ChatMessage) : undefined;
+  return {
+    userId: r.user_id,
+    conversationId: r.conversation_id,
+    messages: r.n,
+    lastMessageId: String(r.last_id),
+    lastAt: last?.created_at ?? 0,
+    lastText: message?.content ?? '',
+  };
+}
+
+/**
+ * The listMessages query for a filter, `param(n)` writing the n-th placeholder of the dialect;
+ * undefined when `before` can name no row (the answer is then empty).
+ */
+export function messagesQuery(filter: MessageFilter, param: (n: number) => string): { sql: string; args: unknown[] } | undefined {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (column: string, op: string, value: unknown) => {
+    args.push(value);
+    where.push(`${column} ${op} ${param(args.length)}`);
+  };
+  if (filter.entryKey !== undefined) add('entry_key', '=', filter.entryKey);
+  if (filter.userId !== undefined) add('user_id', '=', filter.userId);
+  if (filter.status !== undefined) add('status', '=', filter.status);
+  if (filter.before !== undefined) {
+    const before = parseId(filter.before);
+    if (before === undefined) return undefined;
+    add('id', '<', before);
+  }
+  args.push(clampLimit(filter.limit, 50, 500));
+  const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  return { sql: `SELECT * FROM inbound ${cond} ORDER BY id DESC LIMIT ${param(args.length)}`, args };
 }
 
 /** The insertOutbox parameters, in its column order. */
@@ -110,4 +201,14 @@ export function outboxParams(r: NewOutbound, now: number, lease?: { token: strin
     r.expiresAt - now, // max age, kept so that every revive grants the same again
     now,
   ];
+}
+
+/** The numbered migrations (`0001_name.sql`) in a folder, in order. */
+export function migrationFiles(dir: URL): { version: number; name: string }[] {
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const m = /^(\d+)_[\w.-]+\.sql$/.exec(name);
+      return m ? [{ version: Number(m[1]), name }] : [];
+    })
+    .sort((a, b) => a.version - b.version);
 }

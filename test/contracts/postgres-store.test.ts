@@ -1,0 +1,310 @@
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrationFiles } from '../../src/store/rows.js';
+import { migrate, openPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { InboundItem, InboundResult, NewInbound, NewOutbound, Store } from '../../src/store/store.js';
+import { runStoreContract } from './store.contract.js';
+
+const url = process.env.COCOCAT_TEST_PG_URL;
+const t0 = 1_700_000_000_000;
+const HOUR = 3_600_000;
+
+function inbound(dedup: string, conv = 'c1'): NewInbound {
+  return {
+    entryKey: 'bot.web', channelType: 'web_api', targetKind: 'agent', targetId: 'bot', dedupKey: dedup,
+    conversationKey: `bot.web/${conv}`,
+    message: {
+      channelType: 'web_api', sceneId: 'bot', userId: `u-${conv}`, conversationId: conv, content: dedup, msgType: 'text',
+      msgId: dedup, timestamp: t0, isGroup: false, mentionsBot: true,
+    },
+  };
+}
+
+function result(item: InboundItem, now: number, replies: NewOutbound[] = []): InboundResult {
+  const key = { agentId: 'bot', entryKey: item.entryKey, conversationId: item.message.conversationId };
+  return { now, status: 'done', replies, history: { key, turns: [{ role: 'user', content: item.message.content, at: now }] } };
+}
+
+function reply(item: InboundItem, index: number, count: number, now: number): NewOutbound {
+  return {
+    entryKey: item.entryKey, channelType: item.channelType, conversationId: item.message.conversationId, userId: item.message.userId,
+    idempotencyKey: `${item.id}:${index}`, text: `${item.message.content} ${index}`, format: 'text', chunkIndex: index,
+    chunkCount: count, replyTo: item.id, inReplyTo: item.message.msgId, isGroup: false, availableAt: now, expiresAt: now + HOUR,
+  };
+}
+
+const append = <K, V>(map: Map<K, V[]>, key: K, value: V) => map.set(key, [...(map.get(key) ?? []), value]);
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+if (!url) {
+  describe.skip('PostgresStore: skipped because COCOCAT_TEST_PG_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)', () => {
+    it('needs a PostgreSQL server', () => {});
+  });
+} else {
+  const schemas: string[] = [];
+  const run = `${process.pid}_${Date.now().toString(36)}`;
+  /** One schema per store under test, dropped after the file. */
+  const freshSchema = () => {
+    const schema = `cc_t_${run}_${schemas.length + 1}`;
+    schemas.push(schema);
+    return schema;
+  };
+  async function sql<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  afterAll(async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } finally {
+      await client.end();
+    }
+  });
+
+  runStoreContract('PostgresStore', () => openPostgresStore({ url, schema: freshSchema() }));
+
+  describe('PostgresStore (PostgreSQL specifics)', () => {
+    /** Two stores (two pools, as two processes would have) on one fresh schema. */
+    const twoStores = async (): Promise<[Store, Store]> => {
+      const schema = freshSchema();
+      const a = await openPostgresStore({ url, schema });
+      return [a, await openPostgresStore({ url, schema, poolSize: 5 })];
+    };
+
+    it('two stores claiming at once lease each of 200 messages once, never two of one conversation, in order', async () => {
+      const [a, b] = await twoStores();
+      try {
+        const enqueued = new Map<string, string[]>();
+        for (let i = 0; i < 200; i++) {
+          const item = inbound(`m${i}`, `c${(i * 7) % 20}`);
+          append(enqueued, item.conversationKey, (await (i % 2 === 0 ? a : b).enqueue(item, t0 + i)).id);
+        }
+        const leases = new Map<string, number>();
+        const claimedInOrder = new Map<string, string[]>();
+        const held = new Set<string>();
+        const overlaps: string[] = [];
+        let completed = 0;
+        const worker = async (store: Store, owner: string) => {
+          for (let spin = 0; completed < 200 && spin < 20_000; spin++) {
+            const batch = await store.claimInbound({ now: t0 + 1_000, leaseMs: HOUR, limit: 3, owner });
+            for (const item of batch) {
+              leases.set(item.id, (leases.get(item.id) ?? 0) + 1);
+              if (held.has(item.conversationKey)) overlaps.push(`${owner}: ${item.conversationKey}`);
+              held.add(item.conversationKey);
+              append(claimedInOrder, item.conversationKey, item.id);
+            }
+            for (const item of batch) {
+              // Released before the commit that lets the next message of the conversation be claimed.
+              held.delete(item.conversationKey);
+              expect(await store.completeInbound(item.id, item.leaseToken, result(item, t0 + 1_001))).toEqual([]);
+              completed++;
+            }
+            if (batch.length === 0) await nextTurn();
+          }
+        };
+        await Promise.all([a, a, a, b, b, b].map((store, i) => worker(store, `w${i}`)));
+        expect(overlaps).toEqual([]);
+        expect(completed).toBe(200);
+        expect(leases.size).toBe(200);
+        expect([...leases.values()].every((n) => n === 1)).toBe(true);
+        expect(claimedInOrder).toEqual(enqueued);
+        expect(await b.stats()).toMatchObject({ inboundQueued: 0, inboundLeased: 0 });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('keeps each conversation in id order while both stores enqueue into it and claim from it', async () => {
+      // Guards the conversation lock: without it an id drawn before another process's later id
+      // commits can be claimed second. That window is one round trip wide, so only some runs
+      // would catch a missing lock; a lost head row strands a message and fails every time.
+      const [a, b] = await twoStores();
+      try {
+        const PER_PRODUCER = 150;
+        const claimed = new Map<string, number[]>();
+        let producing = 2;
+        const producer = async (store: Store, name: string) => {
+          for (let i = 0; i < PER_PRODUCER; i++) await store.enqueue(inbound(`${name}${i}`, `c${i % 8}`), t0);
+          producing--;
+        };
+        const worker = async (store: Store, owner: string) => {
+          for (;;) {
+            const last = producing === 0; // every enqueue committed before this claim began
+            const batch = await store.claimInbound({ now: t0, leaseMs: HOUR, limit: 4, owner });
+            for (const item of batch) {
+              append(claimed, item.conversationKey, Number(item.id));
+              expect(await store.completeInbound(item.id, item.leaseToken, result(item, t0))).toEqual([]);
+            }
+            if (batch.length > 0) continue;
+            if (last) return;
+            await nextTurn();
+          }
+        };
+        await Promise.all([producer(a, 'a'), producer(b, 'b'), worker(a, 'wa'), worker(b, 'wb')]);
+        expect(await a.stats()).toMatchObject({ inboundQueued: 0, inboundLeased: 0 });
+        expect([...claimed.values()].flat()).toHaveLength(2 * PER_PRODUCER);
+        for (const ids of claimed.values()) expect(ids).toEqual([...ids].sort((x, y) => x - y));
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('two stores sending at once deliver each of 100 chunks once, in order per conversation', async () => {
+      const [a, b] = await twoStores();
+      try {
+        const expected = new Map<string, string[]>();
+        for (let i = 0; i < 20; i++) await a.enqueue(inbound(`m${i}`, `c${i}`), t0);
+        for (const item of await a.claimInbound({ now: t0, leaseMs: HOUR, limit: 20, owner: 'w' })) {
+          const replies = Array.from({ length: 5 }, (_, k) => reply(item, k, 5, t0));
+          replies.forEach((r) => append(expected, r.conversationId, r.text));
+          expect(await a.completeInbound(item.id, item.leaseToken, result(item, t0, replies))).toEqual([]);
+        }
+        const sent = new Map<string, string[]>();
+        const sends = new Map<string, number>();
+        const held = new Set<string>();
+        const overlaps: string[] = [];
+        let done = 0;
+        const sender = async (store: Store, owner: string) => {
+          for (let spin = 0; done < 100 && spin < 20_000; spin++) {
+            const batch = await store.claimOutbound({ now: t0 + 1, leaseMs: HOUR, limit: 3, owner });
+            for (const o of batch) {
+              if (held.has(o.conversationId)) overlaps.push(`${owner}: ${o.conversationId}`);
+              held.add(o.conversationId);
+              sends.set(o.id, (sends.get(o.id) ?? 0) + 1);
+              append(sent, o.conversationId, o.text);
+            }
+            for (const o of batch) {
+              held.delete(o.conversationId);
+              expect(await store.markSent(o.id, o.leaseToken, { now: t0 + 2 })).toBe(true);
+              done++;
+            }
+            if (batch.length === 0) await nextTurn();
+          }
+        };
+        await Promise.all([a, a, b, b].map((store, i) => sender(store, `s${i}`)));
+        expect(overlaps).toEqual([]);
+        expect(sends.size).toBe(100);
+        expect([...sends.values()].every((n) => n === 1)).toBe(true);
+        expect(sent).toEqual(expected);
+        expect(await a.stats()).toMatchObject({ outboundPending: 0, outboundLeased: 0 });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('two stores enqueuing one dedup key at once store one row and both answer its id', async () => {
+      const [a, b] = await twoStores();
+      try {
+        for (let i = 0; i < 20; i++) {
+          const item = inbound(`d${i}`, `c${i % 3}`);
+          // Half the time under another conversation key, so the unique index alone decides.
+          const other = i % 2 === 0 ? item : { ...item, conversationKey: `${item.conversationKey}/other` };
+          const [x, y] = await Promise.all([a.enqueue(item, t0 + i), b.enqueue(other, t0 + i)]);
+          expect(x.id).toBe(y.id);
+          expect([x.duplicate, y.duplicate].sort()).toEqual([false, true]);
+        }
+        expect(await a.listMessages({ limit: 100 })).toHaveLength(20);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('races a worker completing against another store reclaiming its expired lease: exactly one of them wins', async () => {
+      const [a, b] = await twoStores();
+      try {
+        const outcomes = new Set<string>();
+        for (let i = 0; i < 30; i++) {
+          const { id } = await a.enqueue(inbound(`r${i}`, `c${i}`), t0 + i);
+          const [item] = await a.claimInbound({ now: t0 + i, leaseMs: 1, limit: 10, owner: 'slow' });
+          expect(item?.id).toBe(id);
+          const now = t0 + i + 10;
+          const [completed, reclaimed] = await Promise.all([
+            a.completeInbound(id, item!.leaseToken, result(item!, now)),
+            b.claimInbound({ now, leaseMs: HOUR, limit: 10, owner: 'other' }),
+          ]);
+          const detail = await a.getMessage(id);
+          if (completed === false) {
+            outcomes.add('reclaimed');
+            expect(reclaimed.map((r) => r.id)).toEqual([id]);
+            expect(detail).toMatchObject({ status: 'leased', attempts: 2 });
+            expect(await b.completeInbound(id, reclaimed[0]!.leaseToken, result(reclaimed[0]!, now))).toEqual([]);
+          } else {
+            outcomes.add('completed');
+            expect(reclaimed).toEqual([]);
+            expect(detail).toMatchObject({ status: 'done', attempts: 1 });
+          }
+        }
+        expect(outcomes.size).toBeGreaterThan(0);
+        expect(await a.stats()).toMatchObject({ inboundQueued: 0, inboundLeased: 0 });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('migrates once: a second open applies nothing and keeps the data; stores opening together do not race', async () => {
+      const files = migrationFiles(new URL('../../src/store/postgres/migrations/', import.meta.url));
+      expect(files.length).toBeGreaterThan(0);
+      const schema = freshSchema();
+      const first = await openPostgresStore({ url, schema });
+      const { id } = await first.enqueue(inbound('kept'), t0);
+      await first.close();
+      const read = () => sql<{ version: number; name: string; applied_at: string }>(
+        `SELECT version, name, applied_at FROM ${schema}.schema_migrations ORDER BY version`,
+      );
+      const applied = await read();
+      expect(applied.map((r) => r.name)).toEqual(files.map((f) => f.name));
+      const again = await openPostgresStore({ url, schema });
+      expect(await again.getMessage(id)).toMatchObject({ status: 'queued', content: 'kept' });
+      expect((await again.enqueue(inbound('kept'), t0 + 1)).duplicate).toBe(true);
+      await again.close();
+      expect(await read()).toEqual(applied);
+      const pool = new pg.Pool({ connectionString: url, options: `-c search_path=${schema}` });
+      try {
+        expect(await migrate(pool, schema)).toBe(0);
+      } finally {
+        await pool.end();
+      }
+
+      // Three processes starting at once on a schema that does not exist yet.
+      const fresh = freshSchema();
+      const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ url, schema: fresh, poolSize: 2 })));
+      await Promise.all(stores.map((s) => s.close()));
+      const rows = await sql<{ name: string }>(`SELECT name FROM ${fresh}.schema_migrations ORDER BY version`);
+      expect(rows.map((r) => r.name)).toEqual(files.map((f) => f.name));
+    });
+
+    it('rejects a schema name that is not a plain lowercase identifier, before connecting', async () => {
+      for (const schema of ['Public', 'cc-t', 'x; DROP SCHEMA public', '1st', '', 'a'.repeat(64), 'naïve']) {
+        await expect(openPostgresStore({ url, schema })).rejects.toThrow(/invalid PostgreSQL schema name/);
+      }
+      // An unreachable server would be the error otherwise: nothing was attempted.
+      await expect(openPostgresStore({ url: 'postgres://nobody@127.0.0.1:1/none', schema: 'Bad' })).rejects.toThrow(/schema name/);
+    });
+
+    it('parses int8 as numbers in its own pool only, leaving the process-wide pg parsers alone', async () => {
+      const store = await openPostgresStore({ url, schema: freshSchema() });
+      try {
+        const feed = await store.appendFeed({ entryKey: 'e', conversationId: 'c', idempotencyKey: 'k', replyTo: '1', payload: 1 }, t0);
+        expect(typeof feed.seq).toBe('number');
+        expect(await store.readFeed('e', 'c', 0, 10)).toEqual([{ seq: feed.seq, entryKey: 'e', conversationId: 'c', replyTo: '1', payload: 1, createdAt: t0 }]);
+        expect(pg.types.getTypeParser(20)('42')).toBe('42');
+        expect(pg.types.getTypeParser(114)('{"a":1}')).toEqual({ a: 1 });
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
