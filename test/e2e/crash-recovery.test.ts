@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/config/atomic-write.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
-import { SseClient } from '../helpers/sse.js';
+import { repliesPerMessage, SseClient } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
@@ -86,8 +86,7 @@ describe('crash recovery', () => {
     await waitFor(() => received() >= TOTAL, 60_000, 'all replies');
     await new Promise((r) => setTimeout(r, 500)); // a late duplicate would show up here
 
-    const byMessage = new Map<string, number>();
-    for (const c of clients) for (const e of c.events) byMessage.set(e.data.messageId, (byMessage.get(e.data.messageId) ?? 0) + 1);
+    const byMessage = repliesPerMessage(clients);
     expect(received()).toBe(TOTAL);
     expect(byMessage.size).toBe(TOTAL);
     expect([...byMessage.values()].every((n) => n === 1)).toBe(true);

@@ -73,3 +73,10 @@ export class SseClient {
     await this.done;
   }
 }
+
+/** How many reply events each message id got, over all the clients' streams. */
+export function repliesPerMessage(clients: readonly SseClient[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const c of clients) for (const e of c.events) counts.set(e.data.messageId, (counts.get(e.data.messageId) ?? 0) + 1);
+  return counts;
+}
