@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { dropSchemas } from '../helpers/postgres.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrationFiles } from '../../src/store/rows.js';
 import { migrate, openPostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -60,13 +61,7 @@ if (!url) {
   }
 
   afterAll(async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    } finally {
-      await client.end();
-    }
+    await dropSchemas(url, schemas);
   });
 
   runStoreContract('PostgresStore', () => openPostgresStore({ url, schema: freshSchema() }));

@@ -1,7 +1,7 @@
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
+import { dropSchemas, pgQuery } from '../helpers/postgres.js';
 import { repliesPerMessage, SseClient } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
@@ -22,10 +22,7 @@ describe.skipIf(!PG_URL)('two gateway processes sharing one PostgreSQL store', (
     await Promise.all(gateways.map((g) => g.kill('SIGKILL')));
     await llm?.close();
     if (root) removeWorkspace(root);
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
+    await dropSchemas(PG_URL!, [schema]);
   });
 
   it('answers every message once and in order per user, though users write to both and one process is SIGKILLed', async () => {
@@ -88,19 +85,13 @@ describe.skipIf(!PG_URL)('two gateway processes sharing one PostgreSQL store', (
     });
 
     // Both processes did agent work: the mailbox rows name the owner of their last lease.
-    const db = new pg.Client({ connectionString: PG_URL });
-    await db.connect();
-    try {
-      const owners = await db.query<{ lease_owner: string; n: string }>(
-        `SELECT lease_owner, count(*) AS n FROM ${schema}.inbound WHERE status = 'done' GROUP BY lease_owner`,
-      );
-      const counts = owners.rows.map((r) => Number(r.n));
-      console.log(`answered per process: ${JSON.stringify(owners.rows)}; sent to ${JSON.stringify(sentTo)}`);
-      expect(counts.reduce((a, b) => a + b, 0)).toBe(TOTAL);
-      expect(owners.rows.length).toBeGreaterThanOrEqual(2);
-    } finally {
-      await db.end();
-    }
+    const owners = await pgQuery<{ lease_owner: string; n: string }>(
+      PG_URL!,
+      `SELECT lease_owner, count(*) AS n FROM ${schema}.inbound WHERE status = 'done' GROUP BY lease_owner`,
+    );
+    console.log(`answered per process: ${JSON.stringify(owners)}; sent to ${JSON.stringify(sentTo)}`);
+    expect(owners.map((r) => Number(r.n)).reduce((a, b) => a + b, 0)).toBe(TOTAL);
+    expect(owners.length).toBeGreaterThanOrEqual(2);
     await Promise.all(clients.map((c) => c.close()));
   }, 150_000);
 });

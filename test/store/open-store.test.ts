@@ -1,8 +1,8 @@
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway.js';
 import { CocoError } from '../../src/core/errors.js';
 import { openStore, redactUrl } from '../../src/store/open-store.js';
+import { dropSchemas, pgQuery } from '../helpers/postgres.js';
 import { makeWorkspace, removeWorkspace, webApiEntry } from '../helpers/workspace.js';
 
 const PG_URL = process.env.COCOCAT_TEST_PG_URL;
@@ -52,10 +52,7 @@ describe.skipIf(!PG_URL)('a gateway on PostgreSQL', () => {
   let root: string | undefined;
   afterAll(async () => {
     if (root) removeWorkspace(root);
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
+    await dropSchemas(PG_URL!, [schema]);
   });
 
   it('takes the URL from ${ENV} and creates its tables in the named schema', async () => {
@@ -82,13 +79,7 @@ describe.skipIf(!PG_URL)('a gateway on PostgreSQL', () => {
     } finally {
       await gateway.close();
     }
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    try {
-      const rows = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.inbound`);
-      expect(Number(rows.rows[0]!.n)).toBe(1);
-    } finally {
-      await client.end();
-    }
+    const rows = await pgQuery<{ n: string }>(PG_URL!, `SELECT count(*) AS n FROM ${schema}.inbound`);
+    expect(Number(rows[0]!.n)).toBe(1);
   });
 });
