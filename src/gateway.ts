@@ -50,7 +50,6 @@ export class Gateway {
   readonly clock: Clock;
   readonly log: Logger;
   readonly registry: ChannelRegistry;
-  readonly vault: SecretVault;
   readonly metrics = new GatewayMetrics();
   readonly keeper: SceneKeeper;
   readonly heartbeat: Heartbeat;
@@ -68,13 +67,13 @@ export class Gateway {
     opts: GatewayOptions,
     snapshot: WorkspaceSnapshot,
     readonly store: Store,
+    readonly vault: SecretVault,
   ) {
     this.root = opts.workspace;
     this.env = opts.env ?? {};
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? createLogger({ level: snapshot.settings.log.level });
     this.registry = opts.registry ?? new ChannelRegistry();
-    this.vault = new SecretVault(this.root);
     this.current = snapshot;
     const limits = snapshot.settings.limits;
     this.adminToken = loadAdminToken(this.root, this.resolveSetting(snapshot.settings.admin_token, this.env.COCOCAT_ADMIN_TOKEN));
@@ -126,9 +125,10 @@ export class Gateway {
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const snapshot = loadWorkspace(opts.workspace);
     // The URL may hold a password: `${ENV}` and `${secret:name}` references keep it out of the file.
-    const refs = { env: opts.env ?? {}, vault: new SecretVault(opts.workspace), file: 'cococat.yaml' };
+    const vault = new SecretVault(opts.workspace);
+    const refs = { env: opts.env ?? {}, vault, file: 'cococat.yaml' };
     const store = opts.store ?? (await openStore(opts.workspace, resolveReferences(snapshot.settings.store.url, refs, ['store', 'url'])));
-    return new Gateway(opts, snapshot, store);
+    return new Gateway(opts, snapshot, store, vault);
   }
 
   get snapshot(): WorkspaceSnapshot {

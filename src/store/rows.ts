@@ -203,6 +203,17 @@ export function outboxParams(r: NewOutbound, now: number, lease?: { token: strin
   ];
 }
 
+// Pruning works on id ranges rather than on indexes of created_at (SQLite's 0002 dropped them: two
+// index writes fewer per message). The horizon is the first id created at or after the cutoff: rows
+// before it are old. A clock that went backwards can leave an old row after a younger one; it is
+// pruned once that one is old too. `cutoff` and `horizon` are the dialect's parameter markers.
+export const horizonSql = (table: 'inbound' | 'feed', id: 'id' | 'seq', cutoff: string) => `SELECT coalesce(
+  (SELECT ${id} FROM ${table} WHERE created_at >= ${cutoff} ORDER BY ${id} LIMIT 1),
+  (SELECT max(${id}) + 1 FROM ${table}), 0) AS horizon`;
+/** Inbound rows (alias `i`) a prune may delete: finished before the horizon, no reply still unsent or dead. */
+export const prunableSql = (horizon: string) => `i.id < ${horizon} AND i.status IN ('done', 'fallback') AND NOT EXISTS
+  (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status <> 'sent')`;
+
 /** The numbered migrations (`0001_name.sql`) in a folder, in order. */
 export function migrationFiles(dir: URL): { version: number; name: string }[] {
   return readdirSync(dir)

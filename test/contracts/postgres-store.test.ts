@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { dropSchemas } from '../helpers/postgres.js';
+import { dropSchemas, pgQuery } from '../helpers/postgres.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrationFiles } from '../../src/store/rows.js';
 import { migrate, openPostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -50,15 +50,7 @@ if (!url) {
     schemas.push(schema);
     return schema;
   };
-  async function sql<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query<R>(text, values)).rows;
-    } finally {
-      await client.end();
-    }
-  }
+  const sql = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => pgQuery<R>(url, text, values);
 
   afterAll(async () => {
     await dropSchemas(url, schemas);

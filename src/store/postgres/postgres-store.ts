@@ -16,10 +16,12 @@ import {
   chunkOf,
   claimable,
   clampLimit,
+  horizonSql,
   messagesQuery,
   migrationFiles,
   outboxParams,
   parseId,
+  prunableSql,
   toConversation,
   toDeadLetters,
   toDetail,
@@ -252,17 +254,12 @@ const SQL = {
     JOIN inbound i ON i.id = c.last_id
     ORDER BY c.last_id DESC`,
 
-  // Pruning by id range, as the SQLite store does: the horizon is the first id created at or
-  // after the cutoff. Prunable: finished before it, and no reply of it still unsent or dead.
-  // Deleting sent rows first does not change that set; the timeline goes by ON DELETE CASCADE.
-  inboundHorizon: `SELECT coalesce((SELECT id FROM inbound WHERE created_at >= $1 ORDER BY id LIMIT 1),
-    (SELECT max(id) + 1 FROM inbound), 0) AS horizon`,
-  feedHorizon: `SELECT coalesce((SELECT seq FROM feed WHERE created_at >= $1 ORDER BY seq LIMIT 1),
-    (SELECT max(seq) + 1 FROM feed), 0) AS horizon`,
-  deleteSentOutbox: `DELETE FROM outbox WHERE status = 'sent' AND reply_to IN (SELECT i.id::text FROM inbound i WHERE i.id < $1
-    AND i.status IN ('done', 'fallback') AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.reply_to = i.id::text AND o.status <> 'sent'))`,
-  deleteInbound: `DELETE FROM inbound AS i WHERE i.id < $1 AND i.status IN ('done', 'fallback')
-    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.reply_to = i.id::text AND o.status <> 'sent')`,
+  // Pruning by id range, as the SQLite store does; the timeline goes by ON DELETE CASCADE.
+  // Deleting sent rows first does not change the prunable set.
+  inboundHorizon: horizonSql('inbound', 'id', '$1'),
+  feedHorizon: horizonSql('feed', 'seq', '$1'),
+  deleteSentOutbox: `DELETE FROM outbox WHERE status = 'sent' AND reply_to IN (SELECT CAST(id AS TEXT) FROM inbound i WHERE ${prunableSql('$1')})`,
+  deleteInbound: `DELETE FROM inbound AS i WHERE ${prunableSql('$1')}`,
   deleteFeed: 'DELETE FROM feed WHERE seq < $1',
   // Keeps the newest $1 turns of each conversation.
   trimHistory: `DELETE FROM history AS h USING (

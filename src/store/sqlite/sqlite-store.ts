@@ -16,10 +16,12 @@ import {
   chunkOf,
   claimable,
   clampLimit,
+  horizonSql,
   messagesQuery,
   migrationFiles,
   outboxParams,
   parseId,
+  prunableSql,
   toConversation,
   toDeadLetters,
   toDetail,
@@ -110,15 +112,7 @@ interface QueuedWrite {
   reject: (err: unknown) => void;
 }
 
-// Pruning works on id ranges rather than on indexes of created_at (0002 dropped them: two index
-// writes fewer per message). The horizon is the first id created at or after the cutoff: rows
-// before it are old. A clock that went backwards can leave an old row after a younger one; it is
-// pruned once that one is old too.
-const HORIZON = (table: string, id: string) => `SELECT coalesce(
-  (SELECT ${id} FROM ${table} WHERE created_at >= ? ORDER BY ${id} LIMIT 1),
-  (SELECT max(${id}) + 1 FROM ${table}), 0)`;
-const PRUNABLE = `i.id < @horizon AND i.status IN ('done', 'fallback') AND NOT EXISTS
-  (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status <> 'sent')`;
+const PRUNABLE = prunableSql('@horizon');
 
 const LEASED = `WHERE id = @id AND status = 'leased' AND lease_token = @token`;
 /** The same guard with positional parameters (id, then token), for statements on every message's path. */
@@ -231,8 +225,8 @@ export class SqliteStore implements Store {
       deleteEvents: p(`DELETE FROM inbound_events WHERE message_id IN (SELECT id FROM inbound i WHERE ${PRUNABLE})`),
       deleteInbound: p(`DELETE FROM inbound AS i WHERE ${PRUNABLE}`),
       deleteFeed: p('DELETE FROM feed WHERE seq < ?'),
-      inboundHorizon: p<number>(HORIZON('inbound', 'id')).pluck(),
-      feedHorizon: p<number>(HORIZON('feed', 'seq')).pluck(),
+      inboundHorizon: p<number>(horizonSql('inbound', 'id', '?')).pluck(),
+      feedHorizon: p<number>(horizonSql('feed', 'seq', '?')).pluck(),
       // Keeps the newest @keep turns of each conversation (the clustered key makes the OFFSET cheap).
       trimHistory: p(`DELETE FROM history AS h WHERE h.turn < (SELECT k.turn FROM history k
           WHERE k.agent_id = h.agent_id AND k.entry_key = h.entry_key AND k.conversation_id = h.conversation_id
