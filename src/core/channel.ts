@@ -35,6 +35,11 @@ export interface ChannelContext {
   readonly clock: Clock;
   readonly feed: ChannelFeed;
   /**
+   * Other gateway processes share the store (PostgreSQL) and receive part of this entry's traffic:
+   * state a channel keeps in memory (per-user counters, say) is then partial, not authoritative.
+   */
+  readonly sharedStore: boolean;
+  /**
    * Report that a running channel broke (a socket died for good, credentials were revoked).
    * The SceneKeeper marks the entry `error` and restarts it with backoff.
    */

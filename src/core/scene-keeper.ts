@@ -208,6 +208,7 @@ export class SceneKeeper {
       log,
       clock: this.deps.clock,
       feed: this.feedFor(spec.key),
+      sharedStore: this.deps.store.shared,
       reportError: (error: unknown) => {
         if (generation !== runtime.generation) return;
         this.fail(runtime, error, log, { retry: true });

@@ -16,6 +16,11 @@ import type { ChatMessage } from '../core/message.js';
 export interface Store {
   /** "sqlite" or "postgres". */
   readonly kind: string;
+  /**
+   * Whether other gateway processes may use this store at the same time (PostgreSQL). What one
+   * process counts in memory then sees only its own share of the traffic.
+   */
+  readonly shared: boolean;
 
   // ── Mailbox ─────────────────────────────────────────────────────────────────────────────
 

@@ -37,6 +37,7 @@ async function boot(config: Record<string, unknown> = {}) {
     log: silentLogger(),
     clock: systemClock,
     feed: { append: async () => 0, read: async () => [], repliesTo: async () => [] } as unknown as ChannelContext['feed'],
+    sharedStore: false,
     reportError: (e) => errors.push(e),
   };
   const channel = wecomBotChannel.create(ctx) as WecomBotChannel;

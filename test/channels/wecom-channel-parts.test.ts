@@ -48,6 +48,7 @@ async function boot(config: Record<string, unknown> = {}, fakeOpts: FakeWecomOpt
     log: silentLogger(),
     clock,
     feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [] },
+    sharedStore: false,
     reportError: () => {},
   };
   channel = new WecomChannel(ctx);

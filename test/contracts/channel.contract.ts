@@ -76,6 +76,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
           read: (c, after, limit) => store.readFeed(ENTRY_KEY, c, after, limit),
           repliesTo: (id) => store.feedRepliesTo(ENTRY_KEY, id),
         },
+        sharedStore: false,
         reportError: (e) => errors.push(e),
       };
       const app = Fastify() as unknown as FastifyInstance;

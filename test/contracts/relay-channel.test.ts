@@ -59,6 +59,7 @@ describe('relay example channel', () => {
       log: silentLogger(),
       clock,
       feed: { append: noFeed, read: noFeed, repliesTo: noFeed },
+      sharedStore: false,
       reportError: (e) => errors.push(e),
     };
     const instance = new RelayChannel(ctx);

@@ -5,6 +5,9 @@ import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
 import { removeWorkspace } from '../helpers/workspace.js';
+import { dropSchemas } from '../helpers/postgres.js';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
+import type { Store } from '../../src/store/store.js';
 
 const APP = { appId: 'wx0123456789abcdef', appSecret: 'app-secret-0123456789', token: 'tok3n', encodingAesKey: 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR' };
 const ENTRY = 'bot.wechat_mp';
@@ -22,7 +25,7 @@ afterEach(async () => {
 async function setup(
   mode: 'plain' | 'compatible' | 'safe',
   profile: Record<string, unknown> = { provider: 'echo' },
-  extra: { config?: Record<string, unknown>; retryWaitMs?: number; customerService?: boolean; clock?: ManualClock } = {},
+  extra: { config?: Record<string, unknown>; retryWaitMs?: number; customerService?: boolean; clock?: ManualClock; store?: Store } = {},
 ) {
   fake = await startFakeWechatMp({ ...APP, mode, retryWaitMs: extra.retryWaitMs ?? 1_000, permissions: { customerService: extra.customerService ?? true } });
   const entry = {
@@ -41,7 +44,7 @@ async function setup(
   };
   // A given ManualClock sets the gateway's time (timers stay real): retry times are read from the store, not slept through.
   const clock = extra.clock && timeFrom(() => extra.clock!.now());
-  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }, clock ? { clock } : {});
+  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }, { ...(clock ? { clock } : {}), ...(extra.store ? { store: extra.store } : {}) });
   await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   fake.gatewayUrl = `${address}/webhooks/wechat_mp/${ENTRY}`;
@@ -287,18 +290,41 @@ describe('wechat_mp passive and auto reply modes', () => {
 });
 
 describe('wechat_mp 客服 quota', () => {
+  const paragraph = (i: number) => `${i}. ${'段落内容，'.repeat(120)}`;
+  const long = Array.from({ length: 12 }, (_, i) => paragraph(i)).join('\n\n');
+  const deadLetters = async (tg: TestGateway, count: number) =>
+    tg.until(async () => {
+      const res = await tg.admin('GET', '/dead-letters?kind=outbound');
+      return res.json.deadLetters.length >= count ? (res.json.deadLetters as Array<{ error: string }>) : undefined;
+    });
+
   it('sends 5 messages for one user message and dead-letters the 6th without calling WeChat', async () => {
     const { t, fake } = await setup('plain');
-    const paragraph = (i: number) => `${i}. ${'段落内容，'.repeat(120)}`;
-    const long = Array.from({ length: 12 }, (_, i) => paragraph(i)).join('\n\n');
     await fake.push('oKim', { type: 'text', content: long });
-    const dead = await t.until(async () => {
-      const res = await t.admin('GET', '/dead-letters?kind=outbound');
-      return res.json.deadLetters.length > 0 ? res.json.deadLetters : undefined;
-    });
+    const dead = await deadLetters(t, 1);
     expect(fake.received('oKim')).toHaveLength(5);
     expect(fake.sends.filter((s) => s.touser === 'oKim')).toHaveLength(5); // the rest were never attempted
-    expect(dead[0].error).toMatch(/45047 over the customer-service quota/);
+    expect(dead[0]!.error).toMatch(/45047 over the customer-service quota/);
+  });
+
+  // With other processes on the store, this one's count is partial: WeChat's own answer decides.
+  const PG_URL = process.env.COCOCAT_TEST_PG_URL;
+  it.skipIf(!PG_URL)('leaves the count to WeChat when other gateway processes share the store (PostgreSQL)', async () => {
+    const schema = `cc_mpq_${process.pid}_${Date.now().toString(36)}`;
+    try {
+      const { t, fake } = await setup('plain', { provider: 'echo' }, { store: await openPostgresStore({ url: PG_URL!, schema }) });
+      await fake.push('oKim', { type: 'text', content: long });
+      const dead = await deadLetters(t, 7);
+      expect(fake.received('oKim')).toHaveLength(5);
+      // Every chunk went to WeChat; the 7 it refused are dead letters with WeChat's own reason.
+      expect(fake.sends.filter((s) => s.touser === 'oKim').map((s) => s.errcode)).toEqual([0, 0, 0, 0, 0, 45047, 45047, 45047, 45047, 45047, 45047, 45047]);
+      expect(dead).toHaveLength(7);
+      expect(dead.every((d) => /wechat_mp: 45047 /.test(d.error) && !d.error.includes('(not sent)'))).toBe(true);
+    } finally {
+      await t?.close();
+      t = undefined;
+      await dropSchemas(PG_URL!, [schema]);
+    }
   });
 });
 

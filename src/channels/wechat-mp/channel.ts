@@ -36,7 +36,11 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** How often WeChat has delivered each message (its retries), to know the last try. */
   private readonly deliveries = new RecentCounter(DELIVERY_MEMORY_MS, this.ctx.clock.now());
-  private readonly quota = new CustomerServiceQuota();
+  /**
+   * Not kept when other processes share the store: each would see only the messages it received,
+   * and might refuse a reply WeChat would take. WeChat's own 45015/45047 then decide.
+   */
+  private readonly quota = this.ctx.sharedStore ? undefined : new CustomerServiceQuota();
   /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
   private noCustomerService = false;
 
@@ -75,7 +79,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     if (parsed.event === 'subscribe' && config.welcome_text && delivery === 1) void this.welcome(parsed.message.userId, config.welcome_text);
     if (parsed.event && !config.forward_events) return ACK;
     const accepted = await this.onMessage({ ...parsed.message, sceneId: this.sceneId, msgId: parsed.dedupKey });
-    if (!accepted.duplicate) this.quota.inbound(parsed.message.userId, this.ctx.clock.now());
+    if (!accepted.duplicate) this.quota?.inbound(parsed.message.userId, this.ctx.clock.now());
     const mode = this.replyMode();
     if (mode === 'customer_service') return ACK;
 
@@ -101,11 +105,11 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       await this.storePassive(reply, userId, context);
       return {};
     }
-    const refusal = this.quota.refusal(userId, this.ctx.clock.now());
+    const refusal = this.quota?.refusal(userId, this.ctx.clock.now());
     if (refusal) throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${refusal}`, { channel: 'wechat_mp', retryable: false });
     try {
       await this.api.sendText(userId, reply.text);
-      this.quota.sent(userId);
+      this.quota?.sent(userId);
     } catch (err) {
       if (mode !== 'auto' || wechatErrcode(err) !== 48001) throw err;
       // No 客服 permission (an unverified subscription account): from now on answer passively.

@@ -291,6 +291,7 @@ function insertOutbox(n: number): string {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
+  readonly shared = true;
   private ended: Promise<void> | undefined;
 
   constructor(private readonly pool: pg.Pool) {}

@@ -139,6 +139,8 @@ const LEASED_BY_POSITION = `WHERE id = ? AND status = 'leased' AND lease_token =
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  /** One gateway process per database file. */
+  readonly shared = false;
   private readonly s;
   private readonly tx;
   private readonly dynamic = new Map<string, Stmt>();
