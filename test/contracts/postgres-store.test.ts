@@ -59,16 +59,21 @@ if (!url) {
   runStoreContract('PostgresStore', () => openPostgresStore({ url, schema: freshSchema() }));
 
   describe('PostgresStore (PostgreSQL specifics)', () => {
-    /** Two stores (two pools, as two processes would have) on one fresh schema. */
-    const twoStores = async (): Promise<[Store, Store]> => {
+    /** Runs `test` on two stores (two pools, as two processes would have) on one fresh schema, then closes both. */
+    const withTwoStores = async (test: (a: Store, b: Store) => Promise<void>): Promise<void> => {
       const schema = freshSchema();
       const a = await openPostgresStore({ url, schema });
-      return [a, await openPostgresStore({ url, schema, poolSize: 5 })];
+      const b = await openPostgresStore({ url, schema, poolSize: 5 });
+      try {
+        await test(a, b);
+      } finally {
+        await a.close();
+        await b.close();
+      }
     };
 
     it('two stores claiming at once lease each of 200 messages once, never two of one conversation, in order', async () => {
-      const [a, b] = await twoStores();
-      try {
+      await withTwoStores(async (a, b) => {
         const enqueued = new Map<string, string[]>();
         for (let i = 0; i < 200; i++) {
           const item = inbound(`m${i}`, `c${(i * 7) % 20}`);
@@ -104,18 +109,14 @@ if (!url) {
         expect([...leases.values()].every((n) => n === 1)).toBe(true);
         expect(claimedInOrder).toEqual(enqueued);
         expect(await b.stats()).toMatchObject({ inboundQueued: 0, inboundLeased: 0 });
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      });
     });
 
     it('keeps each conversation in id order while both stores enqueue into it and claim from it', async () => {
       // Guards the conversation lock: without it an id drawn before another process's later id
       // commits can be claimed second. That window is one round trip wide, so only some runs
       // would catch a missing lock; a lost head row strands a message and fails every time.
-      const [a, b] = await twoStores();
-      try {
+      await withTwoStores(async (a, b) => {
         const PER_PRODUCER = 150;
         const claimed = new Map<string, number[]>();
         let producing = 2;
@@ -140,15 +141,11 @@ if (!url) {
         expect(await a.stats()).toMatchObject({ inboundQueued: 0, inboundLeased: 0 });
         expect([...claimed.values()].flat()).toHaveLength(2 * PER_PRODUCER);
         for (const ids of claimed.values()) expect(ids).toEqual([...ids].sort((x, y) => x - y));
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      });
     });
 
     it('two stores sending at once deliver each of 100 chunks once, in order per conversation', async () => {
-      const [a, b] = await twoStores();
-      try {
+      await withTwoStores(async (a, b) => {
         const expected = new Map<string, string[]>();
         for (let i = 0; i < 20; i++) await a.enqueue(inbound(`m${i}`, `c${i}`), t0);
         for (const item of await a.claimInbound({ now: t0, leaseMs: HOUR, limit: 20, owner: 'w' })) {
@@ -184,15 +181,11 @@ if (!url) {
         expect([...sends.values()].every((n) => n === 1)).toBe(true);
         expect(sent).toEqual(expected);
         expect(await a.stats()).toMatchObject({ outboundPending: 0, outboundLeased: 0 });
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      });
     });
 
     it('two stores enqueuing one dedup key at once store one row and both answer its id', async () => {
-      const [a, b] = await twoStores();
-      try {
+      await withTwoStores(async (a, b) => {
         for (let i = 0; i < 20; i++) {
           const item = inbound(`d${i}`, `c${i % 3}`);
           // Half the time under another conversation key, so the unique index alone decides.
@@ -202,15 +195,11 @@ if (!url) {
           expect([x.duplicate, y.duplicate].sort()).toEqual([false, true]);
         }
         expect(await a.listMessages({ limit: 100 })).toHaveLength(20);
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      });
     });
 
     it('races a worker completing against another store reclaiming its expired lease: exactly one of them wins', async () => {
-      const [a, b] = await twoStores();
-      try {
+      await withTwoStores(async (a, b) => {
         const outcomes = new Set<string>();
         for (let i = 0; i < 30; i++) {
           const { id } = await a.enqueue(inbound(`r${i}`, `c${i}`), t0 + i);
@@ -235,10 +224,7 @@ if (!url) {
         }
         expect(outcomes.size).toBeGreaterThan(0);
         expect(await a.stats()).toMatchObject({ inboundQueued: 0, inboundLeased: 0 });
-      } finally {
-        await a.close();
-        await b.close();
-      }
+      });
     });
 
     it('migrates once: a second open applies nothing and keeps the data; stores opening together do not race', async () => {
