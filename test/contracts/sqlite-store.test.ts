@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { startWalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.js';
 import type { NewInbound } from '../../src/store/store.js';
 import { runStoreContract } from './store.contract.js';
 
@@ -199,5 +200,37 @@ describe('SqliteStore (SQLite specifics)', () => {
     expect((await late).duplicate).toBe(false);
     expect(x2?.duplicate).toBe(false);
     await expect(store.enqueue(inbound('after-close'), t0 + 2)).rejects.toThrow();
+  });
+
+  it('checkpoints the WAL from a worker thread, and removes the WAL on close', async () => {
+    const file = tmpFile();
+    const store = openSqliteStore({ path: file });
+    const db = (store as unknown as { db: Database.Database }).db;
+    // The gateway's own connection would only checkpoint past ~200 MB of WAL.
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(50_000);
+    const before = fs.statSync(file).size;
+    const body = 'x'.repeat(1_000);
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => store.enqueue({ ...inbound(`m${batch}-${i}`, `c${i}`), message: { ...inbound('m').message, content: body } }, t0)));
+    }
+    // ~3 MB of WAL, far below the backstop: only the worker can have copied it into the file.
+    const deadline = Date.now() + 10_000;
+    while (fs.statSync(file).size < before + 2_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(fs.statSync(file).size).toBeGreaterThan(before + 2_000_000);
+    expect(fs.existsSync(`${file}-wal`)).toBe(true);
+    await store.close();
+    // Removed only if the worker's connection closed first (the last connection cleans up).
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare('SELECT count(*) FROM inbound').pluck().get()).toBe(2_000);
+    check.close();
+  });
+
+  it('reports a checkpoint worker that cannot open the database', async () => {
+    const failures: Error[] = [];
+    const checkpointer = startWalCheckpointer({ path: path.join(tmpRoot, 'missing.db'), synchronous: 'NORMAL', onFailure: (err) => failures.push(err) });
+    await checkpointer.stop();
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.message).toMatch(/unable to open|does not exist|directory does not exist/i);
   });
 });

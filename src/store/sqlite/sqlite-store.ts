@@ -30,6 +30,7 @@ import {
   toOutbound,
   toSummary,
 } from '../rows.js';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
 type Db = Database.Database;
 type Stmt<R = unknown> = Database.Statement<unknown[], R>;
@@ -49,23 +50,42 @@ export interface SqliteStoreOptions {
 
 export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const db = new Database(opts.path);
+  const synchronous = opts.synchronous === 'full' ? 'FULL' : 'NORMAL';
   try {
     // busy_timeout first, so the journal-mode switch waits for other connections.
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`synchronous = ${synchronous}`);
     db.pragma('foreign_keys = ON');
-    // Checkpoints (which fsync) every ~40 MB of WAL instead of ~4 MB: fewer stalls under load.
-    db.pragma('wal_autocheckpoint = 10000');
     // The default 2 MB page cache thrashes once the mailbox holds a few thousand messages.
     db.pragma('cache_size = -16384');
     migrate(db);
-    return new SqliteStore(db);
   } catch (err) {
     db.close();
     throw err;
   }
+  if (db.memory) return new SqliteStore(db);
+  // Checkpoints run on a worker thread. Under steady writes its passes never catch up with the very
+  // last commit, and only a checkpoint that does lets the log restart from its beginning: this
+  // connection's own checkpoint, every ~200 MB of WAL, copies the little that is left and restarts
+  // it (the file is then cut back to 64 MB). If the worker fails, this connection checkpoints every
+  // ~40 MB again, copying everything itself (each time stalling the event loop on its fsyncs).
+  db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  const checkpointer = startWalCheckpointer({
+    path: db.name,
+    synchronous,
+    onFailure: (err) => {
+      if (!db.open) return;
+      db.pragma(`wal_autocheckpoint = ${OWN_CHECKPOINT_PAGES}`);
+      process.emitWarning(`${err.message}; the gateway's connection checkpoints the WAL itself from now on`, { code: 'COCO_SQLITE_CHECKPOINTER' });
+    },
+  });
+  return new SqliteStore(db, checkpointer);
 }
+
+const BACKSTOP_CHECKPOINT_PAGES = 50_000;
+const OWN_CHECKPOINT_PAGES = 10_000;
 
 /** Applies the pending numbered migrations in order, in one IMMEDIATE transaction. Returns how many. */
 export function migrate(db: Db, dir: URL = MIGRATIONS_DIR): number {
@@ -146,7 +166,10 @@ export class SqliteStore implements Store {
   private readonly dynamic = new Map<string, Stmt>();
   private queue: QueuedWrite[] = [];
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly checkpointer?: WalCheckpointer,
+  ) {
     const p = <R>(sql: string) => db.prepare(sql) as Stmt<R>;
     // Statements on the path of every message bind positional parameters, with no object built per
     // call (the outbox insert's 22-key parameter object alone cost ~14 µs per message, bench k).
@@ -563,6 +586,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (!this.db.open) return;
+    // The worker's connection first: the last one to close copies the rest of the WAL and removes it.
+    await this.checkpointer?.stop();
     if (!this.db.open) return;
     this.flushWrites();
     this.db.close();
