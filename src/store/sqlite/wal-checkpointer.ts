@@ -4,10 +4,10 @@ import { Worker } from 'node:worker_threads';
 /**
  * Copies the write-ahead log back into the database file from a worker thread, with its own
  * connection. A checkpoint copies every page the WAL holds and fsyncs twice; run by the gateway's
- * connection (SQLite's autocheckpoint) it stalls the event loop: 165–226 ms per 40 MB of WAL
- * measured on the benchmark machine, about once a second under load. Here it runs on another core while the gateway keeps committing: a PASSIVE
- * checkpoint never blocks writers, and the writer restarts the log from its start once it has
- * been copied, so the WAL stays a few megabytes long.
+ * connection (SQLite's autocheckpoint), it stalls the event loop: 165–226 ms per 40 MB of WAL on
+ * the benchmark machine, about once a second under load. Here it runs on another core while the
+ * gateway keeps committing (a PASSIVE checkpoint never blocks writers). It cannot restart the log
+ * while writes go on; the store's connection does that rarely, copying only what is left.
  */
 export interface WalCheckpointer {
   /** Stops the worker and closes its connection; the caller's own close then checkpoints the rest. */
