@@ -75,4 +75,9 @@ export interface Accepted {
   messageId: string;
   /** True when the same platform message had been accepted before; it is not processed again. */
   duplicate: boolean;
+  /**
+   * When the message was first accepted (epoch ms), by any gateway process sharing the store: a
+   * channel learns from it how long a platform has been redelivering the message.
+   */
+  acceptedAt: number;
 }

@@ -310,7 +310,7 @@ export class SceneKeeper {
       this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id, conversation: message.conversationId }, 'message accepted');
       this.deps.onEnqueued();
     }
-    return { messageId: result.id, duplicate: result.duplicate };
+    return { messageId: result.id, duplicate: result.duplicate, acceptedAt: result.acceptedAt };
   }
 
   private feedFor(key: string): ChannelFeed {

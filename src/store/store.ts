@@ -13,6 +13,14 @@ import type { ChatMessage } from '../core/message.js';
  * claimed by someone else, or the item is no longer leased). That is how a crashed or stalled
  * worker can never complete a message twice.
  */
+/** What `enqueue` answers. */
+export interface Enqueued {
+  id: string;
+  duplicate: boolean;
+  /** When the message was first stored: `now` for a new one, the first enqueue's time for a duplicate. */
+  acceptedAt: number;
+}
+
 export interface Store {
   /** "sqlite" or "postgres". */
   readonly kind: string;
@@ -27,9 +35,10 @@ export interface Store {
   /**
    * Stores an inbound message. Unique on (entryKey, dedupKey): a second enqueue with the same
    * pair stores nothing and answers the first one's id with `duplicate: true`, for as long as
-   * the first is retained (see `prune`). Records a "received" timeline event.
+   * the first is retained (see `prune`), and the time it was stored (`acceptedAt`, `now` for a
+   * new message). Records a "received" timeline event.
    */
-  enqueue(item: NewInbound, now: number): Promise<{ id: string; duplicate: boolean }>;
+  enqueue(item: NewInbound, now: number): Promise<Enqueued>;
 
   /**
    * Claims up to `limit` inbound messages, oldest first, at most one per conversation:

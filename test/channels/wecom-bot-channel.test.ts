@@ -44,7 +44,7 @@ async function boot(config: Record<string, unknown> = {}) {
   channel.sceneId = 'bot';
   channel.onMessage = async (m) => {
     received.push(m);
-    return { messageId: String(received.length), duplicate: false };
+    return { messageId: String(received.length), duplicate: false, acceptedAt: Date.now() };
   };
   cleanups.push(() => channel.stop());
   const parsed = wecomBotChannel.configSchema.parse({ bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl, ...config });

@@ -54,7 +54,7 @@ async function boot(config: Record<string, unknown> = {}, fakeOpts: FakeWecomOpt
   channel = new WecomChannel(ctx);
   channel.onMessage = async (m) => {
     received.push(m);
-    return { messageId: String(received.length), duplicate: false };
+    return { messageId: String(received.length), duplicate: false, acceptedAt: Date.now() };
   };
   const parsed = wecomConfigSchema.parse({
     corp_id: fake.corpId,

@@ -92,13 +92,13 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
       instance = harness.definition.create(ctx);
       instance.sceneId = 'contract-agent';
       let seq = 0;
-      const seen = new Map<string, string>();
+      const seen = new Map<string, { messageId: string; acceptedAt: number }>();
       instance.onMessage = async (message) => {
         await onMessage?.(message);
         received.push(message);
         const duplicate = seen.has(message.msgId);
-        if (!duplicate) seen.set(message.msgId, String(++seq));
-        return { messageId: seen.get(message.msgId)!, duplicate };
+        if (!duplicate) seen.set(message.msgId, { messageId: String(++seq), acceptedAt: Date.now() });
+        return { ...seen.get(message.msgId)!, duplicate };
       };
       const config = harness.definition.configSchema.parse(platform.config);
       cleanups.push(async () => {

@@ -68,7 +68,7 @@ describe('relay example channel', () => {
     instance.onMessage = async (m) => {
       seen.push(m);
       await onMessage?.(m);
-      return { messageId: String(seen.length), duplicate: false };
+      return { messageId: String(seen.length), duplicate: false, acceptedAt: Date.now() };
     };
     channel = instance;
     return { instance, errors, seen };

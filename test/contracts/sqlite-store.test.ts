@@ -59,7 +59,7 @@ describe('SqliteStore (SQLite specifics)', () => {
       ['r0', 'markdown', true, { thread: 't' }], ['r1', 'markdown', true, { thread: 't' }],
     ]);
     expect(await store.loadHistory(history.key, 10)).toEqual(history.turns);
-    expect(await store.enqueue(inbound('a'), t0 + 30)).toEqual({ id: a.id, duplicate: true });
+    expect(await store.enqueue(inbound('a'), t0 + 30)).toEqual({ id: a.id, duplicate: true, acceptedAt: t0 });
     // a's lease (until t0 + 30 010) belonged to the "crashed" process: blocked until it expires.
     expect((await store.claimInbound({ now: t0 + 30_009, leaseMs: 30_000, limit: 10, owner: 'w2' })).map((i) => i.id)).toEqual([q.id]);
     const [again] = await store.claimInbound({ now: t0 + 30_010, leaseMs: 30_000, limit: 10, owner: 'w2' });
@@ -193,7 +193,7 @@ describe('SqliteStore (SQLite specifics)', () => {
     const settled = await Promise.allSettled([inbound('x1'), bad, inbound('x2'), inbound('x1')].map((i) => store.enqueue(i, t0)));
     expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     const [x1, , x2, dup] = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-    expect(dup).toEqual({ id: x1?.id, duplicate: true });
+    expect(dup).toEqual({ id: x1?.id, duplicate: true, acceptedAt: t0 });
     expect((await store.claimInbound({ now: t0, leaseMs: 1000, limit: 10, owner: 'w' })).map((i) => i.id)).toEqual([x1?.id]);
     const late = store.enqueue(inbound('late', 'c9'), t0 + 1);
     await store.close();

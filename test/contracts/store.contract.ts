@@ -76,6 +76,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         const a = await store.enqueue(inbound('a'), t0);
         const b = await store.enqueue(inbound('b'), t0 + 1);
         expect(a.duplicate).toBe(false);
+        expect(a.acceptedAt).toBe(t0);
         expect(typeof a.id).toBe('string');
         expect(b.id).not.toBe(a.id);
         const detail = await store.getMessage(a.id);
@@ -83,10 +84,10 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(detail?.timeline).toEqual([{ at: t0, stage: 'received' }]);
       });
 
-      it('answers a duplicate (entryKey, dedupKey) with the first id and stores nothing', async () => {
+      it('answers a duplicate (entryKey, dedupKey) with the first id and time, and stores nothing', async () => {
         const first = await store.enqueue(inbound('dup'), t0);
         const again = await store.enqueue({ ...inbound('dup'), message: msg({ content: 'changed' }) }, t0 + 5);
-        expect(again).toEqual({ id: first.id, duplicate: true });
+        expect(again).toEqual({ id: first.id, duplicate: true, acceptedAt: t0 });
         expect(await store.listMessages()).toHaveLength(1);
         expect((await store.getMessage(first.id))?.content).toBe('text dup');
         expect(await stages(first.id)).toEqual(['received']);

@@ -289,6 +289,98 @@ describe('wechat_mp passive and auto reply modes', () => {
   });
 });
 
+describe('wechat_mp passive replies with several gateway processes (PostgreSQL)', () => {
+  const PG_URL = process.env.COCOCAT_TEST_PG_URL;
+  const openai = () => ({ provider: 'openai', model: 'm', base_url: llm!.url, api_key: 'k' });
+
+  /** A second gateway on the same workspace and PostgreSQL schema (its own pool), serving the same entry. */
+  async function secondGateway(schema: string, clock?: ManualClock) {
+    const store = await openPostgresStore({ url: PG_URL!, schema });
+    const other = await startTestGateway({ root: t!.root }, { store, ...(clock ? { clock: timeFrom(() => clock.now()) } : {}) });
+    await other.until(() => other.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const address = await other.app.listen({ port: 0, host: '127.0.0.1' });
+    return { other, url: `${address}/webhooks/wechat_mp/${ENTRY}` };
+  }
+
+  async function withSchema(name: string, body: (schema: string) => Promise<void>) {
+    const schema = `cc_${name}_${process.pid}_${Date.now().toString(36)}`;
+    try {
+      await body(schema);
+    } finally {
+      await t?.close();
+      t = undefined;
+      await dropSchemas(PG_URL!, [schema]);
+    }
+  }
+
+  it.skipIf(!PG_URL)('knows WeChat\'s last try when its tries reach different processes, and answers it with the thinking text', async () => {
+    await withSchema('mpx', async (schema) => {
+      llm = await startFakeLlm({ delayMs: 2_500 });
+      const clock = new ManualClock(Date.now()); // requests are signed with the wall clock's time
+      const { t, fake } = await setup('safe', openai(), {
+        config: { reply_mode: 'passive', passive_wait_ms: 250, thinking_text: '稍等，正在思考' },
+        retryWaitMs: 400,
+        customerService: false,
+        clock,
+        store: await openPostgresStore({ url: PG_URL!, schema }),
+      });
+      const { other, url } = await secondGateway(schema, clock);
+      try {
+        // Tries 1 and 3 reach this process, try 2 the other: here the last try is only the second one seen.
+        const first = await fake.push('oHan', { type: 'text', content: 'hard question' }, {
+          tryUrls: [fake.gatewayUrl!, url, fake.gatewayUrl!],
+          beforeTry: (i) => i > 0 && clock.advance(5_000), // WeChat's tries come 5 s apart
+        });
+        expect(first.attempts.map((a) => a.timedOut)).toEqual([true, true, false]);
+        expect(first.reply?.xml.Content).toBe('稍等，正在思考');
+        const [message] = await t.until(async () => {
+          const done = await t.gateway.store.listMessages({ status: 'done' });
+          return done.length === 1 && (await t.gateway.store.getMessage(done[0]!.id))?.replies[0]?.status === 'sent' ? done : undefined;
+        }, 10_000);
+        expect(message?.content).toBe('hard question');
+
+        llm!.delayMs = 0;
+        const next = await fake.push('oHan', { type: 'text', content: 'well?' }, { tryUrls: [url] });
+        expect(next.attempts).toHaveLength(1);
+        expect(next.reply?.xml.Content).toMatch(/^reply to: hard question/);
+        expect(llm!.requests).toHaveLength(2); // one agent run per message across both processes
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
+  it.skipIf(!PG_URL)('hands out a reply the other process stored while this one holds WeChat\'s request', async () => {
+    await withSchema('mpy', async (schema) => {
+      llm = await startFakeLlm({ delayMs: 8_000 }); // the agents' own answer comes far too late for this test
+      const { t, fake } = await setup('plain', openai(), {
+        config: { reply_mode: 'passive', passive_wait_ms: 4_000 },
+        retryWaitMs: 2_000,
+        store: await openPostgresStore({ url: PG_URL!, schema }),
+      });
+      const { other } = await secondGateway(schema);
+      try {
+        const pushing = fake.push('oIvy', { type: 'text', content: 'who answers?' });
+        const [message] = await t.until(async () => {
+          const all = await t.gateway.store.listMessages();
+          return all.length > 0 ? all : undefined;
+        });
+        // What the other process's outbox does with a passive reply: store it in the shared feed.
+        await other.gateway.keeper.channel(ENTRY)!.send({ text: 'from the other process', format: 'text' }, 'oIvy', {
+          conversationId: 'oIvy', isGroup: false, inReplyTo: 'its MsgId', messageId: message!.id,
+          idempotencyKey: `${message!.id}:0`, chunk: { index: 0, count: 1 },
+        });
+        const first = await pushing;
+        // Found while WeChat's first try was still held (it hangs up after 2 s; the hold was 4 s).
+        expect(first.attempts.map((a) => a.timedOut)).toEqual([false]);
+        expect(first.reply?.xml.Content).toBe('from the other process');
+      } finally {
+        await other.close();
+      }
+    });
+  });
+});
+
 describe('wechat_mp 客服 quota', () => {
   const paragraph = (i: number) => `${i}. ${'段落内容，'.repeat(120)}`;
   const long = Array.from({ length: 12 }, (_, i) => paragraph(i)).join('\n\n');

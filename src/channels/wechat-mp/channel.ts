@@ -15,6 +15,9 @@ import { openRequest, verifyUrl, type OpenedRequest, type WechatQuery } from './
 const ACK = 'success';
 /** WeChat tries a message 3 times, 5 s each; the last try is the last chance to answer passively. */
 const LAST_TRY = 3;
+const RETRY_INTERVAL_MS = 5_000;
+/** With several gateway processes, a reply may be stored by another one: held requests look this often. */
+const SHARED_POLL_MS = 500;
 /** A held request on an earlier try waits at most this long for WeChat to give up on it. */
 const HOLD_UNTIL_RETRY_MS = 6_000;
 /** Delivery counts are kept at least this long (at most twice): WeChat's three tries span about 15 s. */
@@ -80,12 +83,13 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     if (parsed.event && !config.forward_events) return ACK;
     const accepted = await this.onMessage({ ...parsed.message, sceneId: this.sceneId, msgId: parsed.dedupKey });
     if (!accepted.duplicate) this.quota?.inbound(parsed.message.userId, this.ctx.clock.now());
+    const tryNumber = Math.max(delivery, triesSince(accepted.acceptedAt, this.ctx.clock.now()));
     const mode = this.replyMode();
     if (mode === 'customer_service') return ACK;
 
     // auto: one hold, then the 客服 API carries it. passive: WeChat's first tries are held until it
     // gives up (its retry comes back here); the last try answers with the reply or the thinking text.
-    const lastChance = mode === 'auto' || delivery >= LAST_TRY;
+    const lastChance = mode === 'auto' || tryNumber >= LAST_TRY;
     const closed = watchHangUp?.();
     if ((await this.waitForReply(accepted.messageId, config.passive_wait_ms, closed)) === 'closed') return ACK;
     // This message's reply if it is ready, and any earlier replies still waiting for this user.
@@ -138,6 +142,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       this.waiters.set(messageId, set);
       const finish = (outcome: 'reply' | 'timeout' | 'closed') => {
         clearTimeout(timer);
+        clearInterval(poll);
         set.delete(onReply);
         if (set.size === 0) this.waiters.delete(messageId);
         closed?.removeEventListener('abort', onClose);
@@ -146,6 +151,9 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       const onReply = () => finish('reply');
       const onClose = () => finish('closed');
       const timer = setTimeout(() => finish('timeout'), ms);
+      const poll = this.ctx.sharedStore
+        ? setInterval(() => void this.passive?.hasReplyTo(messageId).then((has) => has && onReply(), () => undefined), SHARED_POLL_MS)
+        : undefined;
       set.add(onReply);
       closed?.addEventListener('abort', onClose, { once: true });
     });
@@ -174,4 +182,13 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       this.ctx.log.warn({ err: describeError(err) }, 'welcome message not sent');
     }
   }
+}
+
+/**
+ * Which of WeChat's tries a delivery is, from when any gateway process sharing the store first
+ * accepted the message (tries come about 5 s apart). The process's own count is exact when it saw
+ * every try; with several processes behind a load balancer, it may have seen only this one.
+ */
+function triesSince(acceptedAt: number, now: number): number {
+  return 1 + Math.round(Math.max(0, now - acceptedAt) / RETRY_INTERVAL_MS);
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  ClaimOptions, ConversationSummary, DeadLetter, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
+  ClaimOptions, ConversationSummary, DeadLetter, Enqueued, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, Store, StoreStats,
 } from '../store.js';
 import {
@@ -157,7 +157,7 @@ const SQL = {
       INSERT INTO inbound_heads (conversation_key, head_id, ready_at) SELECT conversation_key, id, available_at FROM ins
       ON CONFLICT (conversation_key) DO NOTHING)
     SELECT id FROM ins`,
-  inboundIdByDedup: 'SELECT id FROM inbound WHERE entry_key = $1 AND dedup_key = $2',
+  inboundByDedup: 'SELECT id, created_at FROM inbound WHERE entry_key = $1 AND dedup_key = $2',
   // Heads another transaction holds are skipped, never waited for.
   dueHeads: `SELECT conversation_key, head_id FROM inbound_heads WHERE ready_at <= $1 ORDER BY head_id LIMIT $2
     FOR UPDATE SKIP LOCKED`,
@@ -306,7 +306,7 @@ export class PostgresStore implements Store {
     await run(c, 'refreshHead', [conversationKey]);
   }
 
-  enqueue(item: NewInbound, now: number): Promise<{ id: string; duplicate: boolean }> {
+  enqueue(item: NewInbound, now: number): Promise<Enqueued> {
     const m = item.message;
     const values = [item.entryKey, item.channelType, item.targetKind, item.targetId, item.dedupKey, item.conversationKey, m.userId,
       m.conversationId, JSON.stringify(m), now];
@@ -315,11 +315,11 @@ export class PostgresStore implements Store {
       // commit a later id first, and a claim lease it ahead of the earlier message.
       await run(c, 'lock', [item.conversationKey]);
       const inserted = (await run<{ id: number }>(c, 'enqueue', values)).rows[0];
-      if (inserted) return { id: String(inserted.id), duplicate: false };
+      if (inserted) return { id: String(inserted.id), duplicate: false, acceptedAt: now };
       // A concurrent first insert was waited for by ON CONFLICT; this new statement sees it.
-      const first = (await run<{ id: number }>(c, 'inboundIdByDedup', [item.entryKey, item.dedupKey])).rows[0];
+      const first = (await run<{ id: number; created_at: number }>(c, 'inboundByDedup', [item.entryKey, item.dedupKey])).rows[0];
       if (!first) throw new Error('inbound message vanished between insert and lookup');
-      return { id: String(first.id), duplicate: true };
+      return { id: String(first.id), duplicate: true, acceptedAt: Number(first.created_at) };
     });
   }
 

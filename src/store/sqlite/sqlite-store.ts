@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type {
-  ClaimOptions, ConversationSummary, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
+  ClaimOptions, ConversationSummary, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
   EntryBacklog, OutboundStatus, Store, StoreStats,
 } from '../store.js';
@@ -178,7 +178,7 @@ export class SqliteStore implements Store {
           conversation_key, user_id, conversation_id, message, status, available_at, created_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
         ON CONFLICT (entry_key, dedup_key) DO NOTHING`),
-      inboundIdByDedup: p<number>('SELECT id FROM inbound WHERE entry_key = ? AND dedup_key = ?').pluck(),
+      inboundByDedup: p<{ id: number; created_at: number }>('SELECT id, created_at FROM inbound WHERE entry_key = ? AND dedup_key = ?'),
       inboundById: p<InboundRow>('SELECT * FROM inbound WHERE id = ?'),
       // What a claim needs of a row (every column costs a conversion to a JS value).
       claimRow: p<ClaimRow>(`SELECT id, entry_key, channel_type, target_kind, target_id, dedup_key, conversation_key, message,
@@ -297,12 +297,13 @@ export class SqliteStore implements Store {
         const r = s.insertInbound.run(entryKey, channelType, targetKind, targetId, dedupKey, conversationKey, message.userId,
           message.conversationId, JSON.stringify(message), now, now);
         if (r.changes === 0) {
-          const first = s.inboundIdByDedup.get(item.entryKey, item.dedupKey);
-          return { id: String(first), duplicate: true };
+          const first = s.inboundByDedup.get(item.entryKey, item.dedupKey);
+          if (!first) throw new Error('inbound message vanished between insert and lookup');
+          return { id: String(first.id), duplicate: true, acceptedAt: first.created_at };
         }
         const id = Number(r.lastInsertRowid);
         s.headInsert.run(conversationKey, id, now);
-        return { id: String(id), duplicate: false };
+        return { id: String(id), duplicate: false, acceptedAt: now };
       },
       claimInbound: (o: ClaimOptions) => {
         const claimed: InboundItem[] = [];
@@ -426,7 +427,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  enqueue(item: NewInbound, now: number): Promise<{ id: string; duplicate: boolean }> {
+  enqueue(item: NewInbound, now: number): Promise<Enqueued> {
     return this.write(() => this.tx.enqueue(item, now));
   }
 

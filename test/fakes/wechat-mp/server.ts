@@ -40,6 +40,13 @@ export interface PushOptions {
    * (aes modes), `appid` (encrypted for another AppID; aes modes), `timestamp` (two days old, correctly signed).
    */
   tamper?: 'signature' | 'msg_signature' | 'appid' | 'timestamp';
+  /**
+   * Where each try goes (try i to `tryUrls[i % length]`), as a load balancer in front of several
+   * gateway processes spreads WeChat's retries; default `gatewayUrl` for every try.
+   */
+  tryUrls?: string[];
+  /** Called before each try (0, 1, 2): lets a test move its clock by WeChat's real 5 s per try. */
+  beforeTry?: (index: number) => void;
 }
 
 export interface PushAttempt {
@@ -150,16 +157,16 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
     sendWechatJson(res, answer.status, answer.json);
   }
 
-  function target(query: Record<string, string>): URL {
-    if (!gatewayUrl) throw new Error('fake WeChat OA: gatewayUrl is not set');
-    const url = new URL(gatewayUrl);
+  function target(query: Record<string, string>, to = gatewayUrl): URL {
+    if (!to) throw new Error('fake WeChat OA: gatewayUrl is not set');
+    const url = new URL(to);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     return url;
   }
 
   /** One try: the request WeChat sends, aborted after `retryWaitMs`. */
-  function attempt(method: 'GET' | 'POST', query: Record<string, string>, body?: string): Promise<Omit<PushAttempt, 'query'>> {
-    return requests.send(target(query).toString(), { method, body, headers: body === undefined ? {} : { 'content-type': 'text/xml' }, timeoutMs: retryWaitMs });
+  function attempt(method: 'GET' | 'POST', query: Record<string, string>, body?: string, to?: string): Promise<Omit<PushAttempt, 'query'>> {
+    return requests.send(target(query, to).toString(), { method, body, headers: body === undefined ? {} : { 'content-type': 'text/xml' }, timeoutMs: retryWaitMs });
   }
 
   function signedQuery(user: string, encrypt: string | undefined, tamper: PushOptions['tamper']): Record<string, string> {
@@ -203,8 +210,8 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
   }
 
   async function push(user: string, message: WechatMpPushMessage, pushOpts: PushOptions = {}): Promise<PushResult> {
-    const { tamper } = pushOpts;
-    target({}); // throws now, before the user's message counts, when there is no gatewayUrl
+    const { tamper, tryUrls } = pushOpts;
+    if (!tryUrls?.length) target({}); // throws now, before the user's message counts, when there is no gatewayUrl
     if (tamper === 'appid' || tamper === 'msg_signature') {
       if (opts.mode === 'plain') throw new Error(`tamper '${tamper}' needs compatible or safe mode`);
     }
@@ -230,8 +237,9 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
 
     const attempts: PushAttempt[] = [];
     for (let i = 0; i < 3; i++) {
+      pushOpts.beforeTry?.(i);
       const query = signedQuery(user, encrypt, tamper);
-      const result = { ...(await attempt('POST', query, body)), query };
+      const result = { ...(await attempt('POST', query, body, tryUrls?.[i % tryUrls.length])), query };
       attempts.push(result);
       if (result.status !== undefined && result.status >= 200 && result.status < 300) {
         return { msgId, createTime, xml: plainXml, attempts, delivered: true, ...decodeReply(result.body ?? '', user) };
