@@ -130,6 +130,18 @@ export interface Store {
   /** Feed items that answer one inbound message id, ascending. */
   feedRepliesTo(entryKey: string, messageId: string): Promise<FeedItem[]>;
 
+  // ── Entry leases ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Takes or extends the lease on an entry that must run in one gateway process at a time (its
+   * platform keeps one connection per bot). True when `owner` holds it until `now + leaseMs`: it
+   * was free, expired, or already its own. False while another owner's lease runs.
+   */
+  leaseEntry(entryKey: string, owner: string, now: number, leaseMs: number): Promise<boolean>;
+
+  /** Gives the lease up at once if `owner` holds it, so another process need not wait for it to expire. */
+  releaseEntry(entryKey: string, owner: string): Promise<void>;
+
   // ── Housekeeping ────────────────────────────────────────────────────────────────────────
 
   stats(): Promise<StoreStats>;
@@ -168,6 +180,8 @@ export interface ClaimOptions {
   limit: number;
   /** Who claims (process/worker id), for the log. */
   owner: string;
+  /** claimOutbound only: entries another process runs (an entry lease), whose chunks are left to it. */
+  skipEntries?: readonly string[];
 }
 
 export type InboundStatus = 'queued' | 'leased' | 'done' | 'fallback' | 'dead';

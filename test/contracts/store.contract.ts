@@ -320,6 +320,15 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.markSent(reclaimed[0]!.id, reclaimed[0]!.leaseToken, { now: t0 + 10 + LEASE })).toBe(true);
       });
 
+      it('leaves the chunks of skipped entries to whoever runs them', async () => {
+        await completeWith('a', t0, 1);
+        await completeWith('b', t0 + 1, 1, { entry: 'bot.wecom_bot', conv: 'B' });
+        await completeWith('c', t0 + 2, 1, { entry: 'bot.feishu', conv: 'C' });
+        const skipping = await store.claimOutbound({ ...claim(t0 + 10), skipEntries: ['bot.wecom_bot', 'bot.feishu'] });
+        expect(skipping.map((o) => o.entryKey)).toEqual(['bot.web']);
+        expect((await store.claimOutbound({ ...claim(t0 + 10), skipEntries: [] })).map((o) => o.entryKey)).toEqual(['bot.wecom_bot', 'bot.feishu']);
+      });
+
       it('marks a chunk sent and records "sent" on the inbound message', async () => {
         const a = await completeWith('a', t0, 1);
         const [o] = await store.claimOutbound(claim(t0 + 1));
@@ -354,6 +363,27 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect((await store.getMessage(a.id))?.timeline.at(-1)).toMatchObject({ at: t0 + 2, stage: 'send_dead' });
         const [next] = await store.claimOutbound(claim(t0 + 3));
         expect(next?.text).toBe('reply 1');
+      });
+    });
+
+    describe('entry leases', () => {
+      it('gives an entry to one owner at a time, renews it for that owner, and hands it over on expiry or release', async () => {
+        expect(await store.leaseEntry('bot.wecom_bot', 'p1', t0, 1_000)).toBe(true);
+        expect(await store.leaseEntry('bot.wecom_bot', 'p2', t0 + 10, 1_000)).toBe(false);
+        expect(await store.leaseEntry('bot.other', 'p2', t0 + 10, 1_000)).toBe(true); // per entry
+        expect(await store.leaseEntry('bot.wecom_bot', 'p1', t0 + 500, 1_000)).toBe(true); // renewed to t0 + 1 500
+        expect(await store.leaseEntry('bot.wecom_bot', 'p2', t0 + 1_499, 1_000)).toBe(false);
+        expect(await store.leaseEntry('bot.wecom_bot', 'p2', t0 + 1_500, 1_000)).toBe(true); // p1's ran out
+        expect(await store.leaseEntry('bot.wecom_bot', 'p1', t0 + 1_600, 1_000)).toBe(false);
+        await store.releaseEntry('bot.wecom_bot', 'p1'); // not p1's any more: no effect
+        expect(await store.leaseEntry('bot.wecom_bot', 'p1', t0 + 1_700, 1_000)).toBe(false);
+        await store.releaseEntry('bot.wecom_bot', 'p2');
+        expect(await store.leaseEntry('bot.wecom_bot', 'p1', t0 + 1_700, 1_000)).toBe(true);
+      });
+
+      it('lets exactly one of concurrent owners take a free entry', async () => {
+        const won = await Promise.all(['p1', 'p2', 'p3'].map((owner) => store.leaseEntry('bot.race', owner, t0, 1_000)));
+        expect(won.filter(Boolean)).toHaveLength(1);
       });
     });
 

@@ -206,10 +206,17 @@ const SQL = {
   // Each conversation's oldest unfinished chunk, if due. A chunk a concurrent claim holds is
   // skipped; one it has just leased is re-checked on its new version and dropped.
   outboxHeads: `SELECT o.* FROM (SELECT min(id) AS id FROM outbox WHERE status IN ('pending', 'leased')
+                                  AND entry_key <> ALL ($3::text[])
                                 GROUP BY entry_key, conversation_id) h
     JOIN outbox o ON o.id = h.id
     WHERE (o.status = 'pending' AND o.available_at <= $1) OR (o.status = 'leased' AND o.lease_until <= $1)
     ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED`,
+  // Taken when free, expired or already ours; otherwise no row comes back.
+  leaseEntry: `INSERT INTO entry_leases (entry_key, owner, lease_until) VALUES ($1, $2, $4)
+    ON CONFLICT (entry_key) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+    WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= $3
+    RETURNING entry_key`,
+  releaseEntry: 'DELETE FROM entry_leases WHERE entry_key = $1 AND owner = $2',
   outboxLease: `UPDATE outbox AS o SET status = 'leased', attempts = o.attempts + 1, lease_token = l.token, lease_until = $3,
       lease_owner = $4
     FROM unnest($1::bigint[], $2::text[]) AS l (id, token) WHERE o.id = l.id`,
@@ -438,7 +445,7 @@ export class PostgresStore implements Store {
   async claimOutbound(o: ClaimOptions): Promise<OutboundItem[]> {
     if (o.limit < 1) return [];
     return this.tx(async (c) => {
-      const rows = (await run<OutboundRow>(c, 'outboxHeads', [o.now, o.limit])).rows;
+      const rows = (await run<OutboundRow>(c, 'outboxHeads', [o.now, o.limit, o.skipEntries ?? []])).rows;
       if (rows.length === 0) return [];
       const until = o.now + o.leaseMs;
       const tokens = rows.map(() => randomUUID());
@@ -549,6 +556,14 @@ export class PostgresStore implements Store {
 
   async feedRepliesTo(entryKey: string, messageId: string): Promise<FeedItem[]> {
     return (await run<FeedRow>(this.pool, 'feedReplies', [entryKey, messageId])).rows.map(toFeed);
+  }
+
+  async leaseEntry(entryKey: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    return (await run(this.pool, 'leaseEntry', [entryKey, owner, now, now + leaseMs])).rowCount === 1;
+  }
+
+  async releaseEntry(entryKey: string, owner: string): Promise<void> {
+    await run(this.pool, 'releaseEntry', [entryKey, owner]);
   }
 
   async stats(): Promise<StoreStats> {

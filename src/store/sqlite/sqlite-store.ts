@@ -118,8 +118,8 @@ export function migrate(db: Db, dir: URL = MIGRATIONS_DIR): number {
 const INBOUND_HEADS = (limit: number) => `SELECT head_id FROM inbound_heads WHERE ready_at <= ? ORDER BY head_id LIMIT ${limit}`;
 // The outbox drains quickly, so its unfinished set stays small: MIN(id) per conversation over the
 // partial index of unfinished rows is enough there. Filters repeat the index's WHERE so it is used.
-const OUTBOUND_HEADS = (limit: number) => `
-  SELECT o.* FROM (SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'leased')
+const OUTBOUND_HEADS = (limit: number, skip = '') => `
+  SELECT o.* FROM (SELECT MIN(id) AS id FROM outbox WHERE status IN ('pending', 'leased')${skip}
                    GROUP BY entry_key, conversation_id) h
   JOIN outbox o ON o.id = h.id
   WHERE (o.status = 'pending' AND o.available_at <= @now) OR (o.status = 'leased' AND o.lease_until <= @now)
@@ -225,6 +225,12 @@ export class SqliteStore implements Store {
       outboxById: p<OutboundRow>('SELECT * FROM outbox WHERE id = ?'),
       outboxByReply: p<OutboundRow>('SELECT * FROM outbox WHERE reply_to = ? ORDER BY id'),
       outboxHeads: byLimit<OutboundRow>(db, OUTBOUND_HEADS),
+      outboxHeadsSkipping: byLimit<OutboundRow>(db, (limit) => OUTBOUND_HEADS(limit, ' AND entry_key NOT IN (SELECT value FROM json_each(@skip))')),
+      // Taken when free, expired or already ours; otherwise the row stays as it is (no change).
+      leaseEntry: p(`INSERT INTO entry_leases (entry_key, owner, lease_until) VALUES (@entry, @owner, @until)
+        ON CONFLICT (entry_key) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+        WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= @now`),
+      releaseEntry: p('DELETE FROM entry_leases WHERE entry_key = ? AND owner = ?'),
       outboxLease: p(`UPDATE outbox SET status = 'leased', attempts = attempts + 1, lease_token = @token,
           lease_until = @until, lease_owner = @owner WHERE id = @id`),
       outboxSent: p(`UPDATE outbox SET status = 'sent', sent_at = ?, platform_message_id = ?,
@@ -361,7 +367,9 @@ export class SqliteStore implements Store {
         return true;
       },
       claimOutbound: (o: ClaimOptions) => {
-        const rows = s.outboxHeads(o.limit).all({ now: o.now });
+        const rows = o.skipEntries?.length
+          ? s.outboxHeadsSkipping(o.limit).all({ now: o.now, skip: JSON.stringify(o.skipEntries) })
+          : s.outboxHeads(o.limit).all({ now: o.now });
         return rows.map((r) => {
           const lease = { id: r.id, token: randomUUID(), until: o.now + o.leaseMs, owner: o.owner };
           s.outboxLease.run(lease);
@@ -549,6 +557,14 @@ export class SqliteStore implements Store {
 
   async feedRepliesTo(entryKey: string, messageId: string): Promise<FeedItem[]> {
     return this.s.feedReplies.all(entryKey, messageId).map(toFeed);
+  }
+
+  async leaseEntry(entryKey: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    return this.write(() => this.s.leaseEntry.run({ entry: entryKey, owner, now, until: now + leaseMs }).changes === 1);
+  }
+
+  async releaseEntry(entryKey: string, owner: string): Promise<void> {
+    await this.write(() => this.s.releaseEntry.run(entryKey, owner));
   }
 
   async stats(): Promise<StoreStats> {
