@@ -87,6 +87,8 @@ export class Gateway {
       env: this.env,
       onEnqueued: () => this.heartbeat.wake(),
       startTimeoutMs: limits.start_timeout_ms,
+      owner: this.owner,
+      entryLeaseMs: limits.lease_ms,
     });
     this.heartbeat = new Heartbeat({
       store,
@@ -98,7 +100,7 @@ export class Gateway {
       capabilitiesOf: (type) => (this.registry.has(type) ? this.registry.get(type).capabilities : undefined),
       onReplies: () => this.outbox.wake(),
       deliver: (items) => this.outbox.deliverNow(items),
-      canDeliver: () => this.outbox.takesHandOver,
+      canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,
       maxAttempts: limits.max_attempts,
@@ -112,6 +114,7 @@ export class Gateway {
       log: this.log,
       metrics: this.metrics,
       channelOf: (key) => this.keeper.channel(key),
+      skipEntries: () => this.keeper.standbyEntries(),
       onSent: (key) => this.keeper.countOut(key),
       concurrency: Math.max(4, limits.concurrency),
       leaseMs: limits.lease_ms,

@@ -36,6 +36,12 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
   /** Validates an entry's config; fields marked with `secret()` are write-only in the admin API. */
   configSchema: Schema;
   capabilities: ChannelCapabilities;
+  /**
+   * The platform keeps one connection per bot and drops the older one when another opens. With
+   * several gateway processes on a shared store, only the process holding the entry's lease runs
+   * it; the others stand by and take over when that lease runs out (`limits.lease_ms`).
+   */
+  exclusive?: boolean;
   create(ctx: ChannelContext): C;
   routes?(app: FastifyInstance, host: ChannelRoutesHost<C>): void;
   /**

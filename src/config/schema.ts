@@ -153,7 +153,7 @@ export const settingsSchema = z
     limits: z
       .object({
         concurrency: z.number().int().min(1).max(1_000).default(16).describe('Agent runs in parallel (different conversations)'),
-        lease_ms: z.number().int().min(1_000).default(60_000).describe('A claimed message returns to the queue if its worker is silent this long'),
+        lease_ms: z.number().int().min(1_000).default(60_000).describe('A claimed message returns to the queue if its worker is silent this long; with several processes, also how long a dead one keeps an exclusive entry (wecom_bot)'),
         max_attempts: z.number().int().min(1).max(100).default(5).describe('Agent runs per message before it is dead-lettered'),
         outbox_max_age_ms: z.number().int().min(1_000).default(3_600_000).describe('A reply not delivered within this time is dead-lettered, never sent late'),
         dedup_retention_hours: z

@@ -1,5 +1,6 @@
 /** Live state of one entry, as the admin API and panel show it. */
-export type EntryState = 'stopped' | 'starting' | 'running' | 'error';
+/** `standby`: another gateway process runs this entry (its platform allows one connection per bot). */
+export type EntryState = 'stopped' | 'starting' | 'standby' | 'running' | 'error';
 
 export interface EntryStatus {
   key: string;

@@ -33,8 +33,11 @@ export interface HeartbeatDeps {
   onReplies(): void;
   /** Delivers reply chunks the store leased to this worker on completion. */
   deliver(items: OutboundItem[]): void;
-  /** Whether `deliver` takes more now; when not, replies are stored for the outbox loop instead. */
-  canDeliver(): boolean;
+  /**
+   * Whether `deliver` takes this entry's replies now; when not (the sender is busy, or another
+   * process runs the entry), they are stored for an outbox loop instead.
+   */
+  canDeliver(entryKey: string): boolean;
   concurrency: number;
   leaseMs: number;
   maxAttempts: number;
@@ -133,7 +136,7 @@ export class Heartbeat {
         replies: this.chunks(item, outcome.reply.text, outcome.reply.format, now),
         history: { key: historyKey, turns },
         detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message,
-        claim: this.deps.canDeliver() ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
+        claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
       });
       if (!completed) {
         log.warn('lease lost before the reply was stored; another worker answers this message');

@@ -15,6 +15,8 @@ export interface OutboxDeps {
   /** The running channel of an entry, if it is running. */
   channelOf(entryKey: string): Channel | undefined;
   onSent(entryKey: string): void;
+  /** Entries another gateway process runs: their chunks are left for its outbox to claim. */
+  skipEntries?(): readonly string[];
   concurrency: number;
   leaseMs: number;
   /** Failed sends of one chunk before it is dead-lettered (an entry that is down does not count: max age does). */
@@ -45,7 +47,8 @@ export class OutboxSender {
       log: deps.log,
       concurrency: deps.concurrency,
       tickMs: deps.tickMs ?? 1_000,
-      claim: (limit) => deps.store.claimOutbound({ now: deps.clock.now(), leaseMs: deps.leaseMs, limit, owner: deps.owner }),
+      claim: (limit) =>
+        deps.store.claimOutbound({ now: deps.clock.now(), leaseMs: deps.leaseMs, limit, owner: deps.owner, skipEntries: deps.skipEntries?.() }),
       process: async (item) => {
         await this.deliver(item);
       },

@@ -26,6 +26,10 @@ export interface SceneKeeperDeps {
   /** Called after every durable enqueue, to wake the Heartbeat at once. */
   onEnqueued: () => void;
   startTimeoutMs: number;
+  /** This process, as the holder of entry leases (exclusive channels on a shared store). */
+  owner: string;
+  /** How long an entry lease lasts without renewal: the longest another process waits to take over. */
+  entryLeaseMs: number;
   /** Restart delays after a channel fails; defaults to 1 s doubling to 5 min, jittered. */
   restartBackoff?: BackoffPolicy;
 }
@@ -40,6 +44,8 @@ interface Runtime {
   /** Bumped on every stop/start so late callbacks of an old instance are ignored. */
   generation: number;
   restartTimer?: AbortController;
+  /** Set while this process holds the entry's lease: stops its renewals. */
+  cancelLease?: () => void;
   /** Serialises stop → start on one entry. */
   chain: Promise<void>;
 }
@@ -107,6 +113,15 @@ export class SceneKeeper {
     if (!runtime || this.stopped) return false;
     this.restart(runtime, { resetRestarts: true });
     return true;
+  }
+
+  /** Entries another gateway process runs: their replies are left to it. */
+  standbyEntries(): string[] {
+    return [...this.runtimes.values()].filter((r) => r.status.state === 'standby').map((r) => r.spec.key);
+  }
+
+  isStandby(key: string): boolean {
+    return this.runtimes.get(key)?.status.state === 'standby';
   }
 
   /** The running instance of an entry, if any. */
@@ -202,6 +217,7 @@ export class SceneKeeper {
       this.fail(runtime, err, log, { retry: false });
       return;
     }
+    if (def.exclusive && this.deps.store.shared && !(await this.holdLease(runtime, generation, log))) return;
     const ctx = {
       entryKey: spec.key,
       entryId: spec.id,
@@ -261,10 +277,62 @@ export class SceneKeeper {
     );
   }
 
+  /**
+   * Waits in `standby` until this process holds the entry's lease, then keeps renewing it; a renewal
+   * that finds it taken (this process was cut off from the store too long) restarts the entry, which
+   * stands by again. False when the entry was stopped or restarted meanwhile.
+   */
+  private async holdLease(runtime: Runtime, generation: number, log: Logger): Promise<boolean> {
+    const { store, clock, owner, entryLeaseMs } = this.deps;
+    const key = runtime.spec.key;
+    const current = () => generation === runtime.generation && !this.stopped;
+    const take = () =>
+      store.leaseEntry(key, owner, clock.now(), entryLeaseMs).catch((err: unknown) => {
+        log.warn({ err: describeError(err) }, 'entry lease: store unreachable');
+        return undefined;
+      });
+    for (;;) {
+      const held = await take();
+      if (!current()) {
+        if (held) await store.releaseEntry(key, owner).catch(() => undefined);
+        return false;
+      }
+      if (held) break;
+      if (runtime.status.state !== 'standby') log.info('another gateway process runs this entry; standing by');
+      this.setState(runtime, 'standby');
+      const timer = new AbortController();
+      runtime.restartTimer = timer;
+      try {
+        await clock.sleep(Math.floor(entryLeaseMs / 3), timer.signal);
+      } catch {
+        return false;
+      }
+      if (!current()) return false;
+    }
+    this.setState(runtime, 'starting');
+    runtime.cancelLease = clock.every(Math.floor(entryLeaseMs / 3), () => {
+      void take().then((held) => {
+        if (held !== false || generation !== runtime.generation) return;
+        log.warn('entry lease taken by another gateway process; standing by');
+        this.restart(runtime);
+      });
+    });
+    return true;
+  }
+
   private async stopInstance(runtime: Runtime): Promise<void> {
+    if (runtime.cancelLease) {
+      runtime.cancelLease();
+      runtime.cancelLease = undefined;
+      // Handed over at once, instead of when it would run out.
+      await this.deps.store.releaseEntry(runtime.spec.key, this.deps.owner).catch(() => undefined);
+    }
     const instance = runtime.instance;
     runtime.instance = undefined;
-    if (!instance) return;
+    if (!instance) {
+      if (runtime.status.state === 'standby') this.setState(runtime, 'stopped');
+      return;
+    }
     try {
       await withTimeout(instance.stop(), 10_000, this.deps.clock, runtime.spec.key);
     } catch (err) {

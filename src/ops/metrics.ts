@@ -54,7 +54,7 @@ export class GatewayMetrics {
       labelNames: ['state'],
       registers: [this.registry],
       collect() {
-        const counts: Record<string, number> = { stopped: 0, starting: 0, running: 0, error: 0 };
+        const counts: Record<string, number> = { stopped: 0, starting: 0, standby: 0, running: 0, error: 0 };
         for (const state of metrics.sources?.entryStates() ?? []) counts[state] = (counts[state] ?? 0) + 1;
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },

@@ -84,6 +84,8 @@ describe('SceneKeeper', () => {
       env: {},
       onEnqueued: () => undefined,
       startTimeoutMs: 5_000,
+      owner: 'test-process',
+      entryLeaseMs: 30_000,
       restartBackoff: { baseMs: 1_000, capMs: 8_000, jitter: 0.5 },
     });
   });

@@ -4,6 +4,7 @@ import type { EntryState, EntryStatus } from './types';
 const LABEL: Record<EntryState | 'disabled', string> = {
   running: 'running',
   starting: 'starting',
+  standby: 'standby',
   error: 'error',
   stopped: 'stopped',
   disabled: 'disabled',

@@ -13,5 +13,7 @@ export const wecomBotChannel = defineChannel({
   configSchema: wecomBotConfigSchema,
   // No maxMessageBytes: send() splits into the stream and follow-up messages itself, keeping code fences whole.
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'event'], markdown: true, groups: true, threads: false, streaming: false, typing: false, webhook: false },
+  // WeCom keeps one connection per robot: with several gateway processes, one runs it at a time.
+  exclusive: true,
   create: (ctx) => new WecomBotChannel(ctx),
 });

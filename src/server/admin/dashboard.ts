@@ -30,7 +30,7 @@ export async function buildDashboard(gateway: Gateway, base: string) {
       webhookUrl: spec ? webhookUrl(gateway, spec, base) : null,
     };
   });
-  const states = { running: 0, starting: 0, error: 0, stopped: 0 };
+  const states = { running: 0, starting: 0, standby: 0, error: 0, stopped: 0 };
   for (const e of entries) states[e.state]++;
   const series = activity.series(now);
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
