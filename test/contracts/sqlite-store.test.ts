@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -224,6 +225,20 @@ describe('SqliteStore (SQLite specifics)', () => {
     const check = new Database(file, { readonly: true });
     expect(check.prepare('SELECT count(*) FROM inbound').pluck().get()).toBe(2_000);
     check.close();
+  });
+
+  it('finishes close() in a process with nothing else to wait for (the worker alone keeps it alive then)', () => {
+    const file = tmpFile();
+    const store = new URL('../../src/store/sqlite/index.ts', import.meta.url).href;
+    const script = `const { openSqliteStore } = await import(${JSON.stringify(store)});
+      const s = openSqliteStore({ path: ${JSON.stringify(file)} });
+      await s.prune(Date.now(), { dedupRetentionMs: 1, feedRetentionMs: 1 });
+      await s.close();
+      console.log('closed');`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.stderr).not.toMatch(/Error/);
+    expect([run.status, run.stdout.trim()]).toEqual([0, 'closed']);
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
   });
 
   it('reports a checkpoint worker that cannot open the database', async () => {

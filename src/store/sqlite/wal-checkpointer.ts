@@ -76,6 +76,8 @@ export function startWalCheckpointer(opts: WalCheckpointerOptions): WalCheckpoin
   worker.once('error', (err) => opts.onFailure(err));
   return {
     async stop() {
+      // Held again while it winds down: otherwise a process with nothing else to do exits mid-await.
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },
