@@ -259,7 +259,8 @@ export class SceneKeeper {
     const generation = ++runtime.generation;
     const instance = runtime.instance;
     runtime.instance = undefined;
-    runtime.chain = runtime.chain.then(() => instance?.stop().catch(() => undefined));
+    // Another process may run the entry while this one waits to retry.
+    runtime.chain = runtime.chain.then(() => instance?.stop().catch(() => undefined)).then(() => this.releaseLease(runtime));
     if (!opts.retry || this.stopped) return;
     const delay = backoffDelay(this.deps.restartBackoff ?? DEFAULT_RESTART, runtime.status.restarts + 1);
     runtime.status.nextRestartAt = now + delay;
@@ -320,13 +321,16 @@ export class SceneKeeper {
     return true;
   }
 
+  /** Stops renewing the entry's lease and hands it over at once, instead of when it would run out. */
+  private async releaseLease(runtime: Runtime): Promise<void> {
+    if (!runtime.cancelLease) return;
+    runtime.cancelLease();
+    runtime.cancelLease = undefined;
+    await this.deps.store.releaseEntry(runtime.spec.key, this.deps.owner).catch(() => undefined);
+  }
+
   private async stopInstance(runtime: Runtime): Promise<void> {
-    if (runtime.cancelLease) {
-      runtime.cancelLease();
-      runtime.cancelLease = undefined;
-      // Handed over at once, instead of when it would run out.
-      await this.deps.store.releaseEntry(runtime.spec.key, this.deps.owner).catch(() => undefined);
-    }
+    await this.releaseLease(runtime);
     const instance = runtime.instance;
     runtime.instance = undefined;
     if (!instance) {

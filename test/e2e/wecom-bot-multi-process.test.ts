@@ -12,31 +12,37 @@ const LEASE_MS = 1_500;
 // WeCom keeps one connection per robot and drops the older one when another opens: two gateway
 // processes that both connected would take the robot from each other forever.
 describe.skipIf(!PG_URL)('a wecom_bot entry with two gateway processes on one PostgreSQL store', () => {
-  const schema = `cc_wbx_${process.pid}_${Date.now().toString(36)}`;
+  let schema = '';
   const gateways: TestGateway[] = [];
   let fake: FakeWecom | undefined;
   let root: string | undefined;
   afterEach(async () => {
-    for (const g of gateways) await g.close({ keepWorkspace: true });
+    for (const g of gateways.splice(0)) await g.close({ keepWorkspace: true });
     await fake?.close();
     if (root) removeWorkspace(root);
-    await dropSchemas(PG_URL!, [schema]);
+    if (schema) await dropSchemas(PG_URL!, [schema]);
   });
 
-  it('runs the robot in one process at a time, answers once through it, and fails over when that process stops', async () => {
+  /** The fake, and two gateways on one workspace and schema: one runs the robot, the other stands by. */
+  async function twoGateways() {
+    schema = `cc_wbx_${process.pid}_${Date.now().toString(36)}`;
     fake = await FakeWecom.start();
     const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } };
     // Both processes read the same workspace; the lease doubles as the failover time.
     root = makeWorkspace({ settings: { limits: { lease_ms: LEASE_MS } }, agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
     for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
-    const states = () => gateways.map((g) => g.gateway.keeper.statusOf(ENTRY)?.state).sort();
     await gateways[0]!.until(() => states().join() === 'running,standby');
     await fake.waitForBotConnection();
     const running = gateways.find((g) => g.gateway.keeper.statusOf(ENTRY)?.state === 'running')!;
-    const standby = gateways.find((g) => g !== running)!;
+    return { fake, running, standby: gateways.find((g) => g !== running)! };
+  }
+  const states = () => gateways.map((g) => g.gateway.keeper.statusOf(ENTRY)?.state).sort();
+
+  it('runs the robot in one process at a time, answers once through it, and fails over when that process stops', async () => {
+    const { fake, running, standby } = await twoGateways();
 
     // Either process may answer a message; the reply goes out on the one connection.
-    const deliveries = Array.from({ length: 20 }, (_, i) => fake!.sendBotText(`message ${i}`, { from: `user-${i % 4}` }));
+    const deliveries = Array.from({ length: 20 }, (_, i) => fake.sendBotText(`message ${i}`, { from: `user-${i % 4}` }));
     for (const d of deliveries) await fake.waitForBotReply(d);
     expect(deliveries.map((d) => d.text)).toEqual(deliveries.map((_, i) => `message ${i}`));
     expect(deliveries.every((d) => d.finished)).toBe(true);
@@ -57,5 +63,22 @@ describe.skipIf(!PG_URL)('a wecom_bot entry with two gateway processes on one Po
     const after = fake.sendBotText('still there?');
     await fake.waitForBotReply(after);
     expect(after.text).toBe('still there?');
+  }, 30_000);
+
+  it('lets the other process connect while the one whose connection failed waits to retry', async () => {
+    const { fake, running, standby } = await twoGateways();
+    // As if a third client took the robot: this process's entry fails and backs off (≥ 0.5 s).
+    expect(fake.takeOver()).toBe(true);
+    await running.until(() => running.gateway.keeper.statusOf(ENTRY)?.state === 'error');
+    // It gave the lease up on failing, so the standby process need not wait for it to run out.
+    await standby.until(() => standby.gateway.keeper.statusOf(ENTRY)?.state === 'running', 10_000);
+    await fake.waitForBotConnection();
+    const d = fake.sendBotText('who has it now?');
+    await fake.waitForBotReply(d);
+    expect(d.text).toBe('who has it now?');
+    // The failed one comes back after its backoff as the standby, not as a second connection.
+    await running.until(() => running.gateway.keeper.statusOf(ENTRY)?.state === 'standby', 15_000);
+    expect(states()).toEqual(['running', 'standby']);
+    expect(fake.connectionCount).toBe(2);
   }, 30_000);
 });
