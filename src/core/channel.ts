@@ -16,6 +16,12 @@ export interface ChannelFeed {
   read(conversationId: string, afterSeq: number, limit: number): Promise<FeedEvent[]>;
   /** Replies already stored for one inbound message (our message id). */
   repliesTo(messageId: string): Promise<FeedEvent[]>;
+  /**
+   * Calls `listener` when another gateway process sharing the store appends to this feed (its own
+   * appends are the channel's to announce), so held requests and streams here wake at once. Best
+   * effort: keep a slow poll of the store as well. Returns an unsubscribe.
+   */
+  watch(listener: (conversationId: string, replyTo: string) => void): () => void;
 }
 
 export interface FeedEvent {

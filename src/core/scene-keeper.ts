@@ -391,6 +391,10 @@ export class SceneKeeper {
       append: (item) => store.appendFeed({ ...item, entryKey: key }, clock.now()),
       read: (conversationId, afterSeq, limit) => store.readFeed(key, conversationId, afterSeq, limit),
       repliesTo: (messageId) => store.feedRepliesTo(key, messageId),
+      watch: (listener) =>
+        store.onFeedAppended?.((e) => {
+          if (e.entryKey === key) listener(e.conversationId, e.replyTo);
+        }) ?? (() => {}),
     };
   }
 

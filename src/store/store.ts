@@ -13,6 +13,13 @@ import type { ChatMessage } from '../core/message.js';
  * claimed by someone else, or the item is no longer leased). That is how a crashed or stalled
  * worker can never complete a message twice.
  */
+/** A feed item another process appended: which conversation, answering which inbound message. */
+export interface FeedAppended {
+  entryKey: string;
+  conversationId: string;
+  replyTo: string;
+}
+
 /** What `enqueue` answers. */
 export interface Enqueued {
   id: string;
@@ -129,6 +136,13 @@ export interface Store {
 
   /** Feed items that answer one inbound message id, ascending. */
   feedRepliesTo(entryKey: string, messageId: string): Promise<FeedItem[]>;
+
+  /**
+   * Shared stores only: calls `listener` when another process appends a feed item (not for this
+   * store's own appends, nor for duplicates), so streams and held requests here wake at once.
+   * Best effort: a notification may be lost while the store reconnects. Returns an unsubscribe.
+   */
+  onFeedAppended?(listener: (e: FeedAppended) => void): () => void;
 
   // ── Entry leases ────────────────────────────────────────────────────────────────────────
 

@@ -47,7 +47,7 @@ async function boot(config: Record<string, unknown> = {}, fakeOpts: FakeWecomOpt
     entryId: 'wecom',
     log: silentLogger(),
     clock,
-    feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [] },
+    feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [], watch: () => () => {} },
     sharedStore: false,
     reportError: () => {},
   };

@@ -75,6 +75,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
           append: (item) => store.appendFeed({ ...item, entryKey: ENTRY_KEY }, Date.now()),
           read: (c, after, limit) => store.readFeed(ENTRY_KEY, c, after, limit),
           repliesTo: (id) => store.feedRepliesTo(ENTRY_KEY, id),
+          watch: () => () => {}, // one process: nothing else appends
         },
         sharedStore: false,
         reportError: (e) => errors.push(e),

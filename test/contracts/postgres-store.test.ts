@@ -72,6 +72,39 @@ if (!url) {
       }
     };
 
+    it("tells a store about feed items the other appended, once each, and not about its own or duplicates", async () => {
+      await withTwoStores(async (a, b) => {
+        const seenByA: unknown[] = [];
+        const seenByB: unknown[] = [];
+        const stopA = a.onFeedAppended!((e) => seenByA.push(e));
+        b.onFeedAppended!((e) => seenByB.push(e));
+        const item = (key: string) => ({ entryKey: 'bot.web', conversationId: 'u1', idempotencyKey: key, replyTo: '7', payload: { text: key } });
+        // LISTEN is set up in the background: probe each way until a notification comes through.
+        for (const [from, seen] of [[b, seenByA], [a, seenByB]] as const) {
+          for (let i = 0; seen.length === 0; i++) {
+            if (i === 100) throw new Error('no notification within 10 s');
+            await from.appendFeed(item(`probe-${from === a ? 'a' : 'b'}-${i}`), t0);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          seen.length = 0;
+        }
+        await b.appendFeed(item('k1'), t0);
+        await b.appendFeed(item('k1'), t0); // a duplicate stores nothing and tells no one
+        await a.appendFeed({ ...item('k2'), conversationId: 'u2', replyTo: '8' }, t0);
+        for (let i = 0; seenByA.length === 0 || seenByB.length === 0; i++) {
+          if (i === 100) throw new Error('notifications missing after 10 s');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await new Promise((r) => setTimeout(r, 200)); // room for any notification that should not come
+        expect(seenByA).toEqual([{ entryKey: 'bot.web', conversationId: 'u1', replyTo: '7' }]);
+        expect(seenByB).toEqual([{ entryKey: 'bot.web', conversationId: 'u2', replyTo: '8' }]);
+        stopA();
+        await b.appendFeed(item('k3'), t0);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(seenByA).toHaveLength(1);
+      });
+    });
+
     it('two stores claiming at once lease each of 200 messages once, never two of one conversation, in order', async () => {
       await withTwoStores(async (a, b) => {
         const enqueued = new Map<string, string[]>();

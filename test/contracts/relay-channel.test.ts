@@ -58,7 +58,7 @@ describe('relay example channel', () => {
       entryId: 'relay',
       log: silentLogger(),
       clock,
-      feed: { append: noFeed, read: noFeed, repliesTo: noFeed },
+      feed: { append: noFeed, read: noFeed, repliesTo: noFeed, watch: () => () => {} },
       sharedStore: false,
       reportError: (e) => errors.push(e),
     };

@@ -33,6 +33,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   /** Local wake-ups for waiting requests and streams; the store stays the source of truth. */
   readonly events = new EventEmitter().setMaxListeners(0);
   private readonly closing = new AbortController();
+  private unwatch?: () => void;
 
   constructor(ctx: ChannelContext) {
     super(ctx);
@@ -55,6 +56,8 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     this.keyDigest = sha256(config.api_key);
     const perMinute = config.rate_limit_per_minute;
     this.bucket = new TokenBucket(Math.max(1, Math.ceil(perMinute / 10)), perMinute / 60, this.ctx.clock.now());
+    // Replies other gateway processes store for this entry wake streams and held requests here too.
+    this.unwatch = this.ctx.feed.watch((conversationId, replyTo) => this.announce(conversationId, replyTo));
     this.callback =
       config.callback_url && config.callback_secret
         ? { url: config.callback_url, secret: config.callback_secret, timeoutMs: config.callback_timeout_ms }
@@ -75,8 +78,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
       replyTo: context.messageId,
       payload,
     });
-    this.events.emit(`conversation:${context.conversationId}`);
-    this.events.emit(`reply:${context.messageId}`);
+    this.announce(context.conversationId, context.messageId);
     // The feed entry is kept when the callback fails: the outbox's retry appends nothing new and posts again.
     if (this.callback) {
       const { messageId, text, format, chunk } = payload;
@@ -87,8 +89,14 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   }
 
   override async stop(): Promise<void> {
+    this.unwatch?.();
     this.closing.abort();
     this.events.removeAllListeners();
+  }
+
+  private announce(conversationId: string, messageId: string): void {
+    this.events.emit(`conversation:${conversationId}`);
+    this.events.emit(`reply:${messageId}`);
   }
 
   /** Constant-time check of a bearer token against the entry's key. */

@@ -44,6 +44,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
    * and might refuse a reply WeChat would take. WeChat's own 45015/45047 then decide.
    */
   private readonly quota = this.ctx.sharedStore ? undefined : new CustomerServiceQuota();
+  private unwatch?: () => void;
   /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
   private noCustomerService = false;
 
@@ -59,6 +60,8 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       : undefined;
     this.api = wechatApiFor({ baseUrl: config.api_base_url, appId: config.app_id, appSecret: config.app_secret, clock: this.ctx.clock });
     this.passive = new PassiveReplies(this.ctx.feed);
+    // A passive reply another gateway process stored answers a request held here.
+    this.unwatch = this.ctx.feed.watch((_userId, messageId) => this.wake(messageId));
     // One token request: wrong credentials or a missing IP whitelist show on the entry at once.
     await this.api.accessToken();
   }
@@ -131,7 +134,11 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
 
   private async storePassive(reply: OutgoingMessage, userId: string, context: SendContext): Promise<void> {
     await this.passive!.store(userId, context.messageId, context.idempotencyKey, reply.text);
-    for (const wake of this.waiters.get(context.messageId) ?? []) wake();
+    this.wake(context.messageId);
+  }
+
+  private wake(messageId: string): void {
+    for (const wake of this.waiters.get(messageId) ?? []) wake();
   }
 
   private async waitForReply(messageId: string, ms: number, closed?: AbortSignal): Promise<'reply' | 'timeout' | 'closed'> {
@@ -171,6 +178,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   }
 
   override async stop(): Promise<void> {
+    this.unwatch?.();
     this.config = undefined;
   }
 

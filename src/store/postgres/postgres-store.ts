@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  ClaimOptions, ConversationSummary, DeadLetter, Enqueued, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
+  ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, Store, StoreStats,
 } from '../store.js';
+import { FEED_CHANNEL, FeedNotifications } from './feed-notifications.js';
 import {
   type ClaimRow,
   type EventRow,
@@ -78,7 +79,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     await pool.end();
     throw err;
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, new FeedNotifications(opts.url, schema));
 }
 
 /**
@@ -237,6 +238,7 @@ const SQL = {
   insertFeed: `INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (entry_key, idempotency_key) DO NOTHING RETURNING seq`,
   feedSeqByKey: 'SELECT seq FROM feed WHERE entry_key = $1 AND idempotency_key = $2',
+  notifyFeed: `SELECT pg_notify('${FEED_CHANNEL}', $1)`,
   readFeed: 'SELECT * FROM feed WHERE entry_key = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4',
   feedReplies: 'SELECT * FROM feed WHERE entry_key = $1 AND reply_to = $2 ORDER BY seq',
 
@@ -301,7 +303,10 @@ export class PostgresStore implements Store {
   readonly shared = true;
   private ended: Promise<void> | undefined;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly notifications: FeedNotifications,
+  ) {}
 
   private tx<T>(fn: (c: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     return transaction(this.pool, begin, fn);
@@ -542,7 +547,11 @@ export class PostgresStore implements Store {
       // item another process is still writing.
       await run(c, 'lock', [JSON.stringify(['feed', item.entryKey, item.conversationId])]);
       const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now]);
-      if (r.rows[0]) return { seq: r.rows[0].seq, duplicate: false };
+      if (r.rows[0]) {
+        // Delivered on commit, when the item can be read.
+        await run(c, 'notifyFeed', [this.notifications.payload(item.entryKey, item.conversationId, item.replyTo)]);
+        return { seq: r.rows[0].seq, duplicate: false };
+      }
       const first = (await run<{ seq: number }>(c, 'feedSeqByKey', [item.entryKey, item.idempotencyKey])).rows[0];
       if (!first) throw new Error('feed item vanished between insert and lookup');
       return { seq: first.seq, duplicate: true };
@@ -564,6 +573,10 @@ export class PostgresStore implements Store {
 
   async releaseEntry(entryKey: string, owner: string): Promise<void> {
     await run(this.pool, 'releaseEntry', [entryKey, owner]);
+  }
+
+  onFeedAppended(listener: (e: FeedAppended) => void): () => void {
+    return this.notifications.subscribe(listener);
   }
 
   async stats(): Promise<StoreStats> {
@@ -590,7 +603,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.ended ??= this.pool.end();
+    this.ended ??= Promise.all([this.notifications.close(), this.pool.end()]).then(() => undefined);
     await this.ended;
   }
 }

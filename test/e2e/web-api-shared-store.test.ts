@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Channel } from '../../src/core/channel.js';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { dropSchemas } from '../helpers/postgres.js';
+import { SseClient } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
+
+const PG_URL = process.env.COCOCAT_TEST_PG_URL;
+const ENTRY = 'assistant.web_api';
+
+/** What the other process's outbox does with a reply to `messageId`: the channel's send(). */
+const sendFrom = (channel: Channel, userId: string, messageId: string, text: string) =>
+  channel.send({ text, format: 'text' }, userId, {
+    conversationId: userId, isGroup: false, inReplyTo: messageId, messageId, idempotencyKey: `${messageId}:0`, chunk: { index: 0, count: 1 },
+  });
+
+describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL store', () => {
+  let schema = '';
+  const gateways: TestGateway[] = [];
+  const streams: SseClient[] = [];
+  let root: string | undefined;
+  afterEach(async () => {
+    for (const s of streams.splice(0)) await s.close();
+    for (const g of gateways.splice(0)) await g.close({ keepWorkspace: true });
+    if (root) removeWorkspace(root);
+    if (schema) await dropSchemas(PG_URL!, [schema]);
+  });
+
+  it("wakes a stream here with a reply the other process stored, instead of at the stream's next look at the store", async () => {
+    schema = `cc_wfx_${process.pid}_${Date.now().toString(36)}`;
+    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'echo' }, entries: [webApiEntry()] } } });
+    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+    const [here, there] = gateways as [TestGateway, TestGateway];
+    await here.until(() => here.gateway.keeper.statusOf(ENTRY)?.state === 'running' && there.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const address = await here.app.listen({ port: 0, host: '127.0.0.1' });
+    const open = async (userId: string) => {
+      const stream = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=${userId}`, TEST_API_KEY);
+      streams.push(stream);
+      await stream.connect();
+      return stream;
+    };
+    const otherChannel = there.gateway.keeper.channel(ENTRY)!;
+
+    // The notification connection opens in the background: probe until one reply comes through.
+    const probe = await open('probe');
+    for (let i = 0; probe.events.length === 0; i++) {
+      if (i === 50) throw new Error('no reply reached the probe stream within 10 s');
+      await sendFrom(otherChannel, 'probe', `p${i}`, `probe ${i}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const stream = await open('u1');
+    await sendFrom(otherChannel, 'u1', '42', 'stored by the other process');
+    // An idle stream looks at the store every 5 s; the notification makes it read at once.
+    await waitFor(() => stream.events.length === 1, 2_000, 'the reply on the stream');
+    expect(stream.events[0]?.data).toMatchObject({ messageId: '42', text: 'stored by the other process' });
+  });
+});
