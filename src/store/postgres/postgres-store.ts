@@ -235,10 +235,12 @@ const SQL = {
   deadOutboundRows: `SELECT * FROM outbox WHERE status = 'dead' AND ($1::text IS NULL OR entry_key = $1)
     ORDER BY dead_at DESC, id DESC LIMIT $2`,
 
-  insertFeed: `INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (entry_key, idempotency_key) DO NOTHING RETURNING seq`,
+  // A stored item also notifies the other processes (delivered on commit, when it can be read).
+  insertFeed: `WITH ins AS (
+      INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
+      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (entry_key, idempotency_key) DO NOTHING RETURNING seq)
+    SELECT seq, pg_notify('${FEED_CHANNEL}', $7) FROM ins`,
   feedSeqByKey: 'SELECT seq FROM feed WHERE entry_key = $1 AND idempotency_key = $2',
-  notifyFeed: `SELECT pg_notify('${FEED_CHANNEL}', $1)`,
   readFeed: 'SELECT * FROM feed WHERE entry_key = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4',
   feedReplies: 'SELECT * FROM feed WHERE entry_key = $1 AND reply_to = $2 ORDER BY seq',
 
@@ -546,12 +548,9 @@ export class PostgresStore implements Store {
       // Seqs within a conversation are drawn in commit order, so a reader's cursor never passes an
       // item another process is still writing.
       await run(c, 'lock', [JSON.stringify(['feed', item.entryKey, item.conversationId])]);
-      const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now]);
-      if (r.rows[0]) {
-        // Delivered on commit, when the item can be read.
-        await run(c, 'notifyFeed', [this.notifications.payload(item.entryKey, item.conversationId, item.replyTo)]);
-        return { seq: r.rows[0].seq, duplicate: false };
-      }
+      const notice = this.notifications.payload(item.entryKey, item.conversationId, item.replyTo);
+      const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now, notice]);
+      if (r.rows[0]) return { seq: r.rows[0].seq, duplicate: false };
       const first = (await run<{ seq: number }>(c, 'feedSeqByKey', [item.entryKey, item.idempotencyKey])).rows[0];
       if (!first) throw new Error('feed item vanished between insert and lookup');
       return { seq: first.seq, duplicate: true };
