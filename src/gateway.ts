@@ -59,7 +59,8 @@ export class Gateway {
   private current: WorkspaceSnapshot;
   private readonly agents = new Map<string, { agent: Agent; profile: AgentProfile }>();
   private fingerprint = '';
-  private timers: (() => void)[] = [];
+  /** Timers and subscriptions to end on close. */
+  private cancels: (() => void)[] = [];
   private started = false;
   private closed = false;
 
@@ -152,8 +153,13 @@ export class Gateway {
     this.heartbeat.start();
     this.outbox.start();
     const watchMs = opts.watchIntervalMs ?? 1_000;
-    if (watchMs > 0) this.timers.push(this.clock.every(watchMs, () => this.reloadIfChanged()));
-    this.timers.push(this.clock.every(PRUNE_INTERVAL_MS, () => void this.prune()));
+    if (watchMs > 0) this.cancels.push(this.clock.every(watchMs, () => this.reloadIfChanged()));
+    this.cancels.push(this.clock.every(PRUNE_INTERVAL_MS, () => void this.prune()));
+    // Replies another process left for an entry that runs here go out now, not at the next tick.
+    const unsubscribe = this.store.onOutboxPending?.((entryKey) => {
+      if (this.keeper.channel(entryKey)) this.outbox.wake();
+    });
+    if (unsubscribe) this.cancels.push(unsubscribe);
   }
 
   /** Re-reads the workspace and applies it; the admin API calls this after every write. */
@@ -232,7 +238,7 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const cancel of this.timers) cancel();
+    for (const cancel of this.cancels) cancel();
     await this.heartbeat.stop();
     await this.outbox.stop();
     await this.keeper.stopAll();

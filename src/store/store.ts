@@ -144,6 +144,13 @@ export interface Store {
    */
   onFeedAppended?(listener: (e: FeedAppended) => void): () => void;
 
+  /**
+   * Shared stores only: calls `listener` when another process stored reply chunks for an entry
+   * without taking them (it does not run the entry, or its sender was busy), so the process that
+   * runs the entry can claim them now rather than at its outbox's next tick. Best effort.
+   */
+  onOutboxPending?(listener: (entryKey: string) => void): () => void;
+
   // ── Entry leases ────────────────────────────────────────────────────────────────────────
 
   /**

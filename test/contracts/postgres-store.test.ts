@@ -72,7 +72,7 @@ if (!url) {
       }
     };
 
-    it("tells a store about feed items the other appended, once each, and not about its own or duplicates", async () => {
+    it("tells a store about feed items the other appended (once each, not its own, not duplicates) and reply chunks it left", async () => {
       await withTwoStores(async (a, b) => {
         const seenByA: unknown[] = [];
         const seenByB: unknown[] = [];
@@ -102,6 +102,21 @@ if (!url) {
         await b.appendFeed(item('k3'), t0);
         await new Promise((r) => setTimeout(r, 200));
         expect(seenByA).toHaveLength(1);
+
+        // Reply chunks b stores without taking them are announced to a; chunks b takes are not.
+        const pending: string[] = [];
+        a.onOutboxPending!((entryKey) => pending.push(entryKey));
+        for (const [dedup, claim] of [['taken', { leaseMs: HOUR, owner: 'b' }], ['left', undefined]] as const) {
+          await b.enqueue(inbound(dedup, dedup), t0);
+          const [claimed] = await b.claimInbound({ now: t0, leaseMs: HOUR, limit: 1, owner: 'b' });
+          await b.completeInbound(claimed!.id, claimed!.leaseToken, { ...result(claimed!, t0, [reply(claimed!, 0, 1, t0)]), claim });
+        }
+        for (let i = 0; pending.length === 0; i++) {
+          if (i === 100) throw new Error('no outbox notification after 10 s');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        expect(pending).toEqual(['bot.web']);
       });
     });
 

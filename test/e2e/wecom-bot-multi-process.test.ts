@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { dropSchemas } from '../helpers/postgres.js';
+import { dropSchemas, pgQuery } from '../helpers/postgres.js';
 import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
 
 const PG_URL = process.env.COCOCAT_TEST_PG_URL;
@@ -80,5 +80,30 @@ describe.skipIf(!PG_URL)('a wecom_bot entry with two gateway processes on one Po
     await running.until(() => running.gateway.keeper.statusOf(ENTRY)?.state === 'standby', 15_000);
     expect(states()).toEqual(['running', 'standby']);
     expect(fake.connectionCount).toBe(2);
+  }, 30_000);
+
+  it('sends at once the replies the standby process answered, without waiting for an outbox tick', async () => {
+    schema = `cc_wby_${process.pid}_${Date.now().toString(36)}`;
+    fake = await FakeWecom.start();
+    const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } };
+    // One agent run at a time per process, so the standby process answers most messages too.
+    root = makeWorkspace({ settings: { limits: { lease_ms: LEASE_MS, concurrency: 1 } }, agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
+    // The process that runs the robot looks at the outbox on its own only once a minute.
+    const running = await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }), tickMs: 60_000 });
+    gateways.push(running);
+    await running.until(() => running.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const standby = await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) });
+    gateways.push(standby);
+    await standby.until(() => standby.gateway.keeper.statusOf(ENTRY)?.state === 'standby');
+    await fake.waitForBotConnection();
+
+    const deliveries = Array.from({ length: 12 }, (_, i) => fake!.sendBotText(`question ${i}`, { from: `user-${i}` }));
+    for (const d of deliveries) await fake.waitForBotReply(d, 10_000);
+    expect(deliveries.map((d) => d.text)).toEqual(deliveries.map((_, i) => `question ${i}`));
+    expect((await standby.gateway.store.listMessages({ limit: 100 })).map((m) => m.status)).toEqual(Array(12).fill('done'));
+    // The standby process answered some of them: their replies reached the connection through the notification.
+    const claimers = await pgQuery<{ lease_owner: string; n: number }>(
+      PG_URL!, `SELECT lease_owner, count(*)::int AS n FROM ${schema}.inbound GROUP BY lease_owner`);
+    expect(claimers.find((c) => c.lease_owner === standby.gateway.owner)?.n ?? 0).toBeGreaterThan(0);
   }, 30_000);
 });

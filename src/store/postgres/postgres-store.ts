@@ -6,7 +6,7 @@ import type {
   ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, Store, StoreStats,
 } from '../store.js';
-import { FEED_CHANNEL, FeedNotifications } from './feed-notifications.js';
+import { NOTIFY_CHANNEL, StoreNotifications } from './notifications.js';
 import {
   type ClaimRow,
   type EventRow,
@@ -79,7 +79,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     await pool.end();
     throw err;
   }
-  return new PostgresStore(pool, new FeedNotifications(opts.url, schema));
+  return new PostgresStore(pool, new StoreNotifications(opts.url, schema));
 }
 
 /**
@@ -212,6 +212,7 @@ const SQL = {
     JOIN outbox o ON o.id = h.id
     WHERE (o.status = 'pending' AND o.available_at <= $1) OR (o.status = 'leased' AND o.lease_until <= $1)
     ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED`,
+  notify: `SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`,
   // Taken when free, expired or already ours; otherwise no row comes back.
   leaseEntry: `INSERT INTO entry_leases (entry_key, owner, lease_until) VALUES ($1, $2, $4)
     ON CONFLICT (entry_key) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
@@ -239,7 +240,7 @@ const SQL = {
   insertFeed: `WITH ins AS (
       INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (entry_key, idempotency_key) DO NOTHING RETURNING seq)
-    SELECT seq, pg_notify('${FEED_CHANNEL}', $7) FROM ins`,
+    SELECT seq, pg_notify('${NOTIFY_CHANNEL}', $7) FROM ins`,
   feedSeqByKey: 'SELECT seq FROM feed WHERE entry_key = $1 AND idempotency_key = $2',
   readFeed: 'SELECT * FROM feed WHERE entry_key = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4',
   feedReplies: 'SELECT * FROM feed WHERE entry_key = $1 AND reply_to = $2 ORDER BY seq',
@@ -307,7 +308,7 @@ export class PostgresStore implements Store {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly notifications: FeedNotifications,
+    private readonly notifications: StoreNotifications,
   ) {}
 
   private tx<T>(fn: (c: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
@@ -413,7 +414,11 @@ export class PostgresStore implements Store {
     const leases = res.replies.map(() => claim && { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner });
     const params = res.replies.flatMap((r, i) => outboxParams(r, res.now, leases[i]));
     const inserted = await c.query<{ id: number; idempotency_key: string }>(insertOutbox(res.replies.length), params);
-    if (!claim) return [];
+    if (!claim) {
+      // Left for an outbox loop: perhaps another process's, the one that runs this entry.
+      if (inserted.rowCount) await run(c, 'notify', [this.notifications.outboxPayload(first.entryKey)]);
+      return [];
+    }
     const ids = new Map(inserted.rows.map((r) => [r.idempotency_key, r.id]));
     const claimed: OutboundItem[] = [];
     res.replies.forEach((r, i) => {
@@ -548,7 +553,7 @@ export class PostgresStore implements Store {
       // Seqs within a conversation are drawn in commit order, so a reader's cursor never passes an
       // item another process is still writing.
       await run(c, 'lock', [JSON.stringify(['feed', item.entryKey, item.conversationId])]);
-      const notice = this.notifications.payload(item.entryKey, item.conversationId, item.replyTo);
+      const notice = this.notifications.feedPayload(item.entryKey, item.conversationId, item.replyTo);
       const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now, notice]);
       if (r.rows[0]) return { seq: r.rows[0].seq, duplicate: false };
       const first = (await run<{ seq: number }>(c, 'feedSeqByKey', [item.entryKey, item.idempotencyKey])).rows[0];
@@ -575,7 +580,11 @@ export class PostgresStore implements Store {
   }
 
   onFeedAppended(listener: (e: FeedAppended) => void): () => void {
-    return this.notifications.subscribe(listener);
+    return this.notifications.onFeed(listener);
+  }
+
+  onOutboxPending(listener: (entryKey: string) => void): () => void {
+    return this.notifications.onOutbox(listener);
   }
 
   async stats(): Promise<StoreStats> {
