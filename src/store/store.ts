@@ -1,18 +1,5 @@
 import type { ChatMessage } from '../core/message.js';
 
-/**
- * The durable heart of CocoCat: mailbox (inbound), outbox (replies), conversation history,
- * the message timeline and the channel feeds. Datastore-agnostic: SQLite and PostgreSQL
- * implement it and pass the same contract suite (`test/contracts/store.contract.ts`).
- *
- * All times are epoch milliseconds passed in by the caller (from the injected Clock), never read
- * from the database or the system clock, so lease and retry logic is testable without sleeping.
- *
- * Leases: a claim returns items with a fresh `leaseToken`. Every later operation on that item
- * passes the token and returns `false` (changing nothing) when the lease was lost (expired and
- * claimed by someone else, or the item is no longer leased). That is how a crashed or stalled
- * worker can never complete a message twice.
- */
 /** A feed item another process appended: which conversation, answering which inbound message. */
 export interface FeedAppended {
   entryKey: string;
@@ -28,6 +15,19 @@ export interface Enqueued {
   acceptedAt: number;
 }
 
+/**
+ * The durable heart of CocoCat: mailbox (inbound), outbox (replies), conversation history,
+ * the message timeline and the channel feeds. Datastore-agnostic: SQLite and PostgreSQL
+ * implement it and pass the same contract suite (`test/contracts/store.contract.ts`).
+ *
+ * All times are epoch milliseconds passed in by the caller (from the injected Clock), never read
+ * from the database or the system clock, so lease and retry logic is testable without sleeping.
+ *
+ * Leases: a claim returns items with a fresh `leaseToken`. Every later operation on that item
+ * passes the token and returns `false` (changing nothing) when the lease was lost (expired and
+ * claimed by someone else, or the item is no longer leased). That is how a crashed or stalled
+ * worker can never complete a message twice.
+ */
 export interface Store {
   /** "sqlite" or "postgres". */
   readonly kind: string;

@@ -80,14 +80,16 @@ export class StoreNotifications {
     if (this.closed) return;
     const client = new pg.Client({ connectionString: this.url, application_name: 'cococat-notify' });
     let lost = false;
+    // Losses in a row, for the backoff; reset once this connection is up.
+    let streak = failures;
     const reconnect = () => {
       if (lost) return;
       lost = true;
       if (this.client === client) this.client = undefined;
       void client.end().catch(() => undefined);
       if (this.closed) return;
-      const delay = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** failures);
-      this.retryTimer = setTimeout(() => void this.connect(failures + 1), delay);
+      const delay = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** streak);
+      this.retryTimer = setTimeout(() => void this.connect(streak + 1), delay);
       this.retryTimer.unref();
     };
     client.on('error', reconnect);
@@ -105,8 +107,7 @@ export class StoreNotifications {
       return;
     }
     this.client = client;
-    // Connected: the next loss starts the backoff from the beginning again.
-    failures = 0;
+    streak = 0;
   }
 
   private dispatch(raw: string | undefined): void {

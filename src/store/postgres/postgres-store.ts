@@ -334,7 +334,7 @@ export class PostgresStore implements Store {
       // A concurrent first insert was waited for by ON CONFLICT; this new statement sees it.
       const first = (await run<{ id: number; created_at: number }>(c, 'inboundByDedup', [item.entryKey, item.dedupKey])).rows[0];
       if (!first) throw new Error('inbound message vanished between insert and lookup');
-      return { id: String(first.id), duplicate: true, acceptedAt: Number(first.created_at) };
+      return { id: String(first.id), duplicate: true, acceptedAt: first.created_at };
     });
   }
 
