@@ -1,6 +1,14 @@
 /** Live state of one entry, as the admin API and panel show it. */
 /** `standby`: another gateway process runs this entry (its platform allows one connection per bot). */
-export type EntryState = 'stopped' | 'starting' | 'standby' | 'running' | 'error';
+export const ENTRY_STATES = ['stopped', 'starting', 'standby', 'running', 'error'] as const;
+export type EntryState = (typeof ENTRY_STATES)[number];
+
+/** How many of the given entries are in each state, every state listed (zero when none is). */
+export function countByState(states: Iterable<EntryState>): Record<EntryState, number> {
+  const counts = Object.fromEntries(ENTRY_STATES.map((s) => [s, 0])) as Record<EntryState, number>;
+  for (const state of states) counts[state]++;
+  return counts;
+}
 
 export interface EntryStatus {
   key: string;

@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { countByState, type EntryState } from '../core/entry-status.js';
 import type { StoreStats } from '../store/store.js';
 
 export interface MetricSources {
   storeStats(): Promise<StoreStats>;
-  entryStates(): string[];
+  entryStates(): EntryState[];
 }
 
 /** The gateway's Prometheus metrics; one registry per gateway so tests can run several. */
@@ -54,9 +55,7 @@ export class GatewayMetrics {
       labelNames: ['state'],
       registers: [this.registry],
       collect() {
-        const counts: Record<string, number> = { stopped: 0, starting: 0, standby: 0, running: 0, error: 0 };
-        for (const state of metrics.sources?.entryStates() ?? []) counts[state] = (counts[state] ?? 0) + 1;
-        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+        for (const [state, n] of Object.entries(countByState(metrics.sources?.entryStates() ?? []))) this.set({ state }, n);
       },
     });
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cococat_' });

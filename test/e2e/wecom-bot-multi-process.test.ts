@@ -51,8 +51,12 @@ describe.skipIf(!PG_URL)('a wecom_bot entry with two gateway processes on one Po
     expect(messages.every((m) => m.status === 'done')).toBe(true);
     expect(fake.connectionCount).toBe(1); // the standby process never connected
     expect(fake.botProtocolErrors).toEqual([]);
-    // Its entry shows why it is idle, and counts nothing it did not receive.
+    // Its entry shows why it is idle, and counts nothing it did not receive; so do its metrics and dashboard.
     expect(standby.gateway.keeper.statusOf(ENTRY)).toMatchObject({ state: 'standby', messagesIn: 0 });
+    const entriesGauge = await standby.gateway.metrics.registry.getSingleMetricAsString('cococat_entries');
+    expect(entriesGauge).toMatch(/cococat_entries\{state="standby"\} 1/);
+    expect(entriesGauge).toMatch(/cococat_entries\{state="running"\} 0/);
+    expect((await standby.admin('GET', '/dashboard')).json.totals.entries).toMatchObject({ standby: 1, running: 0, error: 0 });
 
     // The running process stops (and gives the lease up): the other connects and answers.
     await running.close({ keepWorkspace: true });

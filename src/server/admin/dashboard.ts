@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { openEventStream } from '../../channels/shared/event-stream.js';
-import type { EntryStatus } from '../../core/entry-status.js';
+import { countByState, type EntryStatus } from '../../core/entry-status.js';
 import type { Gateway } from '../../gateway.js';
 
 /** How often the live stream looks for changes; it only writes when something changed. */
@@ -30,8 +30,7 @@ export async function buildDashboard(gateway: Gateway, base: string) {
       webhookUrl: spec ? webhookUrl(gateway, spec, base) : null,
     };
   });
-  const states = { running: 0, starting: 0, standby: 0, error: 0, stopped: 0 };
-  for (const e of entries) states[e.state]++;
+  const states = countByState(entries.map((e) => e.state));
   const series = activity.series(now);
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   let mailbox = 0;
