@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { TransportStatus } from './entry-status.js';
 import type { Logger } from './logger.js';
+import type { RateLimit, RateLimiter } from './rate-limiter.js';
 import type { Accepted, ChatMessage, OutgoingMessage, SendContext, SendResult } from './message.js';
 
 /** Hands a parsed message to the gateway; resolves once it is durably stored (or a known duplicate). */
@@ -45,6 +46,12 @@ export interface ChannelContext {
    * state a channel keeps in memory (per-user counters, say) is then partial, not authoritative.
    */
   readonly sharedStore: boolean;
+  /**
+   * A limiter for requests to this entry, named per kind of request. In one process it is a token
+   * bucket in memory; with a shared store every process draws from one bucket in the store, so the
+   * limit holds for the whole deployment.
+   */
+  rateLimiter(name: string, limit: RateLimit): RateLimiter;
   /**
    * Report that a running channel broke (a socket died for good, credentials were revoked).
    * The SceneKeeper marks the entry `error` and restarts it with backoff.

@@ -13,6 +13,7 @@ import type { EntryStatus } from './entry-status.js';
 import { sha256Hex } from './hash.js';
 import { CocoError, describeError, isCocoError } from './errors.js';
 import type { Logger } from './logger.js';
+import { localRateLimiter, SharedRateLimiter, type RateLimit } from './rate-limiter.js';
 import type { Accepted, ChatMessage } from './message.js';
 
 export interface SceneKeeperDeps {
@@ -225,6 +226,10 @@ export class SceneKeeper {
       clock: this.deps.clock,
       feed: this.feedFor(spec.key),
       sharedStore: this.deps.store.shared,
+      rateLimiter: (name: string, limit: RateLimit) =>
+        this.deps.store.shared
+          ? new SharedRateLimiter(this.deps.store, `${spec.key}:${name}`, limit, this.deps.clock)
+          : localRateLimiter(limit, this.deps.clock),
       reportError: (error: unknown) => {
         if (generation !== runtime.generation) return;
         this.fail(runtime, error, log, { retry: true });

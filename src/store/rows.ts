@@ -223,3 +223,12 @@ export function migrationFiles(dir: URL): { version: number; name: string }[] {
     })
     .sort((a, b) => a.version - b.version);
 }
+
+/**
+ * A take from a rate bucket seen for the first time: it starts full. Later takes happen in one
+ * upsert per dialect, whose SET expressions all read the row as it was before the take.
+ */
+export function firstRateTake(want: number, capacity: number): { taken: number; left: number } {
+  const taken = Math.min(want, Math.floor(capacity));
+  return { taken, left: capacity - taken };
+}

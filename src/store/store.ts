@@ -163,6 +163,16 @@ export interface Store {
   /** Gives the lease up at once if `owner` holds it, so another process need not wait for it to expire. */
   releaseEntry(entryKey: string, owner: string): Promise<void>;
 
+  // ── Rate limits ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Takes up to `want` whole tokens from the token bucket `key`, for limits that must hold across
+   * every gateway process sharing the store. The bucket holds at most `capacity` tokens and refills
+   * at `perSecond` since its last take (never backwards: a `now` older than that refills nothing);
+   * a bucket not seen before starts full. Returns how many were taken and how many are left.
+   */
+  takeRateTokens(key: string, want: number, bucket: RateBucket): Promise<{ taken: number; left: number }>;
+
   // ── Housekeeping ────────────────────────────────────────────────────────────────────────
 
   stats(): Promise<StoreStats>;
@@ -179,6 +189,12 @@ export interface Store {
   prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number>;
 
   close(): Promise<void>;
+}
+
+export interface RateBucket {
+  capacity: number;
+  perSecond: number;
+  now: number;
 }
 
 export interface NewInbound {

@@ -4,6 +4,7 @@ import type { ChannelContext } from '../../src/core/channel.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { STREAM_CONTENT_LIMIT_BYTES } from '../../src/channels/wecom-bot/format.js';
 import { WecomBotChannel, wecomBotChannel } from '../../src/channels/wecom-bot/index.js';
@@ -38,6 +39,7 @@ async function boot(config: Record<string, unknown> = {}) {
     clock: systemClock,
     feed: { append: async () => 0, read: async () => [], repliesTo: async () => [] } as unknown as ChannelContext['feed'],
     sharedStore: false,
+    rateLimiter: (_name, limit) => localRateLimiter(limit, systemClock),
     reportError: (e) => errors.push(e),
   };
   const channel = wecomBotChannel.create(ctx) as WecomBotChannel;

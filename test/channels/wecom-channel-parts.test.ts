@@ -3,6 +3,7 @@ import type { ChannelContext } from '../../src/core/channel.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { signature } from '../../src/channels/shared/tencent-crypto.js';
 import { WecomChannel } from '../../src/channels/wecom/channel.js';
@@ -49,6 +50,7 @@ async function boot(config: Record<string, unknown> = {}, fakeOpts: FakeWecomOpt
     clock,
     feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [], watch: () => () => {} },
     sharedStore: false,
+    rateLimiter: (_name, limit) => localRateLimiter(limit, clock),
     reportError: () => {},
   };
   channel = new WecomChannel(ctx);

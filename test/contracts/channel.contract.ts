@@ -7,6 +7,7 @@ import type { Channel, ChannelContext } from '../../src/core/channel.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
@@ -78,6 +79,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
           watch: () => () => {}, // one process: nothing else appends
         },
         sharedStore: false,
+        rateLimiter: (_name, limit) => localRateLimiter(limit, systemClock),
         reportError: (e) => errors.push(e),
       };
       const app = Fastify() as unknown as FastifyInstance;

@@ -246,6 +246,15 @@ if (!url) {
       });
     });
 
+    it('two stores taking from one rate bucket at once share its tokens: never more than it holds', async () => {
+      await withTwoStores(async (a, b) => {
+        const bucket = { capacity: 30, perSecond: 0.001, now: t0 };
+        const takes = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).takeRateTokens('bot.web:requests', 2, bucket)));
+        expect(takes.reduce((sum, t) => sum + t.taken, 0)).toBe(30);
+        expect(takes.filter((t) => t.taken > 0)).toHaveLength(15);
+      });
+    });
+
     it('races a worker completing against another store reclaiming its expired lease: exactly one of them wins', async () => {
       await withTwoStores(async (a, b) => {
         const outcomes = new Set<string>();

@@ -5,6 +5,7 @@ import type { ChannelContext } from '../../src/core/channel.js';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { RelayChannel, relayChannel } from '../../examples/relay-channel/index.js';
@@ -60,6 +61,7 @@ describe('relay example channel', () => {
       clock,
       feed: { append: noFeed, read: noFeed, repliesTo: noFeed, watch: () => () => {} },
       sharedStore: false,
+      rateLimiter: (_name, limit) => localRateLimiter(limit, clock),
       reportError: (e) => errors.push(e),
     };
     const instance = new RelayChannel(ctx);

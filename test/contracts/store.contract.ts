@@ -387,6 +387,31 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       });
     });
 
+    describe('rate buckets', () => {
+      // 500 tokens per second is 0.5 per ms: every refill below is exact in binary floating point.
+      const bucket = (now: number, capacity = 10) => ({ capacity, perSecond: 500, now });
+
+      it('starts full, takes whole tokens up to what is there, refills at the rate up to the capacity, never backwards', async () => {
+        expect(await store.takeRateTokens('bot.web:requests', 4, bucket(t0))).toEqual({ taken: 4, left: 6 });
+        expect(await store.takeRateTokens('bot.web:requests', 10, bucket(t0))).toEqual({ taken: 6, left: 0 });
+        expect(await store.takeRateTokens('bot.web:requests', 1, bucket(t0 + 1))).toEqual({ taken: 0, left: 0.5 });
+        expect(await store.takeRateTokens('bot.web:requests', 1, bucket(t0 + 2))).toEqual({ taken: 1, left: 0 });
+        expect(await store.takeRateTokens('bot.web:requests', 50, bucket(t0 + 1_000))).toEqual({ taken: 10, left: 0 }); // capped
+        // A process whose clock is behind refills nothing, and does not move the bucket's time back.
+        expect(await store.takeRateTokens('bot.web:requests', 1, bucket(t0 + 900))).toEqual({ taken: 0, left: 0 });
+        expect(await store.takeRateTokens('bot.web:requests', 5, bucket(t0 + 1_002))).toEqual({ taken: 1, left: 0 });
+        // Another key is another bucket; a smaller capacity caps what was there before.
+        expect(await store.takeRateTokens('bot.other:requests', 3, bucket(t0))).toEqual({ taken: 3, left: 7 });
+        expect(await store.takeRateTokens('bot.other:requests', 1, bucket(t0 + 100, 2))).toEqual({ taken: 1, left: 1 });
+      });
+
+      it('never hands out more than the bucket holds to concurrent takes', async () => {
+        const slow = { capacity: 5, perSecond: 0.001, now: t0 };
+        const takes = await Promise.all(Array.from({ length: 20 }, () => store.takeRateTokens('bot.web:burst', 1, slow)));
+        expect(takes.reduce((sum, t) => sum + t.taken, 0)).toBe(5);
+      });
+    });
+
     describe('dead letters', () => {
       it('lists both kinds with their error, filtered by kind and entry', async () => {
         const a = await enqueueAndClaim('a', t0, { entry: 'bot.web' });

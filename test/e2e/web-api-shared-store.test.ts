@@ -57,4 +57,32 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
     await waitFor(() => stream.events.length === 1, 2_000, 'the reply on the stream');
     expect(stream.events[0]?.data).toMatchObject({ messageId: '42', text: 'stored by the other process' });
   });
+
+  it("holds the entry's rate limit for both processes together, not for each", async () => {
+    schema = `cc_wrl_${process.pid}_${Date.now().toString(36)}`;
+    // 60 per minute: a burst of 6, then one more a second.
+    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'echo' }, entries: [webApiEntry({ rate_limit_per_minute: 60 })] } } });
+    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+    await gateways[0]!.until(() => gateways.every((g) => g.gateway.keeper.statusOf(ENTRY)?.state === 'running'));
+    const post = (g: TestGateway, i: number) =>
+      g.app.inject({
+        method: 'POST',
+        url: `/api/v1/chat/${ENTRY}`,
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        payload: { userId: 'a', content: `m${i}` },
+      });
+    // A load balancer sends every other request to the other process; half of them at once.
+    const results = [];
+    const started = Date.now();
+    for (let i = 0; i < 12; i += 4) results.push(...(await Promise.all([0, 1, 2, 3].map((k) => post(gateways[(i + k) % 2]!, i + k)))));
+    const accepted = results.filter((r) => r.statusCode === 202);
+    // The burst, plus a token per second the requests took; each process alone would take 6 of 6.
+    expect(accepted.length).toBeGreaterThanOrEqual(6);
+    expect(accepted.length).toBeLessThanOrEqual(6 + Math.floor((Date.now() - started) / 1_000));
+    const limited = results.filter((r) => r.statusCode === 429);
+    expect(limited).toHaveLength(12 - accepted.length);
+    expect(limited.every((r) => Number(r.headers['retry-after']) >= 1)).toBe(true);
+    expect(limited[0]!.json()).toMatchObject({ error: { code: 'COCO_ERR_RATE_LIMITED' } });
+    expect(await gateways[0]!.gateway.store.listMessages({})).toHaveLength(accepted.length);
+  });
 });

@@ -4,7 +4,7 @@ import { Channel, type ChannelContext, type FeedEvent } from '../../core/channel
 import { CocoError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { sha256 } from '../../core/hash.js';
-import { TokenBucket } from '../shared/token-bucket.js';
+import type { RateDecision, RateLimiter } from '../../core/rate-limiter.js';
 import { postCallback, type CallbackTarget } from './callback.js';
 import type { WebApiChannelConfig } from './config.js';
 
@@ -28,7 +28,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
 
   private config?: WebApiChannelConfig;
   private keyDigest?: Buffer;
-  private bucket?: TokenBucket;
+  private limiter?: RateLimiter;
   private callback?: CallbackTarget;
   /** Local wake-ups for waiting requests and streams; the store stays the source of truth. */
   readonly events = new EventEmitter().setMaxListeners(0);
@@ -55,7 +55,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     this.config = config;
     this.keyDigest = sha256(config.api_key);
     const perMinute = config.rate_limit_per_minute;
-    this.bucket = new TokenBucket(Math.max(1, Math.ceil(perMinute / 10)), perMinute / 60, this.ctx.clock.now());
+    this.limiter = this.ctx.rateLimiter('requests', { capacity: Math.max(1, Math.ceil(perMinute / 10)), perSecond: perMinute / 60 });
     // Replies other gateway processes store for this entry wake streams and held requests here too.
     this.unwatch = this.ctx.feed.watch((conversationId, replyTo) => this.announce(conversationId, replyTo));
     this.callback =
@@ -105,8 +105,8 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     return timingSafeEqual(sha256(header.slice(7).trim()), this.keyDigest);
   }
 
-  takeRateToken(): { ok: true } | { ok: false; retryAfterMs: number } {
-    return this.bucket ? this.bucket.take(this.ctx.clock.now()) : { ok: true };
+  takeRateToken(): RateDecision | Promise<RateDecision> {
+    return this.limiter ? this.limiter.take() : { ok: true };
   }
 
   async readReplies(conversationId: string, afterSeq: number, limit = 100): Promise<WebApiReply[]> {

@@ -40,7 +40,7 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
     scope.post('/api/v1/chat/:entryId', async (request, reply) => {
       const channel = authorized(host, request);
       const config = channel.settings;
-      takeRateToken(channel, reply);
+      await takeRateToken(channel, reply);
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       if (raw.length > config.body_limit_bytes) {
         throw new CocoError('COCO_ERR_REQUEST_TOO_LARGE', `body is ${raw.length} bytes; the limit is ${config.body_limit_bytes}`, {
@@ -104,8 +104,8 @@ export function submitChat(
 }
 
 /** Rate limit of the entry, for every sender (API clients and the panel alike). */
-export function takeRateToken(channel: WebApiChannel, reply: FastifyReply): void {
-  const limited = channel.takeRateToken();
+export async function takeRateToken(channel: WebApiChannel, reply: FastifyReply): Promise<void> {
+  const limited = await channel.takeRateToken();
   if (limited.ok) return;
   reply.header('retry-after', Math.ceil(limited.retryAfterMs / 1000));
   throw new CocoError('COCO_ERR_RATE_LIMITED', `over ${channel.settings.rate_limit_per_minute} requests per minute for this entry`, {

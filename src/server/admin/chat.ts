@@ -29,7 +29,7 @@ export function registerChatRoutes(app: FastifyInstance, gateway: Gateway): void
 
   app.post<KeyParams>('/chat/:key', async (request, reply) => {
     const channel = channelOf(request.params.key);
-    takeRateToken(channel, reply);
+    await takeRateToken(channel, reply);
     const body = parseInput(chatBody, asObject(request.body), 'body');
     const accepted = await submitChat(channel, { ...body, userName: 'panel' });
     return reply.code(202).send({ messageId: accepted.messageId, duplicate: accepted.duplicate });

@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
-  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, Store, StoreStats,
+  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, RateBucket, Store, StoreStats,
 } from '../store.js';
 import { NOTIFY_CHANNEL, StoreNotifications } from './notifications.js';
 import {
@@ -17,6 +17,7 @@ import {
   chunkOf,
   claimable,
   clampLimit,
+  firstRateTake,
   horizonSql,
   messagesQuery,
   migrationFiles,
@@ -138,6 +139,8 @@ async function transaction<T>(pool: pg.Pool, begin: string, fn: (c: PoolClient) 
 
 const GUARD = `status = 'leased' AND lease_token = $2`; // $1 is the id
 const READ_ONLY = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'; // one snapshot for a multi-query read
+/** A rate bucket's tokens refilled up to $4 (now): $5 capacity, $6 tokens per ms. */
+const RATE_AVAILABLE = 'LEAST($5::float8, b.tokens + GREATEST(0, $4::bigint - b.updated_at) * $6::float8)';
 
 // Named, so each pooled connection parses and plans them once.
 const SQL = {
@@ -219,6 +222,13 @@ const SQL = {
     WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= $3
     RETURNING entry_key`,
   releaseEntry: 'DELETE FROM entry_leases WHERE entry_key = $1 AND owner = $2',
+  // One statement: concurrent takes from several processes queue on the row's lock.
+  takeRateTokens: `INSERT INTO rate_buckets AS b (bucket_key, tokens, taken, updated_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (bucket_key) DO UPDATE SET
+      taken = LEAST($7::int, FLOOR(${RATE_AVAILABLE}))::int,
+      tokens = ${RATE_AVAILABLE} - LEAST($7::int, FLOOR(${RATE_AVAILABLE})),
+      updated_at = GREATEST(b.updated_at, $4)
+    RETURNING taken, tokens`,
   outboxLease: `UPDATE outbox AS o SET status = 'leased', attempts = o.attempts + 1, lease_token = l.token, lease_until = $3,
       lease_owner = $4
     FROM unnest($1::bigint[], $2::text[]) AS l (id, token) WHERE o.id = l.id`,
@@ -577,6 +587,14 @@ export class PostgresStore implements Store {
 
   async releaseEntry(entryKey: string, owner: string): Promise<void> {
     await run(this.pool, 'releaseEntry', [entryKey, owner]);
+  }
+
+  async takeRateTokens(key: string, want: number, bucket: RateBucket): Promise<{ taken: number; left: number }> {
+    const n = Math.max(1, Math.trunc(want));
+    const first = firstRateTake(n, bucket.capacity);
+    const values = [key, first.left, first.taken, bucket.now, bucket.capacity, bucket.perSecond / 1000, n];
+    const row = (await run<{ taken: number; tokens: number }>(this.pool, 'takeRateTokens', values)).rows[0]!;
+    return { taken: row.taken, left: row.tokens };
   }
 
   onFeedAppended(listener: (e: FeedAppended) => void): () => void {

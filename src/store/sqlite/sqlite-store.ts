@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type {
   ClaimOptions, ConversationSummary, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
-  EntryBacklog, OutboundStatus, Store, StoreStats,
+  EntryBacklog, OutboundStatus, RateBucket, Store, StoreStats,
 } from '../store.js';
 import {
   type EventRow,
@@ -16,6 +16,7 @@ import {
   chunkOf,
   claimable,
   clampLimit,
+  firstRateTake,
   horizonSql,
   messagesQuery,
   migrationFiles,
@@ -152,6 +153,8 @@ interface QueuedWrite {
 }
 
 const PRUNABLE = prunableSql('@horizon');
+/** A rate bucket's tokens refilled up to now (`CAST … AS INTEGER` of it is the whole tokens). */
+const RATE_AVAILABLE = 'min(@capacity, rate_buckets.tokens + max(0, @now - rate_buckets.updated_at) * @perMs)';
 
 const LEASED = `WHERE id = @id AND status = 'leased' AND lease_token = @token`;
 /** The same guard with positional parameters (id, then token), for statements on every message's path. */
@@ -231,6 +234,13 @@ export class SqliteStore implements Store {
         ON CONFLICT (entry_key) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
         WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= @now`),
       releaseEntry: p('DELETE FROM entry_leases WHERE entry_key = ? AND owner = ?'),
+      takeRateTokens: p<{ taken: number; tokens: number }>(`INSERT INTO rate_buckets (bucket_key, tokens, taken, updated_at)
+        VALUES (@key, @firstLeft, @firstTaken, @now)
+        ON CONFLICT (bucket_key) DO UPDATE SET
+          taken = min(@want, CAST(${RATE_AVAILABLE} AS INTEGER)),
+          tokens = ${RATE_AVAILABLE} - min(@want, CAST(${RATE_AVAILABLE} AS INTEGER)),
+          updated_at = max(rate_buckets.updated_at, @now)
+        RETURNING taken, tokens`),
       outboxLease: p(`UPDATE outbox SET status = 'leased', attempts = attempts + 1, lease_token = @token,
           lease_until = @until, lease_owner = @owner WHERE id = @id`),
       outboxSent: p(`UPDATE outbox SET status = 'sent', sent_at = ?, platform_message_id = ?,
@@ -565,6 +575,16 @@ export class SqliteStore implements Store {
 
   async releaseEntry(entryKey: string, owner: string): Promise<void> {
     await this.write(() => this.s.releaseEntry.run(entryKey, owner));
+  }
+
+  async takeRateTokens(key: string, want: number, bucket: RateBucket): Promise<{ taken: number; left: number }> {
+    const n = Math.max(1, Math.trunc(want));
+    const first = firstRateTake(n, bucket.capacity);
+    const params = {
+      key, want: n, now: bucket.now, capacity: bucket.capacity, perMs: bucket.perSecond / 1000, firstLeft: first.left, firstTaken: first.taken,
+    };
+    const row = await this.write(() => this.s.takeRateTokens.get(params)!);
+    return { taken: row.taken, left: row.tokens };
   }
 
   async stats(): Promise<StoreStats> {
