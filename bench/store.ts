@@ -2,8 +2,8 @@
 // measured in this process (no load generator sharing the cores, so these figures move far less
 // between runs than the HTTP ones). Two phases per id pattern:
 //   enqueue  - groups of 50 concurrent enqueues (one group commit each), as webhooks arrive;
-//   answer   - 16 workers loop claim → complete (reply chunk leased on insert) → feed append →
-//              mark sent: the store side of the heartbeat and outbox for a web_api reply.
+//   answer   - 16 workers loop claim → complete (the reply appended to the feed and stored as
+//              sent in that transaction): the store side of the heartbeat for a web_api reply.
 // Sequential ids are what the HTTP benchmarks send; random ids are like real platform user ids
 // (WeChat openids, Feishu open_ids), which scatter index inserts across the B-trees.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -86,14 +86,9 @@ async function measure(open: Open, messages: number, userOf: (i: number) => stri
             format: 'text', chunkIndex: 0, chunkCount: 1, replyTo: item.id, inReplyTo: msgId, isGroup: false, availableAt: now, expiresAt: now + DAY_MS,
           }],
           claim: { leaseMs: 60_000, owner: 'bench' },
+          feed: [{ messageId: item.id, userId, text: `echo: ${item.message.content}`, format: 'text', chunk: { index: 0, count: 1 } }],
         });
-        const chunk = chunks ? chunks[0] : undefined;
-        if (!chunk) throw new Error(`message ${item.id}: its reply chunk was not leased to the worker`);
-        const { seq } = await store.appendFeed(
-          { entryKey: ENTRY, conversationId, idempotencyKey: chunk.idempotencyKey, replyTo: item.id, payload: { messageId: item.id, userId, text: chunk.text } },
-          now,
-        );
-        if (!(await store.markSent(chunk.id, chunk.leaseToken, { now, platformMessageId: String(seq) }))) throw new Error(`chunk ${chunk.id} lost its lease`);
+        if (!chunks || chunks[0]?.status !== 'sent') throw new Error(`message ${item.id}: its reply was not appended to the feed on completion`);
         answered++;
       }
     };

@@ -102,6 +102,8 @@ export class Gateway {
       onReplies: () => this.outbox.wake(),
       deliver: (items) => this.outbox.deliverNow(items),
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
+      feedDeliveryOf: (entryKey) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey)?.feedDelivery()),
+      onSent: (entryKey) => this.keeper.countOut(entryKey),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,
       maxAttempts: limits.max_attempts,

@@ -60,6 +60,18 @@ export interface ChannelContext {
 }
 
 /**
+ * How a channel whose delivery is a write to its own feed (the Web API without a callback URL) lets
+ * the heartbeat deliver a reply in the transaction that stores it. The message is then never
+ * finished without its reply readable, and one commit does what the outbox and `send()` took three for.
+ */
+export interface FeedDelivery {
+  /** What `send()` would append to the feed for this chunk. */
+  payload(reply: OutgoingMessage, userId: string, context: SendContext): unknown;
+  /** Called after the commit for each chunk now in the feed: wake whoever waits for it. */
+  delivered(userId: string, context: SendContext): void;
+}
+
+/**
  * One platform protocol. Subclasses implement `start`, `send` and `stop`; the SceneKeeper wires
  * `onMessage` and `sceneId`. A channel acknowledges the platform only after `onMessage` resolved.
  */
@@ -89,6 +101,14 @@ export abstract class Channel<Config = unknown> {
 
   /** Disconnects and releases everything; idempotent. */
   abstract stop(): Promise<void>;
+
+  /**
+   * For a channel whose `send()` only appends to its feed: how the heartbeat appends a reply itself
+   * (see FeedDelivery). Asked for every reply; undefined, the default, sends through the outbox.
+   */
+  feedDelivery(): FeedDelivery | undefined {
+    return undefined;
+  }
 
   /** The state of the link to the platform, shown with the entry's status; none by default. */
   transportStatus(): TransportStatus | undefined {

@@ -10,6 +10,8 @@ import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
+import type { FeedDelivery } from './channel.js';
+import { sendContextOf } from './outbox.js';
 import { WorkLoop } from './work-loop.js';
 
 /** Who answers a message: resolved from the current workspace when the message is processed. */
@@ -38,6 +40,10 @@ export interface HeartbeatDeps {
    * process runs the entry), they are stored for an outbox loop instead.
    */
   canDeliver(entryKey: string): boolean;
+  /** The running channel's feed delivery when its replies are appended to its feed on completion. */
+  feedDeliveryOf(entryKey: string): FeedDelivery | undefined;
+  /** Counts a reply chunk delivered on completion (the outbox counts the ones it sends). */
+  onSent(entryKey: string): void;
   concurrency: number;
   leaseMs: number;
   maxAttempts: number;
@@ -130,10 +136,13 @@ export class Heartbeat {
       // History is written for agents that read it; the message log keeps every message anyway.
       const turns: HistoryTurn[] = target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
       if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: outcome.reply.text, at: now });
+      const replies = this.chunks(item, outcome.reply.text, outcome.reply.format, now);
+      const feed = this.deps.feedDeliveryOf(item.entryKey);
       const completed = await store.completeInbound(item.id, item.leaseToken, {
         now,
         status: outcome.ok ? 'done' : 'fallback',
-        replies: this.chunks(item, outcome.reply.text, outcome.reply.format, now),
+        replies,
+        feed: feed && replies.map((r) => feed.payload({ text: r.text, format: r.format }, r.userId, sendContextOf(r))),
         history: { key: historyKey, turns },
         detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message,
         claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
@@ -144,9 +153,16 @@ export class Heartbeat {
       }
       if (outcome.ok) metrics.processed.inc({ channel: item.channelType });
       else metrics.failed.inc({ channel: item.channelType, reason: 'agent' });
-      // Next in line: deliver at once. Otherwise they wait behind earlier replies for the outbox loop.
-      if (completed.length > 0) this.deps.deliver(completed);
-      else this.deps.onReplies();
+      // Next in line: in the feed already, or delivered at once. Otherwise they wait behind earlier replies for the outbox loop.
+      for (const o of completed) {
+        if (o.status !== 'sent') continue;
+        feed?.delivered(o.userId, sendContextOf(o));
+        metrics.outboxSent.inc({ channel: o.channelType });
+        this.deps.onSent(o.entryKey);
+      }
+      const leased = completed.filter((o) => o.status === 'leased');
+      if (leased.length > 0) this.deps.deliver(leased);
+      else if (completed.length === 0) this.deps.onReplies();
     } catch (err) {
       await this.retryOrBury(item, err, log);
     } finally {

@@ -1,8 +1,9 @@
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { OutboundItem, Store } from '../store/store.js';
+import type { NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Channel } from './channel.js';
 import type { Clock } from './clock.js';
+import type { SendContext } from './message.js';
 import { describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import { WorkLoop } from './work-loop.js';
@@ -121,15 +122,7 @@ export class OutboxSender {
       return false;
     }
     try {
-      const result = await channel.send({ text: item.text, format: item.format }, item.userId, {
-        conversationId: item.conversationId,
-        isGroup: item.isGroup,
-        inReplyTo: item.inReplyTo,
-        messageId: item.replyTo,
-        idempotencyKey: item.idempotencyKey,
-        chunk: { index: item.chunkIndex, count: item.chunkCount },
-        replyMeta: item.replyMeta,
-      });
+      const result = await channel.send({ text: item.text, format: item.format }, item.userId, sendContextOf(item));
       const ok = await store.markSent(item.id, item.leaseToken, { now: clock.now(), platformMessageId: result.platformMessageId });
       if (ok) {
         metrics.outboxSent.inc(labels);
@@ -154,4 +147,17 @@ export class OutboxSender {
       return false;
     }
   }
+}
+
+/** What `Channel.send()` is told about a reply chunk, besides its text. */
+export function sendContextOf(item: NewOutbound): SendContext {
+  return {
+    conversationId: item.conversationId,
+    isGroup: item.isGroup,
+    inReplyTo: item.inReplyTo,
+    messageId: item.replyTo,
+    idempotencyKey: item.idempotencyKey,
+    chunk: { index: item.chunkIndex, count: item.chunkCount },
+    replyMeta: item.replyMeta,
+  };
 }

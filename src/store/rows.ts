@@ -191,15 +191,24 @@ export function messagesQuery(filter: MessageFilter, param: (n: number) => strin
   return { sql: `SELECT * FROM inbound ${cond} ORDER BY id DESC LIMIT ${param(args.length)}`, args };
 }
 
+/** How a reply chunk is stored: waiting for the outbox, leased to the worker that stored it, or already delivered. */
+export type OutboxState =
+  | undefined
+  | { lease: { token: string; until: number; owner: string } }
+  | { sent: { platformMessageId: string } };
+
 /** The insertOutbox parameters, in its column order. */
-export function outboxParams(r: NewOutbound, now: number, lease?: { token: string; until: number; owner: string }): unknown[] {
+export function outboxParams(r: NewOutbound, now: number, state?: OutboxState): unknown[] {
+  const lease = state && 'lease' in state ? state.lease : undefined;
+  const sent = state && 'sent' in state ? state.sent : undefined;
   return [
     r.entryKey, r.channelType, r.conversationId, r.userId, r.idempotencyKey, r.text, r.format, r.chunkIndex, r.chunkCount,
     r.replyTo, r.inReplyTo, r.isGroup ? 1 : 0, r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta),
-    lease ? 'leased' : 'pending', lease ? 1 : 0, lease?.token ?? null, lease?.until ?? null, lease?.owner ?? null,
+    sent ? 'sent' : lease ? 'leased' : 'pending', state ? 1 : 0, lease?.token ?? null, lease?.until ?? null, lease?.owner ?? null,
     r.availableAt, r.expiresAt,
     r.expiresAt - now, // max age, kept so that every revive grants the same again
     now,
+    sent ? now : null, sent?.platformMessageId ?? null,
   ];
 }
 

@@ -242,6 +242,13 @@ export interface InboundResult {
   detail?: string;
   /** Lease the reply chunks to the caller on insert when they are next in line (see completeInbound). */
   claim?: { leaseMs: number; owner: string };
+  /**
+   * For an entry whose delivery is its own feed (the Web API): one feed payload per reply chunk.
+   * When the chunks are next in line, they are appended to the feed in this transaction and stored
+   * as sent (platform message id: the feed seq), and `completeInbound` returns them with status
+   * "sent". Otherwise this is ignored and the chunks wait in the outbox as usual, behind the earlier ones.
+   */
+  feed?: unknown[];
 }
 
 export interface NewOutbound {

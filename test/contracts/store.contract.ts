@@ -243,6 +243,43 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(next.map((o) => [o.replyTo, o.chunkIndex])).toEqual([[b!.id, 0]]);
       });
 
+      it('appends the chunks to the feed and stores them as sent, in the same transaction, when they are next in line', async () => {
+        await store.enqueue(inbound('f1', { conv: 'conv' }), t0);
+        await store.enqueue(inbound('f2', { conv: 'conv' }), t0);
+        const [a] = await store.claimInbound(claim(t0));
+        const stored = await store.completeInbound(a!.id, a!.leaseToken, {
+          ...result(a!, t0 + 1, [reply(a!, 0, t0 + 1, { chunkCount: 2 }), reply(a!, 1, t0 + 1, { chunkCount: 2 })]),
+          claim: { leaseMs: 1_000, owner: 'w1' },
+          feed: [{ text: 'one' }, { text: 'two' }],
+        });
+        const feed = await store.feedRepliesTo(ENTRY, a!.id);
+        expect(feed.map((f) => [f.conversationId, f.replyTo, f.payload, f.createdAt])).toEqual([
+          ['conv', a!.id, { text: 'one' }, t0 + 1],
+          ['conv', a!.id, { text: 'two' }, t0 + 1],
+        ]);
+        expect(feed[1]!.seq).toBeGreaterThan(feed[0]!.seq);
+        expect(stored && stored.map((o) => [o.chunkIndex, o.status, o.sentAt, o.platformMessageId])).toEqual([
+          [0, 'sent', t0 + 1, String(feed[0]!.seq)],
+          [1, 'sent', t0 + 1, String(feed[1]!.seq)],
+        ]);
+        expect(await store.claimOutbound(claim(t0 + 2))).toEqual([]);
+        const d = await store.getMessage(a!.id);
+        expect(d?.replies.map((r) => [r.status, r.sentAt, r.platformMessageId])).toEqual([
+          ['sent', t0 + 1, String(feed[0]!.seq)],
+          ['sent', t0 + 1, String(feed[1]!.seq)],
+        ]);
+        expect(d?.timeline.map((e) => e.stage)).toContain('sent');
+        // With a chunk of the conversation still waiting in the outbox, the next reply waits behind it, out of the feed.
+        const [b] = await store.claimInbound(claim(t0 + 2));
+        await store.completeInbound(b!.id, b!.leaseToken, result(b!, t0 + 3, [reply(b!, 0, t0 + 3)]));
+        await store.enqueue(inbound('f3', { conv: 'conv' }), t0 + 3);
+        const [c] = await store.claimInbound(claim(t0 + 3));
+        expect(await store.completeInbound(c!.id, c!.leaseToken, { ...result(c!, t0 + 4, [reply(c!, 0, t0 + 4)]), feed: [{ text: 'three' }] })).toEqual([]);
+        expect(await store.feedRepliesTo(ENTRY, c!.id)).toEqual([]);
+        expect((await store.claimOutbound(claim(t0 + 5))).map((o) => [o.replyTo, o.status])).toEqual([[b!.id, 'leased']]);
+        expect((await store.getMessage(c!.id))?.replies.map((r) => r.status)).toEqual(['pending']);
+      });
+
       it('returns a handed-over chunk to the queue when its worker dies (lease expiry)', async () => {
         await store.enqueue(inbound('h1', { conv: 'conv' }), t0);
         const [a] = await store.claimInbound(claim(t0));

@@ -23,16 +23,27 @@ describe('web_api → echo agent', () => {
     expect(res.status).toBe(200);
     expect(res.json.status).toBe('answered');
     expect(res.json.reply).toEqual({ text: 'echo: hello', format: 'text' });
-    // The reply is in the client's hands once stored in the feed; the outbox records "sent" right after.
-    const log = await t.until(async () => {
-      const m = await t!.gateway.store.getMessage(res.json.messageId);
-      return m?.replies[0]?.status === 'sent' ? m : undefined;
-    });
+    // The reply went into the feed in the transaction that finished the message: sent by the time anyone reads it.
+    const log = (await t.gateway.store.getMessage(res.json.messageId))!;
     expect(log.status).toBe('done');
+    expect(log.replies.map((r) => r.status)).toEqual(['sent']);
     expect(log.timeline.map((e) => e.stage)).toEqual(['received', 'claimed', 'replied', 'sent']);
     const status = t.gateway.keeper.statusOf(ENTRY)!;
     expect(status.messagesIn).toBe(1);
     expect(status.messagesOut).toBe(1);
+  });
+
+  it('needs no outbox for its replies: they are appended to the feed as the message is finished', async () => {
+    t = await startTestGateway(echoWorkspace({ wait_timeout_ms: 3_000 }));
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    await t.gateway.outbox.stop();
+    const res = await t.chat(ENTRY, { userId: 'carol', content: 'no outbox' }, { wait: true });
+    expect(res.json).toMatchObject({ status: 'answered', reply: { text: 'echo: no outbox' } });
+    const [sent] = (await t.gateway.store.getMessage(res.json.messageId))!.replies;
+    const [feed] = await t.gateway.store.feedRepliesTo(ENTRY, res.json.messageId);
+    expect(sent).toMatchObject({ status: 'sent', platformMessageId: String(feed!.seq) });
+    expect(t.gateway.keeper.statusOf(ENTRY)!.messagesOut).toBe(1);
+    expect(await t.gateway.metrics.registry.getSingleMetricAsString('cococat_outbox_sent_total')).toContain('channel="web_api"} 1');
   });
 
   it('streams replies over SSE and resumes after Last-Event-ID', async () => {

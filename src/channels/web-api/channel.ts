@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { Channel, type ChannelContext, type FeedEvent } from '../../core/channel.js';
+import { Channel, type ChannelContext, type FeedDelivery, type FeedEvent } from '../../core/channel.js';
 import { CocoError } from '../../core/errors.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { sha256 } from '../../core/hash.js';
@@ -64,14 +64,18 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
         : undefined;
   }
 
+  /** Without a callback, a reply's delivery is its feed entry: the heartbeat appends it on completion. */
+  override feedDelivery(): FeedDelivery | undefined {
+    return this.callback ? undefined : this.delivery;
+  }
+
+  private readonly delivery: FeedDelivery = {
+    payload: feedPayload,
+    delivered: (_userId, context) => this.announce(context.conversationId, context.messageId),
+  };
+
   override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
-    const payload = {
-      messageId: context.messageId,
-      userId,
-      text: reply.text,
-      format: reply.format,
-      chunk: context.chunk,
-    };
+    const payload = feedPayload(reply, userId, context);
     const { seq } = await this.ctx.feed.append({
       conversationId: context.conversationId,
       idempotencyKey: context.idempotencyKey,
@@ -116,6 +120,11 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   async repliesTo(messageId: string): Promise<WebApiReply[]> {
     return (await this.ctx.feed.repliesTo(messageId)).map(toReply);
   }
+}
+
+/** What the feed keeps of a reply chunk (WebApiReply without its seq). */
+function feedPayload(reply: OutgoingMessage, userId: string, context: SendContext) {
+  return { messageId: context.messageId, userId, text: reply.text, format: reply.format, chunk: context.chunk };
 }
 
 function toReply(event: FeedEvent): WebApiReply {

@@ -22,6 +22,7 @@ import {
   messagesQuery,
   migrationFiles,
   outboxParams,
+  type OutboxState,
   parseId,
   prunableSql,
   toConversation,
@@ -301,11 +302,11 @@ function run<R extends QueryResultRow = QueryResultRow>(db: Db, name: Name, valu
 
 const OUTBOX_COLUMNS = `entry_key, channel_type, conversation_id, user_id, idempotency_key, text, format, chunk_index, chunk_count,
   reply_to, in_reply_to, is_group, reply_meta, status, attempts, lease_token, lease_until, lease_owner, available_at, expires_at,
-  max_age_ms, created_at`;
+  max_age_ms, created_at, sent_at, platform_message_id`;
 
 /** The outbox insert of `n` chunks, parameters in outboxParams order (is_group's 1/0 is valid boolean input). */
 function insertOutbox(n: number): string {
-  const width = 22;
+  const width = 24;
   const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`).join(', ')})`);
   return `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES ${rows.join(', ')}
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`;
@@ -416,29 +417,46 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Inserts the reply chunks; leased to the caller when asked and nothing of the conversation waits before them. */
+  /**
+   * Inserts the reply chunks. When nothing of the conversation waits before them, they are appended
+   * to the entry's feed and stored as sent (`res.feed`), or leased to the caller (`res.claim`).
+   */
   private async insertReplies(c: PoolClient, res: InboundResult): Promise<OutboundItem[]> {
     const first = res.replies[0];
     if (!first) return [];
-    const claim = res.claim && (await run(c, 'outboxBusy', [first.entryKey, first.conversationId])).rowCount === 0 ? res.claim : undefined;
-    const leases = res.replies.map(() => claim && { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner });
-    const params = res.replies.flatMap((r, i) => outboxParams(r, res.now, leases[i]));
+    const next = (res.claim || res.feed) && (await run(c, 'outboxBusy', [first.entryKey, first.conversationId])).rowCount === 0;
+    const feed = next && res.feed?.length === res.replies.length ? res.feed : undefined;
+    const claim = next && !feed ? res.claim : undefined;
+    const states: OutboxState[] = [];
+    for (const [i, r] of res.replies.entries()) {
+      if (feed) {
+        const { seq } = await this.appendFeedIn(c, { ...r, payload: feed[i] }, res.now);
+        states.push({ sent: { platformMessageId: String(seq) } });
+      } else {
+        states.push(claim && { lease: { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner } });
+      }
+    }
+    const params = res.replies.flatMap((r, i) => outboxParams(r, res.now, states[i]));
     const inserted = await c.query<{ id: number; idempotency_key: string }>(insertOutbox(res.replies.length), params);
-    if (!claim) {
+    if (!claim && !feed) {
       // Left for an outbox loop: perhaps another process's, the one that runs this entry.
       if (inserted.rowCount) await run(c, 'notify', [this.notifications.outboxPayload(first.entryKey)]);
       return [];
     }
     const ids = new Map(inserted.rows.map((r) => [r.idempotency_key, r.id]));
-    const claimed: OutboundItem[] = [];
+    const stored: OutboundItem[] = [];
     res.replies.forEach((r, i) => {
       const id = ids.get(r.idempotencyKey);
-      const lease = leases[i];
-      if (id === undefined || !lease) return;
+      const state = states[i];
+      if (id === undefined || !state) return;
       ids.delete(r.idempotencyKey); // a key repeated in one reply was inserted by its first chunk only
-      claimed.push({ ...r, id: String(id), status: 'leased', attempts: 1, leaseToken: lease.token, leaseUntil: lease.until, createdAt: res.now });
+      stored.push(
+        'sent' in state
+          ? { ...r, id: String(id), status: 'sent', attempts: 1, leaseToken: '', leaseUntil: 0, createdAt: res.now, sentAt: res.now, platformMessageId: state.sent.platformMessageId }
+          : { ...r, id: String(id), status: 'leased', attempts: 1, leaseToken: state.lease.token, leaseUntil: state.lease.until, createdAt: res.now },
+      );
     });
-    return claimed;
+    return stored;
   }
 
   /** A guarded mailbox update (returning the conversation key); on success refreshes the head and records the event. */
@@ -558,18 +576,20 @@ export class PostgresStore implements Store {
   }
 
   async appendFeed(item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }> {
+    return this.tx((c) => this.appendFeedIn(c, item, now));
+  }
+
+  private async appendFeedIn(c: PoolClient, item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }> {
     const payload = JSON.stringify(item.payload ?? null);
-    return this.tx(async (c) => {
-      // Seqs within a conversation are drawn in commit order, so a reader's cursor never passes an
-      // item another process is still writing.
-      await run(c, 'lock', [JSON.stringify(['feed', item.entryKey, item.conversationId])]);
-      const notice = this.notifications.feedPayload(item.entryKey, item.conversationId, item.replyTo);
-      const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now, notice]);
-      if (r.rows[0]) return { seq: r.rows[0].seq, duplicate: false };
-      const first = (await run<{ seq: number }>(c, 'feedSeqByKey', [item.entryKey, item.idempotencyKey])).rows[0];
-      if (!first) throw new Error('feed item vanished between insert and lookup');
-      return { seq: first.seq, duplicate: true };
-    });
+    // Seqs within a conversation are drawn in commit order, so a reader's cursor never passes an
+    // item another process is still writing.
+    await run(c, 'lock', [JSON.stringify(['feed', item.entryKey, item.conversationId])]);
+    const notice = this.notifications.feedPayload(item.entryKey, item.conversationId, item.replyTo);
+    const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now, notice]);
+    if (r.rows[0]) return { seq: r.rows[0].seq, duplicate: false };
+    const first = (await run<{ seq: number }>(c, 'feedSeqByKey', [item.entryKey, item.idempotencyKey])).rows[0];
+    if (!first) throw new Error('feed item vanished between insert and lookup');
+    return { seq: first.seq, duplicate: true };
   }
 
   async readFeed(entryKey: string, conversationId: string, afterSeq: number, limit: number): Promise<FeedItem[]> {

@@ -21,6 +21,7 @@ import {
   messagesQuery,
   migrationFiles,
   outboxParams,
+  type OutboxState,
   parseId,
   prunableSql,
   toConversation,
@@ -220,8 +221,8 @@ export class SqliteStore implements Store {
       // Parameters in the column order of outboxParams.
       insertOutbox: p(`INSERT INTO outbox (entry_key, channel_type, conversation_id, user_id, idempotency_key,
           text, format, chunk_index, chunk_count, reply_to, in_reply_to, is_group, reply_meta, status,
-          attempts, lease_token, lease_until, lease_owner, available_at, expires_at, max_age_ms, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          attempts, lease_token, lease_until, lease_owner, available_at, expires_at, max_age_ms, created_at, sent_at, platform_message_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (idempotency_key) DO NOTHING`),
       outboxBusy: p<number>(`SELECT 1 FROM outbox WHERE entry_key = ? AND conversation_id = ?
           AND status IN ('pending', 'leased') LIMIT 1`).pluck(),
@@ -303,7 +304,17 @@ export class SqliteStore implements Store {
       s.headFromMailbox.run(conversationKey);
     };
 
+    const appendFeed = (item: NewFeedItem, now: number) => {
+      // The lookup only runs for a duplicate.
+      const r = s.insertFeed.run(item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, JSON.stringify(item.payload ?? null), now);
+      if (r.changes === 1) return { seq: Number(r.lastInsertRowid), duplicate: false };
+      const seq = s.feedSeqByKey.get(item.entryKey, item.idempotencyKey);
+      if (seq === undefined) throw new Error('feed item vanished between insert and lookup');
+      return { seq, duplicate: true };
+    };
+
     this.tx = {
+      appendFeed,
       /** A group commit: all writes in one transaction, rolled back as a whole if any throws. */
       group: db.transaction((batch: QueuedWrite[]) => batch.map((w) => w.run())),
       /** One write in its own transaction: the replay path after a group failed. */
@@ -349,16 +360,28 @@ export class SqliteStore implements Store {
         if (s.inboundFinish.run(res.status, res.now, detail, id, token).changes !== 1) return false;
         refreshHead(s.inboundConv.get(id));
         const first = res.replies[0];
-        // Hand the chunks to the caller only when nothing of this conversation waits before them.
-        const claim = res.claim && first && s.outboxBusy.get(first.entryKey, first.conversationId) === undefined ? res.claim : undefined;
+        // Deliver or hand the chunks over only when nothing of this conversation waits before them.
+        const next = first !== undefined && (res.claim || res.feed) && s.outboxBusy.get(first.entryKey, first.conversationId) === undefined;
+        const feed = next && res.feed?.length === res.replies.length ? res.feed : undefined;
+        const claim = next && !feed ? res.claim : undefined;
         const claimed: OutboundItem[] = [];
-        for (const r of res.replies) {
-          const lease = claim ? { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner } : undefined;
-          const ins = s.insertOutbox.run(...outboxParams(r, res.now, lease));
-          if (!lease || ins.changes !== 1) continue;
+        res.replies.forEach((r, i) => {
+          let state: OutboxState;
+          if (feed) {
+            const appended = appendFeed({ ...r, payload: feed[i] }, res.now);
+            state = { sent: { platformMessageId: String(appended.seq) } };
+          } else if (claim) {
+            state = { lease: { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner } };
+          }
+          const ins = s.insertOutbox.run(...outboxParams(r, res.now, state));
+          if (!state || ins.changes !== 1) return;
           const id = String(ins.lastInsertRowid);
-          claimed.push({ ...r, id, status: 'leased', attempts: 1, leaseToken: lease.token, leaseUntil: lease.until, createdAt: res.now });
-        }
+          claimed.push(
+            'sent' in state
+              ? { ...r, id, status: 'sent', attempts: 1, leaseToken: '', leaseUntil: 0, createdAt: res.now, sentAt: res.now, platformMessageId: state.sent.platformMessageId }
+              : { ...r, id, status: 'leased', attempts: 1, leaseToken: state.lease.token, leaseUntil: state.lease.until, createdAt: res.now },
+          );
+        });
         const k = res.history.key;
         if (res.history.turns.length > TURNS_PER_MESSAGE) throw new Error(`at most ${TURNS_PER_MESSAGE} history turns per message`);
         res.history.turns.forEach((t, i) => s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, id * TURNS_PER_MESSAGE + i, t.role, t.content, t.at));
@@ -549,15 +572,7 @@ export class SqliteStore implements Store {
   }
 
   async appendFeed(item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }> {
-    const payload = JSON.stringify(item.payload ?? null);
-    return this.write(() => {
-      // The lookup only runs for a duplicate.
-      const r = this.s.insertFeed.run(item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now);
-      if (r.changes === 1) return { seq: Number(r.lastInsertRowid), duplicate: false };
-      const seq = this.s.feedSeqByKey.get(item.entryKey, item.idempotencyKey);
-      if (seq === undefined) throw new Error('feed item vanished between insert and lookup');
-      return { seq, duplicate: true };
-    });
+    return this.write(() => this.tx.appendFeed(item, now));
   }
 
   async readFeed(entryKey: string, conversationId: string, afterSeq: number, limit: number): Promise<FeedItem[]> {
