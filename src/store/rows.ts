@@ -197,6 +197,13 @@ export type OutboxState =
   | { lease: { token: string; until: number; owner: string } }
   | { sent: { platformMessageId: string } };
 
+/** A chunk just inserted leased or sent, as `completeInbound` returns it. */
+export function storedChunk(r: NewOutbound, id: string, now: number, state: Exclude<OutboxState, undefined>): OutboundItem {
+  return 'sent' in state
+    ? { ...r, id, status: 'sent', attempts: 1, leaseToken: '', leaseUntil: 0, createdAt: now, sentAt: now, platformMessageId: state.sent.platformMessageId }
+    : { ...r, id, status: 'leased', attempts: 1, leaseToken: state.lease.token, leaseUntil: state.lease.until, createdAt: now };
+}
+
 /** The insertOutbox parameters, in its column order. */
 export function outboxParams(r: NewOutbound, now: number, state?: OutboxState): unknown[] {
   const lease = state && 'lease' in state ? state.lease : undefined;

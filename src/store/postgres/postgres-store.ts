@@ -25,6 +25,7 @@ import {
   type OutboxState,
   parseId,
   prunableSql,
+  storedChunk,
   toConversation,
   toDeadLetters,
   toDetail,
@@ -450,11 +451,7 @@ export class PostgresStore implements Store {
       const state = states[i];
       if (id === undefined || !state) return;
       ids.delete(r.idempotencyKey); // a key repeated in one reply was inserted by its first chunk only
-      stored.push(
-        'sent' in state
-          ? { ...r, id: String(id), status: 'sent', attempts: 1, leaseToken: '', leaseUntil: 0, createdAt: res.now, sentAt: res.now, platformMessageId: state.sent.platformMessageId }
-          : { ...r, id: String(id), status: 'leased', attempts: 1, leaseToken: state.lease.token, leaseUntil: state.lease.until, createdAt: res.now },
-      );
+      stored.push(storedChunk(r, String(id), res.now, state));
     });
     return stored;
   }

@@ -24,6 +24,7 @@ import {
   type OutboxState,
   parseId,
   prunableSql,
+  storedChunk,
   toConversation,
   toDeadLetters,
   toDetail,
@@ -364,7 +365,7 @@ export class SqliteStore implements Store {
         const next = first !== undefined && (res.claim || res.feed) && s.outboxBusy.get(first.entryKey, first.conversationId) === undefined;
         const feed = next && res.feed?.length === res.replies.length ? res.feed : undefined;
         const claim = next && !feed ? res.claim : undefined;
-        const claimed: OutboundItem[] = [];
+        const stored: OutboundItem[] = [];
         res.replies.forEach((r, i) => {
           let state: OutboxState;
           if (feed) {
@@ -375,17 +376,12 @@ export class SqliteStore implements Store {
           }
           const ins = s.insertOutbox.run(...outboxParams(r, res.now, state));
           if (!state || ins.changes !== 1) return;
-          const id = String(ins.lastInsertRowid);
-          claimed.push(
-            'sent' in state
-              ? { ...r, id, status: 'sent', attempts: 1, leaseToken: '', leaseUntil: 0, createdAt: res.now, sentAt: res.now, platformMessageId: state.sent.platformMessageId }
-              : { ...r, id, status: 'leased', attempts: 1, leaseToken: state.lease.token, leaseUntil: state.lease.until, createdAt: res.now },
-          );
+          stored.push(storedChunk(r, String(ins.lastInsertRowid), res.now, state));
         });
         const k = res.history.key;
         if (res.history.turns.length > TURNS_PER_MESSAGE) throw new Error(`at most ${TURNS_PER_MESSAGE} history turns per message`);
         res.history.turns.forEach((t, i) => s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, id * TURNS_PER_MESSAGE + i, t.role, t.content, t.at));
-        return claimed;
+        return stored;
       },
       // Runs a guarded mailbox update; on success refreshes the head and records the event.
       guarded: (stmt: Stmt, params: { id: number } & Record<string, unknown>, ev: { at: number; stage: string; detail?: string }) => {
