@@ -132,6 +132,30 @@ describe('architecture boundaries', () => {
     expect(new ChannelRegistry().get(type)).toBe(definitions[0]);
   });
 
+  it("loads no optional SDK when the CLI starts: openai, Feishu's, WeCom's and pg come in by import() when used", () => {
+    // Static value imports only: what loading a module loads with it (`import type` and import() are not).
+    const valueImports = (source: string) => [
+      ...[...source.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^;]*?\sfrom\s+['"]([^'"]+)['"]/gms)].map((m) => m[1]!),
+      ...[...source.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!),
+    ];
+    const packages = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const specifier of valueImports(readFileSync(join(ROOT, file), 'utf8'))) {
+        const target = resolveImport(join(ROOT, file), specifier);
+        if (target === undefined) packages.add(specifier);
+        else if (existsSync(join(ROOT, target))) visit(target);
+      }
+    };
+    visit('src/cli/main.ts');
+    expect(seen.size).toBeGreaterThan(50);
+    expect(packages.has('fastify')).toBe(true);
+    const optional = ['openai', '@larksuiteoapi/node-sdk', '@wecom/aibot-node-sdk', 'pg'];
+    expect([...packages].filter((p) => optional.some((o) => p === o || p.startsWith(`${o}/`)))).toEqual([]);
+  });
+
   it('process.env is read only in src/cli', () => {
     const readers = files.filter((f) => !rel(f).startsWith('src/cli/') && readFileSync(f, 'utf8').includes('process.env')).map(rel);
     expect(readers).toEqual([]);

@@ -1,5 +1,13 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type OpenAI from 'openai';
 type ChatCompletionMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+type OpenAISdk = typeof import('openai');
+
+/**
+ * The SDK is loaded when the first OpenAI agent is made, not when the gateway starts: a workspace
+ * without one (the demo's echo agent) does not pay for loading it (~50–100 ms of start-up).
+ */
+let sdkModule: Promise<OpenAISdk> | undefined;
+const loadSdk = () => (sdkModule ??= import('openai'));
 import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
 import type { OpenAIProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
@@ -10,7 +18,7 @@ export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 /** Any OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, Qwen, vLLM, Ollama, …). */
 export class OpenAIAgent implements Agent {
   readonly provider = 'openai';
-  private readonly client: OpenAI;
+  private readonly client: Promise<{ sdk: OpenAISdk; client: OpenAI }>;
   private readonly baseURL: string;
 
   constructor(
@@ -28,13 +36,16 @@ export class OpenAIAgent implements Agent {
     this.baseURL = profile.base_url ?? DEFAULT_OPENAI_BASE_URL;
     // maxRetries 0: runAgent retries, uniformly across providers and on the injected clock.
     // logLevel off: the SDK would format request details for its own logger on every call.
-    this.client = new OpenAI({ baseURL: this.baseURL, apiKey, timeout: profile.timeout_ms, maxRetries: 0, logLevel: 'off' });
+    const options = { baseURL: this.baseURL, apiKey, timeout: profile.timeout_ms, maxRetries: 0, logLevel: 'off' as const };
+    this.client = loadSdk().then((sdk) => ({ sdk, client: new sdk.default(options) }));
+    this.client.catch(() => {}); // a failed load is reported by run(), per message
   }
 
   async run(request: AgentRequest): Promise<AgentReply> {
+    const { sdk, client } = await this.client;
     let completion: OpenAI.Chat.Completions.ChatCompletion;
     try {
-      completion = await this.client.chat.completions.create(
+      completion = await client.chat.completions.create(
         {
           model: this.profile.model,
           messages: buildMessages(this.profile, request),
@@ -44,7 +55,7 @@ export class OpenAIAgent implements Agent {
         { signal: request.signal },
       );
     } catch (err) {
-      throw this.mapError(err, request.signal);
+      throw this.mapError(sdk, err, request.signal);
     }
     const choice = completion.choices[0];
     const content = choice?.message?.content;
@@ -59,7 +70,8 @@ export class OpenAIAgent implements Agent {
     return { text: content, format: 'markdown' };
   }
 
-  private mapError(err: unknown, signal: AbortSignal): CocoError {
+  private mapError(sdk: OpenAISdk, err: unknown, signal: AbortSignal): CocoError {
+    const { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } = sdk;
     if (err instanceof CocoError) return err;
     if (err instanceof APIUserAbortError || signal.aborted) {
       return new CocoError('COCO_ERR_AGENT_FAILED', 'chat completion aborted', { cause: signal.reason ?? err });
