@@ -3,6 +3,7 @@ import type { HttpProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
 import { signatureHeaders } from '../../core/signature.js';
+import { undiciFetch } from '../undici-fetch.js';
 
 /** The JSON body POSTed to the agent service. */
 export interface HttpAgentPayload {
@@ -38,7 +39,7 @@ export class HttpAgent implements Agent {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(this.profile.url, { method: 'POST', headers, body, signal: request.signal });
+      response = await undiciFetch(this.profile.url, { method: 'POST', headers, body, signal: request.signal });
       text = await response.text();
     } catch (err) {
       if (request.signal.aborted) {
@@ -113,7 +114,7 @@ function snippet(text: string): string {
   return flat.length > 200 ? flat.slice(0, 200) + '…' : flat || '(empty body)';
 }
 
-/** undici reports "fetch failed" and hides the useful part (ECONNREFUSED, …) in `cause`. */
+/** A fetch error may hide the useful part (ECONNREFUSED, …) in `cause`. */
 function causeOf(err: unknown): string {
   const cause = err instanceof Error && err.cause !== undefined ? `: ${describeError(err.cause)}` : '';
   return describeError(err) + cause;

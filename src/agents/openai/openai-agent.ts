@@ -12,6 +12,7 @@ import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
 import type { OpenAIProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
+import { undiciFetch } from '../undici-fetch.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -37,7 +38,7 @@ export class OpenAIAgent implements Agent {
     // maxRetries 0: runAgent retries, uniformly across providers and on the injected clock.
     // logLevel off: the SDK would format request details for its own logger on every call.
     const options = { baseURL: this.baseURL, apiKey, timeout: profile.timeout_ms, maxRetries: 0, logLevel: 'off' as const };
-    this.client = loadSdk().then((sdk) => ({ sdk, client: new sdk.default(options) }));
+    this.client = loadSdk().then((sdk) => ({ sdk, client: new sdk.default({ ...options, fetch: undiciFetch }) }));
     this.client.catch(() => {}); // a failed load is reported by run(), per message
   }
 
