@@ -33,6 +33,8 @@ export interface ChannelHarness {
   }>;
   /** The platform deduplicates sends by idempotency key (or the channel does), so a retried send shows once. */
   idempotentSend: boolean;
+  /** The channel's delivery is its own feed (`feedDelivery()`, the Web API); false when omitted. */
+  feedDelivery?: boolean;
 }
 
 const ENTRY_KEY = 'contract-agent.entry';
@@ -110,7 +112,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
         await app.close();
         await store.close();
       });
-      return { instance, config, received, errors, driver: platform.driver };
+      return { instance, config, received, errors, driver: platform.driver, store };
     }
 
     it('declares a type, a name, capabilities and a config schema that names its fields', () => {
@@ -197,6 +199,29 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
       const m = received[0]!;
       await instance.send({ text: 'the answer', format: 'text' }, m.userId, replyContext(m));
       expect(await driver.received('user-4')).toEqual(['the answer']);
+    });
+
+    it(`${harness.feedDelivery ? 'offers' : 'does not offer'} to deliver replies into its feed on completion`, async () => {
+      const { instance, config } = await boot();
+      await instance.start('contract-agent', config);
+      expect(instance.feedDelivery() !== undefined).toBe(harness.feedDelivery ?? false);
+    });
+
+    it.runIf(harness.feedDelivery)('a reply appended through feedDelivery() reaches the user as send() would, and a later send() of it shows once', async () => {
+      const { instance, config, received, driver, store } = await boot();
+      await instance.start('contract-agent', config);
+      await driver.deliver({ userId: 'user-6', text: 'q', msgId: 'p-7' });
+      const m = received[0]!;
+      const context = replyContext(m);
+      const delivery = instance.feedDelivery()!;
+      // What the store does on completion, then what the heartbeat does after the commit.
+      const payload = delivery.payload({ text: 'from the feed', format: 'text' }, m.userId, context);
+      await store.appendFeed({ entryKey: ENTRY_KEY, conversationId: context.conversationId, idempotencyKey: context.idempotencyKey, replyTo: context.messageId, payload }, Date.now());
+      delivery.delivered(m.userId, context);
+      expect(await driver.received('user-6')).toEqual(['from the feed']);
+      // The outbox sending the same chunk later (a retry) appends nothing new.
+      await instance.send({ text: 'from the feed', format: 'text' }, m.userId, context);
+      expect(await store.feedRepliesTo(ENTRY_KEY, context.messageId)).toHaveLength(1);
     });
 
     it.runIf(harness.idempotentSend)('a retried send() with the same idempotency key shows once', async () => {

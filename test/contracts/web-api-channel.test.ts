@@ -8,6 +8,7 @@ const KEY = 'contract-key-0123456789';
 runChannelContract('web_api', {
   definition: webApiChannel as unknown as ChannelDefinition,
   idempotentSend: true,
+  feedDelivery: true,
   async setup({ baseUrl, entryKey }) {
     return {
       config: { api_key: KEY },
