@@ -152,6 +152,7 @@ export class Gateway {
     for (const p of this.current.problems) this.log.warn({ file: p.file, field: p.field }, `workspace: ${formatProblem(p)}`);
     this.fingerprint = workspaceFingerprint(this.root);
     this.keeper.apply(this.current);
+    this.warmAgents();
     this.heartbeat.start();
     this.outbox.start();
     const watchMs = opts.watchIntervalMs ?? 1_000;
@@ -169,8 +170,30 @@ export class Gateway {
     this.fingerprint = fingerprint;
     this.current = loadWorkspace(this.root);
     this.agents.clear();
-    if (this.started && !this.closed) this.keeper.apply(this.current);
+    if (this.started && !this.closed) {
+      this.keeper.apply(this.current);
+      this.warmAgents();
+    }
     return this.current;
+  }
+
+  /**
+   * Makes the workspace's agents right after start-up (or a change) rather than at their first
+   * message: an agent's SDK is loaded then (the openai one is not loaded at start, so that ready
+   * comes sooner), not while the first message's lease runs.
+   */
+  private warmAgents(): void {
+    setImmediate(() => {
+      if (this.closed) return;
+      for (const id of this.current.agents.keys()) {
+        try {
+          this.resolveTarget('agent', id);
+        } catch (err) {
+          // The agent's first message reports it, with the message: nothing to add here.
+          this.log.debug({ agent: id, err: describeError(err) }, 'agent not made in advance');
+        }
+      }
+    });
   }
 
   private reloadIfChanged(): void {

@@ -3,8 +3,9 @@ type ChatCompletionMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageP
 type OpenAISdk = typeof import('openai');
 
 /**
- * The SDK is loaded when the first OpenAI agent is made, not when the gateway starts: a workspace
- * without one (the demo's echo agent) does not pay for loading it (~50–100 ms of start-up).
+ * The SDK is loaded when the first OpenAI agent is made (the gateway makes its agents just after it
+ * is ready), not while it starts: ready comes ~50–100 ms sooner, and a workspace without an OpenAI
+ * agent (the demo's echo agent) never loads it.
  */
 let sdkModule: Promise<OpenAISdk> | undefined;
 const loadSdk = () => (sdkModule ??= import('openai'));
