@@ -64,11 +64,12 @@ export interface Store {
    * fallback reply was used), inserts its reply chunks into the outbox (each with its
    * idempotency key, unique), appends the history turns, and records the timeline event.
    *
-   * Returns false (writing nothing) when the lease was lost. Otherwise returns the chunks leased
-   * to the caller for immediate delivery: with `result.claim` set and no earlier reply of the same
-   * conversation still pending or leased, the new chunks are inserted already leased (attempts 1)
-   * and returned, sparing a claim round trip; in every other case the list is empty and the chunks
-   * wait, pending, for `claimOutbound`, behind the earlier ones.
+   * Returns false (writing nothing) when the lease was lost. Otherwise, when no earlier reply of
+   * the same conversation is still pending or leased: with `result.feed` set, the chunks are
+   * appended to the feed and returned as sent; else with `result.claim` set, they are inserted
+   * already leased to the caller (attempts 1) and returned, sparing a claim round trip. In every
+   * other case the list is empty and the chunks wait, pending, for `claimOutbound`, behind the
+   * earlier ones.
    */
   completeInbound(id: string, leaseToken: string, result: InboundResult): Promise<false | OutboundItem[]>;
 
