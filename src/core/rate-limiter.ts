@@ -1,6 +1,7 @@
 import { TokenBucket } from '../channels/shared/token-bucket.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
+import { CocoError } from './errors.js';
 
 /** A limit as a token bucket: bursts up to `capacity`, `perSecond` on average. */
 export interface RateLimit {
@@ -79,7 +80,18 @@ export class SharedRateLimiter implements RateLimiter {
   /** Leases a block from the store; resolves 0, or when it was empty, the ms until one token is back. */
   private async refill(): Promise<number> {
     const now = this.clock.now();
-    const { taken, left } = await this.store.takeRateTokens(this.key, Math.max(this.block, this.waiting), { ...this.limit, now });
+    let granted: { taken: number; left: number };
+    try {
+      granted = await this.store.takeRateTokens(this.key, Math.max(this.block, this.waiting), { ...this.limit, now });
+    } catch (err) {
+      throw new CocoError('COCO_ERR_STORE', 'the rate limit could not be checked; send it again', {
+        statusCode: 503,
+        retryable: true,
+        retryAfterMs: 1_000,
+        cause: err,
+      });
+    }
+    const { taken, left } = granted;
     if (taken === 0) return Math.max(1, Math.ceil(((1 - left) / this.limit.perSecond) * 1000));
     if (now >= this.leasedUntil) this.tokens = 0;
     this.tokens += taken;

@@ -5,7 +5,7 @@ import { resolveReferences, type SecretVault } from '../config/secrets.js';
 import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
 import { ActivityLog } from '../ops/activity.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { Store } from '../store/store.js';
+import type { Enqueued, Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Channel, ChannelFeed } from './channel.js';
 import type { Clock } from './clock.js';
@@ -363,18 +363,25 @@ export class SceneKeeper {
     if (generation !== runtime.generation) {
       throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', `entry "${spec.key}" was restarted; redeliver`, { retryable: true, statusCode: 503 });
     }
-    const result = await this.deps.store.enqueue(
-      {
-        entryKey: spec.key,
-        channelType: spec.channel,
-        targetKind: spec.target.kind,
-        targetId: spec.target.id,
-        dedupKey: message.msgId,
-        conversationKey: `${spec.key}/${message.conversationId}`,
-        message: { ...message, channelType: spec.channel, sceneId: spec.target.id },
-      },
-      this.deps.clock.now(),
-    );
+    let result: Enqueued;
+    try {
+      result = await this.deps.store.enqueue(
+        {
+          entryKey: spec.key,
+          channelType: spec.channel,
+          targetKind: spec.target.kind,
+          targetId: spec.target.id,
+          dedupKey: message.msgId,
+          conversationKey: `${spec.key}/${message.conversationId}`,
+          message: { ...message, channelType: spec.channel, sceneId: spec.target.id },
+        },
+        this.deps.clock.now(),
+      );
+    } catch (err) {
+      // Nothing was stored: the channel must not acknowledge, and the sender is told to try again.
+      this.deps.log.error({ entry: spec.key, msgId: message.msgId, err: describeError(err) }, 'message could not be stored');
+      throw new CocoError('COCO_ERR_STORE', 'the message could not be stored; send it again', { statusCode: 503, retryable: true, retryAfterMs: 1_000, cause: err });
+    }
     if (result.duplicate) {
       this.deps.metrics.deduplicated.inc({ channel: spec.channel });
       this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id }, 'duplicate dropped');

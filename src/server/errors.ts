@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { CocoError, isCocoError, type ErrorCode } from '../core/errors.js';
+import { CocoError, describeError, isCocoError, type ErrorCode } from '../core/errors.js';
 
 /** Every error answer has the same shape: { error: { code, message, field? } }. */
 export function installErrorHandler(app: FastifyInstance): void {
@@ -7,7 +7,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (isCocoError(err)) {
       const status = err.statusCode ?? 500;
       if (err.retryAfterMs !== undefined && !reply.hasHeader('retry-after')) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
-      if (status >= 500) request.log.error({ code: err.code, err: err.message }, 'request failed');
+      if (status >= 500) request.log.error({ code: err.code, err: err.message, ...(err.cause ? { cause: describeError(err.cause) } : {}) }, 'request failed');
       return reply.code(status).send({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
     }
     const fastifyError = err as FastifyError;

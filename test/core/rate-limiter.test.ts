@@ -66,6 +66,13 @@ describe('SharedRateLimiter', () => {
     });
   });
 
+  it('answers a store failure as a retryable 503, not as a refusal or an unexplained error', async () => {
+    const { a } = twoProcesses({ capacity: 6, perSecond: 1 });
+    await store.close();
+    await expect(Promise.resolve(a.take())).rejects.toMatchObject({ code: 'COCO_ERR_STORE', statusCode: 503, retryAfterMs: 1_000 });
+    store = openSqliteStore({ path: ':memory:' }); // for afterEach
+  });
+
   it('gives concurrent callers in two processes exactly what the bucket holds, and refuses the rest only when it is empty', async () => {
     const { a, b } = twoProcesses({ capacity: 5, perSecond: 0.01 });
     const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? b : a).take()));

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { captureLogger } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
@@ -137,6 +138,25 @@ describe('web_api rejects bad input with a clear 4xx and stores nothing', () => 
     if (typeof hint === 'string') expect(res.json.error.field).toBe(hint);
     else expect(res.json.error.message).toMatch(hint);
     expect(await t.gateway.store.listMessages({})).toEqual([]);
+  });
+
+  it('answers 503 with Retry-After when the store cannot take the message, and logs why with the entry', async () => {
+    const capture = captureLogger('info');
+    t = await startTestGateway(echoWorkspace(), { log: capture.log });
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    await t.gateway.store.close(); // every write fails from now on
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/chat/${ENTRY}`,
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      payload: { userId: 'a', content: 'lost?' },
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json()).toEqual({ error: { code: 'COCO_ERR_STORE', message: 'the message could not be stored; send it again' } });
+    const line = capture.lines.find((l) => l.msg === 'message could not be stored');
+    expect(line).toMatchObject({ entry: ENTRY, level: 50 });
+    expect(String(line?.err)).toMatch(/not open/);
   });
 
   it('answers 429 with Retry-After over the per-key rate limit', async () => {
