@@ -1,18 +1,15 @@
 /**
  * `fetch` for the agents' HTTP calls (the OpenAI SDK takes it as its `fetch` option; the http agent
- * calls it), on undici's `request` and one keep-alive pool. Node's global fetch (WHATWG streams, a
- * spec-complete Response) cost 0.1–0.3 ms more per call inside the gateway, measured on the OpenAI
- * path against a local fake (a tenth of the agent call, 5–12 % of a whole turn). Bodies are read whole: the agents neither send nor read streams. Anything else (a Request
+ * calls it), on undici's `request` and the keep-alive pool the channels use. Node's global fetch
+ * (WHATWG streams, a spec-complete Response) cost 0.1–0.3 ms more per call inside the gateway,
+ * measured on the OpenAI path against a local fake (a tenth of the agent call, 5–12 % of a whole
+ * turn). Bodies are read whole: the agents neither send nor read streams. Anything else (a Request
  * object, a stream or form body) goes to the global fetch. Unlike the global fetch, redirects are not
  * followed (undici's redirect interceptor cost ~0.3 ms per call): an agent endpoint that answers 3xx
  * fails with that status, which names the problem.
  */
-import type { Dispatcher, request as Request } from 'undici';
-
-/** Loaded on the first call, like the SDKs: a gateway with only echo agents never needs it. */
-let client: Promise<{ request: typeof Request; pool: Dispatcher }> | undefined;
-const undici = () =>
-  (client ??= import('undici').then((u) => ({ request: u.request, pool: new u.Agent({ keepAliveTimeout: 10_000, connections: 64 }) })));
+import type { Dispatcher } from 'undici';
+import { undici } from '../channels/shared/http-json.js';
 
 /** Statuses whose Response must not have a body. */
 const NULL_BODY = new Set([204, 205, 304]);

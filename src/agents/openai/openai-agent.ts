@@ -1,5 +1,13 @@
 import type OpenAI from 'openai';
 type ChatCompletionMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
+import type { OpenAIProfile } from '../../config/schema.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
+import { undiciFetch } from '../undici-fetch.js';
+
+export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
 type OpenAISdk = typeof import('openai');
 
 /**
@@ -9,13 +17,6 @@ type OpenAISdk = typeof import('openai');
  */
 let sdkModule: Promise<OpenAISdk> | undefined;
 const loadSdk = () => (sdkModule ??= import('openai'));
-import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
-import type { OpenAIProfile } from '../../config/schema.js';
-import { CocoError, describeError } from '../../core/errors.js';
-import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
-import { undiciFetch } from '../undici-fetch.js';
-
-export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /** Any OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, Qwen, vLLM, Ollama, …). */
 export class OpenAIAgent implements Agent {

@@ -5,9 +5,12 @@
  */
 import type { Agent, request as Request } from 'undici';
 
-/** Loaded on the first call: undici is a large module, and a gateway without such a channel never needs it. */
+/**
+ * undici's `request` and the process's keep-alive pool, shared with the agents' fetch. Loaded on the
+ * first call: undici is a large module, and a gateway without such a channel or agent never needs it.
+ */
 let client: Promise<{ request: typeof Request; pool: Agent }> | undefined;
-const undici = () =>
+export const undici = () =>
   (client ??= import('undici').then((u) => ({ request: u.request, pool: new u.Agent({ keepAliveTimeout: 10_000, connections: 64 }) })));
 
 export interface JsonAnswer {
