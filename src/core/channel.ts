@@ -33,6 +33,16 @@ export interface FeedEvent {
   createdAt: number;
 }
 
+/**
+ * Small values a channel keeps across restarts, and across processes when the store is shared
+ * (a long-poll cursor). Each entry has its own names.
+ */
+export interface ChannelState {
+  get(name: string): Promise<string | undefined>;
+  /** Resolves once the value is durable. */
+  set(name: string, value: string): Promise<void>;
+}
+
 /** What the gateway gives each channel instance. */
 export interface ChannelContext {
   /** Global key "{target}.{entry}", used in URLs, logs and the store. */
@@ -41,6 +51,7 @@ export interface ChannelContext {
   readonly log: Logger;
   readonly clock: Clock;
   readonly feed: ChannelFeed;
+  readonly state: ChannelState;
   /**
    * Other gateway processes share the store (PostgreSQL) and receive part of this entry's traffic:
    * state a channel keeps in memory (per-user counters, say) is then partial, not authoritative.

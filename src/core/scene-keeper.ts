@@ -8,6 +8,7 @@ import type { GatewayMetrics } from '../ops/metrics.js';
 import type { Enqueued, Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Channel, ChannelFeed } from './channel.js';
+import { storeChannelState } from './channel-state.js';
 import type { Clock } from './clock.js';
 import type { EntryStatus } from './entry-status.js';
 import { sha256Hex } from './hash.js';
@@ -225,6 +226,7 @@ export class SceneKeeper {
       log,
       clock: this.deps.clock,
       feed: this.feedFor(spec.key),
+      state: storeChannelState(this.deps.store, spec.key, this.deps.clock),
       sharedStore: this.deps.store.shared,
       rateLimiter: (name: string, limit: RateLimit) =>
         this.deps.store.shared

@@ -174,6 +174,17 @@ export interface Store {
    */
   takeRateTokens(key: string, want: number, bucket: RateBucket): Promise<{ taken: number; left: number }>;
 
+  // ── Channel state ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * A small value a channel keeps across restarts, and across processes when the store is shared
+   * (a long-poll cursor), by entry and name. Undefined when it was never set.
+   */
+  getChannelState(entryKey: string, name: string): Promise<string | undefined>;
+
+  /** Sets a channel state value; the last write wins. Resolves once it is durable. */
+  setChannelState(entryKey: string, name: string, value: string, now: number): Promise<void>;
+
   // ── Housekeeping ────────────────────────────────────────────────────────────────────────
 
   stats(): Promise<StoreStats>;

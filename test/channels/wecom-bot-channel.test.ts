@@ -10,6 +10,7 @@ import { STREAM_CONTENT_LIMIT_BYTES } from '../../src/channels/wecom-bot/format.
 import { WecomBotChannel, wecomBotChannel } from '../../src/channels/wecom-bot/index.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
 import { captureLogger } from '../helpers/logs.js';
+import { memoryChannelState } from '../../src/core/channel-state.js';
 
 /** The channel on its own against the fake: reply planning, stale req_ids, retries, liveness, welcome. */
 
@@ -38,6 +39,7 @@ async function boot(config: Record<string, unknown> = {}) {
     log: silentLogger(),
     clock: systemClock,
     feed: { append: async () => 0, read: async () => [], repliesTo: async () => [] } as unknown as ChannelContext['feed'],
+    state: memoryChannelState(),
     sharedStore: false,
     rateLimiter: (_name, limit) => localRateLimiter(limit, systemClock),
     reportError: (e) => errors.push(e),

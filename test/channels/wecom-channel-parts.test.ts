@@ -10,6 +10,7 @@ import { WecomChannel } from '../../src/channels/wecom/channel.js';
 import { wecomConfigSchema } from '../../src/channels/wecom/config.js';
 import { MemberPacer } from '../../src/channels/wecom/pacer.js';
 import { FakeWecom, appMessageXml, wecomMessage, type FakeWecomOptions, type WecomAppMessage } from '../fakes/wecom/index.js';
+import { memoryChannelState } from '../../src/core/channel-state.js';
 
 describe('MemberPacer', () => {
   it('grants the per-minute count within a sliding minute, then says when the oldest send leaves it', () => {
@@ -49,6 +50,7 @@ async function boot(config: Record<string, unknown> = {}, fakeOpts: FakeWecomOpt
     log: silentLogger(),
     clock,
     feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [], watch: () => () => {} },
+    state: memoryChannelState(),
     sharedStore: false,
     rateLimiter: (_name, limit) => localRateLimiter(limit, clock),
     reportError: () => {},

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ChannelDefinition } from '../../src/channels/define.js';
 import { installErrorHandler } from '../../src/server/errors.js';
 import type { Channel, ChannelContext } from '../../src/core/channel.js';
+import { storeChannelState } from '../../src/core/channel-state.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -80,6 +81,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
           repliesTo: (id) => store.feedRepliesTo(ENTRY_KEY, id),
           watch: () => () => {}, // one process: nothing else appends
         },
+        state: storeChannelState(store, ENTRY_KEY, systemClock),
         sharedStore: false,
         rateLimiter: (_name, limit) => localRateLimiter(limit, systemClock),
         reportError: (e) => errors.push(e),

@@ -11,6 +11,7 @@ import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fak
 import { RelayChannel, relayChannel } from '../../examples/relay-channel/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { runChannelContract } from './channel.contract.js';
+import { memoryChannelState } from '../../src/core/channel-state.js';
 
 async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -60,6 +61,7 @@ describe('relay example channel', () => {
       log: silentLogger(),
       clock,
       feed: { append: noFeed, read: noFeed, repliesTo: noFeed, watch: () => () => {} },
+      state: memoryChannelState(),
       sharedStore: false,
       rateLimiter: (_name, limit) => localRateLimiter(limit, clock),
       reportError: (e) => errors.push(e),

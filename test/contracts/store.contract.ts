@@ -424,6 +424,26 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       });
     });
 
+    describe('channel state', () => {
+      it('keeps one value per entry and name, the last write winning, and nothing for names never set', async () => {
+        expect(await store.getChannelState('bot.ilink', 'cursor')).toBeUndefined();
+        await store.setChannelState('bot.ilink', 'cursor', 'c1', t0);
+        await store.setChannelState('bot.ilink', 'other', 'x', t0);
+        await store.setChannelState('bot.ilink2', 'cursor', 'elsewhere', t0);
+        await store.setChannelState('bot.ilink', 'cursor', 'c2', t0 + 1);
+        expect(await store.getChannelState('bot.ilink', 'cursor')).toBe('c2');
+        expect(await store.getChannelState('bot.ilink', 'other')).toBe('x');
+        expect(await store.getChannelState('bot.ilink2', 'cursor')).toBe('elsewhere');
+        expect(await store.getChannelState('bot.ilink3', 'cursor')).toBeUndefined();
+      });
+
+      it('stores a long value exactly, unicode included', async () => {
+        const value = `游标-${'x'.repeat(20_000)}-${JSON.stringify({ buf: 'AAEC/+==' })}`;
+        await store.setChannelState('bot.ilink', 'cursor', value, t0);
+        expect(await store.getChannelState('bot.ilink', 'cursor')).toBe(value);
+      });
+    });
+
     describe('rate buckets', () => {
       // 500 tokens per second is 0.5 per ms: every refill below is exact in binary floating point.
       const bucket = (now: number, capacity = 10) => ({ capacity, perSecond: 500, now });

@@ -224,6 +224,9 @@ const SQL = {
     WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= $3
     RETURNING entry_key`,
   releaseEntry: 'DELETE FROM entry_leases WHERE entry_key = $1 AND owner = $2',
+  getChannelState: 'SELECT value FROM channel_state WHERE entry_key = $1 AND name = $2',
+  setChannelState: `INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (entry_key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   // One statement: concurrent takes from several processes queue on the row's lock.
   takeRateTokens: `INSERT INTO rate_buckets AS b (bucket_key, tokens, taken, updated_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (bucket_key) DO UPDATE SET
@@ -604,6 +607,14 @@ export class PostgresStore implements Store {
 
   async releaseEntry(entryKey: string, owner: string): Promise<void> {
     await run(this.pool, 'releaseEntry', [entryKey, owner]);
+  }
+
+  async getChannelState(entryKey: string, name: string): Promise<string | undefined> {
+    return (await run<{ value: string }>(this.pool, 'getChannelState', [entryKey, name])).rows[0]?.value;
+  }
+
+  async setChannelState(entryKey: string, name: string, value: string, now: number): Promise<void> {
+    await run(this.pool, 'setChannelState', [entryKey, name, value, now]);
   }
 
   async takeRateTokens(key: string, want: number, bucket: RateBucket): Promise<{ taken: number; left: number }> {

@@ -236,6 +236,9 @@ export class SqliteStore implements Store {
         ON CONFLICT (entry_key) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
         WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= @now`),
       releaseEntry: p('DELETE FROM entry_leases WHERE entry_key = ? AND owner = ?'),
+      getChannelState: p<string>('SELECT value FROM channel_state WHERE entry_key = ? AND name = ?').pluck(),
+      setChannelState: p(`INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (entry_key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
       takeRateTokens: p<{ taken: number; tokens: number }>(`INSERT INTO rate_buckets (bucket_key, tokens, taken, updated_at)
         VALUES (@key, @firstLeft, @firstTaken, @now)
         ON CONFLICT (bucket_key) DO UPDATE SET
@@ -586,6 +589,14 @@ export class SqliteStore implements Store {
 
   async releaseEntry(entryKey: string, owner: string): Promise<void> {
     await this.write(() => this.s.releaseEntry.run(entryKey, owner));
+  }
+
+  async getChannelState(entryKey: string, name: string): Promise<string | undefined> {
+    return this.s.getChannelState.get(entryKey, name);
+  }
+
+  async setChannelState(entryKey: string, name: string, value: string, now: number): Promise<void> {
+    await this.write(() => this.s.setChannelState.run(entryKey, name, value, now));
   }
 
   async takeRateTokens(key: string, want: number, bucket: RateBucket): Promise<{ taken: number; left: number }> {

@@ -1,0 +1,22 @@
+import type { Store } from '../store/store.js';
+import type { ChannelState } from './channel.js';
+import type { Clock } from './clock.js';
+
+/** An entry's channel state, kept in the store (and so shared by the processes sharing it). */
+export function storeChannelState(store: Pick<Store, 'getChannelState' | 'setChannelState'>, entryKey: string, clock: Clock): ChannelState {
+  return {
+    get: (name) => store.getChannelState(entryKey, name),
+    set: (name, value) => store.setChannelState(entryKey, name, value, clock.now()),
+  };
+}
+
+/** State in memory, lost with the process: for a channel run outside a gateway (tests, tools). */
+export function memoryChannelState(): ChannelState {
+  const values = new Map<string, string>();
+  return {
+    get: async (name) => values.get(name),
+    set: async (name, value) => {
+      values.set(name, value);
+    },
+  };
+}

@@ -1,0 +1,9 @@
+-- Small values a channel keeps across restarts and processes, per entry (the iLink long-poll
+-- cursor). See Store.getChannelState.
+CREATE TABLE channel_state (
+  entry_key  TEXT   NOT NULL,
+  name       TEXT   NOT NULL,
+  value      TEXT   NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (entry_key, name)
+);
