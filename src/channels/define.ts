@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Channel, ChannelContext } from '../core/channel.js';
+import type { LoginContext, LoginFlow } from './login.js';
 
 /** What a channel can do; the outbox, the docs table and the panel read it. */
 export interface ChannelCapabilities {
@@ -10,6 +11,8 @@ export interface ChannelCapabilities {
   markdown: boolean;
   /** Longest reply chunk the platform accepts, in UTF-8 bytes; longer replies are split. None: no limit. */
   maxMessageBytes?: number;
+  /** Longest reply chunk in characters (code points), for platforms that count those; longer replies are split. */
+  maxMessageChars?: number;
   /** Answers in group chats (only when addressed, as the channel's config says). */
   groups?: boolean;
   /** Replies in the platform's thread of the message they answer. */
@@ -43,6 +46,12 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
    */
   exclusive?: boolean;
   create(ctx: ChannelContext): C;
+  /**
+   * For channels whose credentials come from scanning a QR code: starts a login with the entry's
+   * current (unresolved) config; resolves once there is a code to show. The admin API runs it and
+   * writes the confirmed result into the entry (see `login.ts`).
+   */
+  login?(config: Record<string, unknown>, ctx: LoginContext): Promise<LoginFlow>;
   routes?(app: FastifyInstance, host: ChannelRoutesHost<C>): void;
   /**
    * For channels the platform calls: the path of an entry's webhook, which the panel shows as
@@ -66,6 +75,8 @@ export function describeChannel(def: ChannelDefinition) {
     displayName: def.displayName,
     description: def.description,
     capabilities: def.capabilities,
+    /** The panel offers "Log in" (a QR code to scan) on entries of this type. */
+    login: def.login !== undefined,
     configSchema: z.toJSONSchema(def.configSchema, { io: 'input', unrepresentable: 'any' }),
   };
 }

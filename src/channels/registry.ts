@@ -2,12 +2,13 @@ import { CocoError } from '../core/errors.js';
 import type { ChannelDefinition } from './define.js';
 import { feishuChannel } from './feishu/index.js';
 import { webApiChannel } from './web-api/index.js';
+import { wechatIlinkChannel } from './wechat-ilink/index.js';
 import { wechatMpChannel } from './wechat-mp/index.js';
 import { wecomChannel } from './wecom/index.js';
 import { wecomBotChannel } from './wecom-bot/index.js';
 
 /** Every channel type CocoCat knows: one line each. */
-const builtIn: ChannelDefinition[] = [webApiChannel as unknown as ChannelDefinition, wechatMpChannel as unknown as ChannelDefinition, feishuChannel as unknown as ChannelDefinition, wecomBotChannel as unknown as ChannelDefinition, wecomChannel as unknown as ChannelDefinition];
+const builtIn: ChannelDefinition[] = [webApiChannel as unknown as ChannelDefinition, wechatMpChannel as unknown as ChannelDefinition, wechatIlinkChannel as unknown as ChannelDefinition, feishuChannel as unknown as ChannelDefinition, wecomBotChannel as unknown as ChannelDefinition, wecomChannel as unknown as ChannelDefinition];
 
 export class ChannelRegistry {
   private readonly byType = new Map<string, ChannelDefinition>();

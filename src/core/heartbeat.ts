@@ -2,7 +2,7 @@ import type { Agent } from '../agents/agent.js';
 import { runAgent } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
 import { markdownToText } from '../channels/shared/markdown-to-text.js';
-import { splitText } from '../channels/shared/split-text.js';
+import { charLength, splitText } from '../channels/shared/split-text.js';
 import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
@@ -175,7 +175,9 @@ export class Heartbeat {
     const outFormat = format === 'markdown' && caps?.markdown ? 'markdown' : 'text';
     // A platform that shows markdown as raw symbols gets readable plain text instead.
     const body = format === 'markdown' && outFormat === 'text' ? markdownToText(text) : text;
-    const parts = splitText(body, caps?.maxMessageBytes);
+    const parts = caps?.maxMessageChars
+      ? splitText(body, caps.maxMessageChars, { measure: charLength })
+      : splitText(body, caps?.maxMessageBytes);
     return parts.map((part, index) => ({
       entryKey: item.entryKey,
       channelType: item.channelType,

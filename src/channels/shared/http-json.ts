@@ -36,6 +36,8 @@ export function getJson(url: string, opts: JsonCallOptions): Promise<JsonAnswer>
 export interface JsonCallOptions {
   timeoutMs: number;
   headers?: Record<string, string>;
+  /** Ends the call early (a long poll when the channel stops): it rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 /** A raw answer, for callers that judge status, headers and body themselves (a user's webhook receiver). */
@@ -57,7 +59,7 @@ export async function postJsonText(url: string, body: string, opts: JsonCallOpti
 async function exchange(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string) {
   const { request, pool } = await undici();
   const headers = body === undefined ? opts.headers : { 'content-type': 'application/json', ...opts.headers };
-  return request(url, { method, headers, body, dispatcher: pool, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
+  return request(url, { method, headers, body, dispatcher: pool, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, signal: opts.signal });
 }
 
 async function call(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string): Promise<JsonAnswer> {

@@ -36,6 +36,13 @@ export function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/** Characters as a person counts them: code points (an emoji outside the BMP is one, not two). */
+export function charLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 interface Piece {
   chunk: string;
   rest: string;

@@ -108,7 +108,7 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
   });
 }
 
-function target(gateway: Gateway, params: { kind: string; id: string }): { kind: TargetKind; id: string } {
+export function target(gateway: Gateway, params: { kind: string; id: string }): { kind: TargetKind; id: string } {
   const kind = params.kind === 'agents' ? 'agent' : params.kind === 'scenes' ? 'scene' : undefined;
   if (!kind) throw new CocoError('COCO_ERR_NOT_FOUND', `no route for "${params.kind}"; use agents or scenes`, { statusCode: 404 });
   const id = assertValidId(params.id, kind);
@@ -118,7 +118,7 @@ function target(gateway: Gateway, params: { kind: string; id: string }): { kind:
   return { kind, id };
 }
 
-function findEntry(entries: Record<string, unknown>[], entryId: string, targetId: string): number {
+export function findEntry(entries: Record<string, unknown>[], entryId: string, targetId: string): number {
   const index = entries.findIndex((e) => (e.id ?? e.channel) === entryId);
   if (index < 0) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${entryId}" does not exist on "${targetId}"`, { statusCode: 404 });
   return index;
@@ -129,7 +129,7 @@ function parseEntryBody(body: unknown) {
 }
 
 /** Validates the channel config (secrets merged, references resolved) and returns the entry to store. */
-function prepare(
+export function prepare(
   gateway: Gateway,
   kind: TargetKind,
   id: string,
@@ -150,7 +150,7 @@ function prepare(
 }
 
 /** Writes entries.json, then drops secrets it no longer references (never the other way round). */
-function save(gateway: Gateway, kind: TargetKind, id: string, entries: Record<string, unknown>[], vaultDeletes: string[] = []): void {
+export function save(gateway: Gateway, kind: TargetKind, id: string, entries: Record<string, unknown>[], vaultDeletes: string[] = []): void {
   writeEntriesRaw(gateway.root, kind, id, entries);
   gateway.vault.delete(vaultDeletes);
   gateway.reload();

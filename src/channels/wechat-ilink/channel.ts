@@ -1,0 +1,137 @@
+import { Channel } from '../../core/channel.js';
+import type { TransportStatus } from '../../core/entry-status.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import { sha256Hex } from '../../core/hash.js';
+import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { CONTEXT_TOKEN_REFUSED, IlinkApi, IlinkError, SESSION_EXPIRED } from './api.js';
+import type { IlinkChannelConfig } from './config.js';
+import { parseUpdate, toChatMessage, type IlinkReplyMeta } from './parse.js';
+import { IlinkPoller } from './poller.js';
+
+/** Newest context tokens remembered, one per user (bounded). */
+const TOKENS_KEPT = 10_000;
+
+/**
+ * Personal WeChat through the official iLink bot API: the `getupdates` long poll in (its cursor kept
+ * in the store), `sendmessage` out with the context token of the message answered. Direct chats only.
+ * The bot token comes from the QR login (`login.ts`); without it the entry stays in error and says so.
+ */
+export class IlinkChannel extends Channel<IlinkChannelConfig> {
+  static override channelType = 'wechat_ilink';
+
+  private api?: IlinkApi;
+  private poller?: IlinkPoller;
+  private stopped = false;
+  /** The newest context token each user's messages carried: tried when a message's own token is refused. */
+  private readonly latestToken = new Map<string, string>();
+
+  override async start(_sceneId: string, config: IlinkChannelConfig): Promise<void> {
+    if (!config.bot_token) {
+      throw new CocoError(
+        'COCO_ERR_CHANNEL_START',
+        'wechat_ilink: not logged in. Scan the QR code (panel → this entry → Log in with WeChat, or POST /api/admin/{agents,scenes}/<id>/entries/<entry>/login)',
+        { channel: 'wechat_ilink' },
+      );
+    }
+    this.api = new IlinkApi({
+      baseUrl: config.base_url,
+      token: config.bot_token,
+      ...(config.route_tag ? { routeTag: config.route_tag } : {}),
+      timeoutMs: config.api_timeout_seconds * 1000,
+    });
+    this.poller = new IlinkPoller({
+      api: this.api,
+      state: this.ctx.state,
+      clock: this.ctx.clock,
+      log: this.ctx.log,
+      pollTimeoutMs: config.poll_timeout_seconds * 1000,
+      onMessages: (msgs) => this.store(msgs),
+    });
+    await this.poller.start();
+    this.api.notify('start').catch((err: unknown) => this.ctx.log.debug({ err: describeError(err) }, 'wechat_ilink notifystart failed'));
+    this.ctx.log.info({ bot: config.bot_id }, 'wechat_ilink polling');
+  }
+
+  override async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.poller?.stop();
+    await this.api?.notify('stop').catch(() => undefined);
+  }
+
+  override transportStatus(): TransportStatus | undefined {
+    return this.poller?.status;
+  }
+
+  /** One batch, in order; each message is durable before the next, and before the cursor moves. */
+  private async store(msgs: unknown[]): Promise<void> {
+    for (const raw of msgs) {
+      const parsed = parseUpdate(raw);
+      if (parsed.kind === 'skip') {
+        this.ctx.log.debug({ reason: parsed.reason }, 'wechat_ilink update not answered');
+        continue;
+      }
+      const m = parsed.message;
+      this.remember(m.userId, m.contextToken);
+      await this.onMessage({ ...toChatMessage(m, this.ctx.clock.now()), sceneId: this.sceneId });
+    }
+  }
+
+  private remember(userId: string, token: string): void {
+    this.latestToken.delete(userId);
+    this.latestToken.set(userId, token);
+    if (this.latestToken.size > TOKENS_KEPT) this.latestToken.delete(this.latestToken.keys().next().value!);
+  }
+
+  override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
+    const api = this.api;
+    if (this.stopped || !api) throw sendError('the channel is not running', true, 2_000);
+    const pausedUntil = this.poller?.sessionPausedUntil() ?? 0;
+    if (pausedUntil) throw sendError('the session expired; waiting for it to come back or for a new QR login', true, pausedUntil - this.ctx.clock.now());
+    const meta = (context.replyMeta ?? {}) as Partial<IlinkReplyMeta>;
+    const own = typeof meta.contextToken === 'string' ? meta.contextToken : undefined;
+    const tokens = [...new Set([own, this.latestToken.get(userId)].filter((t): t is string => !!t))];
+    if (tokens.length === 0) throw sendError('no context_token for this user: iLink delivers replies only to a message of theirs', false);
+    // The same client_id for every try of this chunk, in case iLink drops repeats.
+    const clientId = `cococat-${sha256Hex(context.idempotencyKey).slice(0, 32)}`;
+    for (const [i, contextToken] of tokens.entries()) {
+      try {
+        await api.sendText({ to: userId, clientId, text: reply.text, contextToken });
+        return {};
+      } catch (err) {
+        // A refused token may be only this message's: the user's newer message brought another.
+        if (isCode(err, CONTEXT_TOKEN_REFUSED) && i + 1 < tokens.length) continue;
+        if (isCode(err, SESSION_EXPIRED)) this.poller?.sessionExpired(err as IlinkError);
+        throw classify(err);
+      }
+    }
+    throw sendError('unreachable', false);
+  }
+}
+
+const isCode = (err: unknown, code: number): boolean => err instanceof IlinkError && err.kind === 'api' && err.code === code;
+
+/** How the outbox treats a failed sendmessage. */
+function classify(err: unknown): CocoError {
+  if (!(err instanceof IlinkError)) return sendError(describeError(err), true, 2_000, err);
+  switch (err.kind) {
+    case 'api':
+      if (err.code === SESSION_EXPIRED) return sendError(err.message, true, 60_000, err);
+      // The token is refused (stale, or its ~10 replies are used up): waiting will not change that.
+      if (err.code === CONTEXT_TOKEN_REFUSED) return sendError(`${err.message} (the context token is refused: the user must write again)`, false, undefined, err);
+      return sendError(err.message, true, 2_000, err);
+    case 'http':
+      return sendError(err.message, err.code === 429 || err.code === 408 || (err.code ?? 0) >= 500, 2_000, err);
+    default:
+      return sendError(err.message, true, 2_000, err);
+  }
+}
+
+function sendError(message: string, retryable: boolean, retryAfterMs?: number, cause?: unknown): CocoError {
+  return new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_ilink: ${message}`, {
+    channel: 'wechat_ilink',
+    retryable,
+    ...(retryable && retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(cause ? { cause } : {}),
+  });
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { secret } from '../../config/schema.js';
+
+/** The iLink bot API's public address (protocols: personal WeChat, iLink). */
+export const ILINK_BASE_URL = 'https://ilinkai.weixin.qq.com/';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+export const ilinkConfigSchema = z
+  .object({
+    base_url: httpUrl
+      .default(ILINK_BASE_URL)
+      .describe('iLink API address. The QR login sets it to the one WeChat names for the bot; point it at a local fake (cococat simulate) for testing'),
+    bot_token: secret(z.string().regex(/^\S{1,2048}$/, 'must be the bot token without spaces').optional()).describe(
+      'Bot token, written by the QR login (panel → the entry → Log in with WeChat). Long-lived; log in again when WeChat ends the session',
+    ),
+    bot_id: z
+      .string()
+      .regex(/^\S{1,128}$/, 'must be the bot id without spaces')
+      .optional()
+      .describe('The bot\'s iLink id (…@im.bot), written by the QR login; shown in logs'),
+    route_tag: z
+      .string()
+      .regex(/^\S{1,128}$/, 'must have no spaces')
+      .optional()
+      .describe('SKRouteTag header sent with every call, only when WeChat gave the account one'),
+    poll_timeout_seconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(120)
+      .default(35)
+      .describe('How long a getupdates long poll may wait for messages before it is asked again (iLink holds ~35 s and may name another figure)'),
+    api_timeout_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(60)
+      .default(15)
+      .describe('Timeout of the other API calls (sending a reply)'),
+  })
+  .strict();
+
+export type IlinkChannelConfig = z.infer<typeof ilinkConfigSchema>;

@@ -1,0 +1,21 @@
+import { defineChannel } from '../define.js';
+import { IlinkChannel } from './channel.js';
+import { ilinkConfigSchema, type IlinkChannelConfig } from './config.js';
+import { startIlinkLogin } from './login.js';
+
+export { IlinkChannel, type IlinkChannelConfig };
+
+/** Personal WeChat (个人微信) through the official iLink bot API, with a QR login. */
+export const wechatIlinkChannel = defineChannel({
+  type: 'wechat_ilink',
+  displayName: '个人微信 / Personal WeChat (iLink)',
+  description:
+    'A personal WeChat bot (微信 ClawBot) through the official iLink bot API: log in by scanning a QR code, messages arrive by long poll (no public URL needed), replies answer each message. Direct chats only.',
+  configSchema: ilinkConfigSchema,
+  // iLink shows plain text; OpenClaw's WeChat plugin cuts replies at 4 000 characters.
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file'], markdown: false, maxMessageChars: 4_000, groups: false, threads: false, streaming: false, typing: false, webhook: false },
+  // One poller per bot: with several gateway processes, one polls at a time.
+  exclusive: true,
+  create: (ctx) => new IlinkChannel(ctx),
+  login: startIlinkLogin,
+});

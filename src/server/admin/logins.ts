@@ -1,0 +1,99 @@
+import type { FastifyInstance } from 'fastify';
+import type { LoginFlow, LoginStatus } from '../../channels/login.js';
+import { readEntriesRaw, type TargetKind } from '../../config/workspace-writer.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import { assertValidId, entryKey } from '../../core/ids.js';
+import type { Gateway } from '../../gateway.js';
+import { findEntry, prepare, save, target } from './entries.js';
+
+type Params = { kind: string; id: string; entryId: string };
+
+interface Running {
+  flow: LoginFlow;
+  channel: string;
+  /** Set when the confirmed credentials could not be written into the entry. */
+  failure?: string;
+}
+
+/**
+ * QR-code logins of entries whose channel has one (`ChannelDefinition.login`): start, watch, cancel.
+ * A confirmed login is written into the entry (secrets into the vault) and the entry restarts.
+ * One login per entry at a time; starting another cancels the first.
+ */
+export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): void {
+  const logins = new Map<string, Running>();
+  app.addHook('onClose', async () => {
+    for (const running of logins.values()) running.flow.cancel();
+  });
+
+  app.post<{ Params: Params }>('/:kind/:id/entries/:entryId/login', async (request) => {
+    const { kind, id, entryId, key, raw } = entryOf(gateway, request.params);
+    const channel = String(raw.channel ?? '');
+    const def = gateway.registry.get(channel);
+    if (!def.login) {
+      throw new CocoError('COCO_ERR_REQUEST_INVALID', `channel "${channel}" has no QR login; set its credentials in the entry's config`, { statusCode: 400, field: 'channel' });
+    }
+    logins.get(key)?.flow.cancel();
+    logins.delete(key);
+    const log = gateway.log.child({ entry: key });
+    let flow: LoginFlow;
+    try {
+      flow = await def.login((raw.config ?? {}) as Record<string, unknown>, { clock: gateway.clock, log });
+    } catch (cause) {
+      throw new CocoError('COCO_ERR_LOGIN_FAILED', `${channel}: no QR code: ${describeError(cause)}`, { statusCode: 502, cause });
+    }
+    const running: Running = { flow, channel };
+    logins.set(key, running);
+    void flow.result.then((fields) => {
+      if (!fields || logins.get(key) !== running) return;
+      try {
+        writeLogin(gateway, kind, id, entryId, channel, fields);
+        log.info({ account: flow.status().account }, 'login confirmed; entry restarts with its new credentials');
+      } catch (err) {
+        running.failure = `logged in, but the entry could not be updated: ${describeError(err)}`;
+        log.error({ err: describeError(err) }, 'login confirmed but not saved');
+      }
+    });
+    return present(key, running);
+  });
+
+  app.get<{ Params: Params }>('/:kind/:id/entries/:entryId/login', async (request) => {
+    const { key } = entryOf(gateway, request.params);
+    const running = logins.get(key);
+    if (!running) throw new CocoError('COCO_ERR_NOT_FOUND', `no login was started for entry "${key}"`, { statusCode: 404 });
+    return present(key, running);
+  });
+
+  app.delete<{ Params: Params }>('/:kind/:id/entries/:entryId/login', async (request, reply) => {
+    const { key } = entryOf(gateway, request.params);
+    logins.get(key)?.flow.cancel();
+    return reply.code(204).send();
+  });
+}
+
+function entryOf(gateway: Gateway, params: Params) {
+  const { kind, id } = target(gateway, params);
+  const entryId = assertValidId(params.entryId, 'entry');
+  const entries = readEntriesRaw(gateway.root, kind, id);
+  const raw = entries[findEntry(entries, entryId, id)]!;
+  return { kind, id, entryId, key: entryKey(id, entryId), raw };
+}
+
+function present(key: string, running: Running): LoginStatus & { key: string; channel: string } {
+  const status = running.flow.status();
+  const shown = running.failure ? { state: 'failed' as const, message: running.failure, ...(status.account ? { account: status.account } : {}) } : status;
+  return { key, channel: running.channel, ...shown };
+}
+
+/** Merges the login's fields into the entry as it is now (it may have been edited meanwhile). */
+function writeLogin(gateway: Gateway, kind: TargetKind, id: string, entryId: string, channel: string, fields: Record<string, unknown>): void {
+  const entries = readEntriesRaw(gateway.root, kind, id);
+  const index = findEntry(entries, entryId, id);
+  const previous = entries[index]!;
+  if (previous.channel !== channel) throw new Error(`the entry is now a "${String(previous.channel)}" entry`);
+  const config = { ...((previous.config ?? {}) as Record<string, unknown>), ...fields };
+  const body = { channel, enabled: previous.enabled !== false, config };
+  const prepared = prepare(gateway, kind, id, entryId, body, previous);
+  entries[index] = prepared.entry;
+  save(gateway, kind, id, entries, prepared.vaultDeletes);
+}

@@ -1,0 +1,17 @@
+/** The fake personal-WeChat iLink bot platform. See README.md. */
+export { FakeIlink, SESSION_TIMEOUT } from './server.js';
+export { fullUserId, ilinkItem, ITEM_TYPE } from './items.js';
+export { MAX_MSGS_PER_UPDATE } from './inbound.js';
+export type {
+  CdnMedia,
+  Failure,
+  FakeIlinkOptions,
+  IlinkCall,
+  IlinkEndpoint,
+  MessageItem,
+  QrSession,
+  QrStatus,
+  SentMessage,
+  TypingCall,
+  WeixinMessage,
+} from './types.js';

@@ -1,0 +1,306 @@
+/**
+ * A local fake of the personal-WeChat iLink bot API (protocols.md §7) on 127.0.0.1 and a free port: QR login,
+ * the getupdates long poll with its cursor, sendmessage with context tokens, getconfig/sendtyping, notifystart/stop,
+ * and scripted failures. See README.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseJson, readBody, sendJson } from '../http.js';
+import { Waiters } from '../waiters.js';
+import { Holds } from './holds.js';
+import { InboundLog } from './inbound.js';
+import { fullUserId } from './items.js';
+import { Outbound, type ApiAnswer } from './outbound.js';
+import { QrLogin } from './qr.js';
+import type { Failure, FakeIlinkOptions, IlinkCall, IlinkEndpoint, MessageItem, QrSession, SentMessage, TypingCall, WeixinMessage } from './types.js';
+import { bearerToken, botRequestProblems, headerRecord, randomToken } from './wire.js';
+
+export type { Failure, FakeIlinkOptions, IlinkCall, IlinkEndpoint, MessageItem, QrSession, SentMessage, TypingCall, WeixinMessage } from './types.js';
+
+const ROUTES: Record<string, IlinkEndpoint> = {
+  '/ilink/bot/getupdates': 'getupdates',
+  '/ilink/bot/sendmessage': 'sendmessage',
+  '/ilink/bot/getconfig': 'getconfig',
+  '/ilink/bot/sendtyping': 'sendtyping',
+  '/ilink/bot/msg/notifystart': 'notifystart',
+  '/ilink/bot/msg/notifystop': 'notifystop',
+  '/ilink/bot/get_bot_qrcode': 'get_bot_qrcode',
+  '/ilink/bot/get_qrcode_status': 'get_qrcode_status',
+};
+
+export const SESSION_TIMEOUT = { ret: -14, errcode: -14, errmsg: 'session timeout' } as const;
+
+export class FakeIlink {
+  botToken: string;
+  readonly botId: string;
+  readonly calls: IlinkCall[] = [];
+  private readonly longPollMs: number;
+  private readonly waiters = new Waiters('fake iLink');
+  private readonly holds = new Holds();
+  private readonly inbound: InboundLog;
+  private readonly outbound: Outbound;
+  private readonly qr: QrLogin;
+  private readonly failures = new Map<IlinkEndpoint, { failure: Failure; left: number }[]>();
+  private readonly server: Server;
+  private sessionExpired = false;
+  private port = 0;
+  private closing: Promise<void> | undefined;
+
+  /** Starts the fake on 127.0.0.1 and a free port. */
+  static async start(opts: FakeIlinkOptions = {}): Promise<FakeIlink> {
+    const fake = new FakeIlink(opts);
+    await new Promise<void>((resolve, reject) => {
+      fake.server.once('error', reject);
+      fake.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    fake.port = (fake.server.address() as AddressInfo).port;
+    return fake;
+  }
+
+  private constructor(opts: FakeIlinkOptions) {
+    this.longPollMs = opts.longPollMs ?? 35_000;
+    this.botId = `${randomBytes(4).toString('hex')}@im.bot`;
+    this.botToken = newBotToken(this.botId);
+    this.inbound = new InboundLog(this.botId);
+    this.outbound = new Outbound(this.inbound, opts.repliesPerToken ?? 10);
+    this.qr = new QrLogin({
+      ttlMs: opts.qrTtlMs ?? 300_000,
+      pollMs: opts.qrPollMs ?? 35_000,
+      holds: this.holds,
+      botId: this.botId,
+      baseUrl: () => this.url,
+      issueBotToken: (user) => {
+        this.inbound.knownUsers.add(user);
+        this.botToken = newBotToken(this.botId);
+        this.sessionExpired = false;
+        return this.botToken;
+      },
+    });
+    this.server = createServer((req, res) => {
+      this.handle(req, res)
+        .catch((err: unknown) => {
+          if (!res.headersSent && !res.destroyed) sendJson(res, 500, { errmsg: `fake iLink bug: ${String(err)}` });
+        })
+        .finally(() => this.waiters.notify());
+    });
+  }
+
+  /** Base URL with a trailing slash (API paths are `url + "ilink/bot/…"`); stands in for https://ilinkai.weixin.qq.com. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/`;
+  }
+
+  /** Media download base (stands in for https://novac2c.cdn.weixin.qq.com/c2c); downloads are not emulated. */
+  get cdnUrl(): string {
+    return `${this.url}c2c`;
+  }
+
+  // ---- users ------------------------------------------------------------------------------------------------------
+
+  /** A user sends a message to the bot. Returns the WeixinMessage as getupdates will deliver it. */
+  userSends(user: string, content: string | MessageItem[], opts: { groupId?: string } = {}): WeixinMessage {
+    const message = this.inbound.add(user, content, opts.groupId);
+    this.holds.wake();
+    this.waiters.notify();
+    return message;
+  }
+
+  /**
+   * iLink hands a message out again, identical (same message_id and context_token): what a client
+   * sees when it resumes from an older cursor. The channel must answer it once.
+   */
+  redeliver(message: WeixinMessage): void {
+    this.inbound.repeat(message);
+    this.holds.wake();
+    this.waiters.notify();
+  }
+
+  /** Messages the bot sent (sendmessage calls that succeeded), oldest first. */
+  sent(user?: string): SentMessage[] {
+    const to = user === undefined ? undefined : fullUserId(user);
+    return this.outbound.sent.filter((m) => to === undefined || m.to === to);
+  }
+
+  /** Resolves with `sent(user)` once it holds at least `count` messages; rejects after `timeoutMs` (default 10 s). */
+  async waitForSent(count: number, opts: { user?: string; timeoutMs?: number } = {}): Promise<SentMessage[]> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const whom = opts.user === undefined ? '' : ` to ${fullUserId(opts.user)}`;
+    try {
+      await this.waiters.until(() => this.sent(opts.user).length >= count, timeoutMs, `${count} sent message(s)${whom}`);
+    } catch (err) {
+      const got = this.sent(opts.user).map((m) => JSON.stringify(m.text));
+      throw new Error(`${(err as Error).message}; got ${got.length}${got.length ? `: ${got.join(', ')}` : ''}`);
+    }
+    return this.sent(opts.user);
+  }
+
+  /** sendtyping calls that succeeded, oldest first. */
+  typing(user?: string): TypingCall[] {
+    const who = user === undefined ? undefined : fullUserId(user);
+    return this.outbound.typing.filter((t) => who === undefined || t.user === who);
+  }
+
+  // ---- QR login ---------------------------------------------------------------------------------------------------
+
+  /** Every QR code issued, newest last; `status` is live. */
+  get qrSessions(): QrSession[] {
+    return this.qr.sessions;
+  }
+
+  /** The user scans the QR code (default: the newest): status → `scaned`. */
+  scan(qrcode?: string): void {
+    this.qr.scan(qrcode);
+  }
+
+  /** The user confirms on the phone: status → `confirmed`, a new bot token replaces the old one and is returned. */
+  confirm(qrcode?: string, opts: { user?: string } = {}): string {
+    return this.qr.confirm(qrcode, opts.user);
+  }
+
+  expireQr(qrcode?: string): void {
+    this.qr.expire(qrcode);
+  }
+
+  // ---- session and failures ---------------------------------------------------------------------------------------
+
+  /** Every bot call answers ret -14 "session timeout" until the next `confirm()`. */
+  expireSession(): void {
+    this.sessionExpired = true;
+  }
+
+  /** The next `count` calls to `endpoint` fail as told (before any other handling); queued in order. */
+  failNext(endpoint: IlinkEndpoint, failure: Failure, count = 1): void {
+    if (!Number.isInteger(count) || count < 1) throw new Error(`fake iLink: failNext count must be a positive integer, got ${count}`);
+    const queue = this.failures.get(endpoint) ?? [];
+    queue.push({ failure, left: count });
+    this.failures.set(endpoint, queue);
+  }
+
+  /** Idempotent: ends held requests, cuts every socket and stops listening. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.holds.endAll();
+      this.qr.close();
+      this.server.closeAllConnections();
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    })();
+    return this.closing;
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawBody = await readBody(req);
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const endpoint = ROUTES[url.pathname];
+    const call: IlinkCall = { endpoint: endpoint ?? 'unknown', method, path: req.url ?? '/', body: parseJson(rawBody), headers: headerRecord(req), at: Date.now() };
+    this.calls.push(call);
+    this.waiters.notify();
+    try {
+      await this.route(endpoint, call, url, rawBody, res);
+    } finally {
+      if (call.status === undefined) call.dropped = true;
+    }
+  }
+
+  private async route(endpoint: IlinkEndpoint | undefined, call: IlinkCall, url: URL, rawBody: string, res: ServerResponse): Promise<void> {
+    const method = call.method;
+    if (!endpoint) return answer(call, res, 404, { errmsg: `no route ${method} ${url.pathname}` });
+
+    const failure = this.takeFailure(endpoint);
+    if (failure && !(await this.applyFailure(failure, call, res))) return;
+
+    if (endpoint === 'get_bot_qrcode') {
+      if (url.searchParams.get('bot_type') !== '3') return answer(call, res, 400, { errmsg: 'query bot_type must be 3' });
+      return answer(call, res, 200, this.qr.issue());
+    }
+    if (endpoint === 'get_qrcode_status') {
+      if (method !== 'GET') return answer(call, res, 405, { errmsg: 'get_qrcode_status takes GET' });
+      const qrcode = url.searchParams.get('qrcode');
+      if (!qrcode) return answer(call, res, 400, { errmsg: 'missing query qrcode' });
+      const status = await this.qr.poll(qrcode, res);
+      if (status) answer(call, res, 200, status);
+      return;
+    }
+    await this.handleBot(endpoint, call, rawBody, res);
+  }
+
+  private async handleBot(endpoint: IlinkEndpoint, call: IlinkCall, rawBody: string, res: ServerResponse): Promise<void> {
+    if (call.method !== 'POST') return answer(call, res, 405, { errmsg: `${endpoint} takes POST` });
+    const problems = botRequestProblems(call.headers, call.body, rawBody);
+    const body = call.body ?? {};
+    if (endpoint === 'getupdates' && body.get_updates_buf !== undefined && typeof body.get_updates_buf !== 'string') {
+      problems.push('get_updates_buf must be a string');
+    }
+    if (problems.length > 0) return answer(call, res, 400, { errmsg: problems.join('; '), problems });
+    const token = bearerToken(call.headers.authorization);
+    if (!this.authorized(token)) return answer(call, res, 200, SESSION_TIMEOUT);
+
+    let json: ApiAnswer;
+    switch (endpoint) {
+      case 'getupdates': {
+        const cursor = (body.get_updates_buf as string | undefined) ?? '';
+        const position = this.inbound.positionOf(cursor);
+        const end = await this.holds.hold(res, this.longPollMs, () => this.inbound.messages.length > position);
+        if (end === 'gone') return;
+        // The token may have been replaced while the poll was held.
+        if (!this.authorized(token)) return answer(call, res, 200, SESSION_TIMEOUT);
+        const { msgs, next } = this.inbound.read(position, cursor);
+        json = { ret: 0, msgs, get_updates_buf: next, longpolling_timeout_ms: this.longPollMs };
+        break;
+      }
+      case 'sendmessage':
+        json = this.outbound.sendMessage(body);
+        break;
+      case 'getconfig':
+        json = this.outbound.getConfig(body);
+        break;
+      case 'sendtyping':
+        json = this.outbound.sendTyping(body);
+        break;
+      default:
+        json = { ret: 0 };
+    }
+    answer(call, res, 200, json);
+  }
+
+  private authorized(token: string | undefined): boolean {
+    return !this.sessionExpired && token === this.botToken;
+  }
+
+  private takeFailure(endpoint: IlinkEndpoint): Failure | undefined {
+    const queue = this.failures.get(endpoint);
+    const head = queue?.[0];
+    if (!queue || !head) return undefined;
+    if (--head.left <= 0) queue.shift();
+    return head.failure;
+  }
+
+  /** Plays a scripted failure; true when the call should then be handled normally (after a hang). */
+  private async applyFailure(failure: Failure, call: IlinkCall, res: ServerResponse): Promise<boolean> {
+    if ('http' in failure) {
+      call.status = failure.http;
+      res.writeHead(failure.http, { 'content-type': 'text/plain' });
+      res.end('server error');
+      return false;
+    }
+    if ('ret' in failure) {
+      answer(call, res, 200, { ret: failure.ret, errcode: failure.ret, errmsg: failure.errmsg ?? 'system error' });
+      return false;
+    }
+    if ('hangMs' in failure) return (await this.holds.hold(res, failure.hangMs, () => false)) !== 'gone';
+    res.socket?.destroy();
+    return false;
+  }
+}
+
+function answer(call: IlinkCall, res: ServerResponse, status: number, json: unknown): void {
+  if (res.destroyed || res.writableEnded) return;
+  call.status = status;
+  call.response = json;
+  sendJson(res, status, json);
+}
+
+const newBotToken = (botId: string): string => `${botId}:${randomToken(24)}`;
