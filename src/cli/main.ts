@@ -13,7 +13,7 @@ Usage:
   cococat check [DIR]                                      validate a workspace; exit 1 on any problem
   cococat send <entry> <text> [--user ID] [--workspace DIR] [--url URL]
                                                            talk to a web_api entry, e.g. send assistant.web_api "hi"
-  cococat simulate wechat_mp|feishu|wecom|wecom_bot [--agent ID] [--user ID] [--workspace DIR]
+  cococat simulate wechat_mp|wechat_ilink|feishu|wecom|wecom_bot [--agent ID] [--user ID] [--workspace DIR]
                                                            be a user of a local fake 公众号, Feishu or WeCom app wired to an agent
 Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
 
@@ -66,7 +66,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     case 'simulate': {
       if (!positionals[0]) {
-        console.error('usage: cococat simulate wechat_mp|feishu|wecom|wecom_bot [--agent ID]');
+        console.error('usage: cococat simulate wechat_mp|wechat_ilink|feishu|wecom|wecom_bot [--agent ID]');
         return 2;
       }
       // The fake platforms load only for this command, not on every start.

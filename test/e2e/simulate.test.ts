@@ -70,3 +70,12 @@ describe('cococat simulate wecom_bot', () => {
     expect(printed.filter((l) => l.startsWith('企业微信机器人'))).toEqual(['企业微信机器人: 你好 机器人', '企业微信机器人 (in the group): and in the group?']);
   }, 30_000);
 });
+
+describe('cococat simulate wechat_ilink', () => {
+  it('answers each typed line over the long poll, logged in as the simulated bot', async () => {
+    const { code, printed } = await simulate(['你好 微信', 'and again'], { channel: 'wechat_ilink', user: 'wang' });
+    expect(code).toBe(0);
+    expect(printed.some((l) => l.includes('long poll') && l.includes('@im.bot'))).toBe(true);
+    expect(printed.filter((l) => l.startsWith('微信 bot'))).toEqual(['微信 bot: 你好 微信', '微信 bot: and again']);
+  }, 30_000);
+});

@@ -10,6 +10,7 @@ import { Gateway } from '../../gateway.js';
 import { buildServer } from '../../server/build-server.js';
 import { FakeFeishu, type SentMessage } from '../../../test/fakes/feishu/index.js';
 import { startFakeWechatMp } from '../../../test/fakes/wechat-mp/server.js';
+import { FakeIlink } from '../../../test/fakes/ilink/index.js';
 import { FakeWecom, wecomMessage } from '../../../test/fakes/wecom/index.js';
 
 export interface SimulateOptions {
@@ -43,7 +44,13 @@ interface Simulation {
 
 type Simulator = (ctx: { vault: SecretVault; entryKey: string; agent: string; user?: string; print: (line: string) => void }) => Promise<Simulation>;
 
-const SIMULATORS: Record<string, Simulator> = { wechat_mp: simulateWechatMp, feishu: simulateFeishu, wecom: simulateWecom, wecom_bot: simulateWecomBot };
+const SIMULATORS: Record<string, Simulator> = {
+  wechat_mp: simulateWechatMp,
+  wechat_ilink: simulateWechatIlink,
+  feishu: simulateFeishu,
+  wecom: simulateWecom,
+  wecom_bot: simulateWecomBot,
+};
 
 /**
  * Runs the gateway against a local fake of the platform and lets you be the platform's user:
@@ -264,6 +271,38 @@ async function simulateWecomBot({ vault, entryKey, agent, user = 'SimulatedUser'
       clearTimeout(timer);
       if (delivery.text !== undefined) print(`企业微信机器人${group ? ' (in the group)' : ''}: ${delivery.text}`);
       else print(`(no answer within ${WECOM_REPLY_WAIT_MS / 1000} s; the message is ${delivery.status})`);
+      flush();
+    },
+    flush,
+    close: () => fake.close(),
+  };
+}
+
+/** How long a typed line waits for the first part of the personal WeChat answer. */
+const ILINK_REPLY_WAIT_MS = 30_000;
+
+async function simulateWechatIlink({ vault, entryKey, agent, user = 'simulated_user', print }: Parameters<Simulator>[0]): Promise<Simulation> {
+  // A short long poll, so the session ends promptly when the input does.
+  const fake = await FakeIlink.start({ longPollMs: 5_000 });
+  let shown = 0;
+  const flush = () => {
+    const sent = fake.sent(user);
+    for (; shown < sent.length; shown++) print(`微信 bot: ${sent[shown]!.text}`);
+  };
+  return {
+    channel: 'wechat_ilink',
+    // The login's result, as if the QR code had been scanned: the token in the vault, the bot's id and address.
+    config: { base_url: fake.url, bot_token: vault.put(`${entryKey}.bot_token`, fake.botToken), bot_id: fake.botId },
+    listening: () => undefined,
+    intro: [
+      `Simulated personal WeChat (iLink) bot ${fake.botId} ↔ agent "${agent}" (entry ${entryKey}, long poll).`,
+      `You are the user ${user}@im.wechat. Type a message; Ctrl-D ends.`,
+    ],
+    async send(text) {
+      fake.userSends(user, text);
+      const deadline = Date.now() + ILINK_REPLY_WAIT_MS;
+      while (fake.sent(user).length === shown && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (fake.sent(user).length === shown) print(`(no answer within ${ILINK_REPLY_WAIT_MS / 1000} s)`);
       flush();
     },
     flush,
