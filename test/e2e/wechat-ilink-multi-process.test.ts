@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { FakeIlink } from '../fakes/ilink/index.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { dropSchemas } from '../helpers/postgres.js';
+import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
+
+const PG_URL = process.env.COCOCAT_TEST_PG_URL;
+const ENTRY = 'bot.wechat_ilink';
+
+// One long poll per bot: two processes polling would each take part of the messages and fight over the cursor.
+describe.skipIf(!PG_URL)('a wechat_ilink entry with two gateway processes on one PostgreSQL store', () => {
+  let schema = '';
+  const gateways: TestGateway[] = [];
+  let fake: FakeIlink | undefined;
+  let root: string | undefined;
+  afterEach(async () => {
+    for (const g of gateways.splice(0)) await g.close({ keepWorkspace: true });
+    await fake?.close();
+    if (root) removeWorkspace(root);
+    if (schema) await dropSchemas(PG_URL!, [schema]);
+  });
+
+  it('polls from one process; the other takes over from the cursor saved in the store, losing and repeating nothing', async () => {
+    schema = `cc_ilx_${process.pid}_${Date.now().toString(36)}`;
+    fake = await FakeIlink.start({ longPollMs: 300 });
+    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken } };
+    root = makeWorkspace({ settings: { limits: { lease_ms: 1_500 } }, agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
+    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+    const states = () => gateways.map((g) => g.gateway.keeper.statusOf(ENTRY)?.state).sort().join();
+    await gateways[0]!.until(() => states() === 'running,standby');
+    const running = gateways.find((g) => g.gateway.keeper.statusOf(ENTRY)?.state === 'running')!;
+    const standby = gateways.find((g) => g !== running)!;
+
+    for (let i = 0; i < 10; i++) fake.userSends(`user-${i % 3}`, `message ${i}`);
+    await fake.waitForSent(10);
+    // Every poll so far carried one process's cursor in sequence: each poll starts where the one before ended.
+    const polls = () => fake!.calls.filter((c) => c.endpoint === 'getupdates');
+    for (const [i, p] of polls().entries()) {
+      if (i === 0) continue;
+      const before = polls()[i - 1]!;
+      const handedOut = (before.response as { get_updates_buf?: string } | undefined)?.get_updates_buf;
+      if (handedOut !== undefined) expect(p.body?.get_updates_buf).toBe(handedOut);
+    }
+
+    // The polling process stops; the other takes the entry and goes on from the saved cursor.
+    await running.close({ keepWorkspace: true });
+    gateways.splice(gateways.indexOf(running), 1);
+    const lastCursor = polls().at(-1)?.body?.get_updates_buf;
+    const pollsBefore = polls().length;
+    fake.userSends('user-9', 'while it changes hands');
+    await standby.until(() => standby.gateway.keeper.statusOf(ENTRY)?.state === 'running', 10_000);
+    await fake.waitForSent(11);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(fake.sent().map((s) => s.text).sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `message ${i}`), 'while it changes hands'].sort());
+    // The new poller's first poll is where the old one stopped, not the start of iLink's log.
+    expect(lastCursor).toBeTruthy();
+    expect(polls()[pollsBefore]?.body?.get_updates_buf).toBe(lastCursor);
+  }, 30_000);
+});
