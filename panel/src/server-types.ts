@@ -16,3 +16,4 @@ export type {
   TimelineEvent,
 } from '../../src/store/store';
 export type { SecretState } from '../../src/config/masking';
+export type { LoginStatus } from '../../src/channels/login';

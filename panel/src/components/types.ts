@@ -1,7 +1,7 @@
 /** Shapes of the admin API's answers, as the panel reads them; the entry and store types are the server's own. */
-import type { EntryStatus, SecretState } from '../server-types';
+import type { EntryStatus, LoginStatus, SecretState } from '../server-types';
 
-export type { Dashboard, DashboardEntry, EntryState, EntryStatus, SecretState, TransportStatus } from '../server-types';
+export type { Dashboard, DashboardEntry, EntryState, EntryStatus, LoginStatus, SecretState, TransportStatus } from '../server-types';
 
 export interface Agent {
   id: string;
@@ -23,7 +23,15 @@ export interface ChannelType {
   displayName: string;
   description: string;
   capabilities: { webhook: boolean; markdown: boolean; streaming: boolean; [k: string]: unknown };
+  /** Credentials come from a QR-code login (`POST …/entries/<id>/login`) rather than the form. */
+  login: boolean;
   configSchema: JsonSchema;
+}
+
+/** A QR-code login of one entry, as `…/entries/<id>/login` answers. */
+export interface EntryLogin extends LoginStatus {
+  key: string;
+  channel: string;
 }
 
 export interface Entry {

@@ -13,6 +13,7 @@ import type { ChannelType, Entry } from '../../components/types';
 import { href, navigate, useRoute } from '../../router';
 import { targetPath, useChannelTypes, type TargetKind } from './data';
 import { EntryForm } from './EntryForm';
+import { LoginDialog } from './LoginDialog';
 
 /**
  * The entries of an agent or scene, refreshed every 2 s so a saved entry is seen coming up
@@ -101,6 +102,7 @@ interface EntryRowProps {
 function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: EntryRowProps) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState<string>();
+  const [loggingIn, setLoggingIn] = useState(false);
   const path = `${base}/entries/${encodeURIComponent(entry.id)}`;
   const run = async (action: string, call: () => Promise<unknown>, done: string) => {
     setBusy(action);
@@ -115,6 +117,14 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
     }
   };
   const secretNames = Object.entries(entry.secrets);
+  // A QR-login channel's secrets are what the login writes: none set yet means never logged in.
+  const canLogin = type?.login === true;
+  const needsLogin = canLogin && secretNames.every(([, state]) => !state.set);
+  const loginButton = (primary: boolean) => (
+    <Button small variant={primary ? 'primary' : 'secondary'} onClick={() => setLoggingIn(true)}>
+      Log in with WeChat
+    </Button>
+  );
   return (
     <li className="entry-card" aria-label={`Entry ${entry.id}`}>
       <div className="entry-card-head">
@@ -132,6 +142,12 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
         <div className="status-line">
           <StatusBadge state="stopped" enabled={entry.enabled} />
           {entry.enabled && <span className="muted">waiting for the gateway to start it</span>}
+        </div>
+      )}
+      {needsLogin && (
+        <div className="login-needed">
+          <p>Not logged in yet: scan a QR code with WeChat to connect this account.</p>
+          {loginButton(true)}
         </div>
       )}
       {secretNames.length > 0 && (
@@ -170,6 +186,7 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
             {entry.status?.state === 'error' ? 'Connect now' : 'Reconnect'}
           </Button>
         )}
+        {canLogin && !needsLogin && loginButton(false)}
         {entry.channel === 'web_api' && (
           <a className="btn btn-small" href={href(['chat'], { entry: entry.key })}>
             Chat
@@ -191,6 +208,14 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
         onCancel={() => setConfirming(false)}
         onConfirm={() => run('delete', () => api('DELETE', path), `"${entry.id}" deleted`).then(() => setConfirming(false))}
       />
+      {loggingIn && (
+        <LoginDialog
+          path={path}
+          entryId={entry.id}
+          onClose={() => setLoggingIn(false)}
+          onConfirmed={(login) => onChanged(`"${entry.id}" logged in as ${login.account ?? 'the scanned account'}; it restarts now`)}
+        />
+      )}
     </li>
   );
 }
