@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
 import { FakeIlink, ilinkItem, type FakeIlinkOptions } from '../fakes/ilink/index.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { removeWorkspace } from '../helpers/workspace.js';
 
 const ENTRY = 'bot.wechat_ilink';
@@ -218,5 +218,39 @@ describe('wechat_ilink QR login through the admin API', () => {
     const unreachable = await t.admin('POST', '/agents/bot/entries/far/login');
     expect(unreachable).toMatchObject({ status: 502, json: { error: { code: 'COCO_ERR_LOGIN_FAILED' } } });
     expect(unreachable.json.error.message).toMatch(/no QR code/);
+  });
+
+  it('keeps one login per entry when two start at once: the other stops polling iLink', async () => {
+    const { t, fake } = await setup({ bot_token: undefined });
+    fake.failNext('get_bot_qrcode', { hangMs: 200 });
+    const both = await Promise.all([0, 1].map(() => t.admin('POST', '/agents/bot/entries/wechat_ilink/login')));
+    expect(both.map((r) => r.status)).toEqual([200, 200]);
+    expect(fake.qrSessions).toHaveLength(2);
+    expect((await t.admin('DELETE', '/agents/bot/entries/wechat_ilink/login')).status).toBe(204);
+    await sleep(400); // a status poll in flight ends
+    const statusPolls = () => fake.calls.filter((c) => c.endpoint === 'get_qrcode_status').length;
+    const before = statusPolls();
+    await sleep(1_000);
+    expect(statusPolls()).toBe(before);
+  });
+
+  it('logs in at the base_url an ${ENV} reference names, and keeps the reference', async () => {
+    fake = await FakeIlink.start({ longPollMs: 300, qrPollMs: 300 });
+    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: '${ILINK_URL}' } };
+    t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } }, { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, ILINK_URL: fake.url } });
+    const started = await t.admin('POST', '/agents/bot/entries/wechat_ilink/login');
+    expect(started).toMatchObject({ status: 200, json: { state: 'waiting' } });
+    fake.confirm();
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running', 15_000);
+    const config = JSON.parse(readFileSync(join(t.root, 'agents', 'bot', 'entries.json'), 'utf8')).entries[0].config;
+    expect(config.base_url).toBe('${ILINK_URL}');
+    expect(config.bot_token).toBe('${secret:bot.wechat_ilink.bot_token}');
+  });
+
+  it('refuses a login whose config names an unset variable, saying which', async () => {
+    const { t } = await setup({ bot_token: undefined, base_url: '${NOT_SET_ANYWHERE}' });
+    const res = await t.admin('POST', '/agents/bot/entries/wechat_ilink/login');
+    expect(res).toMatchObject({ status: 400, json: { error: { code: 'COCO_ERR_CONFIG_ENV_MISSING' } } });
+    expect(res.json.error.message).toMatch(/NOT_SET_ANYWHERE/);
   });
 });

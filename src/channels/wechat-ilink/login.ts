@@ -12,7 +12,7 @@ const STATUS_POLL_MS = 40_000;
 const RETRY_MS = 2_000;
 const API_TIMEOUT_MS = 15_000;
 
-const loginConfig = z.object({ base_url: z.url({ protocol: /^https?$/ }).catch(ILINK_BASE_URL).default(ILINK_BASE_URL) });
+const loginConfig = z.object({ base_url: z.url({ protocol: /^https?$/, error: 'base_url must be an http(s) URL' }).default(ILINK_BASE_URL) });
 
 /**
  * The iLink QR login (protocols: personal WeChat, login): get a QR code, long-poll its status until
@@ -20,7 +20,9 @@ const loginConfig = z.object({ base_url: z.url({ protocol: /^https?$/ }).catch(I
  * WeChat names for it. Resolves once the first QR code is there; rejects when iLink gives none.
  */
 export async function startIlinkLogin(config: Record<string, unknown>, ctx: LoginContext): Promise<LoginFlow> {
-  const base = loginConfig.parse(config).base_url;
+  const parsed = loginConfig.safeParse(config);
+  if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'base_url is not valid');
+  const base = parsed.data.base_url;
   const login = new IlinkLogin(base, ctx);
   await login.newQrcode();
   return login;

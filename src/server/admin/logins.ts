@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { LoginFlow, LoginStatus } from '../../channels/login.js';
-import { readEntriesRaw, type TargetKind } from '../../config/workspace-writer.js';
-import { CocoError, describeError } from '../../core/errors.js';
+import { join } from 'node:path';
+import { resolveReferences } from '../../config/secrets.js';
+import { readEntriesRaw, targetDir, type TargetKind } from '../../config/workspace-writer.js';
+import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { assertValidId, entryKey } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 import { findEntry, prepare, save, target } from './entries.js';
@@ -36,18 +38,21 @@ export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): voi
     logins.get(key)?.flow.cancel();
     logins.delete(key);
     const log = gateway.log.child({ entry: key });
+    const config = resolvedConfig(gateway, kind, id, raw);
     let flow: LoginFlow;
     try {
-      flow = await def.login((raw.config ?? {}) as Record<string, unknown>, { clock: gateway.clock, log });
+      flow = await def.login(config, { clock: gateway.clock, log });
     } catch (cause) {
       throw new CocoError('COCO_ERR_LOGIN_FAILED', `${channel}: no QR code: ${describeError(cause)}`, { statusCode: 502, cause });
     }
+    // Another POST for this entry may have finished while this one waited for its code: the last one wins.
+    logins.get(key)?.flow.cancel();
     const running: Running = { flow, channel };
     logins.set(key, running);
     void flow.result.then((fields) => {
       if (!fields || logins.get(key) !== running) return;
       try {
-        writeLogin(gateway, kind, id, entryId, channel, fields);
+        writeLogin(gateway, kind, id, entryId, channel, changedFields(fields, config));
         log.info({ account: flow.status().account }, 'login confirmed; entry restarts with its new credentials');
       } catch (err) {
         running.failure = `logged in, but the entry could not be updated: ${describeError(err)}`;
@@ -69,6 +74,22 @@ export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): voi
     logins.get(key)?.flow.cancel();
     return reply.code(204).send();
   });
+}
+
+/** The entry's config with its ${ENV} and ${secret:…} references resolved, as the channel would run with it. */
+function resolvedConfig(gateway: Gateway, kind: TargetKind, id: string, raw: Record<string, unknown>): Record<string, unknown> {
+  const file = join(targetDir(gateway.root, kind, id), 'entries.json');
+  try {
+    return resolveReferences((raw.config ?? {}) as Record<string, unknown>, { env: gateway.env, vault: gateway.vault, file });
+  } catch (err) {
+    if (isCocoError(err)) throw new CocoError(err.code, err.message, { statusCode: 400, field: err.field, file });
+    throw err;
+  }
+}
+
+/** The login's fields that differ from the config it started with: an unchanged value keeps its ${ENV} reference. */
+function changedFields(fields: Record<string, unknown>, started: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([name, value]) => started[name] !== value));
 }
 
 function entryOf(gateway: Gateway, params: Params) {
