@@ -38,7 +38,7 @@ describe('cococat simulate wechat_mp', () => {
   }, 20_000);
 
   it('refuses an unknown channel or agent with a hint', async () => {
-    expect(await simulate([], { channel: 'fax' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/available: wechat_mp, feishu/)] });
+    expect(await simulate([], { channel: 'fax' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/available: wechat_mp, wechat_ilink, feishu/)] });
     const workspace = dirs.track(makeWorkspace({ agents: { a: { profile: { provider: 'echo' } } } }));
     expect(await simulate([], { workspace, agent: 'nobody' })).toMatchObject({ code: 2, printed: [expect.stringMatching(/--agent/)] });
   });
