@@ -76,7 +76,7 @@ export class IlinkPoller {
         const updates = await this.opts.api.getUpdates(this.cursor, this.pollMs + POLL_MARGIN_MS, signal);
         this.alive(updates.msgs.length);
         if (updates.longPollMs) this.pollMs = updates.longPollMs;
-        if (updates.msgs.length > 0) await this.opts.onMessages(updates.msgs);
+        if (updates.msgs.length > 0 && !(await this.stored(updates.msgs))) continue;
         if (updates.cursor && updates.cursor !== this.cursor) await this.save(updates.cursor);
       } catch (err) {
         if (signal.aborted) return;
@@ -90,6 +90,23 @@ export class IlinkPoller {
         log.warn({ err: describeError(err), failures: this.failures, retryInMs: delay }, 'wechat_ilink getupdates failed');
         if (!(await this.sleep(delay))) return;
       }
+    }
+  }
+
+  /**
+   * Hands a batch to the mailbox. When it cannot take one (the store is down), the cursor stays and
+   * the same poll is asked again after a wait: iLink hands the batch out again, and what was stored
+   * of it is dropped as a duplicate.
+   */
+  private async stored(msgs: unknown[]): Promise<boolean> {
+    try {
+      await this.opts.onMessages(msgs);
+      return true;
+    } catch (err) {
+      if (this.stopping.signal.aborted) return false;
+      this.opts.log.error({ err: describeError(err), batch: msgs.length }, 'wechat_ilink messages not stored; asking iLink for them again shortly');
+      await this.sleep(RETRY_MS);
+      return false;
     }
   }
 
