@@ -13,6 +13,8 @@ Usage:
   cococat check [DIR]                                      validate a workspace; exit 1 on any problem
   cococat send <entry> <text> [--user ID] [--workspace DIR] [--url URL]
                                                            talk to a web_api entry, e.g. send assistant.web_api "hi"
+  cococat login <entry> [--workspace DIR] [--url URL]     log a personal WeChat entry in: prints a QR code to scan
+                                                           (needs the running gateway and COCOCAT_ADMIN_TOKEN)
   cococat simulate wechat_mp|wechat_ilink|feishu|wecom|wecom_bot [--agent ID] [--user ID] [--workspace DIR]
                                                            be a user of a local fake 公众号, Feishu or WeCom app wired to an agent
 Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
@@ -63,6 +65,16 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return 2;
       }
       return sendCommand({ workspace: values.workspace ?? 'workspace', entryKey, text: words.join(' '), userId: values.user ?? 'cli', url: values.url, env });
+    }
+    case 'login': {
+      if (!positionals[0]) {
+        console.error('usage: cococat login <entry>   e.g. cococat login assistant.wechat_ilink');
+        return 2;
+      }
+      const { loginCommand } = await import('./commands/login.js');
+      const interrupted = new AbortController();
+      process.once('SIGINT', () => interrupted.abort());
+      return loginCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], url: values.url, env, print: (line) => console.log(line), signal: interrupted.signal });
     }
     case 'simulate': {
       if (!positionals[0]) {

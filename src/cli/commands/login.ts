@@ -1,0 +1,109 @@
+import { resolve } from 'node:path';
+import type { LoginStatus } from '../../channels/login.js';
+import { loadWorkspace } from '../../config/workspace.js';
+
+export interface LoginOptions {
+  workspace: string;
+  entryKey: string;
+  url?: string;
+  env: Record<string, string | undefined>;
+  print: (line: string) => void;
+  /** Ends the wait early (Ctrl-C): the login is cancelled on the gateway. */
+  signal?: AbortSignal;
+  pollMs?: number;
+}
+
+type Login = LoginStatus & { key: string };
+
+/**
+ * Logs an entry in by QR code (personal WeChat) through the running gateway's admin API: prints
+ * the code in the terminal, follows the login until it is confirmed or ends, and cancels it when
+ * interrupted. For servers without a browser; the panel does the same with a click.
+ */
+export async function loginCommand(opts: LoginOptions): Promise<number> {
+  const root = resolve(opts.workspace);
+  const snapshot = loadWorkspace(root);
+  const entry = snapshot.entries.find((e) => e.key === opts.entryKey);
+  if (!entry) {
+    opts.print(`no entry "${opts.entryKey}" in ${root}; entries: ${snapshot.entries.map((e) => e.key).join(', ') || 'none'}`);
+    return 2;
+  }
+  const token = opts.env.COCOCAT_ADMIN_TOKEN;
+  if (!token) {
+    opts.print('set COCOCAT_ADMIN_TOKEN to the gateway\'s admin token (printed at its first start)');
+    return 2;
+  }
+  const { host, port } = snapshot.settings.server;
+  const base = opts.url ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${opts.env.PORT ?? port}`;
+  const path = `${base}/api/admin/${entry.target.kind}s/${encodeURIComponent(entry.target.id)}/entries/${encodeURIComponent(entry.id)}/login`;
+  const call = async (method: 'GET' | 'POST' | 'DELETE'): Promise<{ status: number; body: Login & { error?: { message: string } } }> => {
+    const res = await fetch(path, { method, headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: (await res.json().catch(() => ({}))) as Login & { error?: { message: string } } };
+  };
+
+  let answer;
+  try {
+    answer = await call('POST');
+  } catch (err) {
+    opts.print(`cannot reach the gateway at ${base}: ${(err as Error).message}. Is "cococat start" running?`);
+    return 2;
+  }
+  if (answer.status !== 200) {
+    opts.print(`HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`);
+    return 1;
+  }
+  let shownCode = '';
+  let shownState = '';
+  for (;;) {
+    const login = answer.body;
+    if (login.qrContent && login.qrContent !== shownCode && login.state === 'waiting') {
+      shownCode = login.qrContent;
+      opts.print(await terminalQr(login.qrContent));
+      opts.print(`Scan it with WeChat (or open ${login.qrContent} on the phone). It works until ${new Date(login.expiresAt ?? 0).toLocaleTimeString()}.`);
+    }
+    if (login.state !== shownState) {
+      shownState = login.state;
+      if (login.state === 'scanned') opts.print('Scanned: confirm the login on the phone.');
+    }
+    if (login.state === 'confirmed') {
+      opts.print(`Logged in as ${login.account ?? 'the scanned account'}; the entry ${opts.entryKey} restarts with its new credentials.`);
+      return 0;
+    }
+    if (login.state !== 'waiting' && login.state !== 'scanned') {
+      opts.print(`Login ${login.state}: ${login.message ?? ''}`.trim());
+      return 1;
+    }
+    if (!(await pause(opts.pollMs ?? 1_000, opts.signal))) {
+      await call('DELETE').catch(() => undefined);
+      opts.print('Login cancelled.');
+      return 130;
+    }
+    answer = await call('GET');
+    if (answer.status !== 200) {
+      opts.print(`HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`);
+      return 1;
+    }
+  }
+}
+
+/** The code as text blocks for the terminal; the QR library loads only for this command. */
+async function terminalQr(text: string): Promise<string> {
+  const { toString } = await import('qrcode');
+  return toString(text, { type: 'utf8', margin: 2 });
+}
+
+/** False when the signal ended the wait. */
+function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
