@@ -3,7 +3,7 @@
 //
 //   npm run bench                          full run (30 s phases)
 //   node --import tsx bench/run.ts --quick 3 s phases, for trying things out
-//   ... --only ingress,baseline            some scenarios (their letters a-k work too)
+//   ... --only ingress,baseline            some scenarios (their letters a-l work too)
 //   ... --source                           gateway from src/ via tsx instead of dist/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,12 +17,13 @@ import { machineInfo, median, pairedRounds, round, type BenchOptions } from './l
 import { openaiPath } from './openai-path.js';
 import { startup } from './startup.js';
 import { storeWork } from './store.js';
+import { wechatIlink } from './wechat-ilink.js';
 import { wechatIngress } from './wechat-ingress.js';
 import { wecomIngress } from './wecom-ingress.js';
 import { wecomBot } from './wecom-bot.js';
 
 // Run order: each ratio's two figures are measured back to back (c, a, then the webhook ingresses
-// compared with a; b, then j compared with b), because the machine's speed drifts within a run.
+// compared with a; b, then j and l compared with b), because the machine's speed drifts within a run.
 const SCENARIOS = {
   baseline: { letter: 'c', run: baseline },
   ingress: { letter: 'a', run: ingress },
@@ -31,6 +32,7 @@ const SCENARIOS = {
   feishu: { letter: 'h', run: feishu },
   'end-to-end': { letter: 'b', run: endToEnd },
   'wecom-bot': { letter: 'j', run: wecomBot },
+  'wechat-ilink': { letter: 'l', run: wechatIlink },
   openai: { letter: 'd', run: openaiPath },
   startup: { letter: 'e', run: startup },
   store: { letter: 'k', run: storeWork },
@@ -60,7 +62,7 @@ function parseArgs(argv: string[]): { opts: BenchOptions; only: Set<Name> } {
       only.add('ingress');
       only.add('end-to-end');
     } else if (name) only.add(name);
-    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or their letters a-k)`);
+    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or their letters a-l)`);
   }
   return { opts, only };
 }
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
   const h = results.feishu as Awaited<ReturnType<typeof feishu>> | undefined;
   const j = results['wecom-bot'] as Awaited<ReturnType<typeof wecomBot>> | undefined;
   const k = results.store as Awaited<ReturnType<typeof storeWork>> | undefined;
+  const l = results['wechat-ilink'] as Awaited<ReturnType<typeof wechatIlink>> | undefined;
   const ratio = roundRatios(perRound.ingress, perRound.baseline);
   const wechatShare = roundRatios(perRound['wechat-ingress'], perRound.ingress);
   const rssSamples = [a?.peakRssMb, b?.peakRssMb].filter((n): n is number => n !== undefined);
@@ -215,6 +218,17 @@ async function main(): Promise<void> {
     });
     if (b && b.msgPerSec > 0) rows.push({ figure: 'j/b) wecom_bot vs web_api end to end', value: `${round((j.messagesPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
   } else err('wecom-bot', 'j) wecom_bot');
+  if (l) {
+    rows.push({ figure: 'l) wechat_ilink long poll: messages answered/s', value: `${l.messagesPerSec} (seconds: ${l.minSecond}-${l.maxSecond})`, target: '', result: '' });
+    rows.push({ figure: 'l) wechat_ilink message → reply p50 / p99', value: `${l.latencyP50Ms} / ${l.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({
+      figure: 'l) wechat_ilink lost / duplicate replies',
+      value: `${l.lost} / ${l.duplicates} of ${l.pushed}`,
+      target: '0 / 0',
+      result: check(l.lost === 0 && l.duplicates === 0 && l.unexpected === 0),
+    });
+    if (b && b.msgPerSec > 0) rows.push({ figure: 'l/b) wechat_ilink vs web_api end to end', value: `${round((l.messagesPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
+  } else err('wechat-ilink', 'l) wechat_ilink');
   if (k) {
     const { sequential, random } = k;
     const pair = (f: (p: typeof sequential) => number) => `${f(sequential)} / ${f(random)}`;
@@ -259,6 +273,7 @@ async function main(): Promise<void> {
       feishuWebhookPerSec: h?.webhook.okPerSec,
       wecomIngressPerSec: i?.okPerSec,
       wecomBotPerSec: j?.messagesPerSec,
+      wechatIlinkPerSec: l?.messagesPerSec,
       storeEnqueueUsPerMsg: k?.sequential.enqueue.cpuUsPerMsg,
       storeAnswerUsPerMsg: k?.sequential.answer.cpuUsPerMsg,
     },

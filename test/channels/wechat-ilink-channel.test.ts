@@ -34,10 +34,13 @@ async function boot() {
     reportError: () => {},
   };
   const stored: ChatMessage[] = [];
-  const mailbox = { failing: 0 };
+  const mailbox = { failing: 0, delayMs: 0, log: [] as string[] };
   channel = wechatIlinkChannel.create(ctx) as IlinkChannel;
   channel.sceneId = 'bot';
   channel.onMessage = async (m) => {
+    mailbox.log.push(`start ${m.content}`);
+    if (mailbox.delayMs) await new Promise((r) => setTimeout(r, mailbox.delayMs));
+    mailbox.log.push(`end ${m.content}`);
     if (mailbox.failing > 0) {
       mailbox.failing--;
       throw new Error('disk full');
@@ -73,6 +76,22 @@ describe('wechat_ilink channel', () => {
     expect(handing).toHaveLength(2);
     expect(handing[1]!.body?.get_updates_buf).toBe(handing[0]!.body?.get_updates_buf);
     await until(async () => (await state.get(CURSOR_STATE)) === (handing[1]!.response as { get_updates_buf: string }).get_updates_buf);
+  });
+
+  it('stores one user\'s messages one after another, and different users\' side by side', async () => {
+    const { fake, stored, mailbox } = await boot();
+    await until(() => fake.calls.some((c) => c.endpoint === 'getupdates'));
+    // The next answer waits, so all four messages come in one batch.
+    fake.failNext('getupdates', { hangMs: 300 });
+    await until(() => fake.calls.filter((c) => c.endpoint === 'getupdates').length >= 2);
+    mailbox.delayMs = 50;
+    for (const [user, text] of [['alice', 'a1'], ['bob', 'b1'], ['alice', 'a2'], ['bob', 'b2']]) fake.userSends(user!, text!);
+    await until(() => stored.length === 4);
+    const at = (line: string) => mailbox.log.indexOf(line);
+    expect(at('start a2')).toBeGreaterThan(at('end a1'));
+    expect(at('start b2')).toBeGreaterThan(at('end b1'));
+    expect(at('start b1')).toBeLessThan(at('end a1'));
+    expect(stored.map((m) => m.content).filter((c) => c.startsWith('a'))).toEqual(['a1', 'a2']);
   });
 
   it('pauses its polls as well when a send is told the session expired, and tells later sends to wait', async () => {

@@ -395,6 +395,23 @@ describe('fake iLink: sendmessage', () => {
     expect((await waiting).map((s) => s.text)).toEqual(['one', 'two']);
     await expect(f.waitForSent(3, { user: 'alice', timeoutMs: 50 })).rejects.toThrow(/timed out after 50 ms waiting for 3 sent message\(s\) to alice@im\.wechat; got 2/);
   });
+
+  it('onSent sees each accepted send until unsubscribed; forgetHistory drops the records but not the tokens', async () => {
+    const f = await start();
+    const m = f.userSends('alice', 'hi');
+    const seen: string[] = [];
+    const stop = f.onSent((s) => seen.push(`${s.text}:${s.contextToken === m.context_token}`));
+    await sendText(f, 'alice@im.wechat', m.context_token, 'one');
+    await sendText(f, 'alice@im.wechat', 'made-up', 'refused');
+    f.forgetHistory();
+    expect(f.sent()).toEqual([]);
+    expect(f.calls).toEqual([]);
+    await sendText(f, 'alice@im.wechat', m.context_token, 'two');
+    stop();
+    await sendText(f, 'alice@im.wechat', m.context_token, 'three');
+    expect(seen).toEqual(['one:true', 'two:true']);
+    expect(f.sent().map((s) => s.text)).toEqual(['two', 'three']);
+  });
 });
 
 describe('fake iLink: getconfig and sendtyping', () => {

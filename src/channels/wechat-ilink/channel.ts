@@ -5,7 +5,7 @@ import { sha256Hex } from '../../core/hash.js';
 import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { CONTEXT_TOKEN_REFUSED, IlinkApi, IlinkError, SESSION_EXPIRED } from './api.js';
 import type { IlinkChannelConfig } from './config.js';
-import { parseUpdate, toChatMessage, type IlinkReplyMeta } from './parse.js';
+import { parseUpdate, toChatMessage, type IlinkInbound, type IlinkReplyMeta } from './parse.js';
 import { IlinkPoller } from './poller.js';
 
 /** Newest context tokens remembered, one per user (bounded). */
@@ -63,8 +63,13 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
     return this.poller?.status;
   }
 
-  /** One batch, in order; each message is durable before the next, and before the cursor moves. */
+  /**
+   * One batch. Each user's messages are stored in order, each after the one before (the mailbox
+   * keeps a conversation in the order it was given); different users' messages are stored side by
+   * side, so one commit takes many. Resolves when all are durable; rejects if any could not be.
+   */
   private async store(msgs: unknown[]): Promise<void> {
+    const byUser = new Map<string, IlinkInbound[]>();
     for (const raw of msgs) {
       const parsed = parseUpdate(raw);
       if (parsed.kind === 'skip') {
@@ -73,8 +78,17 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
       }
       const m = parsed.message;
       this.remember(m.userId, m.contextToken);
-      await this.onMessage({ ...toChatMessage(m, this.ctx.clock.now()), sceneId: this.sceneId });
+      const list = byUser.get(m.userId);
+      if (list) list.push(m);
+      else byUser.set(m.userId, [m]);
     }
+    const results = await Promise.allSettled(
+      [...byUser.values()].map(async (list) => {
+        for (const m of list) await this.onMessage({ ...toChatMessage(m, this.ctx.clock.now()), sceneId: this.sceneId });
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private remember(userId: string, token: string): void {

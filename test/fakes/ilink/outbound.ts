@@ -13,6 +13,7 @@ const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
 export class Outbound {
   readonly sent: SentMessage[] = [];
   readonly typing: TypingCall[] = [];
+  readonly listeners = new Set<(m: SentMessage) => void>();
   private readonly tickets = new Set<string>();
 
   constructor(
@@ -40,14 +41,16 @@ export class Outbound {
     if (!token || token.user !== to) return fail(-2, 'context token invalid');
     if (token.replies >= this.repliesPerToken) return fail(-2, `context token used up (${this.repliesPerToken} replies)`);
     token.replies++;
-    this.sent.push({
+    const sent: SentMessage = {
       to,
       clientId: msg.client_id,
       contextToken: msg.context_token as string,
       item: structuredClone(item),
       text: item.type === ITEM_TYPE.TEXT ? (item.text_item?.text ?? '') : '',
       at: Date.now(),
-    });
+    };
+    this.sent.push(sent);
+    for (const listener of this.listeners) listener(sent);
     // The real server answers success with an empty object.
     return {};
   }

@@ -135,6 +135,22 @@ export class FakeIlink {
     return this.sent(opts.user);
   }
 
+  /** Calls `listener` with every message sent from now on (sendmessage calls that succeed); returns the unsubscribe function. */
+  onSent(listener: (m: SentMessage) => void): () => void {
+    this.outbound.listeners.add(listener);
+    return () => this.outbound.listeners.delete(listener);
+  }
+
+  /**
+   * Forgets the records kept so far: `calls`, `sent()` and `typing()` (the inbound log, context tokens and their
+   * budgets stay). For benchmarks and long simulations, whose records would otherwise grow forever.
+   */
+  forgetHistory(): void {
+    this.calls.splice(0);
+    this.outbound.sent.splice(0);
+    this.outbound.typing.splice(0);
+  }
+
   /** sendtyping calls that succeeded, oldest first. */
   typing(user?: string): TypingCall[] {
     const who = user === undefined ? undefined : fullUserId(user);
