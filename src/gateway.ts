@@ -103,6 +103,7 @@ export class Gateway {
       deliver: (items) => this.outbox.deliverNow(items),
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
       feedDeliveryOf: (entryKey) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey)?.feedDelivery()),
+      typingOf: (entryKey, message) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey)?.startTyping(message)),
       onSent: (entryKey) => this.keeper.countOut(entryKey),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,

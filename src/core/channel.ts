@@ -82,6 +82,11 @@ export interface FeedDelivery {
   delivered(userId: string, context: SendContext): void;
 }
 
+/** A typing indicator shown while the agent works on a message; `stop()` may be called more than once. */
+export interface Typing {
+  stop(): void;
+}
+
 /**
  * One platform protocol. Subclasses implement `start`, `send` and `stop`; the SceneKeeper wires
  * `onMessage` and `sceneId`. A channel acknowledges the platform only after `onMessage` resolved.
@@ -118,6 +123,14 @@ export abstract class Channel<Config = unknown> {
    * (see FeedDelivery). Asked for every reply; undefined, the default, sends through the outbox.
    */
   feedDelivery(): FeedDelivery | undefined {
+    return undefined;
+  }
+
+  /**
+   * Shows "typing…" to the user while the agent works on `message` (`capabilities.typing`). Best
+   * effort: it must not throw, and a platform refusing it changes nothing else. None by default.
+   */
+  startTyping(_message: ChatMessage): Typing | undefined {
     return undefined;
   }
 

@@ -10,7 +10,7 @@ import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
-import type { FeedDelivery } from './channel.js';
+import type { FeedDelivery, Typing } from './channel.js';
 import { sendContextOf } from './outbox.js';
 import { WorkLoop } from './work-loop.js';
 
@@ -42,6 +42,8 @@ export interface HeartbeatDeps {
   canDeliver(entryKey: string): boolean;
   /** The running channel's feed delivery when its replies are appended to its feed on completion. */
   feedDeliveryOf(entryKey: string): FeedDelivery | undefined;
+  /** The running channel's typing indicator for a message, when it shows one (not when another process runs the entry). */
+  typingOf?(entryKey: string, message: InboundItem['message']): Typing | undefined;
   /** Counts a reply chunk delivered on completion (the outbox counts the ones it sends). */
   onSent(entryKey: string): void;
   concurrency: number;
@@ -107,7 +109,9 @@ export class Heartbeat {
     }
 
     const lease = this.keepLease(item, shutdown, log);
+    let typing: Typing | undefined;
     try {
+      typing = this.typing(item, log);
       const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
@@ -122,6 +126,7 @@ export class Heartbeat {
         },
         { clock, log, env: this.deps.env, signal: lease.signal },
       );
+      typing?.stop(); // before the reply is sent
       metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
       if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
@@ -166,7 +171,18 @@ export class Heartbeat {
     } catch (err) {
       await this.retryOrBury(item, err, log);
     } finally {
+      typing?.stop();
       lease.release();
+    }
+  }
+
+  /** The channel's typing indicator; one that throws shows none (it must not cost the answer). */
+  private typing(item: InboundItem, log: Logger): Typing | undefined {
+    try {
+      return this.deps.typingOf?.(item.entryKey, item.message);
+    } catch (err) {
+      log.debug({ err: describeError(err) }, 'typing indicator failed');
+      return undefined;
     }
   }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
 import { FakeIlink, ilinkItem, type FakeIlinkOptions } from '../fakes/ilink/index.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { removeWorkspace } from '../helpers/workspace.js';
 
@@ -11,10 +12,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let t: TestGateway | undefined;
 let fake: FakeIlink | undefined;
+let llm: FakeLlm | undefined;
 afterEach(async () => {
   await t?.close();
   await fake?.close();
-  t = fake = undefined;
+  await llm?.close();
+  t = fake = llm = undefined;
 });
 
 /** A fake iLink and a gateway with one wechat_ilink entry (echo agent) on it; running when it has a token. */
@@ -48,6 +51,38 @@ describe('wechat_ilink over the getupdates long poll', () => {
       expect(res.status).toBe(200);
       expect(JSON.stringify(res.json)).not.toContain(fake.botToken);
     }
+  });
+
+  it('shows "typing…" while the agent thinks, and ends it when the answer is there', async () => {
+    llm = await startFakeLlm({ delayMs: 600 });
+    fake = await FakeIlink.start({ longPollMs: 300 });
+    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken } };
+    t = await startTestGateway({ agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [entry] } } });
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const f = fake;
+    f.userSends('tom', 'think about it');
+    await t.until(() => f.typing('tom').length === 1);
+    expect(f.typing('tom')[0]).toMatchObject({ status: 1 });
+    expect(f.sent('tom')).toHaveLength(0); // still thinking
+    await f.waitForSent(1, { user: 'tom' });
+    await t.until(() => f.typing('tom').length === 2);
+    const [on, off] = f.typing('tom');
+    expect([on!.status, off!.status]).toEqual([1, 2]);
+    expect(off!.ticket).toBe(on!.ticket);
+    // The ticket was asked for with the message's own context token.
+    const config = f.calls.find((c) => c.endpoint === 'getconfig')!;
+    expect(config.body).toMatchObject({ ilink_user_id: 'tom@im.wechat', context_token: f.sent('tom')[0]!.contextToken });
+  });
+
+  it('shows no typing when show_typing is off', async () => {
+    llm = await startFakeLlm({ delayMs: 300 });
+    fake = await FakeIlink.start({ longPollMs: 300 });
+    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken, show_typing: false } };
+    t = await startTestGateway({ agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [entry] } } });
+    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    fake.userSends('ann', 'quiet please');
+    await fake.waitForSent(1, { user: 'ann' });
+    expect(fake.calls.filter((c) => c.endpoint === 'getconfig' || c.endpoint === 'sendtyping')).toHaveLength(0);
   });
 
   it('splits a long reply at 4 000 characters, every part with the message\'s token, in order', async () => {

@@ -85,6 +85,18 @@ export class IlinkApi {
     });
   }
 
+  /** A ticket for showing "typing…" to a user, issued against the context token of their message. */
+  async typingTicket(user: string, contextToken: string): Promise<string> {
+    const body = await this.post('ilink/bot/getconfig', { ilink_user_id: user, context_token: contextToken });
+    if (typeof body.typing_ticket !== 'string' || body.typing_ticket === '') throw new IlinkError('getconfig answered without typing_ticket', 'malformed');
+    return body.typing_ticket;
+  }
+
+  /** Shows (true) or ends (false) "typing…" in a user's chat. */
+  async sendTyping(user: string, ticket: string, typing: boolean): Promise<void> {
+    await this.post('ilink/bot/sendtyping', { ilink_user_id: user, typing_ticket: ticket, status: typing ? 1 : 2 });
+  }
+
   /** Tells iLink the bot starts or stops taking messages (best effort). */
   async notify(what: 'start' | 'stop'): Promise<void> {
     await this.post(`ilink/bot/msg/notify${what}`, {});

@@ -1,8 +1,8 @@
-import { Channel } from '../../core/channel.js';
+import { Channel, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { sha256Hex } from '../../core/hash.js';
-import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { CONTEXT_TOKEN_REFUSED, IlinkApi, IlinkError, SESSION_EXPIRED } from './api.js';
 import type { IlinkChannelConfig } from './config.js';
 import { parseUpdate, toChatMessage, type IlinkInbound, type IlinkReplyMeta } from './parse.js';
@@ -22,6 +22,7 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
   private api?: IlinkApi;
   private poller?: IlinkPoller;
   private stopped = false;
+  private showTyping = false;
   /** The newest context token each user's messages carried: tried when a message's own token is refused. */
   private readonly latestToken = new Map<string, string>();
 
@@ -33,6 +34,7 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
         { channel: 'wechat_ilink' },
       );
     }
+    this.showTyping = config.show_typing;
     this.api = new IlinkApi({
       baseUrl: config.base_url,
       token: config.bot_token,
@@ -89,6 +91,34 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /** "typing…" while the agent works: a ticket for the message's token, then on, then off (best effort). */
+  override startTyping(message: ChatMessage): Typing | undefined {
+    const api = this.api;
+    const token = (message.replyMeta as Partial<IlinkReplyMeta> | undefined)?.contextToken;
+    if (!this.showTyping || !api || this.stopped || typeof token !== 'string' || this.poller?.sessionPausedUntil()) return undefined;
+    const user = message.userId;
+    let stopped = false;
+    let ticket: string | undefined;
+    const quiet = (err: unknown) => this.ctx.log.debug({ err: describeError(err) }, 'wechat_ilink typing not shown');
+    const shown = (async () => {
+      ticket = await api.typingTicket(user, token);
+      if (stopped) return false;
+      await api.sendTyping(user, ticket, true);
+      return true;
+    })().catch((err: unknown) => {
+      quiet(err);
+      return false;
+    });
+    return {
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        // Off goes out after on did (never ahead of it), and only if on did.
+        void shown.then((on) => (on && ticket ? api.sendTyping(user, ticket, false) : undefined)).catch(quiet);
+      },
+    };
   }
 
   private remember(userId: string, token: string): void {

@@ -31,6 +31,10 @@ export const ilinkConfigSchema = z
       .max(120)
       .default(35)
       .describe('How long a getupdates long poll may wait for messages before it is asked again (iLink holds ~35 s and may name another figure)'),
+    show_typing: z
+      .boolean()
+      .default(true)
+      .describe('Show "typing…" (对方正在输入) in the user\'s chat while the agent works on their message'),
     api_timeout_seconds: z
       .number()
       .int()
