@@ -93,6 +93,27 @@ describe('wechat_mp round trip', () => {
   });
 });
 
+describe('wechat_mp typing', () => {
+  it('shows 对方正在输入 while the agent thinks and cancels it when the answer is there', async () => {
+    llm = await startFakeLlm({ delayMs: 600 });
+    const { t, fake } = await setup('plain', { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
+    await fake.push('oTyper', { type: 'text', content: 'a hard question' });
+    await t.until(() => fake!.typing.length === 1);
+    expect(fake.typing[0]).toMatchObject({ touser: 'oTyper', command: 'Typing', errcode: 0 });
+    expect(fake.received('oTyper')).toHaveLength(0); // still thinking
+    await t.until(() => fake!.received('oTyper').length === 1 && fake!.typing.length === 2);
+    expect(fake.typing[1]).toMatchObject({ touser: 'oTyper', command: 'CancelTyping', errcode: 0 });
+  });
+
+  it('shows none with show_typing off', async () => {
+    llm = await startFakeLlm({ delayMs: 300 });
+    const { t, fake } = await setup('plain', { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, { config: { show_typing: false } });
+    await fake.push('oQuiet', { type: 'text', content: 'hush' });
+    await t.until(() => fake!.received('oQuiet').length === 1);
+    expect(fake.typing).toHaveLength(0);
+  });
+});
+
 describe('wechat_mp platform limits', () => {
   it('refreshes an expired access token and delivers', async () => {
     const { t, fake } = await setup('plain');

@@ -94,6 +94,13 @@ export class WechatApi {
     });
   }
 
+  /** Shows (Typing) or ends (CancelTyping) "对方正在输入" in a user's chat; true when WeChat took it. */
+  async typing(openId: string, on: boolean): Promise<boolean> {
+    const path = `/cgi-bin/message/custom/typing?access_token=${encodeURIComponent(await this.accessToken())}`;
+    const answer = await this.call(path, { touser: openId, command: on ? 'Typing' : 'CancelTyping' });
+    return (answer.errcode ?? 0) === 0;
+  }
+
   private async call(path: string, body: unknown): Promise<ApiAnswer> {
     const route = path.split('?')[0];
     let answer: JsonAnswer;

@@ -1,6 +1,6 @@
-import { Channel } from '../../core/channel.js';
+import { Channel, type Typing } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
 import { wechatApiFor, wechatErrcode, type WechatApi } from './api.js';
@@ -103,6 +103,26 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       return ACK; // WeChat has hung up by now: nothing was handed out, its next try gets the reply
     }
     return mode === 'passive' ? this.passiveAnswer(opened, parsed, config.thinking_text) : ACK;
+  }
+
+  /** 客服 typing while the agent works: WeChat shows it for up to 15 s and only soon after the user wrote. */
+  override startTyping(message: ChatMessage): Typing | undefined {
+    const api = this.api;
+    if (!api || !this.settings.show_typing || this.replyMode() === 'passive' || message.msgType === 'event') return undefined;
+    const user = message.userId;
+    const quiet = (err: unknown) => this.ctx.log.debug({ err: describeError(err) }, 'wechat_mp typing not shown');
+    let stopped = false;
+    const shown = api.typing(user, true).catch((err: unknown) => {
+      quiet(err);
+      return false;
+    });
+    return {
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        void shown.then((on) => (on ? api.typing(user, false) : undefined)).catch(quiet);
+      },
+    };
   }
 
   override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {

@@ -41,6 +41,10 @@ export const wechatMpConfigSchema = z
       .describe('Passive mode: the answer to WeChat\'s last try when the reply is not ready; the reply is handed out on the next message'),
     welcome_text: z.string().max(2_000).optional().describe('Sent to a user who follows the account (subscribe event)'),
     forward_events: z.boolean().default(false).describe('Also send events other than subscribe (menu clicks, scans) to the agent'),
+    show_typing: z
+      .boolean()
+      .default(true)
+      .describe('Show "对方正在输入" while the agent works on a message (客服 typing; not with reply_mode passive)'),
     timestamp_window_seconds: z
       .number()
       .int()

@@ -12,7 +12,7 @@ export const wechatMpChannel = defineChannel({
   description: 'A subscription or service account: WeChat pushes messages to the webhook (plain, compatible or safe mode); replies go through the customer-service API.',
   configSchema: wechatMpConfigSchema,
   // WeChat shows markdown as raw symbols, and 客服 text is refused over 2048 bytes.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, streaming: false, typing: false, webhook: true },
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, streaming: false, typing: true, webhook: true },
   create: (ctx) => new WechatMpChannel(ctx),
   routes: registerWechatMpRoutes,
   webhookPath: (entryKey) => `/webhooks/wechat_mp/${entryKey}`,
