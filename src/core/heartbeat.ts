@@ -14,6 +14,9 @@ import type { FeedDelivery, Typing } from './channel.js';
 import { sendContextOf } from './outbox.js';
 import { WorkLoop } from './work-loop.js';
 
+/** How long an agent works on a message before the channel shows "typing…" (where it can). */
+export const TYPING_AFTER_MS = 500;
+
 /** Who answers a message: resolved from the current workspace when the message is processed. */
 export interface ResolvedTarget {
   agentId: string;
@@ -109,9 +112,16 @@ export class Heartbeat {
     }
 
     const lease = this.keepLease(item, shutdown, log);
+    // Only an agent that takes a while gets an indicator: no flicker, and no platform calls for instant answers.
     let typing: Typing | undefined;
+    const cancelTyping = this.deps.capabilitiesOf(item.channelType)?.typing
+      ? clock.timeout(TYPING_AFTER_MS, () => (typing = this.typing(item, log)))
+      : undefined;
+    const stopTyping = () => {
+      cancelTyping?.();
+      typing?.stop();
+    };
     try {
-      typing = this.typing(item, log);
       const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
@@ -126,7 +136,7 @@ export class Heartbeat {
         },
         { clock, log, env: this.deps.env, signal: lease.signal },
       );
-      typing?.stop(); // before the reply is sent
+      stopTyping(); // before the reply is sent
       metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
       if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
@@ -171,7 +181,7 @@ export class Heartbeat {
     } catch (err) {
       await this.retryOrBury(item, err, log);
     } finally {
-      typing?.stop();
+      stopTyping();
       lease.release();
     }
   }

@@ -42,6 +42,8 @@ describe('wechat_ilink over the getupdates long poll', () => {
     expect(stored).toMatchObject({ channelType: 'wechat_ilink', conversationId: 'alice@im.wechat', userId: 'alice@im.wechat', content: '你好，机器人' });
     await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1);
     expect(transport(t)).toMatchObject({ kind: 'long-poll', state: 'connected', eventsReceived: 1 });
+    // The echo agent answers at once: no "typing…" for it.
+    expect(fake.calls.filter((c) => c.endpoint === 'getconfig' || c.endpoint === 'sendtyping')).toHaveLength(0);
     // Every call carried the iLink headers and the token, which never shows in what the admin API serves.
     const send = fake.calls.find((c) => c.endpoint === 'sendmessage')!;
     expect(send.headers).toMatchObject({ authorizationtype: 'ilink_bot_token', authorization: `Bearer ${fake.botToken}` });
@@ -54,7 +56,7 @@ describe('wechat_ilink over the getupdates long poll', () => {
   });
 
   it('shows "typing…" while the agent thinks, and ends it when the answer is there', async () => {
-    llm = await startFakeLlm({ delayMs: 600 });
+    llm = await startFakeLlm({ delayMs: 1_500 });
     fake = await FakeIlink.start({ longPollMs: 300 });
     const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken } };
     t = await startTestGateway({ agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [entry] } } });

@@ -95,7 +95,7 @@ describe('wechat_mp round trip', () => {
 
 describe('wechat_mp typing', () => {
   it('shows 对方正在输入 while the agent thinks and cancels it when the answer is there', async () => {
-    llm = await startFakeLlm({ delayMs: 600 });
+    llm = await startFakeLlm({ delayMs: 1_500 });
     const { t, fake } = await setup('plain', { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
     await fake.push('oTyper', { type: 'text', content: 'a hard question' });
     await t.until(() => fake!.typing.length === 1);
