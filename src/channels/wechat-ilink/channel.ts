@@ -3,6 +3,7 @@ import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { sha256Hex } from '../../core/hash.js';
 import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { typingIndicator } from '../shared/typing.js';
 import { CONTEXT_TOKEN_REFUSED, IlinkApi, IlinkError, SESSION_EXPIRED } from './api.js';
 import type { IlinkChannelConfig } from './config.js';
 import { parseUpdate, toChatMessage, type IlinkInbound, type IlinkReplyMeta } from './parse.js';
@@ -99,26 +100,18 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
     const token = (message.replyMeta as Partial<IlinkReplyMeta> | undefined)?.contextToken;
     if (!this.showTyping || !api || this.stopped || typeof token !== 'string' || this.poller?.sessionPausedUntil()) return undefined;
     const user = message.userId;
-    let stopped = false;
-    let ticket: string | undefined;
-    const quiet = (err: unknown) => this.ctx.log.debug({ err: describeError(err) }, 'wechat_ilink typing not shown');
-    const shown = (async () => {
-      ticket = await api.typingTicket(user, token);
-      if (stopped) return false;
-      await api.sendTyping(user, ticket, true);
-      return true;
-    })().catch((err: unknown) => {
-      quiet(err);
-      return false;
-    });
-    return {
-      stop: () => {
-        if (stopped) return;
-        stopped = true;
-        // Off goes out after on did (never ahead of it), and only if on did.
-        void shown.then((on) => (on && ticket ? api.sendTyping(user, ticket, false) : undefined)).catch(quiet);
+    let ticket = '';
+    return typingIndicator({
+      on: async (stillWanted) => {
+        ticket = await api.typingTicket(user, token);
+        if (!stillWanted()) return false;
+        await api.sendTyping(user, ticket, true);
+        return true;
       },
-    };
+      off: () => api.sendTyping(user, ticket, false),
+      log: this.ctx.log,
+      channel: 'wechat_ilink',
+    });
   }
 
   private remember(userId: string, token: string): void {

@@ -3,6 +3,7 @@ import { CocoError, describeError } from '../../core/errors.js';
 import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
+import { typingIndicator } from '../shared/typing.js';
 import { wechatApiFor, wechatErrcode, type WechatApi } from './api.js';
 import type { WechatMpChannelConfig } from './config.js';
 import { toChatMessage, type ParsedWechatMessage } from './parse.js';
@@ -110,19 +111,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     const api = this.api;
     if (!api || !this.settings.show_typing || this.replyMode() === 'passive' || message.msgType === 'event') return undefined;
     const user = message.userId;
-    const quiet = (err: unknown) => this.ctx.log.debug({ err: describeError(err) }, 'wechat_mp typing not shown');
-    let stopped = false;
-    const shown = api.typing(user, true).catch((err: unknown) => {
-      quiet(err);
-      return false;
-    });
-    return {
-      stop: () => {
-        if (stopped) return;
-        stopped = true;
-        void shown.then((on) => (on ? api.typing(user, false) : undefined)).catch(quiet);
-      },
-    };
+    return typingIndicator({ on: () => api.typing(user, true), off: () => api.typing(user, false), log: this.ctx.log, channel: 'wechat_mp' });
   }
 
   override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
