@@ -10,11 +10,9 @@
 //     AES-encrypted with the Encrypt Key, X-Lark-Signature over the body. Every 200 is a verified,
 //     decrypted, parsed and durably stored message.
 import { encrypt, messageEvent, sign } from '../test/fakes/feishu/index.js';
-import { makeWorkspace, removeWorkspace } from '../test/helpers/workspace.js';
 import { phaseSeconds, warmupSeconds, type BenchOptions } from './lib/common.js';
-import { spawnUntilReady, startGateway, ROOT } from './lib/child.js';
+import { pushPhase, withFakePlatform } from './lib/fake-platform.js';
 import { runLoad, type LoadFigures } from './lib/load.js';
-import { join } from 'node:path';
 
 interface FakeInfo {
   url: string;
@@ -53,39 +51,19 @@ export interface FeishuFigures {
 const USERS = 2_000;
 const INFLIGHT = 500;
 
-export async function feishu(opts: BenchOptions): Promise<FeishuFigures> {
-  const helper = await spawnUntilReady(['--import', 'tsx', join(ROOT, 'bench', 'servers', 'fake-feishu.ts')], {}, (line) => {
-    if (!line.startsWith('{')) return undefined;
-    try {
-      const json = JSON.parse(line) as Partial<FakeInfo>;
-      return typeof json.url === 'string' && typeof json.control === 'string' ? (json as FakeInfo) : undefined;
-    } catch {
-      return undefined;
-    }
-  });
-  const fake = helper.ready;
-  const base = { app_id: fake.appId, app_secret: fake.appSecret, domain: fake.url };
-  const root = makeWorkspace({
-    agents: {
-      bench: {
-        profile: { provider: 'echo' },
-        entries: [
-          { id: 'ws', type: 'channel', channel: 'feishu', config: base },
-          { id: 'hook', type: 'channel', channel: 'feishu', config: { ...base, connection: 'webhook', encrypt_key: fake.encryptKey, verification_token: fake.verificationToken } },
-        ],
-      },
+export function feishu(opts: BenchOptions): Promise<FeishuFigures> {
+  return withFakePlatform<FakeInfo, FeishuFigures>(
+    opts,
+    'fake-feishu.ts',
+    (fake) => {
+      const base = { app_id: fake.appId, app_secret: fake.appSecret, domain: fake.url };
+      return [
+        { id: 'ws', type: 'channel', channel: 'feishu', config: base },
+        { id: 'hook', type: 'channel', channel: 'feishu', config: { ...base, connection: 'webhook', encrypt_key: fake.encryptKey, verification_token: fake.verificationToken } },
+      ];
     },
-  });
-  try {
-    const gw = await startGateway(root, { source: opts.source });
-    try {
-      const res = await fetch(`${fake.control}/run-ws`, {
-        method: 'POST',
-        body: JSON.stringify({ seconds: phaseSeconds(opts), warmupSeconds: warmupSeconds(opts), users: USERS, inflight: INFLIGHT }),
-      });
-      if (!res.ok) throw new Error(`fake Feishu: run-ws answered ${res.status}: ${await res.text()}`);
-      const longConnection = (await res.json()) as LongConnectionFigures;
-
+    async (fake, gw) => {
+      const longConnection = await pushPhase<LongConnectionFigures>(fake, '/run-ws', opts, { users: USERS, inflight: INFLIGHT }, 'fake Feishu');
       const ctx = { appId: fake.appId, tenantKey: fake.tenantKey, verificationToken: fake.verificationToken, botOpenId: fake.botOpenId, botName: fake.botName };
       const webhook = await runLoad({
         url: `${gw.ready.baseUrl}/webhooks/feishu/bench.hook`,
@@ -107,11 +85,6 @@ export async function feishu(opts: BenchOptions): Promise<FeishuFigures> {
         },
       });
       return { longConnection, webhook };
-    } finally {
-      await gw.stop();
-    }
-  } finally {
-    await helper.stop();
-    removeWorkspace(root);
-  }
+    },
+  );
 }

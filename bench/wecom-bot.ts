@@ -5,10 +5,8 @@
 //   with finish: true on the callback's req_id. Figure: finished replies accepted by the fake per second,
 //   with up to `inflight` callbacks unanswered at any time, spread over `users` direct chats. Then lost and
 //   duplicate answers after a drain.
-import { join } from 'node:path';
-import { makeWorkspace, removeWorkspace } from '../test/helpers/workspace.js';
-import { phaseSeconds, warmupSeconds, type BenchOptions } from './lib/common.js';
-import { spawnUntilReady, startGateway, ROOT } from './lib/child.js';
+import type { BenchOptions } from './lib/common.js';
+import { pushPhase, withFakePlatform } from './lib/fake-platform.js';
 
 interface FakeInfo {
   wsUrl: string;
@@ -33,36 +31,11 @@ export interface WecomBotFigures {
 const USERS = 2_000;
 const INFLIGHT = 500;
 
-export async function wecomBot(opts: BenchOptions): Promise<WecomBotFigures> {
-  const helper = await spawnUntilReady(['--import', 'tsx', join(ROOT, 'bench', 'servers', 'fake-wecom-bot.ts')], {}, (line) => {
-    if (!line.startsWith('{')) return undefined;
-    try {
-      const json = JSON.parse(line) as Partial<FakeInfo>;
-      return typeof json.wsUrl === 'string' && typeof json.control === 'string' ? (json as FakeInfo) : undefined;
-    } catch {
-      return undefined;
-    }
-  });
-  const fake = helper.ready;
-  const root = makeWorkspace({
-    agents: {
-      bench: { profile: { provider: 'echo' }, entries: [{ id: 'robot', type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } }] },
-    },
-  });
-  try {
-    const gw = await startGateway(root, { source: opts.source });
-    try {
-      const res = await fetch(`${fake.control}/run`, {
-        method: 'POST',
-        body: JSON.stringify({ seconds: phaseSeconds(opts), warmupSeconds: warmupSeconds(opts), users: USERS, inflight: INFLIGHT }),
-      });
-      if (!res.ok) throw new Error(`fake WeCom robot: run answered ${res.status}: ${await res.text()}`);
-      return (await res.json()) as WecomBotFigures;
-    } finally {
-      await gw.stop();
-    }
-  } finally {
-    await helper.stop();
-    removeWorkspace(root);
-  }
+export function wecomBot(opts: BenchOptions): Promise<WecomBotFigures> {
+  return withFakePlatform<FakeInfo, WecomBotFigures>(
+    opts,
+    'fake-wecom-bot.ts',
+    (fake) => [{ id: 'robot', type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } }],
+    (fake) => pushPhase(fake, '/run', opts, { users: USERS, inflight: INFLIGHT }, 'fake WeCom robot'),
+  );
 }
