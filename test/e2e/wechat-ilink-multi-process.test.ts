@@ -58,3 +58,54 @@ describe.skipIf(!PG_URL)('a wechat_ilink entry with two gateway processes on one
     expect(polls()[pollsBefore]?.body?.get_updates_buf).toBe(lastCursor);
   }, 30_000);
 });
+
+describe.skipIf(!PG_URL)('a wechat_ilink QR login with two gateway processes on one PostgreSQL store', () => {
+  let schema = '';
+  const gateways: TestGateway[] = [];
+  let fake: FakeIlink | undefined;
+  let root: string | undefined;
+  afterEach(async () => {
+    for (const g of gateways.splice(0)) await g.close({ keepWorkspace: true });
+    await fake?.close();
+    if (root) removeWorkspace(root);
+    if (schema) await dropSchemas(PG_URL!, [schema]);
+  });
+
+  it('is followed and cancelled from either process, and its confirmation reaches both', async () => {
+    schema = `cc_ilq_${process.pid}_${Date.now().toString(36)}`;
+    fake = await FakeIlink.start({ longPollMs: 300, qrPollMs: 200 });
+    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url } };
+    root = makeWorkspace({ settings: { limits: { lease_ms: 1_500 } }, agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
+    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+    const [a, b] = gateways as [TestGateway, TestGateway];
+    const path = '/agents/bot/entries/wechat_ilink/login';
+    const state = async (g: TestGateway) => (await g.admin('GET', path)).json as { state: string; qrContent?: string; account?: string };
+
+    const started = await a.admin('POST', path);
+    expect(started.json.state).toBe('waiting');
+    // The other process answers for the login this one runs.
+    await b.until(async () => (await state(b)).qrContent === started.json.qrContent);
+    fake.scan();
+    await b.until(async () => (await state(b)).state === 'scanned');
+    // A cancel asked of the other process reaches this one.
+    expect((await b.admin('DELETE', path)).status).toBe(204);
+    expect((await state(b)).state).toBe('cancelled');
+    await a.until(async () => (await state(a)).state === 'cancelled');
+    const statusPolls = () => fake!.calls.filter((c) => c.endpoint === 'get_qrcode_status').length;
+    await new Promise((r) => setTimeout(r, 500)); // a status poll in flight ends
+    const polled = statusPolls();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(statusPolls()).toBe(polled); // the login really stopped where it ran
+
+    // Started on the other process this time; the confirmation shows on both, and the entry runs.
+    const again = await b.admin('POST', path);
+    expect(again.json.state).toBe('waiting');
+    await a.until(async () => (await state(a)).qrContent === again.json.qrContent);
+    fake.confirm();
+    for (const g of [a, b]) await g.until(async () => (await state(g)).state === 'confirmed');
+    expect((await state(a)).account).toBe(fake.botId);
+    await a.until(() => gateways.some((g) => g.gateway.keeper.statusOf(ENTRY)?.state === 'running'), 15_000);
+    fake.userSends('zoe', 'hello after login');
+    await fake.waitForSent(1, { user: 'zoe' });
+  }, 30_000);
+});

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { LoginFlow, LoginStatus } from '../../channels/login.js';
+import type { LoginFlow } from '../../channels/login.js';
 import { join } from 'node:path';
 import { resolveReferences } from '../../config/secrets.js';
 import { readEntriesRaw, targetDir, type TargetKind } from '../../config/workspace-writer.js';
@@ -7,12 +7,15 @@ import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { assertValidId, entryKey } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 import { findEntry, prepare, save, target } from './entries.js';
+import { LoginMirror, pending, type PresentedLogin } from './login-mirror.js';
 
 type Params = { kind: string; id: string; entryId: string };
 
 interface Running {
   flow: LoginFlow;
   channel: string;
+  /** The copy of its status kept in a shared store. */
+  mirrored?: { id: string; stop: () => void };
   /** Set when the confirmed credentials could not be written into the entry. */
   failure?: string;
 }
@@ -24,8 +27,13 @@ interface Running {
  */
 export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): void {
   const logins = new Map<string, Running>();
+  // Other gateway processes sharing the store answer for the logins this one runs, and the other way round.
+  const mirror = gateway.store.shared ? new LoginMirror(gateway.store, gateway.clock, gateway.log) : undefined;
   app.addHook('onClose', async () => {
-    for (const running of logins.values()) running.flow.cancel();
+    for (const running of logins.values()) {
+      running.mirrored?.stop();
+      running.flow.cancel();
+    }
   });
 
   app.post<{ Params: Params }>('/:kind/:id/entries/:entryId/login', async (request) => {
@@ -35,7 +43,9 @@ export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): voi
     if (!def.login) {
       throw new CocoError('COCO_ERR_REQUEST_INVALID', `channel "${channel}" has no QR login; set its credentials in the entry's config`, { statusCode: 400, field: 'channel' });
     }
-    logins.get(key)?.flow.cancel();
+    const previous = logins.get(key);
+    if (previous) previous.flow.cancel();
+    else await mirror?.requestCancel(key); // one another process may be running
     logins.delete(key);
     const log = gateway.log.child({ entry: key });
     const config = resolvedConfig(gateway, kind, id, raw);
@@ -49,6 +59,7 @@ export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): voi
     logins.get(key)?.flow.cancel();
     const running: Running = { flow, channel };
     logins.set(key, running);
+    running.mirrored = mirror?.follow(() => present(key, running), () => flow.cancel());
     void flow.result.then((fields) => {
       if (!fields || logins.get(key) !== running) return;
       try {
@@ -65,13 +76,19 @@ export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): voi
   app.get<{ Params: Params }>('/:kind/:id/entries/:entryId/login', async (request) => {
     const { key } = entryOf(gateway, request.params);
     const running = logins.get(key);
-    if (!running) throw new CocoError('COCO_ERR_NOT_FOUND', `no login was started for entry "${key}"`, { statusCode: 404 });
-    return present(key, running);
+    if (running && pending(running.flow.status().state)) return present(key, running);
+    // Once this process's login is over, a newer one started on another process is the one to show.
+    const elsewhere = await mirror?.read(key, running?.mirrored?.id);
+    if (elsewhere) return elsewhere;
+    if (running) return present(key, running);
+    throw new CocoError('COCO_ERR_NOT_FOUND', `no login was started for entry "${key}"`, { statusCode: 404 });
   });
 
   app.delete<{ Params: Params }>('/:kind/:id/entries/:entryId/login', async (request, reply) => {
     const { key } = entryOf(gateway, request.params);
-    logins.get(key)?.flow.cancel();
+    const running = logins.get(key);
+    if (running) running.flow.cancel();
+    else await mirror?.requestCancel(key);
     return reply.code(204).send();
   });
 }
@@ -100,7 +117,7 @@ function entryOf(gateway: Gateway, params: Params) {
   return { kind, id, entryId, key: entryKey(id, entryId), raw };
 }
 
-function present(key: string, running: Running): LoginStatus & { key: string; channel: string } {
+function present(key: string, running: Running): PresentedLogin {
   const status = running.flow.status();
   const shown = running.failure ? { state: 'failed' as const, message: running.failure, ...(status.account ? { account: status.account } : {}) } : status;
   return { key, channel: running.channel, ...shown };
