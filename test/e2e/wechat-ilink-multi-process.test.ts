@@ -21,12 +21,18 @@ describe.skipIf(!PG_URL)('a wechat_ilink entry with two gateway processes on one
     if (schema) await dropSchemas(PG_URL!, [schema]);
   });
 
-  it('polls from one process; the other takes over from the cursor saved in the store, losing and repeating nothing', async () => {
+  /** The fake, and two gateways on one workspace and schema with a wechat_ilink entry (logged in or not). */
+  async function twoGateways(loggedIn: boolean): Promise<FakeIlink> {
     schema = `cc_ilx_${process.pid}_${Date.now().toString(36)}`;
-    fake = await FakeIlink.start({ longPollMs: 300 });
-    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken } };
-    root = makeWorkspace({ settings: { limits: { lease_ms: 1_500 } }, agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
+    fake = await FakeIlink.start({ longPollMs: 300, qrPollMs: 200 });
+    const config = loggedIn ? { base_url: fake.url, bot_token: fake.botToken } : { base_url: fake.url };
+    root = makeWorkspace({ settings: { limits: { lease_ms: 1_500 } }, agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'wechat_ilink', config }] } } });
     for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+    return fake;
+  }
+
+  it('polls from one process; the other takes over from the cursor saved in the store, losing and repeating nothing', async () => {
+    const fake = await twoGateways(true);
     const states = () => gateways.map((g) => g.gateway.keeper.statusOf(ENTRY)?.state).sort().join();
     await gateways[0]!.until(() => states() === 'running,standby');
     const running = gateways.find((g) => g.gateway.keeper.statusOf(ENTRY)?.state === 'running')!;
@@ -35,7 +41,7 @@ describe.skipIf(!PG_URL)('a wechat_ilink entry with two gateway processes on one
     for (let i = 0; i < 10; i++) fake.userSends(`user-${i % 3}`, `message ${i}`);
     await fake.waitForSent(10);
     // Every poll so far carried one process's cursor in sequence: each poll starts where the one before ended.
-    const polls = () => fake!.calls.filter((c) => c.endpoint === 'getupdates');
+    const polls = () => fake.calls.filter((c) => c.endpoint === 'getupdates');
     for (const [i, p] of polls().entries()) {
       if (i === 0) continue;
       const before = polls()[i - 1]!;
@@ -57,26 +63,9 @@ describe.skipIf(!PG_URL)('a wechat_ilink entry with two gateway processes on one
     expect(lastCursor).toBeTruthy();
     expect(polls()[pollsBefore]?.body?.get_updates_buf).toBe(lastCursor);
   }, 30_000);
-});
 
-describe.skipIf(!PG_URL)('a wechat_ilink QR login with two gateway processes on one PostgreSQL store', () => {
-  let schema = '';
-  const gateways: TestGateway[] = [];
-  let fake: FakeIlink | undefined;
-  let root: string | undefined;
-  afterEach(async () => {
-    for (const g of gateways.splice(0)) await g.close({ keepWorkspace: true });
-    await fake?.close();
-    if (root) removeWorkspace(root);
-    if (schema) await dropSchemas(PG_URL!, [schema]);
-  });
-
-  it('is followed and cancelled from either process, and its confirmation reaches both', async () => {
-    schema = `cc_ilq_${process.pid}_${Date.now().toString(36)}`;
-    fake = await FakeIlink.start({ longPollMs: 300, qrPollMs: 200 });
-    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url } };
-    root = makeWorkspace({ settings: { limits: { lease_ms: 1_500 } }, agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
-    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+  it('follows and cancels a QR login from either process, and its confirmation reaches both', async () => {
+    const fake = await twoGateways(false);
     const [a, b] = gateways as [TestGateway, TestGateway];
     const path = '/agents/bot/entries/wechat_ilink/login';
     const state = async (g: TestGateway) => (await g.admin('GET', path)).json as { state: string; qrContent?: string; account?: string };
@@ -91,7 +80,7 @@ describe.skipIf(!PG_URL)('a wechat_ilink QR login with two gateway processes on 
     expect((await b.admin('DELETE', path)).status).toBe(204);
     expect((await state(b)).state).toBe('cancelled');
     await a.until(async () => (await state(a)).state === 'cancelled');
-    const statusPolls = () => fake!.calls.filter((c) => c.endpoint === 'get_qrcode_status').length;
+    const statusPolls = () => fake.calls.filter((c) => c.endpoint === 'get_qrcode_status').length;
     await new Promise((r) => setTimeout(r, 500)); // a status poll in flight ends
     const polled = statusPolls();
     await new Promise((r) => setTimeout(r, 800));
