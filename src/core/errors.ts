@@ -16,6 +16,7 @@ export const ErrorCodes = {
   COCO_ERR_CHANNEL_NOT_RUNNING: 'The entry exists but its channel is not running.',
   COCO_ERR_CHANNEL_SEND: 'A channel failed to deliver a reply.',
   COCO_ERR_LOGIN_FAILED: 'A QR-code login could not be started or ended without credentials.',
+  COCO_ERR_LOGIN_REQUIRED: 'A channel has no credentials yet: its entry waits for a QR-code login.',
   COCO_ERR_AGENT_UNKNOWN: 'A profile names an agent provider that does not exist.',
   COCO_ERR_AGENT_FAILED: 'The agent failed after all retries; the fallback reply was sent.',
   COCO_ERR_AGENT_TIMEOUT: 'The agent did not answer within its timeout.',

@@ -247,7 +247,8 @@ export class SceneKeeper {
       await withTimeout(instance.start(spec.target.id, config), this.deps.startTimeoutMs, this.deps.clock, spec.key);
     } catch (err) {
       if (generation !== runtime.generation) return;
-      this.fail(runtime, err, log, { retry: true });
+      // Waiting for a login: retrying changes nothing until the login writes the credentials (a config change).
+      this.fail(runtime, err, log, { retry: !isCocoError(err, 'COCO_ERR_LOGIN_REQUIRED') });
       return;
     }
     if (generation !== runtime.generation) return;

@@ -211,7 +211,11 @@ describe('wechat_ilink QR login through the admin API', () => {
       const s = t.gateway.keeper.statusOf(ENTRY);
       return s?.state === 'error' ? s : undefined;
     });
-    expect(failed.lastError?.message).toMatch(/not logged in.*QR code/);
+    expect(failed.lastError).toMatchObject({ code: 'COCO_ERR_LOGIN_REQUIRED', message: expect.stringMatching(/not logged in.*QR code/) });
+    // Nothing to retry until the login: no restart is planned.
+    expect(failed.nextRestartAt).toBeUndefined();
+    await sleep(1_200);
+    expect(t.gateway.keeper.statusOf(ENTRY)).toMatchObject({ state: 'error', restarts: 0 });
     expect((await t.admin('GET', '/agents/bot/entries/wechat_ilink/login')).status).toBe(404);
 
     const started = await t.admin('POST', '/agents/bot/entries/wechat_ilink/login');

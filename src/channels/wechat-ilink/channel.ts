@@ -30,8 +30,8 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
   override async start(_sceneId: string, config: IlinkChannelConfig): Promise<void> {
     if (!config.bot_token) {
       throw new CocoError(
-        'COCO_ERR_CHANNEL_START',
-        'wechat_ilink: not logged in. Scan the QR code (panel → this entry → Log in with WeChat, or POST /api/admin/{agents,scenes}/<id>/entries/<entry>/login)',
+        'COCO_ERR_LOGIN_REQUIRED',
+        'wechat_ilink: not logged in. Scan the QR code (panel → this entry → Log in with WeChat, cococat login <entry>, or POST /api/admin/{agents,scenes}/<id>/entries/<entry>/login)',
         { channel: 'wechat_ilink' },
       );
     }
