@@ -91,6 +91,8 @@ export class Gateway {
       owner: this.owner,
       entryLeaseMs: limits.lease_ms,
     });
+    // The channel instance this process runs for an entry; none while another process runs it.
+    const runningHere = (entryKey: string) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey));
     this.heartbeat = new Heartbeat({
       store,
       clock: this.clock,
@@ -102,8 +104,8 @@ export class Gateway {
       onReplies: () => this.outbox.wake(),
       deliver: (items) => this.outbox.deliverNow(items),
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
-      feedDeliveryOf: (entryKey) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey)?.feedDelivery()),
-      typingOf: (entryKey, message) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey)?.startTyping(message)),
+      feedDeliveryOf: (entryKey) => runningHere(entryKey)?.feedDelivery(),
+      typingOf: (entryKey, message) => runningHere(entryKey)?.startTyping(message),
       onSent: (entryKey) => this.keeper.countOut(entryKey),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,

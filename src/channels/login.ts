@@ -18,6 +18,11 @@ export interface LoginStatus {
   account?: string;
 }
 
+/** Whether a login still waits for the user (scan or confirm); every other state is final. */
+export function loginPending(state: LoginStatus['state']): boolean {
+  return state === 'waiting' || state === 'scanned';
+}
+
 export interface LoginFlow {
   status(): LoginStatus;
   /** The config fields to write once confirmed; undefined when the login ended otherwise. */

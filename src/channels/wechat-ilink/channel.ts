@@ -127,22 +127,23 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
     if (pausedUntil) throw sendError('the session expired; waiting for it to come back or for a new QR login', true, pausedUntil - this.ctx.clock.now());
     const meta = (context.replyMeta ?? {}) as Partial<IlinkReplyMeta>;
     const own = typeof meta.contextToken === 'string' ? meta.contextToken : undefined;
-    const tokens = [...new Set([own, this.latestToken.get(userId)].filter((t): t is string => !!t))];
-    if (tokens.length === 0) throw sendError('no context_token for this user: iLink delivers replies only to a message of theirs', false);
+    const newest = this.latestToken.get(userId);
+    const first = own ?? newest;
+    if (!first) throw sendError('no context_token for this user: iLink delivers replies only to a message of theirs', false);
     // The same client_id for every try of this chunk, in case iLink drops repeats.
     const clientId = `cococat-${sha256Hex(context.idempotencyKey).slice(0, 32)}`;
-    for (const [i, contextToken] of tokens.entries()) {
-      try {
-        await api.sendText({ to: userId, clientId, text: reply.text, contextToken });
-        return {};
-      } catch (err) {
+    const attempt = (contextToken: string) => api.sendText({ to: userId, clientId, text: reply.text, contextToken });
+    try {
+      await attempt(first).catch((err: unknown) => {
         // A refused token may be only this message's: the user's newer message brought another.
-        if (isCode(err, CONTEXT_TOKEN_REFUSED) && i + 1 < tokens.length) continue;
-        if (isCode(err, SESSION_EXPIRED)) this.poller?.sessionExpired(err as IlinkError);
-        throw classify(err);
-      }
+        if (newest && newest !== first && isCode(err, CONTEXT_TOKEN_REFUSED)) return attempt(newest);
+        throw err;
+      });
+    } catch (err) {
+      if (isCode(err, SESSION_EXPIRED)) this.poller?.sessionExpired(err as IlinkError);
+      throw classify(err);
     }
-    throw sendError('unreachable', false);
+    return {};
   }
 }
 

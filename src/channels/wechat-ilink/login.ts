@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { LoginContext, LoginFlow, LoginStatus } from '../login.js';
+import { loginPending, type LoginContext, type LoginFlow, type LoginStatus } from '../login.js';
 import { describeError } from '../../core/errors.js';
 import { IlinkApi } from './api.js';
-import { ILINK_BASE_URL } from './config.js';
+import { ilinkConfigSchema } from './config.js';
 
 /** A QR code works 5 minutes; iLink lets a login refresh it up to 3 times. */
 const QR_TTL_MS = 300_000;
@@ -12,7 +12,8 @@ const STATUS_POLL_MS = 40_000;
 const RETRY_MS = 2_000;
 const API_TIMEOUT_MS = 15_000;
 
-const loginConfig = z.object({ base_url: z.url({ protocol: /^https?$/, error: 'base_url must be an http(s) URL' }).default(ILINK_BASE_URL) });
+/** The one field the login needs, checked as the entry's config checks it; the rest is ignored. */
+const loginConfig = z.object({ base_url: ilinkConfigSchema.shape.base_url });
 
 /**
  * The iLink QR login (protocols: personal WeChat, login): get a QR code, long-poll its status until
@@ -21,7 +22,7 @@ const loginConfig = z.object({ base_url: z.url({ protocol: /^https?$/, error: 'b
  */
 export async function startIlinkLogin(config: Record<string, unknown>, ctx: LoginContext): Promise<LoginFlow> {
   const parsed = loginConfig.safeParse(config);
-  if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'base_url is not valid');
+  if (!parsed.success) throw new Error(`base_url: ${parsed.error.issues[0]?.message ?? 'is not valid'}`);
   const base = parsed.data.base_url;
   const login = new IlinkLogin(base, ctx);
   await login.newQrcode();
@@ -52,7 +53,7 @@ class IlinkLogin implements LoginFlow {
   cancel(): void {
     if (this.cancelled.signal.aborted) return;
     this.cancelled.abort();
-    if (!isFinal(this.current.state)) this.end({ state: 'cancelled', message: 'cancelled' });
+    if (loginPending(this.current.state)) this.end({ state: 'cancelled', message: 'cancelled' });
   }
 
   async newQrcode(): Promise<void> {
@@ -65,7 +66,7 @@ class IlinkLogin implements LoginFlow {
 
   private async poll(): Promise<void> {
     const signal = this.cancelled.signal;
-    while (!signal.aborted && !isFinal(this.current.state)) {
+    while (!signal.aborted && loginPending(this.current.state)) {
       let answer: Record<string, unknown>;
       try {
         if (this.ctx.clock.now() >= (this.current.expiresAt ?? 0)) answer = { status: 'expired' };
@@ -130,8 +131,4 @@ class IlinkLogin implements LoginFlow {
     this.current = status;
     this.settle(result);
   }
-}
-
-function isFinal(state: LoginStatus['state']): boolean {
-  return state !== 'waiting' && state !== 'scanned';
 }

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import type { LoginStatus } from '../../channels/login.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loginPending, type LoginStatus } from '../../channels/login.js';
 import { loadWorkspace } from '../../config/workspace.js';
 
 export interface LoginOptions {
@@ -69,11 +70,16 @@ export async function loginCommand(opts: LoginOptions): Promise<number> {
       opts.print(`Logged in as ${login.account ?? 'the scanned account'}; the entry ${opts.entryKey} restarts with its new credentials.`);
       return 0;
     }
-    if (login.state !== 'waiting' && login.state !== 'scanned') {
+    if (!loginPending(login.state)) {
       opts.print(`Login ${login.state}: ${login.message ?? ''}`.trim());
       return 1;
     }
-    if (!(await pause(opts.pollMs ?? 1_000, opts.signal))) {
+    // A timer that keeps the process alive (the clock's are unref'd), ended early by Ctrl-C.
+    const waited = await sleep(opts.pollMs ?? 1_000, undefined, { signal: opts.signal }).then(
+      () => true,
+      () => false, // interrupted
+    );
+    if (!waited) {
       await call('DELETE').catch(() => undefined);
       opts.print('Login cancelled.');
       return 130;
@@ -90,20 +96,4 @@ export async function loginCommand(opts: LoginOptions): Promise<number> {
 async function terminalQr(text: string): Promise<string> {
   const { toString } = await import('qrcode');
   return toString(text, { type: 'utf8', margin: 2 });
-}
-
-/** False when the signal ended the wait. */
-function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LoginStatus } from '../../channels/login.js';
+import { loginPending, type LoginStatus } from '../../channels/login.js';
 import type { Clock } from '../../core/clock.js';
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -16,8 +16,6 @@ const CANCEL = 'admin:login-cancel';
 const MIRROR_MS = 500;
 /** A login still waiting whose process has not written for this long went down with that process. */
 const STALE_MS = 5_000;
-
-export const pending = (state: LoginStatus['state']) => state === 'waiting' || state === 'scanned';
 
 /**
  * With several gateway processes on one store, a login runs in the process that started it, while
@@ -62,7 +60,7 @@ export class LoginMirror {
           last = json;
           lastWrite = now;
         }
-        if (!pending(status.state)) stopTimer();
+        if (!loginPending(status.state)) stopTimer();
       } catch (err) {
         this.log.warn({ err: describeError(err) }, 'login status not shared through the store');
       } finally {
@@ -79,7 +77,7 @@ export class LoginMirror {
     const mirrored = await this.mirrored(key);
     if (!mirrored || mirrored.id === own) return undefined;
     const { id: _id, updatedAt, ...status } = mirrored;
-    if (pending(status.state) && this.clock.now() - updatedAt > STALE_MS) {
+    if (loginPending(status.state) && this.clock.now() - updatedAt > STALE_MS) {
       return { key: status.key, channel: status.channel, state: 'failed', message: 'the gateway process that ran this login stopped; start it again' };
     }
     return status;
@@ -88,7 +86,7 @@ export class LoginMirror {
   /** Asks the process running this entry's login to cancel it, and records it as cancelled for everyone. */
   async requestCancel(key: string): Promise<void> {
     const mirrored = await this.mirrored(key);
-    if (!mirrored || !pending(mirrored.state)) return;
+    if (!mirrored || !loginPending(mirrored.state)) return;
     const now = this.clock.now();
     await this.store.setChannelState(key, CANCEL, mirrored.id, now);
     const { qrContent: _code, expiresAt: _until, ...rest } = mirrored;

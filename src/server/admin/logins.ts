@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { LoginFlow } from '../../channels/login.js';
+import { loginPending, type LoginFlow } from '../../channels/login.js';
 import { join } from 'node:path';
 import { resolveReferences } from '../../config/secrets.js';
 import { readEntriesRaw, targetDir, type TargetKind } from '../../config/workspace-writer.js';
@@ -7,7 +7,7 @@ import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { assertValidId, entryKey } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 import { findEntry, prepare, save, target } from './entries.js';
-import { LoginMirror, pending, type PresentedLogin } from './login-mirror.js';
+import { LoginMirror, type PresentedLogin } from './login-mirror.js';
 
 type Params = { kind: string; id: string; entryId: string };
 
@@ -76,7 +76,7 @@ export function registerLoginRoutes(app: FastifyInstance, gateway: Gateway): voi
   app.get<{ Params: Params }>('/:kind/:id/entries/:entryId/login', async (request) => {
     const { key } = entryOf(gateway, request.params);
     const running = logins.get(key);
-    if (running && pending(running.flow.status().state)) return present(key, running);
+    if (running && loginPending(running.flow.status().state)) return present(key, running);
     // Once this process's login is over, a newer one started on another process is the one to show.
     const elsewhere = await mirror?.read(key, running?.mirrored?.id);
     if (elsewhere) return elsewhere;
