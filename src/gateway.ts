@@ -106,6 +106,7 @@ export class Gateway {
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
       feedDeliveryOf: (entryKey) => runningHere(entryKey)?.feedDelivery(),
       typingOf: (entryKey, message) => runningHere(entryKey)?.startTyping(message),
+      mediaOf: (entryKey) => this.keeper.mediaFetcher(entryKey),
       onSent: (entryKey) => this.keeper.countOut(entryKey),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,

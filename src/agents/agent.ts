@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { MediaContent } from '../core/media.js';
 import type { ChatMessage } from '../core/message.js';
 import type { AgentProfile } from '../config/schema.js';
 
@@ -18,6 +19,8 @@ export interface AgentRequest {
   history: AgentTurn[];
   /** Set when the message came through a scene entry: the scene answers through its lead agent. */
   scene?: { id: string; name: string; context: string };
+  /** The images the user sent with the message, downloaded, for a profile with `images: true`. */
+  images?: MediaContent[];
   /** Aborted when the gateway gives up on this run (timeout or shutdown). */
   signal: AbortSignal;
 }

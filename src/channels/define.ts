@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Channel, ChannelContext } from '../core/channel.js';
+import type { MediaContent, MediaContext } from '../core/media.js';
+import type { MediaRef } from '../core/message.js';
 import type { LoginContext, LoginFlow } from './login.js';
 
 /** What a channel can do; the outbox, the docs table and the panel read it. */
@@ -52,6 +54,12 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
    * writes the confirmed result into the entry (see `login.ts`).
    */
   login?(config: Record<string, unknown>, ctx: LoginContext): Promise<LoginFlow>;
+  /**
+   * Downloads media a user sent (decrypting it where the platform encrypts), for agents that read
+   * images. Declared on the type, not the instance: any gateway process may run the message's agent,
+   * also one standing by for an exclusive entry. Throws a CocoError (`retryable` when worth a second try).
+   */
+  fetchMedia?(media: MediaRef, ctx: MediaContext<z.infer<Schema>>): Promise<MediaContent>;
   routes?(app: FastifyInstance, host: ChannelRoutesHost<C>): void;
   /**
    * For channels the platform calls: the path of an entry's webhook, which the panel shows as
@@ -77,6 +85,8 @@ export function describeChannel(def: ChannelDefinition) {
     capabilities: def.capabilities,
     /** The panel offers "Log in" (a QR code to scan) on entries of this type. */
     login: def.login !== undefined,
+    /** Images users send reach agents that read them (`images: true`). */
+    media: def.fetchMedia !== undefined,
     configSchema: z.toJSONSchema(def.configSchema, { io: 'input', unrepresentable: 'any' }),
   };
 }

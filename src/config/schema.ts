@@ -56,6 +56,12 @@ const profileBase = {
     .describe('Sent when the agent still fails after all retries, so the user is never left in silence'),
 };
 
+/** For agents that can look at images (a vision model, a service that takes them). */
+const imagesField = z
+  .boolean()
+  .default(false)
+  .describe('Pass the images users send to the agent (up to 4 per message, 10 MiB each); the model or service must accept image input');
+
 export const echoProfileSchema = z
   .object({
     provider: z.literal('echo'),
@@ -77,6 +83,7 @@ export const openaiProfileSchema = z
     api_key: secret(z.string().min(1).optional()).describe('API key; defaults to the OPENAI_API_KEY environment variable'),
     temperature: z.number().min(0).max(2).optional(),
     max_tokens: z.number().int().min(1).max(1_000_000).optional(),
+    images: imagesField,
   })
   .strict();
 
@@ -88,6 +95,7 @@ export const httpProfileSchema = z
     secret: secret(z.string().min(16).optional()).describe(
       'Shared secret for the X-CocoCat-Signature HMAC-SHA256 header (at least 16 characters)',
     ),
+    images: imagesField,
   })
   .strict();
 

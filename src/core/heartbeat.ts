@@ -11,6 +11,7 @@ import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, Typing } from './channel.js';
+import { fetchImages, type MediaContent, type MediaFetcher } from './media.js';
 import { sendContextOf } from './outbox.js';
 import { WorkLoop } from './work-loop.js';
 
@@ -47,6 +48,8 @@ export interface HeartbeatDeps {
   feedDeliveryOf(entryKey: string): FeedDelivery | undefined;
   /** The running channel's typing indicator for a message, when it shows one (not when another process runs the entry). */
   typingOf?(entryKey: string, message: InboundItem['message']): Typing | undefined;
+  /** Downloads an entry's media (images for agents that read them); undefined when its channel cannot. */
+  mediaOf?(entryKey: string): MediaFetcher | undefined;
   /** Counts a reply chunk delivered on completion (the outbox counts the ones it sends). */
   onSent(entryKey: string): void;
   concurrency: number;
@@ -125,6 +128,7 @@ export class Heartbeat {
       const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
+      const images = readsImages(target.profile) ? await this.images(item, lease.signal, log) : [];
       const outcome = await runAgent(
         target.agent,
         target.profile,
@@ -133,6 +137,7 @@ export class Heartbeat {
           message: item.message,
           history: history.map(({ role, content }) => ({ role, content })),
           scene: target.scene,
+          ...(images.length > 0 ? { images } : {}),
         },
         { clock, log, env: this.deps.env, signal: lease.signal },
       );
@@ -184,6 +189,23 @@ export class Heartbeat {
       stopTyping();
       lease.release();
     }
+  }
+
+  /**
+   * The message's images for an agent that reads them. A failed download costs the agent the image,
+   * not the answer: it is logged, counted and shown in the message's timeline.
+   */
+  private async images(item: InboundItem, signal: AbortSignal, log: Logger): Promise<MediaContent[]> {
+    if (!item.message.media?.some((m) => m.kind === 'image')) return [];
+    const { clock, store, metrics } = this.deps;
+    const { images, failures } = await fetchImages(item.message, this.deps.mediaOf?.(item.entryKey), { clock, log, signal });
+    if (images.length > 0) metrics.mediaDownloads.inc({ channel: item.channelType, outcome: 'ok' }, images.length);
+    if (failures.length > 0) {
+      metrics.mediaDownloads.inc({ channel: item.channelType, outcome: 'failed' }, failures.length);
+      log.warn({ code: 'COCO_ERR_MEDIA', failures }, 'images not passed to the agent; it answers from the text');
+      await store.recordEvent(item.id, { at: clock.now(), stage: 'media_error', detail: `COCO_ERR_MEDIA: ${failures.join('; ')}` });
+    }
+    return images;
   }
 
   /** The channel's typing indicator; one that throws shows none (it must not cost the answer). */
@@ -285,4 +307,9 @@ export class Heartbeat {
     }
   }
 
+}
+
+/** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
+function readsImages(profile: AgentProfile): boolean {
+  return 'images' in profile && profile.images === true;
 }

@@ -22,6 +22,8 @@ const REDACT_PATHS = [
   '*.token',
   'password',
   '*.password',
+  'media[*].key',
+  '*.media[*].key',
 ];
 
 export interface LoggerSettings {

@@ -39,6 +39,11 @@ export interface MediaRef {
   kind: 'image' | 'voice' | 'video' | 'file';
   /** A platform media id or URL; fetching it is the channel's business. */
   ref: string;
+  /**
+   * The per-file key that decrypts the download, where the platform encrypts media (iLink, WeCom
+   * robots). Stored with the message so any gateway process can fetch it; the admin API masks it.
+   */
+  key?: string;
   mimeType?: string;
   name?: string;
 }

@@ -2,6 +2,7 @@ import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelDefinition } from '../channels/define.js';
 import { firstIssue } from '../config/schema.js';
 import { resolveReferences, type SecretVault } from '../config/secrets.js';
+import type { MediaFetcher } from './media.js';
 import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
 import { ActivityLog } from '../ops/activity.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -146,6 +147,23 @@ export class SceneKeeper {
       });
     }
     return r.instance;
+  }
+
+  /**
+   * Downloads media of an entry's messages with the entry's current config, in this process whether
+   * or not it runs the entry (an agent here may answer a message another process received).
+   * Undefined when the entry is gone or its channel type cannot download media.
+   */
+  mediaFetcher(key: string): MediaFetcher | undefined {
+    const spec = this.runtimes.get(key)?.spec;
+    const def = spec && this.deps.registry.has(spec.channel) ? this.deps.registry.get(spec.channel) : undefined;
+    const fetchMedia = def?.fetchMedia;
+    if (!spec || !def || !fetchMedia) return undefined;
+    const { clock, log } = this.deps;
+    return (media, message, { signal, maxBytes }) => {
+      const config = this.resolveConfig(def, spec);
+      return fetchMedia(media, { config, message, clock, log: log.child({ entry: key }), signal, maxBytes });
+    };
   }
 
   /** Counts a delivered reply on the entry's status. */

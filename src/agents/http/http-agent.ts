@@ -18,6 +18,8 @@ export interface HttpAgentPayload {
     is_group: boolean;
     /** Epoch milliseconds, as the platform reported it. */
     timestamp: number;
+    /** With `images: true` in the profile: the images the user sent, downloaded. */
+    images?: { mime_type: string; data_base64: string }[];
   };
   history: { role: 'user' | 'assistant'; content: string }[];
   scene?: { id: string; name: string; context: string };
@@ -76,6 +78,7 @@ function buildPayload(request: AgentRequest): HttpAgentPayload {
       channel_type: m.channelType,
       is_group: m.isGroup,
       timestamp: m.timestamp,
+      ...(request.images?.length ? { images: request.images.map((i) => ({ mime_type: i.mimeType, data_base64: i.data.toString('base64') })) } : {}),
     },
     history: request.history.map((t) => ({ role: t.role, content: t.content })),
     ...(request.scene ? { scene: { id: request.scene.id, name: request.scene.name, context: request.scene.context } } : {}),

@@ -114,7 +114,17 @@ export function buildMessages(profile: OpenAIProfile, request: AgentRequest): Ch
   const messages: ChatCompletionMessageParam[] = [];
   if (system.length > 0) messages.push({ role: 'system', content: system.join('\n\n') });
   for (const turn of request.history) messages.push({ role: turn.role, content: turn.content });
-  messages.push({ role: 'user', content: request.message.content });
+  const images = request.images ?? [];
+  messages.push({
+    role: 'user',
+    content:
+      images.length === 0
+        ? request.message.content
+        : [
+            { type: 'text', text: request.message.content },
+            ...images.map((image) => ({ type: 'image_url' as const, image_url: { url: `data:${image.mimeType};base64,${image.data.toString('base64')}` } })),
+          ],
+  });
   return messages;
 }
 

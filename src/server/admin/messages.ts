@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { SECRET_MASK } from '../../config/masking.js';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
+import type { MessageDetail } from '../../store/store.js';
 import { parseInput } from './parse-input.js';
 
 const listQuery = z.object({
@@ -28,7 +30,7 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   app.get<{ Params: { id: string } }>('/messages/:id', async (request) => {
     const message = /^\d+$/.test(request.params.id) ? await gateway.store.getMessage(request.params.id) : undefined;
     if (!message) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${request.params.id}" does not exist`, { statusCode: 404 });
-    return message;
+    return withoutMediaKeys(message);
   });
 
   app.get('/dead-letters', async (request) => {
@@ -47,4 +49,11 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     else gateway.outbox.wake();
     return { retried: true, kind, id };
   });
+}
+
+/** A media item's decryption key works like a password for that file: shown as set, never in clear. */
+function withoutMediaKeys(detail: MessageDetail): MessageDetail {
+  const media = detail.message.media;
+  if (!media?.some((m) => m.key !== undefined)) return detail;
+  return { ...detail, message: { ...detail.message, media: media.map((m) => (m.key === undefined ? m : { ...m, key: SECRET_MASK })) } };
 }

@@ -93,6 +93,9 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     if (!keyValid) return sendError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     if (body.stream) return sendError(res, 400, 'the fake does not stream', 'invalid_request_error', null);
 
+    const badImage = invalidImagePart(body);
+    if (badImage) return sendError(res, 400, badImage, 'invalid_request_error', 'invalid_image_format');
+
     const failure = script.shift();
     if (failure && 'hang' in failure) return; // never answer; the client must time out
     if (state.delayMs > 0) {
@@ -160,7 +163,46 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
 
 function defaultReply(body: FakeChatRequest): string {
   const lastUser = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user');
-  return `reply to: ${typeof lastUser?.content === 'string' ? lastUser.content : ''}`;
+  if (typeof lastUser?.content === 'string') return `reply to: ${lastUser.content}`;
+  const parts = contentParts(lastUser?.content);
+  const text = parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join(' ');
+  const images = parts.filter((p) => p.type === 'image_url').length;
+  return `reply to: ${text}${images > 0 ? ` (+${images} image${images > 1 ? 's' : ''})` : ''}`;
+}
+
+interface ContentPart {
+  type?: string;
+  text?: string;
+  image_url?: { url?: string };
+}
+
+function contentParts(content: unknown): ContentPart[] {
+  return Array.isArray(content) ? (content as ContentPart[]) : [];
+}
+
+/** The image types the chat-completions API takes; others are refused with 400 as the real API does. */
+const IMAGE_DATA_URL = /^data:image\/(png|jpeg|gif|webp);base64,([A-Za-z0-9+/]+={0,2})$/;
+
+function invalidImagePart(body: FakeChatRequest): string | undefined {
+  for (const m of body.messages ?? []) {
+    for (const part of contentParts(m.content)) {
+      if (part.type !== 'image_url') continue;
+      const url = part.image_url?.url ?? '';
+      if (!IMAGE_DATA_URL.test(url) && !/^https?:\/\//.test(url)) {
+        return `Invalid image: expected a URL or a base64 data URL of png, jpeg, gif or webp, got ${url.slice(0, 40)}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The images (decoded) of a request's last user message, for tests to compare with what a user sent. */
+export function imagesOf(request: FakeLlmRequest): { mimeType: string; data: Buffer }[] {
+  const lastUser = [...(request.body.messages ?? [])].reverse().find((m) => m.role === 'user');
+  return contentParts(lastUser?.content).flatMap((p) => {
+    const match = p.type === 'image_url' ? IMAGE_DATA_URL.exec(p.image_url?.url ?? '') : null;
+    return match ? [{ mimeType: `image/${match[1]}`, data: Buffer.from(match[2]!, 'base64') }] : [];
+  });
 }
 
 

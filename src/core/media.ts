@@ -1,0 +1,147 @@
+import type { Clock } from './clock.js';
+import { CocoError, describeError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { ChatMessage, MediaRef } from './message.js';
+
+/** The bytes of one media item a user sent, as the platform served them (decrypted where it encrypts). */
+export interface MediaContent {
+  data: Buffer;
+  mimeType: string;
+}
+
+/** What a channel's `fetchMedia` gets besides the reference: the entry's resolved config and limits. */
+export interface MediaContext<Config = unknown> {
+  config: Config;
+  /** The message the media came with (Feishu downloads by message id). */
+  message: ChatMessage;
+  clock: Clock;
+  log: Logger;
+  /** Aborted when the gateway gives up (timeout, shutdown). */
+  signal: AbortSignal;
+  /** Refuse a body larger than this: a download is abandoned as soon as it is exceeded. */
+  maxBytes: number;
+}
+
+/** Fetches one media item of one entry's message; bound to the entry by the SceneKeeper. */
+export type MediaFetcher = (media: MediaRef, message: ChatMessage, opts: { signal: AbortSignal; maxBytes: number }) => Promise<MediaContent>;
+
+/** Images passed to an agent for one message, at most. */
+export const MAX_IMAGES = 4;
+/** Largest image passed to an agent (OpenAI accepts up to 20 MB; platforms send far smaller). */
+export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+/** The image types vision models take (the chat-completions API and its compatibles). */
+export const AGENT_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+/** One download may take this long. */
+export const MEDIA_TIMEOUT_MS = 15_000;
+
+/**
+ * Reads a download's body, giving up as soon as it passes `maxBytes` (a Content-Length above it is
+ * refused before reading). Non-2xx answers throw with the status, retryable for 5xx and 429.
+ */
+export async function readMediaBody(response: Response, maxBytes: number, what: string): Promise<Buffer> {
+  if (!response.ok) {
+    const excerpt = (await response.text().catch(() => '')).slice(0, 200);
+    throw new CocoError('COCO_ERR_MEDIA', `${what}: HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}`, {
+      retryable: response.status >= 500 || response.status === 429,
+      statusCode: response.status,
+    });
+  }
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge(what, declared, maxBytes);
+  }
+  const parts: Buffer[] = [];
+  let size = 0;
+  if (response.body) {
+    for await (const part of response.body as AsyncIterable<Uint8Array>) {
+      size += part.byteLength;
+      if (size > maxBytes) throw tooLarge(what, size, maxBytes);
+      parts.push(Buffer.from(part));
+    }
+  }
+  return Buffer.concat(parts, size);
+}
+
+function tooLarge(what: string, size: number, maxBytes: number): CocoError {
+  return new CocoError('COCO_ERR_MEDIA', `${what}: larger than ${maxBytes} bytes (${size}${size > maxBytes ? '+' : ''})`, { retryable: false });
+}
+
+/**
+ * The image type from the bytes' signature: platforms often serve images as
+ * `application/octet-stream`, and a decrypted download has no type at all.
+ */
+export function sniffImageType(data: Buffer): string | undefined {
+  if (data.length >= 8 && data.readUInt32BE(0) === 0x89504e47) return 'image/png';
+  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
+  if (data.length >= 6 && (data.subarray(0, 6).toString('latin1') === 'GIF87a' || data.subarray(0, 6).toString('latin1') === 'GIF89a')) return 'image/gif';
+  if (data.length >= 12 && data.subarray(0, 4).toString('latin1') === 'RIFF' && data.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  if (data.length >= 2 && data[0] === 0x42 && data[1] === 0x4d) return 'image/bmp';
+  return undefined;
+}
+
+/** The type of downloaded media: the bytes' signature first, then what the server said (without parameters). */
+export function mediaType(data: Buffer, served: string | null | undefined, fallback = 'application/octet-stream'): string {
+  const declared = served?.split(';')[0]?.trim().toLowerCase();
+  return sniffImageType(data) ?? (declared && declared !== 'application/octet-stream' ? declared : fallback);
+}
+
+export interface FetchedImages {
+  images: MediaContent[];
+  /** One line per image that could not be passed, for the message log. */
+  failures: string[];
+}
+
+/**
+ * Fetches a message's images for an agent that reads them: at most MAX_IMAGES, each tried twice
+ * when the failure may pass. A failure never stops the answer: the agent still gets the text (which
+ * describes the image), and the failure is reported.
+ */
+export async function fetchImages(
+  message: ChatMessage,
+  fetcher: MediaFetcher | undefined,
+  deps: { clock: Clock; log: Logger; signal: AbortSignal },
+): Promise<FetchedImages> {
+  const refs = (message.media ?? []).filter((m) => m.kind === 'image');
+  const result: FetchedImages = { images: [], failures: [] };
+  if (refs.length === 0) return result;
+  if (!fetcher) {
+    result.failures.push(`${refs.length} image(s) not passed: this channel cannot download media`);
+    return result;
+  }
+  if (refs.length > MAX_IMAGES) result.failures.push(`${refs.length - MAX_IMAGES} image(s) over the limit of ${MAX_IMAGES} not passed`);
+  const outcomes = await Promise.all(refs.slice(0, MAX_IMAGES).map((ref) => fetchOne(ref, message, fetcher, deps)));
+  for (const outcome of outcomes) {
+    if ('error' in outcome) result.failures.push(outcome.error);
+    else result.images.push(outcome);
+  }
+  return result;
+}
+
+async function fetchOne(
+  ref: MediaRef,
+  message: ChatMessage,
+  fetcher: MediaFetcher,
+  deps: { clock: Clock; log: Logger; signal: AbortSignal },
+): Promise<MediaContent | { error: string }> {
+  let last: unknown;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    if (deps.signal.aborted) break;
+    const timeout = new AbortController();
+    const cancel = deps.clock.timeout(MEDIA_TIMEOUT_MS, () => timeout.abort(new CocoError('COCO_ERR_MEDIA', `no answer within ${MEDIA_TIMEOUT_MS} ms`, { retryable: true })));
+    try {
+      const content = await fetcher(ref, message, { signal: AbortSignal.any([deps.signal, timeout.signal]), maxBytes: MAX_IMAGE_BYTES });
+      if (!AGENT_IMAGE_TYPES.has(content.mimeType)) {
+        return { error: `image ${ref.ref.slice(0, 40)}: ${content.mimeType} (${content.data.length} bytes) is not a type models take (png, jpeg, gif, webp)` };
+      }
+      return content;
+    } catch (err) {
+      last = timeout.signal.aborted ? timeout.signal.reason : err;
+      if (!(last instanceof CocoError && last.retryable)) break;
+      deps.log.debug({ err: describeError(last), attempt }, 'image download failed; trying again');
+    } finally {
+      cancel();
+    }
+  }
+  return { error: `image ${ref.ref.slice(0, 40)}: ${describeError(last ?? 'gateway stopping')}` };
+}
