@@ -26,7 +26,7 @@ describe('docs/channels.md', () => {
   it('quotes the relay example in several excerpts', () => {
     const files = new Set(excerpts.filter((e) => e.from.startsWith('examples/relay-channel/')).map((e) => e.from));
     expect(excerpts.filter((e) => e.from.startsWith('examples/relay-channel/')).length).toBeGreaterThanOrEqual(4);
-    expect([...files].sort()).toEqual(['examples/relay-channel/channel.ts', 'examples/relay-channel/config.ts', 'examples/relay-channel/index.ts']);
+    expect([...files].sort()).toEqual(['examples/relay-channel/channel.ts', 'examples/relay-channel/config.ts', 'examples/relay-channel/index.ts', 'examples/relay-channel/media.ts']);
   });
 
   it.each(excerpts.map((e, i) => [i + 1, e.from, e.body] as const))('excerpt %i appears verbatim in %s', (_i, from, body) => {

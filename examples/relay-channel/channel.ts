@@ -11,6 +11,8 @@ interface RelayUpdate {
   user: string;
   text: string;
   ts: number;
+  /** A photo the user sent: its file id on the platform (downloaded by `fetchRelayMedia`). */
+  image?: { file_id: string };
 }
 
 /** Waits between failed polls; jittered so that many entries do not retry in lockstep. */
@@ -121,8 +123,10 @@ export class RelayChannel extends Channel<RelayChannelConfig> {
       sceneId: this.sceneId,
       userId: update.user,
       conversationId: update.user, // direct chats only
-      content: update.text,
-      msgType: 'text',
+      // The text describes the image too: agents that do not read images (and history) get that.
+      content: update.image ? `${update.text} [image]`.trim() : update.text,
+      msgType: update.image && !update.text ? 'image' : 'text',
+      ...(update.image ? { media: [{ kind: 'image' as const, ref: update.image.file_id }] } : {}),
       msgId: update.id, // the platform's id: a redelivery carries the same one, so the mailbox drops it
       timestamp: update.ts,
       isGroup: false,

@@ -8,11 +8,13 @@ export interface FakeUpdate {
   user: string;
   text: string;
   ts: number;
+  image?: { file_id: string };
 }
 
 /**
  * A fake of the relay platform on 127.0.0.1 for tests: long-poll `/updates`, `/me`, `/messages`
- * (deduplicated by `client_msg_id`), with failure injection and counters to assert on.
+ * (deduplicated by `client_msg_id`), `/files/<id>` (photos users sent), with failure injection and
+ * counters to assert on.
  */
 export async function startFakeRelay(opts: { token?: string } = {}) {
   const token = opts.token ?? 'relay-test-token-0123';
@@ -23,8 +25,10 @@ export async function startFakeRelay(opts: { token?: string } = {}) {
   const deliveries = new Map<number, number>();
   const sent = new Map<string, string[]>();
   const seenClientIds = new Set<string>();
-  const failures = { sends: [] as { status: number; retryAfter?: number }[], polls: [] as number[] };
-  const counts = { polls: 0, sends: 0 };
+  const failures = { sends: [] as { status: number; retryAfter?: number }[], polls: [] as number[], downloads: [] as number[] };
+  const counts = { polls: 0, sends: 0, downloads: 0 };
+  /** Files users sent, by file id; an expired one answers 404. */
+  const files = new Map<string, { data: Buffer; type: string }>();
 
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
@@ -60,6 +64,15 @@ export async function startFakeRelay(opts: { token?: string } = {}) {
         waiters.delete(wake);
         clearTimeout(timer);
       });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname.startsWith('/files/')) {
+      counts.downloads++;
+      const failStatus = failures.downloads.shift();
+      if (failStatus !== undefined) return json(res, failStatus, { error: 'injected failure' });
+      const file = files.get(decodeURIComponent(url.pathname.slice('/files/'.length)));
+      if (!file) return json(res, 404, { error: 'no such file (files are kept for a day)' });
+      res.writeHead(200, { 'content-type': file.type, 'content-length': String(file.data.length) }).end(file.data);
       return;
     }
     if (req.method === 'POST' && url.pathname === '/messages') {
@@ -102,6 +115,22 @@ export async function startFakeRelay(opts: { token?: string } = {}) {
       pending.push(update);
       for (const wake of [...waiters]) wake();
       return update;
+    },
+    /** Queues an inbound photo (with an optional caption); its file is served at `/files/<file_id>`. */
+    pushImage(user: string, data: Buffer, opts: { text?: string; type?: string; id?: string } = {}): FakeUpdate {
+      const fileId = `f-${files.size + 1}`;
+      files.set(fileId, { data, type: opts.type ?? 'image/png' });
+      const update = { id: opts.id ?? `u-${nextCursor + 1}`, cursor: ++nextCursor, user, text: opts.text ?? '', ts: Date.now(), image: { file_id: fileId } };
+      pending.push(update);
+      for (const wake of [...waiters]) wake();
+      return update;
+    },
+    /** Forgets a file, as the platform does after a day: downloads answer 404. */
+    expireFile(fileId: string) {
+      files.delete(fileId);
+    },
+    failNextDownloads(n: number, status: number) {
+      for (let i = 0; i < n; i++) failures.downloads.push(status);
     },
     /** How many times the update at this cursor was handed out. */
     deliveries: (cursor: number) => deliveries.get(cursor) ?? 0,

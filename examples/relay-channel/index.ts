@@ -1,15 +1,18 @@
 import { defineChannel } from '../../src/channels/define.js';
 import { RelayChannel } from './channel.js';
 import { relayConfigSchema, type RelayChannelConfig } from './config.js';
+import { fetchRelayMedia } from './media.js';
 
 export { RelayChannel, type RelayChannelConfig };
 
-/** Declares the channel: type, name, config schema, capabilities and class. No routes: it polls. */
+/** Declares the channel: type, name, config schema, capabilities, class and media download. No routes: it polls. */
 export const relayChannel = defineChannel({
   type: 'relay',
   displayName: 'Relay (example)',
   description: 'Example channel: long-polls a simple HTTP platform for messages and posts replies back.',
   configSchema: relayConfigSchema,
-  capabilities: { receives: ['text'], markdown: false, maxMessageBytes: 4_000, streaming: false, typing: false, webhook: false },
+  capabilities: { receives: ['text', 'image'], markdown: false, maxMessageBytes: 4_000, streaming: false, typing: false, webhook: false },
   create: (ctx) => new RelayChannel(ctx),
+  // Images users send reach agents with `images: true`.
+  fetchMedia: fetchRelayMedia,
 });

@@ -7,6 +7,7 @@ import { httpProfileSchema } from '../../src/config/schema.js';
 import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { solidPng } from '../helpers/images.js';
 import { makeDeps, makeMessage, makeRequest, withSignal } from './helpers.js';
 
 interface Received {
@@ -91,6 +92,19 @@ describe('http agent', () => {
       history: [{ role: 'assistant', content: 'welcome' }],
       scene: { id: 'shop', name: 'Shop', context: 'An online shop.' },
     });
+  });
+
+  it('carries the images of the message as base64 with their type, under the same signature', async () => {
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'a red square' }) });
+    const agent = new HttpAgent(profile({ images: true }), makeDeps(systemClock));
+    const png = solidPng();
+    await agent.run(withSignal(makeRequest({ message: makeMessage({ content: '[image]', msgType: 'image' }), images: [{ data: png, mimeType: 'image/png' }] })));
+    const { headers, raw } = received[0]!;
+    const payload = JSON.parse(raw);
+    expect(payload.message.images).toEqual([{ mime_type: 'image/png', data_base64: png.toString('base64') }]);
+    expect(Buffer.from(payload.message.images[0].data_base64, 'base64').equals(png)).toBe(true);
+    const expected = 'sha256=' + createHmac('sha256', SECRET).update(`${headers['x-cococat-timestamp'] as string}.${raw}`).digest('hex');
+    expect(headers['x-cococat-signature']).toBe(expected);
   });
 
   it('sends no signature without a secret, and takes a text/plain body as the reply', async () => {

@@ -3,7 +3,8 @@ import { OpenAIAgent } from '../../src/agents/index.js';
 import { openaiProfileSchema } from '../../src/config/schema.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { solidPng } from '../helpers/images.js';
 import { makeDeps, makeMessage, makeRequest, withSignal } from './helpers.js';
 
 let fake: FakeLlm;
@@ -30,6 +31,33 @@ async function runError(agent: OpenAIAgent): Promise<CocoError> {
 }
 
 describe('openai agent through the real SDK', () => {
+  it('sends the images of the message as data-URL parts after its text; history stays text', async () => {
+    const agent = new OpenAIAgent(profile({ images: true }), makeDeps(systemClock));
+    const png = solidPng(4, 4, [1, 2, 3]);
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xdb, 1, 2, 3]);
+    const reply = await agent.run(
+      withSignal(
+        makeRequest({
+          message: makeMessage({ content: 'compare these' }),
+          history: [{ role: 'user', content: '[image]' }],
+          images: [
+            { data: png, mimeType: 'image/png' },
+            { data: jpeg, mimeType: 'image/jpeg' },
+          ],
+        }),
+      ),
+    );
+    expect(reply.text).toBe('reply to: compare these (+2 images)');
+    const req = fake.requests[0]!;
+    expect(req.body.messages![0]).toEqual({ role: 'user', content: '[image]' });
+    const last = req.body.messages!.at(-1)!.content as { type: string }[];
+    expect(last.map((p) => p.type)).toEqual(['text', 'image_url', 'image_url']);
+    expect(imagesOf(req)).toEqual([
+      { mimeType: 'image/png', data: png },
+      { mimeType: 'image/jpeg', data: jpeg },
+    ]);
+  });
+
   it('sends system prompt, history and the message in order and returns the reply as markdown', async () => {
     const agent = new OpenAIAgent(profile({ system_prompt: 'Be brief.', temperature: 0.2, max_tokens: 64 }), makeDeps(systemClock));
     const reply = await agent.run(

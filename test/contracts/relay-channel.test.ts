@@ -12,6 +12,8 @@ import { RelayChannel, relayChannel } from '../../examples/relay-channel/index.j
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { runChannelContract } from './channel.contract.js';
 import { memoryChannelState } from '../../src/core/channel-state.js';
+import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { solidPng } from '../helpers/images.js';
 
 async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -215,3 +217,88 @@ describe('relay example through the gateway', () => {
     expect(t.gateway.keeper.statusOf('echo.relay')).toMatchObject({ state: 'running', messagesIn: 1, messagesOut: 1 });
   });
 });
+
+describe('relay example: images users send reach agents that read them', () => {
+  let t: TestGateway | undefined;
+  let fake: FakeRelay | undefined;
+  let llm: FakeLlm | undefined;
+  afterEach(async () => {
+    await t?.close();
+    await fake?.close();
+    await llm?.close();
+    t = fake = llm = undefined;
+  });
+
+  async function start(images: boolean) {
+    fake = await startFakeRelay();
+    llm = await startFakeLlm();
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    const entry = { type: 'channel', channel: 'relay', enabled: true, config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images };
+    t = await startTestGateway({ agents: { looker: { profile, entries: [entry] } } }, { registry });
+    await t.until(() => t!.gateway.keeper.statusOf('looker.relay')?.state === 'running');
+    return { fake, llm, t };
+  }
+
+  async function mediaMetric(t: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
+    const values = (await t.gateway.metrics.mediaDownloads.get()).values;
+    return values.find((v) => v.labels.channel === 'relay' && v.labels.outcome === outcome)?.value ?? 0;
+  }
+
+  it('passes the photo to the model as an image part next to the text, once, and keeps only the text in history', async () => {
+    const { fake, llm, t } = await start(true);
+    const png = solidPng(3, 2, [0, 128, 255]);
+    fake.pushImage('dora', png, { text: 'what is this?' });
+    await t.until(() => fake.received('dora').length > 0);
+    expect(fake.received('dora')).toEqual(['reply to: what is this? [image] (+1 image)']);
+    expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
+    expect(fake.counts.downloads).toBe(1);
+    expect(await mediaMetric(t, 'ok')).toBe(1);
+
+    // The next turn sees the photo's turn as text: the image bytes are not kept or sent again.
+    fake.push('dora', 'and now?');
+    await t.until(() => fake.received('dora').length > 1);
+    const history = llm.requests[1]!.body.messages!;
+    expect(history.map((m) => m.content)).toEqual(['what is this? [image]', 'reply to: what is this? [image] (+1 image)', 'and now?']);
+    expect(fake.counts.downloads).toBe(1);
+  });
+
+  it('downloads nothing for an agent without images: true, which answers from the text', async () => {
+    const { fake, llm, t } = await start(false);
+    fake.pushImage('eve', solidPng());
+    await t.until(() => fake.received('eve').length > 0);
+    expect(fake.received('eve')).toEqual(['reply to: [image]']);
+    expect(llm.requests[0]!.body.messages!.at(-1)!.content).toBe('[image]');
+    expect(fake.counts.downloads).toBe(0);
+  });
+
+  it('answers from the text when the file is gone, once, and shows why in the timeline and the metrics', async () => {
+    const { fake, llm, t } = await start(true);
+    const update = fake.pushImage('finn', solidPng(), { id: 'gone-1' });
+    fake.expireFile(update.image!.file_id);
+    await t.until(() => fake.received('finn').length > 0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.received('finn')).toEqual(['reply to: [image]']);
+    expect(imagesOf(llm.requests[0]!)).toEqual([]);
+    expect(fake.counts.downloads).toBe(1); // a 404 is not tried again
+
+    const [summary] = await t.gateway.store.listMessages({ limit: 1 });
+    const detail = await t.gateway.store.getMessage(summary!.id);
+    expect(detail?.status).toBe('done');
+    const event = detail!.timeline.find((e) => e.stage === 'media_error');
+    expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image f-1: relay: file f-1 is gone \(404\)/);
+    expect(await mediaMetric(t, 'failed')).toBe(1);
+  });
+
+  it('tries a download that failed with a 5xx once more, and passes the image', async () => {
+    const { fake, llm, t } = await start(true);
+    const png = solidPng(1, 1, [9, 9, 9]);
+    fake.failNextDownloads(1, 503);
+    fake.pushImage('gus', png);
+    await t.until(() => fake.received('gus').length > 0);
+    expect(fake.counts.downloads).toBe(2);
+    expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
+    expect(fake.received('gus')).toEqual(['reply to: [image] (+1 image)']);
+  });
+});
+

@@ -1,0 +1,144 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock, systemClock } from '../../src/core/clock.js';
+import { CocoError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { fetchImages, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher } from '../../src/core/media.js';
+import type { ChatMessage, MediaRef } from '../../src/core/message.js';
+import { solidPng } from '../helpers/images.js';
+
+const PNG = solidPng();
+const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46]);
+const GIF = Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1');
+const WEBP = Buffer.concat([Buffer.from('RIFF'), Buffer.from([4, 0, 0, 0]), Buffer.from('WEBPVP8 ')]);
+const BMP = Buffer.from([0x42, 0x4d, 0x3a, 0, 0, 0]);
+
+describe('image types from the bytes', () => {
+  it('recognises png, jpeg, gif, webp and bmp by their signatures, and nothing else', () => {
+    expect([PNG, JPEG, GIF, WEBP, BMP].map(sniffImageType)).toEqual(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/bmp']);
+    expect(sniffImageType(Buffer.from('{"errcode":40007}'))).toBeUndefined();
+    expect(sniffImageType(Buffer.alloc(0))).toBeUndefined();
+  });
+
+  it('prefers the signature over the served type, drops parameters, and falls back for octet-stream', () => {
+    expect(mediaType(PNG, 'application/octet-stream')).toBe('image/png');
+    expect(mediaType(JPEG, 'image/png')).toBe('image/jpeg');
+    expect(mediaType(Buffer.from('amr'), 'Audio/AMR; charset=binary')).toBe('audio/amr');
+    expect(mediaType(Buffer.from('?'), 'application/octet-stream')).toBe('application/octet-stream');
+    expect(mediaType(Buffer.from('?'), null, 'image/jpeg')).toBe('image/jpeg');
+  });
+});
+
+describe('readMediaBody', () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const size = Number(url.searchParams.get('size') ?? 0);
+      const status = Number(url.searchParams.get('status') ?? 200);
+      if (url.searchParams.has('chunked')) {
+        // No content-length: the limit must hold while streaming.
+        res.writeHead(status, { 'content-type': 'image/png' });
+        for (let sent = 0; sent < size; sent += 1024) res.write(Buffer.alloc(Math.min(1024, size - sent), 7));
+        return res.end();
+      }
+      res.writeHead(status, { 'content-type': 'image/png', 'content-length': String(size) }).end(Buffer.alloc(size, 7));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const read = (query: string, max: number) => fetch(`${base}/?${query}`).then((res) => readMediaBody(res, max, 'test download'));
+  const failure = (query: string, max: number) => read(query, max).then(() => undefined, (err: unknown) => err as CocoError);
+
+  it('reads a body up to the limit, with or without a content-length', async () => {
+    expect((await read('size=5000', 5000)).length).toBe(5000);
+    expect((await read('size=5000&chunked', 5000)).equals(Buffer.alloc(5000, 7))).toBe(true);
+  });
+
+  it('refuses a body over the limit, by its content-length or while streaming, as not retryable', async () => {
+    for (const query of ['size=5001', 'size=50000&chunked']) {
+      const err = await failure(query, 5000);
+      expect(err).toBeInstanceOf(CocoError);
+      expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
+      expect(err!.message).toMatch(/^test download: larger than 5000 bytes/);
+    }
+  });
+
+  it('turns an error status into COCO_ERR_MEDIA, retryable for 5xx and 429 only', async () => {
+    expect(await failure('status=503', 10)).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true, statusCode: 503 });
+    expect(await failure('status=429', 10)).toMatchObject({ retryable: true, statusCode: 429 });
+    expect(await failure('status=404', 10)).toMatchObject({ retryable: false, statusCode: 404, message: expect.stringMatching(/^test download: HTTP 404/) });
+  });
+});
+
+describe('fetchImages', () => {
+  const message = (media: MediaRef[]): ChatMessage => ({
+    channelType: 'relay', sceneId: 'a', userId: 'u', conversationId: 'u', content: '[image]', msgType: 'image',
+    msgId: 'm1', timestamp: 0, isGroup: false, mentionsBot: true, media,
+  });
+  const images = (n: number): MediaRef[] => Array.from({ length: n }, (_, i) => ({ kind: 'image', ref: `img-${i}` }));
+  const deps = (clock = systemClock) => ({ clock, log: silentLogger(), signal: new AbortController().signal });
+
+  it('fetches only images, at most MAX_IMAGES, and says how many were left out', async () => {
+    const asked: string[] = [];
+    const fetcher: MediaFetcher = async (ref) => (asked.push(ref.ref), { data: PNG, mimeType: 'image/png' });
+    const media: MediaRef[] = [{ kind: 'voice', ref: 'v' }, ...images(MAX_IMAGES + 2), { kind: 'file', ref: 'f' }];
+    const result = await fetchImages(message(media), fetcher, deps());
+    expect(asked).toEqual(images(MAX_IMAGES).map((m) => m.ref));
+    expect(result.images).toHaveLength(MAX_IMAGES);
+    expect(result.failures).toEqual([`2 image(s) over the limit of ${MAX_IMAGES} not passed`]);
+  });
+
+  it('reports a channel that cannot download, and asks nothing for a message without images', async () => {
+    expect(await fetchImages(message(images(2)), undefined, deps())).toEqual({ images: [], failures: ['2 image(s) not passed: this channel cannot download media'] });
+    expect(await fetchImages(message([{ kind: 'file', ref: 'f' }]), undefined, deps())).toEqual({ images: [], failures: [] });
+  });
+
+  it('tries a retryable failure once more, a permanent one never, and passes what arrived', async () => {
+    const calls = new Map<string, number>();
+    const fetcher: MediaFetcher = async (ref) => {
+      const n = (calls.get(ref.ref) ?? 0) + 1;
+      calls.set(ref.ref, n);
+      if (ref.ref === 'img-0' && n === 1) throw new CocoError('COCO_ERR_MEDIA', 'flaky', { retryable: true });
+      if (ref.ref === 'img-1') throw new CocoError('COCO_ERR_MEDIA', 'expired media id', { retryable: false });
+      if (ref.ref === 'img-2') throw new CocoError('COCO_ERR_MEDIA', 'still down', { retryable: true });
+      return { data: JPEG, mimeType: 'image/jpeg' };
+    };
+    const result = await fetchImages(message(images(3)), fetcher, deps());
+    expect(Object.fromEntries(calls)).toEqual({ 'img-0': 2, 'img-1': 1, 'img-2': 2 });
+    expect(result.images).toEqual([{ data: JPEG, mimeType: 'image/jpeg' }]);
+    expect(result.failures).toEqual([expect.stringMatching(/^image img-1: .*expired media id/), expect.stringMatching(/^image img-2: .*still down/)]);
+  });
+
+  it('refuses a type models do not take (bmp, or an error page) with the type and size', async () => {
+    const fetcher: MediaFetcher = async (ref) => (ref.ref === 'img-0' ? { data: BMP, mimeType: 'image/bmp' } : { data: Buffer.from('<html>'), mimeType: 'text/html' });
+    const result = await fetchImages(message(images(2)), fetcher, deps());
+    expect(result.images).toEqual([]);
+    expect(result.failures).toEqual([
+      'image img-0: image/bmp (6 bytes) is not a type models take (png, jpeg, gif, webp)',
+      'image img-1: text/html (6 bytes) is not a type models take (png, jpeg, gif, webp)',
+    ]);
+  });
+
+  it('gives a download MEDIA_TIMEOUT_MS on the injected clock, then one more try', async () => {
+    const clock = new ManualClock(0);
+    let calls = 0;
+    const fetcher: MediaFetcher = (_ref, _m, { signal }) => {
+      calls++;
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    };
+    const pending = fetchImages(message(images(1)), fetcher, deps(clock));
+    await clock.advance(MEDIA_TIMEOUT_MS - 1);
+    expect(calls).toBe(1);
+    await clock.advance(1);
+    expect(calls).toBe(2);
+    await clock.advance(MEDIA_TIMEOUT_MS);
+    const result = await pending;
+    expect(result.images).toEqual([]);
+    expect(result.failures).toEqual([`image img-0: no answer within ${MEDIA_TIMEOUT_MS} ms`]);
+  });
+});
