@@ -1,18 +1,21 @@
 import { defineChannel } from '../define.js';
 import { WebApiChannel } from './channel.js';
 import { webApiConfigSchema, type WebApiChannelConfig } from './config.js';
+import { readInlineImage } from './images.js';
 import { registerWebApiRoutes } from './routes.js';
 
 export { WebApiChannel, type WebApiChannelConfig };
 
-/** Declares the channel: type, name, config schema, capabilities, class and routes. */
+/** Declares the channel: type, name, config schema, capabilities, class, routes and (inline) media. */
 export const webApiChannel = defineChannel({
   type: 'web_api',
   displayName: 'Web API',
   description:
     'HTTP API for your own apps: POST a message, get the reply in the response (?wait=true), from a per-user SSE stream, or as a signed POST to your callback URL.',
   configSchema: webApiConfigSchema,
-  capabilities: { receives: ['text'], markdown: true, streaming: false, typing: false, webhook: false },
+  capabilities: { receives: ['text', 'image'], markdown: true, streaming: false, typing: false, webhook: false },
   create: (ctx) => new WebApiChannel(ctx),
   routes: registerWebApiRoutes,
+  // Images come inline with the message (`images`), so reading one is decoding it.
+  fetchMedia: readInlineImage,
 });

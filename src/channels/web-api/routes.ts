@@ -7,6 +7,7 @@ import type { ChannelRoutesHost } from '../define.js';
 import { openEventStream } from '../shared/event-stream.js';
 import type { Accepted } from '../../core/message.js';
 import type { WebApiChannel, WebApiReply } from './channel.js';
+import { chatImagesSchema, inlineImages, withImagesDescribed } from './images.js';
 
 /** Hard cap before any entry is looked up; each entry's own `body_limit_bytes` is checked after auth. */
 const MAX_BODY_BYTES = 1_048_576;
@@ -23,11 +24,17 @@ const KEEPALIVE_MS = 15_000;
 const chatBodySchema = z
   .object({
     userId: z.string().min(1).max(128),
-    content: z.string().min(1).max(1_000_000),
+    content: z.string().max(1_000_000).optional(),
     msgId: z.string().min(1).max(128).optional(),
     userName: z.string().max(128).optional(),
+    images: chatImagesSchema.optional(),
   })
-  .strict();
+  .strict()
+  // Text, images or both; never an empty message.
+  .refine((b) => (b.content !== undefined && b.content !== '') || b.images !== undefined, {
+    path: ['content'],
+    message: 'is required (a non-empty string) unless the message has images',
+  });
 
 const entryParams = z.object({ entryId: z.string().min(1).max(200) });
 
@@ -85,16 +92,18 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
 /** Hands one chat message to the mailbox; the user id is the conversation. Also the panel's chat. */
 export function submitChat(
   channel: WebApiChannel,
-  body: { userId: string; content: string; msgId?: string; userName?: string },
+  body: { userId: string; content?: string; msgId?: string; userName?: string; images?: z.infer<typeof chatImagesSchema> },
   idempotencyKey?: string,
 ): Promise<Accepted> {
+  const media = body.images ? inlineImages(body.images) : [];
   return channel.onMessage({
     channelType: 'web_api',
     sceneId: channel.sceneId,
     userId: body.userId,
     conversationId: body.userId,
-    content: body.content,
-    msgType: 'text',
+    content: withImagesDescribed(body.content ?? '', media.length),
+    msgType: media.length > 0 && !body.content ? 'image' : 'text',
+    ...(media.length > 0 ? { media } : {}),
     msgId: idempotencyKey ?? body.msgId ?? randomUUID(),
     timestamp: Date.now(),
     isGroup: false,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
+import type { MediaRef } from '../../core/message.js';
 import type { MessageDetail } from '../../store/store.js';
 import { parseInput } from './parse-input.js';
 
@@ -30,7 +31,7 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   app.get<{ Params: { id: string } }>('/messages/:id', async (request) => {
     const message = /^\d+$/.test(request.params.id) ? await gateway.store.getMessage(request.params.id) : undefined;
     if (!message) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${request.params.id}" does not exist`, { statusCode: 404 });
-    return withoutMediaKeys(message);
+    return mediaForDisplay(message);
   });
 
   app.get('/dead-letters', async (request) => {
@@ -51,9 +52,18 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 }
 
-/** A media item's decryption key works like a password for that file: shown as set, never in clear. */
-function withoutMediaKeys(detail: MessageDetail): MessageDetail {
+/**
+ * A media item's decryption key works like a password for that file: shown as set, never in clear.
+ * An inline image (Web API) is shown by its type and size, not its megabytes of base64.
+ */
+function mediaForDisplay(detail: MessageDetail): MessageDetail {
   const media = detail.message.media;
-  if (!media?.some((m) => m.key !== undefined)) return detail;
-  return { ...detail, message: { ...detail.message, media: media.map((m) => (m.key === undefined ? m : { ...m, key: SECRET_MASK })) } };
+  if (!media?.some((m) => m.key !== undefined || m.ref.startsWith('data:'))) return detail;
+  return { ...detail, message: { ...detail.message, media: media.map(forDisplay) } };
+}
+
+function forDisplay(m: MediaRef): MediaRef {
+  const inline = /^data:([^;,]+);base64,/.exec(m.ref);
+  const ref = inline ? `data:${inline[1]};base64,… (${Buffer.byteLength(m.ref.slice(inline[0].length), 'base64')} bytes)` : m.ref;
+  return { ...m, ref, ...(m.key === undefined ? {} : { key: SECRET_MASK }) };
 }
