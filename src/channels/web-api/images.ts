@@ -12,6 +12,12 @@ export const chatImagesSchema = z
   .min(1)
   .max(MAX_IMAGES);
 
+/** `.refine(...textOrImages)`: a chat message has text, images or both, never neither. */
+export const textOrImages: [(b: { content?: string; images?: unknown }) => boolean, { path: string[]; message: string }] = [
+  (b) => (b.content !== undefined && b.content !== '') || b.images !== undefined,
+  { path: ['content'], message: 'is required (a non-empty string) unless the message has images' },
+];
+
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Checks each image and turns it into a media reference; a bad one is a 400 naming its field. */

@@ -7,7 +7,7 @@ import type { ChannelRoutesHost } from '../define.js';
 import { openEventStream } from '../shared/event-stream.js';
 import type { Accepted } from '../../core/message.js';
 import type { WebApiChannel, WebApiReply } from './channel.js';
-import { chatImagesSchema, inlineImages, withImagesDescribed } from './images.js';
+import { chatImagesSchema, textOrImages, inlineImages, withImagesDescribed } from './images.js';
 
 /** Hard cap before any entry is looked up; each entry's own `body_limit_bytes` is checked after auth. */
 const MAX_BODY_BYTES = 1_048_576;
@@ -30,11 +30,7 @@ const chatBodySchema = z
     images: chatImagesSchema.optional(),
   })
   .strict()
-  // Text, images or both; never an empty message.
-  .refine((b) => (b.content !== undefined && b.content !== '') || b.images !== undefined, {
-    path: ['content'],
-    message: 'is required (a non-empty string) unless the message has images',
-  });
+  .refine(...textOrImages);
 
 const entryParams = z.object({ entryId: z.string().min(1).max(200) });
 

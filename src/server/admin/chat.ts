@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { WebApiChannel } from '../../channels/web-api/channel.js';
+import { chatImagesSchema, textOrImages } from '../../channels/web-api/images.js';
 import { streamReplies, submitChat, tailSeq, takeRateToken } from '../../channels/web-api/routes.js';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
@@ -10,9 +11,11 @@ import { asObject } from './targets.js';
 const chatBody = z
   .object({
     userId: z.string().min(1).max(128),
-    content: z.string().min(1).max(100_000),
+    content: z.string().max(100_000).optional(),
+    images: chatImagesSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine(...textOrImages);
 
 const userQuery = z.object({ userId: z.string().min(1).max(128), after: z.string().regex(/^\d+$/).optional() });
 const TRANSCRIPT_MESSAGES = 100;
