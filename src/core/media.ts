@@ -31,6 +31,9 @@ export const MAX_IMAGES = 4;
 export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 /** The image types vision models take (the chat-completions API and its compatibles). */
 export const AGENT_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+/** Wait before the second try of a download; a platform's retry-after is honoured up to the cap. */
+const RETRY_WAIT_MS = 500;
+const MAX_RETRY_WAIT_MS = 5_000;
 /** One download may take this long. */
 export const MEDIA_TIMEOUT_MS = 15_000;
 
@@ -110,7 +113,8 @@ export async function fetchImages(
     return result;
   }
   if (refs.length > MAX_IMAGES) result.failures.push(`${refs.length - MAX_IMAGES} image(s) over the limit of ${MAX_IMAGES} not passed`);
-  const outcomes = await Promise.all(refs.slice(0, MAX_IMAGES).map((ref) => fetchOne(ref, message, fetcher, deps)));
+  // Failures name the image by its place, never by its reference: that may be a signed download URL.
+  const outcomes = await Promise.all(refs.slice(0, MAX_IMAGES).map((ref, i) => fetchOne(ref, `image ${i + 1}`, message, fetcher, deps)));
   for (const outcome of outcomes) {
     if ('error' in outcome) result.failures.push(outcome.error);
     else result.images.push(outcome);
@@ -120,6 +124,7 @@ export async function fetchImages(
 
 async function fetchOne(
   ref: MediaRef,
+  label: string,
   message: ChatMessage,
   fetcher: MediaFetcher,
   deps: { clock: Clock; log: Logger; signal: AbortSignal },
@@ -132,16 +137,20 @@ async function fetchOne(
     try {
       const content = await fetcher(ref, message, { signal: AbortSignal.any([deps.signal, timeout.signal]), maxBytes: MAX_IMAGE_BYTES });
       if (!AGENT_IMAGE_TYPES.has(content.mimeType)) {
-        return { error: `image ${ref.ref.slice(0, 40)}: ${content.mimeType} (${content.data.length} bytes) is not a type models take (png, jpeg, gif, webp)` };
+        return { error: `${label}: ${content.mimeType} (${content.data.length} bytes) is not a type models take (png, jpeg, gif, webp)` };
       }
       return content;
     } catch (err) {
       last = timeout.signal.aborted ? timeout.signal.reason : err;
-      if (!(last instanceof CocoError && last.retryable)) break;
-      deps.log.debug({ err: describeError(last), attempt }, 'image download failed; trying again');
+      if (!(last instanceof CocoError && last.retryable) || attempt === 2) break;
+      const waitMs = Math.min(last.retryAfterMs ?? RETRY_WAIT_MS, MAX_RETRY_WAIT_MS);
+      deps.log.debug({ err: describeError(last), attempt, waitMs }, 'image download failed; trying again');
+      cancel();
+      // The platform's own wait when it names one (a rate limit), within reason: the user is waiting too.
+      if (!(await deps.clock.sleep(waitMs, deps.signal).then(() => true, () => false))) break;
     } finally {
       cancel();
     }
   }
-  return { error: `image ${ref.ref.slice(0, 40)}: ${describeError(last ?? 'gateway stopping')}` };
+  return { error: `${label}: ${describeError(last ?? 'gateway stopping')}` };
 }

@@ -87,12 +87,15 @@ describe('wecom_bot: message callbacks', () => {
     expect(toChatMessage(m, NOW)).toMatchObject({ conversationId: 'wrkGroup1', isGroup: true, mentionsBot: true, replyMeta: { sendTo: 'wrkGroup1', chatType: 'group' } });
   });
 
-  it('describes image, file, video, voice and mixed; media keys stay out of raw and out of the ChatMessage', () => {
+  it('describes image, file, video, voice and mixed; media keys stay out of raw but travel in media[].key', () => {
     const image = message(callback(base({ msgtype: 'image', image: { url: 'https://dl/1', aeskey: 'a2V5' } })));
     expect(image).toMatchObject({ msgType: 'image', text: '[image]', media: [{ kind: 'image', url: 'https://dl/1', aeskey: 'a2V5' }] });
     expect(JSON.stringify(image.raw)).not.toContain('a2V5');
-    expect(toChatMessage(image, NOW).media).toEqual([{ kind: 'image', ref: 'https://dl/1' }]);
-    expect(JSON.stringify(toChatMessage(image, NOW))).not.toContain('a2V5');
+    // The download needs the key in any gateway process: it is stored with the message (masked by the admin API and logs).
+    const chat = toChatMessage(image, NOW);
+    expect(chat.media).toEqual([{ kind: 'image', ref: 'https://dl/1', key: 'a2V5' }]);
+    expect(JSON.stringify({ ...chat, media: undefined })).not.toContain('a2V5');
+    expect(toChatMessage(message(callback(base({ msgtype: 'video', video: { url: 'https://dl/3' } }))), NOW).media).toEqual([{ kind: 'video', ref: 'https://dl/3' }]);
     expect(message(callback(base({ msgtype: 'file', file: { url: 'https://dl/2', aeskey: 'k' } })))).toMatchObject({ msgType: 'file', text: '[file]', media: [{ kind: 'file' }] });
     expect(message(callback(base({ msgtype: 'video', video: { url: 'https://dl/3' } })))).toMatchObject({ msgType: 'video', media: [{ kind: 'video', url: 'https://dl/3' }] });
     expect(message(callback(base({ msgtype: 'voice', voice: { content: '明天几点开会' } })))).toMatchObject({ msgType: 'voice', text: '明天几点开会', media: [] });
@@ -105,6 +108,7 @@ describe('wecom_bot: message callbacks', () => {
       ),
     );
     expect(mixed).toMatchObject({ msgType: 'text', text: '这张图\n[image]\n是什么？', media: [{ kind: 'image', url: 'https://dl/4' }] });
+    expect(toChatMessage(mixed, NOW).media).toEqual([{ kind: 'image', ref: 'https://dl/4', key: 'k4' }]);
     expect(message(callback(base({ msgtype: 'sticker' })))).toMatchObject({ msgType: 'text', text: '[sticker message]' });
   });
 

@@ -111,7 +111,25 @@ describe('fetchImages', () => {
     const result = await fetchImages(message(images(3)), fetcher, deps());
     expect(Object.fromEntries(calls)).toEqual({ 'img-0': 2, 'img-1': 1, 'img-2': 2 });
     expect(result.images).toEqual([{ data: JPEG, mimeType: 'image/jpeg' }]);
-    expect(result.failures).toEqual([expect.stringMatching(/^image img-1: .*expired media id/), expect.stringMatching(/^image img-2: .*still down/)]);
+    expect(result.failures).toEqual([expect.stringMatching(/^image 2: .*expired media id/), expect.stringMatching(/^image 3: .*still down/)]);
+  });
+
+  it("waits the platform's retry-after (at most 5 s) before the second try", async () => {
+    const clock = new ManualClock(0);
+    const at: Record<string, number[]> = { 'img-0': [], 'img-1': [] };
+    const fetcher: MediaFetcher = async (ref) => {
+      at[ref.ref]!.push(clock.now());
+      if (at[ref.ref]!.length === 1) {
+        throw new CocoError('COCO_ERR_MEDIA', 'rate limited', { retryable: true, retryAfterMs: ref.ref === 'img-0' ? 2_000 : 60_000 });
+      }
+      return { data: PNG, mimeType: 'image/png' };
+    };
+    const pending = fetchImages(message(images(2)), fetcher, deps(clock));
+    await clock.advance(0); // the first tries fail and their waits begin
+    await clock.advance(10_000);
+    const result = await pending;
+    expect(at).toEqual({ 'img-0': [0, 2_000], 'img-1': [0, 5_000] });
+    expect(result.images).toHaveLength(2);
   });
 
   it('refuses a type models do not take (bmp, or an error page) with the type and size', async () => {
@@ -119,8 +137,8 @@ describe('fetchImages', () => {
     const result = await fetchImages(message(images(2)), fetcher, deps());
     expect(result.images).toEqual([]);
     expect(result.failures).toEqual([
-      'image img-0: image/bmp (6 bytes) is not a type models take (png, jpeg, gif, webp)',
-      'image img-1: text/html (6 bytes) is not a type models take (png, jpeg, gif, webp)',
+      'image 1: image/bmp (6 bytes) is not a type models take (png, jpeg, gif, webp)',
+      'image 2: text/html (6 bytes) is not a type models take (png, jpeg, gif, webp)',
     ]);
   });
 
@@ -134,11 +152,14 @@ describe('fetchImages', () => {
     const pending = fetchImages(message(images(1)), fetcher, deps(clock));
     await clock.advance(MEDIA_TIMEOUT_MS - 1);
     expect(calls).toBe(1);
+    await clock.advance(1); // timed out: the second try follows half a second later
+    await clock.advance(499);
+    expect(calls).toBe(1);
     await clock.advance(1);
     expect(calls).toBe(2);
     await clock.advance(MEDIA_TIMEOUT_MS);
     const result = await pending;
     expect(result.images).toEqual([]);
-    expect(result.failures).toEqual([`image img-0: no answer within ${MEDIA_TIMEOUT_MS} ms`]);
+    expect(result.failures).toEqual([`image 1: no answer within ${MEDIA_TIMEOUT_MS} ms`]);
   });
 });

@@ -1,6 +1,7 @@
 import { defineChannel } from '../define.js';
 import { FeishuChannel } from './channel.js';
 import { feishuConfigSchema, type FeishuChannelConfig } from './config.js';
+import { fetchFeishuMedia } from './media.js';
 import { registerFeishuRoutes } from './routes.js';
 
 export { FeishuChannel, type FeishuChannelConfig };
@@ -15,6 +16,8 @@ export const feishuChannel = defineChannel({
   // No maxMessageBytes: send() splits to Feishu's request limits itself, keeping code fences whole.
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, streaming: false, typing: false, webhook: false },
   create: (ctx) => new FeishuChannel(ctx),
+  // Images users send (also in rich text), for agents with `images: true`: by message id and key, any process.
+  fetchMedia: fetchFeishuMedia,
   routes: registerFeishuRoutes,
   webhookPath: (entryKey, config) => (config.connection === 'webhook' ? `/webhooks/feishu/${entryKey}` : undefined),
 });

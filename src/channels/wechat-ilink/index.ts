@@ -2,6 +2,7 @@ import { defineChannel } from '../define.js';
 import { IlinkChannel } from './channel.js';
 import { ilinkConfigSchema, type IlinkChannelConfig } from './config.js';
 import { startIlinkLogin } from './login.js';
+import { fetchIlinkMedia } from './media.js';
 
 export { IlinkChannel, type IlinkChannelConfig };
 
@@ -18,4 +19,6 @@ export const wechatIlinkChannel = defineChannel({
   exclusive: true,
   create: (ctx) => new IlinkChannel(ctx),
   login: startIlinkLogin,
+  // Images (and files) users send: downloaded from WeChat's CDN and decrypted with the item's key.
+  fetchMedia: fetchIlinkMedia,
 });

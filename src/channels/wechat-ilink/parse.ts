@@ -111,11 +111,18 @@ function quoted(ref: unknown): string | undefined {
   return text ? `> ${text.replace(/\n/g, '\n> ')}` : undefined;
 }
 
-/** iLink media live encrypted on its CDN; the reference is the download parameter. */
+/**
+ * iLink media live AES-128-ECB encrypted on its CDN. The reference is the download URL iLink gave
+ * (`full_url`, which newer servers send and the official plugin prefers) or else the download
+ * parameter (`encrypt_query_param`, fetched from the configured CDN). The key is the image's own
+ * `aeskey` (hex) when it has one, else the media's `aes_key` (base64); media.ts reads both forms.
+ */
 function mediaRef(kind: MediaRef['kind'], item: unknown, name?: string): MediaRef | undefined {
   if (!isRecord(item) || !isRecord(item.media)) return undefined;
-  const ref = str(item.media.encrypt_query_param) ?? str(item.media.full_url);
-  return ref ? { kind, ref, ...(name ? { name } : {}) } : undefined;
+  const fullUrl = str(item.media.full_url);
+  const ref = (fullUrl && /^https?:\/\//i.test(fullUrl) ? fullUrl : undefined) ?? str(item.media.encrypt_query_param);
+  const key = str(item.aeskey) ?? str(item.media.aes_key);
+  return ref ? { kind, ref, ...(key ? { key } : {}), ...(name ? { name } : {}) } : undefined;
 }
 
 /** The ChatMessage for the mailbox: the conversation is the user (iLink bots have direct chats only). */

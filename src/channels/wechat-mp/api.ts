@@ -13,7 +13,7 @@ interface ApiAnswer {
 /** Refresh this long before WeChat says the token expires (the old one stays valid ~5 min after). */
 const REFRESH_AHEAD_MS = 5 * 60_000;
 /** Codes meaning "this access token is no longer good": refresh once and retry. */
-const TOKEN_INVALID = new Set([40001, 40014, 42001]);
+export const TOKEN_INVALID: ReadonlySet<number> = new Set([40001, 40014, 42001]);
 /** Codes WeChat will answer the same way however often we retry: dead-letter with the reason. */
 const PERMANENT: Record<number, string> = {
   40003: 'invalid openid (the user is not a follower of this account)',

@@ -1,6 +1,7 @@
 import { defineChannel } from '../define.js';
 import { WechatMpChannel } from './channel.js';
 import { wechatMpConfigSchema, type WechatMpChannelConfig } from './config.js';
+import { fetchWechatMpMedia } from './media.js';
 import { registerWechatMpRoutes } from './routes.js';
 
 export { WechatMpChannel, type WechatMpChannelConfig };
@@ -14,6 +15,8 @@ export const wechatMpChannel = defineChannel({
   // WeChat shows markdown as raw symbols, and 客服 text is refused over 2048 bytes.
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, streaming: false, typing: true, webhook: true },
   create: (ctx) => new WechatMpChannel(ctx),
+  // Images a follower sends reach agents with `images: true` (media/get; WeChat keeps them 3 days).
+  fetchMedia: fetchWechatMpMedia,
   routes: registerWechatMpRoutes,
   webhookPath: (entryKey) => `/webhooks/wechat_mp/${entryKey}`,
 });

@@ -55,12 +55,16 @@ export function toChatMessage(fields: WechatFields): ParsedWechatMessage {
   return { message: message(msgType, msgId, content, media), dedupKey: msgId };
 }
 
+/** A media reference when the message names one (an empty MediaId is none). */
+const mediaOf = (kind: MediaRef['kind'], ref: string | undefined): { media?: MediaRef[] } => (ref ? { media: [{ kind, ref }] } : {});
+
 function describe(type: string, f: WechatFields): { msgType: MessageType; content: string; media?: MediaRef[] } {
   switch (type) {
     case 'text':
       return { msgType: 'text', content: f.Content ?? '' };
     case 'image':
-      return { msgType: 'image', content: '[image]', media: [{ kind: 'image', ref: f.MediaId ?? f.PicUrl ?? '' }] };
+      // MediaId (valid 3 days, downloaded through media/get) is the reference; PicUrl only when there is none.
+      return { msgType: 'image', content: '[image]', ...mediaOf('image', f.MediaId || f.PicUrl) };
     case 'voice':
       // With speech recognition on (接收语音识别结果), WeChat sends the transcript: that is the message.
       return f.Recognition

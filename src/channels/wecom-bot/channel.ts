@@ -9,8 +9,8 @@ import { markdownMessageBody, planProactive, planReply, streamIdFor, welcomeText
 import { parseBotFrame, shouldAnswer, toChatMessage, type WecomBotReplyMeta } from './parse.js';
 
 let sdkModule: Promise<WecomBotSdk> | undefined;
-/** Only gateways with a wecom_bot entry load the SDK. */
-function loadSdk(): Promise<WecomBotSdk> {
+/** Only gateways with a wecom_bot entry load the SDK (the media download uses its decryptFile). */
+export function loadSdk(): Promise<WecomBotSdk> {
   sdkModule ??= import('@wecom/aibot-node-sdk');
   return sdkModule;
 }

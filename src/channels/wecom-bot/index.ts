@@ -1,6 +1,7 @@
 import { defineChannel } from '../define.js';
 import { WecomBotChannel } from './channel.js';
 import { wecomBotConfigSchema, type WecomBotChannelConfig } from './config.js';
+import { fetchWecomBotMedia } from './media.js';
 
 export { WecomBotChannel, type WecomBotChannelConfig };
 
@@ -16,4 +17,6 @@ export const wecomBotChannel = defineChannel({
   // WeCom keeps one connection per robot: with several gateway processes, one runs it at a time.
   exclusive: true,
   create: (ctx) => new WecomBotChannel(ctx),
+  // Images (and files) a member sent: the message's URL, decrypted with its per-file aeskey.
+  fetchMedia: fetchWecomBotMedia,
 });

@@ -54,7 +54,7 @@ const eventSchema = z.object({
   event: z.object({ eventtype: z.string().min(1), event_key: z.string().optional(), task_id: z.string().optional() }),
 });
 
-/** A media item of a message: the download URL (valid 5 min) and its per-file key for the SDK's downloadFile. */
+/** A media item of a message: the download URL (valid 5 min) and its per-file key (`MediaRef.key`, for media.ts). */
 export interface WecomBotMedia {
   kind: 'image' | 'file' | 'video';
   url: string;
@@ -83,7 +83,7 @@ export interface WecomBotInbound {
   mentionsBot: boolean;
   /** When the message was sent (epoch ms), or when it arrived if WeCom gave no time. */
   createTime: number;
-  /** The body as received without media keys and response_url (they end up in logs and the store). */
+  /** The body as received without media keys and response_url (raw ends up in logs; the keys travel in `media`). */
   raw: unknown;
 }
 
@@ -335,7 +335,8 @@ export function replyMetaOf(message: WecomBotInbound, receivedAtMs: number): Wec
 
 /** The ChatMessage for an inbound message (the SceneKeeper adds sceneId). Dedup key: msgid. */
 export function toChatMessage(message: WecomBotInbound, receivedAtMs: number): Omit<ChatMessage, 'sceneId'> {
-  const media: MediaRef[] = message.media.map((m) => ({ kind: m.kind, ref: m.url }));
+  // The per-file aeskey decrypts the download (media.ts); the store keeps it, the admin API and logs mask it.
+  const media: MediaRef[] = message.media.map((m) => ({ kind: m.kind, ref: m.url, ...(m.aeskey ? { key: m.aeskey } : {}) }));
   return {
     channelType: CHANNEL,
     userId: message.userId,

@@ -16,11 +16,11 @@ interface ApiAnswer {
 /** Refresh this long before WeCom says the token expires, so a send never carries one about to lapse. */
 const REFRESH_AHEAD_MS = 5 * 60_000;
 /** "This access token is no longer good" (missing, invalid, expired): refresh once and retry. */
-const TOKEN_INVALID = new Set([40014, 41001, 42001]);
+export const TOKEN_INVALID: ReadonlySet<number> = new Set([40014, 41001, 42001]);
 /** Credentials WeCom will keep refusing: the entry's config is wrong. */
 const BAD_CREDENTIALS = new Set([40001, 40013, 41002, 41004, 60020]);
 /** Codes WeCom answers the same way however often we retry: dead-letter with the reason. */
-const PERMANENT: Record<number, string> = {
+export const PERMANENT: Record<number, string> = {
   40003: 'invalid UserID',
   40008: 'invalid message type',
   40056: 'invalid agentid: check agent_id',
@@ -33,7 +33,7 @@ const PERMANENT: Record<number, string> = {
   82001: 'no valid recipient in the app\'s visible range',
 };
 /** Busy or over a frequency limit: heals with time. */
-const BUSY_RETRY_AFTER_MS: Record<number, number> = { [-1]: 2_000, 45009: 60_000, 45033: 5_000 };
+export const BUSY_RETRY_AFTER_MS: Record<number, number> = { [-1]: 2_000, 45009: 60_000, 45033: 5_000 };
 
 const sendError = (message: string, opts: { retryable: boolean; retryAfterMs?: number }) =>
   new CocoError('COCO_ERR_CHANNEL_SEND', `wecom: ${message}`, { channel: 'wecom', ...opts });

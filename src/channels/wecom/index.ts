@@ -1,6 +1,7 @@
 import { defineChannel } from '../define.js';
 import { WecomChannel } from './channel.js';
 import { wecomConfigSchema, type WecomChannelConfig } from './config.js';
+import { fetchWecomMedia } from './media.js';
 import { registerWecomRoutes } from './routes.js';
 
 export { WecomChannel, type WecomChannelConfig };
@@ -14,6 +15,8 @@ export const wecomChannel = defineChannel({
   // No maxMessageBytes: send() splits each reply itself into messages of at most 2048 bytes.
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: true, streaming: false, typing: false, webhook: true },
   create: (ctx) => new WecomChannel(ctx),
+  // Images a member sends reach agents with `images: true` (media/get; media ids are valid 3 days).
+  fetchMedia: fetchWecomMedia,
   routes: registerWecomRoutes,
   webhookPath: (entryKey) => `/webhooks/wecom/${entryKey}`,
 });

@@ -48,11 +48,23 @@ export interface ApiCall {
   at: number;
 }
 
+/** Every message resource download (`GET /open-apis/im/v1/messages/:message_id/resources/:file_key`), served or not. */
+export interface ResourceCall {
+  messageId: string;
+  fileKey: string;
+  /** The `type` query parameter as sent (`image` or `file`; undefined when missing). */
+  type?: string;
+  status: number;
+  code: number;
+  at: number;
+}
+
 export interface ApiCounters {
   tokenRequests: number;
   tokensIssued: number;
   botInfoRequests: number;
   sendAttempts: number;
+  resourceRequests: number;
   rateLimited: number;
   duplicates: number;
 }
@@ -105,6 +117,11 @@ const MESSAGES: Record<number, string> = {
   230002: 'The bot can not be outside the group.',
   230020: 'This operation triggers the frequency limit.',
   230025: 'The length of the message content reaches its limit.',
+  230110: 'Action unavailable as the message has been deleted.',
+  234001: 'Invalid request param.',
+  234003: 'File not in message.',
+  234004: 'App not in chat.',
+  234009: 'Lack of necessary permissions.',
   9499: 'Bad Request',
   99991400: 'request trigger frequency limit',
   99991661: 'Missing access token for authorization. Please make a request with token attached.',
@@ -134,7 +151,8 @@ const ok = (data: unknown): ApiAnswer => ({ status: 200, headers: { 'x-tt-logid'
 export class FeishuApi {
   readonly messages: SentMessage[] = [];
   readonly calls: ApiCall[] = [];
-  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, botInfoRequests: 0, sendAttempts: 0, rateLimited: 0, duplicates: 0 };
+  readonly resourceCalls: ResourceCall[] = [];
+  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, botInfoRequests: 0, sendAttempts: 0, resourceRequests: 0, rateLimited: 0, duplicates: 0 };
   private readonly tokens = new Map<string, TokenState>();
   private current: string | undefined;
   private readonly known = new Map<string, KnownMessage>();
@@ -142,7 +160,10 @@ export class FeishuApi {
   private readonly recent = new Map<string, number[]>();
   private readonly scripted: ScriptedFailure[] = [];
   private storm = { left: 0, resetSeconds: 1 };
-  private readonly resources = new Map<string, { data: Buffer; contentType: string; fileName?: string }>();
+  private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; contentType: string; fileName?: string }>();
+  private readonly scriptedDownloads: ScriptedFailure[] = [];
+  /** Messages deleted or recalled: their resources answer 230110. */
+  private readonly recalled = new Set<string>();
   /** union_id / user_id → open_id for users seen in events, so sends by those ids find the same p2p chat. */
   private readonly openIds = new Map<string, string>();
   private readonly listeners = new Set<(m: SentMessage) => void>();
@@ -156,8 +177,19 @@ export class FeishuApi {
     if (ids?.user_id) this.openIds.set(`user_id:${ids.user_id}`, ids.open_id);
   }
 
-  registerResource(messageId: string, fileKey: string, data: Buffer, contentType: string, fileName?: string): void {
-    this.resources.set(`${messageId}/${fileKey}`, { data, contentType, fileName });
+  /** Bytes served for `fileKey` in `messageId`: `type=image` for images (also in posts), `type=file` for files, audio and video. */
+  registerResource(messageId: string, fileKey: string, type: 'image' | 'file', data: Buffer, contentType: string, fileName?: string): void {
+    this.resources.set(`${messageId}/${fileKey}`, { type, data, contentType, fileName });
+  }
+
+  /** The message is deleted or recalled: downloading its resources answers 230110. */
+  recallMessage(messageId: string): void {
+    this.recalled.add(messageId);
+  }
+
+  /** The next `n` resource downloads with a valid token fail (e.g. `{code: 234004}`, `{code: 99991400}`, `{code: 1, status: 500}`). */
+  failNextDownloads(n: number, failure: ScriptedFailure): void {
+    for (let i = 0; i < n; i++) this.scriptedDownloads.push(failure);
   }
 
   /** Calls `listener` with every message accepted from now on; returns the unsubscribe function. */
@@ -183,6 +215,7 @@ export class FeishuApi {
   forgetHistory(): void {
     this.messages.splice(0);
     this.calls.splice(0);
+    this.resourceCalls.splice(0);
   }
 
   messagesIn(chatId: string): SentMessage[] {
@@ -218,7 +251,7 @@ export class FeishuApi {
     const reply = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/.exec(path);
     if (reply) return method === 'POST' ? this.send('reply', headers, body, query, decodeURIComponent(reply[1] ?? '')) : undefined;
     const resource = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/resources\/([^/]+)$/.exec(path);
-    if (resource && method === 'GET') return this.resource(headers, decodeURIComponent(resource[1] ?? ''), decodeURIComponent(resource[2] ?? ''));
+    if (resource && method === 'GET') return this.resource(headers, query, decodeURIComponent(resource[1] ?? ''), decodeURIComponent(resource[2] ?? ''));
     return undefined;
   }
 
@@ -395,12 +428,38 @@ export class FeishuApi {
     });
   }
 
-  private resource(headers: Record<string, string | string[] | undefined>, messageId: string, fileKey: string): ApiAnswer {
+  /**
+   * A message resource (protocols.md §4.4): checks in order the token, scripted failures, the `type` parameter
+   * (234001), a recalled message (230110), that the key belongs to the message (234003) and that `type` fits it
+   * (234001). Served: the bytes with their Content-Type (and Content-Disposition for named files).
+   */
+  private resource(headers: Record<string, string | string[] | undefined>, query: URLSearchParams, messageId: string, fileKey: string): ApiAnswer {
+    this.counters.resourceRequests++;
+    const type = query.get('type') ?? undefined;
+    const call: ResourceCall = { messageId, fileKey, ...(type === undefined ? {} : { type }), status: 0, code: 0, at: Date.now() };
+    this.resourceCalls.push(call);
+    const done = (answer: ApiAnswer): ApiAnswer => {
+      call.status = answer.status;
+      call.code = (answer.json as { code?: number } | undefined)?.code ?? 0;
+      return answer;
+    };
     const tokenError = this.checkToken(headers);
-    if (tokenError) return apiError(tokenError);
+    if (tokenError) return done(apiError(tokenError));
+    const scripted = this.scriptedDownloads.shift();
+    if (scripted) {
+      const limited = scripted.code === 99991400;
+      const status = scripted.status ?? (limited ? 429 : scripted.code < 0 ? 500 : 400);
+      if (limited) this.counters.rateLimited++;
+      const rateHeaders: Record<string, string> = limited ? { 'x-ogw-ratelimit-limit': '50', 'x-ogw-ratelimit-reset': '1' } : {};
+      return done(apiError(scripted.code, status, scripted.msg, { ...rateHeaders, ...scripted.headers }));
+    }
+    if (type !== 'image' && type !== 'file') return done(apiError(234001, 400, 'Invalid request param: type must be image or file.'));
+    if (this.recalled.has(messageId)) return done(apiError(230110));
     const r = this.resources.get(`${messageId}/${fileKey}`);
-    if (!r) return apiError(234003, 400, 'File not in msg.');
-    return { status: 200, raw: { contentType: r.contentType, data: r.data }, headers: r.fileName ? { 'content-disposition': `attachment; filename="${encodeURIComponent(r.fileName)}"` } : {} };
+    if (!r) return done(apiError(234003));
+    if (r.type !== type) return done(apiError(234001, 400, `Invalid request param: type ${type} does not fit the resource.`));
+    const disposition: Record<string, string> = r.fileName ? { 'content-disposition': `attachment; filename="${encodeURIComponent(r.fileName)}"` } : {};
+    return done({ status: 200, raw: { contentType: r.contentType, data: r.data }, headers: { 'x-tt-logid': logId(), ...disposition } });
   }
 }
 

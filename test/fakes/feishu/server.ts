@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FeishuApi, type ApiAnswer, type ApiCall, type ApiCounters, type RateLimit, type ScriptedFailure, type SentMessage } from './api.js';
+import { FeishuApi, type ApiAnswer, type ApiCall, type ApiCounters, type RateLimit, type ResourceCall, type ScriptedFailure, type SentMessage } from './api.js';
 import {
   DEFAULT_USER,
   messageEvent,
@@ -91,6 +91,17 @@ export interface ImageEventOptions extends EventOptions {
   imageKey?: string;
   /** Bytes served at the message resource URL (default a tiny PNG). */
   data?: Buffer;
+  /** Content-Type served with them (default `image/png`). */
+  contentType?: string;
+}
+
+export interface PostEventOptions extends EventOptions {
+  title?: string;
+  /**
+   * Bytes served for the post's `img` elements, by image_key; an `img` not listed serves a tiny PNG. Like a real
+   * post, each image belongs to the message: its bytes are at this message's resource URL with `type=image`.
+   */
+  images?: Record<string, Buffer>;
 }
 
 export interface FileEventOptions extends EventOptions {
@@ -217,21 +228,30 @@ export class FakeFeishu {
     return this.messageEvent({ type: 'text', text }, opts);
   }
 
-  postEvent(content: PostElement[][], opts: EventOptions & { title?: string } = {}): ReceiveMessageEvent {
-    return this.messageEvent({ type: 'post', title: opts.title, content }, opts);
+  /** A rich-text message; its `img` elements' images are served for it (see `images`). */
+  postEvent(content: PostElement[][], opts: PostEventOptions = {}): ReceiveMessageEvent {
+    const event = this.messageEvent({ type: 'post', title: opts.title, content }, opts);
+    for (const line of content) {
+      for (const el of line) {
+        const key = el.tag === 'img' && typeof el.image_key === 'string' ? el.image_key : undefined;
+        if (key) this.api.registerResource(event.event.message.message_id, key, 'image', opts.images?.[key] ?? TINY_PNG, 'image/png');
+      }
+    }
+    return event;
   }
 
+  /** A user sends an image: the event, with `data` served at the message resource URL (`type=image`). */
   imageEvent(opts: ImageEventOptions = {}): ReceiveMessageEvent {
     const event = this.messageEvent({ type: 'image', imageKey: opts.imageKey }, opts);
     const key = (JSON.parse(event.event.message.content) as { image_key: string }).image_key;
-    this.api.registerResource(event.event.message.message_id, key, opts.data ?? TINY_PNG, 'image/png');
+    this.api.registerResource(event.event.message.message_id, key, 'image', opts.data ?? TINY_PNG, opts.contentType ?? 'image/png');
     return event;
   }
 
   fileEvent(fileName: string, opts: FileEventOptions = {}): ReceiveMessageEvent {
     const event = this.messageEvent({ type: 'file', fileName, fileKey: opts.fileKey }, opts);
     const key = (JSON.parse(event.event.message.content) as { file_key: string }).file_key;
-    this.api.registerResource(event.event.message.message_id, key, opts.data ?? Buffer.from(`contents of ${fileName}\n`), opts.contentType ?? 'application/octet-stream', fileName);
+    this.api.registerResource(event.event.message.message_id, key, 'file', opts.data ?? Buffer.from(`contents of ${fileName}\n`), opts.contentType ?? 'application/octet-stream', fileName);
     return event;
   }
 
@@ -414,6 +434,21 @@ export class FakeFeishu {
   /** The next `n` sends with a valid token fail (e.g. `{code: 230020}`, `{code: 230002}`, `{code: 1, status: 500}`). */
   failNextSends(n: number, failure: ScriptedFailure): void {
     this.api.failNextSends(n, failure);
+  }
+
+  /** Every message resource download with its `type`, HTTP status and code. */
+  get resourceCalls(): readonly ResourceCall[] {
+    return this.api.resourceCalls;
+  }
+
+  /** The next `n` resource downloads with a valid token fail (e.g. `{code: 234004}`, `{code: 99991400}`, `{code: 1, status: 500}`). */
+  failNextDownloads(n: number, failure: ScriptedFailure): void {
+    this.api.failNextDownloads(n, failure);
+  }
+
+  /** The user deletes (recalls) the message: downloading its resources answers 230110 from now on. */
+  recallMessage(messageId: string): void {
+    this.api.recallMessage(messageId);
   }
 
   /** The next `n` sends with a valid token get 429 / 99991400 with `x-ogw-ratelimit-reset: resetSeconds`. */

@@ -1,6 +1,7 @@
 /** The fake personal-WeChat iLink bot platform. See README.md. */
 export { FakeIlink, SESSION_TIMEOUT } from './server.js';
 export { fullUserId, ilinkItem, ITEM_TYPE } from './items.js';
+export { encryptEcb, type HostedMedia, type KeyForm } from './cdn.js';
 export { MAX_MSGS_PER_UPDATE } from './inbound.js';
 export type {
   CdnMedia,

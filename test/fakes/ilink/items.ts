@@ -7,7 +7,7 @@ export const ITEM_TYPE = { TEXT: 1, IMAGE: 2, VOICE: 3, FILE: 4, VIDEO: 5 } as c
 /** "alice" → "alice@im.wechat"; an id that already has a domain is kept. */
 export const fullUserId = (user: string): string => (user.includes('@') ? user : `${user}@im.wechat`);
 
-/** Placeholder CDN reference: well-formed, but the fake serves no media behind it. */
+/** Placeholder CDN reference: well-formed, but the fake's CDN serves nothing behind it (404). */
 function media(): CdnMedia {
   return { encrypt_query_param: randomBytes(24).toString('base64'), aes_key: randomBytes(16).toString('base64'), encrypt_type: 1 };
 }
@@ -15,9 +15,15 @@ function media(): CdnMedia {
 /** Builders for inbound items; `userSends` fills in `create_time_ms` and `msg_id`. */
 export const ilinkItem = {
   text: (text: string): MessageItem => ({ type: ITEM_TYPE.TEXT, text_item: { text } }),
-  image: (): MessageItem => ({
+  /**
+   * An image; without `hosted` its media is a placeholder. With a file the fake's CDN serves (`fake.hostMedia`), the
+   * item carries its media and, unless `aeskey: false`, the key as hex in `image_item.aeskey`, as real images do.
+   */
+  image: (hosted?: { media: CdnMedia; key: Buffer; ciphertext: Buffer }, opts: { aeskey?: boolean } = {}): MessageItem => ({
     type: ITEM_TYPE.IMAGE,
-    image_item: { media: media(), aeskey: randomBytes(16).toString('hex'), url: '', mid_size: 4096 },
+    image_item: hosted
+      ? { media: hosted.media, ...(opts.aeskey === false ? {} : { aeskey: hosted.key.toString('hex') }), url: '', mid_size: hosted.ciphertext.length }
+      : { media: media(), aeskey: randomBytes(16).toString('hex'), url: '', mid_size: 4096 },
   }),
   /** A voice note; `transcript` is the platform's ASR text. */
   voice: (transcript: string): MessageItem => ({

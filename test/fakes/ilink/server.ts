@@ -8,9 +8,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parseJson, readBody, sendJson } from '../http.js';
 import { Waiters } from '../waiters.js';
+import { Cdn, type HostedMedia, type KeyForm } from './cdn.js';
 import { Holds } from './holds.js';
 import { InboundLog } from './inbound.js';
-import { fullUserId } from './items.js';
+import { fullUserId, ilinkItem } from './items.js';
 import { Outbound, type ApiAnswer } from './outbound.js';
 import { QrLogin } from './qr.js';
 import type { Failure, FakeIlinkOptions, IlinkCall, IlinkEndpoint, MessageItem, QrSession, SentMessage, TypingCall, WeixinMessage } from './types.js';
@@ -27,6 +28,7 @@ const ROUTES: Record<string, IlinkEndpoint> = {
   '/ilink/bot/msg/notifystop': 'notifystop',
   '/ilink/bot/get_bot_qrcode': 'get_bot_qrcode',
   '/ilink/bot/get_qrcode_status': 'get_qrcode_status',
+  '/c2c/download': 'cdn_download',
 };
 
 export const SESSION_TIMEOUT = { ret: -14, errcode: -14, errmsg: 'session timeout' } as const;
@@ -41,6 +43,7 @@ export class FakeIlink {
   private readonly inbound: InboundLog;
   private readonly outbound: Outbound;
   private readonly qr: QrLogin;
+  private readonly cdn = new Cdn(() => this.cdnUrl);
   private readonly failures = new Map<IlinkEndpoint, { failure: Failure; left: number }[]>();
   private readonly server: Server;
   private sessionExpired = false;
@@ -91,7 +94,7 @@ export class FakeIlink {
     return `http://127.0.0.1:${this.port}/`;
   }
 
-  /** Media download base (stands in for https://novac2c.cdn.weixin.qq.com/c2c); downloads are not emulated. */
+  /** Media CDN base (stands in for https://novac2c.cdn.weixin.qq.com/c2c): the channel's `cdn_base_url`. */
   get cdnUrl(): string {
     return `${this.url}c2c`;
   }
@@ -104,6 +107,39 @@ export class FakeIlink {
     this.holds.wake();
     this.waiters.notify();
     return message;
+  }
+
+  /**
+   * A user sends a picture: `data` is stored on the CDN (AES-128-ECB with a fresh key) and the message carries one
+   * image item as real ones do, `image_item.aeskey` (hex) and `media.aes_key` (base64 of the raw key), then `text`
+   * as a text item when given. `aeskey: false` leaves the hex key out (the client must read `aes_key`), `keyForm`
+   * picks how `aes_key` carries it (`hex`: base64 of the hex digits; `none`: a plain file, no key at all), `fullUrl`
+   * adds the download URL as newer servers do, and `expired` serves it as gone (404).
+   */
+  userSendsImage(
+    user: string,
+    data: Buffer,
+    opts: { text?: string; aeskey?: boolean; keyForm?: KeyForm; fullUrl?: boolean; expired?: boolean } = {},
+  ): WeixinMessage {
+    const hosted = this.hostMedia(data, opts);
+    const withKey = opts.aeskey ?? opts.keyForm !== 'none';
+    const items = [ilinkItem.image(hosted, { aeskey: withKey }), ...(opts.text === undefined ? [] : [ilinkItem.text(opts.text)])];
+    return this.userSends(user, items);
+  }
+
+  /** Stores a file on the CDN (for items built by hand, e.g. `ilinkItem.image(fake.hostMedia(png))`). */
+  hostMedia(data: Buffer, opts: { keyForm?: KeyForm; fullUrl?: boolean; expired?: boolean } = {}): HostedMedia {
+    return this.cdn.host(data, opts);
+  }
+
+  /** The CDN answers 404 for that file (by `encrypt_query_param`), or for every file so far; returns how many were live. */
+  expireMedia(param?: string): number {
+    return this.cdn.expire(param);
+  }
+
+  /** CDN download requests, oldest first. */
+  get mediaDownloads(): IlinkCall[] {
+    return this.calls.filter((c) => c.endpoint === 'cdn_download');
   }
 
   /**
@@ -228,6 +264,14 @@ export class FakeIlink {
     const failure = this.takeFailure(endpoint);
     if (failure && !(await this.applyFailure(failure, call, res))) return;
 
+    if (endpoint === 'cdn_download') {
+      const { status, headers, body } = this.cdn.answer(method, url);
+      if (res.destroyed || res.writableEnded) return;
+      call.status = status;
+      res.writeHead(status, headers);
+      res.end(body);
+      return;
+    }
     if (endpoint === 'get_bot_qrcode') {
       if (url.searchParams.get('bot_type') !== '3') return answer(call, res, 400, { errmsg: 'query bot_type must be 3' });
       return answer(call, res, 200, this.qr.issue());

@@ -1,6 +1,6 @@
 /** Wire and inspection types of the fake iLink platform (protocols.md §7). */
 
-/** CDN media reference; the fake fills it with placeholders (downloads are not emulated). */
+/** CDN media reference: placeholders in `ilinkItem`'s builders, a file the fake's CDN serves from `fake.hostMedia` / `userSendsImage`. */
 export interface CdnMedia {
   encrypt_query_param?: string;
   /** base64 */
@@ -74,7 +74,7 @@ export interface QrSession {
   createdAt: number;
 }
 
-/** Endpoints under `ilink/bot/`; `notifystart` / `notifystop` are `msg/notifystart` / `msg/notifystop`. */
+/** Endpoints under `ilink/bot/` (`notifystart` / `notifystop` are `msg/notifystart` / `msg/notifystop`), and the CDN's download. */
 export type IlinkEndpoint =
   | 'getupdates'
   | 'sendmessage'
@@ -83,7 +83,9 @@ export type IlinkEndpoint =
   | 'get_bot_qrcode'
   | 'get_qrcode_status'
   | 'notifystart'
-  | 'notifystop';
+  | 'notifystop'
+  /** The media CDN's `GET /c2c/download` (not under `ilink/bot/`). */
+  | 'cdn_download';
 
 /**
  * A scripted failure: `{http}` answers that status with body "server error"; `{ret}` answers HTTP 200
@@ -100,7 +102,7 @@ export interface IlinkCall {
   path: string;
   /** HTTP status answered; undefined while the call is held, or when the socket was reset or the client left first. */
   status?: number;
-  /** The JSON answer, when one was sent. */
+  /** The JSON answer, when one was sent (a CDN download's body is not kept). */
   response?: unknown;
   /** Set when the call ended with no answer: the client left while it was held, a scripted reset, or close(). */
   dropped?: true;

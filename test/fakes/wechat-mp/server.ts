@@ -4,10 +4,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { signature, TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
 import { TimedRequests } from '../timed-requests.js';
-import { WechatMpApi, type ApiCounters, type SendRecord, type TypingRecord } from './api.js';
+import { WechatMpApi, type ApiCounters, type MediaGetRecord, type SendRecord, type TypingRecord } from './api.js';
 import { cdata, messageFields, parseFlatXml, xmlOf, type WechatMpPushMessage } from './xml.js';
 
-export type { ApiCounters, SendRecord, TypingRecord } from './api.js';
+export { MEDIA_TTL_SECONDS, type ApiCounters, type MediaGetRecord, type SendRecord, type TypingRecord } from './api.js';
 export type { WechatMpPushMessage } from './xml.js';
 
 export type WechatMpMode = 'plain' | 'compatible' | 'safe';
@@ -90,6 +90,20 @@ export interface FakeWechatMp {
   readonly originalId: string;
   push(user: string, message: WechatMpPushMessage, opts?: PushOptions): Promise<PushResult>;
   /**
+   * The user sends a photo with these bytes: stored as WeChat stores it (media/get serves it for 3 days on
+   * the fake clock, its PicUrl too), then pushed as an image message with that MediaId and PicUrl.
+   * `contentType` defaults to the bytes' type (png, gif, else image/jpeg, as WeChat serves photos).
+   */
+  sendImage(user: string, data: Buffer, opts?: PushOptions & { contentType?: string }): Promise<PushResult & { mediaId: string; picUrl: string }>;
+  /** Stores a file as a user's upload without pushing anything; returns its MediaId. */
+  addMedia(data: Buffer, contentType?: string): string;
+  /** The MediaId answers 40007 (and its PicUrl 404) from now on, as after WeChat's 3 days. */
+  expireMedia(mediaId: string): void;
+  /** The next `n` media/get calls with a valid token answer `errcode` (e.g. -1 busy, 45009). */
+  failNextMediaGets(n: number, errcode: number): void;
+  /** Every media/get call and PicUrl fetch, with its errcode (0 = the file was served). */
+  readonly mediaGets: readonly MediaGetRecord[];
+  /**
    * A message from `user` reached the account without `push` (a load generator posting its own
    * signed requests): opens the user's 客服 window as a pushed message does.
    */
@@ -154,7 +168,13 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
       res.end(`no route ${req.method} ${url.pathname}`);
       return;
     }
-    sendWechatJson(res, answer.status, answer.json);
+    if (answer.file) {
+      res.writeHead(answer.status, answer.file.headers);
+      res.end(answer.file.data);
+      return;
+    }
+    if (answer.contentType) sendJson(res, answer.status, answer.json, answer.contentType);
+    else sendWechatJson(res, answer.status, answer.json);
   }
 
   function target(query: Record<string, string>, to = gatewayUrl): URL {
@@ -253,9 +273,11 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const addMedia = (data: Buffer, contentType?: string): string => api.addMedia(data, contentType ?? imageTypeOf(data));
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     get gatewayUrl() {
       return gatewayUrl;
     },
@@ -265,6 +287,15 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
     mode: opts.mode,
     originalId,
     push,
+    async sendImage(user, data, imageOpts = {}) {
+      const mediaId = addMedia(data, imageOpts.contentType);
+      const picUrl = `${url}/mmbiz_jpg/${mediaId}/0`;
+      return { ...(await push(user, { type: 'image', picUrl, mediaId }, imageOpts)), mediaId, picUrl };
+    },
+    addMedia,
+    expireMedia: (mediaId) => api.expireMedia(mediaId),
+    failNextMediaGets: (n, errcode) => api.failNextMediaGets(n, errcode),
+    mediaGets: api.mediaGets,
     userWrote: (user) => api.userPushed(user, 'message'),
     async rawPost(body, query) {
       const res = await fetch(target(query), { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
@@ -293,6 +324,13 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
       return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/** The type WeChat would serve a photo as: the bytes' own for png and gif, else JPEG (WeChat transcodes photos). */
+function imageTypeOf(data: Buffer): string {
+  if (data.subarray(0, 4).toString('hex') === '89504e47') return 'image/png';
+  if (data.subarray(0, 3).toString('latin1') === 'GIF') return 'image/gif';
+  return 'image/jpeg';
 }
 
 /** A well-formed signature that is wrong: first hex digit changed. */

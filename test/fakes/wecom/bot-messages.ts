@@ -60,6 +60,7 @@ export const newMsgId = (): string => randomBytes(16).toString('hex');
 /** Serves the bytes of one media item; returns its download URL and (long connection only) its per-file aeskey. */
 export type MediaHost = (data: Buffer, fileName?: string) => { url: string; aeskey?: string };
 
+
 export interface BotContext {
   botId: string;
   botName: string;

@@ -225,6 +225,8 @@ export class BotLongConnection {
   private readonly uploads = new Map<string, Upload>();
   private readonly media = new Map<string, Media>();
   private readonly hosted = new Map<string, { data: Buffer; fileName?: string; expiresAt: number }>();
+  /** How long a media URL is served (5 minutes, as WeCom's); 0 makes the next ones expired at once (HTTP 404). */
+  mediaUrlTtlMs = MEDIA_URL_TTL_MS;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly listeners = new Set<(d: BotDelivery, r: BotReplyRecord) => void>();
   private readonly ackScript: AckScript[] = [];
@@ -652,11 +654,11 @@ export class BotLongConnection {
     return targets.length;
   }
 
-  /** Serves bytes encrypted with a fresh per-file key for 5 minutes; returns the message's `{url, aeskey}`. */
+  /** Serves bytes encrypted with a fresh per-file key for `mediaUrlTtlMs`; returns the message's `{url, aeskey}`. */
   host(data: Buffer, fileName?: string): { url: string; aeskey: string } {
     const { encrypted, aeskey } = encryptMedia(data);
     const id = randomBytes(12).toString('hex');
-    this.hosted.set(id, { data: encrypted, ...(fileName === undefined ? {} : { fileName }), expiresAt: Date.now() + MEDIA_URL_TTL_MS });
+    this.hosted.set(id, { data: encrypted, ...(fileName === undefined ? {} : { fileName }), expiresAt: Date.now() + this.mediaUrlTtlMs });
     return { url: `${this.opts.baseUrl()}/aibot/media/${id}`, aeskey };
   }
 

@@ -1,6 +1,6 @@
 /**
  * A local fake of WeCom (企业微信) on 127.0.0.1 and a free port (protocols.md §0, §2, §3): the self-built app's
- * API (`/cgi-bin/gettoken`, `/cgi-bin/message/send`) and callback pushes toward a gateway, and the intelligent
+ * API (`/cgi-bin/gettoken`, `/cgi-bin/message/send`, `/cgi-bin/media/get`) and callback pushes toward a gateway, and the intelligent
  * robot's long connection (WebSocket on the same port, root path) plus its webhook mode. See README.md.
  */
 import { randomBytes } from 'node:crypto';
@@ -8,8 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
 import { readBody, sendJson } from '../http.js';
-import { WecomApi, type ApiCounters, type DeliveredMessage, type DroppedMessage, type RateWindow, type SendCall } from './api.js';
-import type { WecomAppMessage } from './app-xml.js';
+import { WecomApi, type ApiCounters, type DeliveredMessage, type DroppedMessage, type MediaGetRecord, type RateWindow, type SendCall } from './api.js';
+import { wecomMessage, type WecomAppMessage } from './app-xml.js';
 import { BotLongConnection, BOT_CMD, type BotConnectionInfo, type BotDelivery, type BotReplyRecord, type BotSentMessage } from './bot.js';
 import { botEventBody, botMessageBody, type BotContent, type BotEventOptions, type BotMessageOptions } from './bot-messages.js';
 import { BotWebhook, type BotWebhookPushOptions, type BotWebhookResult, type ResponseUrlPost } from './bot-webhook.js';
@@ -204,6 +204,12 @@ export class FakeWecom {
         res.end(`no route ${method} ${url.pathname}`);
         return;
       }
+      if (answer.file) {
+        res.writeHead(answer.status, answer.file.headers);
+        res.end(answer.file.data);
+        return;
+      }
+      for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
       sendJson(res, answer.status, answer.json, 'application/json; charset=UTF-8');
     } finally {
       this.waiters.notify();
@@ -295,11 +301,47 @@ export class FakeWecom {
     this.api.failNextTokens(n, errcode);
   }
 
+  /**
+   * A member sends the app a photo with these bytes: stored as WeCom stores it (media/get serves it for 3 days
+   * on the fake clock, its PicUrl too), then pushed as an image message with that MediaId and PicUrl.
+   * `contentType` defaults to the bytes' type (png, gif, else image/jpeg).
+   */
+  async sendImage(user: string, data: Buffer, opts: AppPushOptions & { contentType?: string } = {}): Promise<AppPushResult & { mediaId: string; picUrl: string }> {
+    const mediaId = this.addMedia(data, opts.contentType);
+    const picUrl = `${this.url}/wwpic/${mediaId}/0`;
+    return { ...(await this.push(user, wecomMessage.image(picUrl, mediaId), opts)), mediaId, picUrl };
+  }
+
+  /** Stores a file as a member's upload without pushing anything; returns its media id. */
+  addMedia(data: Buffer, contentType?: string): string {
+    return this.api.addMedia(data, contentType ?? imageTypeOf(data));
+  }
+
+  /** The media id answers 40007 (its PicUrl 404) from now on, as after WeCom's 3 days. */
+  expireMedia(mediaId: string): void {
+    this.api.expireMedia(mediaId);
+  }
+
+  /** The next `n` media/get calls with a valid token answer `errcode` (-1 busy, 45009…). */
+  failNextMediaGets(n: number, errcode: number): void {
+    this.api.failNextMediaGets(n, errcode);
+  }
+
+  /** Every media/get call and PicUrl fetch with its errcode (0 = the file was served). */
+  get mediaGets(): readonly MediaGetRecord[] {
+    return this.api.mediaGets;
+  }
+
   // ---- robot: long connection -------------------------------------------------------------------------------------
 
   /** A user's message to the robot (`aibot_msg_callback`), with a fresh req_id and msgid. */
   sendBotMessage(content: BotContent, opts: BotMessageOptions = {}): BotDelivery {
     return this.bot.push(BOT_CMD.MSG_CALLBACK, botMessageBody(this.botContext, content, opts));
+  }
+
+  /** How long the robot's media URLs are served (default 5 minutes, as WeCom's); 0: URLs hosted from now on answer 404 at once. */
+  set botMediaUrlTtlMs(ms: number) {
+    this.bot.mediaUrlTtlMs = ms;
   }
 
   sendBotText(text: string, opts: BotMessageOptions = {}): BotDelivery {
@@ -452,6 +494,13 @@ export class FakeWecom {
     this.closing = new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
     return this.closing;
   }
+}
+
+/** The type a photo is served as: the bytes' own for png and gif, else JPEG. */
+function imageTypeOf(data: Buffer): string {
+  if (data.subarray(0, 4).toString('hex') === '89504e47') return 'image/png';
+  if (data.subarray(0, 3).toString('latin1') === 'GIF') return 'image/gif';
+  return 'image/jpeg';
 }
 
 /** 43 characters of the base64 alphabet whose decoding (with '=') is 32 bytes. */

@@ -1,0 +1,92 @@
+import { createDecipheriv } from 'node:crypto';
+import { CocoError, describeError } from '../../core/errors.js';
+import { mediaType, readMediaBody, type MediaContent, type MediaContext } from '../../core/media.js';
+import type { MediaRef } from '../../core/message.js';
+import type { IlinkChannelConfig } from './config.js';
+
+/**
+ * Downloads media a user sent the bot from WeChat's CDN: `GET {cdn_base_url}/download?encrypted_query_param=…`
+ * (or the `full_url` iLink gave), no token needed. The body is AES-128-ECB encrypted with PKCS#7
+ * padding, with the item's own 16-byte key (`MediaRef.key`, see parse.ts). Needs only the entry's
+ * config: any gateway process can fetch it.
+ */
+
+/** AES block: the ciphertext is the plaintext padded up to the next multiple of 16 bytes. */
+const BLOCK = 16;
+const HEX_KEY = /^[0-9a-fA-F]{32}$/;
+
+export async function fetchIlinkMedia(media: MediaRef, ctx: MediaContext<IlinkChannelConfig>): Promise<MediaContent> {
+  const what = `wechat_ilink: ${media.kind} download`;
+  const key = media.key === undefined ? undefined : ilinkAesKey(media.key, what);
+  const url = downloadUrl(media.ref, ctx.config.cdn_base_url);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: ctx.signal });
+  } catch (err) {
+    // The host only: the query is the file's ticket.
+    throw new CocoError('COCO_ERR_MEDIA', `${what}: CDN ${new URL(url).host} unreachable: ${describeError(err)}`, { channel: 'wechat_ilink', retryable: true, cause: err });
+  }
+  if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+    // The CDN names the problem in x-error-message (the official plugin reads it); asking again will not change it.
+    const reason = res.headers.get('x-error-message')?.slice(0, 200);
+    await res.body?.cancel().catch(() => {});
+    throw new CocoError('COCO_ERR_MEDIA', `${what}: CDN answered HTTP ${res.status}${reason ? ` ${reason}` : ''} (the media expired or its parameter is not known)`, {
+      channel: 'wechat_ilink',
+      retryable: false,
+      statusCode: res.status,
+    });
+  }
+  const body = await readMediaBody(res, ctx.maxBytes + BLOCK, what).catch((err: unknown) => {
+    // Its only error without a status is the size limit: said in the plaintext's terms, the limit the caller set.
+    if (err instanceof CocoError && err.statusCode === undefined) throw tooLarge(what, ctx.maxBytes, `over ${ctx.maxBytes + BLOCK} encrypted`);
+    throw err;
+  });
+  // Without a key the CDN holds the file as is (older plain images, as the official plugin reads them).
+  const data = key ? decrypt(body, key, what) : body;
+  if (data.length > ctx.maxBytes) throw tooLarge(what, ctx.maxBytes, String(data.length));
+  // A decrypted body's served type describes the ciphertext; its own bytes say what it is.
+  return { data, mimeType: mediaType(data, key ? undefined : res.headers.get('content-type')) };
+}
+
+/** The encrypted parameter becomes a CDN download URL; a full URL iLink gave is used as is. */
+export function downloadUrl(ref: string, cdnBaseUrl: string): string {
+  if (/^https?:\/\//i.test(ref)) return ref;
+  return `${cdnBaseUrl.replace(/\/+$/, '')}/download?encrypted_query_param=${encodeURIComponent(ref)}`;
+}
+
+/**
+ * The 16-byte AES key from the forms iLink sends: an image's `aeskey` (32 hex digits), or a media's
+ * `aes_key`, which is base64 of either the 16 raw bytes (images) or of those 32 hex digits (files, voice, video).
+ */
+export function ilinkAesKey(value: string, what = 'wechat_ilink'): Buffer {
+  if (HEX_KEY.test(value)) return Buffer.from(value, 'hex');
+  const decoded = Buffer.from(value, 'base64');
+  if (decoded.length === BLOCK) return decoded;
+  const text = decoded.toString('latin1');
+  if (HEX_KEY.test(text)) return Buffer.from(text, 'hex');
+  // The key itself never goes into the message.
+  throw new CocoError('COCO_ERR_MEDIA', `${what}: the message's AES key is neither 32 hex digits nor base64 of 16 bytes or of 32 hex digits (${value.length} characters)`, {
+    channel: 'wechat_ilink',
+    retryable: false,
+  });
+}
+
+/** AES-128-ECB with PKCS#7 padding, as WeChat's CDN encrypts (encrypt_type 1). */
+export function decryptIlinkMedia(ciphertext: Buffer, key: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-128-ecb', key, null);
+  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+}
+
+function decrypt(ciphertext: Buffer, key: Buffer, what: string): Buffer {
+  try {
+    return decryptIlinkMedia(ciphertext, key);
+  } catch (err) {
+    throw new CocoError('COCO_ERR_MEDIA', `${what}: ${ciphertext.length} bytes could not be decrypted with the message's AES key (${describeError(err)})`, {
+      channel: 'wechat_ilink',
+      retryable: false,
+    });
+  }
+}
+
+const tooLarge = (what: string, maxBytes: number, size: string) =>
+  new CocoError('COCO_ERR_MEDIA', `${what}: larger than ${maxBytes} bytes (${size})`, { channel: 'wechat_ilink', retryable: false });

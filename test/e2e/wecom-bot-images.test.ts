@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeWecom, type BotDelivery } from '../fakes/wecom/index.js';
+import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { solidPng } from '../helpers/images.js';
+
+const ENTRY = 'looker.wecom_bot';
+
+let t: TestGateway | undefined;
+let fake: FakeWecom | undefined;
+let llm: FakeLlm | undefined;
+afterEach(async () => {
+  await t?.close();
+  await fake?.close();
+  await llm?.close();
+  t = fake = llm = undefined;
+});
+
+/** A fake WeCom robot, a fake model and a gateway whose openai agent reads images, connected. */
+async function setup() {
+  fake = await FakeWecom.start();
+  llm = await startFakeLlm();
+  const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } };
+  const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images: true };
+  t = await startTestGateway({ agents: { looker: { profile, entries: [entry] } } });
+  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  await fake.waitForBotConnection();
+  return { t, fake, llm };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Reply frames the fake accepted for a callback. */
+const accepted = (d: BotDelivery) => d.replies.filter((r) => r.errcode === 0).length;
+
+async function mediaMetric(t: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
+  const values = (await t.gateway.metrics.mediaDownloads.get()).values;
+  return values.find((v) => v.labels.channel === 'wecom_bot' && v.labels.outcome === outcome)?.value ?? 0;
+}
+
+describe('wecom_bot: images to an agent that reads them', () => {
+  it('passes the photo a member sent, decrypted, to the model, and answers once on the message\'s stream', async () => {
+    const { t, fake, llm } = await setup();
+    const png = solidPng(3, 2, [0, 128, 255]);
+    const d = fake.sendBotMessage({ type: 'image', data: png }, { from: 'zhangsan' });
+    await fake.waitForBotReply(d);
+    expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
+    expect(d.text).toBe('reply to: [image] (+1 image)');
+    await sleep(300); // a second answer would show up here
+    expect(accepted(d)).toBe(1);
+    expect(fake.botSent).toHaveLength(0);
+    expect(llm.requests).toHaveLength(1);
+    expect(await mediaMetric(t, 'ok')).toBe(1);
+
+    // The key is stored with the message for any process to use, and the admin API shows it masked.
+    const [summary] = await t.gateway.store.listMessages({ limit: 1 });
+    const aeskey = (d.body.image as { aeskey: string }).aeskey;
+    expect((await t.gateway.store.getMessage(summary!.id))?.message.media).toEqual([{ kind: 'image', ref: (d.body.image as { url: string }).url, key: aeskey }]);
+    const res = await t.admin('GET', `/messages/${summary!.id}`);
+    expect(res.status).toBe(200);
+    expect(res.json.message.media[0].key).not.toBe(aeskey);
+    expect(JSON.stringify(res.json)).not.toContain(aeskey);
+  });
+
+  it('passes every image of a mixed message with its text, in order', async () => {
+    const { fake, llm } = await setup();
+    const red = solidPng(1, 1, [255, 0, 0]);
+    const green = solidPng(2, 1, [0, 255, 0]);
+    const d = fake.sendBotMessage(
+      { type: 'mixed', items: [{ type: 'text', content: '哪张更亮？' }, { type: 'image', data: red }, { type: 'image', data: green }] },
+      { chatType: 'group', chatId: 'wrGroup1', from: 'lisi' },
+    );
+    await fake.waitForBotReply(d);
+    expect(imagesOf(llm.requests[0]!)).toEqual([
+      { mimeType: 'image/png', data: red },
+      { mimeType: 'image/png', data: green },
+    ]);
+    expect(d.text).toBe('reply to: 哪张更亮？\n[image]\n[image] (+2 images)');
+    expect(accepted(d)).toBe(1);
+  });
+
+  it('answers from the text when the URL has expired, once, with media_error in the timeline', async () => {
+    const { t, fake, llm } = await setup();
+    fake.botMediaUrlTtlMs = 0; // as if the 5 minutes had passed before the agent got to it
+    const d = fake.sendBotMessage({ type: 'mixed', items: [{ type: 'text', content: 'what is this?' }, { type: 'image', data: solidPng() }] });
+    await fake.waitForBotReply(d);
+    expect(d.text).toBe('reply to: what is this?\n[image]');
+    expect(imagesOf(llm.requests[0]!)).toEqual([]);
+    await sleep(300);
+    expect(accepted(d)).toBe(1);
+    expect(fake.botSent).toHaveLength(0);
+    expect(llm.requests).toHaveLength(1);
+
+    const [summary] = await t.gateway.store.listMessages({ limit: 1 });
+    const detail = await t.gateway.store.getMessage(summary!.id);
+    expect(detail?.status).toBe('done');
+    const event = detail!.timeline.find((e) => e.stage === 'media_error');
+    expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image .*wecom_bot: image download: HTTP 404 \(the URL expired/);
+    expect(await mediaMetric(t, 'failed')).toBe(1);
+  });
+});
