@@ -286,7 +286,7 @@ describe('relay example: images users send reach agents that read them', () => {
     const detail = await t.gateway.store.getMessage(summary!.id);
     expect(detail?.status).toBe('done');
     const event = detail!.timeline.find((e) => e.stage === 'media_error');
-    expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image f-1: relay: file f-1 is gone \(404\)/);
+    expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image 1: relay: file f-1 is gone \(404\)/);
     expect(await mediaMetric(t, 'failed')).toBe(1);
   });
 
