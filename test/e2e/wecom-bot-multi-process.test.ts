@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
+import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { solidPng } from '../helpers/images.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { dropSchemas, pgQuery } from '../helpers/postgres.js';
 import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
@@ -15,10 +17,13 @@ describe.skipIf(!PG_URL)('a wecom_bot entry with two gateway processes on one Po
   let schema = '';
   const gateways: TestGateway[] = [];
   let fake: FakeWecom | undefined;
+  let llm: FakeLlm | undefined;
   let root: string | undefined;
   afterEach(async () => {
     for (const g of gateways.splice(0)) await g.close({ keepWorkspace: true });
     await fake?.close();
+    await llm?.close();
+    llm = undefined;
     if (root) removeWorkspace(root);
     if (schema) await dropSchemas(PG_URL!, [schema]);
   });
@@ -110,4 +115,32 @@ describe.skipIf(!PG_URL)('a wecom_bot entry with two gateway processes on one Po
       PG_URL!, `SELECT lease_owner, count(*)::int AS n FROM ${schema}.inbound GROUP BY lease_owner`);
     expect(claimers.find((c) => c.lease_owner === standby.gateway.owner)?.n ?? 0).toBeGreaterThan(0);
   }, 30_000);
+
+  it('passes a photo to the agent in the standby process: it downloads the media from the entry config alone', async () => {
+    schema = `cc_wbz_${process.pid}_${Date.now().toString(36)}`;
+    fake = await FakeWecom.start();
+    llm = await startFakeLlm();
+    const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } };
+    const profile = { provider: 'openai', model: 'vision', base_url: llm.url, api_key: 'k', images: true };
+    root = makeWorkspace({ settings: { limits: { lease_ms: LEASE_MS } }, agents: { bot: { profile, entries: [entry] } } });
+    const running = await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) });
+    gateways.push(running);
+    await running.until(() => running.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const standby = await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) });
+    gateways.push(standby);
+    await standby.until(() => standby.gateway.keeper.statusOf(ENTRY)?.state === 'standby');
+    await fake.waitForBotConnection();
+    // Only the standby process runs agents now: the message is received by one process and answered by the other.
+    await running.gateway.heartbeat.stop();
+
+    const png = solidPng(2, 3, [40, 200, 40]);
+    const d = fake.sendBotMessage({ type: 'image', data: png });
+    await fake.waitForBotReply(d, 10_000);
+    expect(d.text).toBe('reply to: [image] (+1 image)');
+    expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
+    const downloads = (await standby.gateway.metrics.mediaDownloads.get()).values;
+    expect(downloads.find((v) => v.labels.outcome === 'ok')?.value).toBe(1);
+    expect(fake.connectionCount).toBe(1);
+  }, 30_000);
 });
+
