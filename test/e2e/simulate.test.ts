@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateCommand } from '../../src/cli/commands/simulate.js';
+import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { solidPng } from '../helpers/images.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
 import { makeWorkspace } from '../helpers/workspace.js';
 
@@ -79,3 +82,27 @@ describe('cococat simulate wechat_ilink', () => {
     expect(printed.filter((l) => l.startsWith('微信 bot'))).toEqual(['微信 bot: 你好 微信', '微信 bot: and again']);
   }, 30_000);
 });
+
+describe('cococat simulate: /image <file>', () => {
+  let llm: FakeLlm;
+  beforeAll(async () => {
+    llm = await startFakeLlm();
+  });
+  afterAll(() => llm.close());
+
+  it.each(['wechat_mp', 'feishu', 'wecom', 'wecom_bot', 'wechat_ilink'])('sends the file as the %s user\'s photo, which a vision agent sees', async (channel) => {
+    const png = solidPng(2, 2, [channel.length * 10, 0, 0]);
+    const folder = dirs.make('cococat-sim-img-');
+    const file = join(folder, 'photo.png');
+    writeFileSync(file, png);
+    const workspace = dirs.track(makeWorkspace({ agents: { eyes: { profile: { provider: 'openai', model: 'vision', base_url: llm.url, api_key: 'k', images: true } } } }));
+    llm.reset();
+    const { code, printed } = await simulate([`/image ${join(folder, 'missing.png')}`, `/image ${file}`], { workspace, agent: 'eyes', channel });
+    expect(code).toBe(0);
+    expect(printed).toContain(`(cannot read ${join(folder, 'missing.png')}: ENOENT: no such file or directory, open '${join(folder, 'missing.png')}')`);
+    expect(printed.filter((l) => l.endsWith('reply to: [image] (+1 image)'))).toHaveLength(1);
+    expect(llm.requests).toHaveLength(1);
+    expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
+  }, 30_000);
+});
+

@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createDemoWorkspace } from '../../config/demo-workspace.js';
 import { SecretVault } from '../../config/secrets.js';
 import { readEntriesRaw, writeEntriesRaw } from '../../config/workspace-writer.js';
 import { createLogger } from '../../core/logger.js';
+import { MAX_IMAGE_BYTES } from '../../core/media.js';
 import { Gateway } from '../../gateway.js';
 import { buildServer } from '../../server/build-server.js';
-import { FakeFeishu, type SentMessage } from '../../../test/fakes/feishu/index.js';
+import { FakeFeishu, type ReceiveMessageEvent, type SentMessage } from '../../../test/fakes/feishu/index.js';
 import { startFakeWechatMp } from '../../../test/fakes/wechat-mp/server.js';
 import { FakeIlink } from '../../../test/fakes/ilink/index.js';
-import { FakeWecom, wecomMessage } from '../../../test/fakes/wecom/index.js';
+import { FakeWecom, wecomMessage, type BotDelivery } from '../../../test/fakes/wecom/index.js';
 
 export interface SimulateOptions {
   workspace: string;
@@ -37,6 +38,8 @@ interface Simulation {
   intro: string[];
   /** One typed line, as the platform would deliver it; prints what the user sees. */
   send(text: string): Promise<void>;
+  /** A photo the user sends (`/image <file>`), served by the fake as the platform serves media. */
+  sendImage(data: Buffer): Promise<void>;
   /** Prints replies that arrived since the last call. */
   flush(): void;
   close(): Promise<void>;
@@ -93,12 +96,15 @@ export async function simulateCommand(opts: SimulateOptions): Promise<number> {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const line of sim.intro) opts.print(line);
+    opts.print('"/image <file>" sends a photo (png, jpeg, gif or webp; an agent with images: true sees it).');
 
     const poller = setInterval(() => sim.flush(), 100);
     try {
       for await (const line of createInterface({ input: opts.input, terminal: false })) {
         const text = line.trim();
-        if (text) await sim.send(text);
+        const image = /^\/image\s+(.+)$/.exec(text);
+        if (image) await sendImageFile(sim, image[1]!, opts.print);
+        else if (text) await sim.send(text);
       }
       const until = Date.now() + LINGER_MS;
       while (Date.now() < until) {
@@ -116,12 +122,34 @@ export async function simulateCommand(opts: SimulateOptions): Promise<number> {
   }
 }
 
+/** Reads the file a `/image` line names and sends it; a file that cannot be read is reported, not sent. */
+async function sendImageFile(sim: Simulation, path: string, print: (line: string) => void): Promise<void> {
+  let data: Buffer;
+  try {
+    data = readFileSync(resolve(path));
+  } catch (err) {
+    print(`(cannot read ${path}: ${(err as Error).message})`);
+    return;
+  }
+  if (data.length > MAX_IMAGE_BYTES) {
+    print(`(${path} is ${data.length} bytes; agents take images up to ${MAX_IMAGE_BYTES})`);
+    return;
+  }
+  await sim.sendImage(data);
+}
+
 /** A 公众号 in safe mode, reply_mode auto: passive replies in the response, the rest through 客服. */
 async function simulateWechatMp({ vault, entryKey, agent, user = 'oSimulatedUser', print }: Parameters<Simulator>[0]): Promise<Simulation> {
   // A simulated account: fresh credentials, kept in the vault like real ones.
   const account = { appId: `wx${randomBytes(8).toString('hex')}`, appSecret: randomBytes(16).toString('hex'), token: randomBytes(8).toString('hex'), encodingAesKey: randomBytes(32).toString('base64').slice(0, 43) };
   const fake = await startFakeWechatMp({ ...account, mode: 'safe' });
   let shown = 0;
+  // The passive reply, when the agent answered within WeChat's 5 s; later ones come through 客服 (flush).
+  const answered = (result: Awaited<ReturnType<typeof fake.push>>) => {
+    const last = result.attempts.at(-1);
+    if (result.reply) print(`公众号: ${result.reply.xml.Content ?? ''}`);
+    else if (last?.status !== 200) print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
+  };
   return {
     channel: 'wechat_mp',
     config: {
@@ -142,10 +170,10 @@ async function simulateWechatMp({ vault, entryKey, agent, user = 'oSimulatedUser
     ],
     async send(text) {
       const message = text === '/follow' ? ({ type: 'event', event: 'subscribe' } as const) : ({ type: 'text', content: text } as const);
-      const result = await fake.push(user, message);
-      const last = result.attempts.at(-1);
-      if (result.reply) print(`公众号: ${result.reply.xml.Content ?? ''}`);
-      else if (last?.status !== 200) print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
+      answered(await fake.push(user, message));
+    },
+    async sendImage(data) {
+      answered(await fake.sendImage(user, data));
     },
     flush() {
       const received = fake.received(user);
@@ -176,26 +204,31 @@ async function simulateFeishu({ vault, entryKey, agent, user = 'ou_simulated0000
     ],
     async send(text) {
       const group = /^\/group\s+(.+)$/.exec(text);
-      const event = group ? fake.textEvent(group[1]!, { from: user, chatType: 'group', mentionBot: true }) : fake.textEvent(text, { from: user });
-      const delivery = fake.pushEvent(event);
-      await delivery.done;
-      if (delivery.status !== 'acked') {
-        print(`(the gateway did not acknowledge the event: ${delivery.acks.map((a) => a.code).join(', ') || 'no answer'})`);
-        return;
-      }
-      // Replies are sent through the API after the ack; wait for this message's first one.
-      const messageId = event.event.message.message_id;
-      const chat = event.event.message.chat_id;
-      const answered = () => pending.some((m) => (group ? m.replyTo === messageId : m.chatId === chat));
-      await fake.waitFor(answered, FEISHU_REPLY_WAIT_MS, 'a reply').catch(() => undefined);
-      flush();
+      await deliver(group ? fake.textEvent(group[1]!, { from: user, chatType: 'group', mentionBot: true }) : fake.textEvent(text, { from: user }), !!group);
     },
+    sendImage: (data) => deliver(fake.imageEvent({ from: user, data }), false),
     flush,
     async close() {
       stop();
       await fake.close();
     },
   };
+
+  /** Pushes one event over the long connection and waits for the reply to it. */
+  async function deliver(event: ReceiveMessageEvent, group: boolean): Promise<void> {
+    const delivery = fake.pushEvent(event);
+    await delivery.done;
+    if (delivery.status !== 'acked') {
+      print(`(the gateway did not acknowledge the event: ${delivery.acks.map((a) => a.code).join(', ') || 'no answer'})`);
+      return;
+    }
+    // Replies are sent through the API after the ack; wait for this message's first one.
+    const messageId = event.event.message.message_id;
+    const chat = event.event.message.chat_id;
+    const answered = () => pending.some((m) => (group ? m.replyTo === messageId : m.chatId === chat));
+    await fake.waitFor(answered, FEISHU_REPLY_WAIT_MS, 'a reply').catch(() => undefined);
+    flush();
+  }
 }
 
 /** How long one typed line waits for its first reply before the next line is sent. */
@@ -227,21 +260,25 @@ async function simulateWecom({ vault, entryKey, agent, user = 'SimulatedMember',
       `Simulated WeCom self-built app ↔ agent "${agent}" (entry ${entryKey}, callback mode).`,
       `You are the member ${user}. Type a message; /enter opens the app's chat (enter_agent); Ctrl-D ends.`,
     ],
-    async send(text) {
-      const before = fake.delivered(user).length;
-      const result = await fake.push(user, text === '/enter' ? wecomMessage.enterAgent() : wecomMessage.text(text));
-      const last = result.attempts.at(-1);
-      if (last?.status !== 200) {
-        print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
-        return;
-      }
-      // Replies come through message/send after the empty 200; wait for this message's first one.
-      await fake.waitFor(() => fake.delivered(user).length > before, WECOM_REPLY_WAIT_MS).catch(() => undefined);
-      flush();
-    },
+    send: (text) => deliver(() => fake.push(user, text === '/enter' ? wecomMessage.enterAgent() : wecomMessage.text(text))),
+    sendImage: (data) => deliver(() => fake.sendImage(user, data)),
     flush,
     close: () => fake.close(),
   };
+
+  /** Pushes one callback and waits for the first reply sent after it. */
+  async function deliver(push: () => ReturnType<typeof fake.push>): Promise<void> {
+    const before = fake.delivered(user).length;
+    const result = await push();
+    const last = result.attempts.at(-1);
+    if (last?.status !== 200) {
+      print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
+      return;
+    }
+    // Replies come through message/send after the empty 200; wait for this message's first one.
+    await fake.waitFor(() => fake.delivered(user).length > before, WECOM_REPLY_WAIT_MS).catch(() => undefined);
+    flush();
+  }
 }
 
 /**
@@ -265,17 +302,22 @@ async function simulateWecomBot({ vault, entryKey, agent, user = 'SimulatedUser'
     ],
     async send(text) {
       const group = text.startsWith('/group ');
-      const delivery = fake.sendBotText(group ? text.slice('/group '.length) : text, { from: user, chatType: group ? 'group' : 'single' });
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([delivery.done, new Promise((r) => (timer = setTimeout(r, WECOM_REPLY_WAIT_MS)))]);
-      clearTimeout(timer);
-      if (delivery.text !== undefined) print(`企业微信机器人${group ? ' (in the group)' : ''}: ${delivery.text}`);
-      else print(`(no answer within ${WECOM_REPLY_WAIT_MS / 1000} s; the message is ${delivery.status})`);
-      flush();
+      await answerOf(fake.sendBotText(group ? text.slice('/group '.length) : text, { from: user, chatType: group ? 'group' : 'single' }), group);
     },
+    sendImage: (data) => answerOf(fake.sendBotMessage({ type: 'image', data }, { from: user }), false),
     flush,
     close: () => fake.close(),
   };
+
+  /** Waits for the streamed answer to one message and prints it once finished. */
+  async function answerOf(delivery: BotDelivery, group: boolean): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([delivery.done, new Promise((r) => (timer = setTimeout(r, WECOM_REPLY_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (delivery.text !== undefined) print(`企业微信机器人${group ? ' (in the group)' : ''}: ${delivery.text}`);
+    else print(`(no answer within ${WECOM_REPLY_WAIT_MS / 1000} s; the message is ${delivery.status})`);
+    flush();
+  }
 }
 
 /** How long a typed line waits for the first part of the personal WeChat answer. */
@@ -292,22 +334,26 @@ async function simulateWechatIlink({ vault, entryKey, agent, user = 'simulated_u
   return {
     channel: 'wechat_ilink',
     // The login's result, as if the QR code had been scanned: the token in the vault, the bot's id and address.
-    config: { base_url: fake.url, bot_token: vault.put(`${entryKey}.bot_token`, fake.botToken), bot_id: fake.botId },
+    config: { base_url: fake.url, cdn_base_url: fake.cdnUrl, bot_token: vault.put(`${entryKey}.bot_token`, fake.botToken), bot_id: fake.botId },
     listening: () => undefined,
     intro: [
       `Simulated personal WeChat (iLink) bot ${fake.botId} ↔ agent "${agent}" (entry ${entryKey}, long poll).`,
       `You are the user ${user}@im.wechat. Type a message; Ctrl-D ends.`,
     ],
-    async send(text) {
-      fake.userSends(user, text);
-      const deadline = Date.now() + ILINK_REPLY_WAIT_MS;
-      while (fake.sent(user).length === shown && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      if (fake.sent(user).length === shown) print(`(no answer within ${ILINK_REPLY_WAIT_MS / 1000} s)`);
-      flush();
-    },
+    send: (text) => answerOf(() => fake.userSends(user, text)),
+    sendImage: (data) => answerOf(() => fake.userSendsImage(user, data)),
     flush,
     close: () => fake.close(),
   };
+
+  /** Has the user send one message and waits for the first part of the answer. */
+  async function answerOf(userSends: () => void): Promise<void> {
+    userSends();
+    const deadline = Date.now() + ILINK_REPLY_WAIT_MS;
+    while (fake.sent(user).length === shown && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (fake.sent(user).length === shown) print(`(no answer within ${ILINK_REPLY_WAIT_MS / 1000} s)`);
+    flush();
+  }
 }
 
 /** What a Feishu message shows: a text's text, a card's markdown. */
