@@ -56,12 +56,16 @@ export async function readMediaBody(response: Response, maxBytes: number, what: 
   }
   const parts: Buffer[] = [];
   let size = 0;
-  if (response.body) {
-    for await (const part of response.body as AsyncIterable<Uint8Array>) {
-      size += part.byteLength;
-      if (size > maxBytes) throw tooLarge(what, size, maxBytes);
-      parts.push(Buffer.from(part));
+  const reader = response.body?.getReader();
+  for (;;) {
+    const part = await reader?.read();
+    if (!part || part.done) break;
+    size += part.value.byteLength;
+    if (size > maxBytes) {
+      await reader!.cancel().catch(() => {});
+      throw tooLarge(what, size, maxBytes);
     }
+    parts.push(Buffer.from(part.value));
   }
   return Buffer.concat(parts, size);
 }

@@ -5,11 +5,11 @@ import { feishuChannel } from '../../src/channels/feishu/index.js';
 import { fetchFeishuMedia } from '../../src/channels/feishu/media.js';
 import { parseLarkEvent, toChatMessage } from '../../src/channels/feishu/parse.js';
 import { systemClock } from '../../src/core/clock.js';
-import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { FakeFeishu, type FakeFeishuOptions, type ReceiveMessageEvent } from '../fakes/feishu/index.js';
 import { solidPng } from '../helpers/images.js';
+import { rejectionOf } from '../helpers/media.js';
 
 /**
  * The Feishu image download (`fetchMedia`) against the fake platform: the message the channel's parse makes from
@@ -46,15 +46,6 @@ function download(fake: FakeFeishu, message: ChatMessage, ref: MediaRef = messag
   });
 }
 
-/** The CocoError a download rejects with. */
-async function failure(promise: Promise<unknown>): Promise<CocoError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CocoError);
-  return err as CocoError;
-}
 
 describe('feishu fetchMedia', () => {
   it('is declared on the channel type, so the panel shows it and any process can download', () => {
@@ -115,7 +106,7 @@ describe('feishu fetchMedia', () => {
     const fake = await startFake();
     // An image event whose bytes the platform does not have for this message.
     const message = messageOf(fake.messageEvent({ type: 'image', imageKey: 'img_v3_elsewhere' }));
-    const err = await failure(download(fake, message));
+    const err = await rejectionOf(download(fake, message));
     expect(err.code).toBe('COCO_ERR_MEDIA');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/^feishu: image download: .*HTTP 400 code 234003.*not in this message/);
@@ -126,7 +117,7 @@ describe('feishu fetchMedia', () => {
     const fake = await startFake();
     const event = fake.imageEvent();
     fake.recallMessage(event.event.message.message_id);
-    const err = await failure(download(fake, messageOf(event)));
+    const err = await rejectionOf(download(fake, messageOf(event)));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(err.message).toMatch(/code 230110.*deleted or recalled/);
   });
@@ -135,11 +126,11 @@ describe('feishu fetchMedia', () => {
     const fake = await startFake();
     const message = messageOf(fake.imageEvent());
     fake.failNextDownloads(1, { code: 234004 });
-    const notInChat = await failure(download(fake, message));
+    const notInChat = await rejectionOf(download(fake, message));
     expect(notInChat).toMatchObject({ retryable: false });
     expect(notInChat.message).toMatch(/code 234004: App not in chat\. \(the app is not in the chat/);
     fake.failNextDownloads(1, { code: 234009 });
-    const noPermission = await failure(download(fake, message));
+    const noPermission = await rejectionOf(download(fake, message));
     expect(noPermission).toMatchObject({ retryable: false });
     expect(noPermission.message).toMatch(/code 234009.*no permission/);
   });
@@ -148,11 +139,11 @@ describe('feishu fetchMedia', () => {
     const fake = await startFake();
     const message = messageOf(fake.imageEvent());
     fake.failNextDownloads(1, { code: 99991400, headers: { 'x-ogw-ratelimit-reset': '2' } });
-    const limited = await failure(download(fake, message));
+    const limited = await rejectionOf(download(fake, message));
     expect(limited).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true, retryAfterMs: 2_000 });
     expect(limited.message).toMatch(/HTTP 429 code 99991400/);
     fake.failNextDownloads(1, { code: 1, status: 502 });
-    expect(await failure(download(fake, message))).toMatchObject({ retryable: true });
+    expect(await rejectionOf(download(fake, message))).toMatchObject({ retryable: true });
     // The next try succeeds: nothing was wrong with the image.
     expect((await download(fake, message)).mimeType).toBe('image/png');
   });
@@ -172,7 +163,7 @@ describe('feishu fetchMedia', () => {
     const fake = await startFake();
     const message = messageOf(fake.imageEvent());
     fake.failNextDownloads(2, { code: 99991663 });
-    const err = await failure(download(fake, message));
+    const err = await rejectionOf(download(fake, message));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(err.message).toMatch(/code 99991663/);
     expect(fake.resourceCalls).toHaveLength(2);
@@ -183,7 +174,7 @@ describe('feishu fetchMedia', () => {
     const fake = await startFake();
     const big = Buffer.concat([solidPng(), Buffer.alloc(4_096)]);
     const message = messageOf(fake.imageEvent({ data: big }));
-    const err = await failure(download(fake, message, undefined, { maxBytes: 1_024 }));
+    const err = await rejectionOf(download(fake, message, undefined, { maxBytes: 1_024 }));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(err.message).toMatch(/^feishu: image download: larger than 1024 bytes/);
     expect((await download(fake, message, undefined, { maxBytes: big.length })).data.length).toBe(big.length);
@@ -193,7 +184,7 @@ describe('feishu fetchMedia', () => {
     const fake = await startFake();
     const message = messageOf(fake.imageEvent());
     const secret = 'a-wrong-secret-0123456789';
-    const err = await failure(download(fake, message, undefined, { secret }));
+    const err = await rejectionOf(download(fake, message, undefined, { secret }));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(err.message).toMatch(/10014/);
     expect(err.message).not.toContain(secret);
@@ -205,7 +196,7 @@ describe('feishu fetchMedia', () => {
     const message = messageOf(fake.imageEvent());
     const controller = new AbortController();
     controller.abort(new Error('stopping'));
-    const err = await failure(download(fake, message, undefined, { signal: controller.signal }));
+    const err = await rejectionOf(download(fake, message, undefined, { signal: controller.signal }));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     expect(fake.resourceCalls).toHaveLength(0);
   });

@@ -11,6 +11,7 @@ import { MAX_IMAGE_BYTES } from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { encryptEcb, FakeIlink, ilinkItem, type WeixinMessage } from '../fakes/ilink/index.js';
 import { solidPng } from '../helpers/images.js';
+import { rejectionOf } from '../helpers/media.js';
 
 let fake: FakeIlink | undefined;
 afterEach(async () => {
@@ -29,14 +30,6 @@ function fetchOf(f: FakeIlink, message: ChatMessage, media: MediaRef = message.m
   return fetchIlinkMedia(media, { config, message, clock: systemClock, log: silentLogger(), signal: new AbortController().signal, maxBytes: opts.maxBytes ?? MAX_IMAGE_BYTES });
 }
 
-async function failure(promise: Promise<unknown>): Promise<CocoError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CocoError);
-  return err as CocoError;
-}
 
 describe('wechat_ilink media: keys and AES-128-ECB', () => {
   it('reads the key from an image\'s hex aeskey, and from aes_key as base64 of raw bytes or of hex digits', () => {
@@ -132,11 +125,11 @@ describe('wechat_ilink media download from the CDN', () => {
   it('refuses an expired or unknown file as final, naming the status and the CDN\'s reason', async () => {
     fake = await FakeIlink.start();
     const message = chatMessage(fake.userSendsImage('carol', solidPng(), { expired: true }));
-    const err = await failure(fetchOf(fake, message));
+    const err = await rejectionOf(fetchOf(fake, message));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false, statusCode: 404 });
     expect(err.message).toBe('wechat_ilink: image download: CDN answered HTTP 404 file expired (the media expired or its parameter is not known)');
     const placeholder = chatMessage(fake.userSends('carol', [ilinkItem.image()]));
-    expect(await failure(fetchOf(fake, placeholder))).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 404 file not found/) });
+    expect(await rejectionOf(fetchOf(fake, placeholder))).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 404 file not found/) });
   });
 
   it('tries again after a 5xx or an unreachable CDN, and refuses over maxBytes or a key that does not fit, as final', async () => {
@@ -144,15 +137,15 @@ describe('wechat_ilink media download from the CDN', () => {
     const png = Buffer.concat([solidPng(), Buffer.alloc(3_000, 1)]);
     const message = chatMessage(fake.userSendsImage('dan', png));
     fake.failNext('cdn_download', { http: 502 });
-    expect(await failure(fetchOf(fake, message))).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true, message: expect.stringMatching(/HTTP 502/) });
-    const down = await failure(fetchOf(fake, message, undefined, { cdn: 'http://127.0.0.1:1/c2c' }));
+    expect(await rejectionOf(fetchOf(fake, message))).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true, message: expect.stringMatching(/HTTP 502/) });
+    const down = await rejectionOf(fetchOf(fake, message, undefined, { cdn: 'http://127.0.0.1:1/c2c' }));
     expect(down).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     expect(down.message).toMatch(/^wechat_ilink: image download: CDN 127\.0\.0\.1:1 unreachable/);
     expect(down.message).not.toContain('encrypted_query_param');
 
-    const tooBig = await failure(fetchOf(fake, message, undefined, { maxBytes: 1_000 }));
+    const tooBig = await rejectionOf(fetchOf(fake, message, undefined, { maxBytes: 1_000 }));
     expect(tooBig).toMatchObject({ retryable: false, message: expect.stringMatching(/larger than 1000 bytes/) });
-    expect(await failure(fetchOf(fake, message, undefined, { maxBytes: png.length - 1 }))).toMatchObject({
+    expect(await rejectionOf(fetchOf(fake, message, undefined, { maxBytes: png.length - 1 }))).toMatchObject({
       retryable: false,
       message: expect.stringMatching(new RegExp(`larger than ${png.length - 1} bytes`)),
     });
@@ -168,7 +161,7 @@ describe('wechat_ilink media download from the CDN', () => {
         return true;
       }
     });
-    const wrongKey = await failure(fetchOf(fake, message, { ...message.media![0]!, key: wrong! }));
+    const wrongKey = await rejectionOf(fetchOf(fake, message, { ...message.media![0]!, key: wrong! }));
     expect(wrongKey).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(wrongKey.message).toMatch(/could not be decrypted with the message's AES key/);
   });

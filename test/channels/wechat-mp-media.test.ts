@@ -4,12 +4,12 @@ import { wechatMpChannel } from '../../src/channels/wechat-mp/index.js';
 import { fetchWechatMpMedia } from '../../src/channels/wechat-mp/media.js';
 import { toChatMessage } from '../../src/channels/wechat-mp/parse.js';
 import { systemClock } from '../../src/core/clock.js';
-import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MAX_IMAGE_BYTES, type MediaContext } from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { MEDIA_TTL_SECONDS, startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { solidPng } from '../helpers/images.js';
+import { rejectionOf } from '../helpers/media.js';
 
 /** A 1×1 baseline JPEG: what WeChat serves a photo as. */
 const JPEG_1PX = Buffer.from(
@@ -44,14 +44,6 @@ async function download(f: FakeWechatMp, ref: string, opts: { maxBytes?: number 
   return fetchWechatMpMedia(media, context(f, media, opts));
 }
 
-async function failure(promise: Promise<unknown>): Promise<CocoError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CocoError);
-  return err as CocoError;
-}
 
 describe('wechat_mp media download (media/get against the fake WeChat)', () => {
   it('is the channel type\'s fetchMedia', () => {
@@ -92,7 +84,7 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     expect(direct.headers.get('content-type')).toBe('text/plain');
     expect(await direct.json()).toMatchObject({ errcode: 40007 });
 
-    const err = await failure(download(f, id));
+    const err = await rejectionOf(download(f, id));
     expect(err.code).toBe('COCO_ERR_MEDIA');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/^wechat_mp: media\/get 40007 invalid media_id: unknown, or older than the 3 days/);
@@ -103,7 +95,7 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     const id = f.addMedia(solidPng());
     expect((await download(f, id)).data).toEqual(solidPng());
     f.advanceTime(MEDIA_TTL_SECONDS);
-    const err = await failure(download(f, id));
+    const err = await rejectionOf(download(f, id));
     expect(err.message).toMatch(/40007/);
     expect(err.retryable).toBe(false);
     expect(f.mediaGets.map((g) => g.errcode)).toEqual([0, 42001, 40007]);
@@ -125,7 +117,7 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     const f = await start();
     const id = f.addMedia(solidPng());
     f.failNextMediaGets(2, 40014);
-    const err = await failure(download(f, id));
+    const err = await rejectionOf(download(f, id));
     expect(err.message).toMatch(/media\/get 40014 access token refused again after a refresh/);
     expect(err.retryable).toBe(false);
     expect(f.mediaGets.map((g) => g.errcode)).toEqual([40014, 40014]);
@@ -135,11 +127,11 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     const f = await start();
     const id = f.addMedia(solidPng());
     f.failNextMediaGets(1, -1);
-    const busy = await failure(download(f, id));
+    const busy = await rejectionOf(download(f, id));
     expect(busy).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     expect(busy.message).toMatch(/-1 system busy/);
     f.failNextMediaGets(1, 48001);
-    const denied = await failure(download(f, id));
+    const denied = await rejectionOf(download(f, id));
     expect(denied.retryable).toBe(false);
     expect(denied.message).toMatch(/48001 API unauthorized/);
   });
@@ -148,7 +140,7 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     const f = await start();
     const big = Buffer.concat([solidPng(), Buffer.alloc(5_000, 7)]);
     const id = f.addMedia(big, 'image/png');
-    const err = await failure(download(f, id, { maxBytes: 1_000 }));
+    const err = await rejectionOf(download(f, id, { maxBytes: 1_000 }));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(err.message).toMatch(/larger than 1000 bytes/);
     expect((await download(f, id, { maxBytes: big.length })).data).toEqual(big);
@@ -164,7 +156,7 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     expect(await download(f, picUrl)).toEqual({ data: png, mimeType: 'image/png' });
     expect(f.mediaGets.at(-1)).toMatchObject({ via: 'PicUrl', errcode: 0 });
     f.expireMedia(id);
-    const err = await failure(download(f, picUrl));
+    const err = await rejectionOf(download(f, picUrl));
     expect(err.message).toMatch(/PicUrl: HTTP 404/);
   });
 
@@ -174,7 +166,7 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     await download(f, id); // the token is cached now
     await f.close();
     fake = undefined;
-    const err = await failure(download(f, id));
+    const err = await rejectionOf(download(f, id));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     expect(err.message).toMatch(/^wechat_mp: media\/get unreachable/);
     expect(err.message).not.toMatch(/access_token/);

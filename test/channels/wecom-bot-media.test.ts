@@ -6,13 +6,13 @@ import { wecomBotChannel } from '../../src/channels/wecom-bot/index.js';
 import { fetchWecomBotMedia } from '../../src/channels/wecom-bot/media.js';
 import { parseBotFrame, toChatMessage } from '../../src/channels/wecom-bot/parse.js';
 import { systemClock } from '../../src/core/clock.js';
-import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MAX_IMAGE_BYTES } from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { decryptFile } from '@wecom/aibot-node-sdk';
 import { FakeWecom, type BotContent } from '../fakes/wecom/index.js';
 import { solidPng } from '../helpers/images.js';
+import { rejectionOf } from '../helpers/media.js';
 
 let fake: FakeWecom | undefined;
 let server: Server | undefined;
@@ -37,14 +37,6 @@ function fetchOf(f: FakeWecom, message: ChatMessage, media: MediaRef, maxBytes =
   return fetchWecomBotMedia(media, { config, message, clock: systemClock, log: silentLogger(), signal: new AbortController().signal, maxBytes });
 }
 
-async function failure(promise: Promise<unknown>): Promise<CocoError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CocoError);
-  return err as CocoError;
-}
 
 describe('wecom_bot media download', () => {
   it('is the channel definition\'s fetchMedia', () => {
@@ -89,7 +81,7 @@ describe('wecom_bot media download', () => {
     fake.botMediaUrlTtlMs = 0; // as if the 5 minutes had passed
     const message = chatMessage(fake, { type: 'image', data: solidPng() });
     expect((await fetch(message.media![0]!.ref)).status).toBe(404);
-    const err = await failure(fetchOf(fake, message, message.media![0]!));
+    const err = await rejectionOf(fetchOf(fake, message, message.media![0]!));
     expect(err.code).toBe('COCO_ERR_MEDIA');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/^wecom_bot: image download: HTTP 404 \(the URL expired: .*5 minutes/);
@@ -100,10 +92,10 @@ describe('wecom_bot media download', () => {
     const big = Buffer.concat([solidPng(), Buffer.alloc(2_000, 1)]);
     const message = chatMessage(fake, { type: 'image', data: big });
     const media = message.media![0]!;
-    const tooBig = await failure(fetchOf(fake, message, media, 1_000));
+    const tooBig = await rejectionOf(fetchOf(fake, message, media, 1_000));
     expect(tooBig).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(tooBig.message).toMatch(/larger than 1000 bytes/);
-    const oneOver = await failure(fetchOf(fake, message, media, big.length - 1));
+    const oneOver = await rejectionOf(fetchOf(fake, message, media, big.length - 1));
     expect(oneOver.message).toMatch(new RegExp(`larger than ${big.length - 1} bytes`));
     // Exactly at the limit passes (the ciphertext's padding does not count against it).
     expect((await fetchOf(fake, message, media, big.length)).data.equals(big)).toBe(true);
@@ -118,7 +110,7 @@ describe('wecom_bot media download', () => {
         return true;
       }
     });
-    const wrongKey = await failure(fetchOf(fake, message, { ...media, key: wrong! }));
+    const wrongKey = await rejectionOf(fetchOf(fake, message, { ...media, key: wrong! }));
     expect(wrongKey).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(wrongKey.message).toMatch(/could not be decrypted with the message's aeskey/);
     expect(wrongKey.message).not.toContain(media.key);
@@ -134,13 +126,13 @@ describe('wecom_bot media download', () => {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/aibot/media/abc`;
     const message = chatMessage(fake, { type: 'image' });
-    const busy = await failure(fetchOf(fake, message, { kind: 'image', ref: url, key: 'k' }));
+    const busy = await rejectionOf(fetchOf(fake, message, { kind: 'image', ref: url, key: 'k' }));
     expect(busy).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     expect(busy.message).toMatch(/HTTP 503/);
     status = 403;
-    expect(await failure(fetchOf(fake, message, { kind: 'image', ref: url, key: 'k' }))).toMatchObject({ retryable: false });
+    expect(await rejectionOf(fetchOf(fake, message, { kind: 'image', ref: url, key: 'k' }))).toMatchObject({ retryable: false });
 
-    const down = await failure(fetchOf(fake, message, { kind: 'image', ref: 'http://127.0.0.1:1/aibot/media/abc?sig=secret', key: 'k' }));
+    const down = await rejectionOf(fetchOf(fake, message, { kind: 'image', ref: 'http://127.0.0.1:1/aibot/media/abc?sig=secret', key: 'k' }));
     expect(down).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     expect(down.message).toMatch(/^wecom_bot: image download: 127\.0\.0\.1:1 unreachable/);
     expect(down.message).not.toContain('secret');

@@ -4,13 +4,13 @@ import { wecomChannel } from '../../src/channels/wecom/index.js';
 import { fetchWecomMedia } from '../../src/channels/wecom/media.js';
 import { toChatMessage } from '../../src/channels/wecom/parse.js';
 import { systemClock } from '../../src/core/clock.js';
-import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MAX_IMAGE_BYTES, type MediaContext } from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { MEDIA_TTL_MS } from '../fakes/wecom/api.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
 import { solidPng } from '../helpers/images.js';
+import { rejectionOf } from '../helpers/media.js';
 
 /** A 1×1 baseline JPEG: what WeCom serves a photo as. */
 const JPEG_1PX = Buffer.from(
@@ -46,14 +46,6 @@ async function download(f: FakeWecom, ref: string, opts: { maxBytes?: number } =
   return fetchWecomMedia(media, context(f, media, opts));
 }
 
-async function failure(promise: Promise<unknown>): Promise<CocoError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CocoError);
-  return err as CocoError;
-}
 
 describe('wecom media download (media/get against the fake WeCom)', () => {
   it("is the channel type's fetchMedia", () => {
@@ -98,7 +90,7 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     expect(await direct.json()).toMatchObject({ errcode: 40007 });
 
     for (const ref of [id, 'never-uploaded']) {
-      const err = await failure(download(f, ref));
+      const err = await rejectionOf(download(f, ref));
       expect(err.code).toBe('COCO_ERR_MEDIA');
       expect(err.retryable).toBe(false);
       expect(err.message).toMatch(/^wecom: media\/get 40007 invalid media_id: unknown, or older than the 3 days/);
@@ -110,7 +102,7 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     const id = f.addMedia(solidPng());
     expect((await download(f, id)).data).toEqual(solidPng());
     f.advanceTime(MEDIA_TTL_MS / 1000);
-    const err = await failure(download(f, id));
+    const err = await rejectionOf(download(f, id));
     expect(err.message).toMatch(/40007/);
     expect(f.mediaGets.map((g) => g.errcode)).toEqual([0, 42001, 40007]);
   });
@@ -134,7 +126,7 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     const f = await start();
     const id = f.addMedia(solidPng());
     f.failNextMediaGets(2, 42001);
-    const err = await failure(download(f, id));
+    const err = await rejectionOf(download(f, id));
     expect(err.message).toMatch(/media\/get 42001 access token refused again after a refresh/);
     expect(err.retryable).toBe(false);
     expect(f.mediaGets.map((g) => g.errcode)).toEqual([42001, 42001]);
@@ -144,11 +136,11 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     const f = await start();
     const id = f.addMedia(solidPng());
     f.failNextMediaGets(1, -1);
-    expect(await failure(download(f, id))).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
+    expect(await rejectionOf(download(f, id))).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     f.failNextMediaGets(1, 45009);
-    expect(await failure(download(f, id))).toMatchObject({ retryable: true, message: expect.stringMatching(/45009/) });
+    expect(await rejectionOf(download(f, id))).toMatchObject({ retryable: true, message: expect.stringMatching(/45009/) });
     f.failNextMediaGets(1, 48002);
-    const denied = await failure(download(f, id));
+    const denied = await rejectionOf(download(f, id));
     expect(denied.retryable).toBe(false);
     expect(denied.message).toMatch(/48002 API forbidden for this app/);
   });
@@ -157,7 +149,7 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     const f = await start();
     const big = Buffer.concat([solidPng(), Buffer.alloc(5_000, 7)]);
     const id = f.addMedia(big, 'image/png');
-    const err = await failure(download(f, id, { maxBytes: 1_000 }));
+    const err = await rejectionOf(download(f, id, { maxBytes: 1_000 }));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
     expect(err.message).toMatch(/larger than 1000 bytes/);
     expect((await download(f, id, { maxBytes: big.length })).data).toEqual(big);
@@ -183,7 +175,7 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     await download(f, id); // the token is cached now
     await f.close();
     fake = undefined;
-    const err = await failure(download(f, id));
+    const err = await rejectionOf(download(f, id));
     expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
     expect(err.message).toMatch(/^wecom: media\/get unreachable/);
     expect(err.message).not.toMatch(/access_token/);

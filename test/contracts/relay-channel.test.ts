@@ -14,6 +14,7 @@ import { runChannelContract } from './channel.contract.js';
 import { memoryChannelState } from '../../src/core/channel-state.js';
 import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { solidPng } from '../helpers/images.js';
+import { mediaDownloads } from '../helpers/media.js';
 
 async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -240,10 +241,6 @@ describe('relay example: images users send reach agents that read them', () => {
     return { fake, llm, t };
   }
 
-  async function mediaMetric(t: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
-    const values = (await t.gateway.metrics.mediaDownloads.get()).values;
-    return values.find((v) => v.labels.channel === 'relay' && v.labels.outcome === outcome)?.value ?? 0;
-  }
 
   it('passes the photo to the model as an image part next to the text, once, and keeps only the text in history', async () => {
     const { fake, llm, t } = await start(true);
@@ -253,7 +250,7 @@ describe('relay example: images users send reach agents that read them', () => {
     expect(fake.received('dora')).toEqual(['reply to: what is this? [image] (+1 image)']);
     expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
     expect(fake.counts.downloads).toBe(1);
-    expect(await mediaMetric(t, 'ok')).toBe(1);
+    expect(await mediaDownloads(t, 'relay', 'ok')).toBe(1);
 
     // The next turn sees the photo's turn as text: the image bytes are not kept or sent again.
     fake.push('dora', 'and now?');
@@ -287,7 +284,7 @@ describe('relay example: images users send reach agents that read them', () => {
     expect(detail?.status).toBe('done');
     const event = detail!.timeline.find((e) => e.stage === 'media_error');
     expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image 1: relay: file f-1 is gone \(404\)/);
-    expect(await mediaMetric(t, 'failed')).toBe(1);
+    expect(await mediaDownloads(t, 'relay', 'failed')).toBe(1);
   });
 
   it('tries a download that failed with a 5xx once more, and passes the image', async () => {

@@ -3,6 +3,7 @@ import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
 import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
+import { mediaDownloads } from '../helpers/media.js';
 
 /** Images Feishu users send reach an agent with `images: true`, over the long connection and the webhook. */
 
@@ -40,10 +41,6 @@ async function setup(mode: 'websocket' | 'webhook' = 'websocket') {
 const textOf = (m: SentMessage | undefined) => (m?.content as { text?: string } | undefined)?.text;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function mediaMetric(gateway: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
-  const values = (await gateway.gateway.metrics.mediaDownloads.get()).values;
-  return values.find((v) => v.labels.channel === 'feishu' && v.labels.outcome === outcome)?.value ?? 0;
-}
 
 describe('feishu images to agents', () => {
   it('passes the photo a user sends over the long connection to the model, and answers once', async () => {
@@ -59,7 +56,7 @@ describe('feishu images to agents', () => {
     expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
     expect(fake.messagesIn(chat).map(textOf)).toEqual(['reply to: [image] (+1 image)']);
     expect(fake.resourceCalls).toMatchObject([{ messageId: event.event.message.message_id, type: 'image', status: 200 }]);
-    expect(await mediaMetric(t, 'ok')).toBe(1);
+    expect(await mediaDownloads(t, 'feishu', 'ok')).toBe(1);
   });
 
   it('passes both images of a rich-text post pushed to the webhook, in order, with the text', async () => {
@@ -110,7 +107,7 @@ describe('feishu images to agents', () => {
     expect(detail?.status).toBe('done');
     const mediaError = detail!.timeline.find((e) => e.stage === 'media_error');
     expect(mediaError?.detail).toMatch(/^COCO_ERR_MEDIA: image 1: feishu: image download: .*code 230110.*deleted or recalled/);
-    expect(await mediaMetric(t, 'failed')).toBe(1);
+    expect(await mediaDownloads(t, 'feishu', 'failed')).toBe(1);
   });
 
   it('tries a rate-limited download once more and passes the image', async () => {

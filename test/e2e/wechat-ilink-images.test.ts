@@ -3,6 +3,7 @@ import { FakeIlink } from '../fakes/ilink/index.js';
 import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
+import { mediaDownloads } from '../helpers/media.js';
 
 const ENTRY = 'looker.wechat_ilink';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,10 +29,6 @@ async function setup() {
   return { t, fake, llm };
 }
 
-async function mediaMetric(t: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
-  const values = (await t.gateway.metrics.mediaDownloads.get()).values;
-  return values.find((v) => v.labels.channel === 'wechat_ilink' && v.labels.outcome === outcome)?.value ?? 0;
-}
 
 describe('wechat_ilink: images to an agent that reads them', () => {
   it('passes the photo a user sent, downloaded from the CDN and decrypted, to the model, and answers once', async () => {
@@ -44,7 +41,7 @@ describe('wechat_ilink: images to an agent that reads them', () => {
     await sleep(300); // a second answer would show up here
     expect(fake.sent('alice')).toHaveLength(1);
     expect(fake.mediaDownloads).toHaveLength(1);
-    expect(await mediaMetric(t, 'ok')).toBe(1);
+    expect(await mediaDownloads(t, 'wechat_ilink', 'ok')).toBe(1);
 
     // The key is stored with the message, and the admin API shows it masked.
     const aeskey = m.item_list[0]!.image_item!.aeskey!;
@@ -73,7 +70,7 @@ describe('wechat_ilink: images to an agent that reads them', () => {
     expect(detail?.status).toBe('done');
     const event = detail!.timeline.find((e) => e.stage === 'media_error');
     expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image .*wechat_ilink: image download: CDN answered HTTP 404 file expired/);
-    expect(await mediaMetric(t, 'failed')).toBe(1);
+    expect(await mediaDownloads(t, 'wechat_ilink', 'failed')).toBe(1);
   });
 
   it('tries a CDN 5xx once more and then passes the image', async () => {

@@ -3,6 +3,7 @@ import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
+import { mediaDownloads } from '../helpers/media.js';
 
 /** Images a follower sends reach an `images: true` agent: WeChat → webhook → media/get → the model. */
 
@@ -35,10 +36,6 @@ async function setup(images = true) {
   return { t, fake, llm };
 }
 
-async function mediaMetric(t: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
-  const values = (await t.gateway.metrics.mediaDownloads.get()).values;
-  return values.find((v) => v.labels.channel === 'wechat_mp' && v.labels.outcome === outcome)?.value ?? 0;
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 300));
 
@@ -54,7 +51,7 @@ describe('wechat_mp images to agents', () => {
     expect(llm.requests).toHaveLength(1);
     expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
     expect(fake.mediaGets).toEqual([expect.objectContaining({ mediaId: sent.mediaId, errcode: 0, via: 'media/get' })]);
-    expect(await mediaMetric(t, 'ok')).toBe(1);
+    expect(await mediaDownloads(t, 'wechat_mp', 'ok')).toBe(1);
   });
 
   it('answers from the text, once, when the media id has expired, and shows why in the timeline', async () => {
@@ -75,7 +72,7 @@ describe('wechat_mp images to agents', () => {
     expect(detail?.message.media).toEqual([{ kind: 'image', ref: mediaId }]);
     const event = detail!.timeline.find((e) => e.stage === 'media_error');
     expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image .*wechat_mp: media\/get 40007 invalid media_id/);
-    expect(await mediaMetric(t, 'failed')).toBe(1);
+    expect(await mediaDownloads(t, 'wechat_mp', 'failed')).toBe(1);
   });
 
   it('tries a busy media/get once more and passes the image', async () => {

@@ -3,6 +3,7 @@ import { FakeWecom, type BotDelivery } from '../fakes/wecom/index.js';
 import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
+import { mediaDownloads } from '../helpers/media.js';
 
 const ENTRY = 'looker.wecom_bot';
 
@@ -32,10 +33,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Reply frames the fake accepted for a callback. */
 const accepted = (d: BotDelivery) => d.replies.filter((r) => r.errcode === 0).length;
 
-async function mediaMetric(t: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
-  const values = (await t.gateway.metrics.mediaDownloads.get()).values;
-  return values.find((v) => v.labels.channel === 'wecom_bot' && v.labels.outcome === outcome)?.value ?? 0;
-}
 
 describe('wecom_bot: images to an agent that reads them', () => {
   it('passes the photo a member sent, decrypted, to the model, and answers once on the message\'s stream', async () => {
@@ -49,7 +46,7 @@ describe('wecom_bot: images to an agent that reads them', () => {
     expect(accepted(d)).toBe(1);
     expect(fake.botSent).toHaveLength(0);
     expect(llm.requests).toHaveLength(1);
-    expect(await mediaMetric(t, 'ok')).toBe(1);
+    expect(await mediaDownloads(t, 'wecom_bot', 'ok')).toBe(1);
 
     // The key is stored with the message for any process to use, and the admin API shows it masked.
     const [summary] = await t.gateway.store.listMessages({ limit: 1 });
@@ -95,6 +92,6 @@ describe('wecom_bot: images to an agent that reads them', () => {
     expect(detail?.status).toBe('done');
     const event = detail!.timeline.find((e) => e.stage === 'media_error');
     expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image .*wecom_bot: image download: HTTP 404 \(the URL expired/);
-    expect(await mediaMetric(t, 'failed')).toBe(1);
+    expect(await mediaDownloads(t, 'wecom_bot', 'failed')).toBe(1);
   });
 });

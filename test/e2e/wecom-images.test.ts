@@ -3,6 +3,7 @@ import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { FakeWecom, wecomMessage } from '../fakes/wecom/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
+import { mediaDownloads } from '../helpers/media.js';
 
 /** Images a member sends reach an `images: true` agent: WeCom → webhook → media/get → the model. */
 
@@ -34,10 +35,6 @@ async function setup(images = true) {
   return { t, fake, llm };
 }
 
-async function mediaMetric(t: TestGateway, outcome: 'ok' | 'failed'): Promise<number> {
-  const values = (await t.gateway.metrics.mediaDownloads.get()).values;
-  return values.find((v) => v.labels.channel === 'wecom' && v.labels.outcome === outcome)?.value ?? 0;
-}
 
 const texts = (f: FakeWecom, user: string) => f.delivered(user).map((d) => d.content);
 const settle = () => new Promise((r) => setTimeout(r, 300));
@@ -54,7 +51,7 @@ describe('wecom images to agents', () => {
     expect(llm.requests).toHaveLength(1);
     expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
     expect(fake.mediaGets).toEqual([expect.objectContaining({ mediaId: sent.mediaId, errcode: 0, via: 'media/get' })]);
-    expect(await mediaMetric(t, 'ok')).toBe(1);
+    expect(await mediaDownloads(t, 'wecom', 'ok')).toBe(1);
   });
 
   it('refreshes a token WeCom invalidated while the message waited, and still passes the image', async () => {
@@ -86,7 +83,7 @@ describe('wecom images to agents', () => {
     expect(detail?.message.media).toEqual([{ kind: 'image', ref: mediaId }]);
     const event = detail!.timeline.find((e) => e.stage === 'media_error');
     expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image .*wecom: media\/get 40007 invalid media_id/);
-    expect(await mediaMetric(t, 'failed')).toBe(1);
+    expect(await mediaDownloads(t, 'wecom', 'failed')).toBe(1);
   });
 
   it('downloads nothing for an agent without images: true', async () => {

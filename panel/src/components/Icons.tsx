@@ -27,3 +27,13 @@ export function PlusIcon() {
     </svg>
   );
 }
+
+export function ImageIcon() {
+  return (
+    <svg width="18" height="18" viewBox="0 0 24 24" aria-hidden="true">
+      <rect x="3" y="4" width="18" height="16" rx="2.5" stroke="currentColor" strokeWidth="2" fill="none" />
+      <circle cx="8.5" cy="9.5" r="1.8" fill="currentColor" />
+      <path d="m4 18 5.5-5.5 4 4 2.5-2.5L20 18" stroke="currentColor" strokeWidth="2" fill="none" strokeLinejoin="round" />
+    </svg>
+  );
+}

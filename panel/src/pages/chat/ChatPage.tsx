@@ -3,6 +3,7 @@ import { subscribe } from '../../api';
 import type { EntryInfo } from '../messages/types';
 import { href, navigate, useRoute } from '../../router';
 import { usePolled, useNow } from '../../components/live';
+import type { Attachment } from './attachments';
 import { chatApi, errorText } from './chat-api';
 import { chatReducer, emptyChat, type ReplyEvent } from './chat-state';
 import { Composer } from './Composer';
@@ -148,16 +149,16 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
   }, [streaming, onActivity]);
 
   const send = useCallback(
-    async (content: string) => {
+    async (content: string, images: Attachment[]) => {
       const key = `live-u${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
-      dispatch({ type: 'sending', key, text: content, at: Date.now() });
+      dispatch({ type: 'sending', key, text: content, at: Date.now(), images: images.map((a) => ({ url: a.url, name: a.name })) });
       setError(undefined);
       try {
-        const res = await chatApi.send(entryKey, userId, content);
+        const res = await chatApi.send(entryKey, userId, content, images.map((a) => a.base64));
         dispatch({ type: 'accepted', key, messageId: res.messageId });
         onActivity();
       } catch (err) {
-        const text = errorText(err);
+        const text = errorText(err, images.map((a) => a.name));
         dispatch({ type: 'failed', key, error: text });
         setError(text);
       }

@@ -1,14 +1,23 @@
-import { useId, useState, type KeyboardEvent } from 'react';
+import { useId, useState, type ClipboardEvent, type KeyboardEvent } from 'react';
+import type { Attachment } from './attachments';
+import { pastedFiles } from './attachments';
+import { AttachButton, AttachmentStrip, useAttachments } from './ImageAttachments';
 
-/** The message box: Enter sends, Shift+Enter starts a new line. */
-export function Composer({ onSend, disabled }: { onSend: (text: string) => void; disabled?: boolean }) {
+/**
+ * The message box: Enter sends, Shift+Enter starts a new line. Images come from the "Attach image"
+ * picker or a paste; a message may be images alone.
+ */
+export function Composer({ onSend, disabled }: { onSend: (text: string, images: Attachment[]) => void; disabled?: boolean }) {
   const [text, setText] = useState('');
+  const attachments = useAttachments();
   const id = useId();
+  const empty = text.trim() === '' && attachments.items.length === 0;
   const submit = () => {
-    const content = text.trim();
-    if (!content || disabled) return;
-    onSend(content);
+    // While a picked file is still being read, wait: it would otherwise stay behind.
+    if (empty || disabled || attachments.reading > 0) return;
+    onSend(text.trim(), attachments.items);
     setText('');
+    attachments.clear();
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     // isComposing: Enter that confirms an IME candidate (Chinese, Japanese input) must not send.
@@ -16,6 +25,12 @@ export function Composer({ onSend, disabled }: { onSend: (text: string) => void;
       e.preventDefault();
       submit();
     }
+  };
+  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    const files = pastedFiles(e.clipboardData.items);
+    if (files.length === 0) return; // plain text: pasted as usual
+    e.preventDefault();
+    attachments.add(files);
   };
   return (
     <form
@@ -25,11 +40,22 @@ export function Composer({ onSend, disabled }: { onSend: (text: string) => void;
         submit();
       }}
     >
+      <AttachmentStrip attachments={attachments} />
       <label htmlFor={id} className="chat-composer-label">
         Message
       </label>
-      <textarea id={id} value={text} rows={2} maxLength={20000} placeholder="Type a message — Enter sends, Shift+Enter for a new line" onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} />
-      <button type="submit" className="btn btn-primary" disabled={disabled || text.trim() === ''}>
+      <AttachButton onFiles={attachments.add} disabled={disabled} />
+      <textarea
+        id={id}
+        value={text}
+        rows={2}
+        maxLength={20000}
+        placeholder="Type a message — Enter sends, Shift+Enter for a new line; paste or attach images"
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+        onPaste={onPaste}
+      />
+      <button type="submit" className="btn btn-primary" disabled={disabled || empty || attachments.reading > 0}>
         Send
       </button>
     </form>

@@ -33,7 +33,14 @@ function BubbleView({ bubble, now }: { bubble: Bubble; now: number }) {
   if (bubble.role === 'user') {
     return (
       <div className={`chat-bubble chat-bubble-user chat-${bubble.state}`} data-role="user" data-message-id={bubble.messageId}>
-        <div className="chat-text">{text}</div>
+        {bubble.images && (
+          <div className="chat-bubble-images">
+            {bubble.images.map((img, i) => (
+              <img key={i} src={img.url} alt={img.name} title={img.name} />
+            ))}
+          </div>
+        )}
+        {(text !== '' || !bubble.images) && <div className="chat-text">{text}</div>}
         <div className="chat-meta">
           {time}
           {bubble.state === 'sending' && <span> · sending…</span>}

@@ -18,15 +18,25 @@ export const chatApi = {
   conversations: (entryKey: string) => api<{ conversations: Conversation[] }>('GET', `${base(entryKey)}/conversations`).then((r) => r.conversations),
   transcript: (entryKey: string, userId: string) =>
     api<{ turns: TranscriptTurn[]; lastSeq?: number }>('GET', `${base(entryKey)}/transcript?userId=${encodeURIComponent(userId)}`),
-  send: (entryKey: string, userId: string, content: string) =>
-    api<{ messageId: string; duplicate: boolean }>('POST', base(entryKey), { userId, content }),
+  /** Text, images (base64) or both; `content` is left out when empty. */
+  send: (entryKey: string, userId: string, content: string, imagesBase64: string[] = []) =>
+    api<{ messageId: string; duplicate: boolean }>('POST', base(entryKey), {
+      userId,
+      ...(content ? { content } : {}),
+      ...(imagesBase64.length > 0 ? { images: imagesBase64.map((data_base64) => ({ data_base64 })) } : {}),
+    }),
   eventsPath: (entryKey: string, userId: string, after: number) =>
     `${base(entryKey)}/events?userId=${encodeURIComponent(userId)}&after=${after}`,
 };
 
-export function errorText(err: unknown): string {
+/** `imageNames`: the names of the images sent, so an error about `images.<n>…` names its file. */
+export function errorText(err: unknown, imageNames: string[] = []): string {
   if (err instanceof ApiError) {
     if (err.status === 503) return `The entry is not running: ${err.message}`;
+    if (err.status === 413) return `The message is too large for the gateway (at most 1 MiB with its images): ${err.message}`;
+    const image = /^images\.(\d+)\b/.exec(err.field ?? '');
+    const name = image ? imageNames[Number(image[1])] : undefined;
+    if (name !== undefined) return `“${name}” was refused: ${err.message.startsWith(`${err.field}: `) ? err.message.slice(`${err.field}: `.length) : err.message}`;
     return err.message;
   }
   return err instanceof Error ? err.message : String(err);

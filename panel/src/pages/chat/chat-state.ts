@@ -35,6 +35,13 @@ export interface UserBubble {
   /** sending: POST in flight; waiting: accepted, no reply yet; done: answered or loaded from history. */
   state: 'sending' | 'waiting' | 'done' | 'failed';
   error?: string;
+  /** Images sent from this tab (data URLs), shown for the session; the transcript has `[image]` in the text instead. */
+  images?: SentImage[];
+}
+
+export interface SentImage {
+  url: string;
+  name: string;
 }
 
 export interface AssistantBubble {
@@ -62,7 +69,7 @@ export interface ChatState {
 export type ChatAction =
   | { type: 'reset' }
   | { type: 'loaded'; turns: TranscriptTurn[]; lastSeq?: number }
-  | { type: 'sending'; key: string; text: string; at: number }
+  | { type: 'sending'; key: string; text: string; at: number; images?: SentImage[] }
   | { type: 'accepted'; key: string; messageId: string }
   | { type: 'failed'; key: string; error: string }
   | { type: 'reply'; event: ReplyEvent };
@@ -83,8 +90,11 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return emptyChat;
     case 'loaded':
       return loaded(state, action.turns, action.lastSeq);
-    case 'sending':
-      return { ...state, bubbles: [...state.bubbles, { key: action.key, role: 'user', text: action.text, at: action.at, state: 'sending' }] };
+    case 'sending': {
+      const bubble: UserBubble = { key: action.key, role: 'user', text: action.text, at: action.at, state: 'sending' };
+      if (action.images?.length) bubble.images = action.images;
+      return { ...state, bubbles: [...state.bubbles, bubble] };
+    }
     case 'accepted':
       return updateUser(state, action.key, (b) => {
         // The reply may have streamed in before the POST answered (echo agents are quick).
@@ -101,11 +111,16 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 function loaded(state: ChatState, turns: TranscriptTurn[], lastSeq: number | undefined): ChatState {
   const bubbles: Bubble[] = [];
   const seen = new Set(state.seen);
+  // The server keeps no thumbnails: images sent from this tab stay on their message when it is reloaded.
+  const sentImages = new Map(state.bubbles.flatMap((b) => (b.role === 'user' && b.images && b.messageId ? [[b.messageId, b.images] as const] : [])));
   turns.forEach((t, i) => {
     if (t.seq !== undefined) seen.add(t.seq);
     if (t.role === 'user') {
       const pending = t.status === 'queued' || t.status === 'leased';
-      bubbles.push({ key: `t${i}`, role: 'user', text: t.text, at: t.at, messageId: t.messageId, state: pending ? 'waiting' : 'done' });
+      const bubble: UserBubble = { key: `t${i}`, role: 'user', text: t.text, at: t.at, messageId: t.messageId, state: pending ? 'waiting' : 'done' };
+      const images = t.messageId === undefined ? undefined : sentImages.get(t.messageId);
+      if (images) bubble.images = images;
+      bubbles.push(bubble);
       return;
     }
     // The transcript lists a reply chunk by chunk: the chunks of one answer make one bubble.
