@@ -14,6 +14,7 @@ import { Heartbeat, type ResolvedTarget } from './core/heartbeat.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { OutboxSender } from './core/outbox.js';
 import { SceneKeeper } from './core/scene-keeper.js';
+import { UserLimits } from './core/user-limits.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -107,6 +108,7 @@ export class Gateway {
       feedDeliveryOf: (entryKey) => runningHere(entryKey)?.feedDelivery(),
       typingOf: (entryKey, message) => runningHere(entryKey)?.startTyping(message),
       mediaOf: (entryKey) => this.keeper.mediaFetcher(entryKey),
+      userLimits: new UserLimits(this.clock, store.shared ? store : undefined),
       onSent: (entryKey) => this.keeper.countOut(entryKey),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,

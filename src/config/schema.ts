@@ -36,6 +36,23 @@ export const idSchema = z
 
 // ── agents/{id}/profile.yaml ────────────────────────────────────────────────────────────────
 
+/** How many messages one user may have answered, so a flood (or a script) cannot run up the model's bill. */
+export const userLimitSchema = z
+  .object({
+    per_minute: z.number().int().min(1).max(10_000).optional().describe('Messages one user may have answered per minute (bursts up to this many)'),
+    per_day: z.number().int().min(1).max(1_000_000).optional().describe('Messages one user may have answered per day'),
+    notice: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .default('You are sending messages faster than I can answer. Please wait a moment before the next one.')
+      .describe('Sent instead of an answer when a user is over the limit, at most once a minute; later messages over it stay unanswered'),
+  })
+  .strict()
+  .refine((l) => l.per_minute !== undefined || l.per_day !== undefined, { message: 'set per_minute, per_day or both' });
+
+export type UserLimit = z.infer<typeof userLimitSchema>;
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
@@ -54,6 +71,7 @@ const profileBase = {
     .max(2_000)
     .default('Sorry, I cannot answer right now. Please try again in a moment.')
     .describe('Sent when the agent still fails after all retries, so the user is never left in silence'),
+  user_limit: userLimitSchema.optional().describe('Limits how many messages each user may have answered (per entry)'),
 };
 
 /** For agents that can look at images (a vision model, a service that takes them). */

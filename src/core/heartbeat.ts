@@ -5,7 +5,7 @@ import { markdownToText } from '../channels/shared/markdown-to-text.js';
 import { charLength, splitText } from '../channels/shared/split-text.js';
 import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
+import type { HistoryKey, HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
@@ -13,6 +13,7 @@ import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, Typing } from './channel.js';
 import { fetchImages, type MediaContent, type MediaFetcher } from './media.js';
 import { sendContextOf } from './outbox.js';
+import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
 
 /** How long an agent works on a message before the channel shows "typing…" (where it can). */
@@ -50,6 +51,8 @@ export interface HeartbeatDeps {
   typingOf?(entryKey: string, message: InboundItem['message']): Typing | undefined;
   /** Downloads an entry's media (images for agents that read them); undefined when its channel cannot. */
   mediaOf?(entryKey: string): MediaFetcher | undefined;
+  /** Per-user limits (`user_limit` in a profile); without it, none are applied. */
+  userLimits?: UserLimits;
   /** Counts a reply chunk delivered on completion (the outbox counts the ones it sends). */
   onSent(entryKey: string): void;
   concurrency: number;
@@ -114,6 +117,24 @@ export class Heartbeat {
       return;
     }
 
+    const limit = target.profile.user_limit;
+    if (limit && this.deps.userLimits) {
+      try {
+        const verdict = await this.deps.userLimits.take(`${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}`, limit);
+        if (!verdict.ok) {
+          // Not for the agent: the notice (at most once a minute) or nothing; the message log says why.
+          metrics.limited.inc({ channel: item.channelType });
+          log.info({ why: verdict.why, notice: verdict.notify }, 'user over the limit; not answered by the agent');
+          const reply = verdict.notify ? { text: limit.notice, format: 'text' as const } : undefined;
+          await this.complete(item, { status: 'done', reply, turns: [], detail: `${verdict.why}; ${verdict.notify ? 'notice sent' : 'no reply'}` }, log);
+          return;
+        }
+      } catch (err) {
+        await this.retryOrBury(item, err, log);
+        return;
+      }
+    }
+
     const lease = this.keepLease(item, shutdown, log);
     // Only an agent that takes a while gets an indicator: no flicker, and no platform calls for instant answers.
     let typing: Typing | undefined;
@@ -156,39 +177,59 @@ export class Heartbeat {
       // History is written for agents that read it; the message log keeps every message anyway.
       const turns: HistoryTurn[] = target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
       if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: outcome.reply.text, at: now });
-      const replies = this.chunks(item, outcome.reply.text, outcome.reply.format, now);
-      const feed = this.deps.feedDeliveryOf(item.entryKey);
-      const completed = await store.completeInbound(item.id, item.leaseToken, {
-        now,
-        status: outcome.ok ? 'done' : 'fallback',
-        replies,
-        feed: feed && replies.map((r) => feed.payload({ text: r.text, format: r.format }, r.userId, sendContextOf(r))),
-        history: { key: historyKey, turns },
-        detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message,
-        claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
-      });
-      if (!completed) {
-        log.warn('lease lost before the reply was stored; another worker answers this message');
-        return;
-      }
+      const completed = await this.complete(
+        item,
+        { status: outcome.ok ? 'done' : 'fallback', reply: outcome.reply, turns, historyKey, detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message },
+        log,
+      );
+      if (!completed) return;
       if (outcome.ok) metrics.processed.inc({ channel: item.channelType });
       else metrics.failed.inc({ channel: item.channelType, reason: 'agent' });
-      // Next in line: in the feed already, or delivered at once. Otherwise they wait behind earlier replies for the outbox loop.
-      for (const o of completed) {
-        if (o.status !== 'sent') continue;
-        feed?.delivered(o.userId, sendContextOf(o));
-        metrics.outboxSent.inc({ channel: o.channelType });
-        this.deps.onSent(o.entryKey);
-      }
-      const leased = completed.filter((o) => o.status === 'leased');
-      if (leased.length > 0) this.deps.deliver(leased);
-      else if (completed.length === 0) this.deps.onReplies();
     } catch (err) {
       await this.retryOrBury(item, err, log);
     } finally {
       stopTyping();
       lease.release();
     }
+  }
+
+  /**
+   * Stores the reply (if any) and acks the message in one transaction, then hands the chunks that
+   * are next in line to their delivery. False when the lease was lost (another worker answers it).
+   */
+  private async complete(
+    item: InboundItem,
+    result: { status: 'done' | 'fallback'; reply?: { text: string; format: 'text' | 'markdown' }; turns: HistoryTurn[]; historyKey?: HistoryKey; detail: string },
+    log: Logger,
+  ): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const replies = result.reply ? this.chunks(item, result.reply.text, result.reply.format, now) : [];
+    const feed = this.deps.feedDeliveryOf(item.entryKey);
+    const historyKey = result.historyKey ?? { agentId: item.targetId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+    const completed = await this.deps.store.completeInbound(item.id, item.leaseToken, {
+      now,
+      status: result.status,
+      replies,
+      feed: feed && replies.map((r) => feed.payload({ text: r.text, format: r.format }, r.userId, sendContextOf(r))),
+      history: { key: historyKey, turns: result.turns },
+      detail: result.detail,
+      claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
+    });
+    if (!completed) {
+      log.warn('lease lost before the reply was stored; another worker answers this message');
+      return false;
+    }
+    // Next in line: in the feed already, or delivered at once. Otherwise they wait behind earlier replies for the outbox loop.
+    for (const o of completed) {
+      if (o.status !== 'sent') continue;
+      feed?.delivered(o.userId, sendContextOf(o));
+      this.deps.metrics.outboxSent.inc({ channel: o.channelType });
+      this.deps.onSent(o.entryKey);
+    }
+    const leased = completed.filter((o) => o.status === 'leased');
+    if (leased.length > 0) this.deps.deliver(leased);
+    else if (completed.length === 0 && replies.length > 0) this.deps.onReplies();
+    return true;
   }
 
   /**

@@ -21,6 +21,7 @@ export class GatewayMetrics {
   readonly outboxSent = this.counter('cococat_outbox_sent_total', 'Reply chunks delivered', ['channel']);
   readonly outboxRetries = this.counter('cococat_outbox_retries_total', 'Reply chunk deliveries retried', ['channel']);
   readonly outboxDead = this.counter('cococat_outbox_dead_letters_total', 'Reply chunks given up on', ['channel']);
+  readonly limited = this.counter('cococat_messages_limited_total', 'Inbound messages not answered by the agent because their user was over the user limit', ['channel']);
   readonly mediaDownloads = this.counter('cococat_media_downloads_total', 'Images downloaded for agents that read them, by outcome (ok, failed)', ['channel', 'outcome']);
   readonly agentLatency = new Histogram({
     name: 'cococat_agent_latency_seconds',

@@ -203,6 +203,12 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * A rate bucket untouched this long has refilled to full for any window up to a day (the longest a
+ * limit uses), the state a missing bucket starts in: `prune` deletes it.
+ */
+export const RATE_BUCKET_IDLE_MS = 25 * 3_600_000;
+
 export interface RateBucket {
   capacity: number;
   perSecond: number;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/core/message.js';
-import type { ClaimOptions, HistoryKey, InboundItem, InboundResult, NewInbound, NewOutbound, Store } from '../../src/store/store.js';
+import { RATE_BUCKET_IDLE_MS, type ClaimOptions, type HistoryKey, type InboundItem, type InboundResult, type NewInbound, type NewOutbound, type Store } from '../../src/store/store.js';
 
 /**
  * The behaviour every Store must have. Uses only the interface (no SQL), so the SQLite and
@@ -466,6 +466,17 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         const slow = { capacity: 5, perSecond: 0.001, now: t0 };
         const takes = await Promise.all(Array.from({ length: 20 }, () => store.takeRateTokens('bot.web:burst', 1, slow)));
         expect(takes.reduce((sum, t) => sum + t.taken, 0)).toBe(5);
+      });
+
+      it('prunes a bucket idle for RATE_BUCKET_IDLE_MS (it would be full again), and keeps a used one', async () => {
+        const daily = (now: number) => ({ capacity: 3, perSecond: 3 / 86_400, now });
+        await store.takeRateTokens('user:day:idle', 3, daily(t0));
+        await store.takeRateTokens('user:day:busy', 3, daily(t0));
+        await store.takeRateTokens('user:day:busy', 3, daily(t0 + RATE_BUCKET_IDLE_MS));
+        expect(await store.prune(t0 + RATE_BUCKET_IDLE_MS + 1, { dedupRetentionMs: 365 * DAY, feedRetentionMs: 365 * DAY })).toBe(1);
+        // The idle one starts full again, as it would have refilled; the busy one keeps its count.
+        expect(await store.takeRateTokens('user:day:idle', 3, daily(t0 + RATE_BUCKET_IDLE_MS + 2))).toMatchObject({ taken: 3 });
+        expect(await store.takeRateTokens('user:day:busy', 3, daily(t0 + RATE_BUCKET_IDLE_MS + 2))).toMatchObject({ taken: 0 });
       });
     });
 

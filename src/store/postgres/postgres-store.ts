@@ -6,6 +6,7 @@ import type {
   ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, RateBucket, Store, StoreStats,
 } from '../store.js';
+import { RATE_BUCKET_IDLE_MS } from '../store.js';
 import { NOTIFY_CHANNEL, StoreNotifications } from './notifications.js';
 import {
   type ClaimRow,
@@ -288,6 +289,7 @@ const SQL = {
   deleteSentOutbox: `DELETE FROM outbox WHERE status = 'sent' AND reply_to IN (SELECT CAST(id AS TEXT) FROM inbound i WHERE ${prunableSql('$1')})`,
   deleteInbound: `DELETE FROM inbound AS i WHERE ${prunableSql('$1')}`,
   deleteFeed: 'DELETE FROM feed WHERE seq < $1',
+  deleteIdleBuckets: 'DELETE FROM rate_buckets WHERE updated_at < $1',
   // Keeps the newest $1 turns of each conversation.
   trimHistory: `DELETE FROM history AS h USING (
       SELECT agent_id, entry_key, conversation_id, turn,
@@ -651,6 +653,7 @@ export class PostgresStore implements Store {
       const inbound = horizon(await run<{ horizon: number }>(c, 'inboundHorizon', [now - opts.dedupRetentionMs]));
       let deleted = (await run(c, 'deleteSentOutbox', [inbound])).rowCount ?? 0;
       deleted += (await run(c, 'deleteInbound', [inbound])).rowCount ?? 0;
+      deleted += (await run(c, 'deleteIdleBuckets', [now - RATE_BUCKET_IDLE_MS])).rowCount ?? 0;
       const feed = horizon(await run<{ horizon: number }>(c, 'feedHorizon', [now - opts.feedRetentionMs]));
       return deleted + ((await run(c, 'deleteFeed', [feed])).rowCount ?? 0);
     });

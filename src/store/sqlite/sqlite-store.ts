@@ -6,6 +6,7 @@ import type {
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
   EntryBacklog, OutboundStatus, RateBucket, Store, StoreStats,
 } from '../store.js';
+import { RATE_BUCKET_IDLE_MS } from '../store.js';
 import {
   type EventRow,
   type FeedRow,
@@ -290,6 +291,7 @@ export class SqliteStore implements Store {
       deleteEvents: p(`DELETE FROM inbound_events WHERE message_id IN (SELECT id FROM inbound i WHERE ${PRUNABLE})`),
       deleteInbound: p(`DELETE FROM inbound AS i WHERE ${PRUNABLE}`),
       deleteFeed: p('DELETE FROM feed WHERE seq < ?'),
+      deleteIdleBuckets: p('DELETE FROM rate_buckets WHERE updated_at < ?'),
       inboundHorizon: p<number>(horizonSql('inbound', 'id', '?')).pluck(),
       feedHorizon: p<number>(horizonSql('feed', 'seq', '?')).pluck(),
       // Keeps the newest @keep turns of each conversation (the clustered key makes the OFFSET cheap).
@@ -422,6 +424,7 @@ export class SqliteStore implements Store {
         let deleted = s.deleteSentOutbox.run({ horizon }).changes;
         s.deleteEvents.run({ horizon });
         deleted += s.deleteInbound.run({ horizon }).changes;
+        deleted += s.deleteIdleBuckets.run(now - RATE_BUCKET_IDLE_MS).changes;
         return deleted + s.deleteFeed.run(s.feedHorizon.get(now - feedMs)!).changes;
       },
     };

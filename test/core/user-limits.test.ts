@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { UserLimits } from '../../src/core/user-limits.js';
+import { userLimitSchema } from '../../src/config/schema.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+
+const limit = (l: Record<string, unknown>) => userLimitSchema.parse(l);
+const verdicts = async (limits: UserLimits, key: string, l: ReturnType<typeof limit>, n: number) => {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = await limits.take(key, l);
+    out.push(v.ok ? 'ok' : v.notify ? 'notice' : 'silent');
+  }
+  return out;
+};
+
+describe('user limits', () => {
+  it('answers a burst up to per_minute, then one notice, then silence until the bucket refills', async () => {
+    const clock = new ManualClock(0);
+    const limits = new UserLimits(clock);
+    const perMinute = limit({ per_minute: 3 });
+    expect(await verdicts(limits, 'a:bot:e:u1', perMinute, 6)).toEqual(['ok', 'ok', 'ok', 'notice', 'silent', 'silent']);
+    // Another user has their own bucket.
+    expect(await verdicts(limits, 'a:bot:e:u2', perMinute, 1)).toEqual(['ok']);
+    // 20 s refill one message (3 per minute); the next notice waits a minute after the last.
+    await clock.advance(20_000);
+    expect(await verdicts(limits, 'a:bot:e:u1', perMinute, 2)).toEqual(['ok', 'silent']);
+    await clock.advance(40_000);
+    expect(await verdicts(limits, 'a:bot:e:u1', perMinute, 4)).toEqual(['ok', 'ok', 'notice', 'silent']);
+  });
+
+  it('applies per_day on top of per_minute, and says which window was exceeded', async () => {
+    const clock = new ManualClock(0);
+    const limits = new UserLimits(clock);
+    const both = limit({ per_minute: 2, per_day: 3 });
+    expect(await verdicts(limits, 'k', both, 2)).toEqual(['ok', 'ok']);
+    await clock.advance(60_000);
+    expect(await limits.take('k', both)).toEqual({ ok: true });
+    await clock.advance(60_000);
+    expect(await limits.take('k', both)).toEqual({ ok: false, notify: true, why: 'over the user limit of 3 messages per day' });
+    // A changed limit is a new bucket: it applies at once, starting full.
+    expect(await verdicts(limits, 'k', limit({ per_minute: 1, per_day: 10 }), 2)).toEqual(['ok', 'silent']);
+  });
+
+  it('needs a window, and keeps the default notice', () => {
+    expect(userLimitSchema.safeParse({ notice: 'slow down' }).success).toBe(false);
+    expect(limit({ per_day: 5 }).notice).toMatch(/faster than I can answer/);
+  });
+
+  it('holds for every process when they share the store: one bucket per user', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    try {
+      const clock = new ManualClock(1_000);
+      const one = new UserLimits(clock, store);
+      const two = new UserLimits(clock, store);
+      const perMinute = limit({ per_minute: 4 });
+      const taken = [await verdicts(one, 'k', perMinute, 3), await verdicts(two, 'k', perMinute, 3)].flat();
+      expect(taken).toEqual(['ok', 'ok', 'ok', 'ok', 'notice', 'silent']);
+    } finally {
+      await store.close();
+    }
+  });
+});
