@@ -31,6 +31,34 @@ export const MAX_IMAGES = 4;
 export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 /** The image types vision models take (the chat-completions API and its compatibles). */
 export const AGENT_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+/**
+ * Downloads running at once in this process: each may hold up to MAX_IMAGE_BYTES while it reads,
+ * so a burst of photo messages (16 agents × 4 images) cannot take hundreds of MB at once.
+ */
+export const MAX_CONCURRENT_DOWNLOADS = 4;
+
+/** Runs at most `limit` tasks at once, the others in arrival order. */
+class Gate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      // Hand the slot straight to the next in line, or free it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+const downloads = new Gate(MAX_CONCURRENT_DOWNLOADS);
+
 /** Wait before the second try of a download; a platform's retry-after is honoured up to the cap. */
 const RETRY_WAIT_MS = 500;
 const MAX_RETRY_WAIT_MS = 5_000;
@@ -136,25 +164,39 @@ async function fetchOne(
   let last: unknown;
   for (let attempt = 1; attempt <= 2; attempt++) {
     if (deps.signal.aborted) break;
-    const timeout = new AbortController();
-    const cancel = deps.clock.timeout(MEDIA_TIMEOUT_MS, () => timeout.abort(new CocoError('COCO_ERR_MEDIA', `no answer within ${MEDIA_TIMEOUT_MS} ms`, { retryable: true })));
     try {
-      const content = await fetcher(ref, message, { signal: AbortSignal.any([deps.signal, timeout.signal]), maxBytes: MAX_IMAGE_BYTES });
+      const content = await downloads.run(() => fetchWithin(MEDIA_TIMEOUT_MS, ref, message, fetcher, deps));
       if (!AGENT_IMAGE_TYPES.has(content.mimeType)) {
         return { error: `${label}: ${content.mimeType} (${content.data.length} bytes) is not a type models take (png, jpeg, gif, webp)` };
       }
       return content;
     } catch (err) {
-      last = timeout.signal.aborted ? timeout.signal.reason : err;
-      if (!(last instanceof CocoError && last.retryable) || attempt === 2) break;
-      const waitMs = Math.min(last.retryAfterMs ?? RETRY_WAIT_MS, MAX_RETRY_WAIT_MS);
-      deps.log.debug({ err: describeError(last), attempt, waitMs }, 'image download failed; trying again');
-      cancel();
+      last = err;
+      if (!(err instanceof CocoError && err.retryable) || attempt === 2) break;
+      const waitMs = Math.min(err.retryAfterMs ?? RETRY_WAIT_MS, MAX_RETRY_WAIT_MS);
+      deps.log.debug({ err: describeError(err), attempt, waitMs }, 'image download failed; trying again');
       // The platform's own wait when it names one (a rate limit), within reason: the user is waiting too.
       if (!(await deps.clock.sleep(waitMs, deps.signal).then(() => true, () => false))) break;
-    } finally {
-      cancel();
     }
   }
   return { error: `${label}: ${describeError(last ?? 'gateway stopping')}` };
+}
+
+/** One download with its own time limit (counted from when it starts, not while it waits for a slot). */
+async function fetchWithin(
+  ms: number,
+  ref: MediaRef,
+  message: ChatMessage,
+  fetcher: MediaFetcher,
+  deps: { clock: Clock; signal: AbortSignal },
+): Promise<MediaContent> {
+  const timeout = new AbortController();
+  const cancel = deps.clock.timeout(ms, () => timeout.abort(new CocoError('COCO_ERR_MEDIA', `no answer within ${ms} ms`, { retryable: true })));
+  try {
+    return await fetcher(ref, message, { signal: AbortSignal.any([deps.signal, timeout.signal]), maxBytes: MAX_IMAGE_BYTES });
+  } catch (err) {
+    throw timeout.signal.aborted ? timeout.signal.reason : err;
+  } finally {
+    cancel();
+  }
 }

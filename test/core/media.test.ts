@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { fetchImages, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher } from '../../src/core/media.js';
+import { fetchImages, MAX_CONCURRENT_DOWNLOADS, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher } from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { solidPng } from '../helpers/images.js';
 
@@ -130,6 +130,20 @@ describe('fetchImages', () => {
     const result = await pending;
     expect(at).toEqual({ 'img-0': [0, 2_000], 'img-1': [0, 5_000] });
     expect(result.images).toHaveLength(2);
+  });
+
+  it('runs at most MAX_CONCURRENT_DOWNLOADS downloads at once in the process, and all of them in the end', async () => {
+    let running = 0;
+    let most = 0;
+    const fetcher: MediaFetcher = async () => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      return { data: PNG, mimeType: 'image/png' };
+    };
+    const results = await Promise.all([1, 2, 3].map(() => fetchImages(message(images(4)), fetcher, deps())));
+    expect(most).toBe(MAX_CONCURRENT_DOWNLOADS);
+    expect(results.map((r) => r.images.length)).toEqual([4, 4, 4]);
   });
 
   it('refuses a type models do not take (bmp, or an error page) with the type and size', async () => {
