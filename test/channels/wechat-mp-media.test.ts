@@ -10,19 +10,15 @@ import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { MEDIA_TTL_SECONDS, startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { solidPng } from '../helpers/images.js';
 import { rejectionOf } from '../helpers/media.js';
-
-/** A 1×1 baseline JPEG: what WeChat serves a photo as. */
-const JPEG_1PX = Buffer.from(
-  '/9j/4AAQSkZJRgABAQEAYABgAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q==',
-  'base64',
-);
+import { JPEG_1PX, sharedTencentMediaCases } from '../helpers/tencent-media.js';
 const APP = { appId: 'wx00112233445566ff', appSecret: 'media-secret-0123456789', token: 'tok3n' };
 
 let fake: FakeWechatMp | undefined;
-afterEach(async () => {
+async function stop(): Promise<void> {
   await fake?.close();
   fake = undefined;
-});
+}
+afterEach(stop);
 
 async function start(): Promise<FakeWechatMp> {
   fake = await startFakeWechatMp({ ...APP, mode: 'plain' });
@@ -66,12 +62,6 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     ]);
   });
 
-  it('takes the type from the bytes when WeChat serves them as application/octet-stream', async () => {
-    const f = await start();
-    const id = f.addMedia(JPEG_1PX, 'application/octet-stream');
-    expect(await download(f, id)).toEqual({ data: JPEG_1PX, mimeType: 'image/jpeg' });
-  });
-
   it('turns the JSON error of an expired media id (HTTP 200, text/plain) into a non-retryable COCO_ERR_MEDIA naming 40007', async () => {
     const f = await start();
     const id = f.addMedia(solidPng());
@@ -88,17 +78,6 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     expect(err.code).toBe('COCO_ERR_MEDIA');
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/^wechat_mp: media\/get 40007 invalid media_id: unknown, or older than the 3 days/);
-  });
-
-  it('a media id older than 3 days is gone (the token expired meanwhile too: refreshed once, then 40007)', async () => {
-    const f = await start();
-    const id = f.addMedia(solidPng());
-    expect((await download(f, id)).data).toEqual(solidPng());
-    f.advanceTime(MEDIA_TTL_SECONDS);
-    const err = await rejectionOf(download(f, id));
-    expect(err.message).toMatch(/40007/);
-    expect(err.retryable).toBe(false);
-    expect(f.mediaGets.map((g) => g.errcode)).toEqual([0, 42001, 40007]);
   });
 
   it('refreshes a token WeChat revoked (40001) once and downloads', async () => {
@@ -136,16 +115,6 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     expect(denied.message).toMatch(/48001 API unauthorized/);
   });
 
-  it('refuses a file larger than maxBytes without returning it', async () => {
-    const f = await start();
-    const big = Buffer.concat([solidPng(), Buffer.alloc(5_000, 7)]);
-    const id = f.addMedia(big, 'image/png');
-    const err = await rejectionOf(download(f, id, { maxBytes: 1_000 }));
-    expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
-    expect(err.message).toMatch(/larger than 1000 bytes/);
-    expect((await download(f, id, { maxBytes: big.length })).data).toEqual(big);
-  });
-
   it('fetches the PicUrl when the message carries no MediaId, and parse records it', async () => {
     const f = await start();
     const png = solidPng(2, 2, [0, 0, 255]);
@@ -160,15 +129,6 @@ describe('wechat_mp media download (media/get against the fake WeChat)', () => {
     expect(err.message).toMatch(/PicUrl: HTTP 404/);
   });
 
-  it('is retryable when WeChat cannot be reached, and never puts the access token in the message', async () => {
-    const f = await start();
-    const id = f.addMedia(solidPng());
-    await download(f, id); // the token is cached now
-    await f.close();
-    fake = undefined;
-    const err = await rejectionOf(download(f, id));
-    expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
-    expect(err.message).toMatch(/^wechat_mp: media\/get unreachable/);
-    expect(err.message).not.toMatch(/access_token/);
-  });
+  // Octet-stream bytes, the 3 days, maxBytes and an unreachable WeChat: as on WeCom.
+  sharedTencentMediaCases({ channel: 'wechat_mp', platform: 'WeChat', mediaTtlSeconds: MEDIA_TTL_SECONDS, start, stop, download });
 });

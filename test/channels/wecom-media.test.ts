@@ -11,18 +11,14 @@ import { MEDIA_TTL_MS } from '../fakes/wecom/api.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
 import { solidPng } from '../helpers/images.js';
 import { rejectionOf } from '../helpers/media.js';
-
-/** A 1×1 baseline JPEG: what WeCom serves a photo as. */
-const JPEG_1PX = Buffer.from(
-  '/9j/4AAQSkZJRgABAQEAYABgAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q==',
-  'base64',
-);
+import { JPEG_1PX, sharedTencentMediaCases } from '../helpers/tencent-media.js';
 
 let fake: FakeWecom | undefined;
-afterEach(async () => {
+async function stop(): Promise<void> {
   await fake?.close();
   fake = undefined;
-});
+}
+afterEach(stop);
 
 async function start(): Promise<FakeWecom> {
   fake = await FakeWecom.start();
@@ -71,12 +67,6 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     ]);
   });
 
-  it('takes the type from the bytes when WeCom serves them as application/octet-stream', async () => {
-    const f = await start();
-    const id = f.addMedia(JPEG_1PX, 'application/octet-stream');
-    expect(await download(f, id)).toEqual({ data: JPEG_1PX, mimeType: 'image/jpeg' });
-  });
-
   it('turns the JSON error of an unknown or expired media id (HTTP 200) into a non-retryable COCO_ERR_MEDIA naming 40007', async () => {
     const f = await start();
     const id = f.addMedia(solidPng());
@@ -95,16 +85,6 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
       expect(err.retryable).toBe(false);
       expect(err.message).toMatch(/^wecom: media\/get 40007 invalid media_id: unknown, or older than the 3 days/);
     }
-  });
-
-  it('a media id older than 3 days is gone (the token expired meanwhile too: refreshed once, then 40007)', async () => {
-    const f = await start();
-    const id = f.addMedia(solidPng());
-    expect((await download(f, id)).data).toEqual(solidPng());
-    f.advanceTime(MEDIA_TTL_MS / 1000);
-    const err = await rejectionOf(download(f, id));
-    expect(err.message).toMatch(/40007/);
-    expect(f.mediaGets.map((g) => g.errcode)).toEqual([0, 42001, 40007]);
   });
 
   it.each([
@@ -145,16 +125,6 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     expect(denied.message).toMatch(/48002 API forbidden for this app/);
   });
 
-  it('refuses a file larger than maxBytes without returning it', async () => {
-    const f = await start();
-    const big = Buffer.concat([solidPng(), Buffer.alloc(5_000, 7)]);
-    const id = f.addMedia(big, 'image/png');
-    const err = await rejectionOf(download(f, id, { maxBytes: 1_000 }));
-    expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
-    expect(err.message).toMatch(/larger than 1000 bytes/);
-    expect((await download(f, id, { maxBytes: big.length })).data).toEqual(big);
-  });
-
   it('fetches the PicUrl when the message carries no MediaId', async () => {
     const f = await start();
     const png = solidPng(2, 2, [0, 0, 255]);
@@ -169,15 +139,6 @@ describe('wecom media download (media/get against the fake WeCom)', () => {
     expect(f.mediaGets.at(-1)).toMatchObject({ via: 'PicUrl', errcode: 0 });
   });
 
-  it('is retryable when WeCom cannot be reached, and never puts the access token in the message', async () => {
-    const f = await start();
-    const id = f.addMedia(solidPng());
-    await download(f, id); // the token is cached now
-    await f.close();
-    fake = undefined;
-    const err = await rejectionOf(download(f, id));
-    expect(err).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
-    expect(err.message).toMatch(/^wecom: media\/get unreachable/);
-    expect(err.message).not.toMatch(/access_token/);
-  });
+  // Octet-stream bytes, the 3 days, maxBytes and an unreachable WeCom: as on WeChat.
+  sharedTencentMediaCases({ channel: 'wecom', platform: 'WeCom', mediaTtlSeconds: MEDIA_TTL_MS / 1000, start, stop, download });
 });

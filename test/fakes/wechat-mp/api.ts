@@ -5,23 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
+import { MEDIA_TTL_SECONDS, TencentMedia, type MediaFile } from '../tencent-media.js';
+
+export { MEDIA_TTL_SECONDS, type MediaGetRecord } from '../tencent-media.js';
 
 export interface ApiAnswer {
   status: number;
   json: unknown;
-  /** A file instead of JSON (media/get, PicUrl): the bytes and every response header. */
-  file?: { data: Buffer; headers: Record<string, string> };
+  /** A file instead of JSON (media/get, PicUrl). */
+  file?: MediaFile;
   /** The Content-Type of a JSON answer, when not the API's usual one (media/get errors come as text/plain). */
   contentType?: string;
-}
-
-/** One media/get call (or PicUrl fetch) and how it was answered (0 = the file). */
-export interface MediaGetRecord {
-  mediaId: string;
-  errcode: number;
-  /** Fake-clock unix seconds. */
-  at: number;
-  via: 'media/get' | 'PicUrl';
 }
 
 export interface SendRecord {
@@ -52,13 +46,6 @@ export interface ApiCounters {
   mediaGets: number;
 }
 
-interface StoredMedia {
-  data: Buffer;
-  contentType: string;
-  /** Fake-clock unix seconds; the media id answers 40007 from MEDIA_TTL_SECONDS later. */
-  createdAt: number;
-}
-
 interface TokenState {
   kind: 'normal' | 'stable';
   expiresAt: number;
@@ -83,9 +70,6 @@ const REPLACED_TOKEN_GRACE = 300;
 const MAX_TEXT_BYTES = 2048;
 const TYPING_SECONDS = 15;
 const TYPING_NEEDS_INTERACTION_WITHIN = 30;
-/** A user's media (临时素材) is kept 3 days. */
-export const MEDIA_TTL_SECONDS = 3 * 86_400;
-const EXTENSIONS: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif', 'image/bmp': 'bmp', 'image/webp': 'webp', 'audio/amr': 'amr', 'video/mp4': 'mp4' };
 
 const MESSAGES: Record<number, string> = {
   0: 'ok',
@@ -134,10 +118,17 @@ export interface WechatMpApiOptions {
 export class WechatMpApi {
   readonly sends: SendRecord[] = [];
   readonly typing: TypingRecord[] = [];
-  readonly mediaGets: MediaGetRecord[] = [];
   readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, customSendsAttempted: 0, typingAttempted: 0, mediaGets: 0 };
-  private readonly media = new Map<string, StoredMedia>();
-  private readonly scriptedMedia: number[] = [];
+  /**
+   * A user's media (临时素材), kept 3 days: behind the server's addMedia, expireMedia, failNextMediaGets and
+   * mediaGets. MediaIds are 64 characters, like real ones.
+   */
+  readonly media = new TencentMedia({
+    now: () => this.opts.now(),
+    ttl: MEDIA_TTL_SECONDS,
+    newId: () => randomBytes(48).toString('base64url'),
+    counted: () => void this.counters.mediaGets++,
+  });
   private readonly tokens = new Map<string, TokenState>();
   private readonly users = new Map<string, UserState>();
   private readonly accepted = new Map<string, string[]>();
@@ -173,23 +164,6 @@ export class WechatMpApi {
     for (let i = 0; i < n; i++) this.scripted.push(errcode);
   }
 
-  /** Stores a file a user sent (as WeChat does with a photo) and returns its MediaId: 64 characters, like real ones. */
-  addMedia(data: Buffer, contentType: string): string {
-    const id = randomBytes(48).toString('base64url');
-    this.media.set(id, { data, contentType, createdAt: this.opts.now() });
-    return id;
-  }
-
-  /** The media id answers 40007 from now on, as after WeChat's 3 days. */
-  expireMedia(mediaId: string): void {
-    const m = this.media.get(mediaId);
-    if (m) m.createdAt = Math.min(m.createdAt, this.opts.now() - MEDIA_TTL_SECONDS);
-  }
-
-  failNextMediaGets(n: number, errcode: number): void {
-    for (let i = 0; i < n; i++) this.scriptedMedia.push(errcode);
-  }
-
   invalidateTokens(): void {
     const now = this.opts.now();
     for (const t of this.tokens.values()) t.revokedAt = Math.min(t.revokedAt ?? now, now);
@@ -211,7 +185,7 @@ export class WechatMpApi {
       default: {
         // PicUrl (mmbiz.qpic.cn on the real platform): the same photo, public, no token.
         const picture = /^\/mmbiz_\w+\/([\w-]+)\/0$/.exec(path);
-        if (picture && method === 'GET') return this.picture(picture[1] ?? '');
+        if (picture && method === 'GET') return this.media.picture(picture[1] ?? '');
         return undefined;
       }
     }
@@ -302,55 +276,10 @@ export class WechatMpApi {
     return record(0);
   }
 
-  /** The stored file if its id is known and younger than 3 days. */
-  private liveMedia(mediaId: string): StoredMedia | undefined {
-    const m = this.media.get(mediaId);
-    return m && this.opts.now() - m.createdAt < MEDIA_TTL_SECONDS ? m : undefined;
-  }
-
-  private fileAnswer(mediaId: string, m: StoredMedia): ApiAnswer {
-    const ext = EXTENSIONS[m.contentType] ?? 'bin';
-    return {
-      status: 200,
-      json: undefined,
-      file: {
-        data: m.data,
-        headers: {
-          'content-type': m.contentType,
-          'content-disposition': `attachment; filename="${mediaId}.${ext}"`,
-          'content-length': String(m.data.length),
-          'cache-control': 'no-cache, must-revalidate',
-        },
-      },
-    };
-  }
-
   /** GET media/get: the file, or HTTP 200 with `{errcode, errmsg}` as text/plain. Checks: token, scripted, 41006, 40007. */
   private mediaGet(query: URLSearchParams): ApiAnswer {
-    this.counters.mediaGets++;
-    const mediaId = query.get('media_id') ?? '';
-    const record = (errcode: number): void => void this.mediaGets.push({ mediaId, errcode, at: this.opts.now(), via: 'media/get' });
-    const fail = (errcode: number): ApiAnswer => {
-      record(errcode);
-      return { ...error(errcode), contentType: 'text/plain' };
-    };
-    const tokenError = this.checkToken(query);
-    if (tokenError) return fail(tokenError);
-    const scripted = this.scriptedMedia.shift();
-    if (scripted !== undefined) return fail(scripted);
-    if (mediaId === '') return fail(41006);
-    const m = this.liveMedia(mediaId);
-    if (!m) return fail(40007);
-    record(0);
-    return this.fileAnswer(mediaId, m);
-  }
-
-  /** GET of a PicUrl: the photo while it is kept, else 404 (a CDN, not the API). */
-  private picture(mediaId: string): ApiAnswer | undefined {
-    this.counters.mediaGets++;
-    const m = this.liveMedia(mediaId);
-    this.mediaGets.push({ mediaId, errcode: m ? 0 : 404, at: this.opts.now(), via: 'PicUrl' });
-    return m ? this.fileAnswer(mediaId, m) : undefined;
+    const got = this.media.get(query.get('media_id') ?? '', this.checkToken(query));
+    return typeof got === 'number' ? { ...error(got), contentType: 'text/plain' } : got;
   }
 
   private typingCommand(query: URLSearchParams, body: string): ApiAnswer {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { signature, TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
 import { TimedRequests } from '../timed-requests.js';
+import { imageTypeOf } from '../tencent-media.js';
 import { WechatMpApi, type ApiCounters, type MediaGetRecord, type SendRecord, type TypingRecord } from './api.js';
 import { cdata, messageFields, parseFlatXml, xmlOf, type WechatMpPushMessage } from './xml.js';
 
@@ -274,7 +275,7 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  const addMedia = (data: Buffer, contentType?: string): string => api.addMedia(data, contentType ?? imageTypeOf(data));
+  const addMedia = (data: Buffer, contentType?: string): string => api.media.add(data, contentType ?? imageTypeOf(data));
 
   return {
     url,
@@ -293,9 +294,9 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
       return { ...(await push(user, { type: 'image', picUrl, mediaId }, imageOpts)), mediaId, picUrl };
     },
     addMedia,
-    expireMedia: (mediaId) => api.expireMedia(mediaId),
-    failNextMediaGets: (n, errcode) => api.failNextMediaGets(n, errcode),
-    mediaGets: api.mediaGets,
+    expireMedia: (mediaId) => api.media.expire(mediaId),
+    failNextMediaGets: (n, errcode) => api.media.failNext(n, errcode),
+    mediaGets: api.media.gets,
     userWrote: (user) => api.userPushed(user, 'message'),
     async rawPost(body, query) {
       const res = await fetch(target(query), { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
@@ -324,13 +325,6 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
       return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     },
   };
-}
-
-/** The type WeChat would serve a photo as: the bytes' own for png and gif, else JPEG (WeChat transcodes photos). */
-function imageTypeOf(data: Buffer): string {
-  if (data.subarray(0, 4).toString('hex') === '89504e47') return 'image/png';
-  if (data.subarray(0, 3).toString('latin1') === 'GIF') return 'image/gif';
-  return 'image/jpeg';
 }
 
 /** A well-formed signature that is wrong: first hex digit changed. */

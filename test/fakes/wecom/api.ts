@@ -5,36 +5,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
+import { MEDIA_TTL_SECONDS, TencentMedia, type MediaFile } from '../tencent-media.js';
+
+export type { MediaGetRecord } from '../tencent-media.js';
 
 export interface ApiAnswer {
   status: number;
   json: unknown;
-  /** A file instead of JSON (media/get, PicUrl): the bytes and every response header. */
-  file?: { data: Buffer; headers: Record<string, string> };
+  /** A file instead of JSON (media/get, PicUrl). */
+  file?: MediaFile;
   /** Extra headers of a JSON answer (media/get errors carry Error-Code and Error-Msg). */
   headers?: Record<string, string>;
 }
 
-/** One media/get call (or PicUrl fetch) and how it was answered (0 = the file). */
-export interface MediaGetRecord {
-  mediaId: string;
-  errcode: number;
-  /** Fake-clock ms. */
-  at: number;
-  via: 'media/get' | 'PicUrl';
-}
-
-/** Media ids (uploads and what members send) are valid 3 days. */
-export const MEDIA_TTL_MS = 3 * 86_400_000;
-
-interface StoredMedia {
-  data: Buffer;
-  contentType: string;
-  /** Fake-clock ms; the id answers 40007 from MEDIA_TTL_MS later. */
-  createdAt: number;
-}
-
-const EXTENSIONS: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif', 'image/bmp': 'bmp', 'image/webp': 'webp', 'audio/amr': 'amr', 'video/mp4': 'mp4' };
+/** Media ids (uploads and what members send) are valid 3 days: the fake clock is in ms. */
+export const MEDIA_TTL_MS = MEDIA_TTL_SECONDS * 1000;
 
 export interface RateWindow {
   count: number;
@@ -150,9 +135,16 @@ export function truncateUtf8(text: string, limit: number): string {
 export class WecomApi {
   readonly sends: SendCall[] = [];
   readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, sendsAttempted: 0, mediaGets: 0 };
-  readonly mediaGets: MediaGetRecord[] = [];
-  private readonly media = new Map<string, StoredMedia>();
-  private readonly scriptedMedia: number[] = [];
+  /**
+   * What members upload (a photo they sent), kept 3 days: behind the server's addMedia, expireMedia,
+   * failNextMediaGets and mediaGets. Real media ids are long base64-like strings, unique per upload.
+   */
+  readonly media = new TencentMedia({
+    now: () => this.opts.now(),
+    ttl: MEDIA_TTL_MS,
+    newId: () => `3${randomBytes(45).toString('base64url')}`,
+    counted: () => void this.counters.mediaGets++,
+  });
   private readonly tokens = new Map<string, TokenState>();
   private current: string | undefined;
   private readonly deliveredBy = new Map<string, DeliveredMessage[]>();
@@ -177,7 +169,7 @@ export class WecomApi {
       default: {
         // PicUrl (wework.qpic.cn on the real platform): the same photo, no token.
         const picture = /^\/wwpic\/([\w-]+)\/0$/.exec(path);
-        if (picture && method === 'GET') return this.picture(picture[1] ?? '');
+        if (picture && method === 'GET') return this.media.picture(picture[1] ?? '');
         return undefined;
       }
     }
@@ -208,24 +200,6 @@ export class WecomApi {
   /** Every token issued so far answers 40014 from now on (WeCom may invalidate a token early). */
   invalidateTokens(): void {
     this.revokeAll(40014);
-  }
-
-  /** Stores a file as a member's upload (a photo they sent) and returns its media id. */
-  addMedia(data: Buffer, contentType: string): string {
-    // Real ids are long base64-like strings, unique per upload.
-    const id = `3${randomBytes(45).toString('base64url')}`;
-    this.media.set(id, { data, contentType, createdAt: this.opts.now() });
-    return id;
-  }
-
-  /** The media id answers 40007 from now on, as after WeCom's 3 days. */
-  expireMedia(mediaId: string): void {
-    const m = this.media.get(mediaId);
-    if (m) m.createdAt = Math.min(m.createdAt, this.opts.now() - MEDIA_TTL_MS);
-  }
-
-  failNextMediaGets(n: number, errcode: number): void {
-    for (let i = 0; i < n; i++) this.scriptedMedia.push(errcode);
   }
 
   failNextSends(n: number, errcode: number): void {
@@ -339,59 +313,16 @@ export class WecomApi {
     return { status: 200, json: { errcode: 0, errmsg: 'ok', invaliduser: invalid.join('|'), invalidparty: '', invalidtag: '', unlicenseduser: '', msgid } };
   }
 
-  private liveMedia(mediaId: string): StoredMedia | undefined {
-    const m = this.media.get(mediaId);
-    return m && this.opts.now() - m.createdAt < MEDIA_TTL_MS ? m : undefined;
-  }
-
-  private fileAnswer(mediaId: string, m: StoredMedia): ApiAnswer {
-    const ext = EXTENSIONS[m.contentType] ?? 'bin';
-    return {
-      status: 200,
-      json: undefined,
-      file: {
-        data: m.data,
-        headers: {
-          'content-type': m.contentType,
-          'content-disposition': `attachment; filename="${mediaId}.${ext}"`,
-          'content-length': String(m.data.length),
-          'cache-control': 'no-cache, must-revalidate',
-        },
-      },
-    };
-  }
-
   /**
    * GET media/get: the file, or HTTP 200 with `{errcode, errmsg}` JSON plus `Error-Code` / `Error-Msg` headers, as
    * WeCom answers. Checks: token, scripted failures, 41006 (no media_id), 40007 (unknown or older than 3 days).
    */
   private mediaGet(query: URLSearchParams): ApiAnswer {
-    this.counters.mediaGets++;
-    const mediaId = query.get('media_id') ?? '';
-    const record = (errcode: number): void => void this.mediaGets.push({ mediaId, errcode, at: this.opts.now(), via: 'media/get' });
-    const fail = (errcode: number): ApiAnswer => {
-      record(errcode);
-      const answer = error(errcode);
-      const errmsg = String((answer.json as { errmsg: string }).errmsg);
-      return { ...answer, headers: { 'error-code': String(errcode), 'error-msg': errmsg.replace(/[^\x20-\x7e]/g, '') } };
-    };
-    const tokenError = this.checkToken(query);
-    if (tokenError) return fail(tokenError);
-    const scripted = this.scriptedMedia.shift();
-    if (scripted !== undefined) return fail(scripted);
-    if (mediaId === '') return fail(41006);
-    const m = this.liveMedia(mediaId);
-    if (!m) return fail(40007);
-    record(0);
-    return this.fileAnswer(mediaId, m);
-  }
-
-  /** GET of a PicUrl: the photo while it is kept, else 404 (a CDN, not the API). */
-  private picture(mediaId: string): ApiAnswer | undefined {
-    this.counters.mediaGets++;
-    const m = this.liveMedia(mediaId);
-    this.mediaGets.push({ mediaId, errcode: m ? 0 : 404, at: this.opts.now(), via: 'PicUrl' });
-    return m ? this.fileAnswer(mediaId, m) : undefined;
+    const got = this.media.get(query.get('media_id') ?? '', this.checkToken(query));
+    if (typeof got !== 'number') return got;
+    const answer = error(got);
+    const errmsg = String((answer.json as { errmsg: string }).errmsg);
+    return { ...answer, headers: { 'error-code': String(got), 'error-msg': errmsg.replace(/[^\x20-\x7e]/g, '') } };
   }
 
   /** Counts only messages the member actually got; the windows slide. */

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
 import { readBody, sendJson } from '../http.js';
+import { imageTypeOf } from '../tencent-media.js';
 import { WecomApi, type ApiCounters, type DeliveredMessage, type DroppedMessage, type MediaGetRecord, type RateWindow, type SendCall } from './api.js';
 import { wecomMessage, type WecomAppMessage } from './app-xml.js';
 import { BotLongConnection, BOT_CMD, type BotConnectionInfo, type BotDelivery, type BotReplyRecord, type BotSentMessage } from './bot.js';
@@ -314,22 +315,22 @@ export class FakeWecom {
 
   /** Stores a file as a member's upload without pushing anything; returns its media id. */
   addMedia(data: Buffer, contentType?: string): string {
-    return this.api.addMedia(data, contentType ?? imageTypeOf(data));
+    return this.api.media.add(data, contentType ?? imageTypeOf(data));
   }
 
   /** The media id answers 40007 (its PicUrl 404) from now on, as after WeCom's 3 days. */
   expireMedia(mediaId: string): void {
-    this.api.expireMedia(mediaId);
+    this.api.media.expire(mediaId);
   }
 
   /** The next `n` media/get calls with a valid token answer `errcode` (-1 busy, 45009…). */
   failNextMediaGets(n: number, errcode: number): void {
-    this.api.failNextMediaGets(n, errcode);
+    this.api.media.failNext(n, errcode);
   }
 
   /** Every media/get call and PicUrl fetch with its errcode (0 = the file was served). */
   get mediaGets(): readonly MediaGetRecord[] {
-    return this.api.mediaGets;
+    return this.api.media.gets;
   }
 
   // ---- robot: long connection -------------------------------------------------------------------------------------
@@ -494,13 +495,6 @@ export class FakeWecom {
     this.closing = new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
     return this.closing;
   }
-}
-
-/** The type a photo is served as: the bytes' own for png and gif, else JPEG. */
-function imageTypeOf(data: Buffer): string {
-  if (data.subarray(0, 4).toString('hex') === '89504e47') return 'image/png';
-  if (data.subarray(0, 3).toString('latin1') === 'GIF') return 'image/gif';
-  return 'image/jpeg';
 }
 
 /** 43 characters of the base64 alphabet whose decoding (with '=') is 32 bytes. */
