@@ -15,6 +15,10 @@ Usage:
                                                            talk to a web_api entry, e.g. send assistant.web_api "hi"
   cococat login <entry> [--workspace DIR] [--url URL]     log a personal WeChat entry in: prints a QR code to scan
                                                            (needs the running gateway and COCOCAT_ADMIN_TOKEN)
+  cococat status [--workspace DIR] [--url URL]            every entry of the running gateway: state, traffic, last error
+                                                           (exit 1 when an enabled entry is in error)
+  cococat restart <entry> [--workspace DIR] [--url URL]   stop and start one entry now, e.g. after fixing its platform
+                                                           (both need COCOCAT_ADMIN_TOKEN)
   cococat simulate wechat_mp|wechat_ilink|feishu|wecom|wecom_bot [--agent ID] [--user ID] [--workspace DIR]
                                                            be a user of a local fake 公众号, Feishu or WeCom app wired to an agent
 Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
@@ -75,6 +79,18 @@ export async function main(argv: string[], env: Record<string, string | undefine
       const interrupted = new AbortController();
       process.once('SIGINT', () => interrupted.abort());
       return loginCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], url: values.url, env, print: (line) => console.log(line), signal: interrupted.signal });
+    }
+    case 'status': {
+      const { statusCommand } = await import('./commands/entries.js');
+      return statusCommand({ workspace: values.workspace ?? 'workspace', url: values.url, env, print: (line) => console.log(line) });
+    }
+    case 'restart': {
+      if (!positionals[0]) {
+        console.error('usage: cococat restart <entry>   e.g. cococat restart assistant.feishu');
+        return 2;
+      }
+      const { restartCommand } = await import('./commands/entries.js');
+      return restartCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], url: values.url, env, print: (line) => console.log(line) });
     }
     case 'simulate': {
       if (!positionals[0]) {

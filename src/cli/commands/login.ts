@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loginPending, type LoginStatus } from '../../channels/login.js';
 import { loadWorkspace } from '../../config/workspace.js';
+import { adminClient, unreachable } from '../admin-client.js';
 
 export interface LoginOptions {
   workspace: string;
@@ -29,24 +30,19 @@ export async function loginCommand(opts: LoginOptions): Promise<number> {
     opts.print(`no entry "${opts.entryKey}" in ${root}; entries: ${snapshot.entries.map((e) => e.key).join(', ') || 'none'}`);
     return 2;
   }
-  const token = opts.env.COCOCAT_ADMIN_TOKEN;
-  if (!token) {
-    opts.print('set COCOCAT_ADMIN_TOKEN to the gateway\'s admin token (printed at its first start)');
+  const client = adminClient(snapshot.settings.server, opts.env, opts.url);
+  if (typeof client === 'string') {
+    opts.print(client);
     return 2;
   }
-  const { host, port } = snapshot.settings.server;
-  const base = opts.url ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${opts.env.PORT ?? port}`;
-  const path = `${base}/api/admin/${entry.target.kind}s/${encodeURIComponent(entry.target.id)}/entries/${encodeURIComponent(entry.id)}/login`;
-  const call = async (method: 'GET' | 'POST' | 'DELETE'): Promise<{ status: number; body: Login & { error?: { message: string } } }> => {
-    const res = await fetch(path, { method, headers: { authorization: `Bearer ${token}` } });
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as Login & { error?: { message: string } } };
-  };
+  const path = `/${entry.target.kind}s/${encodeURIComponent(entry.target.id)}/entries/${encodeURIComponent(entry.id)}/login`;
+  const call = (method: 'GET' | 'POST' | 'DELETE') => client.call<Login>(method, path);
 
   let answer;
   try {
     answer = await call('POST');
   } catch (err) {
-    opts.print(`cannot reach the gateway at ${base}: ${(err as Error).message}. Is "cococat start" running?`);
+    opts.print(unreachable(client.base, err));
     return 2;
   }
   if (answer.status !== 200) {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { resolveReferences, SecretVault } from '../../config/secrets.js';
 import { loadWorkspace } from '../../config/workspace.js';
+import { gatewayBase, unreachable } from '../admin-client.js';
 
 export interface SendOptions {
   workspace: string;
@@ -26,8 +27,7 @@ export async function sendCommand(opts: SendOptions): Promise<number> {
     const config = resolveReferences(entry.config, { env: opts.env, vault: new SecretVault(root), file: entry.file });
     apiKey = String(config.api_key ?? '');
   }
-  const { host, port } = snapshot.settings.server;
-  const base = opts.url ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${opts.env.PORT ?? port}`;
+  const base = gatewayBase(snapshot.settings.server, opts.env, opts.url);
   let response: Response;
   try {
     response = await fetch(`${base}/api/v1/chat/${encodeURIComponent(opts.entryKey)}?wait=true`, {
@@ -36,7 +36,7 @@ export async function sendCommand(opts: SendOptions): Promise<number> {
       body: JSON.stringify({ userId: opts.userId, content: opts.text }),
     });
   } catch (err) {
-    console.error(`cannot reach the gateway at ${base}: ${(err as Error).message}. Is "cococat start" running?`);
+    console.error(unreachable(base, err));
     return 2;
   }
   const body = (await response.json().catch(() => ({}))) as { reply?: { text: string }; messageId?: string; error?: { message: string } };

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { restartCommand, statusCommand } from '../../src/cli/commands/entries.js';
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { webApiEntry } from '../helpers/workspace.js';
+
+let t: TestGateway | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+/** A running Web API entry, a personal WeChat entry that waits for its QR login (error), and a disabled one. */
+async function setup() {
+  const entries = [
+    webApiEntry(),
+    { type: 'channel', channel: 'wechat_ilink', config: { base_url: 'http://127.0.0.1:9' } },
+    webApiEntry({}, 'spare'),
+  ];
+  (entries[2] as { enabled: boolean }).enabled = false;
+  t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries } } });
+  await t.until(() => t!.gateway.keeper.statusOf('bot.wechat_ilink')?.state === 'error' && t!.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
+  const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const printed: string[] = [];
+  const opts = { workspace: t.root, url, env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN }, print: (l: string) => printed.push(l) };
+  return { t, opts, printed };
+}
+
+describe('cococat status and restart', () => {
+  it('lists every entry with its state, traffic and error, and exits 1 while an enabled entry is in error', async () => {
+    const { t, opts, printed } = await setup();
+    await t.chat('bot.web_api', { userId: 'u', content: 'hi' }, { wait: true });
+    expect(await statusCommand(opts)).toBe(1);
+    expect(printed).toHaveLength(3);
+    expect(printed.find((l) => l.startsWith('bot.web_api '))).toMatch(/^bot\.web_api\s+web_api\s+running\s+1 in \/ 1 out$/);
+    expect(printed.find((l) => l.startsWith('bot.wechat_ilink'))).toMatch(/wechat_ilink\s+error\s+0 in \/ 0 out\s+COCO_ERR_LOGIN_REQUIRED: /);
+    expect(printed.find((l) => l.startsWith('bot.spare'))).toMatch(/web_api\s+disabled/);
+
+    // Without the failing entry, all is well.
+    await t.admin('POST', '/agents/bot/entries/wechat_ilink/disable');
+    await t.until(() => t.gateway.keeper.statusOf('bot.wechat_ilink')?.state === 'stopped');
+    expect(await statusCommand({ ...opts, print: () => undefined })).toBe(0);
+  });
+
+  it('restarts one entry and follows it: running is 0, an entry that fails again is 1 with the reason, an unknown one 2', async () => {
+    const { t, opts, printed } = await setup();
+    const before = t.gateway.keeper.statusOf('bot.web_api')!.since;
+    expect(await restartCommand({ ...opts, entryKey: 'bot.web_api', pollMs: 20 })).toBe(0);
+    expect(printed.slice(-2)).toEqual(['restarting bot.web_api…', 'bot.web_api is running']);
+    expect(t.gateway.keeper.statusOf('bot.web_api')!.since).toBeGreaterThan(before);
+
+    expect(await restartCommand({ ...opts, entryKey: 'bot.wechat_ilink', pollMs: 20 })).toBe(1);
+    expect(printed.at(-1)).toMatch(/^bot\.wechat_ilink is error: .*log/i);
+
+    expect(await restartCommand({ ...opts, entryKey: 'bot.nope', pollMs: 20 })).toBe(2);
+    expect(printed.at(-1)).toBe('HTTP 404: entry "bot.nope" does not exist');
+  });
+
+  it('says what is missing: the admin token, or a gateway to talk to', async () => {
+    const { opts, printed } = await setup();
+    expect(await statusCommand({ ...opts, env: {} })).toBe(2);
+    expect(printed.at(-1)).toMatch(/COCOCAT_ADMIN_TOKEN/);
+    expect(await statusCommand({ ...opts, url: 'http://127.0.0.1:9' })).toBe(2);
+    expect(printed.at(-1)).toMatch(/^cannot reach the gateway at http:\/\/127\.0\.0\.1:9: .*Is "cococat start" running\?$/);
+  });
+});
