@@ -123,10 +123,12 @@ export class Heartbeat {
         const verdict = await this.deps.userLimits.take(`${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}`, limit);
         if (!verdict.ok) {
           // Not for the agent: the notice (at most once a minute) or nothing; the message log says why.
+          // A Web API client waits for an answer to each request: it gets the notice every time.
+          const notify = verdict.notify || this.deps.feedDeliveryOf(item.entryKey) !== undefined;
           metrics.limited.inc({ channel: item.channelType });
-          log.info({ why: verdict.why, notice: verdict.notify }, 'user over the limit; not answered by the agent');
-          const reply = verdict.notify ? { text: limit.notice, format: 'text' as const } : undefined;
-          await this.complete(item, { status: 'done', reply, turns: [], detail: `${verdict.why}; ${verdict.notify ? 'notice sent' : 'no reply'}` }, log);
+          log.info({ why: verdict.why, notice: notify }, 'user over the limit; not answered by the agent');
+          const reply = notify ? { text: limit.notice, format: 'text' as const } : undefined;
+          await this.complete(item, { status: 'done', reply, turns: [], detail: `${verdict.why}; ${notify ? 'notice sent' : 'no reply'}` }, log);
           return;
         }
       } catch (err) {

@@ -1,39 +1,62 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChannelRegistry } from '../../src/channels/registry.js';
+import { webApiChannel } from '../../src/channels/web-api/index.js';
+import { relayChannel } from '../../examples/relay-channel/index.js';
+import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
-const ENTRY = 'assistant.web_api';
 let t: TestGateway | undefined;
+let fake: FakeRelay | undefined;
 afterEach(async () => {
   await t?.close();
-  t = undefined;
+  await fake?.close();
+  t = fake = undefined;
 });
 
+const NOTICE = 'Easy there: one moment, please.';
+const profile = { provider: 'echo', prefix: 'echo: ', user_limit: { per_minute: 2, notice: NOTICE } };
+
 describe('user_limit: how many messages one user may have answered', () => {
-  it('answers up to the limit, sends the notice once, leaves the rest unanswered but logged, and answers again after the window', async () => {
+  it('on a platform: answers up to the limit, sends the notice once, leaves the rest unanswered but logged, answers again after the window', async () => {
     let now = Date.UTC(2026, 11, 6, 12);
-    const profile = { provider: 'echo', prefix: 'echo: ', user_limit: { per_minute: 2, notice: 'Easy there: one moment, please.' } };
-    t = await startTestGateway({ agents: { assistant: { profile, entries: [webApiEntry()] } } }, { clock: timeFrom(() => now) });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    fake = await startFakeRelay();
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    t = await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) });
+    await t.until(() => t!.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
 
-    const ids: string[] = [];
-    for (const text of ['one', 'two', 'three', 'four']) ids.push((await t.chat(ENTRY, { userId: 'alice', content: text })).json.messageId);
-    expect((await t.chat(ENTRY, { userId: 'bob', content: 'hi' }, { wait: true })).json.reply.text).toBe('echo: hi');
-    await t.until(async () => (await Promise.all(ids.map((id) => t!.gateway.store.getMessage(id)))).every((m) => m?.status === 'done'));
+    for (const text of ['one', 'two', 'three', 'four']) fake.push('alice', text);
+    fake.push('bob', 'hi');
+    await t.until(async () => (await t!.gateway.store.listMessages({ limit: 10 })).filter((m) => m.status === 'done').length === 5);
+    await t.until(() => fake!.received('bob').length === 1 && fake!.received('alice').length === 3);
+    expect(fake.received('alice')).toEqual(['echo: one', 'echo: two', NOTICE]);
+    expect(fake.received('bob')).toEqual(['echo: hi']);
 
-    const texts = async (user: string) => (await t!.gateway.store.readFeed(ENTRY, user, 0, 50)).map((f) => (f.payload as { text: string }).text);
-    expect(await texts('alice')).toEqual(['echo: one', 'echo: two', 'Easy there: one moment, please.']);
-    const third = await t.gateway.store.getMessage(ids[2]!);
-    const fourth = await t.gateway.store.getMessage(ids[3]!);
-    expect(third!.timeline.find((e) => e.stage === 'replied')?.detail).toBe('over the user limit of 2 messages per minute; notice sent');
-    expect(fourth!.timeline.find((e) => e.stage === 'replied')?.detail).toBe('over the user limit of 2 messages per minute; no reply');
-    expect(fourth!.replies).toEqual([]);
-    const limited = (await t.gateway.metrics.limited.get()).values.find((v) => v.labels.channel === 'web_api');
+    const byText = new Map((await t.gateway.store.listMessages({ limit: 10 })).map((m) => [m.content, m.id]));
+    const detail = async (text: string) => (await t!.gateway.store.getMessage(byText.get(text)!))!;
+    expect((await detail('three')).timeline.find((e) => e.stage === 'replied')?.detail).toBe('over the user limit of 2 messages per minute; notice sent');
+    expect((await detail('four')).timeline.find((e) => e.stage === 'replied')?.detail).toBe('over the user limit of 2 messages per minute; no reply');
+    expect((await detail('four')).replies).toEqual([]);
+    const limited = (await t.gateway.metrics.limited.get()).values.find((v) => v.labels.channel === 'relay');
     expect(limited?.value).toBe(2);
 
     // A minute on, the bucket is full again.
     now += 60_000;
-    const later = await t.chat(ENTRY, { userId: 'alice', content: 'five' }, { wait: true });
-    expect(later.json.reply.text).toBe('echo: five');
+    fake.push('alice', 'five');
+    await t.until(() => fake!.received('alice').length === 4);
+    expect(fake.received('alice').at(-1)).toBe('echo: five');
+  });
+
+  it('on the Web API: every request over the limit is answered with the notice at once, since the client waits for it', async () => {
+    t = await startTestGateway({ agents: { assistant: { profile, entries: [webApiEntry()] } } });
+    await t.until(() => t!.gateway.keeper.statusOf('assistant.web_api')?.state === 'running');
+    const replies: string[] = [];
+    for (const text of ['one', 'two', 'three', 'four']) {
+      const res = await t.chat('assistant.web_api', { userId: 'carol', content: text }, { wait: true });
+      expect(res.status).toBe(200);
+      replies.push(res.json.reply.text);
+    }
+    expect(replies).toEqual(['echo: one', 'echo: two', NOTICE, NOTICE]);
   });
 });
