@@ -71,6 +71,10 @@ const profileBase = {
     .max(2_000)
     .default('Sorry, I cannot answer right now. Please try again in a moment.')
     .describe('Sent when the agent still fails after all retries, so the user is never left in silence'),
+  fallback_in_groups: z
+    .boolean()
+    .default(true)
+    .describe('Also send the fallback reply in group chats; off: a failure there stays out of the group (still logged and in the message log)'),
   user_limit: userLimitSchema.optional().describe('Limits how many messages each user may have answered (per entry)'),
 };
 

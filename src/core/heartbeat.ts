@@ -179,9 +179,17 @@ export class Heartbeat {
       // History is written for agents that read it; the message log keeps every message anyway.
       const turns: HistoryTurn[] = target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
       if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: outcome.reply.text, at: now });
+      // A group may rather see nothing than an apology (fallback_in_groups: false); the message log still says what failed.
+      const quiet = !outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups;
       const completed = await this.complete(
         item,
-        { status: outcome.ok ? 'done' : 'fallback', reply: outcome.reply, turns, historyKey, detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : outcome.error.message },
+        {
+          status: outcome.ok ? 'done' : 'fallback',
+          ...(quiet ? {} : { reply: outcome.reply }),
+          turns,
+          historyKey,
+          detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : `${outcome.error.message}${quiet ? ' (no fallback reply in groups)' : ''}`,
+        },
         log,
       );
       if (!completed) return;

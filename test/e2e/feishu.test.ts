@@ -88,6 +88,25 @@ describe('feishu over the long connection', () => {
     expect(fake.messagesIn(fake.p2pChatId()).length).toBe(0);
   });
 
+  it('with fallback_in_groups: false, leaves the group alone when the agent fails, and still apologises in a direct chat', async () => {
+    llm = await startFakeLlm();
+    llm.failNext(4, { status: 500 });
+    const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', retries: 1, fallback_reply: 'Sorry, try later.', fallback_in_groups: false };
+    const { t, fake } = await setup({ profile });
+    const group = fake.textEvent('anyone?', { chatType: 'group', mentionBot: true });
+    await fake.pushEvent(group).done;
+    await t.until(async () => (await t.gateway.store.listMessages({ limit: 1 }))[0]?.status === 'fallback');
+    const direct = fake.textEvent('hello?');
+    await fake.pushEvent(direct).done;
+    await t.until(() => fake.messagesIn(fake.p2pChatId()).length === 1);
+    expect(textOf(fake.messagesIn(fake.p2pChatId())[0])).toBe('Sorry, try later.');
+    expect(fake.messagesIn(group.event.message.chat_id)).toEqual([]);
+    const [, groupMessage] = await t.gateway.store.listMessages({ limit: 2 });
+    const detail = await t.gateway.store.getMessage(groupMessage!.id);
+    expect(detail).toMatchObject({ status: 'fallback', replies: [] });
+    expect(detail!.timeline.find((e) => e.stage === 'fallback')?.detail).toMatch(/HTTP 500.*\(no fallback reply in groups\)$/);
+  });
+
   it('continues a thread in a topic group inside the thread', async () => {
     const { t, fake } = await setup();
     const event = fake.textEvent('in the topic', { chatType: 'topic_group', mentionBot: true, rootId: 'om_root0000000000000000000000000', threadId: 'omt_topic1' });
