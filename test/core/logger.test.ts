@@ -72,3 +72,15 @@ describe('lazyChild', () => {
     await app.close();
   });
 });
+
+describe('redaction of media keys', () => {
+  it('blanks a media item\'s decryption key in a logged message, at the top level or one object down', () => {
+    const { log, lines } = captureLogger('info');
+    const media = [{ kind: 'image', ref: 'https://cdn/x', key: 'aes-key-secret-1' }];
+    log.info({ media }, 'top');
+    log.info({ message: { msgId: 'm1', media } }, 'nested');
+    expect(JSON.stringify(lines)).not.toContain('aes-key-secret-1');
+    expect((lines[0]!.media as { key: string }[])[0]!.key).toBe('[redacted]');
+    expect((lines[1]!.message as { media: { key: string; ref: string }[] }).media[0]).toEqual({ kind: 'image', ref: 'https://cdn/x', key: '[redacted]' });
+  });
+});
