@@ -3,22 +3,25 @@ import type { TransportStatus } from '../../src/core/entry-status.js';
 import { FakeWecom, type BotDelivery, type FakeWecomOptions } from '../fakes/wecom/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 
 const ENTRY = 'bot.wecom_bot';
 
 let t: TestGateway | undefined;
 let fake: FakeWecom | undefined;
+let llm: FakeLlm | undefined;
 afterEach(async () => {
   await t?.close();
   await fake?.close();
-  t = fake = undefined;
+  await llm?.close();
+  t = fake = llm = undefined;
 });
 
 /** A fake WeCom and a gateway with one wecom_bot entry (echo agent) on it, running. */
-async function setup(config: Record<string, unknown> = {}, fakeOptions: FakeWecomOptions = {}) {
+async function setup(config: Record<string, unknown> = {}, fakeOptions: FakeWecomOptions = {}, profile: Record<string, unknown> = { provider: 'echo' }) {
   fake = await FakeWecom.start(fakeOptions);
   const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl, ...config } };
-  t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
+  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
   await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   await fake.waitForBotConnection();
   return { t, fake };
@@ -49,6 +52,34 @@ describe('wecom_bot over the long connection', () => {
     const res = await t.admin('GET', `/entries/${ENTRY}/status`);
     expect(res.json.transport).toMatchObject({ kind: 'websocket', state: 'connected' });
     expect(JSON.stringify(res.json)).not.toContain(fake.botSecret);
+  });
+
+  it('opens the reply stream with "…" while a slow agent works, and finishes that same stream with the answer', async () => {
+    llm = await startFakeLlm({ delayMs: 900 });
+    const { fake } = await setup({}, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
+    const d = fake.sendBotText('take your time');
+    await fake.waitForBotReply(d);
+    const frames = d.replies.filter((r) => r.errcode === 0).map((r) => r.body.stream as { id: string; content: string; finish: boolean });
+    expect(frames.map((f) => [f.content, f.finish])).toEqual([
+      ['…', false],
+      ['reply to: take your time', true],
+    ]);
+    expect(frames[1]!.id).toBe(frames[0]!.id);
+    expect(d.stream).toMatchObject({ content: 'reply to: take your time', finished: true, frames: 2 });
+  });
+
+  it('shows no "…" for an agent that answers at once, nor with show_typing off', async () => {
+    llm = await startFakeLlm({ delayMs: 900 });
+    const { fake } = await setup({ show_typing: false }, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
+    const slow = fake.sendBotText('slow');
+    await fake.waitForBotReply(slow);
+    expect(slow.stream).toMatchObject({ content: 'reply to: slow', frames: 1 });
+    await t!.close();
+    await fake.close();
+    const quick = await setup();
+    const d = quick.fake.sendBotText('instant');
+    await quick.fake.waitForBotReply(d);
+    expect(d.stream).toMatchObject({ content: 'instant', frames: 1 });
   });
 
   it('answers a group @mention in the group, with the mention removed', async () => {

@@ -1,8 +1,8 @@
 import type { WsFrame } from '@wecom/aibot-node-sdk';
-import { Channel } from '../../core/channel.js';
+import { Channel, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import type { WecomBotChannelConfig } from './config.js';
 import { BotConnection, type WecomBotSdk } from './connection.js';
 import { markdownMessageBody, planProactive, planReply, streamIdFor, welcomeTextBody } from './format.js';
@@ -22,6 +22,8 @@ export function loadSdk(): Promise<WecomBotSdk> {
 const STREAM_WINDOW_MS = 330_000;
 /** Sends remembered as complete (a retry of one is answered without sending again). */
 const DONE_LIMIT = 2_000;
+/** The stream's first frame while the agent works (show_typing); the answer's frame replaces it. */
+const TYPING_TEXT = '…';
 /** Told to the user when a message could not be stored: WeCom never pushes it again. */
 const NOT_RECEIVED_TEXT = '消息未能接收，请稍后重新发送。(The message could not be received; please send it again.)';
 
@@ -122,17 +124,15 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
     }
     const meta = (context.replyMeta ?? {}) as Partial<WecomBotReplyMeta>;
     const sendTo = typeof meta.sendTo === 'string' ? meta.sendTo : context.conversationId;
-    const receivedAt = typeof meta.receivedAt === 'number' ? meta.receivedAt : 0;
     const key = context.idempotencyKey;
-    // A req_id from before this start (a restart) or past the window can no longer carry a stream.
-    const streamable = typeof meta.reqId === 'string' && receivedAt >= this.startedAt && this.ctx.clock.now() - receivedAt < STREAM_WINDOW_MS;
+    const streamable = this.streamable(meta);
     const done = this.progress.get(key) ?? 0;
     let part = 0;
     try {
       if (streamable) {
         const plan = planReply(reply.text);
         if (done <= part) {
-          await client.replyStream({ headers: { req_id: meta.reqId! } }, streamIdFor(key), plan.stream, true);
+          await client.replyStream({ headers: { req_id: meta.reqId! } }, replyStreamId(context.inReplyTo, context.chunk.index), plan.stream, true);
           this.mark(key, part + 1);
         }
         part++;
@@ -158,6 +158,27 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
     return {};
   }
 
+  /**
+   * "The robot is on it": the reply's own stream, opened with "…" when the agent takes a while. The
+   * answer's frame (send) finishes the same stream and replaces it; a stream past its window is left
+   * to WeCom, which closes it. Best effort: a refused frame changes nothing else.
+   */
+  override startTyping(message: ChatMessage): Typing | undefined {
+    const client = this.connection?.client;
+    const meta = (message.replyMeta ?? {}) as Partial<WecomBotReplyMeta>;
+    if (!this.config?.show_typing || !client || this.stopped || !this.streamable(meta)) return undefined;
+    client.replyStream({ headers: { req_id: meta.reqId! } }, replyStreamId(message.msgId, 0), TYPING_TEXT, false).catch((err: unknown) => {
+      this.ctx.log.debug({ msgId: message.msgId, err: describeAck(err) }, 'wecom_bot typing frame refused');
+    });
+    return { stop: () => undefined };
+  }
+
+  /** A req_id from before this start (a restart) or past the window can no longer carry a stream. */
+  private streamable(meta: Partial<WecomBotReplyMeta>): boolean {
+    const receivedAt = typeof meta.receivedAt === 'number' ? meta.receivedAt : 0;
+    return typeof meta.reqId === 'string' && receivedAt >= this.startedAt && this.ctx.clock.now() - receivedAt < STREAM_WINDOW_MS;
+  }
+
   private mark(key: string, parts: number): void {
     this.progress.delete(key);
     this.progress.set(key, parts);
@@ -180,4 +201,9 @@ function sendError(err: unknown): CocoError {
   // 40058 is a request WeCom will never take (req_id expired, stream already finished, too long); the rest may pass later.
   const retryable = code !== 40058 && code !== 40008;
   return new CocoError('COCO_ERR_CHANNEL_SEND', message, { channel: 'wecom_bot', retryable, ...(retryable ? { retryAfterMs: 2_000 } : {}), cause: err });
+}
+
+/** One stream per reply chunk of a message, the same on every retry: the typing frame and the answer share it. */
+function replyStreamId(msgId: string, chunk: number): string {
+  return streamIdFor(`${msgId}:${chunk}`);
 }

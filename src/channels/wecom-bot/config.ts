@@ -38,6 +38,10 @@ export const wecomBotConfigSchema = z
       .max(2_000)
       .optional()
       .describe('Sent when a member opens a direct chat with the robot (enter_chat, at most once a day per member); WeCom takes it only within 5 s'),
+    show_typing: z
+      .boolean()
+      .default(true)
+      .describe('When the agent takes a while (over 0.5 s), open the reply\'s stream at once with "…", so the member sees the robot is on it; the answer replaces it'),
     heartbeat_interval_seconds: z
       .number()
       .int()
