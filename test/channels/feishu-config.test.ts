@@ -16,6 +16,7 @@ describe('feishu config', () => {
       connection: 'websocket',
       domain: 'feishu',
       group_policy: 'mention',
+      show_typing: true,
       ping_timeout_seconds: 30,
       reconnect_max_delay_seconds: 60,
       request_timeout_ms: 15_000,
@@ -47,6 +48,11 @@ describe('feishu config', () => {
     expect(issues({ ...base, group_policy: 'everyone' })[0]?.path).toBe('group_policy');
     expect(issues({ ...base, ping_timeout_seconds: 1 })[0]?.path).toBe('ping_timeout_seconds');
     expect(issues({ ...base, reconnect_max_delay_seconds: 601 })[0]?.path).toBe('reconnect_max_delay_seconds');
+  });
+
+  it('shows typing by default; show_typing: false turns it off, and only a boolean is taken', () => {
+    expect(feishuConfigSchema.parse({ ...base, show_typing: false }).show_typing).toBe(false);
+    expect(issues({ ...base, show_typing: 'no' })).toEqual([{ path: 'show_typing', message: expect.any(String) }]);
   });
 
   it('marks the credentials write-only and explains every field', () => {

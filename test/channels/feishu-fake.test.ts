@@ -415,6 +415,93 @@ describe('fake Feishu: OpenAPI with the official Client', () => {
   });
 });
 
+describe('fake Feishu: message reactions with the official Client', () => {
+  it('adds a reaction to a user message and deletes it, answering like the real API and recording both times', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const event = fake.textEvent('working on it?');
+    const messageId = event.event.message.message_id;
+    const added = await client.im.messageReaction.create({ path: { message_id: messageId }, data: { reaction_type: { emoji_type: 'Typing' } } });
+    expect(added).toMatchObject({ code: 0, data: { operator: { operator_id: fake.appId, operator_type: 'app' }, reaction_type: { emoji_type: 'Typing' } } });
+    const reactionId = added.data!.reaction_id!;
+    expect(reactionId).toMatch(/^[\w-]{40,}$/);
+    expect(added.data?.action_time).toMatch(/^\d{13}$/);
+    expect(fake.reactions(messageId)).toEqual([expect.objectContaining({ reactionId, messageId, emojiType: 'Typing' })]);
+    expect(fake.reactions(messageId)[0]?.removedAt).toBeUndefined();
+
+    const removed = await client.im.messageReaction.delete({ path: { message_id: messageId, reaction_id: reactionId } });
+    expect(removed).toMatchObject({ code: 0, data: { reaction_id: reactionId, reaction_type: { emoji_type: 'Typing' } } });
+    const [r] = fake.reactions(messageId);
+    expect(r!.removedAt).toBeGreaterThanOrEqual(r!.addedAt);
+    expect(r!.removedSeq).toBeGreaterThan(r!.addedSeq);
+    expect(fake.reactions()).toHaveLength(1);
+    expect(fake.reactionCalls.map((c) => [c.kind, c.status, c.code])).toEqual([
+      ['create', 200, 0],
+      ['delete', 200, 0],
+    ]);
+    expect(fake.counters.reactionRequests).toBe(2);
+  });
+
+  it('orders reactions and sent messages by seq', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const event = fake.textEvent('q');
+    const messageId = event.event.message.message_id;
+    const { data } = await client.im.messageReaction.create({ path: { message_id: messageId }, data: { reaction_type: { emoji_type: 'Typing' } } });
+    await client.im.message.reply({ path: { message_id: messageId }, data: { msg_type: 'text', content: JSON.stringify({ text: 'a' }) } });
+    await client.im.messageReaction.delete({ path: { message_id: messageId, reaction_id: data!.reaction_id! } });
+    const [r] = fake.reactions(messageId);
+    const reply = fake.messages[0]!;
+    expect(r!.addedSeq).toBeLessThan(reply.seq);
+    expect(reply.seq).toBeLessThan(r!.removedSeq!);
+  });
+
+  it('refuses unknown and recalled messages (231003), bad emoji types (231001), unknown or spent reaction ids, and missing tokens', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const typing = { reaction_type: { emoji_type: 'Typing' } };
+    const unknown = await failure(client.im.messageReaction.create({ path: { message_id: 'om_nope' }, data: typing }));
+    expect([unknown.status, unknown.data.code]).toEqual([400, 231003]);
+    const event = fake.textEvent('hi');
+    const messageId = event.event.message.message_id;
+    const badEmoji = await failure(client.im.messageReaction.create({ path: { message_id: messageId }, data: { reaction_type: { emoji_type: 'NOT_AN_EMOJI' } } }));
+    expect(badEmoji.data.code).toBe(231001);
+    const other = fake.textEvent('other');
+    const { data } = await client.im.messageReaction.create({ path: { message_id: messageId }, data: typing });
+    const id = data!.reaction_id!;
+    // A reaction on another message; an id that does not exist.
+    expect((await failure(client.im.messageReaction.delete({ path: { message_id: other.event.message.message_id, reaction_id: id } }))).data.code).toBe(231010);
+    expect((await failure(client.im.messageReaction.delete({ path: { message_id: messageId, reaction_id: 'nope' } }))).data.code).toBe(231011);
+    await client.im.messageReaction.delete({ path: { message_id: messageId, reaction_id: id } });
+    expect((await failure(client.im.messageReaction.delete({ path: { message_id: messageId, reaction_id: id } }))).data.code).toBe(231011);
+
+    fake.recallMessage(messageId);
+    expect((await failure(client.im.messageReaction.create({ path: { message_id: messageId }, data: typing }))).data.code).toBe(231003);
+    const anonymous = await fetch(`${fake.url}/open-apis/im/v1/messages/${other.event.message.message_id}/reactions`, { method: 'POST', body: JSON.stringify(typing) });
+    expect([anonymous.status, ((await anonymous.json()) as { code: number }).code]).toEqual([400, 99991661]);
+    expect(fake.reactions()).toHaveLength(1);
+  });
+
+  it('scripted failures hit the next reaction calls of their kind, then it recovers', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const event = fake.textEvent('hi');
+    const messageId = event.event.message.message_id;
+    const add = () => client.im.messageReaction.create({ path: { message_id: messageId }, data: { reaction_type: { emoji_type: 'Typing' } } });
+    fake.failNextReactions(1, { code: 99991400 });
+    fake.failNextReactions(1, { code: 1, status: 500 }, 'delete');
+    const limited = await failure(add());
+    expect([limited.status, limited.data.code, limited.headers['x-ogw-ratelimit-reset']]).toEqual([429, 99991400, '1']);
+    const { data } = await add();
+    const del = () => client.im.messageReaction.delete({ path: { message_id: messageId, reaction_id: data!.reaction_id! } });
+    expect((await failure(del())).status).toBe(500);
+    expect(fake.reactions(messageId)[0]?.removedAt).toBeUndefined();
+    await expect(del()).resolves.toMatchObject({ code: 0 });
+    expect(fake.reactions(messageId)[0]?.removedAt).toBeDefined();
+    expect(fake.reactionCalls.map((c) => c.status)).toEqual([429, 200, 500, 200]);
+  });
+});
+
 describe('fake Feishu: webhook pushes', () => {
   it('crypto matches the official vector, uses a random IV and signs the exact body', () => {
     expect(decrypt('test key', 'P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk=')).toBe('hello world');

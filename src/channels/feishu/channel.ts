@@ -1,14 +1,16 @@
 import type { Client } from '@larksuiteoapi/node-sdk';
-import { Channel } from '../../core/channel.js';
+import { Channel, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { TokenBucket } from '../shared/token-bucket.js';
+import { typingIndicator } from '../shared/typing.js';
 import { FeishuApiError, FeishuHttp, feishuTokensFor, fetchBotInfo, isRateLimited, sendError, TOKEN_INVALID, type FeishuTokens } from './api.js';
 import { feishuBaseUrl, type FeishuChannelConfig } from './config.js';
 import { chunkUuid, createMessageBody, renderMessages, replyMessageBody, type FeishuMessageBody } from './format.js';
 import { LongConnection, sdkLogger, type LarkSdk } from './long-connection.js';
 import { parseLarkEvent, shouldAnswer, toChatMessage, type BotIdentity, type FeishuReplyMeta } from './parse.js';
+import { FeishuReactions, TYPING_EMOJI } from './reaction.js';
 import { openLarkWebhook, type LarkHeaders } from './webhook-crypto.js';
 
 /** Feishu allows 5 messages per second into one chat (per user, and per group shared by its bots). */
@@ -46,6 +48,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
   private sdk?: LarkSdk;
   private client?: Client;
   private tokens?: FeishuTokens;
+  private reactions?: FeishuReactions;
   private bot: BotIdentity = {};
   private connection?: LongConnection;
   private readonly webhook: TransportStatus = { kind: 'webhook', state: 'listening', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
@@ -80,6 +83,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
       logger: sdkLogger(this.ctx.log),
       loggerLevel: sdk.LoggerLevel.warn,
     });
+    this.reactions = new FeishuReactions(sdk, this.client, this.tokens);
     if (config.connection === 'webhook') {
       this.ctx.log.info({ bot: info.openId }, 'feishu webhook ready');
       return;
@@ -105,6 +109,27 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
   override async stop(): Promise<void> {
     this.stopped = true;
     await this.connection?.stop();
+  }
+
+  /**
+   * Feishu has no typing indicator; bots show they are working with a reaction on the user's message.
+   * On: a "Typing" reaction (its id kept); off, when the agent is done: that reaction deleted. Best
+   * effort: a refusal (rate limit, recalled message, missing permission) is logged at debug level.
+   */
+  override startTyping(message: ChatMessage): Typing | undefined {
+    const reactions = this.reactions;
+    const messageId = feishuMessageId(message.replyMeta, message.msgId);
+    if (!reactions || this.stopped || !this.config?.show_typing || message.msgType === 'event' || !messageId) return undefined;
+    let reactionId = '';
+    return typingIndicator({
+      on: async () => {
+        reactionId = await reactions.add(messageId, TYPING_EMOJI);
+        return true;
+      },
+      off: () => reactions.remove(messageId, reactionId),
+      log: this.ctx.log,
+      channel: 'feishu',
+    });
   }
 
   override transportStatus(): TransportStatus | undefined {
@@ -254,6 +279,13 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
       await clock.sleep(slot.retryAfterMs);
     }
   }
+}
+
+/** The Feishu message_id of an inbound message (its replyMeta, else its platform id). */
+function feishuMessageId(replyMeta: Record<string, unknown> | undefined, platformId: string | undefined): string | undefined {
+  const id = (replyMeta as Partial<FeishuReplyMeta> | undefined)?.messageId;
+  if (typeof id === 'string' && id !== '') return id;
+  return platformId ? platformId : undefined;
 }
 
 type Target = { kind: 'create'; chatId: string } | { kind: 'reply'; chatId: string; messageId: string; inThread: boolean };

@@ -39,6 +39,12 @@ export const feishuConfigSchema = z
       .describe(
         'Which group messages are answered: mention (only when the bot is @mentioned), all (every message the app may read; needs the group-message permission), off (none). Direct chats are always answered',
       ),
+    show_typing: z
+      .boolean()
+      .default(true)
+      .describe(
+        'While the agent works on a message (over 0.5 s), put a "Typing" (敲键盘) reaction on it, taken back when the agent is done; needs im:message or im:message.reactions:write_only',
+      ),
     ping_interval_seconds: z
       .number()
       .int()

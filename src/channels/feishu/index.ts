@@ -14,7 +14,8 @@ export const feishuChannel = defineChannel({
     'A Feishu (飞书) or Lark self-built app bot in direct chats and groups: events over the long connection (no public URL needed) or the event webhook; replies through the message API, threaded under the asking message in groups.',
   configSchema: feishuConfigSchema,
   // No maxMessageBytes: send() splits to Feishu's request limits itself, keeping code fences whole.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, streaming: false, typing: false, webhook: false },
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, streaming: false, typing: true, webhook: false },
+  // Typing: a "Typing" reaction on the user's message while the agent works (show_typing).
   create: (ctx) => new FeishuChannel(ctx),
   // Images users send (also in rich text), for agents with `images: true`: by message id and key, any process.
   fetchMedia: fetchFeishuMedia,

@@ -1,6 +1,6 @@
 /**
  * The OpenAPI half of the fake Feishu (protocols.md §6): tenant_access_token/internal, im/v1 message create and
- * reply, message resources. Every answer is `{code, msg, data?}`; errors carry an HTTP status like the real gateway
+ * reply, message resources, message reactions (add and delete). Every answer is `{code, msg, data?}`; errors carry an HTTP status like the real gateway
  * (400 for business and token errors, 429 for frequency limits).
  */
 import { randomBytes } from 'node:crypto';
@@ -34,6 +34,36 @@ export interface SentMessage {
   uuid?: string;
   /** Wall-clock milliseconds when Feishu accepted it. */
   at: number;
+  /** Order among everything the fake recorded (messages accepted, reactions added and removed): ties in `at` broken. */
+  seq: number;
+}
+
+/** A reaction the bot put on a message (`POST …/messages/:message_id/reactions`), and whether it was taken back. */
+export interface FakeReaction {
+  reactionId: string;
+  messageId: string;
+  emojiType: string;
+  /** Who added it: the app (`operator_type: app`, `operator_id` its app id). */
+  operatorId: string;
+  operatorType: 'app';
+  /** Wall-clock milliseconds and `seq` (shared with SentMessage.seq) when it was added. */
+  addedAt: number;
+  addedSeq: number;
+  /** Set once `DELETE …/reactions/:reaction_id` removed it. */
+  removedAt?: number;
+  removedSeq?: number;
+}
+
+/** Every reaction call (add or delete), answered or refused. */
+export interface ReactionCall {
+  kind: 'create' | 'delete';
+  messageId: string;
+  /** The id deleted (delete), or the id handed out (create). */
+  reactionId?: string;
+  emojiType?: string;
+  status: number;
+  code: number;
+  at: number;
 }
 
 /** Every create/reply call, accepted or not. */
@@ -65,6 +95,7 @@ export interface ApiCounters {
   botInfoRequests: number;
   sendAttempts: number;
   resourceRequests: number;
+  reactionRequests: number;
   rateLimited: number;
   duplicates: number;
 }
@@ -118,6 +149,11 @@ const MESSAGES: Record<number, string> = {
   230020: 'This operation triggers the frequency limit.',
   230025: 'The length of the message content reaches its limit.',
   230110: 'Action unavailable as the message has been deleted.',
+  231001: 'reaction type is invalid.',
+  231002: 'The operator has no permission to react on the specific message.',
+  231003: 'The message is not found, maybe not exist or deleted.',
+  231010: 'The reaction does not belong to the message.',
+  231011: 'The request has an invalid reaction_id.',
   234001: 'Invalid request param.',
   234003: 'File not in message.',
   234004: 'App not in chat.',
@@ -130,6 +166,11 @@ const MESSAGES: Record<number, string> = {
 };
 
 export const RECEIVE_ID_TYPES = new Set(['open_id', 'union_id', 'user_id', 'email', 'chat_id']);
+/**
+ * A few of Feishu's reaction emoji types (表情文案说明; the real list has ~200). Others answer 231001 here; tests that
+ * need one add it to this set.
+ */
+export const EMOJI_TYPES = new Set(['Typing', 'OnIt', 'Get', 'OK', 'THUMBSUP', 'DONE', 'SMILE', 'LAUGH', 'HEART', 'THINKING', 'MUSCLE', 'APPLAUSE', 'FINGERHEART', 'JIAYI']);
 const MSG_TYPES = new Set(['text', 'post', 'image', 'file', 'audio', 'media', 'sticker', 'interactive', 'share_chat', 'share_user']);
 /** Request body limits ([src] go CreateMessageReqBody comment): text 150 KB, post and card 30 KB. */
 export const TEXT_BODY_LIMIT = 150 * 1024;
@@ -152,7 +193,21 @@ export class FeishuApi {
   readonly messages: SentMessage[] = [];
   readonly calls: ApiCall[] = [];
   readonly resourceCalls: ResourceCall[] = [];
-  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, botInfoRequests: 0, sendAttempts: 0, resourceRequests: 0, rateLimited: 0, duplicates: 0 };
+  /** Every reaction added, in order (removed ones stay, with `removedAt`). */
+  readonly reactions: FakeReaction[] = [];
+  readonly reactionCalls: ReactionCall[] = [];
+  readonly counters: ApiCounters = {
+    tokenRequests: 0,
+    tokensIssued: 0,
+    botInfoRequests: 0,
+    sendAttempts: 0,
+    resourceRequests: 0,
+    reactionRequests: 0,
+    rateLimited: 0,
+    duplicates: 0,
+  };
+  private seq = 0;
+  private readonly scriptedReactions: { failure: ScriptedFailure; kind?: 'create' | 'delete' }[] = [];
   private readonly tokens = new Map<string, TokenState>();
   private current: string | undefined;
   private readonly known = new Map<string, KnownMessage>();
@@ -162,7 +217,7 @@ export class FeishuApi {
   private storm = { left: 0, resetSeconds: 1 };
   private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; contentType: string; fileName?: string }>();
   private readonly scriptedDownloads: ScriptedFailure[] = [];
-  /** Messages deleted or recalled: their resources answer 230110. */
+  /** Messages deleted or recalled: their resources answer 230110, reactions on them 231003. */
   private readonly recalled = new Set<string>();
   /** union_id / user_id → open_id for users seen in events, so sends by those ids find the same p2p chat. */
   private readonly openIds = new Map<string, string>();
@@ -182,9 +237,22 @@ export class FeishuApi {
     this.resources.set(`${messageId}/${fileKey}`, { type, data, contentType, fileName });
   }
 
-  /** The message is deleted or recalled: downloading its resources answers 230110. */
+  /** The message is deleted or recalled: downloading its resources answers 230110, reacting to it 231003. */
   recallMessage(messageId: string): void {
     this.recalled.add(messageId);
+  }
+
+  /**
+   * The next `n` reaction calls with a valid token (of `kind`, or either) fail, e.g. `{code: 99991400}` (HTTP 429),
+   * `{code: 231002}`, `{code: 1, status: 500}`. Nothing is added or removed by a failed call.
+   */
+  failNextReactions(n: number, failure: ScriptedFailure, kind?: 'create' | 'delete'): void {
+    for (let i = 0; i < n; i++) this.scriptedReactions.push({ failure, ...(kind ? { kind } : {}) });
+  }
+
+  /** The reactions put on `messageId` (all messages when undefined), removed ones included. */
+  reactionsOn(messageId?: string): FakeReaction[] {
+    return messageId === undefined ? [...this.reactions] : this.reactions.filter((r) => r.messageId === messageId);
   }
 
   /** The next `n` resource downloads with a valid token fail (e.g. `{code: 234004}`, `{code: 99991400}`, `{code: 1, status: 500}`). */
@@ -216,6 +284,8 @@ export class FeishuApi {
     this.messages.splice(0);
     this.calls.splice(0);
     this.resourceCalls.splice(0);
+    this.reactionCalls.splice(0);
+    for (let i = this.reactions.length - 1; i >= 0; i--) if (this.reactions[i]?.removedAt !== undefined) this.reactions.splice(i, 1);
   }
 
   messagesIn(chatId: string): SentMessage[] {
@@ -252,6 +322,10 @@ export class FeishuApi {
     if (reply) return method === 'POST' ? this.send('reply', headers, body, query, decodeURIComponent(reply[1] ?? '')) : undefined;
     const resource = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/resources\/([^/]+)$/.exec(path);
     if (resource && method === 'GET') return this.resource(headers, query, decodeURIComponent(resource[1] ?? ''), decodeURIComponent(resource[2] ?? ''));
+    const reactions = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reactions$/.exec(path);
+    if (reactions && method === 'POST') return this.addReaction(headers, body, decodeURIComponent(reactions[1] ?? ''));
+    const reaction = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reactions\/([^/]+)$/.exec(path);
+    if (reaction && method === 'DELETE') return this.deleteReaction(headers, decodeURIComponent(reaction[1] ?? ''), decodeURIComponent(reaction[2] ?? ''));
     return undefined;
   }
 
@@ -393,6 +467,7 @@ export class FeishuApi {
       rawContent: req.content,
       ...(uuid === undefined ? {} : { uuid }),
       at,
+      seq: ++this.seq,
     };
     this.messages.push(message);
     this.known.set(messageId, { chatId, rootId: rootId ?? messageId, threadId });
@@ -429,6 +504,82 @@ export class FeishuApi {
   }
 
   /**
+   * `POST /open-apis/im/v1/messages/:message_id/reactions` with `{reaction_type: {emoji_type}}`. Checks in order: the
+   * token, scripted failures, the body (9499, 99992402 without an emoji_type), the emoji type (231001), the message
+   * (231003 unknown or recalled). Each accepted call adds a reaction with a fresh id.
+   */
+  private addReaction(headers: Record<string, string | string[] | undefined>, body: Buffer, messageId: string): ApiAnswer {
+    const call: ReactionCall = { kind: 'create', messageId, status: 0, code: 0, at: Date.now() };
+    const done = this.reactionCall(call);
+    const refused = this.reactionRefusal(headers, 'create');
+    if (refused) return done(refused);
+    const req = parseJson(body.toString('utf8'));
+    if (!req) return done(apiError(9499, 400, 'Bad Request: the body is not a JSON object'));
+    const emojiType = isRecord(req.reaction_type) ? req.reaction_type.emoji_type : undefined;
+    if (typeof emojiType !== 'string' || emojiType === '') return done(apiError(99992402, 400, 'field validation failed: reaction_type.emoji_type is required'));
+    call.emojiType = emojiType;
+    if (!EMOJI_TYPES.has(emojiType)) return done(apiError(231001));
+    if (!this.known.has(messageId) || this.recalled.has(messageId)) return done(apiError(231003));
+    const reaction: FakeReaction = {
+      reactionId: randomBytes(36).toString('base64url'),
+      messageId,
+      emojiType,
+      operatorId: this.opts.appId,
+      operatorType: 'app',
+      addedAt: call.at,
+      addedSeq: ++this.seq,
+    };
+    this.reactions.push(reaction);
+    call.reactionId = reaction.reactionId;
+    return done(ok(reactionData(reaction, call.at)));
+  }
+
+  /**
+   * `DELETE /open-apis/im/v1/messages/:message_id/reactions/:reaction_id`. Checks in order: the token, scripted
+   * failures, the message (231003), the reaction (231011 unknown or already removed), that it is on this message
+   * (231010). Answers the removed reaction.
+   */
+  private deleteReaction(headers: Record<string, string | string[] | undefined>, messageId: string, reactionId: string): ApiAnswer {
+    const call: ReactionCall = { kind: 'delete', messageId, reactionId, status: 0, code: 0, at: Date.now() };
+    const done = this.reactionCall(call);
+    const refused = this.reactionRefusal(headers, 'delete');
+    if (refused) return done(refused);
+    if (!this.known.has(messageId) || this.recalled.has(messageId)) return done(apiError(231003));
+    const reaction = this.reactions.find((r) => r.reactionId === reactionId);
+    if (!reaction || reaction.removedAt !== undefined) return done(apiError(231011));
+    if (reaction.messageId !== messageId) return done(apiError(231010));
+    call.emojiType = reaction.emojiType;
+    reaction.removedAt = call.at;
+    reaction.removedSeq = ++this.seq;
+    return done(ok(reactionData(reaction, call.at)));
+  }
+
+  /** Records the call; the returned function fills in its answer. */
+  private reactionCall(call: ReactionCall): (answer: ApiAnswer) => ApiAnswer {
+    this.counters.reactionRequests++;
+    this.reactionCalls.push(call);
+    return (answer) => {
+      call.status = answer.status;
+      call.code = (answer.json as { code?: number } | undefined)?.code ?? 0;
+      return answer;
+    };
+  }
+
+  /** A token error, or the next scripted failure for this kind of reaction call. */
+  private reactionRefusal(headers: Record<string, string | string[] | undefined>, kind: 'create' | 'delete'): ApiAnswer | undefined {
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return apiError(tokenError);
+    const i = this.scriptedReactions.findIndex((s) => s.kind === undefined || s.kind === kind);
+    if (i < 0) return undefined;
+    const { failure } = this.scriptedReactions.splice(i, 1)[0]!;
+    const limited = failure.code === 99991400;
+    if (limited) this.counters.rateLimited++;
+    // The reaction API's own limit: 1000 per minute and 50 per second per app.
+    const rateHeaders: Record<string, string> = limited ? { 'x-ogw-ratelimit-limit': '50', 'x-ogw-ratelimit-reset': '1' } : {};
+    return apiError(failure.code, failure.status ?? (limited ? 429 : failure.code < 0 ? 500 : 400), failure.msg, { ...rateHeaders, ...failure.headers });
+  }
+
+  /**
    * A message resource (protocols.md §4.4): checks in order the token, scripted failures, the `type` parameter
    * (234001), a recalled message (230110), that the key belongs to the message (234003) and that `type` fits it
    * (234001). Served: the bytes with their Content-Type (and Content-Disposition for named files).
@@ -461,6 +612,11 @@ export class FeishuApi {
     const disposition: Record<string, string> = r.fileName ? { 'content-disposition': `attachment; filename="${encodeURIComponent(r.fileName)}"` } : {};
     return done({ status: 200, raw: { contentType: r.contentType, data: r.data }, headers: { 'x-tt-logid': logId(), ...disposition } });
   }
+}
+
+/** The `data` of a reaction answer (add and delete alike). */
+function reactionData(r: FakeReaction, at: number): unknown {
+  return { reaction_id: r.reactionId, operator: { operator_id: r.operatorId, operator_type: r.operatorType }, action_time: String(at), reaction_type: { emoji_type: r.emojiType } };
 }
 
 /** Shape checks per msg_type; undefined when fine. */

@@ -6,7 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FeishuApi, type ApiAnswer, type ApiCall, type ApiCounters, type RateLimit, type ResourceCall, type ScriptedFailure, type SentMessage } from './api.js';
+import {
+  FeishuApi,
+  type ApiAnswer,
+  type ApiCall,
+  type ApiCounters,
+  type FakeReaction,
+  type RateLimit,
+  type ReactionCall,
+  type ResourceCall,
+  type ScriptedFailure,
+  type SentMessage,
+} from './api.js';
 import {
   DEFAULT_USER,
   messageEvent,
@@ -389,7 +400,7 @@ export class FakeFeishu {
 
   // ---- OpenAPI ----------------------------------------------------------------------------------------------------
 
-  /** Every message Feishu accepted from the bot, in order. */
+  /** Every message Feishu accepted from the bot, in order (`seq` orders them with reactions). */
   get messages(): readonly SentMessage[] {
     return this.api.messages;
   }
@@ -446,9 +457,31 @@ export class FakeFeishu {
     this.api.failNextDownloads(n, failure);
   }
 
-  /** The user deletes (recalls) the message: downloading its resources answers 230110 from now on. */
+  /** The user deletes (recalls) the message: downloading its resources answers 230110, reacting to it 231003, from now on. */
   recallMessage(messageId: string): void {
     this.api.recallMessage(messageId);
+  }
+
+  /**
+   * The reactions the bot put on `messageId` (every message's when undefined), in the order added, removed ones
+   * included: `emojiType`, `addedAt`/`addedSeq`, `removedAt`/`removedSeq` once deleted. `seq` orders them with
+   * `messages[].seq`, e.g. "added before the reply, removed after it".
+   */
+  reactions(messageId?: string): FakeReaction[] {
+    return this.api.reactionsOn(messageId);
+  }
+
+  /** Every reaction call (`create` or `delete`) with its message, reaction id, HTTP status and code. */
+  get reactionCalls(): readonly ReactionCall[] {
+    return this.api.reactionCalls;
+  }
+
+  /**
+   * The next `n` reaction calls with a valid token (only `kind` ones when given) fail, e.g. `{code: 99991400}` (HTTP 429
+   * with `x-ogw-ratelimit-reset: 1`), `{code: 231002}` (no permission), `{code: 1, status: 500}`.
+   */
+  failNextReactions(n: number, failure: ScriptedFailure, kind?: 'create' | 'delete'): void {
+    this.api.failNextReactions(n, failure, kind);
   }
 
   /** The next `n` sends with a valid token get 429 / 99991400 with `x-ogw-ratelimit-reset: resetSeconds`. */
