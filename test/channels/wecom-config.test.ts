@@ -83,11 +83,12 @@ describe('wecom (self-built app) config', () => {
 });
 
 describe('wecom_bot (intelligent robot) config', () => {
-  it('fills the defaults: the official address, answer groups on mention, 30 s heartbeat like the SDK', () => {
+  it('fills the defaults: the official address, answer groups on mention, "…" while the agent works, 30 s heartbeat like the SDK', () => {
     expect(wecomBotConfigSchema.parse(bot)).toEqual({
       ...bot,
       ws_url: WECOM_BOT_WS_URL,
       group_policy: 'mention',
+      show_typing: true,
       heartbeat_interval_seconds: 30,
       liveness_timeout_seconds: 75,
       reconnect_max_delay_seconds: 30,
