@@ -117,6 +117,7 @@ export class Heartbeat {
       return;
     }
 
+    const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
     const limit = target.profile.user_limit;
     if (limit && this.deps.userLimits) {
       try {
@@ -128,7 +129,7 @@ export class Heartbeat {
           metrics.limited.inc({ channel: item.channelType });
           log.info({ why: verdict.why, notice: notify }, 'user over the limit; not answered by the agent');
           const reply = notify ? { text: limit.notice, format: 'text' as const } : undefined;
-          await this.complete(item, { status: 'done', reply, turns: [], detail: `${verdict.why}; ${notify ? 'notice sent' : 'no reply'}` }, log);
+          await this.complete(item, { status: 'done', reply, turns: [], historyKey, detail: `${verdict.why}; ${notify ? 'notice sent' : 'no reply'}` }, log);
           return;
         }
       } catch (err) {
@@ -148,7 +149,6 @@ export class Heartbeat {
       typing?.stop();
     };
     try {
-      const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
       const images = readsImages(target.profile) ? await this.images(item, lease.signal, log) : [];
@@ -209,19 +209,18 @@ export class Heartbeat {
    */
   private async complete(
     item: InboundItem,
-    result: { status: 'done' | 'fallback'; reply?: { text: string; format: 'text' | 'markdown' }; turns: HistoryTurn[]; historyKey?: HistoryKey; detail: string },
+    result: { status: 'done' | 'fallback'; reply?: { text: string; format: 'text' | 'markdown' }; turns: HistoryTurn[]; historyKey: HistoryKey; detail: string },
     log: Logger,
   ): Promise<boolean> {
     const now = this.deps.clock.now();
     const replies = result.reply ? this.chunks(item, result.reply.text, result.reply.format, now) : [];
     const feed = this.deps.feedDeliveryOf(item.entryKey);
-    const historyKey = result.historyKey ?? { agentId: item.targetId, entryKey: item.entryKey, conversationId: item.message.conversationId };
     const completed = await this.deps.store.completeInbound(item.id, item.leaseToken, {
       now,
       status: result.status,
       replies,
       feed: feed && replies.map((r) => feed.payload({ text: r.text, format: r.format }, r.userId, sendContextOf(r))),
-      history: { key: historyKey, turns: result.turns },
+      history: { key: result.historyKey, turns: result.turns },
       detail: result.detail,
       claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
     });

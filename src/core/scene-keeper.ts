@@ -159,10 +159,13 @@ export class SceneKeeper {
     const def = spec && this.deps.registry.has(spec.channel) ? this.deps.registry.get(spec.channel) : undefined;
     const fetchMedia = def?.fetchMedia;
     if (!spec || !def || !fetchMedia) return undefined;
-    const { clock, log } = this.deps;
-    return (media, message, { signal, maxBytes }) => {
-      const config = this.resolveConfig(def, spec);
-      return fetchMedia(media, { config, message, clock, log: log.child({ entry: key }), signal, maxBytes });
+    const { clock } = this.deps;
+    const log = this.deps.log.child({ entry: key });
+    // Resolved on the first download, once for all of a message's images; a bad config fails that download, not the caller.
+    let config: unknown;
+    return async (media, message, { signal, maxBytes }) => {
+      config ??= this.resolveConfig(def, spec);
+      return fetchMedia(media, { config, message, clock, log, signal, maxBytes });
     };
   }
 

@@ -194,29 +194,51 @@ export interface BotInfo {
  * the app has no bot capability, which also means it can neither receive nor send messages.
  */
 export async function fetchBotInfo(tokens: FeishuTokens): Promise<BotInfo> {
+  let answer: Envelope;
+  try {
+    answer = await withTenantToken(tokens, (token) => tokens.http.get<Envelope>(`${tokens.baseUrl}/open-apis/bot/v3/info`, { headers: { authorization: `Bearer ${token}` } }));
+  } catch (err) {
+    // The token's own refusal (wrong credentials) already says what to fix.
+    if (err instanceof CocoError) throw err;
+    throw new CocoError('COCO_ERR_CHANNEL_START', `feishu: bot info: ${describeError(err)}`, { channel: 'feishu', retryable: true, cause: err });
+  }
+  const bot = answer.bot as { open_id?: unknown; app_name?: unknown } | undefined;
+  if (answer.code !== 0 || typeof bot?.open_id !== 'string' || bot.open_id === '') {
+    throw new CocoError(
+      'COCO_ERR_CHANNEL_START',
+      `feishu: bot info refused (code ${answer.code ?? '?'} ${answer.msg ?? ''}): enable the bot capability (应用能力 → 机器人) and publish a version`,
+      { channel: 'feishu' },
+    );
+  }
+  return { openId: bot.open_id, ...(typeof bot.app_name === 'string' && bot.app_name ? { name: bot.app_name } : {}) };
+}
+
+/**
+ * Runs `call` with the app's tenant token. A token Feishu refuses (TOKEN_INVALID, a FeishuApiError)
+ * is renewed and the call made once more; anything else is thrown as it came. With `signal`, waiting
+ * for a token ends when it aborts (a token request has its own, longer timeout).
+ */
+export async function withTenantToken<T>(tokens: FeishuTokens, call: (token: string) => Promise<T>, signal?: AbortSignal): Promise<T> {
   let stale: string | undefined;
   for (let attempt = 0; ; attempt++) {
-    const token = await tokens.token(stale);
-    let answer: Envelope;
+    const token = await (signal ? untilAborted(tokens.token(stale), signal) : tokens.token(stale));
     try {
-      answer = await tokens.http.get<Envelope>(`${tokens.baseUrl}/open-apis/bot/v3/info`, { headers: { authorization: `Bearer ${token}` } });
+      return await call(token);
     } catch (err) {
-      if (err instanceof FeishuApiError && err.code !== undefined && TOKEN_INVALID.has(err.code) && attempt === 0) {
-        stale = token;
-        continue;
-      }
-      throw new CocoError('COCO_ERR_CHANNEL_START', `feishu: bot info: ${describeError(err)}`, { channel: 'feishu', retryable: true, cause: err });
+      if (attempt > 0 || !(err instanceof FeishuApiError && err.code !== undefined && TOKEN_INVALID.has(err.code))) throw err;
+      stale = token;
     }
-    const bot = answer.bot as { open_id?: unknown; app_name?: unknown } | undefined;
-    if (answer.code !== 0 || typeof bot?.open_id !== 'string' || bot.open_id === '') {
-      throw new CocoError(
-        'COCO_ERR_CHANNEL_START',
-        `feishu: bot info refused (code ${answer.code ?? '?'} ${answer.msg ?? ''}): enable the bot capability (应用能力 → 机器人) and publish a version`,
-        { channel: 'feishu' },
-      );
-    }
-    return { openId: bot.open_id, ...(typeof bot.app_name === 'string' && bot.app_name ? { name: bot.app_name } : {}) };
   }
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  promise.catch(() => undefined); // its failure is the caller's only while it still waits
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Rate-limit answers: HTTP 429 / 99991400 (API frequency), 230020 (per-chat), 11232 (tenant message service). */

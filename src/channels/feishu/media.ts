@@ -1,7 +1,7 @@
 import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { mediaType, readMediaBody, type MediaContent, type MediaContext } from '../../core/media.js';
 import type { MediaRef } from '../../core/message.js';
-import { FeishuApiError, feishuTokensFor, isRateLimited, TOKEN_INVALID } from './api.js';
+import { FeishuApiError, feishuTokensFor, isRateLimited, withTenantToken } from './api.js';
 import { feishuBaseUrl, type FeishuChannelConfig } from './config.js';
 
 /**
@@ -41,46 +41,26 @@ export async function fetchFeishuMedia(media: MediaRef, ctx: MediaContext<Feishu
   const tokens = feishuTokensFor({ baseUrl, appId: config.app_id, appSecret: config.app_secret, clock, timeoutMs: config.request_timeout_ms });
   const url = `${baseUrl}/open-apis/im/v1/messages/${encodeURIComponent(messageId)}/resources/${encodeURIComponent(media.ref)}?type=${kind}`;
 
-  let stale: string | undefined;
-  for (let attempt = 0; ; attempt++) {
-    let token: string;
-    try {
-      // The token request has its own timeout; the gateway giving up must not wait for it.
-      token = await untilAborted(tokens.token(stale), signal);
-    } catch (err) {
-      throw new CocoError('COCO_ERR_MEDIA', `${what}: ${describeError(err)}`, { channel: 'feishu', retryable: isCocoError(err) ? err.retryable : true, cause: err });
-    }
-    let res: Response;
-    try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
-    } catch (err) {
-      // Never the URL or the request: the error names the path only.
-      throw new CocoError('COCO_ERR_MEDIA', `${what}: ${PATH} unreachable: ${describeError(err)}`, { channel: 'feishu', retryable: true, cause: err });
-    }
-    const contentType = res.headers.get('content-type');
-    // Errors come as JSON; for an image a 200 with JSON is one too (a user's .json file may be served as JSON).
-    if (!res.ok || (kind === 'image' && /^application\/json/i.test(contentType ?? ''))) {
-      const err = await apiError(res);
-      if (err.code !== undefined && TOKEN_INVALID.has(err.code) && attempt === 0) {
-        ctx.log.debug({ code: err.code }, 'feishu tenant token refused on a download; refreshing it once');
-        stale = token;
-        continue;
-      }
-      throw mediaError(what, err);
-    }
-    const data = await readMediaBody(res, maxBytes, what);
-    return { data, mimeType: mediaType(data, contentType) };
+  try {
+    return await withTenantToken(
+      tokens,
+      async (token) => {
+        const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+        const contentType = res.headers.get('content-type');
+        // Errors come as JSON; for an image a 200 with JSON is one too (a user's .json file may be served as JSON).
+        if (!res.ok || (kind === 'image' && /^application\/json/i.test(contentType ?? ''))) throw await apiError(res);
+        const data = await readMediaBody(res, maxBytes, what);
+        return { data, mimeType: mediaType(data, contentType) };
+      },
+      signal,
+    );
+  } catch (err) {
+    if (err instanceof FeishuApiError) throw mediaError(what, err);
+    if (isCocoError(err, 'COCO_ERR_MEDIA')) throw err;
+    if (isCocoError(err)) throw new CocoError('COCO_ERR_MEDIA', `${what}: ${describeError(err)}`, { channel: 'feishu', retryable: err.retryable, cause: err });
+    // A network failure (never the URL or the request: the error names the path only), or the gateway giving up.
+    throw new CocoError('COCO_ERR_MEDIA', `${what}: ${PATH} unreachable: ${describeError(err)}`, { channel: 'feishu', retryable: true, cause: err });
   }
-}
-
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  promise.catch(() => undefined); // its failure is the caller's only while it still waits
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** The `{code, msg}` of a refused download, as the channel's other API errors. */

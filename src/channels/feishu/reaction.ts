@@ -1,5 +1,5 @@
 import type { Client } from '@larksuiteoapi/node-sdk';
-import { FeishuApiError, TOKEN_INVALID, type FeishuTokens } from './api.js';
+import { FeishuApiError, withTenantToken, type FeishuTokens } from './api.js';
 import type { LarkSdk } from './long-connection.js';
 
 /**
@@ -39,22 +39,12 @@ export class FeishuReactions {
     );
   }
 
-  /** One call with the tenant token; a refused token is renewed and the call made once more. */
-  private async call(path: string, request: (auth: ReturnType<LarkSdk['withTenantToken']>) => Promise<Answer>): Promise<Answer> {
-    let stale: string | undefined;
-    for (let attempt = 0; ; attempt++) {
-      const token = await this.tokens.token(stale);
-      try {
-        const answer = await request(this.sdk.withTenantToken(token));
-        if (answer.code !== undefined && answer.code !== 0) throw new FeishuApiError(path, 200, answer.code, answer.msg ?? '');
-        return answer;
-      } catch (err) {
-        if (err instanceof FeishuApiError && err.code !== undefined && TOKEN_INVALID.has(err.code) && attempt === 0) {
-          stale = token;
-          continue;
-        }
-        throw err;
-      }
-    }
+  /** One call with the tenant token (renewed once if refused); a non-zero code is thrown as a FeishuApiError. */
+  private call(path: string, request: (auth: ReturnType<LarkSdk['withTenantToken']>) => Promise<Answer>): Promise<Answer> {
+    return withTenantToken(this.tokens, async (token) => {
+      const answer = await request(this.sdk.withTenantToken(token));
+      if (answer.code !== undefined && answer.code !== 0) throw new FeishuApiError(path, 200, answer.code, answer.msg ?? '');
+      return answer;
+    });
   }
 }
