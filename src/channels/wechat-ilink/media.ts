@@ -1,7 +1,8 @@
 import { createDecipheriv } from 'node:crypto';
 import { CocoError, describeError } from '../../core/errors.js';
-import { mediaType, readMediaBody, type MediaContent, type MediaContext } from '../../core/media.js';
+import { mediaType, type MediaContent, type MediaContext } from '../../core/media.js';
 import type { MediaRef } from '../../core/message.js';
+import { downloadSealed, withinLimit } from '../shared/sealed-media.js';
 import type { IlinkChannelConfig } from './config.js';
 
 /**
@@ -16,36 +17,23 @@ const BLOCK = 16;
 const HEX_KEY = /^[0-9a-fA-F]{32}$/;
 
 export async function fetchIlinkMedia(media: MediaRef, ctx: MediaContext<IlinkChannelConfig>): Promise<MediaContent> {
-  const what = `wechat_ilink: ${media.kind} download`;
-  const key = media.key === undefined ? undefined : ilinkAesKey(media.key, what);
-  const url = downloadUrl(media.ref, ctx.config.cdn_base_url);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: ctx.signal });
-  } catch (err) {
-    // The host only: the query is the file's ticket.
-    throw new CocoError('COCO_ERR_MEDIA', `${what}: CDN ${new URL(url).host} unreachable: ${describeError(err)}`, { channel: 'wechat_ilink', retryable: true, cause: err });
-  }
-  if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+  const opts = { channel: 'wechat_ilink', what: `wechat_ilink: ${media.kind} download` };
+  const key = media.key === undefined ? undefined : ilinkAesKey(media.key, opts.what);
+  const url = new URL(downloadUrl(media.ref, ctx.config.cdn_base_url));
+  const { body, servedType } = await downloadSealed(url, ctx, {
+    ...opts,
+    where: `CDN ${url.host}`,
+    padding: BLOCK,
     // The CDN names the problem in x-error-message (the official plugin reads it); asking again will not change it.
-    const reason = res.headers.get('x-error-message')?.slice(0, 200);
-    await res.body?.cancel().catch(() => {});
-    throw new CocoError('COCO_ERR_MEDIA', `${what}: CDN answered HTTP ${res.status}${reason ? ` ${reason}` : ''} (the media expired or its parameter is not known)`, {
-      channel: 'wechat_ilink',
-      retryable: false,
-      statusCode: res.status,
-    });
-  }
-  const body = await readMediaBody(res, ctx.maxBytes + BLOCK, what).catch((err: unknown) => {
-    // Its only error without a status is the size limit: said in the plaintext's terms, the limit the caller set.
-    if (err instanceof CocoError && err.statusCode === undefined) throw tooLarge(what, ctx.maxBytes, `over ${ctx.maxBytes + BLOCK} encrypted`);
-    throw err;
+    gone: (res) => {
+      const reason = res.headers.get('x-error-message')?.slice(0, 200);
+      return `CDN answered HTTP ${res.status}${reason ? ` ${reason}` : ''} (the media expired or its parameter is not known)`;
+    },
   });
   // Without a key the CDN holds the file as is (older plain images, as the official plugin reads them).
-  const data = key ? decrypt(body, key, what) : body;
-  if (data.length > ctx.maxBytes) throw tooLarge(what, ctx.maxBytes, String(data.length));
+  const data = withinLimit(key ? decrypt(body, key, opts.what) : body, ctx.maxBytes, opts);
   // A decrypted body's served type describes the ciphertext; its own bytes say what it is.
-  return { data, mimeType: mediaType(data, key ? undefined : res.headers.get('content-type')) };
+  return { data, mimeType: mediaType(data, key ? undefined : servedType) };
 }
 
 /** The encrypted parameter becomes a CDN download URL; a full URL iLink gave is used as is. */
@@ -87,6 +75,3 @@ function decrypt(ciphertext: Buffer, key: Buffer, what: string): Buffer {
     });
   }
 }
-
-const tooLarge = (what: string, maxBytes: number, size: string) =>
-  new CocoError('COCO_ERR_MEDIA', `${what}: larger than ${maxBytes} bytes (${size})`, { channel: 'wechat_ilink', retryable: false });
