@@ -187,6 +187,16 @@ export function apiError(code: number, status = 400, msg?: string, headers?: Rec
   };
 }
 
+/** Records a call in `calls`; the returned function notes its answer's status and code on it and passes the answer on. */
+function recorded<C extends { status: number; code: number }>(calls: C[], call: C): (answer: ApiAnswer) => ApiAnswer {
+  calls.push(call);
+  return (answer) => {
+    call.status = answer.status;
+    call.code = (answer.json as { code?: number } | undefined)?.code ?? 0;
+    return answer;
+  };
+}
+
 const ok = (data: unknown): ApiAnswer => ({ status: 200, headers: { 'x-tt-logid': logId() }, json: { code: 0, msg: 'success', data } });
 
 export class FeishuApi {
@@ -375,12 +385,7 @@ export class FeishuApi {
     this.counters.sendAttempts++;
     const at = Date.now();
     const call: ApiCall = { kind, status: 0, code: 0, at };
-    this.calls.push(call);
-    const done = (answer: ApiAnswer): ApiAnswer => {
-      call.status = answer.status;
-      call.code = (answer.json as { code?: number } | undefined)?.code ?? 0;
-      return answer;
-    };
+    const done = recorded(this.calls, call);
 
     const tokenError = this.checkToken(headers);
     if (tokenError) return done(apiError(tokenError));
@@ -557,12 +562,7 @@ export class FeishuApi {
   /** Records the call; the returned function fills in its answer. */
   private reactionCall(call: ReactionCall): (answer: ApiAnswer) => ApiAnswer {
     this.counters.reactionRequests++;
-    this.reactionCalls.push(call);
-    return (answer) => {
-      call.status = answer.status;
-      call.code = (answer.json as { code?: number } | undefined)?.code ?? 0;
-      return answer;
-    };
+    return recorded(this.reactionCalls, call);
   }
 
   /** A token error, or the next scripted failure for this kind of reaction call. */
@@ -571,10 +571,13 @@ export class FeishuApi {
     if (tokenError) return apiError(tokenError);
     const i = this.scriptedReactions.findIndex((s) => s.kind === undefined || s.kind === kind);
     if (i < 0) return undefined;
-    const { failure } = this.scriptedReactions.splice(i, 1)[0]!;
+    return this.scriptedAnswer(this.scriptedReactions.splice(i, 1)[0]!.failure);
+  }
+
+  /** A scripted failure as Feishu answers it: 99991400 is a 429 with the rate-limit headers (the resource and reaction APIs' 50/s), counted. */
+  private scriptedAnswer(failure: ScriptedFailure): ApiAnswer {
     const limited = failure.code === 99991400;
     if (limited) this.counters.rateLimited++;
-    // The reaction API's own limit: 1000 per minute and 50 per second per app.
     const rateHeaders: Record<string, string> = limited ? { 'x-ogw-ratelimit-limit': '50', 'x-ogw-ratelimit-reset': '1' } : {};
     return apiError(failure.code, failure.status ?? (limited ? 429 : failure.code < 0 ? 500 : 400), failure.msg, { ...rateHeaders, ...failure.headers });
   }
@@ -587,23 +590,11 @@ export class FeishuApi {
   private resource(headers: Record<string, string | string[] | undefined>, query: URLSearchParams, messageId: string, fileKey: string): ApiAnswer {
     this.counters.resourceRequests++;
     const type = query.get('type') ?? undefined;
-    const call: ResourceCall = { messageId, fileKey, ...(type === undefined ? {} : { type }), status: 0, code: 0, at: Date.now() };
-    this.resourceCalls.push(call);
-    const done = (answer: ApiAnswer): ApiAnswer => {
-      call.status = answer.status;
-      call.code = (answer.json as { code?: number } | undefined)?.code ?? 0;
-      return answer;
-    };
+    const done = recorded<ResourceCall>(this.resourceCalls, { messageId, fileKey, ...(type === undefined ? {} : { type }), status: 0, code: 0, at: Date.now() });
     const tokenError = this.checkToken(headers);
     if (tokenError) return done(apiError(tokenError));
     const scripted = this.scriptedDownloads.shift();
-    if (scripted) {
-      const limited = scripted.code === 99991400;
-      const status = scripted.status ?? (limited ? 429 : scripted.code < 0 ? 500 : 400);
-      if (limited) this.counters.rateLimited++;
-      const rateHeaders: Record<string, string> = limited ? { 'x-ogw-ratelimit-limit': '50', 'x-ogw-ratelimit-reset': '1' } : {};
-      return done(apiError(scripted.code, status, scripted.msg, { ...rateHeaders, ...scripted.headers }));
-    }
+    if (scripted) return done(this.scriptedAnswer(scripted));
     if (type !== 'image' && type !== 'file') return done(apiError(234001, 400, 'Invalid request param: type must be image or file.'));
     if (this.recalled.has(messageId)) return done(apiError(230110));
     const r = this.resources.get(`${messageId}/${fileKey}`);
