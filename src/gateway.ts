@@ -107,6 +107,7 @@ export class Gateway {
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
       feedDeliveryOf: (entryKey) => runningHere(entryKey)?.feedDelivery(),
       typingOf: (entryKey, message) => runningHere(entryKey)?.startTyping(message),
+      previewOf: (entryKey, message, messageId) => runningHere(entryKey)?.startPreview(message, messageId),
       mediaOf: (entryKey) => this.keeper.mediaFetcher(entryKey),
       userLimits: new UserLimits(this.clock, store.shared ? store : undefined),
       onSent: (entryKey) => this.keeper.countOut(entryKey),

@@ -23,6 +23,11 @@ export interface AgentRequest {
   images?: MediaContent[];
   /** Aborted when the gateway gives up on this run (timeout or shutdown). */
   signal: AbortSignal;
+  /**
+   * Set when someone can watch the reply being written (a channel's preview): an agent that
+   * `streams` calls it with the whole text so far as it grows. The returned reply still counts.
+   */
+  onText?: (textSoFar: string) => void;
 }
 
 export interface AgentReply {
@@ -39,6 +44,8 @@ export interface Agent {
   readonly provider: string;
   /** False when the agent never reads `history` (echo): the gateway then skips loading it. */
   readonly usesHistory?: boolean;
+  /** True when `run` reports the reply as it is written (`onText`); the gateway then offers a preview. */
+  readonly streams?: boolean;
   run(request: AgentRequest): Promise<AgentReply>;
 }
 

@@ -113,10 +113,14 @@ async function attemptOnce(
   });
   aborted.catch(() => {});
 
+  // An attempt given up on (timed out, yet still writing) must not show its text over the next one's.
+  let current = true;
+  const onText = request.onText && ((text: string) => void (current && request.onText!(text)));
+
   // Called synchronously so the attempt starts at the clock's current time (ManualClock tests).
   let run: Promise<AgentReply>;
   try {
-    run = agent.run({ ...request, signal: controller.signal });
+    run = agent.run({ ...request, ...(onText ? { onText } : {}), signal: controller.signal });
   } catch (err) {
     run = Promise.reject(err);
   }
@@ -128,6 +132,7 @@ async function attemptOnce(
     if (controller.signal.aborted) throw controller.signal.reason;
     throw err;
   } finally {
+    current = false;
     cancelTimeout();
     deps.signal?.removeEventListener('abort', onShutdown);
   }

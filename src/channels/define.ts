@@ -19,7 +19,9 @@ export interface ChannelCapabilities {
   groups?: boolean;
   /** Replies in the platform's thread of the message they answer. */
   threads?: boolean;
+  /** Shows a reply while a streaming agent writes it: the channel overrides `startPreview(message)`. */
   streaming: boolean;
+  /** Shows "typing…" while the agent works: the channel overrides `startTyping(message)`. */
   typing: boolean;
   /** Needs a public URL the platform can call (webhook channels). */
   webhook: boolean;

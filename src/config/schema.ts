@@ -106,6 +106,10 @@ export const openaiProfileSchema = z
     temperature: z.number().min(0).max(2).optional(),
     max_tokens: z.number().int().min(1).max(1_000_000).optional(),
     images: imagesField,
+    stream: z
+      .boolean()
+      .default(true)
+      .describe('Show the reply while the model writes it, where the channel can (WeCom robot, Web API streams, the panel); the reply itself is sent once either way'),
   })
   .strict();
 

@@ -88,6 +88,20 @@ export interface Typing {
 }
 
 /**
+ * A reply shown while the agent writes it (`capabilities.streaming`). Only a preview: the reply
+ * itself still goes out once, through `send()` or the feed, after the agent finished, and replaces
+ * it. Best effort: nothing it does may throw, and a platform refusing it changes nothing else.
+ */
+export interface ReplyPreview {
+  /** The least time between two updates the platform copes with; the heartbeat holds updates back to it. */
+  readonly intervalMs: number;
+  /** The whole reply so far (not a delta); an attempt after a failed one starts again from its first words. */
+  update(textSoFar: string): void;
+  /** No more updates (the reply follows, or the run was given up); may be called more than once. */
+  stop(): void;
+}
+
+/**
  * One platform protocol. Subclasses implement `start`, `send` and `stop`; the SceneKeeper wires
  * `onMessage` and `sceneId`. A channel acknowledges the platform only after `onMessage` resolved.
  */
@@ -131,6 +145,16 @@ export abstract class Channel<Config = unknown> {
    * effort: it must not throw, and a platform refusing it changes nothing else. None by default.
    */
   startTyping(_message: ChatMessage): Typing | undefined {
+    return undefined;
+  }
+
+  /**
+   * Shows the reply to `message` (stored as `messageId`) while the agent writes it
+   * (`capabilities.streaming`), when someone can see it now: the heartbeat then asks a streaming
+   * agent for its text as it comes. Undefined, the default, runs the agent without streaming.
+   * Must not throw.
+   */
+  startPreview(_message: ChatMessage, _messageId: string): ReplyPreview | undefined {
     return undefined;
   }
 

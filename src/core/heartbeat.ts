@@ -10,9 +10,10 @@ import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
-import type { FeedDelivery, Typing } from './channel.js';
+import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { fetchImages, type MediaContent, type MediaFetcher } from './media.js';
 import { sendContextOf } from './outbox.js';
+import { pacedPreview } from './reply-preview.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
 
@@ -49,6 +50,8 @@ export interface HeartbeatDeps {
   feedDeliveryOf(entryKey: string): FeedDelivery | undefined;
   /** The running channel's typing indicator for a message, when it shows one (not when another process runs the entry). */
   typingOf?(entryKey: string, message: InboundItem['message']): Typing | undefined;
+  /** The running channel's preview of a reply being written, when someone can see it now (same rule as typingOf). */
+  previewOf?(entryKey: string, message: InboundItem['message'], messageId: string): ReplyPreview | undefined;
   /** Downloads an entry's media (images for agents that read them); undefined when its channel cannot. */
   mediaOf?(entryKey: string): MediaFetcher | undefined;
   /** Per-user limits (`user_limit` in a profile); without it, none are applied. */
@@ -144,10 +147,14 @@ export class Heartbeat {
     const cancelTyping = this.deps.capabilitiesOf(item.channelType)?.typing
       ? clock.timeout(TYPING_AFTER_MS, () => (typing = this.typing(item, log)))
       : undefined;
+    const preview = streamsReplies(target) && this.deps.capabilitiesOf(item.channelType)?.streaming ? this.preview(item, log) : undefined;
     const stopTyping = () => {
       cancelTyping?.();
       typing?.stop();
+      preview?.stop();
     };
+    // Text on screen says more than "typing…": once it shows, no indicator is started.
+    const onText = preview && ((text: string) => (cancelTyping?.(), preview.update(text)));
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
@@ -161,10 +168,11 @@ export class Heartbeat {
           history: history.map(({ role, content }) => ({ role, content })),
           scene: target.scene,
           ...(images.length > 0 ? { images } : {}),
+          ...(onText ? { onText } : {}),
         },
         { clock, log, env: this.deps.env, signal: lease.signal },
       );
-      stopTyping(); // before the reply is sent
+      stopTyping(); // and the preview: before the reply is sent
       metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
       if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
@@ -268,6 +276,17 @@ export class Heartbeat {
     }
   }
 
+  /** The channel's preview, paced to its interval; one that throws shows none. */
+  private preview(item: InboundItem, log: Logger): ReturnType<typeof pacedPreview> | undefined {
+    try {
+      const preview = this.deps.previewOf?.(item.entryKey, item.message, item.id);
+      return preview && pacedPreview(preview, this.deps.clock, log);
+    } catch (err) {
+      log.debug({ err: describeError(err) }, 'reply preview failed');
+      return undefined;
+    }
+  }
+
   private chunks(item: InboundItem, text: string, format: 'text' | 'markdown', now: number): NewOutbound[] {
     const caps = this.deps.capabilitiesOf(item.channelType);
     const outFormat = format === 'markdown' && caps?.markdown ? 'markdown' : 'text';
@@ -362,4 +381,9 @@ export class Heartbeat {
 /** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
 function readsImages(profile: AgentProfile): boolean {
   return 'images' in profile && profile.images === true;
+}
+
+/** An agent that writes its reply as a stream, unless its profile turned that off (`stream: false`). */
+function streamsReplies(target: ResolvedTarget): boolean {
+  return target.agent.streams === true && !('stream' in target.profile && target.profile.stream === false);
 }

@@ -21,6 +21,7 @@ const loadSdk = () => (sdkModule ??= import('openai'));
 /** Any OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, Qwen, vLLM, Ollama, …). */
 export class OpenAIAgent implements Agent {
   readonly provider = 'openai';
+  readonly streams: boolean;
   private readonly client: Promise<{ sdk: OpenAISdk; client: OpenAI }>;
   private readonly baseURL: string;
 
@@ -37,6 +38,7 @@ export class OpenAIAgent implements Agent {
       );
     }
     this.baseURL = profile.base_url ?? DEFAULT_OPENAI_BASE_URL;
+    this.streams = profile.stream;
     // maxRetries 0: runAgent retries, uniformly across providers and on the injected clock.
     // logLevel off: the SDK would format request details for its own logger on every call.
     const options = { baseURL: this.baseURL, apiKey, timeout: profile.timeout_ms, maxRetries: 0, logLevel: 'off' as const };
@@ -46,29 +48,31 @@ export class OpenAIAgent implements Agent {
 
   async run(request: AgentRequest): Promise<AgentReply> {
     const { sdk, client } = await this.client;
-    let completion: OpenAI.Chat.Completions.ChatCompletion;
+    const params = {
+      model: this.profile.model,
+      messages: buildMessages(this.profile, request),
+      ...(this.profile.temperature !== undefined ? { temperature: this.profile.temperature } : {}),
+      ...(this.profile.max_tokens !== undefined ? { max_tokens: this.profile.max_tokens } : {}),
+    };
+    let content: string | null | undefined;
+    let finishReason: string | null | undefined;
     try {
-      completion = await client.chat.completions.create(
-        {
-          model: this.profile.model,
-          messages: buildMessages(this.profile, request),
-          ...(this.profile.temperature !== undefined ? { temperature: this.profile.temperature } : {}),
-          ...(this.profile.max_tokens !== undefined ? { max_tokens: this.profile.max_tokens } : {}),
-        },
-        { signal: request.signal },
-      );
+      if (request.onText) {
+        // Only when someone watches: the same answer, read as it is written.
+        ({ content, finishReason } = await streamCompletion(client, params, request.onText, request.signal));
+      } else {
+        const completion = await client.chat.completions.create(params, { signal: request.signal });
+        content = completion.choices[0]?.message?.content;
+        finishReason = completion.choices[0]?.finish_reason;
+      }
     } catch (err) {
       throw this.mapError(sdk, err, request.signal);
     }
-    const choice = completion.choices[0];
-    const content = choice?.message?.content;
     if (typeof content !== 'string' || content.trim() === '') {
       // Often a content filter or length cut-off; a retry (sampling again) may well succeed.
-      throw new CocoError(
-        'COCO_ERR_AGENT_FAILED',
-        `model ${this.profile.model} returned no content (finish_reason: ${choice?.finish_reason ?? 'none'})`,
-        { retryable: true },
-      );
+      throw new CocoError('COCO_ERR_AGENT_FAILED', `model ${this.profile.model} returned no content (finish_reason: ${finishReason ?? 'none'})`, {
+        retryable: true,
+      });
     }
     return { text: content, format: 'markdown' };
   }
@@ -103,6 +107,37 @@ export class OpenAIAgent implements Agent {
     // Unknown failures (e.g. a malformed response): worth another try.
     return new CocoError('COCO_ERR_AGENT_FAILED', `chat completion failed: ${describeError(err)}`, { cause: err, retryable: true });
   }
+}
+
+type CompletionParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+
+/**
+ * A streamed completion: `onText` gets the whole text so far after each piece; the result is the
+ * same as the non-streamed call's. A stream that breaks off throws like a failed call (retryable).
+ */
+async function streamCompletion(
+  client: OpenAI,
+  params: CompletionParams,
+  onText: (textSoFar: string) => void,
+  signal: AbortSignal,
+): Promise<{ content: string; finishReason: string | null | undefined }> {
+  const stream = await client.chat.completions.create({ ...params, stream: true }, { signal });
+  let content = '';
+  let finishReason: string | null | undefined;
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    finishReason = choice.finish_reason ?? finishReason;
+    const piece = choice.delta?.content;
+    if (typeof piece === 'string' && piece !== '') {
+      content += piece;
+      onText(content);
+    }
+  }
+  if (finishReason === undefined || finishReason === null) {
+    throw new CocoError('COCO_ERR_AGENT_FAILED', 'the completion stream ended before the model finished', { retryable: true });
+  }
+  return { content, finishReason };
 }
 
 /** System prompt (plus the scene, when the message came through one), history, then the message. */

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { Channel, type ChannelContext, type FeedDelivery, type FeedEvent } from '../../core/channel.js';
+import { Channel, type ChannelContext, type FeedDelivery, type FeedEvent, type ReplyPreview } from '../../core/channel.js';
 import { CocoError } from '../../core/errors.js';
-import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
 import { sha256 } from '../../core/hash.js';
 import type { RateDecision, RateLimiter } from '../../core/rate-limiter.js';
 import { postCallback, type CallbackTarget } from './callback.js';
@@ -16,6 +16,18 @@ export interface WebApiReply {
   format: 'text' | 'markdown';
   chunk: { index: number; count: number };
 }
+
+/**
+ * What a `partial` SSE event carries: the reply to a message so far, while a streaming agent writes
+ * it. Not stored and not resumable: the `reply` events that follow are the reply.
+ */
+export interface WebApiPartial {
+  messageId: string;
+  text: string;
+}
+
+/** Streams are local and cheap to write to: updates a tenth of a second apart read as live text. */
+const PREVIEW_INTERVAL_MS = 100;
 
 /**
  * The Web API: clients POST messages and read replies from a per-user SSE stream or a held
@@ -98,6 +110,24 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     this.events.removeAllListeners();
   }
 
+  /** Partial replies go to this process's open streams of the conversation; with none open, the agent does not stream. */
+  override startPreview(message: ChatMessage, messageId: string): ReplyPreview | undefined {
+    const event = previewEvent(message.conversationId);
+    if (this.events.listenerCount(event) === 0) return undefined;
+    return {
+      intervalMs: PREVIEW_INTERVAL_MS,
+      update: (text) => this.events.emit(event, { messageId, text } satisfies WebApiPartial),
+      stop: () => undefined,
+    };
+  }
+
+  /** Calls `onPartial` with the partial replies of a conversation until the returned function is called. */
+  watchPartials(conversationId: string, onPartial: (partial: WebApiPartial) => void): () => void {
+    const event = previewEvent(conversationId);
+    this.events.on(event, onPartial);
+    return () => this.events.off(event, onPartial);
+  }
+
   private announce(conversationId: string, messageId: string): void {
     this.events.emit(`conversation:${conversationId}`);
     this.events.emit(`reply:${messageId}`);
@@ -130,4 +160,8 @@ function feedPayload(reply: OutgoingMessage, userId: string, context: SendContex
 function toReply(event: FeedEvent): WebApiReply {
   const p = event.payload as Omit<WebApiReply, 'seq'>;
   return { seq: event.seq, messageId: p.messageId, text: p.text, format: p.format, chunk: p.chunk };
+}
+
+function previewEvent(conversationId: string): string {
+  return `preview:${conversationId}`;
 }

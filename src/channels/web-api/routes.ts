@@ -6,7 +6,7 @@ import { CocoError } from '../../core/errors.js';
 import type { ChannelRoutesHost } from '../define.js';
 import { openEventStream } from '../shared/event-stream.js';
 import type { Accepted } from '../../core/message.js';
-import type { WebApiChannel, WebApiReply } from './channel.js';
+import type { WebApiChannel, WebApiPartial, WebApiReply } from './channel.js';
 import { chatImagesSchema, textOrImages, inlineImages, withImagesDescribed } from './images.js';
 
 /** Hard cap before any entry is looked up; each entry's own `body_limit_bytes` is checked after auth. */
@@ -55,9 +55,11 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
       if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > 128)) {
         throw invalid('Idempotency-Key', 'must be 1-128 characters');
       }
-      const accepted = await submitChat(channel, body, idempotencyKey);
       const wait = (request.query as Record<string, unknown>).wait;
-      if (wait !== 'true' && wait !== '1') {
+      const waits = wait === 'true' || wait === '1';
+      if (waits && acceptsEventStream(request)) return streamAnswer(channel, body, idempotencyKey, reply);
+      const accepted = await submitChat(channel, body, idempotencyKey);
+      if (!waits) {
         return reply.code(202).send({ messageId: accepted.messageId, duplicate: accepted.duplicate, status: 'queued' });
       }
       const replies = await waitForReply(channel, accepted.messageId, config.wait_timeout_ms);
@@ -83,6 +85,49 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
       await streamReplies(channel, userId, cursor, request, reply);
     });
   });
+}
+
+/**
+ * `?wait=true` with `Accept: text/event-stream`: the answer to this one message as Server-Sent
+ * Events, `partial` events while a streaming agent writes it, then its `reply` chunks, then the
+ * stream ends. Past the wait timeout, a `pending` event ends it instead (the reply comes on the
+ * conversation's stream). A duplicate gets the stored reply the same way.
+ */
+async function streamAnswer(
+  channel: WebApiChannel,
+  body: Parameters<typeof submitChat>[1],
+  idempotencyKey: string | undefined,
+  reply: FastifyReply,
+): Promise<void> {
+  // Watching before the message is stored, so the heartbeat sees a viewer when it picks it up.
+  // Partials arriving before the id is known are dropped: each carries the whole text so far.
+  let messageId: string | undefined;
+  const pending: WebApiPartial[] = [];
+  let res: ReturnType<typeof openEventStream> | undefined;
+  const write = (p: WebApiPartial) => res?.write(`event: partial\ndata: ${JSON.stringify(p)}\n\n`);
+  const unwatch = channel.watchPartials(body.userId, (p) => {
+    if (messageId === undefined) pending.splice(0, pending.length, p);
+    else if (p.messageId === messageId) write(p);
+  });
+  try {
+    const accepted = await submitChat(channel, body, idempotencyKey);
+    messageId = accepted.messageId;
+    res = openEventStream(reply, 1000);
+    res.write(`event: accepted\ndata: ${JSON.stringify({ messageId, duplicate: accepted.duplicate })}\n\n`);
+    for (const p of pending) if (p.messageId === messageId) write(p);
+    const hangUp = new AbortController();
+    res.on('close', () => hangUp.abort());
+    const replies = await waitForReply(channel, messageId, channel.settings.wait_timeout_ms, hangUp.signal);
+    if (replies) for (const r of replies) res.write(`id: ${r.seq}\nevent: reply\ndata: ${JSON.stringify(r)}\n\n`);
+    else if (!hangUp.signal.aborted) res.write(`event: pending\ndata: ${JSON.stringify({ messageId, status: 'pending' })}\n\n`);
+    res.end();
+  } finally {
+    unwatch();
+  }
+}
+
+function acceptsEventStream(request: FastifyRequest): boolean {
+  return headerValue(request.headers.accept)?.includes('text/event-stream') === true;
 }
 
 /** Hands one chat message to the mailbox; the user id is the conversation. Also the panel's chat. */
@@ -156,15 +201,15 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 /** Resolves with the complete reply (all chunks), or undefined on timeout or when the channel stops. */
-async function waitForReply(channel: WebApiChannel, messageId: string, timeoutMs: number): Promise<WebApiReply[] | undefined> {
+async function waitForReply(channel: WebApiChannel, messageId: string, timeoutMs: number, hangUp?: AbortSignal): Promise<WebApiReply[] | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const replies = await channel.repliesTo(messageId);
     const count = replies[0]?.chunk.count ?? 0;
     if (count > 0 && replies.length >= count) return replies.slice(0, count);
     const left = deadline - Date.now();
-    if (left <= 0 || channel.stopSignal.aborted) return undefined;
-    await wake(channel, `reply:${messageId}`, Math.min(left, WAIT_POLL_MS));
+    if (left <= 0 || channel.stopSignal.aborted || hangUp?.aborted) return undefined;
+    await wake(channel, `reply:${messageId}`, Math.min(left, WAIT_POLL_MS), hangUp);
   }
 }
 
@@ -199,6 +244,9 @@ export async function streamReplies(channel: WebApiChannel, userId: string, from
   // A client that hangs up ends the stream at once, not at the next poll.
   const hangUp = new AbortController();
   request.raw.on('close', () => hangUp.abort());
+  // Replies being written show as `partial` events (no id: they are not kept, and a resume skips them).
+  const unwatch = channel.watchPartials(userId, (p) => res.write(`event: partial\ndata: ${JSON.stringify(p)}\n\n`));
+  hangUp.signal.addEventListener('abort', unwatch, { once: true });
   let lastWrite = Date.now();
   while (!hangUp.signal.aborted && !channel.stopSignal.aborted) {
     const batch = await channel.readReplies(userId, cursor, 100);
@@ -214,5 +262,6 @@ export async function streamReplies(channel: WebApiChannel, userId: string, from
     }
     await wake(channel, `conversation:${userId}`, Math.min(STREAM_POLL_MS, KEEPALIVE_MS), hangUp.signal);
   }
+  unwatch();
   res.end();
 }

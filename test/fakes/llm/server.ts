@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 export type FakeLlmFailure =
   | { status: number; retryAfter?: number; message?: string }
   | { hang: true }
-  | { emptyContent: true };
+  | { emptyContent: true }
+  /** A streamed answer that sends `afterPieces` pieces and then drops the connection. */
+  | { breakStream: true; afterPieces: number };
 
 export interface FakeLlmOptions {
   /** When set, requests whose bearer key differs get 401 invalid_api_key. */
@@ -15,6 +17,8 @@ export interface FakeLlmOptions {
   delayMs?: number;
   /** Reply text from the request body; default "reply to: <last user message>". */
   reply?: (body: FakeChatRequest) => string;
+  /** With `stream: true`, the wait between two pieces (words) of the streamed answer. */
+  pieceDelayMs?: number;
 }
 
 export interface FakeChatRequest {
@@ -44,6 +48,8 @@ export interface FakeLlm {
   readonly maxConcurrent: number;
   /** Per-request delay; may be changed between requests. */
   delayMs: number;
+  /** Wait between the pieces of a streamed answer; may be changed between requests. */
+  pieceDelayMs: number;
   /** Expected bearer key; undefined accepts any. */
   apiKey: string | undefined;
   /** The next `n` requests (after the key check) answer with `failure`. Calls queue up. */
@@ -62,7 +68,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
   let maxConcurrent = 0;
   let seq = 0;
 
-  const state = { delayMs: opts.delayMs ?? 0, apiKey: opts.apiKey };
+  const state = { delayMs: opts.delayMs ?? 0, pieceDelayMs: opts.pieceDelayMs ?? 0, apiKey: opts.apiKey };
 
   const server = createServer((req, res) => {
     inFlight++;
@@ -91,7 +97,6 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     requests.push({ body, hasAuth: auth !== undefined, keyValid });
 
     if (!keyValid) return sendError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
-    if (body.stream) return sendError(res, 400, 'the fake does not stream', 'invalid_request_error', null);
 
     const badImage = invalidImagePart(body);
     if (badImage) return sendError(res, 400, badImage, 'invalid_request_error', 'invalid_image_format');
@@ -108,8 +113,10 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       return sendError(res, failure.status, failure.message ?? `scripted ${failure.status}`, type, null);
     }
     const content = failure && 'emptyContent' in failure ? '' : replyFor(body);
+    const id = `chatcmpl-fake-${++seq}`;
+    if (body.stream) return streamAnswer(res, { id, model: body.model ?? 'fake-model', content, pieceDelayMs: state.pieceDelayMs, breakAfter: failure && 'breakStream' in failure ? failure.afterPieces : undefined });
     sendJson(res, 200, {
-      id: `chatcmpl-fake-${++seq}`,
+      id,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: body.model ?? 'fake-model',
@@ -132,6 +139,12 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     },
     get maxConcurrent() {
       return maxConcurrent;
+    },
+    get pieceDelayMs() {
+      return state.pieceDelayMs;
+    },
+    set pieceDelayMs(ms: number) {
+      state.pieceDelayMs = ms;
     },
     get delayMs() {
       return state.delayMs;
@@ -159,6 +172,33 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/**
+ * A streamed answer as the API sends it: `chat.completion.chunk` events (the role first, then the
+ * content word by word, then an empty delta with the finish reason) and `data: [DONE]`.
+ */
+async function streamAnswer(
+  res: ServerResponse,
+  a: { id: string; model: string; content: string; pieceDelayMs: number; breakAfter?: number },
+): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  const created = Math.floor(Date.now() / 1000);
+  const event = (delta: Record<string, unknown>, finish: string | null) =>
+    res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created, model: a.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`);
+  event({ role: 'assistant', content: '' }, null);
+  const pieces = a.content.match(/\S+\s*|\s+/g) ?? [];
+  for (const [i, piece] of pieces.entries()) {
+    if (a.breakAfter !== undefined && i >= a.breakAfter) return void res.destroy();
+    if (i > 0 && a.pieceDelayMs > 0) {
+      await new Promise((r) => setTimeout(r, a.pieceDelayMs));
+      if (res.destroyed) return;
+    }
+    event({ content: piece }, null);
+  }
+  if (a.breakAfter !== undefined) return void res.destroy();
+  event({}, 'stop');
+  res.end('data: [DONE]\n\n');
 }
 
 function defaultReply(body: FakeChatRequest): string {
