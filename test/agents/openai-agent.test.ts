@@ -175,3 +175,75 @@ describe('openai agent through the real SDK', () => {
     await expect.poll(() => fake.inFlight).toBe(0);
   });
 });
+
+describe('openai agent streaming (onText)', () => {
+  const ANSWER = 'Tea is best brewed with water just off the boil, for three minutes.';
+
+  function streamingAgent(extra: Record<string, unknown> = {}) {
+    return new OpenAIAgent(profile(extra), makeDeps(systemClock));
+  }
+
+  it('asks for a stream only when someone watches, and reports the whole text so far as it grows', async () => {
+    const agent = streamingAgent();
+    expect(agent.streams).toBe(true);
+    const seen: string[] = [];
+    const longFake = await startFakeLlm({ reply: () => ANSWER });
+    try {
+      const a = new OpenAIAgent(profile({ base_url: longFake.url }), makeDeps(systemClock));
+      const reply = await a.run(withSignal(makeRequest({ onText: (t) => seen.push(t) })));
+      expect(reply).toEqual({ text: ANSWER, format: 'markdown' });
+      expect(longFake.requests[0]!.body.stream).toBe(true);
+      // One call per word, each a longer prefix of the answer, the last the whole answer.
+      expect(seen.length).toBe(ANSWER.split(' ').length);
+      seen.forEach((t, i) => {
+        expect(ANSWER.startsWith(t)).toBe(true);
+        if (i > 0) expect(t.length).toBeGreaterThan(seen[i - 1]!.length);
+      });
+      expect(seen.at(-1)).toBe(ANSWER);
+
+      const plain = await a.run(withSignal(makeRequest()));
+      expect(plain.text).toBe(ANSWER);
+      expect(longFake.requests[1]!.body.stream).toBeUndefined();
+    } finally {
+      await longFake.close();
+    }
+  });
+
+  it('does not stream with stream: false in the profile', () => {
+    expect(streamingAgent({ stream: false }).streams).toBe(false);
+  });
+
+  it('throws a retryable error when the stream breaks off, after reporting what came', async () => {
+    const agent = streamingAgent();
+    fake.failNext(1, { breakStream: true, afterPieces: 2 });
+    const seen: string[] = [];
+    const err = await agent.run(withSignal(makeRequest({ onText: (t) => seen.push(t) }))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CocoError);
+    expect(err).toMatchObject({ code: 'COCO_ERR_AGENT_FAILED', retryable: true });
+    expect(seen).toEqual(['reply ', 'reply to: ']);
+  });
+
+  it('maps an HTTP error before the stream starts like a plain call (429 with retry-after)', async () => {
+    const agent = streamingAgent();
+    fake.failNext(1, { status: 429, retryAfter: 2 });
+    const err = await agent.run(withSignal(makeRequest({ onText: () => undefined }))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ statusCode: 429, retryable: true, retryAfterMs: 2_000 });
+  });
+
+  it('refuses a streamed answer without content as retryable, naming the finish reason', async () => {
+    const agent = streamingAgent();
+    fake.failNext(1, { emptyContent: true });
+    const err = await agent.run(withSignal(makeRequest({ onText: () => undefined }))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'COCO_ERR_AGENT_FAILED', retryable: true });
+    expect((err as Error).message).toMatch(/no content \(finish_reason: stop\)/);
+  });
+});

@@ -54,6 +54,16 @@ describe('runAgent with the openai agent and the fake LLM', () => {
     expect(fake.requests).toHaveLength(3);
   });
 
+  it('retries a stream that broke off; the watcher sees the second attempt start over', async () => {
+    const { profile, deps, agent } = setup({ retries: 1 });
+    fake.failNext(1, { breakStream: true, afterPieces: 2 });
+    const seen: string[] = [];
+    const outcome = await runAgent(agent, profile, makeRequest({ onText: (t) => seen.push(t) }), deps);
+    expect(outcome).toMatchObject({ ok: true, attempts: 2, reply: { text: 'reply to: hello there' } });
+    expect(seen).toEqual(['reply ', 'reply to: ', 'reply ', 'reply to: ', 'reply to: hello ', 'reply to: hello there']);
+    expect(fake.requests.map((r) => r.body.stream)).toEqual([true, true]);
+  });
+
   it('times out a hanging request and succeeds on the retry', async () => {
     const { profile, deps, agent, capture } = setup({ timeout_ms: 300, retries: 1 });
     fake.failNext(1, { hang: true });
@@ -148,6 +158,36 @@ describe('runAgent timing on a ManualClock', () => {
     const error = (outcome as Extract<AgentOutcome, { ok: false }>).error;
     expect(error.code).toBe('COCO_ERR_AGENT_FAILED');
     expect(error.cause).toMatchObject({ code: 'COCO_ERR_AGENT_TIMEOUT' });
+  });
+
+  it('drops text from an attempt it gave up on, so it never shows over the next attempt', async () => {
+    let lateWriter: ((t: string) => void) | undefined;
+    const slowWriter = (request: AgentRequest) => {
+      lateWriter = request.onText;
+      return new Promise<AgentReply>(() => undefined); // ignores its signal
+    };
+    const { clock, profile, deps } = setup([], { retries: 1, timeout_ms: 1_000 });
+    const seen: string[] = [];
+    let calls = 0;
+    const agent: Agent = {
+      provider: 'scripted',
+      streams: true,
+      run: (request) => {
+        calls++;
+        if (calls === 1) return slowWriter(request);
+        request.onText?.('second');
+        return Promise.resolve({ text: 'second attempt', format: 'text' });
+      },
+    };
+    const result = runAgent(agent, profile, makeRequest({ onText: (t) => seen.push(t) }), deps);
+    await clock.advance(0);
+    lateWriter!('first');
+    await clock.advance(1_000); // timeout, then the backoff before the retry
+    await clock.advance(1_000);
+    lateWriter!('first, still writing after its timeout');
+    expect(await result).toMatchObject({ ok: true, attempts: 2, reply: { text: 'second attempt' } });
+    lateWriter!('first, after all');
+    expect(seen).toEqual(['first', 'second']);
   });
 
   it('stops at once on shutdown during an attempt and does not retry', async () => {

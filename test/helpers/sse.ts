@@ -1,14 +1,21 @@
-/** One SSE event block ("id: …\nevent: …\ndata: …") as a reply event, or undefined for anything else. */
-export function parseReplyEvent(block: string): SseEvent | undefined {
+/** One SSE event block ("id: …\nevent: …\ndata: …"); undefined for comments and the retry line. */
+export function parseEventBlock(block: string): { event: string; id?: number; data: any } | undefined {
   let id: number | undefined;
-  let data = '';
+  let data: string | undefined;
   let event = 'message';
   for (const line of block.split('\n')) {
     if (line.startsWith('id: ')) id = Number(line.slice(4));
-    else if (line.startsWith('data: ')) data += line.slice(6);
+    else if (line.startsWith('data: ')) data = (data ?? '') + line.slice(6);
     else if (line.startsWith('event: ')) event = line.slice(7);
   }
-  return event === 'reply' && id !== undefined ? { id, data: JSON.parse(data) } : undefined;
+  if (data === undefined) return undefined;
+  return { event, ...(id !== undefined ? { id } : {}), data: JSON.parse(data) };
+}
+
+/** One SSE event block as a reply event, or undefined for anything else. */
+export function parseReplyEvent(block: string): SseEvent | undefined {
+  const e = parseEventBlock(block);
+  return e?.event === 'reply' && e.id !== undefined ? { id: e.id, data: e.data } : undefined;
 }
 
 /** A minimal SSE reader over fetch, for tests: collects `reply` events and remembers the last id. */
@@ -19,6 +26,10 @@ export interface SseEvent {
 
 export class SseClient {
   readonly events: SseEvent[] = [];
+  /** `partial` events (a reply being written), in arrival order. */
+  readonly partials: { messageId: string; text: string }[] = [];
+  /** Every event's name and data in arrival order, replies and partials interleaved as they came. */
+  readonly sequence: { event: string; data: any }[] = [];
   lastEventId?: number;
   private controller?: AbortController;
   private done?: Promise<void>;
@@ -62,6 +73,9 @@ export class SseClient {
   }
 
   private parse(block: string): void {
+    const any = parseEventBlock(block);
+    if (any) this.sequence.push({ event: any.event, data: any.data });
+    if (any?.event === 'partial') this.partials.push(any.data);
     const event = parseReplyEvent(block);
     if (!event) return;
     this.events.push(event);

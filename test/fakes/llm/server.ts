@@ -188,15 +188,20 @@ async function streamAnswer(
     res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created, model: a.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`);
   event({ role: 'assistant', content: '' }, null);
   const pieces = a.content.match(/\S+\s*|\s+/g) ?? [];
+  // A connection that breaks off: what was written arrives, then the socket closes mid-body.
+  const breakOff = async () => {
+    await new Promise((r) => setTimeout(r, 20));
+    res.socket?.end();
+  };
   for (const [i, piece] of pieces.entries()) {
-    if (a.breakAfter !== undefined && i >= a.breakAfter) return void res.destroy();
+    if (a.breakAfter !== undefined && i >= a.breakAfter) return breakOff();
     if (i > 0 && a.pieceDelayMs > 0) {
       await new Promise((r) => setTimeout(r, a.pieceDelayMs));
       if (res.destroyed) return;
     }
     event({ content: piece }, null);
   }
-  if (a.breakAfter !== undefined) return void res.destroy();
+  if (a.breakAfter !== undefined) return breakOff();
   event({}, 'stop');
   res.end('data: [DONE]\n\n');
 }
