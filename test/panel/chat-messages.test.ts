@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bubbleText, chatReducer, emptyChat, isStreaming, type AssistantBubble, type ChatAction, type ChatState } from '../../panel/src/pages/chat/chat-state.js';
+import { beingWritten, bubbleText, chatReducer, emptyChat, isStreaming, type AssistantBubble, type ChatAction, type ChatState } from '../../panel/src/pages/chat/chat-state.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -10,7 +11,8 @@ import { webApiEntry } from '../helpers/workspace.js';
 /**
  * The panel's Chat and Messages pages in a real Chromium against a real (listening) gateway:
  * chat with an echo agent through its web_api entry, reply streamed over SSE, transcript kept
- * across a reload; then the message log, a message's timeline, and a real dead letter retried.
+ * across a reload; a streaming openai agent (on the fake model, word by word) whose reply shows
+ * while it is written; then the message log, a message's timeline, and a real dead letter retried.
  *
  * The dead letter is produced through the gateway, not the store: an http agent that answers only
  * when told to, its web_api entry disabled while it thinks, and outbox_max_age_ms at 3 s (short,
@@ -21,6 +23,10 @@ import { webApiEntry } from '../helpers/workspace.js';
 const TIMEOUT = 60_000;
 const ECHO = 'helper.web_api';
 const SLOW = 'slowpoke.web_api';
+const WRITER = 'writer.web_api';
+/** What the fake model answers the writer agent, streamed a word every WORD_MS. */
+const STREAMED = 'Streaming replies show up in the panel one word at a time.';
+const WORD_MS = 150;
 /** Markdown with hostile bits: the chat must render the bold and show the rest as text. */
 const LATE_REPLY = 'late **answer** from slowpoke\n\n<img src=x onerror="alert(1)"> [click](javascript:alert(1)) `code`';
 
@@ -28,6 +34,7 @@ let t: TestGateway;
 let base: string;
 let browser: Browser;
 let agentServer: Server;
+let llm: FakeLlm;
 /** Releases the held http-agent request (set once it arrived). */
 let answerAgent: (() => void) | undefined;
 let agentCalled: Promise<void>;
@@ -53,17 +60,20 @@ describe('panel in Chromium', () => {
     });
     await new Promise<void>((r) => agentServer.listen(0, '127.0.0.1', r));
     const agentUrl = `http://127.0.0.1:${(agentServer.address() as AddressInfo).port}/agent`;
+    llm = await startFakeLlm({ pieceDelayMs: WORD_MS, reply: () => STREAMED });
 
     t = await startTestGateway({
       settings: { limits: { outbox_max_age_ms: 3_000 } },
       agents: {
         helper: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [webApiEntry()] },
         slowpoke: { profile: { provider: 'http', url: agentUrl, timeout_ms: 30_000, retries: 0 }, entries: [webApiEntry()] },
+        // `stream` is on by default: with the panel's stream open, the reply shows while it is written.
+        writer: { profile: { provider: 'openai', model: 'fake-model', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry()] },
       },
     });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    await t.until(() => [ECHO, SLOW].every((k) => t.gateway.keeper.statusOf(k)?.state === 'running'));
+    await t.until(() => [ECHO, SLOW, WRITER].every((k) => t.gateway.keeper.statusOf(k)?.state === 'running'));
     browser = await launchBrowser();
   }, TIMEOUT);
 
@@ -71,6 +81,7 @@ describe('panel in Chromium', () => {
     await browser?.close();
     await t?.close();
     await new Promise<void>((r) => (agentServer ? agentServer.close(() => r()) : r()));
+    await llm?.close();
   });
 
   interface Panel {
@@ -159,6 +170,93 @@ describe('panel in Chromium', () => {
         await expectNoSideScroll(page);
         await screenshot(page, 'chat-phone');
 
+        expectOnlyOwnOrigin(responses);
+        await context.close();
+      },
+      TIMEOUT,
+    );
+
+    it(
+      'shows a streaming agent\'s reply while it is written (partial, busy), then the reply in its place, in one bubble',
+      async () => {
+        const { context, page, responses } = await openPanel();
+        await page.goto(`${base}/#/chat?entry=${encodeURIComponent(WRITER)}&user=stream-user`);
+        await visible(page.getByText('No messages yet.'));
+        // Partials go to the streams open when the agent starts: send once the page's stream is live.
+        await visible(page.locator('.chat-live-on'));
+
+        // Every state the assistant bubbles go through, recorded in the page as React renders them.
+        await page.evaluate(() => {
+          type El = { getAttribute(n: string): string | null; querySelector(s: string): El | null; querySelectorAll(s: string): El[]; textContent: string | null };
+          const g = globalThis as unknown as {
+            document: El;
+            MutationObserver: new (cb: () => void) => { observe(target: El, options: Record<string, boolean>): void };
+            bubbleLog: { id: string | null; state: string | null; busy: string | null; text: string; waitingNote: boolean }[];
+          };
+          g.bubbleLog = [];
+          const transcript = g.document.querySelector('[role="log"]')!;
+          let last = '';
+          const record = () => {
+            for (const b of transcript.querySelectorAll('[data-role="assistant"]')) {
+              const entry = {
+                id: b.getAttribute('data-message-id'),
+                state: b.getAttribute('data-state'),
+                busy: b.getAttribute('aria-busy'),
+                text: b.querySelector('.chat-md, .chat-text')?.textContent ?? '',
+                waitingNote: (transcript.textContent ?? '').includes('waiting for the agent'),
+              };
+              const key = JSON.stringify(entry);
+              if (key !== last) g.bubbleLog.push(entry);
+              last = key;
+            }
+          };
+          new g.MutationObserver(record).observe(transcript, { childList: true, subtree: true, characterData: true, attributes: true });
+        });
+
+        const box = page.getByLabel('Message');
+        await box.fill('tell me about streaming');
+        await box.press('Enter');
+        // While the model writes (about 1.5 s) the bubble is marked partial (its states are checked in the log below).
+        await visible(page.locator('[data-role="assistant"][data-state="partial"]'));
+
+        const question = page.locator('[data-role="user"]', { hasText: 'tell me about streaming' });
+        await t.until(async () => (await question.getAttribute('data-message-id')) !== null);
+        const messageId = (await question.getAttribute('data-message-id'))!;
+        const done = page.locator(`[data-role="assistant"][data-message-id="${messageId}"]:not([data-state])`, { hasText: STREAMED });
+        await visible(done);
+        expect(await done.getAttribute('aria-busy')).toBe('false');
+        expect(await done.locator('.chat-md').textContent()).toBe(STREAMED);
+        expect(await page.locator('[data-role="assistant"]').count()).toBe(1);
+        expect(await page.locator(`[data-role="assistant"][data-message-id="${messageId}"]`).count()).toBe(1);
+        expect(await page.getByText('waiting for the agent…').count()).toBe(0);
+        expect(await page.getByText('writing…').count()).toBe(0);
+
+        type Logged = { id: string | null; state: string | null; busy: string | null; text: string; waitingNote: boolean };
+        const log = await page.evaluate(() => (globalThis as unknown as { bubbleLog: Logged[] }).bubbleLog);
+        expect(log.length).toBeGreaterThan(0);
+        expect(log.every((e) => e.id === messageId), 'only the one message\'s bubble').toBe(true);
+        const partials = log.filter((e) => e.state === 'partial');
+        const firstFinal = log.findIndex((e) => e.state === null);
+        expect(partials.length, 'partial text shown before the reply').toBeGreaterThan(0);
+        expect(firstFinal).toBeGreaterThan(log.indexOf(partials[0]!));
+        // Partials come before the reply, never after it.
+        expect(log.slice(firstFinal).every((e) => e.state === null && e.text === STREAMED && e.busy === 'false')).toBe(true);
+        for (const p of partials) {
+          expect(p.busy).toBe('true');
+          expect(p.text.trim()).not.toBe('');
+          // The last word may show before the reply is stored: a prefix, the whole text at most.
+          expect(STREAMED.startsWith(p.text), `"${p.text}" is a prefix of the reply`).toBe(true);
+          // The answer is visibly on its way: the question's "waiting" note gives way to it.
+          expect(p.waitingNote).toBe(false);
+        }
+        // Text short of the reply was on screen, and it grew as it was written (the panel's stream is
+        // paced at 100 ms, the model's words come 150 ms apart).
+        expect(partials.some((p) => p.text.length < STREAMED.length), 'a strict prefix shown').toBe(true);
+        expect(new Set(partials.map((p) => p.text)).size).toBeGreaterThan(1);
+        // The model was asked to stream (someone was watching).
+        expect(llm.requests.at(-1)?.body.stream).toBe(true);
+
+        await screenshot(page, 'chat-streamed');
         expectOnlyOwnOrigin(responses);
         await context.close();
       },
@@ -299,6 +397,82 @@ describe('chat transcript state', () => {
       ['user', 'pending'],
     ]);
     expect(s.bubbles[2]).toMatchObject({ state: 'waiting' });
+  });
+
+  const partial = (text: string, messageId = '7', at = 5): ChatAction => ({ type: 'partial', event: { messageId, text }, at });
+  const asked = (messageId = '7'): ChatAction[] => [{ type: 'sending', key: 'live-1', text: 'hi', at: 1 }, { type: 'accepted', key: 'live-1', messageId }];
+
+  it('shows the reply while it is written, then the reply\'s chunks replace it in the same bubble', () => {
+    let s = run([...asked(), partial('Hel'), partial('Hello, wor')]);
+    expect(s.bubbles).toHaveLength(2);
+    const writing = s.bubbles[1] as AssistantBubble;
+    expect(writing).toMatchObject({ role: 'assistant', messageId: '7', partial: 'Hello, wor', format: 'markdown', at: 5 });
+    expect(bubbleText(writing)).toBe('Hello, wor');
+    expect(isStreaming(writing)).toBe(true);
+    expect(beingWritten(s.bubbles)).toEqual(new Set(['7']));
+    // Text being written is not an answer: the question still waits, and nothing moved the resume point.
+    expect(s.bubbles[0]).toMatchObject({ state: 'waiting' });
+    expect(s.lastSeq).toBe(0);
+
+    s = run([reply(10, 0, 2, 'Hello, world.', '7')], s);
+    const replaced = s.bubbles[1] as AssistantBubble;
+    expect(s.bubbles).toHaveLength(2);
+    expect(replaced.key).toBe(writing.key);
+    expect(replaced.partial).toBeUndefined();
+    expect(replaced.format).toBe('text');
+    expect(bubbleText(replaced)).toBe('Hello, world.');
+    expect(isStreaming(replaced)).toBe(true);
+    expect(beingWritten(s.bubbles).size).toBe(0);
+    s = run([reply(11, 1, 2, 'Bye.', '7')], s);
+    expect(bubbleText(s.bubbles[1]!)).toBe('Hello, world.\nBye.');
+    expect(isStreaming(s.bubbles[1] as AssistantBubble)).toBe(false);
+    expect(s.bubbles[0]).toMatchObject({ state: 'done' });
+    expect(s.lastSeq).toBe(11);
+  });
+
+  it('takes a shorter partial over a longer one (a retry starts over)', () => {
+    const s = run([...asked(), partial('The first attempt got this far'), partial('The')]);
+    expect(s.bubbles).toHaveLength(2);
+    expect(bubbleText(s.bubbles[1]!)).toBe('The');
+    expect(run([partial('The second')], s).bubbles.map(bubbleText)).toEqual(['hi', 'The second']);
+  });
+
+  it('drops a partial that comes after the reply, or after its first chunk, or for a reply loaded with the transcript', () => {
+    const answered = run([...asked(), partial('Hello'), reply(10, 0, 1, 'Hello, world.')]);
+    expect(run([partial('Hello, wor')], answered)).toBe(answered);
+
+    const firstChunk = run([...asked(), reply(10, 0, 2, 'one')]);
+    expect(run([partial('one and')], firstChunk)).toBe(firstChunk);
+
+    const loaded = run([
+      {
+        type: 'loaded',
+        lastSeq: 3,
+        turns: [
+          { role: 'user', text: 'q', at: 1, messageId: '7', status: 'done' },
+          { role: 'assistant', text: 'a', at: 2, messageId: '7', seq: 3 },
+        ],
+      },
+    ]);
+    expect(run([partial('a late')], loaded)).toBe(loaded);
+  });
+
+  it('starts a bubble for a message not sent from this tab, and keeps a message written to before its POST answered waiting', () => {
+    // Another tab's message: the bubble goes at the end, as a reply's would.
+    let s = run([...asked(), reply(10, 0, 1, 'answered'), partial('from elsewhere', '9')]);
+    expect(s.bubbles.map((b) => [b.role, b.messageId, bubbleText(b)])).toEqual([
+      ['user', '7', 'hi'],
+      ['assistant', '7', 'answered'],
+      ['assistant', '9', 'from elsewhere'],
+    ]);
+    expect(run([partial('')], s)).toBe(s);
+
+    // Written to before the POST answered: accepted, the message still waits for its reply.
+    s = run([{ type: 'sending', key: 'live-1', text: 'hi', at: 1 }, partial('quick', '7'), { type: 'accepted', key: 'live-1', messageId: '7' }]);
+    expect(s.bubbles).toMatchObject([{ role: 'user', state: 'waiting' }, { role: 'assistant', partial: 'quick' }]);
+    s = run([reply(10, 0, 1, 'quick answer')], s);
+    expect(s.bubbles).toMatchObject([{ role: 'user', state: 'done' }, { role: 'assistant', chunks: ['quick answer'] }]);
+    expect(s.bubbles).toHaveLength(2);
   });
 
   it('marks a refused message failed with the reason', () => {

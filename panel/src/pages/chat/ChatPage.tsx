@@ -5,7 +5,7 @@ import { href, navigate, useRoute } from '../../router';
 import { usePolled, useNow } from '../../components/live';
 import type { Attachment } from './attachments';
 import { chatApi, errorText } from './chat-api';
-import { chatReducer, emptyChat, type ReplyEvent } from './chat-state';
+import { chatReducer, emptyChat, type PartialEvent, type ReplyEvent } from './chat-state';
 import { Composer } from './Composer';
 import { ConversationList } from './ConversationList';
 import { Transcript } from './Transcript';
@@ -16,7 +16,7 @@ const DEFAULT_USER = 'panel-user';
 
 /**
  * `#/chat?entry=<entryKey>&user=<userId>`: talk to an agent through one of its web_api entries,
- * as the given user id, with replies streamed in over SSE.
+ * as the given user id, with replies streamed in over SSE (shown while the agent writes them, when it streams).
  */
 export function ChatPage() {
   const { query } = useRoute();
@@ -124,7 +124,11 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
         setLoaded(true);
         unsubscribe = subscribe(
           chatApi.eventsPath(entryKey, userId, t.lastSeq ?? lastSeq.current),
-          { reply: (event: ReplyEvent) => dispatch({ type: 'reply', event }) },
+          {
+            reply: (event: ReplyEvent) => dispatch({ type: 'reply', event }),
+            // A reply while the agent writes it (whole text so far); the reply events replace it.
+            partial: (event: PartialEvent) => dispatch({ type: 'partial', event, at: Date.now() }),
+          },
           (open) => setStream(open ? 'live' : 'down'),
         );
       },

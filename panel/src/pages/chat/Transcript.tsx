@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'react';
 import { localTime, relativeTime } from '../messages/time';
-import { bubbleText, isStreaming, type Bubble } from './chat-state';
+import { beingWritten, bubbleText, isStreaming, type Bubble } from './chat-state';
 import { Markdown } from './Markdown';
 
 /** The conversation, oldest first, kept scrolled to the newest bubble. */
@@ -10,20 +10,22 @@ export function Transcript({ bubbles, loaded, now }: { bubbles: Bubble[]; loaded
   useEffect(() => {
     end.current?.scrollIntoView?.({ block: 'end' });
   }, [bubbles.length, lastText]);
+  const writing = beingWritten(bubbles);
 
   return (
     <div className="chat-transcript" role="log" aria-label="Transcript" aria-live="polite">
       {!loaded && <p className="chat-muted">Loading the conversation…</p>}
       {loaded && bubbles.length === 0 && <p className="chat-muted">No messages yet. Say hello below.</p>}
       {bubbles.map((b) => (
-        <BubbleView key={b.key} bubble={b} now={now} />
+        <BubbleView key={b.key} bubble={b} now={now} answerShowing={b.role === 'user' && b.messageId !== undefined && writing.has(b.messageId)} />
       ))}
       <div ref={end} />
     </div>
   );
 }
 
-function BubbleView({ bubble, now }: { bubble: Bubble; now: number }) {
+/** `answerShowing`: a waiting message whose answer is being written below it (no "waiting" note then). */
+function BubbleView({ bubble, now, answerShowing }: { bubble: Bubble; now: number; answerShowing: boolean }) {
   const text = bubbleText(bubble);
   const time = (
     <time className="chat-time" dateTime={new Date(bubble.at).toISOString()} title={localTime(bubble.at)}>
@@ -44,7 +46,7 @@ function BubbleView({ bubble, now }: { bubble: Bubble; now: number }) {
         <div className="chat-meta">
           {time}
           {bubble.state === 'sending' && <span> · sending…</span>}
-          {bubble.state === 'waiting' && <span className="chat-waiting"> · waiting for the agent…</span>}
+          {bubble.state === 'waiting' && !answerShowing && <span className="chat-waiting"> · waiting for the agent…</span>}
           {bubble.state === 'failed' && (
             <span className="chat-failed-text" title={bubble.error}>
               {' '}
@@ -56,12 +58,14 @@ function BubbleView({ bubble, now }: { bubble: Bubble; now: number }) {
     );
   }
   const streaming = isStreaming(bubble);
+  const writing = bubble.partial !== undefined;
   return (
-    <div className="chat-bubble chat-bubble-assistant" data-role="assistant" data-message-id={bubble.messageId} aria-busy={streaming}>
+    <div className="chat-bubble chat-bubble-assistant" data-role="assistant" data-message-id={bubble.messageId} data-state={writing ? 'partial' : undefined} aria-busy={streaming}>
       {bubble.format === 'markdown' ? <Markdown text={text} /> : <div className="chat-text">{text}</div>}
       <div className="chat-meta">
         {time}
-        {streaming && (
+        {writing && <span className="chat-waiting"> · writing…</span>}
+        {streaming && !writing && (
           <span>
             {' '}
             · receiving {bubble.chunks.filter((c) => c !== undefined).length}/{bubble.count}…

@@ -1,7 +1,8 @@
 /**
  * The transcript shown on the chat page: the turns loaded from the server, the messages sent from
- * this tab (shown at once, before the server has them), and replies streaming in chunk by chunk.
- * A pure reducer, so the merging rules (dedup by seq, one bubble per answered message) stay in one place.
+ * this tab (shown at once, before the server has them), replies shown while the agent writes them
+ * (`partial` events), and replies streaming in chunk by chunk. A pure reducer, so the merging rules
+ * (dedup by seq, one bubble per answered message, the reply replaces its partial) stay in one place.
  */
 
 export interface TranscriptTurn {
@@ -24,6 +25,15 @@ export interface ReplyEvent {
   format: 'text' | 'markdown';
   chunk?: { index: number; count: number };
   at?: number;
+}
+
+/**
+ * One SSE `partial` event: the whole reply to `messageId` so far, while a streaming agent writes it.
+ * Not stored and never replayed; a retry may start over with shorter text; the `reply` events replace it.
+ */
+export interface PartialEvent {
+  messageId: string;
+  text: string;
 }
 
 export interface UserBubble {
@@ -53,6 +63,11 @@ export interface AssistantBubble {
   /** Chunk texts by index; holes are chunks not arrived yet. */
   chunks: (string | undefined)[];
   count: number;
+  /**
+   * The reply so far while the agent writes it (no chunk has arrived yet; then `chunks` is empty).
+   * The first reply chunk clears it: the reply replaces what was written so far.
+   */
+  partial?: string;
   /** Loaded with the transcript (its chunks' seqs are in `seen`, so replayed events are dropped). */
   fromTranscript: boolean;
 }
@@ -72,16 +87,25 @@ export type ChatAction =
   | { type: 'sending'; key: string; text: string; at: number; images?: SentImage[] }
   | { type: 'accepted'; key: string; messageId: string }
   | { type: 'failed'; key: string; error: string }
-  | { type: 'reply'; event: ReplyEvent };
+  | { type: 'reply'; event: ReplyEvent }
+  /** `at`: when it arrived, the time of a bubble it starts. */
+  | { type: 'partial'; event: PartialEvent; at: number };
 
 export const emptyChat: ChatState = { bubbles: [], lastSeq: 0, seen: new Set() };
 
 export function bubbleText(b: Bubble): string {
-  return b.role === 'user' ? b.text : b.chunks.filter((c) => c !== undefined).join('\n');
+  if (b.role === 'user') return b.text;
+  return b.partial ?? b.chunks.filter((c) => c !== undefined).join('\n');
 }
 
+/** Still arriving: being written (partial) or some chunks of the reply missing. */
 export function isStreaming(b: AssistantBubble): boolean {
-  return b.chunks.filter((c) => c !== undefined).length < b.count;
+  return b.partial !== undefined || b.chunks.filter((c) => c !== undefined).length < b.count;
+}
+
+/** The messages whose answer is being written now (their assistant bubble shows partial text). */
+export function beingWritten(bubbles: Bubble[]): Set<string> {
+  return new Set(bubbles.flatMap((b) => (b.role === 'assistant' && b.partial !== undefined && b.messageId !== undefined ? [b.messageId] : [])));
 }
 
 export function chatReducer(state: ChatState, action: ChatAction): ChatState {
@@ -98,13 +122,15 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'accepted':
       return updateUser(state, action.key, (b) => {
         // The reply may have streamed in before the POST answered (echo agents are quick).
-        const answered = state.bubbles.some((x) => x.role === 'assistant' && x.messageId === action.messageId);
+        const answered = hasAnswer(state, action.messageId);
         return { ...b, messageId: action.messageId, state: answered ? 'done' : 'waiting' };
       });
     case 'failed':
       return updateUser(state, action.key, (b) => ({ ...b, state: 'failed', error: action.error }));
     case 'reply':
       return reply(state, action.event);
+    case 'partial':
+      return partial(state, action.event, action.at);
   }
 }
 
@@ -138,8 +164,9 @@ function loaded(state: ChatState, turns: TranscriptTurn[], lastSeq: number | und
   return { ...next, bubbles: next.bubbles.map((b) => (b.role === 'user' && b.state === 'waiting' && hasAnswer(next, b.messageId) ? { ...b, state: 'done' } : b)) };
 }
 
+/** A reply (some chunk of it) is in: text being written does not count. */
 function hasAnswer(state: ChatState, messageId: string | undefined): boolean {
-  return messageId !== undefined && state.bubbles.some((b) => b.role === 'assistant' && b.messageId === messageId);
+  return messageId !== undefined && state.bubbles.some((b) => b.role === 'assistant' && b.messageId === messageId && b.partial === undefined);
 }
 
 function updateUser(state: ChatState, key: string, change: (b: UserBubble) => UserBubble): ChatState {
@@ -157,17 +184,49 @@ function reply(state: ChatState, e: ReplyEvent): ChatState {
   let bubbles = state.bubbles.slice();
   if (existing >= 0) {
     const b = bubbles[existing] as AssistantBubble;
-    const chunks = b.chunks.slice();
-    chunks[index] = e.text;
-    bubbles[existing] = { ...b, chunks, count: Math.max(b.count, count) };
+    if (b.partial !== undefined) {
+      // The reply replaces the text shown while it was written (same bubble, so it stays in place).
+      const chunks: (string | undefined)[] = new Array(count).fill(undefined);
+      chunks[index] = e.text;
+      const { partial: _written, ...rest } = b;
+      bubbles[existing] = { ...rest, format: e.format, chunks, count };
+    } else {
+      const chunks = b.chunks.slice();
+      chunks[index] = e.text;
+      bubbles[existing] = { ...b, chunks, count: Math.max(b.count, count) };
+    }
   } else {
     const chunks: (string | undefined)[] = new Array(count).fill(undefined);
     chunks[index] = e.text;
     const bubble: AssistantBubble = { key: `live-a${e.seq}`, role: 'assistant', at: e.at ?? Date.now(), messageId: e.messageId, format: e.format, chunks, count, fromTranscript: false };
-    // Right after the question it answers, when that is on screen; else at the end.
-    const question = bubbles.findIndex((b) => b.role === 'user' && b.messageId === e.messageId);
-    bubbles.splice(question >= 0 ? question + 1 : bubbles.length, 0, bubble);
+    insertAnswer(bubbles, bubble);
   }
   bubbles = bubbles.map((b) => (b.role === 'user' && b.messageId === e.messageId && b.state === 'waiting' ? { ...b, state: 'done' } : b));
   return { ...base, bubbles };
+}
+
+/**
+ * The reply so far: shown in the message's assistant bubble (made like a reply's when there is
+ * none yet), newest text wins, shorter included (a retry starts over). Once a reply chunk is in,
+ * partials are late and dropped. The question stays waiting: nothing is answered until the reply.
+ */
+function partial(state: ChatState, e: PartialEvent, at: number): ChatState {
+  if (e.text === '') return state;
+  const existing = state.bubbles.findIndex((b) => b.role === 'assistant' && b.messageId === e.messageId);
+  const bubbles = state.bubbles.slice();
+  if (existing >= 0) {
+    const b = bubbles[existing] as AssistantBubble;
+    if (b.partial === undefined || b.partial === e.text) return state;
+    bubbles[existing] = { ...b, partial: e.text };
+  } else {
+    // Agents that stream write markdown (the reply says which format it is in; until then, markdown).
+    insertAnswer(bubbles, { key: `live-p${e.messageId}`, role: 'assistant', at, messageId: e.messageId, format: 'markdown', chunks: [], count: 0, partial: e.text, fromTranscript: false });
+  }
+  return { ...state, bubbles };
+}
+
+/** Right after the question it answers, when that is on screen; else at the end. */
+function insertAnswer(bubbles: Bubble[], answer: AssistantBubble): void {
+  const question = bubbles.findIndex((b) => b.role === 'user' && b.messageId === answer.messageId);
+  bubbles.splice(question >= 0 ? question + 1 : bubbles.length, 0, answer);
 }
