@@ -94,7 +94,7 @@ describe('web_api shows a reply while a streaming agent writes it', () => {
   });
 
   it('does not ask the model for a stream when nobody watches, or when the profile says stream: false', async () => {
-    const { t, llm, address } = await start();
+    const { t, llm } = await start();
     const plain = await t.chat(ENTRY, { userId: 'cat', content: 'x' }, { wait: true });
     expect(plain.json).toMatchObject({ status: 'answered', reply: { text: ANSWER } });
     expect(llm.requests[0]!.body.stream).toBeUndefined();
