@@ -11,9 +11,11 @@ export interface SendOptions {
   url?: string;
   apiKey?: string;
   env: Record<string, string | undefined>;
+  /** Default: standard output. */
+  out?: SendOutput;
 }
 
-/** Sends one message to a web_api entry and prints the reply; returns the exit code. */
+/** Sends one message to a web_api entry and prints the reply (live on a terminal); returns the exit code. */
 export async function sendCommand(opts: SendOptions): Promise<number> {
   const root = resolve(opts.workspace);
   const snapshot = loadWorkspace(root);
@@ -32,22 +34,92 @@ export async function sendCommand(opts: SendOptions): Promise<number> {
   try {
     response = await fetch(`${base}/api/v1/chat/${encodeURIComponent(opts.entryKey)}?wait=true`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      // The answer as a stream: a terminal shows it while the agent writes it.
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({ userId: opts.userId, content: opts.text }),
     });
   } catch (err) {
     console.error(unreachable(base, err));
     return 2;
   }
+  if (response.status === 200 && response.headers.get('content-type')?.startsWith('text/event-stream') && response.body) {
+    return printStreamedAnswer(response.body, opts.out ?? process.stdout);
+  }
   const body = (await response.json().catch(() => ({}))) as { reply?: { text: string }; messageId?: string; error?: { message: string } };
   if (response.status === 200 && body.reply) {
-    console.log(body.reply.text);
+    (opts.out ?? process.stdout).write(`${body.reply.text}\n`);
     return 0;
   }
-  if (response.status === 202) {
-    console.error(`accepted as message ${body.messageId}; no reply within the wait time (see the events stream)`);
-    return 3;
-  }
+  if (response.status === 202) return pending(body.messageId);
   console.error(`HTTP ${response.status}: ${body.error?.message ?? 'unexpected answer'}`);
   return 1;
+}
+
+function pending(messageId: string | undefined): number {
+  console.error(`accepted as message ${messageId}; no reply within the wait time (see the events stream)`);
+  return 3;
+}
+
+/**
+ * Reads the answer's event stream. A terminal sees the text as it is written (each `partial` carries
+ * the whole text so far; what extends the shown text is added, a restart begins a new line); a pipe
+ * gets the answer alone, once it is complete.
+ */
+async function printStreamedAnswer(body: ReadableStream<Uint8Array>, out: SendOutput): Promise<number> {
+  let shown = '';
+  let messageId: string | undefined;
+  const chunks: string[] = [];
+  let ended: 'reply' | 'pending' | undefined;
+  const show = (text: string) => {
+    if (!out.isTTY) return;
+    if (text.startsWith(shown)) out.write(text.slice(shown.length));
+    else out.write(`\n${text}`);
+    shown = text;
+  };
+  for await (const { event, data } of serverSentEvents(body)) {
+    if (event === 'accepted') messageId = data.messageId;
+    else if (event === 'partial' && chunks.length === 0) show(String(data.text));
+    else if (event === 'reply') {
+      chunks.push(String(data.text));
+      ended = 'reply';
+    } else if (event === 'pending') ended = 'pending';
+  }
+  if (ended !== 'reply') {
+    if (shown !== '') out.write('\n');
+    if (ended === 'pending') return pending(messageId);
+    console.error('the gateway ended the answer early; see the events stream');
+    return 1;
+  }
+  const answer = chunks.join('');
+  if (out.isTTY) show(answer);
+  else out.write(answer);
+  out.write('\n');
+  return 0;
+}
+
+/** Where `send` prints the answer; `isTTY` decides whether it is shown while written. */
+export interface SendOutput {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/** The events of a Server-Sent Events body, parsed as JSON data. */
+async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: any }> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const bytes of body) {
+    buffer += decoder.decode(bytes, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message';
+      let data: string | undefined;
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data = (data ?? '') + line.slice(6);
+      }
+      if (data !== undefined) yield { event, data: JSON.parse(data) };
+    }
+  }
 }
