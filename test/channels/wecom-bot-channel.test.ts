@@ -123,6 +123,52 @@ describe('wecom_bot channel', () => {
     expect(streamIds.size).toBe(1);
   });
 
+  it('shows the reply so far as unfinished frames of the reply stream, and issues none once send() began or after stop()', async () => {
+    const { fake, channel, received } = await boot();
+    const d = fake.sendBotText('preview me');
+    await until(() => received.length === 1);
+    const m = received[0]!;
+    const preview = channel.startPreview(m, '1')!;
+    expect(preview.intervalMs).toBe(500);
+    preview.update('The answer');
+    await until(() => d.replies.length === 1);
+    const sending = channel.send({ text: 'The answer, whole.', format: 'text' }, 'u', contextOf(m));
+    preview.update('The answer, wh'); // too late: send() began
+    await sending;
+    preview.update('The answer, whole.');
+    preview.stop();
+    preview.stop();
+    await sleep(100);
+    const frames = d.replies.map((r) => [r.errcode, (r.body.stream as { content: string }).content, (r.body.stream as { finish: boolean }).finish]);
+    expect(frames).toEqual([
+      [0, 'The answer', false],
+      [0, 'The answer, whole.', true],
+    ]);
+    expect(new Set(d.replies.map((r) => (r.body.stream as { id: string }).id)).size).toBe(1);
+
+    const e = fake.sendBotText('stopped early');
+    await until(() => received.length === 2);
+    const stopped = channel.startPreview(received[1]!, '2')!;
+    stopped.stop();
+    stopped.update('nothing');
+    await sleep(100);
+    expect(e.replies).toHaveLength(0);
+  });
+
+  it('shows no preview with show_preview off, past the stream window or for a req_id from before the start', async () => {
+    const off = await boot({ show_preview: false });
+    off.fake.sendBotText('x');
+    await until(() => off.received.length === 1);
+    expect(off.channel.startPreview(off.received[0]!, '1')).toBeUndefined();
+    const { fake, channel, received } = await boot();
+    fake.sendBotText('y');
+    await until(() => received.length === 1);
+    const m = received[0]!;
+    expect(channel.startPreview({ ...m, replyMeta: { ...m.replyMeta, receivedAt: Date.now() - 6 * 60_000 } }, '1')).toBeUndefined();
+    expect(channel.startPreview({ ...m, replyMeta: { ...m.replyMeta, receivedAt: 1 } }, '1')).toBeUndefined();
+    expect(channel.startPreview(m, '1')).toBeDefined();
+  });
+
   it('welcomes a member who opens the chat, when welcome_text is set, without a message for the agent', async () => {
     const { fake, received } = await boot({ welcome_text: '你好，我是 CocoCat' });
     const d = fake.sendBotEvent('enter_chat', { from: 'zhaoliu' });

@@ -83,12 +83,13 @@ describe('wecom (self-built app) config', () => {
 });
 
 describe('wecom_bot (intelligent robot) config', () => {
-  it('fills the defaults: the official address, answer groups on mention, "…" while the agent works, 30 s heartbeat like the SDK', () => {
+  it('fills the defaults: the official address, answer groups on mention, "…" and the reply so far while the agent works, 30 s heartbeat like the SDK', () => {
     expect(wecomBotConfigSchema.parse(bot)).toEqual({
       ...bot,
       ws_url: WECOM_BOT_WS_URL,
       group_policy: 'mention',
       show_typing: true,
+      show_preview: true,
       heartbeat_interval_seconds: 30,
       liveness_timeout_seconds: 75,
       reconnect_max_delay_seconds: 30,

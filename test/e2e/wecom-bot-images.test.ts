@@ -30,8 +30,8 @@ async function setup() {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Reply frames the fake accepted for a callback. */
-const accepted = (d: BotDelivery) => d.replies.filter((r) => r.errcode === 0).length;
+/** Answers the fake accepted for a callback: finished frames (the unfinished ones before are the reply so far, shown while the model writes it). */
+const accepted = (d: BotDelivery) => d.replies.filter((r) => r.errcode === 0 && (r.body.stream as { finish?: boolean } | undefined)?.finish === true).length;
 
 
 describe('wecom_bot: images to an agent that reads them', () => {

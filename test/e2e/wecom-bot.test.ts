@@ -56,7 +56,8 @@ describe('wecom_bot over the long connection', () => {
 
   it('opens the reply stream with "…" while a slow agent works, and finishes that same stream with the answer', async () => {
     llm = await startFakeLlm({ delayMs: 900 });
-    const { fake } = await setup({}, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
+    // stream: false: "…" alone; the reply shown while it is written is wecom-bot-streaming.test.ts's.
+    const { fake } = await setup({}, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false });
     const d = fake.sendBotText('take your time');
     await fake.waitForBotReply(d);
     const frames = d.replies.filter((r) => r.errcode === 0).map((r) => r.body.stream as { id: string; content: string; finish: boolean });
@@ -70,7 +71,7 @@ describe('wecom_bot over the long connection', () => {
 
   it('shows no "…" for an agent that answers at once, nor with show_typing off', async () => {
     llm = await startFakeLlm({ delayMs: 900 });
-    const { fake } = await setup({ show_typing: false }, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
+    const { fake } = await setup({ show_typing: false }, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false });
     const slow = fake.sendBotText('slow');
     await fake.waitForBotReply(slow);
     expect(slow.stream).toMatchObject({ content: 'reply to: slow', frames: 1 });

@@ -1,5 +1,5 @@
-import type { WsFrame } from '@wecom/aibot-node-sdk';
-import { Channel, type Typing } from '../../core/channel.js';
+import type { WSClient, WsFrame } from '@wecom/aibot-node-sdk';
+import { Channel, type ReplyPreview, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
@@ -24,14 +24,17 @@ const STREAM_WINDOW_MS = 330_000;
 const DONE_LIMIT = 2_000;
 /** The stream's first frame while the agent works (show_typing); the answer's frame replaces it. */
 const TYPING_TEXT = '…';
+/** The least time between two frames of a reply being written (show_preview). */
+const PREVIEW_INTERVAL_MS = 500;
 /** Told to the user when a message could not be stored: WeCom never pushes it again. */
 const NOT_RECEIVED_TEXT = '消息未能接收，请稍后重新发送。(The message could not be received; please send it again.)';
 
 /**
  * The WeCom intelligent robot (智能机器人) over the official long connection. A message callback
  * is parsed, checked against the group policy and handed to the mailbox (deduplicated by msgid);
- * the answer goes back as one stream finished in a single frame under the callback's req_id, with
- * what does not fit sent after it as proactive markdown. Replies to callbacks older than the stream
+ * the answer goes back as one stream under the callback's req_id, finished by a single frame with
+ * the whole text (after "…" or the reply so far, while the agent works), with what does not fit
+ * sent after it as proactive markdown. Replies to callbacks older than the stream
  * window, or received before this instance started, go proactively too.
  */
 export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
@@ -43,6 +46,8 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
   private stopped = false;
   /** Per idempotency key: how many parts of the reply went out (stream = part 0), so a retry continues. */
   private readonly progress = new Map<string, number>();
+  /** Per reply stream id: stops its live preview, so no preview frame is issued once the final one was. */
+  private readonly previews = new Map<string, () => void>();
 
   override async start(_sceneId: string, config: WecomBotChannelConfig): Promise<void> {
     this.config = config;
@@ -128,11 +133,13 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
     const streamable = this.streamable(meta);
     const done = this.progress.get(key) ?? 0;
     let part = 0;
+    const streamId = replyStreamId(context.inReplyTo, context.chunk.index);
+    this.previews.get(streamId)?.(); // no preview frame is issued after the answer's
     try {
       if (streamable) {
         const plan = planReply(reply.text);
         if (done <= part) {
-          await client.replyStream({ headers: { req_id: meta.reqId! } }, replyStreamId(context.inReplyTo, context.chunk.index), plan.stream, true);
+          await client.replyStream({ headers: { req_id: meta.reqId! } }, streamId, plan.stream, true);
           this.mark(key, part + 1);
         }
         part++;
@@ -164,13 +171,57 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
    * to WeCom, which closes it. Best effort: a refused frame changes nothing else.
    */
   override startTyping(message: ChatMessage): Typing | undefined {
+    if (!this.config?.show_typing || !this.canStream(message)) return undefined;
+    this.openFrame(message, TYPING_TEXT, 'typing');
+    return { stop: () => undefined };
+  }
+
+  /**
+   * The reply while the agent writes it (show_preview): frames of the reply's stream, unfinished,
+   * each with what the answer's frame would carry for the text so far. The answer's frame (send)
+   * finishes the stream and replaces them; after stop(), or once send() began, none is issued.
+   */
+  override startPreview(message: ChatMessage, _messageId: string): ReplyPreview | undefined {
+    if (!this.config?.show_preview || !this.canStream(message)) return undefined;
+    const streamId = replyStreamId(message.msgId, 0);
+    let live = true;
+    const stop = () => {
+      live = false;
+      if (this.previews.get(streamId) === stop) this.previews.delete(streamId);
+    };
+    this.previews.get(streamId)?.(); // one live preview per stream: the newest run's
+    this.previews.set(streamId, stop);
+    return {
+      intervalMs: PREVIEW_INTERVAL_MS,
+      update: (text) => {
+        const content = live ? planReply(text).stream : '';
+        if (content !== '') this.openFrame(message, content, 'preview');
+      },
+      stop,
+    };
+  }
+
+  /** The callback of `message` can still carry its reply's stream: a live connection, within the window. */
+  private canStream(message: ChatMessage): boolean {
+    return this.streamTarget(message) !== undefined;
+  }
+
+  private streamTarget(message: ChatMessage): { client: WSClient; reqId: string } | undefined {
     const client = this.connection?.client;
     const meta = (message.replyMeta ?? {}) as Partial<WecomBotReplyMeta>;
-    if (!this.config?.show_typing || !client || this.stopped || !this.streamable(meta)) return undefined;
-    client.replyStream({ headers: { req_id: meta.reqId! } }, replyStreamId(message.msgId, 0), TYPING_TEXT, false).catch((err: unknown) => {
-      this.ctx.log.debug({ msgId: message.msgId, err: describeAck(err) }, 'wecom_bot typing frame refused');
+    return client && !this.stopped && this.streamable(meta) ? { client, reqId: meta.reqId! } : undefined;
+  }
+
+  /**
+   * An unfinished frame of the reply's stream ("…" or the reply so far). Skipped while the previous
+   * frame of the callback waits for its ack (the SDK's non-blocking send), so frames never pile up
+   * in front of the answer's. Best effort: a refused frame is logged and changes nothing else.
+   */
+  private openFrame(message: ChatMessage, content: string, what: 'typing' | 'preview'): void {
+    const target = this.streamTarget(message);
+    target?.client.replyStreamNonBlocking({ headers: { req_id: target.reqId } }, replyStreamId(message.msgId, 0), content, false).catch((err: unknown) => {
+      this.ctx.log.debug({ msgId: message.msgId, err: describeAck(err) }, `wecom_bot ${what} frame refused`);
     });
-    return { stop: () => undefined };
   }
 
   /** A req_id from before this start (a restart) or past the window can no longer carry a stream. */
@@ -203,7 +254,7 @@ function sendError(err: unknown): CocoError {
   return new CocoError('COCO_ERR_CHANNEL_SEND', message, { channel: 'wecom_bot', retryable, ...(retryable ? { retryAfterMs: 2_000 } : {}), cause: err });
 }
 
-/** One stream per reply chunk of a message, the same on every retry: the typing frame and the answer share it. */
+/** One stream per reply chunk of a message, the same on every retry: the typing and preview frames and the answer share it. */
 function replyStreamId(msgId: string, chunk: number): string {
   return streamIdFor(`${msgId}:${chunk}`);
 }

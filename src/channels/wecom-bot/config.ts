@@ -42,6 +42,12 @@ export const wecomBotConfigSchema = z
       .boolean()
       .default(true)
       .describe('When the agent takes a while (over 0.5 s), open the reply\'s stream at once with "…", so the member sees the robot is on it; the answer replaces it'),
+    show_preview: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Show the reply in its stream while the agent writes it (agents that stream, e.g. openai with stream on), updated at most every 0.5 s; the finished answer replaces it and is sent once either way',
+      ),
     heartbeat_interval_seconds: z
       .number()
       .int()
