@@ -154,7 +154,12 @@ export class Heartbeat {
       preview?.stop();
     };
     // Text on screen says more than "typing…": once it shows, no indicator is started.
-    const onText = preview && ((text: string) => (cancelTyping?.(), preview.update(text)));
+    const onText =
+      preview &&
+      ((text: string) => {
+        cancelTyping?.();
+        preview.update(text);
+      });
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
