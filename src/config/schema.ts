@@ -122,6 +122,10 @@ export const httpProfileSchema = z
       'Shared secret for the X-CocoCat-Signature HMAC-SHA256 header (at least 16 characters)',
     ),
     images: imagesField,
+    stream: z
+      .boolean()
+      .default(false)
+      .describe('Ask the service for a streamed answer (text/event-stream: delta events, then done) when someone can watch it being written; the service may still answer in one piece'),
   })
   .strict();
 

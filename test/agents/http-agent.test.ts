@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpAgent, runAgent } from '../../src/agents/index.js';
@@ -14,7 +14,8 @@ interface Received {
   headers: IncomingHttpHeaders;
   raw: string;
 }
-type Answer = { status: number; type?: string; body: string };
+/** A whole body, or a text/event-stream written piece by piece (`cut`: the connection then drops). */
+type Answer = { status: number; type?: string; body: string } | { events: string[]; gapMs?: number; cut?: boolean };
 
 const SECRET = 'a-shared-secret-of-32-characters';
 const received: Received[] = [];
@@ -29,6 +30,7 @@ beforeAll(async () => {
     req.on('end', () => {
       received.push({ headers: req.headers, raw: Buffer.concat(chunks).toString('utf8') });
       const a = answers.shift() ?? { status: 200, type: 'application/json', body: JSON.stringify({ reply: 'ok' }) };
+      if ('events' in a) return void writeEvents(res, a);
       res.writeHead(a.status, a.type ? { 'content-type': a.type } : {});
       res.end(a.body);
     });
@@ -41,6 +43,18 @@ afterEach(() => {
   received.length = 0;
   answers.length = 0;
 });
+
+async function writeEvents(res: ServerResponse, a: { events: string[]; gapMs?: number; cut?: boolean }): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const e of a.events) {
+    res.write(e);
+    await new Promise((r) => setTimeout(r, a.gapMs ?? 0));
+  }
+  if (a.cut) res.socket?.end();
+  else res.end();
+}
+
+const delta = (text: string) => `event: delta\ndata: ${JSON.stringify({ text })}\n\n`;
 
 const profile = (extra: Record<string, unknown> = {}) =>
   httpProfileSchema.parse({ provider: 'http', url, secret: SECRET, fallback_reply: 'fallback', ...extra });
@@ -151,5 +165,72 @@ describe('http agent', () => {
     server.once('request', (_req, res) => res.setHeader('retry-after', '2'));
     const err = await runError(new HttpAgent(profile(), makeDeps(systemClock)));
     expect(err).toMatchObject({ statusCode: 429, retryable: true, retryAfterMs: 2000 });
+  });
+});
+
+describe('http agent streaming (stream: true)', () => {
+  const watched = (seen: string[]) => makeRequest({ onText: (t) => seen.push(t) });
+
+  it('asks for a stream when someone watches, and reports the text so far after each delta', async () => {
+    answers.push({ events: [delta('Hello'), ': keepalive\n\n', delta(', '), delta('**world**'), 'event: done\ndata: {"format":"markdown"}\n\n'], gapMs: 20 });
+    const agent = new HttpAgent(profile({ stream: true }), makeDeps(systemClock));
+    expect(agent.streams).toBe(true);
+    const seen: string[] = [];
+    expect(await agent.run(withSignal(watched(seen)))).toEqual({ text: 'Hello, **world**', format: 'markdown' });
+    expect(seen).toEqual(['Hello', 'Hello, ', 'Hello, **world**']);
+    const sent = received[0]!;
+    expect(JSON.parse(sent.raw).stream).toBe(true);
+    expect(sent.headers.accept).toMatch(/^text\/event-stream/);
+    // The signature covers the body with its stream flag.
+    const ts = sent.headers['x-cococat-timestamp'] as string;
+    expect(sent.headers['x-cococat-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${sent.raw}`).digest('hex')}`);
+  });
+
+  it('takes a service that answers in one piece anyway, and asks for no stream when nobody watches or stream is off', async () => {
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'whole' }) });
+    const seen: string[] = [];
+    expect((await new HttpAgent(profile({ stream: true }), makeDeps(systemClock)).run(withSignal(watched(seen)))).text).toBe('whole');
+    expect(seen).toEqual([]);
+    await new HttpAgent(profile({ stream: true }), makeDeps(systemClock)).run(withSignal(makeRequest()));
+    const off = new HttpAgent(profile(), makeDeps(systemClock));
+    expect(off.streams).toBe(false);
+    await off.run(withSignal(watched([])));
+    expect(received.map((r) => [JSON.parse(r.raw).stream, r.headers.accept])).toEqual([
+      [true, expect.stringMatching(/event-stream/)],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
+  it('retries a stream that breaks off or reports a retryable error; not a malformed one', async () => {
+    const p = profile({ stream: true, retries: 2 });
+    const deps = { clock: systemClock, log: silentLogger(), env: {}, backoff: { baseMs: 5, capMs: 20 } };
+    answers.push({ events: [delta('partial')], cut: true });
+    answers.push({ events: [delta('x'), 'event: error\ndata: {"message":"model overloaded"}\n\n'] });
+    answers.push({ events: [delta('third '), delta('time'), 'event: done\ndata: {}\n\n'] });
+    const seen: string[] = [];
+    const outcome = await runAgent(new HttpAgent(p, deps), p, watched(seen), deps);
+    expect(outcome).toMatchObject({ ok: true, attempts: 3, reply: { text: 'third time', format: 'text' } });
+    expect(seen).toEqual(['partial', 'x', 'third ', 'third time']);
+
+    const agent = new HttpAgent(p, makeDeps(systemClock));
+    const cases: [string[], RegExp, boolean][] = [
+      [[delta('a')], /ended its stream before the "done" event/, true],
+      [['event: delta\ndata: {"txt":"a"}\n\n'], /"delta" event has no string "text"/, false],
+      [['event: delta\ndata: nope\n\n'], /"delta" event's data is not a JSON object/, false],
+      [['event: done\ndata: {}\n\n'], /finished without any text/, false],
+      [[delta('a'), 'event: done\ndata: {"format":"html"}\n\n'], /"format" must be "text" or "markdown"/, false],
+      [['event: error\ndata: {"message":"bad input","retryable":false}\n\n'], /reported an error: bad input/, false],
+    ];
+    for (const [events, message, retryable] of cases) {
+      answers.push({ events });
+      const err = await agent.run(withSignal(watched([]))).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, String(message)).toBeInstanceOf(CocoError);
+      expect((err as CocoError).message).toMatch(message);
+      expect((err as CocoError).retryable).toBe(retryable);
+    }
   });
 });

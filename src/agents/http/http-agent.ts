@@ -1,7 +1,8 @@
 import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
 import type { HttpProfile } from '../../config/schema.js';
-import { CocoError, describeError } from '../../core/errors.js';
+import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
+import { serverSentEvents } from '../../core/server-sent-events.js';
 import { signatureHeaders } from '../../core/signature.js';
 import { undiciFetch } from '../undici-fetch.js';
 
@@ -28,29 +29,40 @@ export interface HttpAgentPayload {
 /** Your own agent service behind a signed webhook-style POST. */
 export class HttpAgent implements Agent {
   readonly provider = 'http';
+  readonly streams: boolean;
 
   constructor(
     private readonly profile: HttpProfile,
     private readonly deps: AgentDeps,
-  ) {}
+  ) {
+    this.streams = profile.stream;
+  }
 
   async run(request: AgentRequest): Promise<AgentReply> {
-    const body = JSON.stringify(buildPayload(request));
-    const headers = { 'content-type': 'application/json', ...signatureHeaders(this.profile.secret, this.deps.clock.now(), body) };
+    // A stream is asked for only when someone watches; the service may answer in one piece anyway.
+    const streamed = this.streams && request.onText !== undefined;
+    const body = JSON.stringify({ ...buildPayload(request), ...(streamed ? { stream: true } : {}) });
+    const headers = {
+      'content-type': 'application/json',
+      ...(streamed ? { accept: 'text/event-stream, application/json;q=0.9, text/plain;q=0.8' } : {}),
+      ...signatureHeaders(this.profile.secret, this.deps.clock.now(), body),
+    };
 
-    let response: Response;
+    let response: Response | undefined;
     let text: string;
     try {
       response = await undiciFetch(this.profile.url, { method: 'POST', headers, body, signal: request.signal });
+      if (response.ok && response.body && isEventStream(response.headers.get('content-type'))) {
+        return await readStreamedReply(response.body, request.onText, this.profile.url);
+      }
       text = await response.text();
     } catch (err) {
+      if (isCocoError(err)) throw err;
       if (request.signal.aborted) {
         throw new CocoError('COCO_ERR_AGENT_FAILED', 'agent request aborted', { cause: request.signal.reason ?? err });
       }
-      throw new CocoError('COCO_ERR_AGENT_FAILED', `cannot reach agent at ${this.profile.url}: ${causeOf(err)}`, {
-        cause: err,
-        retryable: true,
-      });
+      const what = response ? `the answer from ${this.profile.url} broke off` : `cannot reach agent at ${this.profile.url}`;
+      throw new CocoError('COCO_ERR_AGENT_FAILED', `${what}: ${causeOf(err)}`, { cause: err, retryable: true });
     }
 
     if (!response.ok) {
@@ -85,6 +97,50 @@ function buildPayload(request: AgentRequest): HttpAgentPayload {
   };
 }
 
+function isEventStream(contentType: string | null): boolean {
+  return contentType?.toLowerCase().startsWith('text/event-stream') === true;
+}
+
+/**
+ * A streamed answer: `delta` events `{"text": "…"}` append to the reply, `done` (`{"format"?}`)
+ * ends it, `error` (`{"message", "retryable"?}`) fails the attempt. A stream that ends before
+ * `done` broke off: worth another try. Malformed events are a bug in the service: not retried.
+ */
+async function readStreamedReply(body: ReadableStream<Uint8Array>, onText: ((textSoFar: string) => void) | undefined, url: string): Promise<AgentReply> {
+  let text = '';
+  for await (const { event, data } of serverSentEvents(body)) {
+    if (event !== 'delta' && event !== 'done' && event !== 'error') continue;
+    let fields: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(data || '{}');
+      if (typeof parsed !== 'object' || parsed === null) throw new Error('not a JSON object');
+      fields = parsed as Record<string, unknown>;
+    } catch (err) {
+      throw invalid(url, `the "${event}" event's data is not a JSON object (${describeError(err)})`);
+    }
+    if (event === 'delta') {
+      if (typeof fields.text !== 'string') throw invalid(url, 'a "delta" event has no string "text"');
+      if (fields.text === '') continue;
+      text += fields.text;
+      onText?.(text);
+    } else if (event === 'error') {
+      const message = typeof fields.message === 'string' ? fields.message : 'no message';
+      throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} reported an error: ${snippet(message)}`, { retryable: fields.retryable !== false });
+    } else {
+      if (text.trim() === '') throw invalid(url, 'the stream finished without any text');
+      return { text, format: replyFormat(fields.format, url) };
+    }
+  }
+  throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} ended its stream before the "done" event`, { retryable: true });
+}
+
+function replyFormat(format: unknown, url: string): AgentReply['format'] {
+  if (format !== undefined && format !== 'text' && format !== 'markdown') {
+    throw invalid(url, `"format" must be "text" or "markdown", got ${JSON.stringify(format)}`);
+  }
+  return format ?? 'text';
+}
+
 /** A malformed 2xx answer is a bug in the service: retrying the same request will not fix it. */
 function parseReply(contentType: string, text: string, url: string): AgentReply {
   const type = contentType.toLowerCase();
@@ -92,7 +148,7 @@ function parseReply(contentType: string, text: string, url: string): AgentReply 
     if (text.trim() === '') throw invalid(url, 'the text/plain reply is empty');
     return { text, format: 'text' };
   }
-  if (!type.includes('json')) throw invalid(url, `unsupported content-type "${contentType}"; expected application/json or text/plain`);
+  if (!type.includes('json')) throw invalid(url, `unsupported content-type "${contentType}"; expected application/json, text/plain or text/event-stream`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -102,10 +158,7 @@ function parseReply(contentType: string, text: string, url: string): AgentReply 
   if (typeof parsed !== 'object' || parsed === null) throw invalid(url, 'expected a JSON object {"reply": "..."}');
   const { reply, format } = parsed as { reply?: unknown; format?: unknown };
   if (typeof reply !== 'string' || reply.trim() === '') throw invalid(url, 'the JSON has no non-empty string "reply"');
-  if (format !== undefined && format !== 'text' && format !== 'markdown') {
-    throw invalid(url, `"format" must be "text" or "markdown", got ${JSON.stringify(format)}`);
-  }
-  return { text: reply, format: format ?? 'text' };
+  return { text: reply, format: replyFormat(format, url) };
 }
 
 function invalid(url: string, why: string): CocoError {

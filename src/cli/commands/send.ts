@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { resolveReferences, SecretVault } from '../../config/secrets.js';
 import { loadWorkspace } from '../../config/workspace.js';
+import { serverSentEvents } from '../../core/server-sent-events.js';
 import { gatewayBase, unreachable } from '../admin-client.js';
 
 export interface SendOptions {
@@ -76,7 +77,8 @@ async function printStreamedAnswer(body: ReadableStream<Uint8Array>, out: SendOu
     else out.write(`\n${text}`);
     shown = text;
   };
-  for await (const { event, data } of serverSentEvents(body)) {
+  for await (const { event, data: json } of serverSentEvents(body)) {
+    const data = JSON.parse(json) as { messageId?: string; text?: string };
     if (event === 'accepted') messageId = data.messageId;
     else if (event === 'partial' && chunks.length === 0) show(String(data.text));
     else if (event === 'reply') {
@@ -101,25 +103,4 @@ async function printStreamedAnswer(body: ReadableStream<Uint8Array>, out: SendOu
 export interface SendOutput {
   write(text: string): unknown;
   isTTY?: boolean;
-}
-
-/** The events of a Server-Sent Events body, parsed as JSON data. */
-async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: any }> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const bytes of body) {
-    buffer += decoder.decode(bytes, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message';
-      let data: string | undefined;
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7);
-        else if (line.startsWith('data: ')) data = (data ?? '') + line.slice(6);
-      }
-      if (data !== undefined) yield { event, data: JSON.parse(data) };
-    }
-  }
 }
