@@ -148,7 +148,7 @@ export class Heartbeat {
       ? clock.timeout(TYPING_AFTER_MS, () => (typing = this.typing(item, log)))
       : undefined;
     const preview = streamsReplies(target) && this.deps.capabilitiesOf(item.channelType)?.streaming ? this.preview(item, log) : undefined;
-    const stopTyping = () => {
+    const stopIndicators = () => {
       cancelTyping?.();
       typing?.stop();
       preview?.stop();
@@ -177,7 +177,7 @@ export class Heartbeat {
         },
         { clock, log, env: this.deps.env, signal: lease.signal },
       );
-      stopTyping(); // and the preview: before the reply is sent
+      stopIndicators(); // typing and preview: before the reply is sent
       metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
       if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
@@ -211,7 +211,7 @@ export class Heartbeat {
     } catch (err) {
       await this.retryOrBury(item, err, log);
     } finally {
-      stopTyping();
+      stopIndicators();
       lease.release();
     }
   }
