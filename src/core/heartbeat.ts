@@ -154,10 +154,16 @@ export class Heartbeat {
       preview?.stop();
     };
     // Text on screen says more than "typing…": once it shows, no indicator is started.
+    const agentStarted = clock.now();
+    let shownText = false;
     const onText =
       preview &&
       ((text: string) => {
-        cancelTyping?.();
+        if (!shownText) {
+          shownText = true;
+          cancelTyping?.();
+          metrics.agentFirstText.observe({ provider: target.agent.provider }, (clock.now() - agentStarted) / 1000);
+        }
         preview.update(text);
       });
     try {

@@ -30,6 +30,13 @@ export class GatewayMetrics {
     buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
+  readonly agentFirstText = new Histogram({
+    name: 'cococat_agent_first_text_seconds',
+    help: 'Time until a streaming agent wrote the first text someone watched (streamed answers only)',
+    labelNames: ['provider'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   /** Read at scrape time: queue depths from the store and entry states from the SceneKeeper. */
   private sources?: MetricSources;
   readonly mailboxDepth: Gauge<'queue'>;

@@ -80,6 +80,9 @@ describe('web_api shows a reply while a streaming agent writes it', () => {
     // History keeps the answer, not the pieces.
     const log = (await t.gateway.store.getMessage(sent.json.messageId))!;
     expect(log.replies.map((r) => r.text)).toEqual([ANSWER]);
+    // The first words were timed once, for this one streamed answer.
+    const firstText = await t.gateway.metrics.registry.getSingleMetricAsString('cococat_agent_first_text_seconds');
+    expect(firstText).toContain('cococat_agent_first_text_seconds_count{provider="openai"} 1');
   });
 
   it('keeps partials to the conversation they belong to', async () => {
