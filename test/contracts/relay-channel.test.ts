@@ -9,10 +9,11 @@ import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { RelayChannel, relayChannel } from '../../examples/relay-channel/index.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { runChannelContract } from './channel.contract.js';
 import { memoryChannelState } from '../../src/core/channel-state.js';
-import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
@@ -191,25 +192,19 @@ describe('relay example channel', () => {
 });
 
 describe('relay example through the gateway', () => {
-  let t: TestGateway | undefined;
-  let fake: FakeRelay | undefined;
-  afterEach(async () => {
-    await t?.close();
-    await fake?.close();
-    t = fake = undefined;
-  });
+  const opened = closeAfterEach();
 
   it('answers a platform message with the echo reply exactly once, also when the platform redelivers it', async () => {
-    fake = await startFakeRelay();
+    const fake = opened(await startFakeRelay());
     const registry = new ChannelRegistry([webApiChannel, relayChannel]);
     const entry = { type: 'channel', channel: 'relay', enabled: true, config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
-    t = await startTestGateway({ agents: { echo: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } } }, { registry });
-    await t.until(() => t!.gateway.keeper.statusOf('echo.relay')?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { echo: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } } }, { registry }));
+    await t.until(() => t.gateway.keeper.statusOf('echo.relay')?.state === 'running');
 
     const first = fake.push('carol', 'hello relay', 'p-1');
-    await t.until(() => fake!.received('carol').length > 0);
+    await t.until(() => fake.received('carol').length > 0);
     const again = fake.push('carol', 'hello relay', 'p-1');
-    await t.until(() => fake!.ackedCursor >= again.cursor);
+    await t.until(() => fake.ackedCursor >= again.cursor);
     await new Promise((r) => setTimeout(r, 300));
 
     expect(first.cursor).toBeLessThan(again.cursor);
@@ -220,24 +215,16 @@ describe('relay example through the gateway', () => {
 });
 
 describe('relay example: images users send reach agents that read them', () => {
-  let t: TestGateway | undefined;
-  let fake: FakeRelay | undefined;
-  let llm: FakeLlm | undefined;
-  afterEach(async () => {
-    await t?.close();
-    await fake?.close();
-    await llm?.close();
-    t = fake = llm = undefined;
-  });
+  const opened = closeAfterEach();
 
   async function start(images: boolean) {
-    fake = await startFakeRelay();
-    llm = await startFakeLlm();
+    const fake = opened(await startFakeRelay());
+    const llm = opened(await startFakeLlm());
     const registry = new ChannelRegistry([webApiChannel, relayChannel]);
     const entry = { type: 'channel', channel: 'relay', enabled: true, config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
     const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images };
-    t = await startTestGateway({ agents: { looker: { profile, entries: [entry] } } }, { registry });
-    await t.until(() => t!.gateway.keeper.statusOf('looker.relay')?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { looker: { profile, entries: [entry] } } }, { registry }));
+    await t.until(() => t.gateway.keeper.statusOf('looker.relay')?.state === 'running');
     return { fake, llm, t };
   }
 

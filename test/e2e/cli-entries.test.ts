@@ -1,13 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { restartCommand, statusCommand } from '../../src/cli/commands/entries.js';
-import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
-let t: TestGateway | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const opened = closeAfterEach();
 
 /** A running Web API entry, a personal WeChat entry that waits for its QR login (error), and a disabled one. */
 async function setup() {
@@ -17,8 +14,8 @@ async function setup() {
     webApiEntry({}, 'spare'),
   ];
   (entries[2] as { enabled: boolean }).enabled = false;
-  t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries } } });
-  await t.until(() => t!.gateway.keeper.statusOf('bot.wechat_ilink')?.state === 'error' && t!.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries } } }));
+  await t.until(() => t.gateway.keeper.statusOf('bot.wechat_ilink')?.state === 'error' && t.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   const printed: string[] = [];
   const opts = { workspace: t.root, url, env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN }, print: (l: string) => printed.push(l) };

@@ -1,21 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loginCommand } from '../../src/cli/commands/login.js';
 import { FakeIlink } from '../fakes/ilink/index.js';
-import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
 
 const ENTRY = 'bot.wechat_ilink';
 
-let t: TestGateway | undefined;
-let fake: FakeIlink | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  t = fake = undefined;
-});
+const opened = closeAfterEach();
 
 async function setup() {
-  fake = await FakeIlink.start({ longPollMs: 300, qrPollMs: 200 });
-  t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url } }] } } });
+  const fake = opened(await FakeIlink.start({ longPollMs: 300, qrPollMs: 200 }));
+  const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url } }] } } }));
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   return { t, fake, url };
 }

@@ -1,23 +1,20 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sendCommand, type SendOutput } from '../../src/cli/commands/send.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 const ANSWER = 'Oolong takes hotter water than green tea and can be steeped several times.';
 
-let t: TestGateway | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await llm?.close();
-  t = llm = undefined;
+afterEach(() => {
   vi.restoreAllMocks();
 });
+const opened = closeAfterEach();
 
 async function setup(profile: Record<string, unknown>, entry: Record<string, unknown> = {}) {
-  t = await startTestGateway({ agents: { bot: { profile, entries: [webApiEntry(entry)] } } });
-  await t.until(() => t!.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [webApiEntry(entry)] } } }));
+  await t.until(() => t.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   return { workspace: t.root, entryKey: 'bot.web_api', userId: 'cli', url, env: {} };
 }
@@ -36,7 +33,7 @@ describe('cococat send', () => {
   });
 
   it("shows a streaming agent's answer on a terminal while it is written, ending with the whole answer", async () => {
-    llm = await startFakeLlm({ pieceDelayMs: 60, reply: () => ANSWER });
+    const llm = opened(await startFakeLlm({ pieceDelayMs: 60, reply: () => ANSWER }));
     const opts = await setup({ provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
     const out = output(true);
     expect(await sendCommand({ ...opts, text: 'oolong?', out })).toBe(0);
@@ -47,7 +44,7 @@ describe('cococat send', () => {
   });
 
   it('prints only the complete answer into a pipe', async () => {
-    llm = await startFakeLlm({ pieceDelayMs: 20, reply: () => ANSWER });
+    const llm = opened(await startFakeLlm({ pieceDelayMs: 20, reply: () => ANSWER }));
     const opts = await setup({ provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
     const out = output(false);
     expect(await sendCommand({ ...opts, text: 'oolong?', out })).toBe(0);
@@ -55,7 +52,7 @@ describe('cococat send', () => {
   });
 
   it('exits 3 naming the message when the answer is not ready within the wait time, 1 on a refused request', async () => {
-    llm = await startFakeLlm({ delayMs: 1_000 });
+    const llm = opened(await startFakeLlm({ delayMs: 1_000 }));
     const opts = await setup({ provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, { wait_timeout_ms: 200 });
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const out = output(false);

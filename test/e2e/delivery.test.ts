@@ -1,21 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { describe, expect, it } from 'vitest';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { makeWorkspace, removeWorkspace, webApiEntry } from '../helpers/workspace.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
+import { makeWorkspace, webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'assistant.web_api';
-let t: TestGateway | undefined;
-let llm: FakeLlm | undefined;
-let root: string | undefined;
-afterEach(async () => {
-  await t?.close({ keepWorkspace: true });
-  await llm?.close();
-  if (root) removeWorkspace(root);
-  t = llm = root = undefined;
-});
+// Before closeAfterEach(): vitest runs the afterEach hooks registered last first, so each
+// workspace is removed once the gateways on it are closed.
+const dirs = tempDirs();
+const opened = closeAfterEach();
 
 function openaiWorkspace(url: string, profile: Record<string, unknown> = {}, limits: Record<string, unknown> = {}) {
-  return makeWorkspace({
+  return dirs.track(makeWorkspace({
     settings: { limits },
     agents: {
       assistant: {
@@ -23,7 +20,7 @@ function openaiWorkspace(url: string, profile: Record<string, unknown> = {}, lim
         entries: [webApiEntry({ rate_limit_per_minute: 1_000_000 })],
       },
     },
-  });
+  }));
 }
 
 async function feed(t: TestGateway, user: string) {
@@ -32,19 +29,19 @@ async function feed(t: TestGateway, user: string) {
 
 describe('exactly once', () => {
   it('runs the agent once for the same msgId sent 3 times concurrently, and again after a restart', async () => {
-    llm = await startFakeLlm({ delayMs: 50 });
-    root = openaiWorkspace(llm.url);
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
-    const results = await Promise.all([1, 2, 3].map(() => t!.chat(ENTRY, { userId: 'u', content: 'once', msgId: 'same' }, { wait: true })));
+    const llm = opened(await startFakeLlm({ delayMs: 50 }));
+    const root = openaiWorkspace(llm.url);
+    let t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const results = await Promise.all([1, 2, 3].map(() => t.chat(ENTRY, { userId: 'u', content: 'once', msgId: 'same' }, { wait: true })));
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(results.filter((r) => r.json.duplicate === false)).toHaveLength(1);
     expect(new Set(results.map((r) => r.json.messageId)).size).toBe(1);
     expect(results.every((r) => r.json.reply.text === 'reply to: once')).toBe(true);
 
     await t.close({ keepWorkspace: true });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const after = await t.chat(ENTRY, { userId: 'u', content: 'once', msgId: 'same' }, { wait: true });
     expect(after.json).toMatchObject({ duplicate: true, messageId: results[0]!.json.messageId, reply: { text: 'reply to: once' } });
     expect(llm.requests).toHaveLength(1);
@@ -56,10 +53,10 @@ describe('exactly once', () => {
 
 describe('leases', () => {
   it('keeps the lease of an agent slower than the lease, so the message runs once', async () => {
-    llm = await startFakeLlm({ delayMs: 2_500 });
-    root = openaiWorkspace(llm.url, {}, { lease_ms: 1_000 });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const llm = opened(await startFakeLlm({ delayMs: 2_500 }));
+    const root = openaiWorkspace(llm.url, {}, { lease_ms: 1_000 });
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const res = await t.chat(ENTRY, { userId: 'slow', content: 'take your time' }, { wait: true });
     expect(res.json.reply.text).toBe('reply to: take your time');
     // The heartbeat ticks every 50 ms: without renewal the message would be claimed again after 1 s.
@@ -71,15 +68,15 @@ describe('leases', () => {
 
 describe('ordering and parallelism', () => {
   it('answers 50 messages from one user in order, one at a time', async () => {
-    llm = await startFakeLlm({ delayMs: 5 });
-    root = openaiWorkspace(llm.url, { history_window: 0 }, { concurrency: 8 });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const llm = opened(await startFakeLlm({ delayMs: 5 }));
+    const root = openaiWorkspace(llm.url, { history_window: 0 }, { concurrency: 8 });
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     for (let i = 0; i < 50; i++) {
       const res = await t.chat(ENTRY, { userId: 'solo', content: `n${i}` });
       expect(res.status).toBe(202);
     }
-    await t.until(async () => (await feed(t!, 'solo')).length === 50, 20_000);
+    await t.until(async () => (await feed(t, 'solo')).length === 50, 20_000);
     const texts = (await feed(t, 'solo')).map((f) => (f.payload as { text: string }).text);
     expect(texts).toEqual(Array.from({ length: 50 }, (_, i) => `reply to: n${i}`));
     // The agent saw them in order too, never two of this conversation at once.
@@ -88,13 +85,13 @@ describe('ordering and parallelism', () => {
   });
 
   it('runs 20 users in parallel against a slow agent', async () => {
-    llm = await startFakeLlm({ delayMs: 400 });
-    root = openaiWorkspace(llm.url, {}, { concurrency: 20 });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const llm = opened(await startFakeLlm({ delayMs: 400 }));
+    const root = openaiWorkspace(llm.url, {}, { concurrency: 20 });
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const started = Date.now();
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, u) => t!.chat(ENTRY, { userId: `p${u}`, content: `hi ${u}` }, { wait: true })),
+      Array.from({ length: 20 }, (_, u) => t.chat(ENTRY, { userId: `p${u}`, content: `hi ${u}` }, { wait: true })),
     );
     const elapsed = Date.now() - started;
     expect(answers.every((a, u) => a.status === 200 && a.json.reply.text === `reply to: hi ${u}`)).toBe(true);
@@ -106,10 +103,10 @@ describe('ordering and parallelism', () => {
 
 describe('agent failures through the openai path', () => {
   it('retries 500s and answers', async () => {
-    llm = await startFakeLlm();
-    root = openaiWorkspace(llm.url, { retries: 2 });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const llm = opened(await startFakeLlm());
+    const root = openaiWorkspace(llm.url, { retries: 2 });
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     llm.failNext(2, { status: 500 });
     const res = await t.chat(ENTRY, { userId: 'r', content: 'survive' }, { wait: true });
     expect(res.json.reply.text).toBe('reply to: survive');
@@ -118,10 +115,10 @@ describe('agent failures through the openai path', () => {
   });
 
   it('times out a hanging request, retries, and answers', async () => {
-    llm = await startFakeLlm();
-    root = openaiWorkspace(llm.url, { retries: 1, timeout_ms: 300 });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const llm = opened(await startFakeLlm());
+    const root = openaiWorkspace(llm.url, { retries: 1, timeout_ms: 300 });
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     llm.failNext(1, { hang: true });
     const res = await t.chat(ENTRY, { userId: 'h', content: 'slowly' }, { wait: true });
     expect(res.json.reply.text).toBe('reply to: slowly');
@@ -129,10 +126,10 @@ describe('agent failures through the openai path', () => {
   });
 
   it('sends the fallback reply after the last failure and shows the error', async () => {
-    llm = await startFakeLlm();
-    root = openaiWorkspace(llm.url, { retries: 1, fallback_reply: 'We are busy, back soon.' });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const llm = opened(await startFakeLlm());
+    const root = openaiWorkspace(llm.url, { retries: 1, fallback_reply: 'We are busy, back soon.' });
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     llm.failNext(2, { status: 503 });
     const res = await t.chat(ENTRY, { userId: 'f', content: 'anyone?' }, { wait: true });
     expect(res.json.reply.text).toBe('We are busy, back soon.');
@@ -147,12 +144,12 @@ describe('agent failures through the openai path', () => {
   });
 
   it('answers with the fallback when the profile has no API key', async () => {
-    llm = await startFakeLlm();
-    root = makeWorkspace({
+    const llm = opened(await startFakeLlm());
+    const root = dirs.track(makeWorkspace({
       agents: { assistant: { profile: { provider: 'openai', model: 'm', base_url: llm.url }, entries: [webApiEntry()] } },
-    });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    }));
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const res = await t.chat(ENTRY, { userId: 'k', content: 'hello' }, { wait: true });
     expect(res.json.reply.text).toMatch(/Sorry/);
     const detail = await t.gateway.store.getMessage(res.json.messageId);
@@ -161,12 +158,12 @@ describe('agent failures through the openai path', () => {
   });
 
   it('answers with the fallback when the profile names an environment variable that is not set', async () => {
-    llm = await startFakeLlm();
-    root = makeWorkspace({
+    const llm = opened(await startFakeLlm());
+    const root = dirs.track(makeWorkspace({
       agents: { assistant: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: '${NOT_SET_KEY}' }, entries: [webApiEntry()] } },
-    });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    }));
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const res = await t.chat(ENTRY, { userId: 'e', content: 'hello' }, { wait: true });
     expect(res.json.reply.text).toMatch(/Sorry/);
     const detail = await t.gateway.store.getMessage(res.json.messageId);
@@ -176,10 +173,10 @@ describe('agent failures through the openai path', () => {
   });
 
   it('keeps history per conversation within the window', async () => {
-    llm = await startFakeLlm();
-    root = openaiWorkspace(llm.url, { history_window: 2, system_prompt: 'Be brief.' });
-    t = await startTestGateway({ root });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const llm = opened(await startFakeLlm());
+    const root = openaiWorkspace(llm.url, { history_window: 2, system_prompt: 'Be brief.' });
+    const t = opened(await startTestGateway({ root }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     await t.chat(ENTRY, { userId: 'hx', content: 'a' }, { wait: true });
     await t.chat(ENTRY, { userId: 'hx', content: 'b' }, { wait: true });
     await t.chat(ENTRY, { userId: 'other', content: 'z' }, { wait: true });

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
-import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
@@ -10,20 +11,12 @@ import { mediaDownloads } from '../helpers/media.js';
 const ENTRY = 'looker.feishu';
 const ENCRYPT_KEY = 'e2e-images-encrypt-key';
 
-let t: TestGateway | undefined;
-let fake: FakeFeishu | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 /** A fake Feishu, the fake model and a gateway whose vision agent has one feishu entry, running. */
 async function setup(mode: 'websocket' | 'webhook' = 'websocket') {
-  fake = await FakeFeishu.start(mode === 'webhook' ? { encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] } : { ackTimeoutMs: 3_000 });
-  llm = await startFakeLlm();
+  const fake = opened(await FakeFeishu.start(mode === 'webhook' ? { encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] } : { ackTimeoutMs: 3_000 }));
+  const llm = opened(await startFakeLlm());
   const config = {
     app_id: fake.appId,
     app_secret: fake.appSecret,
@@ -32,8 +25,8 @@ async function setup(mode: 'websocket' | 'webhook' = 'websocket') {
     ...(mode === 'webhook' ? { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken } : {}),
   };
   const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images: true };
-  t = await startTestGateway({ agents: { looker: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { looker: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const url = mode === 'webhook' ? `${await t.app.listen({ port: 0, host: '127.0.0.1' })}/webhooks/feishu/${ENTRY}` : '';
   return { t, fake, llm, url };
 }

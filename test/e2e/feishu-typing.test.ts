@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/core/logger.js';
 import { FakeFeishu, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
 
 /**
@@ -12,15 +13,7 @@ import { captureLogger } from '../helpers/logs.js';
 
 const ENTRY = 'bot.feishu';
 
-let t: TestGateway | undefined;
-let fake: FakeFeishu | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 interface Setup {
   /** An `openai` agent on the fake LLM answering after this many ms; undefined: the instant echo agent. */
@@ -35,10 +28,11 @@ interface Setup {
 const ENCRYPT_KEY = 'typing-encrypt-key-01';
 
 async function setup(opts: Setup = {}) {
-  fake = await FakeFeishu.start({ ackTimeoutMs: 3_000, webhookRetrySchedule: [], ...(opts.webhook ? { encryptKey: ENCRYPT_KEY } : {}), ...opts.fake });
+  const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000, webhookRetrySchedule: [], ...(opts.webhook ? { encryptKey: ENCRYPT_KEY } : {}), ...opts.fake }));
   let profile: Record<string, unknown> = { provider: 'echo' };
+  let llm: FakeLlm | undefined;
   if (opts.delayMs !== undefined) {
-    llm = await startFakeLlm({ delayMs: opts.delayMs });
+    llm = opened(await startFakeLlm({ delayMs: opts.delayMs }));
     profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' };
   }
   const config = {
@@ -49,22 +43,20 @@ async function setup(opts: Setup = {}) {
     ...(opts.webhook ? { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken } : {}),
     ...opts.config,
   };
-  t = await startTestGateway(
+  const t = opened(await startTestGateway(
     { agents: { bot: { profile: { ...profile, ...opts.profile }, entries: [{ type: 'channel', channel: 'feishu', config }] } } },
     opts.log ? { log: opts.log } : {},
-  );
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
-  const f = fake;
-  const gw = t;
+  ));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   let url: string | undefined;
-  if (opts.webhook) url = `${await gw.app.listen({ port: 0, host: '127.0.0.1' })}/webhooks/feishu/${ENTRY}`;
+  if (opts.webhook) url = `${await t.app.listen({ port: 0, host: '127.0.0.1' })}/webhooks/feishu/${ENTRY}`;
   /** The user writes: over the long connection, or pushed to the webhook. */
   const userSends = async (event: ReceiveMessageEvent) => {
-    if (url) expect((await f.pushWebhook(url, event)).delivered).toBe(true);
-    else await f.pushEvent(event).done;
+    if (url) expect((await fake.pushWebhook(url, event)).delivered).toBe(true);
+    else await fake.pushEvent(event).done;
     return event.event.message;
   };
-  return { t: gw, fake: f, userSends };
+  return { t, fake, llm, userSends };
 }
 
 const textOf = (m: SentMessage | undefined) => (m?.content as { text?: string } | undefined)?.text;
@@ -177,7 +169,7 @@ describe('feishu typing reaction', () => {
 
   it('takes the reaction back for a message that gets no reply (a failure kept out of the group)', async () => {
     const profile = { retries: 0, fallback_in_groups: false };
-    const { t: gw, fake: f, userSends } = await setup({ delayMs: 900, profile });
+    const { t: gw, fake: f, llm, userSends } = await setup({ delayMs: 900, profile });
     llm!.failNext(1, { status: 500 });
     const m = await userSends(f.textEvent('nobody answers', { chatType: 'group', mentionBot: true }));
     await gw.until(async () => (await gw.gateway.store.listMessages({}))[0]?.status === 'fallback');

@@ -1,25 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
 import { encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
-import { makeWorkspace, removeWorkspace } from '../helpers/workspace.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
+import { makeWorkspace } from '../helpers/workspace.js';
 
 const ENTRY = 'bot.feishu';
 const ENCRYPT_KEY = 'e2e-encrypt-key-0123';
 
-let t: TestGateway | undefined;
-let fake: FakeFeishu | undefined;
-let llm: FakeLlm | undefined;
-let root: string | undefined;
-afterEach(async () => {
-  await t?.close({ keepWorkspace: root !== undefined });
-  await fake?.close();
-  await llm?.close();
-  if (root) removeWorkspace(root);
-  t = fake = llm = root = undefined;
-});
+// Before closeAfterEach(): vitest runs the afterEach hooks registered last first, so a kept
+// workspace is removed once the gateways on it are closed.
+const dirs = tempDirs();
+const opened = closeAfterEach();
 
 interface Setup {
   fake?: FakeFeishuOptions;
@@ -36,16 +31,14 @@ function entryConfig(f: FakeFeishu, config: Record<string, unknown> = {}) {
 /** A fake Feishu and a gateway with one feishu entry on it, running. */
 async function setup(opts: Setup = {}) {
   // Feishu's own 3 s ack timeout; tests about events lost with a socket set a shorter one.
-  fake = await FakeFeishu.start({ ackTimeoutMs: 3_000, ...opts.fake });
+  const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000, ...opts.fake }));
   const spec = {
     agents: { bot: { profile: opts.profile ?? { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake, opts.config) }] } },
   };
-  if (opts.keep) {
-    root = makeWorkspace(spec);
-    t = await startTestGateway({ root });
-  } else t = await startTestGateway(spec);
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
-  return { t, fake };
+  const root = opts.keep ? dirs.track(makeWorkspace(spec)) : undefined;
+  const t = opened(await startTestGateway(root ? { root } : spec));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  return { t, fake, root };
 }
 
 const textOf = (m: SentMessage | undefined) => (m?.content as { text?: string } | undefined)?.text;
@@ -89,7 +82,7 @@ describe('feishu over the long connection', () => {
   });
 
   it('with fallback_in_groups: false, leaves the group alone when the agent fails, and still apologises in a direct chat', async () => {
-    llm = await startFakeLlm();
+    const llm = opened(await startFakeLlm());
     llm.failNext(4, { status: 500 });
     const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', retries: 1, fallback_reply: 'Sorry, try later.', fallback_in_groups: false };
     const { t, fake } = await setup({ profile });
@@ -169,8 +162,8 @@ describe('feishu over the long connection', () => {
   });
 
   it('runs the agent once and replies once when Feishu delivers the same event 4 times, across a gateway restart', async () => {
-    llm = await startFakeLlm();
-    const { fake } = await setup({ keep: true, profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } });
+    const llm = opened(await startFakeLlm());
+    const { t: first, fake, root } = await setup({ keep: true, profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } });
     const event = fake.textEvent('only once, please');
     const chat = event.event.message.chat_id;
     for (let i = 0; i < 3; i++) {
@@ -178,11 +171,11 @@ describe('feishu over the long connection', () => {
       await d.done;
       expect(d.status).toBe('acked');
     }
-    await t!.until(() => fake.messagesIn(chat).length === 1);
+    await first.until(() => fake.messagesIn(chat).length === 1);
 
-    await t!.close({ keepWorkspace: true });
-    t = await startTestGateway({ root: root! });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    await first.close({ keepWorkspace: true });
+    const t = opened(await startTestGateway({ root: root! }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const fourth = fake.pushEvent(event);
     await fourth.done;
     expect(fourth.status).toBe('acked');
@@ -301,10 +294,10 @@ describe('feishu over the long connection', () => {
   }, 30_000);
 
   it('refuses to start with a wrong App Secret, with the reason on the entry', async () => {
-    fake = await FakeFeishu.start();
-    t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: { ...entryConfig(fake), app_secret: 'wrong-secret-0123456789' } }] } } });
+    const fake = opened(await FakeFeishu.start());
+    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: { ...entryConfig(fake), app_secret: 'wrong-secret-0123456789' } }] } } }));
     const failed = await t.until(() => {
-      const s = t!.gateway.keeper.statusOf(ENTRY);
+      const s = t.gateway.keeper.statusOf(ENTRY);
       return s?.state === 'error' ? s : undefined;
     });
     expect(failed.lastError?.message).toMatch(/10014.*check app_id and app_secret/);
@@ -443,7 +436,7 @@ describe('feishu outbound limits', () => {
   it('sends a long markdown reply as cards under the 30 KB limit, in order, without breaking its code block', async () => {
     const code = Array.from({ length: 1_200 }, (_, i) => `const line${i} = "${'x'.repeat(20)}";`).join('\n');
     const markdown = `## Result\n\nHere is the code:\n\n\`\`\`ts\n${code}\n\`\`\`\n\nDone.`;
-    llm = await startFakeLlm({ reply: () => markdown });
+    const llm = opened(await startFakeLlm({ reply: () => markdown }));
     const { t, fake } = await setup({ profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } });
     const event = fake.textEvent('show me the code');
     await fake.pushEvent(event).done;
@@ -476,10 +469,10 @@ describe('feishu outbound limits', () => {
 
 /** Webhook-mode gateway whose entry carries the fake's verification token; listening, so the fake can POST. */
 async function startWebhookGateway() {
-  fake = await FakeFeishu.start({ encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] });
+  const fake = opened(await FakeFeishu.start({ encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] }));
   const config = entryConfig(fake, { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken });
-  t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config }] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   return { t, fake, url: `${address}/webhooks/feishu/${ENTRY}` };
 }
@@ -487,12 +480,12 @@ async function startWebhookGateway() {
 describe('feishu secrets', () => {
   it('keeps the App Secret, tenant tokens and connection tickets out of every log line, even at trace level', async () => {
     const capture = captureLogger('trace');
-    fake = await FakeFeishu.start({ ackTimeoutMs: 500 });
-    t = await startTestGateway(
+    const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 500 }));
+    const t = opened(await startTestGateway(
       { agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake) }] } } },
       { log: capture.log },
-    );
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    ));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const f = fake;
     // The error paths log the most: a revoked token, a rate limit, a refused send, a dropped socket.
     f.invalidateTokens();
@@ -502,7 +495,7 @@ describe('feishu secrets', () => {
     f.failNextSends(1, { code: 230001 });
     await f.pushEvent(f.textEvent('two', { chatType: 'group', mentionBot: true })).done;
     f.dropConnections();
-    await t.until(() => (transport(t!)?.reconnects ?? 0) >= 1);
+    await t.until(() => (transport(t)?.reconnects ?? 0) >= 1);
     await f.pushEvent(f.textEvent('three')).done;
     await t.until(() => f.messages.length === 2);
 

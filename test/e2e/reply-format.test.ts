@@ -1,41 +1,34 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChannelRegistry } from '../../src/channels/registry.js';
 import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
-import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
-let t: TestGateway | undefined;
-let llm: FakeLlm | undefined;
-let relay: FakeRelay | undefined;
-afterEach(async () => {
-  await t?.close();
-  await llm?.close();
-  await relay?.close();
-  t = llm = relay = undefined;
-});
+const opened = closeAfterEach();
 
 const MARKDOWN = '## Steps\n\n1. Open **settings**\n2. Set `max_tokens` in my_profile.yaml\n\n```\nrun --fast\n```';
 
 describe('reply format per channel', () => {
   it('sends markdown to a channel that renders it, and readable plain text to one that does not', async () => {
-    llm = await startFakeLlm({ reply: () => MARKDOWN });
-    relay = await startFakeRelay();
+    const llm = opened(await startFakeLlm({ reply: () => MARKDOWN }));
+    const relay = opened(await startFakeRelay());
     const registry = new ChannelRegistry([webApiChannel, relayChannel]);
     const relayEntry = { type: 'channel', channel: 'relay', enabled: true, config: { base_url: relay.url, token: relay.token, poll_timeout_ms: 1_000 } };
-    t = await startTestGateway(
+    const t = opened(await startTestGateway(
       { agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry(), relayEntry] } } },
       { registry },
-    );
-    await t.until(() => t!.gateway.keeper.statusOf('bot.relay')?.state === 'running');
+    ));
+    await t.until(() => t.gateway.keeper.statusOf('bot.relay')?.state === 'running');
 
     const web = await t.chat('bot.web_api', { userId: 'w', content: 'how?' }, { wait: true });
     expect(web.json.reply).toEqual({ text: MARKDOWN, format: 'markdown' });
 
     relay.push('r', 'how?', 'p-1');
-    await t.until(() => relay!.received('r').length > 0);
+    await t.until(() => relay.received('r').length > 0);
     expect(relay.received('r')).toEqual(['Steps\n\n1. Open settings\n2. Set max_tokens in my_profile.yaml\n\nrun --fast']);
   });
 });

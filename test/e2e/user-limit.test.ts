@@ -1,18 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChannelRegistry } from '../../src/channels/registry.js';
 import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
-import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
-import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
+import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway, timeFrom } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
-let t: TestGateway | undefined;
-let fake: FakeRelay | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  t = fake = undefined;
-});
+const opened = closeAfterEach();
 
 const NOTICE = 'Easy there: one moment, please.';
 const profile = { provider: 'echo', prefix: 'echo: ', user_limit: { per_minute: 2, notice: NOTICE } };
@@ -20,21 +15,21 @@ const profile = { provider: 'echo', prefix: 'echo: ', user_limit: { per_minute: 
 describe('user_limit: how many messages one user may have answered', () => {
   it('on a platform: answers up to the limit, sends the notice once, leaves the rest unanswered but logged, answers again after the window', async () => {
     let now = Date.UTC(2026, 11, 6, 12);
-    fake = await startFakeRelay();
+    const fake = opened(await startFakeRelay());
     const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
     const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-    t = await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) });
-    await t.until(() => t!.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
 
     for (const text of ['one', 'two', 'three', 'four']) fake.push('alice', text);
     fake.push('bob', 'hi');
-    await t.until(async () => (await t!.gateway.store.listMessages({ limit: 10 })).filter((m) => m.status === 'done').length === 5);
-    await t.until(() => fake!.received('bob').length === 1 && fake!.received('alice').length === 3);
+    await t.until(async () => (await t.gateway.store.listMessages({ limit: 10 })).filter((m) => m.status === 'done').length === 5);
+    await t.until(() => fake.received('bob').length === 1 && fake.received('alice').length === 3);
     expect(fake.received('alice')).toEqual(['echo: one', 'echo: two', NOTICE]);
     expect(fake.received('bob')).toEqual(['echo: hi']);
 
     const byText = new Map((await t.gateway.store.listMessages({ limit: 10 })).map((m) => [m.content, m.id]));
-    const detail = async (text: string) => (await t!.gateway.store.getMessage(byText.get(text)!))!;
+    const detail = async (text: string) => (await t.gateway.store.getMessage(byText.get(text)!))!;
     expect((await detail('three')).timeline.find((e) => e.stage === 'replied')?.detail).toBe('over the user limit of 2 messages per minute; notice sent');
     expect((await detail('four')).timeline.find((e) => e.stage === 'replied')?.detail).toBe('over the user limit of 2 messages per minute; no reply');
     expect((await detail('four')).replies).toEqual([]);
@@ -44,13 +39,13 @@ describe('user_limit: how many messages one user may have answered', () => {
     // A minute on, the bucket is full again.
     now += 60_000;
     fake.push('alice', 'five');
-    await t.until(() => fake!.received('alice').length === 4);
+    await t.until(() => fake.received('alice').length === 4);
     expect(fake.received('alice').at(-1)).toBe('echo: five');
   });
 
   it('on the Web API: every request over the limit is answered with the notice at once, since the client waits for it', async () => {
-    t = await startTestGateway({ agents: { assistant: { profile, entries: [webApiEntry()] } } });
-    await t.until(() => t!.gateway.keeper.statusOf('assistant.web_api')?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.web_api')?.state === 'running');
     const replies: string[] = [];
     for (const text of ['one', 'two', 'three', 'four']) {
       const res = await t.chat('assistant.web_api', { userId: 'carol', content: text }, { wait: true });

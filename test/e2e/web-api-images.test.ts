@@ -1,23 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'looker.web_api';
-let t: TestGateway | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await llm?.close();
-  t = llm = undefined;
-});
+const opened = closeAfterEach();
 
 async function start(images = true) {
-  llm = await startFakeLlm();
+  const llm = opened(await startFakeLlm());
   const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images };
-  t = await startTestGateway({ agents: { looker: { profile, entries: [webApiEntry({ body_limit_bytes: 1_048_576 })] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { looker: { profile, entries: [webApiEntry({ body_limit_bytes: 1_048_576 })] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   return { t, llm };
 }
 
@@ -85,10 +80,10 @@ describe('web_api: images sent inline', () => {
   });
 
   it('keeps the entry body limit: images over it get 413', async () => {
-    llm = await startFakeLlm();
+    const llm = opened(await startFakeLlm());
     const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', images: true };
-    t = await startTestGateway({ agents: { looker: { profile, entries: [webApiEntry()] } } });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { looker: { profile, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const big = Buffer.concat([solidPng(), Buffer.alloc(70_000, 1)]);
     const res = await t.chat(ENTRY, { userId: 'eli', images: [{ data_base64: b64(big) }] });
     expect(res.status).toBe(413);

@@ -1,36 +1,27 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { parseEventBlock, SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'writer.web_api';
 const ANSWER = 'Green tea likes cooler water, around eighty degrees, and two minutes at most.';
 
-let t: TestGateway | undefined;
-let llm: FakeLlm | undefined;
-const streams: SseClient[] = [];
-afterEach(async () => {
-  for (const s of streams.splice(0)) await s.close();
-  await t?.close();
-  await llm?.close();
-  t = undefined;
-  llm = undefined;
-});
+const opened = closeAfterEach();
 
 /** A gateway whose web_api entry feeds an openai agent on a fake model that writes word by word. */
 async function start(profile: Record<string, unknown> = {}, entry: Record<string, unknown> = {}) {
-  llm = await startFakeLlm({ pieceDelayMs: 60, reply: () => ANSWER });
-  t = await startTestGateway({
+  const llm = opened(await startFakeLlm({ pieceDelayMs: 60, reply: () => ANSWER }));
+  const t = opened(await startTestGateway({
     agents: { writer: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', ...profile }, entries: [webApiEntry(entry)] } },
-  });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   return { t, llm, address: await t.app.listen({ port: 0, host: '127.0.0.1' }) };
 }
 
 async function openStream(address: string, userId: string): Promise<SseClient> {
-  const sse = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=${userId}`, TEST_API_KEY);
-  streams.push(sse);
+  const sse = opened(new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=${userId}`, TEST_API_KEY));
   await sse.connect();
   return sse;
 }

@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'assistant.web_api';
-let t: TestGateway | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const opened = closeAfterEach();
 
 function echoWorkspace(entryConfig: Record<string, unknown> = {}) {
   return { agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [webApiEntry(entryConfig)] } } };
@@ -18,8 +15,8 @@ function echoWorkspace(entryConfig: Record<string, unknown> = {}) {
 
 describe('web_api → echo agent', () => {
   it('answers with ?wait=true', async () => {
-    t = await startTestGateway(echoWorkspace());
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway(echoWorkspace()));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const res = await t.chat(ENTRY, { userId: 'alice', content: 'hello' }, { wait: true });
     expect(res.status).toBe(200);
     expect(res.json.status).toBe('answered');
@@ -35,8 +32,8 @@ describe('web_api → echo agent', () => {
   });
 
   it('needs no outbox for its replies: they are appended to the feed as the message is finished', async () => {
-    t = await startTestGateway(echoWorkspace({ wait_timeout_ms: 3_000 }));
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway(echoWorkspace({ wait_timeout_ms: 3_000 })));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     await t.gateway.outbox.stop();
     const res = await t.chat(ENTRY, { userId: 'carol', content: 'no outbox' }, { wait: true });
     expect(res.json).toMatchObject({ status: 'answered', reply: { text: 'echo: no outbox' } });
@@ -48,8 +45,8 @@ describe('web_api → echo agent', () => {
   });
 
   it('streams replies over SSE and resumes after Last-Event-ID', async () => {
-    t = await startTestGateway(echoWorkspace());
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway(echoWorkspace()));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
     const sse = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=bob`, TEST_API_KEY);
     await sse.connect();
@@ -63,7 +60,7 @@ describe('web_api → echo agent', () => {
     // Replies produced while the client is away arrive on resume, once each.
     await t.chat(ENTRY, { userId: 'bob', content: 'two' });
     await t.chat(ENTRY, { userId: 'bob', content: 'three' });
-    await t.until(async () => (await t!.gateway.store.readFeed(ENTRY, 'bob', 0, 10)).length === 3);
+    await t.until(async () => (await t.gateway.store.readFeed(ENTRY, 'bob', 0, 10)).length === 3);
     await sse.connect();
     await t.until(() => sse.events.length === 3);
     expect(sse.events.map((e) => e.data.text)).toEqual(['echo: one', 'echo: two', 'echo: three']);
@@ -80,32 +77,32 @@ describe('web_api → echo agent', () => {
   });
 
   it('deduplicates by msgId and Idempotency-Key, answering the same message id', async () => {
-    t = await startTestGateway(echoWorkspace());
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway(echoWorkspace()));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const a = await t.chat(ENTRY, { userId: 'u', content: 'x', msgId: 'm-1' }, { wait: true });
     const b = await t.chat(ENTRY, { userId: 'u', content: 'x', msgId: 'm-1' }, { wait: true });
     expect(b.json).toMatchObject({ messageId: a.json.messageId, duplicate: true, reply: { text: 'echo: x' } });
     const c = await t.chat(ENTRY, { userId: 'u', content: 'y' }, { headers: { 'idempotency-key': 'k-1' } });
     const d = await t.chat(ENTRY, { userId: 'u', content: 'y' }, { headers: { 'idempotency-key': 'k-1' } });
     expect(d.json).toMatchObject({ messageId: c.json.messageId, duplicate: true });
-    await t.until(async () => (await t!.gateway.store.readFeed(ENTRY, 'u', 0, 10)).length === 2);
+    await t.until(async () => (await t.gateway.store.readFeed(ENTRY, 'u', 0, 10)).length === 2);
     expect((await t.gateway.store.listMessages({ entryKey: ENTRY })).length).toBe(2);
   });
 
   it('answers 202 with the message id when the reply is not ready within wait_timeout_ms', async () => {
     const llm = await startFakeLlm({ delayMs: 1_500 });
     try {
-      t = await startTestGateway({
+      const t = opened(await startTestGateway({
         agents: { slow: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry({ wait_timeout_ms: 200 })] } },
-      });
-      await t.until(() => t!.gateway.keeper.statusOf('slow.web_api')?.state === 'running');
+      }));
+      await t.until(() => t.gateway.keeper.statusOf('slow.web_api')?.state === 'running');
       const res = await t.chat('slow.web_api', { userId: 'u', content: 'x' }, { wait: true });
       expect(res.status).toBe(202);
       expect(res.json).toMatchObject({ status: 'pending', messageId: expect.any(String) });
       // The reply still arrives, and a later wait on the same message id gets it.
       const later = await t.chat('slow.web_api', { userId: 'u', content: 'x', msgId: 'late' }, { wait: true });
       expect(later.status).toBe(202);
-      await t.until(async () => (await t!.gateway.store.readFeed('slow.web_api', 'u', 0, 10)).length === 2, 10_000);
+      await t.until(async () => (await t.gateway.store.readFeed('slow.web_api', 'u', 0, 10)).length === 2, 10_000);
       const again = await t.chat('slow.web_api', { userId: 'u', content: 'x', msgId: 'late' }, { wait: true });
       expect(again.json).toMatchObject({ status: 'answered', duplicate: true, reply: { text: 'reply to: x' } });
     } finally {
@@ -130,8 +127,8 @@ describe('web_api rejects bad input with a clear 4xx and stores nothing', () => 
   ];
 
   it.each(cases)('%s', async (_name, send, status, hint) => {
-    t = await startTestGateway(echoWorkspace());
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway(echoWorkspace()));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const res = await send(t);
     expect(res.status).toBe(status);
     expect(res.json.error.code).toMatch(/^COCO_ERR_/);
@@ -142,8 +139,8 @@ describe('web_api rejects bad input with a clear 4xx and stores nothing', () => 
 
   it('answers 503 with Retry-After when the store cannot take the message, and logs why with the entry', async () => {
     const capture = captureLogger('info');
-    t = await startTestGateway(echoWorkspace(), { log: capture.log });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway(echoWorkspace(), { log: capture.log }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     await t.gateway.store.close(); // every write fails from now on
     const res = await t.app.inject({
       method: 'POST',
@@ -160,8 +157,8 @@ describe('web_api rejects bad input with a clear 4xx and stores nothing', () => 
   });
 
   it('answers 429 with Retry-After over the per-key rate limit', async () => {
-    t = await startTestGateway(echoWorkspace({ rate_limit_per_minute: 60 }));
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway(echoWorkspace({ rate_limit_per_minute: 60 })));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const statuses: number[] = [];
     let retryAfter: string | undefined;
     for (let i = 0; i < 10; i++) {

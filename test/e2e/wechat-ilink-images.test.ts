@@ -1,31 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeIlink } from '../fakes/ilink/index.js';
-import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
 const ENTRY = 'looker.wechat_ilink';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let t: TestGateway | undefined;
-let fake: FakeIlink | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 /** A fake iLink (with its CDN), a fake model and a gateway whose openai agent reads images, polling. */
 async function setup() {
-  fake = await FakeIlink.start({ longPollMs: 300 });
-  llm = await startFakeLlm();
+  const fake = opened(await FakeIlink.start({ longPollMs: 300 }));
+  const llm = opened(await startFakeLlm());
   const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken, cdn_base_url: fake.cdnUrl, show_typing: false } };
   const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images: true };
-  t = await startTestGateway({ agents: { looker: { profile, entries: [entry] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { looker: { profile, entries: [entry] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   return { t, fake, llm };
 }
 

@@ -1,31 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
 import { FakeIlink, ilinkItem, type FakeIlinkOptions } from '../fakes/ilink/index.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { removeWorkspace } from '../helpers/workspace.js';
 
 const ENTRY = 'bot.wechat_ilink';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let t: TestGateway | undefined;
-let fake: FakeIlink | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 /** A fake iLink and a gateway with one wechat_ilink entry (echo agent) on it; running when it has a token. */
 async function setup(config: Record<string, unknown> = {}, fakeOptions: FakeIlinkOptions = {}) {
-  fake = await FakeIlink.start({ longPollMs: 300, qrPollMs: 300, ...fakeOptions });
+  const fake = opened(await FakeIlink.start({ longPollMs: 300, qrPollMs: 300, ...fakeOptions }));
   const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken, ...config } };
-  t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } });
-  if (entry.config.bot_token) await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } }));
+  if (entry.config.bot_token) await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   return { t, fake };
 }
 
@@ -56,11 +49,11 @@ describe('wechat_ilink over the getupdates long poll', () => {
   });
 
   it('shows "typing…" while the agent thinks, and ends it when the answer is there', async () => {
-    llm = await startFakeLlm({ delayMs: 1_500 });
-    fake = await FakeIlink.start({ longPollMs: 300 });
+    const llm = opened(await startFakeLlm({ delayMs: 1_500 }));
+    const fake = opened(await FakeIlink.start({ longPollMs: 300 }));
     const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken } };
-    t = await startTestGateway({ agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [entry] } } });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [entry] } } }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     const f = fake;
     f.userSends('tom', 'think about it');
     await t.until(() => f.typing('tom').length >= 1);
@@ -77,11 +70,11 @@ describe('wechat_ilink over the getupdates long poll', () => {
   });
 
   it('shows no typing when show_typing is off', async () => {
-    llm = await startFakeLlm({ delayMs: 300 });
-    fake = await FakeIlink.start({ longPollMs: 300 });
+    const llm = opened(await startFakeLlm({ delayMs: 300 }));
+    const fake = opened(await FakeIlink.start({ longPollMs: 300 }));
     const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken, show_typing: false } };
-    t = await startTestGateway({ agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [entry] } } });
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [entry] } } }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
     fake.userSends('ann', 'quiet please');
     await fake.waitForSent(1, { user: 'ann' });
     expect(fake.calls.filter((c) => c.endpoint === 'getconfig' || c.endpoint === 'sendtyping')).toHaveLength(0);
@@ -134,7 +127,7 @@ describe('wechat_ilink over the getupdates long poll', () => {
     const before = polls(fake).length;
 
     const restarted = await startTestGateway({ root });
-    t = { ...restarted, close: async () => { await restarted.close(); removeWorkspace(root); } };
+    opened({ ...restarted, close: async () => { await restarted.close(); removeWorkspace(root); } });
     await fake.waitForSent(2, { user: 'erin' });
     await sleep(300);
     expect(fake.sent('erin').map((s) => s.text)).toEqual(['before', 'while down']);
@@ -276,13 +269,13 @@ describe('wechat_ilink QR login through the admin API', () => {
   });
 
   it('logs in at the base_url an ${ENV} reference names, and keeps the reference', async () => {
-    fake = await FakeIlink.start({ longPollMs: 300, qrPollMs: 300 });
+    const fake = opened(await FakeIlink.start({ longPollMs: 300, qrPollMs: 300 }));
     const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: '${ILINK_URL}' } };
-    t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } }, { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, ILINK_URL: fake.url } });
+    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [entry] } } }, { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, ILINK_URL: fake.url } }));
     const started = await t.admin('POST', '/agents/bot/entries/wechat_ilink/login');
     expect(started).toMatchObject({ status: 200, json: { state: 'waiting' } });
     fake.confirm();
-    await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running', 15_000);
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running', 15_000);
     const config = JSON.parse(readFileSync(join(t.root, 'agents', 'bot', 'entries.json'), 'utf8')).entries[0].config;
     expect(config.base_url).toBe('${ILINK_URL}');
     expect(config.bot_token).toBe('${secret:bot.wechat_ilink.bot_token}');

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
+import { startFakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
@@ -10,27 +11,19 @@ import { mediaDownloads } from '../helpers/media.js';
 const APP = { appId: 'wx0123456789abcdef', appSecret: 'app-secret-0123456789', token: 'tok3n', encodingAesKey: 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR' };
 const ENTRY = 'bot.wechat_mp';
 
-let t: TestGateway | undefined;
-let fake: FakeWechatMp | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 async function setup(images = true) {
-  llm = await startFakeLlm();
-  fake = await startFakeWechatMp({ ...APP, mode: 'safe', retryWaitMs: 1_000 });
+  const llm = opened(await startFakeLlm());
+  const fake = opened(await startFakeWechatMp({ ...APP, mode: 'safe', retryWaitMs: 1_000 }));
   const entry = {
     type: 'channel',
     channel: 'wechat_mp',
     config: { app_id: APP.appId, app_secret: APP.appSecret, token: APP.token, encoding_aes_key: APP.encodingAesKey, mode: 'safe', api_base_url: fake.url, reply_mode: 'customer_service' },
   };
   const profile = { provider: 'openai', model: 'gpt-4o-mini', base_url: llm.url, api_key: 'k', images };
-  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   fake.gatewayUrl = `${address}/webhooks/wechat_mp/${ENTRY}`;
   return { t, fake, llm };

@@ -1,30 +1,23 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeWecom, type BotDelivery } from '../fakes/wecom/index.js';
-import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
 const ENTRY = 'looker.wecom_bot';
 
-let t: TestGateway | undefined;
-let fake: FakeWecom | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 /** A fake WeCom robot, a fake model and a gateway whose openai agent reads images, connected. */
 async function setup() {
-  fake = await FakeWecom.start();
-  llm = await startFakeLlm();
+  const fake = opened(await FakeWecom.start());
+  const llm = opened(await startFakeLlm());
   const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl } };
   const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images: true };
-  t = await startTestGateway({ agents: { looker: { profile, entries: [entry] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { looker: { profile, entries: [entry] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   await fake.waitForBotConnection();
   return { t, fake, llm };
 }

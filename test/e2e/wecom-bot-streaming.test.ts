@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeWecom, type BotDelivery } from '../fakes/wecom/index.js';
-import { startFakeLlm, type FakeLlm, type FakeLlmOptions } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startFakeLlm, type FakeLlmOptions } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 
 /**
  * The robot shows the reply while a streaming agent writes it: unfinished frames of the reply's
@@ -13,24 +14,16 @@ const ENTRY = 'bot.wecom_bot';
 const ANSWER = 'Streams show the reply while the model writes it, word by word, then finish.';
 const SECOND = 'A second answer, written again from its first word after the first broke off.';
 
-let t: TestGateway | undefined;
-let fake: FakeWecom | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 /** A fake WeCom, a fake LLM and a gateway with one wecom_bot entry served by an openai agent, running. */
 async function setup(opts: { llm?: FakeLlmOptions; config?: Record<string, unknown>; profile?: Record<string, unknown> } = {}) {
-  llm = await startFakeLlm({ pieceDelayMs: 100, reply: () => ANSWER, ...opts.llm });
-  fake = await FakeWecom.start();
+  const llm = opened(await startFakeLlm({ pieceDelayMs: 100, reply: () => ANSWER, ...opts.llm }));
+  const fake = opened(await FakeWecom.start());
   const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl, ...opts.config } };
   const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', ...opts.profile };
-  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   await fake.waitForBotConnection();
   return { t, fake, llm };
 }
@@ -59,18 +52,18 @@ const partials = (frames: Frame[]) => frames.filter((f) => !f.finish && f.conten
  * The callback's frames are one accepted stream on its req_id, ending in exactly one finished frame
  * with `text`, after which nothing came (waited for a while after the answer).
  */
-async function expectOneFinishedStream(d: BotDelivery, text: string): Promise<Frame[]> {
-  await fake!.waitForBotReply(d, 20_000);
+async function expectOneFinishedStream(fake: FakeWecom, d: BotDelivery, text: string): Promise<Frame[]> {
+  await fake.waitForBotReply(d, 20_000);
   await new Promise((r) => setTimeout(r, 1_200)); // more than two preview intervals: a late frame would show here
   const frames = framesOf(d);
   expect(frames.length).toBeGreaterThan(0);
   for (const f of frames) expect(f).toMatchObject({ cmd: 'aibot_respond_msg', reqId: d.reqId, errcode: 0, id: frames[0]!.id });
   expect(frames.filter((f) => f.finish)).toHaveLength(1);
   expect(frames.at(-1)).toMatchObject({ finish: true, content: text });
-  expect(fake!.botProtocolErrors).toEqual([]);
+  expect(fake.botProtocolErrors).toEqual([]);
   // The user got one answer: that frame, and nothing sent proactively.
   expect(d.text).toBe(text);
-  expect(fake!.botSent).toHaveLength(0);
+  expect(fake.botSent).toHaveLength(0);
   return frames;
 }
 
@@ -78,7 +71,7 @@ describe('wecom_bot shows the reply while the agent writes it', () => {
   it('sends growing unfinished frames of the text so far on the reply stream, then one finished frame with the whole answer', async () => {
     const { t, fake, llm } = await setup();
     const d = fake.sendBotText('tell me about streams');
-    const frames = await expectOneFinishedStream(d, ANSWER);
+    const frames = await expectOneFinishedStream(fake, d, ANSWER);
     const shown = partials(frames);
     expect(shown.length).toBeGreaterThanOrEqual(2);
     // Each preview is the start of the next, and of the answer.
@@ -97,7 +90,7 @@ describe('wecom_bot shows the reply while the agent writes it', () => {
   it('sends no partial frames for a profile with stream: false, only "…" while the agent is slow, then the answer', async () => {
     const { fake, llm } = await setup({ llm: { delayMs: 900 }, profile: { stream: false } });
     const d = fake.sendBotText('no streaming please');
-    const frames = await expectOneFinishedStream(d, ANSWER);
+    const frames = await expectOneFinishedStream(fake, d, ANSWER);
     expect(frames.map((f) => [f.content, f.finish])).toEqual([
       ['…', false],
       [ANSWER, true],
@@ -108,7 +101,7 @@ describe('wecom_bot shows the reply while the agent writes it', () => {
   it('sends no partial text frames with show_preview: false (and the agent is not asked to stream)', async () => {
     const { fake, llm } = await setup({ llm: { delayMs: 900 }, config: { show_preview: false } });
     const d = fake.sendBotText('just the answer');
-    const frames = await expectOneFinishedStream(d, ANSWER);
+    const frames = await expectOneFinishedStream(fake, d, ANSWER);
     expect(partials(frames)).toEqual([]);
     expect(frames.map((f) => [f.content, f.finish])).toEqual([
       ['…', false],
@@ -122,7 +115,7 @@ describe('wecom_bot shows the reply while the agent writes it', () => {
     const { fake, llm } = await setup({ llm: { reply: () => (++calls === 1 ? ANSWER : SECOND) } });
     llm.failNext(1, { breakStream: true, afterPieces: 3 });
     const d = fake.sendBotText('try twice');
-    const frames = await expectOneFinishedStream(d, SECOND);
+    const frames = await expectOneFinishedStream(fake, d, SECOND);
     expect(llm.requests).toHaveLength(2);
     // What showed before the answer came from one attempt or the other, never anything else.
     for (const f of partials(frames)) expect(ANSWER.startsWith(f.content) || SECOND.startsWith(f.content), JSON.stringify(f.content)).toBe(true);

@@ -1,28 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
 import { FakeWecom, type BotDelivery, type FakeWecomOptions } from '../fakes/wecom/index.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
 
 const ENTRY = 'bot.wecom_bot';
 
-let t: TestGateway | undefined;
-let fake: FakeWecom | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 /** A fake WeCom and a gateway with one wecom_bot entry (echo agent) on it, running. */
 async function setup(config: Record<string, unknown> = {}, fakeOptions: FakeWecomOptions = {}, profile: Record<string, unknown> = { provider: 'echo' }) {
-  fake = await FakeWecom.start(fakeOptions);
+  const fake = opened(await FakeWecom.start(fakeOptions));
   const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl, ...config } };
-  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   await fake.waitForBotConnection();
   return { t, fake };
 }
@@ -55,7 +48,7 @@ describe('wecom_bot over the long connection', () => {
   });
 
   it('opens the reply stream with "…" while a slow agent works, and finishes that same stream with the answer', async () => {
-    llm = await startFakeLlm({ delayMs: 900 });
+    const llm = opened(await startFakeLlm({ delayMs: 900 }));
     // stream: false: "…" alone; the reply shown while it is written is wecom-bot-streaming.test.ts's.
     const { fake } = await setup({}, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false });
     const d = fake.sendBotText('take your time');
@@ -70,12 +63,12 @@ describe('wecom_bot over the long connection', () => {
   });
 
   it('shows no "…" for an agent that answers at once, nor with show_typing off', async () => {
-    llm = await startFakeLlm({ delayMs: 900 });
-    const { fake } = await setup({ show_typing: false }, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false });
+    const llm = opened(await startFakeLlm({ delayMs: 900 }));
+    const { t, fake } = await setup({ show_typing: false }, {}, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false });
     const slow = fake.sendBotText('slow');
     await fake.waitForBotReply(slow);
     expect(slow.stream).toMatchObject({ content: 'reply to: slow', frames: 1 });
-    await t!.close();
+    await t.close();
     await fake.close();
     const quick = await setup();
     const d = quick.fake.sendBotText('instant');
@@ -181,21 +174,21 @@ describe('wecom_bot over the long connection', () => {
 
   it('refuses a wrong secret with the reason on the entry, and never logs the secret, even at trace level', async () => {
     const capture = captureLogger('trace');
-    fake = await FakeWecom.start();
+    const fake = opened(await FakeWecom.start());
     const f = fake;
     const wrong = 'wrong-bot-secret-value-0123';
     const entry = (secret: string) => ({ type: 'channel', channel: 'wecom_bot', config: { bot_id: f.botId, secret, ws_url: f.wsUrl } });
-    t = await startTestGateway(
+    const t = opened(await startTestGateway(
       { agents: { bot: { profile: { provider: 'echo' }, entries: [entry(wrong)] }, good: { profile: { provider: 'echo' }, entries: [entry(f.botSecret)] } } },
       { log: capture.log },
-    );
+    ));
     const failed = await t.until(() => {
-      const s = t!.gateway.keeper.statusOf(ENTRY);
+      const s = t.gateway.keeper.statusOf(ENTRY);
       return s?.state === 'error' ? s : undefined;
     });
     expect(failed.lastError?.message).toMatch(/Authentication failed.*check bot_id and secret/);
     // The good entry works, through a dropped socket, with the SDK logging at trace level.
-    await t.until(() => t!.gateway.keeper.statusOf('good.wecom_bot')?.state === 'running');
+    await t.until(() => t.gateway.keeper.statusOf('good.wecom_bot')?.state === 'running');
     await f.waitForBotConnection();
     const first = f.sendBotText('one');
     await f.waitForBotReply(first);

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { describe, expect, it } from 'vitest';
+import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { FakeWecom, wecomMessage } from '../fakes/wecom/index.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
@@ -9,27 +10,19 @@ import { mediaDownloads } from '../helpers/media.js';
 
 const ENTRY = 'bot.wecom';
 
-let t: TestGateway | undefined;
-let fake: FakeWecom | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 async function setup(images = true) {
-  llm = await startFakeLlm();
-  fake = await FakeWecom.start({ retryWaitMs: 1_000 });
+  const llm = opened(await startFakeLlm());
+  const fake = opened(await FakeWecom.start({ retryWaitMs: 1_000 }));
   const entry = {
     type: 'channel',
     channel: 'wecom',
     config: { corp_id: fake.corpId, agent_id: fake.agentId, secret: fake.corpSecret, token: fake.token, encoding_aes_key: fake.encodingAesKey, api_base_url: fake.url },
   };
   const profile = { provider: 'openai', model: 'gpt-4o-mini', base_url: llm.url, api_key: 'k', images };
-  t = await startTestGateway({ agents: { bot: { profile, entries: [entry] } } });
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [entry] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   fake.gatewayUrl = `${address}/webhooks/wecom/${ENTRY}`;
   return { t, fake, llm };

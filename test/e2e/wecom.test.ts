@@ -1,25 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/core/clock.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
 import { FakeWecom, appMessageXml, wecomMessage, type FakeWecomOptions } from '../fakes/wecom/index.js';
-import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway, timeFrom } from '../helpers/gateway.js';
 
 const ENTRY = 'bot.wecom';
 
-let t: TestGateway | undefined;
-let fake: FakeWecom | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await fake?.close();
-  await llm?.close();
-  t = fake = llm = undefined;
-});
+const opened = closeAfterEach();
 
 async function setup(
   opts: { profile?: Record<string, unknown>; config?: Record<string, unknown>; fake?: FakeWecomOptions; clock?: (fake: FakeWecom) => Clock } = {},
 ) {
-  fake = await FakeWecom.start({ retryWaitMs: 1_000, ...opts.fake });
+  const fake = opened(await FakeWecom.start({ retryWaitMs: 1_000, ...opts.fake }));
   const entry = {
     type: 'channel',
     channel: 'wecom',
@@ -33,8 +26,8 @@ async function setup(
       ...opts.config,
     },
   };
-  t = await startTestGateway({ agents: { bot: { profile: opts.profile ?? { provider: 'echo' }, entries: [entry] } } }, opts.clock ? { clock: opts.clock(fake) } : {});
-  await t.until(() => t!.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const t = opened(await startTestGateway({ agents: { bot: { profile: opts.profile ?? { provider: 'echo' }, entries: [entry] } } }, opts.clock ? { clock: opts.clock(fake) } : {}));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   fake.gatewayUrl = `${address}/webhooks/wecom/${ENTRY}`;
   return { t, fake };
@@ -82,7 +75,7 @@ describe('wecom round trip', () => {
   });
 
   it('runs the agent once when WeCom delivers the same message three times', async () => {
-    llm = await startFakeLlm();
+    const llm = opened(await startFakeLlm());
     const { t, fake } = await setup({ profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } });
     for (let i = 0; i < 3; i++) {
       const r = await fake.push('wangwu', wecomMessage.text('once please'), { msgId: '7300000000000000001' });

@@ -1,21 +1,16 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/config/atomic-write.js';
-import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
-let t: TestGateway | undefined;
-let llm: FakeLlm | undefined;
-afterEach(async () => {
-  await t?.close();
-  await llm?.close();
-  t = llm = undefined;
-});
+const opened = closeAfterEach();
 
 describe('live workspace', () => {
   it('shows an entry with invalid config as error with the reason while the others keep serving', async () => {
-    t = await startTestGateway({
+    const t = opened(await startTestGateway({
       agents: {
         good: { profile: { provider: 'echo' }, entries: [webApiEntry()] },
         broken: {
@@ -27,9 +22,9 @@ describe('live workspace', () => {
           ],
         },
       },
-    });
-    await t.until(() => t!.gateway.keeper.statusOf('good.web_api')?.state === 'running');
-    await t.until(() => t!.gateway.keeper.status().filter((s) => s.state === 'error').length === 3);
+    }));
+    await t.until(() => t.gateway.keeper.statusOf('good.web_api')?.state === 'running');
+    await t.until(() => t.gateway.keeper.status().filter((s) => s.state === 'error').length === 3);
     const byKey = Object.fromEntries(t.gateway.keeper.status().map((s) => [s.key, s]));
     expect(byKey['broken.web_api']!.lastError).toMatchObject({
       code: 'COCO_ERR_CONFIG_INVALID',
@@ -47,8 +42,8 @@ describe('live workspace', () => {
   });
 
   it('applies edits made on disk without a restart', async () => {
-    t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo', prefix: 'v1: ' }, entries: [webApiEntry()] } } });
-    await t.until(() => t!.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo', prefix: 'v1: ' }, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
     expect((await t.chat('bot.web_api', { userId: 'u', content: 'a' }, { wait: true })).json.reply.text).toBe('v1: a');
 
     writeFileAtomic(join(t.root, 'agents', 'bot', 'profile.yaml'), 'provider: echo\nprefix: "v2: "\n');
@@ -57,14 +52,14 @@ describe('live workspace', () => {
       JSON.stringify({ entries: [webApiEntry(), webApiEntry({}, 'second')] }),
     );
     t.gateway.reload();
-    await t.until(() => t!.gateway.keeper.statusOf('bot.second')?.state === 'running');
+    await t.until(() => t.gateway.keeper.statusOf('bot.second')?.state === 'running');
     expect((await t.chat('bot.web_api', { userId: 'u', content: 'b' }, { wait: true })).json.reply.text).toBe('v2: b');
     expect((await t.chat('bot.second', { userId: 'u', content: 'c' }, { wait: true })).json.reply.text).toBe('v2: c');
   });
 
   it('picks up file edits through the watcher', async () => {
-    t = await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [webApiEntry()] } } });
-    await t.until(() => t!.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
+    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
     await t.gateway.close();
     // A gateway with the watcher on (the test harness turns it off by default).
     const { Gateway } = await import('../../src/gateway.js');
@@ -81,8 +76,8 @@ describe('live workspace', () => {
   });
 
   it('routes a scene entry to the lead agent with the scene context', async () => {
-    llm = await startFakeLlm();
-    t = await startTestGateway({
+    const llm = opened(await startFakeLlm());
+    const t = opened(await startTestGateway({
       agents: {
         lead: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', system_prompt: 'You are Lead.' } },
         helper: { profile: { provider: 'echo' } },
@@ -90,8 +85,8 @@ describe('live workspace', () => {
       scenes: {
         desk: { scene: { name: 'Front desk', roster: ['lead', 'helper'], context: 'Opening hours are 9-17.' }, entries: [webApiEntry()] },
       },
-    });
-    await t.until(() => t!.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
+    }));
+    await t.until(() => t.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
     const res = await t.chat('desk.web_api', { userId: 'visitor', content: 'when are you open?' }, { wait: true });
     expect(res.json.reply.text).toBe('reply to: when are you open?');
     const system = llm.requests[0]!.body.messages![0]!;
