@@ -10,7 +10,7 @@ export interface ServerSentEvent {
  * optional space after the colon, `data` lines joined with "\n"; comments, `id` and `retry` lines
  * and events without data are skipped.
  */
-export async function* serverSentEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<ServerSentEvent> {
+export async function* serverSentEvents(body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<ServerSentEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   let event = '';
@@ -31,7 +31,7 @@ export async function* serverSentEvents(body: AsyncIterable<Uint8Array>): AsyncG
     else if (field === 'data') data.push(value);
     return undefined;
   };
-  for await (const bytes of body) {
+  for await (const bytes of piecesOf(body)) {
     buffer += decoder.decode(bytes, { stream: true });
     // A CR at the very end may be the first half of a CRLF: it waits for the next piece, or the end.
     const complete = buffer.endsWith('\r') ? buffer.length - 1 : buffer.length;
@@ -46,5 +46,26 @@ export async function* serverSentEvents(body: AsyncIterable<Uint8Array>): AsyncG
   if (buffer.endsWith('\r')) {
     const e = take(buffer.slice(0, -1));
     if (e) yield e;
+  }
+}
+
+/** A fetch body read piece by piece (the DOM's ReadableStream type, which the panel's build checks against, is not iterable). */
+async function* piecesOf(body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (!('getReader' in body)) return yield* body;
+  const reader = body.getReader();
+  let ended = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    // A reader that stops early (a malformed event) lets go of the connection too.
+    if (!ended) reader.cancel().catch(() => undefined);
+    reader.releaseLock();
   }
 }
