@@ -1,10 +1,11 @@
 // (d) The openai agent path: web_api ?wait=true → mailbox → heartbeat → openai agent → a fake
 // OpenAI-compatible server answering instantly (its own child process) → outbox → the held
-// request. Measures the gateway's own overhead per conversation turn.
+// request. Measures the gateway's own overhead per conversation turn; then the same turns asking for
+// the answer as an event stream (the model streams): how soon the first words show, and the answer.
 import { Agent } from 'node:http';
 import { percentile, phaseSeconds, round, warmupSeconds, type BenchOptions } from './lib/common.js';
 import { startGateway, startHelper } from './lib/child.js';
-import { httpRequest } from './lib/http.js';
+import { httpRequest, streamedAnswer } from './lib/http.js';
 import { runLoad, type LoadFigures } from './lib/load.js';
 import { authHeaders, benchWorkspace, ENTRY, removeWorkspace } from './lib/workspace.js';
 
@@ -13,6 +14,8 @@ const SEQUENTIAL_REQUESTS = 200;
 
 export interface OpenAIPathFigures {
   sequential: { requests: number; p50Ms: number; p99Ms: number; maxMs: number; failures: number; firstFailure?: string };
+  /** The same turns asking for the answer as an event stream (the model then streams): first words and whole answer. */
+  streamed: { requests: number; firstTextP50Ms: number; firstTextP99Ms: number; replyP50Ms: number; replyP99Ms: number; failures: number; firstFailure?: string };
   load: LoadFigures;
   peakRssMb: number | undefined;
 }
@@ -49,6 +52,25 @@ export async function openaiPath(opts: BenchOptions): Promise<OpenAIPathFigures>
     }
     times.sort((a, b) => a - b);
 
+    // The same turns, streamed: the fake model sends its answer word by word, at once.
+    const firstText: number[] = [];
+    const whole: number[] = [];
+    let streamFailures = 0;
+    let firstStreamFailure: string | undefined;
+    for (let i = 0; i < WARMUP_REQUESTS + SEQUENTIAL_REQUESTS; i++) {
+      const res = await streamedAnswer(agent, url, { headers: authHeaders, body: JSON.stringify({ userId: `stream-${i}`, content: `question ${i}` }) });
+      if (i < WARMUP_REQUESTS) continue;
+      if (res.status === 200 && res.replyText === `reply to: question ${i}` && res.firstPartialMs !== undefined && res.replyMs !== undefined) {
+        firstText.push(res.firstPartialMs);
+        whole.push(res.replyMs);
+      } else {
+        streamFailures++;
+        firstStreamFailure ??= `HTTP ${res.status}, partial ${res.firstPartialMs === undefined ? 'missing' : 'seen'}, reply ${JSON.stringify(res.replyText)}`;
+      }
+    }
+    firstText.sort((a, b) => a - b);
+    whole.sort((a, b) => a - b);
+
     // Throughput: 50 connections, a new user per request so conversations run in parallel.
     const load = await runLoad({
       url,
@@ -67,6 +89,15 @@ export async function openaiPath(opts: BenchOptions): Promise<OpenAIPathFigures>
         maxMs: round(times[times.length - 1] ?? NaN, 2),
         failures,
         firstFailure,
+      },
+      streamed: {
+        requests: SEQUENTIAL_REQUESTS,
+        firstTextP50Ms: round(percentile(firstText, 50), 2),
+        firstTextP99Ms: round(percentile(firstText, 99), 2),
+        replyP50Ms: round(percentile(whole, 50), 2),
+        replyP99Ms: round(percentile(whole, 99), 2),
+        failures: streamFailures,
+        firstFailure: firstStreamFailure,
       },
       load,
       peakRssMb: gw.peakRssMb(),

@@ -165,6 +165,12 @@ async function main(): Promise<void> {
   } else err('end-to-end', 'b) end-to-end');
   if (d) {
     rows.push({ figure: 'd) openai ?wait=true p50 / p99', value: `${d.sequential.p50Ms} / ${d.sequential.p99Ms} ms`, target: 'p50 <= 5 ms', result: check(d.sequential.failures === 0 && d.sequential.p50Ms <= 5) });
+    rows.push({
+      figure: 'd) streamed: first words / answer p50 (p99)',
+      value: `${d.streamed.firstTextP50Ms} / ${d.streamed.replyP50Ms} ms (${d.streamed.firstTextP99Ms} / ${d.streamed.replyP99Ms})`,
+      target: 'no failures',
+      result: check(d.streamed.failures === 0),
+    });
     rows.push({ figure: 'd) openai ?wait=true req/s (50 conn)', value: `${d.load.okPerSec} (p99 ${d.load.latencyP99Ms} ms)`, target: '>= 1000', result: check(d.load.okPerSec >= 1000) });
     const loadOther = Object.values(d.load.otherStatus).reduce((n, k) => n + k, 0);
     rows.push({

@@ -25,6 +25,46 @@ export function httpRequest(
   });
 }
 
+/**
+ * A `?wait=true` POST asking for its answer as an event stream: the milliseconds until the first
+ * `partial` event and until the `reply` event, with the reply's text.
+ */
+export function streamedAnswer(
+  agent: Agent,
+  url: string,
+  init: { headers: Record<string, string>; body: string; timeoutMs?: number },
+): Promise<{ status: number; firstPartialMs?: number; replyMs?: number; replyText?: string }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { ...init.headers, accept: 'text/event-stream' }, agent }, (res) => {
+      let buffer = '';
+      let firstPartialMs: number | undefined;
+      let replyMs: number | undefined;
+      let replyText: string | undefined;
+      res.setEncoding('utf8');
+      res.on('data', (piece: string) => {
+        buffer += piece;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (firstPartialMs === undefined && block.includes('event: partial')) firstPartialMs = performance.now() - t0;
+          const reply = parseReplyEvent(block);
+          if (reply && replyMs === undefined) {
+            replyMs = performance.now() - t0;
+            replyText = (reply.data as { text?: string }).text;
+          }
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, firstPartialMs, replyMs, replyText }));
+      res.on('error', reject);
+    });
+    req.setTimeout(init.timeoutMs ?? 30_000, () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 export interface SseReply {
   id: number;
   data: { messageId: string; text: string; seq?: number; chunk?: { index: number; count: number } };
