@@ -34,6 +34,13 @@ export interface AgentReply {
   text: string;
   /** "markdown" lets channels that render markdown do so; others turn it into plain text. */
   format: 'text' | 'markdown';
+  /** Tokens the model reported for this answer, when it reports them (counted per agent, shown in the message log). */
+  usage?: TokenUsage;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
 }
 
 /**

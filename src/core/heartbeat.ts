@@ -1,4 +1,4 @@
-import type { Agent } from '../agents/agent.js';
+import type { Agent, AgentReply } from '../agents/agent.js';
 import { runAgent } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
 import { markdownToText } from '../channels/shared/markdown-to-text.js';
@@ -207,11 +207,17 @@ export class Heartbeat {
           ...(quiet ? {} : { reply: outcome.reply }),
           turns,
           historyKey,
-          detail: outcome.ok ? `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms` : `${outcome.error.message}${quiet ? ' (no fallback reply in groups)' : ''}`,
+          detail: outcome.ok ? answeredDetail(outcome) : `${outcome.error.message}${quiet ? ' (no fallback reply in groups)' : ''}`,
         },
         log,
       );
       if (!completed) return;
+      const usage = outcome.ok ? outcome.reply.usage : undefined;
+      if (usage) {
+        const labels = { agent: target.agentId, provider: target.agent.provider };
+        metrics.agentTokens.inc({ ...labels, kind: 'prompt' }, usage.promptTokens);
+        metrics.agentTokens.inc({ ...labels, kind: 'completion' }, usage.completionTokens);
+      }
       if (outcome.ok) metrics.processed.inc({ channel: item.channelType });
       else metrics.failed.inc({ channel: item.channelType, reason: 'agent' });
     } catch (err) {
@@ -397,4 +403,11 @@ function readsImages(profile: AgentProfile): boolean {
 /** An agent that writes its reply as a stream, unless its profile turned that off (`stream: false`). */
 function streamsReplies(target: ResolvedTarget): boolean {
   return target.agent.streams === true && !('stream' in target.profile && target.profile.stream === false);
+}
+
+/** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
+function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: AgentReply }): string {
+  const { usage } = outcome.reply;
+  const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}`;
 }

@@ -30,6 +30,12 @@ export class GatewayMetrics {
     buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
+  readonly agentTokens = new Counter({
+    name: 'cococat_agent_tokens_total',
+    help: 'Tokens the model reported for the answers of each agent (prompt or completion)',
+    labelNames: ['agent', 'provider', 'kind'],
+    registers: [this.registry],
+  });
   readonly agentFirstText = new Histogram({
     name: 'cococat_agent_first_text_seconds',
     help: 'Time until a streaming agent wrote the first text someone watched (streamed answers only)',

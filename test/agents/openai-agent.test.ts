@@ -71,7 +71,7 @@ describe('openai agent through the real SDK', () => {
         }),
       ),
     );
-    expect(reply).toEqual({ text: 'reply to: what time is it?', format: 'markdown' });
+    expect(reply).toEqual({ text: 'reply to: what time is it?', format: 'markdown', usage: { promptTokens: 10, completionTokens: 'reply to: what time is it?'.length } });
     expect(fake.requests).toHaveLength(1);
     const req = fake.requests[0]!;
     expect(req.hasAuth).toBe(true);
@@ -191,8 +191,10 @@ describe('openai agent streaming (onText)', () => {
     try {
       const a = new OpenAIAgent(profile({ base_url: longFake.url }), makeDeps(systemClock));
       const reply = await a.run(withSignal(makeRequest({ onText: (t) => seen.push(t) })));
-      expect(reply).toEqual({ text: ANSWER, format: 'markdown' });
+      // The tokens come with the stream's last chunk, as asked for.
+      expect(reply).toEqual({ text: ANSWER, format: 'markdown', usage: { promptTokens: 10, completionTokens: ANSWER.length } });
       expect(longFake.requests[0]!.body.stream).toBe(true);
+      expect(longFake.requests[0]!.body.stream_options).toEqual({ include_usage: true });
       // One call per word, each a longer prefix of the answer, the last the whole answer.
       expect(seen.length).toBe(ANSWER.split(' ').length);
       seen.forEach((t, i) => {
@@ -202,7 +204,7 @@ describe('openai agent streaming (onText)', () => {
       expect(seen.at(-1)).toBe(ANSWER);
 
       const plain = await a.run(withSignal(makeRequest()));
-      expect(plain.text).toBe(ANSWER);
+      expect(plain).toEqual({ text: ANSWER, format: 'markdown', usage: { promptTokens: 10, completionTokens: ANSWER.length } });
       expect(longFake.requests[1]!.body.stream).toBeUndefined();
     } finally {
       await longFake.close();

@@ -92,6 +92,12 @@ describe('web_api shows a reply while a streaming agent writes it', () => {
     const plain = await t.chat(ENTRY, { userId: 'cat', content: 'x' }, { wait: true });
     expect(plain.json).toMatchObject({ status: 'answered', reply: { text: ANSWER } });
     expect(llm.requests[0]!.body.stream).toBeUndefined();
+    // The tokens the model reported: in the message log and counted for the agent.
+    const replied = (await t.gateway.store.getMessage(plain.json.messageId))!.timeline.find((e) => e.stage === 'replied');
+    expect(replied?.detail).toMatch(new RegExp(`^1 attempt\\(s\\), \\d+ ms, 10 \\+ ${ANSWER.length} tokens$`));
+    const tokens = await t.gateway.metrics.registry.getSingleMetricAsString('cococat_agent_tokens_total');
+    expect(tokens).toContain(`cococat_agent_tokens_total{agent="writer",provider="openai",kind="prompt"} 10`);
+    expect(tokens).toContain(`cococat_agent_tokens_total{agent="writer",provider="openai",kind="completion"} ${ANSWER.length}`);
     await t.close();
     await llm.close();
 

@@ -56,14 +56,16 @@ export class OpenAIAgent implements Agent {
     };
     let content: string | null | undefined;
     let finishReason: string | null | undefined;
+    let usage: OpenAI.CompletionUsage | undefined;
     try {
       if (request.onText) {
         // Only when someone watches: the same answer, read as it is written.
-        ({ content, finishReason } = await streamCompletion(client, params, request.onText, request.signal));
+        ({ content, finishReason, usage } = await streamCompletion(client, params, request.onText, request.signal));
       } else {
         const completion = await client.chat.completions.create(params, { signal: request.signal });
         content = completion.choices[0]?.message?.content;
         finishReason = completion.choices[0]?.finish_reason;
+        usage = completion.usage;
       }
     } catch (err) {
       throw this.mapError(sdk, err, request.signal);
@@ -74,7 +76,7 @@ export class OpenAIAgent implements Agent {
         retryable: true,
       });
     }
-    return { text: content, format: 'markdown' };
+    return { text: content, format: 'markdown', ...(usage ? { usage: { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens } } : {}) };
   }
 
   private mapError(sdk: OpenAISdk, err: unknown, signal: AbortSignal): CocoError {
@@ -120,11 +122,14 @@ async function streamCompletion(
   params: CompletionParams,
   onText: (textSoFar: string) => void,
   signal: AbortSignal,
-): Promise<{ content: string; finishReason: string | null | undefined }> {
-  const stream = await client.chat.completions.create({ ...params, stream: true }, { signal });
+): Promise<{ content: string; finishReason: string | null | undefined; usage?: OpenAI.CompletionUsage }> {
+  // include_usage: the last chunk (without choices) reports the tokens, as the whole answer does.
+  const stream = await client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal });
   let content = '';
   let finishReason: string | null | undefined;
+  let usage: OpenAI.CompletionUsage | undefined;
   for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
     const choice = chunk.choices[0];
     if (!choice) continue;
     finishReason = choice.finish_reason ?? finishReason;
@@ -137,7 +142,7 @@ async function streamCompletion(
   if (finishReason === undefined || finishReason === null) {
     throw new CocoError('COCO_ERR_AGENT_FAILED', 'the completion stream ended before the model finished', { retryable: true });
   }
-  return { content, finishReason };
+  return { content, finishReason, ...(usage ? { usage } : {}) };
 }
 
 /** System prompt (plus the scene, when the message came through one), history, then the message. */

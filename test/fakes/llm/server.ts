@@ -114,14 +114,17 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     }
     const content = failure && 'emptyContent' in failure ? '' : replyFor(body);
     const id = `chatcmpl-fake-${++seq}`;
-    if (body.stream) return streamAnswer(res, { id, model: body.model ?? 'fake-model', content, pieceDelayMs: state.pieceDelayMs, breakAfter: failure && 'breakStream' in failure ? failure.afterPieces : undefined });
+    if (body.stream) {
+      const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      return streamAnswer(res, { id, model: body.model ?? 'fake-model', content, pieceDelayMs: state.pieceDelayMs, includeUsage, breakAfter: failure && 'breakStream' in failure ? failure.afterPieces : undefined });
+    }
     sendJson(res, 200, {
       id,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: body.model ?? 'fake-model',
       choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 10, completion_tokens: content.length, total_tokens: 10 + content.length },
+      usage: usageOf(content),
     });
   }
 
@@ -180,7 +183,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
  */
 async function streamAnswer(
   res: ServerResponse,
-  a: { id: string; model: string; content: string; pieceDelayMs: number; breakAfter?: number },
+  a: { id: string; model: string; content: string; pieceDelayMs: number; includeUsage: boolean; breakAfter?: number },
 ): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   const created = Math.floor(Date.now() / 1000);
@@ -203,7 +206,14 @@ async function streamAnswer(
   }
   if (a.breakAfter !== undefined) return breakOff();
   event({}, 'stop');
+  // Asked for with stream_options.include_usage: one more chunk, without choices, with the usage.
+  if (a.includeUsage) res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created, model: a.model, choices: [], usage: usageOf(a.content) })}\n\n`);
   res.end('data: [DONE]\n\n');
+}
+
+/** The fake's token count: 10 for the prompt, one per character of the answer. */
+function usageOf(content: string) {
+  return { prompt_tokens: 10, completion_tokens: content.length, total_tokens: 10 + content.length };
 }
 
 function defaultReply(body: FakeChatRequest): string {
