@@ -121,6 +121,14 @@ describe('http agent', () => {
     expect(headers['x-cococat-signature']).toBe(expected);
   });
 
+  it('passes on the tokens a service reports with its answer, and ignores a malformed count', async () => {
+    const agent = new HttpAgent(profile(), makeDeps(systemClock));
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'a', usage: { prompt_tokens: 30, completion_tokens: 7 } }) });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'a', format: 'text', usage: { promptTokens: 30, completionTokens: 7 } });
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'b', usage: { prompt_tokens: -1, completion_tokens: '7' } }) });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'b', format: 'text' });
+  });
+
   it('sends no signature without a secret, and takes a text/plain body as the reply', async () => {
     answers.push({ status: 200, type: 'text/plain; charset=utf-8', body: 'plain answer' });
     const agent = new HttpAgent(profile({ secret: undefined }), makeDeps(systemClock));
@@ -172,11 +180,14 @@ describe('http agent streaming (stream: true)', () => {
   const watched = (seen: string[]) => makeRequest({ onText: (t) => seen.push(t) });
 
   it('asks for a stream when someone watches, and reports the text so far after each delta', async () => {
-    answers.push({ events: [delta('Hello'), ': keepalive\n\n', delta(', '), delta('**world**'), 'event: done\ndata: {"format":"markdown"}\n\n'], gapMs: 20 });
+    answers.push({
+      events: [delta('Hello'), ': keepalive\n\n', delta(', '), delta('**world**'), 'event: done\ndata: {"format":"markdown","usage":{"prompt_tokens":12,"completion_tokens":4}}\n\n'],
+      gapMs: 20,
+    });
     const agent = new HttpAgent(profile({ stream: true }), makeDeps(systemClock));
     expect(agent.streams).toBe(true);
     const seen: string[] = [];
-    expect(await agent.run(withSignal(watched(seen)))).toEqual({ text: 'Hello, **world**', format: 'markdown' });
+    expect(await agent.run(withSignal(watched(seen)))).toEqual({ text: 'Hello, **world**', format: 'markdown', usage: { promptTokens: 12, completionTokens: 4 } });
     expect(seen).toEqual(['Hello', 'Hello, ', 'Hello, **world**']);
     const sent = received[0]!;
     expect(JSON.parse(sent.raw).stream).toBe(true);

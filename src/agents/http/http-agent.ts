@@ -128,10 +128,19 @@ async function readStreamedReply(body: ReadableStream<Uint8Array>, onText: ((tex
       throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} reported an error: ${snippet(message)}`, { retryable: fields.retryable !== false });
     } else {
       if (text.trim() === '') throw invalid(url, 'the stream finished without any text');
-      return { text, format: replyFormat(fields.format, url) };
+      return { text, format: replyFormat(fields.format, url), ...usageOf(fields.usage) };
     }
   }
   throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} ended its stream before the "done" event`, { retryable: true });
+}
+
+/** Tokens a service may report with its answer (`usage: {prompt_tokens, completion_tokens}`, as the OpenAI API does); anything else is ignored. */
+function usageOf(usage: unknown): Pick<AgentReply, 'usage'> {
+  const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined;
+  const count = (n: unknown) => (Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : undefined);
+  const promptTokens = count(u?.prompt_tokens);
+  const completionTokens = count(u?.completion_tokens);
+  return promptTokens !== undefined && completionTokens !== undefined ? { usage: { promptTokens, completionTokens } } : {};
 }
 
 function replyFormat(format: unknown, url: string): AgentReply['format'] {
@@ -156,9 +165,9 @@ function parseReply(contentType: string, text: string, url: string): AgentReply 
     throw invalid(url, `the body is not valid JSON (${describeError(err)})`);
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid(url, 'expected a JSON object {"reply": "..."}');
-  const { reply, format } = parsed as { reply?: unknown; format?: unknown };
+  const { reply, format, usage } = parsed as { reply?: unknown; format?: unknown; usage?: unknown };
   if (typeof reply !== 'string' || reply.trim() === '') throw invalid(url, 'the JSON has no non-empty string "reply"');
-  return { text: reply, format: replyFormat(format, url) };
+  return { text: reply, format: replyFormat(format, url), ...usageOf(usage) };
 }
 
 function invalid(url: string, why: string): CocoError {
