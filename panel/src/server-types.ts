@@ -16,4 +16,5 @@ export type {
   TimelineEvent,
 } from '../../src/store/store';
 export type { SecretState } from '../../src/config/masking';
+export type { MediaRef } from '../../src/core/message';
 export type { LoginStatus } from '../../src/channels/login';

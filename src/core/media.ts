@@ -182,6 +182,19 @@ async function fetchOne(
   return { error: `${label}: ${describeError(last ?? 'gateway stopping')}` };
 }
 
+/**
+ * One media item, downloaded as an agent would get it (a shared download slot, MEDIA_TIMEOUT_MS,
+ * MAX_IMAGE_BYTES) but tried once: for an operator looking at a message, who can ask again.
+ */
+export function fetchMediaItem(
+  ref: MediaRef,
+  message: ChatMessage,
+  fetcher: MediaFetcher,
+  deps: { clock: Clock; signal: AbortSignal },
+): Promise<MediaContent> {
+  return downloads.run(() => fetchWithin(MEDIA_TIMEOUT_MS, ref, message, fetcher, deps));
+}
+
 /** One download with its own time limit (counted from when it starts, not while it waits for a slot). */
 async function fetchWithin(
   ms: number,

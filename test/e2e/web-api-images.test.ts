@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
@@ -17,6 +17,8 @@ async function start(images = true) {
 }
 
 const b64 = (data: Buffer) => data.toString('base64');
+const mediaOf = (t: TestGateway, id: string, index: number | string, auth = true) =>
+  t.app.inject({ method: 'GET', url: `/api/admin/messages/${id}/media/${index}`, headers: auth ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {} });
 
 describe('web_api: images sent inline', () => {
   it('hands the images to a model that reads them, after the text, and answers once', async () => {
@@ -88,5 +90,28 @@ describe('web_api: images sent inline', () => {
     const res = await t.chat(ENTRY, { userId: 'eli', images: [{ data_base64: b64(big) }] });
     expect(res.status).toBe(413);
     expect(await t.gateway.store.listMessages({ limit: 10 })).toEqual([]);
+  });
+
+  it('serves each image of a message to the admin API, byte for byte, and 404 for what is not there', async () => {
+    const { t } = await start(false);
+    const red = solidPng(6, 4, [255, 0, 0]);
+    const blue = solidPng(3, 3, [0, 0, 255]);
+    const res = await t.chat(ENTRY, { userId: 'fay', content: 'two', images: [{ data_base64: b64(red) }, { data_base64: b64(blue) }] }, { wait: true });
+    const id: string = res.json.messageId;
+
+    const first = await mediaOf(t, id, 0);
+    expect(first.statusCode).toBe(200);
+    expect(first.headers).toMatchObject({ 'content-type': 'image/png', 'cache-control': 'private, max-age=300', 'x-content-type-options': 'nosniff' });
+    expect(first.rawPayload.equals(red)).toBe(true);
+    expect((await mediaOf(t, id, 1)).rawPayload.equals(blue)).toBe(true);
+
+    for (const [message, index] of [[id, 2], [id, 'x'], [id, -1], ['999999', 0], ['nope', 0]] as const) {
+      const missing = await mediaOf(t, message, index);
+      expect(missing.statusCode, `${message}/${index}`).toBe(404);
+      expect(missing.json().error.code).toBe('COCO_ERR_NOT_FOUND');
+    }
+    const anonymous = await mediaOf(t, id, 0, false);
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.rawPayload.includes(red)).toBe(false);
   });
 });

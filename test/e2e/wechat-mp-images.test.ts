@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { startFakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
@@ -86,5 +86,28 @@ describe('wechat_mp images to agents', () => {
     expect(fake.received('oText')).toEqual(['reply to: [image]']);
     expect(imagesOf(llm.requests[0]!)).toEqual([]);
     expect(fake.mediaGets).toEqual([]);
+  });
+
+  it('shows the photo to the admin API through media/get, and why not once the media id expired', async () => {
+    const { t, fake } = await setup(false);
+    const png = solidPng(7, 5, [40, 200, 90]);
+    const { mediaId } = await fake.sendImage('oAdmin', png);
+    await t.until(() => fake.received('oAdmin').length === 1);
+    const [summary] = await t.gateway.store.listMessages({ entryKey: ENTRY, limit: 1 });
+    const get = () => t.app.inject({ method: 'GET', url: `/api/admin/messages/${summary!.id}/media/0`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+
+    const shown = await get();
+    expect(shown.statusCode).toBe(200);
+    expect(shown.headers['content-type']).toBe('image/png');
+    expect(shown.rawPayload.equals(png)).toBe(true);
+    expect(fake.mediaGets).toEqual([expect.objectContaining({ mediaId, errcode: 0, via: 'media/get' })]);
+
+    fake.expireMedia(mediaId);
+    const expired = await get();
+    expect(expired.statusCode).toBe(502);
+    expect(expired.json().error.code).toBe('COCO_ERR_MEDIA');
+    expect(expired.json().error.message).toMatch(/media\/get 40007 invalid media_id/);
+    expect(expired.body).not.toContain(mediaId);
+    expect(fake.mediaGets.map((g) => g.errcode)).toEqual([0, 40007]);
   });
 });

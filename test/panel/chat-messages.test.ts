@@ -6,6 +6,7 @@ import { beingWritten, bubbleText, chatReducer, emptyChat, isStreaming, type Ass
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 /**
@@ -345,6 +346,28 @@ describe('panel in Chromium', () => {
         expect(await bubble.locator('img').count()).toBe(0);
         expect(await bubble.locator('a').count()).toBe(0);
 
+        expectOnlyOwnOrigin(responses);
+        await context.close();
+      },
+      TIMEOUT,
+    );
+
+    it(
+      'shows the image a user sent as a thumbnail in the message detail, loaded from the gateway with the session cookie',
+      async () => {
+        const png = solidPng(37, 21, [30, 120, 220]);
+        const sent = await t.chat(ECHO, { userId: 'ivy', content: 'look at this', images: [{ data_base64: png.toString('base64') }] }, { wait: true });
+        expect(sent.status).toBe(200);
+
+        const { context, page, responses } = await openPanel();
+        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const thumb = await visible(page.getByRole('list', { name: 'Media' }).locator('img'));
+        await page.waitForFunction((img) => (img as unknown as { complete: boolean }).complete, await thumb.elementHandle());
+        const natural = await thumb.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
+        expect(natural).toBe(37);
+        expect(await thumb.getAttribute('src')).toBe(`/api/admin/messages/${sent.json.messageId}/media/0`);
+        expect(await thumb.getAttribute('loading')).toBe('lazy');
+        expect(await page.locator('.msg-media-missing').count()).toBe(0);
         expectOnlyOwnOrigin(responses);
         await context.close();
       },

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
-import { CocoError } from '../../core/errors.js';
+import { CocoError, describeError } from '../../core/errors.js';
+import { fetchMediaItem, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
 import type { MediaRef } from '../../core/message.js';
 import type { MessageDetail } from '../../store/store.js';
@@ -32,6 +33,37 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     const message = /^\d+$/.test(request.params.id) ? await gateway.store.getMessage(request.params.id) : undefined;
     if (!message) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${request.params.id}" does not exist`, { statusCode: 404 });
     return mediaForDisplay(message);
+  });
+
+  app.get<{ Params: { id: string; index: string } }>('/messages/:id/media/:index', async (request, reply) => {
+    const { id, index } = request.params;
+    const detail = /^\d+$/.test(id) ? await gateway.store.getMessage(id) : undefined;
+    if (!detail) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${id}" does not exist`, { statusCode: 404 });
+    const media = /^\d{1,4}$/.test(index) ? detail.message.media?.[Number(index)] : undefined;
+    if (media?.kind !== 'image') throw new CocoError('COCO_ERR_NOT_FOUND', `message ${id} has no image at media index ${index}`, { statusCode: 404 });
+    const { entryKey, channelType } = detail;
+    // The entry's current channel, as agents download it: one of another type would misread the reference.
+    const fetcher = gateway.keeper.statusOf(entryKey)?.channel === channelType ? gateway.keeper.mediaFetcher(entryKey) : undefined;
+    if (!fetcher) {
+      throw new CocoError('COCO_ERR_MEDIA', `entry "${entryKey}" no longer exists as a ${channelType} entry, or its channel cannot download media`, { statusCode: 503 });
+    }
+    const stop = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) stop.abort(new CocoError('COCO_ERR_MEDIA', 'the client went away'));
+    };
+    reply.raw.once('close', onClose);
+    let content: MediaContent;
+    try {
+      content = await fetchMediaItem(media, detail.message, fetcher, { clock: gateway.clock, signal: stop.signal });
+    } catch (err) {
+      throw new CocoError('COCO_ERR_MEDIA', `media item ${index}: ${withoutSecrets(describeError(err), media)}`, { statusCode: 502 });
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+    // Only a type a browser shows as an image, from the bytes: never what the platform claimed.
+    const type = sniffImageType(content.data);
+    if (!type) throw new CocoError('COCO_ERR_MEDIA', `media item ${index}: the platform served ${content.data.length} bytes that are not an image`, { statusCode: 502 });
+    return reply.header('content-type', type).header('cache-control', 'private, max-age=300').header('x-content-type-options', 'nosniff').send(content.data);
   });
 
   app.get('/dead-letters', async (request) => {
@@ -66,4 +98,14 @@ function forDisplay(m: MediaRef): MediaRef {
   const inline = /^data:([^;,]+);base64,/.exec(m.ref);
   const ref = inline ? `data:${inline[1]};base64,… (${Buffer.byteLength(m.ref.slice(inline[0].length), 'base64')} bytes)` : m.ref;
   return { ...m, ref, ...(m.key === undefined ? {} : { key: SECRET_MASK }) };
+}
+
+/** A download error as the operator sees it: a reference can be a signed URL and a key decrypts the file, so neither is shown. */
+function withoutSecrets(message: string, media: MediaRef): string {
+  let shown = message;
+  for (const secret of [media.ref, media.key]) {
+    if (!secret || secret.length < 4) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) shown = shown.split(form).join('…');
+  }
+  return shown;
 }

@@ -1,10 +1,10 @@
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { errorText, messagesApi } from './messages-api';
 import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
 import { clockTime, elapsed, localTime, relativeTime } from './time';
 import { useNow, usePolled } from '../../components/live';
-import type { MessageDetail, OutboundItem } from './types';
+import type { MediaRef, MessageDetail, OutboundItem } from './types';
 import { Banner } from '../../components/Banner';
 
 /** Still moving: worth polling until the message is finished and every reply chunk is settled. */
@@ -71,6 +71,7 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
             )}
           </dl>
           <blockquote className="msg-quote">{detail.content || <em>(empty)</em>}</blockquote>
+          {detail.message.media && detail.message.media.length > 0 && <MediaList id={id} media={detail.message.media} />}
           <h3>Timeline</h3>
           <Timeline detail={detail} />
           <h3>Replies</h3>
@@ -78,6 +79,35 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
         </>
       )}
     </section>
+  );
+}
+
+/** What the user sent besides text: each image as a thumbnail, downloaded from the platform by the gateway. */
+function MediaList({ id, media }: { id: string; media: MediaRef[] }) {
+  return (
+    <ul className="msg-media" aria-label="Media">
+      {media.map((m, n) => (
+        <li key={n} className="msg-media-item" data-media-index={n}>
+          {m.kind === 'image' && <Thumbnail src={`/api/admin/messages/${encodeURIComponent(id)}/media/${n}`} alt={`Image ${n + 1} the user sent`} />}
+          <span className="msg-muted">
+            {m.kind}
+            {m.mimeType && ` · ${m.mimeType}`}
+            {m.name && ` · ${m.name}`}
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Thumbnail({ src, alt }: { src: string; alt: string }) {
+  const [failed, setFailed] = useState(false);
+  useEffect(() => setFailed(false), [src]);
+  if (failed) return <span className="msg-media-missing">image not available: it may have expired on the platform</span>;
+  return (
+    <a href={src} target="_blank" rel="noopener noreferrer" title="Open the full image">
+      <img className="msg-media-thumb" src={src} loading="lazy" alt={alt} onError={() => setFailed(true)} />
+    </a>
   );
 }
 
