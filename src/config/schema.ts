@@ -41,6 +41,13 @@ export const userLimitSchema = z
   .object({
     per_minute: z.number().int().min(1).max(10_000).optional().describe('Messages one user may have answered per minute (bursts up to this many)'),
     per_day: z.number().int().min(1).max(1_000_000).optional().describe('Messages one user may have answered per day'),
+    tokens_per_day: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000_000)
+      .optional()
+      .describe("Model tokens (prompt and completion, as the model reports them) one user's answers may use per day; checked before each answer, so the answer that crosses it is still sent"),
     notice: z
       .string()
       .min(1)
@@ -49,7 +56,9 @@ export const userLimitSchema = z
       .describe('Sent instead of an answer when a user is over the limit, at most once a minute; later messages over it stay unanswered'),
   })
   .strict()
-  .refine((l) => l.per_minute !== undefined || l.per_day !== undefined, { message: 'set per_minute, per_day or both' });
+  .refine((l) => l.per_minute !== undefined || l.per_day !== undefined || l.tokens_per_day !== undefined, {
+    message: 'set per_minute, per_day, tokens_per_day or several of them',
+  });
 
 export type UserLimit = z.infer<typeof userLimitSchema>;
 

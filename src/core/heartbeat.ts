@@ -122,9 +122,10 @@ export class Heartbeat {
 
     const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
     const limit = target.profile.user_limit;
+    const userKey = `${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}`;
     if (limit && this.deps.userLimits) {
       try {
-        const verdict = await this.deps.userLimits.take(`${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}`, limit);
+        const verdict = await this.deps.userLimits.take(userKey, limit);
         if (!verdict.ok) {
           // Not for the agent: the notice (at most once a minute) or nothing; the message log says why.
           // A Web API client waits for an answer to each request: it gets the notice every time.
@@ -217,6 +218,12 @@ export class Heartbeat {
         const labels = { agent: target.agentId, provider: target.agent.provider };
         metrics.agentTokens.inc({ ...labels, kind: 'prompt' }, usage.promptTokens);
         metrics.agentTokens.inc({ ...labels, kind: 'completion' }, usage.completionTokens);
+        if (limit?.tokens_per_day !== undefined) {
+          // The answer is stored already: a failure here costs the budget's accuracy, not the message.
+          await this.deps.userLimits
+            ?.spend(userKey, limit, usage.promptTokens + usage.completionTokens)
+            .catch((err: unknown) => log.warn({ err: describeError(err) }, 'tokens not counted against the user limit'));
+        }
       }
       if (outcome.ok) metrics.processed.inc({ channel: item.channelType });
       else metrics.failed.inc({ channel: item.channelType, reason: 'agent' });

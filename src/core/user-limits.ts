@@ -13,13 +13,15 @@ const IDLE_MS = 25 * 3_600_000;
 const SWEEP_EVERY = 10_000;
 
 const windows = [
-  { field: 'per_minute', seconds: 60, label: 'minute' },
-  { field: 'per_day', seconds: 86_400, label: 'day' },
+  { field: 'per_minute', seconds: 60, label: 'minute', unit: 'messages', bucket: 'minute' },
+  { field: 'per_day', seconds: 86_400, label: 'day', unit: 'messages', bucket: 'day' },
+  // A run takes the first of its tokens before it starts (there must be one left); `spend` takes the rest after.
+  { field: 'tokens_per_day', seconds: 86_400, label: 'day', unit: 'tokens', bucket: 'token-day' },
 ] as const;
 
 /**
- * How many messages one user may have answered by an agent (`user_limit` in its profile): token
- * buckets per (target, entry, user) and window. On a shared store every process draws from the same
+ * How many messages (and model tokens) one user may have answered by an agent (`user_limit` in its
+ * profile): token buckets per (target, entry, user) and window. On a shared store every process draws from the same
  * buckets, so the limit holds for the deployment; alone, they live in memory.
  */
 export class UserLimits {
@@ -35,26 +37,38 @@ export class UserLimits {
     for (const w of windows) {
       const capacity = limit[w.field];
       if (capacity === undefined) continue;
-      // The limit is part of the key: a changed limit applies at once, to a fresh bucket.
-      if (!(await this.takeOne(`user:${capacity}/${w.label}:${userKey}`, capacity, capacity / w.seconds))) {
-        const notify = await this.takeOne(`user:notice:${userKey}`, 1, 1000 / NOTICE_EVERY_MS);
-        return { ok: false, notify, why: `over the user limit of ${capacity} messages per ${w.label}` };
+      if ((await this.takeFrom(bucketKey(w.bucket, capacity, userKey), 1, capacity, capacity / w.seconds)) < 1) {
+        const notify = (await this.takeFrom(`user:notice:${userKey}`, 1, 1, 1000 / NOTICE_EVERY_MS)) === 1;
+        return { ok: false, notify, why: `over the user limit of ${capacity} ${w.unit} per ${w.label}` };
       }
     }
     return { ok: true };
   }
 
-  private async takeOne(key: string, capacity: number, perSecond: number): Promise<boolean> {
+  /** After an answer: the tokens it used beyond the one `take` took, from the user's daily token budget. */
+  async spend(userKey: string, limit: UserLimit, tokens: number): Promise<void> {
+    const capacity = limit.tokens_per_day;
+    if (capacity === undefined || tokens <= 1) return;
+    await this.takeFrom(bucketKey('token-day', capacity, userKey), tokens - 1, capacity, capacity / 86_400);
+  }
+
+  /** Takes up to `want` from a bucket; returns how many were taken. */
+  private async takeFrom(key: string, want: number, capacity: number, perSecond: number): Promise<number> {
     const now = this.clock.now();
-    if (this.store) return (await this.store.takeRateTokens(key, 1, { capacity, perSecond, now })).taken === 1;
+    if (this.store) return (await this.store.takeRateTokens(key, want, { capacity, perSecond, now })).taken;
     if (++this.takes % SWEEP_EVERY === 0) this.sweep(now);
     let slot = this.local.get(key);
     if (!slot) this.local.set(key, (slot = { bucket: new TokenBucket(capacity, perSecond, now), usedAt: now }));
     slot.usedAt = now;
-    return slot.bucket.take(now).ok;
+    return slot.bucket.takeUpTo(want, now);
   }
 
   private sweep(now: number): void {
     for (const [key, slot] of this.local) if (now - slot.usedAt > IDLE_MS) this.local.delete(key);
   }
+}
+
+/** The limit is part of the key: a changed limit applies at once, to a fresh bucket. */
+function bucketKey(window: string, capacity: number, userKey: string): string {
+  return `user:${capacity}/${window}:${userKey}`;
 }

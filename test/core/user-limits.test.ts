@@ -42,6 +42,40 @@ describe('user limits', () => {
     expect(await verdicts(limits, 'k', limit({ per_minute: 1, per_day: 10 }), 2)).toEqual(['ok', 'silent']);
   });
 
+  it("counts the tokens of each answer against tokens_per_day: the answer that crosses it is sent, the next is not", async () => {
+    const clock = new ManualClock(0);
+    const limits = new UserLimits(clock);
+    const budget = limit({ tokens_per_day: 1_000 });
+    expect(await limits.take('k', budget)).toEqual({ ok: true });
+    await limits.spend('k', budget, 600);
+    expect(await limits.take('k', budget)).toEqual({ ok: true });
+    await limits.spend('k', budget, 600); // only 400 were left: the budget is used up, not overdrawn
+    expect(await limits.take('k', budget)).toEqual({ ok: false, notify: true, why: 'over the user limit of 1000 tokens per day' });
+    // A day's budget refills over the day: after 6 h, a quarter of it.
+    await clock.advance(6 * 3_600_000);
+    expect(await limits.take('k', budget)).toEqual({ ok: true });
+    await limits.spend('k', budget, 250);
+    expect(await limits.take('k', budget)).toMatchObject({ ok: false, why: 'over the user limit of 1000 tokens per day' });
+    // Messages limits still apply alongside, each with its own bucket.
+    const both = limit({ per_minute: 1, tokens_per_day: 1_000 });
+    expect(await verdicts(limits, 'other', both, 2)).toEqual(['ok', 'notice']);
+  });
+
+  it('shares the token budget between processes on one store', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    try {
+      const clock = new ManualClock(1_000);
+      const one = new UserLimits(clock, store);
+      const two = new UserLimits(clock, store);
+      const budget = limit({ tokens_per_day: 500 });
+      expect(await one.take('k', budget)).toEqual({ ok: true });
+      await one.spend('k', budget, 500);
+      expect(await two.take('k', budget)).toMatchObject({ ok: false, why: 'over the user limit of 500 tokens per day' });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('needs a window, and keeps the default notice', () => {
     expect(userLimitSchema.safeParse({ notice: 'slow down' }).success).toBe(false);
     expect(limit({ per_day: 5 }).notice).toMatch(/faster than I can answer/);

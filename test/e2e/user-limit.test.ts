@@ -3,6 +3,7 @@ import { ChannelRegistry } from '../../src/channels/registry.js';
 import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
 import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, timeFrom } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -53,5 +54,20 @@ describe('user_limit: how many messages one user may have answered', () => {
       replies.push(res.json.reply.text);
     }
     expect(replies).toEqual(['echo: one', 'echo: two', NOTICE, NOTICE]);
+  });
+
+  it('tokens_per_day: answers until the tokens the model reported use up the day, then gives the notice', async () => {
+    // The fake model counts 10 prompt tokens and one per character: "reply to: hi" costs 22.
+    const llm = opened(await startFakeLlm());
+    const budget = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', user_limit: { tokens_per_day: 100, notice: NOTICE } };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile: budget, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.web_api')?.state === 'running');
+    const replies: string[] = [];
+    for (let i = 0; i < 7; i++) replies.push((await t.chat('assistant.web_api', { userId: 'dan', content: 'hi' }, { wait: true })).json.reply.text);
+    // 4 answers leave 12 tokens: the fifth may start and is answered; after it none are left.
+    expect(replies).toEqual([...Array(5).fill('reply to: hi'), NOTICE, NOTICE]);
+    expect(llm.requests).toHaveLength(5);
+    // Another user has a budget of their own.
+    expect((await t.chat('assistant.web_api', { userId: 'eve', content: 'hi' }, { wait: true })).json.reply.text).toBe('reply to: hi');
   });
 });

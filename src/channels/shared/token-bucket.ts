@@ -25,6 +25,14 @@ export class TokenBucket {
     return { ok: false, retryAfterMs: Math.ceil(((1 - this.tokens) / this.perSecond) * 1000) };
   }
 
+  /** Takes up to `n` tokens (what is there, if fewer); returns how many were taken. */
+  takeUpTo(n: number, now: number): number {
+    this.refill(now);
+    const taken = Math.min(Math.floor(this.tokens), Math.max(0, Math.trunc(n)));
+    this.tokens -= taken;
+    return taken;
+  }
+
   private refill(now: number): void {
     const elapsed = Math.max(0, now - this.updatedAt) / 1000;
     this.tokens = Math.min(this.capacity, this.tokens + elapsed * this.perSecond);
