@@ -122,7 +122,7 @@ export class Heartbeat {
 
     const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
     const limit = target.profile.user_limit;
-    const userKey = `${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}`;
+    const userKey = limit ? `${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}` : '';
     if (limit && this.deps.userLimits) {
       try {
         const verdict = await this.deps.userLimits.take(userKey, limit);
