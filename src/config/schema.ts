@@ -52,7 +52,8 @@ export const userLimitSchema = z
       .string()
       .min(1)
       .max(2_000)
-      .default('You are sending messages faster than I can answer. Please wait a moment before the next one.')
+      // Neutral: the same default serves a burst (per_minute), a day's messages and a day's tokens.
+      .default('I cannot answer more of your messages right now. Please try again later.')
       .describe('Sent instead of an answer when a user is over the limit, at most once a minute; later messages over it stay unanswered'),
   })
   .strict()

@@ -78,7 +78,7 @@ describe('user limits', () => {
 
   it('needs a window, and keeps the default notice', () => {
     expect(userLimitSchema.safeParse({ notice: 'slow down' }).success).toBe(false);
-    expect(limit({ per_day: 5 }).notice).toMatch(/faster than I can answer/);
+    expect(limit({ per_day: 5 }).notice).toBe('I cannot answer more of your messages right now. Please try again later.');
   });
 
   it('holds for every process when they share the store: one bucket per user', async () => {
