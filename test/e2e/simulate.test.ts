@@ -100,9 +100,10 @@ describe('cococat simulate: /image <file>', () => {
     const { code, printed } = await simulate([`/image ${join(folder, 'missing.png')}`, `/image ${file}`], { workspace, agent: 'eyes', channel });
     expect(code).toBe(0);
     expect(printed).toContain(`(cannot read ${join(folder, 'missing.png')}: ENOENT: no such file or directory, open '${join(folder, 'missing.png')}')`);
-    expect(printed.filter((l) => l.endsWith('reply to: [image] (+1 image)'))).toHaveLength(1);
+    expect(printed.filter((l) => l.endsWith('reply to: [image] (+1 image)')), printed.join('\n')).toHaveLength(1);
     expect(llm.requests).toHaveLength(1);
     expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
-  }, 30_000);
+    // Longer than the simulator's own wait for an answer (30 s): a missing answer fails above, on what was printed.
+  }, 45_000);
 });
 
