@@ -1,5 +1,5 @@
 import { Agent, request } from 'node:http';
-import { parseReplyEvent } from '../../test/helpers/sse.js';
+import { parseEventBlock, parseReplyEvent } from '../../test/helpers/sse.js';
 
 export interface HttpAnswer {
   status: number;
@@ -48,11 +48,11 @@ export function streamedAnswer(
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          if (firstPartialMs === undefined && block.includes('event: partial')) firstPartialMs = performance.now() - t0;
-          const reply = parseReplyEvent(block);
-          if (reply && replyMs === undefined) {
+          const e = parseEventBlock(block);
+          if (e?.event === 'partial' && firstPartialMs === undefined) firstPartialMs = performance.now() - t0;
+          if (e?.event === 'reply' && replyMs === undefined) {
             replyMs = performance.now() - t0;
-            replyText = (reply.data as { text?: string }).text;
+            replyText = (e.data as { text?: string }).text;
           }
         }
       });

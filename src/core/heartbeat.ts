@@ -145,10 +145,10 @@ export class Heartbeat {
     const lease = this.keepLease(item, shutdown, log);
     // Only an agent that takes a while gets an indicator: no flicker, and no platform calls for instant answers.
     let typing: Typing | undefined;
-    const cancelTyping = this.deps.capabilitiesOf(item.channelType)?.typing
-      ? clock.timeout(TYPING_AFTER_MS, () => (typing = this.typing(item, log)))
-      : undefined;
-    const preview = streamsReplies(target) && this.deps.capabilitiesOf(item.channelType)?.streaming ? this.preview(item, log) : undefined;
+    const caps = this.deps.capabilitiesOf(item.channelType);
+    const cancelTyping = caps?.typing ? clock.timeout(TYPING_AFTER_MS, () => (typing = this.typing(item, log))) : undefined;
+    // An agent streams as its profile says (`stream`); it is asked to only where the channel can show it.
+    const preview = target.agent.streams === true && caps?.streaming ? this.preview(item, log) : undefined;
     const stopIndicators = () => {
       cancelTyping?.();
       typing?.stop();
@@ -405,11 +405,6 @@ export class Heartbeat {
 /** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
 function readsImages(profile: AgentProfile): boolean {
   return 'images' in profile && profile.images === true;
-}
-
-/** An agent that writes its reply as a stream, unless its profile turned that off (`stream: false`). */
-function streamsReplies(target: ResolvedTarget): boolean {
-  return target.agent.streams === true && !('stream' in target.profile && target.profile.stream === false);
 }
 
 /** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */

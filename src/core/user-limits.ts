@@ -12,11 +12,12 @@ const NOTICE_EVERY_MS = 60_000;
 const IDLE_MS = 25 * 3_600_000;
 const SWEEP_EVERY = 10_000;
 
+// A run takes the first of its tokens before it starts (there must be one left); `spend` takes the rest after.
+const tokenDay = { field: 'tokens_per_day', seconds: 86_400, label: 'day', unit: 'tokens', bucket: 'token-day' } as const;
 const windows = [
   { field: 'per_minute', seconds: 60, label: 'minute', unit: 'messages', bucket: 'minute' },
   { field: 'per_day', seconds: 86_400, label: 'day', unit: 'messages', bucket: 'day' },
-  // A run takes the first of its tokens before it starts (there must be one left); `spend` takes the rest after.
-  { field: 'tokens_per_day', seconds: 86_400, label: 'day', unit: 'tokens', bucket: 'token-day' },
+  tokenDay,
 ] as const;
 
 /**
@@ -47,9 +48,9 @@ export class UserLimits {
 
   /** After an answer: the tokens it used beyond the one `take` took, from the user's daily token budget. */
   async spend(userKey: string, limit: UserLimit, tokens: number): Promise<void> {
-    const capacity = limit.tokens_per_day;
+    const capacity = limit[tokenDay.field];
     if (capacity === undefined || tokens <= 1) return;
-    await this.takeFrom(bucketKey('token-day', capacity, userKey), tokens - 1, capacity, capacity / 86_400);
+    await this.takeFrom(bucketKey(tokenDay.bucket, capacity, userKey), tokens - 1, capacity, capacity / tokenDay.seconds);
   }
 
   /** Takes up to `want` from a bucket; returns how many were taken. */

@@ -18,3 +18,8 @@ export function openEventStream(reply: FastifyReply, retryMs: number): ServerRes
   res.write(`retry: ${retryMs}\n\n`);
   return res;
 }
+
+/** One Server-Sent Event: its name, its data as JSON, and an `id` when a client may resume after it. */
+export function sseEvent(event: string, data: unknown, id?: number): string {
+  return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { firstIssue } from '../../config/schema.js';
 import { CocoError } from '../../core/errors.js';
 import type { ChannelRoutesHost } from '../define.js';
-import { openEventStream } from '../shared/event-stream.js';
+import { openEventStream, sseEvent } from '../shared/event-stream.js';
 import type { Accepted } from '../../core/message.js';
 import type { WebApiChannel, WebApiPartial, WebApiReply } from './channel.js';
 import { chatImagesSchema, textOrImages, inlineImages, withImagesDescribed } from './images.js';
@@ -100,26 +100,26 @@ async function streamAnswer(
   reply: FastifyReply,
 ): Promise<void> {
   // Watching before the message is stored, so the heartbeat sees a viewer when it picks it up.
-  // Partials arriving before the id is known are dropped: each carries the whole text so far.
+  // Partials arriving before the id is known: only the newest is kept, as each carries the whole text so far.
   let messageId: string | undefined;
-  const pending: WebApiPartial[] = [];
+  let early: WebApiPartial | undefined;
   let res: ReturnType<typeof openEventStream> | undefined;
-  const write = (p: WebApiPartial) => res?.write(`event: partial\ndata: ${JSON.stringify(p)}\n\n`);
+  const write = (p: WebApiPartial) => res?.write(sseEvent('partial', p));
   const unwatch = channel.watchPartials(body.userId, (p) => {
-    if (messageId === undefined) pending.splice(0, pending.length, p);
+    if (messageId === undefined) early = p;
     else if (p.messageId === messageId) write(p);
   });
   try {
     const accepted = await submitChat(channel, body, idempotencyKey);
     messageId = accepted.messageId;
     res = openEventStream(reply, 1000);
-    res.write(`event: accepted\ndata: ${JSON.stringify({ messageId, duplicate: accepted.duplicate })}\n\n`);
-    for (const p of pending) if (p.messageId === messageId) write(p);
+    res.write(sseEvent('accepted', { messageId, duplicate: accepted.duplicate }));
+    if (early?.messageId === messageId) write(early);
     const hangUp = new AbortController();
     res.on('close', () => hangUp.abort());
     const replies = await waitForReply(channel, messageId, channel.settings.wait_timeout_ms, hangUp.signal);
-    if (replies) for (const r of replies) res.write(`id: ${r.seq}\nevent: reply\ndata: ${JSON.stringify(r)}\n\n`);
-    else if (!hangUp.signal.aborted) res.write(`event: pending\ndata: ${JSON.stringify({ messageId, status: 'pending' })}\n\n`);
+    if (replies) for (const r of replies) res.write(sseEvent('reply', r, r.seq));
+    else if (!hangUp.signal.aborted) res.write(sseEvent('pending', { messageId, status: 'pending' }));
     res.end();
   } finally {
     unwatch();
@@ -245,13 +245,13 @@ export async function streamReplies(channel: WebApiChannel, userId: string, from
   const hangUp = new AbortController();
   request.raw.on('close', () => hangUp.abort());
   // Replies being written show as `partial` events (no id: they are not kept, and a resume skips them).
-  const unwatch = channel.watchPartials(userId, (p) => res.write(`event: partial\ndata: ${JSON.stringify(p)}\n\n`));
+  const unwatch = channel.watchPartials(userId, (p) => res.write(sseEvent('partial', p)));
   hangUp.signal.addEventListener('abort', unwatch, { once: true });
   let lastWrite = Date.now();
   while (!hangUp.signal.aborted && !channel.stopSignal.aborted) {
     const batch = await channel.readReplies(userId, cursor, 100);
     for (const item of batch) {
-      res.write(`id: ${item.seq}\nevent: reply\ndata: ${JSON.stringify(item)}\n\n`);
+      res.write(sseEvent('reply', item, item.seq));
       cursor = item.seq;
       lastWrite = Date.now();
     }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { openEventStream } from '../../channels/shared/event-stream.js';
+import { openEventStream, sseEvent } from '../../channels/shared/event-stream.js';
 import { countByState, type EntryStatus } from '../../core/entry-status.js';
 import type { Gateway } from '../../gateway.js';
 
@@ -88,7 +88,7 @@ export function registerDashboardRoutes(app: FastifyInstance, gateway: Gateway):
         const fingerprint = JSON.stringify(comparable);
         if (fingerprint !== last) {
           last = fingerprint;
-          res.write(`event: dashboard\ndata: ${JSON.stringify(dashboard)}\n\n`);
+          res.write(sseEvent('dashboard', dashboard));
           lastWrite = Date.now();
         } else if (Date.now() - lastWrite >= KEEPALIVE_MS) {
           res.write(': keepalive\n\n');
