@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MediaContent } from '../core/media.js';
-import type { ChatMessage } from '../core/message.js';
+import type { ChatMessage, ReplyImage } from '../core/message.js';
 import type { AgentProfile } from '../config/schema.js';
 
 /** One earlier turn of the conversation, oldest first. */
@@ -34,6 +34,8 @@ export interface AgentReply {
   text: string;
   /** "markdown" lets channels that render markdown do so; others turn it into plain text. */
   format: 'text' | 'markdown';
+  /** Images to send after the text, each as a message of its own (text may then be empty). */
+  images?: ReplyImage[];
   /** Tokens the model reported for this answer, when it reports them (counted per agent, shown in the message log). */
   usage?: TokenUsage;
 }

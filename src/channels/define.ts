@@ -19,6 +19,11 @@ export interface ChannelCapabilities {
   groups?: boolean;
   /** Replies in the platform's thread of the message they answer. */
   threads?: boolean;
+  /**
+   * Sends the images in an agent's answer (`OutgoingMessage.image`), each as a message of its own.
+   * Without it, their links go in the text.
+   */
+  sendsImages: boolean;
   /** Shows a reply while a streaming agent writes it: the channel overrides `startPreview(message)`. */
   streaming: boolean;
   /** Shows "typing…" while the agent works: the channel overrides `startTyping(message)`. */

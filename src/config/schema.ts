@@ -99,6 +99,10 @@ export const echoProfileSchema = z
     provider: z.literal('echo'),
     ...profileBase,
     prefix: z.string().max(200).default('').describe('Text put before the echoed message'),
+    images: z
+      .boolean()
+      .default(false)
+      .describe('Send the images users send back with the echo, each as an image message: tries out image replies on a channel'),
   })
   .strict();
 

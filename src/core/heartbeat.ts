@@ -12,7 +12,8 @@ import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { fetchImages, type MediaContent, type MediaFetcher } from './media.js';
-import { sendContextOf } from './outbox.js';
+import type { ReplyImage } from './message.js';
+import { outgoingOf, sendContextOf } from './outbox.js';
 import { pacedPreview } from './reply-preview.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
@@ -198,7 +199,7 @@ export class Heartbeat {
       const now = clock.now();
       // History is written for agents that read it; the message log keeps every message anyway.
       const turns: HistoryTurn[] = target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
-      if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: outcome.reply.text, at: now });
+      if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: historyText(outcome.reply), at: now });
       // A group may rather see nothing than an apology (fallback_in_groups: false); the message log still says what failed.
       const quiet = !outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups;
       const completed = await this.complete(
@@ -241,17 +242,17 @@ export class Heartbeat {
    */
   private async complete(
     item: InboundItem,
-    result: { status: 'done' | 'fallback'; reply?: { text: string; format: 'text' | 'markdown' }; turns: HistoryTurn[]; historyKey: HistoryKey; detail: string },
+    result: { status: 'done' | 'fallback'; reply?: Pick<AgentReply, 'text' | 'format' | 'images'>; turns: HistoryTurn[]; historyKey: HistoryKey; detail: string },
     log: Logger,
   ): Promise<boolean> {
     const now = this.deps.clock.now();
-    const replies = result.reply ? this.chunks(item, result.reply.text, result.reply.format, now) : [];
+    const replies = result.reply ? this.chunks(item, result.reply, now) : [];
     const feed = this.deps.feedDeliveryOf(item.entryKey);
     const completed = await this.deps.store.completeInbound(item.id, item.leaseToken, {
       now,
       status: result.status,
       replies,
-      feed: feed && replies.map((r) => feed.payload({ text: r.text, format: r.format }, r.userId, sendContextOf(r))),
+      feed: feed && replies.map((r) => feed.payload(outgoingOf(r), r.userId, sendContextOf(r))),
       history: { key: result.historyKey, turns: result.turns },
       detail: result.detail,
       claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
@@ -311,22 +312,34 @@ export class Heartbeat {
     }
   }
 
-  private chunks(item: InboundItem, text: string, format: 'text' | 'markdown', now: number): NewOutbound[] {
+  /**
+   * The reply as the outbox's chunks: its text split to the channel's limits, then one chunk per
+   * image. A channel that cannot send images gets their links in the text instead (an image given
+   * as bytes has none: it is named in the text, so the user learns that something is missing).
+   */
+  private chunks(item: InboundItem, reply: Pick<AgentReply, 'text' | 'format' | 'images'>, now: number): NewOutbound[] {
     const caps = this.deps.capabilitiesOf(item.channelType);
-    const outFormat = format === 'markdown' && caps?.markdown ? 'markdown' : 'text';
+    const images = reply.images ?? [];
+    const sendsImages = caps?.sendsImages === true;
+    const text = sendsImages || images.length === 0 ? reply.text : [reply.text, ...images.map(imageAsText)].filter((t) => t.length > 0).join('\n');
+    const outFormat = reply.format === 'markdown' && caps?.markdown ? 'markdown' : 'text';
     // A platform that shows markdown as raw symbols gets readable plain text instead.
-    const body = format === 'markdown' && outFormat === 'text' ? markdownToText(text) : text;
-    const parts = caps?.maxMessageChars
-      ? splitText(body, caps.maxMessageChars, { measure: charLength })
-      : splitText(body, caps?.maxMessageBytes);
+    const body = reply.format === 'markdown' && outFormat === 'text' ? markdownToText(text) : text;
+    const parts: { text: string; image?: ReplyImage }[] = (
+      caps?.maxMessageChars ? splitText(body, caps.maxMessageChars, { measure: charLength }) : splitText(body, caps?.maxMessageBytes)
+    ).map((part) => ({ text: part }));
+    // An answer that is only images sends no empty text before them.
+    if (sendsImages && images.length > 0 && parts.length === 1 && parts[0]!.text.trim() === '') parts.length = 0;
+    if (sendsImages) for (const image of images) parts.push({ text: image.alt ?? '', image });
     return parts.map((part, index) => ({
       entryKey: item.entryKey,
       channelType: item.channelType,
       conversationId: item.message.conversationId,
       userId: item.message.userId,
       idempotencyKey: `${item.id}:${index}`,
-      text: part,
-      format: outFormat,
+      text: part.text,
+      format: part.image ? 'text' : outFormat,
+      ...(part.image ? { image: part.image } : {}),
       chunkIndex: index,
       chunkCount: parts.length,
       replyTo: item.id,
@@ -409,7 +422,20 @@ function readsImages(profile: AgentProfile): boolean {
 
 /** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
 function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: AgentReply }): string {
-  const { usage } = outcome.reply;
+  const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}`;
+  const pictures = images?.length ? `, ${images.length} image(s)` : '';
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}`;
+}
+
+/** What the agent reads of its own answer next time: the text, and that it sent images. */
+function historyText(reply: AgentReply): string {
+  const n = reply.images?.length ?? 0;
+  return n === 0 ? reply.text : `${reply.text}${reply.text ? '\n' : ''}[sent ${n} image(s)]`;
+}
+
+/** An image as a line of text, for a channel that cannot send images. */
+function imageAsText(image: ReplyImage): string {
+  if ('url' in image) return image.alt ? `${image.alt}: ${image.url}` : image.url;
+  return `[${image.alt ? `image "${image.alt}"` : 'an image'} this chat cannot show]`;
 }

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { ChatMessage, MediaRef } from './message.js';
+import type { ChatMessage, MediaRef, ReplyImage } from './message.js';
 
 /** The bytes of one media item a user sent, as the platform served them (decrypted where it encrypts). */
 export interface MediaContent {
@@ -212,4 +212,53 @@ async function fetchWithin(
   } finally {
     cancel();
   }
+}
+
+/** Images one answer may carry, at most. */
+export const MAX_REPLY_IMAGES = 4;
+
+/**
+ * The bytes of an image in an agent's answer, for a channel to upload: decoded when the agent gave
+ * them, downloaded (a shared download slot, MEDIA_TIMEOUT_MS, MAX_IMAGE_BYTES) when it gave a URL.
+ * Refuses what is not an image: a channel would only have the platform refuse it. A download that
+ * may pass (network, 5xx, 429) throws retryable, so the outbox tries the chunk again.
+ */
+export async function loadReplyImage(image: ReplyImage, deps: { clock: Clock; signal: AbortSignal }): Promise<MediaContent> {
+  const content =
+    'data' in image
+      ? decodedImage(image.data, image.mimeType)
+      : await downloads.run(() => downloadWithin(MEDIA_TIMEOUT_MS, image.url, deps));
+  if (!content.mimeType.startsWith('image/')) {
+    throw new CocoError('COCO_ERR_MEDIA', `reply image: ${content.mimeType} (${content.data.length} bytes) is not an image`, { retryable: false });
+  }
+  return content;
+}
+
+function decodedImage(base64: string, declared: string): MediaContent {
+  const data = Buffer.from(base64, 'base64');
+  if (data.length > MAX_IMAGE_BYTES) throw tooLarge('reply image', data.length, MAX_IMAGE_BYTES);
+  return { data, mimeType: mediaType(data, declared) };
+}
+
+async function downloadWithin(ms: number, url: string, deps: { clock: Clock; signal: AbortSignal }): Promise<MediaContent> {
+  const timeout = new AbortController();
+  const cancel = deps.clock.timeout(ms, () => timeout.abort(new CocoError('COCO_ERR_MEDIA', `reply image: no answer within ${ms} ms`, { retryable: true })));
+  // The URL is not logged or kept in errors: it may be signed.
+  try {
+    const response = await fetch(url, { signal: AbortSignal.any([deps.signal, timeout.signal]) });
+    const data = await readMediaBody(response, MAX_IMAGE_BYTES, 'reply image');
+    return { data, mimeType: mediaType(data, response.headers.get('content-type')) };
+  } catch (err) {
+    if (timeout.signal.aborted) throw timeout.signal.reason;
+    if (err instanceof CocoError || deps.signal.aborted) throw err;
+    throw new CocoError('COCO_ERR_MEDIA', `reply image: download failed (${err instanceof Error ? err.message : String(err)})`, { retryable: true });
+  } finally {
+    cancel();
+  }
+}
+
+/** A file name for an upload that wants one, from the image's type. */
+export function imageFileName(mimeType: string): string {
+  const ext = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif', 'image/webp': 'webp', 'image/bmp': 'bmp' }[mimeType] ?? 'bin';
+  return `image.${ext}`;
 }

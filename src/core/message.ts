@@ -48,10 +48,22 @@ export interface MediaRef {
   name?: string;
 }
 
-/** A reply on its way out: one chunk, already split to the channel's limits. */
+/**
+ * An image in an agent's answer: a URL the gateway downloads when it sends it, or the bytes
+ * themselves (base64). Channels upload it to the platform and send it as a message of its own.
+ */
+export type ReplyImage =
+  | { url: string; alt?: string }
+  | { data: string; mimeType: string; alt?: string };
+
+/**
+ * A reply on its way out: one chunk, already split to the channel's limits. A chunk is text, or
+ * one image (`image` set; `text` is then its alt text, often empty) for a channel that sends images.
+ */
 export interface OutgoingMessage {
   text: string;
   format: 'text' | 'markdown';
+  image?: ReplyImage;
 }
 
 /** Where and how `send()` must deliver a reply. */

@@ -3,7 +3,7 @@ import type { NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Channel } from './channel.js';
 import type { Clock } from './clock.js';
-import type { SendContext } from './message.js';
+import type { OutgoingMessage, SendContext } from './message.js';
 import { describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import { WorkLoop } from './work-loop.js';
@@ -122,7 +122,7 @@ export class OutboxSender {
       return false;
     }
     try {
-      const result = await channel.send({ text: item.text, format: item.format }, item.userId, sendContextOf(item));
+      const result = await channel.send(outgoingOf(item), item.userId, sendContextOf(item));
       const ok = await store.markSent(item.id, item.leaseToken, { now: clock.now(), platformMessageId: result.platformMessageId });
       if (ok) {
         metrics.outboxSent.inc(labels);
@@ -150,6 +150,11 @@ export class OutboxSender {
 }
 
 /** What `Channel.send()` is told about a reply chunk, besides its text. */
+/** A stored chunk as the channel's send() or feed takes it. */
+export function outgoingOf(r: NewOutbound): OutgoingMessage {
+  return r.image ? { text: r.text, format: r.format, image: r.image } : { text: r.text, format: r.format };
+}
+
 export function sendContextOf(item: NewOutbound): SendContext {
   return {
     conversationId: item.conversationId,

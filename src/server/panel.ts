@@ -21,14 +21,20 @@ export function panelDir(): string | undefined {
 }
 
 /**
- * Only our own origin: the panel loads nothing from any other host, and no page can frame it.
- * Inline styles are allowed for React's `style` props; scripts are not.
+ * Our own origin for everything that runs or connects: no script, style, font or request elsewhere,
+ * and no page can frame it. Inline styles are allowed for React's `style` props; scripts are not.
+ *
+ * Images are the exception: the chat shows an agent's reply image from the link the agent gave, on a
+ * host no list could name ahead (its service, a CDN, a signed storage URL), or as a data: URL. An
+ * image runs no code and reads nothing of the page, and `referrer-policy: no-referrer` keeps the
+ * panel's address from that host; what it learns is that the image was viewed. A page served over
+ * HTTPS gets a plain-http image upgraded or blocked by the browser (mixed content).
  */
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
+  "img-src 'self' data: https: http:",
   "connect-src 'self'",
   "font-src 'self'",
   "object-src 'none'",

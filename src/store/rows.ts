@@ -16,7 +16,7 @@ import type {
   TargetKind,
   TimelineEvent,
 } from './store.js';
-import type { ChatMessage } from '../core/message.js';
+import type { ChatMessage, ReplyImage } from '../core/message.js';
 
 export interface LeaseCols { status: string; attempts: number; lease_token: string | null; lease_until: number | null; last_error: string | null; created_at: number }
 export interface InboundRow extends LeaseCols {
@@ -30,7 +30,7 @@ export type ClaimRow = Pick<InboundRow, 'id' | 'entry_key' | 'channel_type' | 't
 export interface OutboundRow extends LeaseCols {
   id: number; entry_key: string; channel_type: string; conversation_id: string; user_id: string; idempotency_key: string;
   text: string; format: 'text' | 'markdown'; chunk_index: number; chunk_count: number; reply_to: string;
-  in_reply_to: string; is_group: number | boolean; reply_meta: string | null; status: OutboundStatus; available_at: number;
+  in_reply_to: string; is_group: number | boolean; reply_meta: string | null; image: string | null; status: OutboundStatus; available_at: number;
   expires_at: number; sent_at: number | null; platform_message_id: string | null; dead_at: number | null;
 }
 export interface FeedRow { seq: number; entry_key: string; conversation_id: string; reply_to: string; payload: string; created_at: number }
@@ -83,6 +83,7 @@ export function toOutbound(r: OutboundRow): OutboundItem {
     leaseToken: r.lease_token ?? '', leaseUntil: r.lease_until ?? 0, createdAt: r.created_at,
   };
   if (r.reply_meta !== null) o.replyMeta = JSON.parse(r.reply_meta) as Record<string, unknown>;
+  if (r.image !== null) o.image = JSON.parse(r.image) as ReplyImage;
   if (r.sent_at !== null) o.sentAt = r.sent_at;
   if (r.platform_message_id !== null) o.platformMessageId = r.platform_message_id;
   if (r.last_error !== null) o.lastError = r.last_error;
@@ -143,12 +144,18 @@ export function toDeadLetters(inbound: InboundRow[], outbound: OutboundRow[], li
   for (const r of outbound) {
     out.push({
       kind: 'outbound', id: String(r.id), entryKey: r.entry_key, channelType: r.channel_type,
-      conversationId: r.conversation_id, userId: r.user_id, text: r.text, attempts: r.attempts,
+      conversationId: r.conversation_id, userId: r.user_id, text: deadReplyText(r), attempts: r.attempts,
       error: r.last_error ?? '', createdAt: r.created_at, deadAt: r.dead_at ?? r.created_at, replyTo: r.reply_to,
     });
   }
   out.sort((a, b) => b.deadAt - a.deadAt); // stable: ties keep kind, then id descending
   return out.slice(0, limit);
+}
+
+/** An image chunk's `text` is its alt text (often empty): the list says it is an image, not a blank reply. */
+function deadReplyText(r: OutboundRow): string {
+  if (r.image === null) return r.text;
+  return r.text ? `[image: ${r.text}]` : '[image]';
 }
 
 /** A conversation of `listConversations`, from its aggregate and its latest message's row. */
@@ -216,6 +223,7 @@ export function outboxParams(r: NewOutbound, now: number, state?: OutboxState): 
     r.expiresAt - now, // max age, kept so that every revive grants the same again
     now,
     sent ? now : null, sent?.platformMessageId ?? null,
+    r.image === undefined ? null : JSON.stringify(r.image),
   ];
 }
 

@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../core/message.js';
+import type { ChatMessage, ReplyImage } from '../core/message.js';
 
 /** A feed item another process appended: which conversation, answering which inbound message. */
 export interface FeedAppended {
@@ -279,6 +279,8 @@ export interface NewOutbound {
   idempotencyKey: string;
   text: string;
   format: 'text' | 'markdown';
+  /** An image chunk: the image to send (`text` is its alt text). */
+  image?: ReplyImage;
   chunkIndex: number;
   chunkCount: number;
   /** The inbound message it answers (ours), its platform msgId, and the channel's reply metadata. */

@@ -129,6 +129,41 @@ describe('http agent', () => {
     expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'b', format: 'text' });
   });
 
+  it('takes images in the answer, by URL or as base64, with or without text', async () => {
+    const agent = new HttpAgent(profile(), makeDeps(systemClock));
+    const png = solidPng(3, 2);
+    const images = [{ url: 'https://cdn.example.com/chart.png?sig=abc', alt: 'the chart' }, { data_base64: png.toString('base64'), mime_type: 'image/PNG' }];
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'here', images }) });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({
+      text: 'here',
+      format: 'text',
+      images: [{ url: 'https://cdn.example.com/chart.png?sig=abc', alt: 'the chart' }, { data: png.toString('base64'), mimeType: 'image/png' }],
+    });
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ images: [images[1]] }) });
+    expect(await agent.run(withSignal(makeRequest()))).toMatchObject({ text: '', images: [{ mimeType: 'image/png' }] });
+  });
+
+  it('refuses malformed images naming the field, without a retry', async () => {
+    const cases: [unknown, RegExp][] = [
+      ['a.png', /"images" must be an array/],
+      [Array.from({ length: 5 }, () => ({ url: 'https://x.example/a.png' })), /"images" holds 5 images; at most 4/],
+      [[{ url: 'ftp://x.example/a.png' }], /"images\.0\.url" is invalid/],
+      [[{ url: 'https://x.example/a.png' }, { data_base64: 'not base64!', mime_type: 'image/png' }], /"images\.1\.data_base64" is invalid: not base64/],
+      [[{ data_base64: 'AAAA', mime_type: 'text/html' }], /"images\.0\.mime_type" is invalid: not an image type/],
+      [[{ data_base64: 'AAAA' }], /"images\.0\.mime_type" is invalid/],
+      [[{ url: 'https://x.example/a.png', width: 3 }], /"images\.0" is invalid/],
+    ];
+    for (const [images, message] of cases) {
+      answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'x', images }) });
+      const err = await runError(new HttpAgent(profile(), makeDeps(systemClock)));
+      expect(err, JSON.stringify(images).slice(0, 60)).toMatchObject({ code: 'COCO_ERR_AGENT_FAILED', retryable: false });
+      expect(err.message).toMatch(message);
+    }
+    expect(received).toHaveLength(cases.length);
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: ' ', images: [] }) });
+    expect((await runError(new HttpAgent(profile(), makeDeps(systemClock)))).message).toMatch(/neither a non-empty string "reply" nor "images"/);
+  });
+
   it('sends no signature without a secret, and takes a text/plain body as the reply', async () => {
     answers.push({ status: 200, type: 'text/plain; charset=utf-8', body: 'plain answer' });
     const agent = new HttpAgent(profile({ secret: undefined }), makeDeps(systemClock));
@@ -164,7 +199,7 @@ describe('http agent', () => {
 
     answers.push({ status: 200, type: 'application/json', body: '{"answer":"x"}' });
     const missing = await runError(agent);
-    expect(missing.message).toMatch(/no non-empty string "reply"/);
+    expect(missing.message).toMatch(/neither a non-empty string "reply" nor "images"/);
     expect(missing.retryable).toBe(false);
   });
 
@@ -195,6 +230,14 @@ describe('http agent streaming (stream: true)', () => {
     // The signature covers the body with its stream flag.
     const ts = sent.headers['x-cococat-timestamp'] as string;
     expect(sent.headers['x-cococat-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${sent.raw}`).digest('hex')}`);
+  });
+
+  it('takes the images of a streamed answer from its done event', async () => {
+    const png = solidPng();
+    const done = { images: [{ data_base64: png.toString('base64'), mime_type: 'image/png', alt: 'red' }] };
+    answers.push({ events: [delta('see'), `event: done\ndata: ${JSON.stringify(done)}\n\n`] });
+    const agent = new HttpAgent(profile({ stream: true }), makeDeps(systemClock));
+    expect(await agent.run(withSignal(watched([])))).toEqual({ text: 'see', format: 'text', images: [{ data: png.toString('base64'), mimeType: 'image/png', alt: 'red' }] });
   });
 
   it('takes a service that answers in one piece anyway, and asks for no stream when nobody watches or stream is off', async () => {
@@ -229,7 +272,7 @@ describe('http agent streaming (stream: true)', () => {
       [[delta('a')], /ended its stream before the "done" event/, true],
       [['event: delta\ndata: {"txt":"a"}\n\n'], /"delta" event has no string "text"/, false],
       [['event: delta\ndata: nope\n\n'], /"delta" event's data is not a JSON object/, false],
-      [['event: done\ndata: {}\n\n'], /finished without any text/, false],
+      [['event: done\ndata: {}\n\n'], /finished without any text or images/, false],
       [[delta('a'), 'event: done\ndata: {"format":"html"}\n\n'], /"format" must be "text" or "markdown"/, false],
       [['event: error\ndata: {"message":"bad input","retryable":false}\n\n'], /reported an error: bad input/, false],
     ];

@@ -1,14 +1,13 @@
+import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { wechatIlinkChannel, type IlinkChannel } from '../../src/channels/wechat-ilink/index.js';
 import { CURSOR_STATE } from '../../src/channels/wechat-ilink/poller.js';
-import type { ChannelContext } from '../../src/core/channel.js';
 import { memoryChannelState } from '../../src/core/channel-state.js';
-import { systemClock } from '../../src/core/clock.js';
 import { isCocoError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { decryptIlinkMedia } from '../../src/channels/wechat-ilink/media.js';
 import type { ChatMessage } from '../../src/core/message.js';
-import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import { FakeIlink } from '../fakes/ilink/index.js';
+import { solidPng } from '../helpers/images.js';
 
 let channel: IlinkChannel | undefined;
 let fake: FakeIlink | undefined;
@@ -22,17 +21,7 @@ afterEach(async () => {
 async function boot() {
   fake = await FakeIlink.start({ longPollMs: 300 });
   const state = memoryChannelState();
-  const ctx: ChannelContext = {
-    entryKey: 'bot.wechat_ilink',
-    entryId: 'wechat_ilink',
-    log: silentLogger(),
-    clock: systemClock,
-    feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [], watch: () => () => {} },
-    state,
-    sharedStore: false,
-    rateLimiter: (_name, limit) => localRateLimiter(limit, systemClock),
-    reportError: () => {},
-  };
+  const ctx = channelContext('wechat_ilink', { state });
   const stored: ChatMessage[] = [];
   const mailbox = { failing: 0, delayMs: 0, log: [] as string[] };
   channel = wechatIlinkChannel.create(ctx) as IlinkChannel;
@@ -49,7 +38,7 @@ async function boot() {
     if (!duplicate) stored.push(m);
     return { messageId: String(stored.length), duplicate, acceptedAt: Date.now() };
   };
-  await channel.start('bot', wechatIlinkChannel.configSchema.parse({ base_url: fake.url, bot_token: fake.botToken }));
+  await channel.start('bot', wechatIlinkChannel.configSchema.parse({ base_url: fake.url, bot_token: fake.botToken, cdn_base_url: fake.cdnUrl }));
   return { fake, channel, stored, mailbox, state };
 }
 
@@ -123,3 +112,102 @@ describe('wechat_ilink channel', () => {
     expect(fake.sent('carol').map((s) => [s.text, s.contextToken])).toEqual([['late answer', newer.context_token]]);
   });
 });
+
+describe('wechat_ilink channel: images in replies', () => {
+  /** A user's message stored by the channel, and the send context of a reply chunk to it. */
+  async function asked(user: string) {
+    const booted = await boot();
+    booted.fake.userSends(user, 'show me');
+    await until(() => booted.stored.length === 1);
+    const m = booted.stored[0]!;
+    const context = (key: string) => ({ conversationId: m.conversationId, isGroup: false, inReplyTo: m.msgId, messageId: '1', idempotencyKey: key, chunk: { index: 1, count: 2 }, replyMeta: m.replyMeta });
+    return { ...booted, m, context };
+  }
+  const imageReply = (data: Buffer, mimeType = 'image/png') => ({ text: 'alt', format: 'text' as const, image: { data: data.toString('base64'), mimeType } });
+  const endpoints = (f: FakeIlink) => f.calls.map((c) => c.endpoint).filter((e) => e !== 'getupdates' && e !== 'notifystart');
+
+  it('uploads the bytes encrypted to the CDN, then sends one image item naming them with the message\'s context token', async () => {
+    const { fake, channel, m, context } = await asked('dora');
+    const png = solidPng(5, 4, [10, 200, 30]);
+    await channel.send(imageReply(png), m.userId, context('1:1'));
+
+    expect(endpoints(fake)).toEqual(['getuploadurl', 'cdn_upload', 'sendmessage']);
+    const declared = fake.calls.find((c) => c.endpoint === 'getuploadurl')!.body!;
+    expect(declared).toMatchObject({ media_type: 1, to_user_id: 'dora@im.wechat', rawsize: png.length, filesize: Math.floor(png.length / 16) * 16 + 16, no_need_thumb: true });
+    expect(declared.filekey).toMatch(/^[0-9a-f]{32}$/);
+    expect(declared.aeskey).toMatch(/^[0-9a-f]{32}$/);
+
+    const [sent] = fake.sent('dora');
+    expect(sent!.contextToken).toBe((m.replyMeta as { contextToken: string }).contextToken);
+    const media = sent!.item.image_item!.media!;
+    // aes_key: base64 of the 32 hex digits getuploadurl was told, not of the raw key.
+    expect(Buffer.from(media.aes_key!, 'base64').toString('latin1')).toBe(declared.aeskey);
+    expect(media).toMatchObject({ encrypt_query_param: fake.mediaUploads[0]!.downloadParam, encrypt_type: 1 });
+    expect(sent!.item.image_item!.mid_size).toBe(declared.filesize);
+    expect(sent!.item.text_item).toBeUndefined();
+    expect(await fake.downloadSentImage(sent!)).toEqual(png);
+    expect(decryptIlinkMedia(Buffer.from(await (await fetch(`${fake.cdnUrl}/download?encrypted_query_param=${encodeURIComponent(media.encrypt_query_param!)}`)).arrayBuffer()), Buffer.from(declared.aeskey as string, 'hex'))).toEqual(png);
+  });
+
+  it('posts to the upload_full_url iLink gives, and sends an image given by URL', async () => {
+    const { fake, channel, m, context } = await asked('eli');
+    fake.uploadUrlForm = 'upload_full_url';
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), filler(300)]);
+    // A plain file on the fake CDN stands in for the agent's image URL.
+    const hosted = fake.hostMedia(jpeg, { keyForm: 'none' });
+    await channel.send({ text: '', format: 'text', image: { url: `${fake.cdnUrl}/download?encrypted_query_param=${encodeURIComponent(hosted.media.encrypt_query_param!)}` } }, m.userId, context('1:1'));
+    expect(fake.mediaUploads.map((u) => u.data)).toEqual([jpeg]);
+    expect(await fake.downloadSentImage(fake.sent('eli')[0]!)).toEqual(jpeg);
+  });
+
+  it('refuses an image WeChat does not show, or bytes that are no image, before any upload, and for good', async () => {
+    const { fake, channel, m, context } = await asked('fay');
+    const bmp = Buffer.concat([Buffer.from('BM'), filler(100)]);
+    const refused = await channel.send(imageReply(bmp, 'image/bmp'), m.userId, context('1:1')).catch((e: unknown) => e);
+    expect(isCocoError(refused) && [refused.code, refused.retryable, refused.message]).toEqual([
+      'COCO_ERR_CHANNEL_SEND',
+      false,
+      `wechat_ilink: reply image not sent: WeChat shows png, jpeg, gif or webp images; this one is image/bmp (${bmp.length} bytes)`,
+    ]);
+    const text = await channel.send(imageReply(Buffer.from('not a picture'), 'text/plain'), m.userId, context('1:2')).catch((e: unknown) => e);
+    expect(isCocoError(text) && [text.code, text.retryable]).toEqual(['COCO_ERR_CHANNEL_SEND', false]);
+    expect(isCocoError(text) && text.message).toMatch(/^wechat_ilink: reply image: .* is not an image/);
+    expect(endpoints(fake)).toEqual([]);
+  });
+
+  it('fails retryably when the CDN upload fails with a 5xx, sending no message; the next try sends one', async () => {
+    const { fake, channel, m, context } = await asked('gus');
+    const png = solidPng(2, 2, [7, 7, 7]);
+    fake.failNext('cdn_upload', { http: 503 });
+    const failed = await channel.send(imageReply(png), m.userId, context('1:1')).catch((e: unknown) => e);
+    expect(isCocoError(failed) && [failed.code, failed.retryable]).toEqual(['COCO_ERR_CHANNEL_SEND', true]);
+    expect(isCocoError(failed) && failed.message).toBe('wechat_ilink: CDN upload answered HTTP 503');
+    expect(fake.sent('gus')).toEqual([]);
+    await channel.send(imageReply(png), m.userId, context('1:1'));
+    expect(fake.sent('gus')).toHaveLength(1);
+    expect(await fake.downloadSentImage(fake.sent('gus')[0]!)).toEqual(png);
+  });
+
+  it('takes a CDN 4xx or a getuploadurl refusal as final, quoting the reason; -14 on getuploadurl pauses the session', async () => {
+    const { fake, channel, m, context } = await asked('hal');
+    fake.failNext('getuploadurl', { ret: -1, errmsg: 'invalid param' });
+    const refused = await channel.send(imageReply(solidPng()), m.userId, context('1:1')).catch((e: unknown) => e);
+    expect(isCocoError(refused) && refused.message).toBe('wechat_ilink: getuploadurl: ret -1: invalid param');
+    expect(fake.calls.some((c) => c.endpoint === 'cdn_upload')).toBe(false);
+
+    fake.failNext('cdn_upload', { http: 400 });
+    const client = await channel.send(imageReply(solidPng()), m.userId, context('1:1')).catch((e: unknown) => e);
+    expect(isCocoError(client) && [client.retryable, client.message]).toEqual([false, 'wechat_ilink: CDN upload answered HTTP 400']);
+
+    fake.failNext('getuploadurl', { ret: -14 });
+    const expired = await channel.send(imageReply(solidPng()), m.userId, context('1:1')).catch((e: unknown) => e);
+    expect(isCocoError(expired) && expired.retryable).toBe(true);
+    expect(channel.transportStatus()).toMatchObject({ state: 'reconnecting' });
+    expect(fake.sent('hal')).toEqual([]);
+  });
+});
+
+/** n bytes that are no known file signature, to follow a magic number. */
+function filler(n: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, (_, i) => (i * 37) % 256));
+}

@@ -1,16 +1,12 @@
+import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sdkLogger } from '../../src/channels/wecom-bot/connection.js';
-import type { ChannelContext } from '../../src/core/channel.js';
-import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { STREAM_CONTENT_LIMIT_BYTES } from '../../src/channels/wecom-bot/format.js';
 import { WecomBotChannel, wecomBotChannel } from '../../src/channels/wecom-bot/index.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
 import { captureLogger } from '../helpers/logs.js';
-import { memoryChannelState } from '../../src/core/channel-state.js';
 
 /** The channel on its own against the fake: reply planning, stale req_ids, retries, liveness, welcome. */
 
@@ -33,17 +29,7 @@ async function boot(config: Record<string, unknown> = {}) {
   cleanups.push(() => fake.close());
   const received: ChatMessage[] = [];
   const errors: unknown[] = [];
-  const ctx: ChannelContext = {
-    entryKey: 'bot.wecom_bot',
-    entryId: 'wecom_bot',
-    log: silentLogger(),
-    clock: systemClock,
-    feed: { append: async () => 0, read: async () => [], repliesTo: async () => [] } as unknown as ChannelContext['feed'],
-    state: memoryChannelState(),
-    sharedStore: false,
-    rateLimiter: (_name, limit) => localRateLimiter(limit, systemClock),
-    reportError: (e) => errors.push(e),
-  };
+  const ctx = channelContext('wecom_bot', { reportError: (e) => errors.push(e) });
   const channel = wecomBotChannel.create(ctx) as WecomBotChannel;
   channel.sceneId = 'bot';
   channel.onMessage = async (m) => {

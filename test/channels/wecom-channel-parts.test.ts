@@ -1,16 +1,13 @@
+import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChannelContext } from '../../src/core/channel.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { localRateLimiter } from '../../src/core/rate-limiter.js';
 import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { signature } from '../../src/channels/shared/tencent-crypto.js';
 import { WecomChannel } from '../../src/channels/wecom/channel.js';
 import { wecomConfigSchema } from '../../src/channels/wecom/config.js';
 import { MemberPacer } from '../../src/channels/wecom/pacer.js';
 import { FakeWecom, appMessageXml, wecomMessage, type FakeWecomOptions, type WecomAppMessage } from '../fakes/wecom/index.js';
-import { memoryChannelState } from '../../src/core/channel-state.js';
 
 describe('MemberPacer', () => {
   it('grants the per-minute count within a sliding minute, then says when the oldest send leaves it', () => {
@@ -44,17 +41,7 @@ afterEach(async () => {
 async function boot(config: Record<string, unknown> = {}, fakeOpts: FakeWecomOptions = {}, clock: Clock = systemClock) {
   fake = await FakeWecom.start(fakeOpts);
   const received: ChatMessage[] = [];
-  const ctx: ChannelContext = {
-    entryKey: 'bot.wecom',
-    entryId: 'wecom',
-    log: silentLogger(),
-    clock,
-    feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [], watch: () => () => {} },
-    state: memoryChannelState(),
-    sharedStore: false,
-    rateLimiter: (_name, limit) => localRateLimiter(limit, clock),
-    reportError: () => {},
-  };
+  const ctx = channelContext('wecom', { clock });
   channel = new WecomChannel(ctx);
   channel.onMessage = async (m) => {
     received.push(m);

@@ -357,6 +357,21 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.markSent(reclaimed[0]!.id, reclaimed[0]!.leaseToken, { now: t0 + 10 + LEASE })).toBe(true);
       });
 
+      it('keeps an image chunk\'s image, by URL or as data, through the claim, the hand-over and the message detail', async () => {
+        const byUrl = { url: 'https://cdn.example.com/a.png?sig=1', alt: 'chart' };
+        const inline = { data: Buffer.from('not really a png').toString('base64'), mimeType: 'image/png' };
+        const a = await completeWith('img', t0, 1, {}, { image: byUrl, text: 'chart' });
+        const [o] = await store.claimOutbound(claim(t0 + 1));
+        expect(o).toMatchObject({ text: 'chart', image: byUrl });
+        const b = await enqueueAndClaim('img2', t0 + 2, { conv: 'D' });
+        const handed = await store.completeInbound(b.id, b.leaseToken, { ...result(b, t0 + 3, [reply(b, 0, t0 + 3, { chunkCount: 1, image: inline, text: '' })]), claim: { leaseMs: 1_000, owner: 'w1' } });
+        expect(handed && handed[0]).toMatchObject({ status: 'leased', image: inline });
+        expect((await store.getMessage(a.id))?.replies[0]?.image).toEqual(byUrl);
+        expect((await store.getMessage(b.id))?.replies[0]?.image).toEqual(inline);
+        const text = await completeWith('plain', t0 + 4, 1, { conv: 'E' });
+        expect((await store.getMessage(text.id))?.replies[0]).not.toHaveProperty('image');
+      });
+
       it('leaves the chunks of skipped entries to whoever runs them', async () => {
         await completeWith('a', t0, 1);
         await completeWith('b', t0 + 1, 1, { entry: 'bot.wecom_bot', conv: 'B' });

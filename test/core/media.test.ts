@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { fetchImages, MAX_CONCURRENT_DOWNLOADS, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher } from '../../src/core/media.js';
+import {
+  fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
+} from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { solidPng } from '../helpers/images.js';
 
@@ -175,5 +177,63 @@ describe('fetchImages', () => {
     const result = await pending;
     expect(result.images).toEqual([]);
     expect(result.failures).toEqual([`image 1: no answer within ${MEDIA_TIMEOUT_MS} ms`]);
+  });
+});
+
+describe('loadReplyImage', () => {
+  let server: Server;
+  let base: string;
+  let hangs = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/chart.png') return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(PNG);
+      if (path === '/page') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>');
+      if (path === '/busy') return void res.writeHead(503).end('try later');
+      if (path === '/hang') return void hangs++;
+      res.writeHead(404).end('no such file');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+
+  const deps = (clock = systemClock) => ({ clock, signal: new AbortController().signal });
+  const failure = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err as CocoError);
+
+  it('decodes an image given as data, typed by its bytes', async () => {
+    expect(await loadReplyImage({ data: JPEG.toString('base64'), mimeType: 'image/png' }, deps())).toEqual({ data: JPEG, mimeType: 'image/jpeg' });
+    const big = Buffer.alloc(MAX_IMAGE_BYTES + 1).toString('base64');
+    expect(await failure(loadReplyImage({ data: big, mimeType: 'image/png' }, deps()))).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
+  });
+
+  it('downloads an image given by URL, typed by its bytes over what the server says', async () => {
+    expect(await loadReplyImage({ url: `${base}/chart.png` }, deps())).toEqual({ data: PNG, mimeType: 'image/png' });
+  });
+
+  it('refuses what is not an image and a missing file for good; a 5xx or a refused connection may pass', async () => {
+    const page = await failure(loadReplyImage({ url: `${base}/page` }, deps()));
+    expect(page).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false, message: 'reply image: text/html (6 bytes) is not an image' });
+    expect(await failure(loadReplyImage({ url: `${base}/missing.png` }, deps()))).toMatchObject({ retryable: false, statusCode: 404 });
+    expect(await failure(loadReplyImage({ url: `${base}/busy` }, deps()))).toMatchObject({ retryable: true, statusCode: 503 });
+    const refused = await failure(loadReplyImage({ url: 'http://127.0.0.1:1/a.png?token=secret' }, deps()));
+    expect(refused).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
+    expect(refused?.message).not.toContain('secret');
+  });
+
+  it('gives a download MEDIA_TIMEOUT_MS on the injected clock, then fails retryable', async () => {
+    const clock = new ManualClock(0);
+    const pending = failure(loadReplyImage({ url: `${base}/hang` }, deps(clock)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(hangs).toBe(1);
+    await clock.advance(MEDIA_TIMEOUT_MS);
+    expect(await pending).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true, message: `reply image: no answer within ${MEDIA_TIMEOUT_MS} ms` });
+  });
+
+  it('names an upload file by its type', () => {
+    expect([imageFileName('image/jpeg'), imageFileName('image/png'), imageFileName('text/plain')]).toEqual(['image.jpg', 'image.png', 'image.bin']);
   });
 });

@@ -50,7 +50,7 @@ const probeChannel = defineChannel({
   displayName: 'Probe',
   description: 'A scripted channel for SceneKeeper tests.',
   configSchema: probeSchema,
-  capabilities: { receives: ['text'], markdown: false, streaming: false, typing: false, webhook: false },
+  capabilities: { receives: ['text'], markdown: false, sendsImages: false, streaming: false, typing: false, webhook: false },
   create: (ctx) => new ProbeChannel(ctx),
 });
 

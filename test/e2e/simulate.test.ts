@@ -105,5 +105,17 @@ describe('cococat simulate: /image <file>', () => {
     expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
     // Longer than the simulator's own wait for an answer (30 s): a missing answer fails above, on what was printed.
   }, 45_000);
+
+  it.each(['wechat_mp', 'feishu', 'wecom', 'wecom_bot', 'wechat_ilink'])('shows the image the %s user gets back from an echo agent with images: true', async (channel) => {
+    const png = solidPng(3, 2, [0, channel.length * 10, 0]);
+    const folder = dirs.make('cococat-sim-echo-');
+    const file = join(folder, 'photo.png');
+    writeFileSync(file, png);
+    const workspace = dirs.track(makeWorkspace({ agents: { mirror: { profile: { provider: 'echo', images: true } } } }));
+    const { code, printed } = await simulate([`/image ${file}`, 'and text'], { workspace, agent: 'mirror', channel });
+    expect(code).toBe(0);
+    expect(printed.filter((l) => l.endsWith(`: [image ${png.length} bytes image/png]`)), printed.join('\n')).toHaveLength(1);
+    expect(printed.filter((l) => l.endsWith(': and text')), printed.join('\n')).toHaveLength(1);
+  }, 45_000);
 });
 

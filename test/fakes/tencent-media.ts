@@ -2,9 +2,12 @@
  * Temporary media (临时素材) as the fake WeChat Official Account (`wechat-mp/`) and the fake WeCom self-built app
  * (`wecom/`) keep it: a user's upload stored with its creation time and gone after the platform's 3 days on the
  * fake's clock, scripted errcode failures, a log of every call, and the file answer of `GET /cgi-bin/media/get` and
- * of a PicUrl. What differs stays in each fake: the token check, how an error is answered (WeChat: the JSON as
- * text/plain; WeCom: plus Error-Code / Error-Msg headers), the media id's form and the clock's unit.
+ * of a PicUrl. The account's own uploads (`POST /cgi-bin/media/upload`, multipart) are checked and stored the same
+ * way. What differs stays in each fake: the token check, how an error is answered (WeChat: the JSON as
+ * text/plain; WeCom: plus Error-Code / Error-Msg headers), the media id's form, the clock's unit, and which image
+ * types and sizes an upload may have.
  */
+import type { FormPart } from './multipart.js';
 
 /** Both platforms keep a user's media 3 days. */
 export const MEDIA_TTL_SECONDS = 3 * 86_400;
@@ -42,6 +45,31 @@ export interface TencentMediaOptions {
   counted: () => void;
 }
 
+/** One media/upload call and how it was answered (0 = stored, `mediaId` then set). */
+export interface UploadRecord {
+  /** The `type` query parameter. */
+  type: string;
+  /** What the `media` part said of itself (undefined when there was no such part). */
+  filename?: string;
+  filelength?: string;
+  contentType?: string;
+  /** The bytes of the `media` part as received (empty when there was none). */
+  data: Buffer;
+  errcode: number;
+  mediaId?: string;
+  /** On the fake's clock. */
+  at: number;
+}
+
+/** What one platform takes as an image upload. */
+export interface UploadRules {
+  /** File extensions taken for `type=image`, each with the type the bytes must have. */
+  imageTypes: Record<string, string>;
+  maxImageBytes: number;
+  /** A file of at most this many bytes is refused with 40006 (WeCom: "size must be more than 5 bytes"). */
+  tooSmallBytes?: number;
+}
+
 interface StoredMedia {
   data: Buffer;
   contentType: string;
@@ -56,7 +84,10 @@ export class TencentMedia {
   /** Every media/get call and PicUrl fetch, with its errcode (0 = the file was served). */
   readonly gets: MediaGetRecord[] = [];
   private readonly stored = new Map<string, StoredMedia>();
+  /** Every media/upload call, with its errcode. */
+  readonly uploads: UploadRecord[] = [];
   private readonly scripted: number[] = [];
+  private readonly scriptedUploads: number[] = [];
 
   constructor(private readonly opts: TencentMediaOptions) {}
 
@@ -76,6 +107,46 @@ export class TencentMedia {
   /** The next `n` media/get calls with a usable token answer `errcode`. */
   failNext(n: number, errcode: number): void {
     for (let i = 0; i < n; i++) this.scripted.push(errcode);
+  }
+
+  /** The next `n` uploads with a usable token answer `errcode`. */
+  failNextUploads(n: number, errcode: number): void {
+    for (let i = 0; i < n; i++) this.scriptedUploads.push(errcode);
+  }
+
+  /** A live upload (known and younger than the TTL): what an image message's media_id must name. */
+  find(mediaId: string): { data: Buffer; contentType: string } | undefined {
+    const m = this.live(mediaId);
+    return m && { data: m.data, contentType: m.contentType };
+  }
+
+  /**
+   * POST media/upload, once the fake has checked the token (`tokenError`, 0 when usable) and read the multipart body
+   * (`form`, undefined when it is not multipart): the new media id and its creation time, or the errcode. Checks in
+   * order: token, scripted failures, 40004 (type other than image: the fakes keep images only), 41005 (no `media`
+   * part), 44001 (empty file), 40006 (too small, where the platform says so), 40005 (file name extension or bytes
+   * not an image type the platform takes), 40009 (image too large).
+   */
+  upload(type: string, form: FormPart[] | undefined, tokenError: number, rules: UploadRules): { mediaId: string; createdAt: number } | number {
+    const part = form?.find((p) => p.name === 'media');
+    const record: UploadRecord = {
+      type,
+      ...(part?.filename === undefined ? {} : { filename: part.filename }),
+      ...(part?.params.filelength === undefined ? {} : { filelength: part.params.filelength }),
+      ...(part?.contentType === undefined ? {} : { contentType: part.contentType }),
+      data: part?.data ?? Buffer.alloc(0),
+      errcode: 0,
+      at: this.opts.now(),
+    };
+    this.uploads.push(record);
+    const errcode = tokenError || this.scriptedUploads.shift() || refusal(type, part, rules);
+    if (errcode) {
+      record.errcode = errcode;
+      return errcode;
+    }
+    const mediaId = this.add(part!.data, rules.imageTypes[extensionOf(part!.filename)]!);
+    record.mediaId = mediaId;
+    return { mediaId, createdAt: record.at };
   }
 
   /**
@@ -113,6 +184,31 @@ export class TencentMedia {
     const m = this.stored.get(mediaId);
     return m && this.opts.now() - m.createdAt < this.opts.ttl ? m : undefined;
   }
+}
+
+/** Why the platform refuses this upload, or 0. */
+function refusal(type: string, part: FormPart | undefined, rules: UploadRules): number {
+  if (type !== 'image') return 40004;
+  if (!part) return 41005;
+  if (part.data.length === 0) return 44001;
+  if (rules.tooSmallBytes !== undefined && part.data.length <= rules.tooSmallBytes) return 40006;
+  const expected = rules.imageTypes[extensionOf(part.filename)];
+  if (!expected || signatureType(part.data) !== expected) return 40005;
+  if (part.data.length > rules.maxImageBytes) return 40009;
+  return 0;
+}
+
+const extensionOf = (filename: string | undefined): string => /\.([A-Za-z0-9]+)$/.exec(filename ?? '')?.[1]?.toLowerCase() ?? '';
+
+/** The image type the bytes begin with (an independent check, not the gateway's own sniffing). */
+function signatureType(data: Buffer): string | undefined {
+  const hex = data.subarray(0, 4).toString('hex');
+  if (hex === '89504e47') return 'image/png';
+  if (hex.startsWith('ffd8ff')) return 'image/jpeg';
+  if (data.subarray(0, 4).toString('latin1') === 'GIF8') return 'image/gif';
+  if (data.subarray(0, 2).toString('latin1') === 'BM') return 'image/bmp';
+  if (data.subarray(0, 4).toString('latin1') === 'RIFF' && data.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  return undefined;
 }
 
 function fileAnswer(mediaId: string, m: StoredMedia): MediaFileAnswer {

@@ -340,3 +340,92 @@ describe('fake WeChat OA: API', () => {
     expect((await api(f, `/cgi-bin/message/custom/send?access_token=${token}`, { method: 'GET' })).json.errcode).toBe(43002);
   });
 });
+
+describe('fake WeChat OA: media/upload and image messages', () => {
+  // A PNG signature and a little more: the fake checks the bytes' type, it does not decode them.
+  const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(40, 3)]);
+  const WEBP = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 '), Buffer.alloc(20, 1)]);
+
+  /** An upload as curl -F or any HTTP client makes it (the platform's FormData, not the gateway's encoder). */
+  async function upload(f: FakeWechatMp, token: string, file?: { data: Buffer; filename: string; type?: string }, opts: { type?: string; field?: string } = {}) {
+    const form = new FormData();
+    if (file) form.append(opts.field ?? 'media', new Blob([file.data], { type: file.type ?? 'application/octet-stream' }), file.filename);
+    else form.append('other', 'x');
+    const res = await fetch(`${f.url}/cgi-bin/media/upload?access_token=${token}&type=${opts.type ?? 'image'}`, { method: 'POST', body: form });
+    return (await res.json()) as { errcode?: number; type?: string; media_id?: string; created_at?: unknown };
+  }
+
+  it('stores an image upload and answers {type, media_id, created_at}; media/get then serves it', async () => {
+    const f = await fake();
+    const token = await getToken(f);
+    const answer = await upload(f, token, { data: PNG, filename: 'photo.png', type: 'image/png' });
+    expect(answer).toEqual({ type: 'image', media_id: expect.stringMatching(/^[\w-]{20,}$/), created_at: f.now() });
+    expect(f.uploads).toEqual([expect.objectContaining({ type: 'image', filename: 'photo.png', contentType: 'image/png', errcode: 0, mediaId: answer.media_id })]);
+    expect(f.uploads[0]!.data.equals(PNG)).toBe(true);
+    const served = await fetch(`${f.url}/cgi-bin/media/get?access_token=${token}&media_id=${answer.media_id}`);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await served.arrayBuffer()).equals(PNG)).toBe(true);
+  });
+
+  it('refuses what WeChat refuses: token, type, missing or empty media, file type, size; scripted failures first', async () => {
+    const f = await fake();
+    const token = await getToken(f);
+    const png = { data: PNG, filename: 'a.png' };
+    expect((await upload(f, '', png)).errcode).toBe(41001);
+    expect((await upload(f, 'nope', png)).errcode).toBe(40014);
+    expect((await upload(f, token, png, { type: 'sticker' })).errcode).toBe(40004);
+    expect((await upload(f, token, png, { field: 'file' })).errcode).toBe(41005);
+    expect((await upload(f, token)).errcode).toBe(41005);
+    expect((await upload(f, token, { data: Buffer.alloc(0), filename: 'a.png' })).errcode).toBe(44001);
+    expect((await upload(f, token, { data: PNG, filename: 'a.txt' })).errcode).toBe(40005);
+    expect((await upload(f, token, { data: WEBP, filename: 'a.webp' })).errcode).toBe(40005);
+    expect((await upload(f, token, { data: WEBP, filename: 'a.png' })).errcode).toBe(40005);
+    expect((await upload(f, token, { data: Buffer.concat([PNG, Buffer.alloc(10 * 1024 * 1024)]), filename: 'a.png' })).errcode).toBe(40009);
+    f.failNextUploads(1, -1);
+    expect((await upload(f, token, png)).errcode).toBe(-1);
+    expect((await upload(f, token, { data: Buffer.from('GIF89a.....'), filename: 'b.gif' })).errcode).toBeUndefined();
+    expect((await upload(f, token, { data: Buffer.from('BM..........'), filename: 'c.bmp' })).errcode).toBeUndefined();
+    expect(f.uploads.map((u) => u.errcode)).toEqual([41001, 40014, 40004, 41005, 41005, 44001, 40005, 40005, 40005, 40009, -1, 0, 0]);
+    expect(f.counters.uploads).toBe(13);
+  });
+
+  it('48001 for an account without upload permission', async () => {
+    const f = await fake({ permissions: { uploadMedia: false } });
+    expect((await upload(f, await getToken(f), { data: PNG, filename: 'a.png' })).errcode).toBe(48001);
+  });
+
+  it('a 客服 image message needs a live upload (40007 otherwise); received() describes it, receivedImages() has its bytes', async () => {
+    const dev = await devServer();
+    const f = await fake({ gatewayUrl: dev.url });
+    const token = await getToken(f);
+    await f.push(USER, { type: 'text', content: 'a picture please' });
+    const { media_id } = await upload(f, token, { data: PNG, filename: 'a.png' });
+    const sendImage = async (mediaId: unknown, withToken = token) =>
+      (await api(f, `/cgi-bin/message/custom/send?access_token=${withToken}`, { json: { touser: USER, msgtype: 'image', image: { media_id: mediaId } } })).json.errcode;
+    expect(await sendImage('not-an-upload')).toBe(40007);
+    expect(await sendImage(undefined)).toBe(41006);
+    expect(await sendImage(media_id)).toBe(0);
+    expect(f.received(USER)).toEqual([`[image ${PNG.length} bytes image/png]`]);
+    expect(f.receivedImages(USER)).toEqual([{ mediaId: media_id, data: PNG, contentType: 'image/png' }]);
+    // WeChat keeps the upload 3 days.
+    f.advanceTime(3 * 86_400);
+    expect(await sendImage(media_id, await getToken(f))).toBe(40007);
+  });
+
+  it('a passive image reply must name a live upload: the user sees it (reply.image), else replyError', async () => {
+    let mediaId = 'unknown';
+    const dev = await devServer((r) => {
+      const inbound = fieldsOf(r.body);
+      return {
+        body: `<xml><ToUserName><![CDATA[${inbound.FromUserName}]]></ToUserName><FromUserName><![CDATA[${inbound.ToUserName}]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[image]]></MsgType><Image><MediaId><![CDATA[${mediaId}]]></MediaId></Image></xml>`,
+      };
+    });
+    const f = await fake({ gatewayUrl: dev.url });
+    const bad = await f.push(USER, { type: 'text', content: 'x' });
+    expect(bad.replyError).toMatch(/MediaId is not a live upload/);
+    mediaId = (await upload(f, await getToken(f), { data: PNG, filename: 'a.png' })).media_id ?? '';
+    const good = await f.push(USER, { type: 'text', content: 'y' });
+    expect(good.replyError).toBeUndefined();
+    expect(good.reply?.image).toEqual({ mediaId, data: PNG, contentType: 'image/png' });
+  });
+});

@@ -12,7 +12,10 @@ export class EchoAgent implements Agent {
   ) {}
 
   async run(request: AgentRequest): Promise<AgentReply> {
-    return { text: this.profile.prefix + request.message.content, format: 'text' };
+    const reply: AgentReply = { text: this.profile.prefix + request.message.content, format: 'text' };
+    // With `images: true` the gateway hands over the user's images; they go back with the echo.
+    const images = request.images?.map((i) => ({ data: i.data.toString('base64'), mimeType: i.mimeType }));
+    return images?.length ? { ...reply, images } : reply;
   }
 }
 

@@ -4,6 +4,7 @@ import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
 import { serverSentEvents } from '../../core/server-sent-events.js';
 import { signatureHeaders } from '../../core/signature.js';
+import { parseReplyImages } from '../reply-images.js';
 import { undiciFetch } from '../undici-fetch.js';
 
 /** The JSON body POSTed to the agent service. */
@@ -127,8 +128,7 @@ async function readStreamedReply(body: ReadableStream<Uint8Array>, onText: ((tex
       const message = typeof fields.message === 'string' ? fields.message : 'no message';
       throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} reported an error: ${snippet(message)}`, { retryable: fields.retryable !== false });
     } else {
-      if (text.trim() === '') throw invalid(url, 'the stream finished without any text');
-      return { text, format: replyFormat(fields.format, url), ...usageOf(fields.usage) };
+      return answer(text, fields, url, 'the stream finished without any text or images');
     }
   }
   throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} ended its stream before the "done" event`, { retryable: true });
@@ -165,9 +165,16 @@ function parseReply(contentType: string, text: string, url: string): AgentReply 
     throw invalid(url, `the body is not valid JSON (${describeError(err)})`);
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid(url, 'expected a JSON object {"reply": "..."}');
-  const { reply, format, usage } = parsed as { reply?: unknown; format?: unknown; usage?: unknown };
-  if (typeof reply !== 'string' || reply.trim() === '') throw invalid(url, 'the JSON has no non-empty string "reply"');
-  return { text: reply, format: replyFormat(format, url), ...usageOf(usage) };
+  const { reply } = parsed as { reply?: unknown };
+  if (reply !== undefined && typeof reply !== 'string') throw invalid(url, '"reply" must be a string');
+  return answer(reply ?? '', parsed as Record<string, unknown>, url, 'the JSON has neither a non-empty string "reply" nor "images"');
+}
+
+/** The reply from its text and the answer's other fields (`format`, `images`, `usage`); it needs text or an image. */
+function answer(text: string, fields: Record<string, unknown>, url: string, empty: string): AgentReply {
+  const images = parseReplyImages(fields.images, `agent at ${url} sent an invalid reply`);
+  if (text.trim() === '' && images.length === 0) throw invalid(url, empty);
+  return { text, format: replyFormat(fields.format, url), ...(images.length > 0 ? { images } : {}), ...usageOf(fields.usage) };
 }
 
 function invalid(url: string, why: string): CocoError {

@@ -1,6 +1,7 @@
 import type { HttpInstance, HttpRequestOptions } from '@larksuiteoapi/node-sdk';
 import type { Clock } from '../../core/clock.js';
 import { CocoError, describeError } from '../../core/errors.js';
+import { imageFileName, mediaType } from '../../core/media.js';
 
 /**
  * The HTTP side of Feishu/Lark: an `HttpInstance` (fetch, with our timeout) that the official SDK's
@@ -48,16 +49,20 @@ export class FeishuHttp implements HttpInstance {
       if (value === undefined || value === null) continue;
       for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(v));
     }
+    // Lower-case names: the SDK's "Content-Type" of uploads must replace our default, not join it.
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-    for (const [key, value] of Object.entries(opts.headers ?? {})) if (value !== undefined && value !== null) headers[key] = String(value);
+    for (const [key, value] of Object.entries(opts.headers ?? {})) if (value !== undefined && value !== null) headers[key.toLowerCase()] = String(value);
     const method = (opts.method ?? 'GET').toUpperCase();
     const hasBody = opts.data !== undefined && method !== 'GET' && method !== 'HEAD';
+    const multipart = hasBody && /^multipart\/form-data/i.test(headers['content-type'] ?? '') && isFields(opts.data);
+    // fetch writes the multipart Content-Type itself, with the boundary it chose.
+    if (multipart) delete headers['content-type'];
     let res: Response;
     try {
       res = await fetch(url, {
         method,
         headers,
-        body: hasBody ? (typeof opts.data === 'string' ? opts.data : JSON.stringify(opts.data)) : undefined,
+        body: multipart ? formData(opts.data as Fields) : hasBody ? (typeof opts.data === 'string' ? opts.data : JSON.stringify(opts.data)) : undefined,
         signal: AbortSignal.timeout(Math.min(opts.timeout ?? this.timeoutMs, this.timeoutMs)),
       });
     } catch (err) {
@@ -80,6 +85,10 @@ export class FeishuHttp implements HttpInstance {
         typeof envelope.msg === 'string' ? envelope.msg : '',
         Number.isFinite(reset) && reset >= 0 ? reset : undefined,
       );
+    }
+    // The SDK hands back only `data` of an upload's answer: a refusal in a 200 would read as "no key".
+    if (multipart && typeof envelope.code === 'number' && envelope.code !== 0) {
+      throw new FeishuApiError(url.pathname, res.status, envelope.code, typeof envelope.msg === 'string' ? envelope.msg : '');
     }
     this.observe?.(url.pathname, body);
     if (opts.$return_headers) return { data: body, headers: Object.fromEntries(res.headers) } as R;
@@ -107,6 +116,30 @@ export class FeishuHttp implements HttpInstance {
   patch<T = any, R = T, D = any>(url: string, data?: D, opts?: HttpRequestOptions<D>): Promise<R> {
     return this.request<T, R, D>({ ...opts, url, data, method: 'PATCH' });
   }
+}
+
+/** The fields of a multipart request as the SDK passes them: text, or file bytes. */
+type Fields = Record<string, unknown>;
+
+function isFields(data: unknown): data is Fields {
+  return typeof data === 'object' && data !== null && !Buffer.isBuffer(data) && !(data instanceof Blob);
+}
+
+/**
+ * A multipart body from the SDK's fields. Bytes become a file part (Feishu refuses an `image` sent
+ * as a plain field), named and typed from their content; other values are text fields.
+ */
+export function formData(fields: Fields): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined || value === null) continue;
+    if (value instanceof Blob) form.append(name, value);
+    else if (value instanceof Uint8Array) {
+      const type = mediaType(Buffer.from(value.buffer, value.byteOffset, value.byteLength), undefined);
+      form.append(name, new Blob([new Uint8Array(value)], { type }), type.startsWith('image/') ? imageFileName(type) : name);
+    } else form.append(name, String(value));
+  }
+  return form;
 }
 
 /** Renew this long before the platform says a token expires (the official SDKs use 3 minutes too). */
@@ -254,6 +287,14 @@ const PERMANENT: Record<number, string> = {
   230006: 'the bot capability is not enabled for the app',
   230025: 'message content too long',
   99992402: 'a request field failed validation',
+  // Image upload (im/v1/images), from its documented error table.
+  234001: 'the upload was refused as an invalid request',
+  234002: 'the upload was not authorized',
+  234006: 'the image is over Feishu\'s 10 MB limit',
+  234007: 'the bot capability is not enabled for the app',
+  234010: 'the image is empty',
+  234011: 'Feishu cannot read the image format',
+  99991672: 'the app lacks an API permission (im:message:send_as_bot to send, im:resource to upload images): enable it and publish a version',
 };
 
 /** The CocoError `send()` throws for a failed API call: retryable unless Feishu said it never will work. */

@@ -2,15 +2,16 @@ import type { Client } from '@larksuiteoapi/node-sdk';
 import { Channel, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError, isCocoError } from '../../core/errors.js';
-import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { typingIndicator } from '../shared/typing.js';
 import { FeishuApiError, FeishuHttp, feishuTokensFor, fetchBotInfo, isRateLimited, sendError, TOKEN_INVALID, type FeishuTokens } from './api.js';
 import { feishuBaseUrl, type FeishuChannelConfig } from './config.js';
-import { chunkUuid, createMessageBody, renderMessages, replyMessageBody, type FeishuMessageBody } from './format.js';
+import { chunkUuid, createMessageBody, imageMessage, renderMessages, replyMessageBody, type FeishuMessageBody } from './format.js';
 import { LongConnection, sdkLogger, type LarkSdk } from './long-connection.js';
 import { parseLarkEvent, shouldAnswer, toChatMessage, type BotIdentity, type FeishuReplyMeta } from './parse.js';
 import { FeishuReactions, TYPING_EMOJI } from './reaction.js';
+import { loadFeishuReplyImage } from './reply-image.js';
 import { openLarkWebhook, type LarkHeaders } from './webhook-crypto.js';
 
 /** Feishu allows 5 messages per second into one chat (per user, and per group shared by its bots). */
@@ -26,6 +27,8 @@ const BUCKET_RATE = CHAT_QPS * 0.9;
 const MAX_INLINE_WAIT_MS = 15_000;
 /** Buckets of chats quiet this long are forgotten (they would be full again anyway). */
 const BUCKET_IDLE_MS = 10_000;
+/** Uploaded image keys kept for retries of their message, at most (each is a short string). */
+const MAX_PENDING_IMAGE_KEYS = 1_000;
 
 let sdkModule: Promise<LarkSdk> | undefined;
 /** The SDK takes ~250 ms to load: only gateways with a Feishu entry pay for it. */
@@ -53,6 +56,10 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
   private connection?: LongConnection;
   private readonly webhook: TransportStatus = { kind: 'webhook', state: 'listening', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
   private readonly buckets = new Map<string, { bucket: TokenBucket; usedAt: number }>();
+  /** Image keys uploaded for chunks whose message failed retryably, by idempotency key (oldest dropped first). */
+  private readonly pendingImageKeys = new Map<string, string>();
+  /** Ends reply-image downloads when the channel stops. */
+  private readonly lifetime = new AbortController();
   private stopped = false;
 
   private get settings(): FeishuChannelConfig {
@@ -108,6 +115,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
 
   override async stop(): Promise<void> {
     this.stopped = true;
+    this.lifetime.abort(new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', 'feishu channel stopped', { retryable: true }));
     await this.connection?.stop();
   }
 
@@ -214,6 +222,11 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     const target: Target = context.isGroup
       ? { kind: 'reply', chatId, messageId: typeof meta.messageId === 'string' ? meta.messageId : context.inReplyTo, inThread: meta.replyInThread === true }
       : { kind: 'create', chatId };
+    if (reply.image) {
+      // An image chunk is the image alone: a Feishu image message has no caption, and the alt text is often empty.
+      const messageId = await this.sendImage(reply.image, target, context.idempotencyKey);
+      return messageId ? { platformMessageId: messageId } : {};
+    }
     let last: string | undefined;
     for (const [i, body] of renderMessages(reply.text, reply.format).entries()) {
       last = (await this.deliver(target, body, chunkUuid(context.idempotencyKey, i))) ?? last;
@@ -221,26 +234,77 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     return last ? { platformMessageId: last } : {};
   }
 
+  /**
+   * An image chunk: its bytes loaded and checked, uploaded (`POST /open-apis/im/v1/images`), then sent
+   * as an image message where a text reply would go. The upload is not idempotent, the message is
+   * (its uuid): a retry may upload again but never shows a second image. An image_key whose message
+   * failed is kept for the retry, so a rate-limited send does not upload the same bytes again.
+   */
+  private async sendImage(image: ReplyImage, target: Target, idempotencyKey: string): Promise<string | undefined> {
+    const imageKey = this.pendingImageKeys.get(idempotencyKey) ?? (await this.uploadReplyImage(image, target.chatId));
+    try {
+      const messageId = await this.deliver(target, imageMessage(imageKey), chunkUuid(idempotencyKey, 0));
+      this.pendingImageKeys.delete(idempotencyKey);
+      this.ctx.log.debug({ chat: target.chatId, imageKey, msgId: messageId }, 'feishu image sent');
+      return messageId;
+    } catch (err) {
+      this.rememberImageKey(idempotencyKey, imageKey, err);
+      throw err;
+    }
+  }
+
+  /** Keeps an uploaded image's key for the outbox's next try of the same chunk; a final failure needs none. */
+  private rememberImageKey(idempotencyKey: string, imageKey: string, err: unknown): void {
+    this.pendingImageKeys.delete(idempotencyKey);
+    if (isCocoError(err) && !err.retryable) return;
+    if (this.pendingImageKeys.size >= MAX_PENDING_IMAGE_KEYS) this.pendingImageKeys.delete(this.pendingImageKeys.keys().next().value!);
+    this.pendingImageKeys.set(idempotencyKey, imageKey);
+  }
+
+  /** The reply image loaded, checked and uploaded (`POST /open-apis/im/v1/images`, image_type message) → its image_key. */
+  private async uploadReplyImage(image: ReplyImage, chatId: string): Promise<string> {
+    const content = await loadFeishuReplyImage(image, { clock: this.ctx.clock, signal: this.lifetime.signal });
+    const client = this.client!;
+    const imageKey = await this.callApi(chatId, { pace: false }, async (auth) => {
+      const answer = await client.im.image.create({ data: { image_type: 'message', image: content.data } }, auth);
+      const key = answer?.image_key;
+      if (typeof key !== 'string' || key === '') throw new FeishuApiError('/open-apis/im/v1/images', 200, undefined, 'the answer has no image_key');
+      return key;
+    });
+    // Size and type only: never the bytes, nor where they came from (a URL may be signed).
+    this.ctx.log.debug({ chat: chatId, bytes: content.data.length, mimeType: content.mimeType, imageKey }, 'feishu image uploaded');
+    return imageKey;
+  }
+
   /** One message: paced per chat, the token refreshed once if refused, rate limits waited out. */
-  private async deliver(target: Target, body: FeishuMessageBody, uuid: string): Promise<string | undefined> {
+  private deliver(target: Target, body: FeishuMessageBody, uuid: string): Promise<string | undefined> {
+    const client = this.client!;
+    return this.callApi(target.chatId, { pace: true }, async (auth) => {
+      const answer: { code?: number; msg?: string; data?: { message_id?: string } } =
+        target.kind === 'reply'
+          ? await client.im.message.reply({ path: { message_id: target.messageId }, data: replyMessageBody(body, uuid, target.inThread) }, auth)
+          : await client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: createMessageBody(target.chatId, body, uuid) }, auth);
+      if (answer.code !== undefined && answer.code !== 0) throw new FeishuApiError(target.kind === 'reply' ? 'im/v1/messages/:message_id/reply' : 'im/v1/messages', 200, answer.code, answer.msg ?? '');
+      return answer.data?.message_id;
+    });
+  }
+
+  /**
+   * One API call for a chat's reply, with the tenant token: paced per chat when it posts a message,
+   * the token refreshed once if refused, rate limits waited out up to MAX_INLINE_WAIT_MS; anything
+   * else thrown as a send error (retryable unless Feishu said it never will work).
+   */
+  private async callApi<T>(chatId: string, opts: { pace: boolean }, call: (auth: ReturnType<LarkSdk['withTenantToken']>) => Promise<T>): Promise<T> {
     const { clock } = this.ctx;
     const sdk = this.sdk!;
-    const client = this.client!;
     let stale: string | undefined;
     let refreshed = false;
     let waited = 0;
     for (;;) {
-      await this.pace(target.chatId);
+      if (opts.pace) await this.pace(chatId);
       const token = await this.tokens!.token(stale);
-      const auth = sdk.withTenantToken(token);
-      let answer: { code?: number; msg?: string; data?: { message_id?: string } };
       try {
-        answer =
-          target.kind === 'reply'
-            ? await client.im.message.reply({ path: { message_id: target.messageId }, data: replyMessageBody(body, uuid, target.inThread) }, auth)
-            : await client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: createMessageBody(target.chatId, body, uuid) }, auth);
-        if (answer.code !== undefined && answer.code !== 0) throw new FeishuApiError(target.kind === 'reply' ? 'im/v1/messages/:message_id/reply' : 'im/v1/messages', 200, answer.code, answer.msg ?? '');
-        return answer.data?.message_id;
+        return await call(sdk.withTenantToken(token));
       } catch (err) {
         if (!(err instanceof FeishuApiError)) throw sendError(err);
         if (err.code !== undefined && TOKEN_INVALID.has(err.code) && !refreshed) {
@@ -252,7 +316,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
           // Feishu says when the limit lets the next request through; a little spread keeps chats from retrying in step.
           const wait = (err.resetSeconds ?? 1) * 1000 + Math.round(Math.random() * 250);
           if (waited + wait > MAX_INLINE_WAIT_MS) throw sendError(err, wait);
-          this.ctx.log.debug({ chat: target.chatId, waitMs: wait, code: err.code }, 'feishu rate limit; waiting');
+          this.ctx.log.debug({ chat: chatId, waitMs: wait, code: err.code }, 'feishu rate limit; waiting');
           waited += wait;
           await clock.sleep(wait);
           continue;

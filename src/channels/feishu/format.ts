@@ -15,8 +15,13 @@ export type FeishuMsgType = 'text' | 'interactive';
 
 /** What goes into the send/reply request besides the addressing: `content` is already a JSON string. */
 export interface FeishuMessageBody {
-  msg_type: FeishuMsgType;
+  msg_type: FeishuMsgType | 'image';
   content: string;
+}
+
+/** An image message: the `image_key` an upload (`POST /open-apis/im/v1/images`, image_type message) handed out. */
+export function imageMessage(imageKey: string): FeishuMessageBody {
+  return { msg_type: 'image', content: JSON.stringify({ image_key: imageKey }) };
 }
 
 /** Request-body limits the platform enforces: text 150 KB, card (and post) 30 KB. Decimal KB, the smaller reading. */

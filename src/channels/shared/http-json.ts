@@ -28,6 +28,14 @@ export function postJson(url: string, body: unknown, opts: JsonCallOptions): Pro
   return call(url, 'POST', opts, JSON.stringify(body));
 }
 
+/**
+ * POSTs a body that is not JSON (a multipart upload; its Content-Type in `opts.headers`) and parses
+ * the JSON answer; same errors and timeouts as `postJson`.
+ */
+export function postForJson(url: string, body: Buffer, opts: JsonCallOptions): Promise<JsonAnswer> {
+  return call(url, 'POST', opts, body);
+}
+
 /** GETs `url` and parses the JSON answer; same errors and timeouts as `postJson`. */
 export function getJson(url: string, opts: JsonCallOptions): Promise<JsonAnswer> {
   return call(url, 'GET', opts);
@@ -56,13 +64,13 @@ export async function postJsonText(url: string, body: string, opts: JsonCallOpti
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
-async function exchange(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string) {
+async function exchange(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string | Buffer) {
   const { request, pool } = await undici();
   const headers = body === undefined ? opts.headers : { 'content-type': 'application/json', ...opts.headers };
   return request(url, { method, headers, body, dispatcher: pool, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, signal: opts.signal });
 }
 
-async function call(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string): Promise<JsonAnswer> {
+async function call(url: string, method: 'GET' | 'POST', opts: JsonCallOptions, body?: string | Buffer): Promise<JsonAnswer> {
   const res = await exchange(url, method, opts, body);
   const text = await res.body.text();
   if (text.trim() === '') return { status: res.statusCode, json: undefined };

@@ -11,6 +11,8 @@ export interface CallbackPayload {
   text: string;
   format: 'text' | 'markdown';
   chunk: { index: number; count: number };
+  /** An image chunk: its URL (or data: URL); `text` is its alt text. */
+  image?: { url: string };
   /** The chunk's event id in the SSE feed: the same number a stream client sees. */
   seq: number;
 }

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { Channel, type ChannelContext, type FeedDelivery, type FeedEvent, type ReplyPreview } from '../../core/channel.js';
 import { CocoError } from '../../core/errors.js';
-import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { sha256 } from '../../core/hash.js';
 import type { RateDecision, RateLimiter } from '../../core/rate-limiter.js';
 import { postCallback, type CallbackTarget } from './callback.js';
@@ -15,6 +15,8 @@ export interface WebApiReply {
   text: string;
   format: 'text' | 'markdown';
   chunk: { index: number; count: number };
+  /** An image chunk: where to show it from (the agent's URL, or a data: URL of its bytes); `text` is its alt text. */
+  image?: { url: string };
 }
 
 /**
@@ -98,7 +100,8 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     // The feed entry is kept when the callback fails: the outbox's retry appends nothing new and posts again.
     if (this.callback) {
       const { messageId, text, format, chunk } = payload;
-      const body = { messageId, userId, conversationId: context.conversationId, text, format, chunk, seq };
+      const image = 'image' in payload ? { image: payload.image } : {};
+      const body = { messageId, userId, conversationId: context.conversationId, text, format, chunk, ...image, seq };
       await postCallback(this.callback, body, context.idempotencyKey, this.ctx.clock.now());
     }
     return { platformMessageId: String(seq) };
@@ -154,12 +157,19 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
 
 /** What the feed keeps of a reply chunk (WebApiReply without its seq). */
 function feedPayload(reply: OutgoingMessage, userId: string, context: SendContext) {
-  return { messageId: context.messageId, userId, text: reply.text, format: reply.format, chunk: context.chunk };
+  const payload = { messageId: context.messageId, userId, text: reply.text, format: reply.format, chunk: context.chunk };
+  return reply.image ? { ...payload, image: { url: imageUrl(reply.image) } } : payload;
+}
+
+/** A browser shows either as an <img src>: no upload step, and nothing for the gateway to serve later. */
+function imageUrl(image: ReplyImage): string {
+  return 'url' in image ? image.url : `data:${image.mimeType};base64,${image.data}`;
 }
 
 function toReply(event: FeedEvent): WebApiReply {
   const p = event.payload as Omit<WebApiReply, 'seq'>;
-  return { seq: event.seq, messageId: p.messageId, text: p.text, format: p.format, chunk: p.chunk };
+  const reply = { seq: event.seq, messageId: p.messageId, text: p.text, format: p.format, chunk: p.chunk };
+  return p.image ? { ...reply, image: p.image } : reply;
 }
 
 function previewEvent(conversationId: string): string {

@@ -13,7 +13,7 @@ export const webApiChannel = defineChannel({
   description:
     'HTTP API for your own apps: POST a message, get the reply in the response (?wait=true), from a per-user SSE stream, or as a signed POST to your callback URL.',
   configSchema: webApiConfigSchema,
-  capabilities: { receives: ['text', 'image'], markdown: true, streaming: true, typing: false, webhook: false },
+  capabilities: { receives: ['text', 'image'], markdown: true, sendsImages: true, streaming: true, typing: false, webhook: false },
   create: (ctx) => new WebApiChannel(ctx),
   routes: registerWebApiRoutes,
   // Images come inline with the message (`images`), so reading one is decoding it.

@@ -70,7 +70,7 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
         messageId: accepted.messageId,
         duplicate: accepted.duplicate,
         status: 'answered',
-        reply: { text: replies.map((r) => r.text).join(''), format: replies[0]?.format ?? 'text' },
+        reply: joinedReply(replies),
       });
     });
 
@@ -264,4 +264,12 @@ export async function streamReplies(channel: WebApiChannel, userId: string, from
   }
   unwatch();
   res.end();
+}
+
+/** The `?wait=true` answer: the text chunks joined, and the images, if any. */
+function joinedReply(replies: WebApiReply[]): { text: string; format: 'text' | 'markdown'; images?: { url: string; alt?: string }[] } {
+  const texts = replies.filter((r) => !r.image);
+  const images = replies.flatMap((r) => (r.image ? [r.text ? { url: r.image.url, alt: r.text } : { url: r.image.url }] : []));
+  const reply = { text: texts.map((r) => r.text).join(''), format: texts[0]?.format ?? 'text' };
+  return images.length > 0 ? { ...reply, images } : reply;
 }

@@ -45,12 +45,44 @@ export interface IlinkUpdates {
   longPollMs?: number;
 }
 
-export interface SendMessageBody {
+/** Who a sendmessage goes to, and the message it answers. */
+export interface SendTarget {
   to: string;
   clientId: string;
-  text: string;
   contextToken: string;
 }
+
+export interface SendMessageBody extends SendTarget {
+  text: string;
+}
+
+/** A file on WeChat's CDN, as an item's `media` names it. */
+export interface CdnMedia {
+  encrypt_query_param: string;
+  /** base64 of the key's 32 hex digits, as the official plugin sends it. */
+  aes_key: string;
+  /** 1: AES-128-ECB. */
+  encrypt_type: 1;
+}
+
+/** What `getuploadurl` is told about a file before it is uploaded. */
+export interface UploadDeclaration {
+  /** Random, 32 hex digits; repeated in the upload URL. */
+  filekey: string;
+  /** 1 image, 2 video, 3 file, 4 voice. */
+  mediaType: 1 | 2 | 3 | 4;
+  to: string;
+  /** Plaintext size and md5 (hex). */
+  rawsize: number;
+  rawfilemd5: string;
+  /** Ciphertext size (AES-128-ECB with PKCS#7 padding). */
+  filesize: number;
+  /** The AES key as 32 hex digits. */
+  aeskeyHex: string;
+}
+
+/** Where to POST the ciphertext: a parameter for `{cdn}/upload`, or a whole URL iLink built. */
+export type UploadTarget = { uploadParam: string } | { uploadFullUrl: string };
 
 export class IlinkApi {
   constructor(private readonly opts: IlinkApiOptions) {}
@@ -72,6 +104,35 @@ export class IlinkApi {
 
   /** One text item to a user, answering the message that issued `contextToken`. */
   async sendText(m: SendMessageBody): Promise<void> {
+    await this.sendItem(m, { type: 1, text_item: { text: m.text } });
+  }
+
+  /** One image item naming a file uploaded to the CDN; `mid_size` is its ciphertext size, as the plugin sends it. */
+  async sendImage(target: SendTarget, media: CdnMedia, ciphertextSize: number): Promise<void> {
+    await this.sendItem(target, { type: 2, image_item: { media, mid_size: ciphertextSize } });
+  }
+
+  /** Declares a file to upload (no thumbnail) and learns where its ciphertext goes. */
+  async getUploadUrl(d: UploadDeclaration): Promise<UploadTarget> {
+    const body = await this.post('ilink/bot/getuploadurl', {
+      filekey: d.filekey,
+      media_type: d.mediaType,
+      to_user_id: d.to,
+      rawsize: d.rawsize,
+      rawfilemd5: d.rawfilemd5,
+      filesize: d.filesize,
+      no_need_thumb: true,
+      aeskey: d.aeskeyHex,
+    });
+    // Newer servers build the whole URL; the plugin prefers it when both are there.
+    const full = typeof body.upload_full_url === 'string' ? body.upload_full_url.trim() : '';
+    if (full) return { uploadFullUrl: full };
+    if (typeof body.upload_param === 'string' && body.upload_param !== '') return { uploadParam: body.upload_param };
+    throw new IlinkError('getuploadurl answered without upload_param or upload_full_url', 'malformed');
+  }
+
+  /** sendmessage takes exactly one item per message. */
+  private async sendItem(m: SendTarget, item: Record<string, unknown>): Promise<void> {
     await this.post('ilink/bot/sendmessage', {
       msg: {
         from_user_id: '',
@@ -79,7 +140,7 @@ export class IlinkApi {
         client_id: m.clientId,
         message_type: 2, // BOT
         message_state: 2, // FINISH
-        item_list: [{ type: 1, text_item: { text: m.text } }],
+        item_list: [item],
         context_token: m.contextToken,
       },
     });
@@ -152,7 +213,7 @@ export class IlinkApi {
 }
 
 /** Runs the HTTP call, turning transport errors into IlinkErrors. */
-async function guard(call: () => Promise<JsonAnswer>, timeoutMs: number): Promise<JsonAnswer> {
+export async function guard<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
   try {
     return await call();
   } catch (err) {

@@ -1,16 +1,27 @@
 import { Channel, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
-import { CocoError, describeError } from '../../core/errors.js';
+import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { sha256Hex } from '../../core/hash.js';
-import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { MAX_IMAGE_BYTES } from '../../core/media.js';
+import { loadChannelImage, type ImageRules } from '../shared/reply-image.js';
+import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { typingIndicator } from '../shared/typing.js';
-import { CONTEXT_TOKEN_REFUSED, IlinkApi, IlinkError, SESSION_EXPIRED } from './api.js';
+import { CONTEXT_TOKEN_REFUSED, IlinkApi, IlinkError, SESSION_EXPIRED, type SendTarget } from './api.js';
 import type { IlinkChannelConfig } from './config.js';
 import { parseUpdate, toChatMessage, type IlinkInbound, type IlinkReplyMeta } from './parse.js';
 import { IlinkPoller } from './poller.js';
+import { uploadImage, type UploadedImage } from './upload.js';
 
 /** Newest context tokens remembered, one per user (bounded). */
 const TOKENS_KEPT = 10_000;
+/** The picture formats WeChat chats show; the others (bmp, svg…) are refused rather than sent as a broken image. */
+const ILINK_IMAGES: ImageRules = {
+  channel: 'wechat_ilink',
+  platform: 'WeChat',
+  types: new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']),
+  typeNames: 'png, jpeg, gif or webp',
+  maxBytes: MAX_IMAGE_BYTES,
+};
 
 /**
  * Personal WeChat through the official iLink bot API: the `getupdates` long poll in (its cursor kept
@@ -24,6 +35,9 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
   private poller?: IlinkPoller;
   private stopped = false;
   private showTyping = false;
+  private cdnBaseUrl = '';
+  /** Aborts reply-image downloads and uploads under way when the channel stops. */
+  private readonly stopping = new AbortController();
   /** The newest context token each user's messages carried: tried when a message's own token is refused. */
   private readonly latestToken = new Map<string, string>();
 
@@ -36,6 +50,7 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
       );
     }
     this.showTyping = config.show_typing;
+    this.cdnBaseUrl = config.cdn_base_url;
     this.api = new IlinkApi({
       baseUrl: config.base_url,
       token: config.bot_token,
@@ -58,6 +73,7 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
   override async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopping.abort();
     await this.poller?.stop();
     await this.api?.notify('stop').catch(() => undefined);
   }
@@ -132,8 +148,14 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
     if (!first) throw sendError('no context_token for this user: iLink delivers replies only to a message of theirs', false);
     // The same client_id for every try of this chunk, in case iLink drops repeats.
     const clientId = `cococat-${sha256Hex(context.idempotencyKey).slice(0, 32)}`;
-    const attempt = (contextToken: string) => api.sendText({ to: userId, clientId, text: reply.text, contextToken });
     try {
+      // An image is uploaded before its message, once per try: a failed upload sends nothing. Its alt text is not
+      // sent, WeChat images have no caption.
+      const image = reply.image ? await this.uploadReplyImage(api, reply.image, userId) : undefined;
+      const attempt = (contextToken: string) => {
+        const target: SendTarget = { to: userId, clientId, contextToken };
+        return image ? api.sendImage(target, image.media, image.ciphertextSize) : api.sendText({ ...target, text: reply.text });
+      };
       await attempt(first).catch((err: unknown) => {
         // A refused token may be only this message's: the user's newer message brought another.
         if (newest && newest !== first && isCode(err, CONTEXT_TOKEN_REFUSED)) return attempt(newest);
@@ -145,12 +167,23 @@ export class IlinkChannel extends Channel<IlinkChannelConfig> {
     }
     return {};
   }
+
+  /** The reply image's bytes, checked against what WeChat shows, on the CDN for the user they go to. */
+  private async uploadReplyImage(api: IlinkApi, image: ReplyImage, userId: string): Promise<UploadedImage> {
+    const { data, mimeType } = await loadChannelImage(image, ILINK_IMAGES, { clock: this.ctx.clock, signal: this.stopping.signal });
+    const uploaded = await uploadImage(api, { cdnBaseUrl: this.cdnBaseUrl, to: userId, data, signal: this.stopping.signal });
+    this.ctx.log.debug({ bytes: data.length, mimeType }, 'wechat_ilink reply image uploaded');
+    return uploaded;
+  }
+
 }
 
 const isCode = (err: unknown, code: number): boolean => err instanceof IlinkError && err.kind === 'api' && err.code === code;
 
-/** How the outbox treats a failed sendmessage. */
+/** How the outbox treats a failed sendmessage, getuploadurl or CDN upload. */
 function classify(err: unknown): CocoError {
+  // Already judged (a refused or unloadable reply image).
+  if (isCocoError(err) && err.code === 'COCO_ERR_CHANNEL_SEND') return err;
   if (!(err instanceof IlinkError)) return sendError(describeError(err), true, 2_000, err);
   switch (err.kind) {
     case 'api':

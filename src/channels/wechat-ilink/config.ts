@@ -3,7 +3,7 @@ import { secret } from '../../config/schema.js';
 
 /** The iLink bot API's public address (protocols: personal WeChat, iLink). */
 export const ILINK_BASE_URL = 'https://ilinkai.weixin.qq.com/';
-/** Where media users send are downloaded from (`{cdn}/download?encrypted_query_param=…`). */
+/** Where media users send are downloaded from (`{cdn}/download?encrypted_query_param=…`) and reply images uploaded to (`{cdn}/upload?…`). */
 export const ILINK_CDN_BASE_URL = 'https://novac2c.cdn.weixin.qq.com/c2c';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -39,7 +39,7 @@ export const ilinkConfigSchema = z
       .describe('Show "typing…" (对方正在输入) in the user\'s chat while the agent works on their message'),
     cdn_base_url: httpUrl
       .default(ILINK_CDN_BASE_URL)
-      .describe('WeChat\'s media CDN, where images users send are downloaded from (for agents with images: true); point it at a local fake for testing'),
+      .describe('WeChat\'s media CDN: images users send are downloaded from it (for agents with images: true), images in replies uploaded to it; point it at a local fake for testing'),
     api_timeout_seconds: z
       .number()
       .int()

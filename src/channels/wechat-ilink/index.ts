@@ -13,8 +13,9 @@ export const wechatIlinkChannel = defineChannel({
   description:
     'A personal WeChat bot (微信 ClawBot) through the official iLink bot API: log in by scanning a QR code, messages arrive by long poll (no public URL needed), replies answer each message. Direct chats only.',
   configSchema: ilinkConfigSchema,
-  // iLink shows plain text; OpenClaw's WeChat plugin cuts replies at 4 000 characters.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file'], markdown: false, maxMessageChars: 4_000, groups: false, threads: false, streaming: false, typing: true, webhook: false },
+  // iLink shows plain text; OpenClaw's WeChat plugin cuts replies at 4 000 characters. Reply images are uploaded
+  // to WeChat's CDN and sent as image messages of their own.
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file'], markdown: false, maxMessageChars: 4_000, groups: false, threads: false, sendsImages: true, streaming: false, typing: true, webhook: false },
   // One poller per bot: with several gateway processes, one polls at a time.
   exclusive: true,
   create: (ctx) => new IlinkChannel(ctx),

@@ -1,4 +1,4 @@
-import { createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { CocoError, describeError } from '../../core/errors.js';
 import { mediaType, type MediaContent, type MediaContext } from '../../core/media.js';
 import type { MediaRef } from '../../core/message.js';
@@ -57,6 +57,12 @@ export function ilinkAesKey(value: string, what = 'wechat_ilink'): Buffer {
     channel: 'wechat_ilink',
     retryable: false,
   });
+}
+
+/** AES-128-ECB with PKCS#7 padding, as WeChat's CDN stores files (encrypt_type 1): what an upload sends. */
+export function encryptIlinkMedia(plaintext: Buffer, key: Buffer): Buffer {
+  const cipher = createCipheriv('aes-128-ecb', key, null);
+  return Buffer.concat([cipher.update(plaintext), cipher.final()]);
 }
 
 /** AES-128-ECB with PKCS#7 padding, as WeChat's CDN encrypts (encrypt_type 1). */

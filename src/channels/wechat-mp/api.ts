@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { type JsonAnswer, postJson } from '../shared/http-json.js';
+import { postMediaUpload, type UploadFile } from '../shared/tencent-upload.js';
 
 /** WeChat API answers HTTP 200 with { errcode, errmsg }; 0 (or no errcode) is success. */
 interface ApiAnswer {
@@ -8,7 +9,12 @@ interface ApiAnswer {
   errmsg?: string;
   access_token?: string;
   expires_in?: number;
+  /** media/upload's answer. */
+  media_id?: string;
 }
+
+/** A 客服 message: text, or an image uploaded before. */
+export type CustomMessage = { msgtype: 'text'; text: { content: string } } | { msgtype: 'image'; image: { media_id: string } };
 
 /** Refresh this long before WeChat says the token expires (the old one stays valid ~5 min after). */
 const REFRESH_AHEAD_MS = 5 * 60_000;
@@ -23,6 +29,18 @@ const PERMANENT: Record<number, string> = {
   45047: 'over the customer-service quota: 5 messages per user message within 48 hours',
   48001: 'no customer-service (客服) API permission: use reply_mode passive on this account',
 };
+
+/** media/upload's refusals of the file itself or of the account: another try gets the same answer. */
+const UPLOAD_REFUSED: Record<number, string> = {
+  40004: 'invalid media type',
+  40005: 'invalid file type: WeChat takes bmp, png, jpeg and gif images',
+  40009: 'image too large: WeChat takes images up to 10 MB',
+  41005: 'media data missing',
+  44001: 'empty media data',
+  48001: 'no permission to upload media (素材管理 needs a verified account)',
+};
+/** Uploads of up to 10 MB get longer than a JSON call. */
+const UPLOAD_TIMEOUT_MS = 30_000;
 
 /** The WeChat errcode behind a send failure, if it came from WeChat. */
 export function wechatErrcode(err: unknown): number | undefined {
@@ -75,23 +93,50 @@ export class WechatApi {
     return answer.access_token;
   }
 
-  /** Sends a 客服 text message; refreshes the token once when WeChat says it is no longer valid. */
-  async sendText(openId: string, content: string): Promise<void> {
-    const body = { touser: openId, msgtype: 'text', text: { content } };
-    let answer = await this.call(`/cgi-bin/message/custom/send?access_token=${encodeURIComponent(await this.accessToken())}`, body);
-    if (answer.errcode !== undefined && TOKEN_INVALID.has(answer.errcode)) {
-      answer = await this.call(`/cgi-bin/message/custom/send?access_token=${encodeURIComponent(await this.accessToken(true))}`, body);
-    }
+  /** Sends a 客服 text message. */
+  sendText(openId: string, content: string): Promise<void> {
+    return this.sendCustom(openId, { msgtype: 'text', text: { content } });
+  }
+
+  /** POST message/custom/send (text, or an image by media_id); refreshes the token once when WeChat says it is no longer valid. */
+  async sendCustom(openId: string, message: CustomMessage): Promise<void> {
+    const body = { touser: openId, ...message };
+    const answer = await this.withToken((token) => this.call(`/cgi-bin/message/custom/send?access_token=${encodeURIComponent(token)}`, body));
     const code = answer.errcode ?? 0;
     if (code === 0) return;
     const reason = PERMANENT[code];
-    // -1 (busy) and token trouble heal with time; 45009/45011 (API frequency) need a longer pause.
-    const quota = code === 45009 || code === 45011;
     throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${code} ${reason ?? answer.errmsg ?? 'send failed'}`, {
       channel: 'wechat_mp',
       retryable: reason === undefined,
-      retryAfterMs: quota ? 60_000 : undefined,
+      retryAfterMs: quotaWait(code),
     });
+  }
+
+  /**
+   * Uploads an image as temporary media (新增临时素材, kept 3 days) and returns its media_id. The
+   * caller checks type and size first; WeChat's own refusals are not retried.
+   */
+  async uploadImage(file: UploadFile): Promise<string> {
+    const answer = await this.withToken((token) =>
+      this.exchange('/cgi-bin/media/upload', () =>
+        postMediaUpload(`${this.baseUrl}/cgi-bin/media/upload?access_token=${encodeURIComponent(token)}&type=image`, file, { timeoutMs: UPLOAD_TIMEOUT_MS }),
+      ),
+    );
+    const code = answer.errcode ?? 0;
+    if (code === 0 && typeof answer.media_id === 'string' && answer.media_id !== '') return answer.media_id;
+    const reason = code === 0 ? 'answered no media_id' : (UPLOAD_REFUSED[code] ?? answer.errmsg ?? 'upload failed');
+    throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: media/upload ${code} ${reason}`, {
+      channel: 'wechat_mp',
+      retryable: UPLOAD_REFUSED[code] === undefined,
+      retryAfterMs: quotaWait(code),
+    });
+  }
+
+  /** Runs a call with the access token, and once more with a fresh one when WeChat refused the token. */
+  private async withToken(request: (token: string) => Promise<ApiAnswer>): Promise<ApiAnswer> {
+    const answer = await request(await this.accessToken());
+    if (answer.errcode === undefined || !TOKEN_INVALID.has(answer.errcode)) return answer;
+    return request(await this.accessToken(true));
   }
 
   /** Shows (Typing) or ends (CancelTyping) "对方正在输入" in a user's chat; true when WeChat took it. */
@@ -101,11 +146,15 @@ export class WechatApi {
     return (answer.errcode ?? 0) === 0;
   }
 
-  private async call(path: string, body: unknown): Promise<ApiAnswer> {
-    const route = path.split('?')[0];
+  private call(path: string, body: unknown): Promise<ApiAnswer> {
+    return this.exchange(path.split('?')[0]!, () => postJson(`${this.baseUrl}${path}`, body, { timeoutMs: 10_000 }));
+  }
+
+  /** One API request; a network failure or an answer that is not a JSON object is retryable. */
+  private async exchange(route: string, request: () => Promise<JsonAnswer>): Promise<ApiAnswer> {
     let answer: JsonAnswer;
     try {
-      answer = await postJson(`${this.baseUrl}${path}`, body, { timeoutMs: 10_000 });
+      answer = await request();
     } catch (err) {
       throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${route} unreachable: ${describeError(err)}`, { channel: 'wechat_mp', retryable: true });
     }
@@ -115,4 +164,9 @@ export class WechatApi {
     }
     return answer.json as ApiAnswer;
   }
+}
+
+/** -1 (busy) and token trouble heal with time; 45009/45011 (API frequency) need a longer pause. */
+function quotaWait(code: number): number | undefined {
+  return code === 45009 || code === 45011 ? 60_000 : undefined;
 }

@@ -1,15 +1,17 @@
 import { Channel, type Typing } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { loadChannelImage } from '../shared/reply-image.js';
+import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
 import { typingIndicator } from '../shared/typing.js';
-import { wechatApiFor, wechatErrcode, type WechatApi } from './api.js';
+import { wechatApiFor, wechatErrcode, type CustomMessage, type WechatApi } from './api.js';
 import type { WechatMpChannelConfig } from './config.js';
 import { toChatMessage, type ParsedWechatMessage } from './parse.js';
-import { PassiveReplies } from './passive-reply.js';
+import { PassiveReplies, type PassiveContent } from './passive-reply.js';
 import { CustomerServiceQuota } from './quota.js';
-import { textReplyXml } from './reply-xml.js';
+import { uploadFile, WECHAT_MP_IMAGES } from './reply-image.js';
+import { passiveReplyXml } from './reply-xml.js';
 import { openRequest, verifyUrl, type OpenedRequest, type WechatQuery } from './verify.js';
 
 /** WeChat treats "success" (or an empty body) as "received, no passive reply". */
@@ -27,7 +29,8 @@ const DELIVERY_MEMORY_MS = 30_000;
 /**
  * A WeChat Official Account (公众号): WeChat POSTs signed (optionally encrypted) XML to the
  * webhook; the channel acknowledges once the message is in the mailbox, and replies through the
- * customer-service (客服) API.
+ * customer-service (客服) API or passively in the response. A reply image is uploaded as
+ * temporary media first and goes out as an image message either way.
  */
 export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   static override channelType = 'wechat_mp';
@@ -48,6 +51,8 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   private unwatch?: () => void;
   /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
   private noCustomerService = false;
+  /** Aborts reply-image downloads when the channel stops. */
+  private stopping = new AbortController();
 
   private get settings(): WechatMpChannelConfig {
     if (!this.config) throw new Error('wechat_mp channel not started');
@@ -56,6 +61,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
 
   override async start(_sceneId: string, config: WechatMpChannelConfig): Promise<void> {
     this.config = config;
+    this.stopping = new AbortController();
     this.crypto = config.encoding_aes_key
       ? new TencentCrypto({ token: config.token, encodingAesKey: config.encoding_aes_key, receiveId: config.app_id })
       : undefined;
@@ -97,13 +103,13 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     const closed = watchHangUp?.();
     if ((await this.waitForReply(accepted.messageId, config.passive_wait_ms, closed)) === 'closed') return ACK;
     // This message's reply if it is ready, and any earlier replies still waiting for this user.
-    const text = await this.passive?.take(parsed.message.userId);
-    if (text !== undefined) return this.passiveAnswer(opened, parsed, text);
+    const ready = await this.passive?.take(parsed.message.userId, this.ctx.clock.now());
+    if (ready !== undefined) return this.passiveAnswer(opened, parsed, ready);
     if (!lastChance) {
       await this.waitForReply(accepted.messageId, HOLD_UNTIL_RETRY_MS, closed);
       return ACK; // WeChat has hung up by now: nothing was handed out, its next try gets the reply
     }
-    return mode === 'passive' ? this.passiveAnswer(opened, parsed, config.thinking_text) : ACK;
+    return mode === 'passive' ? this.passiveAnswer(opened, parsed, { text: config.thinking_text }) : ACK;
   }
 
   /** 客服 typing while the agent works: WeChat shows it for up to 15 s and only soon after the user wrote. */
@@ -117,23 +123,31 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
     if (!this.api || !this.passive) throw new Error('wechat_mp channel not started');
     const mode = this.replyMode();
+    // An image is uploaded before either path: a passive reply names it by media_id too.
+    const content: PassiveContent = reply.image ? { mediaId: await this.uploadImage(reply.image) } : { text: reply.text };
     if (mode === 'passive' || (mode === 'auto' && this.waiters.has(context.messageId))) {
-      await this.storePassive(reply, userId, context);
+      await this.storePassive(content, userId, context);
       return {};
     }
     const refusal = this.quota?.refusal(userId, this.ctx.clock.now());
     if (refusal) throw new CocoError('COCO_ERR_CHANNEL_SEND', `wechat_mp: ${refusal}`, { channel: 'wechat_mp', retryable: false });
     try {
-      await this.api.sendText(userId, reply.text);
+      await this.api.sendCustom(userId, customMessage(content));
       this.quota?.sent(userId);
     } catch (err) {
       if (mode !== 'auto' || wechatErrcode(err) !== 48001) throw err;
       // No 客服 permission (an unverified subscription account): from now on answer passively.
       this.noCustomerService = true;
       this.ctx.log.warn('no customer-service permission (48001): replies are handed out on the next message');
-      await this.storePassive(reply, userId, context);
+      await this.storePassive(content, userId, context);
     }
     return {};
+  }
+
+  /** The reply image's bytes, checked against what WeChat takes and uploaded; its media_id (valid 3 days). */
+  private async uploadImage(image: ReplyImage): Promise<string> {
+    const content = await loadChannelImage(image, WECHAT_MP_IMAGES, { clock: this.ctx.clock, signal: this.stopping.signal });
+    return this.api!.uploadImage(uploadFile(content));
   }
 
   private replyMode(): 'customer_service' | 'passive' | 'auto' {
@@ -141,8 +155,8 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     return mode === 'auto' && this.noCustomerService ? 'passive' : mode;
   }
 
-  private async storePassive(reply: OutgoingMessage, userId: string, context: SendContext): Promise<void> {
-    await this.passive!.store(userId, context.messageId, context.idempotencyKey, reply.text);
+  private async storePassive(content: PassiveContent, userId: string, context: SendContext): Promise<void> {
+    await this.passive!.store(userId, context.messageId, context.idempotencyKey, content);
     this.wake(context.messageId);
   }
 
@@ -175,18 +189,15 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     });
   }
 
-  /** A passive text reply, encrypted when the request was. */
-  private passiveAnswer(opened: OpenedRequest, parsed: ParsedWechatMessage, text: string): string {
-    const xml = textReplyXml({
-      toUser: parsed.message.userId,
-      fromUser: opened.fields.ToUserName ?? '',
-      createTime: Math.floor(this.ctx.clock.now() / 1000),
-      content: text,
-    });
+  /** A passive reply (text or image), encrypted when the request was. */
+  private passiveAnswer(opened: OpenedRequest, parsed: ParsedWechatMessage, content: PassiveContent): string {
+    const head = { toUser: parsed.message.userId, fromUser: opened.fields.ToUserName ?? '', createTime: Math.floor(this.ctx.clock.now() / 1000) };
+    const xml = passiveReplyXml(head, content);
     return opened.encrypted && this.crypto ? this.crypto.wrapReply(xml, opened.timestamp, opened.nonce) : xml;
   }
 
   override async stop(): Promise<void> {
+    this.stopping.abort();
     this.unwatch?.();
     this.config = undefined;
   }
@@ -199,6 +210,11 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
       this.ctx.log.warn({ err: describeError(err) }, 'welcome message not sent');
     }
   }
+}
+
+/** The 客服 message that carries a reply chunk. */
+function customMessage(content: PassiveContent): CustomMessage {
+  return 'mediaId' in content ? { msgtype: 'image', image: { media_id: content.mediaId } } : { msgtype: 'text', text: { content: content.text } };
 }
 
 /**

@@ -12,8 +12,9 @@ export const wechatMpChannel = defineChannel({
   displayName: 'WeChat Official Account (公众号)',
   description: 'A subscription or service account: WeChat pushes messages to the webhook (plain, compatible or safe mode); replies go through the customer-service API.',
   configSchema: wechatMpConfigSchema,
-  // WeChat shows markdown as raw symbols, and 客服 text is refused over 2048 bytes.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, streaming: false, typing: true, webhook: true },
+  // WeChat shows markdown as raw symbols, and 客服 text is refused over 2048 bytes. Reply images
+  // are uploaded as temporary media and sent as image messages (客服 or passive).
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, sendsImages: true, streaming: false, typing: true, webhook: true },
   create: (ctx) => new WechatMpChannel(ctx),
   // Images a follower sends reach agents with `images: true` (media/get; WeChat keeps them 3 days).
   fetchMedia: fetchWechatMpMedia,

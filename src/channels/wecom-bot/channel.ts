@@ -2,10 +2,13 @@ import type { WSClient, WsFrame } from '@wecom/aibot-node-sdk';
 import { Channel, type ReplyPreview, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import type { ChatMessage, OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { imageFileName, type MediaContent } from '../../core/media.js';
+import { loadChannelImage } from '../shared/reply-image.js';
+import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import type { WecomBotChannelConfig } from './config.js';
 import { BotConnection, type WecomBotSdk } from './connection.js';
 import { markdownMessageBody, planProactive, planReply, streamIdFor, welcomeTextBody } from './format.js';
+import { IMAGE_REFUSED_CODES, INVALID_MEDIA_ID, MEDIA_ID_REUSE_MS, streamImageItem, WECOM_BOT_IMAGES } from './images.js';
 import { parseBotFrame, shouldAnswer, toChatMessage, type WecomBotReplyMeta } from './parse.js';
 
 let sdkModule: Promise<WecomBotSdk> | undefined;
@@ -35,7 +38,7 @@ const NOT_RECEIVED_TEXT = '消息未能接收，请稍后重新发送。(The mes
  * the answer goes back as one stream under the callback's req_id, finished by a single frame with
  * the whole text (after "…" or the reply so far, while the agent works), with what does not fit
  * sent after it as proactive markdown. Replies to callbacks older than the stream
- * window, or received before this instance started, go proactively too.
+ * window, or received before this instance started, go proactively too. Images: see sendImage.
  */
 export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
   static override channelType = 'wecom_bot';
@@ -48,6 +51,10 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
   private readonly progress = new Map<string, number>();
   /** Per reply stream id: stops its live preview, so no preview frame is issued once the final one was. */
   private readonly previews = new Map<string, () => void>();
+  /** Per idempotency key: the media_id an image was uploaded as, so a retry after a failed image message does not upload again. */
+  private readonly uploads = new Map<string, { mediaId: string; at: number }>();
+  /** Stops reply image downloads when the channel stops. */
+  private readonly aborts = new AbortController();
 
   override async start(_sceneId: string, config: WecomBotChannelConfig): Promise<void> {
     this.config = config;
@@ -72,6 +79,7 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
 
   override async stop(): Promise<void> {
     this.stopped = true;
+    this.aborts.abort(new CocoError('COCO_ERR_CHANNEL_SEND', 'wecom_bot: the channel stopped', { channel: 'wecom_bot', retryable: true }));
     await this.connection?.stop();
   }
 
@@ -135,6 +143,10 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
     let part = 0;
     const streamId = replyStreamId(context.inReplyTo, context.chunk.index);
     this.previews.get(streamId)?.(); // no preview frame is issued after the answer's
+    if (reply.image) {
+      const target = { client, sendTo, streamId, ...(streamable && context.chunk.index === 0 ? { reqId: meta.reqId! } : {}) };
+      return this.sendImage(reply.image, reply.text, context, target);
+    }
     try {
       if (streamable) {
         const plan = planReply(reply.text);
@@ -163,6 +175,54 @@ export class WecomBotChannel extends Channel<WecomBotChannelConfig> {
       throw sendError(err);
     }
     return {};
+  }
+
+  /**
+   * One image of an answer, sent once. The stream takes images only in its finishing frame (`msg_item`),
+   * and an answer's text chunk, sent before and on its own, has already finished the stream: an image
+   * after text therefore goes proactively, uploaded (`aibot_upload_media_*`, the SDK's uploadMedia) and
+   * sent by media_id (`aibot_send_msg`) to the same chat, which works as well past the stream window and
+   * after a restart. Only an answer of images alone still has its stream open ("…" may be showing): its
+   * first image finishes that stream with the alt text, as WeCom shows an image in a reply, while the
+   * req_id can still carry it. A retry after a failed image message reuses the upload (valid 3 days).
+   */
+  private async sendImage(
+    image: ReplyImage,
+    alt: string,
+    context: SendContext,
+    target: { client: WSClient; sendTo: string; streamId: string; reqId?: string },
+  ): Promise<SendResult> {
+    const key = context.idempotencyKey;
+    if ((this.progress.get(key) ?? 0) > 0) return {}; // sent by an attempt whose success was not recorded
+    const content = await loadChannelImage(image, WECOM_BOT_IMAGES, { clock: this.ctx.clock, signal: this.aborts.signal });
+    try {
+      if (target.reqId !== undefined) {
+        await target.client.replyStream({ headers: { req_id: target.reqId } }, target.streamId, planReply(alt).stream, true, [streamImageItem(content.data)]);
+      } else {
+        await target.client.sendMediaMessage(target.sendTo, 'image', await this.uploadedImage(target.client, key, content));
+      }
+    } catch (err) {
+      if (ackCode(err) === INVALID_MEDIA_ID) this.uploads.delete(key); // gone: the retry uploads it again
+      throw sendError(err);
+    }
+    this.mark(key, 1);
+    this.uploads.delete(key);
+    this.ctx.log.debug(
+      { msgId: context.inReplyTo, bytes: content.data.length, mimeType: content.mimeType, via: target.reqId !== undefined ? 'stream' : 'upload' },
+      'wecom_bot reply image sent',
+    );
+    return {};
+  }
+
+  /** The image's media_id: uploaded by an earlier attempt of this chunk, or now. */
+  private async uploadedImage(client: WSClient, key: string, content: MediaContent): Promise<string> {
+    const now = this.ctx.clock.now();
+    const earlier = this.uploads.get(key);
+    if (earlier && now - earlier.at < MEDIA_ID_REUSE_MS) return earlier.mediaId;
+    const { media_id: mediaId } = await client.uploadMedia(content.data, { type: 'image', filename: imageFileName(content.mimeType) });
+    this.uploads.set(key, { mediaId, at: now });
+    if (this.uploads.size > DONE_LIMIT) this.uploads.delete(this.uploads.keys().next().value!);
+    return mediaId;
   }
 
   /**
@@ -246,11 +306,17 @@ function describeAck(err: unknown): string {
   return describeError(err);
 }
 
+/** The errcode of a refused frame (the SDK rejects with the ack frame), if it was one. */
+function ackCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'errcode' in err ? Number((err as { errcode: unknown }).errcode) : undefined;
+}
+
 function sendError(err: unknown): CocoError {
   const message = `wecom_bot: ${describeAck(err)}`;
-  const code = typeof err === 'object' && err !== null && 'errcode' in err ? Number((err as { errcode: unknown }).errcode) : undefined;
-  // 40058 is a request WeCom will never take (req_id expired, stream already finished, too long); the rest may pass later.
-  const retryable = code !== 40058 && code !== 40008;
+  const code = ackCode(err);
+  // 40058 is a request WeCom will never take (req_id expired, stream already finished, too long), 40008 a message
+  // type it does not know, IMAGE_REFUSED_CODES an image it will not show; the rest may pass later.
+  const retryable = code === undefined || (code !== 40058 && code !== 40008 && !IMAGE_REFUSED_CODES.has(code));
   return new CocoError('COCO_ERR_CHANNEL_SEND', message, { channel: 'wecom_bot', retryable, ...(retryable ? { retryAfterMs: 2_000 } : {}), cause: err });
 }
 

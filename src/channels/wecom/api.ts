@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { getJson, type JsonAnswer, postJson } from '../shared/http-json.js';
+import { postMediaUpload, type UploadFile } from '../shared/tencent-upload.js';
 import type { MessageSendBody } from './format.js';
 
 /** WeCom answers HTTP 200 with { errcode, errmsg }; 0 is success. */
@@ -11,6 +12,8 @@ interface ApiAnswer {
   expires_in?: number;
   invaliduser?: string;
   msgid?: string;
+  /** media/upload's answer. */
+  media_id?: string;
 }
 
 /** Refresh this long before WeCom says the token expires, so a send never carries one about to lapse. */
@@ -32,6 +35,17 @@ export const PERMANENT: Record<number, string> = {
   81013: 'the member is not in the app\'s visible range or does not exist',
   82001: 'no valid recipient in the app\'s visible range',
 };
+/** media/upload's refusals of the file: another try gets the same answer. */
+const UPLOAD_REFUSED: Record<number, string> = {
+  40004: 'invalid media type',
+  40005: 'invalid file type: WeCom takes jpg and png images',
+  40006: 'invalid file size: WeCom takes files of more than 5 bytes',
+  40009: 'image too large: WeCom takes images up to 10 MB',
+  41005: 'media data missing',
+  44001: 'empty media data',
+};
+/** Uploads of up to 10 MB get longer than a JSON call. */
+const MIN_UPLOAD_TIMEOUT_MS = 30_000;
 /** Busy or over a frequency limit: heals with time. */
 export const BUSY_RETRY_AFTER_MS: Record<number, number> = { [-1]: 2_000, 45009: 60_000, 45033: 5_000 };
 
@@ -89,10 +103,9 @@ export class WecomApi {
 
   /** POST message/send; refreshes the token once when WeCom says it is no longer valid. Returns WeCom's msgid. */
   async send(body: MessageSendBody): Promise<string | undefined> {
-    const post = async (token: string) =>
-      this.call('/cgi-bin/message/send', (url) => postJson(`${url}?access_token=${encodeURIComponent(token)}`, body, { timeoutMs: this.opts.timeoutMs }));
-    let answer = await post(await this.accessToken());
-    if (answer.errcode !== undefined && TOKEN_INVALID.has(answer.errcode)) answer = await post(await this.accessToken(true));
+    const answer = await this.withToken((token) =>
+      this.call('/cgi-bin/message/send', (url) => postJson(`${url}?access_token=${encodeURIComponent(token)}`, body, { timeoutMs: this.opts.timeoutMs })),
+    );
     const code = answer.errcode ?? 0;
     if (code === 0) {
       // WeCom answers 0 and lists the recipients it could not reach: for our single recipient that is a failure.
@@ -103,6 +116,30 @@ export class WecomApi {
     const reason = PERMANENT[code];
     if (reason !== undefined) throw sendError(`${code} ${reason}`, { retryable: false });
     throw sendError(`${code} ${answer.errmsg ?? 'send failed'}`, { retryable: true, retryAfterMs: BUSY_RETRY_AFTER_MS[code] });
+  }
+
+  /**
+   * Uploads an image as temporary media (上传临时素材, valid 3 days) and returns its media_id. The caller
+   * checks type and size first; WeCom's own refusals are not retried.
+   */
+  async uploadImage(file: UploadFile): Promise<string> {
+    const timeoutMs = Math.max(this.opts.timeoutMs, MIN_UPLOAD_TIMEOUT_MS);
+    const answer = await this.withToken((token) =>
+      this.call('/cgi-bin/media/upload', (url) => postMediaUpload(`${url}?access_token=${encodeURIComponent(token)}&type=image`, file, { timeoutMs })),
+    );
+    const code = answer.errcode ?? 0;
+    if (code === 0 && typeof answer.media_id === 'string' && answer.media_id !== '') return answer.media_id;
+    if (code === 0) throw sendError('media/upload answered no media_id', { retryable: true });
+    const reason = UPLOAD_REFUSED[code] ?? PERMANENT[code];
+    if (reason !== undefined) throw sendError(`media/upload ${code} ${reason}`, { retryable: false });
+    throw sendError(`media/upload ${code} ${answer.errmsg ?? 'upload failed'}`, { retryable: true, retryAfterMs: BUSY_RETRY_AFTER_MS[code] });
+  }
+
+  /** Runs a call with the access token, and once more with a fresh one when WeCom refused the token. */
+  private async withToken(request: (token: string) => Promise<ApiAnswer>): Promise<ApiAnswer> {
+    const answer = await request(await this.accessToken());
+    if (answer.errcode === undefined || !TOKEN_INVALID.has(answer.errcode)) return answer;
+    return request(await this.accessToken(true));
   }
 
   private async call(path: string, request: (url: string) => Promise<JsonAnswer>): Promise<ApiAnswer> {

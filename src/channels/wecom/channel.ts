@@ -1,13 +1,16 @@
 import { Channel } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import type { OutgoingMessage, SendContext, SendResult } from '../../core/message.js';
+import { imageFileName } from '../../core/media.js';
+import { loadChannelImage } from '../shared/reply-image.js';
+import type { OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import type { TencentCrypto } from '../shared/tencent-crypto.js';
 import { wecomApiFor, type WecomApi } from './api.js';
 import { wecomApiBaseUrl, type WecomChannelConfig } from './config.js';
-import { messageSendBody, renderMessages } from './format.js';
+import { imageSendBody, messageSendBody, renderMessages } from './format.js';
 import { MemberPacer } from './pacer.js';
 import { toChatMessage, WELCOME_EVENTS } from './parse.js';
+import { WECOM_IMAGES } from './reply-image.js';
 import { createWecomCrypto, openRequest, verifyUrl, type WecomQuery } from './verify.js';
 
 /** A pacing wait up to this long is slept inside send(); longer ones go back to the outbox with retryAfter. */
@@ -19,7 +22,8 @@ const MAX_PROGRESS = 1_000;
 
 /**
  * A WeCom self-built app (自建应用) in callback mode: WeCom POSTs encrypted XML to the webhook; the
- * channel answers an empty 200 once the message is in the mailbox, and replies through message/send.
+ * channel answers an empty 200 once the message is in the mailbox, and replies through message/send
+ * (a reply image uploaded as temporary media first).
  */
 export class WecomChannel extends Channel<WecomChannelConfig> {
   static override channelType = 'wecom';
@@ -32,6 +36,8 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
   private readonly progress = new Map<string, number>();
   private readonly welcomed = new RecentCounter(WELCOME_MEMORY_MS, this.ctx.clock.now());
   private stopSweep?: () => void;
+  /** Aborts reply-image downloads when the channel stops. */
+  private stopping = new AbortController();
 
   private get settings(): WecomChannelConfig {
     if (!this.config || !this.crypto) throw new Error('wecom channel not started');
@@ -41,6 +47,7 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
   override async start(_sceneId: string, config: WecomChannelConfig): Promise<void> {
     this.crypto = createWecomCrypto(config);
     this.config = config;
+    this.stopping = new AbortController();
     this.api = wecomApiFor({ baseUrl: wecomApiBaseUrl(config), corpId: config.corp_id, secret: config.secret, timeoutMs: config.request_timeout_ms, clock: this.ctx.clock });
     this.pacer = new MemberPacer(config.member_messages_per_minute, config.member_messages_per_hour);
     this.stopSweep = this.ctx.clock.every(10 * 60_000, () => this.pacer?.sweep(this.ctx.clock.now()));
@@ -74,6 +81,7 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
 
   override async send(reply: OutgoingMessage, userId: string, context: SendContext): Promise<SendResult> {
     const config = this.settings;
+    if (reply.image) return this.sendImage(reply.image, userId);
     const messages = renderMessages(reply.text, reply.format, { markdown: config.markdown });
     let platformMessageId: string | undefined;
     for (let i = this.progress.get(context.idempotencyKey) ?? 0; i < messages.length; i++) {
@@ -88,6 +96,21 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
       this.remember(context.idempotencyKey, i + 1);
     }
     this.progress.delete(context.idempotencyKey);
+    return platformMessageId === undefined ? {} : { platformMessageId };
+  }
+
+  /**
+   * An image chunk: the bytes, checked against what WeCom takes, uploaded (media/upload), then one
+   * image message. Its alt text is not sent: an image message has no caption. Paced like text, right
+   * before the message, so the member's window counts it when WeCom does.
+   */
+  private async sendImage(image: ReplyImage, userId: string): Promise<SendResult> {
+    const config = this.settings;
+    const content = await loadChannelImage(image, WECOM_IMAGES, { clock: this.ctx.clock, signal: this.stopping.signal });
+    const mediaId = await this.api!.uploadImage({ ...content, filename: imageFileName(content.mimeType) });
+    const body = imageSendBody(userId, config.agent_id, mediaId);
+    await this.pace(userId);
+    const platformMessageId = await this.api!.send(body);
     return platformMessageId === undefined ? {} : { platformMessageId };
   }
 
@@ -130,6 +153,7 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
   }
 
   override async stop(): Promise<void> {
+    this.stopping.abort();
     this.stopSweep?.();
     this.stopSweep = undefined;
     this.config = undefined;

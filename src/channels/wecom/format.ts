@@ -144,10 +144,12 @@ export function renderMessages(text: string, format: 'text' | 'markdown', option
 
 export interface MessageSendBody {
   touser: string;
-  msgtype: WecomMsgType;
+  msgtype: WecomMsgType | 'image';
   agentid: number;
   text?: { content: string };
   markdown?: { content: string };
+  /** An image uploaded as temporary media (media/upload). */
+  image?: { media_id: string };
   safe: 0;
   enable_duplicate_check: 0;
 }
@@ -157,17 +159,26 @@ export interface MessageSendBody {
  * it compares content, so it would also swallow a reply that rightly repeats an earlier one ("好的").
  */
 export function messageSendBody(toUser: string, agentId: number, message: WecomMessage): MessageSendBody {
-  // touser takes "a|b" lists and "@all": a reply must reach exactly the member who asked.
-  if (toUser === '' || toUser === '@all' || /[|,\s]/.test(toUser)) {
-    throw new CocoError('COCO_ERR_CHANNEL_SEND', `touser: "${toUser}" is not a single member UserID`, { channel: 'wecom', field: 'touser' });
-  }
   const content = { content: message.content };
   return {
-    touser: toUser,
+    touser: singleMember(toUser),
     msgtype: message.msgtype,
     agentid: agentId,
     ...(message.msgtype === 'text' ? { text: content } : { markdown: content }),
     safe: 0,
     enable_duplicate_check: 0,
   };
+}
+
+/** Body of message/send for an image message: `{"msgtype":"image","image":{"media_id"}}` to one member. */
+export function imageSendBody(toUser: string, agentId: number, mediaId: string): MessageSendBody {
+  return { touser: singleMember(toUser), msgtype: 'image', agentid: agentId, image: { media_id: mediaId }, safe: 0, enable_duplicate_check: 0 };
+}
+
+/** touser takes "a|b" lists and "@all": a reply must reach exactly the member who asked. */
+function singleMember(toUser: string): string {
+  if (toUser === '' || toUser === '@all' || /[|,\s]/.test(toUser)) {
+    throw new CocoError('COCO_ERR_CHANNEL_SEND', `touser: "${toUser}" is not a single member UserID`, { channel: 'wecom', field: 'touser' });
+  }
+  return toUser;
 }

@@ -12,8 +12,9 @@ export const wecomChannel = defineChannel({
   displayName: 'WeCom self-built app (企业微信自建应用)',
   description: 'A self-built app of a WeCom company: WeCom pushes encrypted messages to the webhook; replies go through message/send, paced per member.',
   configSchema: wecomConfigSchema,
-  // No maxMessageBytes: send() splits each reply itself into messages of at most 2048 bytes.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: true, streaming: false, typing: false, webhook: true },
+  // No maxMessageBytes: send() splits each reply itself into messages of at most 2048 bytes. Reply
+  // images are uploaded as temporary media and sent as image messages.
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: true, sendsImages: true, streaming: false, typing: false, webhook: true },
   create: (ctx) => new WecomChannel(ctx),
   // Images a member sends reach agents with `images: true` (media/get; media ids are valid 3 days).
   fetchMedia: fetchWecomMedia,

@@ -6,7 +6,7 @@ import { createDemoWorkspace } from '../../config/demo-workspace.js';
 import { SecretVault } from '../../config/secrets.js';
 import { readEntriesRaw, writeEntriesRaw } from '../../config/workspace-writer.js';
 import { createLogger } from '../../core/logger.js';
-import { MAX_IMAGE_BYTES } from '../../core/media.js';
+import { MAX_IMAGE_BYTES, sniffImageType } from '../../core/media.js';
 import { Gateway } from '../../gateway.js';
 import { buildServer } from '../../server/build-server.js';
 import { FakeFeishu, type ReceiveMessageEvent, type SentMessage } from '../../../test/fakes/feishu/index.js';
@@ -147,7 +147,7 @@ async function simulateWechatMp({ vault, entryKey, agent, user = 'oSimulatedUser
   // The passive reply, when the agent answered within WeChat's 5 s; later ones come through 客服 (flush).
   const answered = (result: Awaited<ReturnType<typeof fake.push>>) => {
     const last = result.attempts.at(-1);
-    if (result.reply) print(`公众号: ${result.reply.xml.Content ?? ''}`);
+    if (result.reply) print(`公众号: ${result.reply.image ? imageLine(result.reply.image.data) : (result.reply.xml.Content ?? '')}`);
     else if (last?.status !== 200) print(`(the gateway answered ${last?.status ?? 'nothing'}: ${last?.body ?? last?.error ?? ''})`);
   };
   return {
@@ -314,8 +314,12 @@ async function simulateWecomBot({ vault, entryKey, agent, user = 'SimulatedUser'
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([delivery.done, new Promise((r) => (timer = setTimeout(r, WECOM_REPLY_WAIT_MS)))]);
     clearTimeout(timer);
-    if (delivery.text !== undefined) print(`企业微信机器人${group ? ' (in the group)' : ''}: ${delivery.text}`);
-    else print(`(no answer within ${WECOM_REPLY_WAIT_MS / 1000} s; the message is ${delivery.status})`);
+    const who = `企业微信机器人${group ? ' (in the group)' : ''}`;
+    // Images an image-only answer put on its stream's finishing frame; its text is then their alt text, often empty.
+    const images = delivery.stream?.images ?? [];
+    if (delivery.text === undefined) print(`(no answer within ${WECOM_REPLY_WAIT_MS / 1000} s; the message is ${delivery.status})`);
+    else if (delivery.text !== '' || images.length === 0) print(`${who}: ${delivery.text}`);
+    for (const image of images) print(`${who}: ${imageLine(image.data)}`);
     flush();
   }
 }
@@ -329,7 +333,7 @@ async function simulateWechatIlink({ vault, entryKey, agent, user = 'simulated_u
   let shown = 0;
   const flush = () => {
     const sent = fake.sent(user);
-    for (; shown < sent.length; shown++) print(`微信 bot: ${sent[shown]!.text}`);
+    for (; shown < sent.length; shown++) print(`微信 bot: ${sent[shown]!.image ? imageLine(sent[shown]!.image!.data) : sent[shown]!.text}`);
   };
   return {
     channel: 'wechat_ilink',
@@ -356,10 +360,16 @@ async function simulateWechatIlink({ vault, entryKey, agent, user = 'simulated_u
   }
 }
 
-/** What a Feishu message shows: a text's text, a card's markdown. */
+/** What a Feishu message shows: a text's text, a card's markdown, an image's size and type. */
 function feishuText(m: SentMessage): string {
+  if (m.image) return imageLine(m.image.data);
   const content = m.content as { text?: unknown; body?: { elements?: { content?: unknown }[] } };
   if (typeof content.text === 'string') return content.text;
   const markdown = content.body?.elements?.map((e) => e.content).filter((c): c is string => typeof c === 'string');
   return markdown?.length ? markdown.join('\n') : m.rawContent;
+}
+
+/** An image the agent sent, as a terminal shows it: the same line the fakes use for their own logs. */
+function imageLine(data: Buffer): string {
+  return `[image ${data.length} bytes ${sniffImageType(data) ?? 'unknown type'}]`;
 }

@@ -22,6 +22,18 @@ const TRANSCRIPT_MESSAGES = 100;
 
 type KeyParams = { Params: { key: string } };
 
+/** One turn of the transcript: a user's message, or one chunk of the agent's answer (text or an image). */
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  text: string;
+  at: number;
+  messageId: string;
+  seq?: number;
+  status?: string;
+  format?: string;
+  image?: { url: string };
+}
+
 /**
  * The panel's chat: talks to an agent through one of its web_api entries with the admin session
  * instead of the entry's API key (which the panel never sees). Same mailbox, feed and rate limit
@@ -57,14 +69,16 @@ export function registerChatRoutes(app: FastifyInstance, gateway: Gateway): void
     const key = knownEntry(gateway, request.params.key);
     const { userId } = parseInput(userQuery, request.query, 'query');
     const messages = (await gateway.store.listMessages({ entryKey: key, userId, limit: TRANSCRIPT_MESSAGES })).reverse();
-    const turns: { role: 'user' | 'assistant'; text: string; at: number; messageId: string; seq?: number; status?: string; format?: string }[] = [];
+    const turns: ChatTurn[] = [];
     let lastSeq = 0;
     for (const m of messages) {
       turns.push({ role: 'user', text: m.content, at: m.createdAt, messageId: m.id, status: m.status });
       const replies = await gateway.store.feedRepliesTo(key, m.id);
       for (const r of replies) {
-        const payload = r.payload as { text?: string; format?: string };
-        turns.push({ role: 'assistant', text: payload.text ?? '', at: r.createdAt, messageId: m.id, seq: r.seq, format: payload.format ?? 'text' });
+        const payload = r.payload as { text?: string; format?: string; image?: { url: string } };
+        const turn: ChatTurn = { role: 'assistant', text: payload.text ?? '', at: r.createdAt, messageId: m.id, seq: r.seq, format: payload.format ?? 'text' };
+        // An image chunk: shown from its URL (a data: URL of its bytes, or the agent's); `text` is its alt text.
+        turns.push(payload.image ? { ...turn, image: { url: payload.image.url } } : turn);
         lastSeq = Math.max(lastSeq, r.seq);
       }
     }

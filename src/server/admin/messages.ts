@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import { fetchMediaItem, sniffImageType, type MediaContent } from '../../core/media.js';
+import { fetchMediaItem, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
-import type { MediaRef } from '../../core/message.js';
+import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { MessageDetail } from '../../store/store.js';
 import { parseInput } from './parse-input.js';
 
@@ -30,15 +30,12 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 
   app.get<{ Params: { id: string } }>('/messages/:id', async (request) => {
-    const message = /^\d+$/.test(request.params.id) ? await gateway.store.getMessage(request.params.id) : undefined;
-    if (!message) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${request.params.id}" does not exist`, { statusCode: 404 });
-    return mediaForDisplay(message);
+    return forDisplay(await messageOr404(gateway, request.params.id));
   });
 
   app.get<{ Params: { id: string; index: string } }>('/messages/:id/media/:index', async (request, reply) => {
     const { id, index } = request.params;
-    const detail = /^\d+$/.test(id) ? await gateway.store.getMessage(id) : undefined;
-    if (!detail) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${id}" does not exist`, { statusCode: 404 });
+    const detail = await messageOr404(gateway, id);
     const media = /^\d{1,4}$/.test(index) ? detail.message.media?.[Number(index)] : undefined;
     if (media?.kind !== 'image') throw new CocoError('COCO_ERR_NOT_FOUND', `message ${id} has no image at media index ${index}`, { statusCode: 404 });
     const { entryKey, channelType } = detail;
@@ -47,23 +44,21 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     if (!fetcher) {
       throw new CocoError('COCO_ERR_MEDIA', `entry "${entryKey}" no longer exists as a ${channelType} entry, or its channel cannot download media`, { statusCode: 503 });
     }
-    const stop = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) stop.abort(new CocoError('COCO_ERR_MEDIA', 'the client went away'));
-    };
-    reply.raw.once('close', onClose);
-    let content: MediaContent;
-    try {
-      content = await fetchMediaItem(media, detail.message, fetcher, { clock: gateway.clock, signal: stop.signal });
-    } catch (err) {
-      throw new CocoError('COCO_ERR_MEDIA', `media item ${index}: ${withoutSecrets(describeError(err), media)}`, { statusCode: 502 });
-    } finally {
-      reply.raw.off('close', onClose);
-    }
-    // Only a type a browser shows as an image, from the bytes: never what the platform claimed.
-    const type = sniffImageType(content.data);
-    if (!type) throw new CocoError('COCO_ERR_MEDIA', `media item ${index}: the platform served ${content.data.length} bytes that are not an image`, { statusCode: 502 });
-    return reply.header('content-type', type).header('cache-control', 'private, max-age=300').header('x-content-type-options', 'nosniff').send(content.data);
+    const content = await whileConnected(reply, (signal) => fetchMediaItem(media, detail.message, fetcher, { clock: gateway.clock, signal })).catch((err: unknown) => {
+      throw new CocoError('COCO_ERR_MEDIA', `media item ${index}: ${withoutSecrets(describeError(err), [media.ref, media.key])}`, { statusCode: 502 });
+    });
+    return sendImage(reply, content, `media item ${index}: the platform served`);
+  });
+
+  // An image of the agent's answer, from the store: its bytes, or downloaded from the agent's URL again.
+  app.get<{ Params: { id: string; replyId: string } }>('/messages/:id/replies/:replyId/image', async (request, reply) => {
+    const { id, replyId } = request.params;
+    const image = (await messageOr404(gateway, id)).replies.find((r) => r.id === replyId)?.image;
+    if (!image) throw new CocoError('COCO_ERR_NOT_FOUND', `message ${id} has no reply image with id ${replyId}`, { statusCode: 404 });
+    const content = await whileConnected(reply, (signal) => loadReplyImage(image, { clock: gateway.clock, signal })).catch((err: unknown) => {
+      throw new CocoError('COCO_ERR_MEDIA', `reply ${replyId}: ${withoutSecrets(describeError(err), 'url' in image ? urlSecrets(image.url) : [])}`, { statusCode: 502 });
+    });
+    return sendImage(reply, content, `reply ${replyId}: the image holds`);
   });
 
   app.get('/dead-letters', async (request) => {
@@ -84,26 +79,86 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 }
 
-/**
- * A media item's decryption key works like a password for that file: shown as set, never in clear.
- * An inline image (Web API) is shown by its type and size, not its megabytes of base64.
- */
-function mediaForDisplay(detail: MessageDetail): MessageDetail {
-  const media = detail.message.media;
-  if (!media?.some((m) => m.key !== undefined || m.ref.startsWith('data:'))) return detail;
-  return { ...detail, message: { ...detail.message, media: media.map(forDisplay) } };
+/** Looks a message up by our id; 404 for anything else. */
+async function messageOr404(gateway: Gateway, id: string): Promise<MessageDetail> {
+  const detail = /^\d+$/.test(id) ? await gateway.store.getMessage(id) : undefined;
+  if (!detail) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${id}" does not exist`, { statusCode: 404 });
+  return detail;
 }
 
-function forDisplay(m: MediaRef): MediaRef {
+/** Runs a download that stops when the client goes away: nobody would get the bytes. */
+async function whileConnected<T>(reply: FastifyReply, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) stop.abort(new CocoError('COCO_ERR_MEDIA', 'the client went away'));
+  };
+  reply.raw.once('close', onClose);
+  try {
+    return await task(stop.signal);
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
+
+/** Only a type a browser shows as an image, from the bytes: never what the platform or the agent claimed. */
+function sendImage(reply: FastifyReply, content: MediaContent, what: string): FastifyReply {
+  const type = sniffImageType(content.data);
+  if (!type) throw new CocoError('COCO_ERR_MEDIA', `${what} ${content.data.length} bytes that are not an image`, { statusCode: 502 });
+  return reply.header('content-type', type).header('cache-control', 'private, max-age=300').header('x-content-type-options', 'nosniff').send(content.data);
+}
+
+/**
+ * A message as the operator sees it. A media item's decryption key works like a password for that
+ * file: shown as set, never in clear. Images (inline ones the user sent, those in the agent's answer)
+ * are shown by their type and size, not their megabytes of base64; an image URL without its query,
+ * which may sign it.
+ */
+function forDisplay(detail: MessageDetail): MessageDetail {
+  const media = detail.message.media;
+  const shown = media?.some((m) => m.key !== undefined || m.ref.startsWith('data:')) ? { ...detail, message: { ...detail.message, media: media!.map(mediaForDisplay) } } : detail;
+  if (!detail.replies.some((r) => r.image)) return shown;
+  return { ...shown, replies: detail.replies.map((r) => (r.image ? { ...r, image: replyImageForDisplay(r.image) } : r)) };
+}
+
+function mediaForDisplay(m: MediaRef): MediaRef {
   const inline = /^data:([^;,]+);base64,/.exec(m.ref);
   const ref = inline ? `data:${inline[1]};base64,… (${Buffer.byteLength(m.ref.slice(inline[0].length), 'base64')} bytes)` : m.ref;
   return { ...m, ref, ...(m.key === undefined ? {} : { key: SECRET_MASK }) };
 }
 
+function replyImageForDisplay(image: ReplyImage): ReplyImage {
+  const alt = image.alt === undefined ? {} : { alt: image.alt };
+  if ('data' in image) return { mimeType: image.mimeType, data: `… (${Buffer.byteLength(image.data, 'base64')} bytes)`, ...alt };
+  return { url: urlForDisplay(image.url), ...alt };
+}
+
+/** Origin and path; a query or fragment (a signature, a token) only as `?…`. */
+function urlForDisplay(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '…';
+  }
+  const hidden = parsed.search !== '' || parsed.hash !== '' ? '?…' : '';
+  return `${parsed.origin}${parsed.pathname}${hidden}`;
+}
+
+/** What of an image URL must not reach an error message: the URL, its query, and each value in it. */
+function urlSecrets(url: string): string[] {
+  try {
+    const parsed = new URL(url);
+    return [url, parsed.href, parsed.search.slice(1), parsed.hash.slice(1), ...parsed.searchParams.values()];
+  } catch {
+    return [url];
+  }
+}
+
 /** A download error as the operator sees it: a reference can be a signed URL and a key decrypts the file, so neither is shown. */
-function withoutSecrets(message: string, media: MediaRef): string {
+function withoutSecrets(message: string, secrets: (string | undefined)[]): string {
   let shown = message;
-  for (const secret of [media.ref, media.key]) {
+  // Longest first: a query value inside the URL must not leave the rest of the URL in place.
+  for (const secret of [...secrets].sort((a, b) => (b?.length ?? 0) - (a?.length ?? 0))) {
     if (!secret || secret.length < 4) continue;
     for (const form of new Set([secret, encodeURIComponent(secret)])) shown = shown.split(form).join('…');
   }

@@ -308,11 +308,11 @@ function run<R extends QueryResultRow = QueryResultRow>(db: Db, name: Name, valu
 
 const OUTBOX_COLUMNS = `entry_key, channel_type, conversation_id, user_id, idempotency_key, text, format, chunk_index, chunk_count,
   reply_to, in_reply_to, is_group, reply_meta, status, attempts, lease_token, lease_until, lease_owner, available_at, expires_at,
-  max_age_ms, created_at, sent_at, platform_message_id`;
+  max_age_ms, created_at, sent_at, platform_message_id, image`;
 
 /** The outbox insert of `n` chunks, parameters in outboxParams order (is_group's 1/0 is valid boolean input). */
 function insertOutbox(n: number): string {
-  const width = 24;
+  const width = 25;
   const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`).join(', ')})`);
   return `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES ${rows.join(', ')}
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`;

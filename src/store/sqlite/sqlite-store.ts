@@ -223,8 +223,8 @@ export class SqliteStore implements Store {
       // Parameters in the column order of outboxParams.
       insertOutbox: p(`INSERT INTO outbox (entry_key, channel_type, conversation_id, user_id, idempotency_key,
           text, format, chunk_index, chunk_count, reply_to, in_reply_to, is_group, reply_meta, status,
-          attempts, lease_token, lease_until, lease_owner, available_at, expires_at, max_age_ms, created_at, sent_at, platform_message_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          attempts, lease_token, lease_until, lease_owner, available_at, expires_at, max_age_ms, created_at, sent_at, platform_message_id, image)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (idempotency_key) DO NOTHING`),
       outboxBusy: p<number>(`SELECT 1 FROM outbox WHERE entry_key = ? AND conversation_id = ?
           AND status IN ('pending', 'leased') LIMIT 1`).pluck(),

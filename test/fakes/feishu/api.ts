@@ -1,11 +1,12 @@
 /**
  * The OpenAPI half of the fake Feishu (protocols.md §6): tenant_access_token/internal, im/v1 message create and
- * reply, message resources, message reactions (add and delete). Every answer is `{code, msg, data?}`; errors carry an HTTP status like the real gateway
+ * reply, image uploads (im/v1/images) and image messages, message resources, message reactions (add and delete). Every answer is `{code, msg, data?}`; errors carry an HTTP status like the real gateway
  * (400 for business and token errors, 429 for frequency limits).
  */
 import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
 import { newMessageId, p2pChatIdOf } from './events.js';
+import { parseMultipart } from '../multipart.js';
 
 export interface ApiAnswer {
   status: number;
@@ -32,10 +33,41 @@ export interface SentMessage {
   content: unknown;
   rawContent: string;
   uuid?: string;
+  /** For `msg_type: image`: the upload its `image_key` names (its bytes as received). */
+  image?: UploadedImage;
   /** Wall-clock milliseconds when Feishu accepted it. */
   at: number;
-  /** Order among everything the fake recorded (messages accepted, reactions added and removed): ties in `at` broken. */
+  /** Order among everything the fake recorded (messages accepted, uploads, reactions added and removed): ties in `at` broken. */
   seq: number;
+}
+
+/** An image the bot uploaded (`POST /open-apis/im/v1/images`) that Feishu accepted. */
+export interface UploadedImage {
+  imageKey: string;
+  /** The `image_type` field: `message` (for image messages) or `avatar`. */
+  imageType: 'message' | 'avatar';
+  /** The `image` file part's bytes, exactly as received. */
+  data: Buffer;
+  /** The format Feishu reads from the bytes' signature, e.g. `image/png`. */
+  mimeType: string;
+  /** The file part's `filename` and its own Content-Type, as sent. */
+  fileName: string;
+  contentType?: string;
+  at: number;
+  /** Shared with SentMessage.seq: "uploaded before the message that shows it". */
+  seq: number;
+}
+
+/** Every upload call, accepted or not. */
+export interface UploadCall {
+  status: number;
+  code: number;
+  /** The `image_type` field and the `image` part's size, when the body could be read. */
+  imageType?: string;
+  bytes?: number;
+  /** The key handed out, for an accepted upload. */
+  imageKey?: string;
+  at: number;
 }
 
 /** A reaction the bot put on a message (`POST …/messages/:message_id/reactions`), and whether it was taken back. */
@@ -96,6 +128,7 @@ export interface ApiCounters {
   sendAttempts: number;
   resourceRequests: number;
   reactionRequests: number;
+  uploadRequests: number;
   rateLimited: number;
   duplicates: number;
 }
@@ -155,9 +188,14 @@ const MESSAGES: Record<number, string> = {
   231010: 'The reaction does not belong to the message.',
   231011: 'The request has an invalid reaction_id.',
   234001: 'Invalid request param.',
+  234002: 'Unauthorized.',
   234003: 'File not in message.',
   234004: 'App not in chat.',
+  234006: 'The file size exceed the max value.',
+  234007: 'App does not enable bot feature.',
   234009: 'Lack of necessary permissions.',
+  234010: "File's size can't be 0.",
+  234011: "Can't recognize the image format.",
   9499: 'Bad Request',
   99991400: 'request trigger frequency limit',
   99991661: 'Missing access token for authorization. Please make a request with token attached.',
@@ -175,6 +213,8 @@ const MSG_TYPES = new Set(['text', 'post', 'image', 'file', 'audio', 'media', 's
 /** Request body limits ([src] go CreateMessageReqBody comment): text 150 KB, post and card 30 KB. */
 export const TEXT_BODY_LIMIT = 150 * 1024;
 export const RICH_BODY_LIMIT = 30 * 1024;
+/** Largest image the upload takes ("不能超过 10 MB"; read as MiB). */
+export const IMAGE_UPLOAD_LIMIT = 10 * 1024 * 1024;
 
 const logId = (): string => `${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}${randomBytes(8).toString('hex').toUpperCase()}`;
 
@@ -206,6 +246,9 @@ export class FeishuApi {
   /** Every reaction added, in order (removed ones stay, with `removedAt`). */
   readonly reactions: FakeReaction[] = [];
   readonly reactionCalls: ReactionCall[] = [];
+  /** Every image upload accepted, in order. */
+  readonly uploads: UploadedImage[] = [];
+  readonly uploadCalls: UploadCall[] = [];
   readonly counters: ApiCounters = {
     tokenRequests: 0,
     tokensIssued: 0,
@@ -213,6 +256,7 @@ export class FeishuApi {
     sendAttempts: 0,
     resourceRequests: 0,
     reactionRequests: 0,
+    uploadRequests: 0,
     rateLimited: 0,
     duplicates: 0,
   };
@@ -227,6 +271,11 @@ export class FeishuApi {
   private storm = { left: 0, resetSeconds: 1 };
   private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; contentType: string; fileName?: string }>();
   private readonly scriptedDownloads: ScriptedFailure[] = [];
+  private readonly scriptedUploads: ScriptedFailure[] = [];
+  /** Uploaded images by image_key, with their bytes (dropped when the history is forgotten). */
+  private readonly images = new Map<string, UploadedImage>();
+  /** Every key ever handed out: an image message may name one whose bytes were forgotten. */
+  private readonly imageKeys = new Set<string>();
   /** Messages deleted or recalled: their resources answer 230110, reactions on them 231003. */
   private readonly recalled = new Set<string>();
   /** union_id / user_id → open_id for users seen in events, so sends by those ids find the same p2p chat. */
@@ -270,6 +319,11 @@ export class FeishuApi {
     for (let i = 0; i < n; i++) this.scriptedDownloads.push(failure);
   }
 
+  /** The next `n` image uploads with a valid token fail (e.g. `{code: 99991400}`, `{code: 234007}`, `{code: 1, status: 500}`). */
+  failNextUploads(n: number, failure: ScriptedFailure): void {
+    for (let i = 0; i < n; i++) this.scriptedUploads.push(failure);
+  }
+
   /** Calls `listener` with every message accepted from now on; returns the unsubscribe function. */
   onMessage(listener: (m: SentMessage) => void): () => void {
     this.listeners.add(listener);
@@ -295,6 +349,9 @@ export class FeishuApi {
     this.calls.splice(0);
     this.resourceCalls.splice(0);
     this.reactionCalls.splice(0);
+    this.uploads.splice(0);
+    this.uploadCalls.splice(0);
+    this.images.clear();
     for (let i = this.reactions.length - 1; i >= 0; i--) if (this.reactions[i]?.removedAt !== undefined) this.reactions.splice(i, 1);
   }
 
@@ -328,6 +385,7 @@ export class FeishuApi {
     if (path === '/open-apis/auth/v3/tenant_access_token/internal') return method === 'POST' ? this.token(body) : apiError(9499, 405, 'method not allowed');
     if (path === '/open-apis/bot/v3/info') return method === 'GET' ? this.botInfo(headers) : undefined;
     if (path === '/open-apis/im/v1/messages') return method === 'POST' ? this.send('create', headers, body, query) : undefined;
+    if (path === '/open-apis/im/v1/images') return method === 'POST' ? this.uploadImage(headers, body) : undefined;
     const reply = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/.exec(path);
     if (reply) return method === 'POST' ? this.send('reply', headers, body, query, decodeURIComponent(reply[1] ?? '')) : undefined;
     const resource = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/resources\/([^/]+)$/.exec(path);
@@ -430,6 +488,10 @@ export class FeishuApi {
     }
     const contentError = checkContent(msgType, content);
     if (contentError) return done(apiError(230001, 400, `invalid content: ${contentError}`));
+    // An image message shows an image this app uploaded; any other key is refused.
+    const imageKey = msgType === 'image' ? (content as { image_key: string }).image_key : undefined;
+    const image = imageKey === undefined ? undefined : this.images.get(imageKey);
+    if (imageKey !== undefined && !this.imageKeys.has(imageKey)) return done(apiError(230001, 400, 'Your request contains an invalid request parameter, ext=invalid image_key.'));
     const limit = msgType === 'post' || msgType === 'interactive' ? RICH_BODY_LIMIT : TEXT_BODY_LIMIT;
     if (body.length > limit) return done(apiError(230025));
     const uuid = typeof req.uuid === 'string' && req.uuid !== '' ? req.uuid : undefined;
@@ -471,6 +533,7 @@ export class FeishuApi {
       content,
       rawContent: req.content,
       ...(uuid === undefined ? {} : { uuid }),
+      ...(image === undefined ? {} : { image }),
       at,
       seq: ++this.seq,
     };
@@ -583,6 +646,51 @@ export class FeishuApi {
   }
 
   /**
+   * `POST /open-apis/im/v1/images`, multipart with an `image_type` field and an `image` file part. Checks in order:
+   * the token, scripted failures, a readable multipart body with `image_type` message|avatar and `image` as a file
+   * part (234001), an empty image (234010), one over IMAGE_UPLOAD_LIMIT (234006), bytes that are not JPEG, PNG, WEBP,
+   * GIF, TIFF, BMP or ICO (234011). Accepted: `{code: 0, data: {image_key}}`; each upload gets a new key, the same
+   * bytes too (uploads are not idempotent).
+   */
+  private uploadImage(headers: Record<string, string | string[] | undefined>, body: Buffer): ApiAnswer {
+    this.counters.uploadRequests++;
+    const call: UploadCall = { status: 0, code: 0, at: Date.now() };
+    const done = recorded(this.uploadCalls, call);
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return done(apiError(tokenError));
+    const scripted = this.scriptedUploads.shift();
+    if (scripted) return done(this.scriptedAnswer(scripted));
+    const contentType = headers['content-type'];
+    const parts = parseMultipart(body, Array.isArray(contentType) ? contentType[0] : contentType);
+    if (!parts) return done(apiError(234001, 400, 'Invalid request param: the body is not multipart/form-data.'));
+    const imageType = parts.find((p) => p.name === 'image_type' && p.filename === undefined)?.data.toString('utf8');
+    call.imageType = imageType;
+    if (imageType !== 'message' && imageType !== 'avatar') return done(apiError(234001, 400, 'Invalid request param: image_type must be message or avatar.'));
+    const file = parts.find((p) => p.name === 'image');
+    if (!file || file.filename === undefined) return done(apiError(234001, 400, 'Invalid request param: image must be a file.'));
+    call.bytes = file.data.length;
+    if (file.data.length === 0) return done(apiError(234010));
+    if (file.data.length > IMAGE_UPLOAD_LIMIT) return done(apiError(234006));
+    const mimeType = uploadFormat(file.data);
+    if (!mimeType) return done(apiError(234011));
+    const upload: UploadedImage = {
+      imageKey: `img_v3_${randomBytes(2).toString('hex')}_${randomBytes(16).toString('hex')}`,
+      imageType,
+      data: file.data,
+      mimeType,
+      fileName: file.filename,
+      ...(file.contentType === undefined ? {} : { contentType: file.contentType }),
+      at: call.at,
+      seq: ++this.seq,
+    };
+    this.uploads.push(upload);
+    this.images.set(upload.imageKey, upload);
+    this.imageKeys.add(upload.imageKey);
+    call.imageKey = upload.imageKey;
+    return done(ok({ image_key: upload.imageKey }));
+  }
+
+  /**
    * A message resource (protocols.md §4.4): checks in order the token, scripted failures, the `type` parameter
    * (234001), a recalled message (230110), that the key belongs to the message (234003) and that `type` fits it
    * (234001). Served: the bytes with their Content-Type (and Content-Disposition for named files).
@@ -608,6 +716,19 @@ export class FeishuApi {
 /** The `data` of a reaction answer (add and delete alike). */
 function reactionData(r: FakeReaction, at: number): unknown {
   return { reaction_id: r.reactionId, operator: { operator_id: r.operatorId, operator_type: r.operatorType }, action_time: String(at), reaction_type: { emoji_type: r.emojiType } };
+}
+
+/** The image formats the upload takes, by signature: JPEG, PNG, GIF, WEBP, BMP, TIFF, ICO. */
+function uploadFormat(data: Buffer): string | undefined {
+  const head = (n: number) => data.subarray(0, n).toString('latin1');
+  if (head(8) === '\x89PNG\r\n\x1a\n') return 'image/png';
+  if (data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
+  if (head(6) === 'GIF87a' || head(6) === 'GIF89a') return 'image/gif';
+  if (head(4) === 'RIFF' && data.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  if (head(2) === 'BM') return 'image/bmp';
+  if (head(4) === 'II*\0' || head(4) === 'MM\0*') return 'image/tiff';
+  if (data.length >= 6 && data.readUInt16LE(0) === 0 && data.readUInt16LE(2) === 1 && data.readUInt16LE(4) > 0) return 'image/x-icon';
+  return undefined;
 }
 
 /** Shape checks per msg_type; undefined when fine. */

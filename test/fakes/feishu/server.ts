@@ -17,6 +17,8 @@ import {
   type ResourceCall,
   type ScriptedFailure,
   type SentMessage,
+  type UploadCall,
+  type UploadedImage,
 } from './api.js';
 import {
   DEFAULT_USER,
@@ -445,6 +447,25 @@ export class FakeFeishu {
   /** The next `n` sends with a valid token fail (e.g. `{code: 230020}`, `{code: 230002}`, `{code: 1, status: 500}`). */
   failNextSends(n: number, failure: ScriptedFailure): void {
     this.api.failNextSends(n, failure);
+  }
+
+  /**
+   * Every image the bot uploaded that Feishu accepted, in order: `imageKey`, `imageType`, the bytes as received
+   * (`data`), the `mimeType` read from them, the part's `fileName` and `contentType`, `at` and `seq` (shared with
+   * `messages[].seq`). An image message's `image` is its upload.
+   */
+  get uploads(): readonly UploadedImage[] {
+    return this.api.uploads;
+  }
+
+  /** Every upload call (accepted or not) with its `imageType`, `bytes`, `imageKey`, HTTP status and code. */
+  get uploadCalls(): readonly UploadCall[] {
+    return this.api.uploadCalls;
+  }
+
+  /** The next `n` image uploads with a valid token fail (e.g. `{code: 99991400}` (HTTP 429), `{code: 234007}`, `{code: 1, status: 500}`). */
+  failNextUploads(n: number, failure: ScriptedFailure): void {
+    this.api.failNextUploads(n, failure);
   }
 
   /** Every message resource download with its `type`, HTTP status and code. */

@@ -1,7 +1,8 @@
 /** The fake personal-WeChat iLink bot platform. See README.md. */
 export { FakeIlink, SESSION_TIMEOUT } from './server.js';
 export { fullUserId, ilinkItem, ITEM_TYPE } from './items.js';
-export { encryptEcb, type HostedMedia, type KeyForm } from './cdn.js';
+export { decryptEcb, encryptEcb, keyOfAesKey, paddedSize, type HostedMedia, type KeyForm } from './cdn.js';
+export type { UploadUrlForm } from './upload.js';
 export { MAX_MSGS_PER_UPDATE } from './inbound.js';
 export type {
   CdnMedia,
@@ -14,5 +15,6 @@ export type {
   QrStatus,
   SentMessage,
   TypingCall,
+  UploadedMedia,
   WeixinMessage,
 } from './types.js';

@@ -10,6 +10,9 @@ export type ApiAnswer = Record<string, unknown>;
 const fail = (ret: number, errmsg: string): ApiAnswer => ({ ret, errcode: ret, errmsg });
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
+/** Checks an outbound image item against the CDN (upload.ts): the file it names, or why it is refused. */
+export type ImageCheck = (imageItem: Record<string, unknown>, to: string) => { image: { data: Buffer; encryptQueryParam: string } } | { problem: string };
+
 export class Outbound {
   readonly sent: SentMessage[] = [];
   readonly typing: TypingCall[] = [];
@@ -19,6 +22,7 @@ export class Outbound {
   constructor(
     private readonly inbound: InboundLog,
     private readonly repliesPerToken: number,
+    private readonly checkImage: ImageCheck,
   ) {}
 
   sendMessage(body: Record<string, unknown>): ApiAnswer {
@@ -36,6 +40,8 @@ export class Outbound {
     const itemProblem = checkItem(items[0]);
     if (itemProblem) return fail(-1, itemProblem);
     const item = items[0] as MessageItem;
+    const image = item.type === ITEM_TYPE.IMAGE ? this.checkImage(item.image_item as Record<string, unknown>, to) : undefined;
+    if (image && 'problem' in image) return fail(-1, image.problem);
 
     const token = typeof msg.context_token === 'string' ? this.inbound.contextTokens.get(msg.context_token) : undefined;
     if (!token || token.user !== to) return fail(-2, 'context token invalid');
@@ -47,6 +53,7 @@ export class Outbound {
       contextToken: msg.context_token as string,
       item: structuredClone(item),
       text: item.type === ITEM_TYPE.TEXT ? (item.text_item?.text ?? '') : '',
+      ...(image ? { image: image.image } : {}),
       at: Date.now(),
     };
     this.sent.push(sent);

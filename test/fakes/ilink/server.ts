@@ -1,23 +1,26 @@
 /**
  * A local fake of the personal-WeChat iLink bot API (protocols.md §7) on 127.0.0.1 and a free port: QR login,
  * the getupdates long poll with its cursor, sendmessage with context tokens, getconfig/sendtyping, notifystart/stop,
- * and scripted failures. See README.md.
+ * the media CDN (downloads, and uploads through getuploadurl) and scripted failures. See README.md.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseJson, readBody, sendJson } from '../http.js';
+import { parseJson, sendJson } from '../http.js';
 import { Waiters } from '../waiters.js';
-import { Cdn, type HostedMedia, type KeyForm } from './cdn.js';
+import { Cdn, decryptEcb, keyOfAesKey, type HostedMedia, type KeyForm } from './cdn.js';
 import { Holds } from './holds.js';
 import { InboundLog } from './inbound.js';
 import { fullUserId, ilinkItem } from './items.js';
 import { Outbound, type ApiAnswer } from './outbound.js';
 import { QrLogin } from './qr.js';
-import type { Failure, FakeIlinkOptions, IlinkCall, IlinkEndpoint, MessageItem, QrSession, SentMessage, TypingCall, WeixinMessage } from './types.js';
+import type { Failure, FakeIlinkOptions, IlinkCall, IlinkEndpoint, MessageItem, QrSession, SentMessage, TypingCall, UploadedMedia, WeixinMessage } from './types.js';
+import { Uploads, type UploadUrlForm } from './upload.js';
+import { readRawBody } from '../http.js';
 import { bearerToken, botRequestProblems, headerRecord, randomToken } from './wire.js';
 
-export type { Failure, FakeIlinkOptions, IlinkCall, IlinkEndpoint, MessageItem, QrSession, SentMessage, TypingCall, WeixinMessage } from './types.js';
+export type { Failure, FakeIlinkOptions, IlinkCall, IlinkEndpoint, MessageItem, QrSession, SentMessage, TypingCall, UploadedMedia, WeixinMessage } from './types.js';
+export type { UploadUrlForm } from './upload.js';
 
 const ROUTES: Record<string, IlinkEndpoint> = {
   '/ilink/bot/getupdates': 'getupdates',
@@ -28,7 +31,9 @@ const ROUTES: Record<string, IlinkEndpoint> = {
   '/ilink/bot/msg/notifystop': 'notifystop',
   '/ilink/bot/get_bot_qrcode': 'get_bot_qrcode',
   '/ilink/bot/get_qrcode_status': 'get_qrcode_status',
+  '/ilink/bot/getuploadurl': 'getuploadurl',
   '/c2c/download': 'cdn_download',
+  '/c2c/upload': 'cdn_upload',
 };
 
 export const SESSION_TIMEOUT = { ret: -14, errcode: -14, errmsg: 'session timeout' } as const;
@@ -44,6 +49,7 @@ export class FakeIlink {
   private readonly outbound: Outbound;
   private readonly qr: QrLogin;
   private readonly cdn = new Cdn(() => this.cdnUrl);
+  private readonly uploads: Uploads;
   private readonly failures = new Map<IlinkEndpoint, { failure: Failure; left: number }[]>();
   private readonly server: Server;
   private sessionExpired = false;
@@ -66,7 +72,8 @@ export class FakeIlink {
     this.botId = `${randomBytes(4).toString('hex')}@im.bot`;
     this.botToken = newBotToken(this.botId);
     this.inbound = new InboundLog(this.botId);
-    this.outbound = new Outbound(this.inbound, opts.repliesPerToken ?? 10);
+    this.uploads = new Uploads(this.cdn, this.inbound.knownUsers);
+    this.outbound = new Outbound(this.inbound, opts.repliesPerToken ?? 10, (item, to) => this.uploads.sentImage(item, to));
     this.qr = new QrLogin({
       ttlMs: opts.qrTtlMs ?? 300_000,
       pollMs: opts.qrPollMs ?? 35_000,
@@ -135,6 +142,35 @@ export class FakeIlink {
   /** The CDN answers 404 for that file (by `encrypt_query_param`), or for every file so far; returns how many were live. */
   expireMedia(param?: string): number {
     return this.cdn.expire(param);
+  }
+
+  /** Files uploaded through getuploadurl and `POST /c2c/upload` that the CDN took, oldest first. */
+  get mediaUploads(): UploadedMedia[] {
+    return this.uploads.done;
+  }
+
+  /** Which field getuploadurl answers with: `upload_param` (default; the client builds the URL) or `upload_full_url`. */
+  get uploadUrlForm(): UploadUrlForm {
+    return this.uploads.form;
+  }
+
+  set uploadUrlForm(form: UploadUrlForm) {
+    this.uploads.form = form;
+  }
+
+  /**
+   * Downloads the image a sent message references, as the user's WeChat would: `GET` on the fake's own CDN with
+   * its `encrypt_query_param`, decrypted with the key its `aes_key` carries. Throws when the item is not an image,
+   * the CDN refuses, or the key is in neither base64 form.
+   */
+  async downloadSentImage(sent: SentMessage): Promise<Buffer> {
+    const media = sent.item.image_item?.media;
+    if (!media?.encrypt_query_param || !media.aes_key) throw new Error('fake iLink: the sent message holds no image media');
+    const res = await fetch(this.cdn.downloadUrl(media.encrypt_query_param));
+    if (!res.ok) throw new Error(`fake iLink: CDN download answered HTTP ${res.status} ${res.headers.get('x-error-message') ?? ''}`);
+    const key = keyOfAesKey(media.aes_key);
+    if (!key) throw new Error('fake iLink: the sent aes_key is in neither base64 form');
+    return decryptEcb(Buffer.from(await res.arrayBuffer()), key);
   }
 
   /** CDN download requests, oldest first. */
@@ -243,33 +279,42 @@ export class FakeIlink {
   // ---- HTTP -------------------------------------------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rawBody = await readBody(req);
+    const bytes = await readRawBody(req);
+    const rawBody = bytes.toString('utf8');
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://fake');
     const endpoint = ROUTES[url.pathname];
-    const call: IlinkCall = { endpoint: endpoint ?? 'unknown', method, path: req.url ?? '/', body: parseJson(rawBody), headers: headerRecord(req), at: Date.now() };
+    const call: IlinkCall = {
+      endpoint: endpoint ?? 'unknown',
+      method,
+      path: req.url ?? '/',
+      body: parseJson(rawBody),
+      bodyBytes: bytes.length,
+      headers: headerRecord(req),
+      at: Date.now(),
+    };
     this.calls.push(call);
     this.waiters.notify();
     try {
-      await this.route(endpoint, call, url, rawBody, res);
+      await this.route(endpoint, call, url, { text: rawBody, bytes }, res);
     } finally {
       if (call.status === undefined) call.dropped = true;
     }
   }
 
-  private async route(endpoint: IlinkEndpoint | undefined, call: IlinkCall, url: URL, rawBody: string, res: ServerResponse): Promise<void> {
+  private async route(endpoint: IlinkEndpoint | undefined, call: IlinkCall, url: URL, body: { text: string; bytes: Buffer }, res: ServerResponse): Promise<void> {
     const method = call.method;
     if (!endpoint) return answer(call, res, 404, { errmsg: `no route ${method} ${url.pathname}` });
 
     const failure = this.takeFailure(endpoint);
     if (failure && !(await this.applyFailure(failure, call, res))) return;
 
-    if (endpoint === 'cdn_download') {
-      const { status, headers, body } = this.cdn.answer(method, url);
+    if (endpoint === 'cdn_download' || endpoint === 'cdn_upload') {
+      const cdn = endpoint === 'cdn_download' ? this.cdn.answer(method, url) : this.uploads.upload(method, url, body.bytes);
       if (res.destroyed || res.writableEnded) return;
-      call.status = status;
-      res.writeHead(status, headers);
-      res.end(body);
+      call.status = cdn.status;
+      res.writeHead(cdn.status, cdn.headers);
+      res.end(cdn.body);
       return;
     }
     if (endpoint === 'get_bot_qrcode') {
@@ -284,7 +329,7 @@ export class FakeIlink {
       if (status) answer(call, res, 200, status);
       return;
     }
-    await this.handleBot(endpoint, call, rawBody, res);
+    await this.handleBot(endpoint, call, body.text, res);
   }
 
   private async handleBot(endpoint: IlinkEndpoint, call: IlinkCall, rawBody: string, res: ServerResponse): Promise<void> {
@@ -319,6 +364,9 @@ export class FakeIlink {
         break;
       case 'sendtyping':
         json = this.outbound.sendTyping(body);
+        break;
+      case 'getuploadurl':
+        json = this.uploads.getUploadUrl(body);
         break;
       default:
         json = { ret: 0 };

@@ -51,6 +51,25 @@ export interface SentMessage {
   item: MessageItem;
   /** `text_item.text`, or '' for other item types. */
   text: string;
+  /**
+   * For an image item: the file its `media` names on the fake's CDN, decrypted with the key its `aes_key` carries
+   * (sendmessage refuses an image whose media or key does not lead to a file).
+   */
+  image?: { data: Buffer; encryptQueryParam: string };
+  at: number;
+}
+
+/** A file the fake's CDN took through `getuploadurl` and `POST /c2c/upload`. */
+export interface UploadedMedia {
+  filekey: string;
+  /** `to_user_id` of getuploadurl (full id). */
+  to: string;
+  /** 1 image, 2 video, 3 file, 4 voice. */
+  mediaType: number;
+  /** The plaintext, as the ciphertext decrypted with the declared aeskey. */
+  data: Buffer;
+  /** What the upload answered in `x-encrypted-param`: the `encrypt_query_param` of the media to send. */
+  downloadParam: string;
   at: number;
 }
 
@@ -84,8 +103,11 @@ export type IlinkEndpoint =
   | 'get_qrcode_status'
   | 'notifystart'
   | 'notifystop'
+  | 'getuploadurl'
   /** The media CDN's `GET /c2c/download` (not under `ilink/bot/`). */
-  | 'cdn_download';
+  | 'cdn_download'
+  /** The media CDN's `POST /c2c/upload`. */
+  | 'cdn_upload';
 
 /**
  * A scripted failure: `{http}` answers that status with body "server error"; `{ret}` answers HTTP 200
@@ -102,12 +124,14 @@ export interface IlinkCall {
   path: string;
   /** HTTP status answered; undefined while the call is held, or when the socket was reset or the client left first. */
   status?: number;
-  /** The JSON answer, when one was sent (a CDN download's body is not kept). */
+  /** The JSON answer, when one was sent (a CDN download's or upload's body is not kept). */
   response?: unknown;
   /** Set when the call ended with no answer: the client left while it was held, a scripted reset, or close(). */
   dropped?: true;
-  /** The request body parsed as a JSON object; undefined when empty, not JSON or not an object. */
+  /** The request body parsed as a JSON object; undefined when empty, not JSON or not an object (a CDN upload). */
   body: Record<string, unknown> | undefined;
+  /** Size of the request body in bytes. */
+  bodyBytes: number;
   /** Request headers, lower-case names. */
   headers: Record<string, string>;
   at: number;

@@ -1,13 +1,14 @@
 /**
  * The API half of the fake WeChat Official Account (protocols.md §1.4): access tokens, customer-service (客服)
- * messages, typing and temporary media (media/get). HTTP status is always 200; errors are `{errcode, errmsg}`
- * like the real API.
+ * messages, typing and temporary media (media/get, media/upload). HTTP status is always 200; errors are
+ * `{errcode, errmsg}` like the real API.
  */
 import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
-import { MEDIA_TTL_SECONDS, TencentMedia, type MediaFile } from '../tencent-media.js';
+import { parseMultipart } from '../multipart.js';
+import { MEDIA_TTL_SECONDS, TencentMedia, type MediaFile, type UploadRules } from '../tencent-media.js';
 
-export { MEDIA_TTL_SECONDS, type MediaGetRecord } from '../tencent-media.js';
+export { MEDIA_TTL_SECONDS, type MediaGetRecord, type UploadRecord } from '../tencent-media.js';
 
 export interface ApiAnswer {
   status: number;
@@ -21,8 +22,13 @@ export interface ApiAnswer {
 export interface SendRecord {
   touser?: string;
   msgtype?: string;
-  /** Text content, or `[msgtype:media_id]` for media messages. */
+  /**
+   * Text content; for an accepted image `[image <bytes> bytes <type>]` of the upload it names; for other media
+   * messages `[msgtype:media_id]`.
+   */
   content?: string;
+  /** The media_id of a media message. */
+  mediaId?: string;
   errcode: number;
   /** Fake-clock unix seconds. */
   at: number;
@@ -44,6 +50,8 @@ export interface ApiCounters {
   typingAttempted: number;
   /** Calls to /cgi-bin/media/get and PicUrl fetches, successful or not. */
   mediaGets: number;
+  /** Calls to /cgi-bin/media/upload, successful or not. */
+  uploads: number;
 }
 
 interface TokenState {
@@ -70,6 +78,11 @@ const REPLACED_TOKEN_GRACE = 300;
 const MAX_TEXT_BYTES = 2048;
 const TYPING_SECONDS = 15;
 const TYPING_NEEDS_INTERACTION_WITHIN = 30;
+/** 新增临时素材: images up to 10 MB, bmp/png/jpeg/jpg/gif; the type is read from the file name. */
+const UPLOAD_RULES: UploadRules = {
+  imageTypes: { bmp: 'image/bmp', png: 'image/png', jpeg: 'image/jpeg', jpg: 'image/jpeg', gif: 'image/gif' },
+  maxImageBytes: 10 * 1024 * 1024,
+};
 
 const MESSAGES: Record<number, string> = {
   0: 'ok',
@@ -77,16 +90,21 @@ const MESSAGES: Record<number, string> = {
   40001: 'invalid credential, access_token is invalid or not latest',
   40002: 'invalid grant_type',
   40003: 'invalid openid',
+  40004: 'invalid media type',
+  40005: 'invalid file type',
   40007: 'invalid media_id',
   40008: 'invalid message type',
+  40009: 'invalid image size',
   40013: 'invalid appid',
   40014: 'invalid access_token',
   40125: 'invalid appsecret',
   41001: 'access_token missing',
+  41005: 'media data missing',
   41006: 'media_id missing',
   42001: 'access_token expired',
   43001: 'require GET method',
   43002: 'require POST method',
+  44001: 'empty media data',
   44004: 'empty content',
   45002: 'content size out of limit',
   45009: 'reach max api daily quota limit',
@@ -112,13 +130,15 @@ export interface WechatMpApiOptions {
   appSecret: string;
   tokenTtlSeconds: number;
   customerService: boolean;
+  /** false: media/upload answers 48001 (素材管理 is for verified accounts). */
+  uploadMedia: boolean;
   now: () => number;
 }
 
 export class WechatMpApi {
   readonly sends: SendRecord[] = [];
   readonly typing: TypingRecord[] = [];
-  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, customSendsAttempted: 0, typingAttempted: 0, mediaGets: 0 };
+  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, customSendsAttempted: 0, typingAttempted: 0, mediaGets: 0, uploads: 0 };
   /**
    * A user's media (临时素材), kept 3 days: behind the server's addMedia, expireMedia, failNextMediaGets and
    * mediaGets. MediaIds are 64 characters, like real ones.
@@ -160,6 +180,13 @@ export class WechatMpApi {
     return [...(this.accepted.get(user) ?? [])];
   }
 
+  /** The images accepted for `user` through 客服, in order: the uploads they named. */
+  receivedImages(user: string): { mediaId: string; data: Buffer; contentType: string }[] {
+    return this.sends
+      .filter((s) => s.touser === user && s.msgtype === 'image' && s.errcode === 0 && s.mediaId !== undefined)
+      .map((s) => ({ mediaId: s.mediaId!, ...this.media.find(s.mediaId!)! }));
+  }
+
   failNextSends(n: number, errcode: number): void {
     for (let i = 0; i < n; i++) this.scripted.push(errcode);
   }
@@ -170,7 +197,8 @@ export class WechatMpApi {
   }
 
   /** Routes one API request; undefined for an unknown path (the server answers 404). */
-  handle(method: string, path: string, query: URLSearchParams, body: string): ApiAnswer | undefined {
+  handle(method: string, path: string, query: URLSearchParams, raw: Buffer, contentType?: string): ApiAnswer | undefined {
+    const body = raw.toString('utf8');
     switch (path) {
       case '/cgi-bin/token':
         return method === 'GET' ? this.token(query) : error(43001);
@@ -182,6 +210,8 @@ export class WechatMpApi {
         return method === 'POST' ? this.typingCommand(query, body) : error(43002);
       case '/cgi-bin/media/get':
         return method === 'GET' ? this.mediaGet(query) : error(43001);
+      case '/cgi-bin/media/upload':
+        return method === 'POST' ? this.upload(query, raw, contentType) : error(43002);
       default: {
         // PicUrl (mmbiz.qpic.cn on the real platform): the same photo, public, no token.
         const picture = /^\/mmbiz_\w+\/([\w-]+)\/0$/.exec(path);
@@ -249,10 +279,14 @@ export class WechatMpApi {
     const touser = typeof req?.touser === 'string' ? req.touser : undefined;
     const msgtype = typeof req?.msgtype === 'string' ? req.msgtype : undefined;
     const payload = msgtype && isRecord(req?.[msgtype]) ? (req[msgtype] as Record<string, unknown>) : undefined;
+    const mediaId = msgtype !== 'text' && typeof payload?.media_id === 'string' ? payload.media_id : undefined;
+    const image = msgtype === 'image' && mediaId !== undefined ? this.media.find(mediaId) : undefined;
     const content =
-      msgtype === 'text' ? (typeof payload?.content === 'string' ? payload.content : undefined) : payload && `[${msgtype}:${String(payload.media_id)}]`;
+      msgtype === 'text'
+        ? typeof payload?.content === 'string' ? payload.content : undefined
+        : image ? `[image ${image.data.length} bytes ${image.contentType}]` : payload && `[${msgtype}:${String(payload.media_id)}]`;
     const record = (errcode: number): ApiAnswer => {
-      this.sends.push({ touser, msgtype, content, errcode, at: now });
+      this.sends.push({ touser, msgtype, content, ...(mediaId === undefined ? {} : { mediaId }), errcode, at: now });
       return errcode ? error(errcode) : ok();
     };
     const tokenError = this.checkToken(query);
@@ -267,6 +301,8 @@ export class WechatMpApi {
     if (!payload) return record(47001);
     if (msgtype === 'text' && (content === undefined || content === '')) return record(44004);
     if (msgtype === 'text' && Buffer.byteLength(content ?? '', 'utf8') > MAX_TEXT_BYTES) return record(45002);
+    if (msgtype === 'image' && mediaId === undefined) return record(41006);
+    if (msgtype === 'image' && !image) return record(40007);
     if (user.windowUntil <= now) return record(45015);
     if (user.left <= 0) return record(45047);
     user.left--;
@@ -274,6 +310,18 @@ export class WechatMpApi {
     list.push(content ?? '');
     this.accepted.set(touser, list);
     return record(0);
+  }
+
+  /**
+   * POST media/upload?type=image, multipart with a `media` part: `{type, media_id, created_at}` (created_at a
+   * number). Checks: token, 48001 (no upload permission), then those of TencentMedia.upload.
+   */
+  private upload(query: URLSearchParams, raw: Buffer, contentType: string | undefined): ApiAnswer {
+    this.counters.uploads++;
+    const type = query.get('type') ?? '';
+    const tokenError = this.checkToken(query) || (this.opts.uploadMedia ? 0 : 48001);
+    const got = this.media.upload(type, parseMultipart(raw, contentType), tokenError, UPLOAD_RULES);
+    return typeof got === 'number' ? error(got) : { status: 200, json: { type, media_id: got.mediaId, created_at: got.createdAt } };
   }
 
   /** GET media/get: the file, or HTTP 200 with `{errcode, errmsg}` as text/plain. Checks: token, scripted, 41006, 40007. */

@@ -1,14 +1,15 @@
-import { readBody, sendJson } from '../http.js';
+import { sendJson } from '../http.js';
+import { readRawBody } from '../http.js';
 import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signature, TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
 import { TimedRequests } from '../timed-requests.js';
 import { imageTypeOf } from '../tencent-media.js';
-import { WechatMpApi, type ApiCounters, type MediaGetRecord, type SendRecord, type TypingRecord } from './api.js';
+import { WechatMpApi, type ApiCounters, type MediaGetRecord, type SendRecord, type TypingRecord, type UploadRecord } from './api.js';
 import { cdata, messageFields, parseFlatXml, xmlOf, type WechatMpPushMessage } from './xml.js';
 
-export { MEDIA_TTL_SECONDS, type ApiCounters, type MediaGetRecord, type SendRecord, type TypingRecord } from './api.js';
+export { MEDIA_TTL_SECONDS, type ApiCounters, type MediaGetRecord, type SendRecord, type TypingRecord, type UploadRecord } from './api.js';
 export type { WechatMpPushMessage } from './xml.js';
 
 export type WechatMpMode = 'plain' | 'compatible' | 'safe';
@@ -28,8 +29,11 @@ export interface FakeWechatMpOptions {
   retryWaitMs?: number;
   /** access_token lifetime in fake seconds (real: 7200). */
   tokenTtlSeconds?: number;
-  /** `customerService: false` = an unverified subscription account: 客服 and typing answer 48001. */
-  permissions?: { customerService?: boolean };
+  /**
+   * `customerService: false` = an unverified subscription account: 客服 and typing answer 48001.
+   * `uploadMedia: false`: media/upload answers 48001 (素材管理 is for verified accounts).
+   */
+  permissions?: { customerService?: boolean; uploadMedia?: boolean };
 }
 
 export interface PushOptions {
@@ -67,6 +71,8 @@ export interface PushReply {
   xml: Record<string, string>;
   /** Whether it came in the encrypted envelope (and its MsgSignature checked out). */
   encrypted: boolean;
+  /** For an image reply: the upload its MediaId names, as the user sees it. */
+  image?: { mediaId: string; data: Buffer; contentType: string };
 }
 
 export interface PushResult {
@@ -120,8 +126,17 @@ export interface FakeWechatMp {
   invalidateTokens(): void;
   /** The next `n` custom/send calls with a valid token answer `errcode` (e.g. -1 busy, 45009 quota). */
   failNextSends(n: number, errcode: number): void;
-  /** Customer-service messages accepted for `user`, in order (text content or `[msgtype:media_id]`). */
+  /**
+   * Customer-service messages accepted for `user`, in order: text content, `[image <bytes> bytes <type>]` for an
+   * image (what `cococat simulate` prints), `[msgtype:media_id]` for other media.
+   */
   received(user: string): string[];
+  /** The images accepted for `user` through 客服, in order, with the bytes of the upload each named. */
+  receivedImages(user: string): { mediaId: string; data: Buffer; contentType: string }[];
+  /** Every media/upload call with its errcode (0 = stored; `mediaId` then set) and the bytes of its `media` part. */
+  readonly uploads: readonly UploadRecord[];
+  /** The next `n` media/upload calls with a valid token answer `errcode` (e.g. -1 busy, 45009). */
+  failNextUploads(n: number, errcode: number): void;
   /** Every custom/send call with its errcode (0 = accepted). */
   readonly sends: readonly SendRecord[];
   readonly typing: readonly TypingRecord[];
@@ -148,6 +163,7 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
     appSecret: opts.appSecret,
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 7200,
     customerService: opts.permissions?.customerService ?? true,
+    uploadMedia: opts.permissions?.uploadMedia ?? true,
     now,
   });
   // 64-bit ids above 2^53, like real ones: a gateway that parses MsgId as a JS number loses digits.
@@ -162,8 +178,8 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const body = await readBody(req);
-    const answer = api.handle(req.method ?? 'GET', url.pathname, url.searchParams, body);
+    const body = await readRawBody(req);
+    const answer = api.handle(req.method ?? 'GET', url.pathname, url.searchParams, body, req.headers['content-type']);
     if (!answer) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end(`no route ${req.method} ${url.pathname}`);
@@ -227,6 +243,12 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
     const reply: PushReply = { raw: body, xml, encrypted };
     if (!xml.MsgType) return { reply, replyError: 'reply has no MsgType' };
     if (xml.ToUserName !== user || xml.FromUserName !== originalId) return { reply, replyError: 'reply ToUserName/FromUserName do not match the push' };
+    if (xml.MsgType === 'image') {
+      // The user sees the image only when the MediaId names a live upload of this account.
+      const image = xml.MediaId ? api.media.find(xml.MediaId) : undefined;
+      if (!image) return { reply, replyError: 'image reply MediaId is not a live upload of this account' };
+      reply.image = { mediaId: xml.MediaId!, ...image };
+    }
     return { reply };
   }
 
@@ -317,6 +339,9 @@ export async function startFakeWechatMp(opts: FakeWechatMpOptions): Promise<Fake
     invalidateTokens: () => api.invalidateTokens(),
     failNextSends: (n, errcode) => api.failNextSends(n, errcode),
     received: (user) => api.received(user),
+    receivedImages: (user) => api.receivedImages(user),
+    uploads: api.media.uploads,
+    failNextUploads: (n, errcode) => api.media.failNextUploads(n, errcode),
     sends: api.sends,
     typing: api.typing,
     counters: api.counters,

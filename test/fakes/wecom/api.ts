@@ -1,13 +1,14 @@
 /**
- * The API half of the fake WeCom app (protocols.md §2.3): `gettoken`, `message/send` and `media/get`. Like the real API it
- * answers HTTP 200 with `{errcode, errmsg}` for every error. Sends over the per-member limit are answered
+ * The API half of the fake WeCom app (protocols.md §2.3): `gettoken`, `message/send`, `media/get` and `media/upload`. Like
+ * the real API it answers HTTP 200 with `{errcode, errmsg}` for every error. Sends over the per-member limit are answered
  * errcode 0 and silently not delivered, which is what WeCom does; they are recorded so a test can see the loss.
  */
 import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
-import { MEDIA_TTL_SECONDS, TencentMedia, type MediaFile } from '../tencent-media.js';
+import { parseMultipart } from '../multipart.js';
+import { MEDIA_TTL_SECONDS, TencentMedia, type MediaFile, type UploadRules } from '../tencent-media.js';
 
-export type { MediaGetRecord } from '../tencent-media.js';
+export type { MediaGetRecord, UploadRecord } from '../tencent-media.js';
 
 export interface ApiAnswer {
   status: number;
@@ -31,8 +32,13 @@ export interface DeliveredMessage {
   user: string;
   msgid: string;
   msgtype: string;
-  /** What the member sees: text/markdown content (cut at the limit when truncated), `[msgtype:media_id]` otherwise. */
+  /**
+   * What the member sees: text/markdown content (cut at the limit when truncated), `[image <bytes> bytes <type>]` for
+   * an image (what `cococat simulate` prints), `[msgtype:media_id]` otherwise.
+   */
   content: string;
+  /** The media_id of a media message. */
+  mediaId?: string;
   /** UTF-8 bytes of the content as sent. */
   bytes: number;
   /** The content was over the limit and WeCom cut it. */
@@ -61,6 +67,8 @@ export interface ApiCounters {
   sendsAttempted: number;
   /** Calls to /cgi-bin/media/get and PicUrl fetches, successful or not. */
   mediaGets: number;
+  /** Calls to /cgi-bin/media/upload, successful or not. */
+  mediaUploads: number;
 }
 
 export interface WecomApiOptions {
@@ -81,24 +89,36 @@ export interface WecomApiOptions {
 }
 
 export const CONTENT_LIMIT_BYTES = 2048;
+/** 上传临时素材: images JPG/PNG up to 10 MB; every file more than 5 bytes; the type is read from the file name. */
+const UPLOAD_RULES: UploadRules = {
+  imageTypes: { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png' },
+  maxImageBytes: 10 * 1024 * 1024,
+  tooSmallBytes: 5,
+};
 
 const MESSAGES: Record<number, string> = {
   0: 'ok',
   [-1]: 'system busy',
   40001: 'invalid secret',
+  40004: 'invalid media type',
+  40005: 'invalid file type',
+  40006: 'invalid file size',
   40007: 'invalid media_id',
   40008: 'invalid message type',
+  40009: 'invalid image size',
   40013: 'invalid corpid',
   40014: 'invalid access_token',
   40056: 'invalid agentid',
   41001: 'access_token missing',
   41002: 'corpid missing',
   41004: 'corpsecret missing',
+  41005: 'media data missing',
   41006: 'media_id missing',
   41011: 'agentid missing',
   42001: 'access_token expired',
   43001: 'require GET method',
   43002: 'require POST method',
+  44001: 'empty media data',
   44004: 'empty content',
   45002: 'content size out of limit',
   45009: 'api freq out of limit',
@@ -134,10 +154,11 @@ export function truncateUtf8(text: string, limit: number): string {
 
 export class WecomApi {
   readonly sends: SendCall[] = [];
-  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, sendsAttempted: 0, mediaGets: 0 };
+  readonly counters: ApiCounters = { tokenRequests: 0, tokensIssued: 0, sendsAttempted: 0, mediaGets: 0, mediaUploads: 0 };
   /**
-   * What members upload (a photo they sent), kept 3 days: behind the server's addMedia, expireMedia,
-   * failNextMediaGets and mediaGets. Real media ids are long base64-like strings, unique per upload.
+   * What members upload (a photo they sent) and what the app uploads (media/upload), kept 3 days: behind the
+   * server's addMedia, expireMedia, failNextMediaGets, mediaGets, failNextMediaUploads and mediaUploads. Real
+   * media ids are long base64-like strings, unique per upload.
    */
   readonly media = new TencentMedia({
     now: () => this.opts.now(),
@@ -158,7 +179,8 @@ export class WecomApi {
   constructor(private readonly opts: WecomApiOptions) {}
 
   /** Routes one API request; undefined for an unknown path (the server answers 404). */
-  handle(method: string, path: string, query: URLSearchParams, body: string): ApiAnswer | undefined {
+  handle(method: string, path: string, query: URLSearchParams, raw: Buffer, contentType?: string): ApiAnswer | undefined {
+    const body = raw.toString('utf8');
     switch (path) {
       case '/cgi-bin/gettoken':
         return method === 'GET' ? this.getToken(query) : error(43001);
@@ -166,6 +188,8 @@ export class WecomApi {
         return method === 'POST' ? this.send(query, body) : error(43002);
       case '/cgi-bin/media/get':
         return method === 'GET' ? this.mediaGet(query) : error(43001);
+      case '/cgi-bin/media/upload':
+        return method === 'POST' ? this.upload(query, raw, contentType) : error(43002);
       default: {
         // PicUrl (wework.qpic.cn on the real platform): the same photo, no token.
         const picture = /^\/wwpic\/([\w-]+)\/0$/.exec(path);
@@ -177,6 +201,13 @@ export class WecomApi {
 
   delivered(user: string): DeliveredMessage[] {
     return [...(this.deliveredBy.get(user.toLowerCase()) ?? [])];
+  }
+
+  /** The images delivered to `user`, in order: the uploads they named. */
+  deliveredImages(user: string): { mediaId: string; data: Buffer; contentType: string }[] {
+    return this.delivered(user)
+      .filter((m) => m.msgtype === 'image' && m.mediaId !== undefined)
+      .map((m) => ({ mediaId: m.mediaId!, ...this.media.find(m.mediaId!)! }));
   }
 
   dropped(user: string): DroppedMessage[] {
@@ -257,7 +288,11 @@ export class WecomApi {
     const msgtype = typeof req?.msgtype === 'string' ? req.msgtype : undefined;
     const payload = msgtype && isRecord(req?.[msgtype]) ? (req[msgtype] as Record<string, unknown>) : undefined;
     const isText = msgtype === 'text' || msgtype === 'markdown';
-    const rawContent = isText ? (typeof payload?.content === 'string' ? payload.content : undefined) : payload && `[${msgtype}:${String(payload.media_id ?? '')}]`;
+    const mediaId = !isText && typeof payload?.media_id === 'string' ? payload.media_id : undefined;
+    const image = msgtype === 'image' && mediaId !== undefined ? this.media.find(mediaId) : undefined;
+    const rawContent = isText
+      ? typeof payload?.content === 'string' ? payload.content : undefined
+      : image ? `[image ${image.data.length} bytes ${image.contentType}]` : payload && `[${msgtype}:${String(payload.media_id ?? '')}]`;
     const call: SendCall = { touser, msgtype, content: rawContent, errcode: 0, at: now };
     const fail = (errcode: number): ApiAnswer => {
       this.sends.push({ ...call, errcode });
@@ -274,6 +309,8 @@ export class WecomApi {
     if (!msgtype || !SUPPORTED_TYPES.has(msgtype)) return fail(40008);
     if (!payload) return fail(47001);
     if (isText && (rawContent === undefined || rawContent === '')) return fail(44004);
+    if (msgtype === 'image' && mediaId === undefined) return fail(41006);
+    if (msgtype === 'image' && !image) return fail(40007);
     const bytes = Buffer.byteLength(rawContent ?? '', 'utf8');
     const oversize = isText && bytes > CONTENT_LIMIT_BYTES;
     if (oversize && this.opts.oversize === 'error') return fail(45002);
@@ -300,7 +337,7 @@ export class WecomApi {
       if (!duplicate) this.recentBodies.set(key, now);
     }
     for (const user of valid) {
-      const record: DeliveredMessage = { user, msgid, msgtype, content, bytes, truncated: oversize, at: now };
+      const record: DeliveredMessage = { user, msgid, msgtype, content, ...(mediaId === undefined ? {} : { mediaId }), bytes, truncated: oversize, at: now };
       const reason = duplicate ? 'duplicate' : this.overLimit(user, now);
       if (reason) {
         this.push(this.droppedBy, user, { ...record, reason });
@@ -323,6 +360,18 @@ export class WecomApi {
     const answer = error(got);
     const errmsg = String((answer.json as { errmsg: string }).errmsg);
     return { ...answer, headers: { 'error-code': String(got), 'error-msg': errmsg.replace(/[^\x20-\x7e]/g, '') } };
+  }
+
+  /**
+   * POST media/upload?type=image, multipart with a `media` part: `{errcode: 0, errmsg: '', type, media_id, created_at}`
+   * (created_at a string of unix seconds). Checks: token, then those of TencentMedia.upload.
+   */
+  private upload(query: URLSearchParams, raw: Buffer, contentType: string | undefined): ApiAnswer {
+    this.counters.mediaUploads++;
+    const type = query.get('type') ?? '';
+    const got = this.media.upload(type, parseMultipart(raw, contentType), this.checkToken(query), UPLOAD_RULES);
+    if (typeof got === 'number') return error(got);
+    return { status: 200, json: { errcode: 0, errmsg: '', type, media_id: got.mediaId, created_at: String(Math.floor(got.createdAt / 1000)) } };
   }
 
   /** Counts only messages the member actually got; the windows slide. */

@@ -28,9 +28,10 @@ export const BOT_CMD = {
 
 /**
  * Errcodes of refused frames. The platform documents none for the long connection; these follow WeCom's general
- * table (40001 bad secret, 40008 bad message type, 40058 bad parameter). errmsg says what exactly was wrong.
+ * table (40001 bad secret, 40004 bad media type, 40005 bad file type, 40007 bad media_id, 40008 bad message type,
+ * 40009 bad image size, 40058 bad parameter). errmsg says what exactly was wrong.
  */
-export const BOT_ERR = { CREDENTIAL: 40001, MSGTYPE: 40008, PARAM: 40058 } as const;
+export const BOT_ERR = { CREDENTIAL: 40001, MEDIA_TYPE: 40004, FILE_TYPE: 40005, MEDIA_ID: 40007, MSGTYPE: 40008, IMAGE_SIZE: 40009, PARAM: 40058 } as const;
 
 /** Limits from the SDK's type docs and protocols.md §3.2. */
 export const STREAM_CONTENT_LIMIT_BYTES = 20_480;
@@ -39,6 +40,11 @@ const CHUNK_LIMIT_BYTES = 512 * 1024;
 const MAX_CHUNKS = 100;
 const MEDIA_TYPES = new Set(['file', 'image', 'voice', 'video']);
 const MEDIA_URL_TTL_MS = 5 * 60_000;
+/** An uploaded media_id is valid for 3 days. */
+const MEDIA_ID_TTL_MS = 3 * 24 * 3600_000;
+/** Images (an upload of type image, a stream's msg_item): JPG or PNG, at most 10 MB, over 5 bytes (素材管理 limits). */
+const IMAGE_LIMIT_BYTES = 10 * 1024 * 1024;
+const MIN_MEDIA_BYTES = 6;
 
 export type CloseReason = 'client' | 'dropped' | 'taken-over' | 'auth-failed' | 'subscribe-timeout' | 'protocol' | 'fake-closed';
 
@@ -77,7 +83,15 @@ export interface BotStream {
   /** Accepted frames with this stream id. */
   frames: number;
   msgItem?: unknown[];
+  /** The finishing frame's msg_item images, decoded (their md5 and type checked). */
+  images?: BotImage[];
   feedback?: unknown;
+}
+
+/** An image the robot sent: in a stream's msg_item, or uploaded and sent by media_id. */
+export interface BotImage {
+  data: Buffer;
+  mimeType: 'image/png' | 'image/jpeg';
 }
 
 export interface BotSend {
@@ -118,10 +132,21 @@ export interface BotDelivery {
 export interface BotSentMessage {
   chatid: string;
   msgtype: string;
-  /** Markdown content, or `[msgtype:media_id]`. */
+  /** Markdown content, `[image <n> bytes <type>]` for an image, or `[msgtype:media_id]` for other media. */
   content: string;
   body: Record<string, unknown>;
+  /** The uploaded file a media message referenced. */
+  media?: UploadedMedia;
   at: number;
+}
+
+/** A file uploaded through aibot_upload_media_*. */
+export interface UploadedMedia {
+  type: string;
+  filename?: string;
+  data: Buffer;
+  /** Epoch ms; the media_id is refused (40007) 3 days later. */
+  createdAt: number;
 }
 
 export interface BotLongConnectionOptions {
@@ -157,12 +182,6 @@ interface Upload {
   totalChunks: number;
   md5?: string;
   chunks: Map<number, Buffer>;
-}
-
-interface Media {
-  type: string;
-  filename?: string;
-  data: Buffer;
 }
 
 type AckScript = { kind: 'withhold' } | { kind: 'fail'; errcode: number; errmsg: string };
@@ -222,14 +241,18 @@ export class BotLongConnection {
   private readonly conns = new Map<number, Conn>();
   private readonly byReqId = new Map<string, Delivery>();
   private readonly queue: Delivery[] = [];
-  private readonly uploads = new Map<string, Upload>();
-  private readonly media = new Map<string, Media>();
+  private readonly pendingUploads = new Map<string, Upload>();
+  private readonly media = new Map<string, UploadedMedia>();
+  /** Every upload that produced a media_id (aibot_upload_media_finish accepted), in order. */
+  readonly uploads: { mediaId: string; type: string; filename: string; bytes: number }[] = [];
   private readonly hosted = new Map<string, { data: Buffer; fileName?: string; expiresAt: number }>();
   /** How long a media URL is served (5 minutes, as WeCom's); 0 makes the next ones expired at once (HTTP 404). */
   mediaUrlTtlMs = MEDIA_URL_TTL_MS;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly listeners = new Set<(d: BotDelivery, r: BotReplyRecord) => void>();
   private readonly ackScript: AckScript[] = [];
+  /** Refusals aimed at one cmd (`failNextRequests`), taken before the general script. */
+  private readonly cmdFailures: { cmd: string; errcode: number; errmsg: string }[] = [];
   private readonly subscribeFailures: { errcode: number; errmsg: string }[] = [];
   private pingsToIgnore = 0;
   private currentId: number | undefined;
@@ -435,7 +458,8 @@ export class BotLongConnection {
     const delivery = this.byReqId.get(reqId);
     const record: BotReplyRecord = { cmd, reqId, body, connectionId: conn.info.id, at: Date.now() };
     delivery?.replies.push(record);
-    const script = this.ackScript.shift();
+    const aimed = this.cmdFailures.findIndex((f) => f.cmd === cmd);
+    const script: AckScript | undefined = aimed >= 0 ? { kind: 'fail', ...this.cmdFailures.splice(aimed, 1)[0]! } : this.ackScript.shift();
     if (script?.kind === 'withhold') return this.opts.notify();
     let answer: { errcode: number; errmsg: string; body?: unknown };
     if (script?.kind === 'fail') answer = { errcode: script.errcode, errmsg: script.errmsg };
@@ -494,8 +518,8 @@ export class BotLongConnection {
       return ok;
     }
     if (typeof msgtype === 'string' && MEDIA_TYPES.has(msgtype)) {
-      const mediaId = (body[msgtype] as { media_id?: unknown } | undefined)?.media_id;
-      if (typeof mediaId !== 'string' || !this.media.has(mediaId)) return param('unknown media_id');
+      const found = this.mediaOf(msgtype, body);
+      if ('errcode' in found) return found;
       d.complete();
       return ok;
     }
@@ -520,9 +544,13 @@ export class BotLongConnection {
     if (s.content !== undefined && typeof s.content !== 'string') return param('stream.content must be a string');
     if (typeof s.content === 'string' && Buffer.byteLength(s.content) > STREAM_CONTENT_LIMIT_BYTES) return param(`stream.content over ${STREAM_CONTENT_LIMIT_BYTES} bytes`);
     const finish = s.finish === true;
+    let images: BotImage[] | undefined;
     if (s.msg_item !== undefined) {
       if (!finish) return param('stream.msg_item only with finish=true');
       if (!Array.isArray(s.msg_item) || s.msg_item.length > MAX_MSG_ITEMS) return param(`stream.msg_item takes at most ${MAX_MSG_ITEMS} items`);
+      const decoded = msgItemImages(s.msg_item);
+      if ('errcode' in decoded) return decoded;
+      images = decoded;
     }
     if (body.msgtype === 'stream_with_template_card' && body.template_card !== undefined) {
       if (!isRecord(body.template_card)) return param('template_card must be an object');
@@ -536,6 +564,7 @@ export class BotLongConnection {
       finished: finish,
       frames: (prev?.frames ?? 0) + 1,
       ...(Array.isArray(s.msg_item) ? { msgItem: s.msg_item } : prev?.msgItem ? { msgItem: prev.msgItem } : {}),
+      ...(images ? { images } : {}),
       ...(s.feedback !== undefined ? { feedback: s.feedback } : prev?.feedback !== undefined ? { feedback: prev.feedback } : {}),
     };
     if (finish) {
@@ -560,9 +589,10 @@ export class BotLongConnection {
       if (!isRecord(body.template_card)) return param('template_card missing');
       content = '[template_card]';
     } else if (MEDIA_TYPES.has(msgtype)) {
-      const mediaId = (body[msgtype] as { media_id?: unknown } | undefined)?.media_id;
-      if (typeof mediaId !== 'string' || !this.media.has(mediaId)) return param('unknown media_id');
-      content = `[${msgtype}:${mediaId}]`;
+      const found = this.mediaOf(msgtype, body);
+      if ('errcode' in found) return found;
+      this.sent.push({ chatid, msgtype, content: mediaLine(msgtype, found), body, media: found.media, at: Date.now() });
+      return undefined;
     } else {
       return { errcode: BOT_ERR.MSGTYPE, errmsg: `msgtype ${msgtype} not supported` };
     }
@@ -570,19 +600,33 @@ export class BotLongConnection {
     return undefined;
   }
 
+  /** The uploaded file `body[msgtype].media_id` names: 40007 when unknown, expired (3 days) or of another type. */
+  private mediaOf(msgtype: string, body: Record<string, unknown>): { media: UploadedMedia; mediaId: string } | { errcode: number; errmsg: string } {
+    const mediaId = (body[msgtype] as { media_id?: unknown } | undefined)?.media_id;
+    if (typeof mediaId !== 'string' || mediaId === '') return { errcode: BOT_ERR.PARAM, errmsg: `${msgtype}.media_id missing` };
+    const media = this.media.get(mediaId);
+    if (!media) return { errcode: BOT_ERR.MEDIA_ID, errmsg: 'invalid media_id: unknown' };
+    if (Date.now() - media.createdAt > MEDIA_ID_TTL_MS) return { errcode: BOT_ERR.MEDIA_ID, errmsg: 'invalid media_id: older than 3 days' };
+    if (media.type !== msgtype) return { errcode: BOT_ERR.MEDIA_ID, errmsg: `invalid media_id: uploaded as ${media.type}, sent as ${msgtype}` };
+    return { media, mediaId };
+  }
+
   private applyUpload(cmd: string, body: Record<string, unknown>): { errcode: number; errmsg: string; body?: unknown } {
     const param = (errmsg: string) => ({ errcode: BOT_ERR.PARAM, errmsg });
     if (cmd === BOT_CMD.UPLOAD_INIT) {
       const { type, filename, total_size: size, total_chunks: chunks, md5 } = body;
-      if (typeof type !== 'string' || !MEDIA_TYPES.has(type)) return param('type must be file, image, voice or video');
+      if (typeof type !== 'string' || !MEDIA_TYPES.has(type)) return { errcode: BOT_ERR.MEDIA_TYPE, errmsg: 'invalid media type: type must be file, image, voice or video' };
       if (typeof filename !== 'string' || filename === '') return param('filename missing');
       if (typeof size !== 'number' || size <= 0) return param('total_size missing');
+      if (type === 'image' && (size < MIN_MEDIA_BYTES || size > IMAGE_LIMIT_BYTES)) {
+        return { errcode: BOT_ERR.IMAGE_SIZE, errmsg: `invalid image size: ${size} bytes (an image is 6 bytes to 10 MB)` };
+      }
       if (typeof chunks !== 'number' || !Number.isInteger(chunks) || chunks < 1 || chunks > MAX_CHUNKS) return param(`total_chunks must be 1..${MAX_CHUNKS}`);
       const uploadId = randomBytes(16).toString('hex');
-      this.uploads.set(uploadId, { type, filename, totalSize: size, totalChunks: chunks, ...(typeof md5 === 'string' ? { md5 } : {}), chunks: new Map() });
+      this.pendingUploads.set(uploadId, { type, filename, totalSize: size, totalChunks: chunks, ...(typeof md5 === 'string' ? { md5 } : {}), chunks: new Map() });
       return { errcode: 0, errmsg: 'ok', body: { upload_id: uploadId } };
     }
-    const upload = typeof body.upload_id === 'string' ? this.uploads.get(body.upload_id) : undefined;
+    const upload = typeof body.upload_id === 'string' ? this.pendingUploads.get(body.upload_id) : undefined;
     if (!upload) return param('invalid upload_id');
     if (cmd === BOT_CMD.UPLOAD_CHUNK) {
       const index = body.chunk_index;
@@ -602,9 +646,11 @@ export class BotLongConnection {
     const data = Buffer.concat(parts);
     if (data.length !== upload.totalSize) return param('total_size does not match the chunks');
     if (upload.md5 && createHash('md5').update(data).digest('hex') !== upload.md5) return param('md5 does not match');
-    this.uploads.delete(String(body.upload_id));
+    this.pendingUploads.delete(String(body.upload_id));
+    if (upload.type === 'image' && !imageType(data)) return { errcode: BOT_ERR.FILE_TYPE, errmsg: 'invalid file type: an image must be JPG or PNG' };
     const mediaId = `3${randomBytes(24).toString('base64url')}`;
-    this.media.set(mediaId, { type: upload.type, filename: upload.filename, data });
+    this.media.set(mediaId, { type: upload.type, filename: upload.filename, data, createdAt: Date.now() });
+    this.uploads.push({ mediaId, type: upload.type, filename: upload.filename, bytes: data.length });
     return { errcode: 0, errmsg: 'ok', body: { type: upload.type, media_id: mediaId, created_at: String(Math.floor(Date.now() / 1000)) } };
   }
 
@@ -669,7 +715,7 @@ export class BotLongConnection {
   }
 
   /** Media uploaded through aibot_upload_media_*, by media_id. */
-  uploaded(mediaId: string): Media | undefined {
+  uploaded(mediaId: string): UploadedMedia | undefined {
     return this.media.get(mediaId);
   }
 
@@ -697,6 +743,11 @@ export class BotLongConnection {
   /** The next `n` request frames are refused with `errcode` (not applied). */
   failNextReplies(n: number, errcode: number, errmsg = 'system busy'): void {
     for (let i = 0; i < n; i++) this.ackScript.push({ kind: 'fail', errcode, errmsg });
+  }
+
+  /** The next `n` frames of `cmd` (e.g. `aibot_send_msg`, `aibot_upload_media_init`) are refused with `errcode` (not applied). */
+  failNextRequests(cmd: string, n: number, errcode: number, errmsg = 'system busy'): void {
+    for (let i = 0; i < n; i++) this.cmdFailures.push({ cmd, errcode, errmsg });
   }
 
   /** The next `n` subscribes are refused with `errcode` even with the right credentials. */
@@ -743,6 +794,40 @@ export class BotLongConnection {
 
 /** Server-side req_ids; never starting with `aibot_subscribe` or `ping`, which the SDK routes by prefix. */
 const newReqId = (): string => randomBytes(16).toString('hex');
+
+/** JPG or PNG, by the bytes' signature: the only image types WeCom shows. */
+function imageType(data: Buffer): BotImage['mimeType'] | undefined {
+  if (data.length >= 8 && data.readUInt32BE(0) === 0x89504e47) return 'image/png';
+  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
+  return undefined;
+}
+
+/**
+ * A finishing stream frame's `msg_item`: `{msgtype: 'image', image: {base64, md5}}` each, the md5 (hex) that of the
+ * decoded bytes, a JPG or PNG of at most 10 MB.
+ */
+function msgItemImages(items: unknown[]): BotImage[] | { errcode: number; errmsg: string } {
+  const images: BotImage[] = [];
+  for (const [i, item] of items.entries()) {
+    const image = isRecord(item) && item.msgtype === 'image' && isRecord(item.image) ? item.image : undefined;
+    if (!image || typeof image.base64 !== 'string' || typeof image.md5 !== 'string') {
+      return { errcode: BOT_ERR.PARAM, errmsg: `stream.msg_item[${i}] must be {msgtype: image, image: {base64, md5}}` };
+    }
+    const data = Buffer.from(image.base64, 'base64');
+    if (createHash('md5').update(data).digest('hex') !== image.md5.toLowerCase()) return { errcode: BOT_ERR.PARAM, errmsg: `stream.msg_item[${i}].image.md5 does not match` };
+    if (data.length < MIN_MEDIA_BYTES || data.length > IMAGE_LIMIT_BYTES) return { errcode: BOT_ERR.IMAGE_SIZE, errmsg: `invalid image size: msg_item[${i}] is ${data.length} bytes` };
+    const mimeType = imageType(data);
+    if (!mimeType) return { errcode: BOT_ERR.FILE_TYPE, errmsg: `invalid file type: msg_item[${i}] must be JPG or PNG` };
+    images.push({ data, mimeType });
+  }
+  return images;
+}
+
+/** What the user sees of a media message, as a line: an image's size and type, other media by id. */
+function mediaLine(msgtype: string, found: { media: UploadedMedia; mediaId: string }): string {
+  if (msgtype === 'image') return `[image ${found.media.data.length} bytes ${imageType(found.media.data) ?? 'unknown type'}]`;
+  return `[${msgtype}:${found.mediaId}]`;
+}
 
 
 

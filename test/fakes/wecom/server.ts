@@ -1,15 +1,16 @@
 /**
  * A local fake of WeCom (企业微信) on 127.0.0.1 and a free port (protocols.md §0, §2, §3): the self-built app's
- * API (`/cgi-bin/gettoken`, `/cgi-bin/message/send`, `/cgi-bin/media/get`) and callback pushes toward a gateway, and the intelligent
+ * API (`/cgi-bin/gettoken`, `/cgi-bin/message/send`, `/cgi-bin/media/get`, `/cgi-bin/media/upload`) and callback pushes toward a gateway, and the intelligent
  * robot's long connection (WebSocket on the same port, root path) plus its webhook mode. See README.md.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TencentCrypto } from '../../../src/channels/shared/tencent-crypto.js';
-import { readBody, sendJson } from '../http.js';
+import { sendJson } from '../http.js';
+import { readRawBody } from '../http.js';
 import { imageTypeOf } from '../tencent-media.js';
-import { WecomApi, type ApiCounters, type DeliveredMessage, type DroppedMessage, type MediaGetRecord, type RateWindow, type SendCall } from './api.js';
+import { WecomApi, type ApiCounters, type DeliveredMessage, type DroppedMessage, type MediaGetRecord, type RateWindow, type SendCall, type UploadRecord } from './api.js';
 import { wecomMessage, type WecomAppMessage } from './app-xml.js';
 import { BotLongConnection, BOT_CMD, type BotConnectionInfo, type BotDelivery, type BotReplyRecord, type BotSentMessage } from './bot.js';
 import { botEventBody, botMessageBody, type BotContent, type BotEventOptions, type BotMessageOptions } from './bot-messages.js';
@@ -177,7 +178,9 @@ export class FakeWecom {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const body = await readBody(req);
+    // Bytes first: media/upload is binary; everything else is UTF-8 text.
+    const raw = await readRawBody(req);
+    const body = raw.toString('utf8');
     const method = req.method ?? 'GET';
     try {
       const media = /^\/aibot\/media\/([0-9a-f]+)$/.exec(url.pathname);
@@ -199,7 +202,7 @@ export class FakeWecom {
         sendJson(res, answer.status, answer.json);
         return;
       }
-      const answer = this.api.handle(method, url.pathname, url.searchParams, body);
+      const answer = this.api.handle(method, url.pathname, url.searchParams, raw, req.headers['content-type']);
       if (!answer) {
         res.writeHead(404, { 'content-type': 'text/plain' });
         res.end(`no route ${method} ${url.pathname}`);
@@ -262,6 +265,21 @@ export class FakeWecom {
   /** Messages the member got, in order. */
   delivered(user: string): DeliveredMessage[] {
     return this.api.delivered(user);
+  }
+
+  /** The images the member got through message/send, in order, with the bytes of the upload each named. */
+  deliveredImages(user: string): { mediaId: string; data: Buffer; contentType: string }[] {
+    return this.api.deliveredImages(user);
+  }
+
+  /** Every app media/upload call with its errcode (0 = stored; `mediaId` then set) and the bytes of its `media` part. */
+  get mediaUploads(): readonly UploadRecord[] {
+    return this.api.media.uploads;
+  }
+
+  /** The next `n` app media/upload calls with a valid token answer `errcode` (-1 busy, 45009…). */
+  failNextMediaUploads(n: number, errcode: number): void {
+    this.api.media.failNextUploads(n, errcode);
   }
 
   /** Messages answered errcode 0 that the member never got (over 30/min or 1000/h, or duplicate-checked). */
@@ -376,6 +394,16 @@ export class FakeWecom {
   /** Proactive `aibot_send_msg` messages accepted. */
   get botSent(): readonly BotSentMessage[] {
     return this.bot.sent;
+  }
+
+  /** Every upload through `aibot_upload_media_*`, in order (the bytes: `uploadedMedia`). */
+  get botUploads(): readonly { mediaId: string; type: string; filename: string; bytes: number }[] {
+    return this.bot.uploads;
+  }
+
+  /** Refuses the next `n` robot frames of one cmd (e.g. `aibot_send_msg` after an upload) with `errcode`. */
+  failNextBotRequests(cmd: string, n: number, errcode: number, errmsg?: string): void {
+    this.bot.failNextRequests(cmd, n, errcode, errmsg);
   }
 
   /** Media uploaded through `aibot_upload_media_*`. */

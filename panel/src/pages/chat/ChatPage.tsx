@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { subscribe } from '../../api';
 import type { EntryInfo } from '../messages/types';
-import { href, navigate, useRoute } from '../../router';
+import { href, navigate, parseHash, useRoute } from '../../router';
 import { usePolled, useNow } from '../../components/live';
 import type { Attachment } from './attachments';
 import { chatApi, errorText } from './chat-api';
@@ -29,7 +29,9 @@ export function ChatPage() {
   // the history entry keeps the Back button working (a push would bring the user right back here).
   const first = entries.data?.[0]?.key;
   useEffect(() => {
-    if (!entryKey && first) window.location.replace(href(['chat'], { entry: first, user: userId === DEFAULT_USER ? undefined : userId }));
+    // Only while the address is still the chat's: leaving the page must not bring the user back.
+    const onChat = parseHash(window.location.hash).parts[0] === 'chat';
+    if (!entryKey && first && onChat) window.location.replace(href(['chat'], { entry: first, user: userId === DEFAULT_USER ? undefined : userId }));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [entryKey, first]);
 

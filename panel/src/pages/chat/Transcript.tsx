@@ -1,15 +1,18 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { localTime, relativeTime } from '../messages/time';
-import { beingWritten, bubbleText, isStreaming, type Bubble } from './chat-state';
+import { beingWritten, bubbleImages, bubbleText, isStreaming, showableImageUrl, type Bubble, type ImageChunk } from './chat-state';
 import { Markdown } from './Markdown';
 
 /** The conversation, oldest first, kept scrolled to the newest bubble. */
 export function Transcript({ bubbles, loaded, now }: { bubbles: Bubble[]; loaded: boolean; now: number }) {
   const end = useRef<HTMLDivElement>(null);
-  const lastText = bubbles.length > 0 ? bubbleText(bubbles[bubbles.length - 1]!) : '';
+  const last = bubbles[bubbles.length - 1];
+  const lastText = last ? bubbleText(last) : '';
+  // An image chunk adds no text: count the chunks too, so it scrolls into view as well.
+  const lastChunks = last?.role === 'assistant' ? last.chunks.filter((c) => c !== undefined).length : 0;
   useEffect(() => {
     end.current?.scrollIntoView?.({ block: 'end' });
-  }, [bubbles.length, lastText]);
+  }, [bubbles.length, lastText, lastChunks]);
   const writing = beingWritten(bubbles);
 
   return (
@@ -59,9 +62,17 @@ function BubbleView({ bubble, now, answerShowing }: { bubble: Bubble; now: numbe
   }
   const streaming = isStreaming(bubble);
   const writing = bubble.partial !== undefined;
+  const images = bubbleImages(bubble);
   return (
     <div className="chat-bubble chat-bubble-assistant" data-role="assistant" data-message-id={bubble.messageId} data-state={writing ? 'partial' : undefined} aria-busy={streaming}>
-      {bubble.format === 'markdown' ? <Markdown text={text} /> : <div className="chat-text">{text}</div>}
+      {(text !== '' || images.length === 0) && (bubble.format === 'markdown' ? <Markdown text={text} /> : <div className="chat-text">{text}</div>)}
+      {images.length > 0 && (
+        <div className="chat-bubble-images chat-reply-images">
+          {images.map((img, i) => (
+            <ReplyImage key={i} image={img} />
+          ))}
+        </div>
+      )}
       <div className="chat-meta">
         {time}
         {writing && <span className="chat-waiting"> · writing…</span>}
@@ -74,4 +85,33 @@ function BubbleView({ bubble, now, answerShowing }: { bubble: Bubble; now: numbe
       </div>
     </div>
   );
+}
+
+/**
+ * An image of the answer, from the URL the reply carries (its bytes as a data: URL, or the agent's
+ * link). One that does not load (expired link, host unreachable) leaves a note, with the link to try.
+ */
+function ReplyImage({ image }: { image: ImageChunk }) {
+  const [failed, setFailed] = useState(false);
+  const url = showableImageUrl(image.url);
+  const alt = image.alt || 'Image from the agent';
+  if (!url || failed) {
+    const link = url && !url.startsWith('data:') ? url : undefined;
+    return (
+      <span className="chat-image-missing">
+        image not shown{image.alt && `: ${image.alt}`}
+        {link && (
+          <>
+            {' '}
+            (
+            <a href={link} target="_blank" rel="noopener noreferrer">
+              open it
+            </a>
+            )
+          </>
+        )}
+      </span>
+    );
+  }
+  return <img src={url} alt={alt} title={image.alt || undefined} loading="lazy" referrerPolicy="no-referrer" onError={() => setFailed(true)} />;
 }

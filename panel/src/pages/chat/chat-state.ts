@@ -15,6 +15,8 @@ export interface TranscriptTurn {
   seq?: number;
   /** User turns: the message's status; queued or leased means no answer yet. */
   status?: string;
+  /** Assistant turns: an image chunk (a data: URL or the agent's URL); `text` is then its alt text. */
+  image?: { url: string };
 }
 
 /** One SSE `reply` event: one chunk of the answer to `messageId`. */
@@ -25,6 +27,8 @@ export interface ReplyEvent {
   format: 'text' | 'markdown';
   chunk?: { index: number; count: number };
   at?: number;
+  /** An image chunk (a data: URL or the agent's URL); `text` is then its alt text. */
+  image?: { url: string };
 }
 
 /**
@@ -54,14 +58,23 @@ export interface SentImage {
   name: string;
 }
 
+/** An image in the answer, in its place among the chunks. */
+export interface ImageChunk {
+  url: string;
+  alt: string;
+}
+
+/** One chunk of an answer: its text, or an image. */
+export type Chunk = string | ImageChunk;
+
 export interface AssistantBubble {
   key: string;
   role: 'assistant';
   at: number;
   messageId?: string;
   format: 'text' | 'markdown';
-  /** Chunk texts by index; holes are chunks not arrived yet. */
-  chunks: (string | undefined)[];
+  /** Chunks by index; holes are chunks not arrived yet. */
+  chunks: (Chunk | undefined)[];
   count: number;
   /**
    * The reply so far while the agent writes it (no chunk has arrived yet; then `chunks` is empty).
@@ -95,7 +108,26 @@ export const emptyChat: ChatState = { bubbles: [], lastSeq: 0, seen: new Set() }
 
 export function bubbleText(b: Bubble): string {
   if (b.role === 'user') return b.text;
-  return b.partial ?? b.chunks.filter((c) => c !== undefined).join('\n');
+  return b.partial ?? b.chunks.filter((c) => typeof c === 'string').join('\n');
+}
+
+/** The answer's images, in order (none while it is being written). */
+export function bubbleImages(b: AssistantBubble): ImageChunk[] {
+  if (b.partial !== undefined) return [];
+  return b.chunks.filter((c): c is ImageChunk => typeof c === 'object');
+}
+
+/**
+ * The URL an <img> may load: an image as a data: URL, or http(s). Anything else the agent sent
+ * (javascript:, file:, a data: URL of another type) is not shown.
+ */
+export function showableImageUrl(url: string): string | undefined {
+  return /^data:image\/(png|jpeg|gif|webp|bmp);base64,/i.test(url) || /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+/** What a reply event or transcript turn adds to its bubble. */
+function chunkOf(e: { text: string; image?: { url: string } }): Chunk {
+  return e.image ? { url: e.image.url, alt: e.text } : e.text;
 }
 
 /** Still arriving: being written (partial) or some chunks of the reply missing. */
@@ -152,9 +184,9 @@ function loaded(state: ChatState, turns: TranscriptTurn[], lastSeq: number | und
     // The transcript lists a reply chunk by chunk: the chunks of one answer make one bubble.
     const prev = bubbles[bubbles.length - 1];
     if (prev?.role === 'assistant' && prev.messageId === t.messageId) {
-      bubbles[bubbles.length - 1] = { ...prev, chunks: [...prev.chunks, t.text], count: prev.count + 1 };
+      bubbles[bubbles.length - 1] = { ...prev, chunks: [...prev.chunks, chunkOf(t)], count: prev.count + 1 };
     } else {
-      bubbles.push({ key: `t${i}`, role: 'assistant', at: t.at, messageId: t.messageId, format: t.format ?? 'markdown', chunks: [t.text], count: 1, fromTranscript: true });
+      bubbles.push({ key: `t${i}`, role: 'assistant', at: t.at, messageId: t.messageId, format: t.format ?? 'markdown', chunks: [chunkOf(t)], count: 1, fromTranscript: true });
     }
   });
   // Keep what this tab sent or received meanwhile that the loaded transcript does not hold yet.
@@ -186,18 +218,18 @@ function reply(state: ChatState, e: ReplyEvent): ChatState {
     const b = bubbles[existing] as AssistantBubble;
     if (b.partial !== undefined) {
       // The reply replaces the text shown while it was written (same bubble, so it stays in place).
-      const chunks: (string | undefined)[] = new Array(count).fill(undefined);
-      chunks[index] = e.text;
+      const chunks: (Chunk | undefined)[] = new Array(count).fill(undefined);
+      chunks[index] = chunkOf(e);
       const { partial: _written, ...rest } = b;
       bubbles[existing] = { ...rest, format: e.format, chunks, count };
     } else {
       const chunks = b.chunks.slice();
-      chunks[index] = e.text;
+      chunks[index] = chunkOf(e);
       bubbles[existing] = { ...b, chunks, count: Math.max(b.count, count) };
     }
   } else {
-    const chunks: (string | undefined)[] = new Array(count).fill(undefined);
-    chunks[index] = e.text;
+    const chunks: (Chunk | undefined)[] = new Array(count).fill(undefined);
+    chunks[index] = chunkOf(e);
     const bubble: AssistantBubble = { key: `live-a${e.seq}`, role: 'assistant', at: e.at ?? Date.now(), messageId: e.messageId, format: e.format, chunks, count, fromTranscript: false };
     insertAnswer(bubbles, bubble);
   }

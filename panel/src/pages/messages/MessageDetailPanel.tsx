@@ -75,7 +75,7 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
           <h3>Timeline</h3>
           <Timeline detail={detail} />
           <h3>Replies</h3>
-          <Replies replies={detail.replies} />
+          <Replies id={id} replies={detail.replies} />
         </>
       )}
     </section>
@@ -88,7 +88,9 @@ function MediaList({ id, media }: { id: string; media: MediaRef[] }) {
     <ul className="msg-media" aria-label="Media">
       {media.map((m, n) => (
         <li key={n} className="msg-media-item" data-media-index={n}>
-          {m.kind === 'image' && <Thumbnail src={`/api/admin/messages/${encodeURIComponent(id)}/media/${n}`} alt={`Image ${n + 1} the user sent`} />}
+          {m.kind === 'image' && (
+            <Thumbnail src={`/api/admin/messages/${encodeURIComponent(id)}/media/${n}`} alt={`Image ${n + 1} the user sent`} missing="it may have expired on the platform" />
+          )}
           <span className="msg-muted">
             {m.kind}
             {m.mimeType && ` · ${m.mimeType}`}
@@ -100,10 +102,11 @@ function MediaList({ id, media }: { id: string; media: MediaRef[] }) {
   );
 }
 
-function Thumbnail({ src, alt }: { src: string; alt: string }) {
+/** `missing`: the likely reason, shown when the image does not load. */
+function Thumbnail({ src, alt, missing }: { src: string; alt: string; missing: string }) {
   const [failed, setFailed] = useState(false);
   useEffect(() => setFailed(false), [src]);
-  if (failed) return <span className="msg-media-missing">image not available: it may have expired on the platform</span>;
+  if (failed) return <span className="msg-media-missing">image not available: {missing}</span>;
   return (
     <a href={src} target="_blank" rel="noopener noreferrer" title="Open the full image">
       <img className="msg-media-thumb" src={src} loading="lazy" alt={alt} onError={() => setFailed(true)} />
@@ -134,7 +137,7 @@ function Timeline({ detail }: { detail: MessageDetail }) {
   );
 }
 
-function Replies({ replies }: { replies: OutboundItem[] }) {
+function Replies({ id, replies }: { id: string; replies: OutboundItem[] }) {
   if (replies.length === 0) return <p className="msg-muted">No reply stored yet.</p>;
   return (
     <ul className="msg-replies">
@@ -147,10 +150,26 @@ function Replies({ replies }: { replies: OutboundItem[] }) {
               {r.sentAt !== undefined && ` · sent ${clockTime(r.sentAt)}`}
             </span>
           </div>
-          <div className="msg-reply-text">{r.text}</div>
+          {r.image ? <ReplyImage id={id} reply={r} image={r.image} /> : <div className="msg-reply-text">{r.text}</div>}
           {r.lastError && <div className="msg-error-line">{r.lastError}</div>}
         </li>
       ))}
     </ul>
+  );
+}
+
+/**
+ * An image chunk of the answer: a thumbnail the gateway serves from the store (bytes the agent gave)
+ * or downloads again (a URL; the API shows it without its query), with its alt text and origin.
+ */
+function ReplyImage({ id, reply, image }: { id: string; reply: OutboundItem; image: NonNullable<OutboundItem['image']> }) {
+  const src = `/api/admin/messages/${encodeURIComponent(id)}/replies/${encodeURIComponent(reply.id)}/image`;
+  const missing = 'url' in image ? "the agent's link may have expired" : 'the gateway could not read it';
+  return (
+    <div className="msg-media-item msg-reply-image">
+      <Thumbnail src={src} alt={reply.text || `Image in reply chunk ${reply.chunkIndex + 1}`} missing={missing} />
+      {reply.text && <span className="msg-reply-text">{reply.text}</span>}
+      <span className="msg-muted">{'url' in image ? image.url : `${image.mimeType} · ${image.data.replace(/^… \((.*)\)$/, '$1')}`}</span>
+    </div>
   );
 }
