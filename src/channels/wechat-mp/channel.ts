@@ -1,7 +1,7 @@
 import { Channel, type Typing } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import { loadChannelImage } from '../shared/reply-image.js';
 import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
+import { loadChannelImage } from '../shared/reply-image.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
 import { typingIndicator } from '../shared/typing.js';

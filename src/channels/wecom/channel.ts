@@ -1,8 +1,8 @@
 import { Channel } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { imageFileName } from '../../core/media.js';
-import { loadChannelImage } from '../shared/reply-image.js';
 import type { OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
+import { loadChannelImage } from '../shared/reply-image.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import type { TencentCrypto } from '../shared/tencent-crypto.js';
 import { wecomApiFor, type WecomApi } from './api.js';
