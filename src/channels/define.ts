@@ -67,6 +67,12 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
    * also one standing by for an exclusive entry. Throws a CocoError (`retryable` when worth a second try).
    */
   fetchMedia?(media: MediaRef, ctx: MediaContext<z.infer<Schema>>): Promise<MediaContent>;
+  /**
+   * How long the platform serves what users send (a WeCom robot's image URL: 5 minutes). Set, the
+   * gateway downloads a message's images as soon as it is stored and keeps them with it, so a
+   * message that waits longer still has them. Leave it out where media lasts days.
+   */
+  mediaLifetimeMs?: number;
   routes?(app: FastifyInstance, host: ChannelRoutesHost<C>): void;
   /**
    * For channels the platform calls: the path of an entry's webhook, which the panel shows as

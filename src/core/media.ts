@@ -65,6 +65,26 @@ const MAX_RETRY_WAIT_MS = 5_000;
 /** One download may take this long. */
 export const MEDIA_TIMEOUT_MS = 15_000;
 
+/** A media reference that holds the file itself (`data:<type>;base64,…`): inline Web API images, images kept on arrival. */
+export function isInlineMedia(ref: string): boolean {
+  return ref.startsWith('data:');
+}
+
+/** The bytes of an inline media reference; refuses one that is not a base64 data URL or is over `maxBytes`. */
+export function readInlineMedia(media: MediaRef, maxBytes: number): MediaContent {
+  const match = /^data:([\w/+.-]+);base64,(.*)$/s.exec(media.ref);
+  if (!match) throw new CocoError('COCO_ERR_MEDIA', 'the media reference is not a base64 data URL', { retryable: false });
+  const data = Buffer.from(match[2]!, 'base64');
+  if (data.length > maxBytes) throw tooLarge('inline media', data.length, maxBytes);
+  return { data, mimeType: match[1]! };
+}
+
+/** The same media, held inline: what a platform served, kept with the message. */
+export function inlineMediaRef(media: MediaRef, content: MediaContent): MediaRef {
+  const { key: _key, ...rest } = media;
+  return { ...rest, ref: `data:${content.mimeType};base64,${content.data.toString('base64')}`, mimeType: content.mimeType };
+}
+
 /**
  * Reads a download's body, giving up as soon as it passes `maxBytes` (a Content-Length above it is
  * refused before reading). Non-2xx answers throw with the status, retryable for 5xx and 429.

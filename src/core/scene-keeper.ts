@@ -2,7 +2,8 @@ import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelDefinition } from '../channels/define.js';
 import { firstIssue } from '../config/schema.js';
 import { resolveReferences, type SecretVault } from '../config/secrets.js';
-import type { MediaFetcher } from './media.js';
+import { keepImagesOnArrival } from './keep-media.js';
+import { isInlineMedia, readInlineMedia, type MediaFetcher } from './media.js';
 import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
 import { ActivityLog } from '../ops/activity.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -16,7 +17,7 @@ import { sha256Hex } from './hash.js';
 import { CocoError, describeError, isCocoError } from './errors.js';
 import type { Logger } from './logger.js';
 import { localRateLimiter, SharedRateLimiter, type RateLimit } from './rate-limiter.js';
-import type { Accepted, ChatMessage } from './message.js';
+import type { Accepted, ChatMessage, MediaRef } from './message.js';
 
 export interface SceneKeeperDeps {
   registry: ChannelRegistry;
@@ -63,6 +64,9 @@ const DEFAULT_RESTART: BackoffPolicy = { baseMs: 1_000, capMs: 300_000, jitter: 
 export class SceneKeeper {
   private readonly runtimes = new Map<string, Runtime>();
   private stopped = false;
+  /** Images being kept on arrival (keepImagesOnArrival); stopAll ends and awaits them. */
+  private readonly keeping = new Set<Promise<unknown>>();
+  private readonly stopping = new AbortController();
   /** Per-minute messages in and out of each entry over the last hour (the panel's dashboard). */
   readonly activity = new ActivityLog();
 
@@ -164,6 +168,8 @@ export class SceneKeeper {
     // Resolved on the first download, once for all of a message's images; a bad config fails that download, not the caller.
     let config: unknown;
     return async (media, message, { signal, maxBytes }) => {
+      // Kept with the message (inline Web API images, images kept on arrival): nothing to download.
+      if (isInlineMedia(media.ref)) return readInlineMedia(media, maxBytes);
       config ??= this.resolveConfig(def, spec);
       return fetchMedia(media, { config, message, clock, log, signal, maxBytes });
     };
@@ -179,6 +185,8 @@ export class SceneKeeper {
 
   async stopAll(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
+    await Promise.all(this.keeping);
     const all = [...this.runtimes.values()];
     for (const r of all) {
       r.generation++;
@@ -417,8 +425,23 @@ export class SceneKeeper {
       this.deps.metrics.received.inc({ channel: spec.channel });
       this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id, conversation: message.conversationId }, 'message accepted');
       this.deps.onEnqueued();
+      if (runtime.def?.mediaLifetimeMs !== undefined && message.media?.some((m) => m.kind === 'image')) this.keepImages(spec.key, result.id, message);
     }
     return { messageId: result.id, duplicate: result.duplicate, acceptedAt: result.acceptedAt };
+  }
+
+  /** Keeps a just-stored message's images before the platform stops serving them, in the background. */
+  private keepImages(key: string, messageId: string, message: ChatMessage): void {
+    const fetcher = this.mediaFetcher(key);
+    if (!fetcher) return;
+    const { store, clock } = this.deps;
+    const log = this.deps.log.child({ entry: key });
+    const keep = (id: string, media: MediaRef[]) => store.keepMedia(id, media);
+    const task = keepImagesOnArrival(messageId, message, fetcher, { keep, clock, log, signal: this.stopping.signal })
+      .then((n) => n > 0 && log.debug({ messageId, images: n }, 'images kept with the message'))
+      .catch((err: unknown) => log.warn({ messageId, err: describeError(err) }, 'images not kept with the message'))
+      .finally(() => this.keeping.delete(task));
+    this.keeping.add(task);
   }
 
   private feedFor(key: string): ChannelFeed {

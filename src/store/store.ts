@@ -1,4 +1,4 @@
-import type { ChatMessage, ReplyImage } from '../core/message.js';
+import type { ChatMessage, MediaRef, ReplyImage } from '../core/message.js';
 
 /** A feed item another process appended: which conversation, answering which inbound message. */
 export interface FeedAppended {
@@ -111,6 +111,12 @@ export interface Store {
   loadHistory(key: HistoryKey, limit: number): Promise<HistoryTurn[]>;
 
   // ── Timeline and message log ────────────────────────────────────────────────────────────
+
+  /**
+   * Replaces an unfinished message's media list (images downloaded on arrival, now held inline,
+   * where the platform serves them only for minutes). False when the message is finished or gone.
+   */
+  keepMedia(messageId: string, media: MediaRef[]): Promise<boolean>;
 
   /** Adds a timeline event to an inbound message (e.g. an agent error before the fallback). */
   recordEvent(messageId: string, event: { at: number; stage: string; detail?: string }): Promise<void>;

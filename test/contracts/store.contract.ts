@@ -566,6 +566,22 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
     });
 
     describe('message log', () => {
+      it('replaces the media of a message not finished yet, keeping the rest of it, and of no finished one', async () => {
+        const withImage = inbound('m1');
+        withImage.message = { ...withImage.message, msgType: 'image', media: [{ kind: 'image', ref: 'https://x.example/a?sig=1', key: 'k1' }] };
+        const { id } = await store.enqueue(withImage, t0);
+        const kept = [{ kind: 'image' as const, ref: 'data:image/png;base64,iVBORw0KGgo=', mimeType: 'image/png' }];
+        expect(await store.keepMedia(id, kept)).toBe(true);
+        const [claimed] = await store.claimInbound(claim(t0 + 1));
+        expect(claimed?.message).toEqual({ ...withImage.message, media: kept });
+        expect(await store.keepMedia(id, [])).toBe(true); // leased: still unfinished
+        await store.completeInbound(id, claimed!.leaseToken, result(claimed!, t0 + 2));
+        expect(await store.keepMedia(id, kept)).toBe(false);
+        expect((await store.getMessage(id))?.message.media).toEqual([]);
+        expect(await store.keepMedia('999999', kept)).toBe(false);
+        expect(await store.keepMedia('nope', kept)).toBe(false);
+      });
+
       it('lists newest first with filters, paging and limits', async () => {
         const made: string[] = [];
         for (let i = 0; i < 520; i++) {

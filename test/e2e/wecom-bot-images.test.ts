@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeWecom, type BotDelivery } from '../fakes/wecom/index.js';
 import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
 
@@ -40,15 +40,6 @@ describe('wecom_bot: images to an agent that reads them', () => {
     expect(fake.botSent).toHaveLength(0);
     expect(llm.requests).toHaveLength(1);
     expect(await mediaDownloads(t, 'wecom_bot', 'ok')).toBe(1);
-
-    // The key is stored with the message for any process to use, and the admin API shows it masked.
-    const [summary] = await t.gateway.store.listMessages({ limit: 1 });
-    const aeskey = (d.body.image as { aeskey: string }).aeskey;
-    expect((await t.gateway.store.getMessage(summary!.id))?.message.media).toEqual([{ kind: 'image', ref: (d.body.image as { url: string }).url, key: aeskey }]);
-    const res = await t.admin('GET', `/messages/${summary!.id}`);
-    expect(res.status).toBe(200);
-    expect(res.json.message.media[0].key).not.toBe(aeskey);
-    expect(JSON.stringify(res.json)).not.toContain(aeskey);
   });
 
   it('passes every image of a mixed message with its text, in order', async () => {
@@ -86,5 +77,38 @@ describe('wecom_bot: images to an agent that reads them', () => {
     const event = detail!.timeline.find((e) => e.stage === 'media_error');
     expect(event?.detail).toMatch(/^COCO_ERR_MEDIA: image .*wecom_bot: image download: HTTP 404 \(the URL expired/);
     expect(await mediaDownloads(t, 'wecom_bot', 'failed')).toBe(1);
+
+    // Not kept (it never came): the reference and its key stay with the message for any process to use, and the admin API shows the key masked.
+    const image = (d.body.mixed as { msg_item: { image?: { url: string; aeskey: string } }[] }).msg_item[1]!.image!;
+    expect(detail?.message.media).toEqual([{ kind: 'image', ref: image.url, key: image.aeskey }]);
+    const res = await t.admin('GET', `/messages/${summary!.id}`);
+    expect(res.status).toBe(200);
+    expect(res.json.message.media[0].key).not.toBe(image.aeskey);
+    expect(JSON.stringify(res.json)).not.toContain(image.aeskey);
+  });
+
+  it('keeps the image of a message waiting in its queue, so it reaches the model after WeCom stopped serving it', async () => {
+    const { t, fake, llm } = await setup();
+    llm.delayMs = 1_500; // the first message holds the conversation while the second one waits behind it
+    const first = fake.sendBotText('first, slowly', { from: 'wangwu' });
+    const png = solidPng(4, 4, [200, 100, 0]);
+    const second = fake.sendBotMessage({ type: 'image', data: png }, { from: 'wangwu' });
+    const id = await t.until(async () => {
+      const [m] = await t.gateway.store.listMessages({ userId: 'wangwu', limit: 1 });
+      const media = m && (await t.gateway.store.getMessage(m.id))?.message.media;
+      return media?.[0]?.ref.startsWith('data:') && m!.status === 'queued' ? m!.id : undefined;
+    });
+    const kept = (await t.gateway.store.getMessage(id))!.message.media![0]!;
+    expect(kept).toEqual({ kind: 'image', ref: `data:image/png;base64,${png.toString('base64')}`, mimeType: 'image/png' });
+    fake.expireBotMediaUrls(); // the 5 minutes pass while it waits
+    llm.delayMs = 0;
+    await fake.waitForBotReply(first);
+    await fake.waitForBotReply(second);
+    expect(imagesOf(llm.requests[1]!)).toEqual([{ mimeType: 'image/png', data: png }]);
+    expect(second.text).toBe('reply to: [image] (+1 image)');
+    // The message log shows it too, long after the URL died.
+    const res = await t.app.inject({ method: 'GET', url: `/api/admin/messages/${id}/media/0`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.equals(png)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CocoError } from '../../core/errors.js';
-import { AGENT_IMAGE_TYPES, MAX_IMAGES, sniffImageType, type MediaContent } from '../../core/media.js';
+import { AGENT_IMAGE_TYPES, MAX_IMAGES, sniffImageType } from '../../core/media.js';
 import type { MediaRef } from '../../core/message.js';
 
 /**
@@ -36,15 +36,6 @@ export function inlineImages(images: z.infer<typeof chatImagesSchema>): MediaRef
 export function withImagesDescribed(text: string, count: number): string {
   if (count === 0) return text;
   return `${text} ${count === 1 ? '[image]' : `[${count} images]`}`.trim();
-}
-
-/** The web_api channel's `fetchMedia`: the image is in the reference itself. */
-export async function readInlineImage(media: MediaRef, ctx: { maxBytes: number }): Promise<MediaContent> {
-  const match = /^data:([\w/+.-]+);base64,(.*)$/s.exec(media.ref);
-  if (!match) throw new CocoError('COCO_ERR_MEDIA', 'web_api: the image reference is not a data URL', { retryable: false });
-  const data = Buffer.from(match[2]!, 'base64');
-  if (data.length > ctx.maxBytes) throw new CocoError('COCO_ERR_MEDIA', `web_api: image larger than ${ctx.maxBytes} bytes (${data.length})`, { retryable: false });
-  return { data, mimeType: match[1]! };
 }
 
 function invalidImage(field: string, message: string): CocoError {

@@ -1,7 +1,7 @@
+import { readInlineMedia } from '../../core/media.js';
 import { defineChannel } from '../define.js';
 import { WebApiChannel } from './channel.js';
 import { webApiConfigSchema, type WebApiChannelConfig } from './config.js';
-import { readInlineImage } from './images.js';
 import { registerWebApiRoutes } from './routes.js';
 
 export { WebApiChannel, type WebApiChannelConfig };
@@ -17,5 +17,6 @@ export const webApiChannel = defineChannel({
   create: (ctx) => new WebApiChannel(ctx),
   routes: registerWebApiRoutes,
   // Images come inline with the message (`images`), so reading one is decoding it.
-  fetchMedia: readInlineImage,
+  // The images are in the message itself (data: URLs), which the gateway reads without the channel.
+  fetchMedia: (media, ctx) => Promise.resolve(readInlineMedia(media, ctx.maxBytes)),
 });

@@ -19,4 +19,6 @@ export const wecomBotChannel = defineChannel({
   create: (ctx) => new WecomBotChannel(ctx),
   // Images (and files) a member sent: the message's URL, decrypted with its per-file aeskey.
   fetchMedia: fetchWecomBotMedia,
+  // A member's image URL is served for 5 minutes: images are kept with the message on arrival.
+  mediaLifetimeMs: 5 * 60_000,
 });

@@ -6,6 +6,7 @@ import type {
   ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, RateBucket, Store, StoreStats,
 } from '../store.js';
+import type { MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
 import { NOTIFY_CHANNEL, StoreNotifications } from './notifications.js';
 import {
@@ -200,6 +201,8 @@ const SQL = {
   reviveInbound: `UPDATE inbound SET status = 'queued', available_at = $2, attempts = 0, finished_at = NULL
     WHERE id = $1 AND status = 'dead' RETURNING conversation_key`,
   // Events go only to existing messages (markSent's replyTo is not guaranteed to be one).
+  keepMedia: `UPDATE inbound SET message = jsonb_set(message::jsonb, '{media}', $2::jsonb)::json
+    WHERE id = $1 AND status IN ('queued', 'leased')`,
   event: 'INSERT INTO inbound_events (message_id, at, stage, detail) SELECT id, $2, $3, $4 FROM inbound WHERE id = $1',
   events: 'SELECT at, stage, detail FROM inbound_events WHERE message_id = $1 ORDER BY at, id',
   inboundById: 'SELECT * FROM inbound WHERE id = $1',
@@ -547,6 +550,12 @@ export class PostgresStore implements Store {
     if (limit < 1) return [];
     const rows = (await run<HistoryTurn>(this.pool, 'loadHistory', [key.agentId, key.entryKey, key.conversationId, Math.trunc(limit)])).rows;
     return rows.reverse();
+  }
+
+  async keepMedia(messageId: string, media: MediaRef[]): Promise<boolean> {
+    const n = parseId(messageId);
+    if (n === undefined) return false;
+    return (await run(this.pool, 'keepMedia', [n, JSON.stringify(media)])).rowCount === 1;
   }
 
   async recordEvent(messageId: string, event: { at: number; stage: string; detail?: string }): Promise<void> {

@@ -6,6 +6,7 @@ import type {
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
   EntryBacklog, OutboundStatus, RateBucket, Store, StoreStats,
 } from '../store.js';
+import type { MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
 import {
   type EventRow,
@@ -214,6 +215,8 @@ export class SqliteStore implements Store {
       inboundRevive: p(`UPDATE inbound SET status = 'queued', available_at = @now, attempts = 0,
           finished_at = NULL WHERE id = @id AND status = 'dead'`),
       // Events go only to existing messages (markSent's replyTo is not guaranteed to be one).
+      keepMedia: p(`UPDATE inbound SET message = json_set(message, '$.media', json(?))
+        WHERE id = ? AND status IN ('queued', 'leased')`),
       event: p(`INSERT INTO inbound_events (message_id, at, stage, detail)
         SELECT id, @at, @stage, @detail FROM inbound WHERE id = @id`),
       events: p<EventRow>(
@@ -553,6 +556,12 @@ export class SqliteStore implements Store {
   async loadHistory(key: HistoryKey, limit: number): Promise<HistoryTurn[]> {
     if (limit < 1) return [];
     return this.s.loadHistory(limit).all(key.agentId, key.entryKey, key.conversationId).reverse();
+  }
+
+  async keepMedia(messageId: string, media: MediaRef[]): Promise<boolean> {
+    const n = parseId(messageId);
+    if (n === undefined) return false;
+    return (await this.write(() => this.s.keepMedia.run(JSON.stringify(media), n))).changes === 1;
   }
 
   async recordEvent(messageId: string, event: { at: number; stage: string; detail?: string }): Promise<void> {

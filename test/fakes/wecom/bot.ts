@@ -708,6 +708,11 @@ export class BotLongConnection {
     return { url: `${this.opts.baseUrl()}/aibot/media/${id}`, aeskey };
   }
 
+  /** As if WeCom's 5 minutes had passed: every media URL handed out so far answers 404. */
+  expireMediaUrls(): void {
+    for (const file of this.hosted.values()) file.expiresAt = 0;
+  }
+
   /** `GET /aibot/media/:id`: the encrypted bytes while the URL is valid. */
   serveMedia(id: string): { data: Buffer; fileName?: string } | undefined {
     const m = this.hosted.get(id);

@@ -363,6 +363,11 @@ export class FakeWecom {
     this.bot.mediaUrlTtlMs = ms;
   }
 
+  /** Every robot media URL handed out so far answers 404 from now on, as after WeCom's 5 minutes. */
+  expireBotMediaUrls(): void {
+    this.bot.expireMediaUrls();
+  }
+
   sendBotText(text: string, opts: BotMessageOptions = {}): BotDelivery {
     return this.sendBotMessage({ type: 'text', content: text }, opts);
   }
