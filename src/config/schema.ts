@@ -120,6 +120,10 @@ export const openaiProfileSchema = z
     temperature: z.number().min(0).max(2).optional(),
     max_tokens: z.number().int().min(1).max(1_000_000).optional(),
     images: imagesField,
+    markdown_images: z
+      .boolean()
+      .default(false)
+      .describe('Send the images the model links in its answer (![alt](https://…), up to 4) as image messages after the text, on channels that send images; the links leave the text'),
     stream: z
       .boolean()
       .default(true)

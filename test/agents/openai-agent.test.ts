@@ -31,6 +31,22 @@ async function runError(agent: OpenAIAgent): Promise<CocoError> {
 }
 
 describe('openai agent through the real SDK', () => {
+  it('sends the images the model links as images of their own with markdown_images, streamed or not; leaves them in the text without', async () => {
+    const answer = 'The chart:\n\n![sales](https://cdn.example.com/sales.png)\n\nUp 4 %.';
+    const linking = await startFakeLlm({ reply: () => answer });
+    try {
+      const images = [{ url: 'https://cdn.example.com/sales.png', alt: 'sales' }];
+      const on = new OpenAIAgent(profile({ base_url: linking.url, markdown_images: true }), makeDeps(systemClock));
+      expect(await on.run(withSignal(makeRequest()))).toMatchObject({ text: 'The chart:\n\nUp 4 %.', format: 'markdown', images });
+      expect(await on.run(withSignal(makeRequest({ onText: () => {} })))).toMatchObject({ text: 'The chart:\n\nUp 4 %.', images });
+      const off = await new OpenAIAgent(profile({ base_url: linking.url }), makeDeps(systemClock)).run(withSignal(makeRequest()));
+      expect(off.text).toBe(answer);
+      expect(off).not.toHaveProperty('images');
+    } finally {
+      await linking.close();
+    }
+  });
+
   it('sends the images of the message as data-URL parts after its text; history stays text', async () => {
     const agent = new OpenAIAgent(profile({ images: true }), makeDeps(systemClock));
     const png = solidPng(4, 4, [1, 2, 3]);

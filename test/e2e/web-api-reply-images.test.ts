@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startCallbackReceiver } from '../fakes/callback-receiver/server.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
@@ -45,6 +46,16 @@ describe('web_api: images in replies', () => {
     expect(res.json.reply.images).toEqual([{ url: `data:image/png;base64,${b64(png)}` }]);
     const feed = await t.gateway.store.readFeed(ENTRY, 'bo', 0, 10);
     expect(feed.map((f) => (f.payload as { chunk: unknown }).chunk)).toEqual([{ index: 0, count: 2 }, { index: 1, count: 2 }]);
+  });
+
+  it("sends the images a model links as reply images with markdown_images, the text without them", async () => {
+    const llm = opened(await startFakeLlm({ reply: () => 'Drawn:\n\n![a cat](https://img.example.com/cat.png)' }));
+    const t = await start({ provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', markdown_images: true });
+    const res = await t.chat(ENTRY, { userId: 'ed', content: 'draw a cat' }, { wait: true });
+    expect(res.json.reply).toEqual({ text: 'Drawn:', format: 'markdown', images: [{ url: 'https://img.example.com/cat.png', alt: 'a cat' }] });
+    // The model reads its own turn back as text that says an image went with it.
+    await t.chat(ENTRY, { userId: 'ed', content: 'thanks' }, { wait: true });
+    expect(llm.requests[1]!.body.messages!.map((m) => m.content)).toContain('Drawn:\n[sent 1 image(s)]');
   });
 
   it('echoes text alone when the profile does not pass images', async () => {

@@ -4,6 +4,7 @@ import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
 import type { OpenAIProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
+import { takeMarkdownImages } from '../markdown-images.js';
 import { undiciFetch } from '../undici-fetch.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -76,7 +77,10 @@ export class OpenAIAgent implements Agent {
         retryable: true,
       });
     }
-    return { text: content, format: 'markdown', ...(usage ? { usage: { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens } } : {}) };
+    const reply: AgentReply = { text: content, format: 'markdown', ...(usage ? { usage: { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens } } : {}) };
+    if (!this.profile.markdown_images) return reply;
+    const { text, images } = takeMarkdownImages(content);
+    return images.length > 0 ? { ...reply, text, images } : reply;
   }
 
   private mapError(sdk: OpenAISdk, err: unknown, signal: AbortSignal): CocoError {
