@@ -271,7 +271,11 @@ async function downloadWithin(ms: number, url: string, deps: { clock: Clock; sig
   } catch (err) {
     if (timeout.signal.aborted) throw timeout.signal.reason;
     if (err instanceof CocoError || deps.signal.aborted) throw err;
-    throw new CocoError('COCO_ERR_MEDIA', `reply image: download failed (${err instanceof Error ? err.message : String(err)})`, { retryable: true });
+    const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+    // A host that does not exist (a link a model made up) will not appear: no retry holds the conversation's later replies back.
+    const noSuchHost = cause?.code === 'ENOTFOUND';
+    const why = typeof cause?.message === 'string' ? cause.message : err instanceof Error ? err.message : String(err);
+    throw new CocoError('COCO_ERR_MEDIA', `reply image: download failed (${why})`, { retryable: !noSuchHost });
   } finally {
     cancel();
   }

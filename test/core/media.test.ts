@@ -219,9 +219,19 @@ describe('loadReplyImage', () => {
     expect(page).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false, message: 'reply image: text/html (6 bytes) is not an image' });
     expect(await failure(loadReplyImage({ url: `${base}/missing.png` }, deps()))).toMatchObject({ retryable: false, statusCode: 404 });
     expect(await failure(loadReplyImage({ url: `${base}/busy` }, deps()))).toMatchObject({ retryable: true, statusCode: 503 });
-    const refused = await failure(loadReplyImage({ url: 'http://127.0.0.1:1/a.png?token=secret' }, deps()));
+    // A port nobody listens on (fetch refuses to even try "bad ports" such as 1).
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const refused = await failure(loadReplyImage({ url: `http://127.0.0.1:${port}/a.png?token=secret` }, deps()));
     expect(refused).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: true });
+    expect(refused?.message).toMatch(/ECONNREFUSED/);
     expect(refused?.message).not.toContain('secret');
+    // A host that does not exist (.invalid never resolves) is not waited for.
+    const nowhere = await failure(loadReplyImage({ url: 'https://made-up-host.invalid/chart.png' }, deps()));
+    expect(nowhere).toMatchObject({ code: 'COCO_ERR_MEDIA', retryable: false });
+    expect(nowhere?.message).toMatch(/ENOTFOUND/);
   });
 
   it('gives a download MEDIA_TIMEOUT_MS on the injected clock, then fails retryable', async () => {
