@@ -1,4 +1,3 @@
-import { channelContext } from '../helpers/channel-context.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import type { Logger } from '../../src/core/logger.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { OutgoingMessage, ReplyImage, SendContext } from '../../src/core/message.js';
 import { FakeFeishu, IMAGE_UPLOAD_LIMIT, newChatId, newMessageId } from '../fakes/feishu/index.js';
+import { channelContext } from '../helpers/channel-context.js';
 import { solidPng } from '../helpers/images.js';
 import { captureLogger } from '../helpers/logs.js';
 

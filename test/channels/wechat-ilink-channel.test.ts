@@ -1,4 +1,3 @@
-import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { wechatIlinkChannel, type IlinkChannel } from '../../src/channels/wechat-ilink/index.js';
 import { CURSOR_STATE } from '../../src/channels/wechat-ilink/poller.js';
@@ -7,6 +6,7 @@ import { isCocoError } from '../../src/core/errors.js';
 import { decryptIlinkMedia } from '../../src/channels/wechat-ilink/media.js';
 import type { ChatMessage } from '../../src/core/message.js';
 import { FakeIlink } from '../fakes/ilink/index.js';
+import { channelContext } from '../helpers/channel-context.js';
 import { solidPng } from '../helpers/images.js';
 
 let channel: IlinkChannel | undefined;

@@ -1,13 +1,14 @@
-import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { wechatMpChannel, type WechatMpChannel } from '../../src/channels/wechat-mp/index.js';
 import { PassiveReplies } from '../../src/channels/wechat-mp/passive-reply.js';
-import { uploadFile, WECHAT_MP_IMAGES } from '../../src/channels/wechat-mp/reply-image.js';
+import { WECHAT_MP_IMAGES } from '../../src/channels/wechat-mp/reply-image.js';
+import { uploadFile } from '../../src/channels/shared/tencent-upload.js';
 import { checkChannelImage } from '../../src/channels/shared/reply-image.js';
 import { imageReplyXml } from '../../src/channels/wechat-mp/reply-xml.js';
 import type { ChannelFeed, FeedEvent } from '../../src/core/channel.js';
 import type { OutgoingMessage, ReplyImage, SendContext } from '../../src/core/message.js';
 import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { channelContext } from '../helpers/channel-context.js';
 import { solidPng } from '../helpers/images.js';
 import { rejectionOf } from '../helpers/media.js';
 import { JPEG_1PX } from '../helpers/tencent-media.js';

@@ -1,4 +1,3 @@
-import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sdkLogger } from '../../src/channels/wecom-bot/connection.js';
 import { CocoError } from '../../src/core/errors.js';
@@ -6,6 +5,7 @@ import type { ChatMessage, SendContext } from '../../src/core/message.js';
 import { STREAM_CONTENT_LIMIT_BYTES } from '../../src/channels/wecom-bot/format.js';
 import { WecomBotChannel, wecomBotChannel } from '../../src/channels/wecom-bot/index.js';
 import { FakeWecom } from '../fakes/wecom/index.js';
+import { channelContext } from '../helpers/channel-context.js';
 import { captureLogger } from '../helpers/logs.js';
 
 /** The channel on its own against the fake: reply planning, stale req_ids, retries, liveness, welcome. */

@@ -1,6 +1,3 @@
-import { channelContext } from '../helpers/channel-context.js';
-import { closeAfterEach } from '../helpers/cleanup.js';
-import { waitFor } from '../helpers/wait-for.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { WSClient } from '@wecom/aibot-node-sdk';
@@ -8,7 +5,10 @@ import { WecomBotChannel, wecomBotChannel } from '../../src/channels/wecom-bot/i
 import { CocoError } from '../../src/core/errors.js';
 import type { ChatMessage, OutgoingMessage, SendContext } from '../../src/core/message.js';
 import { FakeWecom, TINY_PNG } from '../fakes/wecom/index.js';
+import { channelContext } from '../helpers/channel-context.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { solidPng } from '../helpers/images.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** Images in the robot's replies, against the fake: on the stream's finishing frame, or uploaded and sent by media_id. */
 

@@ -1,4 +1,3 @@
-import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
@@ -8,6 +7,7 @@ import { WecomChannel } from '../../src/channels/wecom/channel.js';
 import { wecomConfigSchema } from '../../src/channels/wecom/config.js';
 import { MemberPacer } from '../../src/channels/wecom/pacer.js';
 import { FakeWecom, appMessageXml, wecomMessage, type FakeWecomOptions, type WecomAppMessage } from '../fakes/wecom/index.js';
+import { channelContext } from '../helpers/channel-context.js';
 
 describe('MemberPacer', () => {
   it('grants the per-minute count within a sliding minute, then says when the oldest send leaves it', () => {

@@ -1,4 +1,3 @@
-import { channelContext } from '../helpers/channel-context.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { wecomChannel, type WecomChannel } from '../../src/channels/wecom/index.js';
 import { imageSendBody } from '../../src/channels/wecom/format.js';
@@ -6,6 +5,8 @@ import { WECOM_IMAGES } from '../../src/channels/wecom/reply-image.js';
 import { checkChannelImage } from '../../src/channels/shared/reply-image.js';
 import type { OutgoingMessage, ReplyImage, SendContext } from '../../src/core/message.js';
 import { FakeWecom, type FakeWecomOptions } from '../fakes/wecom/index.js';
+import { channelContext } from '../helpers/channel-context.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { solidPng } from '../helpers/images.js';
 import { rejectionOf } from '../helpers/media.js';
 import { JPEG_1PX } from '../helpers/tencent-media.js';
@@ -13,16 +14,8 @@ import { JPEG_1PX } from '../helpers/tencent-media.js';
 /** Images in replies of the WeCom app: the fake's media/upload, then the channel's send path against it. */
 
 const MEMBER = 'LiSi';
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
-async function startFake(opts: FakeWecomOptions = {}): Promise<FakeWecom> {
-  const fake = await FakeWecom.start(opts);
-  cleanups.push(() => fake.close());
-  return fake;
-}
+const opened = closeAfterEach();
+const startFake = async (opts: FakeWecomOptions = {}): Promise<FakeWecom> => opened(await FakeWecom.start(opts));
 
 const token = async (f: FakeWecom) =>
   ((await (await fetch(`${f.url}/cgi-bin/gettoken?corpid=${f.corpId}&corpsecret=${f.corpSecret}`)).json()) as { access_token: string }).access_token;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
 import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
@@ -17,13 +18,7 @@ const opened = closeAfterEach();
 async function setup(mode: 'websocket' | 'webhook' = 'websocket') {
   const fake = opened(await FakeFeishu.start(mode === 'webhook' ? { encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] } : { ackTimeoutMs: 3_000 }));
   const llm = opened(await startFakeLlm());
-  const config = {
-    app_id: fake.appId,
-    app_secret: fake.appSecret,
-    domain: fake.url,
-    ping_timeout_seconds: 3,
-    ...(mode === 'webhook' ? { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken } : {}),
-  };
+  const config = feishuEntryConfig(fake, mode === 'webhook' ? ENCRYPT_KEY : undefined);
   const profile = { provider: 'openai', model: 'vision-model', base_url: llm.url, api_key: 'k', images: true };
   const t = opened(await startTestGateway({ agents: { looker: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
   await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 
@@ -15,13 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A fake Feishu and a gateway whose echo agent (`images: true`) answers with the user's photos. */
 async function setup(mode: 'websocket' | 'webhook' = 'websocket') {
   const fake = opened(await FakeFeishu.start(mode === 'webhook' ? { encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] } : { ackTimeoutMs: 3_000 }));
-  const config = {
-    app_id: fake.appId,
-    app_secret: fake.appSecret,
-    domain: fake.url,
-    ping_timeout_seconds: 3,
-    ...(mode === 'webhook' ? { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken } : {}),
-  };
+  const config = feishuEntryConfig(fake, mode === 'webhook' ? ENCRYPT_KEY : undefined);
   const profile = { provider: 'echo', images: true };
   const t = opened(await startTestGateway({ agents: { mirror: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
   await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');

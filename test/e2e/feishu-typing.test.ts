@@ -3,6 +3,7 @@ import type { Logger } from '../../src/core/logger.js';
 import { FakeFeishu, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
 
@@ -35,14 +36,7 @@ async function setup(opts: Setup = {}) {
     llm = opened(await startFakeLlm({ delayMs: opts.delayMs }));
     profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' };
   }
-  const config = {
-    app_id: fake.appId,
-    app_secret: fake.appSecret,
-    domain: fake.url,
-    ping_timeout_seconds: 3,
-    ...(opts.webhook ? { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken } : {}),
-    ...opts.config,
-  };
+  const config = feishuEntryConfig(fake, opts.webhook ? ENCRYPT_KEY : undefined, opts.config);
   const t = opened(await startTestGateway(
     { agents: { bot: { profile: { ...profile, ...opts.profile }, entries: [{ type: 'channel', channel: 'feishu', config }] } } },
     opts.log ? { log: opts.log } : {},

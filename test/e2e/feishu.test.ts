@@ -3,6 +3,7 @@ import type { TransportStatus } from '../../src/core/entry-status.js';
 import { encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
@@ -24,16 +25,13 @@ interface Setup {
   keep?: boolean;
 }
 
-function entryConfig(f: FakeFeishu, config: Record<string, unknown> = {}) {
-  return { app_id: f.appId, app_secret: f.appSecret, domain: f.url, ping_timeout_seconds: 3, ...config };
-}
 
 /** A fake Feishu and a gateway with one feishu entry on it, running. */
 async function setup(opts: Setup = {}) {
   // Feishu's own 3 s ack timeout; tests about events lost with a socket set a shorter one.
   const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000, ...opts.fake }));
   const spec = {
-    agents: { bot: { profile: opts.profile ?? { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake, opts.config) }] } },
+    agents: { bot: { profile: opts.profile ?? { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: feishuEntryConfig(fake, undefined, opts.config) }] } },
   };
   const root = opts.keep ? dirs.track(makeWorkspace(spec)) : undefined;
   const t = opened(await startTestGateway(root ? { root } : spec));
@@ -295,7 +293,7 @@ describe('feishu over the long connection', () => {
 
   it('refuses to start with a wrong App Secret, with the reason on the entry', async () => {
     const fake = opened(await FakeFeishu.start());
-    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: { ...entryConfig(fake), app_secret: 'wrong-secret-0123456789' } }] } } }));
+    const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: { ...feishuEntryConfig(fake), app_secret: 'wrong-secret-0123456789' } }] } } }));
     const failed = await t.until(() => {
       const s = t.gateway.keeper.statusOf(ENTRY);
       return s?.state === 'error' ? s : undefined;
@@ -470,7 +468,7 @@ describe('feishu outbound limits', () => {
 /** Webhook-mode gateway whose entry carries the fake's verification token; listening, so the fake can POST. */
 async function startWebhookGateway() {
   const fake = opened(await FakeFeishu.start({ encryptKey: ENCRYPT_KEY, webhookRetrySchedule: [] }));
-  const config = entryConfig(fake, { connection: 'webhook', encrypt_key: ENCRYPT_KEY, verification_token: fake.verificationToken });
+  const config = feishuEntryConfig(fake, ENCRYPT_KEY);
   const t = opened(await startTestGateway({ agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
   await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
@@ -482,7 +480,7 @@ describe('feishu secrets', () => {
     const capture = captureLogger('trace');
     const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 500 }));
     const t = opened(await startTestGateway(
-      { agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: entryConfig(fake) }] } } },
+      { agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'feishu', config: feishuEntryConfig(fake) }] } } },
       { log: capture.log },
     ));
     await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');

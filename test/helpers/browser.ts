@@ -51,6 +51,14 @@ export function recordResponses(page: Page): Recorded[] {
   return seen;
 }
 
+/** Logs the page in through the panel's login page with the admin token, as an operator does; resolves once the main navigation shows. */
+export async function logIn(page: Page, base: string, adminToken: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel('Admin token').fill(adminToken);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const path = join(SCREENSHOT_DIR, `${name}.png`);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chatReducer, emptyChat, type ChatAction, type UserBubble } from '../../panel/src/pages/chat/chat-state.js';
 import { formatBytes, MAX_ATTACHMENTS, MAX_TOTAL_BYTES, refuseBytes, refuseFile, sniffImageType, toBase64 } from '../../panel/src/pages/chat/attachments.js';
 import { imagesOf, startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
+import { CHROMIUM, chromiumMissing, launchBrowser, logIn, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -81,10 +81,7 @@ describe('panel chat: images', () => {
     page.on('request', (req) => {
       if (req.method() === 'POST' && req.url() === `${base}/api/admin/chat/${encodeURIComponent(ENTRY)}`) posts.push(req.postDataJSON());
     });
-    await page.goto(`${base}/`);
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await logIn(page, base, ADMIN_TOKEN);
     await page.goto(`${base}/#/chat?entry=${encodeURIComponent(ENTRY)}&user=${user}`);
     await page.getByText('No messages yet.').waitFor();
     return { context, page, responses, posts };

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { beingWritten, bubbleText, chatReducer, emptyChat, isStreaming, type AssistantBubble, type ChatAction, type ChatState } from '../../panel/src/pages/chat/chat-state.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
+import { CHROMIUM, chromiumMissing, launchBrowser, logIn, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -96,10 +96,7 @@ describe('panel in Chromium', () => {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     const responses = recordResponses(page);
-    await page.goto(`${base}/`);
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await logIn(page, base, ADMIN_TOKEN);
     return { context, page, responses };
   }
 

@@ -12,7 +12,7 @@ import {
   type AssistantBubble,
   type ChatAction,
 } from '../../panel/src/pages/chat/chat-state.js';
-import { CHROMIUM, chromiumMissing, launchBrowser, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
+import { CHROMIUM, chromiumMissing, launchBrowser, logIn, recordResponses, screenshot, type Recorded } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -84,10 +84,7 @@ describe('panel: images in replies', () => {
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     const responses = recordResponses(page);
-    await page.goto(`${base}/`);
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await logIn(page, base, ADMIN_TOKEN);
     return { context, page, responses };
   }
 

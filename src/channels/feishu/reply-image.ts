@@ -1,7 +1,8 @@
 import type { Clock } from '../../core/clock.js';
-import { CocoError, describeError, isCocoError } from '../../core/errors.js';
-import { loadReplyImage, MAX_IMAGE_BYTES, sniffImageType, type MediaContent } from '../../core/media.js';
+import { CocoError } from '../../core/errors.js';
+import { MAX_IMAGE_BYTES, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { ReplyImage } from '../../core/message.js';
+import { loadForChannel } from '../shared/reply-image.js';
 
 /**
  * An agent's reply image, ready for `POST /open-apis/im/v1/images`: its bytes, checked against what
@@ -16,17 +17,7 @@ export const FEISHU_IMAGE_FORMATS = 'JPEG, PNG, WEBP, GIF, TIFF, BMP or ICO';
 
 /** The image bytes and type to upload; a non-retryable COCO_ERR_CHANNEL_SEND when Feishu would refuse them. */
 export async function loadFeishuReplyImage(image: ReplyImage, deps: { clock: Clock; signal: AbortSignal }): Promise<MediaContent> {
-  let content: MediaContent;
-  try {
-    content = await loadReplyImage(image, deps);
-  } catch (err) {
-    // Retryable stays retryable (a download that timed out); "not an image" or "too large" does not.
-    throw new CocoError('COCO_ERR_CHANNEL_SEND', `feishu: ${describeError(err)}`, {
-      channel: 'feishu',
-      retryable: isCocoError(err) ? err.retryable : true,
-      cause: err,
-    });
-  }
+  const content = await loadForChannel(image, 'feishu', deps);
   return { data: content.data, mimeType: uploadableType(content) };
 }
 

@@ -8,7 +8,7 @@ export interface ImageRules {
   channel: string;
   /** The platform's name in refusals ("WeChat", "WeCom"). */
   platform: string;
-  /** Types read from the bytes; `type(data)` may recognise more than the shared sniffer does. */
+  /** Image types, as `loadReplyImage` reads them from the bytes. */
   types: ReadonlySet<string>;
   /** The types as a person reads them ("png, jpeg, gif or webp"). */
   typeNames: string;
@@ -24,19 +24,23 @@ export interface ImageRules {
  * may pass. Checking here costs no upload the platform would refuse.
  */
 export async function loadChannelImage(image: ReplyImage, rules: ImageRules, deps: { clock: Clock; signal: AbortSignal }): Promise<MediaContent> {
-  let content: MediaContent;
+  const content = await loadForChannel(image, rules.channel, deps);
+  checkChannelImage(content, rules);
+  return content;
+}
+
+/** `loadReplyImage`, its failure as a COCO_ERR_CHANNEL_SEND naming the channel that keeps its retryability. */
+export async function loadForChannel(image: ReplyImage, channel: string, deps: { clock: Clock; signal: AbortSignal }): Promise<MediaContent> {
   try {
-    content = await loadReplyImage(image, deps);
+    return await loadReplyImage(image, deps);
   } catch (err) {
-    throw new CocoError('COCO_ERR_CHANNEL_SEND', `${rules.channel}: ${describeError(err)}`, {
-      channel: rules.channel,
+    throw new CocoError('COCO_ERR_CHANNEL_SEND', `${channel}: ${describeError(err)}`, {
+      channel,
       retryable: isCocoError(err) ? err.retryable : true,
       ...(isCocoError(err) && err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
       cause: err,
     });
   }
-  checkChannelImage(content, rules);
-  return content;
 }
 
 /** Refuses, for good, an image the platform would not show, naming the channel, the type and the size. */

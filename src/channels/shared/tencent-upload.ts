@@ -5,11 +5,16 @@
  * `{type, media_id, created_at}` (WeChat's created_at a number, WeCom's a string) or `{errcode, errmsg}`.
  */
 import { randomBytes } from 'node:crypto';
-import type { MediaContent } from '../../core/media.js';
+import { imageFileName, type MediaContent } from '../../core/media.js';
 import { postForJson, type JsonAnswer } from './http-json.js';
 
 export interface UploadFile extends MediaContent {
   filename: string;
+}
+
+/** A checked image as media/upload takes it, named by its type (WeChat and WeCom read the type from the file name). */
+export function uploadFile(image: MediaContent): UploadFile {
+  return { ...image, filename: imageFileName(image.mimeType) };
 }
 
 /** The multipart body of one `media` part, and the Content-Type header naming its boundary. */

@@ -4,13 +4,14 @@ import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult 
 import { loadChannelImage } from '../shared/reply-image.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
+import { uploadFile } from '../shared/tencent-upload.js';
 import { typingIndicator } from '../shared/typing.js';
 import { wechatApiFor, wechatErrcode, type CustomMessage, type WechatApi } from './api.js';
 import type { WechatMpChannelConfig } from './config.js';
 import { toChatMessage, type ParsedWechatMessage } from './parse.js';
 import { PassiveReplies, type PassiveContent } from './passive-reply.js';
 import { CustomerServiceQuota } from './quota.js';
-import { uploadFile, WECHAT_MP_IMAGES } from './reply-image.js';
+import { WECHAT_MP_IMAGES } from './reply-image.js';
 import { passiveReplyXml } from './reply-xml.js';
 import { openRequest, verifyUrl, type OpenedRequest, type WechatQuery } from './verify.js';
 

@@ -1,6 +1,5 @@
-import { imageFileName, MAX_IMAGE_BYTES, type MediaContent } from '../../core/media.js';
+import { MAX_IMAGE_BYTES } from '../../core/media.js';
 import type { ImageRules } from '../shared/reply-image.js';
-import type { UploadFile } from '../shared/tencent-upload.js';
 
 /** What WeChat takes as temporary media for an image message (新增临时素材: bmp/png/jpeg/jpg/gif, 10 MB). */
 export const WECHAT_MP_IMAGES: ImageRules = {
@@ -10,8 +9,3 @@ export const WECHAT_MP_IMAGES: ImageRules = {
   typeNames: 'png, jpeg, gif or bmp',
   maxBytes: MAX_IMAGE_BYTES,
 };
-
-/** The checked image as media/upload takes it, named by its type (WeChat reads the type from the file name). */
-export function uploadFile(image: MediaContent): UploadFile {
-  return { ...image, filename: imageFileName(image.mimeType) };
-}

@@ -1,10 +1,10 @@
 import { Channel } from '../../core/channel.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import { imageFileName } from '../../core/media.js';
 import type { OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { loadChannelImage } from '../shared/reply-image.js';
 import { RecentCounter } from '../shared/recent-counter.js';
 import type { TencentCrypto } from '../shared/tencent-crypto.js';
+import { uploadFile } from '../shared/tencent-upload.js';
 import { wecomApiFor, type WecomApi } from './api.js';
 import { wecomApiBaseUrl, type WecomChannelConfig } from './config.js';
 import { imageSendBody, messageSendBody, renderMessages } from './format.js';
@@ -107,7 +107,7 @@ export class WecomChannel extends Channel<WecomChannelConfig> {
   private async sendImage(image: ReplyImage, userId: string): Promise<SendResult> {
     const config = this.settings;
     const content = await loadChannelImage(image, WECOM_IMAGES, { clock: this.ctx.clock, signal: this.stopping.signal });
-    const mediaId = await this.api!.uploadImage({ ...content, filename: imageFileName(content.mimeType) });
+    const mediaId = await this.api!.uploadImage(uploadFile(content));
     const body = imageSendBody(userId, config.agent_id, mediaId);
     await this.pace(userId);
     const platformMessageId = await this.api!.send(body);

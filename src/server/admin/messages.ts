@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
 import { CocoError, describeError } from '../../core/errors.js';
-import { fetchMediaItem, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
+import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { MessageDetail } from '../../store/store.js';
@@ -115,7 +115,7 @@ function sendImage(reply: FastifyReply, content: MediaContent, what: string): Fa
  */
 function forDisplay(detail: MessageDetail): MessageDetail {
   const media = detail.message.media;
-  const shown = media?.some((m) => m.key !== undefined || m.ref.startsWith('data:')) ? { ...detail, message: { ...detail.message, media: media!.map(mediaForDisplay) } } : detail;
+  const shown = media?.some((m) => m.key !== undefined || isInlineMedia(m.ref)) ? { ...detail, message: { ...detail.message, media: media!.map(mediaForDisplay) } } : detail;
   if (!detail.replies.some((r) => r.image)) return shown;
   return { ...shown, replies: detail.replies.map((r) => (r.image ? { ...r, image: replyImageForDisplay(r.image) } : r)) };
 }
