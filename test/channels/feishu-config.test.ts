@@ -17,6 +17,7 @@ describe('feishu config', () => {
       domain: 'feishu',
       group_policy: 'mention',
       show_typing: true,
+      show_preview: true,
       ping_timeout_seconds: 30,
       reconnect_max_delay_seconds: 60,
       request_timeout_ms: 15_000,

@@ -1,17 +1,20 @@
 import type { Client } from '@larksuiteoapi/node-sdk';
-import { Channel, type Typing } from '../../core/channel.js';
+import { Channel, type ReplyPreview, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { typingIndicator } from '../shared/typing.js';
 import { FeishuApiError, FeishuHttp, feishuTokensFor, fetchBotInfo, isRateLimited, sendError, TOKEN_INVALID, type FeishuTokens } from './api.js';
+import { FeishuCardKit } from './card-kit.js';
 import { feishuBaseUrl, type FeishuChannelConfig } from './config.js';
 import { chunkUuid, createMessageBody, imageMessage, renderMessages, replyMessageBody, type FeishuMessageBody } from './format.js';
 import { LongConnection, sdkLogger, type LarkSdk } from './long-connection.js';
 import { parseLarkEvent, shouldAnswer, toChatMessage, type BotIdentity, type FeishuReplyMeta } from './parse.js';
 import { FeishuReactions, TYPING_EMOJI } from './reaction.js';
+import { ReplyCards } from './reply-cards.js';
 import { loadFeishuReplyImage } from './reply-image.js';
+import { cardMessage, finishedCard, streamedReply, type StreamedReply } from './streaming-card.js';
 import { openLarkWebhook, type LarkHeaders } from './webhook-crypto.js';
 
 /** Feishu allows 5 messages per second into one chat (per user, and per group shared by its bots). */
@@ -29,6 +32,15 @@ const MAX_INLINE_WAIT_MS = 15_000;
 const BUCKET_IDLE_MS = 10_000;
 /** Uploaded image keys kept for retries of their message, at most (each is a short string). */
 const MAX_PENDING_IMAGE_KEYS = 1_000;
+/** A streaming card gets the reply so far about once a second: the client's typewriter fills the gaps. */
+const PREVIEW_INTERVAL_MS = 1_000;
+/** A reply the agent writes within this long goes out as a plain message; a longer one gets a streaming card. */
+const CARD_OPEN_DELAY_MS = 1_000;
+/**
+ * The app's budget of card calls, shared by its streaming cards (and processes): Feishu allows each
+ * card API 1 000 calls a minute and 50 a second per app, which ~16 cards updated every second use up.
+ */
+const CARD_CALLS = { capacity: 10, perSecond: 15 };
 
 let sdkModule: Promise<LarkSdk> | undefined;
 /** The SDK takes ~250 ms to load: only gateways with a Feishu entry pay for it. */
@@ -52,6 +64,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
   private client?: Client;
   private tokens?: FeishuTokens;
   private reactions?: FeishuReactions;
+  private cards?: ReplyCards;
   private bot: BotIdentity = {};
   private connection?: LongConnection;
   private readonly webhook: TransportStatus = { kind: 'webhook', state: 'listening', reconnects: 0, failedAttempts: 0, eventsReceived: 0 };
@@ -91,6 +104,14 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
       loggerLevel: sdk.LoggerLevel.warn,
     });
     this.reactions = new FeishuReactions(sdk, this.client, this.tokens);
+    this.cards = new ReplyCards({
+      cardKit: new FeishuCardKit(sdk, this.client, this.tokens),
+      limiter: this.ctx.rateLimiter('cardkit', CARD_CALLS),
+      clock: this.ctx.clock,
+      log: this.ctx.log,
+      intervalMs: PREVIEW_INTERVAL_MS,
+      openDelayMs: CARD_OPEN_DELAY_MS,
+    });
     if (config.connection === 'webhook') {
       this.ctx.log.info({ bot: info.openId }, 'feishu webhook ready');
       return;
@@ -116,6 +137,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
   override async stop(): Promise<void> {
     this.stopped = true;
     this.lifetime.abort(new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', 'feishu channel stopped', { retryable: true }));
+    this.cards?.close();
     await this.connection?.stop();
   }
 
@@ -138,6 +160,17 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
       log: this.ctx.log,
       channel: 'feishu',
     });
+  }
+
+  /**
+   * The reply while the agent writes it (show_preview): a card in streaming mode where the reply goes,
+   * filled in as the text comes; `send()` finishes that card with the answer (see ReplyCards).
+   */
+  override startPreview(message: ChatMessage, messageId: string): ReplyPreview | undefined {
+    const cards = this.cards;
+    if (!cards || this.stopped || !this.config?.show_preview || message.msgType === 'event') return undefined;
+    const target = targetOf(message.replyMeta, message.isGroup, message.conversationId, message.msgId);
+    return cards.preview(messageId, (cardId, uuid) => this.deliver(target, cardMessage(cardId), uuid));
   }
 
   override transportStatus(): TransportStatus | undefined {
@@ -216,12 +249,16 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
 
   override async send(reply: OutgoingMessage, _userId: string, context: SendContext): Promise<SendResult> {
     if (!this.client || !this.tokens || !this.sdk) throw new CocoError('COCO_ERR_CHANNEL_NOT_RUNNING', 'feishu channel not started', { retryable: true });
-    const meta = (context.replyMeta ?? {}) as Partial<FeishuReplyMeta>;
-    const chatId = typeof meta.chatId === 'string' ? meta.chatId : context.conversationId;
-    // In a group the answer is a reply to the message that asked (never a DM to the asker).
-    const target: Target = context.isGroup
-      ? { kind: 'reply', chatId, messageId: typeof meta.messageId === 'string' ? meta.messageId : context.inReplyTo, inThread: meta.replyInThread === true }
-      : { kind: 'create', chatId };
+    const target = targetOf(context.replyMeta, context.isGroup, context.conversationId, context.inReplyTo);
+    const streamed = context.chunk.index === 0 ? await this.finishCard(reply, context) : undefined;
+    if (streamed) {
+      // The card shows the reply's first part; the rest, and an image, follow as messages.
+      let last = streamed.cardMessageId;
+      for (const [i, body] of streamed.rest.entries()) last = (await this.deliver(target, body, chunkUuid(context.idempotencyKey, i + 1))) ?? last;
+      if (reply.image) last = (await this.sendImage(reply.image, target, context.idempotencyKey)) ?? last;
+      this.cards?.forget(context.messageId);
+      return { platformMessageId: last };
+    }
     if (reply.image) {
       // An image chunk is the image alone: a Feishu image message has no caption, and the alt text is often empty.
       const messageId = await this.sendImage(reply.image, target, context.idempotencyKey);
@@ -232,6 +269,17 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
       last = (await this.deliver(target, body, chunkUuid(context.idempotencyKey, i))) ?? last;
     }
     return last ? { platformMessageId: last } : {};
+  }
+
+  /**
+   * The reply's first chunk shown in the card its preview opened, when one is showing: the card's
+   * message id and the messages still to send. An image-only reply leaves its alt text in the card.
+   */
+  private async finishCard(reply: OutgoingMessage, context: SendContext): Promise<(Pick<StreamedReply, 'rest'> & { cardMessageId: string }) | undefined> {
+    if (!this.cards || (!reply.image && reply.text.trim() === '')) return undefined;
+    const streamed = reply.image ? { card: finishedCard(reply.image.alt?.trim() || '🖼️', 'text'), rest: [] } : streamedReply(reply.text, reply.format);
+    const cardMessageId = await this.cards.finish(context.messageId, streamed.card);
+    return cardMessageId === undefined ? undefined : { cardMessageId, rest: streamed.rest };
   }
 
   /**
@@ -353,3 +401,11 @@ function feishuMessageId(replyMeta: Record<string, unknown> | undefined, platfor
 }
 
 type Target = { kind: 'create'; chatId: string } | { kind: 'reply'; chatId: string; messageId: string; inThread: boolean };
+
+/** Where a reply goes: in a group, a reply to the message that asked (never a DM to the asker); else a message in the chat. */
+function targetOf(replyMeta: Record<string, unknown> | undefined, isGroup: boolean, conversationId: string, inReplyTo: string): Target {
+  const meta = (replyMeta ?? {}) as Partial<FeishuReplyMeta>;
+  const chatId = typeof meta.chatId === 'string' ? meta.chatId : conversationId;
+  if (!isGroup) return { kind: 'create', chatId };
+  return { kind: 'reply', chatId, messageId: typeof meta.messageId === 'string' ? meta.messageId : inReplyTo, inThread: meta.replyInThread === true };
+}

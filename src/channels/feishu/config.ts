@@ -45,6 +45,12 @@ export const feishuConfigSchema = z
       .describe(
         'While the agent works on a message (over 0.5 s), put a "Typing" (敲键盘) reaction on it, taken back when the agent is done; needs im:message or im:message.reactions:write_only',
       ),
+    show_preview: z
+      .boolean()
+      .default(true)
+      .describe(
+        'When a streaming agent (e.g. openai) takes over a second to write its reply, show it in a card that fills in about once a second; the finished answer replaces it in the same card. Quicker replies go out as plain messages. Needs the cardkit:card:write permission (without it, replies go out as messages)',
+      ),
     ping_interval_seconds: z
       .number()
       .int()

@@ -87,6 +87,11 @@ export function cardContent(markdown: string): string {
 
 const contentOf = (type: FeishuMsgType, text: string) => (type === 'text' ? textContent(text) : cardContent(text));
 
+/** One message of `type` showing `text` (already within the type's limit). */
+export function messageBody(type: FeishuMsgType, text: string): FeishuMessageBody {
+  return { msg_type: type, content: contentOf(type, text) };
+}
+
 /** Bytes a body spends around the reply text: the card or {"text"} skeleton, encoded into the body. */
 function skeletonBytes(type: FeishuMsgType): number {
   return Buffer.byteLength(JSON.stringify(contentOf(type, '')), 'utf8');
@@ -102,10 +107,7 @@ export function renderMessages(text: string, format: 'text' | 'markdown'): Feish
   if (text.trim() === '') return [];
   const msgType = chooseMsgType(text, format);
   const budget = BODY_LIMIT_BYTES[msgType] - BODY_RESERVE_BYTES - skeletonBytes(msgType);
-  return splitText(text, budget, { fences: msgType === 'interactive', measure: encodedBytes }).map((part) => ({
-    msg_type: msgType,
-    content: contentOf(msgType, part),
-  }));
+  return splitText(text, budget, { fences: msgType === 'interactive', measure: encodedBytes }).map((part) => messageBody(msgType, part));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Client } from '@larksuiteoapi/node-sdk';
-import { FeishuApiError, withTenantToken, type FeishuTokens } from './api.js';
+import { FeishuApiError, type FeishuTokens } from './api.js';
 import type { LarkSdk } from './long-connection.js';
+import { sdkCall } from './sdk-call.js';
 
 /**
  * Emoji reactions on a user's message (im/v1 message-reaction), which is how a Feishu bot shows it is
@@ -39,12 +40,7 @@ export class FeishuReactions {
     );
   }
 
-  /** One call with the tenant token (renewed once if refused); a non-zero code is thrown as a FeishuApiError. */
   private call(path: string, request: (auth: ReturnType<LarkSdk['withTenantToken']>) => Promise<Answer>): Promise<Answer> {
-    return withTenantToken(this.tokens, async (token) => {
-      const answer = await request(this.sdk.withTenantToken(token));
-      if (answer.code !== undefined && answer.code !== 0) throw new FeishuApiError(path, 200, answer.code, answer.msg ?? '');
-      return answer;
-    });
+    return sdkCall(this.sdk, this.tokens, path, request);
   }
 }

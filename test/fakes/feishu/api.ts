@@ -1,12 +1,14 @@
 /**
  * The OpenAPI half of the fake Feishu (protocols.md §6): tenant_access_token/internal, im/v1 message create and
- * reply, image uploads (im/v1/images) and image messages, message resources, message reactions (add and delete). Every answer is `{code, msg, data?}`; errors carry an HTTP status like the real gateway
+ * reply, image uploads (im/v1/images) and image messages, message resources, message reactions (add and delete),
+ * card entities (cardkit/v1, in cards.ts) and the interactive messages that show them. Every answer is `{code, msg, data?}`; errors carry an HTTP status like the real gateway
  * (400 for business and token errors, 429 for frequency limits).
  */
 import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
 import { newMessageId, p2pChatIdOf } from './events.js';
 import { parseMultipart } from '../multipart.js';
+import { FakeCards, type CardCall, type CardCallKind, type CardRefusal, type FakeCard } from './cards.js';
 
 export interface ApiAnswer {
   status: number;
@@ -35,6 +37,8 @@ export interface SentMessage {
   uuid?: string;
   /** For `msg_type: image`: the upload its `image_key` names (its bytes as received). */
   image?: UploadedImage;
+  /** For an interactive message showing a card entity (`{type: "card", data: {card_id}}`): its card_id. */
+  cardId?: string;
   /** Wall-clock milliseconds when Feishu accepted it. */
   at: number;
   /** Order among everything the fake recorded (messages accepted, uploads, reactions added and removed): ties in `at` broken. */
@@ -129,6 +133,7 @@ export interface ApiCounters {
   resourceRequests: number;
   reactionRequests: number;
   uploadRequests: number;
+  cardRequests: number;
   rateLimited: number;
   duplicates: number;
 }
@@ -257,10 +262,14 @@ export class FeishuApi {
     resourceRequests: 0,
     reactionRequests: 0,
     uploadRequests: 0,
+    cardRequests: 0,
     rateLimited: 0,
     duplicates: 0,
   };
   private seq = 0;
+  /** Card entities (cardkit/v1) and every call on them. */
+  readonly cardKit = new FakeCards(() => this.opts.now(), () => ++this.seq);
+  private readonly scriptedCards: { failure: ScriptedFailure; kind?: CardCallKind }[] = [];
   private readonly scriptedReactions: { failure: ScriptedFailure; kind?: 'create' | 'delete' }[] = [];
   private readonly tokens = new Map<string, TokenState>();
   private current: string | undefined;
@@ -324,6 +333,19 @@ export class FeishuApi {
     for (let i = 0; i < n; i++) this.scriptedUploads.push(failure);
   }
 
+  /**
+   * The next `n` card calls with a valid token (of `kind`, or any) fail, e.g. `{code: 99991672}` (no cardkit
+   * permission), `{code: 99991400}` (HTTP 429), `{code: 1, status: 500}`. Nothing changes on a failed call.
+   */
+  failNextCardCalls(n: number, failure: ScriptedFailure, kind?: CardCallKind): void {
+    for (let i = 0; i < n; i++) this.scriptedCards.push({ failure, ...(kind ? { kind } : {}) });
+  }
+
+  /** The card entity a message shows (an interactive message naming a card_id), as it is now. */
+  cardOf(messageId: string): FakeCard | undefined {
+    return this.cardKit.ofMessage(messageId);
+  }
+
   /** Calls `listener` with every message accepted from now on; returns the unsubscribe function. */
   onMessage(listener: (m: SentMessage) => void): () => void {
     this.listeners.add(listener);
@@ -351,6 +373,7 @@ export class FeishuApi {
     this.reactionCalls.splice(0);
     this.uploads.splice(0);
     this.uploadCalls.splice(0);
+    this.cardKit.calls.splice(0);
     this.images.clear();
     for (let i = this.reactions.length - 1; i >= 0; i--) if (this.reactions[i]?.removedAt !== undefined) this.reactions.splice(i, 1);
   }
@@ -394,6 +417,11 @@ export class FeishuApi {
     if (reactions && method === 'POST') return this.addReaction(headers, body, decodeURIComponent(reactions[1] ?? ''));
     const reaction = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reactions\/([^/]+)$/.exec(path);
     if (reaction && method === 'DELETE') return this.deleteReaction(headers, decodeURIComponent(reaction[1] ?? ''), decodeURIComponent(reaction[2] ?? ''));
+    if (path === '/open-apis/cardkit/v1/cards') return method === 'POST' ? this.cardCall('create', headers, body) : undefined;
+    const card = /^\/open-apis\/cardkit\/v1\/cards\/([^/]+)$/.exec(path);
+    if (card && method === 'PUT') return this.cardCall('update', headers, body, decodeURIComponent(card[1] ?? ''));
+    const element = /^\/open-apis\/cardkit\/v1\/cards\/([^/]+)\/elements\/([^/]+)\/content$/.exec(path);
+    if (element && method === 'PUT') return this.cardCall('content', headers, body, decodeURIComponent(element[1] ?? ''), decodeURIComponent(element[2] ?? ''));
     return undefined;
   }
 
@@ -488,6 +516,8 @@ export class FeishuApi {
     }
     const contentError = checkContent(msgType, content);
     if (contentError) return done(apiError(230001, 400, `invalid content: ${contentError}`));
+    const cardId = msgType === 'interactive' && isRecord(content) && content.type === 'card' ? (isRecord(content.data) ? content.data.card_id : undefined) : undefined;
+    const cardRef = msgType === 'interactive' && isRecord(content) && content.type === 'card';
     // An image message shows an image this app uploaded; any other key is refused.
     const imageKey = msgType === 'image' ? (content as { image_key: string }).image_key : undefined;
     const image = imageKey === undefined ? undefined : this.images.get(imageKey);
@@ -514,6 +544,11 @@ export class FeishuApi {
       const oldest = inWindow[0] ?? at;
       return done(this.tooMany(Math.max(1, Math.ceil((oldest + this.opts.chatRateLimit.windowMs - at) / 1000))));
     }
+    if (cardRef) {
+      // Checked after the uuid: a retried send of the same card answers the original message.
+      const cardError = this.cardKit.checkSendable(cardId);
+      if (cardError) return done(apiError(230001, 400, `invalid content: ${cardError}`));
+    }
     inWindow.push(at);
     this.recent.set(chatId, inWindow);
 
@@ -534,10 +569,12 @@ export class FeishuApi {
       rawContent: req.content,
       ...(uuid === undefined ? {} : { uuid }),
       ...(image === undefined ? {} : { image }),
+      ...(cardRef ? { cardId: cardId as string } : {}),
       at,
       seq: ++this.seq,
     };
     this.messages.push(message);
+    if (cardRef) this.cardKit.sent(cardId as string, messageId);
     this.known.set(messageId, { chatId, rootId: rootId ?? messageId, threadId });
     const ms = String(at);
     const data = {
@@ -569,6 +606,43 @@ export class FeishuApi {
       'x-ogw-ratelimit-limit': String(this.opts.chatRateLimit.count),
       'x-ogw-ratelimit-reset': String(resetSeconds),
     });
+  }
+
+  /**
+   * A card call (cards.ts): token, scripted failures, a JSON body (9499), then the card API's own checks. Answers
+   * `{code: 0, data: {card_id}}` for a create, `{code: 0, data: {}}` otherwise.
+   */
+  private cardCall(kind: CardCallKind, headers: Record<string, string | string[] | undefined>, body: Buffer, cardId?: string, elementId?: string): ApiAnswer {
+    this.counters.cardRequests++;
+    const req = parseJson(body.toString('utf8'));
+    const call: CardCall = {
+      kind,
+      ...(cardId === undefined ? {} : { cardId }),
+      ...(elementId === undefined ? {} : { elementId }),
+      ...(typeof req?.sequence === 'number' ? { sequence: req.sequence } : {}),
+      status: 0,
+      code: 0,
+      at: Date.now(),
+    };
+    const done = recorded(this.cardKit.calls, call);
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return done(apiError(tokenError));
+    const i = this.scriptedCards.findIndex((c) => c.kind === undefined || c.kind === kind);
+    if (i >= 0) return done(this.scriptedAnswer(this.scriptedCards.splice(i, 1)[0]!.failure));
+    if (!req) return done(apiError(9499, 400, 'Bad Request: the body is not a JSON object'));
+    if (kind === 'create') {
+      const created = this.cardKit.create(req);
+      if ('code' in created) return done(this.cardRefusal(created));
+      call.cardId = created.cardId;
+      return done(ok({ card_id: created.cardId }));
+    }
+    const refused = kind === 'update' ? this.cardKit.update(cardId!, req) : this.cardKit.content(cardId!, elementId!, req);
+    return done(refused ? this.cardRefusal(refused) : ok({}));
+  }
+
+  private cardRefusal(r: CardRefusal): ApiAnswer {
+    if (r.code === 99991400) return this.scriptedAnswer({ code: r.code, ...(r.status === undefined ? {} : { status: r.status }) });
+    return apiError(r.code, r.status ?? 400, r.msg);
   }
 
   /**
@@ -746,6 +820,7 @@ function checkContent(msgType: string, content: unknown): string | undefined {
       return undefined;
     }
     case 'interactive':
+      if (content.type === 'card') return isRecord(content.data) && typeof content.data.card_id === 'string' ? undefined : 'a card entity message needs data.card_id';
       return Object.keys(content).length ? undefined : 'card is empty';
     case 'image':
       return typeof content.image_key === 'string' ? undefined : 'image content needs "image_key"';

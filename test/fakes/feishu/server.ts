@@ -20,6 +20,7 @@ import {
   type UploadCall,
   type UploadedImage,
 } from './api.js';
+import type { CardCall, CardCallKind, FakeCard } from './cards.js';
 import {
   DEFAULT_USER,
   messageEvent,
@@ -495,6 +496,26 @@ export class FakeFeishu {
   /** Every reaction call (`create` or `delete`) with its message, reaction id, HTTP status and code. */
   get reactionCalls(): readonly ReactionCall[] {
     return this.api.reactionCalls;
+  }
+
+  /** The next `n` card calls (of `kind`, or any) fail: see FeishuApi.failNextCardCalls. */
+  failNextCardCalls(n: number, failure: ScriptedFailure, kind?: CardCallKind): void {
+    this.api.failNextCardCalls(n, failure, kind);
+  }
+
+  /** Every card call (create, content, update), accepted or not. */
+  get cardCalls(): readonly CardCall[] {
+    return this.api.cardKit.calls;
+  }
+
+  /** Every card entity created, by card_id. */
+  get cards(): ReadonlyMap<string, FakeCard> {
+    return this.api.cardKit.cards;
+  }
+
+  /** The card entity a message shows, as it is now (undefined for other messages). */
+  cardOf(messageId: string): FakeCard | undefined {
+    return this.api.cardOf(messageId);
   }
 
   /**
