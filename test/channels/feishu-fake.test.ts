@@ -4,7 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { AESCipher, adaptDefault, Client, EventDispatcher, LoggerLevel, WSClient } from '@larksuiteoapi/node-sdk';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decrypt, encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent } from '../fakes/feishu/index.js';
+import {
+  CARD_CALLS_PER_SECOND,
+  CARD_ERRORS,
+  decrypt,
+  encrypt,
+  FakeFeishu,
+  sign,
+  STREAMING_LIMIT_MS,
+  textOf,
+  type FakeFeishuOptions,
+  type ReceiveMessageEvent,
+} from '../fakes/feishu/index.js';
 
 /**
  * The fake Feishu, driven by the official node SDK as the client: if the SDK can discover, connect, reassemble,
@@ -499,6 +510,228 @@ describe('fake Feishu: message reactions with the official Client', () => {
     await expect(del()).resolves.toMatchObject({ code: 0 });
     expect(fake.reactions(messageId)[0]?.removedAt).toBeDefined();
     expect(fake.reactionCalls.map((c) => c.status)).toEqual([429, 200, 500, 200]);
+  });
+});
+
+describe('fake Feishu: card entities with the official Client', () => {
+  /** A card JSON 2.0 with one markdown element `reply`, as a string. */
+  const cardJson = (text: string, streaming: boolean, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ schema: '2.0', config: { streaming_mode: streaming, summary: { content: '' } }, body: { elements: [{ tag: 'markdown', element_id: 'reply', content: text }] }, ...extra });
+  const create = (client: Client, data: string) => client.cardkit.v1.card.create({ data: { type: 'card_json', data } });
+  const createCard = async (client: Client, data = cardJson('', true)) => {
+    const res = await create(client, data);
+    expect(res.code).toBe(0);
+    return res.data!.card_id;
+  };
+  const stream = (client: Client, cardId: string, content: string, sequence: number, elementId = 'reply') =>
+    client.cardkit.v1.cardElement.content({ path: { card_id: cardId, element_id: elementId }, data: { content, sequence } });
+  const update = (client: Client, cardId: string, data: string, sequence: number) =>
+    client.cardkit.v1.card.update({ path: { card_id: cardId }, data: { card: { type: 'card_json', data }, sequence } });
+  const sendCard = (client: Client, cardId: string, uuid?: string) =>
+    client.im.message.create({
+      params: { receive_id_type: 'chat_id' },
+      data: { receive_id: 'oc_cards', msg_type: 'interactive', content: JSON.stringify({ type: 'card', data: { card_id: cardId } }), ...(uuid === undefined ? {} : { uuid }) },
+    });
+
+  it('streams a card sent in a p2p chat: growing texts by sequence, then a whole-card update ends streaming', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const user = 'ou_' + 'd'.repeat(32);
+    const event = fake.textEvent('tell me a story', { from: user });
+    const cardId = await createCard(client);
+    expect(cardId).toMatch(/^\d{19}$/);
+    expect(fake.cards.get(cardId)).toMatchObject({ streaming: true, sequence: 0 });
+    expect(fake.cards.get(cardId)?.messageId).toBeUndefined();
+
+    const sent = await client.im.message.create({
+      params: { receive_id_type: 'open_id' },
+      data: { receive_id: user, msg_type: 'interactive', content: JSON.stringify({ type: 'card', data: { card_id: cardId } }) },
+    });
+    const messageId = sent.data!.message_id!;
+    expect(sent.data?.chat_id).toBe(event.event.message.chat_id);
+    expect(fake.messages[0]).toMatchObject({ messageId, chatId: event.event.message.chat_id, msgType: 'interactive', cardId });
+
+    await expect(stream(client, cardId, 'Once upon', 1)).resolves.toMatchObject({ code: 0 });
+    expect(textOf(fake.cardOf(messageId)!.card)).toBe('Once upon');
+    await expect(stream(client, cardId, 'Once upon a time', 2)).resolves.toMatchObject({ code: 0 });
+    await expect(update(client, cardId, cardJson('Once upon a time, the end.', false), 3)).resolves.toMatchObject({ code: 0 });
+
+    const card = fake.cardOf(messageId)!;
+    expect(card.cardId).toBe(cardId);
+    expect(card.messageId).toBe(messageId);
+    expect(textOf(card.card)).toBe('Once upon a time, the end.');
+    expect(card.streaming).toBe(false);
+    expect(card.sequence).toBe(3);
+    expect(card.history.map((h) => h.kind)).toEqual(['create', 'content', 'content', 'update']);
+    expect(card.history.map((h) => [h.sequence, h.text, h.streaming])).toEqual([
+      [undefined, '', true],
+      [1, 'Once upon', true],
+      [2, 'Once upon a time', true],
+      [3, 'Once upon a time, the end.', false],
+    ]);
+    expect(card.history[1]?.elementId).toBe('reply');
+    // The create comes before the message showing the card, the changes after it.
+    expect(card.history[0]!.seq).toBeLessThan(fake.messages[0]!.seq);
+    expect(card.history[1]!.seq).toBeGreaterThan(fake.messages[0]!.seq);
+    expect(fake.cardCalls.map((c) => [c.kind, c.status, c.code])).toEqual([
+      ['create', 200, 0],
+      ['content', 200, 0],
+      ['content', 200, 0],
+      ['update', 200, 0],
+    ]);
+    expect(fake.counters.cardRequests).toBe(4);
+    expect(fake.cardOf(event.event.message.message_id)).toBeUndefined();
+  });
+
+  it('refuses stale sequences, unknown cards and elements, closed streaming, bad card JSON and a card sent twice', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const cardId = await createCard(client);
+    await stream(client, cardId, 'fir', 1);
+    await stream(client, cardId, 'first', 2);
+
+    // A sequence not above the card's last (equal, or below): refused, nothing changed.
+    for (const sequence of [2, 1]) {
+      const stale = await failure(stream(client, cardId, 'stale', sequence));
+      expect([stale.status, stale.data.code]).toEqual([400, CARD_ERRORS.sequence]);
+    }
+    const card = fake.cards.get(cardId)!;
+    expect([textOf(card.card), card.sequence, card.history.length]).toEqual(['first', 2, 3]);
+
+    expect((await failure(stream(client, '7000000000000000000', 'x', 3))).data.code).toBe(CARD_ERRORS.notFound);
+    expect((await failure(update(client, '7000000000000000000', cardJson('x', false), 3))).data.code).toBe(CARD_ERRORS.notFound);
+    expect((await failure(stream(client, cardId, 'x', 3, 'nope'))).data.code).toBe(CARD_ERRORS.elementNotFound);
+    expect(textOf(fake.cards.get(cardId)!.card)).toBe('first');
+
+    // Streaming turned off by a whole-card update: content calls are refused from then on.
+    await update(client, cardId, cardJson('final', false), 3);
+    const closed = await failure(stream(client, cardId, 'late', 4));
+    expect([closed.status, closed.data.code]).toEqual([400, CARD_ERRORS.streamingClosed]);
+    expect(textOf(fake.cards.get(cardId)!.card)).toBe('final');
+    expect(fake.cards.get(cardId)!.sequence).toBe(3);
+
+    // Card JSON the card API does not take.
+    const reply = { tag: 'markdown', element_id: 'reply', content: 'x' };
+    const invalid = [
+      JSON.stringify({ config: { streaming_mode: true }, elements: [reply] }), // no schema: a 1.0 card
+      JSON.stringify({ schema: '1.0', body: { elements: [reply] } }),
+      JSON.stringify({ schema: '2.0', body: { elements: [reply] }, elements: [] }), // unknown top-level key
+      JSON.stringify({ schema: '2.0', config: { wide_screen_mode: true }, body: { elements: [reply] } }), // unknown config key
+      JSON.stringify({ schema: '2.0', body: { elements: [{ ...reply, element_id: '1reply' }] } }),
+      JSON.stringify({ schema: '2.0', body: { elements: [{ ...reply, element_id: 'reply-text' }] } }),
+      JSON.stringify({ schema: '2.0', body: { elements: [{ ...reply, element_id: 'r'.repeat(21) }] } }),
+      JSON.stringify({ schema: '2.0', body: { elements: [reply, { tag: 'markdown', element_id: 'reply', content: 'y' }] } }), // duplicate
+    ];
+    for (const data of invalid) {
+      const refused = await failure(create(client, data));
+      expect([refused.status, refused.data.code], data).toEqual([400, CARD_ERRORS.invalid]);
+    }
+    expect(fake.cards.size).toBe(1);
+    // The same checks hold for a whole-card update, which then changes nothing.
+    expect((await failure(update(client, cardId, invalid[3]!, 4))).data.code).toBe(CARD_ERRORS.invalid);
+    expect(fake.cards.get(cardId)!.history).toHaveLength(4);
+
+    // A card entity is sent once; a retry with the same uuid answers the original message.
+    const first = await sendCard(client, cardId, 'card-send-1');
+    const retry = await sendCard(client, cardId, 'card-send-1');
+    expect(retry.data?.message_id).toBe(first.data?.message_id);
+    const twice = await failure(sendCard(client, cardId, 'card-send-2'));
+    expect([twice.status, twice.data.code]).toEqual([400, 230001]);
+    expect((await failure(sendCard(client, cardId))).data.code).toBe(230001);
+    expect((await failure(sendCard(client, '7999999999999999999'))).data.code).toBe(230001);
+    expect(fake.messages.map((m) => m.messageId)).toEqual([first.data?.message_id]);
+    expect(fake.cardOf(first.data!.message_id!)?.cardId).toBe(cardId);
+    expect(fake.counters.duplicates).toBe(1);
+  });
+
+  it('streaming mode ends by itself STREAMING_LIMIT_MS after it was turned on, on the fake clock', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const cardId = await createCard(client);
+    await sendCard(client, cardId);
+    await stream(client, cardId, 'a', 1);
+    fake.advanceTime(STREAMING_LIMIT_MS / 1000 - 1);
+    await expect(stream(client, cardId, 'ab', 2)).resolves.toMatchObject({ code: 0 });
+
+    fake.advanceTime(1);
+    const ended = await failure(stream(client, cardId, 'abc', 3));
+    expect([ended.status, ended.data.code]).toEqual([400, CARD_ERRORS.streamingClosed]);
+    expect(fake.cards.get(cardId)).toMatchObject({ streaming: false, sequence: 2 });
+    expect(textOf(fake.cards.get(cardId)!.card)).toBe('ab');
+
+    // A whole-card update with streaming_mode true turns it on again, for another STREAMING_LIMIT_MS.
+    await update(client, cardId, cardJson('ab', true), 3);
+    await expect(stream(client, cardId, 'abc', 4)).resolves.toMatchObject({ code: 0 });
+    fake.advanceTime(STREAMING_LIMIT_MS / 1000);
+    expect((await failure(stream(client, cardId, 'abcd', 5))).data.code).toBe(CARD_ERRORS.streamingClosed);
+    expect(fake.cards.get(cardId)!.history.map((h) => [h.kind, h.streaming])).toEqual([
+      ['create', true],
+      ['content', true],
+      ['content', true],
+      ['update', true],
+      ['content', true],
+    ]);
+  });
+
+  it('limits calls on one card to CARD_CALLS_PER_SECOND, refused ones counted; other cards are not affected', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const a = await createCard(client);
+    const b = await createCard(client);
+    const started = Date.now();
+    for (let i = 1; i <= CARD_CALLS_PER_SECOND; i++) await expect(stream(client, a, 'x'.repeat(i), i)).resolves.toMatchObject({ code: 0 });
+    const limited = await failure(stream(client, a, 'x'.repeat(11), 11));
+    expect(Date.now() - started, 'the burst must fit in one second').toBeLessThan(1000);
+    expect([limited.status, limited.data.code]).toEqual([429, 99991400]);
+    expect(limited.headers['x-ogw-ratelimit-limit']).toBe(String(CARD_CALLS_PER_SECOND));
+    expect(Number(limited.headers['x-ogw-ratelimit-reset'])).toBeGreaterThanOrEqual(1);
+    expect(fake.cards.get(a)).toMatchObject({ sequence: CARD_CALLS_PER_SECOND });
+    expect(fake.cards.get(a)!.history).toHaveLength(1 + CARD_CALLS_PER_SECOND);
+
+    // Another card is not affected; calls refused for their sequence use up its slots too.
+    await expect(stream(client, b, 'y', 1)).resolves.toMatchObject({ code: 0 });
+    for (let i = 2; i <= CARD_CALLS_PER_SECOND; i++) expect((await failure(stream(client, b, 'stale', 1))).data.code).toBe(CARD_ERRORS.sequence);
+    expect((await failure(stream(client, b, 'yy', 2))).status).toBe(429);
+    expect(fake.cardCalls.filter((c) => c.status === 429).map((c) => c.cardId)).toEqual([a, b]);
+    expect(fake.counters.rateLimited).toBe(2);
+
+    // The window is one second.
+    await sleep(1000);
+    await expect(stream(client, a, 'x'.repeat(11), 11)).resolves.toMatchObject({ code: 0 });
+    expect(textOf(fake.cards.get(a)!.card)).toBe('x'.repeat(11));
+  });
+
+  it('failNextCardCalls fails the next call of its kind only; nothing is created, and cardCalls records it', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const cardId = await createCard(client);
+    fake.failNextCardCalls(1, { code: 99991672 }, 'create');
+    // A content call is not a create: it goes through.
+    await expect(stream(client, cardId, 'still fine', 1)).resolves.toMatchObject({ code: 0 });
+    const denied = await failure(create(client, cardJson('', true)));
+    expect([denied.status, denied.data.code]).toEqual([400, 99991672]);
+    expect(fake.cards.size).toBe(1);
+    const second = await createCard(client);
+    expect(fake.cards.size).toBe(2);
+    expect(second).not.toBe(cardId);
+
+    // Without a kind, the next call of any kind fails; a 500 changes nothing either.
+    fake.failNextCardCalls(1, { code: 1, status: 500 });
+    expect((await failure(update(client, cardId, cardJson('replaced', false), 2))).status).toBe(500);
+    expect(fake.cards.get(cardId)).toMatchObject({ streaming: true, sequence: 1 });
+    expect(textOf(fake.cards.get(cardId)!.card)).toBe('still fine');
+
+    expect(fake.cardCalls.map((c) => [c.kind, c.status, c.code])).toEqual([
+      ['create', 200, 0],
+      ['content', 200, 0],
+      ['create', 400, 99991672],
+      ['create', 200, 0],
+      ['update', 500, 1],
+    ]);
+    expect(fake.cardCalls[2]?.cardId).toBeUndefined();
+    expect(fake.cardCalls[3]?.cardId).toBe(second);
+    expect(fake.cardCalls[4]).toMatchObject({ cardId, sequence: 2 });
+    expect(fake.counters.cardRequests).toBe(5);
   });
 });
 

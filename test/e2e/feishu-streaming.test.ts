@@ -117,6 +117,25 @@ describe('feishu shows the reply in a card while the agent writes it', () => {
     expect(llm.requests[0]!.body).toMatchObject({ stream: true });
   }, 30_000);
 
+  it('finishes a long answer\'s card with its first part and sends the rest as messages after it, nothing lost', async () => {
+    const code = Array.from({ length: 700 }, (_, i) => `const line${i} = "${'x'.repeat(24)}";`).join('\n');
+    const long = `## Result\n\n\`\`\`ts\n${code}\n\`\`\`\n\nDone.`;
+    const { t, fake, userSends } = await setup({ llm: { reply: () => long, pieceDelayMs: 1 } });
+    const m = await userSends(fake.textEvent('the whole file please'));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1, 30_000);
+    const [first, ...rest] = fake.messagesIn(m.chat_id);
+    const card = fake.cardOf(first!.messageId)!;
+    expect(card.streaming).toBe(false);
+    expect(rest.length).toBeGreaterThanOrEqual(1);
+    for (const r of rest) expect(r).toMatchObject({ msgType: 'interactive' });
+    const parts = [textOf(card.card), ...rest.map((r) => (r.content as { body: { elements: { content: string }[] } }).body.elements[0]!.content)];
+    const lines = parts.join('\n').split('\n').filter((l) => l.startsWith('const line'));
+    expect(lines).toEqual(code.split('\n'));
+    expect(parts.at(-1)!.endsWith('Done.')).toBe(true);
+    // The card was finished before the rest went out.
+    expect(card.history.at(-1)!.seq).toBeLessThan(rest[0]!.seq);
+  }, 45_000);
+
   it('retries a model stream that breaks off and finishes the same card once with the second answer', async () => {
     let calls = 0;
     const { t, fake, llm, userSends } = await setup({ llm: { reply: () => (++calls === 1 ? ANSWER : SECOND) } });

@@ -54,6 +54,20 @@ describe('cococat simulate feishu', () => {
     expect(printed.some((l) => l.includes('long connection'))).toBe(true);
     expect(printed.filter((l) => l.startsWith('飞书'))).toEqual(['飞书: 你好 飞书', '飞书 (reply in the group): what about the group?']);
   }, 20_000);
+
+  it('prints a streamed answer once, as the finished card shows it', async () => {
+    const answer = 'A slow model writes this answer word by word, so Feishu shows it in a card that fills in.';
+    const llm = await startFakeLlm({ pieceDelayMs: 100, reply: () => answer });
+    try {
+      const workspace = dirs.track(makeWorkspace({ agents: { writer: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } } } }));
+      const { code, printed } = await simulate(['write slowly'], { workspace, agent: 'writer', channel: 'feishu' });
+      expect(code).toBe(0);
+      expect(printed.filter((l) => l.startsWith('飞书'))).toEqual([`飞书: ${answer}`]);
+      expect(llm.requests[0]!.body).toMatchObject({ stream: true });
+    } finally {
+      await llm.close();
+    }
+  }, 30_000);
 });
 
 describe('cococat simulate wecom', () => {

@@ -9,7 +9,7 @@ import { createLogger } from '../../core/logger.js';
 import { MAX_IMAGE_BYTES, sniffImageType } from '../../core/media.js';
 import { Gateway } from '../../gateway.js';
 import { buildServer } from '../../server/build-server.js';
-import { FakeFeishu, type ReceiveMessageEvent, type SentMessage } from '../../../test/fakes/feishu/index.js';
+import { FakeFeishu, textOf, type ReceiveMessageEvent, type SentMessage } from '../../../test/fakes/feishu/index.js';
 import { startFakeWechatMp } from '../../../test/fakes/wechat-mp/server.js';
 import { FakeIlink } from '../../../test/fakes/ilink/index.js';
 import { FakeWecom, wecomMessage, type BotDelivery } from '../../../test/fakes/wecom/index.js';
@@ -191,8 +191,12 @@ async function simulateFeishu({ vault, entryKey, agent, user = 'ou_simulated0000
   const fake = await FakeFeishu.start({ botName: 'CocoCat' });
   const pending: SentMessage[] = [];
   const stop = fake.onMessage((m) => pending.push(m));
-  const flush = () => {
-    for (const m of pending.splice(0)) print(`飞书${m.replyTo ? ' (reply in the group)' : ''}: ${feishuText(m)}`);
+  /** Prints the replies so far, in order; a card still filling in (and what came after it) waits until it is finished, or the end. */
+  const flush = (all = false) => {
+    while (pending.length > 0 && (all || fake.cardOf(pending[0]!.messageId)?.streaming !== true)) {
+      const m = pending.shift()!;
+      print(`飞书${m.replyTo ? ' (reply in the group)' : ''}: ${feishuText(m, fake)}`);
+    }
   };
   return {
     channel: 'feishu',
@@ -207,8 +211,9 @@ async function simulateFeishu({ vault, entryKey, agent, user = 'ou_simulated0000
       await deliver(group ? fake.textEvent(group[1]!, { from: user, chatType: 'group', mentionBot: true }) : fake.textEvent(text, { from: user }), !!group);
     },
     sendImage: (data) => deliver(fake.imageEvent({ from: user, data }), false),
-    flush,
+    flush: () => flush(),
     async close() {
+      flush(true);
       stop();
       await fake.close();
     },
@@ -225,7 +230,8 @@ async function simulateFeishu({ vault, entryKey, agent, user = 'ou_simulated0000
     // Replies are sent through the API after the ack; wait for this message's first one.
     const messageId = event.event.message.message_id;
     const chat = event.event.message.chat_id;
-    const answered = () => pending.some((m) => (group ? m.replyTo === messageId : m.chatId === chat));
+    // A streaming card counts once it is finished: the terminal shows the answer, not the text so far.
+    const answered = () => pending.some((m) => (group ? m.replyTo === messageId : m.chatId === chat) && fake.cardOf(m.messageId)?.streaming !== true);
     await fake.waitFor(answered, FEISHU_REPLY_WAIT_MS, 'a reply').catch(() => undefined);
     flush();
   }
@@ -361,8 +367,10 @@ async function simulateWechatIlink({ vault, entryKey, agent, user = 'simulated_u
 }
 
 /** What a Feishu message shows: a text's text, a card's markdown, an image's size and type. */
-function feishuText(m: SentMessage): string {
+function feishuText(m: SentMessage, fake: FakeFeishu): string {
   if (m.image) return imageLine(m.image.data);
+  const card = fake.cardOf(m.messageId);
+  if (card) return textOf(card.card);
   const content = m.content as { text?: unknown; body?: { elements?: { content?: unknown }[] } };
   if (typeof content.text === 'string') return content.text;
   const markdown = content.body?.elements?.map((e) => e.content).filter((c): c is string => typeof c === 'string');

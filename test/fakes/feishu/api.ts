@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
 import { newMessageId, p2pChatIdOf } from './events.js';
 import { parseMultipart } from '../multipart.js';
-import { FakeCards, type CardCall, type CardCallKind, type CardRefusal, type FakeCard } from './cards.js';
+import { CARD_CALLS_PER_SECOND, FakeCards, type CardCall, type CardCallKind, type CardRefusal, type FakeCard } from './cards.js';
 
 export interface ApiAnswer {
   status: number;
@@ -641,7 +641,8 @@ export class FeishuApi {
   }
 
   private cardRefusal(r: CardRefusal): ApiAnswer {
-    if (r.code === 99991400) return this.scriptedAnswer({ code: r.code, ...(r.status === undefined ? {} : { status: r.status }) });
+    // The per-card limit: its own count in x-ogw-ratelimit-limit, not the 50/s of the scripted default.
+    if (r.code === 99991400) return this.scriptedAnswer({ code: r.code, headers: { 'x-ogw-ratelimit-limit': String(CARD_CALLS_PER_SECOND) }, ...(r.status === undefined ? {} : { status: r.status }) });
     return apiError(r.code, r.status ?? 400, r.msg);
   }
 
