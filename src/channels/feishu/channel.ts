@@ -106,6 +106,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     this.reactions = new FeishuReactions(sdk, this.client, this.tokens);
     this.cards = new ReplyCards({
       cardKit: new FeishuCardKit(sdk, this.client, this.tokens),
+      state: this.ctx.state,
       limiter: this.ctx.rateLimiter('cardkit', CARD_CALLS),
       clock: this.ctx.clock,
       log: this.ctx.log,
@@ -256,7 +257,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
       let last = streamed.cardMessageId;
       for (const [i, body] of streamed.rest.entries()) last = (await this.deliver(target, body, chunkUuid(context.idempotencyKey, i + 1))) ?? last;
       if (reply.image) last = (await this.sendImage(reply.image, target, context.idempotencyKey)) ?? last;
-      this.cards?.forget(context.messageId);
+      await this.cards?.delivered(context.messageId);
       return { platformMessageId: last };
     }
     if (reply.image) {
@@ -276,7 +277,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
    * message id and the messages still to send. An image-only reply leaves its alt text in the card.
    */
   private async finishCard(reply: OutgoingMessage, context: SendContext): Promise<(Pick<StreamedReply, 'rest'> & { cardMessageId: string }) | undefined> {
-    if (!this.cards || (!reply.image && reply.text.trim() === '')) return undefined;
+    if (!this.cards || !this.config?.show_preview || (!reply.image && reply.text.trim() === '')) return undefined;
     const streamed = reply.image ? { card: finishedCard(reply.image.alt?.trim() || '🖼️', 'text'), rest: [] } : streamedReply(reply.text, reply.format);
     const cardMessageId = await this.cards.finish(context.messageId, streamed.card);
     return cardMessageId === undefined ? undefined : { cardMessageId, rest: streamed.rest };

@@ -1,6 +1,7 @@
-import type { ReplyPreview } from '../../core/channel.js';
+import type { ChannelState, ReplyPreview } from '../../core/channel.js';
 import type { Clock } from '../../core/clock.js';
 import { CocoError, describeError } from '../../core/errors.js';
+import { sha256Hex } from '../../core/hash.js';
 import type { Logger } from '../../core/logger.js';
 import type { RateLimiter } from '../../core/rate-limiter.js';
 import { FeishuApiError, isRateLimited, sendError } from './api.js';
@@ -23,8 +24,11 @@ import { previewText, REPLY_ELEMENT_ID, streamingCard } from './streaming-card.j
  * - Best effort until then: a refused preview only means the reply goes out as a message of its own.
  *   A card that was shown but cannot be finished is reported, and the reply sent as a message.
  *
- * The cards live in this process's memory: a reply sent by another process, or after a restart,
- * goes out as a message, and the card keeps what it showed until Feishu ends its streaming mode.
+ * A shown card is also noted in the entry's channel state (shared by the processes sharing the
+ * store), so the answer finishes it even when another process sends it, or the agent runs again
+ * after a restart: the card then fills in from where it was. Its calls' sequences come from the
+ * clock (10 ms steps since the card was made, never less than the last one plus one), so a process
+ * that did not make the card still goes past every sequence used on it.
  */
 
 /** Permission refusals: the app cannot use card entities until someone grants cardkit:card:write. */
@@ -32,17 +36,27 @@ const NO_PERMISSION = new Set([99991672, 99991679]);
 /** Cards untouched this long are forgotten (their reply will not come through this process). */
 const CARD_IDLE_MS = 30 * 60_000;
 const MAX_CARDS = 2_000;
+/** A sequence step: 10 ms of the clock (14 days of them stay below 2^31). */
+const SEQUENCE_STEP_MS = 10;
+/** A card picked up from the channel state goes this far past its clock sequence: 10 s of clock difference between processes. */
+const SEQUENCE_MARGIN = 1_000;
+/** Shown cards are noted in this many channel-state slots (a message's slot is a hash of its id; a newer card takes an older one's). */
+const STATE_SLOTS = 4_096;
 
 /** Where the card message goes, as the channel sends any reply there. */
 export type SendCard = (cardId: string, uuid: string) => Promise<string | undefined>;
 
 interface CardState {
+  /** Our id of the message the card answers. */
+  forMessage: string;
   /** Sends the card message for this reply (where the reply goes). */
   sendCard: SendCard;
   cardId?: string;
   /** The message showing the card, once sent. */
   messageId?: string;
-  /** The last sequence used on the card; every call takes the next one. */
+  /** When the card was made (epoch ms): its sequences count from here. */
+  createdAt: number;
+  /** The last sequence used on the card; every call takes a larger one. */
   sequence: number;
   /** The newest text not shown yet. */
   pending?: string;
@@ -59,8 +73,19 @@ interface CardState {
   touchedAt: number;
 }
 
+/** What the channel state keeps of a shown card, under its message's slot. */
+interface NotedCard {
+  /** Our id of the message the card answers (a slot is shared by many). */
+  for: string;
+  cardId: string;
+  messageId: string;
+  createdAt: number;
+}
+
 export interface ReplyCardsDeps {
   cardKit: FeishuCardKit;
+  /** Where shown cards are noted for other processes and restarts. */
+  state: ChannelState;
   /** The budget of card calls, shared by the processes sharing the store. */
   limiter: RateLimiter;
   clock: Clock;
@@ -84,8 +109,14 @@ export class ReplyCards {
     this.forgetIdle();
     let state = this.cards.get(messageId);
     if (!state) {
-      state = { sendCard, sequence: 0, live: true, failed: false, finished: false, notBefore: 0, touchedAt: this.deps.clock.now() };
+      state = this.newState(messageId, sendCard);
       this.cards.set(messageId, state);
+      // A card this reply already has (made before a restart, or by another process) fills in from where it was.
+      const s = state;
+      s.inFlight = this.restore(messageId, s).finally(() => {
+        s.inFlight = undefined;
+        this.pump(s);
+      });
     }
     const s = state;
     // A new run of the agent (a retry) writes into the same card, from its first words.
@@ -116,8 +147,14 @@ export class ReplyCards {
    * retryable send error when Feishu could not be reached; the outbox tries again.
    */
   async finish(messageId: string, cardJson: string): Promise<string | undefined> {
-    const s = this.cards.get(messageId);
-    if (!s) return undefined;
+    let s = this.cards.get(messageId);
+    if (!s) {
+      s = this.newState(messageId, async () => undefined);
+      s.live = false;
+      await this.restore(messageId, s);
+      if (s.cardId === undefined) return undefined;
+      this.cards.set(messageId, s);
+    }
     s.live = false;
     s.pending = undefined;
     s.cancelTimer?.();
@@ -128,7 +165,7 @@ export class ReplyCards {
       return undefined;
     }
     try {
-      await this.deps.cardKit.update(s.cardId, cardJson, ++s.sequence);
+      await this.deps.cardKit.update(s.cardId, cardJson, this.nextSequence(s));
     } catch (err) {
       // Unreachable, failing, rate-limited (or no token): the outbox tries again.
       if (!(err instanceof FeishuApiError) || err.status === 0 || err.status >= 500) throw sendError(err);
@@ -143,8 +180,52 @@ export class ReplyCards {
     return s.messageId;
   }
 
+  private newState(forMessage: string, sendCard: SendCard): CardState {
+    const now = this.deps.clock.now();
+    return { forMessage, sendCard, createdAt: now, sequence: 0, live: true, failed: false, finished: false, notBefore: 0, touchedAt: now };
+  }
+
+  /** The next sequence of the card: its clock step, and always above the last one used here. */
+  private nextSequence(s: CardState): number {
+    s.sequence = Math.max(s.sequence + 1, Math.floor((this.deps.clock.now() - s.createdAt) / SEQUENCE_STEP_MS) + 1);
+    return s.sequence;
+  }
+
+  /** Notes a shown card in the channel state; best effort (without it only this process can finish the card). */
+  private async note(s: CardState): Promise<void> {
+    const noted: NotedCard = { for: s.forMessage, cardId: s.cardId!, messageId: s.messageId!, createdAt: s.createdAt };
+    try {
+      await this.deps.state.set(slotOf(s.forMessage), JSON.stringify(noted));
+    } catch (err) {
+      this.deps.log.debug({ err: describeError(err), cardId: s.cardId }, 'feishu reply card not noted in the channel state');
+    }
+  }
+
+  /** Takes over the card noted for `forMessage`, if any: its sequences then start past what any process used. */
+  private async restore(forMessage: string, s: CardState): Promise<void> {
+    let noted: Partial<NotedCard> | undefined;
+    try {
+      const value = await this.deps.state.get(slotOf(forMessage));
+      noted = value ? (JSON.parse(value) as Partial<NotedCard>) : undefined;
+    } catch (err) {
+      this.deps.log.debug({ err: describeError(err) }, 'feishu reply card: the channel state could not be read');
+      return;
+    }
+    if (noted?.for !== forMessage || typeof noted.cardId !== 'string' || typeof noted.messageId !== 'string' || typeof noted.createdAt !== 'number') return;
+    s.cardId = noted.cardId;
+    s.messageId = noted.messageId;
+    s.createdAt = noted.createdAt;
+    s.sequence = Math.floor((this.deps.clock.now() - noted.createdAt) / SEQUENCE_STEP_MS) + SEQUENCE_MARGIN;
+  }
+
   /** The reply to `messageId` is delivered in full: its card is done with. */
-  forget(messageId: string): void {
+  async delivered(messageId: string): Promise<void> {
+    this.forget(messageId);
+    // The slot's note is cleared, so a later reply to the same message (a retry from the dead letters) is sent anew.
+    await this.deps.state.set(slotOf(messageId), '').catch((err: unknown) => this.deps.log.debug({ err: describeError(err) }, 'feishu reply card note not cleared'));
+  }
+
+  private forget(messageId: string): void {
     this.cards.get(messageId)?.cancelTimer?.();
     this.cards.delete(messageId);
   }
@@ -192,10 +273,11 @@ export class ReplyCards {
       // The uuid makes the card's message once-only, so a retried send never shows two cards.
       s.messageId = await s.sendCard(cardId, `card-${cardId}`.slice(0, 50));
       if (s.messageId === undefined) throw new CocoError('COCO_ERR_CHANNEL_SEND', 'feishu: the card message has no message_id', { channel: 'feishu' });
+      await this.note(s);
       return;
     }
     if (!s.live) return;
-    await this.deps.cardKit.streamText(s.cardId, REPLY_ELEMENT_ID, text, ++s.sequence);
+    await this.deps.cardKit.streamText(s.cardId, REPLY_ELEMENT_ID, text, this.nextSequence(s));
   }
 
   private previewFailed(s: CardState, err: unknown): void {
@@ -227,4 +309,9 @@ export class ReplyCards {
     // Full: the oldest go first.
     for (const id of [...this.cards.keys()].slice(0, Math.ceil(MAX_CARDS / 10))) this.forget(id);
   }
+}
+
+/** The channel-state name of a message's card note: one of STATE_SLOTS, so the notes never outgrow a fixed number of rows. */
+function slotOf(messageId: string): string {
+  return `reply-card:${parseInt(sha256Hex(messageId).slice(0, 8), 16) % STATE_SLOTS}`;
 }
