@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import type { ChannelState } from './channel.js';
+import type { ChannelSignals, ChannelState } from './channel.js';
 import type { Clock } from './clock.js';
 
 /** An entry's channel state, kept in the store (and so shared by the processes sharing it). */
@@ -8,6 +8,11 @@ export function storeChannelState(store: Pick<Store, 'getChannelState' | 'setCha
     get: (name) => store.getChannelState(entryKey, name),
     set: (name, value) => store.setChannelState(entryKey, name, value, clock.now()),
   };
+}
+
+/** Signals of a channel with no other process to talk to (a store of one process, tests, tools): none go. */
+export function noSignals(): ChannelSignals {
+  return { send: () => false, listen: () => () => {} };
 }
 
 /** State in memory, lost with the process: for a channel run outside a gateway (tests, tools). */

@@ -43,6 +43,18 @@ export interface ChannelState {
   set(name: string, value: string): Promise<void>;
 }
 
+/**
+ * Short-lived news between the gateway processes sharing a store (PostgreSQL): what one process's
+ * channel instance tells the same entry's instances elsewhere (a reply being written, a stream
+ * opened). Nothing is kept, and delivery is best effort. With a store of one process, nothing goes.
+ */
+export interface ChannelSignals {
+  /** Sends `body` under `topic` to this entry's instances in the other processes; false when it did not go. */
+  send(topic: string, body: string): boolean;
+  /** Calls `listener` with what the entry's instances in other processes send. Returns an unsubscribe. */
+  listen(listener: (topic: string, body: string) => void): () => void;
+}
+
 /** What the gateway gives each channel instance. */
 export interface ChannelContext {
   /** Global key "{target}.{entry}", used in URLs, logs and the store. */
@@ -52,6 +64,7 @@ export interface ChannelContext {
   readonly clock: Clock;
   readonly feed: ChannelFeed;
   readonly state: ChannelState;
+  readonly signals: ChannelSignals;
   /**
    * Other gateway processes share the store (PostgreSQL) and receive part of this entry's traffic:
    * state a channel keeps in memory (per-user counters, say) is then partial, not authoritative.

@@ -9,7 +9,7 @@ import { ActivityLog } from '../ops/activity.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { Enqueued, Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import type { Channel, ChannelFeed } from './channel.js';
+import type { Channel, ChannelFeed, ChannelSignals } from './channel.js';
 import { storeChannelState } from './channel-state.js';
 import type { Clock } from './clock.js';
 import type { EntryStatus } from './entry-status.js';
@@ -256,6 +256,7 @@ export class SceneKeeper {
       clock: this.deps.clock,
       feed: this.feedFor(spec.key),
       state: storeChannelState(this.deps.store, spec.key, this.deps.clock),
+      signals: this.signalsFor(spec.key),
       sharedStore: this.deps.store.shared,
       rateLimiter: (name: string, limit: RateLimit) =>
         this.deps.store.shared
@@ -442,6 +443,17 @@ export class SceneKeeper {
       .catch((err: unknown) => log.warn({ messageId, err: describeError(err) }, 'images not kept with the message'))
       .finally(() => this.keeping.delete(task));
     this.keeping.add(task);
+  }
+
+  private signalsFor(key: string): ChannelSignals {
+    const { store } = this.deps;
+    return {
+      send: (topic, body) => store.signal?.(key, topic, body) ?? false,
+      listen: (listener) =>
+        store.onSignal?.((s) => {
+          if (s.entryKey === key) listener(s.topic, s.body);
+        }) ?? (() => {}),
+    };
   }
 
   private feedFor(key: string): ChannelFeed {

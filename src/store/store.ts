@@ -1,6 +1,13 @@
 import type { ChatMessage, MediaRef, ReplyImage } from '../core/message.js';
 
 /** A feed item another process appended: which conversation, answering which inbound message. */
+/** A signal from another process sharing the store (see Store.signal). */
+export interface StoreSignal {
+  entryKey: string;
+  topic: string;
+  body: string;
+}
+
 export interface FeedAppended {
   entryKey: string;
   conversationId: string;
@@ -157,6 +164,16 @@ export interface Store {
    * runs the entry can claim them now rather than at its outbox's next tick. Best effort.
    */
   onOutboxPending?(listener: (entryKey: string) => void): () => void;
+
+  /**
+   * Shared stores only: hands `body` (under `topic`, for an entry) to the other processes sharing the
+   * store, now; nothing is kept. Best effort: false when it cannot go (over SIGNAL_MAX_BYTES), and a
+   * signal may be lost while a process reconnects.
+   */
+  signal?(entryKey: string, topic: string, body: string): boolean;
+
+  /** Shared stores only: calls `listener` with every signal another process sends. Returns an unsubscribe. */
+  onSignal?(listener: (s: StoreSignal) => void): () => void;
 
   // ── Entry leases ────────────────────────────────────────────────────────────────────────
 

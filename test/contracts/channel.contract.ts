@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ChannelDefinition } from '../../src/channels/define.js';
 import { installErrorHandler } from '../../src/server/errors.js';
 import type { Channel, ChannelContext } from '../../src/core/channel.js';
-import { storeChannelState } from '../../src/core/channel-state.js';
+import { noSignals, storeChannelState } from '../../src/core/channel-state.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -84,6 +84,7 @@ export function runChannelContract(name: string, harness: ChannelHarness): void 
           watch: () => () => {}, // one process: nothing else appends
         },
         state: storeChannelState(store, ENTRY_KEY, systemClock),
+        signals: noSignals(),
         sharedStore: false,
         rateLimiter: (_name, limit) => localRateLimiter(limit, systemClock),
         reportError: (e) => errors.push(e),

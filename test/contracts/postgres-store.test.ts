@@ -3,6 +3,7 @@ import { dropSchemas, pgQuery } from '../helpers/postgres.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrationFiles } from '../../src/store/rows.js';
 import { migrate, openPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { SIGNAL_MAX_BYTES } from '../../src/store/postgres/notifications.js';
 import type { InboundItem, InboundResult, NewInbound, NewOutbound, Store } from '../../src/store/store.js';
 import { runStoreContract } from './store.contract.js';
 
@@ -117,6 +118,31 @@ if (!url) {
         }
         await new Promise((r) => setTimeout(r, 200));
         expect(pending).toEqual(['bot.web']);
+      });
+    });
+
+    it('hands signals to the other store only, in order, and refuses one too large to notify', async () => {
+      await withTwoStores(async (a, b) => {
+        const seenByA: unknown[] = [];
+        const seenByB: unknown[] = [];
+        a.onSignal!((s) => seenByA.push(s));
+        b.onSignal!((s) => seenByB.push(s));
+        for (let i = 0; seenByA.length === 0; i++) {
+          if (i === 100) throw new Error('no signal within 10 s');
+          expect(b.signal!('bot.web', 'probe', String(i))).toBe(true);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        seenByA.length = 0;
+        for (let i = 0; i < 20; i++) b.signal!('bot.web', 'partial', `piece ${i} 中文 "quoted"`);
+        expect(b.signal!('bot.web', 'partial', 'x'.repeat(SIGNAL_MAX_BYTES))).toBe(false);
+        for (let i = 0; seenByA.length < 20; i++) {
+          if (i === 100) throw new Error(`only ${seenByA.length} of 20 signals after 10 s`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await new Promise((r) => setTimeout(r, 200)); // room for one that should not come
+        expect(seenByA).toEqual(Array.from({ length: 20 }, (_, i) => ({ entryKey: 'bot.web', topic: 'partial', body: `piece ${i} 中文 "quoted"` })));
+        // A store does not hear its own signals.
+        expect(seenByB).toEqual([]);
       });
     });
 

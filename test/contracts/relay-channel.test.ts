@@ -12,7 +12,7 @@ import { RelayChannel, relayChannel } from '../../examples/relay-channel/index.j
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { runChannelContract } from './channel.contract.js';
-import { memoryChannelState } from '../../src/core/channel-state.js';
+import { memoryChannelState, noSignals } from '../../src/core/channel-state.js';
 import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { solidPng } from '../helpers/images.js';
 import { mediaDownloads } from '../helpers/media.js';
@@ -66,6 +66,7 @@ describe('relay example channel', () => {
       clock,
       feed: { append: noFeed, read: noFeed, repliesTo: noFeed, watch: () => () => {} },
       state: memoryChannelState(),
+      signals: noSignals(),
       sharedStore: false,
       rateLimiter: (_name, limit) => localRateLimiter(limit, clock),
       reportError: (e) => errors.push(e),

@@ -3,6 +3,7 @@ import type { Channel } from '../../src/core/channel.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { dropSchemas } from '../helpers/postgres.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { SseClient } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
@@ -21,8 +22,11 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
   const gateways: TestGateway[] = [];
   const streams: SseClient[] = [];
   let root: string | undefined;
+  let llm: FakeLlm | undefined;
   afterEach(async () => {
     for (const s of streams.splice(0)) await s.close();
+    await llm?.close();
+    llm = undefined;
     for (const g of gateways.splice(0)) await g.close({ keepWorkspace: true });
     if (root) removeWorkspace(root);
     if (schema) await dropSchemas(PG_URL!, [schema]);
@@ -57,6 +61,46 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
     await waitFor(() => stream.events.length === 1, 2_000, 'the reply on the stream');
     expect(stream.events[0]?.data).toMatchObject({ messageId: '42', text: 'stored by the other process' });
   });
+
+  it('shows the reply being written on a stream open here while the other process runs the agent', async () => {
+    schema = `cc_wpx_${process.pid}_${Date.now().toString(36)}`;
+    const answer = 'Written word by word on the other process, and shown here while it is written, then stored as the reply.';
+    llm = await startFakeLlm({ pieceDelayMs: 60, reply: () => answer });
+    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry()] } } });
+    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+    const [here, there] = gateways as [TestGateway, TestGateway];
+    await here.until(() => here.gateway.keeper.statusOf(ENTRY)?.state === 'running' && there.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    // Only the other process runs agents.
+    await here.gateway.heartbeat.stop();
+    const address = await here.app.listen({ port: 0, host: '127.0.0.1' });
+    const stream = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=u1`, TEST_API_KEY);
+    streams.push(stream);
+    await stream.connect();
+
+    // The stream's presence reaches the other process over the store's notification connection, opened in
+    // the background, and presence is repeated every few seconds: ask until a question is answered with partials.
+    for (let i = 0; stream.partials.length === 0; i++) {
+      if (i === 30) throw new Error('no partial reached the stream here');
+      const posted = await there.chat(ENTRY, { userId: 'u1', content: `question ${i}` });
+      expect(posted.status).toBe(202);
+      await waitFor(() => stream.events.some((e) => e.data.messageId === posted.json.messageId), 15_000, 'the reply on the stream');
+      if (stream.partials.length === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    const messageId = stream.partials[0]!.messageId;
+    const partials = stream.partials.filter((p) => p.messageId === messageId).map((p) => p.text);
+    expect(partials.length).toBeGreaterThanOrEqual(2);
+    for (const [i, text] of partials.entries()) {
+      const next = partials[i + 1] ?? answer;
+      expect(next.startsWith(text), `${JSON.stringify(text)} then ${JSON.stringify(next)}`).toBe(true);
+    }
+    // Then the reply, after its partials, once.
+    const order = stream.sequence.filter((e) => e.data.messageId === messageId).map((e) => e.event);
+    expect(order.at(-1)).toBe('reply');
+    expect(order.filter((e) => e === 'reply')).toHaveLength(1);
+    expect(stream.events.find((e) => e.data.messageId === messageId)?.data.text).toBe(answer);
+    // That answer was asked for as a stream, because of the stream open here; the ones before presence was known were not.
+    expect(llm.requests.at(-1)!.body.stream).toBe(true);
+  }, 60_000);
 
   it("holds the entry's rate limit for both processes together, not for each", async () => {
     schema = `cc_wrl_${process.pid}_${Date.now().toString(36)}`;

@@ -1,5 +1,5 @@
 import type { ChannelContext } from '../../src/core/channel.js';
-import { memoryChannelState } from '../../src/core/channel-state.js';
+import { memoryChannelState, noSignals } from '../../src/core/channel-state.js';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { localRateLimiter } from '../../src/core/rate-limiter.js';
@@ -18,6 +18,7 @@ export function channelContext(type: string, overrides: Partial<ChannelContext> 
     clock,
     feed: { append: async () => ({ seq: 0, duplicate: false }), read: async () => [], repliesTo: async () => [], watch: () => () => {} },
     state: memoryChannelState(),
+    signals: noSignals(),
     sharedStore: false,
     rateLimiter: (_name, limit) => localRateLimiter(limit, clock),
     reportError: () => {},

@@ -7,6 +7,7 @@ import { sha256 } from '../../core/hash.js';
 import type { RateDecision, RateLimiter } from '../../core/rate-limiter.js';
 import { postCallback, type CallbackTarget } from './callback.js';
 import type { WebApiChannelConfig } from './config.js';
+import { SharedPartials } from './shared-partials.js';
 
 /** What one SSE event / wait=true answer carries. */
 export interface WebApiReply {
@@ -48,6 +49,8 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   readonly events = new EventEmitter().setMaxListeners(0);
   private readonly closing = new AbortController();
   private unwatch?: () => void;
+  /** With a shared store: partials to and from the other processes' streams. */
+  private shared?: SharedPartials;
 
   constructor(ctx: ChannelContext) {
     super(ctx);
@@ -72,6 +75,10 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     this.limiter = this.ctx.rateLimiter('requests', { capacity: Math.max(1, Math.ceil(perMinute / 10)), perSecond: perMinute / 60 });
     // Replies other gateway processes store for this entry wake streams and held requests here too.
     this.unwatch = this.ctx.feed.watch((conversationId, replyTo) => this.announce(conversationId, replyTo));
+    if (this.ctx.sharedStore) {
+      this.shared = new SharedPartials(this.ctx.signals, this.ctx.clock, () => this.watchedHere(), (c, partial) => this.events.emit(previewEvent(c), partial));
+      this.shared.start();
+    }
     this.callback =
       config.callback_url && config.callback_secret
         ? { url: config.callback_url, secret: config.callback_secret, timeoutMs: config.callback_timeout_ms }
@@ -109,17 +116,26 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
 
   override async stop(): Promise<void> {
     this.unwatch?.();
+    this.shared?.stop();
     this.closing.abort();
     this.events.removeAllListeners();
   }
 
-  /** Partial replies go to this process's open streams of the conversation; with none open, the agent does not stream. */
+  /**
+   * Partial replies go to the open streams of the conversation: this process's, and (with a shared
+   * store) those other processes say they have open. With none open, the agent does not stream.
+   */
   override startPreview(message: ChatMessage, messageId: string): ReplyPreview | undefined {
-    const event = previewEvent(message.conversationId);
-    if (this.events.listenerCount(event) === 0) return undefined;
+    const conversationId = message.conversationId;
+    const event = previewEvent(conversationId);
+    const shared = this.shared;
+    if (this.events.listenerCount(event) === 0 && !shared?.watchedElsewhere(conversationId)) return undefined;
     return {
       intervalMs: PREVIEW_INTERVAL_MS,
-      update: (text) => this.events.emit(event, { messageId, text } satisfies WebApiPartial),
+      update: (text) => {
+        this.events.emit(event, { messageId, text } satisfies WebApiPartial);
+        if (shared?.watchedElsewhere(conversationId)) shared.publish(conversationId, messageId, text);
+      },
       stop: () => undefined,
     };
   }
@@ -127,11 +143,24 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   /** Calls `onPartial` with the partial replies of a conversation until the returned function is called. */
   watchPartials(conversationId: string, onPartial: (partial: WebApiPartial) => void): () => void {
     const event = previewEvent(conversationId);
+    if (this.events.listenerCount(event) === 0) this.shared?.opened(conversationId);
     this.events.on(event, onPartial);
-    return () => this.events.off(event, onPartial);
+    return () => {
+      this.events.off(event, onPartial);
+      if (this.events.listenerCount(event) === 0) this.shared?.closed(conversationId);
+    };
+  }
+
+  /** The conversations with partials watched in this process now. */
+  private watchedHere(): string[] {
+    return this.events
+      .eventNames()
+      .filter((name): name is string => typeof name === 'string' && name.startsWith(PREVIEW_PREFIX) && this.events.listenerCount(name) > 0)
+      .map((name) => name.slice(PREVIEW_PREFIX.length));
   }
 
   private announce(conversationId: string, messageId: string): void {
+    this.shared?.done(messageId);
     this.events.emit(`conversation:${conversationId}`);
     this.events.emit(`reply:${messageId}`);
   }
@@ -172,6 +201,8 @@ function toReply(event: FeedEvent): WebApiReply {
   return p.image ? { ...reply, image: p.image } : reply;
 }
 
+const PREVIEW_PREFIX = 'preview:';
+
 function previewEvent(conversationId: string): string {
-  return `preview:${conversationId}`;
+  return `${PREVIEW_PREFIX}${conversationId}`;
 }

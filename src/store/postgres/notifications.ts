@@ -1,22 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { FeedAppended } from '../store.js';
+import type { FeedAppended, StoreSignal } from '../store.js';
 
 /** The NOTIFY channel every CocoCat store writes to; payloads name their schema. */
 export const NOTIFY_CHANNEL = 'cococat_store';
 
 const MAX_RECONNECT_DELAY_MS = 30_000;
+/** A NOTIFY payload must stay under 8 000 bytes; this leaves room for the envelope's escaping. */
+export const SIGNAL_MAX_BYTES = 7_800;
 
 interface Payload {
   /** Schema: several deployments may share one database. */
   s: string;
   /** The store instance (process) that wrote: it wakes its own readers and senders itself. */
   o: string;
-  /** A feed item appended, or reply chunks stored without a sender. */
-  k: 'feed' | 'outbox';
+  /** A feed item appended, reply chunks stored without a sender, or a signal (nothing stored). */
+  k: 'feed' | 'outbox' | 'signal';
   e: string;
   c?: string;
   r?: string;
+  /** A signal's topic and body. */
+  t?: string;
+  b?: string;
 }
 
 /**
@@ -31,6 +36,7 @@ export class StoreNotifications {
   readonly origin = randomUUID();
   private readonly feedListeners = new Set<(e: FeedAppended) => void>();
   private readonly outboxListeners = new Set<(entryKey: string) => void>();
+  private readonly signalListeners = new Set<(s: StoreSignal) => void>();
   private client?: pg.Client;
   private started = false;
   private closed = false;
@@ -51,6 +57,17 @@ export class StoreNotifications {
   outboxPayload(entryKey: string): string {
     const p: Payload = { s: this.schema, o: this.origin, k: 'outbox', e: entryKey };
     return JSON.stringify(p);
+  }
+
+  /** The payload of a signal, or undefined when it is over SIGNAL_MAX_BYTES. */
+  signalPayload(entryKey: string, topic: string, body: string): string | undefined {
+    const p: Payload = { s: this.schema, o: this.origin, k: 'signal', e: entryKey, t: topic, b: body };
+    const payload = JSON.stringify(p);
+    return Buffer.byteLength(payload, 'utf8') <= SIGNAL_MAX_BYTES ? payload : undefined;
+  }
+
+  onSignal(listener: (s: StoreSignal) => void): () => void {
+    return this.subscribe(this.signalListeners, listener);
   }
 
   onFeed(listener: (e: FeedAppended) => void): () => void {
@@ -120,6 +137,11 @@ export class StoreNotifications {
     if (p.s !== this.schema || p.o === this.origin) return;
     if (p.k === 'outbox') {
       for (const listener of this.outboxListeners) listener(p.e);
+      return;
+    }
+    if (p.k === 'signal') {
+      const signal: StoreSignal = { entryKey: p.e, topic: p.t ?? '', body: p.b ?? '' };
+      for (const listener of this.signalListeners) listener(signal);
       return;
     }
     const event: FeedAppended = { entryKey: p.e, conversationId: p.c ?? '', replyTo: p.r ?? '' };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
+  ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { MediaRef } from '../../core/message.js';
@@ -222,6 +222,8 @@ const SQL = {
     WHERE (o.status = 'pending' AND o.available_at <= $1) OR (o.status = 'leased' AND o.lease_until <= $1)
     ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED`,
   notify: `SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`,
+  // unnest yields the array in order and nothing sorts it: the notifications go out in that order.
+  notifyMany: `SELECT pg_notify('${NOTIFY_CHANNEL}', p) FROM unnest($1::text[]) AS p`,
   // Taken when free, expired or already ours; otherwise no row comes back.
   leaseEntry: `INSERT INTO entry_leases (entry_key, owner, lease_until) VALUES ($1, $2, $4)
     ON CONFLICT (entry_key) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
@@ -325,6 +327,9 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   readonly shared = true;
   private ended: Promise<void> | undefined;
+  /** Signals not sent yet, and whether a batch is on its way. */
+  private readonly signals: string[] = [];
+  private sendingSignals = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -642,6 +647,34 @@ export class PostgresStore implements Store {
 
   onOutboxPending(listener: (entryKey: string) => void): () => void {
     return this.notifications.onOutbox(listener);
+  }
+
+  signal(entryKey: string, topic: string, body: string): boolean {
+    const payload = this.notifications.signalPayload(entryKey, topic, body);
+    if (payload === undefined) return false;
+    this.signals.push(payload);
+    if (!this.sendingSignals) void this.sendSignals();
+    return true;
+  }
+
+  /**
+   * Signals go out one batch at a time, each batch one statement: in the order they were given, which
+   * separate pool connections would not keep. Best effort: a failed batch is dropped.
+   */
+  private async sendSignals(): Promise<void> {
+    this.sendingSignals = true;
+    try {
+      while (this.signals.length > 0) {
+        const batch = this.signals.splice(0);
+        await run(this.pool, 'notifyMany', [batch]).catch(() => undefined);
+      }
+    } finally {
+      this.sendingSignals = false;
+    }
+  }
+
+  onSignal(listener: (s: StoreSignal) => void): () => void {
+    return this.notifications.onSignal(listener);
   }
 
   async stats(): Promise<StoreStats> {
