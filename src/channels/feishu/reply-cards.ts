@@ -172,7 +172,8 @@ export class ReplyCards {
       if (isRateLimited(err)) throw sendError(err, (err.resetSeconds ?? 1) * 1000);
       // Feishu will not take it (the card expired, or was withdrawn): the reply goes as a message after all.
       this.deps.log.warn({ err: describeError(err), cardId: s.cardId, msgId: s.messageId }, 'feishu: the reply card could not be finished; the reply is sent as a message');
-      this.cards.delete(messageId);
+      this.forget(messageId);
+      await this.clearNote(messageId);
       return undefined;
     }
     s.finished = true;
@@ -203,15 +204,14 @@ export class ReplyCards {
 
   /** Takes over the card noted for `forMessage`, if any: its sequences then start past what any process used. */
   private async restore(forMessage: string, s: CardState): Promise<void> {
-    let noted: Partial<NotedCard> | undefined;
+    let noted: NotedCard | undefined;
     try {
-      const value = await this.deps.state.get(slotOf(forMessage));
-      noted = value ? (JSON.parse(value) as Partial<NotedCard>) : undefined;
+      noted = await this.readNote(forMessage);
     } catch (err) {
       this.deps.log.debug({ err: describeError(err) }, 'feishu reply card: the channel state could not be read');
       return;
     }
-    if (noted?.for !== forMessage || typeof noted.cardId !== 'string' || typeof noted.messageId !== 'string' || typeof noted.createdAt !== 'number') return;
+    if (!noted) return;
     s.cardId = noted.cardId;
     s.messageId = noted.messageId;
     s.createdAt = noted.createdAt;
@@ -221,8 +221,32 @@ export class ReplyCards {
   /** The reply to `messageId` is delivered in full: its card is done with. */
   async delivered(messageId: string): Promise<void> {
     this.forget(messageId);
-    // The slot's note is cleared, so a later reply to the same message (a retry from the dead letters) is sent anew.
-    await this.deps.state.set(slotOf(messageId), '').catch((err: unknown) => this.deps.log.debug({ err: describeError(err) }, 'feishu reply card note not cleared'));
+    await this.clearNote(messageId);
+  }
+
+  /**
+   * The card's note is cleared, so a later reply to the same message (a retry from the dead letters) is
+   * sent anew; a note of another message that took the slot since is left alone.
+   */
+  private async clearNote(messageId: string): Promise<void> {
+    try {
+      if ((await this.readNote(messageId)) !== undefined) await this.deps.state.set(slotOf(messageId), '');
+    } catch (err) {
+      this.deps.log.debug({ err: describeError(err) }, 'feishu reply card note not cleared');
+    }
+  }
+
+  /** The note of `forMessage`'s card, if its slot holds one. Throws when the state cannot be read. */
+  private async readNote(forMessage: string): Promise<NotedCard | undefined> {
+    const value = await this.deps.state.get(slotOf(forMessage));
+    let noted: Partial<NotedCard> | undefined;
+    try {
+      noted = value ? (JSON.parse(value) as Partial<NotedCard>) : undefined;
+    } catch {
+      return undefined;
+    }
+    if (noted?.for !== forMessage || typeof noted.cardId !== 'string' || typeof noted.messageId !== 'string' || typeof noted.createdAt !== 'number') return undefined;
+    return noted as NotedCard;
   }
 
   private forget(messageId: string): void {
