@@ -1,5 +1,8 @@
 // (b) End to end: messages per second from POST to the reply arriving on the user's SSE stream,
 // sustained over the measured window, with every reply checked to arrive exactly once.
+// (m) The same with two gateway processes sharing one PostgreSQL store: each user's stream is on
+// one process, its messages go to either (alternating per round of users), so replies cross
+// processes through the store's notifications. Needs COCOCAT_BENCH_PG_URL or COCOCAT_TEST_PG_URL.
 //
 // A child gateway (echo agent). 200 users each hold an SSE stream. A sender keeps at most
 // POST_CONCURRENCY POSTs in flight (each answered 202 after the durable enqueue) and at most
@@ -7,8 +10,9 @@
 // of building an ever-growing queue. After the window, sending stops and every accepted message
 // must be answered (drain), once.
 import { Agent } from 'node:http';
+import { dropSchemas } from '../test/helpers/postgres.js';
 import { percentile, phaseSeconds, round, sleep, waitUntil, warmupSeconds, type BenchOptions } from './lib/common.js';
-import { startGateway } from './lib/child.js';
+import { startGateway, type GatewayReady, type Ready } from './lib/child.js';
 import { httpRequest, SseStream, type SseReply } from './lib/http.js';
 import { API_KEY, authHeaders, benchWorkspace, ENTRY, removeWorkspace } from './lib/workspace.js';
 
@@ -39,19 +43,43 @@ export interface EndToEndFigures {
   unexpected: number;
   streamsDropped: number;
   peakRssMb: number | undefined;
+  /** Gateway processes (1, or 2 sharing PostgreSQL). */
+  processes: number;
 }
 
-export async function endToEnd(opts: BenchOptions): Promise<EndToEndFigures> {
-  const root = benchWorkspace();
-  const gw = await startGateway(root, { source: opts.source }).catch((err: unknown) => {
+export function endToEnd(opts: BenchOptions): Promise<EndToEndFigures> {
+  return runEndToEnd(opts, 1);
+}
+
+/** (m): two processes on one PostgreSQL store, in a schema of their own, dropped afterwards. */
+export async function endToEndShared(opts: BenchOptions): Promise<EndToEndFigures> {
+  const url = process.env.COCOCAT_BENCH_PG_URL ?? process.env.COCOCAT_TEST_PG_URL;
+  if (!url) throw new Error('set COCOCAT_BENCH_PG_URL (or COCOCAT_TEST_PG_URL) to a PostgreSQL database to run (m)');
+  const schema = `cc_bench_${process.pid}_${Date.now().toString(36)}`;
+  const storeUrl = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
+  try {
+    return await runEndToEnd(opts, 2, storeUrl);
+  } finally {
+    await dropSchemas(url, [schema]);
+  }
+}
+
+async function runEndToEnd(opts: BenchOptions, processes: number, storeUrl?: string): Promise<EndToEndFigures> {
+  const root = benchWorkspace({ provider: 'echo' }, storeUrl ? { store: { url: storeUrl } } : {});
+  const gateways: Ready<GatewayReady>[] = [];
+  try {
+    // One after the other: the first migrates the schema.
+    for (let i = 0; i < processes; i++) gateways.push(await startGateway(root, { source: opts.source }));
+  } catch (err) {
+    for (const gw of gateways) await gw.stop();
     removeWorkspace(root);
     throw err;
-  });
+  }
   const sseAgent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const postAgent = new Agent({ keepAlive: true, maxSockets: POST_CONCURRENCY });
   const streams: SseStream[] = [];
   try {
-    const base = `${gw.ready.baseUrl}/api/v1/chat/${ENTRY}`;
+    const bases = gateways.map((gw) => `${gw.ready.baseUrl}/api/v1/chat/${ENTRY}`);
     const sentAt = new Map<number, number>(); // message number -> send time
     const accepted = new Set<string>();
     const delivered = new Set<string>();
@@ -88,7 +116,7 @@ export async function endToEnd(opts: BenchOptions): Promise<EndToEndFigures> {
       }
     };
 
-    for (let u = 0; u < USERS; u++) streams.push(new SseStream(`${base}/events?userId=user-${u}`, API_KEY, onReply));
+    for (let u = 0; u < USERS; u++) streams.push(new SseStream(`${bases[u % processes]}/events?userId=user-${u}`, API_KEY, onReply));
     await Promise.all(streams.map((s) => s.connect(sseAgent, 0)));
 
     let sending = true;
@@ -108,7 +136,8 @@ export async function endToEnd(opts: BenchOptions): Promise<EndToEndFigures> {
         outstanding++;
         sentAt.set(n, performance.now());
         try {
-          const res = await httpRequest(postAgent, base, {
+          // With two processes a user's messages go to either, half of them to the one its stream is not on.
+          const res = await httpRequest(postAgent, bases[(n + Math.floor(n / USERS)) % processes]!, {
             method: 'POST',
             headers: authHeaders,
             body: JSON.stringify({ userId: `user-${n % USERS}`, content: `m${n}`, msgId: `m${n}` }),
@@ -159,13 +188,14 @@ export async function endToEnd(opts: BenchOptions): Promise<EndToEndFigures> {
       duplicates,
       unexpected,
       streamsDropped: streams.filter((s) => !s.connected).length,
-      peakRssMb: gw.peakRssMb(),
+      peakRssMb: Math.max(...gateways.map((gw) => gw.peakRssMb() ?? 0)) || undefined,
+      processes,
     };
   } finally {
     for (const s of streams) s.close();
     sseAgent.destroy();
     postAgent.destroy();
-    await gw.stop();
+    for (const gw of gateways) await gw.stop();
     removeWorkspace(root);
   }
 }

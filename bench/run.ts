@@ -3,12 +3,13 @@
 //
 //   npm run bench                          full run (30 s phases)
 //   node --import tsx bench/run.ts --quick 3 s phases, for trying things out
-//   ... --only ingress,baseline            some scenarios (their letters a-l work too)
+//   ... --only ingress,baseline            some scenarios (their letters a-m work too)
+//   (m) runs when COCOCAT_BENCH_PG_URL or COCOCAT_TEST_PG_URL names a PostgreSQL database
 //   ... --source                           gateway from src/ via tsx instead of dist/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseline } from './baseline.js';
-import { endToEnd } from './end-to-end.js';
+import { endToEnd, endToEndShared } from './end-to-end.js';
 import { feishu } from './feishu.js';
 import { ingress } from './ingress.js';
 import { distIsStale, ROOT } from './lib/child.js';
@@ -31,6 +32,7 @@ const SCENARIOS = {
   'wecom-ingress': { letter: 'i', run: wecomIngress },
   feishu: { letter: 'h', run: feishu },
   'end-to-end': { letter: 'b', run: endToEnd },
+  'end-to-end-pg': { letter: 'm', run: endToEndShared },
   'wecom-bot': { letter: 'j', run: wecomBot },
   'wechat-ilink': { letter: 'l', run: wechatIlink },
   openai: { letter: 'd', run: openaiPath },
@@ -54,7 +56,8 @@ function parseArgs(argv: string[]): { opts: BenchOptions; only: Set<Name> } {
   const i = argv.indexOf('--only');
   const eq = argv.find((a) => a.startsWith('--only='));
   const list = eq ? eq.slice(7) : i >= 0 ? argv[i + 1] : undefined;
-  if (list === undefined) return { opts, only: new Set(names) };
+  const hasPg = Boolean(process.env.COCOCAT_BENCH_PG_URL ?? process.env.COCOCAT_TEST_PG_URL);
+  if (list === undefined) return { opts, only: new Set(names.filter((n) => hasPg || n !== 'end-to-end-pg')) };
   const only = new Set<Name>();
   for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
     const name = names.find((n) => n === raw || SCENARIOS[n].letter === raw) ?? ALIASES[raw];
@@ -62,7 +65,7 @@ function parseArgs(argv: string[]): { opts: BenchOptions; only: Set<Name> } {
       only.add('ingress');
       only.add('end-to-end');
     } else if (name) only.add(name);
-    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or their letters a-l)`);
+    else throw new Error(`unknown scenario "${raw}"; use ${names.join(', ')} (or their letters a-m)`);
   }
   return { opts, only };
 }
@@ -138,6 +141,7 @@ async function main(): Promise<void> {
   const j = results['wecom-bot'] as Awaited<ReturnType<typeof wecomBot>> | undefined;
   const k = results.store as Awaited<ReturnType<typeof storeWork>> | undefined;
   const l = results['wechat-ilink'] as Awaited<ReturnType<typeof wechatIlink>> | undefined;
+  const m = results['end-to-end-pg'] as Awaited<ReturnType<typeof endToEndShared>> | undefined;
   const ratio = roundRatios(perRound.ingress, perRound.baseline);
   const wechatShare = roundRatios(perRound['wechat-ingress'], perRound.ingress);
   const rssSamples = [a?.peakRssMb, b?.peakRssMb].filter((n): n is number => n !== undefined);
@@ -235,6 +239,17 @@ async function main(): Promise<void> {
     });
     if (b && b.msgPerSec > 0) rows.push({ figure: 'l/b) wechat_ilink vs web_api end to end', value: `${round((l.messagesPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
   } else err('wechat-ilink', 'l) wechat_ilink');
+  if (m) {
+    rows.push({ figure: 'm) end-to-end, 2 processes on PostgreSQL, msg/s', value: `${m.msgPerSec} (seconds: ${m.minSecond}-${m.maxSecond})`, target: '', result: '' });
+    rows.push({ figure: 'm) send → reply latency p50 / p99', value: `${m.latencyP50Ms} / ${m.latencyP99Ms} ms`, target: '', result: '' });
+    rows.push({
+      figure: 'm) lost / duplicate replies',
+      value: `${m.lost} / ${m.duplicates} of ${m.accepted}`,
+      target: '0 / 0',
+      result: check(m.lost === 0 && m.duplicates === 0 && m.unexpected === 0 && m.postFailures === 0),
+    });
+    if (b && b.msgPerSec > 0) rows.push({ figure: 'm/b) PostgreSQL, 2 processes vs SQLite, 1', value: `${round((m.msgPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
+  } else err('end-to-end-pg', 'm) end-to-end on PostgreSQL');
   if (k) {
     const { sequential, random } = k;
     const pair = (f: (p: typeof sequential) => number) => `${f(sequential)} / ${f(random)}`;

@@ -10,9 +10,10 @@ export const ENTRY = 'bench.web_api';
 /** The schema's maximum; bursts of a tenth of it (100 000) with 16 667 tokens/s refill. */
 const RATE_LIMIT_PER_MINUTE = 1_000_000;
 
-/** A workspace with one agent and one web_api entry whose rate limit will not get in the way. */
-export function benchWorkspace(profile: Record<string, unknown> = { provider: 'echo' }): string {
+/** A workspace with one agent and one web_api entry whose rate limit will not get in the way; `settings` go to cococat.yaml. */
+export function benchWorkspace(profile: Record<string, unknown> = { provider: 'echo' }, settings: Record<string, unknown> = {}): string {
   return makeWorkspace({
+    settings,
     agents: { bench: { profile, entries: [webApiEntry({ rate_limit_per_minute: RATE_LIMIT_PER_MINUTE })] } },
   });
 }
