@@ -81,6 +81,21 @@ function check(ok: boolean | undefined): Row['result'] {
   return ok === undefined ? '' : ok ? 'PASS' : 'MISS';
 }
 
+/** The rows of an end-to-end run (b, m): the sustained rate (against `target`, if any), latency, lost and duplicate replies. */
+function endToEndRows(title: string, f: Awaited<ReturnType<typeof endToEnd>>, target?: number): Row[] {
+  const letter = title.slice(0, 2);
+  return [
+    { figure: `${title} msg/s (sustained)`, value: `${f.msgPerSec} (seconds: ${f.minSecond}-${f.maxSecond})`, target: target ? `>= ${target}` : '', result: target ? check(f.msgPerSec >= target) : '' },
+    { figure: `${letter} send → reply latency p50 / p99`, value: `${f.latencyP50Ms} / ${f.latencyP99Ms} ms`, target: '', result: '' },
+    {
+      figure: `${letter} lost / duplicate replies`,
+      value: `${f.lost} / ${f.duplicates} of ${f.accepted}`,
+      target: '0 / 0',
+      result: check(f.lost === 0 && f.duplicates === 0 && f.unexpected === 0 && f.postFailures === 0),
+    },
+  ];
+}
+
 async function main(): Promise<void> {
   const { opts, only } = parseArgs(process.argv.slice(2));
   const stale = !opts.source && distIsStale();
@@ -157,16 +172,8 @@ async function main(): Promise<void> {
   if (c) rows.push({ figure: 'c) bare node:http req/s', value: `${c.okPerSec}`, target: '', result: '' });
   else err('baseline', 'c) baseline');
   if (ratio !== undefined) rows.push({ figure: 'a/c) ingress vs node:http (median of rounds)', value: ratioText(ratio), target: '>= 35 %', result: check(ratio.median >= 0.35) });
-  if (b) {
-    rows.push({ figure: 'b) end-to-end msg/s (sustained)', value: `${b.msgPerSec} (seconds: ${b.minSecond}-${b.maxSecond})`, target: '>= 2000', result: check(b.msgPerSec >= 2000) });
-    rows.push({ figure: 'b) send → reply latency p50 / p99', value: `${b.latencyP50Ms} / ${b.latencyP99Ms} ms`, target: '', result: '' });
-    rows.push({
-      figure: 'b) lost / duplicate replies',
-      value: `${b.lost} / ${b.duplicates} of ${b.accepted}`,
-      target: '0 / 0',
-      result: check(b.lost === 0 && b.duplicates === 0 && b.unexpected === 0 && b.postFailures === 0),
-    });
-  } else err('end-to-end', 'b) end-to-end');
+  if (b) rows.push(...endToEndRows('b) end-to-end', b, 2000));
+  else err('end-to-end', 'b) end-to-end');
   if (d) {
     rows.push({ figure: 'd) openai ?wait=true p50 / p99', value: `${d.sequential.p50Ms} / ${d.sequential.p99Ms} ms`, target: 'p50 <= 5 ms', result: check(d.sequential.failures === 0 && d.sequential.p50Ms <= 5) });
     rows.push({
@@ -240,14 +247,7 @@ async function main(): Promise<void> {
     if (b && b.msgPerSec > 0) rows.push({ figure: 'l/b) wechat_ilink vs web_api end to end', value: `${round((l.messagesPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
   } else err('wechat-ilink', 'l) wechat_ilink');
   if (m) {
-    rows.push({ figure: 'm) end-to-end, 2 processes on PostgreSQL, msg/s', value: `${m.msgPerSec} (seconds: ${m.minSecond}-${m.maxSecond})`, target: '', result: '' });
-    rows.push({ figure: 'm) send → reply latency p50 / p99', value: `${m.latencyP50Ms} / ${m.latencyP99Ms} ms`, target: '', result: '' });
-    rows.push({
-      figure: 'm) lost / duplicate replies',
-      value: `${m.lost} / ${m.duplicates} of ${m.accepted}`,
-      target: '0 / 0',
-      result: check(m.lost === 0 && m.duplicates === 0 && m.unexpected === 0 && m.postFailures === 0),
-    });
+    rows.push(...endToEndRows('m) end-to-end, 2 processes on PostgreSQL,', m));
     if (b && b.msgPerSec > 0) rows.push({ figure: 'm/b) PostgreSQL, 2 processes vs SQLite, 1', value: `${round((m.msgPerSec / b.msgPerSec) * 100)} %`, target: '', result: '' });
   } else err('end-to-end-pg', 'm) end-to-end on PostgreSQL');
   if (k) {
