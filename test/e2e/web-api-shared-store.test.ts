@@ -4,7 +4,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { dropSchemas } from '../helpers/postgres.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { SseClient } from '../helpers/sse.js';
+import { parseEventBlock, SseClient } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
@@ -99,6 +99,42 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
     expect(order.filter((e) => e === 'reply')).toHaveLength(1);
     expect(stream.events.find((e) => e.data.messageId === messageId)?.data.text).toBe(answer);
     // That answer was asked for as a stream, because of the stream open here; the ones before presence was known were not.
+    expect(llm.requests.at(-1)!.body.stream).toBe(true);
+  }, 60_000);
+
+  it('streams the answer to a POST with Accept: text/event-stream held here while the other process runs the agent', async () => {
+    schema = `cc_wsx_${process.pid}_${Date.now().toString(36)}`;
+    const answer = 'Asked for as a stream on one process, written on the other, and streamed back to the request that asked.';
+    llm = await startFakeLlm({ pieceDelayMs: 60, reply: () => answer });
+    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry()] } } });
+    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
+    const [here, there] = gateways as [TestGateway, TestGateway];
+    await here.until(() => here.gateway.keeper.statusOf(ENTRY)?.state === 'running' && there.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    await here.gateway.heartbeat.stop(); // only the other process runs agents
+    const address = await here.app.listen({ port: 0, host: '127.0.0.1' });
+    // This process's notification connection opens in the background: probe until a reply stored there wakes a stream here.
+    const probe = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=probe`, TEST_API_KEY);
+    streams.push(probe);
+    await probe.connect();
+    for (let i = 0; probe.events.length === 0; i++) {
+      if (i === 50) throw new Error('no reply reached the probe stream within 10 s');
+      await sendFrom(there.gateway.keeper.channel(ENTRY)!, 'probe', `p${i}`, `probe ${i}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    // No stream of this user is open anywhere: only the message itself says its answer is watched.
+    const res = await fetch(`${address}/api/v1/chat/${ENTRY}?wait=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ userId: 'u2', content: 'stream it back' }),
+    });
+    expect(res.status).toBe(200);
+    const events = (await res.text()).split('\n\n').map((block) => parseEventBlock(block)).filter((e) => e !== undefined);
+    expect(events[0]?.event).toBe('accepted');
+    expect(events.at(-1)).toMatchObject({ event: 'reply', data: { text: answer } });
+    const partials = events.filter((e) => e.event === 'partial').map((e) => e.data.text as string);
+    expect(partials.length).toBeGreaterThanOrEqual(2);
+    for (const text of partials) expect(answer.startsWith(text)).toBe(true);
     expect(llm.requests.at(-1)!.body.stream).toBe(true);
   }, 60_000);
 

@@ -123,18 +123,21 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
 
   /**
    * Partial replies go to the open streams of the conversation: this process's, and (with a shared
-   * store) those other processes say they have open. With none open, the agent does not stream.
+   * store) those other processes say they have open, or the request that sent the message and
+   * streams its answer (the message says so), wherever it is held. With none, the agent does not stream.
    */
   override startPreview(message: ChatMessage, messageId: string): ReplyPreview | undefined {
     const conversationId = message.conversationId;
     const event = previewEvent(conversationId);
     const shared = this.shared;
-    if (this.events.listenerCount(event) === 0 && !shared?.watchedElsewhere(conversationId)) return undefined;
+    const askedFor = message.replyMeta?.streamed === true;
+    const elsewhere = () => shared !== undefined && (askedFor || shared.watchedElsewhere(conversationId));
+    if (this.events.listenerCount(event) === 0 && !elsewhere()) return undefined;
     return {
       intervalMs: PREVIEW_INTERVAL_MS,
       update: (text) => {
         this.events.emit(event, { messageId, text } satisfies WebApiPartial);
-        if (shared?.watchedElsewhere(conversationId)) shared.publish(conversationId, messageId, text);
+        if (elsewhere()) shared!.publish(conversationId, messageId, text);
       },
       stop: () => undefined,
     };

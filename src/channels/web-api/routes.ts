@@ -110,7 +110,7 @@ async function streamAnswer(
     else if (p.messageId === messageId) write(p);
   });
   try {
-    const accepted = await submitChat(channel, body, idempotencyKey);
+    const accepted = await submitChat(channel, body, idempotencyKey, { streamed: true });
     messageId = accepted.messageId;
     res = openEventStream(reply, 1000);
     res.write(sseEvent('accepted', { messageId, duplicate: accepted.duplicate }));
@@ -130,11 +130,16 @@ function acceptsEventStream(request: FastifyRequest): boolean {
   return headerValue(request.headers.accept)?.includes('text/event-stream') === true;
 }
 
-/** Hands one chat message to the mailbox; the user id is the conversation. Also the panel's chat. */
+/**
+ * Hands one chat message to the mailbox; the user id is the conversation. Also the panel's chat.
+ * `streamed`: the request itself streams the answer, which the message then says (replyMeta), so
+ * whichever process runs the agent streams it.
+ */
 export function submitChat(
   channel: WebApiChannel,
   body: { userId: string; content?: string; msgId?: string; userName?: string; images?: z.infer<typeof chatImagesSchema> },
   idempotencyKey?: string,
+  opts: { streamed?: boolean } = {},
 ): Promise<Accepted> {
   const media = body.images ? inlineImages(body.images) : [];
   return channel.onMessage({
@@ -150,6 +155,7 @@ export function submitChat(
     isGroup: false,
     mentionsBot: true,
     userName: body.userName,
+    ...(opts.streamed ? { replyMeta: { streamed: true } } : {}),
   });
 }
 
