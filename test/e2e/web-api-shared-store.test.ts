@@ -32,50 +32,56 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
     if (schema) await dropSchemas(PG_URL!, [schema]);
   });
 
-  it("wakes a stream here with a reply the other process stored, instead of at the stream's next look at the store", async () => {
-    schema = `cc_wfx_${process.pid}_${Date.now().toString(36)}`;
-    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'echo' }, entries: [webApiEntry()] } } });
+  /** Two gateways with one web_api entry on a schema of their own (named after `tag`), both running. */
+  async function startTwo(tag: string, profile: Record<string, unknown>, entry = webApiEntry()): Promise<[TestGateway, TestGateway]> {
+    schema = `cc_${tag}_${process.pid}_${Date.now().toString(36)}`;
+    root = makeWorkspace({ agents: { assistant: { profile, entries: [entry] } } });
     for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
-    const [here, there] = gateways as [TestGateway, TestGateway];
-    await here.until(() => here.gateway.keeper.statusOf(ENTRY)?.state === 'running' && there.gateway.keeper.statusOf(ENTRY)?.state === 'running');
-    const address = await here.app.listen({ port: 0, host: '127.0.0.1' });
-    const open = async (userId: string) => {
-      const stream = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=${userId}`, TEST_API_KEY);
-      streams.push(stream);
-      await stream.connect();
-      return stream;
-    };
-    const otherChannel = there.gateway.keeper.channel(ENTRY)!;
+    await gateways[0]!.until(() => gateways.every((g) => g.gateway.keeper.statusOf(ENTRY)?.state === 'running'));
+    return gateways as [TestGateway, TestGateway];
+  }
 
-    // The notification connection opens in the background: probe until one reply comes through.
-    const probe = await open('probe');
+  /** Two gateways whose agent writes `answer` word by word, run only by the second; the first listens. */
+  async function startWithAgentThere(tag: string, answer: string) {
+    llm = await startFakeLlm({ pieceDelayMs: 60, reply: () => answer });
+    const [here, there] = await startTwo(tag, { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' });
+    await here.gateway.heartbeat.stop();
+    return { here, there, address: await here.app.listen({ port: 0, host: '127.0.0.1' }), llm };
+  }
+
+  async function openStream(address: string, userId: string): Promise<SseClient> {
+    const stream = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=${userId}`, TEST_API_KEY);
+    streams.push(stream);
+    await stream.connect();
+    return stream;
+  }
+
+  /** The notification connection of the process at `address` opens in the background: probe until a reply `there` stores wakes a stream here. */
+  async function untilNotified(address: string, there: TestGateway): Promise<void> {
+    const probe = await openStream(address, 'probe');
     for (let i = 0; probe.events.length === 0; i++) {
       if (i === 50) throw new Error('no reply reached the probe stream within 10 s');
-      await sendFrom(otherChannel, 'probe', `p${i}`, `probe ${i}`);
+      await sendFrom(there.gateway.keeper.channel(ENTRY)!, 'probe', `p${i}`, `probe ${i}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
 
-    const stream = await open('u1');
-    await sendFrom(otherChannel, 'u1', '42', 'stored by the other process');
+  it("wakes a stream here with a reply the other process stored, instead of at the stream's next look at the store", async () => {
+    const [here, there] = await startTwo('wfx', { provider: 'echo' });
+    const address = await here.app.listen({ port: 0, host: '127.0.0.1' });
+    await untilNotified(address, there);
+
+    const stream = await openStream(address, 'u1');
+    await sendFrom(there.gateway.keeper.channel(ENTRY)!, 'u1', '42', 'stored by the other process');
     // An idle stream looks at the store every 5 s; the notification makes it read at once.
     await waitFor(() => stream.events.length === 1, 2_000, 'the reply on the stream');
     expect(stream.events[0]?.data).toMatchObject({ messageId: '42', text: 'stored by the other process' });
   });
 
   it('shows the reply being written on a stream open here while the other process runs the agent', async () => {
-    schema = `cc_wpx_${process.pid}_${Date.now().toString(36)}`;
     const answer = 'Written word by word on the other process, and shown here while it is written, then stored as the reply.';
-    llm = await startFakeLlm({ pieceDelayMs: 60, reply: () => answer });
-    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry()] } } });
-    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
-    const [here, there] = gateways as [TestGateway, TestGateway];
-    await here.until(() => here.gateway.keeper.statusOf(ENTRY)?.state === 'running' && there.gateway.keeper.statusOf(ENTRY)?.state === 'running');
-    // Only the other process runs agents.
-    await here.gateway.heartbeat.stop();
-    const address = await here.app.listen({ port: 0, host: '127.0.0.1' });
-    const stream = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=u1`, TEST_API_KEY);
-    streams.push(stream);
-    await stream.connect();
+    const { there, address, llm } = await startWithAgentThere('wpx', answer);
+    const stream = await openStream(address, 'u1');
 
     // The stream's presence reaches the other process over the store's notification connection, opened in
     // the background, and presence is repeated every few seconds: ask until a question is answered with partials.
@@ -103,24 +109,9 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
   }, 60_000);
 
   it('streams the answer to a POST with Accept: text/event-stream held here while the other process runs the agent', async () => {
-    schema = `cc_wsx_${process.pid}_${Date.now().toString(36)}`;
     const answer = 'Asked for as a stream on one process, written on the other, and streamed back to the request that asked.';
-    llm = await startFakeLlm({ pieceDelayMs: 60, reply: () => answer });
-    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry()] } } });
-    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
-    const [here, there] = gateways as [TestGateway, TestGateway];
-    await here.until(() => here.gateway.keeper.statusOf(ENTRY)?.state === 'running' && there.gateway.keeper.statusOf(ENTRY)?.state === 'running');
-    await here.gateway.heartbeat.stop(); // only the other process runs agents
-    const address = await here.app.listen({ port: 0, host: '127.0.0.1' });
-    // This process's notification connection opens in the background: probe until a reply stored there wakes a stream here.
-    const probe = new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=probe`, TEST_API_KEY);
-    streams.push(probe);
-    await probe.connect();
-    for (let i = 0; probe.events.length === 0; i++) {
-      if (i === 50) throw new Error('no reply reached the probe stream within 10 s');
-      await sendFrom(there.gateway.keeper.channel(ENTRY)!, 'probe', `p${i}`, `probe ${i}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const { there, address, llm } = await startWithAgentThere('wsx', answer);
+    await untilNotified(address, there);
 
     // No stream of this user is open anywhere: only the message itself says its answer is watched.
     const res = await fetch(`${address}/api/v1/chat/${ENTRY}?wait=true`, {
@@ -139,11 +130,8 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
   }, 60_000);
 
   it("holds the entry's rate limit for both processes together, not for each", async () => {
-    schema = `cc_wrl_${process.pid}_${Date.now().toString(36)}`;
     // 60 per minute: a burst of 6, then one more a second.
-    root = makeWorkspace({ agents: { assistant: { profile: { provider: 'echo' }, entries: [webApiEntry({ rate_limit_per_minute: 60 })] } } });
-    for (let i = 0; i < 2; i++) gateways.push(await startTestGateway({ root }, { store: await openPostgresStore({ url: PG_URL!, schema }) }));
-    await gateways[0]!.until(() => gateways.every((g) => g.gateway.keeper.statusOf(ENTRY)?.state === 'running'));
+    await startTwo('wrl', { provider: 'echo' }, webApiEntry({ rate_limit_per_minute: 60 }));
     const post = (g: TestGateway, i: number) =>
       g.app.inject({
         method: 'POST',
