@@ -37,8 +37,9 @@ const PREVIEW_INTERVAL_MS = 1_000;
 /** A reply the agent writes within this long goes out as a plain message; a longer one gets a streaming card. */
 const CARD_OPEN_DELAY_MS = 1_000;
 /**
- * The app's budget of card calls, shared by its streaming cards (and processes): Feishu allows each
- * card API 1 000 calls a minute and 50 a second per app, which ~16 cards updated every second use up.
+ * The entry's budget of card calls, shared by its streaming cards (and by its processes): Feishu allows
+ * each card API 1 000 calls a minute and 50 a second per app, which ~16 cards updated every second use
+ * up. Two entries of one app each have their own.
  */
 const CARD_CALLS = { capacity: 10, perSecond: 15 };
 

@@ -15,10 +15,10 @@ import { previewText, REPLY_ELEMENT_ID, streamingCard } from './streaming-card.j
  *
  * - A reply that is done within `openDelayMs` of its first words gets no card: it goes out as a
  *   message, as without a preview. Past that, the text so far creates a card entity in streaming
- *   mode and sends it where the reply goes (one interactive message naming the card_id). Later texts replace the card's reply element, which the
- *   client types out. One request per card at a time; the newest text waits, the ones between are
- *   never needed. All entries' cards of the app share one budget of card calls (Feishu allows 1 000 a
- *   minute per API).
+ *   mode and sends it where the reply goes (one interactive message naming the card_id). Later
+ *   texts replace the card's reply element, which the client types out. One request per card at a
+ *   time; the newest text waits, the ones between are never needed. All of the entry's cards share
+ *   one budget of card calls (Feishu allows 1 000 a minute per API).
  * - `send()` of the reply's first chunk finishes the card (`finish`): the whole card replaced by the
  *   finished one, streaming mode off. The rest of a long reply follows as messages.
  * - Best effort until then: a refused preview only means the reply goes out as a message of its own.
