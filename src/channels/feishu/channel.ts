@@ -279,9 +279,14 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
    */
   private async finishCard(reply: OutgoingMessage, context: SendContext): Promise<(Pick<StreamedReply, 'rest'> & { cardMessageId: string }) | undefined> {
     if (!this.cards || !this.config?.show_preview || (!reply.image && reply.text.trim() === '')) return undefined;
-    const streamed = reply.image ? { card: finishedCard(reply.image.alt?.trim() || '🖼️', 'text'), rest: [] } : streamedReply(reply.text, reply.format);
-    const cardMessageId = await this.cards.finish(context.messageId, streamed.card);
-    return cardMessageId === undefined ? undefined : { cardMessageId, rest: streamed.rest };
+    // Rendered only when a card is there to finish: most replies have none, and go through renderMessages.
+    let rest: StreamedReply['rest'] = [];
+    const cardMessageId = await this.cards.finish(context.messageId, () => {
+      const streamed = reply.image ? { card: finishedCard(reply.image.alt?.trim() || '🖼️', 'text'), rest: [] } : streamedReply(reply.text, reply.format);
+      rest = streamed.rest;
+      return streamed.card;
+    });
+    return cardMessageId === undefined ? undefined : { cardMessageId, rest };
   }
 
   /**

@@ -142,11 +142,12 @@ export class ReplyCards {
   }
 
   /**
-   * Shows the finished reply in the card the preview opened, if one is showing: the card's message id,
-   * or undefined when there is no card to finish (the reply then goes out as messages). Throws a
-   * retryable send error when Feishu could not be reached; the outbox tries again.
+   * Shows the finished reply (the card JSON `render` gives, asked for only then) in the card the
+   * preview opened, if one is showing: the card's message id, or undefined when there is no card to
+   * finish (the reply then goes out as messages). Throws a retryable send error when Feishu could not
+   * be reached; the outbox tries again.
    */
-  async finish(messageId: string, cardJson: string): Promise<string | undefined> {
+  async finish(messageId: string, render: () => string): Promise<string | undefined> {
     let s = this.cards.get(messageId);
     if (!s) {
       s = this.newState(messageId, async () => undefined);
@@ -165,7 +166,7 @@ export class ReplyCards {
       return undefined;
     }
     try {
-      await this.deps.cardKit.update(s.cardId, cardJson, this.nextSequence(s));
+      await this.deps.cardKit.update(s.cardId, render(), this.nextSequence(s));
     } catch (err) {
       // Unreachable, failing, rate-limited (or no token): the outbox tries again.
       if (!(err instanceof FeishuApiError) || err.status === 0 || err.status >= 500) throw sendError(err);
