@@ -272,6 +272,41 @@ if (!url) {
       });
     });
 
+    it('enqueues made at once share statements, yet one the database refuses fails alone', async () => {
+      const schema = freshSchema();
+      const store = await openPostgresStore({ url, schema });
+      try {
+        const enqueueAll = (items: NewInbound[], at: number) => Promise.allSettled(items.map((item, i) => store.enqueue(item, at + i)));
+        const rowsOf = (prefix: string) => sql<{ dedup_key: string; id: string; tx: string }>(
+          `SELECT dedup_key, id::text, xmin::text AS tx FROM ${schema}.inbound WHERE dedup_key LIKE $1 ORDER BY id`, [`${prefix}%`]);
+        const together = Array.from({ length: 40 }, (_, i) => inbound(`t${i}`, `c${i % 4}`));
+        const first = await enqueueAll(together, t0);
+        expect(first.every((r) => r.status === 'fulfilled' && !r.value.duplicate)).toBe(true);
+        const stored = await rowsOf('t');
+        expect(stored).toHaveLength(40);
+        // Rows written by one transaction share its xmin: far fewer transactions than messages.
+        expect(new Set(stored.map((r) => r.tx)).size).toBeLessThan(10);
+
+        // PostgreSQL text cannot hold NUL: this one message is refused, the rest of its batch is stored.
+        const mixed = Array.from({ length: 20 }, (_, i) => inbound(`m${i}`, `c${i % 4}`));
+        mixed[7] = { ...mixed[7]!, message: { ...mixed[7]!.message, userId: 'u\u0000x' } };
+        const second = await enqueueAll(mixed, t0 + 100);
+        expect(second.map((r) => r.status)).toEqual(mixed.map((_, i) => (i === 7 ? 'rejected' : 'fulfilled')));
+        const kept = (await rowsOf('m')).map((r) => r.dedup_key).sort();
+        expect(kept).toEqual(mixed.filter((_, i) => i !== 7).map((x) => x.dedupKey).sort());
+
+        // A repeat, in a batch or not, is answered as the duplicate it is.
+        const again = await Promise.all([store.enqueue(inbound('t0', 'c0'), t0 + 200), store.enqueue(inbound('t1', 'c1'), t0 + 200),
+          ...[0, 1, 2].map((i) => store.enqueue(inbound('new', 'c0'), t0 + 201 + i))]);
+        const idOf = (key: string) => stored.find((r) => r.dedup_key === key)?.id;
+        expect(again.slice(0, 2).map((r) => [r.id, r.duplicate])).toEqual([[idOf('t0'), true], [idOf('t1'), true]]);
+        expect(again.slice(2).filter((r) => !r.duplicate)).toHaveLength(1);
+        expect(new Set(again.slice(2).map((r) => r.id)).size).toBe(1);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('two stores taking from one rate bucket at once share its tokens: never more than it holds', async () => {
       await withTwoStores(async (a, b) => {
         const bucket = { capacity: 30, perSecond: 0.001, now: t0 };

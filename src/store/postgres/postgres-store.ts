@@ -4,26 +4,24 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
-  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem, RateBucket, Store, StoreStats,
+  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
+import { Batcher } from './batcher.js';
 import { NOTIFY_CHANNEL, StoreNotifications } from './notifications.js';
 import {
-  type ClaimRow,
   type EventRow,
   type FeedRow,
   type InboundRow,
   type OutboundRow,
   TURNS_PER_MESSAGE,
   chunkOf,
-  claimable,
   clampLimit,
   firstRateTake,
   horizonSql,
   messagesQuery,
   migrationFiles,
-  outboxParams,
   type OutboxState,
   parseId,
   prunableSql,
@@ -48,6 +46,9 @@ export interface PostgresStoreOptions {
   /** Pool size; default 10. */
   poolSize?: number;
 }
+
+/** Enqueue statements on their way at once; later enqueues wait and go together in the next. */
+const ENQUEUES_IN_FLIGHT = 2;
 
 /** Unquoted-identifier names only: the schema goes into a connection option and into DDL. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -148,52 +149,25 @@ const RATE_AVAILABLE = 'LEAST($5::float8, b.tokens + GREATEST(0, $4::bigint - b.
 
 // Named, so each pooled connection parses and plans them once.
 const SQL = {
-  // The conversation lock. Every write that can change a conversation's head row takes it (claims
-  // only try it), so an enqueue and a head refresh of one conversation never interleave, and ids
-  // within a conversation are assigned in commit order.
+  // A transaction's lock on a conversation (of the mailbox or of a feed). Every write that can change
+  // a conversation's head row takes it (claims only try it), so an enqueue and a head refresh of one
+  // conversation never interleave, and ids within a conversation are assigned in commit order.
   lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
-  tryLock: 'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked',
 
-  // A new message is the head only of a conversation that had none (its id is the newest).
-  enqueue: `WITH ins AS (
-      INSERT INTO inbound (entry_key, channel_type, target_kind, target_id, dedup_key, conversation_key, user_id,
-        conversation_id, message, status, available_at, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10)
-      ON CONFLICT (entry_key, dedup_key) DO NOTHING
-      RETURNING id, conversation_key, available_at),
-    head AS (
-      INSERT INTO inbound_heads (conversation_key, head_id, ready_at) SELECT conversation_key, id, available_at FROM ins
-      ON CONFLICT (conversation_key) DO NOTHING)
-    SELECT id FROM ins`,
-  inboundByDedup: 'SELECT id, created_at FROM inbound WHERE entry_key = $1 AND dedup_key = $2',
-  // Heads another transaction holds are skipped, never waited for.
-  dueHeads: `SELECT conversation_key, head_id FROM inbound_heads WHERE ready_at <= $1 ORDER BY head_id LIMIT $2
-    FOR UPDATE SKIP LOCKED`,
-  // NO KEY UPDATE: not blocked by an event insert's foreign-key lock on the row.
-  claimRows: `SELECT id, entry_key, channel_type, target_kind, target_id, dedup_key, conversation_key, message, status, attempts,
-      available_at, lease_token, lease_until, last_error, created_at, first_claimed_at
-    FROM inbound WHERE id = ANY ($1::bigint[]) FOR NO KEY UPDATE SKIP LOCKED`,
-  existing: 'SELECT id FROM inbound WHERE id = ANY ($1::bigint[])',
-  headDeleteByIds: 'DELETE FROM inbound_heads WHERE head_id = ANY ($1::bigint[])',
-  lease: `UPDATE inbound AS i SET status = 'leased', attempts = i.attempts + 1, lease_token = l.token, lease_until = $3,
-      lease_owner = $4, first_claimed_at = coalesce(i.first_claimed_at, $5)
-    FROM unnest($1::bigint[], $2::text[]) AS l (id, token) WHERE i.id = l.id`,
-  headsReady: 'UPDATE inbound_heads SET ready_at = $1 WHERE conversation_key = ANY ($2::text[])',
-  claimEvents: `INSERT INTO inbound_events (message_id, at, stage, detail)
-    SELECT e.id, $2, 'claimed', e.detail FROM unnest($1::bigint[], $3::text[]) AS e (id, detail)`,
-  // Recomputes a conversation's head row after any change to its mail.
-  refreshHead: `WITH head AS (
-      SELECT id, CASE status WHEN 'queued' THEN available_at ELSE lease_until END AS ready_at FROM inbound
-      WHERE conversation_key = $1 AND status IN ('queued', 'leased') ORDER BY id LIMIT 1),
-    put AS (
-      INSERT INTO inbound_heads (conversation_key, head_id, ready_at) SELECT $1::text, id, ready_at FROM head
-      ON CONFLICT (conversation_key) DO UPDATE SET head_id = excluded.head_id, ready_at = excluded.ready_at)
-    DELETE FROM inbound_heads WHERE conversation_key = $1 AND NOT EXISTS (SELECT 1 FROM head)`,
+  // The mailbox's hot writes are server-side functions (migration 0006): one round trip each.
+  enqueue: `SELECT msg_id, is_duplicate, accepted FROM cococat_enqueue($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+    $6::text[], $7::text[], $8::text[], $9::json[], $10::bigint[])`,
+  claim: 'SELECT * FROM cococat_claim($1, $2, $3, $4)',
+  complete: `SELECT cococat_complete($1, $2, $3, $4, $5, $6,
+      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::int[],
+      $16::text[], $17::text[], $18::boolean[], $19::json[], $20::bigint[], $21::bigint[], $22::text[],
+      $23, $24::json[], $25::text[], $26, $27,
+      $28, $29, $30, $31::bigint[], $32::text[], $33::text[], $34::bigint[]) AS result`,
+  // Takes the conversation lock and recomputes its head row after any change to its mail.
+  refreshHead: 'SELECT cococat_refresh_head($1)',
   renew: `WITH renewed AS (UPDATE inbound SET lease_until = $3 WHERE id = $1 AND ${GUARD} RETURNING id),
       head AS (UPDATE inbound_heads SET ready_at = $3 WHERE head_id IN (SELECT id FROM renewed))
     SELECT id FROM renewed`,
-  finish: `UPDATE inbound SET status = $3, finished_at = $4, finish_detail = $5, lease_token = NULL, lease_until = NULL
-    WHERE id = $1 AND ${GUARD} RETURNING conversation_key`,
   retryInbound: `UPDATE inbound SET status = 'queued', available_at = $3, last_error = $4, lease_token = NULL, lease_until = NULL
     WHERE id = $1 AND ${GUARD} RETURNING conversation_key`,
   deadInbound: `UPDATE inbound SET status = 'dead', finished_at = $3, last_error = $4, lease_token = NULL, lease_until = NULL
@@ -206,13 +180,9 @@ const SQL = {
   event: 'INSERT INTO inbound_events (message_id, at, stage, detail) SELECT id, $2, $3, $4 FROM inbound WHERE id = $1',
   events: 'SELECT at, stage, detail FROM inbound_events WHERE message_id = $1 ORDER BY at, id',
   inboundById: 'SELECT * FROM inbound WHERE id = $1',
-  insertHistory: `INSERT INTO history (agent_id, entry_key, conversation_id, turn, role, content, at)
-    SELECT $1, $2, $3, t.turn, t.role, t.content, t.at FROM unnest($4::bigint[], $5::text[], $6::text[], $7::bigint[]) AS t (turn, role, content, at)
-    ON CONFLICT DO NOTHING`,
   loadHistory: `SELECT role, content, at FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3
     ORDER BY turn DESC LIMIT $4`,
 
-  outboxBusy: `SELECT 1 FROM outbox WHERE entry_key = $1 AND conversation_id = $2 AND status IN ('pending', 'leased') LIMIT 1`,
   // Each conversation's oldest unfinished chunk, if due. A chunk a concurrent claim holds is
   // skipped; one it has just leased is re-checked on its new version and dropped.
   outboxHeads: `SELECT o.* FROM (SELECT min(id) AS id FROM outbox WHERE status IN ('pending', 'leased')
@@ -221,9 +191,11 @@ const SQL = {
     JOIN outbox o ON o.id = h.id
     WHERE (o.status = 'pending' AND o.available_at <= $1) OR (o.status = 'leased' AND o.lease_until <= $1)
     ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED`,
-  notify: `SELECT pg_notify('${NOTIFY_CHANNEL}', $1)`,
   // unnest yields the array in order and nothing sorts it: the notifications go out in that order.
-  notifyMany: `SELECT pg_notify('${NOTIFY_CHANNEL}', p) FROM unnest($1::text[]) AS p`,
+  // Committed without waiting for the disk: the notification lock is held through the commit, and
+  // what it announces is durable already (a notification lost in a database crash only delays a reader).
+  notifyMany: `SELECT pg_notify('${NOTIFY_CHANNEL}', p) FROM unnest($1::text[]) AS p
+    WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL`,
   // Taken when free, expired or already ours; otherwise no row comes back.
   leaseEntry: `INSERT INTO entry_leases (entry_key, owner, lease_until) VALUES ($1, $2, $4)
     ON CONFLICT (entry_key) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
@@ -257,11 +229,8 @@ const SQL = {
   deadOutboundRows: `SELECT * FROM outbox WHERE status = 'dead' AND ($1::text IS NULL OR entry_key = $1)
     ORDER BY dead_at DESC, id DESC LIMIT $2`,
 
-  // A stored item also notifies the other processes (delivered on commit, when it can be read).
-  insertFeed: `WITH ins AS (
-      INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (entry_key, idempotency_key) DO NOTHING RETURNING seq)
-    SELECT seq, pg_notify('${NOTIFY_CHANNEL}', $7) FROM ins`,
+  insertFeed: `INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (entry_key, idempotency_key) DO NOTHING RETURNING seq`,
   feedSeqByKey: 'SELECT seq FROM feed WHERE entry_key = $1 AND idempotency_key = $2',
   readFeed: 'SELECT * FROM feed WHERE entry_key = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4',
   feedReplies: 'SELECT * FROM feed WHERE entry_key = $1 AND reply_to = $2 ORDER BY seq',
@@ -311,25 +280,15 @@ function run<R extends QueryResultRow = QueryResultRow>(db: Db, name: Name, valu
   return db.query<R>({ name: `cococat_${name}`, text: SQL[name], values });
 }
 
-const OUTBOX_COLUMNS = `entry_key, channel_type, conversation_id, user_id, idempotency_key, text, format, chunk_index, chunk_count,
-  reply_to, in_reply_to, is_group, reply_meta, status, attempts, lease_token, lease_until, lease_owner, available_at, expires_at,
-  max_age_ms, created_at, sent_at, platform_message_id, image`;
-
-/** The outbox insert of `n` chunks, parameters in outboxParams order (is_group's 1/0 is valid boolean input). */
-function insertOutbox(n: number): string {
-  const width = 25;
-  const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`).join(', ')})`);
-  return `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES ${rows.join(', ')}
-    ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`;
-}
-
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
   readonly shared = true;
   private ended: Promise<void> | undefined;
-  /** Signals not sent yet, and whether a batch is on its way. */
-  private readonly signals: string[] = [];
-  private sendingSignals = false;
+  /** Notifications not sent yet (signals, and what committed writes announce), and whether a batch is on its way. */
+  private readonly notices: string[] = [];
+  private sendingNotices = false;
+  /** Enqueues made while others are on their way share a statement (see Batcher). */
+  private readonly enqueues = new Batcher({ inFlight: ENQUEUES_IN_FLIGHT, maxBatch: 256 }, (b: { item: NewInbound; now: number }[]) => this.enqueueMany(b));
 
   constructor(
     private readonly pool: pg.Pool,
@@ -340,69 +299,25 @@ export class PostgresStore implements Store {
     return transaction(this.pool, begin, fn);
   }
 
-  /** Takes the conversation lock and recomputes its head row. */
-  private async refreshHead(c: PoolClient, conversationKey: string): Promise<void> {
-    await run(c, 'lock', [conversationKey]);
-    await run(c, 'refreshHead', [conversationKey]);
+  enqueue(item: NewInbound, now: number): Promise<Enqueued> {
+    return this.enqueues.push({ item, now });
   }
 
-  enqueue(item: NewInbound, now: number): Promise<Enqueued> {
-    const m = item.message;
-    const values = [item.entryKey, item.channelType, item.targetKind, item.targetId, item.dedupKey, item.conversationKey, m.userId,
-      m.conversationId, JSON.stringify(m), now];
-    return this.tx(async (c) => {
-      // Before the id is drawn: another process enqueuing into this conversation could otherwise
-      // commit a later id first, and a claim lease it ahead of the earlier message.
-      await run(c, 'lock', [item.conversationKey]);
-      const inserted = (await run<{ id: number }>(c, 'enqueue', values)).rows[0];
-      if (inserted) return { id: String(inserted.id), duplicate: false, acceptedAt: now };
-      // A concurrent first insert was waited for by ON CONFLICT; this new statement sees it.
-      const first = (await run<{ id: number; created_at: number }>(c, 'inboundByDedup', [item.entryKey, item.dedupKey])).rows[0];
-      if (!first) throw new Error('inbound message vanished between insert and lookup');
-      return { id: String(first.id), duplicate: true, acceptedAt: first.created_at };
-    });
+  /** Messages enqueued together: one statement, one commit. */
+  private async enqueueMany(batch: { item: NewInbound; now: number }[]): Promise<Enqueued[]> {
+    const col = <T>(f: (b: NewInbound) => T) => batch.map((b) => f(b.item));
+    const values = [col((i) => i.entryKey), col((i) => i.channelType), col((i) => i.targetKind), col((i) => i.targetId),
+      col((i) => i.dedupKey), col((i) => i.conversationKey), col((i) => i.message.userId), col((i) => i.message.conversationId),
+      col((i) => JSON.stringify(i.message)), batch.map((b) => b.now)];
+    const rows = (await run<{ msg_id: number; is_duplicate: boolean; accepted: number }>(this.pool, 'enqueue', values)).rows;
+    return rows.map((r) => ({ id: String(r.msg_id), duplicate: r.is_duplicate, acceptedAt: r.accepted }));
   }
 
   async claimInbound(o: ClaimOptions): Promise<InboundItem[]> {
     if (o.limit < 1) return [];
-    return this.tx(async (c) => {
-      const heads = (await run<{ conversation_key: string; head_id: number }>(c, 'dueHeads', [o.now, o.limit])).rows;
-      if (heads.length === 0) return [];
-      // Read under a row lock and checked again: the head table only says where to look.
-      const rows = new Map((await run<ClaimRow>(c, 'claimRows', [heads.map((h) => h.head_id)])).rows.map((r) => [r.id, r]));
-      const due: ClaimRow[] = [];
-      const absent: number[] = [];
-      for (const h of heads) {
-        const r = rows.get(h.head_id);
-        if (!r) absent.push(h.head_id);
-        else if (claimable(r, o.now)) due.push(r);
-        // A head out of step with its mailbox would be a bug; mend it rather than lease a finished
-        // message, when the conversation lock is free (a claim never waits; a later one mends it).
-        else if ((await run<{ locked: boolean }>(c, 'tryLock', [r.conversation_key])).rows[0]?.locked) {
-          await run(c, 'refreshHead', [r.conversation_key]);
-        }
-      }
-      if (absent.length > 0) {
-        // Absent: locked by a write in progress (skip it), or vanished (drop its head).
-        const present = new Set((await run<{ id: number }>(c, 'existing', [absent])).rows.map((r) => r.id));
-        const vanished = absent.filter((id) => !present.has(id));
-        if (vanished.length > 0) await run(c, 'headDeleteByIds', [vanished]);
-      }
-      if (due.length === 0) return [];
-      const until = o.now + o.leaseMs;
-      const tokens = due.map(() => randomUUID());
-      await run(c, 'lease', [due.map((r) => r.id), tokens, until, o.owner, o.now]);
-      // The claimed message stays its conversation's head; only its ready time moves.
-      await run(c, 'headsReady', [until, due.map((r) => r.conversation_key)]);
-      // The first claim is read from first_claimed_at; claims after a lost lease or a revive are events.
-      const again = due.filter((r) => r.first_claimed_at !== null);
-      if (again.length > 0) {
-        await run(c, 'claimEvents', [again.map((r) => r.id), o.now, again.map((r) => `attempt ${r.attempts + 1} by ${o.owner}`)]);
-      }
-      return due.map((r, i) =>
-        toInbound({ ...r, status: 'leased', attempts: r.attempts + 1, lease_token: tokens[i]!, lease_until: until }),
-      );
-    });
+    const rows = (await run<InboundRow>(this.pool, 'claim', [o.now, o.limit, o.now + o.leaseMs, o.owner])).rows;
+    // Oldest first, as the heads were taken (an UPDATE returns its rows in no set order).
+    return rows.sort((a, b) => a.id - b.id).map(toInbound);
   }
 
   async renewInbound(id: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
@@ -414,57 +329,47 @@ export class PostgresStore implements Store {
   async completeInbound(id: string, leaseToken: string, res: InboundResult): Promise<false | OutboundItem[]> {
     const n = parseId(id);
     if (n === undefined) return false;
-    return this.tx(async (c) => {
-      // The lease check comes first: a stale worker writes nothing at all.
-      const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
-      const key = (await run<{ conversation_key: string }>(c, 'finish', [n, leaseToken, res.status, res.now, detail])).rows[0]?.conversation_key;
-      if (key === undefined) return false;
-      await this.refreshHead(c, key);
-      const claimed = await this.insertReplies(c, res);
-      const { key: k, turns } = res.history;
-      if (turns.length > TURNS_PER_MESSAGE) throw new Error(`at most ${TURNS_PER_MESSAGE} history turns per message`);
-      if (turns.length > 0) {
-        await run(c, 'insertHistory', [k.agentId, k.entryKey, k.conversationId, turns.map((_, i) => n * TURNS_PER_MESSAGE + i),
-          turns.map((t) => t.role), turns.map((t) => t.content), turns.map((t) => t.at)]);
-      }
-      return claimed;
-    });
-  }
-
-  /**
-   * Inserts the reply chunks. When nothing of the conversation waits before them, they are appended
-   * to the entry's feed and stored as sent (`res.feed`), or leased to the caller (`res.claim`).
-   */
-  private async insertReplies(c: PoolClient, res: InboundResult): Promise<OutboundItem[]> {
+    const { key: k, turns } = res.history;
+    if (turns.length > TURNS_PER_MESSAGE) throw new Error(`at most ${TURNS_PER_MESSAGE} history turns per message`);
+    const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
+    // What the chunks become when nothing of the conversation waits before them (see InboundResult).
+    const feed = res.feed?.length === res.replies.length ? res.feed : undefined;
+    const want = feed ? 'feed' : res.claim ? 'claim' : null;
     const first = res.replies[0];
-    if (!first) return [];
-    const next = (res.claim || res.feed) && (await run(c, 'outboxBusy', [first.entryKey, first.conversationId])).rowCount === 0;
-    const feed = next && res.feed?.length === res.replies.length ? res.feed : undefined;
-    const claim = next && !feed ? res.claim : undefined;
-    const states: OutboxState[] = [];
-    for (const [i, r] of res.replies.entries()) {
-      if (feed) {
-        const { seq } = await this.appendFeedIn(c, { ...r, payload: feed[i] }, res.now);
-        states.push({ sent: { platformMessageId: String(seq) } });
-      } else {
-        states.push(claim && { lease: { token: randomUUID(), until: res.now + claim.leaseMs, owner: claim.owner } });
-      }
-    }
-    const params = res.replies.flatMap((r, i) => outboxParams(r, res.now, states[i]));
-    const inserted = await c.query<{ id: number; idempotency_key: string }>(insertOutbox(res.replies.length), params);
-    if (!claim && !feed) {
+    const tokens = res.replies.map(() => randomUUID());
+    const until = res.claim ? res.now + res.claim.leaseMs : null;
+    const col = <T>(f: (r: NewOutbound) => T) => res.replies.map(f);
+    const values = [
+      n, leaseToken, res.status, res.now, detail, want,
+      col((r) => r.entryKey), col((r) => r.channelType), col((r) => r.conversationId), col((r) => r.userId),
+      col((r) => r.idempotencyKey), col((r) => r.text), col((r) => r.format), col((r) => r.chunkIndex), col((r) => r.chunkCount),
+      col((r) => r.replyTo), col((r) => r.inReplyTo), col((r) => r.isGroup),
+      col((r) => (r.replyMeta === undefined ? null : JSON.stringify(r.replyMeta))), col((r) => r.availableAt), col((r) => r.expiresAt),
+      col((r) => (r.image === undefined ? null : JSON.stringify(r.image))),
+      first ? JSON.stringify(['feed', first.entryKey, first.conversationId]) : null,
+      feed ? feed.map((p) => JSON.stringify(p ?? null)) : null,
+      tokens, until, res.claim?.owner ?? null,
+      k.agentId, k.entryKey, k.conversationId, turns.map((_, i) => n * TURNS_PER_MESSAGE + i),
+      turns.map((t) => t.role), turns.map((t) => t.content), turns.map((t) => t.at),
+    ];
+    const text = (await run<{ result: string | null }>(this.pool, 'complete', values)).rows[0]?.result ?? null;
+    // NULL: the lease is not ours any more, and nothing at all was written.
+    if (text === null) return false;
+    const done = JSON.parse(text) as { mode: 'feed' | 'claim' | 'outbox'; ids: (number | null)[]; seqs: number[] };
+    if (first && done.mode === 'feed') this.notifyAfterCommit(this.notifications.feedPayload(first.entryKey, first.conversationId, first.replyTo));
+    if (done.mode === 'outbox') {
       // Left for an outbox loop: perhaps another process's, the one that runs this entry.
-      if (inserted.rowCount) await run(c, 'notify', [this.notifications.outboxPayload(first.entryKey)]);
+      if (first && done.ids.some((x) => x !== null)) this.notifyAfterCommit(this.notifications.outboxPayload(first.entryKey));
       return [];
     }
-    const ids = new Map(inserted.rows.map((r) => [r.idempotency_key, r.id]));
     const stored: OutboundItem[] = [];
     res.replies.forEach((r, i) => {
-      const id = ids.get(r.idempotencyKey);
-      const state = states[i];
-      if (id === undefined || !state) return;
-      ids.delete(r.idempotencyKey); // a key repeated in one reply was inserted by its first chunk only
-      stored.push(storedChunk(r, String(id), res.now, state));
+      const chunkId = done.ids[i];
+      if (chunkId === null || chunkId === undefined) return; // its key was stored before, or by an earlier chunk
+      const state: Exclude<OutboxState, undefined> = done.mode === 'feed'
+        ? { sent: { platformMessageId: String(done.seqs[i]) } }
+        : { lease: { token: tokens[i]!, until: until!, owner: res.claim!.owner } };
+      stored.push(storedChunk(r, String(chunkId), res.now, state));
     });
     return stored;
   }
@@ -474,7 +379,7 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const key = (await run<{ conversation_key: string }>(c, name, values)).rows[0]?.conversation_key;
       if (key === undefined) return false;
-      await this.refreshHead(c, key);
+      await run(c, 'refreshHead', [key]);
       await run(c, 'event', [values[0], ev.at, ev.stage, ev.detail ?? null]);
       return true;
     });
@@ -592,20 +497,19 @@ export class PostgresStore implements Store {
   }
 
   async appendFeed(item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }> {
-    return this.tx((c) => this.appendFeedIn(c, item, now));
-  }
-
-  private async appendFeedIn(c: PoolClient, item: NewFeedItem, now: number): Promise<{ seq: number; duplicate: boolean }> {
     const payload = JSON.stringify(item.payload ?? null);
-    // Seqs within a conversation are drawn in commit order, so a reader's cursor never passes an
-    // item another process is still writing.
-    await run(c, 'lock', [JSON.stringify(['feed', item.entryKey, item.conversationId])]);
-    const notice = this.notifications.feedPayload(item.entryKey, item.conversationId, item.replyTo);
-    const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now, notice]);
-    if (r.rows[0]) return { seq: r.rows[0].seq, duplicate: false };
-    const first = (await run<{ seq: number }>(c, 'feedSeqByKey', [item.entryKey, item.idempotencyKey])).rows[0];
-    if (!first) throw new Error('feed item vanished between insert and lookup');
-    return { seq: first.seq, duplicate: true };
+    const appended = await this.tx(async (c) => {
+      // Seqs within a conversation are drawn in commit order, so a reader's cursor never passes an
+      // item another process is still writing.
+      await run(c, 'lock', [JSON.stringify(['feed', item.entryKey, item.conversationId])]);
+      const r = await run<{ seq: number }>(c, 'insertFeed', [item.entryKey, item.conversationId, item.idempotencyKey, item.replyTo, payload, now]);
+      if (r.rows[0]) return { seq: r.rows[0].seq, duplicate: false };
+      const first = (await run<{ seq: number }>(c, 'feedSeqByKey', [item.entryKey, item.idempotencyKey])).rows[0];
+      if (!first) throw new Error('feed item vanished between insert and lookup');
+      return { seq: first.seq, duplicate: true };
+    });
+    if (!appended.duplicate) this.notifyAfterCommit(this.notifications.feedPayload(item.entryKey, item.conversationId, item.replyTo));
+    return appended;
   }
 
   async readFeed(entryKey: string, conversationId: string, afterSeq: number, limit: number): Promise<FeedItem[]> {
@@ -652,24 +556,31 @@ export class PostgresStore implements Store {
   signal(entryKey: string, topic: string, body: string): boolean {
     const payload = this.notifications.signalPayload(entryKey, topic, body);
     if (payload === undefined) return false;
-    this.signals.push(payload);
-    if (!this.sendingSignals) void this.sendSignals();
+    this.notifyAfterCommit(payload);
     return true;
   }
 
   /**
-   * Signals go out one batch at a time, each batch one statement: in the order they were given, which
-   * separate pool connections would not keep. Best effort: a failed batch is dropped.
+   * Tells the other processes, after the write it announces has committed (a write that notified in
+   * its own transaction would hold the database's notification lock through its commit, and such
+   * commits go one at a time). Notifications go out one batch at a time, each batch one statement:
+   * in the order they were given, which separate pool connections would not keep. Best effort: a
+   * failed batch is dropped, and readers and senders also poll.
    */
-  private async sendSignals(): Promise<void> {
-    this.sendingSignals = true;
+  private notifyAfterCommit(payload: string): void {
+    this.notices.push(payload);
+    if (!this.sendingNotices) void this.sendNotices();
+  }
+
+  private async sendNotices(): Promise<void> {
+    this.sendingNotices = true;
     try {
-      while (this.signals.length > 0) {
-        const batch = this.signals.splice(0);
+      while (this.notices.length > 0) {
+        const batch = this.notices.splice(0);
         await run(this.pool, 'notifyMany', [batch]).catch(() => undefined);
       }
     } finally {
-      this.sendingSignals = false;
+      this.sendingNotices = false;
     }
   }
 
