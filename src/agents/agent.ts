@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { MediaContent } from '../core/media.js';
+import type { AgentFile, MediaContent } from '../core/media.js';
 import type { ChatMessage, ReplyImage } from '../core/message.js';
 import type { AgentProfile } from '../config/schema.js';
 
@@ -21,6 +21,8 @@ export interface AgentRequest {
   scene?: { id: string; name: string; context: string };
   /** The images the user sent with the message, downloaded, for a profile with `images: true`. */
   images?: MediaContent[];
+  /** The files, voice messages and videos the user sent, downloaded, for a profile with `files: true`. */
+  files?: AgentFile[];
   /** Aborted when the gateway gives up on this run (timeout or shutdown). */
   signal: AbortSignal;
   /**

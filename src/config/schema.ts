@@ -140,6 +140,10 @@ export const httpProfileSchema = z
       'Shared secret for the X-CocoCat-Signature HMAC-SHA256 header (at least 16 characters)',
     ),
     images: imagesField,
+    files: z
+      .boolean()
+      .default(false)
+      .describe('Pass the files, voice messages and videos users send to the service (up to 4 per message, 10 MiB each), downloaded, in the POST'),
     stream: z
       .boolean()
       .default(false)

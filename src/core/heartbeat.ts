@@ -11,7 +11,7 @@ import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
-import { fetchImages, type MediaContent, type MediaFetcher } from './media.js';
+import { fetchFiles, fetchImages, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ReplyImage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
 import { pacedPreview } from './reply-preview.js';
@@ -171,7 +171,8 @@ export class Heartbeat {
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
-      const images = readsImages(target.profile) ? await this.images(item, lease.signal, log) : [];
+      const images = readsImages(target.profile) ? await this.media('image', item, lease.signal, log) : [];
+      const files = readsFiles(target.profile) ? await this.media('file', item, lease.signal, log) : [];
       const outcome = await runAgent(
         target.agent,
         target.profile,
@@ -181,6 +182,7 @@ export class Heartbeat {
           history: history.map(({ role, content }) => ({ role, content })),
           scene: target.scene,
           ...(images.length > 0 ? { images } : {}),
+          ...(files.length > 0 ? { files } : {}),
           ...(onText ? { onText } : {}),
         },
         { clock, log, env: this.deps.env, signal: lease.signal },
@@ -275,20 +277,27 @@ export class Heartbeat {
   }
 
   /**
-   * The message's images for an agent that reads them. A failed download costs the agent the image,
-   * not the answer: it is logged, counted and shown in the message's timeline.
+   * The message's images, or its files (voice messages and videos included), for an agent that takes
+   * them. A failed download costs the agent the item, not the answer: it is logged, counted and shown
+   * in the message's timeline.
    */
-  private async images(item: InboundItem, signal: AbortSignal, log: Logger): Promise<MediaContent[]> {
-    if (!item.message.media?.some((m) => m.kind === 'image')) return [];
+  private async media(noun: 'image', item: InboundItem, signal: AbortSignal, log: Logger): Promise<MediaContent[]>;
+  private async media(noun: 'file', item: InboundItem, signal: AbortSignal, log: Logger): Promise<AgentFile[]>;
+  private async media(noun: 'image' | 'file', item: InboundItem, signal: AbortSignal, log: Logger): Promise<MediaContent[]> {
+    if (!item.message.media?.some((m) => (m.kind === 'image') === (noun === 'image'))) return [];
     const { clock, store, metrics } = this.deps;
-    const { images, failures } = await fetchImages(item.message, this.deps.mediaOf?.(item.entryKey), { clock, log, signal });
-    if (images.length > 0) metrics.mediaDownloads.inc({ channel: item.channelType, outcome: 'ok' }, images.length);
+    const fetcher = this.deps.mediaOf?.(item.entryKey);
+    const deps = { clock, log, signal };
+    const { items, failures } = noun === 'image'
+      ? await fetchImages(item.message, fetcher, deps).then((r) => ({ items: r.images, failures: r.failures }))
+      : await fetchFiles(item.message, fetcher, deps).then((r) => ({ items: r.files, failures: r.failures }));
+    if (items.length > 0) metrics.mediaDownloads.inc({ channel: item.channelType, outcome: 'ok' }, items.length);
     if (failures.length > 0) {
       metrics.mediaDownloads.inc({ channel: item.channelType, outcome: 'failed' }, failures.length);
-      log.warn({ code: 'COCO_ERR_MEDIA', failures }, 'images not passed to the agent; it answers from the text');
+      log.warn({ code: 'COCO_ERR_MEDIA', failures }, `${noun}s not passed to the agent; it answers from the text`);
       await store.recordEvent(item.id, { at: clock.now(), stage: 'media_error', detail: `COCO_ERR_MEDIA: ${failures.join('; ')}` });
     }
-    return images;
+    return items;
   }
 
   /** The channel's typing indicator; one that throws shows none (it must not cost the answer). */
@@ -418,6 +427,11 @@ export class Heartbeat {
 /** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
 function readsImages(profile: AgentProfile): boolean {
   return 'images' in profile && profile.images === true;
+}
+
+/** Agents that take files, voice messages and videos: an HTTP service whose profile says `files: true`. */
+function readsFiles(profile: AgentProfile): boolean {
+  return 'files' in profile && profile.files === true;
 }
 
 /** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */

@@ -1,3 +1,4 @@
+import { lookup as lookupType } from 'mime-types';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -147,54 +148,119 @@ export interface FetchedImages {
   failures: string[];
 }
 
+/** Files passed to an agent for one message, at most (voice messages and videos count as files). */
+export const MAX_FILES = 4;
+/** Largest file passed to an agent: the POST carries it base64, a third larger. */
+export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+
+/** A file, voice message or video a user sent, downloaded for an agent that takes them. */
+export interface AgentFile extends MediaContent {
+  kind: 'file' | 'voice' | 'video';
+  /** The file's name, when the platform gives one. */
+  name?: string;
+}
+
+export interface FetchedFiles {
+  files: AgentFile[];
+  /** One line per file that could not be passed, for the message log. */
+  failures: string[];
+}
+
+type Deps = { clock: Clock; log: Logger; signal: AbortSignal };
+
+/** The media type a file name implies (`report.pdf`: application/pdf), if any. */
+function typeOfName(name: string | undefined): string | undefined {
+  return (name && lookupType(name)) || undefined;
+}
+
+/** What one kind of download for agents takes: which media, how many, how large, which types. */
+interface Wanted<T> {
+  noun: 'image' | 'file';
+  takes: (ref: MediaRef) => boolean;
+  max: number;
+  maxBytes: number;
+  /** The content as the agent gets it, or why it cannot have it. */
+  accept: (content: MediaContent, ref: MediaRef, label: string) => T | { error: string };
+}
+
+const IMAGES: Wanted<MediaContent> = {
+  noun: 'image',
+  takes: (ref) => ref.kind === 'image',
+  max: MAX_IMAGES,
+  maxBytes: MAX_IMAGE_BYTES,
+  accept: (content, _ref, label) =>
+    AGENT_IMAGE_TYPES.has(content.mimeType)
+      ? content
+      : { error: `${label}: ${content.mimeType} (${content.data.length} bytes) is not a type models take (png, jpeg, gif, webp)` },
+};
+
+const FILES: Wanted<AgentFile> = {
+  noun: 'file',
+  takes: (ref) => ref.kind !== 'image',
+  max: MAX_FILES,
+  maxBytes: MAX_FILE_BYTES,
+  accept: (content, ref, _label) => ({
+    kind: ref.kind as AgentFile['kind'],
+    ...(ref.name ? { name: ref.name } : {}),
+    data: content.data,
+    // Where the download says nothing useful: the type the platform gave, or the one its name implies.
+    mimeType: content.mimeType === 'application/octet-stream' ? (ref.mimeType ?? typeOfName(ref.name) ?? content.mimeType) : content.mimeType,
+  }),
+};
+
 /**
  * Fetches a message's images for an agent that reads them: at most MAX_IMAGES, each tried twice
  * when the failure may pass. A failure never stops the answer: the agent still gets the text (which
  * describes the image), and the failure is reported.
  */
-export async function fetchImages(
-  message: ChatMessage,
-  fetcher: MediaFetcher | undefined,
-  deps: { clock: Clock; log: Logger; signal: AbortSignal },
-): Promise<FetchedImages> {
-  const refs = (message.media ?? []).filter((m) => m.kind === 'image');
-  const result: FetchedImages = { images: [], failures: [] };
+export async function fetchImages(message: ChatMessage, fetcher: MediaFetcher | undefined, deps: Deps): Promise<FetchedImages> {
+  const { items, failures } = await fetchWanted(IMAGES, message, fetcher, deps);
+  return { images: items, failures };
+}
+
+/** The same for the files, voice messages and videos of a message, for an agent that takes them (MAX_FILES). */
+export async function fetchFiles(message: ChatMessage, fetcher: MediaFetcher | undefined, deps: Deps): Promise<FetchedFiles> {
+  const { items, failures } = await fetchWanted(FILES, message, fetcher, deps);
+  return { files: items, failures };
+}
+
+async function fetchWanted<T>(wanted: Wanted<T>, message: ChatMessage, fetcher: MediaFetcher | undefined, deps: Deps): Promise<{ items: T[]; failures: string[] }> {
+  const refs = (message.media ?? []).filter(wanted.takes);
+  const result: { items: T[]; failures: string[] } = { items: [], failures: [] };
   if (refs.length === 0) return result;
   if (!fetcher) {
-    result.failures.push(`${refs.length} image(s) not passed: this channel cannot download media`);
+    result.failures.push(`${refs.length} ${wanted.noun}(s) not passed: this channel cannot download media`);
     return result;
   }
-  if (refs.length > MAX_IMAGES) result.failures.push(`${refs.length - MAX_IMAGES} image(s) over the limit of ${MAX_IMAGES} not passed`);
-  // Failures name the image by its place, never by its reference: that may be a signed download URL.
-  const outcomes = await Promise.all(refs.slice(0, MAX_IMAGES).map((ref, i) => fetchOne(ref, `image ${i + 1}`, message, fetcher, deps)));
+  if (refs.length > wanted.max) result.failures.push(`${refs.length - wanted.max} ${wanted.noun}(s) over the limit of ${wanted.max} not passed`);
+  // Failures name the item by its place, never by its reference: that may be a signed download URL.
+  const outcomes = await Promise.all(refs.slice(0, wanted.max).map((ref, i) => fetchOne(wanted, ref, `${wanted.noun} ${i + 1}`, message, fetcher, deps)));
   for (const outcome of outcomes) {
-    if ('error' in outcome) result.failures.push(outcome.error);
-    else result.images.push(outcome);
+    if (outcome && typeof outcome === 'object' && 'error' in outcome) result.failures.push(outcome.error);
+    else result.items.push(outcome);
   }
   return result;
 }
 
-async function fetchOne(
+async function fetchOne<T>(
+  wanted: Wanted<T>,
   ref: MediaRef,
   label: string,
   message: ChatMessage,
   fetcher: MediaFetcher,
-  deps: { clock: Clock; log: Logger; signal: AbortSignal },
-): Promise<MediaContent | { error: string }> {
+  deps: Deps,
+): Promise<T | { error: string }> {
   let last: unknown;
   for (let attempt = 1; attempt <= 2; attempt++) {
     if (deps.signal.aborted) break;
     try {
-      const content = await downloads.run(() => fetchWithin(MEDIA_TIMEOUT_MS, ref, message, fetcher, deps));
-      if (!AGENT_IMAGE_TYPES.has(content.mimeType)) {
-        return { error: `${label}: ${content.mimeType} (${content.data.length} bytes) is not a type models take (png, jpeg, gif, webp)` };
-      }
-      return content;
+      const content = await downloads.run(() => fetchWithin(MEDIA_TIMEOUT_MS, wanted.maxBytes, ref, message, fetcher, deps));
+      return wanted.accept(content, ref, label);
     } catch (err) {
       last = err;
       if (!(err instanceof CocoError && err.retryable) || attempt === 2) break;
       const waitMs = Math.min(err.retryAfterMs ?? RETRY_WAIT_MS, MAX_RETRY_WAIT_MS);
-      deps.log.debug({ err: describeError(err), attempt, waitMs }, 'image download failed; trying again');
+      deps.log.debug({ err: describeError(err), attempt, waitMs }, `${wanted.noun} download failed; trying again`);
       // The platform's own wait when it names one (a rate limit), within reason: the user is waiting too.
       if (!(await deps.clock.sleep(waitMs, deps.signal).then(() => true, () => false))) break;
     }
@@ -212,12 +278,13 @@ export function fetchMediaItem(
   fetcher: MediaFetcher,
   deps: { clock: Clock; signal: AbortSignal },
 ): Promise<MediaContent> {
-  return downloads.run(() => fetchWithin(MEDIA_TIMEOUT_MS, ref, message, fetcher, deps));
+  return downloads.run(() => fetchWithin(MEDIA_TIMEOUT_MS, MAX_IMAGE_BYTES, ref, message, fetcher, deps));
 }
 
 /** One download with its own time limit (counted from when it starts, not while it waits for a slot). */
 async function fetchWithin(
   ms: number,
+  maxBytes: number,
   ref: MediaRef,
   message: ChatMessage,
   fetcher: MediaFetcher,
@@ -226,7 +293,7 @@ async function fetchWithin(
   const timeout = new AbortController();
   const cancel = deps.clock.timeout(ms, () => timeout.abort(new CocoError('COCO_ERR_MEDIA', `no answer within ${ms} ms`, { retryable: true })));
   try {
-    return await fetcher(ref, message, { signal: AbortSignal.any([deps.signal, timeout.signal]), maxBytes: MAX_IMAGE_BYTES });
+    return await fetcher(ref, message, { signal: AbortSignal.any([deps.signal, timeout.signal]), maxBytes });
   } catch (err) {
     throw timeout.signal.aborted ? timeout.signal.reason : err;
   } finally {

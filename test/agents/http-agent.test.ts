@@ -121,6 +121,23 @@ describe('http agent', () => {
     expect(headers['x-cococat-signature']).toBe(expected);
   });
 
+  it('carries the files, voice messages and videos of the message as base64 with kind, name and type', async () => {
+    answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'read it' }) });
+    const agent = new HttpAgent(profile({ files: true }), makeDeps(systemClock));
+    const pdf = Buffer.from('%PDF-1.7\n1 0 obj');
+    const amr = Buffer.from('#!AMR\n');
+    await agent.run(withSignal(makeRequest({
+      message: makeMessage({ content: '[file: q3.pdf]', msgType: 'file' }),
+      files: [{ kind: 'file', name: 'q3.pdf', data: pdf, mimeType: 'application/pdf' }, { kind: 'voice', data: amr, mimeType: 'audio/amr' }],
+    })));
+    const payload = JSON.parse(received[0]!.raw);
+    expect(payload.message.files).toEqual([
+      { kind: 'file', name: 'q3.pdf', mime_type: 'application/pdf', data_base64: pdf.toString('base64') },
+      { kind: 'voice', mime_type: 'audio/amr', data_base64: amr.toString('base64') },
+    ]);
+    expect(payload.message).not.toHaveProperty('images');
+  });
+
   it('passes on the tokens a service reports with its answer, and ignores a malformed count', async () => {
     const agent = new HttpAgent(profile(), makeDeps(systemClock));
     answers.push({ status: 200, type: 'application/json', body: JSON.stringify({ reply: 'a', usage: { prompt_tokens: 30, completion_tokens: 7 } }) });

@@ -5,7 +5,7 @@ import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import {
-  fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
+  fetchFiles, fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_FILE_BYTES, MAX_FILES, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
 } from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { solidPng } from '../helpers/images.js';
@@ -177,6 +177,54 @@ describe('fetchImages', () => {
     const result = await pending;
     expect(result.images).toEqual([]);
     expect(result.failures).toEqual([`image 1: no answer within ${MEDIA_TIMEOUT_MS} ms`]);
+  });
+});
+
+describe('fetchFiles', () => {
+  const message = (media: MediaRef[]): ChatMessage => ({
+    channelType: 'relay', sceneId: 'a', userId: 'u', conversationId: 'u', content: '[file]', msgType: 'file',
+    msgId: 'm1', timestamp: 0, isGroup: false, mentionsBot: true, media,
+  });
+  const deps = () => ({ clock: systemClock, log: silentLogger(), signal: new AbortController().signal });
+  const PDF = Buffer.from('%PDF-1.7\n');
+
+  it('fetches files, voice messages and videos (never images) with their kind and name, at most MAX_FILES, within MAX_FILE_BYTES', async () => {
+    const asked: { ref: string; maxBytes: number }[] = [];
+    const fetcher: MediaFetcher = async (ref, _m, opts) => {
+      asked.push({ ref: ref.ref, maxBytes: opts.maxBytes });
+      return ref.kind === 'voice' ? { data: Buffer.from('#!AMR\n'), mimeType: 'audio/amr' } : { data: PDF, mimeType: 'application/octet-stream' };
+    };
+    const media: MediaRef[] = [
+      { kind: 'image', ref: 'img' },
+      { kind: 'file', ref: 'f1', name: 'report.pdf', mimeType: 'application/pdf' },
+      { kind: 'voice', ref: 'v1' },
+      { kind: 'video', ref: 'mv1', name: 'clip.mp4' },
+      { kind: 'file', ref: 'f2' },
+      ...Array.from({ length: 2 }, (_, i): MediaRef => ({ kind: 'file', ref: `extra-${i}` })),
+    ];
+    const result = await fetchFiles(message(media), fetcher, deps());
+    expect(asked).toEqual(['f1', 'v1', 'mv1', 'f2'].map((ref) => ({ ref, maxBytes: MAX_FILE_BYTES })));
+    expect(MAX_FILES).toBe(4);
+    expect(result.files).toEqual([
+      // octet-stream from the download: the type the platform gave with the message, else the one the name implies.
+      { kind: 'file', name: 'report.pdf', data: PDF, mimeType: 'application/pdf' },
+      { kind: 'voice', data: Buffer.from('#!AMR\n'), mimeType: 'audio/amr' },
+      { kind: 'video', name: 'clip.mp4', data: PDF, mimeType: 'video/mp4' },
+      { kind: 'file', data: PDF, mimeType: 'application/octet-stream' },
+    ]);
+    expect(result.failures).toEqual([`2 file(s) over the limit of ${MAX_FILES} not passed`]);
+  });
+
+  it('reports what could not be fetched by its place, and a channel that cannot download', async () => {
+    const fetcher: MediaFetcher = async (ref) => {
+      if (ref.ref === 'gone') throw new CocoError('COCO_ERR_MEDIA', 'HTTP 404', { retryable: false });
+      return { data: PDF, mimeType: 'application/pdf' };
+    };
+    const result = await fetchFiles(message([{ kind: 'file', ref: 'ok' }, { kind: 'file', ref: 'gone' }]), fetcher, deps());
+    expect(result.files).toHaveLength(1);
+    expect(result.failures).toEqual([expect.stringMatching(/^file 2: .*HTTP 404/)]);
+    expect(await fetchFiles(message([{ kind: 'voice', ref: 'v' }]), undefined, deps())).toEqual({ files: [], failures: ['1 file(s) not passed: this channel cannot download media'] });
+    expect(await fetchFiles(message([{ kind: 'image', ref: 'i' }]), undefined, deps())).toEqual({ files: [], failures: [] });
   });
 });
 

@@ -22,6 +22,8 @@ export interface HttpAgentPayload {
     timestamp: number;
     /** With `images: true` in the profile: the images the user sent, downloaded. */
     images?: { mime_type: string; data_base64: string }[];
+    /** With `files: true` in the profile: the files, voice messages and videos the user sent, downloaded. */
+    files?: { kind: 'file' | 'voice' | 'video'; name?: string; mime_type: string; data_base64: string }[];
   };
   history: { role: 'user' | 'assistant'; content: string }[];
   scene?: { id: string; name: string; context: string };
@@ -92,6 +94,9 @@ function buildPayload(request: AgentRequest): HttpAgentPayload {
       is_group: m.isGroup,
       timestamp: m.timestamp,
       ...(request.images?.length ? { images: request.images.map((i) => ({ mime_type: i.mimeType, data_base64: i.data.toString('base64') })) } : {}),
+      ...(request.files?.length
+        ? { files: request.files.map((f) => ({ kind: f.kind, ...(f.name ? { name: f.name } : {}), mime_type: f.mimeType, data_base64: f.data.toString('base64') })) }
+        : {}),
     },
     history: request.history.map((t) => ({ role: t.role, content: t.content })),
     ...(request.scene ? { scene: { id: request.scene.id, name: request.scene.name, context: request.scene.context } } : {}),

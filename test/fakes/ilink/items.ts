@@ -30,9 +30,15 @@ export const ilinkItem = {
     type: ITEM_TYPE.VOICE,
     voice_item: { media: media(), encode_type: 6, sample_rate: 16000, playtime: 1500, text: transcript },
   }),
-  file: (name: string): MessageItem => ({
+  /**
+   * A file; without `hosted` its media is a placeholder. With a file the fake's CDN serves (`fake.hostMedia(data,
+   * { keyForm: 'hex' })`, as files carry their key), `data` is the plaintext the item describes (md5 and length).
+   */
+  file: (name: string, hosted?: { media: CdnMedia; data: Buffer }): MessageItem => ({
     type: ITEM_TYPE.FILE,
-    file_item: { media: media(), file_name: name, md5: createHash('md5').update(name).digest('hex'), len: '1024' },
+    file_item: hosted
+      ? { media: hosted.media, file_name: name, md5: createHash('md5').update(hosted.data).digest('hex'), len: String(hosted.data.length) }
+      : { media: media(), file_name: name, md5: createHash('md5').update(name).digest('hex'), len: '1024' },
   }),
   video: (): MessageItem => ({ type: ITEM_TYPE.VIDEO, video_item: { media: media(), video_size: 65536 } }),
 };

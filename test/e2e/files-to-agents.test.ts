@@ -1,0 +1,103 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { FakeFeishu } from '../fakes/feishu/index.js';
+import { FakeIlink, ilinkItem } from '../fakes/ilink/index.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { mediaDownloads } from '../helpers/media.js';
+
+/** Files, voice messages and videos users send reach an `http` agent with `files: true`, downloaded from the platform. */
+
+const opened = closeAfterEach();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface PostedFile {
+  kind: string;
+  name?: string;
+  mime_type: string;
+  data_base64: string;
+}
+
+/** An agent service that records what it is sent and answers with the names and sizes of the files it got. */
+async function startService() {
+  const posts: { message: { content: string; files?: PostedFile[] } }[] = [];
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d)).on('end', () => {
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as (typeof posts)[number];
+      posts.push(body);
+      const files = body.message.files ?? [];
+      const reply = files.length > 0
+        ? files.map((f) => `${f.kind} ${f.name ?? '?'} ${f.mime_type} ${Buffer.from(f.data_base64, 'base64').length} B`).join('; ')
+        : `no files: ${body.message.content}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ reply }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  opened({ close: () => new Promise<void>((r) => server.close(() => r())) });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent`, posts };
+}
+
+const filesOf = (post: { message: { files?: PostedFile[] } } | undefined) =>
+  (post?.message.files ?? []).map((f) => ({ ...f, data: Buffer.from(f.data_base64, 'base64'), data_base64: undefined }));
+
+describe('files to an http agent', () => {
+  it('feishu: passes the file a user sends, with its name and the type its name implies; without files: true nothing is downloaded', async () => {
+    const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+    const service = await startService();
+    const config = feishuEntryConfig(fake);
+    const reader = { profile: { provider: 'http', url: service.url, files: true }, entries: [{ type: 'channel', channel: 'feishu', config }] };
+    const t = opened(await startTestGateway({ agents: { reader } }));
+    await t.until(() => t.gateway.keeper.statusOf('reader.feishu')?.state === 'running');
+
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(3000, 0x20)]);
+    const event = fake.fileEvent('Q3 report.pdf', { data: pdf });
+    const chat = event.event.message.chat_id;
+    await fake.pushEvent(event).done;
+    await t.until(() => fake.messagesIn(chat).length === 1);
+    await sleep(200); // a second answer would show up here
+
+    expect(service.posts).toHaveLength(1);
+    expect(filesOf(service.posts[0])).toEqual([{ kind: 'file', name: 'Q3 report.pdf', mime_type: 'application/pdf', data: pdf, data_base64: undefined }]);
+    const text = (fake.messagesIn(chat)[0]?.content as { text?: string }).text;
+    expect(text).toBe(`file Q3 report.pdf application/pdf ${pdf.length} B`);
+    expect(fake.resourceCalls).toMatchObject([{ messageId: event.event.message.message_id, type: 'file', status: 200 }]);
+    expect(await mediaDownloads(t, 'feishu', 'ok')).toBe(1);
+
+    // The same agent without files: the text alone, and the platform is not asked for the file.
+    expect((await t.admin('PUT', '/agents/reader', { provider: 'http', url: service.url })).status).toBe(200);
+    const second = fake.fileEvent('notes.txt');
+    await fake.pushEvent(second).done;
+    await t.until(() => fake.messagesIn(chat).length === 2);
+    expect(service.posts[1]?.message.files).toBeUndefined();
+    expect((fake.messagesIn(chat)[1]?.content as { text?: string }).text).toBe('no files: [file: notes.txt]');
+    expect(fake.resourceCalls).toHaveLength(1);
+  });
+
+  it('wechat_ilink: passes a file downloaded from the CDN and decrypted; one that is gone is left out and the answer still goes, once', async () => {
+    const fake = opened(await FakeIlink.start({ longPollMs: 300 }));
+    const service = await startService();
+    const entry = { type: 'channel', channel: 'wechat_ilink', config: { base_url: fake.url, bot_token: fake.botToken, cdn_base_url: fake.cdnUrl, show_typing: false } };
+    const t = opened(await startTestGateway({ agents: { reader: { profile: { provider: 'http', url: service.url, files: true }, entries: [entry] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('reader.wechat_ilink')?.state === 'running');
+
+    const csv = Buffer.from('month,revenue\n2026-10,120\n2026-11,135\n');
+    fake.userSends('alice', [ilinkItem.file('revenue.csv', { data: csv, media: fake.hostMedia(csv, { keyForm: 'hex' }).media })]);
+    const [reply] = await fake.waitForSent(1, { user: 'alice' });
+    expect(filesOf(service.posts[0])).toEqual([{ kind: 'file', name: 'revenue.csv', mime_type: 'text/csv', data: csv, data_base64: undefined }]);
+    expect(reply!.text).toBe(`file revenue.csv text/csv ${csv.length} B`);
+
+    const gone = fake.hostMedia(Buffer.from('old'), { keyForm: 'hex', expired: true });
+    fake.userSends('bob', [ilinkItem.file('old.txt', { data: Buffer.from('old'), media: gone.media })]);
+    const [answer] = await fake.waitForSent(1, { user: 'bob' });
+    expect(answer!.text).toBe('no files: [file: old.txt]');
+    await sleep(300);
+    expect(fake.sent('bob')).toHaveLength(1);
+    const [summary] = await t.gateway.store.listMessages({ limit: 1 });
+    const detail = await t.gateway.store.getMessage(summary!.id);
+    expect(detail!.timeline.find((e) => e.stage === 'media_error')?.detail).toMatch(/^COCO_ERR_MEDIA: file 1: .*404/);
+    expect(await mediaDownloads(t, 'wechat_ilink', 'failed')).toBe(1);
+  });
+});
