@@ -7,6 +7,7 @@ import { closeAfterEach } from '../helpers/cleanup.js';
 import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { mediaDownloads } from '../helpers/media.js';
+import { webApiEntry } from '../helpers/workspace.js';
 
 /** Files, voice messages and videos users send reach an `http` agent with `files: true`, downloaded from the platform. */
 
@@ -99,5 +100,46 @@ describe('files to an http agent', () => {
     const detail = await t.gateway.store.getMessage(summary!.id);
     expect(detail!.timeline.find((e) => e.stage === 'media_error')?.detail).toMatch(/^COCO_ERR_MEDIA: file 1: .*404/);
     expect(await mediaDownloads(t, 'wechat_ilink', 'failed')).toBe(1);
+  });
+
+  it('web_api: takes files inline for the agent, describes them for the text, and refuses a bad one with 400 naming the field', async () => {
+    const service = await startService();
+    const entry = webApiEntry({ body_limit_bytes: 1_048_576 });
+    const t = opened(await startTestGateway({ agents: { reader: { profile: { provider: 'http', url: service.url, files: true }, entries: [entry] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('reader.web_api')?.state === 'running');
+    const b64 = (data: Buffer) => data.toString('base64');
+
+    const md = Buffer.from('# Plan\n- ship it\n');
+    const bin = Buffer.from([0, 1, 2, 3, 254, 255]);
+    const res = await t.chat('reader.web_api', {
+      userId: 'ann', content: 'see attached',
+      files: [{ name: 'plan.md', data_base64: b64(md) }, { name: 'blob', mime_type: 'Application/X-Thing', data_base64: b64(bin) }],
+    }, { wait: true });
+    expect(res.status).toBe(200);
+    expect(filesOf(service.posts[0])).toEqual([
+      { kind: 'file', name: 'plan.md', mime_type: 'text/markdown', data: md, data_base64: undefined },
+      { kind: 'file', name: 'blob', mime_type: 'application/x-thing', data: bin, data_base64: undefined },
+    ]);
+    expect(service.posts[0]!.message.content).toBe('see attached [file: plan.md] [file: blob]');
+    expect(res.json.reply.text).toBe('file plan.md text/markdown 17 B; file blob application/x-thing 6 B');
+    const detail = await t.gateway.store.getMessage(res.json.messageId);
+    expect(detail?.message).toMatchObject({ content: 'see attached [file: plan.md] [file: blob]', msgType: 'text' });
+    // A file alone is a message of its own.
+    const alone = await t.chat('reader.web_api', { userId: 'ann', files: [{ name: 'a.txt', data_base64: b64(Buffer.from('a')) }] }, { wait: true });
+    expect((await t.gateway.store.getMessage(alone.json.messageId))?.message).toMatchObject({ content: '[file: a.txt]', msgType: 'file' });
+
+    const cases: [unknown, string][] = [
+      [{ userId: 'dan', files: [{ name: 'x.txt', data_base64: 'not base64!' }] }, 'files.0.data_base64'],
+      [{ userId: 'dan', files: [{ data_base64: b64(md) }] }, 'files.0.name'],
+      [{ userId: 'dan', files: [{ name: 'x', mime_type: 'pdf', data_base64: b64(md) }] }, 'files.0.mime_type'],
+      [{ userId: 'dan', files: Array.from({ length: 5 }, (_, i) => ({ name: `f${i}`, data_base64: b64(md) })) }, 'files'],
+      [{ userId: 'dan', files: [] }, 'files'],
+    ];
+    for (const [body, field] of cases) {
+      const bad = await t.chat('reader.web_api', body);
+      expect(bad.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(bad.json.error).toMatchObject({ code: 'COCO_ERR_REQUEST_INVALID', field });
+    }
+    expect(await t.gateway.store.listMessages({ limit: 10 })).toHaveLength(2);
   });
 });

@@ -7,7 +7,7 @@ import type { ChannelRoutesHost } from '../define.js';
 import { openEventStream, sseEvent } from '../shared/event-stream.js';
 import type { Accepted } from '../../core/message.js';
 import type { WebApiChannel, WebApiPartial, WebApiReply } from './channel.js';
-import { chatImagesSchema, textOrImages, inlineImages, withImagesDescribed } from './images.js';
+import { chatFilesSchema, chatImagesSchema, inlineFiles, inlineImages, textOrAttachments, withAttachmentsDescribed } from './attachments.js';
 
 /** Hard cap before any entry is looked up; each entry's own `body_limit_bytes` is checked after auth. */
 const MAX_BODY_BYTES = 1_048_576;
@@ -28,9 +28,10 @@ const chatBodySchema = z
     msgId: z.string().min(1).max(128).optional(),
     userName: z.string().max(128).optional(),
     images: chatImagesSchema.optional(),
+    files: chatFilesSchema.optional(),
   })
   .strict()
-  .refine(...textOrImages);
+  .refine(...textOrAttachments);
 
 const entryParams = z.object({ entryId: z.string().min(1).max(200) });
 
@@ -137,18 +138,21 @@ function acceptsEventStream(request: FastifyRequest): boolean {
  */
 export function submitChat(
   channel: WebApiChannel,
-  body: { userId: string; content?: string; msgId?: string; userName?: string; images?: z.infer<typeof chatImagesSchema> },
+  body: {
+    userId: string; content?: string; msgId?: string; userName?: string;
+    images?: z.infer<typeof chatImagesSchema>; files?: z.infer<typeof chatFilesSchema>;
+  },
   idempotencyKey?: string,
   opts: { streamed?: boolean } = {},
 ): Promise<Accepted> {
-  const media = body.images ? inlineImages(body.images) : [];
+  const media = [...(body.images ? inlineImages(body.images) : []), ...(body.files ? inlineFiles(body.files) : [])];
   return channel.onMessage({
     channelType: 'web_api',
     sceneId: channel.sceneId,
     userId: body.userId,
     conversationId: body.userId,
-    content: withImagesDescribed(body.content ?? '', media.length),
-    msgType: media.length > 0 && !body.content ? 'image' : 'text',
+    content: withAttachmentsDescribed(body.content ?? '', media),
+    msgType: body.content || media.length === 0 ? 'text' : media.some((m) => m.kind === 'image') ? 'image' : 'file',
     ...(media.length > 0 ? { media } : {}),
     msgId: idempotencyKey ?? body.msgId ?? randomUUID(),
     timestamp: Date.now(),

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { WebApiChannel } from '../../channels/web-api/channel.js';
-import { chatImagesSchema, textOrImages } from '../../channels/web-api/images.js';
+import { chatImagesSchema, textOrAttachments } from '../../channels/web-api/attachments.js';
 import { streamReplies, submitChat, tailSeq, takeRateToken } from '../../channels/web-api/routes.js';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
@@ -15,7 +15,7 @@ const chatBody = z
     images: chatImagesSchema.optional(),
   })
   .strict()
-  .refine(...textOrImages);
+  .refine(...textOrAttachments);
 
 const userQuery = z.object({ userId: z.string().min(1).max(128), after: z.string().regex(/^\d+$/).optional() });
 const TRANSCRIPT_MESSAGES = 100;
