@@ -11,7 +11,7 @@ import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
-import { fetchFiles, fetchImages, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
+import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ReplyImage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
 import { pacedPreview } from './reply-preview.js';
@@ -155,6 +155,7 @@ export class Heartbeat {
       typing?.stop();
       preview?.stop();
     };
+    let releaseMedia = () => {};
     // Text on screen says more than "typing…": once it shows, no indicator is started.
     const agentStarted = clock.now();
     let shownText = false;
@@ -171,8 +172,11 @@ export class Heartbeat {
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
-      const images = readsImages(target.profile) ? await this.media('image', item, lease.signal, log) : [];
-      const files = readsFiles(target.profile) ? await this.media('file', item, lease.signal, log) : [];
+      const wants = { images: readsImages(target.profile), files: readsFiles(target.profile) };
+      // Held until the agent has answered: the downloads live that long.
+      releaseMedia = await reserveAgentMedia(item.message, wants, lease.signal);
+      const images = wants.images ? await this.media('image', item, lease.signal, log) : [];
+      const files = wants.files ? await this.media('file', item, lease.signal, log) : [];
       const outcome = await runAgent(
         target.agent,
         target.profile,
@@ -187,6 +191,7 @@ export class Heartbeat {
         },
         { clock, log, env: this.deps.env, signal: lease.signal },
       );
+      releaseMedia();
       stopIndicators(); // typing and preview: before the reply is sent
       metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
       if (lease.signal.aborted) {
@@ -233,6 +238,7 @@ export class Heartbeat {
     } catch (err) {
       await this.retryOrBury(item, err, log);
     } finally {
+      releaseMedia();
       stopIndicators();
       lease.release();
     }

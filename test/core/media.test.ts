@@ -5,7 +5,7 @@ import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import {
-  fetchFiles, fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_FILE_BYTES, MAX_FILES, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
+  ByteBudget, fetchFiles, fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_FILE_BYTES, MAX_FILES, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
 } from '../../src/core/media.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { solidPng } from '../helpers/images.js';
@@ -293,5 +293,45 @@ describe('loadReplyImage', () => {
 
   it('names an upload file by its type', () => {
     expect([imageFileName('image/jpeg'), imageFileName('image/png'), imageFileName('text/plain')]).toEqual(['image.jpg', 'image.png', 'image.bin']);
+  });
+});
+
+describe('ByteBudget (what agents may hold of downloaded media)', () => {
+  const never = new AbortController().signal;
+  const settled = async <T>(p: Promise<T>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+
+  it('grants in arrival order: a large request waits for room and is not passed by smaller ones', async () => {
+    const budget = new ByteBudget(100);
+    const a = await budget.reserve(60, never);
+    const big = budget.reserve(80, never);
+    const small = budget.reserve(10, never); // would fit now, but the large one came first
+    expect([await settled(big), await settled(small)]).toEqual([false, false]);
+    a();
+    expect(await settled(big)).toBe(true);
+    expect(budget.inUse).toBe(90);
+    expect(await settled(small)).toBe(true);
+    a(); // given back once only
+    expect(budget.inUse).toBe(90);
+    (await big)();
+    (await small)();
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('caps a request at the whole budget, and takes nothing for one aborted before or while it waits', async () => {
+    const budget = new ByteBudget(100);
+    const all = await budget.reserve(500, never);
+    expect(budget.inUse).toBe(100);
+    const stop = new AbortController();
+    const waiting = budget.reserve(10, stop.signal);
+    const next = budget.reserve(20, never);
+    stop.abort();
+    const none = await waiting;
+    none();
+    expect(budget.inUse).toBe(100);
+    all();
+    expect(await settled(next)).toBe(true);
+    expect(budget.inUse).toBe(20);
+    (await budget.reserve(30, stop.signal))(); // already aborted: nothing taken, nothing given back
+    expect(budget.inUse).toBe(20);
   });
 });

@@ -6,6 +6,7 @@ import { FakeIlink, ilinkItem } from '../fakes/ilink/index.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { AGENT_MEDIA_BUDGET_BYTES, MAX_FILE_BYTES, MAX_FILES } from '../../src/core/media.js';
 import { mediaDownloads } from '../helpers/media.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
@@ -21,12 +22,19 @@ interface PostedFile {
   data_base64: string;
 }
 
-/** An agent service that records what it is sent and answers with the names and sizes of the files it got. */
-async function startService() {
+/**
+ * An agent service that records what it is sent and answers (after `delayMs`) with the names and sizes
+ * of the files it got; `peak` is the most requests it held at once.
+ */
+async function startService(delayMs = 0) {
   const posts: { message: { content: string; files?: PostedFile[] } }[] = [];
+  const load = { now: 0, peak: 0 };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d)).on('end', () => {
+    load.peak = Math.max(load.peak, ++load.now);
+    req.on('data', (d: Buffer) => parts.push(d)).on('end', async () => {
+      await sleep(delayMs);
+      load.now--;
       const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as (typeof posts)[number];
       posts.push(body);
       const files = body.message.files ?? [];
@@ -38,7 +46,7 @@ async function startService() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   opened({ close: () => new Promise<void>((r) => server.close(() => r())) });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent`, posts };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent`, posts, load };
 }
 
 const filesOf = (post: { message: { files?: PostedFile[] } } | undefined) =>
@@ -141,5 +149,27 @@ describe('files to an http agent', () => {
       expect(bad.json.error).toMatchObject({ code: 'COCO_ERR_REQUEST_INVALID', field });
     }
     expect(await t.gateway.store.listMessages({ limit: 10 })).toHaveLength(2);
+  });
+
+  it('holds back agents whose files would pass the process\'s media budget, while the others run: every message answered', async () => {
+    const service = await startService(300);
+    const entry = webApiEntry({ body_limit_bytes: 1_048_576 });
+    const t = opened(await startTestGateway({ agents: { reader: { profile: { provider: 'http', url: service.url, files: true }, entries: [entry] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('reader.web_api')?.state === 'running');
+    // Four files count as four times MAX_FILE_BYTES until the agent answers: three such messages fit the budget at once.
+    const perMessage = MAX_FILES * MAX_FILE_BYTES;
+    expect(Math.floor(AGENT_MEDIA_BUDGET_BYTES / perMessage)).toBe(3);
+    const files = Array.from({ length: MAX_FILES }, (_, i) => ({ name: `f${i}.txt`, data_base64: Buffer.from(`file ${i}`).toString('base64') }));
+    const withFiles = Array.from({ length: 6 }, (_, i) => t.chat('reader.web_api', { userId: `u${i}`, content: 'files', files }, { wait: true }));
+    await sleep(100);
+    // A message without files is not held behind them.
+    const plain = await t.chat('reader.web_api', { userId: 'plain', content: 'just text' }, { wait: true });
+    expect(plain.json.reply.text).toBe('no files: just text');
+    const answers = await Promise.all(withFiles);
+    expect(answers.map((r) => r.status)).toEqual(Array(6).fill(200));
+    expect(answers.every((r) => r.json.reply.text.startsWith('file f0.txt text/plain'))).toBe(true);
+    // Three with files and the plain one beside them: never more than three with files, and the plain one not behind them.
+    expect(service.load.peak).toBe(4);
+    expect(service.posts.filter((p) => p.message.files).length).toBe(6);
   });
 });
