@@ -11,8 +11,9 @@ Usage:
   cococat start [--workspace DIR] [--port N] [--host H]   run the gateway (default ./workspace, 8787, 127.0.0.1)
   cococat init DIR                                         create a demo workspace; prints the admin token and API key
   cococat check [DIR]                                      validate a workspace; exit 1 on any problem
-  cococat send <entry> <text> [--user ID] [--workspace DIR] [--url URL]
+  cococat send <entry> <text> [--attach FILE]... [--user ID] [--workspace DIR] [--url URL]
                                                            talk to a web_api entry, e.g. send assistant.web_api "hi"
+                                                           (--attach: an image, or a file for http agents with files: true)
   cococat login <entry> [--workspace DIR] [--url URL]     log a personal WeChat entry in: prints a QR code to scan
                                                            (needs the running gateway and COCOCAT_ADMIN_TOKEN)
   cococat status [--workspace DIR] [--url URL]            every entry of the running gateway: state, traffic, last error
@@ -36,6 +37,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       user: { type: 'string', short: 'u' },
       url: { type: 'string' },
       agent: { type: 'string', short: 'a' },
+      attach: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,11 +66,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return checkCommand(positionals[0] ?? values.workspace ?? 'workspace', env);
     case 'send': {
       const [entryKey, ...words] = positionals;
-      if (!entryKey || words.length === 0) {
-        console.error('usage: cococat send <entry> <text>');
+      if (!entryKey || (words.length === 0 && !values.attach?.length)) {
+        console.error('usage: cococat send <entry> <text> [--attach FILE]...');
         return 2;
       }
-      return sendCommand({ workspace: values.workspace ?? 'workspace', entryKey, text: words.join(' '), userId: values.user ?? 'cli', url: values.url, env });
+      return sendCommand({
+        workspace: values.workspace ?? 'workspace', entryKey, text: words.join(' '), attach: values.attach, userId: values.user ?? 'cli', url: values.url, env,
+      });
     }
     case 'login': {
       if (!positionals[0]) {

@@ -1,8 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sendCommand, type SendOutput } from '../../src/cli/commands/send.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 const ANSWER = 'Oolong takes hotter water than green tea and can be steeped several times.';
@@ -16,7 +19,7 @@ async function setup(profile: Record<string, unknown>, entry: Record<string, unk
   const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [webApiEntry(entry)] } } }));
   await t.until(() => t.gateway.keeper.statusOf('bot.web_api')?.state === 'running');
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
-  return { workspace: t.root, entryKey: 'bot.web_api', userId: 'cli', url, env: {} };
+  return { workspace: t.root, entryKey: 'bot.web_api', userId: 'cli', url, env: {}, t };
 }
 
 function output(isTTY: boolean): SendOutput & { writes: string[] } {
@@ -62,5 +65,28 @@ describe('cococat send', () => {
 
     expect(await sendCommand({ ...opts, text: 'x', apiKey: 'not-the-key-0123456789', out })).toBe(1);
     expect(errors.mock.calls.at(-1)![0]).toMatch(/^HTTP 401: missing or wrong API key/);
+  });
+
+  it('attaches images and files from disk (an image by its bytes, anything else as a file by its name), with or without text', async () => {
+    const opts = await setup({ provider: 'echo', images: true }, { body_limit_bytes: 1_048_576 });
+    const png = join(opts.workspace, 'dot.png');
+    const notes = join(opts.workspace, 'notes.txt');
+    writeFileSync(png, solidPng(2, 2));
+    writeFileSync(notes, 'remember the milk\n');
+    const out = output(false);
+    expect(await sendCommand({ ...opts, text: 'look', attach: [png, notes], out })).toBe(0);
+    // The echo agent sends the image back after the text; the file is described in the text.
+    expect(out.writes.join('')).toBe('look [image] [file: notes.txt]\n');
+    const [summary] = await opts.t.gateway.store.listMessages({ limit: 1 });
+    const detail = await opts.t.gateway.store.getMessage(summary!.id);
+    expect(detail?.message.media).toEqual([
+      { kind: 'image', ref: expect.stringMatching(/^data:image\/png;base64,/), mimeType: 'image/png' },
+      { kind: 'file', ref: `data:text/plain;base64,${Buffer.from('remember the milk\n').toString('base64')}`, mimeType: 'text/plain', name: 'notes.txt' },
+    ]);
+    expect(await sendCommand({ ...opts, text: '', attach: [notes], out: output(false) })).toBe(0);
+
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    expect(await sendCommand({ ...opts, text: 'x', attach: [join(opts.workspace, 'missing.pdf')], out })).toBe(2);
+    expect(errors.mock.calls.at(-1)![0]).toMatch(/^--attach .*missing\.pdf: cannot read it \(ENOENT\)/);
   });
 });

@@ -1,6 +1,8 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { resolveReferences, SecretVault } from '../../config/secrets.js';
 import { loadWorkspace } from '../../config/workspace.js';
+import { AGENT_IMAGE_TYPES, sniffImageType } from '../../core/media.js';
 import { serverSentEvents } from '../../core/server-sent-events.js';
 import { gatewayBase, unreachable } from '../admin-client.js';
 
@@ -8,6 +10,8 @@ export interface SendOptions {
   workspace: string;
   entryKey: string;
   text: string;
+  /** Files to send with the text: png, jpeg, gif and webp as images, anything else as files. */
+  attach?: string[];
   userId: string;
   url?: string;
   apiKey?: string;
@@ -31,13 +35,18 @@ export async function sendCommand(opts: SendOptions): Promise<number> {
     apiKey = String(config.api_key ?? '');
   }
   const base = gatewayBase(snapshot.settings.server, opts.env, opts.url);
+  const attachments = readAttachments(opts.attach ?? []);
+  if (typeof attachments === 'string') {
+    console.error(attachments);
+    return 2;
+  }
   let response: Response;
   try {
     response = await fetch(`${base}/api/v1/chat/${encodeURIComponent(opts.entryKey)}?wait=true`, {
       method: 'POST',
       // The answer as a stream: a terminal shows it while the agent writes it.
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ userId: opts.userId, content: opts.text }),
+      body: JSON.stringify({ userId: opts.userId, ...(opts.text ? { content: opts.text } : {}), ...attachments }),
     });
   } catch (err) {
     console.error(unreachable(base, err));
@@ -52,8 +61,28 @@ export async function sendCommand(opts: SendOptions): Promise<number> {
     return 0;
   }
   if (response.status === 202) return pending(body.messageId);
-  console.error(`HTTP ${response.status}: ${body.error?.message ?? 'unexpected answer'}`);
+  // Attachments travel in the JSON body: a 413 is most likely theirs.
+  const hint = response.status === 413 && opts.attach?.length ? " (raise the entry's body_limit_bytes, up to 1 MiB)" : '';
+  console.error(`HTTP ${response.status}: ${body.error?.message ?? 'unexpected answer'}${hint}`);
   return 1;
+}
+
+/** The `images` and `files` fields for the attached paths, or what is wrong with one of them. */
+function readAttachments(paths: string[]): { images?: { data_base64: string }[]; files?: { name: string; data_base64: string }[] } | string {
+  const images: { data_base64: string }[] = [];
+  const files: { name: string; data_base64: string }[] = [];
+  for (const path of paths) {
+    let data: Buffer;
+    try {
+      data = readFileSync(path);
+    } catch (err) {
+      return `--attach ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+    const type = sniffImageType(data);
+    if (type && AGENT_IMAGE_TYPES.has(type)) images.push({ data_base64: data.toString('base64') });
+    else files.push({ name: basename(path), data_base64: data.toString('base64') });
+  }
+  return { ...(images.length > 0 ? { images } : {}), ...(files.length > 0 ? { files } : {}) };
 }
 
 function pending(messageId: string | undefined): number {
