@@ -120,6 +120,10 @@ export const openaiProfileSchema = z
     temperature: z.number().min(0).max(2).optional(),
     max_tokens: z.number().int().min(1).max(1_000_000).optional(),
     images: imagesField,
+    files: z
+      .boolean()
+      .default(false)
+      .describe('Pass the files users send (up to 4, 10 MiB each): text files as text, PDFs as file parts (OpenAI\'s format; the model or server must take them); others stay described'),
     markdown_images: z
       .boolean()
       .default(false)

@@ -435,7 +435,7 @@ function readsImages(profile: AgentProfile): boolean {
   return 'images' in profile && profile.images === true;
 }
 
-/** Agents that take files, voice messages and videos: an HTTP service whose profile says `files: true`. */
+/** Agents that take files, voice messages and videos: an HTTP service or an OpenAI-compatible model whose profile says `files: true`. */
 function readsFiles(profile: AgentProfile): boolean {
   return 'files' in profile && profile.files === true;
 }

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FakeFeishu } from '../fakes/feishu/index.js';
 import { FakeIlink, ilinkItem } from '../fakes/ilink/index.js';
+import { filesOf as modelFilesOf, startFakeLlm } from '../fakes/llm/server.js';
+import { MAX_FILE_TEXT_CHARS } from '../../src/agents/openai/openai-agent.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway } from '../helpers/gateway.js';
@@ -10,7 +12,7 @@ import { AGENT_MEDIA_BUDGET_BYTES, MAX_FILE_BYTES, MAX_FILES } from '../../src/c
 import { mediaDownloads } from '../helpers/media.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
-/** Files, voice messages and videos users send reach an `http` agent with `files: true`, downloaded from the platform. */
+/** Files, voice messages and videos users send reach agents with `files: true` (http: all of them; openai: text and PDFs), downloaded from the platform. */
 
 const opened = closeAfterEach();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,7 +54,7 @@ async function startService(delayMs = 0) {
 const filesOf = (post: { message: { files?: PostedFile[] } } | undefined) =>
   (post?.message.files ?? []).map((f) => ({ ...f, data: Buffer.from(f.data_base64, 'base64'), data_base64: undefined }));
 
-describe('files to an http agent', () => {
+describe('files to agents', () => {
   it('feishu: passes the file a user sends, with its name and the type its name implies; without files: true nothing is downloaded', async () => {
     const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
     const service = await startService();
@@ -171,5 +173,37 @@ describe('files to an http agent', () => {
     // Three with files and the plain one beside them: never more than three with files, and the plain one not behind them.
     expect(service.load.peak).toBe(4);
     expect(service.posts.filter((p) => p.message.files).length).toBe(6);
+  });
+
+  it('openai: text files reach the model as text, a PDF as a file part, other files only as their description', async () => {
+    const llm = opened(await startFakeLlm());
+    const entry = webApiEntry({ body_limit_bytes: 1_048_576 });
+    const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', files: true };
+    const t = opened(await startTestGateway({ agents: { reader: { profile, entries: [entry] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('reader.web_api')?.state === 'running');
+    const b64 = (data: Buffer) => data.toString('base64');
+    const csv = Buffer.from('city,温度\n北京,3\n');
+    const pdf = Buffer.from('%PDF-1.4\n%âãÏÓ\n1 0 obj');
+    const zip = Buffer.from([0x50, 0x4b, 3, 4, 0, 0]);
+    const long = Buffer.from('x'.repeat(MAX_FILE_TEXT_CHARS + 5));
+    const res = await t.chat('reader.web_api', {
+      userId: 'ann', content: 'summarise',
+      files: [{ name: 'temps.csv', data_base64: b64(csv) }, { name: 'paper.pdf', data_base64: b64(pdf) }, { name: 'a.zip', data_base64: b64(zip) },
+        { name: 'big.txt', data_base64: b64(long) }],
+    }, { wait: true });
+    expect(res.status).toBe(200);
+    const sent = modelFilesOf(llm.requests[0]!);
+    expect(sent.files).toEqual([{ filename: 'paper.pdf', data: pdf }]);
+    expect(sent.texts[0]).toBe('summarise [file: temps.csv] [file: paper.pdf] [file: a.zip] [file: big.txt]');
+    expect(sent.texts[1]).toBe(`[file: temps.csv]\n${csv.toString('utf8')}`);
+    expect(sent.texts[2]).toBe(`[file: big.txt]\n${'x'.repeat(MAX_FILE_TEXT_CHARS)}\n[… cut: the first ${MAX_FILE_TEXT_CHARS} of ${MAX_FILE_TEXT_CHARS + 5} characters]`);
+    expect(sent.texts).toHaveLength(3); // the zip: described only
+    expect(res.json.reply.text).toMatch(/\(\+1 file\)$/);
+
+    // Called text but not UTF-8 (GBK, as older Windows tools save it): described only, never garbled.
+    const gbk = Buffer.from([0xc4, 0xe3, 0xba, 0xc3]); // 你好
+    const second = await t.chat('reader.web_api', { userId: 'bob', files: [{ name: 'hello.txt', data_base64: b64(gbk) }] }, { wait: true });
+    expect(second.status).toBe(200);
+    expect(llm.requests[1]!.body.messages!.at(-1)).toEqual({ role: 'user', content: '[file: hello.txt]' });
   });
 });

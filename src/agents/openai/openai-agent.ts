@@ -1,6 +1,8 @@
 import type OpenAI from 'openai';
 type ChatCompletionMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+type ChatCompletionContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;
 import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
+import type { AgentFile } from '../../core/media.js';
 import type { OpenAIProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
@@ -158,18 +160,39 @@ export function buildMessages(profile: OpenAIProfile, request: AgentRequest): Ch
   const messages: ChatCompletionMessageParam[] = [];
   if (system.length > 0) messages.push({ role: 'system', content: system.join('\n\n') });
   for (const turn of request.history) messages.push({ role: turn.role, content: turn.content });
-  const images = request.images ?? [];
-  messages.push({
-    role: 'user',
-    content:
-      images.length === 0
-        ? request.message.content
-        : [
-            { type: 'text', text: request.message.content },
-            ...images.map((image) => ({ type: 'image_url' as const, image_url: { url: `data:${image.mimeType};base64,${image.data.toString('base64')}` } })),
-          ],
-  });
+  const parts: ChatCompletionContentPart[] = [
+    ...(request.images ?? []).map((image) => ({ type: 'image_url' as const, image_url: { url: `data:${image.mimeType};base64,${image.data.toString('base64')}` } })),
+    ...(request.files ?? []).flatMap(filePart),
+  ];
+  messages.push({ role: 'user', content: parts.length === 0 ? request.message.content : [{ type: 'text', text: request.message.content }, ...parts] });
   return messages;
+}
+
+/** Text files go to the model as text, at most this many characters each (about 25 000 tokens). */
+export const MAX_FILE_TEXT_CHARS = 100_000;
+const TEXT_TYPES = /^(text\/|application\/(json|xml|x-yaml|yaml|x-ndjson|javascript|sql|toml|x-sh)$)|\+(json|xml)$/;
+
+/**
+ * A file as the model takes it: text (UTF-8, a type that is text) as a text part under its name, a
+ * PDF as a file part (OpenAI's format), anything else not at all: the message text describes it.
+ */
+function filePart(file: AgentFile): ChatCompletionContentPart[] {
+  const name = file.name ?? 'file';
+  if (file.mimeType === 'application/pdf') {
+    return [{ type: 'file', file: { filename: name, file_data: `data:application/pdf;base64,${file.data.toString('base64')}` } }];
+  }
+  if (!TEXT_TYPES.test(file.mimeType)) return [];
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(file.data);
+  } catch {
+    return []; // says it is text, is not UTF-8: described only
+  }
+  const cut = text.length > MAX_FILE_TEXT_CHARS;
+  // Never half a surrogate pair at the cut.
+  const end = cut && /[\uD800-\uDBFF]/.test(text[MAX_FILE_TEXT_CHARS - 1]!) ? MAX_FILE_TEXT_CHARS - 1 : MAX_FILE_TEXT_CHARS;
+  const body = cut ? `${text.slice(0, end)}\n[… cut: the first ${MAX_FILE_TEXT_CHARS} of ${text.length} characters]` : text;
+  return [{ type: 'text', text: `[file: ${name}]\n${body}` }];
 }
 
 export function createOpenAIAgent(profile: OpenAIProfile, deps: AgentDeps): Agent {

@@ -98,7 +98,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
 
     if (!keyValid) return sendError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
 
-    const badImage = invalidImagePart(body);
+    const badImage = invalidMediaPart(body);
     if (badImage) return sendError(res, 400, badImage, 'invalid_request_error', 'invalid_image_format');
 
     const failure = script.shift();
@@ -222,13 +222,15 @@ function defaultReply(body: FakeChatRequest): string {
   const parts = contentParts(lastUser?.content);
   const text = parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join(' ');
   const images = parts.filter((p) => p.type === 'image_url').length;
-  return `reply to: ${text}${images > 0 ? ` (+${images} image${images > 1 ? 's' : ''})` : ''}`;
+  const files = parts.filter((p) => p.type === 'file').length;
+  return `reply to: ${text}${images > 0 ? ` (+${images} image${images > 1 ? 's' : ''})` : ''}${files > 0 ? ` (+${files} file${files > 1 ? 's' : ''})` : ''}`;
 }
 
 interface ContentPart {
   type?: string;
   text?: string;
   image_url?: { url?: string };
+  file?: { filename?: string; file_data?: string; file_id?: string };
 }
 
 function contentParts(content: unknown): ContentPart[] {
@@ -238,9 +240,15 @@ function contentParts(content: unknown): ContentPart[] {
 /** The image types the chat-completions API takes; others are refused with 400 as the real API does. */
 const IMAGE_DATA_URL = /^data:image\/(png|jpeg|gif|webp);base64,([A-Za-z0-9+/]+={0,2})$/;
 
-function invalidImagePart(body: FakeChatRequest): string | undefined {
+/** A file part as OpenAI takes one inline: a filename and a base64 data URL of a PDF. */
+const PDF_DATA_URL = /^data:application\/pdf;base64,([A-Za-z0-9+/]+={0,2})$/;
+
+function invalidMediaPart(body: FakeChatRequest): string | undefined {
   for (const m of body.messages ?? []) {
     for (const part of contentParts(m.content)) {
+      if (part.type === 'file' && (!part.file?.filename || !PDF_DATA_URL.test(part.file.file_data ?? ''))) {
+        return `Invalid file: expected a filename and a base64 data URL of a PDF, got ${(part.file?.file_data ?? '').slice(0, 40)}`;
+      }
       if (part.type !== 'image_url') continue;
       const url = part.image_url?.url ?? '';
       if (!IMAGE_DATA_URL.test(url) && !/^https?:\/\//.test(url)) {
@@ -249,6 +257,19 @@ function invalidImagePart(body: FakeChatRequest): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The file parts (decoded) and the text parts of a request's last user message. */
+export function filesOf(request: FakeLlmRequest): { files: { filename: string; data: Buffer }[]; texts: string[] } {
+  const lastUser = [...(request.body.messages ?? [])].reverse().find((m) => m.role === 'user');
+  const parts = contentParts(lastUser?.content);
+  return {
+    files: parts.flatMap((p) => {
+      const match = p.type === 'file' ? PDF_DATA_URL.exec(p.file?.file_data ?? '') : null;
+      return match ? [{ filename: p.file!.filename!, data: Buffer.from(match[1]!, 'base64') }] : [];
+    }),
+    texts: parts.filter((p) => p.type === 'text').map((p) => p.text ?? ''),
+  };
 }
 
 /** The images (decoded) of a request's last user message, for tests to compare with what a user sent. */
