@@ -91,6 +91,7 @@ export class Gateway {
       startTimeoutMs: limits.start_timeout_ms,
       owner: this.owner,
       entryLeaseMs: limits.lease_ms,
+      takesFiles: (kind, id) => this.takesFiles(kind, id),
     });
     // The channel instance this process runs for an entry; none while another process runs it.
     const runningHere = (entryKey: string) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey));
@@ -221,6 +222,16 @@ export class Gateway {
       });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'prune failed');
+    }
+  }
+
+  /** Whether the agent answering a target takes files; false for a target that does not resolve. */
+  private takesFiles(kind: 'agent' | 'scene', id: string): boolean {
+    try {
+      const { profile } = this.resolveTarget(kind, id);
+      return 'files' in profile && profile.files === true;
+    } catch {
+      return false;
     }
   }
 

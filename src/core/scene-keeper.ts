@@ -2,7 +2,7 @@ import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelDefinition } from '../channels/define.js';
 import { firstIssue } from '../config/schema.js';
 import { resolveReferences, type SecretVault } from '../config/secrets.js';
-import { keepImagesOnArrival } from './keep-media.js';
+import { keepMediaOnArrival } from './keep-media.js';
 import { isInlineMedia, readInlineMedia, type MediaFetcher } from './media.js';
 import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
 import { ActivityLog } from '../ops/activity.js';
@@ -36,6 +36,8 @@ export interface SceneKeeperDeps {
   entryLeaseMs: number;
   /** Restart delays after a channel fails; defaults to 1 s doubling to 5 min, jittered. */
   restartBackoff?: BackoffPolicy;
+  /** Whether the agent answering a target takes files (`files: true`): then short-lived files are kept on arrival too. */
+  takesFiles?: (kind: 'agent' | 'scene', id: string) => boolean;
 }
 
 interface Runtime {
@@ -64,7 +66,7 @@ const DEFAULT_RESTART: BackoffPolicy = { baseMs: 1_000, capMs: 300_000, jitter: 
 export class SceneKeeper {
   private readonly runtimes = new Map<string, Runtime>();
   private stopped = false;
-  /** Images being kept on arrival (keepImagesOnArrival); stopAll ends and awaits them. */
+  /** Images being kept on arrival (keepMediaOnArrival); stopAll ends and awaits them. */
   private readonly keeping = new Set<Promise<unknown>>();
   private readonly stopping = new AbortController();
   /** Per-minute messages in and out of each entry over the last hour (the panel's dashboard). */
@@ -426,21 +428,24 @@ export class SceneKeeper {
       this.deps.metrics.received.inc({ channel: spec.channel });
       this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id, conversation: message.conversationId }, 'message accepted');
       this.deps.onEnqueued();
-      if (runtime.def?.mediaLifetimeMs !== undefined && message.media?.some((m) => m.kind === 'image')) this.keepImages(spec.key, result.id, message);
+      if (runtime.def?.mediaLifetimeMs !== undefined && message.media?.length) {
+        const files = message.media.some((m) => m.kind !== 'image') && this.deps.takesFiles?.(spec.target.kind, spec.target.id) === true;
+        if (files || message.media.some((m) => m.kind === 'image')) this.keepMedia(spec.key, result.id, message, files);
+      }
     }
     return { messageId: result.id, duplicate: result.duplicate, acceptedAt: result.acceptedAt };
   }
 
-  /** Keeps a just-stored message's images before the platform stops serving them, in the background. */
-  private keepImages(key: string, messageId: string, message: ChatMessage): void {
+  /** Keeps a just-stored message's images (and files) before the platform stops serving them, in the background. */
+  private keepMedia(key: string, messageId: string, message: ChatMessage, files: boolean): void {
     const fetcher = this.mediaFetcher(key);
     if (!fetcher) return;
     const { store, clock } = this.deps;
     const log = this.deps.log.child({ entry: key });
     const keep = (id: string, media: MediaRef[]) => store.keepMedia(id, media);
-    const task = keepImagesOnArrival(messageId, message, fetcher, { keep, clock, log, signal: this.stopping.signal })
-      .then((n) => n > 0 && log.debug({ messageId, images: n }, 'images kept with the message'))
-      .catch((err: unknown) => log.warn({ messageId, err: describeError(err) }, 'images not kept with the message'))
+    const task = keepMediaOnArrival(messageId, message, fetcher, { keep, clock, log, signal: this.stopping.signal }, { files })
+      .then((n) => n > 0 && log.debug({ messageId, items: n }, 'media kept with the message'))
+      .catch((err: unknown) => log.warn({ messageId, err: describeError(err) }, 'media not kept with the message'))
       .finally(() => this.keeping.delete(task));
     this.keeping.add(task);
   }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FakeFeishu } from '../fakes/feishu/index.js';
 import { FakeIlink, ilinkItem } from '../fakes/ilink/index.js';
+import { FakeWecom } from '../fakes/wecom/index.js';
 import { filesOf as modelFilesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { MAX_FILE_TEXT_CHARS } from '../../src/agents/openai/openai-agent.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
@@ -205,5 +206,31 @@ describe('files to agents', () => {
     const second = await t.chat('reader.web_api', { userId: 'bob', files: [{ name: 'hello.txt', data_base64: b64(gbk) }] }, { wait: true });
     expect(second.status).toBe(200);
     expect(llm.requests[1]!.body.messages!.at(-1)).toEqual({ role: 'user', content: '[file: hello.txt]' });
+  });
+
+  it('wecom_bot: keeps a file with its message when the agent takes files, so it still reaches the agent after WeCom stopped serving it', async () => {
+    const fake = opened(await FakeWecom.start());
+    const service = await startService(1_000); // the first message holds the conversation while the file waits behind it
+    const entry = { type: 'channel', channel: 'wecom_bot', config: { bot_id: fake.botId, secret: fake.botSecret, ws_url: fake.wsUrl, show_typing: false } };
+    const t = opened(await startTestGateway({ agents: { reader: { profile: { provider: 'http', url: service.url, files: true }, entries: [entry] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('reader.wecom_bot')?.state === 'running');
+    await fake.waitForBotConnection();
+
+    const first = fake.sendBotText('first, slowly', { from: 'lisi' });
+    const doc = Buffer.from('%PDF-1.5\nminutes of the meeting');
+    const second = fake.sendBotMessage({ type: 'file', data: doc, fileName: 'minutes.pdf' }, { from: 'lisi' });
+    const id = await t.until(async () => {
+      const [m] = await t.gateway.store.listMessages({ userId: 'lisi', limit: 1 });
+      const media = m && (await t.gateway.store.getMessage(m.id))?.message.media;
+      return media?.[0]?.ref.startsWith('data:') && m!.status === 'queued' ? m!.id : undefined;
+    });
+    // The callback names no file, and the download says octet-stream: that is what the agent is told.
+    expect((await t.gateway.store.getMessage(id))!.message.media![0]).toEqual({
+      kind: 'file', ref: `data:application/octet-stream;base64,${doc.toString('base64')}`, mimeType: 'application/octet-stream',
+    });
+    fake.expireBotMediaUrls(); // the 5 minutes pass while it waits
+    await fake.waitForBotReply(first);
+    await fake.waitForBotReply(second);
+    expect(filesOf(service.posts[1])).toEqual([{ kind: 'file', mime_type: 'application/octet-stream', data: doc, data_base64: undefined }]);
   });
 });
