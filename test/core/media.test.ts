@@ -5,8 +5,9 @@ import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import {
-  ByteBudget, fetchFiles, fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_FILE_BYTES, MAX_FILES, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
+  fetchFiles, fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_FILE_BYTES, MAX_FILES, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
 } from '../../src/core/media.js';
+import { ByteBudget } from '../../src/core/byte-budget.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
 import { solidPng } from '../helpers/images.js';
 
