@@ -1,3 +1,4 @@
+import { parse as parseDisposition } from 'content-disposition';
 import { lookup as lookupType } from 'mime-types';
 import { ByteBudget } from './byte-budget.js';
 import type { Clock } from './clock.js';
@@ -9,6 +10,8 @@ import type { ChatMessage, MediaRef, ReplyImage } from './message.js';
 export interface MediaContent {
   data: Buffer;
   mimeType: string;
+  /** The file's name, when the download gave one (`Content-Disposition`). */
+  name?: string;
 }
 
 /** What a channel's `fetchMedia` gets besides the reference: the entry's resolved config and limits. */
@@ -103,10 +106,22 @@ export function readInlineMedia(media: MediaRef, maxBytes: number): MediaContent
   return { data, mimeType: match[1]! };
 }
 
-/** The same media, held inline: what a platform served, kept with the message. */
+/** The same media, held inline: what a platform served, kept with the message (with the name the download gave, if the message had none). */
 export function inlineMediaRef(media: MediaRef, content: MediaContent): MediaRef {
   const { key: _key, ...rest } = media;
-  return { ...rest, ref: `data:${content.mimeType};base64,${content.data.toString('base64')}`, mimeType: content.mimeType };
+  const name = rest.name ?? content.name;
+  return { ...rest, ref: `data:${content.mimeType};base64,${content.data.toString('base64')}`, mimeType: content.mimeType, ...(name ? { name } : {}) };
+}
+
+/** The file name a download's `Content-Disposition` gives (RFC 6266, `filename*` first), if any. */
+export function dispositionFileName(header: string | null): string | undefined {
+  if (!header) return undefined;
+  try {
+    const name = parseDisposition(header).parameters.filename;
+    return typeof name === 'string' && name.trim() !== '' ? name : undefined;
+  } catch {
+    return undefined; // malformed: no name, the download still counts
+  }
 }
 
 /**
@@ -191,6 +206,8 @@ export interface FetchedFiles {
 
 type Deps = { clock: Clock; log: Logger; signal: AbortSignal };
 
+const OCTET_STREAM = 'application/octet-stream';
+
 /** The media type a file name implies (`report.pdf`: application/pdf), if any. */
 function typeOfName(name: string | undefined): string | undefined {
   return (name && lookupType(name)) || undefined;
@@ -222,13 +239,17 @@ const FILES: Wanted<AgentFile> = {
   takes: (ref) => ref.kind !== 'image',
   max: MAX_FILES,
   maxBytes: MAX_FILE_BYTES,
-  accept: (content, ref, _label) => ({
-    kind: ref.kind as AgentFile['kind'],
-    ...(ref.name ? { name: ref.name } : {}),
-    data: content.data,
-    // Where the download says nothing useful: the type the platform gave, or the one its name implies.
-    mimeType: content.mimeType === 'application/octet-stream' ? (ref.mimeType ?? typeOfName(ref.name) ?? content.mimeType) : content.mimeType,
-  }),
+  accept: (content, ref, _label) => {
+    const name = ref.name ?? content.name;
+    const given = ref.mimeType === OCTET_STREAM ? undefined : ref.mimeType; // a kept file's says no more than its bytes
+    return {
+      kind: ref.kind as AgentFile['kind'],
+      ...(name ? { name } : {}),
+      data: content.data,
+      // Where the download says nothing useful: the type the platform gave, or the one its name implies.
+      mimeType: content.mimeType === OCTET_STREAM ? (given ?? typeOfName(name) ?? content.mimeType) : content.mimeType,
+    };
+  },
 };
 
 /**

@@ -5,7 +5,7 @@ import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { CocoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import {
-  fetchFiles, fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_FILE_BYTES, MAX_FILES, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
+  dispositionFileName, fetchFiles, fetchImages, imageFileName, loadReplyImage, MAX_CONCURRENT_DOWNLOADS, MAX_FILE_BYTES, MAX_FILES, MAX_IMAGE_BYTES, MAX_IMAGES, MEDIA_TIMEOUT_MS, mediaType, readMediaBody, sniffImageType, type MediaFetcher,
 } from '../../src/core/media.js';
 import { ByteBudget } from '../../src/core/byte-budget.js';
 import type { ChatMessage, MediaRef } from '../../src/core/message.js';
@@ -334,5 +334,16 @@ describe('ByteBudget (what agents may hold of downloaded media)', () => {
     expect(budget.inUse).toBe(20);
     (await budget.reserve(30, stop.signal))(); // already aborted: nothing taken, nothing given back
     expect(budget.inUse).toBe(20);
+  });
+});
+
+describe('dispositionFileName', () => {
+  it("reads the file name a download gives, the UTF-8 form first, and nothing from a malformed or nameless header", () => {
+    expect(dispositionFileName(`attachment; filename*=UTF-8''${encodeURIComponent('会议纪要 v2.pdf')}`)).toBe('会议纪要 v2.pdf');
+    expect(dispositionFileName('attachment; filename="plain name.txt"')).toBe('plain name.txt');
+    expect(dispositionFileName(`attachment; filename="fallback.pdf"; filename*=UTF-8''${encodeURIComponent('真名.pdf')}`)).toBe('真名.pdf');
+    expect(dispositionFileName('attachment')).toBeUndefined();
+    expect(dispositionFileName('attachment; filename=')).toBeUndefined();
+    expect(dispositionFileName(null)).toBeUndefined();
   });
 });

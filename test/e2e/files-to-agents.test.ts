@@ -224,13 +224,13 @@ describe('files to agents', () => {
       const media = m && (await t.gateway.store.getMessage(m.id))?.message.media;
       return media?.[0]?.ref.startsWith('data:') && m!.status === 'queued' ? m!.id : undefined;
     });
-    // The callback names no file, and the download says octet-stream: that is what the agent is told.
+    // The callback names no file; the download does (Content-Disposition), and the name is kept with the bytes.
     expect((await t.gateway.store.getMessage(id))!.message.media![0]).toEqual({
-      kind: 'file', ref: `data:application/octet-stream;base64,${doc.toString('base64')}`, mimeType: 'application/octet-stream',
+      kind: 'file', ref: `data:application/octet-stream;base64,${doc.toString('base64')}`, mimeType: 'application/octet-stream', name: 'minutes.pdf',
     });
     fake.expireBotMediaUrls(); // the 5 minutes pass while it waits
     await fake.waitForBotReply(first);
     await fake.waitForBotReply(second);
-    expect(filesOf(service.posts[1])).toEqual([{ kind: 'file', mime_type: 'application/octet-stream', data: doc, data_base64: undefined }]);
+    expect(filesOf(service.posts[1])).toEqual([{ kind: 'file', name: 'minutes.pdf', mime_type: 'application/pdf', data: doc, data_base64: undefined }]);
   });
 });

@@ -1,5 +1,5 @@
 import { CocoError, describeError } from '../../core/errors.js';
-import { readMediaBody, type MediaContext } from '../../core/media.js';
+import { dispositionFileName, readMediaBody, type MediaContext } from '../../core/media.js';
 
 /**
  * Downloads a file a platform keeps encrypted behind a URL that needs no token (a WeCom robot's media,
@@ -21,7 +21,7 @@ export async function downloadSealed(
     /** Why a final 4xx answer (the status and what the platform says of it). */
     gone(res: Response): string;
   },
-): Promise<{ body: Buffer; servedType: string | null }> {
+): Promise<{ body: Buffer; servedType: string | null; fileName?: string }> {
   let res: Response;
   try {
     res = await fetch(url, { signal: ctx.signal });
@@ -38,7 +38,8 @@ export async function downloadSealed(
     if (err instanceof CocoError && err.statusCode === undefined) throw tooLarge(opts, ctx.maxBytes, `over ${ctx.maxBytes + opts.padding} encrypted`);
     throw err;
   });
-  return { body, servedType: res.headers.get('content-type') };
+  const fileName = dispositionFileName(res.headers.get('content-disposition'));
+  return { body, servedType: res.headers.get('content-type'), ...(fileName ? { fileName } : {}) };
 }
 
 /** The plaintext, or a final COCO_ERR_MEDIA when it is over `maxBytes`. */

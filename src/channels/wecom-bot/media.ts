@@ -24,7 +24,7 @@ export async function fetchWecomBotMedia(media: MediaRef, ctx: MediaContext<Weco
   } catch {
     throw new CocoError('COCO_ERR_MEDIA', `${opts.what}: the message carries no download URL`, { channel: 'wecom_bot' });
   }
-  const { body, servedType } = await downloadSealed(url, ctx, {
+  const { body, servedType, fileName } = await downloadSealed(url, ctx, {
     ...opts,
     where: url.host,
     padding: PADDING,
@@ -33,7 +33,7 @@ export async function fetchWecomBotMedia(media: MediaRef, ctx: MediaContext<Weco
   });
   if (!media.key) {
     // No aeskey came with the message: the bytes as served, as the SDK's downloadFile does.
-    return { data: withinLimit(body, ctx.maxBytes, opts), mimeType: mediaType(body, servedType) };
+    return { data: withinLimit(body, ctx.maxBytes, opts), mimeType: mediaType(body, servedType), ...named(fileName) };
   }
   let data: Buffer;
   try {
@@ -45,5 +45,8 @@ export async function fetchWecomBotMedia(media: MediaRef, ctx: MediaContext<Weco
     });
   }
   // The served type describes the ciphertext; the type is the decrypted bytes' own.
-  return { data: withinLimit(data, ctx.maxBytes, opts), mimeType: mediaType(data, undefined) };
+  return { data: withinLimit(data, ctx.maxBytes, opts), mimeType: mediaType(data, undefined), ...named(fileName) };
 }
+
+/** The callback names no file; the download does (`Content-Disposition`), as the SDK's downloadFile reads it. */
+const named = (fileName: string | undefined) => (fileName ? { name: fileName } : {});
