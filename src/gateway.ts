@@ -10,7 +10,7 @@ import type { AgentProfile } from './config/schema.js';
 import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
-import { Heartbeat, type ResolvedTarget } from './core/heartbeat.js';
+import { Heartbeat, readsFiles, type ResolvedTarget } from './core/heartbeat.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { OutboxSender } from './core/outbox.js';
 import { SceneKeeper } from './core/scene-keeper.js';
@@ -228,8 +228,7 @@ export class Gateway {
   /** Whether the agent answering a target takes files; false for a target that does not resolve. */
   private takesFiles(kind: 'agent' | 'scene', id: string): boolean {
     try {
-      const { profile } = this.resolveTarget(kind, id);
-      return 'files' in profile && profile.files === true;
+      return readsFiles(this.resolveTarget(kind, id).profile);
     } catch {
       return false;
     }

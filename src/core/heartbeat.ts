@@ -436,7 +436,7 @@ function readsImages(profile: AgentProfile): boolean {
 }
 
 /** Agents that take files, voice messages and videos: an HTTP service or an OpenAI-compatible model whose profile says `files: true`. */
-function readsFiles(profile: AgentProfile): boolean {
+export function readsFiles(profile: AgentProfile): boolean {
   return 'files' in profile && profile.files === true;
 }
 

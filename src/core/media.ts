@@ -6,6 +6,9 @@ import { CocoError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ChatMessage, MediaRef, ReplyImage } from './message.js';
 
+/** What a server says of bytes it does not name a type for. */
+export const OCTET_STREAM = 'application/octet-stream';
+
 /** The bytes of one media item a user sent, as the platform served them (decrypted where it encrypts). */
 export interface MediaContent {
   data: Buffer;
@@ -175,9 +178,9 @@ export function sniffImageType(data: Buffer): string | undefined {
 }
 
 /** The type of downloaded media: the bytes' signature first, then what the server said (without parameters). */
-export function mediaType(data: Buffer, served: string | null | undefined, fallback = 'application/octet-stream'): string {
+export function mediaType(data: Buffer, served: string | null | undefined, fallback = OCTET_STREAM): string {
   const declared = served?.split(';')[0]?.trim().toLowerCase();
-  return sniffImageType(data) ?? (declared && declared !== 'application/octet-stream' ? declared : fallback);
+  return sniffImageType(data) ?? (declared && declared !== OCTET_STREAM ? declared : fallback);
 }
 
 export interface FetchedImages {
@@ -191,11 +194,9 @@ export const MAX_FILES = 4;
 /** Largest file passed to an agent: the POST carries it base64, a third larger. */
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
-/** A file, voice message or video a user sent, downloaded for an agent that takes them. */
+/** A file, voice message or video a user sent, downloaded for an agent that takes them (named by the message, else by the download). */
 export interface AgentFile extends MediaContent {
   kind: 'file' | 'voice' | 'video';
-  /** The file's name, when the platform gives one. */
-  name?: string;
 }
 
 export interface FetchedFiles {
@@ -206,10 +207,9 @@ export interface FetchedFiles {
 
 type Deps = { clock: Clock; log: Logger; signal: AbortSignal };
 
-const OCTET_STREAM = 'application/octet-stream';
 
 /** The media type a file name implies (`report.pdf`: application/pdf), if any. */
-function typeOfName(name: string | undefined): string | undefined {
+export function typeOfName(name: string | undefined): string | undefined {
   return (name && lookupType(name)) || undefined;
 }
 

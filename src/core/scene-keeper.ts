@@ -66,7 +66,7 @@ const DEFAULT_RESTART: BackoffPolicy = { baseMs: 1_000, capMs: 300_000, jitter: 
 export class SceneKeeper {
   private readonly runtimes = new Map<string, Runtime>();
   private stopped = false;
-  /** Images being kept on arrival (keepMediaOnArrival); stopAll ends and awaits them. */
+  /** Media being kept on arrival (keepMediaOnArrival); stopAll ends and awaits them. */
   private readonly keeping = new Set<Promise<unknown>>();
   private readonly stopping = new AbortController();
   /** Per-minute messages in and out of each entry over the last hour (the panel's dashboard). */

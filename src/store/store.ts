@@ -1,6 +1,5 @@
 import type { ChatMessage, MediaRef, ReplyImage } from '../core/message.js';
 
-/** A feed item another process appended: which conversation, answering which inbound message. */
 /** A signal from another process sharing the store (see Store.signal). */
 export interface StoreSignal {
   entryKey: string;
@@ -8,6 +7,7 @@ export interface StoreSignal {
   body: string;
 }
 
+/** A feed item another process appended: which conversation, answering which inbound message. */
 export interface FeedAppended {
   entryKey: string;
   conversationId: string;

@@ -1,7 +1,6 @@
-import { lookup as lookupType } from 'mime-types';
 import { z } from 'zod';
 import { CocoError } from '../../core/errors.js';
-import { AGENT_IMAGE_TYPES, MAX_FILES, MAX_IMAGES, sniffImageType } from '../../core/media.js';
+import { AGENT_IMAGE_TYPES, MAX_FILES, MAX_IMAGES, OCTET_STREAM, sniffImageType, typeOfName } from '../../core/media.js';
 import type { MediaRef } from '../../core/message.js';
 
 /**
@@ -57,7 +56,7 @@ export function inlineImages(images: z.infer<typeof chatImagesSchema>): MediaRef
 export function inlineFiles(files: z.infer<typeof chatFilesSchema>): MediaRef[] {
   return files.map(({ name, mime_type, data_base64 }, i) => {
     const clean = base64Of(data_base64, `files.${i}.data_base64`);
-    const type = mime_type?.toLowerCase() ?? (lookupType(name) || 'application/octet-stream');
+    const type = mime_type?.toLowerCase() ?? typeOfName(name) ?? OCTET_STREAM;
     return { kind: 'file' as const, ref: `data:${type};base64,${clean}`, mimeType: type, name };
   });
 }
