@@ -13,6 +13,7 @@ import type {
   NewOutbound,
   OutboundItem,
   OutboundStatus,
+  QueuedMessage,
   TargetKind,
   TimelineEvent,
 } from './store.js';
@@ -72,6 +73,11 @@ export function toInbound(r: ClaimRow): InboundItem {
   };
   if (r.last_error !== null) item.lastError = r.last_error;
   return item;
+}
+
+/** A row of `queuedAfter` (both stores read the message JSON as text). */
+export function toQueued(r: { id: number; created_at: number; message: string }): QueuedMessage {
+  return { id: String(r.id), createdAt: r.created_at, message: JSON.parse(r.message) as ChatMessage };
 }
 
 export function toOutbound(r: OutboundRow): OutboundItem {

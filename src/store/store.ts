@@ -83,6 +83,19 @@ export interface Store {
   /** Puts a leased message back to "queued", available again at `availableAt`; records the error. */
   retryInbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; error: string }): Promise<boolean>;
 
+  /**
+   * Puts a leased message back to "queued" until `availableAt` without counting the claim as an
+   * attempt (`attempts` goes back by one) and without an error: its conversation is not ready yet
+   * (more messages may follow, see `InboundResult.absorbed`). Records a "waiting" event with `why`.
+   */
+  deferInbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; why: string }): Promise<boolean>;
+
+  /**
+   * The queued messages of a conversation after message `afterId`, oldest first, up to `limit`:
+   * the ones a worker holding `afterId` (its conversation's head) may answer together with it.
+   */
+  queuedAfter(conversationKey: string, afterId: string, limit: number): Promise<QueuedMessage[]>;
+
   /** Moves a leased message to the dead letters with the reason; its conversation moves on. */
   deadLetterInbound(id: string, leaseToken: string, opts: { now: number; error: string }): Promise<boolean>;
 
@@ -274,6 +287,13 @@ export interface InboundItem extends NewInbound {
   lastError?: string;
 }
 
+/** A queued message as `queuedAfter` returns it. */
+export interface QueuedMessage {
+  id: string;
+  createdAt: number;
+  message: ChatMessage;
+}
+
 export interface InboundResult {
   now: number;
   status: 'done' | 'fallback';
@@ -283,6 +303,14 @@ export interface InboundResult {
   detail?: string;
   /** Lease the reply chunks to the caller on insert when they are next in line (see completeInbound). */
   claim?: { leaseMs: number; owner: string };
+  /**
+   * Queued messages of the same conversation that this reply answers too (from `queuedAfter`):
+   * finished in the same transaction with the same status, with `absorbedDetail` as their timeline
+   * detail. If any of them is not a queued message of that conversation any more, the whole
+   * completion throws and nothing is written.
+   */
+  absorbed?: string[];
+  absorbedDetail?: string;
   /**
    * For an entry whose delivery is its own feed (the Web API): one feed payload per reply chunk.
    * When the chunks are next in line, they are appended to the feed in this transaction and stored

@@ -220,6 +220,57 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.deadLetterInbound(a.id, a.leaseToken, { now: t0 + 6, error: 'again' })).toBe(false);
         expect(ids(await store.claimInbound(claim(t0 + 6)))).toEqual([a2.id]);
       });
+
+      it('defers a message without counting the attempt or an error, keeping its conversation waiting until then', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const b = await store.enqueue(inbound('b', { conv: 'B' }), t0 + 1);
+        expect(await store.deferInbound(a.id, 'stale', { now: t0 + 2, availableAt: t0 + 2_000, why: 'x' })).toBe(false);
+        expect(await store.deferInbound(a.id, a.leaseToken, { now: t0 + 2, availableAt: t0 + 2_000, why: 'more may follow' })).toBe(true);
+        const d = await store.getMessage(a.id);
+        expect(d).toMatchObject({ status: 'queued', attempts: 0 });
+        expect(d?.lastError).toBeUndefined();
+        expect(d?.timeline.at(-1)).toEqual({ at: t0 + 2, stage: 'waiting', detail: 'more may follow' });
+        expect(await store.deferInbound(a.id, a.leaseToken, { now: t0 + 3, availableAt: t0 + 9, why: 'again' })).toBe(false);
+        expect(ids(await store.claimInbound(claim(t0 + 1_999)))).toEqual([b.id]);
+        const [again] = await store.claimInbound(claim(t0 + 2_000));
+        expect(again).toMatchObject({ id: a.id, attempts: 1 });
+      });
+
+      it('lists the queued messages after a head, and answers some of them with it in one transaction', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const a2 = await store.enqueue(inbound('a2'), t0 + 10);
+        const a3 = await store.enqueue(inbound('a3'), t0 + 20);
+        const b = await store.enqueue(inbound('b', { conv: 'B' }), t0 + 30);
+        const after = await store.queuedAfter(a.conversationKey, a.id, 10);
+        expect(after.map((m) => [m.id, m.createdAt, m.message.content])).toEqual([[a2.id, t0 + 10, 'text a2'], [a3.id, t0 + 20, 'text a3']]);
+        expect(ids(await store.queuedAfter(a.conversationKey, a.id, 1))).toEqual([a2.id]);
+        expect(ids(await store.queuedAfter(a.conversationKey, a2.id, 10))).toEqual([a3.id]);
+        expect(await store.queuedAfter(a.conversationKey, 'nope', 10)).toEqual([]);
+
+        const now = t0 + 40;
+        const done = await store.completeInbound(a.id, a.leaseToken, result(a, now, [], { absorbed: [a2.id], absorbedDetail: `answered with #${a.id}` }));
+        expect(done).toEqual([]);
+        expect(await store.getMessage(a.id)).toMatchObject({ status: 'done' });
+        const d2 = await store.getMessage(a2.id);
+        expect(d2).toMatchObject({ status: 'done', attempts: 0 });
+        expect(d2?.timeline.at(-1)).toEqual({ at: now, stage: 'replied', detail: `answered with #${a.id}` });
+        // The conversation goes on with the first message not answered.
+        expect(ids(await store.claimInbound(claim(now)))).toEqual([a3.id, b.id]);
+        expect(await store.queuedAfter(a.conversationKey, a.id, 10)).toEqual([]);
+      });
+
+      it('refuses to answer with a message that is not a queued one of the same conversation, writing nothing', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        const b = await store.enqueue(inbound('b', { conv: 'B' }), t0 + 1);
+        const now = t0 + 2;
+        await expect(store.completeInbound(a.id, a.leaseToken, result(a, now, [reply(a, 0, now)], { absorbed: [b.id] }))).rejects.toThrow();
+        await expect(store.completeInbound(a.id, a.leaseToken, result(a, now, [], { absorbed: ['987654321'] }))).rejects.toThrow();
+        expect(await store.getMessage(a.id)).toMatchObject({ status: 'leased', replies: [] });
+        expect(await store.getMessage(b.id)).toMatchObject({ status: 'queued' });
+        expect(await store.loadHistory(hkey(a), 10)).toEqual([]);
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, now))).toEqual([]);
+        expect(ids(await store.claimInbound(claim(now)))).toEqual([b.id]);
+      });
     });
 
     describe('completeInbound', () => {

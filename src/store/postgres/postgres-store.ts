@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
-  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, RateBucket, Store, StoreStats,
+  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
@@ -32,6 +32,7 @@ import {
   toFeed,
   toInbound,
   toOutbound,
+  toQueued,
   toSummary,
 } from '../rows.js';
 
@@ -170,6 +171,15 @@ const SQL = {
     SELECT id FROM renewed`,
   retryInbound: `UPDATE inbound SET status = 'queued', available_at = $3, last_error = $4, lease_token = NULL, lease_until = NULL
     WHERE id = $1 AND ${GUARD} RETURNING conversation_key`,
+  deferInbound: `UPDATE inbound SET status = 'queued', available_at = $3, attempts = attempts - 1, lease_token = NULL, lease_until = NULL
+    WHERE id = $1 AND ${GUARD} RETURNING conversation_key`,
+  // The status terms match the partial index inbound_unfinished (only the head can be leased).
+  queuedAfter: `SELECT id, created_at, message FROM inbound
+    WHERE conversation_key = $1 AND status IN ('queued', 'leased') AND status = 'queued' AND id > $2 ORDER BY id LIMIT $3`,
+  // Messages a completion answers too ($5: the completed one, whose conversation they must be in).
+  absorbInbound: `UPDATE inbound SET status = $1, finished_at = $2, finish_detail = $3
+    WHERE id = ANY ($4::bigint[]) AND conversation_key = (SELECT conversation_key FROM inbound WHERE id = $5) AND status = 'queued'
+    RETURNING conversation_key`,
   deadInbound: `UPDATE inbound SET status = 'dead', finished_at = $3, last_error = $4, lease_token = NULL, lease_until = NULL
     WHERE id = $1 AND ${GUARD} RETURNING conversation_key`,
   reviveInbound: `UPDATE inbound SET status = 'queued', available_at = $2, attempts = 0, finished_at = NULL
@@ -352,7 +362,17 @@ export class PostgresStore implements Store {
       k.agentId, k.entryKey, k.conversationId, turns.map((_, i) => n * TURNS_PER_MESSAGE + i),
       turns.map((t) => t.role), turns.map((t) => t.content), turns.map((t) => t.at),
     ];
-    const text = (await run<{ result: string | null }>(this.pool, 'complete', values)).rows[0]?.result ?? null;
+    const complete = async (c: Db) => (await run<{ result: string | null }>(c, 'complete', values)).rows[0]?.result ?? null;
+    // Messages answered together with this one: one transaction with the completion, or nothing.
+    const absorbed = res.absorbed?.map((x) => parseId(x) ?? 0) ?? [];
+    const text = absorbed.length === 0 ? await complete(this.pool) : await this.tx(async (c) => {
+      const result = await complete(c);
+      if (result === null) return null;
+      const rows = (await run<{ conversation_key: string }>(c, 'absorbInbound', [res.status, res.now, res.absorbedDetail ?? `answered with #${n}`, absorbed, n])).rows;
+      if (rows.length !== absorbed.length) throw new Error(`messages ${res.absorbed!.join(', ')} are not all queued messages of the conversation of #${n}`);
+      await run(c, 'refreshHead', [rows[0]!.conversation_key]);
+      return result;
+    });
     // NULL: the lease is not ours any more, and nothing at all was written.
     if (text === null) return false;
     const done = JSON.parse(text) as { mode: 'feed' | 'claim' | 'outbox'; ids: (number | null)[]; seqs: number[] };
@@ -389,6 +409,18 @@ export class PostgresStore implements Store {
     const n = parseId(id);
     if (n === undefined) return false;
     return this.guarded('retryInbound', [n, leaseToken, opts.availableAt, opts.error], { at: opts.now, stage: 'retry', detail: opts.error });
+  }
+
+  async deferInbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; why: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    return this.guarded('deferInbound', [n, leaseToken, opts.availableAt], { at: opts.now, stage: 'waiting', detail: opts.why });
+  }
+
+  async queuedAfter(conversationKey: string, afterId: string, limit: number): Promise<QueuedMessage[]> {
+    const n = parseId(afterId);
+    if (n === undefined || limit < 1) return [];
+    return (await run<{ id: number; created_at: number; message: string }>(this.pool, 'queuedAfter', [conversationKey, n, Math.trunc(limit)])).rows.map(toQueued);
   }
 
   async deadLetterInbound(id: string, leaseToken: string, opts: { now: number; error: string }): Promise<boolean> {

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type {
   ClaimOptions, ConversationSummary, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
-  EntryBacklog, OutboundStatus, RateBucket, Store, StoreStats,
+  EntryBacklog, OutboundStatus, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
@@ -33,6 +33,7 @@ import {
   toFeed,
   toInbound,
   toOutbound,
+  toQueued,
   toSummary,
 } from '../rows.js';
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
@@ -210,6 +211,13 @@ export class SqliteStore implements Store {
           lease_until = NULL ${LEASED_BY_POSITION}`),
       inboundRetry: p(`UPDATE inbound SET status = 'queued', available_at = @availableAt, last_error = @error,
           lease_token = NULL, lease_until = NULL ${LEASED}`),
+      inboundDefer: p(`UPDATE inbound SET status = 'queued', available_at = @availableAt, attempts = attempts - 1,
+          lease_token = NULL, lease_until = NULL ${LEASED}`),
+      // The status terms match the partial index inbound_unfinished (only the head can be leased).
+      queuedAfter: p<{ id: number; created_at: number; message: string }>(`SELECT id, created_at, message FROM inbound
+        WHERE conversation_key = ? AND status IN ('queued', 'leased') AND status = 'queued' AND id > ? ORDER BY id LIMIT ?`),
+      inboundAbsorb: p(`UPDATE inbound SET status = ?, finished_at = ?, finish_detail = ?
+        WHERE id = ? AND conversation_key = ? AND status = 'queued'`),
       inboundDead: p(`UPDATE inbound SET status = 'dead', last_error = @error, finished_at = @now,
           lease_token = NULL, lease_until = NULL ${LEASED}`),
       inboundRevive: p(`UPDATE inbound SET status = 'queued', available_at = @now, attempts = 0,
@@ -367,7 +375,15 @@ export class SqliteStore implements Store {
         // The lease check comes first: a stale worker writes nothing at all.
         const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
         if (s.inboundFinish.run(res.status, res.now, detail, id, token).changes !== 1) return false;
-        refreshHead(s.inboundConv.get(id));
+        const conversationKey = s.inboundConv.get(id)!;
+        for (const other of res.absorbed ?? []) {
+          const n = parseId(other);
+          const absorbedDetail = res.absorbedDetail ?? `answered with #${id}`;
+          if (n === undefined || s.inboundAbsorb.run(res.status, res.now, absorbedDetail, n, conversationKey).changes !== 1) {
+            throw new Error(`message ${other} is not a queued message of the conversation of #${id}`);
+          }
+        }
+        refreshHead(conversationKey);
         const first = res.replies[0];
         // Deliver or hand the chunks over only when nothing of this conversation waits before them.
         const next = first !== undefined && (res.claim || res.feed) && s.outboxBusy.get(first.entryKey, first.conversationId) === undefined;
@@ -498,6 +514,19 @@ export class SqliteStore implements Store {
     if (n === undefined) return false;
     const params = { id: n, token: leaseToken, availableAt: opts.availableAt, error: opts.error };
     return this.write(() => this.tx.guarded(this.s.inboundRetry, params, { at: opts.now, stage: 'retry', detail: opts.error }));
+  }
+
+  async deferInbound(id: string, leaseToken: string, opts: { now: number; availableAt: number; why: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    const params = { id: n, token: leaseToken, availableAt: opts.availableAt };
+    return this.write(() => this.tx.guarded(this.s.inboundDefer, params, { at: opts.now, stage: 'waiting', detail: opts.why }));
+  }
+
+  async queuedAfter(conversationKey: string, afterId: string, limit: number): Promise<QueuedMessage[]> {
+    const n = parseId(afterId);
+    if (n === undefined || limit < 1) return [];
+    return this.s.queuedAfter.all(conversationKey, n, Math.trunc(limit)).map(toQueued);
   }
 
   async deadLetterInbound(id: string, leaseToken: string, opts: { now: number; error: string }): Promise<boolean> {
