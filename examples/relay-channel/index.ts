@@ -11,7 +11,7 @@ export const relayChannel = defineChannel({
   displayName: 'Relay (example)',
   description: 'Example channel: long-polls a simple HTTP platform for messages and posts replies back.',
   configSchema: relayConfigSchema,
-  capabilities: { receives: ['text', 'image'], markdown: false, maxMessageBytes: 4_000, sendsImages: false, streaming: false, typing: false, webhook: false },
+  capabilities: { receives: ['text', 'image'], markdown: false, maxMessageBytes: 4_000, sendsImages: false, streaming: false, typing: false, webhook: false, mergesBursts: true },
   create: (ctx) => new RelayChannel(ctx),
   // Images users send reach agents with `images: true`.
   fetchMedia: fetchRelayMedia,

@@ -30,6 +30,12 @@ export interface ChannelCapabilities {
   typing: boolean;
   /** Needs a public URL the platform can call (webhook channels). */
   webhook: boolean;
+  /**
+   * One reply may answer several messages of a conversation (a profile's `debounce`): nothing on the
+   * platform's side waits for an answer to each message (as a held webhook request or a client's
+   * `?wait=true` does). Without it, every message gets its own answer.
+   */
+  mergesBursts?: boolean;
 }
 
 /**

@@ -63,6 +63,32 @@ export const userLimitSchema = z
 
 export type UserLimit = z.infer<typeof userLimitSchema>;
 
+/**
+ * People type in bursts ("hi", "I have a question", "about my order"): answered one by one, each
+ * gets its own answer. With this, the burst is answered once, after the user pauses.
+ */
+export const debounceSchema = z
+  .object({
+    quiet_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .describe('Answer once no new message has come in the conversation for this long; everything since the last answer is answered together'),
+    max_wait_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(300_000)
+      .optional()
+      .describe('Answer at the latest this long after the first unanswered message, even if more keep coming (default: 4 × quiet_ms)'),
+    max_messages: z.number().int().min(2).max(50).default(10).describe('At most this many messages answered together; the ones after them start the next burst'),
+  })
+  .strict()
+  .refine((d) => d.max_wait_ms === undefined || d.max_wait_ms >= d.quiet_ms, { message: 'max_wait_ms must be at least quiet_ms', path: ['max_wait_ms'] });
+
+export type Debounce = z.infer<typeof debounceSchema>;
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
@@ -86,6 +112,9 @@ const profileBase = {
     .default(true)
     .describe('Also send the fallback reply in group chats; off: a failure there stays out of the group (still logged and in the message log)'),
   user_limit: userLimitSchema.optional().describe('Limits how many messages each user may have answered (per entry)'),
+  debounce: debounceSchema
+    .optional()
+    .describe('Answer a burst of messages once, when the user pauses, instead of each message on its own (on channels that allow it)'),
 };
 
 /** For agents that can look at images (a vision model, a service that takes them). */

@@ -7,6 +7,7 @@ import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { backoffDelay } from './backoff.js';
+import { burstEndsAt, mergeBurst } from './burst.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
@@ -75,6 +76,7 @@ export class Heartbeat {
   private readonly loop: WorkLoop<InboundItem>;
   private readonly leases = new Map<string, { item: InboundItem; onLost: () => void }>();
   private cancelRenewals?: () => void;
+  private readonly wakeUps = new Set<() => void>();
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.loop = new WorkLoop({
@@ -106,20 +108,32 @@ export class Heartbeat {
   async stop(): Promise<void> {
     await this.loop.stop();
     this.cancelRenewals?.();
+    for (const cancel of this.wakeUps) cancel();
+    this.wakeUps.clear();
   }
 
-  private async process(item: InboundItem, shutdown: AbortSignal): Promise<void> {
+  private async process(claimed: InboundItem, shutdown: AbortSignal): Promise<void> {
     const { store, clock, metrics } = this.deps;
-    const log = lazyChild(this.deps.log, { entry: item.entryKey, messageId: item.id, msgId: item.message.msgId });
+    const log = lazyChild(this.deps.log, { entry: claimed.entryKey, messageId: claimed.id, msgId: claimed.message.msgId });
     let target: ResolvedTarget;
     try {
-      target = this.deps.resolveTarget(item.targetKind, item.targetId);
+      target = this.deps.resolveTarget(claimed.targetKind, claimed.targetId);
     } catch (err) {
-      await store.deadLetterInbound(item.id, item.leaseToken, { now: clock.now(), error: describeError(err) });
-      metrics.failed.inc({ channel: item.channelType, reason: 'route' });
+      await store.deadLetterInbound(claimed.id, claimed.leaseToken, { now: clock.now(), error: describeError(err) });
+      metrics.failed.inc({ channel: claimed.channelType, reason: 'route' });
       log.error({ err: describeError(err) }, 'message dead-lettered: no route');
       return;
     }
+    let burst: Awaited<ReturnType<Heartbeat['gather']>>;
+    try {
+      burst = await this.gather(claimed, target, log);
+    } catch (err) {
+      await this.retryOrBury(claimed, err, log);
+      return;
+    }
+    if (!burst) return; // back in the queue until the user pauses
+    // From here on the item is the burst: the claimed message's id and lease, the merged message.
+    const { item, absorbed } = burst;
 
     const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
     const limit = target.profile.user_limit;
@@ -134,7 +148,7 @@ export class Heartbeat {
           metrics.limited.inc({ channel: item.channelType });
           log.info({ why: verdict.why, notice: notify }, 'user over the limit; not answered by the agent');
           const reply = notify ? { text: limit.notice, format: 'text' as const } : undefined;
-          await this.complete(item, { status: 'done', reply, turns: [], historyKey, detail: `${verdict.why}; ${notify ? 'notice sent' : 'no reply'}` }, log);
+          await this.complete(item, { status: 'done', reply, turns: [], historyKey, absorbed, detail: `${verdict.why}; ${notify ? 'notice sent' : 'no reply'}` }, log);
           return;
         }
       } catch (err) {
@@ -216,6 +230,7 @@ export class Heartbeat {
           ...(quiet ? {} : { reply: outcome.reply }),
           turns,
           historyKey,
+          absorbed,
           detail: outcome.ok ? answeredDetail(outcome) : `${outcome.error.message}${quiet ? ' (no fallback reply in groups)' : ''}`,
         },
         log,
@@ -250,25 +265,33 @@ export class Heartbeat {
    */
   private async complete(
     item: InboundItem,
-    result: { status: 'done' | 'fallback'; reply?: Pick<AgentReply, 'text' | 'format' | 'images'>; turns: HistoryTurn[]; historyKey: HistoryKey; detail: string },
+    result: {
+      status: 'done' | 'fallback'; reply?: Pick<AgentReply, 'text' | 'format' | 'images'>; turns: HistoryTurn[]; historyKey: HistoryKey;
+      /** The messages of the burst after this one (see `gather`), answered with it. */
+      absorbed: string[];
+      detail: string;
+    },
     log: Logger,
   ): Promise<boolean> {
     const now = this.deps.clock.now();
     const replies = result.reply ? this.chunks(item, result.reply, now) : [];
     const feed = this.deps.feedDeliveryOf(item.entryKey);
+    const { absorbed } = result;
     const completed = await this.deps.store.completeInbound(item.id, item.leaseToken, {
       now,
       status: result.status,
       replies,
       feed: feed && replies.map((r) => feed.payload(outgoingOf(r), r.userId, sendContextOf(r))),
       history: { key: result.historyKey, turns: result.turns },
-      detail: result.detail,
+      detail: absorbed.length > 0 ? `${result.detail}; with ${absorbed.map((id) => `#${id}`).join(', ')}` : result.detail,
       claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
+      ...(absorbed.length > 0 ? { absorbed, absorbedDetail: `answered with #${item.id}` } : {}),
     });
     if (!completed) {
       log.warn('lease lost before the reply was stored; another worker answers this message');
       return false;
     }
+    if (absorbed.length > 0) this.deps.metrics.merged.inc({ channel: item.channelType }, absorbed.length);
     // Next in line: in the feed already, or delivered at once. Otherwise they wait behind earlier replies for the outbox loop.
     for (const o of completed) {
       if (o.status !== 'sent') continue;
@@ -280,6 +303,40 @@ export class Heartbeat {
     if (leased.length > 0) this.deps.deliver(leased);
     else if (completed.length === 0 && replies.length > 0) this.deps.onReplies();
     return true;
+  }
+
+  /**
+   * With a profile's `debounce`, on a channel that allows it (`mergesBursts`): the claimed message
+   * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`, the
+   * first has waited `max_wait_ms`, or `max_messages` are there). Until then the message goes back to
+   * the queue without counting an attempt, a wake-up is set for the burst's end, and this answers
+   * undefined. Without `debounce`: the message alone.
+   */
+  private async gather(claimed: InboundItem, target: ResolvedTarget, log: Logger): Promise<{ item: InboundItem; absorbed: string[] } | undefined> {
+    const debounce = target.profile.debounce;
+    if (!debounce || this.deps.capabilitiesOf(claimed.channelType)?.mergesBursts !== true) return { item: claimed, absorbed: [] };
+    const { store, clock } = this.deps;
+    const after = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
+    const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));
+    const now = clock.now();
+    if (now < endsAt && after.length < debounce.max_messages - 1) {
+      const why = `the user may send more (${after.length + 1} message(s) so far)`;
+      if (await store.deferInbound(claimed.id, claimed.leaseToken, { now, availableAt: endsAt, why })) this.wakeAt(endsAt - now);
+      else log.warn('lease lost before the message went back to wait for the rest of its burst');
+      return undefined;
+    }
+    if (after.length === 0) return { item: claimed, absorbed: [] };
+    log.debug({ absorbed: after.length }, 'answering a burst of messages together');
+    return { item: { ...claimed, message: mergeBurst([claimed.message, ...after.map((m) => m.message)]) }, absorbed: after.map((m) => m.id) };
+  }
+
+  /** A claim after `ms` (a deferred burst's end), rather than at the next tick. */
+  private wakeAt(ms: number): void {
+    const cancel = this.deps.clock.timeout(ms, () => {
+      this.wakeUps.delete(cancel);
+      this.wake();
+    });
+    this.wakeUps.add(cancel);
   }
 
   /**

@@ -15,7 +15,7 @@ export const wechatIlinkChannel = defineChannel({
   configSchema: ilinkConfigSchema,
   // iLink shows plain text; OpenClaw's WeChat plugin cuts replies at 4 000 characters. Reply images are uploaded
   // to WeChat's CDN and sent as image messages of their own.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file'], markdown: false, maxMessageChars: 4_000, groups: false, threads: false, sendsImages: true, streaming: false, typing: true, webhook: false },
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file'], markdown: false, maxMessageChars: 4_000, groups: false, threads: false, sendsImages: true, streaming: false, typing: true, webhook: false, mergesBursts: true },
   // One poller per bot: with several gateway processes, one polls at a time.
   exclusive: true,
   create: (ctx) => new IlinkChannel(ctx),

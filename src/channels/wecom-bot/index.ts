@@ -13,7 +13,7 @@ export const wecomBotChannel = defineChannel({
     'A WeCom intelligent robot (智能机器人) in direct chats and groups (when @mentioned), over the official long connection (no public URL needed); replies stream back on the message, longer ones continue as markdown messages, images as image messages.',
   configSchema: wecomBotConfigSchema,
   // No maxMessageBytes: send() splits into the stream and follow-up messages itself, keeping code fences whole.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'event'], markdown: true, groups: true, threads: false, sendsImages: true, streaming: true, typing: true, webhook: false },
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'event'], markdown: true, groups: true, threads: false, sendsImages: true, streaming: true, typing: true, webhook: false, mergesBursts: true },
   // WeCom keeps one connection per robot: with several gateway processes, one runs it at a time.
   exclusive: true,
   create: (ctx) => new WecomBotChannel(ctx),

@@ -14,7 +14,7 @@ export const wecomChannel = defineChannel({
   configSchema: wecomConfigSchema,
   // No maxMessageBytes: send() splits each reply itself into messages of at most 2048 bytes. Reply
   // images are uploaded as temporary media and sent as image messages.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: true, sendsImages: true, streaming: false, typing: false, webhook: true },
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: true, sendsImages: true, streaming: false, typing: false, webhook: true, mergesBursts: true },
   create: (ctx) => new WecomChannel(ctx),
   // Images a member sends reach agents with `images: true` (media/get; media ids are valid 3 days).
   fetchMedia: fetchWecomMedia,

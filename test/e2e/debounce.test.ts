@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { ChannelRegistry } from '../../src/channels/registry.js';
+import { webApiChannel } from '../../src/channels/web-api/index.js';
+import { relayChannel } from '../../examples/relay-channel/index.js';
+import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
+import { webApiEntry } from '../helpers/workspace.js';
+
+const opened = closeAfterEach();
+const T0 = Date.UTC(2026, 11, 7, 9);
+
+/** A gateway whose clock the test moves, with an echo agent on a relay entry (a channel that allows bursts). */
+async function gatewayWith(debounce: Record<string, unknown>): Promise<{ t: TestGateway; fake: FakeRelay; at: (ms: number) => void }> {
+  let now = T0;
+  const fake = opened(await startFakeRelay());
+  const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+  const profile = { provider: 'echo', prefix: 'echo: ', debounce };
+  const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+  const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry, webApiEntry()] } } }, { registry, clock: timeFrom(() => now) }));
+  await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+  return { t, fake, at: (ms) => (now = T0 + ms) };
+}
+
+async function stored(t: TestGateway, n: number) {
+  return t.until(async () => {
+    const list = await t.gateway.store.listMessages({ entryKey: 'assistant.relay', limit: 50 });
+    return list.length === n && list;
+  });
+}
+
+describe('debounce: a burst of messages is answered once, when the user pauses', () => {
+  it('answers three messages sent in a row with one reply, after the pause, and the message log says which answered which', async () => {
+    const { t, fake, at } = await gatewayWith({ quiet_ms: 2_000 });
+    fake.push('alice', 'hi');
+    await stored(t, 1);
+    // The first message waits for more: back in the queue, its claim not counted as an attempt.
+    await t.until(async () => (await t.gateway.store.getMessage((await stored(t, 1))[0]!.id))?.timeline.some((e) => e.stage === 'waiting'));
+    at(1_000);
+    fake.push('alice', 'I have a question');
+    await stored(t, 2);
+    at(2_500);
+    fake.push('alice', 'about my order');
+    await stored(t, 3);
+    expect(fake.received('alice')).toEqual([]);
+
+    at(4_500); // 2 s after the last message
+    await t.until(() => fake.received('alice').length === 1);
+    expect(fake.received('alice')).toEqual(['echo: hi\nI have a question\nabout my order']);
+
+    const [third, second, first] = await t.until(async () => {
+      const list = await t.gateway.store.listMessages({ entryKey: 'assistant.relay', limit: 10 });
+      return list.every((m) => m.status === 'done') && list;
+    });
+    const detail = async (id: string) => (await t.gateway.store.getMessage(id))!;
+    const head = await detail(first!.id);
+    expect(head.attempts).toBe(1);
+    expect(head.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(new RegExp(`; with #${second!.id}, #${third!.id}$`));
+    expect(head.replies.map((r) => r.text)).toEqual(['echo: hi\nI have a question\nabout my order']);
+    for (const m of [second!, third!]) {
+      const d = await detail(m.id);
+      expect(d.timeline.find((e) => e.stage === 'replied')?.detail).toBe(`answered with #${first!.id}`);
+      expect(d.replies).toEqual([]);
+    }
+    const merged = (await t.gateway.metrics.merged.get()).values.find((v) => v.labels.channel === 'relay');
+    expect(merged?.value).toBe(2);
+
+    // A message after the answer starts a burst of its own.
+    at(10_000);
+    fake.push('alice', 'thanks');
+    await stored(t, 4);
+    at(12_000);
+    await t.until(() => fake.received('alice').length === 2);
+    expect(fake.received('alice')[1]).toBe('echo: thanks');
+  });
+
+  it('answers someone who never pauses by max_wait_ms, and at most max_messages in one reply', async () => {
+    const { t, fake, at } = await gatewayWith({ quiet_ms: 2_000, max_wait_ms: 3_000, max_messages: 3 });
+    fake.push('bob', 'part 0');
+    await stored(t, 1);
+    at(1_500);
+    fake.push('bob', 'part 1');
+    const [, first] = await stored(t, 2);
+    // 1.5 s after part 1 the burst is not over by its pause, but part 0 has waited 3 s.
+    at(2_999);
+    await t.until(async () => (await t.gateway.store.getMessage(first!.id))?.timeline.some((e) => e.stage === 'waiting' && e.detail?.includes('2 message(s)')));
+    expect(fake.received('bob')).toEqual([]);
+    at(3_000);
+    await t.until(() => fake.received('bob').length === 1);
+    expect(fake.received('bob')).toEqual(['echo: part 0\npart 1']);
+
+    // Four at once: three go in one reply, the fourth in the next.
+    at(10_000);
+    for (let i = 0; i < 4; i++) fake.push('dave', `d${i}`);
+    await stored(t, 6);
+    at(12_000);
+    await t.until(() => fake.received('dave').length === 2);
+    expect(fake.received('dave')).toEqual(['echo: d0\nd1\nd2', 'echo: d3']);
+  });
+
+  it('answers every Web API message on its own: a client waits for the answer to each', async () => {
+    const { t } = await gatewayWith({ quiet_ms: 60_000 });
+    const replies: string[] = [];
+    for (const text of ['one', 'two']) {
+      const res = await t.chat('assistant.web_api', { userId: 'carol', content: text }, { wait: true });
+      expect(res.status).toBe(200);
+      replies.push(res.json.reply.text);
+    }
+    expect(replies).toEqual(['echo: one', 'echo: two']);
+  });
+});
