@@ -109,6 +109,14 @@ describe('loadWorkspace collects problems and loads the rest', () => {
     expect(snap.problems).toEqual([expect.objectContaining({ file: 'agents/bad/profile.yaml', field: 'history_window' })]);
     expect([...snap.agents.keys()]).toEqual(['good']);
   });
+
+  it('names the nested field of a debounce that cannot work', () => {
+    const debounce = { quiet_ms: 5_000, max_wait_ms: 1_000 };
+    const root = workspace({ ...good(), agents: { ...good().agents, bad: { profile: { provider: 'echo', debounce } } } });
+    const snap = loadWorkspace(root);
+    expect(snap.problems).toEqual([expect.objectContaining({ file: 'agents/bad/profile.yaml', field: 'debounce.max_wait_ms', message: 'max_wait_ms must be at least quiet_ms' })]);
+    expect([...snap.agents.keys()]).toEqual(['good']);
+  });
 });
 
 describe('${ENV} and ${secret:…} references', () => {

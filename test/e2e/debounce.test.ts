@@ -3,24 +3,36 @@ import { ChannelRegistry } from '../../src/channels/registry.js';
 import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
 import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
-import { webApiEntry } from '../helpers/workspace.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
+import { makeWorkspace, webApiEntry } from '../helpers/workspace.js';
 
+// Before closeAfterEach(): a kept workspace is removed once the gateways on it are closed.
+const dirs = tempDirs();
 const opened = closeAfterEach();
 const T0 = Date.UTC(2026, 11, 7, 9);
 
 /** A gateway whose clock the test moves, with an echo agent on a relay entry (a channel that allows bursts). */
-async function gatewayWith(debounce: Record<string, unknown>): Promise<{ t: TestGateway; fake: FakeRelay; at: (ms: number) => void }> {
+async function gatewayWith(debounce: Record<string, unknown>) {
   let now = T0;
   const fake = opened(await startFakeRelay());
   const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
   const profile = { provider: 'echo', prefix: 'echo: ', debounce };
-  const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-  const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry, webApiEntry()] } } }, { registry, clock: timeFrom(() => now) }));
-  await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
-  return { t, fake, at: (ms) => (now = T0 + ms) };
+  const root = dirs.track(makeWorkspace({ agents: { assistant: { profile, entries: [entry, webApiEntry()] } } }));
+  /** A gateway on the workspace (again, after a restart), running. */
+  const start = async (): Promise<TestGateway> => {
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    const t = opened(await startTestGateway({ root }, { registry, clock: timeFrom(() => now) }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    return t;
+  };
+  return { t: await start(), start, fake, at: (ms: number) => (now = T0 + ms) };
 }
+
+const textOf = (m: SentMessage | undefined) => (m?.content as { text?: string } | undefined)?.text;
 
 async function stored(t: TestGateway, n: number) {
   return t.until(async () => {
@@ -98,6 +110,34 @@ describe('debounce: a burst of messages is answered once, when the user pauses',
     expect(fake.received('dave')).toEqual(['echo: d0\nd1\nd2', 'echo: d3']);
   });
 
+  it('keeps a growing burst through a restart and answers it once, after the pause', async () => {
+    const { t, start, fake, at } = await gatewayWith({ quiet_ms: 2_000 });
+    fake.push('erin', 'first');
+    await stored(t, 1);
+    at(1_000);
+    fake.push('erin', 'second');
+    await stored(t, 2);
+    await t.close({ keepWorkspace: true });
+
+    at(5_000);
+    const again = await start();
+    // A reply stored before the entry ran again waits for the outbox's retry: its time must come too.
+    at(7_000);
+    await again.until(() => fake.received('erin').length === 1);
+    expect(fake.received('erin')).toEqual(['echo: first\nsecond']);
+    const list = await again.until(async () => {
+      const l = await again.gateway.store.listMessages({ entryKey: 'assistant.relay', limit: 10 });
+      return l.every((m) => m.status === 'done') && l;
+    });
+    expect(list).toHaveLength(2);
+    // Nothing else comes: the burst was one answer, and the restart did not redo it.
+    fake.push('erin', 'third');
+    await stored(again, 3);
+    at(10_000);
+    await again.until(() => fake.received('erin').length === 2);
+    expect(fake.received('erin')).toEqual(['echo: first\nsecond', 'echo: third']);
+  });
+
   it('answers every Web API message on its own: a client waits for the answer to each', async () => {
     const { t } = await gatewayWith({ quiet_ms: 60_000 });
     const replies: string[] = [];
@@ -107,5 +147,25 @@ describe('debounce: a burst of messages is answered once, when the user pauses',
       replies.push(res.json.reply.text);
     }
     expect(replies).toEqual(['echo: one', 'echo: two']);
+  });
+
+  it('on Feishu, answers a group burst once, under its newest message, naming who wrote each line', async () => {
+    const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+    const profile = { provider: 'echo', debounce: { quiet_ms: 1_500 } };
+    const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config: feishuEntryConfig(fake) }] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('bot.feishu')?.state === 'running');
+    const ann = 'ou_ann00000000000000000000000000';
+    const ben = 'ou_ben00000000000000000000000000';
+    const first = fake.textEvent('is the shop open today?', { chatType: 'group', mentionBot: true, from: ann });
+    const second = fake.textEvent('and tomorrow?', { chatType: 'group', mentionBot: true, from: ben });
+    await fake.pushEvent(first).done;
+    await fake.pushEvent(second).done;
+    const group = first.event.message.chat_id;
+    await t.until(() => fake.messagesIn(group).length === 1);
+    const [reply] = fake.messagesIn(group);
+    expect(reply).toMatchObject({ replyTo: second.event.message.message_id });
+    expect(textOf(reply)).toBe(`${ann}: is the shop open today?\n${ben}: and tomorrow?`);
+    await t.until(async () => (await t.gateway.store.listMessages({ limit: 10 })).every((m) => m.status === 'done'));
+    expect(fake.messagesIn(group)).toHaveLength(1);
   });
 });
