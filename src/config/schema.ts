@@ -89,6 +89,25 @@ export const debounceSchema = z
 
 export type Debounce = z.infer<typeof debounceSchema>;
 
+/** Platform ids: a user's or a group chat's id as the message log shows it. */
+const idList = (what: string) => z.array(z.string().min(1).max(256)).max(10_000).optional().describe(what);
+
+export const accessSchema = z
+  .object({
+    allow_users: idList('Direct chats: answer only these users (platform user ids, as the message log shows them); without it, everyone'),
+    allow_groups: idList('Group chats: answer only in these groups (conversation ids, as the message log shows them); without it, every group the channel answers in'),
+    block_users: idList('Never answer these users, in direct chats or in groups'),
+    notice: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .optional()
+      .describe('Sent to a user not in allow_users, in a direct chat, at most once a day (never into a group, never to a blocked user); without it, refused messages get no answer'),
+  })
+  .strict();
+
+export type Access = z.infer<typeof accessSchema>;
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
@@ -112,6 +131,7 @@ const profileBase = {
     .default(true)
     .describe('Also send the fallback reply in group chats; off: a failure there stays out of the group (still logged and in the message log)'),
   user_limit: userLimitSchema.optional().describe('Limits how many messages each user may have answered (per entry)'),
+  access: accessSchema.optional().describe('Who the agent answers: allow lists for direct chats and groups, and blocked users'),
   debounce: debounceSchema
     .optional()
     .describe('Answer a burst of messages once, when the user pauses, instead of each message on its own (on channels that allow it)'),

@@ -6,6 +6,7 @@ import { charLength, splitText } from '../channels/shared/split-text.js';
 import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
+import { accessRefusal } from './access.js';
 import { backoffDelay } from './backoff.js';
 import { burstEndsAt, mergeBurst } from './burst.js';
 import type { Clock } from './clock.js';
@@ -18,6 +19,9 @@ import { outgoingOf, sendContextOf } from './outbox.js';
 import { pacedPreview } from './reply-preview.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
+
+/** A refused user gets the profile's access notice at most this often. */
+const NOTICE_DAY_MS = 86_400_000;
 
 /** How long an agent works on a message before the channel shows "typing…" (where it can). */
 export const TYPING_AFTER_MS = 500;
@@ -124,6 +128,11 @@ export class Heartbeat {
       log.error({ err: describeError(err) }, 'message dead-lettered: no route');
       return;
     }
+    const refusal = accessRefusal(target.profile.access, claimed.message);
+    if (refusal !== undefined) {
+      await this.refuse(claimed, target, refusal, log);
+      return;
+    }
     let burst: Awaited<ReturnType<Heartbeat['gather']>>;
     try {
       burst = await this.gather(claimed, target, log);
@@ -147,8 +156,7 @@ export class Heartbeat {
           const notify = verdict.notify || this.deps.feedDeliveryOf(item.entryKey) !== undefined;
           metrics.limited.inc({ channel: item.channelType });
           log.info({ why: verdict.why, notice: notify }, 'user over the limit; not answered by the agent');
-          const reply = notify ? { text: limit.notice, format: 'text' as const } : undefined;
-          await this.complete(item, { status: 'done', reply, turns: [], historyKey, absorbed, detail: `${verdict.why}; ${notify ? 'notice sent' : 'no reply'}` }, log);
+          await this.notAnswered(item, { why: verdict.why, notice: notify ? limit.notice : undefined, historyKey, absorbed }, log);
           return;
         }
       } catch (err) {
@@ -260,6 +268,35 @@ export class Heartbeat {
   }
 
   /**
+   * A sender the profile's `access` refuses: finished without the agent, with its `notice` in a direct
+   * chat (not to a blocked user) at most once a day per user (a Web API client, which waits for each answer, every time), or
+   * with nothing; the message log says why.
+   */
+  private async refuse(item: InboundItem, target: ResolvedTarget, refusal: { why: string; blocked: boolean }, log: Logger): Promise<void> {
+    const { why, blocked } = refusal;
+    const notice = blocked ? undefined : target.profile.access?.notice;
+    try {
+      const due = async () =>
+        this.deps.feedDeliveryOf(item.entryKey) !== undefined ||
+        (await this.deps.userLimits?.noticeDue(`access:${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}`, NOTICE_DAY_MS)) !== false;
+      const notify = notice !== undefined && !item.message.isGroup && (await due());
+      this.deps.metrics.refused.inc({ channel: item.channelType });
+      log.info({ why, notice: notify }, 'sender refused by access; not answered by the agent');
+      const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+      await this.notAnswered(item, { why: `not answered: ${why}`, notice: notify ? notice : undefined, historyKey, absorbed: [] }, log);
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
+  }
+
+  /** Finishes a message the agent does not see: with the notice, or with nothing; the detail says which. */
+  private notAnswered(item: InboundItem, o: { why: string; notice: string | undefined; historyKey: HistoryKey; absorbed: string[] }, log: Logger) {
+    const reply = o.notice === undefined ? undefined : { text: o.notice, format: 'text' as const };
+    const detail = `${o.why}; ${reply ? 'notice sent' : 'no reply'}`;
+    return this.complete(item, { status: 'done', reply, turns: [], historyKey: o.historyKey, absorbed: o.absorbed, detail }, log);
+  }
+
+  /**
    * Stores the reply (if any) and acks the message in one transaction, then hands the chunks that
    * are next in line to their delivery. False when the lease was lost (another worker answers it).
    */
@@ -308,7 +345,8 @@ export class Heartbeat {
   /**
    * With a profile's `debounce`, on a channel that allows it (`mergesBursts`): the claimed message
    * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`, the
-   * first has waited `max_wait_ms`, or `max_messages` are there). Until then the message goes back to
+   * first has waited `max_wait_ms`, or `max_messages` are there, or a message the profile's `access`
+   * refuses comes next). Until then the message goes back to
    * the queue without counting an attempt, a wake-up is set for the burst's end, and this answers
    * undefined. Without `debounce`: the message alone.
    */
@@ -316,10 +354,13 @@ export class Heartbeat {
     const debounce = target.profile.debounce;
     if (!debounce || this.deps.capabilitiesOf(claimed.channelType)?.mergesBursts !== true) return { item: claimed, absorbed: [] };
     const { store, clock } = this.deps;
-    const after = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
+    const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
+    // A message the agent may not see (a blocked user in a group) ends the burst before it.
+    const refused = queued.findIndex((m) => accessRefusal(target.profile.access, m.message) !== undefined);
+    const after = refused < 0 ? queued : queued.slice(0, refused);
     const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));
     const now = clock.now();
-    if (now < endsAt && after.length < debounce.max_messages - 1) {
+    if (now < endsAt && refused < 0 && after.length < debounce.max_messages - 1) {
       const why = `the user may send more (${after.length + 1} message(s) so far)`;
       if (await store.deferInbound(claimed.id, claimed.leaseToken, { now, availableAt: endsAt, why })) this.wakeAt(endsAt - now);
       else log.warn('lease lost before the message went back to wait for the rest of its burst');

@@ -39,7 +39,7 @@ export class UserLimits {
       const capacity = limit[w.field];
       if (capacity === undefined) continue;
       if ((await this.takeFrom(bucketKey(w.bucket, capacity, userKey), 1, capacity, capacity / w.seconds)) < 1) {
-        const notify = (await this.takeFrom(`user:notice:${userKey}`, 1, 1, 1000 / NOTICE_EVERY_MS)) === 1;
+        const notify = await this.noticeDue(`user:notice:${userKey}`, NOTICE_EVERY_MS);
         return { ok: false, notify, why: `over the user limit of ${capacity} ${w.unit} per ${w.label}` };
       }
     }
@@ -51,6 +51,11 @@ export class UserLimits {
     const capacity = limit[tokenDay.field];
     if (capacity === undefined || tokens <= 1) return;
     await this.takeFrom(bucketKey(tokenDay.bucket, capacity, userKey), tokens - 1, capacity, capacity / tokenDay.seconds);
+  }
+
+  /** True at most once per `everyMs` for a key (at most a day: idle buckets are dropped after 25 h). */
+  async noticeDue(key: string, everyMs: number): Promise<boolean> {
+    return (await this.takeFrom(key, 1, 1, 1000 / everyMs)) === 1;
   }
 
   /** Takes up to `want` from a bucket; returns how many were taken. */

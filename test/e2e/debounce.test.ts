@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ChannelRegistry } from '../../src/channels/registry.js';
 import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
-import { startFakeRelay, type FakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { feishuEntryConfig } from '../helpers/feishu.js';

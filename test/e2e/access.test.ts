@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ChannelRegistry } from '../../src/channels/registry.js';
+import { webApiChannel } from '../../src/channels/web-api/index.js';
+import { relayChannel } from '../../examples/relay-channel/index.js';
+import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
+import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
+
+const opened = closeAfterEach();
+const NOTICE = 'This assistant is private.';
+const textOf = (m: SentMessage | undefined) => (m?.content as { text?: string } | undefined)?.text;
+
+async function settled(t: TestGateway, n: number) {
+  return t.until(async () => {
+    const list = await t.gateway.store.listMessages({ limit: 50 });
+    return list.length === n && list.every((m) => m.status === 'done') && list;
+  });
+}
+
+const replied = async (t: TestGateway, id: string) => (await t.gateway.store.getMessage(id))?.timeline.find((e) => e.stage === 'replied')?.detail;
+
+describe('access: who an agent answers', () => {
+  it('in direct chats answers allow_users only, tells a stranger once a day, ignores a blocked user, and follows an edit at once', async () => {
+    let now = Date.UTC(2026, 11, 7, 9);
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const profile = { provider: 'echo', prefix: 'echo: ', access: { allow_users: ['alice', 'mallory'], block_users: ['mallory'], notice: NOTICE } };
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+
+    fake.push('alice', 'hi');
+    fake.push('bob', 'hello?');
+    fake.push('bob', 'anyone?');
+    fake.push('mallory', 'let me in');
+    const list = await settled(t, 4);
+    expect(fake.received('alice')).toEqual(['echo: hi']);
+    // The notice once (the second message in the same day gets nothing); the blocked user nothing, though also allowed.
+    expect(fake.received('bob')).toEqual([NOTICE]);
+    expect(fake.received('mallory')).toEqual([]);
+    const byText = new Map(list.map((m) => [m.content, m.id]));
+    expect(await replied(t, byText.get('hello?')!)).toBe('not answered: user bob is not in allow_users; notice sent');
+    expect(await replied(t, byText.get('anyone?')!)).toBe('not answered: user bob is not in allow_users; no reply');
+    expect(await replied(t, byText.get('let me in')!)).toBe('not answered: user mallory is blocked; no reply');
+    const refused = (await t.gateway.metrics.refused.get()).values.find((v) => v.labels.channel === 'relay');
+    expect(refused?.value).toBe(3);
+
+    // A day later the stranger is told again.
+    now += 86_400_000;
+    fake.push('bob', 'hello again');
+    await settled(t, 5);
+    await t.until(() => fake.received('bob').length === 2);
+
+    // Allowed through the admin API: answered from the next message on, no restart.
+    const edit = await t.admin('PUT', '/agents/assistant', { ...profile, access: { allow_users: ['alice', 'bob'] } });
+    expect(edit.status).toBe(200);
+    fake.push('bob', 'and now?');
+    await t.until(() => fake.received('bob').length === 3);
+    expect(fake.received('bob')[2]).toBe('echo: and now?');
+  });
+
+  it('in groups answers allow_groups only, never sends the notice there, and a blocked member ends a burst before their message', async () => {
+    const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+    const ann = 'ou_ann00000000000000000000000000';
+    const ben = 'ou_ben00000000000000000000000000';
+    const open = fake.textEvent('is the shop open?', { chatType: 'group', mentionBot: true, from: ann });
+    const team = open.event.message.chat_id;
+    const profile = { provider: 'echo', debounce: { quiet_ms: 1_000 }, access: { allow_groups: [team], block_users: [ben], notice: NOTICE } };
+    const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config: feishuEntryConfig(fake) }] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('bot.feishu')?.state === 'running');
+
+    const spam = fake.textEvent('buy my stuff', { chatType: 'group', mentionBot: true, from: ben });
+    const more = fake.textEvent('and on Sunday?', { chatType: 'group', mentionBot: true, from: ann });
+    const elsewhere = fake.textEvent('hello from outside', { chatType: 'group', chatId: 'oc_other0000000000000000000000000', mentionBot: true, from: ann });
+    for (const e of [open, spam, more, elsewhere]) await fake.pushEvent(e).done;
+
+    const list = await settled(t, 4);
+    await t.until(() => fake.messagesIn(team).length === 2);
+    // Ann's two questions are answered on their own: Ben's message between them is not the agent's to read.
+    expect(fake.messagesIn(team).map(textOf)).toEqual(['is the shop open?', 'and on Sunday?']);
+    expect(fake.messagesIn('oc_other0000000000000000000000000')).toEqual([]);
+    const byText = new Map(list.map((m) => [m.content, m.id]));
+    expect(await replied(t, byText.get('buy my stuff')!)).toBe(`not answered: user ${ben} is blocked; no reply`);
+    expect(await replied(t, byText.get('hello from outside')!)).toBe('not answered: group oc_other0000000000000000000000000 is not in allow_groups; no reply');
+  });
+});
