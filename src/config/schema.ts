@@ -108,6 +108,20 @@ export const accessSchema = z
 
 export type Access = z.infer<typeof accessSchema>;
 
+export const resetSchema = z
+  .object({
+    commands: z
+      .array(z.string().trim().min(1).max(64))
+      .min(1)
+      .max(20)
+      .default(['/reset', '/new'])
+      .describe('Messages that start a new conversation (the whole message, ignoring case and surrounding spaces)'),
+    reply: z.string().min(1).max(2_000).default('OK, starting a new conversation.').describe('The answer to such a message'),
+  })
+  .strict();
+
+export type Reset = z.infer<typeof resetSchema>;
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
@@ -131,6 +145,9 @@ const profileBase = {
     .default(true)
     .describe('Also send the fallback reply in group chats; off: a failure there stays out of the group (still logged and in the message log)'),
   user_limit: userLimitSchema.optional().describe('Limits how many messages each user may have answered (per entry)'),
+  reset: resetSchema
+    .optional()
+    .describe('Let users make the agent forget the conversation so far by sending a command such as /reset ({} for the defaults)'),
   access: accessSchema.optional().describe('Who the agent answers: allow lists for direct chats and groups, and blocked users'),
   debounce: debounceSchema
     .optional()

@@ -7,6 +7,7 @@ import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
+import { isResetCommand } from './reset.js';
 import { backoffDelay } from './backoff.js';
 import { burstEndsAt, mergeBurst } from './burst.js';
 import type { Clock } from './clock.js';
@@ -14,7 +15,7 @@ import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
-import type { ReplyImage } from './message.js';
+import type { ChatMessage, ReplyImage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
 import { pacedPreview } from './reply-preview.js';
 import type { UserLimits } from './user-limits.js';
@@ -131,6 +132,10 @@ export class Heartbeat {
     const refusal = accessRefusal(target.profile.access, claimed.message);
     if (refusal !== undefined) {
       await this.refuse(claimed, target, refusal, log);
+      return;
+    }
+    if (isResetCommand(target.profile.reset, claimed.message)) {
+      await this.reset(claimed, target, log);
       return;
     }
     let burst: Awaited<ReturnType<Heartbeat['gather']>>;
@@ -289,6 +294,22 @@ export class Heartbeat {
     }
   }
 
+  /**
+   * A reset command: the conversation's history up to it is forgotten, and the user gets the profile's
+   * reply. Clearing twice is harmless, so a crash before the completion only repeats it.
+   */
+  private async reset(item: InboundItem, target: ResolvedTarget, log: Logger): Promise<void> {
+    const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+    try {
+      const forgotten = await this.deps.store.clearHistory(historyKey, item.id);
+      log.info({ forgotten }, 'conversation reset by the user');
+      const reply = { text: target.profile.reset!.reply, format: 'text' as const };
+      await this.complete(item, { status: 'done', reply, turns: [], historyKey, absorbed: [], detail: `conversation reset: ${forgotten} earlier turn(s) forgotten` }, log);
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
+  }
+
   /** Finishes a message the agent does not see: with the notice, or with nothing; the detail says which. */
   private notAnswered(item: InboundItem, o: { why: string; notice: string | undefined; historyKey: HistoryKey; absorbed: string[] }, log: Logger) {
     const reply = o.notice === undefined ? undefined : { text: o.notice, format: 'text' as const };
@@ -346,7 +367,7 @@ export class Heartbeat {
    * With a profile's `debounce`, on a channel that allows it (`mergesBursts`): the claimed message
    * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`, the
    * first has waited `max_wait_ms`, or `max_messages` are there, or a message the profile's `access`
-   * refuses comes next). Until then the message goes back to
+   * refuses or a reset comes next). Until then the message goes back to
    * the queue without counting an attempt, a wake-up is set for the burst's end, and this answers
    * undefined. Without `debounce`: the message alone.
    */
@@ -355,12 +376,13 @@ export class Heartbeat {
     if (!debounce || this.deps.capabilitiesOf(claimed.channelType)?.mergesBursts !== true) return { item: claimed, absorbed: [] };
     const { store, clock } = this.deps;
     const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
-    // A message the agent may not see (a blocked user in a group) ends the burst before it.
-    const refused = queued.findIndex((m) => accessRefusal(target.profile.access, m.message) !== undefined);
-    const after = refused < 0 ? queued : queued.slice(0, refused);
+    // A message the agent may not see (a blocked user in a group) or a reset ends the burst before it.
+    const alone = (m: ChatMessage) => accessRefusal(target.profile.access, m) !== undefined || isResetCommand(target.profile.reset, m);
+    const cut = queued.findIndex((m) => alone(m.message));
+    const after = cut < 0 ? queued : queued.slice(0, cut);
     const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));
     const now = clock.now();
-    if (now < endsAt && refused < 0 && after.length < debounce.max_messages - 1) {
+    if (now < endsAt && cut < 0 && after.length < debounce.max_messages - 1) {
       const why = `the user may send more (${after.length + 1} message(s) so far)`;
       if (await store.deferInbound(claimed.id, claimed.leaseToken, { now, availableAt: endsAt, why })) this.wakeAt(endsAt - now);
       else log.warn('lease lost before the message went back to wait for the rest of its burst');

@@ -130,6 +130,13 @@ export interface Store {
   /** The last `limit` turns of one conversation with one agent, oldest first. */
   loadHistory(key: HistoryKey, limit: number): Promise<HistoryTurn[]>;
 
+  /**
+   * Forgets a conversation's history turns written before message `beforeMessageId` (a user's reset):
+   * the turns of earlier messages, not of later ones. Returns how many were deleted; running it again
+   * deletes nothing more.
+   */
+  clearHistory(key: HistoryKey, beforeMessageId: string): Promise<number>;
+
   // ── Timeline and message log ────────────────────────────────────────────────────────────
 
   /**

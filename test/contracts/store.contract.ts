@@ -616,6 +616,24 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.loadHistory({ ...key, agentId: 'bot2', conversationId: 'c2' }, 10)).toEqual(turnsOf(9));
     });
 
+    it('forgets the turns of a conversation written before a message, and only those', async () => {
+      const turnsOf = (n: number) => [{ role: 'user' as const, content: `q${n}`, at: t0 + n }, { role: 'assistant' as const, content: `a${n}`, at: t0 + n }];
+      const done: InboundItem[] = [];
+      for (const [n, conv] of [[1, 'c1'], [2, 'c1'], [3, 'c2'], [4, 'c1']] as const) {
+        const a = await enqueueAndClaim(`m${n}`, t0 + n, { conv });
+        await store.completeInbound(a.id, a.leaseToken, result(a, t0 + n, [], { history: { key: hkey(a), turns: turnsOf(n) } }));
+        done.push(a);
+      }
+      const key = { agentId: 'bot', entryKey: ENTRY, conversationId: 'c1' };
+      // A reset sent as the third message of c1 (stored after m1 and m2, before m4).
+      expect(await store.clearHistory(key, done[2]!.id)).toBe(4);
+      expect(await store.clearHistory(key, done[2]!.id)).toBe(0);
+      expect((await store.loadHistory(key, 100)).map((t) => t.content)).toEqual(['q4', 'a4']);
+      expect(await store.loadHistory({ ...key, conversationId: 'c2' }, 100)).toEqual(turnsOf(3));
+      expect(await store.clearHistory({ ...key, agentId: 'bot2' }, done[3]!.id)).toBe(0);
+      expect(await store.clearHistory(key, 'not-an-id')).toBe(0);
+    });
+
     describe('message log', () => {
       it('replaces the media of a message not finished yet, keeping the rest of it, and of no finished one', async () => {
         const withImage = inbound('m1');

@@ -16,11 +16,11 @@ const opened = closeAfterEach();
 const T0 = Date.UTC(2026, 11, 7, 9);
 
 /** A gateway whose clock the test moves, with an echo agent on a relay entry (a channel that allows bursts). */
-async function gatewayWith(debounce: Record<string, unknown>) {
+async function gatewayWith(debounce: Record<string, unknown>, more: Record<string, unknown> = {}) {
   let now = T0;
   const fake = opened(await startFakeRelay());
   const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
-  const profile = { provider: 'echo', prefix: 'echo: ', debounce };
+  const profile = { provider: 'echo', prefix: 'echo: ', debounce, ...more };
   const root = dirs.track(makeWorkspace({ agents: { assistant: { profile, entries: [entry, webApiEntry()] } } }));
   /** A gateway on the workspace (again, after a restart), running. */
   const start = async (): Promise<TestGateway> => {
@@ -108,6 +108,15 @@ describe('debounce: a burst of messages is answered once, when the user pauses',
     at(12_000);
     await t.until(() => fake.received('dave').length === 2);
     expect(fake.received('dave')).toEqual(['echo: d0\nd1\nd2', 'echo: d3']);
+  });
+
+  it('answers a reset on its own: it ends the burst before it, and the next one starts after it', async () => {
+    const { t, fake, at } = await gatewayWith({ quiet_ms: 2_000 }, { reset: {} });
+    for (const text of ['hi', 'there', '/reset', 'new topic']) fake.push('fay', text);
+    await stored(t, 4);
+    at(3_000);
+    await t.until(() => fake.received('fay').length === 3);
+    expect(fake.received('fay')).toEqual(['echo: hi\nthere', 'OK, starting a new conversation.', 'echo: new topic']);
   });
 
   it('keeps a growing burst through a restart and answers it once, after the pause', async () => {

@@ -190,6 +190,8 @@ const SQL = {
   event: 'INSERT INTO inbound_events (message_id, at, stage, detail) SELECT id, $2, $3, $4 FROM inbound WHERE id = $1',
   events: 'SELECT at, stage, detail FROM inbound_events WHERE message_id = $1 ORDER BY at, id',
   inboundById: 'SELECT * FROM inbound WHERE id = $1',
+  // A message's turns are numbered from its id * TURNS_PER_MESSAGE: "before a message" is a turn bound.
+  clearHistory: 'DELETE FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3 AND turn < $4',
   loadHistory: `SELECT role, content, at FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3
     ORDER BY turn DESC LIMIT $4`,
 
@@ -492,6 +494,12 @@ export class PostgresStore implements Store {
     if (limit < 1) return [];
     const rows = (await run<HistoryTurn>(this.pool, 'loadHistory', [key.agentId, key.entryKey, key.conversationId, Math.trunc(limit)])).rows;
     return rows.reverse();
+  }
+
+  async clearHistory(key: HistoryKey, beforeMessageId: string): Promise<number> {
+    const n = parseId(beforeMessageId);
+    if (n === undefined) return 0;
+    return (await run(this.pool, 'clearHistory', [key.agentId, key.entryKey, key.conversationId, n * TURNS_PER_MESSAGE])).rowCount ?? 0;
   }
 
   async keepMedia(messageId: string, media: MediaRef[]): Promise<boolean> {

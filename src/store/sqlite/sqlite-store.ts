@@ -273,6 +273,8 @@ export class SqliteStore implements Store {
       // Newest first straight off the index; the caller reverses (no temp b-tree).
       loadHistory: byLimit<{ role: 'user' | 'assistant'; content: string; at: number }>(db, (limit) => `SELECT role, content, at
         FROM history WHERE agent_id = ? AND entry_key = ? AND conversation_id = ? ORDER BY turn DESC LIMIT ${limit}`),
+      // A message's turns are numbered from its id * TURNS_PER_MESSAGE: "before a message" is a turn bound.
+      clearHistory: p('DELETE FROM history WHERE agent_id = ? AND entry_key = ? AND conversation_id = ? AND turn < ?'),
       insertFeed: p(`INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entry_key, idempotency_key) DO NOTHING`),
       feedSeqByKey: p<number>('SELECT seq FROM feed WHERE entry_key = ? AND idempotency_key = ?').pluck(),
@@ -585,6 +587,12 @@ export class SqliteStore implements Store {
   async loadHistory(key: HistoryKey, limit: number): Promise<HistoryTurn[]> {
     if (limit < 1) return [];
     return this.s.loadHistory(limit).all(key.agentId, key.entryKey, key.conversationId).reverse();
+  }
+
+  async clearHistory(key: HistoryKey, beforeMessageId: string): Promise<number> {
+    const n = parseId(beforeMessageId);
+    if (n === undefined) return 0;
+    return this.write(() => this.s.clearHistory.run(key.agentId, key.entryKey, key.conversationId, n * TURNS_PER_MESSAGE).changes);
   }
 
   async keepMedia(messageId: string, media: MediaRef[]): Promise<boolean> {
