@@ -59,6 +59,22 @@ describe('access: who an agent answers', () => {
     fake.push('bob', 'and now?');
     await t.until(() => fake.received('bob').length === 3);
     expect(fake.received('bob')[2]).toBe('echo: and now?');
+
+    // The operator blocks a sender from one of their messages (the message log's "block sender").
+    const bobsMessage = (await t.gateway.store.listMessages({ userId: 'bob', limit: 1 }))[0]!;
+    const block = await t.admin('POST', `/messages/${bobsMessage.id}/block-sender`);
+    expect(block).toMatchObject({ status: 200, json: { agentId: 'assistant', userId: 'bob', blocked: true, alreadyBlocked: false } });
+    expect((await t.admin('POST', `/messages/${bobsMessage.id}/block-sender`)).json.alreadyBlocked).toBe(true);
+    expect((await t.admin('POST', '/messages/987654/block-sender')).status).toBe(404);
+    const stored = (await t.admin('GET', '/agents/assistant')).json.profile;
+    expect(stored.access).toEqual({ allow_users: ['alice', 'bob'], block_users: ['bob'] });
+    fake.push('bob', 'still there?');
+    const last = await t.until(async () => {
+      const [m] = await t.gateway.store.listMessages({ userId: 'bob', limit: 1 });
+      return m?.content === 'still there?' && m.status === 'done' && m;
+    });
+    expect(await replied(t, last.id)).toBe('not answered: user bob is blocked; no reply');
+    expect(fake.received('bob')).toHaveLength(3);
   });
 
   it('in groups answers allow_groups only, never sends the notice there, and a blocked member ends a burst before their message', async () => {

@@ -7,8 +7,8 @@ import { webApiEntry } from '../helpers/workspace.js';
 const opened = closeAfterEach();
 
 /** The texts of the conversation the model was given, without the system prompt. */
-const conversationOf = (body: { messages: { role: string; content: unknown }[] }) =>
-  body.messages.filter((m) => m.role !== 'system').map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`);
+const conversationOf = (body: { messages?: { role: string; content: unknown }[] }) =>
+  (body.messages ?? []).filter((m) => m.role !== 'system').map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`);
 
 describe('reset: a user makes the agent forget the conversation', () => {
   it('answers /reset with the reply, without the model, and the model sees nothing from before it', async () => {

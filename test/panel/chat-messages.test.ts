@@ -350,6 +350,34 @@ describe('panel in Chromium', () => {
     );
 
     it(
+      'blocks a sender from the message detail, after a confirmation: the agent stops answering them',
+      async () => {
+        const sent = await t.chat(ECHO, { userId: 'troll', content: 'spam spam spam' }, { wait: true });
+        expect(sent.status).toBe(200);
+        const { context, page } = await openPanel();
+        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const dialogs: string[] = [];
+        page.on('dialog', (d) => {
+          dialogs.push(d.message());
+          void d.accept();
+        });
+        await (await visible(page.getByRole('button', { name: 'Block sender' }))).click();
+        await visible(page.getByRole('status').filter({ hasText: 'Blocked for agent helper' }));
+        expect(dialogs).toEqual(['Stop answering troll? Their messages will still be stored and shown here.']);
+        expect((await t.admin('GET', '/agents/helper')).json.profile.access).toEqual({ block_users: ['troll'] });
+
+        const again = await t.chat(ECHO, { userId: 'troll', content: 'more spam' });
+        const detail = await t.until(async () => {
+          const d = await t.gateway.store.getMessage(again.json.messageId);
+          return d?.status === 'done' && d;
+        });
+        expect(detail.timeline.find((e) => e.stage === 'replied')?.detail).toBe('not answered: user troll is blocked; no reply');
+        await context.close();
+      },
+      TIMEOUT,
+    );
+
+    it(
       'shows the image a user sent as a thumbnail in the message detail, loaded from the gateway with the session cookie',
       async () => {
         const png = solidPng(37, 21, [30, 120, 220]);

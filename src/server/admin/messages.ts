@@ -7,6 +7,7 @@ import type { Gateway } from '../../gateway.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { MessageDetail } from '../../store/store.js';
 import { parseInput } from './parse-input.js';
+import { blockUser } from './targets.js';
 
 const listQuery = z.object({
   entry: z.string().max(200).optional(),
@@ -59,6 +60,16 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
       throw new CocoError('COCO_ERR_MEDIA', `reply ${replyId}: ${withoutSecrets(describeError(err), 'url' in image ? urlSecrets(image.url) : [])}`, { statusCode: 502 });
     });
     return sendImage(reply, content, `reply ${replyId}: the image holds`);
+  });
+
+  // The operator's "block sender": the agent whose profile decides (a scene's lead) stops answering
+  // the message's sender, from their next message on (access.block_users).
+  app.post<{ Params: { id: string } }>('/messages/:id/block-sender', async (request) => {
+    const detail = await messageOr404(gateway, request.params.id);
+    const agentId = detail.targetKind === 'agent' ? detail.targetId : gateway.snapshot.scenes.get(detail.targetId)?.scene.roster[0];
+    if (agentId === undefined) throw new CocoError('COCO_ERR_NOT_FOUND', `scene "${detail.targetId}" does not exist any more`, { statusCode: 404 });
+    const added = blockUser(gateway, agentId, detail.userId);
+    return { agentId, userId: detail.userId, blocked: true, alreadyBlocked: !added };
   });
 
   app.get('/dead-letters', async (request) => {

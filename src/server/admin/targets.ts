@@ -89,6 +89,23 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
   }
 }
 
+/**
+ * Adds a user to an agent's `access.block_users` (the operator's "block sender"), keeping everything
+ * else in its profile as written. False when the user was blocked already.
+ */
+export function blockUser(gateway: Gateway, agentId: string, userId: string): boolean {
+  const file = join(targetDir(gateway.root, 'agent', agentId), targetFile('agent'));
+  if (!existsSync(file)) throw new CocoError('COCO_ERR_NOT_FOUND', `agent "${agentId}" does not exist`, { statusCode: 404 });
+  const profile = readRaw(file) as Record<string, unknown>;
+  const access = (profile.access ?? {}) as { block_users?: string[] };
+  if (access.block_users?.includes(userId)) return false;
+  const value = { ...profile, access: { ...access, block_users: [...(access.block_users ?? []), userId] } };
+  validateWithPending(agentProfileSchema, value, [], { env: gateway.env, vault: gateway.vault, file });
+  writeYaml(file, value);
+  gateway.reload();
+  return true;
+}
+
 function list(gateway: Gateway, kind: TargetKind) {
   const snapshot = gateway.snapshot;
   const entriesOf = (id: string) => gateway.keeper.status().filter((s) => s.target.kind === kind && s.target.id === id);

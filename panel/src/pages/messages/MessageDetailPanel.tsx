@@ -57,7 +57,8 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
             <dt>User</dt>
             <dd>
               {detail.userId}
-              {detail.conversationId !== detail.userId && <span className="msg-muted"> in {detail.conversationId}</span>}
+              {detail.conversationId !== detail.userId && <span className="msg-muted"> in {detail.conversationId}</span>}{' '}
+              <BlockSender id={id} userId={detail.userId} />
             </dd>
             <dt>Received</dt>
             <dd>
@@ -79,6 +80,34 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
         </>
       )}
     </section>
+  );
+}
+
+/**
+ * Stops the agent answering this sender (its profile's access.block_users), after a confirmation;
+ * says where to undo it.
+ */
+function BlockSender({ id, userId }: { id: string; userId: string }) {
+  const [state, setState] = useState<{ busy?: boolean; done?: string; error?: string }>({});
+  useEffect(() => setState({}), [id]);
+  const block = async () => {
+    if (!window.confirm(`Stop answering ${userId}? Their messages will still be stored and shown here.`)) return;
+    setState({ busy: true });
+    try {
+      const r = await messagesApi.blockSender(id);
+      setState({ done: `${r.alreadyBlocked ? 'Already blocked' : 'Blocked'} for agent ${r.agentId}: undo it in the agent's settings (access, block users).` });
+    } catch (err) {
+      setState({ error: errorText(err) });
+    }
+  };
+  if (state.done) return <span className="msg-muted" role="status">{state.done}</span>;
+  return (
+    <>
+      <button type="button" className="btn btn-secondary btn-small" onClick={() => void block()} disabled={state.busy}>
+        Block sender
+      </button>
+      {state.error && <span className="msg-error-line" role="alert"> {state.error}</span>}
+    </>
   );
 }
 

@@ -5,6 +5,7 @@
 const STAGES: Record<string, { label: string; tone: 'ok' | 'warn' | 'bad' | 'info' }> = {
   received: { label: 'Received', tone: 'info' },
   claimed: { label: 'Picked up for the agent', tone: 'info' },
+  waiting: { label: 'Waiting for the user to pause', tone: 'info' },
   retry: { label: 'Failed, queued again', tone: 'warn' },
   agent_error: { label: 'Agent error', tone: 'bad' },
   media_error: { label: 'Image not passed to the agent', tone: 'warn' },
