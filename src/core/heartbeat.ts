@@ -1,13 +1,10 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
 import { runAgent } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
-import { markdownToText } from '../channels/shared/markdown-to-text.js';
-import { charLength, splitText } from '../channels/shared/split-text.js';
 import type { AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { HistoryKey, HistoryTurn, InboundItem, NewOutbound, OutboundItem, Store } from '../store/store.js';
+import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
-import { isResetCommand } from './reset.js';
 import { backoffDelay } from './backoff.js';
 import { burstEndsAt, mergeBurst } from './burst.js';
 import type { Clock } from './clock.js';
@@ -15,9 +12,11 @@ import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
-import type { ChatMessage, ReplyImage } from './message.js';
+import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
+import { replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
+import { isResetCommand } from './reset.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
 
@@ -332,7 +331,8 @@ export class Heartbeat {
     log: Logger,
   ): Promise<boolean> {
     const now = this.deps.clock.now();
-    const replies = result.reply ? this.chunks(item, result.reply, now) : [];
+    const caps = this.deps.capabilitiesOf(item.channelType);
+    const replies = result.reply ? replyChunks(item, result.reply, caps, { now, maxAgeMs: this.deps.outboxMaxAgeMs, keyPrefix: item.id }) : [];
     const feed = this.deps.feedDeliveryOf(item.entryKey);
     const { absorbed } = result;
     const completed = await this.deps.store.completeInbound(item.id, item.leaseToken, {
@@ -447,45 +447,6 @@ export class Heartbeat {
     }
   }
 
-  /**
-   * The reply as the outbox's chunks: its text split to the channel's limits, then one chunk per
-   * image. A channel that cannot send images gets their links in the text instead (an image given
-   * as bytes has none: it is named in the text, so the user learns that something is missing).
-   */
-  private chunks(item: InboundItem, reply: Pick<AgentReply, 'text' | 'format' | 'images'>, now: number): NewOutbound[] {
-    const caps = this.deps.capabilitiesOf(item.channelType);
-    const images = reply.images ?? [];
-    const sendsImages = caps?.sendsImages === true;
-    const text = sendsImages || images.length === 0 ? reply.text : [reply.text, ...images.map(imageAsText)].filter((t) => t.length > 0).join('\n');
-    const outFormat = reply.format === 'markdown' && caps?.markdown ? 'markdown' : 'text';
-    // A platform that shows markdown as raw symbols gets readable plain text instead.
-    const body = reply.format === 'markdown' && outFormat === 'text' ? markdownToText(text) : text;
-    const parts: { text: string; image?: ReplyImage }[] = (
-      caps?.maxMessageChars ? splitText(body, caps.maxMessageChars, { measure: charLength }) : splitText(body, caps?.maxMessageBytes)
-    ).map((part) => ({ text: part }));
-    // An answer that is only images sends no empty text before them.
-    if (sendsImages && images.length > 0 && parts.length === 1 && parts[0]!.text.trim() === '') parts.length = 0;
-    if (sendsImages) for (const image of images) parts.push({ text: image.alt ?? '', image });
-    return parts.map((part, index) => ({
-      entryKey: item.entryKey,
-      channelType: item.channelType,
-      conversationId: item.message.conversationId,
-      userId: item.message.userId,
-      idempotencyKey: `${item.id}:${index}`,
-      text: part.text,
-      format: part.image ? 'text' : outFormat,
-      ...(part.image ? { image: part.image } : {}),
-      chunkIndex: index,
-      chunkCount: parts.length,
-      replyTo: item.id,
-      inReplyTo: item.message.msgId,
-      isGroup: item.message.isGroup,
-      replyMeta: item.message.replyMeta,
-      availableAt: now,
-      expiresAt: now + this.deps.outboxMaxAgeMs,
-    }));
-  }
-
   /** Store or unexpected failures: retry with backoff, then dead-letter after maxAttempts. */
   private async retryOrBury(item: InboundItem, err: unknown, log: Logger): Promise<void> {
     const { store, clock, metrics } = this.deps;
@@ -572,10 +533,4 @@ function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: A
 function historyText(reply: AgentReply): string {
   const n = reply.images?.length ?? 0;
   return n === 0 ? reply.text : `${reply.text}${reply.text ? '\n' : ''}[sent ${n} image(s)]`;
-}
-
-/** An image as a line of text, for a channel that cannot send images. */
-function imageAsText(image: ReplyImage): string {
-  if ('url' in image) return image.alt ? `${image.alt}: ${image.url}` : image.url;
-  return `[${image.alt ? `image "${image.alt}"` : 'an image'} this chat cannot show]`;
 }

@@ -102,6 +102,13 @@ export interface Store {
   // ── Outbox ──────────────────────────────────────────────────────────────────────────────
 
   /**
+   * Queues reply chunks outside an agent's answer (an operator's reply to a message): pending, each
+   * at most once by its idempotency key, sent after whatever of their conversation waits before
+   * them. Returns how many were new.
+   */
+  addReplies(replies: NewOutbound[], now: number): Promise<number>;
+
+  /**
    * Claims up to `limit` reply chunks, with the same per-conversation rule as `claimInbound`
    * (conversation = entryKey + conversationId; order = insertion order), so the chunks of one
    * reply, and the replies of one conversation, leave in order.

@@ -408,6 +408,20 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.markSent(reclaimed[0]!.id, reclaimed[0]!.leaseToken, { now: t0 + 10 + LEASE })).toBe(true);
       });
 
+      it('queues replies added later (an operator\'s) behind what the conversation has pending, each key once', async () => {
+        const a = await completeWith('a', t0, 1);
+        const later = [0, 1].map((i) => reply(a, i, t0 + 5, { idempotencyKey: `op-1:${i}`, text: `by hand ${i}`, chunkCount: 2, isGroup: true, replyMeta: { token: 't' } }));
+        expect(await store.addReplies(later, t0 + 5)).toBe(2);
+        expect(await store.addReplies(later, t0 + 6)).toBe(0);
+        const [first] = await store.claimOutbound(claim(t0 + 10));
+        expect(first?.text).toBe('reply 0');
+        expect(await store.markSent(first!.id, first!.leaseToken, { now: t0 + 11 })).toBe(true);
+        const [next] = await store.claimOutbound(claim(t0 + 12));
+        expect(next).toMatchObject({ text: 'by hand 0', replyTo: a.id, isGroup: true, replyMeta: { token: 't' }, attempts: 1, chunkCount: 2 });
+        expect((await store.getMessage(a.id))?.replies.map((r) => r.text)).toEqual(['reply 0', 'by hand 0', 'by hand 1']);
+        expect(await store.addReplies([], t0)).toBe(0);
+      });
+
       it('keeps an image chunk\'s image, by URL or as data, through the claim, the hand-over and the message detail', async () => {
         const byUrl = { url: 'https://cdn.example.com/a.png?sig=1', alt: 'chart' };
         const inline = { data: Buffer.from('not really a png').toString('base64'), mimeType: 'image/png' };

@@ -350,6 +350,25 @@ describe('panel in Chromium', () => {
     );
 
     it(
+      'answers a message by hand from its detail: the reply goes out like an answer and shows among the replies',
+      async () => {
+        const sent = await t.chat(ECHO, { userId: 'gus', content: 'is a person there?' }, { wait: true });
+        const { context, page } = await openPanel();
+        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const send = await visible(page.getByRole('button', { name: 'Send reply' }));
+        expect(await send.isDisabled()).toBe(true);
+        await page.getByLabel('Reply by hand, as the bot').fill('Yes, Anna from support here.');
+        await send.click();
+        await visible(page.locator('.msg-reply').filter({ hasText: 'Yes, Anna from support here.' }).filter({ hasText: 'sent' }));
+        expect(await page.getByLabel('Reply by hand, as the bot').inputValue()).toBe('');
+        const feed = await t.gateway.store.readFeed(ECHO, 'gus', 0, 10);
+        expect(feed.map((f) => (f.payload as { text?: string }).text)).toEqual(['echo: is a person there?', 'Yes, Anna from support here.']);
+        await context.close();
+      },
+      TIMEOUT,
+    );
+
+    it(
       'blocks a sender from the message detail, after a confirmation: the agent stops answering them',
       async () => {
         const sent = await t.chat(ECHO, { userId: 'troll', content: 'spam spam spam' }, { wait: true });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
@@ -6,6 +7,7 @@ import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type Med
 import type { Gateway } from '../../gateway.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { MessageDetail } from '../../store/store.js';
+import { replyChunks } from '../../core/reply-chunks.js';
 import { parseInput } from './parse-input.js';
 import { blockUser } from './targets.js';
 
@@ -16,6 +18,13 @@ const listQuery = z.object({
   before: z.string().regex(/^\d+$/).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
+
+const replyBody = z
+  .object({
+    text: z.string().trim().min(1).max(20_000),
+    format: z.enum(['text', 'markdown']).default('text'),
+  })
+  .strict();
 
 const deadQuery = z.object({
   kind: z.enum(['inbound', 'outbound']).optional(),
@@ -70,6 +79,22 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     if (agentId === undefined) throw new CocoError('COCO_ERR_NOT_FOUND', `scene "${detail.targetId}" does not exist any more`, { statusCode: 404 });
     const added = blockUser(gateway, agentId, detail.userId);
     return { agentId, userId: detail.userId, blocked: true, alreadyBlocked: !added };
+  });
+
+  // An operator's reply to a message, as the bot: split to the channel's limits like an agent's
+  // answer, queued in the outbox behind anything of the conversation still waiting, and sent the
+  // platform's way (its windows and quotas apply; the message's timeline shows the chunks).
+  app.post<{ Params: { id: string } }>('/messages/:id/reply', async (request, reply) => {
+    const body = parseInput(replyBody, request.body, 'body');
+    const detail = await messageOr404(gateway, request.params.id);
+    const now = gateway.clock.now();
+    const caps = gateway.registry.has(detail.channelType) ? gateway.registry.get(detail.channelType).capabilities : undefined;
+    const keyPrefix = `operator:${randomUUID()}`;
+    const chunks = replyChunks(detail, body, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
+    await gateway.store.addReplies(chunks, now);
+    await gateway.store.recordEvent(detail.id, { at: now, stage: 'operator_reply', detail: `${chunks.length} chunk(s)` });
+    gateway.outbox.wake();
+    return reply.code(202).send({ messageId: detail.id, chunks: chunks.length, idempotencyKeys: chunks.map((c) => c.idempotencyKey) });
   });
 
   app.get('/dead-letters', async (request) => {

@@ -26,6 +26,7 @@ import {
   parseId,
   prunableSql,
   storedChunk,
+  outboxParams,
   toConversation,
   toDeadLetters,
   toDetail,
@@ -195,6 +196,12 @@ const SQL = {
   loadHistory: `SELECT role, content, at FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3
     ORDER BY turn DESC LIMIT $4`,
 
+  // Parameters in the column order of outboxParams.
+  insertOutbox: `INSERT INTO outbox (entry_key, channel_type, conversation_id, user_id, idempotency_key,
+      text, format, chunk_index, chunk_count, reply_to, in_reply_to, is_group, reply_meta, status,
+      attempts, lease_token, lease_until, lease_owner, available_at, expires_at, max_age_ms, created_at, sent_at, platform_message_id, image)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+    ON CONFLICT (idempotency_key) DO NOTHING`,
   // Each conversation's oldest unfinished chunk, if due. A chunk a concurrent claim holds is
   // skipped; one it has just leased is re-checked on its new version and dropped.
   outboxHeads: `SELECT o.* FROM (SELECT min(id) AS id FROM outbox WHERE status IN ('pending', 'leased')
@@ -429,6 +436,23 @@ export class PostgresStore implements Store {
     const n = parseId(id);
     if (n === undefined) return false;
     return this.guarded('deadInbound', [n, leaseToken, opts.now, opts.error], { at: opts.now, stage: 'dead', detail: opts.error });
+  }
+
+  async addReplies(replies: NewOutbound[], now: number): Promise<number> {
+    const first = replies[0];
+    if (!first) return 0;
+    const added = await this.tx(async (c) => {
+      let n = 0;
+      for (const r of replies) {
+        const values = outboxParams(r, now);
+        values[11] = r.isGroup; // a boolean column here
+        n += (await run(c, 'insertOutbox', values)).rowCount ?? 0;
+      }
+      return n;
+    });
+    // The entry may run in another process: its outbox loop learns of them at once.
+    if (added > 0) this.notifyAfterCommit(this.notifications.outboxPayload(first.entryKey));
+    return added;
   }
 
   async claimOutbound(o: ClaimOptions): Promise<OutboundItem[]> {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type {
   ClaimOptions, ConversationSummary, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
-  InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, OutboundItem,
+  InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem,
   EntryBacklog, OutboundStatus, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { MediaRef } from '../../core/message.js';
@@ -536,6 +536,10 @@ export class SqliteStore implements Store {
     if (n === undefined) return false;
     const params = { id: n, token: leaseToken, now: opts.now, error: opts.error };
     return this.write(() => this.tx.guarded(this.s.inboundDead, params, { at: opts.now, stage: 'dead', detail: opts.error }));
+  }
+
+  async addReplies(replies: NewOutbound[], now: number): Promise<number> {
+    return this.write(() => replies.reduce((n, r) => n + this.s.insertOutbox.run(...outboxParams(r, now)).changes, 0));
   }
 
   async claimOutbound(opts: ClaimOptions): Promise<OutboundItem[]> {

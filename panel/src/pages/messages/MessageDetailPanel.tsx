@@ -77,9 +77,47 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
           <Timeline detail={detail} />
           <h3>Replies</h3>
           <Replies id={id} replies={detail.replies} />
+          <OperatorReply id={id} onSent={() => void loaded.reload()} />
         </>
       )}
     </section>
+  );
+}
+
+/** Answers the user by hand, as the bot: the reply goes out through the outbox like an agent's. */
+function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
+  const [text, setText] = useState('');
+  const [state, setState] = useState<{ busy?: boolean; error?: string }>({});
+  useEffect(() => {
+    setText('');
+    setState({});
+  }, [id]);
+  const send = async () => {
+    setState({ busy: true });
+    try {
+      await messagesApi.reply(id, text);
+      setText('');
+      setState({});
+      onSent();
+    } catch (err) {
+      setState({ error: errorText(err) });
+    }
+  };
+  return (
+    <form
+      className="msg-operator-reply"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      <label htmlFor="msg-operator-text">Reply by hand, as the bot</label>
+      <textarea id="msg-operator-text" rows={3} value={text} onChange={(e) => setText(e.target.value)} maxLength={20_000} />
+      {state.error && <Banner>{state.error}</Banner>}
+      <button type="submit" className="btn btn-primary" disabled={state.busy || text.trim() === ''}>
+        Send reply
+      </button>
+    </form>
   );
 }
 

@@ -25,6 +25,7 @@ export const messagesApi = {
   get: (id: string) => api<MessageDetail>('GET', `/messages/${encodeURIComponent(id)}`),
   deadLetters: (kind?: DeadLetterKind, entry?: string) =>
     api<{ deadLetters: DeadLetter[] }>('GET', `/dead-letters${qs({ kind, entry })}`).then((r) => r.deadLetters),
+  reply: (id: string, text: string) => api<{ chunks: number }>('POST', `/messages/${encodeURIComponent(id)}/reply`, { text }),
   blockSender: (id: string) =>
     api<{ agentId: string; userId: string; alreadyBlocked: boolean }>('POST', `/messages/${encodeURIComponent(id)}/block-sender`),
   retry: (kind: DeadLetterKind, id: string) => api<{ retried: boolean }>('POST', `/dead-letters/${kind}/${encodeURIComponent(id)}/retry`),

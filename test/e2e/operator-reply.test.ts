@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ChannelRegistry } from '../../src/channels/registry.js';
+import { webApiChannel } from '../../src/channels/web-api/index.js';
+import { relayChannel } from '../../examples/relay-channel/index.js';
+import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { webApiEntry } from '../helpers/workspace.js';
+
+const opened = closeAfterEach();
+
+describe("an operator's reply to a message", () => {
+  it('goes to the user through the channel, after the agent\'s answer, split to the channel\'s limit, and shows in the message\'s timeline', async () => {
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } } }, { registry }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    fake.push('alice', 'my order never came');
+    await t.until(() => fake.received('alice').length === 1);
+    const [message] = await t.gateway.store.listMessages({ limit: 1 });
+
+    const res = await t.admin('POST', `/messages/${message!.id}/reply`, { text: 'A person here: I am looking into it.' });
+    expect(res.status).toBe(202);
+    expect(res.json).toMatchObject({ messageId: message!.id, chunks: 1 });
+    await t.until(() => fake.received('alice').length === 2);
+    expect(fake.received('alice')[1]).toBe('A person here: I am looking into it.');
+
+    // The relay takes 4 000 bytes per message: a longer reply goes in two, in order.
+    const long = `${'a'.repeat(3_000)} ${'b'.repeat(3_000)}`;
+    expect((await t.admin('POST', `/messages/${message!.id}/reply`, { text: long })).json.chunks).toBe(2);
+    await t.until(() => fake.received('alice').length === 4);
+    expect(fake.received('alice').slice(2).join(' ')).toBe(long);
+
+    const detail = (await t.admin('GET', `/messages/${message!.id}`)).json;
+    expect(detail.timeline.filter((e: { stage: string }) => e.stage === 'operator_reply').map((e: { detail: string }) => e.detail)).toEqual(['1 chunk(s)', '2 chunk(s)']);
+    expect(detail.replies.map((r: { status: string }) => r.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
+  });
+
+  it('refuses an empty text or an unknown field naming it, and an unknown message, writing nothing', async () => {
+    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo' }, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.web_api')?.state === 'running');
+    const sent = await t.chat('assistant.web_api', { userId: 'bob', content: 'hi' }, { wait: true });
+    const id = sent.json.messageId;
+    const empty = await t.admin('POST', `/messages/${id}/reply`, { text: '   ' });
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.field).toBe('text');
+    expect((await t.admin('POST', `/messages/${id}/reply`, { text: 'x', to: 'someone' })).status).toBe(400);
+    expect((await t.admin('POST', '/messages/987654/reply', { text: 'x' })).status).toBe(404);
+    expect((await t.gateway.store.getMessage(id))!.replies).toHaveLength(1);
+
+    // On the Web API the reply reaches the client's stream like an answer.
+    expect((await t.admin('POST', `/messages/${id}/reply`, { text: 'from a person' })).status).toBe(202);
+    await t.until(async () => (await t.gateway.store.getMessage(id))!.replies.map((r) => `${r.text}:${r.status}`).join() === 'hi:sent,from a person:sent');
+    const feed = await t.gateway.store.readFeed('assistant.web_api', 'bob', 0, 10);
+    expect(feed.map((f) => (f.payload as { text?: string }).text)).toEqual(['hi', 'from a person']);
+  });
+});
