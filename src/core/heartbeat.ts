@@ -272,9 +272,9 @@ export class Heartbeat {
   }
 
   /**
-   * A sender the profile's `access` refuses: finished without the agent, with its `notice` in a direct
-   * chat (not to a blocked user) at most once a day per user (a Web API client, which waits for each answer, every time), or
-   * with nothing; the message log says why.
+   * A sender the profile's `access` refuses: finished without the agent, with its `notice` in a
+   * direct chat (never to a blocked user) at most once a day per user, or with nothing; the message
+   * log says why. A Web API client, which waits for each answer, gets the notice every time.
    */
   private async refuse(item: InboundItem, target: ResolvedTarget, refusal: { why: string; blocked: boolean }, log: Logger): Promise<void> {
     const { why, blocked } = refusal;
@@ -343,7 +343,7 @@ export class Heartbeat {
       history: { key: result.historyKey, turns: result.turns },
       detail: absorbed.length > 0 ? `${result.detail}; with ${absorbed.map((id) => `#${id}`).join(', ')}` : result.detail,
       claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
-      ...(absorbed.length > 0 ? { absorbed, absorbedDetail: `answered with #${item.id}` } : {}),
+      ...(absorbed.length > 0 ? { absorbed: { ids: absorbed, detail: `answered with #${item.id}` } } : {}),
     });
     if (!completed) {
       log.warn('lease lost before the reply was stored; another worker answers this message');
@@ -365,11 +365,11 @@ export class Heartbeat {
 
   /**
    * With a profile's `debounce`, on a channel that allows it (`mergesBursts`): the claimed message
-   * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`, the
-   * first has waited `max_wait_ms`, or `max_messages` are there, or a message the profile's `access`
-   * refuses or a reset comes next). Until then the message goes back to
-   * the queue without counting an attempt, a wake-up is set for the burst's end, and this answers
-   * undefined. Without `debounce`: the message alone.
+   * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`,
+   * the first has waited `max_wait_ms`, `max_messages` are there, or what comes next must be handled
+   * alone: a sender `access` refuses, a reset). Until then the message goes back to the queue
+   * without counting an attempt, a wake-up is set for the burst's end, and this answers undefined.
+   * Without `debounce`: the message alone.
    */
   private async gather(claimed: InboundItem, target: ResolvedTarget, log: Logger): Promise<{ item: InboundItem; absorbed: string[] } | undefined> {
     const debounce = target.profile.debounce;

@@ -318,13 +318,12 @@ export interface InboundResult {
   /** Lease the reply chunks to the caller on insert when they are next in line (see completeInbound). */
   claim?: { leaseMs: number; owner: string };
   /**
-   * Queued messages of the same conversation that this reply answers too (from `queuedAfter`):
-   * finished in the same transaction with the same status, with `absorbedDetail` as their timeline
-   * detail. If any of them is not a queued message of that conversation any more, the whole
-   * completion throws and nothing is written.
+   * Queued messages of the same conversation that this reply answers too (`ids`, from
+   * `queuedAfter`): finished in the same transaction with the same status, with `detail` as their
+   * timeline detail. If any of them is not a queued message of that conversation any more, the
+   * whole completion throws and nothing is written.
    */
-  absorbed?: string[];
-  absorbedDetail?: string;
+  absorbed?: { ids: string[]; detail: string };
   /**
    * For an entry whose delivery is its own feed (the Web API): one feed payload per reply chunk.
    * When the chunks are next in line, they are appended to the feed in this transaction and stored

@@ -248,7 +248,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.queuedAfter(a.conversationKey, 'nope', 10)).toEqual([]);
 
         const now = t0 + 40;
-        const done = await store.completeInbound(a.id, a.leaseToken, result(a, now, [], { absorbed: [a2.id], absorbedDetail: `answered with #${a.id}` }));
+        const done = await store.completeInbound(a.id, a.leaseToken, result(a, now, [], { absorbed: { ids: [a2.id], detail: `answered with #${a.id}` } }));
         expect(done).toEqual([]);
         expect(await store.getMessage(a.id)).toMatchObject({ status: 'done' });
         const d2 = await store.getMessage(a2.id);
@@ -263,8 +263,8 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         const a = await enqueueAndClaim('a', t0);
         const b = await store.enqueue(inbound('b', { conv: 'B' }), t0 + 1);
         const now = t0 + 2;
-        await expect(store.completeInbound(a.id, a.leaseToken, result(a, now, [reply(a, 0, now)], { absorbed: [b.id] }))).rejects.toThrow();
-        await expect(store.completeInbound(a.id, a.leaseToken, result(a, now, [], { absorbed: ['987654321'] }))).rejects.toThrow();
+        await expect(store.completeInbound(a.id, a.leaseToken, result(a, now, [reply(a, 0, now)], { absorbed: { ids: [b.id], detail: 'x' } }))).rejects.toThrow();
+        await expect(store.completeInbound(a.id, a.leaseToken, result(a, now, [], { absorbed: { ids: ['987654321'], detail: 'x' } }))).rejects.toThrow();
         expect(await store.getMessage(a.id)).toMatchObject({ status: 'leased', replies: [] });
         expect(await store.getMessage(b.id)).toMatchObject({ status: 'queued' });
         expect(await store.loadHistory(hkey(a), 10)).toEqual([]);

@@ -373,12 +373,12 @@ export class PostgresStore implements Store {
     ];
     const complete = async (c: Db) => (await run<{ result: string | null }>(c, 'complete', values)).rows[0]?.result ?? null;
     // Messages answered together with this one: one transaction with the completion, or nothing.
-    const absorbed = res.absorbed?.map((x) => parseId(x) ?? 0) ?? [];
+    const absorbed = res.absorbed?.ids.map((x) => parseId(x) ?? 0) ?? [];
     const text = absorbed.length === 0 ? await complete(this.pool) : await this.tx(async (c) => {
       const result = await complete(c);
       if (result === null) return null;
-      const rows = (await run<{ conversation_key: string }>(c, 'absorbInbound', [res.status, res.now, res.absorbedDetail ?? `answered with #${n}`, absorbed, n])).rows;
-      if (rows.length !== absorbed.length) throw new Error(`messages ${res.absorbed!.join(', ')} are not all queued messages of the conversation of #${n}`);
+      const rows = (await run<{ conversation_key: string }>(c, 'absorbInbound', [res.status, res.now, res.absorbed!.detail, absorbed, n])).rows;
+      if (rows.length !== absorbed.length) throw new Error(`messages ${res.absorbed!.ids.join(', ')} are not all queued messages of the conversation of #${n}`);
       await run(c, 'refreshHead', [rows[0]!.conversation_key]);
       return result;
     });

@@ -378,10 +378,9 @@ export class SqliteStore implements Store {
         const detail = res.detail ?? `${res.replies.length} reply chunk(s)`;
         if (s.inboundFinish.run(res.status, res.now, detail, id, token).changes !== 1) return false;
         const conversationKey = s.inboundConv.get(id)!;
-        for (const other of res.absorbed ?? []) {
+        for (const other of res.absorbed?.ids ?? []) {
           const n = parseId(other);
-          const absorbedDetail = res.absorbedDetail ?? `answered with #${id}`;
-          if (n === undefined || s.inboundAbsorb.run(res.status, res.now, absorbedDetail, n, conversationKey).changes !== 1) {
+          if (n === undefined || s.inboundAbsorb.run(res.status, res.now, res.absorbed!.detail, n, conversationKey).changes !== 1) {
             throw new Error(`message ${other} is not a queued message of the conversation of #${id}`);
           }
         }
