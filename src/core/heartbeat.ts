@@ -11,6 +11,7 @@ import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
+import { handedOffUntil } from './handoff.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
@@ -133,6 +134,7 @@ export class Heartbeat {
       await this.refuse(claimed, target, refusal, log);
       return;
     }
+    if (await this.handedOff(claimed, target, log)) return;
     if (isResetCommand(target.profile.reset, claimed.message)) {
       await this.reset(claimed, target, log);
       return;
@@ -291,6 +293,26 @@ export class Heartbeat {
     } catch (err) {
       await this.retryOrBury(item, err, log);
     }
+  }
+
+  /**
+   * A conversation handed to a person (`core/handoff.ts`): its message is finished without the agent
+   * and without a reply, for the operator to answer; the message log says so. True when it was.
+   */
+  private async handedOff(item: InboundItem, target: ResolvedTarget, log: Logger): Promise<boolean> {
+    const { store, clock, metrics } = this.deps;
+    try {
+      const until = await handedOffUntil(store, item.entryKey, item.message.conversationId, clock.now());
+      if (until === undefined) return false;
+      metrics.handedOff.inc({ channel: item.channelType });
+      log.info({ until }, 'conversation handed to a person; not answered by the agent');
+      const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+      const why = `not answered: the conversation is with a person until ${new Date(until).toISOString()}`;
+      await this.notAnswered(item, { why, notice: undefined, historyKey, absorbed: [] }, log);
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
+    return true;
   }
 
   /**

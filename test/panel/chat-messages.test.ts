@@ -369,6 +369,34 @@ describe('panel in Chromium', () => {
     );
 
     it(
+      'hands a conversation to a person from a message and gives it back: meanwhile the agent does not answer it',
+      async () => {
+        const first = await t.chat(ECHO, { userId: 'hank', content: 'a person, please' }, { wait: true });
+        const { context, page } = await openPanel();
+        await page.goto(`${base}/#/messages?id=${first.json.messageId}`);
+        await visible(page.getByRole('status').filter({ hasText: 'The agent answers this conversation.' }));
+        await page.getByRole('button', { name: 'Hand to a person for an hour' }).click();
+        await visible(page.getByRole('status').filter({ hasText: /^With a person until/ }));
+        const until = (await t.admin('GET', `/entries/${ECHO}/handoffs/hank`)).json.until as number;
+        expect(until - Date.now()).toBeGreaterThan(59 * 60_000);
+
+        const meanwhile = await t.chat(ECHO, { userId: 'hank', content: 'hello?' });
+        const left = await t.until(async () => {
+          const d = await t.gateway.store.getMessage(meanwhile.json.messageId);
+          return d?.status === 'done' && d;
+        });
+        expect(left.replies).toEqual([]);
+
+        await page.getByRole('button', { name: 'Give back to the agent' }).click();
+        await visible(page.getByRole('status').filter({ hasText: 'The agent answers this conversation.' }));
+        const after = await t.chat(ECHO, { userId: 'hank', content: 'back' }, { wait: true });
+        expect(after.json.reply.text).toBe('echo: back');
+        await context.close();
+      },
+      TIMEOUT,
+    );
+
+    it(
       'blocks a sender from the message detail, after a confirmation: the agent stops answering them',
       async () => {
         const sent = await t.chat(ECHO, { userId: 'troll', content: 'spam spam spam' }, { wait: true });

@@ -77,10 +77,60 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
           <Timeline detail={detail} />
           <h3>Replies</h3>
           <Replies id={id} replies={detail.replies} />
+          <Handoff entryKey={detail.entryKey} conversationId={detail.conversationId} />
           <OperatorReply id={id} onSent={() => void loaded.reload()} />
         </>
       )}
     </section>
+  );
+}
+
+/** An hour: what "Hand to a person" grants; the admin API takes up to a week. */
+const HANDOFF_MINUTES = 60;
+
+/**
+ * Whether the agent answers this conversation or has left it to a person (until when), with the
+ * button that changes it. Messages that come in meanwhile are stored and shown, not answered.
+ */
+function Handoff({ entryKey, conversationId }: { entryKey: string; conversationId: string }) {
+  const [until, setUntil] = useState<number | null | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    setUntil(undefined);
+    messagesApi.handoff(entryKey, conversationId).then(setUntil, (err: unknown) => setError(errorText(err)));
+  }, [entryKey, conversationId]);
+  const change = async (next: () => Promise<number | null>) => {
+    setError(undefined);
+    try {
+      setUntil(await next());
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  if (until === undefined && !error) return null;
+  return (
+    <div className="msg-handoff" role="group" aria-label="Who answers this conversation">
+      {until ? (
+        <>
+          <span role="status">With a person until {clockTime(until)}: the agent does not answer this conversation.</span>
+          <button type="button" className="btn btn-secondary btn-small" onClick={() => void change(() => messagesApi.giveBack(entryKey, conversationId))}>
+            Give back to the agent
+          </button>
+        </>
+      ) : (
+        <>
+          <span role="status">The agent answers this conversation.</span>
+          <button
+            type="button"
+            className="btn btn-secondary btn-small"
+            onClick={() => void change(() => messagesApi.handOver(entryKey, conversationId, HANDOFF_MINUTES))}
+          >
+            Hand to a person for an hour
+          </button>
+        </>
+      )}
+      {error && <Banner>{error}</Banner>}
+    </div>
   );
 }
 

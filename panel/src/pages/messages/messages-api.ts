@@ -25,11 +25,21 @@ export const messagesApi = {
   get: (id: string) => api<MessageDetail>('GET', `/messages/${encodeURIComponent(id)}`),
   deadLetters: (kind?: DeadLetterKind, entry?: string) =>
     api<{ deadLetters: DeadLetter[] }>('GET', `/dead-letters${qs({ kind, entry })}`).then((r) => r.deadLetters),
+  handoff: (entryKey: string, conversationId: string) =>
+    api<{ until: number | null }>('GET', handoffPath(entryKey, conversationId)).then((r) => r.until),
+  handOver: (entryKey: string, conversationId: string, minutes: number) =>
+    api<{ until: number | null }>('PUT', handoffPath(entryKey, conversationId), { minutes }).then((r) => r.until),
+  giveBack: (entryKey: string, conversationId: string) =>
+    api<{ until: number | null }>('DELETE', handoffPath(entryKey, conversationId)).then((r) => r.until),
   reply: (id: string, text: string) => api<{ chunks: number }>('POST', `/messages/${encodeURIComponent(id)}/reply`, { text }),
   blockSender: (id: string) =>
     api<{ agentId: string; userId: string; alreadyBlocked: boolean }>('POST', `/messages/${encodeURIComponent(id)}/block-sender`),
   retry: (kind: DeadLetterKind, id: string) => api<{ retried: boolean }>('POST', `/dead-letters/${kind}/${encodeURIComponent(id)}/retry`),
 };
+
+function handoffPath(entryKey: string, conversationId: string): string {
+  return `/entries/${encodeURIComponent(entryKey)}/handoffs/${encodeURIComponent(conversationId)}`;
+}
 
 export function errorText(err: unknown): string {
   if (err instanceof ApiError) return err.field ? `${err.message} (${err.field})` : err.message;

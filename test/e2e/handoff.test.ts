@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { ChannelRegistry } from '../../src/channels/registry.js';
+import { webApiChannel } from '../../src/channels/web-api/index.js';
+import { relayChannel } from '../../examples/relay-channel/index.js';
+import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
+
+const opened = closeAfterEach();
+const ENTRY = 'assistant.relay';
+
+async function lastOf(t: TestGateway, userId: string, content: string) {
+  return t.until(async () => {
+    const [m] = await t.gateway.store.listMessages({ userId, limit: 1 });
+    return m?.content === content && m.status === 'done' && m;
+  });
+}
+
+describe('handing a conversation to a person', () => {
+  it('leaves the conversation to the operator until the time runs out or it is given back; other conversations go on', async () => {
+    let now = Date.UTC(2026, 11, 7, 9);
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const url = `/entries/${ENTRY}/handoffs/alice`;
+    expect((await t.admin('GET', url)).json).toEqual({ entryKey: ENTRY, conversationId: 'alice', until: null });
+
+    const handed = await t.admin('PUT', url, { minutes: 30 });
+    expect(handed.json).toEqual({ entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000 });
+    expect((await t.admin('GET', url)).json.until).toBe(now + 30 * 60_000);
+    fake.push('alice', 'can I talk to a person?');
+    fake.push('bob', 'hi');
+    const asked = await lastOf(t, 'alice', 'can I talk to a person?');
+    await t.until(() => fake.received('bob').length === 1);
+    expect(fake.received('alice')).toEqual([]);
+    const detail = await t.gateway.store.getMessage(asked.id);
+    expect(detail?.timeline.find((e) => e.stage === 'replied')?.detail).toBe(
+      `not answered: the conversation is with a person until ${new Date(now + 30 * 60_000).toISOString()}; no reply`,
+    );
+    expect((await t.gateway.metrics.handedOff.get()).values.find((v) => v.labels.channel === 'relay')?.value).toBe(1);
+
+    // The operator answers by hand.
+    expect((await t.admin('POST', `/messages/${asked.id}/reply`, { text: 'Hello, this is Anna.' })).status).toBe(202);
+    await t.until(() => fake.received('alice').length === 1);
+
+    // Half an hour on, the agent answers again by itself.
+    now += 30 * 60_000;
+    fake.push('alice', 'thanks!');
+    await t.until(() => fake.received('alice').length === 2);
+    expect(fake.received('alice')[1]).toBe('echo: thanks!');
+
+    // Handed over again, and given back before the time is up.
+    await t.admin('PUT', url, {});
+    expect((await t.admin('GET', url)).json.until).toBe(now + 60 * 60_000);
+    fake.push('alice', 'one more');
+    await lastOf(t, 'alice', 'one more');
+    expect(fake.received('alice')).toHaveLength(2);
+    expect((await t.admin('DELETE', url)).json.until).toBeNull();
+    fake.push('alice', 'and now?');
+    await t.until(() => fake.received('alice').length === 3);
+    expect(fake.received('alice')[2]).toBe('echo: and now?');
+  });
+
+  it('refuses an unknown entry, a bad length of time, and an unknown field, naming it', async () => {
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token } };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo' }, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
+    expect((await t.admin('PUT', '/entries/assistant.nope/handoffs/alice', { minutes: 5 })).status).toBe(404);
+    for (const [body, field] of [[{ minutes: 0 }, 'minutes'], [{ minutes: 7 * 24 * 60 + 1 }, 'minutes'], [{ minutes: 5, who: 'x' }, 'who']] as const) {
+      const res = await t.admin('PUT', `/entries/${ENTRY}/handoffs/alice`, body);
+      expect(res.status).toBe(400);
+      expect(res.json.error.field).toBe(field);
+    }
+    expect((await t.admin('GET', `/entries/${ENTRY}/handoffs/alice`)).json.until).toBeNull();
+  });
+});
