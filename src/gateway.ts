@@ -103,6 +103,7 @@ export class Gateway {
       env: this.env,
       resolveTarget: (kind, id) => this.resolveTarget(kind, id),
       capabilitiesOf: (type) => (this.registry.has(type) ? this.registry.get(type).capabilities : undefined),
+      mergesBursts: (entryKey) => this.keeper.mergesBursts(entryKey),
       onReplies: () => this.outbox.wake(),
       deliver: (items) => this.outbox.deliverNow(items),
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),

@@ -79,6 +79,12 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
    * message that waits longer still has them. Leave it out where media lasts days.
    */
   mediaLifetimeMs?: number;
+  /**
+   * For a channel where `capabilities.mergesBursts` depends on the entry's config: whether one reply
+   * may answer several messages with this config (`wechat_mp`: in `customer_service` reply mode,
+   * where no request waits for an answer).
+   */
+  mergesBurstsWith?(config: z.infer<Schema>): boolean;
   routes?(app: FastifyInstance, host: ChannelRoutesHost<C>): void;
   /**
    * For channels the platform calls: the path of an entry's webhook, which the panel shows as

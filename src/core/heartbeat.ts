@@ -44,6 +44,8 @@ export interface HeartbeatDeps {
   /** Throws a CocoError (COCO_ERR_ROUTE_MISSING) when the agent or scene is gone. */
   resolveTarget(targetKind: 'agent' | 'scene', targetId: string): ResolvedTarget;
   capabilitiesOf(channelType: string): ChannelCapabilities | undefined;
+  /** Whether one reply may answer several messages of the entry (see `ChannelCapabilities.mergesBursts`). */
+  mergesBursts(entryKey: string): boolean;
   /** Wakes the outbox after replies were written that it must claim itself. */
   onReplies(): void;
   /** Delivers reply chunks the store leased to this worker on completion. */
@@ -386,7 +388,7 @@ export class Heartbeat {
   }
 
   /**
-   * With a profile's `debounce`, on a channel that allows it (`mergesBursts`): the claimed message
+   * With a profile's `debounce`, on an entry that allows it (`mergesBursts`): the claimed message
    * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`,
    * the first has waited `max_wait_ms`, `max_messages` are there, or what comes next must be handled
    * alone: a sender `access` refuses, a reset). Until then the message goes back to the queue
@@ -395,7 +397,7 @@ export class Heartbeat {
    */
   private async gather(claimed: InboundItem, target: ResolvedTarget, log: Logger): Promise<{ item: InboundItem; absorbed: string[] } | undefined> {
     const debounce = target.profile.debounce;
-    if (!debounce || this.deps.capabilitiesOf(claimed.channelType)?.mergesBursts !== true) return { item: claimed, absorbed: [] };
+    if (!debounce || !this.deps.mergesBursts(claimed.entryKey)) return { item: claimed, absorbed: [] };
     const { store, clock } = this.deps;
     const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
     // A message the agent may not see (a blocked user in a group) or a reset ends the burst before it.

@@ -160,6 +160,22 @@ export class SceneKeeper {
    * or not it runs the entry (an agent here may answer a message another process received).
    * Undefined when the entry is gone or its channel type cannot download media.
    */
+  /**
+   * Whether one reply may answer several messages of this entry (a profile's `debounce`): its
+   * channel's `capabilities.mergesBursts`, or what the channel says for the entry's config.
+   */
+  mergesBursts(key: string): boolean {
+    const spec = this.runtimes.get(key)?.spec;
+    const def = spec && this.deps.registry.has(spec.channel) ? this.deps.registry.get(spec.channel) : undefined;
+    if (!spec || !def) return false;
+    if (def.capabilities.mergesBursts === true) return true;
+    try {
+      return def.mergesBurstsWith?.(this.resolveConfig(def, spec)) === true;
+    } catch {
+      return false; // a config in error: the entry shows why; its messages are answered one by one
+    }
+  }
+
   mediaFetcher(key: string): MediaFetcher | undefined {
     const spec = this.runtimes.get(key)?.spec;
     const def = spec && this.deps.registry.has(spec.channel) ? this.deps.registry.get(spec.channel) : undefined;

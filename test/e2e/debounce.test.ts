@@ -4,6 +4,7 @@ import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
 import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
+import { startFakeWechatMp } from '../fakes/wechat-mp/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
@@ -176,5 +177,30 @@ describe('debounce: a burst of messages is answered once, when the user pauses',
     expect(textOf(reply)).toBe(`${ann}: is the shop open today?\n${ben}: and tomorrow?`);
     await t.until(async () => (await t.gateway.store.listMessages({ limit: 10 })).every((m) => m.status === 'done'));
     expect(fake.messagesIn(group)).toHaveLength(1);
+  });
+
+  it.each(['customer_service', 'auto'] as const)('on 公众号, merges a burst in the %s reply mode only where no request waits for its own answer', async (replyMode) => {
+    const app = { appId: 'wx0123456789abcdef', appSecret: 'app-secret-0123456789', token: 'tok3n' };
+    const fake = opened(await startFakeWechatMp({ ...app, mode: 'plain', retryWaitMs: 1_000, permissions: { customerService: true } }));
+    const config = { app_id: app.appId, app_secret: app.appSecret, token: app.token, mode: 'plain', api_base_url: fake.url, reply_mode: replyMode, show_typing: false };
+    const profile = { provider: 'echo', debounce: { quiet_ms: 1_000 } };
+    const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'wechat_mp', config }] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('bot.wechat_mp')?.state === 'running');
+    fake.gatewayUrl = `${await t.app.listen({ port: 0, host: '127.0.0.1' })}/webhooks/wechat_mp/bot.wechat_mp`;
+    // In auto mode each request is held for its own answer: the two pushes go together, as a user's would.
+    const later = new Promise((r) => setTimeout(r, 50)).then(() => fake.push('oAnn', { type: 'text', content: 'where is my parcel?' }));
+    await Promise.all([fake.push('oAnn', { type: 'text', content: 'hi' }), later]);
+    const list = await t.until(async () => {
+      const l = await t.gateway.store.listMessages({ limit: 10 });
+      return l.length === 2 && l.every((m) => m.status === 'done') && l;
+    });
+    const replies = await Promise.all(list.reverse().map(async (m) => (await t.gateway.store.getMessage(m.id))!.replies.map((r) => r.text)));
+    if (replyMode === 'customer_service') {
+      expect(replies).toEqual([['hi\nwhere is my parcel?'], []]);
+      await t.until(() => fake.received('oAnn').length === 1);
+      expect(fake.received('oAnn')).toEqual(['hi\nwhere is my parcel?']);
+    } else {
+      expect(replies).toEqual([['hi'], ['where is my parcel?']]);
+    }
   });
 });

@@ -16,6 +16,8 @@ export const wechatMpChannel = defineChannel({
   // are uploaded as temporary media and sent as image messages (客服 or passive).
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'location', 'link', 'event'], markdown: false, maxMessageBytes: 2048, sendsImages: true, streaming: false, typing: true, webhook: true },
   create: (ctx) => new WechatMpChannel(ctx),
+  // A burst is answered once only through the 客服 API: a passive reply answers the one request held for it.
+  mergesBurstsWith: (config) => config.reply_mode === 'customer_service',
   // Images a follower sends reach agents with `images: true` (media/get; WeChat keeps them 3 days).
   fetchMedia: fetchWechatMpMedia,
   routes: registerWechatMpRoutes,
