@@ -152,7 +152,7 @@ export class Heartbeat {
     // From here on the item is the burst: the claimed message's id and lease, the merged message.
     const { item, absorbed } = burst;
 
-    const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+    const historyKey = historyKeyOf(target, item);
     const limit = target.profile.user_limit;
     const userKey = limit ? `${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}` : '';
     if (limit && this.deps.userLimits) {
@@ -290,7 +290,7 @@ export class Heartbeat {
       const notify = notice !== undefined && !item.message.isGroup && (await due());
       this.deps.metrics.refused.inc({ channel: item.channelType });
       log.info({ why, notice: notify }, 'sender refused by access; not answered by the agent');
-      const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+      const historyKey = historyKeyOf(target, item);
       await this.notAnswered(item, { why: `not answered: ${why}`, notice: notify ? notice : undefined, historyKey, absorbed: [] }, log);
     } catch (err) {
       await this.retryOrBury(item, err, log);
@@ -308,7 +308,7 @@ export class Heartbeat {
       if (until === undefined) return false;
       metrics.handedOff.inc({ channel: item.channelType });
       log.info({ until }, 'conversation handed to a person; not answered by the agent');
-      const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+      const historyKey = historyKeyOf(target, item);
       const why = `not answered: the conversation is with a person until ${new Date(until).toISOString()}`;
       await this.notAnswered(item, { why, notice: undefined, historyKey, absorbed: [] }, log);
     } catch (err) {
@@ -322,7 +322,7 @@ export class Heartbeat {
    * reply. Clearing twice is harmless, so a crash before the completion only repeats it.
    */
   private async reset(item: InboundItem, target: ResolvedTarget, log: Logger): Promise<void> {
-    const historyKey = { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
+    const historyKey = historyKeyOf(target, item);
     try {
       const forgotten = await this.deps.store.clearHistory(historyKey, item.id);
       log.info({ forgotten }, 'conversation reset by the user');
@@ -543,6 +543,11 @@ function readsImages(profile: AgentProfile): boolean {
 /** Agents that take files, voice messages and videos: an HTTP service or an OpenAI-compatible model whose profile says `files: true`. */
 export function readsFiles(profile: AgentProfile): boolean {
   return 'files' in profile && profile.files === true;
+}
+
+/** Where a conversation's turns with the answering agent are kept. */
+function historyKeyOf(target: ResolvedTarget, item: InboundItem): HistoryKey {
+  return { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
 }
 
 /** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */

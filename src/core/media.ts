@@ -83,9 +83,8 @@ const agentMedia = new ByteBudget(AGENT_MEDIA_BUDGET_BYTES);
  */
 export function reserveAgentMedia(message: ChatMessage, wants: { images: boolean; files: boolean }, signal: AbortSignal): Promise<() => void> {
   const media = message.media ?? [];
-  const images = wants.images ? Math.min(media.filter((m) => m.kind === 'image').length, MAX_IMAGES) : 0;
-  const files = wants.files ? Math.min(media.filter((m) => m.kind !== 'image').length, MAX_FILES) : 0;
-  const bytes = images * MAX_IMAGE_BYTES + files * MAX_FILE_BYTES;
+  const most = (w: Wanted<unknown>) => Math.min(media.filter(w.takes).length, w.max) * w.maxBytes;
+  const bytes = (wants.images ? most(IMAGES) : 0) + (wants.files ? most(FILES) : 0);
   return bytes > 0 ? agentMedia.reserve(bytes, signal) : Promise.resolve(() => {});
 }
 
@@ -206,7 +205,6 @@ export interface FetchedFiles {
 }
 
 type Deps = { clock: Clock; log: Logger; signal: AbortSignal };
-
 
 /** The media type a file name implies (`report.pdf`: application/pdf), if any. */
 export function typeOfName(name: string | undefined): string | undefined {

@@ -68,6 +68,8 @@ export class SceneKeeper {
   private stopped = false;
   /** Media being kept on arrival (keepMediaOnArrival); stopAll ends and awaits them. */
   private readonly keeping = new Set<Promise<unknown>>();
+  /** `mergesBursts` for entries whose channel decides by config, per spec. */
+  private readonly mergesBySpec = new WeakMap<EntrySpec, boolean>();
   private readonly stopping = new AbortController();
   /** Per-minute messages in and out of each entry over the last hour (the panel's dashboard). */
   readonly activity = new ActivityLog();
@@ -156,29 +158,34 @@ export class SceneKeeper {
   }
 
   /**
+   * Whether one reply may answer several messages of this entry (a profile's `debounce`): its
+   * channel's `capabilities.mergesBursts`, or what the channel says for the entry's config. Asked
+   * per message: the answer is kept per entry spec (a workspace edit makes a new one).
+   */
+  mergesBursts(key: string): boolean {
+    const { spec, def } = this.definitionOf(key);
+    if (!spec || !def) return false;
+    if (def.capabilities.mergesBursts === true) return true;
+    if (!def.mergesBurstsWith) return false;
+    let merges = this.mergesBySpec.get(spec);
+    if (merges === undefined) {
+      try {
+        merges = def.mergesBurstsWith(this.resolveConfig(def, spec)) === true;
+      } catch {
+        return false; // a config in error: the entry shows why; its messages are answered one by one
+      }
+      this.mergesBySpec.set(spec, merges);
+    }
+    return merges;
+  }
+
+  /**
    * Downloads media of an entry's messages with the entry's current config, in this process whether
    * or not it runs the entry (an agent here may answer a message another process received).
    * Undefined when the entry is gone or its channel type cannot download media.
    */
-  /**
-   * Whether one reply may answer several messages of this entry (a profile's `debounce`): its
-   * channel's `capabilities.mergesBursts`, or what the channel says for the entry's config.
-   */
-  mergesBursts(key: string): boolean {
-    const spec = this.runtimes.get(key)?.spec;
-    const def = spec && this.deps.registry.has(spec.channel) ? this.deps.registry.get(spec.channel) : undefined;
-    if (!spec || !def) return false;
-    if (def.capabilities.mergesBursts === true) return true;
-    try {
-      return def.mergesBurstsWith?.(this.resolveConfig(def, spec)) === true;
-    } catch {
-      return false; // a config in error: the entry shows why; its messages are answered one by one
-    }
-  }
-
   mediaFetcher(key: string): MediaFetcher | undefined {
-    const spec = this.runtimes.get(key)?.spec;
-    const def = spec && this.deps.registry.has(spec.channel) ? this.deps.registry.get(spec.channel) : undefined;
+    const { spec, def } = this.definitionOf(key);
     const fetchMedia = def?.fetchMedia;
     if (!spec || !def || !fetchMedia) return undefined;
     const { clock } = this.deps;
@@ -191,6 +198,12 @@ export class SceneKeeper {
       config ??= this.resolveConfig(def, spec);
       return fetchMedia(media, { config, message, clock, log, signal, maxBytes });
     };
+  }
+
+  /** An entry's spec and its channel type's definition, where both are known. */
+  private definitionOf(key: string): { spec?: EntrySpec; def?: ChannelDefinition } {
+    const spec = this.runtimes.get(key)?.spec;
+    return { spec, def: spec && this.deps.registry.has(spec.channel) ? this.deps.registry.get(spec.channel) : undefined };
   }
 
   /** Counts a delivered reply on the entry's status. */
