@@ -26,8 +26,8 @@ export interface Session {
   expiresAt: number;
 }
 
-async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+async function request<T>(method: string, url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   const res = await fetch(url, {
@@ -53,8 +53,8 @@ async function request<T>(method: string, url: string, body?: unknown): Promise<
 }
 
 /** Calls `/api/admin{path}`. */
-export function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  return request<T>(method, `/api/admin${path}`, body);
+export function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+  return request<T>(method, `/api/admin${path}`, body, headers);
 }
 
 export const session = {

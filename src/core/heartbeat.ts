@@ -234,8 +234,7 @@ export class Heartbeat {
         await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${outcome.error.code}: ${describeError(outcome.error.cause ?? outcome.error)}` });
       }
       const now = clock.now();
-      // History is written for agents that read it; the message log keeps every message anyway.
-      const turns: HistoryTurn[] = target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
+      const turns = userTurn(target, item, now);
       if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: historyText(outcome.reply), at: now });
       // A group may rather see nothing than an apology (fallback_in_groups: false); the message log still says what failed.
       const quiet = !outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups;
@@ -310,7 +309,9 @@ export class Heartbeat {
       log.info({ until }, 'conversation handed to a person; not answered by the agent');
       const historyKey = historyKeyOf(target, item);
       const why = `not answered: the conversation is with a person until ${new Date(until).toISOString()}`;
-      await this.notAnswered(item, { why, notice: undefined, historyKey, absorbed: [] }, log);
+      // Kept in the history (with the operator's replies, see addReplies): the agent takes the conversation back knowing it.
+      const turns = userTurn(target, item, clock.now());
+      await this.notAnswered(item, { why, notice: undefined, historyKey, absorbed: [], turns }, log);
     } catch (err) {
       await this.retryOrBury(item, err, log);
     }
@@ -334,10 +335,10 @@ export class Heartbeat {
   }
 
   /** Finishes a message the agent does not see: with the notice, or with nothing; the detail says which. */
-  private notAnswered(item: InboundItem, o: { why: string; notice: string | undefined; historyKey: HistoryKey; absorbed: string[] }, log: Logger) {
+  private notAnswered(item: InboundItem, o: { why: string; notice: string | undefined; historyKey: HistoryKey; absorbed: string[]; turns?: HistoryTurn[] }, log: Logger) {
     const reply = o.notice === undefined ? undefined : { text: o.notice, format: 'text' as const };
     const detail = `${o.why}; ${reply ? 'notice sent' : 'no reply'}`;
-    return this.complete(item, { status: 'done', reply, turns: [], historyKey: o.historyKey, absorbed: o.absorbed, detail }, log);
+    return this.complete(item, { status: 'done', reply, turns: o.turns ?? [], historyKey: o.historyKey, absorbed: o.absorbed, detail }, log);
   }
 
   /**
@@ -543,6 +544,11 @@ function readsImages(profile: AgentProfile): boolean {
 /** Agents that take files, voice messages and videos: an HTTP service or an OpenAI-compatible model whose profile says `files: true`. */
 export function readsFiles(profile: AgentProfile): boolean {
   return 'files' in profile && profile.files === true;
+}
+
+/** The message as a history turn, for agents that read history; the message log keeps every message anyway. */
+function userTurn(target: ResolvedTarget, item: InboundItem, now: number): HistoryTurn[] {
+  return target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
 }
 
 /** Where a conversation's turns with the answering agent are kept. */

@@ -111,6 +111,16 @@ export function finishEvent(r: InboundRow): TimelineEvent[] {
 
 /** History turn keys are (message id * this + position): ordered within a conversation, unique. */
 export const TURNS_PER_MESSAGE = 1024;
+/**
+ * Turns added to a message later (an operator's replies, `addReplies`) take the upper half of its
+ * range: an agent still answering that message writes its own turns from the bottom, unharmed.
+ */
+export const LATER_TURNS_FROM = TURNS_PER_MESSAGE / 2;
+
+/** The turn numbers `addReplies` may give a message's later turns: [from, to). */
+export function laterTurnRange(messageId: number): { from: number; to: number } {
+  return { from: messageId * TURNS_PER_MESSAGE + LATER_TURNS_FROM, to: (messageId + 1) * TURNS_PER_MESSAGE };
+}
 export const chunkOf = (r: OutboundRow) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
 export const sentDetail = (r: OutboundRow) => (r.platform_message_id === null ? chunkOf(r) : `${chunkOf(r)}, platform id ${r.platform_message_id}`);
 
@@ -193,6 +203,7 @@ export function messagesQuery(filter: MessageFilter, param: (n: number) => strin
   };
   if (filter.entryKey !== undefined) add('entry_key', '=', filter.entryKey);
   if (filter.userId !== undefined) add('user_id', '=', filter.userId);
+  if (filter.conversationId !== undefined) add('conversation_id', '=', filter.conversationId);
   if (filter.status !== undefined) add('status', '=', filter.status);
   if (filter.before !== undefined) {
     const before = parseId(filter.before);

@@ -105,8 +105,13 @@ export interface Store {
    * Queues reply chunks outside an agent's answer (an operator's reply to a message): pending, each
    * at most once by its idempotency key, sent after whatever of their conversation waits before
    * them. Returns how many were new.
+   *
+   * With `history`, its turns go into the conversation's history in the same transaction, after
+   * the turns of the message the replies answer (`replyTo`) and after earlier such turns of that
+   * message, so the agent reads them when it answers again; only when a chunk was new, so a
+   * repeated request adds no turn twice.
    */
-  addReplies(replies: NewOutbound[], now: number): Promise<number>;
+  addReplies(replies: NewOutbound[], now: number, history?: { key: HistoryKey; turns: HistoryTurn[] }): Promise<number>;
 
   /**
    * Claims up to `limit` reply chunks, with the same per-conversation rule as `claimInbound`
@@ -231,6 +236,12 @@ export interface Store {
    * (a long-poll cursor), by entry and name. Undefined when it was never set.
    */
   getChannelState(entryKey: string, name: string): Promise<string | undefined>;
+
+  /**
+   * Every entry's channel state values whose name starts with `namePrefix` (every hand-over, say),
+   * by entry key and name. Meant for a few rows: the table is read whole.
+   */
+  listChannelState(namePrefix: string): Promise<ChannelStateRow[]>;
 
   /** Sets a channel state value; the last write wins. Resolves once it is durable. */
   setChannelState(entryKey: string, name: string, value: string, now: number): Promise<void>;
@@ -390,6 +401,13 @@ export interface DeadLetter {
   replyTo?: string;
 }
 
+export interface ChannelStateRow {
+  entryKey: string;
+  name: string;
+  value: string;
+  updatedAt: number;
+}
+
 export interface HistoryKey {
   agentId: string;
   entryKey: string;
@@ -405,6 +423,8 @@ export interface HistoryTurn {
 export interface MessageFilter {
   entryKey?: string;
   userId?: string;
+  /** One conversation's messages (with `entryKey`: conversation ids are an entry's own). */
+  conversationId?: string;
   status?: InboundStatus;
   /** Only messages with id < before (paging, newest first). */
   before?: string;

@@ -517,6 +517,22 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.getChannelState('bot.ilink3', 'cursor')).toBeUndefined();
       });
 
+      it('lists the values whose name starts with a prefix, across entries, the prefix taken literally', async () => {
+        await store.setChannelState('bot.b', 'handoff:u2', '{"until":2}', t0 + 2);
+        await store.setChannelState('bot.a', 'handoff:u1', '{"until":1}', t0 + 1);
+        await store.setChannelState('bot.a', 'handoff', 'no colon', t0);
+        await store.setChannelState('bot.a', 'cursor', 'c', t0);
+        await store.setChannelState('bot.a', 'hand_off:x', 'underscore', t0);
+        await store.setChannelState('bot.a', 'handoff%:y', 'percent', t0);
+        expect(await store.listChannelState('handoff:')).toEqual([
+          { entryKey: 'bot.a', name: 'handoff:u1', value: '{"until":1}', updatedAt: t0 + 1 },
+          { entryKey: 'bot.b', name: 'handoff:u2', value: '{"until":2}', updatedAt: t0 + 2 },
+        ]);
+        expect((await store.listChannelState('hand_')).map((r) => r.value)).toEqual(['underscore']);
+        expect((await store.listChannelState('handoff%')).map((r) => r.value)).toEqual(['percent']);
+        expect(await store.listChannelState('nothing:')).toEqual([]);
+      });
+
       it('stores a long value exactly, unicode included', async () => {
         const value = `游标-${'x'.repeat(20_000)}-${JSON.stringify({ buf: 'AAEC/+==' })}`;
         await store.setChannelState('bot.ilink', 'cursor', value, t0);
@@ -648,6 +664,29 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.clearHistory(key, 'not-an-id')).toBe(0);
     });
 
+    it('writes an operator\'s replies into the history after the turns of the message they answer, once per new reply', async () => {
+      const turnsOf = (n: number) => [{ role: 'user' as const, content: `q${n}`, at: t0 + n }, { role: 'assistant' as const, content: `a${n}`, at: t0 + n }];
+      const key = { agentId: 'bot', entryKey: ENTRY, conversationId: 'c1' };
+      const m1 = await enqueueAndClaim('m1', t0 + 1);
+      await store.completeInbound(m1.id, m1.leaseToken, result(m1, t0 + 1, [], { history: { key, turns: turnsOf(1) } }));
+      // m2 is still being answered by the agent when the operator replies to it and to m1.
+      const m2 = await enqueueAndClaim('m2', t0 + 2);
+      const byHand = (to: InboundItem, op: string, text: string) => [reply(to, 0, t0 + 3, { idempotencyKey: `op-${op}:0`, text, chunkCount: 1 })];
+      const turn = (content: string, at: number) => ({ key, turns: [{ role: 'assistant' as const, content, at }] });
+      expect(await store.addReplies(byHand(m2, 'x', 'person on m2'), t0 + 3, turn('person on m2', t0 + 3))).toBe(1);
+      expect(await store.addReplies(byHand(m1, 'y', 'person on m1'), t0 + 4, turn('person on m1', t0 + 4))).toBe(1);
+      expect(await store.addReplies(byHand(m1, 'z', 'again on m1'), t0 + 5, turn('again on m1', t0 + 5))).toBe(1);
+      // The same request again adds neither a reply nor a turn.
+      expect(await store.addReplies(byHand(m1, 'z', 'again on m1'), t0 + 6, turn('again on m1', t0 + 6))).toBe(0);
+      await store.completeInbound(m2.id, m2.leaseToken, result(m2, t0 + 7, [], { history: { key, turns: turnsOf(2) } }));
+      expect((await store.loadHistory(key, 100)).map((t) => t.content)).toEqual(['q1', 'a1', 'person on m1', 'again on m1', 'q2', 'a2', 'person on m2']);
+      expect((await store.loadHistory(key, 100))[2]).toEqual({ role: 'assistant', content: 'person on m1', at: t0 + 4 });
+      // A reset at a later message forgets them with the rest.
+      const m3 = await enqueueAndClaim('m3', t0 + 8);
+      expect(await store.clearHistory(key, m3.id)).toBe(7);
+      expect(await store.loadHistory({ ...key, conversationId: 'c2' }, 10)).toEqual([]);
+    });
+
     describe('message log', () => {
       it('replaces the media of a message not finished yet, keeping the rest of it, and of no finished one', async () => {
         const withImage = inbound('m1');
@@ -681,6 +720,10 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(web.every((m) => m.entryKey === 'bot.web')).toBe(true);
         expect((await store.listMessages({ userId: 'u3', limit: 500 })).every((m) => m.userId === 'u3')).toBe(true);
         expect(await store.listMessages({ userId: 'u3', limit: 500 })).toHaveLength(104);
+        // Messages i with i % 2 = 0 and i % 3 = 1: i = 4, 10, 16, … (86 of them below 520).
+        const conv = await store.listMessages({ entryKey: 'bot.web', conversationId: 'c1', limit: 500 });
+        expect(conv).toHaveLength(86);
+        expect(conv[0]).toMatchObject({ id: made[514], conversationId: 'c1', entryKey: 'bot.web' });
         await store.claimInbound(claim(t0 + 1000, 2));
         const leased = await store.listMessages({ status: 'leased' });
         expect(ids(leased)).toEqual([made[1], made[0]]);

@@ -3,11 +3,16 @@ import { ChannelRegistry } from '../../src/channels/registry.js';
 import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
 import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
 
 const opened = closeAfterEach();
 const ENTRY = 'assistant.relay';
+
+/** The texts of the conversation the model was given, without the system prompt. */
+const conversationOf = (body: { messages?: { role: string; content: unknown }[] }) =>
+  (body.messages ?? []).filter((m) => m.role !== 'system').map((m) => `${m.role}: ${String(m.content)}`);
 
 async function lastOf(t: TestGateway, userId: string, content: string) {
   return t.until(async () => {
@@ -41,12 +46,21 @@ describe('handing a conversation to a person', () => {
     );
     expect((await t.gateway.metrics.handedOff.get()).values.find((v) => v.labels.channel === 'relay')?.value).toBe(1);
 
+    // The panel's list: what operators have now, and that alice waits for an answer.
+    const listed = (await t.admin('GET', '/handoffs')).json.handoffs;
+    expect(listed).toEqual([
+      { entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000, latest: expect.objectContaining({ id: asked.id, content: 'can I talk to a person?' }), awaitingReply: true },
+    ]);
+    expect((await t.admin('GET', `/messages?entry=${ENTRY}&conversationId=alice`)).json.messages.map((m: { id: string }) => m.id)).toEqual([asked.id]);
+
     // The operator answers by hand.
     expect((await t.admin('POST', `/messages/${asked.id}/reply`, { text: 'Hello, this is Anna.' })).status).toBe(202);
     await t.until(() => fake.received('alice').length === 1);
+    expect((await t.admin('GET', '/handoffs')).json.handoffs.map((h: { awaitingReply: boolean }) => h.awaitingReply)).toEqual([false]);
 
     // Half an hour on, the agent answers again by itself.
     now += 30 * 60_000;
+    expect((await t.admin('GET', '/handoffs')).json.handoffs).toEqual([]);
     fake.push('alice', 'thanks!');
     await t.until(() => fake.received('alice').length === 2);
     expect(fake.received('alice')[1]).toBe('echo: thanks!');
@@ -61,6 +75,35 @@ describe('handing a conversation to a person', () => {
     fake.push('alice', 'and now?');
     await t.until(() => fake.received('alice').length === 3);
     expect(fake.received('alice')[2]).toBe('echo: and now?');
+  });
+
+  it('gives the agent back a conversation it knows: what the user and the operator said meanwhile is in its history', async () => {
+    const llm = opened(await startFakeLlm());
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    fake.push('alice', 'where is my order?');
+    await t.until(() => fake.received('alice').length === 1);
+
+    await t.admin('PUT', `/entries/${ENTRY}/handoffs/alice`, { minutes: 10 });
+    fake.push('alice', 'it is order 42');
+    const asked = await lastOf(t, 'alice', 'it is order 42');
+    expect((await t.admin('POST', `/messages/${asked.id}/reply`, { text: 'Anna here: 42 ships today.' })).status).toBe(202);
+    await t.until(() => fake.received('alice').length === 2);
+    await t.admin('DELETE', `/entries/${ENTRY}/handoffs/alice`);
+
+    fake.push('alice', 'thanks, when will it arrive?');
+    await t.until(() => fake.received('alice').length === 3);
+    expect(llm.requests).toHaveLength(2);
+    expect(conversationOf(llm.requests[1]!.body)).toEqual([
+      'user: where is my order?',
+      'assistant: reply to: where is my order?',
+      'user: it is order 42',
+      'assistant: Anna here: 42 ships today.',
+      'user: thanks, when will it arrive?',
+    ]);
   });
 
   it('refuses an unknown entry, a bad length of time, and an unknown field, naming it', async () => {

@@ -47,6 +47,9 @@ describe("an operator's reply to a message", () => {
     expect(empty.json.error.field).toBe('text');
     expect((await t.admin('POST', `/messages/${id}/reply`, { text: 'x', to: 'someone' })).status).toBe(400);
     expect((await t.admin('POST', '/messages/987654/reply', { text: 'x' })).status).toBe(404);
+    const longKey = await t.admin('POST', `/messages/${id}/reply`, { text: 'x' }, { 'idempotency-key': 'k'.repeat(129) });
+    expect(longKey.status).toBe(400);
+    expect(longKey.json.error.field).toBe('Idempotency-Key');
     expect((await t.gateway.store.getMessage(id))!.replies).toHaveLength(1);
 
     // On the Web API the reply reaches the client's stream like an answer.
@@ -54,5 +57,26 @@ describe("an operator's reply to a message", () => {
     await t.until(async () => (await t.gateway.store.getMessage(id))!.replies.map((r) => `${r.text}:${r.status}`).join() === 'hi:sent,from a person:sent');
     const feed = await t.gateway.store.readFeed('assistant.web_api', 'bob', 0, 10);
     expect(feed.map((f) => (f.payload as { text?: string }).text)).toEqual(['hi', 'from a person']);
+  });
+
+  it('sends a reply repeated with the same Idempotency-Key once, and one with another key again', async () => {
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo' }, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    fake.push('alice', 'hello');
+    await t.until(() => fake.received('alice').length === 1);
+    const [message] = await t.gateway.store.listMessages({ limit: 1 });
+    const url = `/messages/${message!.id}/reply`;
+    // A panel that lost the first response and sent the request again, three times at once.
+    const sent = await Promise.all([0, 1, 2].map(() => t.admin('POST', url, { text: 'one moment' }, { 'idempotency-key': 'compose-1' })));
+    expect(sent.map((r) => r.status)).toEqual([202, 202, 202]);
+    expect(sent.filter((r) => r.json.duplicate === false)).toHaveLength(1);
+    expect(new Set(sent.map((r) => r.json.idempotencyKeys[0])).size).toBe(1);
+    expect((await t.admin('POST', url, { text: 'one moment' }, { 'idempotency-key': 'compose-2' })).json.duplicate).toBe(false);
+    await t.until(() => fake.received('alice').length === 3);
+    expect(fake.received('alice')).toEqual(['hello', 'one moment', 'one moment']);
+    const detail = await t.gateway.store.getMessage(message!.id);
+    expect(detail!.timeline.filter((e) => e.stage === 'operator_reply')).toHaveLength(2);
   });
 });

@@ -21,7 +21,7 @@ export interface TestGateway {
   app: FastifyInstance;
   /** POST a chat message to a web_api entry through inject(). */
   chat(entryKey: string, body: unknown, opts?: { wait?: boolean; key?: string; headers?: Record<string, string> }): Promise<{ status: number; json: any }>;
-  admin(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; json: any }>;
+  admin(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
   /** Resolves when `predicate` holds, polling every 10 ms, or rejects after `timeoutMs`. */
   until<T>(predicate: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number): Promise<T>;
   close(opts?: { keepWorkspace?: boolean }): Promise<void>;
@@ -76,11 +76,11 @@ export async function startTestGateway(
       });
       return { status: res.statusCode, json: safeJson(res.body) };
     },
-    async admin(method, url, body) {
+    async admin(method, url, body, headers = {}) {
       const res = await app.inject({
         method,
         url: `/api/admin${url}`,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
         payload: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: res.statusCode, json: safeJson(res.body) };

@@ -387,8 +387,20 @@ describe('panel in Chromium', () => {
         });
         expect(left.replies).toEqual([]);
 
+        // The log's list of conversations with a person shows hank's newest message, waiting for an answer.
+        await page.goto(`${base}/#/messages?user=hank`);
+        const strip = await visible(page.getByRole('region', { name: 'Conversations with a person' }));
+        const row = strip.locator('li').filter({ hasText: 'hank' });
+        await visible(row.filter({ hasText: 'waiting for a reply' }));
+        await row.getByRole('link', { name: 'Open the newest message of hank' }).click();
+        await visible(page.getByRole('status').filter({ hasText: /^With a person until/ }));
+        expect(new URL(page.url()).hash).toContain(`id=${meanwhile.json.messageId}`);
+
         await page.getByRole('button', { name: 'Give back to the agent' }).click();
         await visible(page.getByRole('status').filter({ hasText: 'The agent answers this conversation.' }));
+        await page.reload();
+        await visible(page.getByRole('region', { name: 'Message log' }));
+        expect(await page.getByRole('region', { name: 'Conversations with a person' }).count()).toBe(0);
         const after = await t.chat(ECHO, { userId: 'hank', content: 'back' }, { wait: true });
         expect(after.json.reply.text).toBe('echo: back');
         await context.close();

@@ -15,7 +15,6 @@ import {
   type TargetKind,
 } from '../../config/workspace-writer.js';
 import { CocoError } from '../../core/errors.js';
-import { handedOffUntil, MAX_HANDOFF_MS, setHandoff } from '../../core/handoff.js';
 import { assertValidId, entryKey } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 import { publicBase, webhookUrl } from './dashboard.js';
@@ -31,9 +30,6 @@ const entryBodySchema = z
   })
   .strict();
 
-/** How long a conversation goes to a person: an hour unless said, at most a week. */
-const handoffBody = z.object({ minutes: z.number().int().min(1).max(MAX_HANDOFF_MS / 60_000).default(60) }).strict();
-
 type Params = { kind: string; id: string; entryId: string };
 
 /** Channel catalog, entry status, and entries.json editing for agents and scenes. */
@@ -46,33 +42,6 @@ export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): voi
     const status = gateway.keeper.statusOf(request.params.key);
     if (!status) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${request.params.key}" does not exist`, { statusCode: 404 });
     return status;
-  });
-
-  // A conversation handed to a person (core/handoff.ts): the agent leaves it until `until`.
-  const handoffParams = (params: { key: string; conversationId: string }) => {
-    if (!gateway.keeper.statusOf(params.key)) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${params.key}" does not exist`, { statusCode: 404 });
-    if (params.conversationId.length < 1 || params.conversationId.length > 256) {
-      throw new CocoError('COCO_ERR_REQUEST_INVALID', 'conversationId: 1-256 characters', { statusCode: 400, field: 'conversationId' });
-    }
-    return params;
-  };
-  app.get<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {
-    const { key, conversationId } = handoffParams(request.params);
-    const until = await handedOffUntil(gateway.store, key, conversationId, gateway.clock.now());
-    return { entryKey: key, conversationId, until: until ?? null };
-  });
-  app.put<{ Params: { key: string; conversationId: string }; Body: unknown }>('/entries/:key/handoffs/:conversationId', async (request) => {
-    const { key, conversationId } = handoffParams(request.params);
-    const { minutes } = parseInput(handoffBody, request.body ?? {}, 'body');
-    const now = gateway.clock.now();
-    const until = now + minutes * 60_000;
-    await setHandoff(gateway.store, key, conversationId, until, now);
-    return { entryKey: key, conversationId, until };
-  });
-  app.delete<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {
-    const { key, conversationId } = handoffParams(request.params);
-    await setHandoff(gateway.store, key, conversationId, 0, gateway.clock.now());
-    return { entryKey: key, conversationId, until: null };
   });
 
   /** Stops and starts one entry now, skipping the backoff of an entry in error ("reconnect"). */

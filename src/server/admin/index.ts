@@ -4,6 +4,7 @@ import { authorizeAdmin, type PanelSessions } from '../session.js';
 import { registerChatRoutes } from './chat.js';
 import { registerDashboardRoutes } from './dashboard.js';
 import { registerEntryRoutes } from './entries.js';
+import { registerHandoffRoutes } from './handoffs.js';
 import { registerLoginRoutes } from './logins.js';
 import { registerMessageRoutes } from './messages.js';
 import { registerTargetRoutes } from './targets.js';
@@ -14,6 +15,7 @@ export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Ga
   app.addHook('onRequest', async (request) => authorizeAdmin(sessions, gateway.adminToken, request));
   registerTargetRoutes(app, gateway);
   registerEntryRoutes(app, gateway);
+  registerHandoffRoutes(app, gateway);
   registerLoginRoutes(app, gateway);
   registerMessageRoutes(app, gateway);
   registerDashboardRoutes(app, gateway);

@@ -5,8 +5,9 @@ import { SECRET_MASK } from '../../config/masking.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
+import type { ResolvedTarget } from '../../core/heartbeat.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
-import type { MessageDetail } from '../../store/store.js';
+import type { HistoryKey, HistoryTurn, MessageDetail } from '../../store/store.js';
 import { replyChunks } from '../../core/reply-chunks.js';
 import { parseInput } from './parse-input.js';
 import { blockUser } from './targets.js';
@@ -14,6 +15,7 @@ import { blockUser } from './targets.js';
 const listQuery = z.object({
   entry: z.string().max(200).optional(),
   userId: z.string().max(128).optional(),
+  conversationId: z.string().min(1).max(256).optional(),
   status: z.enum(['queued', 'leased', 'done', 'fallback', 'dead']).optional(),
   before: z.string().regex(/^\d+$/).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -36,7 +38,7 @@ const deadQuery = z.object({
 export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/messages', async (request) => {
     const q = parseInput(listQuery, request.query, 'query');
-    return { messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, status: q.status, before: q.before, limit: q.limit }) };
+    return { messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, before: q.before, limit: q.limit }) };
   });
 
   app.get<{ Params: { id: string } }>('/messages/:id', async (request) => {
@@ -83,18 +85,26 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
 
   // An operator's reply to a message, as the bot: split to the channel's limits like an agent's
   // answer, queued in the outbox behind anything of the conversation still waiting, and sent the
-  // platform's way (its windows and quotas apply; the message's timeline shows the chunks).
+  // platform's way (its windows and quotas apply; the message's timeline shows the chunks). It goes
+  // into the answering agent's history too. With an Idempotency-Key, a repeated request sends nothing again.
   app.post<{ Params: { id: string } }>('/messages/:id/reply', async (request, reply) => {
     const body = parseInput(replyBody, request.body, 'body');
+    const idempotencyKey = request.headers['idempotency-key'];
+    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 128)) {
+      throw new CocoError('COCO_ERR_REQUEST_INVALID', 'Idempotency-Key: must be one header of 1-128 characters', { statusCode: 400, field: 'Idempotency-Key' });
+    }
     const detail = await messageOr404(gateway, request.params.id);
     const now = gateway.clock.now();
     const caps = gateway.registry.has(detail.channelType) ? gateway.registry.get(detail.channelType).capabilities : undefined;
-    const keyPrefix = `operator:${randomUUID()}`;
+    const keyPrefix = `operator:${detail.id}:${idempotencyKey ?? randomUUID()}`;
     const chunks = replyChunks(detail, body, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
-    await gateway.store.addReplies(chunks, now);
-    await gateway.store.recordEvent(detail.id, { at: now, stage: 'operator_reply', detail: `${chunks.length} chunk(s)` });
-    gateway.outbox.wake();
-    return reply.code(202).send({ messageId: detail.id, chunks: chunks.length, idempotencyKeys: chunks.map((c) => c.idempotencyKey) });
+    const added = await gateway.store.addReplies(chunks, now, operatorTurn(gateway, detail, body.text, now));
+    const duplicate = added === 0;
+    if (!duplicate) {
+      await gateway.store.recordEvent(detail.id, { at: now, stage: 'operator_reply', detail: `${chunks.length} chunk(s)` });
+      gateway.outbox.wake();
+    }
+    return reply.code(202).send({ messageId: detail.id, chunks: chunks.length, idempotencyKeys: chunks.map((c) => c.idempotencyKey), duplicate });
   });
 
   app.get('/dead-letters', async (request) => {
@@ -113,6 +123,21 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     else gateway.outbox.wake();
     return { retried: true, kind, id };
   });
+}
+
+/**
+ * An operator's reply as a turn of the answering agent's history, so the agent knows what was said
+ * when it takes the conversation back; none for an agent that reads no history or no longer exists.
+ */
+function operatorTurn(gateway: Gateway, detail: MessageDetail, text: string, now: number): { key: HistoryKey; turns: HistoryTurn[] } | undefined {
+  let target: ResolvedTarget;
+  try {
+    target = gateway.resolveTarget(detail.targetKind, detail.targetId);
+  } catch {
+    return undefined;
+  }
+  if (target.agent.usesHistory === false) return undefined;
+  return { key: { agentId: target.agentId, entryKey: detail.entryKey, conversationId: detail.conversationId }, turns: [{ role: 'assistant', content: text, at: now }] };
 }
 
 /** Looks a message up by our id; 404 for anything else. */

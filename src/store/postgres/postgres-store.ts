@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
+  ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { MediaRef } from '../../core/message.js';
@@ -16,6 +16,7 @@ import {
   type InboundRow,
   type OutboundRow,
   TURNS_PER_MESSAGE,
+  laterTurnRange,
   chunkOf,
   clampLimit,
   firstRateTake,
@@ -195,6 +196,14 @@ const SQL = {
   clearHistory: 'DELETE FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3 AND turn < $4',
   loadHistory: `SELECT role, content, at FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3
     ORDER BY turn DESC LIMIT $4`,
+  // Turns added to a message later (addReplies): numbered on from its later range's highest, within [$4, $5).
+  insertLaterTurns: `INSERT INTO history (agent_id, entry_key, conversation_id, turn, role, content, at)
+    SELECT $1, $2, $3, base.n + t.i - 1, t.role, t.content, t.at
+    FROM (SELECT COALESCE(MAX(turn) + 1, $4) AS n FROM history
+          WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3 AND turn >= $4 AND turn < $5) AS base,
+      unnest($6::text[], $7::text[], $8::bigint[]) WITH ORDINALITY AS t(role, content, at, i)
+    WHERE base.n + t.i - 1 < $5
+    ON CONFLICT DO NOTHING`,
 
   // Parameters in the column order of outboxParams.
   insertOutbox: `INSERT INTO outbox (entry_key, channel_type, conversation_id, user_id, idempotency_key,
@@ -222,6 +231,8 @@ const SQL = {
     RETURNING entry_key`,
   releaseEntry: 'DELETE FROM entry_leases WHERE entry_key = $1 AND owner = $2',
   getChannelState: 'SELECT value FROM channel_state WHERE entry_key = $1 AND name = $2',
+  listChannelState: `SELECT entry_key AS "entryKey", name, value, updated_at AS "updatedAt" FROM channel_state
+    WHERE left(name, length($1)) = $1 ORDER BY entry_key, name`,
   setChannelState: `INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (entry_key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   // One statement: concurrent takes from several processes queue on the row's lock.
@@ -438,15 +449,22 @@ export class PostgresStore implements Store {
     return this.guarded('deadInbound', [n, leaseToken, opts.now, opts.error], { at: opts.now, stage: 'dead', detail: opts.error });
   }
 
-  async addReplies(replies: NewOutbound[], now: number): Promise<number> {
+  async addReplies(replies: NewOutbound[], now: number, history?: { key: HistoryKey; turns: HistoryTurn[] }): Promise<number> {
     const first = replies[0];
     if (!first) return 0;
+    const messageId = parseId(first.replyTo);
     const added = await this.tx(async (c) => {
       let n = 0;
       for (const r of replies) {
         const values = outboxParams(r, now);
         values[11] = r.isGroup; // a boolean column here
         n += (await run(c, 'insertOutbox', values)).rowCount ?? 0;
+      }
+      if (n > 0 && history && history.turns.length > 0 && messageId !== undefined) {
+        const { key: k, turns } = history;
+        const range = laterTurnRange(messageId);
+        const columns = [turns.map((t) => t.role), turns.map((t) => t.content), turns.map((t) => t.at)];
+        await run(c, 'insertLaterTurns', [k.agentId, k.entryKey, k.conversationId, range.from, range.to, ...columns]);
       }
       return n;
     });
@@ -595,6 +613,10 @@ export class PostgresStore implements Store {
 
   async getChannelState(entryKey: string, name: string): Promise<string | undefined> {
     return (await run<{ value: string }>(this.pool, 'getChannelState', [entryKey, name])).rows[0]?.value;
+  }
+
+  async listChannelState(namePrefix: string): Promise<ChannelStateRow[]> {
+    return (await run<ChannelStateRow>(this.pool, 'listChannelState', [namePrefix])).rows.map((r) => ({ ...r, updatedAt: Number(r.updatedAt) }));
   }
 
   async setChannelState(entryKey: string, name: string, value: string, now: number): Promise<void> {

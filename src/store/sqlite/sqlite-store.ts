@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type {
-  ClaimOptions, ConversationSummary, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
+  ChannelStateRow, ClaimOptions, ConversationSummary, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem,
   EntryBacklog, OutboundStatus, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
@@ -15,6 +15,7 @@ import {
   type InboundRow,
   type OutboundRow,
   TURNS_PER_MESSAGE,
+  laterTurnRange,
   chunkOf,
   claimable,
   clampLimit,
@@ -249,6 +250,8 @@ export class SqliteStore implements Store {
         WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= @now`),
       releaseEntry: p('DELETE FROM entry_leases WHERE entry_key = ? AND owner = ?'),
       getChannelState: p<string>('SELECT value FROM channel_state WHERE entry_key = ? AND name = ?').pluck(),
+      listChannelState: p<{ entryKey: string; name: string; value: string; updatedAt: number }>(`SELECT entry_key AS entryKey, name, value,
+        updated_at AS updatedAt FROM channel_state WHERE substr(name, 1, length(@prefix)) = @prefix ORDER BY entry_key, name`),
       setChannelState: p(`INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (entry_key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
       takeRateTokens: p<{ taken: number; tokens: number }>(`INSERT INTO rate_buckets (bucket_key, tokens, taken, updated_at)
@@ -275,6 +278,8 @@ export class SqliteStore implements Store {
         FROM history WHERE agent_id = ? AND entry_key = ? AND conversation_id = ? ORDER BY turn DESC LIMIT ${limit}`),
       // A message's turns are numbered from its id * TURNS_PER_MESSAGE: "before a message" is a turn bound.
       clearHistory: p('DELETE FROM history WHERE agent_id = ? AND entry_key = ? AND conversation_id = ? AND turn < ?'),
+      nextLaterTurn: p<number>(`SELECT COALESCE(MAX(turn) + 1, @from) FROM history
+        WHERE agent_id = @agentId AND entry_key = @entryKey AND conversation_id = @conversationId AND turn >= @from AND turn < @to`).pluck(),
       insertFeed: p(`INSERT INTO feed (entry_key, conversation_id, idempotency_key, reply_to, payload, created_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entry_key, idempotency_key) DO NOTHING`),
       feedSeqByKey: p<number>('SELECT seq FROM feed WHERE entry_key = ? AND idempotency_key = ?').pluck(),
@@ -537,8 +542,21 @@ export class SqliteStore implements Store {
     return this.write(() => this.tx.guarded(this.s.inboundDead, params, { at: opts.now, stage: 'dead', detail: opts.error }));
   }
 
-  async addReplies(replies: NewOutbound[], now: number): Promise<number> {
-    return this.write(() => replies.reduce((n, r) => n + this.s.insertOutbox.run(...outboxParams(r, now)).changes, 0));
+  async addReplies(replies: NewOutbound[], now: number, history?: { key: HistoryKey; turns: HistoryTurn[] }): Promise<number> {
+    const messageId = parseId(replies[0]?.replyTo ?? '');
+    // One transaction, as every write here.
+    return this.write(() => {
+      const added = replies.reduce((n, r) => n + this.s.insertOutbox.run(...outboxParams(r, now)).changes, 0);
+      if (added > 0 && history && messageId !== undefined) {
+        const k = history.key;
+        const range = laterTurnRange(messageId);
+        const first = this.s.nextLaterTurn.get({ agentId: k.agentId, entryKey: k.entryKey, conversationId: k.conversationId, ...range })!;
+        history.turns.forEach((t, i) => {
+          if (first + i < range.to) this.s.insertHistory.run(k.agentId, k.entryKey, k.conversationId, first + i, t.role, t.content, t.at);
+        });
+      }
+      return added;
+    });
   }
 
   async claimOutbound(opts: ClaimOptions): Promise<OutboundItem[]> {
@@ -645,6 +663,10 @@ export class SqliteStore implements Store {
 
   async getChannelState(entryKey: string, name: string): Promise<string | undefined> {
     return this.s.getChannelState.get(entryKey, name);
+  }
+
+  async listChannelState(namePrefix: string): Promise<ChannelStateRow[]> {
+    return this.s.listChannelState.all({ prefix: namePrefix });
   }
 
   async setChannelState(entryKey: string, name: string, value: string, now: number): Promise<void> {

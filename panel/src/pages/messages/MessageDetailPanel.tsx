@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { errorText, messagesApi } from './messages-api';
 import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
@@ -134,18 +134,33 @@ function Handoff({ entryKey, conversationId }: { entryKey: string; conversationI
   );
 }
 
-/** Answers the user by hand, as the bot: the reply goes out through the outbox like an agent's. */
+/** 128 random bits in hex; `crypto.randomUUID` exists only on https or localhost, this everywhere. */
+function newComposeKey(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Answers the user by hand, as the bot: the reply goes out through the outbox like an agent's. A
+ * text keeps its idempotency key until it is sent, so pressing Send again after a lost response
+ * does not send it twice.
+ */
 function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
   const [text, setText] = useState('');
   const [state, setState] = useState<{ busy?: boolean; error?: string }>({});
+  const composeKey = useRef(newComposeKey());
   useEffect(() => {
     setText('');
     setState({});
   }, [id]);
+  const edit = (next: string) => {
+    setText(next);
+    composeKey.current = newComposeKey();
+  };
   const send = async () => {
     setState({ busy: true });
     try {
-      await messagesApi.reply(id, text);
+      await messagesApi.reply(id, text, composeKey.current);
+      composeKey.current = newComposeKey();
       setText('');
       setState({});
       onSent();
@@ -162,7 +177,7 @@ function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
       }}
     >
       <label htmlFor="msg-operator-text">Reply by hand, as the bot</label>
-      <textarea id="msg-operator-text" rows={3} value={text} onChange={(e) => setText(e.target.value)} maxLength={20_000} />
+      <textarea id="msg-operator-text" rows={3} value={text} onChange={(e) => edit(e.target.value)} maxLength={20_000} />
       {state.error && <Banner>{state.error}</Banner>}
       <button type="submit" className="btn btn-primary" disabled={state.busy || text.trim() === ''}>
         Send reply

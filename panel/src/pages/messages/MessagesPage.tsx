@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { href, navigate, useRoute } from '../../router';
 import { DeadLetters } from './DeadLetters';
+import { Handoffs } from './Handoffs';
 import { MessageDetailPanel } from './MessageDetailPanel';
 import { MessageFilters } from './MessageFilters';
 import { MessageLog } from './MessageLog';
@@ -47,6 +48,7 @@ export function MessagesPage() {
             status={status ?? ''}
             onApply={(f) => navigate(['messages'], { entry: f.entry, user: f.userId, status: f.status })}
           />
+          <Handoffs linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
           <div className={id ? 'msg-split msg-split-open' : 'msg-split'}>
             <MessageLog filter={{ entry: entry || undefined, userId: userId || undefined, status }} selected={id} linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
             {id && <MessageDetailPanel key={id} id={id} closeHref={href(['messages'], { ...logQuery, id: undefined })} />}

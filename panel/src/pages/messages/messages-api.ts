@@ -1,5 +1,5 @@
 import { api, ApiError } from '../../api';
-import type { DeadLetter, DeadLetterKind, EntryInfo, InboundStatus, MessageDetail, MessageSummary } from './types';
+import type { DeadLetter, DeadLetterKind, EntryInfo, HandoffInfo, InboundStatus, MessageDetail, MessageSummary } from './types';
 
 /** The admin message-log and dead-letter endpoints, typed for the page. */
 
@@ -31,7 +31,10 @@ export const messagesApi = {
     api<{ until: number | null }>('PUT', handoffPath(entryKey, conversationId), { minutes }).then((r) => r.until),
   giveBack: (entryKey: string, conversationId: string) =>
     api<{ until: number | null }>('DELETE', handoffPath(entryKey, conversationId)).then((r) => r.until),
-  reply: (id: string, text: string) => api<{ chunks: number }>('POST', `/messages/${encodeURIComponent(id)}/reply`, { text }),
+  /** With the same `idempotencyKey`, a request sent again (after a lost response) sends nothing twice. */
+  reply: (id: string, text: string, idempotencyKey: string) =>
+    api<{ chunks: number; duplicate: boolean }>('POST', `/messages/${encodeURIComponent(id)}/reply`, { text }, { 'idempotency-key': idempotencyKey }),
+  handoffs: () => api<{ handoffs: HandoffInfo[] }>('GET', '/handoffs').then((r) => r.handoffs),
   blockSender: (id: string) =>
     api<{ agentId: string; userId: string; alreadyBlocked: boolean }>('POST', `/messages/${encodeURIComponent(id)}/block-sender`),
   retry: (kind: DeadLetterKind, id: string) => api<{ retried: boolean }>('POST', `/dead-letters/${kind}/${encodeURIComponent(id)}/retry`),

@@ -1,0 +1,70 @@
+import { useCallback, useEffect, useState } from 'react';
+import { Banner } from '../../components/Banner';
+import { errorText, messagesApi } from './messages-api';
+import { localTime } from './time';
+import type { HandoffInfo } from './types';
+
+/** How often the list is read again: an operator sees a new message within this. */
+const POLL_MS = 5_000;
+
+/**
+ * The conversations operators have now (hand-overs), each with its newest message, marked when
+ * that message still waits for an answer, and a button to give it back. Nothing when there are none.
+ */
+export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
+  const [handoffs, setHandoffs] = useState<HandoffInfo[]>([]);
+  const [error, setError] = useState<string>();
+  const load = useCallback(
+    () =>
+      messagesApi.handoffs().then(
+        (h) => (setHandoffs(h), setError(undefined)),
+        (err: unknown) => setError(errorText(err)),
+      ),
+    [],
+  );
+  useEffect(() => {
+    void load();
+    const timer = setInterval(() => void load(), POLL_MS);
+    return () => clearInterval(timer);
+  }, [load]);
+  const giveBack = async (h: HandoffInfo) => {
+    try {
+      await messagesApi.giveBack(h.entryKey, h.conversationId);
+      await load();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  if (handoffs.length === 0 && !error) return null;
+  const waiting = handoffs.filter((h) => h.awaitingReply).length;
+  return (
+    <section className="msg-handoffs" aria-label="Conversations with a person">
+      <h2>
+        With a person: {handoffs.length}
+        {waiting > 0 && <span className="msg-badge msg-badge-fallback">{waiting} waiting for a reply</span>}
+      </h2>
+      {error && <Banner>{error}</Banner>}
+      <ul>
+        {handoffs.map((h) => (
+          <li key={`${h.entryKey}\n${h.conversationId}`} data-conversation={h.conversationId}>
+            <span className="msg-handoffs-who">
+              {h.conversationId} <span className="msg-muted">on {h.entryKey}</span>
+            </span>
+            {h.latest ? (
+              <a href={linkTo(h.latest.id)} className="msg-handoffs-text" aria-label={`Open the newest message of ${h.conversationId}`}>
+                {h.latest.content || <em>(empty)</em>}
+              </a>
+            ) : (
+              <span className="msg-muted">no message yet</span>
+            )}
+            {h.awaitingReply && <span className="msg-badge msg-badge-fallback">waiting for a reply</span>}
+            <span className="msg-muted">until {localTime(h.until)}</span>
+            <button type="button" className="btn btn-secondary btn-small" onClick={() => void giveBack(h)} aria-label={`Give ${h.conversationId} back to the agent`}>
+              Give back
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

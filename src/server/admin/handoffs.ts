@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { CocoError } from '../../core/errors.js';
+import { activeHandoffs, handedOffUntil, MAX_HANDOFF_MS, setHandoff, type Handoff } from '../../core/handoff.js';
+import type { Gateway } from '../../gateway.js';
+import type { MessageSummary } from '../../store/store.js';
+import { parseInput } from './parse-input.js';
+
+/** How long a conversation goes to a person: an hour unless said, at most a week. */
+const handoffBody = z.object({ minutes: z.number().int().min(1).max(MAX_HANDOFF_MS / 60_000).default(60) }).strict();
+
+/** A hand-over as `GET /handoffs` lists it. */
+export interface HandoffInfo extends Handoff {
+  /** The conversation's newest message, if the store still has one. */
+  latest: MessageSummary | null;
+  /** The newest message has no reply: the agent gave none, and no operator has yet. */
+  awaitingReply: boolean;
+}
+
+/** Conversations handed to a person (core/handoff.ts): the agent leaves each until its `until`. */
+export function registerHandoffRoutes(app: FastifyInstance, gateway: Gateway): void {
+  // What operators have now, each with its newest message and whether that message still waits
+  // for an answer (it has no reply: the agent gave none, and no operator has yet).
+  app.get('/handoffs', async (): Promise<{ handoffs: HandoffInfo[] }> => {
+    const handoffs = await activeHandoffs(gateway.store, gateway.clock.now());
+    return {
+      handoffs: await Promise.all(
+        handoffs.map(async (h) => {
+          const [latest] = await gateway.store.listMessages({ entryKey: h.entryKey, conversationId: h.conversationId, limit: 1 });
+          const replies = latest ? (await gateway.store.getMessage(latest.id))?.replies.length ?? 0 : 0;
+          return { ...h, latest: latest ?? null, awaitingReply: latest !== undefined && replies === 0 };
+        }),
+      ),
+    };
+  });
+
+  const handoffParams = (params: { key: string; conversationId: string }) => {
+    if (!gateway.keeper.statusOf(params.key)) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${params.key}" does not exist`, { statusCode: 404 });
+    if (params.conversationId.length < 1 || params.conversationId.length > 256) {
+      throw new CocoError('COCO_ERR_REQUEST_INVALID', 'conversationId: 1-256 characters', { statusCode: 400, field: 'conversationId' });
+    }
+    return params;
+  };
+  app.get<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {
+    const { key, conversationId } = handoffParams(request.params);
+    const until = await handedOffUntil(gateway.store, key, conversationId, gateway.clock.now());
+    return { entryKey: key, conversationId, until: until ?? null };
+  });
+  app.put<{ Params: { key: string; conversationId: string }; Body: unknown }>('/entries/:key/handoffs/:conversationId', async (request) => {
+    const { key, conversationId } = handoffParams(request.params);
+    const { minutes } = parseInput(handoffBody, request.body ?? {}, 'body');
+    const now = gateway.clock.now();
+    const until = now + minutes * 60_000;
+    await setHandoff(gateway.store, key, conversationId, until, now);
+    return { entryKey: key, conversationId, until };
+  });
+  app.delete<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {
+    const { key, conversationId } = handoffParams(request.params);
+    await setHandoff(gateway.store, key, conversationId, 0, gateway.clock.now());
+    return { entryKey: key, conversationId, until: null };
+  });
+}
