@@ -77,6 +77,39 @@ describe('access: who an agent answers', () => {
     expect(fake.received('bob')).toHaveLength(3);
   });
 
+  it("lets the operator allow a refused sender from their message: off the block list, onto the allow list, and no list where there was none", async () => {
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const profile = { provider: 'echo', prefix: 'echo: ', access: { allow_users: ['alice'], block_users: ['mallory', 'alice'] } };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    fake.push('carol', 'hello?');
+    fake.push('alice', 'hi');
+    const byText = new Map((await settled(t, 2)).map((m) => [m.content, m.id]));
+    const detail = async (text: string) => (await t.admin('GET', `/messages/${byText.get(text)}`)).json;
+
+    // The message detail says, from the profile as it is now, whether and why the sender is refused.
+    expect((await detail('hello?')).senderAccess).toEqual({ agentId: 'assistant', refused: 'user carol is not in allow_users', blocked: false });
+    expect((await detail('hi')).senderAccess).toEqual({ agentId: 'assistant', refused: 'user alice is blocked', blocked: true });
+
+    const allowCarol = await t.admin('POST', `/messages/${byText.get('hello?')}/allow-sender`);
+    expect(allowCarol.json).toEqual({ agentId: 'assistant', userId: 'carol', conversationId: 'carol', changes: ['added carol to allow_users'] });
+    expect((await t.admin('POST', `/messages/${byText.get('hello?')}/allow-sender`)).json.changes).toEqual([]);
+    expect((await detail('hello?')).senderAccess.refused).toBeNull();
+    expect((await t.admin('POST', `/messages/${byText.get('hi')}/allow-sender`)).json.changes).toEqual(['took alice off block_users']);
+    expect((await t.admin('GET', '/agents/assistant')).json.profile.access).toEqual({ allow_users: ['alice', 'carol'], block_users: ['mallory'] });
+    fake.push('carol', 'and now?');
+    fake.push('alice', 'back?');
+    await t.until(() => fake.received('carol').length === 1 && fake.received('alice').length === 1);
+    expect([fake.received('carol'), fake.received('alice')]).toEqual([['echo: and now?'], ['echo: back?']]);
+    expect((await t.admin('POST', '/messages/987654/allow-sender')).status).toBe(404);
+
+    // Without an allow list, direct chats are open to everyone: unblocking adds no list that would shut the others out.
+    await t.admin('PUT', '/agents/assistant', { provider: 'echo', prefix: 'echo: ', access: { block_users: ['carol'] } });
+    expect((await t.admin('POST', `/messages/${byText.get('hello?')}/allow-sender`)).json.changes).toEqual(['took carol off block_users']);
+    expect((await t.admin('GET', '/agents/assistant')).json.profile.access).toEqual({ block_users: [] });
+  });
+
   it('in groups answers allow_groups only, never sends the notice there, and a blocked member ends a burst before their message', async () => {
     const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
     const ann = 'ou_ann00000000000000000000000000';
@@ -100,5 +133,10 @@ describe('access: who an agent answers', () => {
     const byText = new Map(list.map((m) => [m.content, m.id]));
     expect(await replied(t, byText.get('buy my stuff')!)).toBe(`not answered: user ${ben} is blocked; no reply`);
     expect(await replied(t, byText.get('hello from outside')!)).toBe('not answered: group oc_other0000000000000000000000000 is not in allow_groups; no reply');
+
+    // Allowing the sender of a group message allows the group.
+    const allowed = await t.admin('POST', `/messages/${byText.get('hello from outside')}/allow-sender`);
+    expect(allowed.json.changes).toEqual(['added oc_other0000000000000000000000000 to allow_groups']);
+    expect((await t.admin('GET', '/agents/bot')).json.profile.access.allow_groups).toEqual([team, 'oc_other0000000000000000000000000']);
   });
 });

@@ -409,7 +409,7 @@ describe('panel in Chromium', () => {
     );
 
     it(
-      'blocks a sender from the message detail, after a confirmation: the agent stops answering them',
+      'blocks a sender from the message detail, after a confirmation, and allows them again from a refused message',
       async () => {
         const sent = await t.chat(ECHO, { userId: 'troll', content: 'spam spam spam' }, { wait: true });
         expect(sent.status).toBe(200);
@@ -431,6 +431,15 @@ describe('panel in Chromium', () => {
           return d?.status === 'done' && d;
         });
         expect(detail.timeline.find((e) => e.stage === 'replied')?.detail).toBe('not answered: user troll is blocked; no reply');
+
+        // The refused message says why, and offers to allow the sender again.
+        await page.goto(`${base}/#/messages?id=${again.json.messageId}`);
+        await visible(page.getByText('Not answered: user troll is blocked.'));
+        expect(await page.getByRole('button', { name: 'Block sender' }).count()).toBe(0);
+        await page.getByRole('button', { name: 'Allow sender' }).click();
+        await visible(page.getByRole('status').filter({ hasText: 'Agent helper: took troll off block_users.' }));
+        expect((await t.admin('GET', '/agents/helper')).json.profile.access).toEqual({ block_users: [] });
+        expect((await t.chat(ECHO, { userId: 'troll', content: 'sorry' }, { wait: true })).json.reply.text).toBe('echo: sorry');
         await context.close();
       },
       TIMEOUT,

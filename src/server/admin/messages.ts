@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
+import { accessRefusal } from '../../core/access.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
@@ -10,7 +11,7 @@ import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { HistoryKey, HistoryTurn, MessageDetail } from '../../store/store.js';
 import { replyChunks } from '../../core/reply-chunks.js';
 import { parseInput } from './parse-input.js';
-import { blockUser } from './targets.js';
+import { allowSender, blockUser } from './targets.js';
 
 const listQuery = z.object({
   entry: z.string().max(200).optional(),
@@ -41,8 +42,9 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     return { messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, before: q.before, limit: q.limit }) };
   });
 
-  app.get<{ Params: { id: string } }>('/messages/:id', async (request) => {
-    return forDisplay(await messageOr404(gateway, request.params.id));
+  app.get<{ Params: { id: string } }>('/messages/:id', async (request): Promise<MessageView> => {
+    const detail = await messageOr404(gateway, request.params.id);
+    return { ...forDisplay(detail), senderAccess: senderAccess(gateway, detail) };
   });
 
   app.get<{ Params: { id: string; index: string } }>('/messages/:id/media/:index', async (request, reply) => {
@@ -77,10 +79,18 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   // the message's sender, from their next message on (access.block_users).
   app.post<{ Params: { id: string } }>('/messages/:id/block-sender', async (request) => {
     const detail = await messageOr404(gateway, request.params.id);
-    const agentId = detail.targetKind === 'agent' ? detail.targetId : gateway.snapshot.scenes.get(detail.targetId)?.scene.roster[0];
-    if (agentId === undefined) throw new CocoError('COCO_ERR_NOT_FOUND', `scene "${detail.targetId}" does not exist any more`, { statusCode: 404 });
+    const agentId = decidingAgentId(gateway, detail);
     const added = blockUser(gateway, agentId, detail.userId);
     return { agentId, userId: detail.userId, blocked: true, alreadyBlocked: !added };
+  });
+
+  // The operator's "allow sender", for a sender `access` refuses: off block_users, and onto the allow
+  // list of the chat's kind where that kind has one (`changes` says what was done; none: answered already).
+  app.post<{ Params: { id: string } }>('/messages/:id/allow-sender', async (request) => {
+    const detail = await messageOr404(gateway, request.params.id);
+    const agentId = decidingAgentId(gateway, detail);
+    const changes = allowSender(gateway, agentId, detail.message);
+    return { agentId, userId: detail.userId, conversationId: detail.conversationId, changes };
   });
 
   // An operator's reply to a message, as the bot: split to the channel's limits like an agent's
@@ -138,6 +148,36 @@ function operatorTurn(gateway: Gateway, detail: MessageDetail, text: string, now
   }
   if (target.agent.usesHistory === false) return undefined;
   return { key: { agentId: target.agentId, entryKey: detail.entryKey, conversationId: detail.conversationId }, turns: [{ role: 'assistant', content: text, at: now }] };
+}
+
+/** Whether the profile that decides, as it is now, lets the agent answer a message's sender. */
+export interface SenderAccess {
+  agentId: string;
+  /** Why `access` refuses the sender (or their group), or null when the agent answers them. */
+  refused: string | null;
+  blocked: boolean;
+}
+
+/** A message as `GET /messages/{id}` shows it. */
+export type MessageView = MessageDetail & { senderAccess: SenderAccess | null };
+
+/** Null when the message's agent or scene is gone. */
+function senderAccess(gateway: Gateway, detail: MessageDetail): SenderAccess | null {
+  let target: ResolvedTarget;
+  try {
+    target = gateway.resolveTarget(detail.targetKind, detail.targetId);
+  } catch {
+    return null;
+  }
+  const refusal = accessRefusal(target.profile.access, detail.message);
+  return { agentId: target.agentId, refused: refusal?.why ?? null, blocked: refusal?.blocked ?? false };
+}
+
+/** The agent whose profile decides for a message's target: the agent, or a scene's lead. */
+function decidingAgentId(gateway: Gateway, detail: MessageDetail): string {
+  const agentId = detail.targetKind === 'agent' ? detail.targetId : gateway.snapshot.scenes.get(detail.targetId)?.scene.roster[0];
+  if (agentId === undefined) throw new CocoError('COCO_ERR_NOT_FOUND', `scene "${detail.targetId}" does not exist any more`, { statusCode: 404 });
+  return agentId;
 }
 
 /** Looks a message up by our id; 404 for anything else. */

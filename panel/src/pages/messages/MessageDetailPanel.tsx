@@ -4,7 +4,7 @@ import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
 import { clockTime, elapsed, localTime, relativeTime } from './time';
 import { useNow, usePolled } from '../../components/live';
-import type { MediaRef, MessageDetail, OutboundItem } from './types';
+import type { MediaRef, MessageDetail, MessageView, OutboundItem } from './types';
 import { Banner } from '../../components/Banner';
 
 /** Still moving: worth polling until the message is finished and every reply chunk is settled. */
@@ -58,7 +58,7 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
             <dd>
               {detail.userId}
               {detail.conversationId !== detail.userId && <span className="msg-muted"> in {detail.conversationId}</span>}{' '}
-              <BlockSender id={id} userId={detail.userId} />
+              <SenderControls id={id} detail={detail} onChange={() => void loaded.reload()} />
             </dd>
             <dt>Received</dt>
             <dd>
@@ -187,28 +187,51 @@ function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
 }
 
 /**
- * Stops the agent answering this sender (its profile's access.block_users), after a confirmation;
- * says where to undo it.
+ * Whether the agent answers this sender, from its profile as it is now: when `access` refuses them,
+ * why, and "Allow sender" (off the block list, onto the allow list of the chat's kind); otherwise
+ * "Block sender", after a confirmation. Either says what it did.
  */
-function BlockSender({ id, userId }: { id: string; userId: string }) {
+function SenderControls({ id, detail, onChange }: { id: string; detail: MessageView; onChange: () => void }) {
   const [state, setState] = useState<{ busy?: boolean; done?: string; error?: string }>({});
   useEffect(() => setState({}), [id]);
-  const block = async () => {
-    if (!window.confirm(`Stop answering ${userId}? Their messages will still be stored and shown here.`)) return;
+  const access = detail.senderAccess;
+  const act = async (run: () => Promise<string>) => {
     setState({ busy: true });
     try {
-      const r = await messagesApi.blockSender(id);
-      setState({ done: `${r.alreadyBlocked ? 'Already blocked' : 'Blocked'} for agent ${r.agentId}: undo it in the agent's settings (access, block users).` });
+      setState({ done: await run() });
+      onChange();
     } catch (err) {
       setState({ error: errorText(err) });
     }
   };
-  if (state.done) return <span className="msg-muted" role="status">{state.done}</span>;
+  const block = () => {
+    if (!window.confirm(`Stop answering ${detail.userId}? Their messages will still be stored and shown here.`)) return;
+    void act(async () => {
+      const r = await messagesApi.blockSender(id);
+      return `${r.alreadyBlocked ? 'Already blocked' : 'Blocked'} for agent ${r.agentId}: undo it in the agent's settings (access, block users).`;
+    });
+  };
+  const allow = () =>
+    void act(async () => {
+      const r = await messagesApi.allowSender(id);
+      return r.changes.length > 0 ? `Agent ${r.agentId}: ${r.changes.join('; ')}.` : `Agent ${r.agentId} answers this sender already.`;
+    });
   return (
     <>
-      <button type="button" className="btn btn-secondary btn-small" onClick={() => void block()} disabled={state.busy}>
-        Block sender
-      </button>
+      {access?.refused && <span className="msg-refused">Not answered: {access.refused}. </span>}
+      {state.done ? (
+        <span className="msg-muted" role="status">
+          {state.done}
+        </span>
+      ) : access?.refused ? (
+        <button type="button" className="btn btn-secondary btn-small" onClick={allow} disabled={state.busy}>
+          {detail.message.isGroup && !access.blocked ? 'Allow this group' : 'Allow sender'}
+        </button>
+      ) : (
+        <button type="button" className="btn btn-secondary btn-small" onClick={block} disabled={state.busy}>
+          Block sender
+        </button>
+      )}
       {state.error && <span className="msg-error-line" role="alert"> {state.error}</span>}
     </>
   );

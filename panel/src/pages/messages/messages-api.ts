@@ -1,5 +1,5 @@
 import { api, ApiError } from '../../api';
-import type { DeadLetter, DeadLetterKind, EntryInfo, HandoffInfo, InboundStatus, MessageDetail, MessageSummary } from './types';
+import type { DeadLetter, DeadLetterKind, EntryInfo, HandoffInfo, InboundStatus, MessageSummary, MessageView } from './types';
 
 /** The admin message-log and dead-letter endpoints, typed for the page. */
 
@@ -22,7 +22,7 @@ export const messagesApi = {
   entries: () => api<{ entries: EntryInfo[] }>('GET', '/entries').then((r) => r.entries),
   list: (f: LogFilter, before?: string) =>
     api<{ messages: MessageSummary[] }>('GET', `/messages${qs({ entry: f.entry, userId: f.userId, status: f.status, before, limit: PAGE_SIZE })}`).then((r) => r.messages),
-  get: (id: string) => api<MessageDetail>('GET', `/messages/${encodeURIComponent(id)}`),
+  get: (id: string) => api<MessageView>('GET', `/messages/${encodeURIComponent(id)}`),
   deadLetters: (kind?: DeadLetterKind, entry?: string) =>
     api<{ deadLetters: DeadLetter[] }>('GET', `/dead-letters${qs({ kind, entry })}`).then((r) => r.deadLetters),
   handoff: (entryKey: string, conversationId: string) =>
@@ -35,6 +35,8 @@ export const messagesApi = {
   reply: (id: string, text: string, idempotencyKey: string) =>
     api<{ chunks: number; duplicate: boolean }>('POST', `/messages/${encodeURIComponent(id)}/reply`, { text }, { 'idempotency-key': idempotencyKey }),
   handoffs: () => api<{ handoffs: HandoffInfo[] }>('GET', '/handoffs').then((r) => r.handoffs),
+  allowSender: (id: string) =>
+    api<{ agentId: string; changes: string[] }>('POST', `/messages/${encodeURIComponent(id)}/allow-sender`),
   blockSender: (id: string) =>
     api<{ agentId: string; userId: string; alreadyBlocked: boolean }>('POST', `/messages/${encodeURIComponent(id)}/block-sender`),
   retry: (kind: DeadLetterKind, id: string) => api<{ retried: boolean }>('POST', `/dead-letters/${kind}/${encodeURIComponent(id)}/retry`),
