@@ -35,6 +35,26 @@ describe("an operator's reply to a message", () => {
     const detail = (await t.admin('GET', `/messages/${message!.id}`)).json;
     expect(detail.timeline.filter((e: { stage: string }) => e.stage === 'operator_reply').map((e: { detail: string }) => e.detail)).toEqual(['1 chunk(s)', '2 chunk(s)']);
     expect(detail.replies.map((r: { status: string }) => r.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
+
+    // The conversation as alice saw it, for whoever takes it over: who wrote what, oldest first.
+    fake.push('alice', 'thanks');
+    await t.until(() => fake.received('alice').length === 5);
+    const url = '/entries/assistant.relay/conversations/alice/transcript';
+    const { turns } = (await t.admin('GET', url)).json;
+    expect(turns.map((x: { role: string; by?: string; text: string; status: string }) => [x.role, x.by ?? 'alice', x.text.slice(0, 40), x.status])).toEqual([
+      ['user', 'alice', 'my order never came', 'done'],
+      ['bot', 'agent', 'echo: my order never came', 'sent'],
+      ['bot', 'operator', 'A person here: I am looking into it.', 'sent'],
+      ['bot', 'operator', 'a'.repeat(40), 'sent'],
+      ['bot', 'operator', 'b'.repeat(40), 'sent'],
+      ['user', 'alice', 'thanks', 'done'],
+      ['bot', 'agent', 'echo: thanks', 'sent'],
+    ]);
+    expect((await t.admin('GET', `${url}?limit=1`)).json.turns.map((x: { text: string }) => x.text)).toEqual(['thanks', 'echo: thanks']);
+    expect((await t.admin('GET', '/entries/assistant.relay/conversations/nobody/transcript')).json.turns).toEqual([]);
+    expect((await t.admin('GET', '/entries/assistant.nope/conversations/alice/transcript')).status).toBe(404);
+    const bad = await t.admin('GET', `${url}?limit=500`);
+    expect([bad.status, bad.json.error.field]).toEqual([400, 'limit']);
   });
 
   it('refuses an empty text or an unknown field naming it, and an unknown message, writing nothing', async () => {

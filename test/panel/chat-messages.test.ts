@@ -361,6 +361,13 @@ describe('panel in Chromium', () => {
         await send.click();
         await visible(page.locator('.msg-reply').filter({ hasText: 'Yes, Anna from support here.' }).filter({ hasText: 'sent' }));
         expect(await page.getByLabel('Reply by hand, as the bot').inputValue()).toBe('');
+
+        // The conversation so far shows who wrote what, the operator's reply marked as such.
+        await page.getByText('Conversation so far').click();
+        const turns = page.getByRole('list', { name: 'Conversation' }).locator('li');
+        await visible(turns.filter({ hasText: 'Yes, Anna from support here.' }));
+        const rows = await turns.evaluateAll((lis) => lis.map((li) => `${li.getAttribute('data-role')}: ${li.querySelector('.msg-turn-text')?.textContent}`));
+        expect(rows).toEqual(['user: is a person there?', 'agent: echo: is a person there?', 'operator: Yes, Anna from support here.']);
         const feed = await t.gateway.store.readFeed(ECHO, 'gus', 0, 10);
         expect(feed.map((f) => (f.payload as { text?: string }).text)).toEqual(['echo: is a person there?', 'Yes, Anna from support here.']);
         await context.close();

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../gateway.js';
 import { authorizeAdmin, type PanelSessions } from '../session.js';
 import { registerChatRoutes } from './chat.js';
+import { registerConversationRoutes } from './conversation.js';
 import { registerDashboardRoutes } from './dashboard.js';
 import { registerEntryRoutes } from './entries.js';
 import { registerHandoffRoutes } from './handoffs.js';
@@ -16,6 +17,7 @@ export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Ga
   registerTargetRoutes(app, gateway);
   registerEntryRoutes(app, gateway);
   registerHandoffRoutes(app, gateway);
+  registerConversationRoutes(app, gateway);
   registerLoginRoutes(app, gateway);
   registerMessageRoutes(app, gateway);
   registerDashboardRoutes(app, gateway);

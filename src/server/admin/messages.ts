@@ -29,6 +29,9 @@ const replyBody = z
   })
   .strict();
 
+/** The idempotency keys of operator replies start so: the transcript tells them from the agent's. */
+export const OPERATOR_KEYS = 'operator:';
+
 const deadQuery = z.object({
   kind: z.enum(['inbound', 'outbound']).optional(),
   entry: z.string().max(200).optional(),
@@ -106,7 +109,7 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     const detail = await messageOr404(gateway, request.params.id);
     const now = gateway.clock.now();
     const caps = gateway.registry.has(detail.channelType) ? gateway.registry.get(detail.channelType).capabilities : undefined;
-    const keyPrefix = `operator:${detail.id}:${idempotencyKey ?? randomUUID()}`;
+    const keyPrefix = `${OPERATOR_KEYS}${detail.id}:${idempotencyKey ?? randomUUID()}`;
     const chunks = replyChunks(detail, body, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
     const added = await gateway.store.addReplies(chunks, now, operatorTurn(gateway, detail, body.text, now));
     const duplicate = added === 0;

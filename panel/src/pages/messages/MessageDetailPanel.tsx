@@ -6,6 +6,7 @@ import { clockTime, elapsed, localTime, relativeTime } from './time';
 import { useNow, usePolled } from '../../components/live';
 import type { MediaRef, MessageDetail, MessageView, OutboundItem } from './types';
 import { Banner } from '../../components/Banner';
+import { ConversationTranscript } from './ConversationTranscript';
 
 /** Still moving: worth polling until the message is finished and every reply chunk is settled. */
 function unsettled(m: MessageDetail): boolean {
@@ -13,7 +14,7 @@ function unsettled(m: MessageDetail): boolean {
 }
 
 /** One message: what was received, its timeline (absolute and since received) and its replies. */
-export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: string }) {
+export function MessageDetailPanel({ id, closeHref, linkTo }: { id: string; closeHref: string; linkTo: (id: string) => string }) {
   const loaded = usePolled(() => messagesApi.get(id), 0, [id]);
   const detail = loaded.data;
   const error = loaded.error === undefined ? undefined : errorText(loaded.error);
@@ -77,6 +78,13 @@ export function MessageDetailPanel({ id, closeHref }: { id: string; closeHref: s
           <Timeline detail={detail} />
           <h3>Replies</h3>
           <Replies id={id} replies={detail.replies} />
+          <ConversationTranscript
+            entryKey={detail.entryKey}
+            conversationId={detail.conversationId}
+            currentId={id}
+            version={detail.replies.length}
+            linkTo={linkTo}
+          />
           <Handoff entryKey={detail.entryKey} conversationId={detail.conversationId} />
           <OperatorReply id={id} onSent={() => void loaded.reload()} />
         </>

@@ -51,7 +51,14 @@ export function MessagesPage() {
           <Handoffs linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
           <div className={id ? 'msg-split msg-split-open' : 'msg-split'}>
             <MessageLog filter={{ entry: entry || undefined, userId: userId || undefined, status }} selected={id} linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
-            {id && <MessageDetailPanel key={id} id={id} closeHref={href(['messages'], { ...logQuery, id: undefined })} />}
+            {id && (
+              <MessageDetailPanel
+                key={id}
+                id={id}
+                closeHref={href(['messages'], { ...logQuery, id: undefined })}
+                linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })}
+              />
+            )}
           </div>
         </>
       ) : (
