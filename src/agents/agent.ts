@@ -40,6 +40,8 @@ export interface AgentReply {
   images?: ReplyImage[];
   /** Tokens the model reported for this answer, when it reports them (counted per agent, shown in the message log). */
   usage?: TokenUsage;
+  /** The agent hands the conversation to a person with this answer: for `minutes`, or the profile's `handoff.minutes` (60). */
+  handoff?: { minutes?: number };
 }
 
 export interface TokenUsage {

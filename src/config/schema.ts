@@ -122,6 +122,25 @@ export const resetSchema = z
 
 export type Reset = z.infer<typeof resetSchema>;
 
+export const handoffSchema = z
+  .object({
+    commands: z
+      .array(z.string().trim().min(1).max(64))
+      .max(20)
+      .default(['转人工', '人工客服', '/human'])
+      .describe('Messages that ask for a person (the whole message, ignoring case and surrounding spaces); [] for none'),
+    minutes: z.number().int().min(1).max(7 * 24 * 60).default(60).describe('How long the conversation stays with a person'),
+    reply: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .default('OK, a person will answer you here shortly.')
+      .describe('The answer to such a message'),
+  })
+  .strict();
+
+export type HandoffSettings = z.infer<typeof handoffSchema>;
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
@@ -148,6 +167,9 @@ const profileBase = {
   reset: resetSchema
     .optional()
     .describe('Let users make the agent forget the conversation so far by sending a command such as /reset ({} for the defaults)'),
+  handoff: handoffSchema
+    .optional()
+    .describe('Let users ask for a person (转人工) and an http agent hand the conversation over ({} for the defaults)'),
   access: accessSchema.optional().describe('Who the agent answers: allow lists for direct chats and groups, and blocked users'),
   debounce: debounceSchema
     .optional()

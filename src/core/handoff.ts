@@ -1,9 +1,14 @@
 /**
  * Handing a conversation to a person: for a while, the agent leaves an entry's conversation to an
- * operator, who answers from the panel (operator replies). The state lives with the entry's
- * state in the store, so every gateway process sharing the store sees it; it ends by itself.
+ * operator, who answers from the panel (operator replies). An operator hands it over from the panel,
+ * a user by asking (`handoff.commands` in the profile, 转人工), an http agent with its answer. The
+ * state lives with the entry's state in the store, so every gateway process sharing the store sees
+ * it; it ends by itself.
  */
+import type { HandoffSettings } from '../config/schema.js';
 import type { Store } from '../store/store.js';
+import { isCommand } from './commands.js';
+import type { ChatMessage } from './message.js';
 
 /** The longest hand-over one request grants: a week. */
 export const MAX_HANDOFF_MS = 7 * 86_400_000;
@@ -11,36 +16,53 @@ export const MAX_HANDOFF_MS = 7 * 86_400_000;
 const PREFIX = 'handoff:';
 const stateName = (conversationId: string) => `${PREFIX}${conversationId}`;
 
+/** Who handed a conversation over: an operator, the user asking for a person, or the agent. */
+export type HandoffBy = 'operator' | 'user' | 'agent';
+
 /** A conversation an operator has now. */
 export interface Handoff {
   entryKey: string;
   conversationId: string;
   until: number;
+  by: HandoffBy;
+}
+
+/** Whether `message` asks for a person: one of the profile's `handoff.commands` (see `isCommand`). */
+export function isHandoffCommand(settings: HandoffSettings | undefined, message: Pick<ChatMessage, 'content' | 'msgType'>): boolean {
+  return settings !== undefined && isCommand(settings.commands, message);
+}
+
+/** The state that hands a conversation over until `until`, for a completion to set with the reply that says so. */
+export function handoffState(entryKey: string, conversationId: string, until: number, by: HandoffBy): { entryKey: string; name: string; value: string } {
+  return { entryKey, name: stateName(conversationId), value: JSON.stringify({ until, by }) };
 }
 
 /** Until when the agent leaves the conversation to a person, or undefined when it answers. */
 export async function handedOffUntil(store: Pick<Store, 'getChannelState'>, entryKey: string, conversationId: string, now: number): Promise<number | undefined> {
   const value = await store.getChannelState(entryKey, stateName(conversationId));
   if (value === undefined) return undefined;
-  return untilIn(value, now);
+  return stateIn(value, now)?.until;
 }
 
 /** Every conversation handed to a person now, across entries, the one handed back soonest first. */
 export async function activeHandoffs(store: Pick<Store, 'listChannelState'>, now: number): Promise<Handoff[]> {
   const handoffs: Handoff[] = [];
   for (const row of await store.listChannelState(PREFIX)) {
-    const until = untilIn(row.value, now);
-    if (until !== undefined) handoffs.push({ entryKey: row.entryKey, conversationId: row.name.slice(PREFIX.length), until });
+    const state = stateIn(row.value, now);
+    if (state) handoffs.push({ entryKey: row.entryKey, conversationId: row.name.slice(PREFIX.length), ...state });
   }
   return handoffs.sort((a, b) => a.until - b.until);
 }
 
-function untilIn(value: string, now: number): number | undefined {
-  const until = (JSON.parse(value) as { until?: unknown }).until;
-  return typeof until === 'number' && until > now ? until : undefined;
+/** The hand-over a state value holds, if it lasts past `now`; written before `by` was kept: an operator's. */
+function stateIn(value: string, now: number): { until: number; by: HandoffBy } | undefined {
+  const { until, by } = JSON.parse(value) as { until?: unknown; by?: unknown };
+  if (typeof until !== 'number' || until <= now) return undefined;
+  return { until, by: by === 'user' || by === 'agent' ? by : 'operator' };
 }
 
-/** Hands the conversation to a person until `until`; `until` in the past (0) gives it back to the agent. */
+/** An operator hands the conversation to a person until `until`; `until` in the past (0) gives it back to the agent. */
 export function setHandoff(store: Pick<Store, 'setChannelState'>, entryKey: string, conversationId: string, until: number, now: number): Promise<void> {
-  return store.setChannelState(entryKey, stateName(conversationId), JSON.stringify({ until }), now);
+  const state = handoffState(entryKey, conversationId, until, 'operator');
+  return store.setChannelState(state.entryKey, state.name, state.value, now);
 }

@@ -11,7 +11,7 @@ import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
-import { handedOffUntil } from './handoff.js';
+import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
@@ -141,6 +141,10 @@ export class Heartbeat {
       await this.reset(claimed, target, log);
       return;
     }
+    if (isHandoffCommand(target.profile.handoff, claimed.message)) {
+      await this.userAsksForPerson(claimed, target, log);
+      return;
+    }
     let burst: Awaited<ReturnType<Heartbeat['gather']>>;
     try {
       burst = await this.gather(claimed, target, log);
@@ -238,6 +242,9 @@ export class Heartbeat {
       if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: historyText(outcome.reply), at: now });
       // A group may rather see nothing than an apology (fallback_in_groups: false); the message log still says what failed.
       const quiet = !outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups;
+      // An agent that hands the conversation to a person (an http agent's `handoff`): with its answer, in one transaction.
+      const asked = outcome.ok ? outcome.reply.handoff : undefined;
+      const handoff = asked && { until: now + (asked.minutes ?? target.profile.handoff?.minutes ?? 60) * 60_000, by: 'agent' as const };
       const completed = await this.complete(
         item,
         {
@@ -246,11 +253,13 @@ export class Heartbeat {
           turns,
           historyKey,
           absorbed,
-          detail: outcome.ok ? answeredDetail(outcome) : `${outcome.error.message}${quiet ? ' (no fallback reply in groups)' : ''}`,
+          detail: outcome.ok ? answeredDetail(outcome, handoff?.until) : `${outcome.error.message}${quiet ? ' (no fallback reply in groups)' : ''}`,
+          ...(handoff ? { handoff } : {}),
         },
         log,
       );
       if (!completed) return;
+      if (handoff) metrics.handoffs.inc({ channel: item.channelType, by: 'agent' });
       const usage = outcome.ok ? outcome.reply.usage : undefined;
       if (usage) {
         const labels = { agent: target.agentId, provider: target.agent.provider };
@@ -334,6 +343,36 @@ export class Heartbeat {
     }
   }
 
+  /**
+   * A user asking for a person (`handoff.commands`, 转人工): the conversation goes to an operator for
+   * the profile's minutes, and the user gets its reply, in the completion's transaction, without the
+   * agent. The message stays in the agent's history, so it knows later that the user asked.
+   */
+  private async userAsksForPerson(item: InboundItem, target: ResolvedTarget, log: Logger): Promise<void> {
+    const settings = target.profile.handoff!;
+    const now = this.deps.clock.now();
+    const until = now + settings.minutes * 60_000;
+    try {
+      log.info({ until }, 'the user asked for a person; conversation handed over');
+      const completed = await this.complete(
+        item,
+        {
+          status: 'done',
+          reply: { text: settings.reply, format: 'text' },
+          turns: userTurn(target, item, now),
+          historyKey: historyKeyOf(target, item),
+          absorbed: [],
+          detail: `handed to a person at the user's request until ${new Date(until).toISOString()}`,
+          handoff: { until, by: 'user' },
+        },
+        log,
+      );
+      if (completed) this.deps.metrics.handoffs.inc({ channel: item.channelType, by: 'user' });
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
+  }
+
   /** Finishes a message the agent does not see: with the notice, or with nothing; the detail says which. */
   private notAnswered(item: InboundItem, o: { why: string; notice: string | undefined; historyKey: HistoryKey; absorbed: string[]; turns?: HistoryTurn[] }, log: Logger) {
     const reply = o.notice === undefined ? undefined : { text: o.notice, format: 'text' as const };
@@ -352,6 +391,8 @@ export class Heartbeat {
       /** The messages of the burst after this one (see `gather`), answered with it. */
       absorbed: string[];
       detail: string;
+      /** Hands the conversation to a person, in the same transaction as the reply. */
+      handoff?: { until: number; by: HandoffBy };
     },
     log: Logger,
   ): Promise<boolean> {
@@ -369,6 +410,7 @@ export class Heartbeat {
       detail: absorbed.length > 0 ? `${result.detail}; with ${absorbed.map((id) => `#${id}`).join(', ')}` : result.detail,
       claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
       ...(absorbed.length > 0 ? { absorbed: { ids: absorbed, detail: `answered with #${item.id}` } } : {}),
+      ...(result.handoff ? { channelState: handoffState(item.entryKey, item.message.conversationId, result.handoff.until, result.handoff.by) } : {}),
     });
     if (!completed) {
       log.warn('lease lost before the reply was stored; another worker answers this message');
@@ -392,7 +434,7 @@ export class Heartbeat {
    * With a profile's `debounce`, on an entry that allows it (`mergesBursts`): the claimed message
    * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`,
    * the first has waited `max_wait_ms`, `max_messages` are there, or what comes next must be handled
-   * alone: a sender `access` refuses, a reset). Until then the message goes back to the queue
+   * alone: a sender `access` refuses, a reset, a request for a person). Until then the message goes back to the queue
    * without counting an attempt, a wake-up is set for the burst's end, and this answers undefined.
    * Without `debounce`: the message alone.
    */
@@ -401,8 +443,9 @@ export class Heartbeat {
     if (!debounce || !this.deps.mergesBursts(claimed.entryKey)) return { item: claimed, absorbed: [] };
     const { store, clock } = this.deps;
     const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
-    // A message the agent may not see (a blocked user in a group) or a reset ends the burst before it.
-    const alone = (m: ChatMessage) => accessRefusal(target.profile.access, m) !== undefined || isResetCommand(target.profile.reset, m);
+    // A message the agent may not see (a blocked user in a group), a reset or a request for a person ends the burst before it.
+    const alone = (m: ChatMessage) =>
+      accessRefusal(target.profile.access, m) !== undefined || isResetCommand(target.profile.reset, m) || isHandoffCommand(target.profile.handoff, m);
     const cut = queued.findIndex((m) => alone(m.message));
     const after = cut < 0 ? queued : queued.slice(0, cut);
     const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));
@@ -557,11 +600,12 @@ function historyKeyOf(target: ResolvedTarget, item: InboundItem): HistoryKey {
 }
 
 /** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
-function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: AgentReply }): string {
+function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: AgentReply }, handedOffUntil?: number): string {
   const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}`;
+  const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${handoff}`;
 }
 
 /** What the agent reads of its own answer next time: the text, and that it sent images. */

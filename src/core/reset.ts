@@ -4,11 +4,10 @@
  * of earlier turns; clearing it is the whole of a reset.
  */
 import type { Reset } from '../config/schema.js';
+import { isCommand } from './commands.js';
 import type { ChatMessage } from './message.js';
 
-/** Whether `message` is one of the profile's reset commands: the whole text, ignoring case and surrounding spaces. */
+/** Whether `message` is one of the profile's reset commands (see `isCommand`). */
 export function isResetCommand(reset: Reset | undefined, message: Pick<ChatMessage, 'content' | 'msgType'>): boolean {
-  if (!reset || message.msgType !== 'text') return false;
-  const text = message.content.trim().toLowerCase();
-  return reset.commands.some((command) => command.toLowerCase() === text);
+  return reset !== undefined && isCommand(reset.commands, message);
 }

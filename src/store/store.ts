@@ -335,6 +335,8 @@ export interface InboundResult {
    * whole completion throws and nothing is written.
    */
   absorbed?: { ids: string[]; detail: string };
+  /** A channel state value (see setChannelState) set in the same transaction: a hand-over that comes with the reply saying so. */
+  channelState?: { entryKey: string; name: string; value: string };
   /**
    * For an entry whose delivery is its own feed (the Web API): one feed payload per reply chunk.
    * When the chunks are next in line, they are appended to the feed in this transaction and stored

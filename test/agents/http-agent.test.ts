@@ -146,6 +146,23 @@ describe('http agent', () => {
     expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'b', format: 'text' });
   });
 
+  it('passes on a hand-over to a person with the answer, and refuses a malformed one', async () => {
+    const agent = new HttpAgent(profile(), makeDeps(systemClock));
+    const json = (body: unknown) => answers.push({ status: 200, type: 'application/json', body: JSON.stringify(body) });
+    json({ reply: 'a', handoff: true });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'a', format: 'text', handoff: {} });
+    json({ reply: 'b', handoff: { minutes: 90 } });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'b', format: 'text', handoff: { minutes: 90 } });
+    json({ reply: 'c', handoff: false });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'c', format: 'text' });
+    for (const handoff of [{ minutes: 0 }, { minutes: 10_081 }, { minutes: 1.5 }, 'yes', [5]]) {
+      json({ reply: 'd', handoff });
+      const err = await runError(agent);
+      expect(err.message).toContain('"handoff" must be true or {"minutes": an integer from 1 to 10080}');
+      expect(err.retryable).toBe(false);
+    }
+  });
+
   it('takes images in the answer, by URL or as base64, with or without text', async () => {
     const agent = new HttpAgent(profile(), makeDeps(systemClock));
     const png = solidPng(3, 2);

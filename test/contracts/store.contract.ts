@@ -274,6 +274,20 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
     });
 
     describe('completeInbound', () => {
+      it('sets a channel state value with the completion, and not when the lease is lost or the completion fails', async () => {
+        const state = (value: string) => ({ channelState: { entryKey: ENTRY, name: 'handoff:c1', value } });
+        const a = await enqueueAndClaim('a', t0);
+        expect(await store.completeInbound(a.id, 'not-the-token', result(a, t0 + 1, [], state('stale')))).toBe(false);
+        expect(await store.getChannelState(ENTRY, 'handoff:c1')).toBeUndefined();
+        // A completion that throws (a wrong absorbed id) leaves no state behind either.
+        await expect(store.completeInbound(a.id, a.leaseToken, result(a, t0 + 1, [], { ...state('broken'), absorbed: { ids: ['987654321'], detail: 'x' } }))).rejects.toThrow();
+        expect(await store.getChannelState(ENTRY, 'handoff:c1')).toBeUndefined();
+        expect(await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 2, [reply(a, 0, t0 + 2)], state('{"until":9}')))).toEqual([]);
+        expect(await store.getChannelState(ENTRY, 'handoff:c1')).toBe('{"until":9}');
+        expect((await store.listChannelState('handoff:'))[0]?.updatedAt).toBe(t0 + 2);
+        expect((await store.getMessage(a.id))?.replies).toHaveLength(1);
+      });
+
       it('leases the reply chunks to the caller when asked and nothing of the conversation waits before them', async () => {
         await store.enqueue(inbound('c1', { conv: 'conv' }), t0);
         await store.enqueue(inbound('c2', { conv: 'conv' }), t0);

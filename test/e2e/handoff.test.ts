@@ -1,8 +1,11 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ChannelRegistry } from '../../src/channels/registry.js';
 import { webApiChannel } from '../../src/channels/web-api/index.js';
 import { relayChannel } from '../../examples/relay-channel/index.js';
 import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
+import { readBody } from '../fakes/http.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
@@ -45,11 +48,12 @@ describe('handing a conversation to a person', () => {
       `not answered: the conversation is with a person until ${new Date(now + 30 * 60_000).toISOString()}; no reply`,
     );
     expect((await t.gateway.metrics.handedOff.get()).values.find((v) => v.labels.channel === 'relay')?.value).toBe(1);
+    expect((await t.gateway.metrics.handoffs.get()).values).toEqual([{ value: 1, labels: { channel: 'relay', by: 'operator' } }]);
 
     // The panel's list: what operators have now, and that alice waits for an answer.
     const listed = (await t.admin('GET', '/handoffs')).json.handoffs;
     expect(listed).toEqual([
-      { entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000, latest: expect.objectContaining({ id: asked.id, content: 'can I talk to a person?' }), awaitingReply: true },
+      { entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000, by: 'operator', latest: expect.objectContaining({ id: asked.id, content: 'can I talk to a person?' }), awaitingReply: true },
     ]);
     expect((await t.admin('GET', `/messages?entry=${ENTRY}&conversationId=alice`)).json.messages.map((m: { id: string }) => m.id)).toEqual([asked.id]);
 
@@ -104,6 +108,78 @@ describe('handing a conversation to a person', () => {
       'assistant: Anna here: 42 ships today.',
       'user: thanks, when will it arrive?',
     ]);
+  });
+
+  it('hands the conversation over when the user asks for a person (转人工), with the reply, and counts who asked', async () => {
+    let now = Date.UTC(2026, 11, 7, 9);
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const profile = { provider: 'echo', prefix: 'echo: ', handoff: { minutes: 15, reply: '好的，正在为您转接人工。' } };
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+
+    fake.push('alice', '  转人工 ');
+    await t.until(() => fake.received('alice').length === 1);
+    expect(fake.received('alice')).toEqual(['好的，正在为您转接人工。']);
+    const asked = await lastOf(t, 'alice', '  转人工 ');
+    const detail = await t.gateway.store.getMessage(asked.id);
+    expect(detail?.timeline.find((e) => e.stage === 'replied')?.detail).toBe(`handed to a person at the user's request until ${new Date(now + 15 * 60_000).toISOString()}`);
+    expect((await t.admin('GET', '/handoffs')).json.handoffs).toMatchObject([{ entryKey: ENTRY, conversationId: 'alice', until: now + 15 * 60_000, by: 'user', awaitingReply: false }]);
+    const counted = (await t.gateway.metrics.handoffs.get()).values.find((v) => v.labels.by === 'user');
+    expect(counted).toMatchObject({ value: 1, labels: { channel: 'relay', by: 'user' } });
+
+    // Meanwhile the agent is silent in that conversation. Another default command, in any case, works
+    // for bob; a command inside a longer message is just text.
+    fake.push('alice', 'hello?');
+    fake.push('carol', 'please 转人工');
+    fake.push('bob', '/HUMAN');
+    await lastOf(t, 'alice', 'hello?');
+    await t.until(() => fake.received('bob').length === 1 && fake.received('carol').length === 1);
+    expect([fake.received('bob'), fake.received('carol')]).toEqual([['好的，正在为您转接人工。'], ['echo: please 转人工']]);
+    expect(fake.received('alice')).toHaveLength(1);
+    now += 15 * 60_000;
+    fake.push('alice', 'anyone?');
+    await t.until(() => fake.received('alice').length === 2);
+    expect(fake.received('alice')[1]).toBe('echo: anyone?');
+  });
+
+  it('hands the conversation over when an http agent says so with its answer, and treats a bad handoff field as a failed answer', async () => {
+    const answers = [
+      { reply: 'Let me get a colleague for you.', handoff: { minutes: 5 } },
+      { reply: 'never sent', handoff: { minutes: 0 } },
+    ];
+    const service = createServer((req, res) => {
+      void readBody(req).then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers.shift() ?? { reply: 'ok' })));
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    opened({ close: () => new Promise<void>((r) => service.close(() => r())) });
+    const url = `http://127.0.0.1:${(service.address() as AddressInfo).port}/agent`;
+    const now = Date.UTC(2026, 11, 7, 9);
+    const fake = opened(await startFakeRelay());
+    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
+    const profile = { provider: 'http', url, retries: 0, fallback_reply: 'Sorry, something went wrong.' };
+    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+
+    fake.push('alice', 'I want to complain');
+    await t.until(() => fake.received('alice').length === 1);
+    expect(fake.received('alice')).toEqual(['Let me get a colleague for you.']);
+    expect((await t.admin('GET', `/entries/${ENTRY}/handoffs/alice`)).json.until).toBe(now + 5 * 60_000);
+    const first = await lastOf(t, 'alice', 'I want to complain');
+    expect((await t.gateway.store.getMessage(first.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(
+      new RegExp(`; the agent handed the conversation to a person until ${new Date(now + 5 * 60_000).toISOString()}$`),
+    );
+    expect((await t.admin('GET', '/handoffs')).json.handoffs[0].by).toBe('agent');
+    fake.push('alice', 'still there?');
+    await lastOf(t, 'alice', 'still there?');
+    expect(fake.received('alice')).toHaveLength(1);
+
+    fake.push('bob', 'hi');
+    await t.until(() => fake.received('bob').length === 1);
+    expect(fake.received('bob')).toEqual(['Sorry, something went wrong.']);
+    expect((await t.admin('GET', `/entries/${ENTRY}/handoffs/bob`)).json.until).toBeNull();
   });
 
   it('refuses an unknown entry, a bad length of time, and an unknown field, naming it', async () => {

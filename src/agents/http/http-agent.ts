@@ -175,11 +175,24 @@ function parseReply(contentType: string, text: string, url: string): AgentReply 
   return answer(reply ?? '', parsed as Record<string, unknown>, url, 'the JSON has neither a non-empty string "reply" nor "images"');
 }
 
-/** The reply from its text and the answer's other fields (`format`, `images`, `usage`); it needs text or an image. */
+/** The reply from its text and the answer's other fields (`format`, `images`, `usage`, `handoff`); it needs text or an image. */
 function answer(text: string, fields: Record<string, unknown>, url: string, empty: string): AgentReply {
   const images = parseReplyImages(fields.images, `agent at ${url} sent an invalid reply`);
   if (text.trim() === '' && images.length === 0) throw invalid(url, empty);
-  return { text, format: replyFormat(fields.format, url), ...(images.length > 0 ? { images } : {}), ...usageOf(fields.usage) };
+  const handoff = handoffOf(fields.handoff, url);
+  return { text, format: replyFormat(fields.format, url), ...(images.length > 0 ? { images } : {}), ...usageOf(fields.usage), ...(handoff ? { handoff } : {}) };
+}
+
+/** `"handoff": true` or `{"minutes": 1…10080}`: the service hands the conversation to a person with this answer. */
+function handoffOf(value: unknown, url: string): AgentReply['handoff'] {
+  if (value === undefined || value === false || value === null) return undefined;
+  if (value === true) return {};
+  const minutes = typeof value === 'object' && !Array.isArray(value) ? (value as { minutes?: unknown }).minutes : Number.NaN;
+  if (minutes === undefined) return {};
+  if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) {
+    throw invalid(url, '"handoff" must be true or {"minutes": an integer from 1 to 10080}');
+  }
+  return { minutes };
 }
 
 function invalid(url: string, why: string): CocoError {

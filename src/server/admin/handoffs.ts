@@ -52,6 +52,7 @@ export function registerHandoffRoutes(app: FastifyInstance, gateway: Gateway): v
     const now = gateway.clock.now();
     const until = now + minutes * 60_000;
     await setHandoff(gateway.store, key, conversationId, until, now);
+    gateway.metrics.handoffs.inc({ channel: gateway.keeper.statusOf(key)!.channel, by: 'operator' });
     return { entryKey: key, conversationId, until };
   });
   app.delete<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {

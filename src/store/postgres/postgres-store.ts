@@ -383,14 +383,18 @@ export class PostgresStore implements Store {
       turns.map((t) => t.role), turns.map((t) => t.content), turns.map((t) => t.at),
     ];
     const complete = async (c: Db) => (await run<{ result: string | null }>(c, 'complete', values)).rows[0]?.result ?? null;
-    // Messages answered together with this one: one transaction with the completion, or nothing.
+    // Messages answered together with this one, and a channel state value: one transaction with the completion, or nothing.
     const absorbed = res.absorbed?.ids.map((x) => parseId(x) ?? 0) ?? [];
-    const text = absorbed.length === 0 ? await complete(this.pool) : await this.tx(async (c) => {
+    const state = res.channelState;
+    const text = absorbed.length === 0 && !state ? await complete(this.pool) : await this.tx(async (c) => {
       const result = await complete(c);
       if (result === null) return null;
-      const rows = (await run<{ conversation_key: string }>(c, 'absorbInbound', [res.status, res.now, res.absorbed!.detail, absorbed, n])).rows;
-      if (rows.length !== absorbed.length) throw new Error(`messages ${res.absorbed!.ids.join(', ')} are not all queued messages of the conversation of #${n}`);
-      await run(c, 'refreshHead', [rows[0]!.conversation_key]);
+      if (absorbed.length > 0) {
+        const rows = (await run<{ conversation_key: string }>(c, 'absorbInbound', [res.status, res.now, res.absorbed!.detail, absorbed, n])).rows;
+        if (rows.length !== absorbed.length) throw new Error(`messages ${res.absorbed!.ids.join(', ')} are not all queued messages of the conversation of #${n}`);
+        await run(c, 'refreshHead', [rows[0]!.conversation_key]);
+      }
+      if (state) await run(c, 'setChannelState', [state.entryKey, state.name, state.value, res.now]);
       return result;
     });
     // NULL: the lease is not ours any more, and nothing at all was written.

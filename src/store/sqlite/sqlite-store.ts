@@ -390,6 +390,7 @@ export class SqliteStore implements Store {
           }
         }
         refreshHead(conversationKey);
+        if (res.channelState) s.setChannelState.run(res.channelState.entryKey, res.channelState.name, res.channelState.value, res.now);
         const first = res.replies[0];
         // Deliver or hand the chunks over only when nothing of this conversation waits before them.
         const next = first !== undefined && (res.claim || res.feed) && s.outboxBusy.get(first.entryKey, first.conversationId) === undefined;

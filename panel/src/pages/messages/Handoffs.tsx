@@ -4,6 +4,9 @@ import { errorText, messagesApi } from './messages-api';
 import { localTime } from './time';
 import type { HandoffInfo } from './types';
 
+/** Who handed it over, when it was not an operator. */
+const BY: Record<HandoffInfo['by'], string> = { operator: '', user: 'asked for by the user, ', agent: 'handed over by the agent, ' };
+
 /** How often the list is read again: an operator sees a new message within this. */
 const POLL_MS = 5_000;
 
@@ -58,7 +61,9 @@ export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
               <span className="msg-muted">no message yet</span>
             )}
             {h.awaitingReply && <span className="msg-badge msg-badge-fallback">waiting for a reply</span>}
-            <span className="msg-muted">until {localTime(h.until)}</span>
+            <span className="msg-muted">
+              {BY[h.by]}until {localTime(h.until)}
+            </span>
             <button type="button" className="btn btn-secondary btn-small" onClick={() => void giveBack(h)} aria-label={`Give ${h.conversationId} back to the agent`}>
               Give back
             </button>
