@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
-import { session, UNAUTHORIZED_EVENT } from './api';
+import { api, session, UNAUTHORIZED_EVENT } from './api';
 import { ToastProvider } from './components/Banner';
 import { Logo, MenuIcon } from './components/Icons';
+import { usePolled } from './components/live';
 import { AgentPage } from './pages/agents/AgentPage';
 import { AgentsPage } from './pages/agents/AgentsPage';
 import { NewTargetPage } from './pages/agents/NewTargetPage';
@@ -11,6 +12,7 @@ import { DashboardPage } from './pages/dashboard/DashboardPage';
 import { LoginPage } from './pages/login/LoginPage';
 import { MessagesPage } from './pages/messages/MessagesPage';
 import { href, useRoute, type Route } from './router';
+import type { HandoffInfo } from './server-types';
 
 type Auth = 'checking' | 'out' | 'in' | 'unreachable';
 
@@ -57,6 +59,23 @@ function sectionOf(route: Route): string {
   return first === 'scenes' ? 'agents' : first;
 }
 
+/** How often every page asks whether handed-over conversations wait for a reply. */
+const WAITING_POLL_MS = 10_000;
+
+/**
+ * Handed-over conversations whose newest message has no reply yet, read every 10 s while the page
+ * is visible; shown on the Messages link and in the tab's title, so an operator on another page
+ * sees that someone waits.
+ */
+function useWaitingForPerson(): number {
+  const polled = usePolled(() => api<{ handoffs: HandoffInfo[] }>('GET', '/handoffs'), WAITING_POLL_MS, []);
+  const waiting = polled.data?.handoffs.filter((h) => h.awaitingReply).length ?? 0;
+  useEffect(() => {
+    document.title = waiting > 0 ? `(${waiting}) CocoCat` : 'CocoCat';
+  }, [waiting]);
+  return waiting;
+}
+
 function Shell({ onLogout }: { onLogout(): void }) {
   const route = useRoute();
   const [menuOpen, setMenuOpen] = useState(false);
@@ -83,6 +102,7 @@ function Shell({ onLogout }: { onLogout(): void }) {
     await session.logout().catch(() => undefined);
     onLogout();
   };
+  const waiting = useWaitingForPerson();
 
   return (
     <div className="app">
@@ -110,6 +130,12 @@ function Shell({ onLogout }: { onLogout(): void }) {
               <li key={item.section}>
                 <a href={href([item.section])} aria-current={section === item.section ? 'page' : undefined}>
                   {item.label}
+                  {item.section === 'messages' && waiting > 0 && (
+                    <span className="nav-badge" title={`${waiting} handed-over conversation(s) waiting for a reply`}>
+                      {waiting}
+                      <span className="visually-hidden"> waiting for a person</span>
+                    </span>
+                  )}
                 </a>
               </li>
             ))}

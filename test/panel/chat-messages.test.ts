@@ -396,7 +396,11 @@ describe('panel in Chromium', () => {
 
         // The log's list of conversations with a person shows hank's newest message, waiting for an answer.
         await page.goto(`${base}/#/messages?user=hank`);
+        await page.reload();
         const strip = await visible(page.getByRole('region', { name: 'Conversations with a person' }));
+        // Every page's navigation, and the tab's title, say that someone waits for a person.
+        await visible(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Messages 1 waiting for a person' }));
+        expect(await page.title()).toBe('(1) CocoCat');
         const row = strip.locator('li').filter({ hasText: 'hank' });
         await visible(row.filter({ hasText: 'waiting for a reply' }));
         await row.getByRole('link', { name: 'Open the newest message of hank' }).click();
@@ -408,6 +412,7 @@ describe('panel in Chromium', () => {
         await page.reload();
         await visible(page.getByRole('region', { name: 'Message log' }));
         expect(await page.getByRole('region', { name: 'Conversations with a person' }).count()).toBe(0);
+        expect(await page.title()).toBe('CocoCat');
         const after = await t.chat(ECHO, { userId: 'hank', content: 'back' }, { wait: true });
         expect(after.json.reply.text).toBe('echo: back');
         await context.close();
