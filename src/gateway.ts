@@ -113,6 +113,7 @@ export class Gateway {
       mediaOf: (entryKey) => this.keeper.mediaFetcher(entryKey),
       userLimits: new UserLimits(this.clock, store.shared ? store : undefined),
       onSent: (entryKey) => this.keeper.countOut(entryKey),
+      finishedWithoutReply: (entryKey, messageId) => this.keeper.channel(entryKey)?.finishedWithoutReply(messageId),
       concurrency: limits.concurrency,
       leaseMs: limits.lease_ms,
       maxAttempts: limits.max_attempts,

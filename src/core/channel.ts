@@ -171,6 +171,14 @@ export abstract class Channel<Config = unknown> {
     return undefined;
   }
 
+  /**
+   * The gateway finished `messageId` with no reply, and the agent will send none (a hand-over to a
+   * person, a sender `access` refuses): a channel holding the platform's request open for the answer
+   * can let it go now. Called in the process that finished the message, which may not be the one
+   * holding the request (`UnansweredMessages` passes it on). Must not throw. Nothing by default.
+   */
+  finishedWithoutReply(_messageId: string): void {}
+
   /** The state of the link to the platform, shown with the entry's status; none by default. */
   transportStatus(): TransportStatus | undefined {
     return undefined;

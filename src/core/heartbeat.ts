@@ -67,6 +67,8 @@ export interface HeartbeatDeps {
   userLimits?: UserLimits;
   /** Counts a reply chunk delivered on completion (the outbox counts the ones it sends). */
   onSent(entryKey: string): void;
+  /** Tells the running channel that a message was finished without any reply (see Channel.finishedWithoutReply). */
+  finishedWithoutReply?(entryKey: string, messageId: string): void;
   concurrency: number;
   leaseMs: number;
   maxAttempts: number;
@@ -417,6 +419,9 @@ export class Heartbeat {
       return false;
     }
     if (absorbed.length > 0) this.deps.metrics.merged.inc({ channel: item.channelType }, absorbed.length);
+    if (replies.length === 0) {
+      for (const id of [item.id, ...absorbed]) this.deps.finishedWithoutReply?.(item.entryKey, id);
+    }
     // Next in line: in the feed already, or delivered at once. Otherwise they wait behind earlier replies for the outbox loop.
     for (const o of completed) {
       if (o.status !== 'sent') continue;

@@ -3,7 +3,7 @@ import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
-import { SseClient } from '../helpers/sse.js';
+import { parseEventBlock, SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'assistant.web_api';
@@ -29,6 +29,29 @@ describe('web_api → echo agent', () => {
     const status = t.gateway.keeper.statusOf(ENTRY)!;
     expect(status.messagesIn).toBe(1);
     expect(status.messagesOut).toBe(1);
+  });
+
+  it('answers ?wait=true at once with not_answered when the message gets no reply (handed to a person, a blocked sender), in JSON and as events', async () => {
+    // Waiting out the timeout would take 20 s and end in a 202 "pending".
+    const profile = { provider: 'echo', prefix: 'echo: ', access: { block_users: ['troll'] } };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [webApiEntry({ wait_timeout_ms: 20_000 })] } } }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    await t.admin('PUT', `/entries/${ENTRY}/handoffs/hank`, { minutes: 10 });
+    for (const userId of ['hank', 'troll']) {
+      const res = await t.chat(ENTRY, { userId, content: 'anyone?' }, { wait: true });
+      expect([res.status, res.json]).toEqual([200, { messageId: res.json.messageId, duplicate: false, status: 'not_answered', reply: null }]);
+    }
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await fetch(`${address}/api/v1/chat/${ENTRY}?wait=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ userId: 'hank', content: 'hello?' }),
+    });
+    const events = (await res.text()).split('\n\n').map(parseEventBlock).filter((e) => e !== undefined);
+    expect(events.map((e) => e.event)).toEqual(['accepted', 'not_answered']);
+    expect(events[1]!.data).toEqual({ messageId: events[0]!.data.messageId, status: 'not_answered' });
+    // Answered as before for everyone else.
+    expect((await t.chat(ENTRY, { userId: 'alice', content: 'hi' }, { wait: true })).json.reply.text).toBe('echo: hi');
   });
 
   it('needs no outbox for its replies: they are appended to the feed as the message is finished', async () => {

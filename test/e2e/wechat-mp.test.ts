@@ -282,6 +282,29 @@ describe('wechat_mp passive and auto reply modes', () => {
     expect(await t.admin('GET', '/dead-letters')).toMatchObject({ json: { deadLetters: [] } });
   });
 
+  it('passive: a message finished without a reply (handed to a person, a blocked sender) gets "success" at once, never the thinking text', async () => {
+    // WeChat gives up on a try after 400 ms, long before the gateway would stop holding it (3 s).
+    const { t, fake } = await setup(
+      'safe',
+      { provider: 'echo', access: { block_users: ['oSpam'] } },
+      { config: { reply_mode: 'passive', passive_wait_ms: 3_000, thinking_text: '稍等，正在思考' }, retryWaitMs: 400, customerService: false },
+    );
+    await t.admin('PUT', `/entries/${ENTRY}/handoffs/oKim`, { minutes: 30 });
+    const first = await fake.push('oKim', { type: 'text', content: 'a person, please' });
+    expect(first.attempts.map((a) => [a.status, a.body, a.timedOut])).toEqual([[200, 'success', false]]);
+    expect(first.reply).toBeUndefined();
+    const blocked = await fake.push('oSpam', { type: 'text', content: 'buy now' });
+    expect(blocked.attempts.map((a) => [a.body, a.timedOut])).toEqual([['success', false]]);
+
+    // The operator's reply waits for oKim's next message, which hands it out passively.
+    const [asked] = await t.gateway.store.listMessages({ userId: 'oKim', limit: 1 });
+    expect((await t.admin('POST', `/messages/${asked!.id}/reply`, { text: 'Kim here, how can I help?' })).status).toBe(202);
+    await t.until(async () => (await t.gateway.store.getMessage(asked!.id))?.replies[0]?.status === 'sent', 10_000);
+    const next = await fake.push('oKim', { type: 'text', content: 'my order is late' });
+    expect(next.attempts).toHaveLength(1);
+    expect(next.reply?.xml.Content).toBe('Kim here, how can I help?');
+  });
+
   it('passive: a pending reply survives a gateway restart', async () => {
     // Slower than WeChat's three tries (3 × 250 ms): the last try gets the thinking text.
     llm = await startFakeLlm({ delayMs: 1_500 });

@@ -5,6 +5,7 @@ import { CocoError } from '../../core/errors.js';
 import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { sha256 } from '../../core/hash.js';
 import type { RateDecision, RateLimiter } from '../../core/rate-limiter.js';
+import { UnansweredMessages } from '../shared/unanswered.js';
 import { postCallback, type CallbackTarget } from './callback.js';
 import type { WebApiChannelConfig } from './config.js';
 import { SharedPartials } from './shared-partials.js';
@@ -47,6 +48,8 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   private callback?: CallbackTarget;
   /** Local wake-ups for waiting requests and streams; the store stays the source of truth. */
   readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly unanswered = new UnansweredMessages(this.ctx.signals, this.ctx.clock);
+  private unsubscribeUnanswered?: () => void;
   private readonly closing = new AbortController();
   private unwatch?: () => void;
   /** With a shared store: partials to and from the other processes' streams. */
@@ -75,6 +78,9 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     this.limiter = this.ctx.rateLimiter('requests', { capacity: Math.max(1, Math.ceil(perMinute / 10)), perSecond: perMinute / 60 });
     // Replies other gateway processes store for this entry wake streams and held requests here too.
     this.unwatch = this.ctx.feed.watch((conversationId, replyTo) => this.announce(conversationId, replyTo));
+    // A message finished without a reply (a hand-over, a blocked sender) lets its held request go.
+    this.unanswered.start();
+    this.unsubscribeUnanswered = this.unanswered.subscribe((messageId) => this.events.emit(`reply:${messageId}`));
     if (this.ctx.sharedStore) {
       this.shared = new SharedPartials(this.ctx.signals, this.ctx.clock, () => this.watchedHere(), (c, partial) => this.events.emit(previewEvent(c), partial));
       this.shared.start();
@@ -114,8 +120,19 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     return { platformMessageId: String(seq) };
   }
 
+  override finishedWithoutReply(messageId: string): void {
+    this.unanswered.heard(messageId);
+  }
+
+  /** The gateway finished the message without any reply: a request waiting for one gets none. */
+  isUnanswered(messageId: string): boolean {
+    return this.unanswered.has(messageId);
+  }
+
   override async stop(): Promise<void> {
     this.unwatch?.();
+    this.unsubscribeUnanswered?.();
+    this.unanswered.stop();
     this.shared?.stop();
     this.closing.abort();
     this.events.removeAllListeners();

@@ -67,6 +67,9 @@ export function registerWebApiRoutes(app: FastifyInstance, host: ChannelRoutesHo
       if (!replies) {
         return reply.code(202).send({ messageId: accepted.messageId, duplicate: accepted.duplicate, status: 'pending' });
       }
+      if (replies === NOT_ANSWERED) {
+        return reply.code(200).send({ messageId: accepted.messageId, duplicate: accepted.duplicate, status: 'not_answered', reply: null });
+      }
       return reply.code(200).send({
         messageId: accepted.messageId,
         duplicate: accepted.duplicate,
@@ -119,7 +122,8 @@ async function streamAnswer(
     const hangUp = new AbortController();
     res.on('close', () => hangUp.abort());
     const replies = await waitForReply(channel, messageId, channel.settings.wait_timeout_ms, hangUp.signal);
-    if (replies) for (const r of replies) res.write(sseEvent('reply', r, r.seq));
+    if (replies === NOT_ANSWERED) res.write(sseEvent('not_answered', { messageId, status: 'not_answered' }));
+    else if (replies) for (const r of replies) res.write(sseEvent('reply', r, r.seq));
     else if (!hangUp.signal.aborted) res.write(sseEvent('pending', { messageId, status: 'pending' }));
     res.end();
   } finally {
@@ -210,13 +214,22 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Resolves with the complete reply (all chunks), or undefined on timeout or when the channel stops. */
-async function waitForReply(channel: WebApiChannel, messageId: string, timeoutMs: number, hangUp?: AbortSignal): Promise<WebApiReply[] | undefined> {
+/** The message was finished without any reply (handed to a person, a blocked sender): none is coming from the agent. */
+const NOT_ANSWERED = 'not_answered';
+
+/** Resolves with the complete reply (all chunks), NOT_ANSWERED, or undefined on timeout or when the channel stops. */
+async function waitForReply(
+  channel: WebApiChannel,
+  messageId: string,
+  timeoutMs: number,
+  hangUp?: AbortSignal,
+): Promise<WebApiReply[] | typeof NOT_ANSWERED | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const replies = await channel.repliesTo(messageId);
     const count = replies[0]?.chunk.count ?? 0;
     if (count > 0 && replies.length >= count) return replies.slice(0, count);
+    if (replies.length === 0 && channel.isUnanswered(messageId)) return NOT_ANSWERED;
     const left = deadline - Date.now();
     if (left <= 0 || channel.stopSignal.aborted || hangUp?.aborted) return undefined;
     await wake(channel, `reply:${messageId}`, Math.min(left, WAIT_POLL_MS), hangUp);

@@ -6,6 +6,7 @@ import { RecentCounter } from '../shared/recent-counter.js';
 import { TencentCrypto } from '../shared/tencent-crypto.js';
 import { uploadFile } from '../shared/tencent-upload.js';
 import { typingIndicator } from '../shared/typing.js';
+import { UnansweredMessages } from '../shared/unanswered.js';
 import { wechatApiFor, wechatErrcode, type CustomMessage, type WechatApi } from './api.js';
 import type { WechatMpChannelConfig } from './config.js';
 import { toChatMessage, type ParsedWechatMessage } from './parse.js';
@@ -50,6 +51,9 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
    */
   private readonly quota = this.ctx.sharedStore ? undefined : new CustomerServiceQuota();
   private unwatch?: () => void;
+  /** Messages finished without a reply: their held requests are answered "success" at once, never with the thinking text. */
+  private readonly unanswered = new UnansweredMessages(this.ctx.signals, this.ctx.clock);
+  private unsubscribe?: () => void;
   /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
   private noCustomerService = false;
   /** Aborts reply-image downloads when the channel stops. */
@@ -70,6 +74,8 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     this.passive = new PassiveReplies(this.ctx.feed);
     // A passive reply another gateway process stored answers a request held here.
     this.unwatch = this.ctx.feed.watch((_userId, messageId) => this.wake(messageId));
+    this.unanswered.start();
+    this.unsubscribe = this.unanswered.subscribe((messageId) => this.wake(messageId));
     // One token request: wrong credentials or a missing IP whitelist show on the entry at once.
     await this.api.accessToken();
   }
@@ -106,6 +112,8 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     // This message's reply if it is ready, and any earlier replies still waiting for this user.
     const ready = await this.passive?.take(parsed.message.userId, this.ctx.clock.now());
     if (ready !== undefined) return this.passiveAnswer(opened, parsed, ready);
+    // Finished without a reply (a hand-over to a person, a refused sender): nothing to wait for, nothing to say.
+    if (this.unanswered.has(accepted.messageId)) return ACK;
     if (!lastChance) {
       await this.waitForReply(accepted.messageId, HOLD_UNTIL_RETRY_MS, closed);
       return ACK; // WeChat has hung up by now: nothing was handed out, its next try gets the reply
@@ -167,7 +175,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
 
   private async waitForReply(messageId: string, ms: number, closed?: AbortSignal): Promise<'reply' | 'timeout' | 'closed'> {
     if (closed?.aborted) return 'closed';
-    if (await this.passive!.hasReplyTo(messageId)) return 'reply';
+    if (this.unanswered.has(messageId) || (await this.passive!.hasReplyTo(messageId))) return 'reply';
     return new Promise((resolve) => {
       const set = this.waiters.get(messageId) ?? new Set();
       this.waiters.set(messageId, set);
@@ -200,7 +208,13 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   override async stop(): Promise<void> {
     this.stopping.abort();
     this.unwatch?.();
+    this.unsubscribe?.();
+    this.unanswered.stop();
     this.config = undefined;
+  }
+
+  override finishedWithoutReply(messageId: string): void {
+    this.unanswered.heard(messageId);
   }
 
   /** Best effort: a follow is not a conversation the agent answers, and WeChat does not redeliver it once acked. */
