@@ -134,7 +134,7 @@ export class Gateway {
       owner: this.owner,
       tickMs: opts.tickMs,
     });
-    this.metrics.bind({ storeStats: () => this.store.stats(), entryStates: () => this.keeper.status().map((e) => e.state) });
+    this.metrics.bind({ storeStats: () => this.store.stats(), entryStates: () => this.keeper.status().map((e) => e.state), now: () => this.clock.now() });
   }
 
   /** Loads the workspace and opens the store; does not start anything yet. */

@@ -5,6 +5,8 @@ import type { StoreStats } from '../store/store.js';
 export interface MetricSources {
   storeStats(): Promise<StoreStats>;
   entryStates(): EntryState[];
+  /** The gateway's clock, which the store's times come from. */
+  now(): number;
 }
 
 /** The gateway's Prometheus metrics; one registry per gateway so tests can run several. */
@@ -50,6 +52,7 @@ export class GatewayMetrics {
   /** Read at scrape time: queue depths from the store and entry states from the SceneKeeper. */
   private sources?: MetricSources;
   readonly mailboxDepth: Gauge<'queue'>;
+  readonly oldestWaiting: Gauge<'queue'>;
   readonly entries: Gauge<'state'>;
 
   constructor(withProcessMetrics = true) {
@@ -60,12 +63,27 @@ export class GatewayMetrics {
       labelNames: ['queue'],
       registers: [this.registry],
       async collect() {
-        const s = await metrics.sources?.storeStats();
+        const s = await metrics.storeStats();
         if (!s) return;
         this.set({ queue: 'inbound_queued' }, s.inboundQueued);
         this.set({ queue: 'inbound_leased' }, s.inboundLeased);
         this.set({ queue: 'outbound_pending' }, s.outboundPending + s.outboundLeased);
         this.set({ queue: 'dead_letters' }, s.inboundDead + s.outboundDead);
+      },
+    });
+    // What an alert on "someone waits too long" reads: a stuck agent or channel shows here first.
+    this.oldestWaiting = new Gauge({
+      name: 'cococat_oldest_waiting_seconds',
+      help: 'Age of the oldest inbound message not yet answered (inbound) and of the oldest reply chunk not yet delivered (outbound); 0 when none',
+      labelNames: ['queue'],
+      registers: [this.registry],
+      async collect() {
+        const sources = metrics.sources;
+        const s = await metrics.storeStats();
+        if (!sources || !s) return;
+        const age = (at: number | null) => (at === null ? 0 : Math.max(0, (sources.now() - at) / 1000));
+        this.set({ queue: 'inbound' }, age(s.oldestInboundAt));
+        this.set({ queue: 'outbound' }, age(s.oldestOutboundAt));
       },
     });
     this.entries = new Gauge({
@@ -82,6 +100,14 @@ export class GatewayMetrics {
 
   bind(sources: MetricSources): void {
     this.sources = sources;
+  }
+
+  private statsInFlight?: Promise<StoreStats | undefined>;
+
+  /** The store's counts, read once per scrape: the gauges that need them are collected together. */
+  private storeStats(): Promise<StoreStats | undefined> {
+    this.statsInFlight ??= Promise.resolve(this.sources?.storeStats()).finally(() => (this.statsInFlight = undefined));
+    return this.statsInFlight;
   }
 
   private counter(name: string, help: string, labelNames: string[]) {

@@ -499,4 +499,8 @@ export interface StoreStats {
   outboundPending: number;
   outboundLeased: number;
   outboundDead: number;
+  /** When the oldest message not yet finished arrived (queued or being answered); null when there is none. */
+  oldestInboundAt: number | null;
+  /** When the oldest reply chunk not yet delivered was stored (pending or being sent); null when there is none. */
+  oldestOutboundAt: number | null;
 }

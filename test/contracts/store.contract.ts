@@ -781,7 +781,8 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
     });
 
     it('counts queued, leased and dead items in stats', async () => {
-      expect(await store.stats()).toEqual({ inboundQueued: 0, inboundLeased: 0, inboundDead: 0, outboundPending: 0, outboundLeased: 0, outboundDead: 0 });
+      const none = { oldestInboundAt: null, oldestOutboundAt: null };
+      expect(await store.stats()).toEqual({ inboundQueued: 0, inboundLeased: 0, inboundDead: 0, outboundPending: 0, outboundLeased: 0, outboundDead: 0, ...none });
       const a = await enqueueAndClaim('a', t0);
       await store.completeInbound(a.id, a.leaseToken, result(a, t0, [reply(a, 0, t0), reply(a, 1, t0)]));
       const b = await enqueueAndClaim('b', t0, { conv: 'B' });
@@ -794,7 +795,26 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       const [o] = await store.claimOutbound(claim(t0, 1));
       await store.deadLetterOutbound(o!.id, o!.leaseToken, { now: t0, error: 'x' });
       await store.claimOutbound(claim(t0, 1)); // a's second chunk; f's chunk stays pending
-      expect(await store.stats()).toEqual({ inboundQueued: 2, inboundLeased: 1, inboundDead: 1, outboundPending: 1, outboundLeased: 1, outboundDead: 1 });
+      expect(await store.stats()).toMatchObject({ inboundQueued: 2, inboundLeased: 1, inboundDead: 1, outboundPending: 1, outboundLeased: 1, outboundDead: 1 });
+    });
+
+    it('tells when the oldest unfinished message arrived and the oldest undelivered chunk was stored', async () => {
+      const oldest = async () => {
+        const s = await store.stats();
+        return [s.oldestInboundAt, s.oldestOutboundAt];
+      };
+      const x = await enqueueAndClaim('x', t0 + 5);
+      const y = await store.enqueue(inbound('y', { conv: 'Y' }), t0 + 9);
+      await store.enqueue(inbound('x2'), t0 + 12); // behind x
+      expect(await oldest()).toEqual([t0 + 5, null]);
+      await store.completeInbound(x.id, x.leaseToken, result(x, t0 + 20, [reply(x, 0, t0 + 20)]));
+      expect(await oldest()).toEqual([t0 + 9, t0 + 20]);
+      const [o] = await store.claimOutbound(claim(t0 + 21, 1));
+      expect(await oldest()).toEqual([t0 + 9, t0 + 20]);
+      await store.markSent(o!.id, o!.leaseToken, { now: t0 + 22 });
+      const claimed = (await store.claimInbound(claim(t0 + 30))).find((m) => m.id === y.id)!;
+      await store.completeInbound(claimed.id, claimed.leaseToken, result(claimed, t0 + 30));
+      expect(await oldest()).toEqual([t0 + 12, null]);
     });
 
     it('tells each entry\'s mailbox depth (queued and leased) and dead letters (inbound and outbound)', async () => {

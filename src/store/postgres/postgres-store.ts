@@ -272,7 +272,10 @@ const SQL = {
       (SELECT count(*) FROM inbound WHERE status = 'dead') AS "inboundDead",
       (SELECT count(*) FROM outbox WHERE status = 'pending') AS "outboundPending",
       (SELECT count(*) FROM outbox WHERE status = 'leased') AS "outboundLeased",
-      (SELECT count(*) FROM outbox WHERE status = 'dead') AS "outboundDead"`,
+      (SELECT count(*) FROM outbox WHERE status = 'dead') AS "outboundDead",
+      -- Each conversation's head is its oldest unfinished message: the smallest head is the oldest of all.
+      (SELECT i.created_at FROM inbound_heads h JOIN inbound i ON i.id = h.head_id ORDER BY h.head_id LIMIT 1) AS "oldestInboundAt",
+      (SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'leased')) AS "oldestOutboundAt"`,
   backlog: `SELECT entry_key, count(*) FILTER (WHERE NOT dead) AS mailbox, count(*) FILTER (WHERE dead) AS dead FROM (
       SELECT entry_key, false AS dead FROM inbound WHERE status IN ('queued', 'leased')
       UNION ALL SELECT entry_key, true FROM inbound WHERE status = 'dead'

@@ -292,6 +292,10 @@ export class SqliteStore implements Store {
       outboxCounts: p<{ status: OutboundStatus; n: number }>(`SELECT status, count(*) AS n FROM outbox
         WHERE status IN ('pending', 'leased') GROUP BY status`),
       outboxDeadCount: p<number>(`SELECT count(*) FROM outbox WHERE status = 'dead'`).pluck(),
+      // Each conversation's head is its oldest unfinished message: the smallest head is the oldest of all.
+      oldestInbound: p<number>(`SELECT i.created_at FROM inbound_heads h JOIN inbound i ON i.id = h.head_id
+        ORDER BY h.head_id LIMIT 1`).pluck(),
+      oldestOutbound: p<number | null>(`SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'leased')`).pluck(),
       // Each reads one partial index (status conditions match the index definitions).
       mailboxByEntry: p<{ entry_key: string; n: number }>(`SELECT entry_key, count(*) AS n FROM inbound
         WHERE status IN ('queued', 'leased') GROUP BY entry_key`),
@@ -694,6 +698,8 @@ export class SqliteStore implements Store {
       outboundPending: out.get('pending') ?? 0,
       outboundLeased: out.get('leased') ?? 0,
       outboundDead: this.s.outboxDeadCount.get() ?? 0,
+      oldestInboundAt: this.s.oldestInbound.get() ?? null,
+      oldestOutboundAt: this.s.oldestOutbound.get() ?? null,
     };
   }
 
