@@ -11,6 +11,7 @@ import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } 
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
 import { Heartbeat, readsFiles, type ResolvedTarget } from './core/heartbeat.js';
+import { forgetEndedHandoffs } from './core/handoff.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { OutboxSender } from './core/outbox.js';
 import { SceneKeeper } from './core/scene-keeper.js';
@@ -222,6 +223,7 @@ export class Gateway {
         feedRetentionMs: FEED_RETENTION_MS,
         historyTurns: MAX_HISTORY_WINDOW,
       });
+      await forgetEndedHandoffs(this.store, this.clock.now());
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'prune failed');
     }

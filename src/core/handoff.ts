@@ -54,6 +54,18 @@ export async function activeHandoffs(store: Pick<Store, 'listChannelState'>, now
   return handoffs.sort((a, b) => a.until - b.until);
 }
 
+/**
+ * Deletes the state of hand-overs that ended (by time, or given back), so it does not pile up with
+ * every conversation ever handed over; one set again meanwhile stays. Returns how many went.
+ */
+export async function forgetEndedHandoffs(store: Pick<Store, 'listChannelState' | 'deleteChannelState'>, now: number): Promise<number> {
+  let forgotten = 0;
+  for (const row of await store.listChannelState(PREFIX)) {
+    if (stateIn(row.value, now) === undefined && (await store.deleteChannelState(row.entryKey, row.name, row.value))) forgotten++;
+  }
+  return forgotten;
+}
+
 /** The hand-over a state value holds, if it lasts past `now`; written before `by` was kept: an operator's. */
 function stateIn(value: string, now: number): { until: number; by: HandoffBy } | undefined {
   const { until, by } = JSON.parse(value) as { until?: unknown; by?: unknown };

@@ -246,6 +246,9 @@ export interface Store {
   /** Sets a channel state value; the last write wins. Resolves once it is durable. */
   setChannelState(entryKey: string, name: string, value: string, now: number): Promise<void>;
 
+  /** Deletes a channel state value if it still is `value` (a write since wins). True when it was deleted. */
+  deleteChannelState(entryKey: string, name: string, value: string): Promise<boolean>;
+
   // ── Housekeeping ────────────────────────────────────────────────────────────────────────
 
   stats(): Promise<StoreStats>;

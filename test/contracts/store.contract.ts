@@ -547,6 +547,16 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.listChannelState('nothing:')).toEqual([]);
       });
 
+      it('deletes a value only while it is still the one given', async () => {
+        await store.setChannelState('bot.a', 'handoff:u1', 'v1', t0);
+        expect(await store.deleteChannelState('bot.a', 'handoff:u1', 'v0')).toBe(false);
+        expect(await store.getChannelState('bot.a', 'handoff:u1')).toBe('v1');
+        expect(await store.deleteChannelState('bot.b', 'handoff:u1', 'v1')).toBe(false);
+        expect(await store.deleteChannelState('bot.a', 'handoff:u1', 'v1')).toBe(true);
+        expect(await store.getChannelState('bot.a', 'handoff:u1')).toBeUndefined();
+        expect(await store.deleteChannelState('bot.a', 'handoff:u1', 'v1')).toBe(false);
+      });
+
       it('stores a long value exactly, unicode included', async () => {
         const value = `游标-${'x'.repeat(20_000)}-${JSON.stringify({ buf: 'AAEC/+==' })}`;
         await store.setChannelState('bot.ilink', 'cursor', value, t0);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { activeHandoffs, handedOffUntil, handoffState, setHandoff } from '../../src/core/handoff.js';
+import { activeHandoffs, forgetEndedHandoffs, handedOffUntil, handoffState, setHandoff } from '../../src/core/handoff.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 
 describe('hand-overs', () => {
@@ -25,5 +25,17 @@ describe('hand-overs', () => {
     expect((await activeHandoffs(store, now + 30_000)).map((h) => h.conversationId)).toEqual(['ann', 'old']);
     expect(await handedOffUntil(store, 'b.feishu', 'oc_group:1', now)).toBe(now + 30_000);
     expect(await handedOffUntil(store, 'a.relay', 'cy', now)).toBeUndefined();
+  });
+
+  it('forgets the state of hand-overs that ended, and keeps those that go on', async () => {
+    store = openSqliteStore({ path: ':memory:' });
+    await setHandoff(store, 'a.relay', 'ann', now + 60_000, now);
+    await setHandoff(store, 'a.relay', 'bob', now - 1, now - 60_000); // ran out
+    await setHandoff(store, 'a.relay', 'cy', 0, now); // given back
+    await store.setChannelState('a.relay', 'cursor', 'c1', now);
+    expect(await forgetEndedHandoffs(store, now)).toBe(2);
+    expect((await store.listChannelState('')).map((r) => r.name)).toEqual(['cursor', 'handoff:ann']);
+    expect(await forgetEndedHandoffs(store, now + 60_000)).toBe(1);
+    expect((await store.listChannelState('')).map((r) => r.name)).toEqual(['cursor']);
   });
 });

@@ -231,6 +231,7 @@ const SQL = {
     RETURNING entry_key`,
   releaseEntry: 'DELETE FROM entry_leases WHERE entry_key = $1 AND owner = $2',
   getChannelState: 'SELECT value FROM channel_state WHERE entry_key = $1 AND name = $2',
+  deleteChannelState: 'DELETE FROM channel_state WHERE entry_key = $1 AND name = $2 AND value = $3',
   listChannelState: `SELECT entry_key AS "entryKey", name, value, updated_at AS "updatedAt" FROM channel_state
     WHERE left(name, length($1)) = $1 ORDER BY entry_key, name`,
   setChannelState: `INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES ($1, $2, $3, $4)
@@ -620,6 +621,10 @@ export class PostgresStore implements Store {
 
   async getChannelState(entryKey: string, name: string): Promise<string | undefined> {
     return (await run<{ value: string }>(this.pool, 'getChannelState', [entryKey, name])).rows[0]?.value;
+  }
+
+  async deleteChannelState(entryKey: string, name: string, value: string): Promise<boolean> {
+    return (await run(this.pool, 'deleteChannelState', [entryKey, name, value])).rowCount === 1;
   }
 
   async listChannelState(namePrefix: string): Promise<ChannelStateRow[]> {

@@ -250,6 +250,7 @@ export class SqliteStore implements Store {
         WHERE entry_leases.owner = excluded.owner OR entry_leases.lease_until <= @now`),
       releaseEntry: p('DELETE FROM entry_leases WHERE entry_key = ? AND owner = ?'),
       getChannelState: p<string>('SELECT value FROM channel_state WHERE entry_key = ? AND name = ?').pluck(),
+      deleteChannelState: p('DELETE FROM channel_state WHERE entry_key = ? AND name = ? AND value = ?'),
       listChannelState: p<{ entryKey: string; name: string; value: string; updatedAt: number }>(`SELECT entry_key AS entryKey, name, value,
         updated_at AS updatedAt FROM channel_state WHERE substr(name, 1, length(@prefix)) = @prefix ORDER BY entry_key, name`),
       setChannelState: p(`INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES (?, ?, ?, ?)
@@ -668,6 +669,10 @@ export class SqliteStore implements Store {
 
   async getChannelState(entryKey: string, name: string): Promise<string | undefined> {
     return this.s.getChannelState.get(entryKey, name);
+  }
+
+  async deleteChannelState(entryKey: string, name: string, value: string): Promise<boolean> {
+    return this.write(() => this.s.deleteChannelState.run(entryKey, name, value).changes === 1);
   }
 
   async listChannelState(namePrefix: string): Promise<ChannelStateRow[]> {
