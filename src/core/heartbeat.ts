@@ -15,7 +15,7 @@ import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from '
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
-import { replyChunks } from './reply-chunks.js';
+import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
 import { isResetCommand } from './reset.js';
 import type { UserLimits } from './user-limits.js';
@@ -611,10 +611,4 @@ function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: A
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
   const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
   return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${handoff}`;
-}
-
-/** What the agent reads of its own answer next time: the text, and that it sent images. */
-function historyText(reply: AgentReply): string {
-  const n = reply.images?.length ?? 0;
-  return n === 0 ? reply.text : `${reply.text}${reply.text ? '\n' : ''}[sent ${n} image(s)]`;
 }

@@ -53,6 +53,12 @@ export function replyChunks(
   }));
 }
 
+/** What the agent reads of a reply next time (its own answer, or an operator's): the text, and that images went. */
+export function historyText(reply: Pick<AgentReply, 'text' | 'images'>): string {
+  const n = reply.images?.length ?? 0;
+  return n === 0 ? reply.text : `${reply.text}${reply.text ? '\n' : ''}[sent ${n} image(s)]`;
+}
+
 /** An image as a line of text, for a channel that cannot send images. */
 function imageAsText(image: ReplyImage): string {
   if ('url' in image) return image.alt ? `${image.alt}: ${image.url}` : image.url;

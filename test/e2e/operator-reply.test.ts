@@ -5,6 +5,7 @@ import { relayChannel } from '../../examples/relay-channel/index.js';
 import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 const opened = closeAfterEach();
@@ -98,5 +99,27 @@ describe("an operator's reply to a message", () => {
     expect(fake.received('alice')).toEqual(['hello', 'one moment', 'one moment']);
     const detail = await t.gateway.store.getMessage(message!.id);
     expect(detail!.timeline.filter((e) => e.stage === 'operator_reply')).toHaveLength(2);
+  });
+
+  it('sends the images an operator attaches after the text, and refuses one that is not an image, naming it', async () => {
+    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo' }, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf('assistant.web_api')?.state === 'running');
+    const id = (await t.chat('assistant.web_api', { userId: 'ivy', content: 'where do I click?' }, { wait: true })).json.messageId;
+    const png = solidPng(8, 8, [200, 30, 30]).toString('base64');
+    const bad = await t.admin('POST', `/messages/${id}/reply`, { text: 'see', images: [{ data_base64: Buffer.from('not an image').toString('base64') }] });
+    expect([bad.status, bad.json.error.field]).toEqual([400, 'images.0.data_base64']);
+    const res = await t.admin('POST', `/messages/${id}/reply`, { text: 'Here, the red button:', images: [{ data_base64: png }] });
+    expect(res.json).toMatchObject({ chunks: 2, duplicate: false });
+    // An image alone is a reply too.
+    expect((await t.admin('POST', `/messages/${id}/reply`, { images: [{ data_base64: png }] })).json.chunks).toBe(1);
+    await t.until(async () => (await t.gateway.store.readFeed('assistant.web_api', 'ivy', 0, 10)).length === 4);
+    const feed = (await t.gateway.store.readFeed('assistant.web_api', 'ivy', 0, 10)).map((f) => f.payload as { text: string; image?: { url: string } });
+    expect(feed.map((p) => [p.text, p.image?.url.slice(0, 22)])).toEqual([
+      ['where do I click?', undefined],
+      ['Here, the red button:', undefined],
+      ['', 'data:image/png;base64,'],
+      ['', 'data:image/png;base64,'],
+    ]);
+    expect(feed[2]!.image!.url).toBe(`data:image/png;base64,${png}`);
   });
 });

@@ -361,15 +361,32 @@ describe('panel in Chromium', () => {
         await send.click();
         await visible(page.locator('.msg-reply').filter({ hasText: 'Yes, Anna from support here.' }).filter({ hasText: 'sent' }));
         expect(await page.getByLabel('Reply by hand, as the bot').inputValue()).toBe('');
+        const feed = await t.gateway.store.readFeed(ECHO, 'gus', 0, 10);
+        expect(feed.map((f) => (f.payload as { text?: string }).text)).toEqual(['echo: is a person there?', 'Yes, Anna from support here.']);
+
+        // An image pasted or attached goes with the next reply, after its text.
+        await page.locator('.msg-operator-reply input[type=file]').setInputFiles({ name: 'steps.png', mimeType: 'image/png', buffer: solidPng(6, 6, [10, 200, 10]) });
+        await visible(page.getByRole('list', { name: 'Attached images' }).getByRole('img', { name: 'steps.png' }));
+        await page.getByLabel('Reply by hand, as the bot').fill('Like this:');
+        await send.click();
+        await visible(page.locator('.msg-reply').filter({ hasText: 'Like this:' }).filter({ hasText: 'sent' }));
+        await t.until(async () => (await t.gateway.store.readFeed(ECHO, 'gus', 0, 10)).length === 4);
+        const withImage = await t.gateway.store.readFeed(ECHO, 'gus', 0, 10);
+        expect((withImage[3]!.payload as { image?: { url: string } }).image?.url).toBe(`data:image/png;base64,${solidPng(6, 6, [10, 200, 10]).toString('base64')}`);
+        expect(await page.getByRole('list', { name: 'Attached images' }).count()).toBe(0);
 
         // The conversation so far shows who wrote what, the operator's reply marked as such.
         await page.getByText('Conversation so far').click();
         const turns = page.getByRole('list', { name: 'Conversation' }).locator('li');
         await visible(turns.filter({ hasText: 'Yes, Anna from support here.' }));
         const rows = await turns.evaluateAll((lis) => lis.map((li) => `${li.getAttribute('data-role')}: ${li.querySelector('.msg-turn-text')?.textContent}`));
-        expect(rows).toEqual(['user: is a person there?', 'agent: echo: is a person there?', 'operator: Yes, Anna from support here.']);
-        const feed = await t.gateway.store.readFeed(ECHO, 'gus', 0, 10);
-        expect(feed.map((f) => (f.payload as { text?: string }).text)).toEqual(['echo: is a person there?', 'Yes, Anna from support here.']);
+        expect(rows).toEqual([
+          'user: is a person there?',
+          'agent: echo: is a person there?',
+          'operator: Yes, Anna from support here.',
+          'operator: Like this:',
+          'operator: [image]',
+        ]);
         await context.close();
       },
       TIMEOUT,

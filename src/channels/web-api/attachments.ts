@@ -43,12 +43,17 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Checks each image and turns it into a media reference; a bad one is a 400 naming its field. */
 export function inlineImages(images: z.infer<typeof chatImagesSchema>): MediaRef[] {
+  return imagesAsData(images).map(({ data, mimeType }) => ({ kind: 'image' as const, ref: `data:${mimeType};base64,${data}`, mimeType }));
+}
+
+/** Checks each image: its base64 (whitespace dropped) and the type its bytes say; a bad one is a 400 naming its field. */
+export function imagesAsData(images: z.infer<typeof chatImagesSchema>): { data: string; mimeType: string }[] {
   return images.map(({ data_base64 }, i) => {
     const field = `images.${i}.data_base64`;
     const clean = base64Of(data_base64, field);
     const type = sniffImageType(Buffer.from(clean.slice(0, 64), 'base64'));
     if (!type || !AGENT_IMAGE_TYPES.has(type)) throw invalid(field, `is not a png, jpeg, gif or webp image${type ? ` (${type})` : ''}`);
-    return { kind: 'image' as const, ref: `data:${type};base64,${clean}`, mimeType: type };
+    return { data: clean, mimeType: type };
   });
 }
 

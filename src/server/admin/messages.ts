@@ -9,7 +9,8 @@ import type { Gateway } from '../../gateway.js';
 import type { ResolvedTarget } from '../../core/heartbeat.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { HistoryKey, HistoryTurn, MessageDetail } from '../../store/store.js';
-import { replyChunks } from '../../core/reply-chunks.js';
+import { historyText, replyChunks } from '../../core/reply-chunks.js';
+import { chatImagesSchema, imagesAsData } from '../../channels/web-api/attachments.js';
 import { parseInput } from './parse-input.js';
 import { allowSender, blockUser } from './targets.js';
 
@@ -24,10 +25,12 @@ const listQuery = z.object({
 
 const replyBody = z
   .object({
-    text: z.string().trim().min(1).max(20_000),
+    text: z.string().trim().max(20_000).default(''),
     format: z.enum(['text', 'markdown']).default('text'),
+    images: chatImagesSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => b.text !== '' || b.images !== undefined, { path: ['text'], message: 'is required (a non-empty string) unless the reply has images' });
 
 /** The idempotency keys of operator replies start so: the transcript tells them from the agent's. */
 export const OPERATOR_KEYS = 'operator:';
@@ -110,8 +113,10 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     const now = gateway.clock.now();
     const caps = gateway.registry.has(detail.channelType) ? gateway.registry.get(detail.channelType).capabilities : undefined;
     const keyPrefix = `${OPERATOR_KEYS}${detail.id}:${idempotencyKey ?? randomUUID()}`;
-    const chunks = replyChunks(detail, body, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
-    const added = await gateway.store.addReplies(chunks, now, operatorTurn(gateway, detail, body.text, now));
+    const images = body.images ? imagesAsData(body.images) : [];
+    const answer = { text: body.text, format: body.format, images };
+    const chunks = replyChunks(detail, answer, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
+    const added = await gateway.store.addReplies(chunks, now, operatorTurn(gateway, detail, historyText(answer), now));
     const duplicate = added === 0;
     if (!duplicate) {
       await gateway.store.recordEvent(detail.id, { at: now, stage: 'operator_reply', detail: `${chunks.length} chunk(s)` });

@@ -46,7 +46,7 @@ export function ConversationTranscript({ entryKey, conversationId, currentId, ve
                   'agent'
                 )}
               </span>
-              <span className="msg-turn-text">{turn.role === 'bot' && turn.image ? `[image] ${turn.text}` : turn.text || <em>(empty)</em>}</span>
+              <span className="msg-turn-text">{turn.role === 'bot' && turn.image ? ['[image]', turn.text].filter(Boolean).join(' ') : turn.text || <em>(empty)</em>}</span>
               <span className="msg-muted msg-turn-time" title={localTime(turn.at)}>
                 {localTime(turn.at).slice(11)}
                 {turn.role === 'bot' && turn.status !== 'sent' ? ` · ${turn.status}` : ''}

@@ -7,6 +7,8 @@ import { useNow, usePolled } from '../../components/live';
 import type { MediaRef, MessageDetail, MessageView, OutboundItem } from './types';
 import { Banner } from '../../components/Banner';
 import { ConversationTranscript } from './ConversationTranscript';
+import { pastedFiles } from '../chat/attachments';
+import { AttachButton, AttachmentStrip, useAttachments } from '../chat/ImageAttachments';
 
 /** Still moving: worth polling until the message is finished and every reply chunk is settled. */
 function unsettled(m: MessageDetail): boolean {
@@ -148,27 +150,32 @@ function newComposeKey(): string {
 }
 
 /**
- * Answers the user by hand, as the bot: the reply goes out through the outbox like an agent's. A
- * text keeps its idempotency key until it is sent, so pressing Send again after a lost response
- * does not send it twice.
+ * Answers the user by hand, as the bot: the reply (text, images attached or pasted, or both) goes
+ * out through the outbox like an agent's. A reply keeps its idempotency key until it is sent or
+ * changed, so pressing Send again after a lost response does not send it twice.
  */
 function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
   const [text, setText] = useState('');
   const [state, setState] = useState<{ busy?: boolean; error?: string }>({});
+  const attachments = useAttachments();
   const composeKey = useRef(newComposeKey());
   useEffect(() => {
     setText('');
     setState({});
+    attachments.clear();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id]);
-  const edit = (next: string) => {
-    setText(next);
+  // Another text or other images: another reply.
+  useEffect(() => {
     composeKey.current = newComposeKey();
-  };
+  }, [text, attachments.items]);
+  const empty = text.trim() === '' && attachments.items.length === 0;
   const send = async () => {
     setState({ busy: true });
     try {
-      await messagesApi.reply(id, text, composeKey.current);
+      await messagesApi.reply(id, text, attachments.items.map((a) => ({ data_base64: a.base64 })), composeKey.current);
       composeKey.current = newComposeKey();
+      attachments.clear();
       setText('');
       setState({});
       onSent();
@@ -185,11 +192,27 @@ function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
       }}
     >
       <label htmlFor="msg-operator-text">Reply by hand, as the bot</label>
-      <textarea id="msg-operator-text" rows={3} value={text} onChange={(e) => edit(e.target.value)} maxLength={20_000} />
+      <AttachmentStrip attachments={attachments} />
+      <textarea
+        id="msg-operator-text"
+        rows={3}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onPaste={(e) => {
+          const files = pastedFiles(e.clipboardData.items);
+          if (files.length === 0) return; // plain text: pasted as usual
+          e.preventDefault();
+          attachments.add(files);
+        }}
+        maxLength={20_000}
+      />
       {state.error && <Banner>{state.error}</Banner>}
-      <button type="submit" className="btn btn-primary" disabled={state.busy || text.trim() === ''}>
-        Send reply
-      </button>
+      <div className="msg-operator-actions">
+        <AttachButton onFiles={attachments.add} disabled={state.busy} />
+        <button type="submit" className="btn btn-primary" disabled={state.busy || empty || attachments.reading > 0}>
+          Send reply
+        </button>
+      </div>
     </form>
   );
 }

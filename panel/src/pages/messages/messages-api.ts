@@ -32,8 +32,13 @@ export const messagesApi = {
   giveBack: (entryKey: string, conversationId: string) =>
     api<{ until: number | null }>('DELETE', handoffPath(entryKey, conversationId)).then((r) => r.until),
   /** With the same `idempotencyKey`, a request sent again (after a lost response) sends nothing twice. */
-  reply: (id: string, text: string, idempotencyKey: string) =>
-    api<{ chunks: number; duplicate: boolean }>('POST', `/messages/${encodeURIComponent(id)}/reply`, { text }, { 'idempotency-key': idempotencyKey }),
+  reply: (id: string, text: string, images: { data_base64: string }[], idempotencyKey: string) =>
+    api<{ chunks: number; duplicate: boolean }>(
+      'POST',
+      `/messages/${encodeURIComponent(id)}/reply`,
+      { text, ...(images.length > 0 ? { images } : {}) },
+      { 'idempotency-key': idempotencyKey },
+    ),
   handoffs: () => api<{ handoffs: HandoffInfo[] }>('GET', '/handoffs').then((r) => r.handoffs),
   allowSender: (id: string) =>
     api<{ agentId: string; changes: string[] }>('POST', `/messages/${encodeURIComponent(id)}/allow-sender`),
