@@ -41,7 +41,11 @@ describe("an operator's reply to a message", () => {
     fake.push('alice', 'thanks');
     await t.until(() => fake.received('alice').length === 5);
     const url = '/entries/assistant.relay/conversations/alice/transcript';
-    const { turns } = (await t.admin('GET', url)).json;
+    // Delivered, and marked so (the fake has it a moment before the store says sent).
+    const { turns } = await t.until(async () => {
+      const json = (await t.admin('GET', url)).json;
+      return json.turns.length === 7 && json.turns.every((x: { status: string }) => x.status === 'sent' || x.status === 'done') && json;
+    });
     expect(turns.map((x: { role: string; by?: string; text: string; status: string }) => [x.role, x.by ?? 'alice', x.text.slice(0, 40), x.status])).toEqual([
       ['user', 'alice', 'my order never came', 'done'],
       ['bot', 'agent', 'echo: my order never came', 'sent'],
