@@ -249,6 +249,18 @@ export interface Store {
   /** Deletes a channel state value if it still is `value` (a write since wins). True when it was deleted. */
   deleteChannelState(entryKey: string, name: string, value: string): Promise<boolean>;
 
+  // ── Privacy ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Deletes what the store keeps of one user of an entry (a request to be forgotten), in one
+   * transaction: their finished messages with timelines and reply chunks, and, for the direct chats
+   * among them, the conversation's history (every agent's), feed and hand-over state. Left as they
+   * are: messages not finished yet, or whose replies still wait to go out (`kept`; ask again once
+   * they are done), with their direct chat; group conversations' history and feeds, which hold
+   * others' words too.
+   */
+  forgetUser(entryKey: string, userId: string): Promise<ForgottenUser>;
+
   // ── Housekeeping ────────────────────────────────────────────────────────────────────────
 
   stats(): Promise<StoreStats>;
@@ -404,6 +416,15 @@ export interface DeadLetter {
   deadAt: number;
   /** For outbound: the inbound message it answered. */
   replyTo?: string;
+}
+
+export interface ForgottenUser {
+  messages: number;
+  replies: number;
+  turns: number;
+  feedItems: number;
+  /** Messages left: not finished yet, or with replies still to send. */
+  kept: number;
 }
 
 export interface ChannelStateRow {

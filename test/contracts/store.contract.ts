@@ -711,6 +711,49 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.loadHistory({ ...key, conversationId: 'c2' }, 10)).toEqual([]);
     });
 
+    it("forgets a user's finished messages, replies and direct chat, and keeps what is still in flight and others' data", async () => {
+      const done = async (dedup: string, o: { conv?: string; user?: string; group?: boolean }, replies = 1) => {
+        const n = inbound(dedup, o);
+        if (o.group) n.message = { ...n.message, isGroup: true };
+        const { id } = await store.enqueue(n, t0);
+        const a = (await store.claimInbound(claim(t0, 100))).find((m) => m.id === id)!;
+        const chunks = Array.from({ length: replies }, (_, i) => reply(a, i, t0, { chunkCount: replies }));
+        await store.completeInbound(a.id, a.leaseToken, result(a, t0, chunks, { history: { key: hkey(a), turns: result(a, t0).history.turns } }));
+        for (const o2 of await store.claimOutbound(claim(t0, 10))) await store.markSent(o2.id, o2.leaseToken, { now: t0 });
+        return a;
+      };
+      const ann1 = await done('ann-1', { conv: 'ann', user: 'ann' }, 2);
+      await done('ann-2', { conv: 'ann', user: 'ann' });
+      await done('ann-group', { conv: 'team', user: 'ann', group: true });
+      const bob = await done('bob-1', { conv: 'bob', user: 'bob' });
+      // In flight: a reply an operator queued for ann's message in another direct chat, not sent yet.
+      const waiting = await done('ann-other', { conv: 'ann-2nd', user: 'ann' }, 0);
+      await store.addReplies([reply(waiting, 0, t0, { idempotencyKey: 'op:0', chunkCount: 1 })], t0);
+      await store.appendFeed({ entryKey: ENTRY, conversationId: 'ann', idempotencyKey: 'f1', replyTo: ann1.id, payload: { text: 'hi' } }, t0);
+      await store.setChannelState(ENTRY, 'handoff:ann', '{"until":1}', t0);
+      await store.setChannelState(ENTRY, 'handoff:bob', '{"until":1}', t0);
+
+      expect(await store.forgetUser(ENTRY, 'ann')).toEqual({ messages: 3, replies: 4, turns: 4, feedItems: 1, kept: 1 });
+      expect((await store.listMessages({ userId: 'ann' })).map((m) => m.id)).toEqual([waiting.id]);
+      expect(await store.getMessage(ann1.id)).toBeUndefined();
+      expect(await store.loadHistory({ agentId: 'bot', entryKey: ENTRY, conversationId: 'ann' }, 10)).toEqual([]);
+      // The group's history holds others' words: it stays, as does the direct chat still in flight.
+      expect(await store.loadHistory({ agentId: 'bot', entryKey: ENTRY, conversationId: 'team' }, 10)).toHaveLength(2);
+      expect(await store.loadHistory({ agentId: 'bot', entryKey: ENTRY, conversationId: 'ann-2nd' }, 10)).toHaveLength(2);
+      expect(await store.readFeed(ENTRY, 'ann', 0, 10)).toEqual([]);
+      expect(await store.getChannelState(ENTRY, 'handoff:ann')).toBeUndefined();
+      // Bob is untouched.
+      expect((await store.getMessage(bob.id))?.replies).toHaveLength(1);
+      expect(await store.loadHistory(hkey(bob), 10)).toHaveLength(2);
+      expect(await store.getChannelState(ENTRY, 'handoff:bob')).toBe('{"until":1}');
+      // Once the last reply went out, asking again forgets the rest.
+      const [left] = await store.claimOutbound(claim(t0 + 1, 10));
+      await store.markSent(left!.id, left!.leaseToken, { now: t0 + 1 });
+      expect(await store.forgetUser(ENTRY, 'ann')).toEqual({ messages: 1, replies: 1, turns: 2, feedItems: 0, kept: 0 });
+      expect(await store.forgetUser(ENTRY, 'ann')).toEqual({ messages: 0, replies: 0, turns: 0, feedItems: 0, kept: 0 });
+      expect(await store.forgetUser('bot.other', 'bob')).toMatchObject({ messages: 0 });
+    });
+
     describe('message log', () => {
       it('replaces the media of a message not finished yet, keeping the rest of it, and of no finished one', async () => {
         const withImage = inbound('m1');

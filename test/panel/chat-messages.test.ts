@@ -475,6 +475,28 @@ describe('panel in Chromium', () => {
     );
 
     it(
+      "forgets a user from a message's detail, after a confirmation, and goes back to the log",
+      async () => {
+        const sent = await t.chat(ECHO, { userId: 'zed', content: 'please forget me' }, { wait: true });
+        const { context, page } = await openPanel();
+        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const dialogs: string[] = [];
+        page.on('dialog', (d) => {
+          dialogs.push(d.message());
+          void d.accept();
+        });
+        await (await visible(page.getByRole('button', { name: 'Forget this user' }))).click();
+        await t.until(() => !new URL(page.url()).hash.includes('id='));
+        await visible(page.getByRole('region', { name: 'Message log' }));
+        expect(dialogs).toEqual([`Delete everything stored of zed on ${ECHO}: their messages, the replies, and their direct conversation with the agent? This cannot be undone.`]);
+        expect(await t.gateway.store.listMessages({ userId: 'zed' })).toEqual([]);
+        expect(await page.locator(`[data-message-id="${sent.json.messageId}"]`).count()).toBe(0);
+        await context.close();
+      },
+      TIMEOUT,
+    );
+
+    it(
       'shows the image a user sent as a thumbnail in the message detail, loaded from the gateway with the session cookie',
       async () => {
         const png = solidPng(37, 21, [30, 120, 220]);

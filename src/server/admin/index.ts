@@ -9,6 +9,7 @@ import { registerHandoffRoutes } from './handoffs.js';
 import { registerLoginRoutes } from './logins.js';
 import { registerMessageRoutes } from './messages.js';
 import { registerTargetRoutes } from './targets.js';
+import { registerUserRoutes } from './users.js';
 
 /** `/api/admin/*`: bearer admin token or a panel session (+ CSRF token for writes); secrets are masked in every answer. */
 export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Gateway; sessions: PanelSessions }): Promise<void> {
@@ -18,6 +19,7 @@ export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Ga
   registerEntryRoutes(app, gateway);
   registerHandoffRoutes(app, gateway);
   registerConversationRoutes(app, gateway);
+  registerUserRoutes(app, gateway);
   registerLoginRoutes(app, gateway);
   registerMessageRoutes(app, gateway);
   registerDashboardRoutes(app, gateway);

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
+  ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, ForgottenUser, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
-import type { MediaRef } from '../../core/message.js';
+import type { ChatMessage, MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
 import { Batcher } from './batcher.js';
 import { NOTIFY_CHANNEL, StoreNotifications } from './notifications.js';
@@ -232,6 +232,18 @@ const SQL = {
   releaseEntry: 'DELETE FROM entry_leases WHERE entry_key = $1 AND owner = $2',
   getChannelState: 'SELECT value FROM channel_state WHERE entry_key = $1 AND name = $2',
   deleteChannelState: 'DELETE FROM channel_state WHERE entry_key = $1 AND name = $2 AND value = $3',
+  // A user's data (forgetUser): finished messages with no reply chunk still to go out, locked until the commit.
+  forgettable: `SELECT i.id, i.conversation_id, i.message FROM inbound i
+    WHERE i.entry_key = $1 AND i.user_id = $2 AND i.status IN ('done', 'fallback', 'dead')
+      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status IN ('pending', 'leased'))
+    FOR UPDATE OF i`,
+  deleteMessageReplies: 'DELETE FROM outbox WHERE reply_to = ANY ($1::text[])',
+  deleteMessages: 'DELETE FROM inbound WHERE id = ANY ($1::bigint[])',
+  userMessagesLeft: 'SELECT count(*)::int AS n FROM inbound WHERE entry_key = $1 AND user_id = $2',
+  conversationBusy: `SELECT 1 FROM inbound WHERE conversation_key = $1 AND status IN ('queued', 'leased') LIMIT 1`,
+  deleteConversationHistory: 'DELETE FROM history WHERE entry_key = $1 AND conversation_id = $2',
+  deleteConversationFeed: 'DELETE FROM feed WHERE entry_key = $1 AND conversation_id = $2',
+  deleteStateNamed: 'DELETE FROM channel_state WHERE entry_key = $1 AND name = $2',
   listChannelState: `SELECT entry_key AS "entryKey", name, value, updated_at AS "updatedAt" FROM channel_state
     WHERE left(name, length($1)) = $1 ORDER BY entry_key, name`,
   setChannelState: `INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES ($1, $2, $3, $4)
@@ -625,6 +637,28 @@ export class PostgresStore implements Store {
 
   async deleteChannelState(entryKey: string, name: string, value: string): Promise<boolean> {
     return (await run(this.pool, 'deleteChannelState', [entryKey, name, value])).rowCount === 1;
+  }
+
+  async forgetUser(entryKey: string, userId: string): Promise<ForgottenUser> {
+    return this.tx(async (c) => {
+      const rows = (await run<{ id: number; conversation_id: string; message: string }>(c, 'forgettable', [entryKey, userId])).rows;
+      const ids = rows.map((r) => r.id);
+      const done = { messages: 0, replies: 0, turns: 0, feedItems: 0, kept: 0 };
+      if (ids.length > 0) {
+        // The timelines go with their messages (ON DELETE CASCADE).
+        done.replies = (await run(c, 'deleteMessageReplies', [ids.map(String)])).rowCount ?? 0;
+        done.messages = (await run(c, 'deleteMessages', [ids])).rowCount ?? 0;
+      }
+      const direct = new Set(rows.filter((r) => (JSON.parse(r.message) as ChatMessage).isGroup !== true).map((r) => r.conversation_id));
+      for (const conversationId of direct) {
+        if ((await run(c, 'conversationBusy', [`${entryKey}/${conversationId}`])).rowCount !== 0) continue;
+        done.turns += (await run(c, 'deleteConversationHistory', [entryKey, conversationId])).rowCount ?? 0;
+        done.feedItems += (await run(c, 'deleteConversationFeed', [entryKey, conversationId])).rowCount ?? 0;
+        await run(c, 'deleteStateNamed', [entryKey, `handoff:${conversationId}`]);
+      }
+      done.kept = (await run<{ n: number }>(c, 'userMessagesLeft', [entryKey, userId])).rows[0]?.n ?? 0;
+      return done;
+    });
   }
 
   async listChannelState(namePrefix: string): Promise<ChannelStateRow[]> {

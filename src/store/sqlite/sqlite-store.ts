@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type {
-  ChannelStateRow, ClaimOptions, ConversationSummary, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
+  ChannelStateRow, ClaimOptions, ConversationSummary, ForgottenUser, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem,
   EntryBacklog, OutboundStatus, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
-import type { MediaRef } from '../../core/message.js';
+import type { ChatMessage, MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
 import {
   type EventRow,
@@ -251,6 +251,18 @@ export class SqliteStore implements Store {
       releaseEntry: p('DELETE FROM entry_leases WHERE entry_key = ? AND owner = ?'),
       getChannelState: p<string>('SELECT value FROM channel_state WHERE entry_key = ? AND name = ?').pluck(),
       deleteChannelState: p('DELETE FROM channel_state WHERE entry_key = ? AND name = ? AND value = ?'),
+      // A user's data (forgetUser): finished messages with no reply chunk still to go out.
+      forgettable: p<{ id: number; conversation_id: string; message: string }>(`SELECT i.id, i.conversation_id, i.message FROM inbound i
+        WHERE i.entry_key = ? AND i.user_id = ? AND i.status IN ('done', 'fallback', 'dead')
+          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status IN ('pending', 'leased'))`),
+      userMessagesLeft: p<number>('SELECT count(*) FROM inbound WHERE entry_key = ? AND user_id = ?').pluck(),
+      conversationBusy: p<number>(`SELECT 1 FROM inbound WHERE conversation_key = ? AND status IN ('queued', 'leased') LIMIT 1`).pluck(),
+      deleteMessageEvents: p('DELETE FROM inbound_events WHERE message_id = ?'),
+      deleteMessageReplies: p('DELETE FROM outbox WHERE reply_to = ?'),
+      deleteMessage: p('DELETE FROM inbound WHERE id = ?'),
+      deleteConversationHistory: p('DELETE FROM history WHERE entry_key = ? AND conversation_id = ?'),
+      deleteConversationFeed: p('DELETE FROM feed WHERE entry_key = ? AND conversation_id = ?'),
+      deleteStateNamed: p('DELETE FROM channel_state WHERE entry_key = ? AND name = ?'),
       listChannelState: p<{ entryKey: string; name: string; value: string; updatedAt: number }>(`SELECT entry_key AS entryKey, name, value,
         updated_at AS updatedAt FROM channel_state WHERE substr(name, 1, length(@prefix)) = @prefix ORDER BY entry_key, name`),
       setChannelState: p(`INSERT INTO channel_state (entry_key, name, value, updated_at) VALUES (?, ?, ?, ?)
@@ -448,6 +460,24 @@ export class SqliteStore implements Store {
         const inboundId = row ? parseId(row.reply_to) : undefined;
         if (row && inboundId !== undefined) event(inboundId, params.now, stage, detail(row));
         return true;
+      },
+      forgetUser: (entryKey: string, userId: string): ForgottenUser => {
+        const done = { messages: 0, replies: 0, turns: 0, feedItems: 0, kept: 0 };
+        const direct = new Set<string>();
+        for (const row of s.forgettable.all(entryKey, userId)) {
+          if ((JSON.parse(row.message) as ChatMessage).isGroup !== true) direct.add(row.conversation_id);
+          s.deleteMessageEvents.run(row.id);
+          done.replies += s.deleteMessageReplies.run(String(row.id)).changes;
+          done.messages += s.deleteMessage.run(row.id).changes;
+        }
+        for (const conversationId of direct) {
+          if (s.conversationBusy.get(`${entryKey}/${conversationId}`) !== undefined) continue;
+          done.turns += s.deleteConversationHistory.run(entryKey, conversationId).changes;
+          done.feedItems += s.deleteConversationFeed.run(entryKey, conversationId).changes;
+          s.deleteStateNamed.run(entryKey, `handoff:${conversationId}`);
+        }
+        done.kept = s.userMessagesLeft.get(entryKey, userId) ?? 0;
+        return done;
       },
       prune: (now: number, dedupMs: number, feedMs: number, historyTurns?: number) => {
         if (historyTurns !== undefined) s.trimHistory.run({ keep: Math.max(1, Math.trunc(historyTurns)) });
@@ -724,6 +754,10 @@ export class SqliteStore implements Store {
   async listConversations(entryKey: string, opts: { limit?: number; scan?: number } = {}): Promise<ConversationSummary[]> {
     const rows = this.s.conversations.all(entryKey, clampLimit(opts.scan, 5_000, 100_000), clampLimit(opts.limit, 50, 500));
     return rows.map((r) => toConversation(r, this.s.inboundById.get(r.last_id)));
+  }
+
+  async forgetUser(entryKey: string, userId: string): Promise<ForgottenUser> {
+    return this.write(() => this.tx.forgetUser(entryKey, userId));
   }
 
   async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number> {

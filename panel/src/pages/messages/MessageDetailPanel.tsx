@@ -16,7 +16,13 @@ function unsettled(m: MessageDetail): boolean {
 }
 
 /** One message: what was received, its timeline (absolute and since received) and its replies. */
-export function MessageDetailPanel({ id, closeHref, linkTo }: { id: string; closeHref: string; linkTo: (id: string) => string }) {
+export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
+  id: string;
+  closeHref: string;
+  linkTo: (id: string) => string;
+  /** The message's user was forgotten: the message is gone, and so are others in the log. */
+  onForgotten: () => void;
+}) {
   const loaded = usePolled(() => messagesApi.get(id), 0, [id]);
   const detail = loaded.data;
   const error = loaded.error === undefined ? undefined : errorText(loaded.error);
@@ -61,7 +67,8 @@ export function MessageDetailPanel({ id, closeHref, linkTo }: { id: string; clos
             <dd>
               {detail.userId}
               {detail.conversationId !== detail.userId && <span className="msg-muted"> in {detail.conversationId}</span>}{' '}
-              <SenderControls id={id} detail={detail} onChange={() => void loaded.reload()} />
+              <SenderControls id={id} detail={detail} onChange={() => void loaded.reload()} />{' '}
+              <ForgetUser entryKey={detail.entryKey} userId={detail.userId} onForgotten={onForgotten} />
             </dd>
             <dt>Received</dt>
             <dd>
@@ -263,6 +270,36 @@ function SenderControls({ id, detail, onChange }: { id: string; detail: MessageV
           Block sender
         </button>
       )}
+      {state.error && <span className="msg-error-line" role="alert"> {state.error}</span>}
+    </>
+  );
+}
+
+/**
+ * Deletes what the gateway keeps of this user on this entry (their request to be forgotten), after
+ * a confirmation; the message shown goes with it, so the page goes back to the log (read again). Messages still
+ * in flight are kept and counted: asking again once they are done deletes them too.
+ */
+function ForgetUser({ entryKey, userId, onForgotten }: { entryKey: string; userId: string; onForgotten: () => void }) {
+  const [state, setState] = useState<{ busy?: boolean; done?: string; error?: string }>({});
+  const forget = async () => {
+    const question = `Delete everything stored of ${userId} on ${entryKey}: their messages, the replies, and their direct conversation with the agent? This cannot be undone.`;
+    if (!window.confirm(question)) return;
+    setState({ busy: true });
+    try {
+      const r = await messagesApi.forgetUser(entryKey, userId);
+      if (r.kept === 0) return onForgotten();
+      setState({ done: `Deleted ${r.messages} message(s); ${r.kept} still in flight were kept: forget again once they are answered.` });
+    } catch (err) {
+      setState({ error: errorText(err) });
+    }
+  };
+  if (state.done) return <span className="msg-muted" role="status">{state.done}</span>;
+  return (
+    <>
+      <button type="button" className="btn btn-secondary btn-small" onClick={() => void forget()} disabled={state.busy}>
+        Forget this user
+      </button>
       {state.error && <span className="msg-error-line" role="alert"> {state.error}</span>}
     </>
   );

@@ -10,13 +10,13 @@ import { Banner } from '../../components/Banner';
  * The inbound messages matching the filter, newest first, a page at a time ("Load more" asks for
  * the ones before the last id shown). A table on wide screens, cards on phones (CSS only).
  */
-export function MessageLog({ filter, selected, linkTo }: { filter: LogFilter; selected: string; linkTo: (id: string) => string }) {
+export function MessageLog({ filter, version, selected, linkTo }: { filter: LogFilter; version: number; selected: string; linkTo: (id: string) => string }) {
   const [messages, setMessages] = useState<MessageSummary[]>();
   const [more, setMore] = useState(false);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string>();
   const now = useNow(30_000);
-  const key = `${filter.entry ?? ''}\n${filter.userId ?? ''}\n${filter.status ?? ''}`;
+  const key = `${filter.entry ?? ''}\n${filter.userId ?? ''}\n${filter.status ?? ''}\n${version}`;
 
   const load = useCallback(
     async (before?: string) => {

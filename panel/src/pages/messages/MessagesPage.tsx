@@ -25,6 +25,8 @@ export function MessagesPage() {
   const kind: DeadLetterKind | undefined = kindParam === 'inbound' || kindParam === 'outbound' ? kindParam : undefined;
   const id = query.get('id') ?? '';
   const entries = useEntries();
+  // Bumped when messages vanish from the store (a user forgotten): the log is read again.
+  const [logVersion, setLogVersion] = useState(0);
 
   const logQuery = { entry, user: userId, status, id };
 
@@ -50,13 +52,22 @@ export function MessagesPage() {
           />
           <Handoffs linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
           <div className={id ? 'msg-split msg-split-open' : 'msg-split'}>
-            <MessageLog filter={{ entry: entry || undefined, userId: userId || undefined, status }} selected={id} linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
+            <MessageLog
+              filter={{ entry: entry || undefined, userId: userId || undefined, status }}
+              version={logVersion}
+              selected={id}
+              linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })}
+            />
             {id && (
               <MessageDetailPanel
                 key={id}
                 id={id}
                 closeHref={href(['messages'], { ...logQuery, id: undefined })}
                 linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })}
+                onForgotten={() => {
+                  setLogVersion((v) => v + 1);
+                  navigate(['messages'], { ...logQuery, id: undefined });
+                }}
               />
             )}
           </div>

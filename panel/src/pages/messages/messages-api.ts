@@ -42,6 +42,11 @@ export const messagesApi = {
   handoffs: () => api<{ handoffs: HandoffInfo[] }>('GET', '/handoffs').then((r) => r.handoffs),
   allowSender: (id: string) =>
     api<{ agentId: string; changes: string[] }>('POST', `/messages/${encodeURIComponent(id)}/allow-sender`),
+  forgetUser: (entryKey: string, userId: string) =>
+    api<{ messages: number; replies: number; turns: number; feedItems: number; kept: number }>(
+      'DELETE',
+      `/entries/${encodeURIComponent(entryKey)}/users/${encodeURIComponent(userId)}`,
+    ),
   blockSender: (id: string) =>
     api<{ agentId: string; userId: string; alreadyBlocked: boolean }>('POST', `/messages/${encodeURIComponent(id)}/block-sender`),
   retry: (kind: DeadLetterKind, id: string) => api<{ retried: boolean }>('POST', `/dead-letters/${kind}/${encodeURIComponent(id)}/retry`),
