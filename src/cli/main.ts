@@ -19,7 +19,9 @@ Usage:
   cococat status [--workspace DIR] [--url URL]            every entry of the running gateway: state, traffic, last error
                                                            (exit 1 when an enabled entry is in error)
   cococat restart <entry> [--workspace DIR] [--url URL]   stop and start one entry now, e.g. after fixing its platform
-                                                           (both need COCOCAT_ADMIN_TOKEN)
+  cococat forget <entry> <userId> [--workspace DIR] [--url URL]
+                                                           delete what the gateway keeps of one user (a request to be forgotten)
+                                                           (these three need COCOCAT_ADMIN_TOKEN)
   cococat simulate wechat_mp|wechat_ilink|feishu|wecom|wecom_bot [--agent ID] [--user ID] [--workspace DIR]
                                                            be a user of a local fake 公众号, Feishu or WeCom app wired to an agent
 Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
@@ -95,6 +97,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
       const { restartCommand } = await import('./commands/entries.js');
       return restartCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], url: values.url, env, print: (line) => console.log(line) });
+    }
+    case 'forget': {
+      if (!positionals[0] || !positionals[1]) {
+        console.error('usage: cococat forget <entry> <userId>   e.g. cococat forget assistant.web_api alice');
+        return 2;
+      }
+      const { forgetCommand } = await import('./commands/entries.js');
+      return forgetCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], userId: positionals[1], url: values.url, env, print: (line) => console.log(line) });
     }
     case 'simulate': {
       if (!positionals[0]) {

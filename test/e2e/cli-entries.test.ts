@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { restartCommand, statusCommand } from '../../src/cli/commands/entries.js';
+import { forgetCommand, restartCommand, statusCommand } from '../../src/cli/commands/entries.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -49,6 +49,17 @@ describe('cococat status and restart', () => {
     expect(printed.at(-1)).toMatch(/^bot\.wechat_ilink is error: .*log/i);
 
     expect(await restartCommand({ ...opts, entryKey: 'bot.nope', pollMs: 20 })).toBe(2);
+    expect(printed.at(-1)).toBe('HTTP 404: entry "bot.nope" does not exist');
+  });
+
+  it("forgets a user: 0 when nothing of theirs is left, 2 for an unknown entry", async () => {
+    const { t, opts, printed } = await setup();
+    await t.chat('bot.web_api', { userId: 'ann', content: 'hi' }, { wait: true });
+    await t.chat('bot.web_api', { userId: 'bob', content: 'hi' }, { wait: true });
+    expect(await forgetCommand({ ...opts, entryKey: 'bot.web_api', userId: 'ann' })).toBe(0);
+    expect(printed.at(-1)).toBe('forgot ann on bot.web_api: 1 message(s), 1 reply chunk(s), 0 history turn(s), 1 feed item(s)');
+    expect((await t.gateway.store.listMessages({})).map((m) => m.userId)).toEqual(['bob']);
+    expect(await forgetCommand({ ...opts, entryKey: 'bot.nope', userId: 'ann' })).toBe(2);
     expect(printed.at(-1)).toBe('HTTP 404: entry "bot.nope" does not exist');
   });
 

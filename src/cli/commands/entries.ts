@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadWorkspace } from '../../config/workspace.js';
 import type { EntryStatus } from '../../core/entry-status.js';
+import type { ForgottenUser } from '../../store/store.js';
 import { adminClient, unreachable, type AdminClient } from '../admin-client.js';
 
 export interface EntriesOptions {
@@ -57,6 +58,27 @@ export async function restartCommand(opts: EntriesOptions & { entryKey: string; 
         return fail(opts, `${opts.entryKey} is ${status.state}${status.lastError ? `: ${status.lastError.message}` : ''}`, 1);
       }
     }
+  } catch (err) {
+    return fail(opts, unreachable(client.base, err), 2);
+  }
+}
+
+/**
+ * Deletes what the running gateway keeps of one user of an entry (a request to be forgotten). Exit 0
+ * when nothing of theirs is left, 1 when messages still in flight were kept (run it again once they
+ * are answered), 2 when the gateway or the entry cannot be reached.
+ */
+export async function forgetCommand(opts: EntriesOptions & { entryKey: string; userId: string }): Promise<number> {
+  const client = connect(opts);
+  if (typeof client === 'string') return fail(opts, client, 2);
+  try {
+    const path = `/entries/${encodeURIComponent(opts.entryKey)}/users/${encodeURIComponent(opts.userId)}`;
+    const answer = await client.call<ForgottenUser>('DELETE', path);
+    if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, answer.status === 404 ? 2 : 1);
+    const r = answer.body;
+    opts.print(`forgot ${opts.userId} on ${opts.entryKey}: ${r.messages} message(s), ${r.replies} reply chunk(s), ${r.turns} history turn(s), ${r.feedItems} feed item(s)`);
+    if (r.kept === 0) return 0;
+    return fail(opts, `${r.kept} message(s) still in flight were kept: run it again once they are answered`, 1);
   } catch (err) {
     return fail(opts, unreachable(client.base, err), 2);
   }
