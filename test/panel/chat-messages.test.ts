@@ -100,6 +100,16 @@ describe('panel in Chromium', () => {
     return { context, page, responses };
   }
 
+  /** Accepts every confirm() the page shows; the list holds their texts. */
+  function acceptDialogs(page: Page): string[] {
+    const texts: string[] = [];
+    page.on('dialog', (d) => {
+      texts.push(d.message());
+      void d.accept();
+    });
+    return texts;
+  }
+
   async function visible(locator: Locator, timeout = 15_000): Promise<Locator> {
     await locator.first().waitFor({ state: 'visible', timeout });
     return locator;
@@ -444,11 +454,7 @@ describe('panel in Chromium', () => {
         expect(sent.status).toBe(200);
         const { context, page } = await openPanel();
         await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
-        const dialogs: string[] = [];
-        page.on('dialog', (d) => {
-          dialogs.push(d.message());
-          void d.accept();
-        });
+        const dialogs = acceptDialogs(page);
         await (await visible(page.getByRole('button', { name: 'Block sender' }))).click();
         await visible(page.getByRole('status').filter({ hasText: 'Blocked for agent helper' }));
         expect(dialogs).toEqual(['Stop answering troll? Their messages will still be stored and shown here.']);
@@ -480,11 +486,7 @@ describe('panel in Chromium', () => {
         const sent = await t.chat(ECHO, { userId: 'zed', content: 'please forget me' }, { wait: true });
         const { context, page } = await openPanel();
         await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
-        const dialogs: string[] = [];
-        page.on('dialog', (d) => {
-          dialogs.push(d.message());
-          void d.accept();
-        });
+        const dialogs = acceptDialogs(page);
         await (await visible(page.getByRole('button', { name: 'Forget this user' }))).click();
         await t.until(() => !new URL(page.url()).hash.includes('id='));
         await visible(page.getByRole('region', { name: 'Message log' }));
