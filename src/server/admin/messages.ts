@@ -148,13 +148,8 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
  * when it takes the conversation back; none for an agent that reads no history or no longer exists.
  */
 function operatorTurn(gateway: Gateway, detail: MessageDetail, text: string, now: number): { key: HistoryKey; turns: HistoryTurn[] } | undefined {
-  let target: ResolvedTarget;
-  try {
-    target = gateway.resolveTarget(detail.targetKind, detail.targetId);
-  } catch {
-    return undefined;
-  }
-  if (target.agent.usesHistory === false) return undefined;
+  const target = targetOf(gateway, detail);
+  if (!target || target.agent.usesHistory === false) return undefined;
   return { key: { agentId: target.agentId, entryKey: detail.entryKey, conversationId: detail.conversationId }, turns: [{ role: 'assistant', content: text, at: now }] };
 }
 
@@ -171,14 +166,19 @@ export type MessageView = MessageDetail & { senderAccess: SenderAccess | null };
 
 /** Null when the message's agent or scene is gone. */
 function senderAccess(gateway: Gateway, detail: MessageDetail): SenderAccess | null {
-  let target: ResolvedTarget;
-  try {
-    target = gateway.resolveTarget(detail.targetKind, detail.targetId);
-  } catch {
-    return null;
-  }
+  const target = targetOf(gateway, detail);
+  if (!target) return null;
   const refusal = accessRefusal(target.profile.access, detail.message);
   return { agentId: target.agentId, refused: refusal?.why ?? null, blocked: refusal?.blocked ?? false };
+}
+
+/** The agent that answers a message's target now, with its profile; undefined when the agent or scene is gone. */
+function targetOf(gateway: Gateway, detail: MessageDetail): ResolvedTarget | undefined {
+  try {
+    return gateway.resolveTarget(detail.targetKind, detail.targetId);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The agent whose profile decides for a message's target: the agent, or a scene's lead. */
