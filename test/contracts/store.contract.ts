@@ -705,9 +705,14 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       await store.completeInbound(m2.id, m2.leaseToken, result(m2, t0 + 7, [], { history: { key, turns: turnsOf(2) } }));
       expect((await store.loadHistory(key, 100)).map((t) => t.content)).toEqual(['q1', 'a1', 'person on m1', 'again on m1', 'q2', 'a2', 'person on m2']);
       expect((await store.loadHistory(key, 100))[2]).toEqual({ role: 'assistant', content: 'person on m1', at: t0 + 4 });
+      // Five operators answering one message at the same moment: every reply is a turn of its own.
+      const at = (i: number) => t0 + 10 + i;
+      expect(await Promise.all([0, 1, 2, 3, 4].map((i) => store.addReplies(byHand(m1, `c${i}`, `same time ${i}`), at(i), turn(`same time ${i}`, at(i)))))).toEqual([1, 1, 1, 1, 1]);
+      const sameTime = (await store.loadHistory(key, 100)).filter((t) => t.content.startsWith('same time'));
+      expect(sameTime.map((t) => t.content).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `same time ${i}`));
       // A reset at a later message forgets them with the rest.
       const m3 = await enqueueAndClaim('m3', t0 + 8);
-      expect(await store.clearHistory(key, m3.id)).toBe(7);
+      expect(await store.clearHistory(key, m3.id)).toBe(12);
       expect(await store.loadHistory({ ...key, conversationId: 'c2' }, 10)).toEqual([]);
     });
 

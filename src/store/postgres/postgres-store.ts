@@ -196,6 +196,7 @@ const SQL = {
   clearHistory: 'DELETE FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3 AND turn < $4',
   loadHistory: `SELECT role, content, at FROM history WHERE agent_id = $1 AND entry_key = $2 AND conversation_id = $3
     ORDER BY turn DESC LIMIT $4`,
+  lockLaterTurns: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
   // Turns added to a message later (addReplies): numbered on from its later range's highest, within [$4, $5).
   insertLaterTurns: `INSERT INTO history (agent_id, entry_key, conversation_id, turn, role, content, at)
     SELECT $1, $2, $3, base.n + t.i - 1, t.role, t.content, t.at
@@ -483,6 +484,8 @@ export class PostgresStore implements Store {
       if (n > 0 && history && history.turns.length > 0 && messageId !== undefined) {
         const { key: k, turns } = history;
         const range = laterTurnRange(messageId);
+        // Two replies to one message at once would read the same highest turn: they take turns.
+        await run(c, 'lockLaterTurns', [`history ${k.agentId}/${k.entryKey}/${messageId}`]);
         const columns = [turns.map((t) => t.role), turns.map((t) => t.content), turns.map((t) => t.at)];
         await run(c, 'insertLaterTurns', [k.agentId, k.entryKey, k.conversationId, range.from, range.to, ...columns]);
       }
