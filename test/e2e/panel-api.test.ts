@@ -134,6 +134,13 @@ describe('dashboard', () => {
     const entry = res.json.entries.find((e: { key: string }) => e.key === 'helper.web_api');
     expect(entry).toMatchObject({ state: 'running', channel: 'web_api', lastHour: { in: 3, out: 3 }, mailbox: 0, dead: 0, webhookUrl: null });
     expect(res.json.totals).toMatchObject({ lastHour: { in: 3, out: 3 }, mailbox: 0, dead: 0, entries: { running: 1, error: 0 } });
+    expect(res.json.totals.oldestWaitingAt).toEqual({ inbound: null, outbound: null });
+    // Nobody answers from here on: the dashboard tells since when someone waits.
+    await t!.gateway.heartbeat.stop();
+    const sent = await t!.chat('helper.web_api', { userId: 'late', content: 'anyone?' });
+    const waiting = (await request('GET', '/api/admin/dashboard', { cookie })).json.totals;
+    expect(waiting.mailbox).toBe(1);
+    expect(waiting.oldestWaitingAt.inbound).toBe((await t!.gateway.store.getMessage(sent.json.messageId))!.createdAt);
     expect(res.json.series.in).toHaveLength(60);
     expect(res.json.series.in.reduce((a: number, b: number) => a + b, 0)).toBe(3);
     expect(res.json.series.in.at(-1)).toBe(3);

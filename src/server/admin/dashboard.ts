@@ -17,7 +17,7 @@ export interface DashboardEntry extends EntryStatus {
 /** Everything the panel's dashboard shows, in one answer. */
 export async function buildDashboard(gateway: Gateway, base: string) {
   const now = gateway.clock.now();
-  const backlog = await gateway.store.entryBacklog();
+  const [backlog, stats] = await Promise.all([gateway.store.entryBacklog(), gateway.store.stats()]);
   const activity = gateway.keeper.activity;
   const specs = new Map(gateway.snapshot.entries.map((spec) => [spec.key, spec]));
   const entries: DashboardEntry[] = gateway.keeper.status().map((status) => {
@@ -44,7 +44,14 @@ export async function buildDashboard(gateway: Gateway, base: string) {
     // What is wrong in the workspace files (an entry with a bad config never starts): shown first.
     problems: gateway.snapshot.problems,
     entries,
-    totals: { lastHour: { in: sum(series.in), out: sum(series.out) }, mailbox, dead, entries: states },
+    totals: {
+      lastHour: { in: sum(series.in), out: sum(series.out) },
+      mailbox,
+      dead,
+      entries: states,
+      // Times, not ages: the stream writes only when something changed, and a time changes only when the oldest does.
+      oldestWaitingAt: { inbound: stats.oldestInboundAt, outbound: stats.oldestOutboundAt },
+    },
     series,
   };
 }

@@ -1,7 +1,7 @@
 import { Banner } from '../../components/Banner';
 import { ChannelIcon } from '../../components/ChannelIcon';
 import { EmptyState } from '../../components/EmptyState';
-import { count } from '../../components/format';
+import { ago, count } from '../../components/format';
 import { errorText, useDashboard, useNow, type LiveMode } from '../../components/live';
 import { EntryStatusLine } from '../../components/StatusBadge';
 import { ThroughputChart } from '../../components/ThroughputChart';
@@ -88,13 +88,18 @@ export function LiveIndicator({ mode }: { mode: LiveMode }) {
   );
 }
 
+/** A user has waited a minute or more for an answer: since when, else nothing. */
+function waitingSince(at: number | null, now: number): string | undefined {
+  return at !== null && now - at >= 60_000 ? `oldest waiting since ${ago(at, now)}` : undefined;
+}
+
 function Totals({ dashboard }: { dashboard: Dashboard }) {
   const { totals } = dashboard;
   const items: [string, string, string?][] = [
     ['Running', `${totals.entries.running} / ${dashboard.entries.length}`, totals.entries.error > 0 ? `${totals.entries.error} in error` : undefined],
     ['In, last hour', count(totals.lastHour.in)],
     ['Out, last hour', count(totals.lastHour.out)],
-    ['Waiting in mailboxes', count(totals.mailbox)],
+    ['Waiting in mailboxes', count(totals.mailbox), waitingSince(totals.oldestWaitingAt.inbound, dashboard.at)],
     ['Dead letters', count(totals.dead)],
   ];
   return (
