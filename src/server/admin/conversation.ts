@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
 import type { InboundStatus, OutboundStatus } from '../../store/store.js';
+import { entryOr404 } from './entries.js';
 import { OPERATOR_KEYS } from './messages.js';
 import { parseInput } from './parse-input.js';
 
@@ -31,7 +31,7 @@ const transcriptQuery = z.object({ limit: z.coerce.number().int().min(1).max(100
 export function registerConversationRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get<{ Params: { key: string; conversationId: string } }>('/entries/:key/conversations/:conversationId/transcript', async (request) => {
     const { key, conversationId } = request.params;
-    if (!gateway.keeper.statusOf(key)) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${key}" does not exist`, { statusCode: 404 });
+    entryOr404(gateway, key);
     const { limit } = parseInput(transcriptQuery, request.query, 'query');
     const messages = (await gateway.store.listMessages({ entryKey: key, conversationId, limit })).reverse();
     const turns: TranscriptTurn[] = [];

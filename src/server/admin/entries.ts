@@ -15,6 +15,7 @@ import {
   type TargetKind,
 } from '../../config/workspace-writer.js';
 import { CocoError } from '../../core/errors.js';
+import type { EntryStatus } from '../../core/entry-status.js';
 import { assertValidId, entryKey } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 import { publicBase, webhookUrl } from './dashboard.js';
@@ -32,17 +33,20 @@ const entryBodySchema = z
 
 type Params = { kind: string; id: string; entryId: string };
 
+/** An entry's live status by its key; 404 for an entry the workspace does not have. */
+export function entryOr404(gateway: Gateway, key: string): EntryStatus {
+  const status = gateway.keeper.statusOf(key);
+  if (!status) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${key}" does not exist`, { statusCode: 404 });
+  return status;
+}
+
 /** Channel catalog, entry status, and entries.json editing for agents and scenes. */
 export function registerEntryRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/channel-types', async () => ({ channelTypes: gateway.registry.all().map(describeChannel) }));
 
   app.get('/entries', async () => ({ entries: gateway.keeper.status() }));
 
-  app.get<{ Params: { key: string } }>('/entries/:key/status', async (request) => {
-    const status = gateway.keeper.statusOf(request.params.key);
-    if (!status) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${request.params.key}" does not exist`, { statusCode: 404 });
-    return status;
-  });
+  app.get<{ Params: { key: string } }>('/entries/:key/status', async (request) => entryOr404(gateway, request.params.key));
 
   /** Stops and starts one entry now, skipping the backoff of an entry in error ("reconnect"). */
   app.post<{ Params: { key: string } }>('/entries/:key/restart', async (request) => {

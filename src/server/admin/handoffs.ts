@@ -4,6 +4,7 @@ import { CocoError } from '../../core/errors.js';
 import { activeHandoffs, handedOffUntil, MAX_HANDOFF_MS, setHandoff, type Handoff } from '../../core/handoff.js';
 import type { Gateway } from '../../gateway.js';
 import type { MessageSummary } from '../../store/store.js';
+import { entryOr404 } from './entries.js';
 import { parseInput } from './parse-input.js';
 
 /** How long a conversation goes to a person: an hour unless said, at most a week. */
@@ -35,11 +36,11 @@ export function registerHandoffRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 
   const handoffParams = (params: { key: string; conversationId: string }) => {
-    if (!gateway.keeper.statusOf(params.key)) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${params.key}" does not exist`, { statusCode: 404 });
+    const entry = entryOr404(gateway, params.key);
     if (params.conversationId.length < 1 || params.conversationId.length > 256) {
       throw new CocoError('COCO_ERR_REQUEST_INVALID', 'conversationId: 1-256 characters', { statusCode: 400, field: 'conversationId' });
     }
-    return params;
+    return { ...params, entry };
   };
   app.get<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {
     const { key, conversationId } = handoffParams(request.params);
@@ -47,12 +48,12 @@ export function registerHandoffRoutes(app: FastifyInstance, gateway: Gateway): v
     return { entryKey: key, conversationId, until: until ?? null };
   });
   app.put<{ Params: { key: string; conversationId: string }; Body: unknown }>('/entries/:key/handoffs/:conversationId', async (request) => {
-    const { key, conversationId } = handoffParams(request.params);
+    const { key, conversationId, entry } = handoffParams(request.params);
     const { minutes } = parseInput(handoffBody, request.body ?? {}, 'body');
     const now = gateway.clock.now();
     const until = now + minutes * 60_000;
     await setHandoff(gateway.store, key, conversationId, until, now);
-    gateway.metrics.handoffs.inc({ channel: gateway.keeper.statusOf(key)!.channel, by: 'operator' });
+    gateway.metrics.handoffs.inc({ channel: entry.channel, by: 'operator' });
     return { entryKey: key, conversationId, until };
   });
   app.delete<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {

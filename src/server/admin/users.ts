@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
+import { entryOr404 } from './entries.js';
 
 /**
  * A user's right to be forgotten: `DELETE /entries/{key}/users/{userId}` deletes what the store keeps
@@ -10,7 +11,7 @@ import type { Gateway } from '../../gateway.js';
 export function registerUserRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.delete<{ Params: { key: string; userId: string } }>('/entries/:key/users/:userId', async (request) => {
     const { key, userId } = request.params;
-    if (!gateway.keeper.statusOf(key)) throw new CocoError('COCO_ERR_NOT_FOUND', `entry "${key}" does not exist`, { statusCode: 404 });
+    entryOr404(gateway, key);
     if (userId.length < 1 || userId.length > 128) {
       throw new CocoError('COCO_ERR_REQUEST_INVALID', 'userId: 1-128 characters', { statusCode: 400, field: 'userId' });
     }
