@@ -33,7 +33,11 @@ describe("an operator's reply to a message", () => {
     await t.until(() => fake.received('alice').length === 4);
     expect(fake.received('alice').slice(2).join(' ')).toBe(long);
 
-    const detail = (await t.admin('GET', `/messages/${message!.id}`)).json;
+    // The fake has the last chunk a moment before the store marks it sent.
+    const detail = await t.until(async () => {
+      const json = (await t.admin('GET', `/messages/${message!.id}`)).json;
+      return json.replies.every((r: { status: string }) => r.status === 'sent') && json;
+    });
     expect(detail.timeline.filter((e: { stage: string }) => e.stage === 'operator_reply').map((e: { detail: string }) => e.detail)).toEqual(['1 chunk(s)', '2 chunk(s)']);
     expect(detail.replies.map((r: { status: string }) => r.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
 
