@@ -14,7 +14,8 @@ import type { ChatMessage } from './message.js';
 export const MAX_HANDOFF_MS = 7 * 86_400_000;
 
 const PREFIX = 'handoff:';
-const stateName = (conversationId: string) => `${PREFIX}${conversationId}`;
+/** The entry's channel state that holds a conversation's hand-over. */
+export const handoffStateName = (conversationId: string) => `${PREFIX}${conversationId}`;
 
 /** Who handed a conversation over: an operator, the user asking for a person, or the agent. */
 export type HandoffBy = 'operator' | 'user' | 'agent';
@@ -34,12 +35,12 @@ export function isHandoffCommand(settings: HandoffSettings | undefined, message:
 
 /** The state that hands a conversation over until `until`, for a completion to set with the reply that says so. */
 export function handoffState(entryKey: string, conversationId: string, until: number, by: HandoffBy): { entryKey: string; name: string; value: string } {
-  return { entryKey, name: stateName(conversationId), value: JSON.stringify({ until, by }) };
+  return { entryKey, name: handoffStateName(conversationId), value: JSON.stringify({ until, by }) };
 }
 
 /** Until when the agent leaves the conversation to a person, or undefined when it answers. */
 export async function handedOffUntil(store: Pick<Store, 'getChannelState'>, entryKey: string, conversationId: string, now: number): Promise<number | undefined> {
-  const value = await store.getChannelState(entryKey, stateName(conversationId));
+  const value = await store.getChannelState(entryKey, handoffStateName(conversationId));
   if (value === undefined) return undefined;
   return stateIn(value, now)?.until;
 }

@@ -254,12 +254,13 @@ export interface Store {
   /**
    * Deletes what the store keeps of one user of an entry (a request to be forgotten), in one
    * transaction: their finished messages with timelines and reply chunks, and, for the direct chats
-   * among them, the conversation's history (every agent's), feed and hand-over state. Left as they
+   * among them, the conversation's history (every agent's), feed and the channel state that
+   * `conversationState` names for it (a hand-over: the store does not know the names). Left as they
    * are: messages not finished yet, or whose replies still wait to go out (`kept`; ask again once
    * they are done), with their direct chat; group conversations' history and feeds, which hold
    * others' words too.
    */
-  forgetUser(entryKey: string, userId: string): Promise<ForgottenUser>;
+  forgetUser(entryKey: string, userId: string, conversationState: (conversationId: string) => string[]): Promise<ForgottenUser>;
 
   // ── Housekeeping ────────────────────────────────────────────────────────────────────────
 

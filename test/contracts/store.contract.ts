@@ -727,6 +727,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         for (const o2 of await store.claimOutbound(claim(t0, 10))) await store.markSent(o2.id, o2.leaseToken, { now: t0 });
         return a;
       };
+      const stateOf = (conversationId: string) => [`handoff:${conversationId}`];
       const ann1 = await done('ann-1', { conv: 'ann', user: 'ann' }, 2);
       await done('ann-2', { conv: 'ann', user: 'ann' });
       await done('ann-group', { conv: 'team', user: 'ann', group: true });
@@ -738,7 +739,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       await store.setChannelState(ENTRY, 'handoff:ann', '{"until":1}', t0);
       await store.setChannelState(ENTRY, 'handoff:bob', '{"until":1}', t0);
 
-      expect(await store.forgetUser(ENTRY, 'ann')).toEqual({ messages: 3, replies: 4, turns: 4, feedItems: 1, kept: 1 });
+      expect(await store.forgetUser(ENTRY, 'ann', stateOf)).toEqual({ messages: 3, replies: 4, turns: 4, feedItems: 1, kept: 1 });
       expect((await store.listMessages({ userId: 'ann' })).map((m) => m.id)).toEqual([waiting.id]);
       expect(await store.getMessage(ann1.id)).toBeUndefined();
       expect(await store.loadHistory({ agentId: 'bot', entryKey: ENTRY, conversationId: 'ann' }, 10)).toEqual([]);
@@ -754,9 +755,9 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       // Once the last reply went out, asking again forgets the rest.
       const [left] = await store.claimOutbound(claim(t0 + 1, 10));
       await store.markSent(left!.id, left!.leaseToken, { now: t0 + 1 });
-      expect(await store.forgetUser(ENTRY, 'ann')).toEqual({ messages: 1, replies: 1, turns: 2, feedItems: 0, kept: 0 });
-      expect(await store.forgetUser(ENTRY, 'ann')).toEqual({ messages: 0, replies: 0, turns: 0, feedItems: 0, kept: 0 });
-      expect(await store.forgetUser('bot.other', 'bob')).toMatchObject({ messages: 0 });
+      expect(await store.forgetUser(ENTRY, 'ann', stateOf)).toEqual({ messages: 1, replies: 1, turns: 2, feedItems: 0, kept: 0 });
+      expect(await store.forgetUser(ENTRY, 'ann', stateOf)).toEqual({ messages: 0, replies: 0, turns: 0, feedItems: 0, kept: 0 });
+      expect(await store.forgetUser('bot.other', 'bob', stateOf)).toMatchObject({ messages: 0 });
     });
 
     describe('message log', () => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CocoError } from '../../core/errors.js';
 import type { Gateway } from '../../gateway.js';
+import { handoffStateName } from '../../core/handoff.js';
 import { entryOr404 } from './entries.js';
 
 /**
@@ -15,7 +16,8 @@ export function registerUserRoutes(app: FastifyInstance, gateway: Gateway): void
     if (userId.length < 1 || userId.length > 128) {
       throw new CocoError('COCO_ERR_REQUEST_INVALID', 'userId: 1-128 characters', { statusCode: 400, field: 'userId' });
     }
-    const forgotten = await gateway.store.forgetUser(key, userId);
+    // The store deletes what it keeps; which state of a conversation is a hand-over, core/handoff knows.
+    const forgotten = await gateway.store.forgetUser(key, userId, (conversationId) => [handoffStateName(conversationId)]);
     // Ids only: what was deleted is not repeated in the log.
     gateway.log.info({ entry: key, ...forgotten }, 'user data deleted on request');
     return { entryKey: key, userId, ...forgotten };

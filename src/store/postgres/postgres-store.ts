@@ -642,7 +642,7 @@ export class PostgresStore implements Store {
     return (await run(this.pool, 'deleteChannelState', [entryKey, name, value])).rowCount === 1;
   }
 
-  async forgetUser(entryKey: string, userId: string): Promise<ForgottenUser> {
+  async forgetUser(entryKey: string, userId: string, conversationState: (conversationId: string) => string[]): Promise<ForgottenUser> {
     return this.tx(async (c) => {
       const rows = (await run<{ id: number; conversation_id: string; message: string }>(c, 'forgettable', [entryKey, userId])).rows;
       const ids = rows.map((r) => r.id);
@@ -657,7 +657,7 @@ export class PostgresStore implements Store {
         if ((await run(c, 'conversationBusy', [`${entryKey}/${conversationId}`])).rowCount !== 0) continue;
         done.turns += (await run(c, 'deleteConversationHistory', [entryKey, conversationId])).rowCount ?? 0;
         done.feedItems += (await run(c, 'deleteConversationFeed', [entryKey, conversationId])).rowCount ?? 0;
-        await run(c, 'deleteStateNamed', [entryKey, `handoff:${conversationId}`]);
+        for (const name of conversationState(conversationId)) await run(c, 'deleteStateNamed', [entryKey, name]);
       }
       done.kept = (await run<{ n: number }>(c, 'userMessagesLeft', [entryKey, userId])).rows[0]?.n ?? 0;
       return done;

@@ -461,7 +461,7 @@ export class SqliteStore implements Store {
         if (row && inboundId !== undefined) event(inboundId, params.now, stage, detail(row));
         return true;
       },
-      forgetUser: (entryKey: string, userId: string): ForgottenUser => {
+      forgetUser: (entryKey: string, userId: string, conversationState: (conversationId: string) => string[]): ForgottenUser => {
         const done = { messages: 0, replies: 0, turns: 0, feedItems: 0, kept: 0 };
         const direct = new Set<string>();
         for (const row of s.forgettable.all(entryKey, userId)) {
@@ -474,7 +474,7 @@ export class SqliteStore implements Store {
           if (s.conversationBusy.get(`${entryKey}/${conversationId}`) !== undefined) continue;
           done.turns += s.deleteConversationHistory.run(entryKey, conversationId).changes;
           done.feedItems += s.deleteConversationFeed.run(entryKey, conversationId).changes;
-          s.deleteStateNamed.run(entryKey, `handoff:${conversationId}`);
+          for (const name of conversationState(conversationId)) s.deleteStateNamed.run(entryKey, name);
         }
         done.kept = s.userMessagesLeft.get(entryKey, userId) ?? 0;
         return done;
@@ -756,8 +756,8 @@ export class SqliteStore implements Store {
     return rows.map((r) => toConversation(r, this.s.inboundById.get(r.last_id)));
   }
 
-  async forgetUser(entryKey: string, userId: string): Promise<ForgottenUser> {
-    return this.write(() => this.tx.forgetUser(entryKey, userId));
+  async forgetUser(entryKey: string, userId: string, conversationState: (conversationId: string) => string[]): Promise<ForgottenUser> {
+    return this.write(() => this.tx.forgetUser(entryKey, userId, conversationState));
   }
 
   async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number> {
