@@ -122,6 +122,11 @@ export const resetSchema = z
 
 export type Reset = z.infer<typeof resetSchema>;
 
+/** How long one hand-over to a person lasts: an hour unless said, at most a week. */
+export const DEFAULT_HANDOFF_MINUTES = 60;
+export const MAX_HANDOFF_MINUTES = 7 * 24 * 60;
+export const handoffMinutesSchema = z.number().int().min(1).max(MAX_HANDOFF_MINUTES);
+
 export const handoffSchema = z
   .object({
     commands: z
@@ -129,7 +134,7 @@ export const handoffSchema = z
       .max(20)
       .default(['转人工', '人工客服', '/human'])
       .describe('Messages that ask for a person (the whole message, ignoring case and surrounding spaces); [] for none'),
-    minutes: z.number().int().min(1).max(7 * 24 * 60).default(60).describe('How long the conversation stays with a person'),
+    minutes: handoffMinutesSchema.default(DEFAULT_HANDOFF_MINUTES).describe('How long the conversation stays with a person'),
     reply: z
       .string()
       .min(1)

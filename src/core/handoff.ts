@@ -10,9 +10,6 @@ import type { Store } from '../store/store.js';
 import { isCommand } from './commands.js';
 import type { ChatMessage } from './message.js';
 
-/** The longest hand-over one request grants: a week. */
-export const MAX_HANDOFF_MS = 7 * 86_400_000;
-
 const PREFIX = 'handoff:';
 /** The entry's channel state that holds a conversation's hand-over. */
 export const handoffStateName = (conversationId: string) => `${PREFIX}${conversationId}`;

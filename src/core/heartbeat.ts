@@ -1,7 +1,7 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
 import { runAgent } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
-import type { AgentProfile } from '../config/schema.js';
+import { DEFAULT_HANDOFF_MINUTES, type AgentProfile } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
@@ -246,7 +246,7 @@ export class Heartbeat {
       const quiet = !outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups;
       // An agent that hands the conversation to a person (an http agent's `handoff`): with its answer, in one transaction.
       const asked = outcome.ok ? outcome.reply.handoff : undefined;
-      const handoff = asked && { until: now + (asked.minutes ?? target.profile.handoff?.minutes ?? 60) * 60_000, by: 'agent' as const };
+      const handoff = asked && { until: now + (asked.minutes ?? target.profile.handoff?.minutes ?? DEFAULT_HANDOFF_MINUTES) * 60_000, by: 'agent' as const };
       const completed = await this.complete(
         item,
         {

@@ -1,5 +1,5 @@
 import type { Agent, AgentDeps, AgentReply, AgentRequest } from '../agent.js';
-import type { HttpProfile } from '../../config/schema.js';
+import { handoffMinutesSchema, MAX_HANDOFF_MINUTES, type HttpProfile } from '../../config/schema.js';
 import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
 import { serverSentEvents } from '../../core/server-sent-events.js';
@@ -183,16 +183,15 @@ function answer(text: string, fields: Record<string, unknown>, url: string, empt
   return { text, format: replyFormat(fields.format, url), ...(images.length > 0 ? { images } : {}), ...usageOf(fields.usage), ...(handoff ? { handoff } : {}) };
 }
 
-/** `"handoff": true` or `{"minutes": 1…10080}`: the service hands the conversation to a person with this answer. */
+/** `"handoff": true` or `{"minutes": 1…MAX_HANDOFF_MINUTES}`: the service hands the conversation to a person with this answer. */
 function handoffOf(value: unknown, url: string): AgentReply['handoff'] {
   if (value === undefined || value === false || value === null) return undefined;
   if (value === true) return {};
   const minutes = typeof value === 'object' && !Array.isArray(value) ? (value as { minutes?: unknown }).minutes : Number.NaN;
   if (minutes === undefined) return {};
-  if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) {
-    throw invalid(url, '"handoff" must be true or {"minutes": an integer from 1 to 10080}');
-  }
-  return { minutes };
+  const parsed = handoffMinutesSchema.safeParse(minutes);
+  if (!parsed.success) throw invalid(url, `"handoff" must be true or {"minutes": an integer from 1 to ${MAX_HANDOFF_MINUTES}}`);
+  return { minutes: parsed.data };
 }
 
 function invalid(url: string, why: string): CocoError {

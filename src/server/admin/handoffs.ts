@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CocoError } from '../../core/errors.js';
-import { activeHandoffs, handedOffUntil, MAX_HANDOFF_MS, setHandoff, type Handoff } from '../../core/handoff.js';
+import { DEFAULT_HANDOFF_MINUTES, handoffMinutesSchema } from '../../config/schema.js';
+import { activeHandoffs, handedOffUntil, setHandoff, type Handoff } from '../../core/handoff.js';
 import type { Gateway } from '../../gateway.js';
 import type { MessageSummary } from '../../store/store.js';
 import { entryOr404 } from './entries.js';
 import { parseInput } from './parse-input.js';
 
 /** How long a conversation goes to a person: an hour unless said, at most a week. */
-const handoffBody = z.object({ minutes: z.number().int().min(1).max(MAX_HANDOFF_MS / 60_000).default(60) }).strict();
+const handoffBody = z.object({ minutes: handoffMinutesSchema.default(DEFAULT_HANDOFF_MINUTES) }).strict();
 
 /** A hand-over as `GET /handoffs` lists it. */
 export interface HandoffInfo extends Handoff {
