@@ -108,15 +108,18 @@ export const accessSchema = z
 
 export type Access = z.infer<typeof accessSchema>;
 
+/** Whole messages (ignoring case and surrounding spaces) that the gateway answers itself (see core/commands.ts). */
+const commandList = z.array(z.string().trim().min(1).max(64)).max(20);
+/** The gateway's answer to such a command. */
+const commandReply = (text: string) => z.string().min(1).max(2_000).default(text).describe('The answer to such a message');
+
 export const resetSchema = z
   .object({
-    commands: z
-      .array(z.string().trim().min(1).max(64))
+    commands: commandList
       .min(1)
-      .max(20)
       .default(['/reset', '/new'])
       .describe('Messages that start a new conversation (the whole message, ignoring case and surrounding spaces)'),
-    reply: z.string().min(1).max(2_000).default('OK, starting a new conversation.').describe('The answer to such a message'),
+    reply: commandReply('OK, starting a new conversation.'),
   })
   .strict();
 
@@ -129,18 +132,11 @@ export const handoffMinutesSchema = z.number().int().min(1).max(MAX_HANDOFF_MINU
 
 export const handoffSchema = z
   .object({
-    commands: z
-      .array(z.string().trim().min(1).max(64))
-      .max(20)
+    commands: commandList
       .default(['转人工', '人工客服', '/human'])
       .describe('Messages that ask for a person (the whole message, ignoring case and surrounding spaces); [] for none'),
     minutes: handoffMinutesSchema.default(DEFAULT_HANDOFF_MINUTES).describe('How long the conversation stays with a person'),
-    reply: z
-      .string()
-      .min(1)
-      .max(2_000)
-      .default('OK, a person will answer you here shortly.')
-      .describe('The answer to such a message'),
+    reply: commandReply('OK, a person will answer you here shortly.'),
   })
   .strict();
 
