@@ -1,8 +1,7 @@
 import { useEffect, useState } from 'react';
-import { api, session, UNAUTHORIZED_EVENT } from './api';
+import { session, UNAUTHORIZED_EVENT } from './api';
 import { ToastProvider } from './components/Banner';
 import { Logo, MenuIcon } from './components/Icons';
-import { usePolled } from './components/live';
 import { AgentPage } from './pages/agents/AgentPage';
 import { AgentsPage } from './pages/agents/AgentsPage';
 import { NewTargetPage } from './pages/agents/NewTargetPage';
@@ -10,9 +9,9 @@ import { ScenePage } from './pages/agents/ScenePage';
 import { ChatPage } from './pages/chat/ChatPage';
 import { DashboardPage } from './pages/dashboard/DashboardPage';
 import { LoginPage } from './pages/login/LoginPage';
+import { HandoffsProvider, useHandoffs } from './pages/messages/handoffs-state';
 import { MessagesPage } from './pages/messages/MessagesPage';
 import { href, useRoute, type Route } from './router';
-import type { HandoffInfo } from './server-types';
 
 type Auth = 'checking' | 'out' | 'in' | 'unreachable';
 
@@ -42,7 +41,9 @@ export function App() {
   if (auth === 'out') return <LoginPage onLogin={() => setAuth('in')} />;
   return (
     <ToastProvider>
-      <Shell onLogout={() => setAuth('out')} />
+      <HandoffsProvider>
+        <Shell onLogout={() => setAuth('out')} />
+      </HandoffsProvider>
     </ToastProvider>
   );
 }
@@ -59,17 +60,12 @@ function sectionOf(route: Route): string {
   return first === 'scenes' ? 'agents' : first;
 }
 
-/** How often every page asks whether handed-over conversations wait for a reply. */
-const WAITING_POLL_MS = 10_000;
-
 /**
- * Handed-over conversations whose newest message has no reply yet, read every 10 s while the page
- * is visible; shown on the Messages link and in the tab's title, so an operator on another page
- * sees that someone waits.
+ * Handed-over conversations whose newest message has no reply yet (see HandoffsProvider); shown on
+ * the Messages link and in the tab's title, so an operator on another page sees that someone waits.
  */
 function useWaitingForPerson(): number {
-  const polled = usePolled(() => api<{ handoffs: HandoffInfo[] }>('GET', '/handoffs'), WAITING_POLL_MS, []);
-  const waiting = polled.data?.handoffs.filter((h) => h.awaitingReply).length ?? 0;
+  const waiting = useHandoffs().handoffs.filter((h) => h.awaitingReply).length;
   useEffect(() => {
     document.title = waiting > 0 ? `(${waiting}) CocoCat` : 'CocoCat';
   }, [waiting]);

@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Banner } from '../../components/Banner';
+import { useHandoffs } from './handoffs-state';
 import { errorText, messagesApi } from './messages-api';
 import { localTime } from './time';
 import type { HandoffInfo } from './types';
@@ -7,35 +8,23 @@ import type { HandoffInfo } from './types';
 /** Who handed it over, when it was not an operator. */
 const BY: Record<HandoffInfo['by'], string> = { operator: '', user: 'asked for by the user, ', agent: 'handed over by the agent, ' };
 
-/** How often the list is read again: an operator sees a new message within this. */
-const POLL_MS = 5_000;
-
 /**
  * The conversations operators have now (hand-overs), each with its newest message, marked when
  * that message still waits for an answer, and a button to give it back. Nothing when there are none.
  */
 export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
-  const [handoffs, setHandoffs] = useState<HandoffInfo[]>([]);
-  const [error, setError] = useState<string>();
-  const load = useCallback(
-    () =>
-      messagesApi.handoffs().then(
-        (h) => (setHandoffs(h), setError(undefined)),
-        (err: unknown) => setError(errorText(err)),
-      ),
-    [],
-  );
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), POLL_MS);
-    return () => clearInterval(timer);
-  }, [load]);
+  const { handoffs, error: readError, reload } = useHandoffs();
+  const [giveBackError, setGiveBackError] = useState<string>();
+  // A failed give-back shows until the list is next read, as a failed read does.
+  useEffect(() => setGiveBackError(undefined), [handoffs]);
+  const error = giveBackError ?? (readError === undefined ? undefined : errorText(readError));
   const giveBack = async (h: HandoffInfo) => {
     try {
       await messagesApi.giveBack(h.entryKey, h.conversationId);
-      await load();
+      setGiveBackError(undefined);
+      await reload();
     } catch (err) {
-      setError(errorText(err));
+      setGiveBackError(errorText(err));
     }
   };
   if (handoffs.length === 0 && !error) return null;
