@@ -31,6 +31,7 @@ export class UnansweredMessages {
     });
   }
 
+  /** Stops listening to the other processes, and drops every subscriber. */
   stop(): void {
     this.unlisten?.();
     this.listeners.clear();

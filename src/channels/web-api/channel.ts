@@ -49,7 +49,6 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
   /** Local wake-ups for waiting requests and streams; the store stays the source of truth. */
   readonly events = new EventEmitter().setMaxListeners(0);
   private readonly unanswered = new UnansweredMessages(this.ctx.signals, this.ctx.clock);
-  private unsubscribeUnanswered?: () => void;
   private readonly closing = new AbortController();
   private unwatch?: () => void;
   /** With a shared store: partials to and from the other processes' streams. */
@@ -80,7 +79,7 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
     this.unwatch = this.ctx.feed.watch((conversationId, replyTo) => this.announce(conversationId, replyTo));
     // A message finished without a reply (a hand-over, a blocked sender) lets its held request go.
     this.unanswered.start();
-    this.unsubscribeUnanswered = this.unanswered.subscribe((messageId) => this.events.emit(`reply:${messageId}`));
+    this.unanswered.subscribe((messageId) => this.events.emit(`reply:${messageId}`));
     if (this.ctx.sharedStore) {
       this.shared = new SharedPartials(this.ctx.signals, this.ctx.clock, () => this.watchedHere(), (c, partial) => this.events.emit(previewEvent(c), partial));
       this.shared.start();
@@ -131,7 +130,6 @@ export class WebApiChannel extends Channel<WebApiChannelConfig> {
 
   override async stop(): Promise<void> {
     this.unwatch?.();
-    this.unsubscribeUnanswered?.();
     this.unanswered.stop();
     this.shared?.stop();
     this.closing.abort();

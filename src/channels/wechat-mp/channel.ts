@@ -53,7 +53,6 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   private unwatch?: () => void;
   /** Messages finished without a reply: their held requests are answered "success" at once, never with the thinking text. */
   private readonly unanswered = new UnansweredMessages(this.ctx.signals, this.ctx.clock);
-  private unsubscribe?: () => void;
   /** Set in auto mode after WeChat answered 48001: the account has no 客服 permission. */
   private noCustomerService = false;
   /** Aborts reply-image downloads when the channel stops. */
@@ -75,7 +74,7 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
     // A passive reply another gateway process stored answers a request held here.
     this.unwatch = this.ctx.feed.watch((_userId, messageId) => this.wake(messageId));
     this.unanswered.start();
-    this.unsubscribe = this.unanswered.subscribe((messageId) => this.wake(messageId));
+    this.unanswered.subscribe((messageId) => this.wake(messageId));
     // One token request: wrong credentials or a missing IP whitelist show on the entry at once.
     await this.api.accessToken();
   }
@@ -208,7 +207,6 @@ export class WechatMpChannel extends Channel<WechatMpChannelConfig> {
   override async stop(): Promise<void> {
     this.stopping.abort();
     this.unwatch?.();
-    this.unsubscribe?.();
     this.unanswered.stop();
     this.config = undefined;
   }
