@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ChannelRegistry } from '../../src/channels/registry.js';
-import { webApiChannel } from '../../src/channels/web-api/index.js';
-import { relayChannel } from '../../examples/relay-channel/index.js';
-import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { FakeFeishu, type SentMessage } from '../fakes/feishu/index.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { relayGateway } from '../helpers/relay.js';
 import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
 
@@ -24,12 +21,8 @@ const replied = async (t: TestGateway, id: string) => (await t.gateway.store.get
 describe('access: who an agent answers', () => {
   it('in direct chats answers allow_users only, tells a stranger once a day, ignores a blocked user, and follows an edit at once', async () => {
     let now = Date.UTC(2026, 11, 7, 9);
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
     const profile = { provider: 'echo', prefix: 'echo: ', access: { allow_users: ['alice', 'mallory'], block_users: ['mallory'], notice: NOTICE } };
-    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
-    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    const { fake, t } = await relayGateway(opened, profile, { clock: timeFrom(() => now) });
 
     fake.push('alice', 'hi');
     fake.push('bob', 'hello?');
@@ -78,11 +71,8 @@ describe('access: who an agent answers', () => {
   });
 
   it("lets the operator allow a refused sender from their message: off the block list, onto the allow list, and no list where there was none", async () => {
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
     const profile = { provider: 'echo', prefix: 'echo: ', access: { allow_users: ['alice'], block_users: ['mallory', 'alice'] } };
-    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
-    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    const { fake, t } = await relayGateway(opened, profile);
     fake.push('carol', 'hello?');
     fake.push('alice', 'hi');
     const byText = new Map((await settled(t, 2)).map((m) => [m.content, m.id]));

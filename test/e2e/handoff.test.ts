@@ -1,17 +1,13 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ChannelRegistry } from '../../src/channels/registry.js';
-import { webApiChannel } from '../../src/channels/web-api/index.js';
-import { relayChannel } from '../../examples/relay-channel/index.js';
-import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { readBody } from '../fakes/http.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
-import { startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
+import { RELAY_ENTRY as ENTRY, relayGateway } from '../helpers/relay.js';
+import { timeFrom, type TestGateway } from '../helpers/gateway.js';
 
 const opened = closeAfterEach();
-const ENTRY = 'assistant.relay';
 
 /** The texts of the conversation the model was given, without the system prompt. */
 const conversationOf = (body: { messages?: { role: string; content: unknown }[] }) =>
@@ -27,11 +23,7 @@ async function lastOf(t: TestGateway, userId: string, content: string) {
 describe('handing a conversation to a person', () => {
   it('leaves the conversation to the operator until the time runs out or it is given back; other conversations go on', async () => {
     let now = Date.UTC(2026, 11, 7, 9);
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
-    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
-    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const { fake, t } = await relayGateway(opened, { provider: 'echo', prefix: 'echo: ' }, { clock: timeFrom(() => now) });
     const url = `/entries/${ENTRY}/handoffs/alice`;
     expect((await t.admin('GET', url)).json).toEqual({ entryKey: ENTRY, conversationId: 'alice', until: null });
 
@@ -83,11 +75,8 @@ describe('handing a conversation to a person', () => {
 
   it('gives the agent back a conversation it knows: what the user and the operator said meanwhile is in its history', async () => {
     const llm = opened(await startFakeLlm());
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
     const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false };
-    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
-    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const { fake, t } = await relayGateway(opened, profile);
     fake.push('alice', 'where is my order?');
     await t.until(() => fake.received('alice').length === 1);
 
@@ -112,12 +101,8 @@ describe('handing a conversation to a person', () => {
 
   it('hands the conversation over when the user asks for a person (转人工), with the reply, and counts who asked', async () => {
     let now = Date.UTC(2026, 11, 7, 9);
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
     const profile = { provider: 'echo', prefix: 'echo: ', handoff: { minutes: 15, reply: '好的，正在为您转接人工。' } };
-    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
-    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const { fake, t } = await relayGateway(opened, profile, { clock: timeFrom(() => now) });
 
     fake.push('alice', '  转人工 ');
     await t.until(() => fake.received('alice').length === 1);
@@ -156,12 +141,8 @@ describe('handing a conversation to a person', () => {
     opened({ close: () => new Promise<void>((r) => service.close(() => r())) });
     const url = `http://127.0.0.1:${(service.address() as AddressInfo).port}/agent`;
     const now = Date.UTC(2026, 11, 7, 9);
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
     const profile = { provider: 'http', url, retries: 0, fallback_reply: 'Sorry, something went wrong.' };
-    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
-    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const { fake, t } = await relayGateway(opened, profile, { clock: timeFrom(() => now) });
 
     fake.push('alice', 'I want to complain');
     await t.until(() => fake.received('alice').length === 1);
@@ -183,9 +164,7 @@ describe('handing a conversation to a person', () => {
   });
 
   it('refuses an unknown entry, a bad length of time, and an unknown field, naming it', async () => {
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token } };
-    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo' }, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
+    const { t } = await relayGateway(opened, { provider: 'echo' });
     expect((await t.admin('PUT', '/entries/assistant.nope/handoffs/alice', { minutes: 5 })).status).toBe(404);
     for (const [body, field] of [[{ minutes: 0 }, 'minutes'], [{ minutes: 7 * 24 * 60 + 1 }, 'minutes'], [{ minutes: 5, who: 'x' }, 'who']] as const) {
       const res = await t.admin('PUT', `/entries/${ENTRY}/handoffs/alice`, body);

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ChannelRegistry } from '../../src/channels/registry.js';
-import { webApiChannel } from '../../src/channels/web-api/index.js';
-import { relayChannel } from '../../examples/relay-channel/index.js';
-import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { relayGateway } from '../helpers/relay.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { solidPng } from '../helpers/images.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -12,11 +9,7 @@ const opened = closeAfterEach();
 
 describe("an operator's reply to a message", () => {
   it('goes to the user through the channel, after the agent\'s answer, split to the channel\'s limit, and shows in the message\'s timeline', async () => {
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
-    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo', prefix: 'echo: ' }, entries: [entry] } } }, { registry }));
-    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    const { fake, t } = await relayGateway(opened, { provider: 'echo', prefix: 'echo: ' });
     fake.push('alice', 'my order never came');
     await t.until(() => fake.received('alice').length === 1);
     const [message] = await t.gateway.store.listMessages({ limit: 1 });
@@ -89,10 +82,7 @@ describe("an operator's reply to a message", () => {
   });
 
   it('sends a reply repeated with the same Idempotency-Key once, and one with another key again', async () => {
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
-    const t = opened(await startTestGateway({ agents: { assistant: { profile: { provider: 'echo' }, entries: [entry] } } }, { registry: new ChannelRegistry([webApiChannel, relayChannel]) }));
-    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    const { fake, t } = await relayGateway(opened, { provider: 'echo' });
     fake.push('alice', 'hello');
     await t.until(() => fake.received('alice').length === 1);
     const [message] = await t.gateway.store.listMessages({ limit: 1 });

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ChannelRegistry } from '../../src/channels/registry.js';
-import { webApiChannel } from '../../src/channels/web-api/index.js';
-import { relayChannel } from '../../examples/relay-channel/index.js';
-import { startFakeRelay } from '../../examples/relay-channel/fake-platform.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { relayGateway } from '../helpers/relay.js';
 import { startTestGateway, timeFrom } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
@@ -16,11 +13,7 @@ const profile = { provider: 'echo', prefix: 'echo: ', user_limit: { per_minute: 
 describe('user_limit: how many messages one user may have answered', () => {
   it('on a platform: answers up to the limit, sends the notice once, leaves the rest unanswered but logged, answers again after the window', async () => {
     let now = Date.UTC(2026, 11, 6, 12);
-    const fake = opened(await startFakeRelay());
-    const entry = { type: 'channel', channel: 'relay', config: { base_url: fake.url, token: fake.token, poll_timeout_ms: 1_000 } };
-    const registry = new ChannelRegistry([webApiChannel, relayChannel]);
-    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [entry] } } }, { registry, clock: timeFrom(() => now) }));
-    await t.until(() => t.gateway.keeper.statusOf('assistant.relay')?.state === 'running');
+    const { fake, t } = await relayGateway(opened, profile, { clock: timeFrom(() => now) });
 
     for (const text of ['one', 'two', 'three', 'four']) fake.push('alice', text);
     fake.push('bob', 'hi');
