@@ -110,6 +110,13 @@ describe('panel in Chromium', () => {
     return texts;
   }
 
+  /** The panel, logged in, showing one message's detail. */
+  async function openMessage(id: string): Promise<Panel> {
+    const panel = await openPanel();
+    await panel.page.goto(`${base}/#/messages?id=${id}`);
+    return panel;
+  }
+
   async function visible(locator: Locator, timeout = 15_000): Promise<Locator> {
     await locator.first().waitFor({ state: 'visible', timeout });
     return locator;
@@ -363,8 +370,7 @@ describe('panel in Chromium', () => {
       'answers a message by hand from its detail: the reply goes out like an answer and shows among the replies',
       async () => {
         const sent = await t.chat(ECHO, { userId: 'gus', content: 'is a person there?' }, { wait: true });
-        const { context, page } = await openPanel();
-        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const { context, page } = await openMessage(sent.json.messageId);
         const send = await visible(page.getByRole('button', { name: 'Send reply' }));
         expect(await send.isDisabled()).toBe(true);
         await page.getByLabel('Reply by hand, as the bot').fill('Yes, Anna from support here.');
@@ -406,8 +412,7 @@ describe('panel in Chromium', () => {
       'hands a conversation to a person from a message and gives it back: meanwhile the agent does not answer it',
       async () => {
         const first = await t.chat(ECHO, { userId: 'hank', content: 'a person, please' }, { wait: true });
-        const { context, page } = await openPanel();
-        await page.goto(`${base}/#/messages?id=${first.json.messageId}`);
+        const { context, page } = await openMessage(first.json.messageId);
         await visible(page.getByRole('status').filter({ hasText: 'The agent answers this conversation.' }));
         await page.getByRole('button', { name: 'Hand to a person for an hour' }).click();
         await visible(page.getByRole('status').filter({ hasText: /^With a person until/ }));
@@ -452,8 +457,7 @@ describe('panel in Chromium', () => {
       async () => {
         const sent = await t.chat(ECHO, { userId: 'troll', content: 'spam spam spam' }, { wait: true });
         expect(sent.status).toBe(200);
-        const { context, page } = await openPanel();
-        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const { context, page } = await openMessage(sent.json.messageId);
         const dialogs = acceptDialogs(page);
         await (await visible(page.getByRole('button', { name: 'Block sender' }))).click();
         await visible(page.getByRole('status').filter({ hasText: 'Blocked for agent helper' }));
@@ -484,8 +488,7 @@ describe('panel in Chromium', () => {
       "forgets a user from a message's detail, after a confirmation, and goes back to the log",
       async () => {
         const sent = await t.chat(ECHO, { userId: 'zed', content: 'please forget me' }, { wait: true });
-        const { context, page } = await openPanel();
-        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const { context, page } = await openMessage(sent.json.messageId);
         const dialogs = acceptDialogs(page);
         await (await visible(page.getByRole('button', { name: 'Forget this user' }))).click();
         await t.until(() => !new URL(page.url()).hash.includes('id='));
@@ -505,8 +508,7 @@ describe('panel in Chromium', () => {
         const sent = await t.chat(ECHO, { userId: 'ivy', content: 'look at this', images: [{ data_base64: png.toString('base64') }] }, { wait: true });
         expect(sent.status).toBe(200);
 
-        const { context, page, responses } = await openPanel();
-        await page.goto(`${base}/#/messages?id=${sent.json.messageId}`);
+        const { context, page, responses } = await openMessage(sent.json.messageId);
         const thumb = await visible(page.getByRole('list', { name: 'Media' }).locator('img'));
         await page.waitForFunction((img) => (img as unknown as { complete: boolean }).complete, await thumb.elementHandle());
         const natural = await thumb.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
