@@ -135,7 +135,12 @@ export class Gateway {
       owner: this.owner,
       tickMs: opts.tickMs,
     });
-    this.metrics.bind({ storeStats: () => this.store.stats(), entryStates: () => this.keeper.status().map((e) => e.state), now: () => this.clock.now() });
+    this.metrics.bind({
+      storeStats: () => this.store.stats(),
+      oldestWaiting: () => this.store.oldestWaiting(),
+      entryStates: () => this.keeper.status().map((e) => e.state),
+      now: () => this.clock.now(),
+    });
   }
 
   /** Loads the workspace and opens the store; does not start anything yet. */

@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { countByState, type EntryState } from '../core/entry-status.js';
-import type { StoreStats } from '../store/store.js';
+import type { OldestWaiting, StoreStats } from '../store/store.js';
 
 export interface MetricSources {
   storeStats(): Promise<StoreStats>;
+  oldestWaiting(): Promise<OldestWaiting>;
   entryStates(): EntryState[];
   /** The gateway's clock, which the store's times come from. */
   now(): number;
@@ -63,7 +64,7 @@ export class GatewayMetrics {
       labelNames: ['queue'],
       registers: [this.registry],
       async collect() {
-        const s = await metrics.storeStats();
+        const s = await metrics.sources?.storeStats();
         if (!s) return;
         this.set({ queue: 'inbound_queued' }, s.inboundQueued);
         this.set({ queue: 'inbound_leased' }, s.inboundLeased);
@@ -79,11 +80,11 @@ export class GatewayMetrics {
       registers: [this.registry],
       async collect() {
         const sources = metrics.sources;
-        const s = await metrics.storeStats();
-        if (!sources || !s) return;
+        if (!sources) return;
+        const oldest = await sources.oldestWaiting();
         const age = (at: number | null) => (at === null ? 0 : Math.max(0, (sources.now() - at) / 1000));
-        this.set({ queue: 'inbound' }, age(s.oldestInboundAt));
-        this.set({ queue: 'outbound' }, age(s.oldestOutboundAt));
+        this.set({ queue: 'inbound' }, age(oldest.inboundAt));
+        this.set({ queue: 'outbound' }, age(oldest.outboundAt));
       },
     });
     this.entries = new Gauge({
@@ -100,14 +101,6 @@ export class GatewayMetrics {
 
   bind(sources: MetricSources): void {
     this.sources = sources;
-  }
-
-  private statsInFlight?: Promise<StoreStats | undefined>;
-
-  /** The store's counts, read once per scrape: the gauges that need them are collected together. */
-  private storeStats(): Promise<StoreStats | undefined> {
-    this.statsInFlight ??= Promise.resolve(this.sources?.storeStats()).finally(() => (this.statsInFlight = undefined));
-    return this.statsInFlight;
   }
 
   private counter(name: string, help: string, labelNames: string[]) {

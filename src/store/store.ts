@@ -266,6 +266,9 @@ export interface Store {
 
   stats(): Promise<StoreStats>;
 
+  /** The oldest message not yet answered and the oldest reply not yet delivered: an index step each, no counting. */
+  oldestWaiting(): Promise<OldestWaiting>;
+
   /** Per entry with any: inbound messages waiting or in work, and dead letters (inbound and outbound). */
   entryBacklog(): Promise<Map<string, EntryBacklog>>;
 
@@ -524,8 +527,12 @@ export interface StoreStats {
   outboundPending: number;
   outboundLeased: number;
   outboundDead: number;
+}
+
+/** How long the store's oldest unfinished work has waited, by when it came in. */
+export interface OldestWaiting {
   /** When the oldest message not yet finished arrived (queued or being answered); null when there is none. */
-  oldestInboundAt: number | null;
+  inboundAt: number | null;
   /** When the oldest reply chunk not yet delivered was stored (pending or being sent); null when there is none. */
-  oldestOutboundAt: number | null;
+  outboundAt: number | null;
 }

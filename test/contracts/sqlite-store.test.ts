@@ -54,7 +54,7 @@ describe('SqliteStore (SQLite specifics)', () => {
     await store.close(); // stands in for the crash: nothing else is flushed by the test
 
     store = openSqliteStore({ path: file });
-    expect(await store.stats()).toMatchObject({ inboundQueued: 1, inboundLeased: 1, inboundDead: 0, outboundPending: 2, outboundLeased: 0, outboundDead: 0 });
+    expect(await store.stats()).toEqual({ inboundQueued: 1, inboundLeased: 1, inboundDead: 0, outboundPending: 2, outboundLeased: 0, outboundDead: 0 });
     expect(await store.getMessage(q.id)).toMatchObject({ status: 'queued', content: 'q' });
     expect((await store.getMessage(b.id))?.replies.map((r) => [r.text, r.format, r.isGroup, r.replyMeta])).toEqual([
       ['r0', 'markdown', true, { thread: 't' }], ['r1', 'markdown', true, { thread: 't' }],

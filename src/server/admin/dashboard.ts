@@ -17,7 +17,7 @@ export interface DashboardEntry extends EntryStatus {
 /** Everything the panel's dashboard shows, in one answer. */
 export async function buildDashboard(gateway: Gateway, base: string) {
   const now = gateway.clock.now();
-  const [backlog, stats] = await Promise.all([gateway.store.entryBacklog(), gateway.store.stats()]);
+  const [backlog, oldest] = await Promise.all([gateway.store.entryBacklog(), gateway.store.oldestWaiting()]);
   const activity = gateway.keeper.activity;
   const specs = new Map(gateway.snapshot.entries.map((spec) => [spec.key, spec]));
   const entries: DashboardEntry[] = gateway.keeper.status().map((status) => {
@@ -50,7 +50,7 @@ export async function buildDashboard(gateway: Gateway, base: string) {
       dead,
       entries: states,
       // Times, not ages: the stream writes only when something changed, and a time changes only when the oldest does.
-      oldestWaitingAt: { inbound: stats.oldestInboundAt, outbound: stats.oldestOutboundAt },
+      oldestWaitingAt: { inbound: oldest.inboundAt, outbound: oldest.outboundAt },
     },
     series,
   };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, ForgottenUser, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
+  ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, ForgottenUser, OldestWaiting, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { ChatMessage, MediaRef } from '../../core/message.js';
@@ -286,10 +286,11 @@ const SQL = {
       (SELECT count(*) FROM inbound WHERE status = 'dead') AS "inboundDead",
       (SELECT count(*) FROM outbox WHERE status = 'pending') AS "outboundPending",
       (SELECT count(*) FROM outbox WHERE status = 'leased') AS "outboundLeased",
-      (SELECT count(*) FROM outbox WHERE status = 'dead') AS "outboundDead",
-      -- Each conversation's head is its oldest unfinished message: the smallest head is the oldest of all.
-      (SELECT i.created_at FROM inbound_heads h JOIN inbound i ON i.id = h.head_id ORDER BY h.head_id LIMIT 1) AS "oldestInboundAt",
-      (SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'leased')) AS "oldestOutboundAt"`,
+      (SELECT count(*) FROM outbox WHERE status = 'dead') AS "outboundDead"`,
+  // Each conversation's head is its oldest unfinished message: the smallest head is the oldest of all.
+  oldestWaiting: `SELECT
+      (SELECT i.created_at FROM inbound_heads h JOIN inbound i ON i.id = h.head_id ORDER BY h.head_id LIMIT 1) AS "inboundAt",
+      (SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'leased')) AS "outboundAt"`,
   backlog: `SELECT entry_key, count(*) FILTER (WHERE NOT dead) AS mailbox, count(*) FILTER (WHERE dead) AS dead FROM (
       SELECT entry_key, false AS dead FROM inbound WHERE status IN ('queued', 'leased')
       UNION ALL SELECT entry_key, true FROM inbound WHERE status = 'dead'
@@ -727,6 +728,11 @@ export class PostgresStore implements Store {
     const row = (await run<StoreStats>(this.pool, 'stats', [])).rows[0];
     if (!row) throw new Error('stats query returned no row');
     return row;
+  }
+
+  async oldestWaiting(): Promise<OldestWaiting> {
+    const row = (await run<OldestWaiting>(this.pool, 'oldestWaiting', [])).rows[0];
+    return { inboundAt: row?.inboundAt ?? null, outboundAt: row?.outboundAt ?? null };
   }
 
   async entryBacklog(): Promise<Map<string, EntryBacklog>> {

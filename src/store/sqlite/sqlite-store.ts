@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type {
-  ChannelStateRow, ClaimOptions, ConversationSummary, ForgottenUser, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
+  ChannelStateRow, ClaimOptions, ConversationSummary, ForgottenUser, OldestWaiting, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem,
   EntryBacklog, OutboundStatus, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
@@ -733,9 +733,11 @@ export class SqliteStore implements Store {
       outboundPending: out.get('pending') ?? 0,
       outboundLeased: out.get('leased') ?? 0,
       outboundDead: this.s.outboxDeadCount.get() ?? 0,
-      oldestInboundAt: this.s.oldestInbound.get() ?? null,
-      oldestOutboundAt: this.s.oldestOutbound.get() ?? null,
     };
+  }
+
+  async oldestWaiting(): Promise<OldestWaiting> {
+    return { inboundAt: this.s.oldestInbound.get() ?? null, outboundAt: this.s.oldestOutbound.get() ?? null };
   }
 
   async entryBacklog(): Promise<Map<string, EntryBacklog>> {
