@@ -644,6 +644,33 @@ describe('fake Feishu: card entities with the official Client', () => {
     expect(fake.counters.duplicates).toBe(1);
   });
 
+  it('refuses a card with more than five tables (230099, ErrCode 11310) on every path, counting markdown tables outside code', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const table = (i: number) => `| Month | Sales |\n|:---|---:|\n| Jan | ${i} |`;
+    const tables = (n: number) => Array.from({ length: n }, (_, i) => table(i)).join('\n\n');
+    // Pipes that are no table: a shell pipe, a table inside a fenced block, a lone rule.
+    const noise = '`cat a | grep b`\n\n```\n| x | y |\n|---|---|\n```\n\na | b\n\n---';
+    const md = (n: number) => `${tables(n)}\n\n${noise}`;
+    const overLimit = (e: { status: number; data: { code: number; msg: string } }) => [e.status, e.data.code, /11310.*card table number over limit/.test(e.data.msg)];
+
+    // An inline card message.
+    const send = (markdown: string) =>
+      client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: { receive_id: 'oc_tables', msg_type: 'interactive', content: cardJson(markdown, false) } });
+    expect((await send(md(5))).code).toBe(0);
+    expect(overLimit(await failure(send(md(6))))).toEqual([400, 230099, true]);
+    expect(fake.messages).toHaveLength(1);
+
+    // Card entities: create, a whole-card update, and a streaming element update, which leaves the card as it was.
+    expect(overLimit(await failure(create(client, cardJson(md(6), true))))).toEqual([400, 230099, true]);
+    const cardId = await createCard(client, cardJson(md(5), true));
+    expect(overLimit(await failure(stream(client, cardId, md(6), 1)))).toEqual([400, 230099, true]);
+    expect(overLimit(await failure(update(client, cardId, cardJson(md(7), false), 2)))).toEqual([400, 230099, true]);
+    expect(textOf(fake.cards.get(cardId)!.card)).toBe(md(5));
+    await stream(client, cardId, md(4), 3);
+    expect(textOf(fake.cards.get(cardId)!.card)).toBe(md(4));
+  });
+
   it('streaming mode ends by itself STREAMING_LIMIT_MS after it was turned on, on the fake clock', async () => {
     const fake = await startFake();
     const client = sdkClient(fake);

@@ -60,7 +60,7 @@ describe('choosing the message type', () => {
   it('renders exact bodies: a text message and a JSON 2.0 card with one markdown element', () => {
     expect(renderMessages('hello "world"', 'markdown')).toEqual([{ msg_type: 'text', content: '{"text":"hello \\"world\\""}' }]);
     expect(renderMessages('# Title\n\n- a\n- b', 'markdown')).toEqual([
-      { msg_type: 'interactive', content: '{"schema":"2.0","config":{"width_mode":"fill"},"body":{"elements":[{"tag":"markdown","content":"# Title\\n\\n- a\\n- b"}]}}' },
+      { msg_type: 'interactive', content: '{"schema":"2.0","config":{"width_mode":"fill"},"body":{"elements":[{"tag":"markdown","content":"# Title\\n\\n- a\\n- b"}]}}', markdown: '# Title\n\n- a\n- b' },
     ]);
     expect(JSON.parse(cardContent('x'))).toEqual({ schema: '2.0', config: { width_mode: 'fill' }, body: { elements: [{ tag: 'markdown', content: 'x' }] } });
     expect(renderMessages('  \n ', 'text')).toEqual([]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/core/logger.js';
+import { tablesIn } from '../fakes/feishu/cards.js';
 import { FakeFeishu, textOf, type FakeCard, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
 import { startFakeLlm, type FakeLlmOptions } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
@@ -134,6 +135,24 @@ describe('feishu shows the reply in a card while the agent writes it', () => {
     expect(parts.at(-1)!.endsWith('Done.')).toBe(true);
     // The card was finished before the rest went out.
     expect(card.history.at(-1)!.seq).toBeLessThan(rest[0]!.seq);
+  }, 45_000);
+
+  it('keeps a streaming card of a report with eight tables to five, and sends the other three in a message after it', async () => {
+    const section = (i: number) => `## Region ${i}\n\n| Month | Sales |\n|---|---:|\n| Jan | ${i}00 |\n| Feb | ${i}10 |`;
+    const report = Array.from({ length: 8 }, (_, i) => section(i + 1)).join('\n\n');
+    const { t, fake, userSends } = await setup({ llm: { reply: () => report, pieceDelayMs: 25 } });
+    const m = await userSends(fake.textEvent('sales by region'));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1, 30_000);
+    const [first, ...rest] = fake.messagesIn(m.chat_id);
+    const card = fake.cardOf(first!.messageId)!;
+    expect(card.streaming).toBe(false);
+    expect(tablesIn(card.card)).toBe(5);
+    // The card filled in while the agent wrote, and no call on it was refused for a sixth table.
+    expect(card.history.filter((h) => h.streaming).length).toBeGreaterThanOrEqual(2);
+    expect(fake.cardCalls.filter((c) => c.code !== 0)).toEqual([]);
+    expect(rest.map((r) => [r.msgType, tablesIn(r.content as Record<string, unknown>)])).toEqual([['interactive', 3]]);
+    const restText = (rest[0]!.content as { body: { elements: { content: string }[] } }).body.elements[0]!.content;
+    expect(`${textOf(card.card)}\n\n${restText}`).toBe(report);
   }, 45_000);
 
   it('retries a model stream that breaks off and finishes the same card once with the second answer', async () => {

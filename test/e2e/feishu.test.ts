@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransportStatus } from '../../src/core/entry-status.js';
+import { tablesIn } from '../fakes/feishu/cards.js';
 import { encrypt, FakeFeishu, sign, type FakeFeishuOptions, type ReceiveMessageEvent, type SentMessage } from '../fakes/feishu/index.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
@@ -450,6 +451,50 @@ describe('feishu outbound limits', () => {
     expect(parts[1]).toMatch(/^```ts\n/);
     const lines = parts.join('\n').split('\n').filter((l) => l.startsWith('const line'));
     expect(lines).toEqual(code.split('\n'));
+  }, 30_000);
+
+  it('sends a reply with twelve tables as three cards of at most five, which Feishu takes, in order', async () => {
+    const section = (i: number) => `## Region ${i}\n\n| Month | Sales |\n|---|---:|\n| Jan | ${i}00 |`;
+    const report = `${Array.from({ length: 12 }, (_, i) => section(i + 1)).join('\n\n')}\n\nThat is all.`;
+    const llm = opened(await startFakeLlm({ reply: () => report }));
+    const { t, fake } = await setup({ profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' } });
+    const event = fake.textEvent('sales by region');
+    await fake.pushEvent(event).done;
+    const chat = event.event.message.chat_id;
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1, 20_000);
+    const cards = fake.messagesIn(chat);
+    expect(cards.map((m) => m.msgType)).toEqual(['interactive', 'interactive', 'interactive']);
+    expect(cards.map((m) => tablesIn(m.content as Record<string, unknown>))).toEqual([5, 5, 2]);
+    const shown = cards.map((m) => (m.content as { body: { elements: { content: string }[] } }).body.elements[0]!.content).join('\n\n');
+    expect(shown).toBe(report);
+    // No send was refused on the way (Feishu answers 230099 to a sixth table).
+    expect(fake.calls.filter((c) => c.code !== 0)).toEqual([]);
+  }, 30_000);
+
+  it('sends a card Feishu refuses for its content as plain text: the words arrive, with a warning', async () => {
+    const markdown = '**Total**: 42 orders\n\n- shipped: 40\n- waiting: 2';
+    const llm = opened(await startFakeLlm({ reply: () => markdown }));
+    const log = captureLogger();
+    const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+    const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' };
+    const t = opened(
+      await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config: feishuEntryConfig(fake) }] } } }, { log: log.log }),
+    );
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    // A rule of Feishu's card renderer we did not foresee.
+    fake.failNextSends(1, { code: 230099, msg: 'Failed to create card content, ext=ErrCode: 11246; ErrMsg: element exceeds the limit; ' });
+    const event = fake.textEvent('how many orders?');
+    await fake.pushEvent(event).done;
+    const chat = event.event.message.chat_id;
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === 1, 20_000);
+    const [reply, ...more] = fake.messagesIn(chat);
+    expect(more).toEqual([]);
+    expect(reply?.msgType).toBe('text');
+    expect(textOf(reply)).toBe('Total: 42 orders\n\n• shipped: 40\n• waiting: 2');
+    expect(fake.calls.map((c) => c.code)).toEqual([230099, 0]);
+    expect(log.lines.some((l) => l.level === 40 && /refused a reply card for its content/.test(String(l.msg)) && /11246/.test(JSON.stringify(l)))).toBe(true);
+    const dead = await t.admin('GET', '/dead-letters?kind=outbound');
+    expect(dead.json.deadLetters).toEqual([]);
   }, 30_000);
 
   it('dead-letters a reply Feishu refuses for good (230002 bot not in the chat)', async () => {

@@ -279,6 +279,15 @@ export function isRateLimited(err: FeishuApiError): boolean {
   return err.status === 429 || err.code === 99991400 || err.code === 230020 || err.code === 11232;
 }
 
+/** A card Feishu will not render (`Failed to create card content`, e.g. 11310: more than five tables). */
+export const CARD_CONTENT_REFUSED = 230099;
+
+/** Whether `err` (as thrown by an API call, or the send error made of it) is Feishu refusing a card's content. */
+export function isCardContentRefusal(err: unknown): boolean {
+  const api = err instanceof FeishuApiError ? err : err instanceof Error && err.cause instanceof FeishuApiError ? err.cause : undefined;
+  return api?.code === CARD_CONTENT_REFUSED;
+}
+
 /** Send errors Feishu answers the same way however often we retry: dead-letter with the reason. */
 const PERMANENT: Record<number, string> = {
   9499: 'malformed request',
@@ -286,6 +295,7 @@ const PERMANENT: Record<number, string> = {
   230002: 'the bot is not in this chat',
   230006: 'the bot capability is not enabled for the app',
   230025: 'message content too long',
+  [CARD_CONTENT_REFUSED]: 'Feishu refused the card content',
   99992402: 'a request field failed validation',
   // Image upload (im/v1/images), from its documented error table.
   234001: 'the upload was refused as an invalid request',

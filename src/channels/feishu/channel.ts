@@ -5,10 +5,10 @@ import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { typingIndicator } from '../shared/typing.js';
-import { FeishuApiError, FeishuHttp, feishuTokensFor, fetchBotInfo, isRateLimited, sendError, TOKEN_INVALID, type FeishuTokens } from './api.js';
+import { FeishuApiError, FeishuHttp, feishuTokensFor, fetchBotInfo, isCardContentRefusal, isRateLimited, sendError, TOKEN_INVALID, type FeishuTokens } from './api.js';
 import { FeishuCardKit } from './card-kit.js';
 import { feishuBaseUrl, type FeishuChannelConfig } from './config.js';
-import { chunkUuid, createMessageBody, imageMessage, renderMessages, replyMessageBody, type FeishuMessageBody } from './format.js';
+import { cardAsText, chunkUuid, createMessageBody, imageMessage, renderMessages, replyMessageBody, standInUuid, type FeishuMessageBody } from './format.js';
 import { LongConnection, sdkLogger, type LarkSdk } from './long-connection.js';
 import { parseLarkEvent, shouldAnswer, toChatMessage, type BotIdentity, type FeishuReplyMeta } from './parse.js';
 import { FeishuReactions, TYPING_EMOJI } from './reaction.js';
@@ -256,7 +256,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     if (streamed) {
       // The card shows the reply's first part; the rest, and an image, follow as messages.
       let last = streamed.cardMessageId;
-      for (const [i, body] of streamed.rest.entries()) last = (await this.deliver(target, body, chunkUuid(context.idempotencyKey, i + 1))) ?? last;
+      for (const [i, body] of streamed.rest.entries()) last = (await this.deliverPart(target, body, chunkUuid(context.idempotencyKey, i + 1))) ?? last;
       if (reply.image) last = (await this.sendImage(reply.image, target, context.idempotencyKey)) ?? last;
       await this.cards?.delivered(context.messageId);
       return { platformMessageId: last };
@@ -268,7 +268,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     }
     let last: string | undefined;
     for (const [i, body] of renderMessages(reply.text, reply.format).entries()) {
-      last = (await this.deliver(target, body, chunkUuid(context.idempotencyKey, i))) ?? last;
+      last = (await this.deliverPart(target, body, chunkUuid(context.idempotencyKey, i))) ?? last;
     }
     return last ? { platformMessageId: last } : {};
   }
@@ -329,6 +329,20 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     // Size and type only: never the bytes, nor where they came from (a URL may be signed).
     this.ctx.log.debug({ chat: chatId, bytes: content.data.length, mimeType: content.mimeType, imageKey }, 'feishu image uploaded');
     return imageKey;
+  }
+
+  /**
+   * One message of a reply. A card Feishu refuses for its content (a rule of its renderer we did not
+   * foresee) goes out as plain text instead: the words arrive without their layout rather than never.
+   */
+  private async deliverPart(target: Target, body: FeishuMessageBody, uuid: string): Promise<string | undefined> {
+    try {
+      return await this.deliver(target, body, uuid);
+    } catch (err) {
+      if (body.markdown === undefined || !isCardContentRefusal(err)) throw err;
+      this.ctx.log.warn({ chat: target.chatId, err: describeError(err) }, 'feishu refused a reply card for its content; sending it as text');
+      return this.deliver(target, cardAsText(body.markdown), standInUuid(uuid));
+    }
   }
 
   /** One message: paced per chat, the token refreshed once if refused, rate limits waited out. */

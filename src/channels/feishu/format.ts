@@ -1,5 +1,7 @@
 import { sha256Hex } from '../../core/hash.js';
 import { splitText } from '../shared/split-text.js';
+import { markdownToText } from '../shared/markdown-to-text.js';
+import { splitAtTables } from './card-tables.js';
 
 /**
  * Outbound rendering: which msg_type a reply goes out as, its `content` string (JSON inside the JSON
@@ -17,6 +19,8 @@ export type FeishuMsgType = 'text' | 'interactive';
 export interface FeishuMessageBody {
   msg_type: FeishuMsgType | 'image';
   content: string;
+  /** A card's markdown: sent as plain text instead should Feishu refuse the card for its content. */
+  markdown?: string;
 }
 
 /** An image message: the `image_key` an upload (`POST /open-apis/im/v1/images`, image_type message) handed out. */
@@ -89,7 +93,12 @@ const contentOf = (type: FeishuMsgType, text: string) => (type === 'text' ? text
 
 /** One message of `type` showing `text` (already within the type's limit). */
 export function messageBody(type: FeishuMsgType, text: string): FeishuMessageBody {
-  return { msg_type: type, content: contentOf(type, text) };
+  return type === 'text' ? { msg_type: type, content: textContent(text) } : { msg_type: type, content: cardContent(text), markdown: text };
+}
+
+/** The text message sent instead of a card Feishu refused for its content: the same words, without markup. */
+export function cardAsText(markdown: string): FeishuMessageBody {
+  return messageBody('text', markdownToText(markdown));
 }
 
 /** Bytes a body spends around the reply text: the card or {"text"} skeleton, encoded into the body. */
@@ -98,16 +107,26 @@ function skeletonBytes(type: FeishuMsgType): number {
 }
 
 /**
+ * The parts of `text` that go out as messages (or cards) of `type`, each within `budget` (encoded
+ * bytes). A card part keeps fenced code blocks whole (closed and reopened with the same language)
+ * and holds at most five tables (card-tables.ts).
+ */
+export function splitForType(text: string, type: FeishuMsgType, budget: number): string[] {
+  const parts = splitText(text, budget, { fences: type === 'interactive', measure: encodedBytes });
+  return type === 'interactive' ? parts.flatMap((part) => splitAtTables(part)) : parts;
+}
+
+/**
  * The messages one reply chunk goes out as: usually one; more when the rendered body would pass the
- * limit (measured on the final request body, with BODY_RESERVE_BYTES to spare). A card is split
- * without breaking fenced code blocks (closed and reopened with the same language). Deterministic:
- * the same input gives the same bodies, so a retry sends identical requests. Whitespace-only: none.
+ * limit (measured on the final request body, with BODY_RESERVE_BYTES to spare) or a card would hold
+ * more tables than Feishu takes. Deterministic: the same input gives the same bodies, so a retry
+ * sends identical requests. Whitespace-only: none.
  */
 export function renderMessages(text: string, format: 'text' | 'markdown'): FeishuMessageBody[] {
   if (text.trim() === '') return [];
   const msgType = chooseMsgType(text, format);
   const budget = BODY_LIMIT_BYTES[msgType] - BODY_RESERVE_BYTES - skeletonBytes(msgType);
-  return splitText(text, budget, { fences: msgType === 'interactive', measure: encodedBytes }).map((part) => messageBody(msgType, part));
+  return splitForType(text, msgType, budget).map((part) => messageBody(msgType, part));
 }
 
 /**
@@ -117,6 +136,11 @@ export function renderMessages(text: string, format: 'text' | 'markdown'): Feish
  */
 export function chunkUuid(idempotencyKey: string, index: number): string {
   return sha256Hex(`${idempotencyKey}\n${index}`).slice(0, 40);
+}
+
+/** The `uuid` of the text message that stands in for a refused card: its own, so Feishu does not drop it as a repeat. */
+export function standInUuid(cardUuid: string): string {
+  return sha256Hex(`${cardUuid}\ntext`).slice(0, 40);
 }
 
 /** Body of POST /open-apis/im/v1/messages?receive_id_type=… */

@@ -1,6 +1,5 @@
 import { markdownToText } from '../shared/markdown-to-text.js';
-import { splitText } from '../shared/split-text.js';
-import { BODY_LIMIT_BYTES, BODY_RESERVE_BYTES, chooseMsgType, encodedBytes, messageBody, type FeishuMessageBody, type FeishuMsgType } from './format.js';
+import { BODY_LIMIT_BYTES, BODY_RESERVE_BYTES, chooseMsgType, messageBody, splitForType, type FeishuMessageBody, type FeishuMsgType } from './format.js';
 
 /**
  * The card a streaming reply is shown in (card JSON 2.0, the only kind card entities take): one
@@ -53,13 +52,13 @@ export function finishedCard(text: string, type: FeishuMsgType): string {
 }
 
 /**
- * What the streaming card shows for the reply so far: the part the finished card will hold, without
- * markdown images (a card reads `![alt](x)` as an uploaded image key, and an agent's image links are
- * sent as images of their own).
+ * What the streaming card shows for the reply so far: the part the finished card will hold (a card's
+ * bytes, five tables), without markdown images (a card reads `![alt](x)` as an uploaded image key, and
+ * an agent's image links are sent as images of their own).
  */
 export function previewText(textSoFar: string): string {
   const text = textSoFar.replace(/!\[[^\]\n]*\]\([^)\n]*\)?/g, '').trimEnd();
-  return encodedBytes(text) <= CARD_TEXT_BUDGET ? text : (splitText(text, CARD_TEXT_BUDGET, { fences: true, measure: encodedBytes })[0] ?? '');
+  return splitForType(text, 'interactive', CARD_TEXT_BUDGET)[0] ?? '';
 }
 
 /** A finished reply shown in its preview card: the card's JSON, then the messages with the rest of the text. */
@@ -71,7 +70,7 @@ export interface StreamedReply {
 /** The finished card for a reply chunk, split as renderMessages would: markdown only when it uses markup. */
 export function streamedReply(text: string, format: 'text' | 'markdown'): StreamedReply {
   const type = chooseMsgType(text, format);
-  const parts = splitText(text, CARD_TEXT_BUDGET, { fences: type === 'interactive', measure: encodedBytes });
+  const parts = splitForType(text, type, CARD_TEXT_BUDGET);
   return { card: finishedCard(parts[0] ?? '', type), rest: parts.slice(1).map((part) => messageBody(type, part)) };
 }
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { isRecord, parseJson } from '../http.js';
 import { newMessageId, p2pChatIdOf } from './events.js';
 import { parseMultipart } from '../multipart.js';
-import { CARD_CALLS_PER_SECOND, FakeCards, type CardCall, type CardCallKind, type CardRefusal, type FakeCard } from './cards.js';
+import { CARD_CALLS_PER_SECOND, FakeCards, MAX_TABLES_PER_CARD, TABLE_LIMIT_REFUSAL, tablesIn, type CardCall, type CardCallKind, type CardRefusal, type FakeCard } from './cards.js';
 
 export interface ApiAnswer {
   status: number;
@@ -524,6 +524,9 @@ export class FeishuApi {
     if (imageKey !== undefined && !this.imageKeys.has(imageKey)) return done(apiError(230001, 400, 'Your request contains an invalid request parameter, ext=invalid image_key.'));
     const limit = msgType === 'post' || msgType === 'interactive' ? RICH_BODY_LIMIT : TEXT_BODY_LIMIT;
     if (body.length > limit) return done(apiError(230025));
+    if (msgType === 'interactive' && !cardRef && isRecord(content) && tablesIn(content) > MAX_TABLES_PER_CARD) {
+      return done(apiError(TABLE_LIMIT_REFUSAL.code, TABLE_LIMIT_REFUSAL.status, TABLE_LIMIT_REFUSAL.msg));
+    }
     const uuid = typeof req.uuid === 'string' && req.uuid !== '' ? req.uuid : undefined;
     if (uuid !== undefined && uuid.length > 50) return done(apiError(99992402, 400, 'field validation failed: uuid is longer than 50 characters'));
     call.uuid = uuid;

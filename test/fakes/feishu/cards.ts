@@ -54,6 +54,15 @@ export const CARD_CALLS_PER_SECOND = 10;
 /** Error codes of the card API as this fake answers them (not documented where we could read them: see README). */
 export const CARD_ERRORS = { notFound: 300300, invalid: 300301, elementNotFound: 300302, streamingClosed: 300309, sequence: 300317 } as const;
 
+/** Table components one card may hold (表格组件: 单张卡片最多支持放置五个表格组件); markdown tables count as such. */
+export const MAX_TABLES_PER_CARD = 5;
+/** Feishu's answer to a card with more: the message API's "Failed to create card content" with the renderer's ErrCode. */
+export const TABLE_LIMIT_REFUSAL: CardRefusal = {
+  code: 230099,
+  msg: 'Failed to create card content, ext=ErrCode: 11310; ErrMsg: card table number over limit; ErrorValue: table; ',
+  status: 400,
+};
+
 const TOP_LEVEL_KEYS = new Set(['schema', 'config', 'card_link', 'header', 'body']);
 const CONFIG_KEYS = new Set(['streaming_mode', 'streaming_config', 'summary', 'locales', 'enable_forward', 'update_multi', 'width_mode', 'use_custom_translation', 'enable_forward_interaction', 'style']);
 const ELEMENT_ID = /^[A-Za-z][A-Za-z0-9_]{0,19}$/;
@@ -104,9 +113,13 @@ export class FakeCards {
     if (!card.streaming) return refuse(CARD_ERRORS.streamingClosed, 'the card is not in streaming mode');
     const element = elementsOf(card.card).find((e) => e.element_id === elementId);
     if (!element) return refuse(CARD_ERRORS.elementNotFound, `no element ${elementId} in the card`);
-    if (element.tag === 'markdown') element.content = req.content;
-    else if (element.tag === 'plain_text') element.content = req.content;
-    else return refuse(CARD_ERRORS.invalid, `element ${elementId} is a ${String(element.tag)}, not markdown or plain_text`);
+    if (element.tag !== 'markdown' && element.tag !== 'plain_text') return refuse(CARD_ERRORS.invalid, `element ${elementId} is a ${String(element.tag)}, not markdown or plain_text`);
+    const before = element.content;
+    element.content = req.content;
+    if (tablesIn(card.card) > MAX_TABLES_PER_CARD) {
+      element.content = before;
+      return TABLE_LIMIT_REFUSAL;
+    }
     card.sequence = req.sequence as number;
     this.record(card, 'content', elementId);
     return undefined;
@@ -209,10 +222,46 @@ function streamingOf(card: Record<string, unknown>): boolean {
   return isRecord(card.config) && card.config.streaming_mode === true;
 }
 
-/** A card JSON 2.0 string, checked: documented top-level and config keys only, element ids well formed and unique. */
+/** A card JSON 2.0 string, checked: documented top-level and config keys only, element ids well formed and unique, five tables at most. */
 function readCard(data: unknown): { card: Record<string, unknown> } | { refusal: CardRefusal } {
   const checked = checkCard(data);
-  return 'code' in checked ? { refusal: checked } : { card: checked.card };
+  if ('code' in checked) return { refusal: checked };
+  return tablesIn(checked.card) > MAX_TABLES_PER_CARD ? { refusal: TABLE_LIMIT_REFUSAL } : { card: checked.card };
+}
+
+/**
+ * Table components a card (JSON 1.0 or 2.0) would render: `table` elements, and the GFM tables of its
+ * markdown elements (a row with pipes over a delimiter row, outside fenced code).
+ */
+export function tablesIn(card: Record<string, unknown>): number {
+  const elements = isRecord(card.body) && Array.isArray(card.body.elements) ? card.body.elements : Array.isArray(card.elements) ? card.elements : [];
+  let n = 0;
+  for (const e of elements) {
+    if (!isRecord(e)) continue;
+    if (e.tag === 'table') n++;
+    else if (e.tag === 'markdown' && typeof e.content === 'string') n += markdownTables(e.content);
+  }
+  return n;
+}
+
+/** `|---|:-:|`, `--- | ---`: dashes with optional colons, cells parted by pipes. */
+const isDelimiterRow = (line: string) => line.includes('|') && line.includes('-') && /^\s*\|?(\s*:?-+:?\s*\|?)+\s*$/.test(line);
+
+function markdownTables(markdown: string): number {
+  const lines = markdown.split('\n');
+  let n = 0;
+  let fenced = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (/^\s{0,3}(```|~~~)/.test(line)) fenced = !fenced;
+    else if (!fenced && line.includes('|') && isDelimiterRow(lines[i + 1] ?? '')) {
+      n++;
+      // The rows that follow belong to this table.
+      i++;
+      while (i + 1 < lines.length && lines[i + 1]!.trim() !== '' && lines[i + 1]!.includes('|')) i++;
+    }
+  }
+  return n;
 }
 
 function checkCard(data: unknown): { card: Record<string, unknown> } | CardRefusal {
