@@ -53,6 +53,17 @@ describe('tables in a Feishu card (at most five each)', () => {
     expect(bodies.map((b) => b.markdown)).toEqual(splitAtTables(report(12)));
   });
 
+  it('sends a table too long for one card as cards that each start with its header rows', () => {
+    const rows = Array.from({ length: 1_500 }, (_, i) => `| order-${i} | ${i % 7} | shipped on time |`);
+    const text = `Orders:\n\n| Order | Boxes | State |\n|---|---:|---|\n${rows.join('\n')}`;
+    const bodies = renderMessages(text, 'markdown');
+    expect(bodies.length).toBeGreaterThanOrEqual(2);
+    const parts = bodies.map((b) => cardMarkdown(b.content));
+    for (const part of parts.slice(1)) expect(part.startsWith('| Order | Boxes | State |\n|---|---:|---|\n| order-')).toBe(true);
+    expect(parts.map(tablesSeenByFeishu)).toEqual(parts.map(() => 1));
+    expect(parts.join('\n').split('\n').filter((l) => l.startsWith('| order-'))).toEqual(rows);
+  });
+
   it('finishes a streaming card with five tables and sends the rest as a message; the preview never shows a sixth', () => {
     const text = report(8);
     const streamed = streamedReply(text, 'markdown');

@@ -152,6 +152,27 @@ describe('splitText with fences (shared helper)', () => {
   });
 });
 
+describe('splitText with tables (shared helper)', () => {
+  const text = 'Totals:\n\n| Item | Qty |\n|---|---|\n| apples | 1 |\n| pears | 2 |\n| plums | 3 |\n| figs | 4 |\n\nDone.';
+
+  it('starts each chunk cut out of a table with its header and delimiter rows again', () => {
+    expect(splitText(text, 60, { tables: true })).toEqual([
+      'Totals:\n\n| Item | Qty |\n|---|---|\n| apples | 1 |',
+      '| Item | Qty |\n|---|---|\n| pears | 2 |\n| plums | 3 |',
+      '| Item | Qty |\n|---|---|\n| figs | 4 |\n\nDone.',
+    ]);
+    // Without the option the rows after the cut lose their header and show as raw pipes.
+    expect(splitText(text, 60)[1]).toBe('| pears | 2 |\n| plums | 3 |\n| figs | 4 |\n\nDone.');
+  });
+
+  it('moves a header cut from its rows to the next chunk, and repeats nothing that would crowd out the rows', () => {
+    expect(splitText(text, 40, { tables: true })).toEqual(['Totals:', '| Item | Qty |\n|---|---|\n| apples | 1 |', '| pears | 2 |\n| plums | 3 |', '| figs | 4 |\n\nDone.']);
+    // A budget below one header and one row still ends, every row once.
+    const tiny = splitText(text, 20, { tables: true });
+    expect(tiny.join('\n').match(/\| \w+ \| \d \|/g)).toEqual(['| apples | 1 |', '| pears | 2 |', '| plums | 3 |', '| figs | 4 |']);
+  });
+});
+
 describe('chunkUuid', () => {
   it('is a stable 40-hex hash of key and index, within the 50-character limit', () => {
     const expected = createHash('sha256').update('42:0\n1').digest('hex').slice(0, 40);

@@ -208,6 +208,18 @@ describe('wecom_bot: stream replies', () => {
     expect(planReply(input)).toEqual(plan);
   });
 
+  it('repeats a long table\'s header rows at the top of each follow-up, so its rows still render as a table', () => {
+    const rows = Array.from({ length: 900 }, (_, i) => `| 订单 ${i} | ${i % 9} 箱 | 已发货 |`);
+    const input = `| 订单 | 数量 | 状态 |\n|---|---|---|\n${rows.join('\n')}`;
+    const plan = planReply(input);
+    expect(plan.followUps.length).toBeGreaterThan(1);
+    for (const part of [plan.stream, ...plan.followUps]) {
+      expect(bytes(part)).toBeLessThanOrEqual(part === plan.stream ? STREAM_CONTENT_LIMIT_BYTES : SEND_MARKDOWN_LIMIT_BYTES);
+      expect(part.startsWith('| 订单 | 数量 | 状态 |\n|---|---|---|\n| 订单 ')).toBe(true);
+    }
+    expect([plan.stream, ...plan.followUps].join('\n').split('\n').filter((l) => /^\| 订单 \d/.test(l))).toEqual(rows);
+  });
+
   it('plans a reply that can no longer be streamed as proactive messages only', () => {
     const input = Array.from({ length: 10 }, (_, i) => `Paragraph ${i}. ${'word '.repeat(150).trim()}.`).join('\n\n');
     const out = planProactive(input);

@@ -108,12 +108,13 @@ function skeletonBytes(type: FeishuMsgType): number {
 
 /**
  * The parts of `text` that go out as messages (or cards) of `type`, each within `budget` (encoded
- * bytes). A card part keeps fenced code blocks whole (closed and reopened with the same language)
- * and holds at most five tables (card-tables.ts).
+ * bytes). A card part keeps fenced code blocks whole (closed and reopened with the same language),
+ * repeats a table's header rows after a cut inside it, and holds at most five tables (card-tables.ts).
  */
 export function splitForType(text: string, type: FeishuMsgType, budget: number): string[] {
-  const parts = splitText(text, budget, { fences: type === 'interactive', measure: encodedBytes });
-  return type === 'interactive' ? parts.flatMap((part) => splitAtTables(part)) : parts;
+  const card = type === 'interactive';
+  const parts = splitText(text, budget, { fences: card, tables: card, measure: encodedBytes });
+  return card ? parts.flatMap((part) => splitAtTables(part)) : parts;
 }
 
 /**

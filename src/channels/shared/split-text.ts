@@ -11,6 +11,11 @@ export interface SplitOptions {
    * Default: UTF-8 bytes.
    */
   measure?: (text: string) => number;
+  /**
+   * Keep tables readable: a cut that falls between the rows of a markdown table starts the next
+   * chunk with the table's header and delimiter rows again, so its rows still render as a table.
+   */
+  tables?: boolean;
 }
 
 /**
@@ -25,8 +30,9 @@ export function splitText(text: string, maxBytes: number | undefined, options: S
   let rest = text;
   while (measure(rest) > maxBytes) {
     const piece = (options.fences ? fencedPiece(rest, maxBytes, measure) : undefined) ?? plainPiece(rest, maxBytes, measure);
-    chunks.push(piece.chunk);
-    rest = piece.rest;
+    const cut = options.tables ? keepTableReadable(piece, maxBytes, measure) : piece;
+    chunks.push(cut.chunk);
+    rest = cut.rest;
   }
   if (rest.length > 0) chunks.push(rest);
   return chunks.filter((c) => c.length > 0);
@@ -194,4 +200,37 @@ function fencedPiece(rest: string, maxBytes: number, measure: (text: string) => 
     reserve = measure(closer);
   }
   return undefined;
+}
+
+const isTableRow = (line: string | undefined) => line !== undefined && line.trim() !== '' && line.includes('|');
+const DELIMITER_ROW = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
+const isDelimiterRow = (line: string | undefined) => isTableRow(line) && line!.includes('-') && DELIMITER_ROW.test(line!);
+
+/**
+ * A cut that falls inside a markdown table, made readable on both sides:
+ * - a header row cut from its delimiter row, or the two without a data row, move to the next chunk
+ *   (when something else stays in this one);
+ * - a cut between data rows starts the next chunk with the header and delimiter rows again (when
+ *   the two take at most half a chunk, so the next chunk has room for rows).
+ */
+function keepTableReadable(piece: Piece, maxBytes: number, measure: (text: string) => number): Piece {
+  const { chunk, rest } = piece;
+  const newline = rest.indexOf('\n');
+  const firstLine = newline === -1 ? rest : rest.slice(0, newline);
+  if (!isTableRow(firstLine)) return piece;
+  const lines = chunk.split('\n');
+  const last = lines.length - 1;
+  const headerAt = isDelimiterRow(firstLine) && isTableRow(lines[last]) ? last : isDelimiterRow(lines[last]) && isTableRow(lines[last - 1]) ? last - 1 : -1;
+  if (headerAt >= 0) {
+    const kept = lines.slice(0, headerAt).join('\n').trimEnd();
+    return kept === '' ? piece : { chunk: kept, rest: `${lines.slice(headerAt).join('\n')}\n${rest}` };
+  }
+  for (let i = last; i >= 1; i--) {
+    if (!isTableRow(lines[i])) return piece;
+    if (isDelimiterRow(lines[i]) && isTableRow(lines[i - 1])) {
+      const head = `${lines[i - 1]}\n${lines[i]}\n`;
+      return measure(head) * 2 <= maxBytes ? { chunk, rest: head + rest } : piece;
+    }
+  }
+  return piece;
 }

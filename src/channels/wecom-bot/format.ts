@@ -37,23 +37,26 @@ export interface ReplyPlan {
   followUps: string[];
 }
 
+/** Code blocks closed and reopened across a cut, and a cut table's header rows repeated: both still render. */
+const MARKDOWN_SPLIT = { fences: true, tables: true };
+
 /**
  * Splits a reply for a stream plus follow-ups, cutting at paragraphs, lines, then sentence ends, and
- * keeping fenced code blocks whole (closed and reopened with the same language across a cut).
+ * keeping fenced code blocks and tables readable across a cut (MARKDOWN_SPLIT).
  * Deterministic, so a retry plans the same messages. Whitespace-only text: an empty stream, no follow-ups
  * (the stream must still be finished, or the user sees it spinning).
  */
 export function planReply(text: string): ReplyPlan {
   if (text.trim() === '') return { stream: '', followUps: [] };
-  const [first = '', ...rest] = splitText(text, STREAM_CONTENT_LIMIT_BYTES, { fences: true });
-  const followUps = rest.flatMap((part) => splitText(part, SEND_MARKDOWN_LIMIT_BYTES, { fences: true }));
+  const [first = '', ...rest] = splitText(text, STREAM_CONTENT_LIMIT_BYTES, MARKDOWN_SPLIT);
+  const followUps = rest.flatMap((part) => splitText(part, SEND_MARKDOWN_LIMIT_BYTES, MARKDOWN_SPLIT));
   return { stream: first, followUps };
 }
 
 /** Follow-ups only, for a reply that can no longer be streamed (its req_id expired, or after a restart). */
 export function planProactive(text: string): string[] {
   if (text.trim() === '') return [];
-  return splitText(text, SEND_MARKDOWN_LIMIT_BYTES, { fences: true });
+  return splitText(text, SEND_MARKDOWN_LIMIT_BYTES, MARKDOWN_SPLIT);
 }
 
 /** Body of an aibot_respond_msg stream frame (what the SDK's replyStream sends). */
