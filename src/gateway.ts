@@ -112,6 +112,7 @@ export class Gateway {
       typingOf: (entryKey, message) => runningHere(entryKey)?.startTyping(message),
       previewOf: (entryKey, message, messageId) => runningHere(entryKey)?.startPreview(message, messageId),
       mediaOf: (entryKey) => this.keeper.mediaFetcher(entryKey),
+      quoteOf: (entryKey) => this.keeper.quoteFetcher(entryKey),
       userLimits: new UserLimits(this.clock, store.shared ? store : undefined),
       onSent: (entryKey) => this.keeper.countOut(entryKey),
       finishedWithoutReply: (entryKey, messageId) => this.keeper.channel(entryKey)?.finishedWithoutReply(messageId),

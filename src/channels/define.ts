@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Channel, ChannelContext } from '../core/channel.js';
 import type { MediaContent, MediaContext } from '../core/media.js';
-import type { MediaRef } from '../core/message.js';
+import type { ChatMessage, MediaRef } from '../core/message.js';
+import type { QuoteContext } from '../core/quote.js';
 import type { LoginContext, LoginFlow } from './login.js';
 
 /** What a channel can do; the outbox, the docs table and the panel read it. */
@@ -73,6 +74,14 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
    * also one standing by for an exclusive entry. Throws a CocoError (`retryable` when worth a second try).
    */
   fetchMedia?(media: MediaRef, ctx: MediaContext<z.infer<Schema>>): Promise<MediaContent>;
+  /**
+   * The words of the message `message` answers, where the platform sends only its id (a Feishu
+   * reply names its parent): read before the agent runs and put under the user's text as a quote.
+   * Undefined when the message quotes nothing. Declared on the type, like `fetchMedia`: any gateway
+   * process may run the agent. Throws a CocoError when the platform refuses; the agent then answers
+   * without the quote.
+   */
+  fetchQuote?(message: ChatMessage, ctx: QuoteContext<z.infer<Schema>>): Promise<string | undefined>;
   /**
    * How long the platform serves what users send (a WeCom robot's image URL: 5 minutes). Set, the
    * gateway downloads a message's images as soon as it is stored and keeps them with it, so a

@@ -22,6 +22,7 @@ export const ErrorCodes = {
   COCO_ERR_AGENT_TIMEOUT: 'The agent did not answer within its timeout.',
   COCO_ERR_ROUTE_MISSING: 'A message targets an agent or scene that no longer exists.',
   COCO_ERR_MEDIA: 'Media a user sent (an image) could not be downloaded for the agent; it answered from the text.',
+  COCO_ERR_QUOTE: 'The message a user quoted could not be read for the agent; it answered without it.',
   COCO_ERR_OUTBOX_EXPIRED: 'A reply was older than its max age before it could be delivered.',
   COCO_ERR_STORE: 'The store failed or holds data it cannot read.',
   COCO_ERR_REQUEST_INVALID: 'An HTTP request body or parameter is malformed.',

@@ -8,13 +8,14 @@ import { accessRefusal } from './access.js';
 import { backoffDelay } from './backoff.js';
 import { burstEndsAt, mergeBurst } from './burst.js';
 import type { Clock } from './clock.js';
-import { CocoError, describeError } from './errors.js';
+import { CocoError, describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
+import { withQuote, type QuoteFetcher } from './quote.js';
 import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
 import { isResetCommand } from './reset.js';
@@ -63,6 +64,8 @@ export interface HeartbeatDeps {
   previewOf?(entryKey: string, message: InboundItem['message'], messageId: string): ReplyPreview | undefined;
   /** Downloads an entry's media (images for agents that read them); undefined when its channel cannot. */
   mediaOf?(entryKey: string): MediaFetcher | undefined;
+  /** Reads what an entry's messages quote, where its channel gets only the quoted message's id; undefined otherwise. */
+  quoteOf?(entryKey: string): QuoteFetcher | undefined;
   /** Per-user limits (`user_limit` in a profile); without it, none are applied. */
   userLimits?: UserLimits;
   /** Counts a reply chunk delivered on completion (the outbox counts the ones it sends). */
@@ -213,12 +216,13 @@ export class Heartbeat {
       releaseMedia = await reserveAgentMedia(item.message, wants, lease.signal);
       const images = wants.images ? await this.media('image', item, lease.signal, log) : [];
       const files = wants.files ? await this.media('file', item, lease.signal, log) : [];
+      const message = await this.quoted(item, lease.signal, log);
       const outcome = await runAgent(
         target.agent,
         target.profile,
         {
           agentId: target.agentId,
-          message: item.message,
+          message,
           history: history.map(({ role, content }) => ({ role, content })),
           scene: target.scene,
           ...(images.length > 0 ? { images } : {}),
@@ -240,7 +244,7 @@ export class Heartbeat {
         await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${outcome.error.code}: ${describeError(outcome.error.cause ?? outcome.error)}` });
       }
       const now = clock.now();
-      const turns = userTurn(target, item, now);
+      const turns = userTurn(target, item, now, message);
       if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: historyText(outcome.reply), at: now });
       // A group may rather see nothing than an apology (fallback_in_groups: false); the message log still says what failed.
       const quiet = !outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups;
@@ -499,6 +503,25 @@ export class Heartbeat {
     return items;
   }
 
+  /**
+   * The message as the agent gets it: with the words of the message it quotes, where its channel
+   * reads them on demand (ChannelDefinition.fetchQuote). A quote that cannot be read costs the agent
+   * the context, not the answer: it is logged and shown in the message's timeline.
+   */
+  private async quoted(item: InboundItem, signal: AbortSignal, log: Logger): Promise<ChatMessage> {
+    const fetcher = this.deps.quoteOf?.(item.entryKey);
+    if (!fetcher) return item.message;
+    try {
+      const quote = await fetcher(item.message, signal);
+      return quote ? { ...item.message, content: withQuote(item.message.content, quote) } : item.message;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      log.warn({ code: isCocoError(err) ? err.code : undefined, err: describeError(err) }, 'quoted message not read; the agent answers without it');
+      await this.deps.store.recordEvent(item.id, { at: this.deps.clock.now(), stage: 'quote_error', detail: describeError(err) });
+      return item.message;
+    }
+  }
+
   /** The channel's typing indicator; one that throws shows none (it must not cost the answer). */
   private typing(item: InboundItem, log: Logger): Typing | undefined {
     try {
@@ -595,8 +618,8 @@ export function readsFiles(profile: AgentProfile): boolean {
 }
 
 /** The message as a history turn, for agents that read history; the message log keeps every message anyway. */
-function userTurn(target: ResolvedTarget, item: InboundItem, now: number): HistoryTurn[] {
-  return target.agent.usesHistory === false ? [] : [{ role: 'user', content: item.message.content, at: item.message.timestamp || now }];
+function userTurn(target: ResolvedTarget, item: InboundItem, now: number, message: ChatMessage = item.message): HistoryTurn[] {
+  return target.agent.usesHistory === false ? [] : [{ role: 'user', content: message.content, at: message.timestamp || now }];
 }
 
 /** Where a conversation's turns with the answering agent are kept. */

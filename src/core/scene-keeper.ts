@@ -4,6 +4,7 @@ import { firstIssue } from '../config/schema.js';
 import { resolveReferences, type SecretVault } from '../config/secrets.js';
 import { keepMediaOnArrival } from './keep-media.js';
 import { isInlineMedia, readInlineMedia, type MediaFetcher } from './media.js';
+import type { QuoteFetcher } from './quote.js';
 import type { EntrySpec, WorkspaceSnapshot } from '../config/workspace.js';
 import { ActivityLog } from '../ops/activity.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -70,6 +71,8 @@ export class SceneKeeper {
   private readonly keeping = new Set<Promise<unknown>>();
   /** `mergesBursts` for entries whose channel decides by config, per spec. */
   private readonly mergesBySpec = new WeakMap<EntrySpec, boolean>();
+  /** An entry's resolved config per version of its spec, for the quote fetcher. */
+  private readonly configBySpec = new WeakMap<EntrySpec, unknown>();
   private readonly stopping = new AbortController();
   /** Per-minute messages in and out of each entry over the last hour (the panel's dashboard). */
   readonly activity = new ActivityLog();
@@ -197,6 +200,25 @@ export class SceneKeeper {
       if (isInlineMedia(media.ref)) return readInlineMedia(media, maxBytes);
       config ??= this.resolveConfig(def, spec);
       return fetchMedia(media, { config, message, clock, log, signal, maxBytes });
+    };
+  }
+
+  /**
+   * Reads what an entry's messages quote (see ChannelDefinition.fetchQuote) with the entry's current
+   * config, in this process whether or not it runs the entry. Undefined when the entry is gone or its
+   * channel type receives quotes with the message, or none.
+   */
+  quoteFetcher(key: string): QuoteFetcher | undefined {
+    const { spec, def } = this.definitionOf(key);
+    const fetchQuote = def?.fetchQuote;
+    if (!spec || !def || !fetchQuote) return undefined;
+    const { clock } = this.deps;
+    const log = this.deps.log.child({ entry: key });
+    return async (message, signal) => {
+      // Resolved once per version of the entry: most messages quote nothing, and are asked about anyway.
+      let config = this.configBySpec.get(spec);
+      if (config === undefined) this.configBySpec.set(spec, (config = this.resolveConfig(def, spec)));
+      return fetchQuote(message, { config, clock, log, signal });
     };
   }
 

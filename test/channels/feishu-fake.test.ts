@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   CARD_CALLS_PER_SECOND,
   CARD_ERRORS,
+  DEGRADED_CARD_CONTENT,
   decrypt,
   encrypt,
   FakeFeishu,
@@ -288,6 +289,46 @@ describe('fake Feishu: OpenAPI with the official Client', () => {
     const third = await send();
     expect(third.data?.message_id).not.toBe(first.data?.message_id);
     expect(fake.messages).toHaveLength(2);
+  });
+
+  it('serves a message by id: a user\'s with its mentions, the bot\'s card whole only with user_card_content', async () => {
+    const fake = await startFake();
+    const client = sdkClient(fake);
+    const get = (id: string, full = true) => client.im.message.get({ path: { message_id: id }, ...(full ? { params: { card_msg_content_type: 'user_card_content' } } : {}) });
+    const asked = fake.textEvent('ask Tom', { chatType: 'group', mentions: [{ openId: 'ou_tom0000000000000000000000000000', name: 'Tom' }] });
+    const m = asked.event.message;
+    const got = await get(m.message_id);
+    expect(got.code).toBe(0);
+    expect(got.data?.items?.[0]).toMatchObject({
+      message_id: m.message_id,
+      msg_type: 'text',
+      chat_id: m.chat_id,
+      sender: { id: asked.event.sender.sender_id.open_id, id_type: 'open_id', sender_type: 'user' },
+      body: { content: m.content },
+      mentions: [{ key: '@_user_1', id: 'ou_tom0000000000000000000000000000', id_type: 'open_id', name: 'Tom' }],
+    });
+
+    const card = JSON.stringify({ schema: '2.0', body: { elements: [{ tag: 'markdown', content: '**Done**' }] } });
+    const sent = await client.im.message.create({ params: { receive_id_type: 'chat_id' }, data: { receive_id: m.chat_id, msg_type: 'interactive', content: card } });
+    const id = sent.data!.message_id!;
+    expect((await get(id)).data?.items?.[0]).toMatchObject({ msg_type: 'interactive', sender: { id: fake.appId, id_type: 'app_id', sender_type: 'app' }, body: { content: card } });
+    expect((await get(id, false)).data?.items?.[0]?.body?.content).toBe(DEGRADED_CARD_CONTENT);
+
+    expect((await failure(get('om_unknown'))).data.code).toBe(230001);
+    fake.recallMessage(m.message_id);
+    expect((await failure(get(m.message_id))).data.code).toBe(230110);
+    fake.failNextMessageReads(1, { code: 99991672 });
+    expect((await failure(get(id))).data.code).toBe(99991672);
+    expect((await get(id)).code).toBe(0);
+    expect(fake.messageReads.map((r) => [r.code, r.cardContentType])).toEqual([
+      [0, 'user_card_content'],
+      [0, 'user_card_content'],
+      [0, undefined],
+      [230001, 'user_card_content'],
+      [230110, 'user_card_content'],
+      [99991672, 'user_card_content'],
+      [0, 'user_card_content'],
+    ]);
   });
 
   it('replies to a pushed user message in its chat, threaded on request; unknown targets fail', async () => {

@@ -2,6 +2,7 @@ import { defineChannel } from '../define.js';
 import { FeishuChannel } from './channel.js';
 import { feishuConfigSchema, type FeishuChannelConfig } from './config.js';
 import { fetchFeishuMedia } from './media.js';
+import { fetchFeishuQuote } from './quote.js';
 import { registerFeishuRoutes } from './routes.js';
 
 export { FeishuChannel, type FeishuChannelConfig };
@@ -21,6 +22,8 @@ export const feishuChannel = defineChannel({
   create: (ctx) => new FeishuChannel(ctx),
   // Images users send (also in rich text), for agents with `images: true`: by message id and key, any process.
   fetchMedia: fetchFeishuMedia,
+  // A reply names its parent only: the agent gets the parent's words as a quote under the user's text.
+  fetchQuote: fetchFeishuQuote,
   routes: registerFeishuRoutes,
   webhookPath: (entryKey, config) => (config.connection === 'webhook' ? `/webhooks/feishu/${entryKey}` : undefined),
 });

@@ -266,10 +266,52 @@ function describe(type: string, c: Record<string, unknown>, mentions: FeishuMent
     }
     case 'sticker':
       return { msgType: 'text', text: '[sticker]', media: [] };
+    case 'interactive':
+      return { msgType: 'text', text: cardText(c) || '[card]', media: [] };
     default:
       // Cards, shared chats, red packets, calendar invites…: described, not dropped.
       return { msgType: 'text', text: `[${type} message]`, media: [] };
   }
+}
+
+/**
+ * What a message of `type` with `content` (its JSON string) says, as the agent reads it: for a
+ * message fetched from the API (a quoted one) rather than pushed as an event. Never throws: content
+ * that is not what its type promises is described by the type.
+ */
+export function describeContent(type: string, content: string, mentions: FeishuMention[]): string {
+  let c: Record<string, unknown>;
+  try {
+    c = parseContent(content);
+    return describe(type, c, mentions).text;
+  } catch {
+    return `[${type} message]`;
+  }
+}
+
+/**
+ * The words of a card: its header, and the text of its elements, in order, whatever the nesting
+ * (columns, panels, forms). Both card JSON (1.0 `elements`, 2.0 `body.elements`) and the flattened
+ * form the API gives of a card without `card_msg_content_type` (rows of `{tag, text}`).
+ */
+function cardText(card: unknown): string {
+  const out: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const child of node) walk(child);
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    const n = node as Record<string, unknown>;
+    const own = typeof n.content === 'string' ? n.content : typeof n.text === 'string' ? n.text : undefined;
+    if (own !== undefined && own.trim() !== '') out.push(own.trim());
+    if (typeof n.title === 'string' && n.title.trim() !== '') out.push(n.title.trim());
+    for (const key of ['header', 'title', 'subtitle', 'text', 'body', 'elements', 'columns', 'fields', 'actions']) {
+      if (typeof n[key] === 'object') walk(n[key]);
+    }
+  };
+  walk(card);
+  return out.join('\n');
 }
 
 /**
@@ -408,6 +450,8 @@ export interface FeishuReplyMeta {
   replyInThread: boolean;
   threadId?: string;
   rootId?: string;
+  /** The message this one answers (a quote, or the one before it in a thread): its words go to the agent. */
+  parentId?: string;
   senderOpenId: string;
 }
 
@@ -417,7 +461,7 @@ export function replyMetaOf(message: FeishuInbound): FeishuReplyMeta {
     chatType: message.chatType,
     messageId: message.messageId,
     replyInThread: message.threadId !== undefined || message.chatType === 'topic_group',
-    ...compact({ threadId: message.threadId, rootId: message.rootId }),
+    ...compact({ threadId: message.threadId, rootId: message.rootId, parentId: message.parentId }),
     senderOpenId: message.sender.openId,
   };
 }

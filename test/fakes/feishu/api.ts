@@ -125,6 +125,33 @@ export interface ResourceCall {
   at: number;
 }
 
+/** Every get-message call (`GET /open-apis/im/v1/messages/:message_id`), served or not. */
+export interface MessageRead {
+  messageId: string;
+  /** The `card_msg_content_type` query parameter as sent. */
+  cardContentType?: string;
+  status: number;
+  code: number;
+  at: number;
+}
+
+/** What the message API knows of a message a user sent, as it serves it back. */
+export interface UserMessageContent {
+  chatId: string;
+  msgType: string;
+  /** The content JSON string, as in the event. */
+  content: string;
+  senderOpenId: string;
+  mentions?: { key: string; id: { open_id: string }; name: string; tenant_key?: string }[];
+  rootId?: string;
+  parentId?: string;
+  threadId?: string;
+  createTime: string;
+}
+
+/** What the message API answers for a card read without `card_msg_content_type=user_card_content`. */
+export const DEGRADED_CARD_CONTENT = JSON.stringify({ title: '', elements: [[{ tag: 'text', text: '请升级至最新版本客户端，以查看内容' }]] });
+
 export interface ApiCounters {
   tokenRequests: number;
   tokensIssued: number;
@@ -248,6 +275,7 @@ export class FeishuApi {
   readonly messages: SentMessage[] = [];
   readonly calls: ApiCall[] = [];
   readonly resourceCalls: ResourceCall[] = [];
+  readonly messageReads: MessageRead[] = [];
   /** Every reaction added, in order (removed ones stay, with `removedAt`). */
   readonly reactions: FakeReaction[] = [];
   readonly reactionCalls: ReactionCall[] = [];
@@ -280,6 +308,9 @@ export class FeishuApi {
   private storm = { left: 0, resetSeconds: 1 };
   private readonly resources = new Map<string, { type: 'image' | 'file'; data: Buffer; contentType: string; fileName?: string }>();
   private readonly scriptedDownloads: ScriptedFailure[] = [];
+  private readonly scriptedReads: ScriptedFailure[] = [];
+  /** Messages users sent (pushed or not), as the get-message API serves them. */
+  private readonly userContents = new Map<string, UserMessageContent>();
   private readonly scriptedUploads: ScriptedFailure[] = [];
   /** Uploaded images by image_key, with their bytes (dropped when the history is forgotten). */
   private readonly images = new Map<string, UploadedImage>();
@@ -298,6 +329,16 @@ export class FeishuApi {
     this.known.set(messageId, { chatId, rootId, threadId });
     if (ids?.union_id) this.openIds.set(`union_id:${ids.union_id}`, ids.open_id);
     if (ids?.user_id) this.openIds.set(`user_id:${ids.user_id}`, ids.open_id);
+  }
+
+  /** A user message's content, served by the get-message API. */
+  registerContent(messageId: string, content: UserMessageContent): void {
+    this.userContents.set(messageId, content);
+  }
+
+  /** The next `n` get-message calls with a valid token fail (e.g. `{code: 99991672}`, `{code: 1, status: 500}`). */
+  failNextMessageReads(n: number, failure: ScriptedFailure): void {
+    for (let i = 0; i < n; i++) this.scriptedReads.push(failure);
   }
 
   /** Bytes served for `fileKey` in `messageId`: `type=image` for images (also in posts), `type=file` for files, audio and video. */
@@ -370,6 +411,7 @@ export class FeishuApi {
     this.messages.splice(0);
     this.calls.splice(0);
     this.resourceCalls.splice(0);
+    this.messageReads.splice(0);
     this.reactionCalls.splice(0);
     this.uploads.splice(0);
     this.uploadCalls.splice(0);
@@ -411,6 +453,8 @@ export class FeishuApi {
     if (path === '/open-apis/im/v1/images') return method === 'POST' ? this.uploadImage(headers, body) : undefined;
     const reply = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/.exec(path);
     if (reply) return method === 'POST' ? this.send('reply', headers, body, query, decodeURIComponent(reply[1] ?? '')) : undefined;
+    const message = /^\/open-apis\/im\/v1\/messages\/([^/]+)$/.exec(path);
+    if (message && method === 'GET') return this.getMessage(headers, query, decodeURIComponent(message[1] ?? ''));
     const resource = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/resources\/([^/]+)$/.exec(path);
     if (resource && method === 'GET') return this.resource(headers, query, decodeURIComponent(resource[1] ?? ''), decodeURIComponent(resource[2] ?? ''));
     const reactions = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reactions$/.exec(path);
@@ -789,7 +833,71 @@ export class FeishuApi {
     const disposition: Record<string, string> = r.fileName ? { 'content-disposition': `attachment; filename="${encodeURIComponent(r.fileName)}"` } : {};
     return done({ status: 200, raw: { contentType: r.contentType, data: r.data }, headers: { 'x-tt-logid': logId(), ...disposition } });
   }
+  /**
+   * GET /open-apis/im/v1/messages/:message_id: a message a user sent (pushed or registered) or one the bot sent,
+   * as `{items: [message]}`. A card reads as its card JSON with `card_msg_content_type=user_card_content`, else as
+   * the flattened stub older clients get (DEGRADED_CARD_CONTENT).
+   */
+  private getMessage(headers: Record<string, string | string[] | undefined>, query: URLSearchParams, messageId: string): ApiAnswer {
+    const cardContentType = query.get('card_msg_content_type') ?? undefined;
+    const done = recorded<MessageRead>(this.messageReads, { messageId, ...(cardContentType === undefined ? {} : { cardContentType }), status: 0, code: 0, at: Date.now() });
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return done(apiError(tokenError));
+    const scripted = this.scriptedReads.shift();
+    if (scripted) return done(this.scriptedAnswer(scripted));
+    if (this.recalled.has(messageId)) return done(apiError(230110));
+    const common = { message_id: messageId, deleted: false, updated: false };
+    const user = this.userContents.get(messageId);
+    if (user) {
+      const mentions = user.mentions?.map((m) => ({ key: m.key, id: m.id.open_id, id_type: 'open_id', name: m.name, tenant_key: m.tenant_key ?? this.opts.tenantKey }));
+      return done(
+        ok({
+          items: [
+            {
+              ...common,
+              ...(user.rootId ? { root_id: user.rootId } : {}),
+              ...(user.parentId ? { parent_id: user.parentId } : {}),
+              ...(user.threadId ? { thread_id: user.threadId } : {}),
+              msg_type: user.msgType,
+              create_time: user.createTime,
+              update_time: user.createTime,
+              chat_id: user.chatId,
+              sender: { id: user.senderOpenId, id_type: 'open_id', sender_type: 'user', tenant_key: this.opts.tenantKey },
+              body: { content: user.content },
+              ...(mentions?.length ? { mentions } : {}),
+            },
+          ],
+        }),
+      );
+    }
+    const sent = this.messages.find((m) => m.messageId === messageId);
+    if (!sent) return done(apiError(230001, 400, 'Your request contains an invalid request parameter, ext=invalid message_id.'));
+    let content = sent.rawContent;
+    if (sent.msgType === 'interactive') {
+      const card = sent.cardId === undefined ? undefined : this.cardKit.cards.get(sent.cardId);
+      content = cardContentType !== 'user_card_content' ? DEGRADED_CARD_CONTENT : card ? JSON.stringify(card.card) : sent.rawContent;
+    }
+    return done(
+      ok({
+        items: [
+          {
+            ...common,
+            ...(sent.rootId ? { root_id: sent.rootId } : {}),
+            ...(sent.replyTo ? { parent_id: sent.replyTo } : {}),
+            ...(sent.threadId ? { thread_id: sent.threadId } : {}),
+            msg_type: sent.msgType,
+            create_time: String(sent.at),
+            update_time: String(sent.at),
+            chat_id: sent.chatId,
+            sender: { id: this.opts.appId, id_type: 'app_id', sender_type: 'app', tenant_key: this.opts.tenantKey },
+            body: { content },
+          },
+        ],
+      }),
+    );
+  }
 }
+
 
 /** The `data` of a reaction answer (add and delete alike). */
 function reactionData(r: FakeReaction, at: number): unknown {

@@ -1,8 +1,8 @@
 /** The fake Feishu/Lark open platform: see README.md. */
 export { FakeFeishu, type FakeFeishuOptions, type FakeWebhookOptions, type EventOptions, type ImageEventOptions, type FileEventOptions, type PostEventOptions } from './server.js';
-export type { ApiCall, ApiCounters, FakeReaction, RateLimit, ReactionCall, ResourceCall, ScriptedFailure, SentMessage, UploadCall, UploadedImage } from './api.js';
+export type { ApiCall, ApiCounters, FakeReaction, MessageRead, RateLimit, ReactionCall, ResourceCall, ScriptedFailure, SentMessage, UploadCall, UploadedImage, UserMessageContent } from './api.js';
 export { CARD_CALLS_PER_SECOND, CARD_ERRORS, STREAMING_LIMIT_MS, textOf, type CardCall, type CardCallKind, type CardChange, type FakeCard } from './cards.js';
-export { EMOJI_TYPES, IMAGE_UPLOAD_LIMIT, RICH_BODY_LIMIT, TEXT_BODY_LIMIT } from './api.js';
+export { DEGRADED_CARD_CONTENT, EMOJI_TYPES, IMAGE_UPLOAD_LIMIT, RICH_BODY_LIMIT, TEXT_BODY_LIMIT } from './api.js';
 export { parseMultipart, type FormPart } from '../multipart.js';
 export { decrypt, encrypt, sign } from './crypto.js';
 export {

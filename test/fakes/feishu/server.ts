@@ -15,6 +15,7 @@ import {
   type RateLimit,
   type ReactionCall,
   type ResourceCall,
+  type MessageRead,
   type ScriptedFailure,
   type SentMessage,
   type UploadCall,
@@ -279,6 +280,30 @@ export class FakeFeishu {
     const m = e?.event?.message;
     if (e?.header?.event_type !== 'im.message.receive_v1' || !m?.message_id || !m.chat_id) return;
     this.api.registerMessage(m.message_id, m.chat_id, e.event?.sender?.sender_id, m.root_id, m.thread_id);
+    const sender = e.event?.sender?.sender_id?.open_id;
+    if (sender && typeof m.content === 'string') {
+      this.api.registerContent(m.message_id, {
+        chatId: m.chat_id,
+        msgType: m.message_type,
+        content: m.content,
+        senderOpenId: sender,
+        createTime: m.create_time,
+        ...(m.mentions ? { mentions: m.mentions.map((x) => ({ key: x.key, id: { open_id: x.id.open_id }, name: x.name, tenant_key: x.tenant_key })) } : {}),
+        ...(m.root_id ? { rootId: m.root_id } : {}),
+        ...(m.parent_id ? { parentId: m.parent_id } : {}),
+        ...(m.thread_id ? { threadId: m.thread_id } : {}),
+      });
+    }
+  }
+
+  /** The next `n` get-message calls with a valid token fail (e.g. `{code: 99991672}`). */
+  failNextMessageReads(n: number, failure: ScriptedFailure): void {
+    this.api.failNextMessageReads(n, failure);
+  }
+
+  /** Every get-message call (`GET /open-apis/im/v1/messages/:message_id`), served or not. */
+  get messageReads(): readonly MessageRead[] {
+    return this.api.messageReads;
   }
 
   // ---- long connection --------------------------------------------------------------------------------------------

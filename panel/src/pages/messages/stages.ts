@@ -9,6 +9,7 @@ const STAGES: Record<string, { label: string; tone: 'ok' | 'warn' | 'bad' | 'inf
   retry: { label: 'Failed, queued again', tone: 'warn' },
   agent_error: { label: 'Agent error', tone: 'bad' },
   media_error: { label: 'Image not passed to the agent', tone: 'warn' },
+  quote_error: { label: 'Quoted message not passed to the agent', tone: 'warn' },
   replied: { label: 'Agent replied', tone: 'ok' },
   fallback: { label: 'Fallback reply used', tone: 'warn' },
   dead: { label: 'Dead-lettered', tone: 'bad' },

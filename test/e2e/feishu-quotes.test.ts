@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { FakeFeishu, type ReceiveMessageEvent } from '../fakes/feishu/index.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { captureLogger } from '../helpers/logs.js';
+
+/**
+ * A Feishu reply names only the message it answers (parent_id). The agent gets that message's words
+ * under the user's own, as a quote, so "translate this" has a "this".
+ */
+
+const ENTRY = 'bot.feishu';
+const opened = closeAfterEach();
+
+async function setup(reply: (n: number) => string = () => 'ok') {
+  const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+  let n = 0;
+  const llm = opened(await startFakeLlm({ reply: () => reply(++n) }));
+  const log = captureLogger();
+  const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' };
+  const config = feishuEntryConfig(fake, undefined, { show_typing: false });
+  const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }, { log: log.log }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  const ask = async (event: ReceiveMessageEvent, answers: number) => {
+    await fake.pushEvent(event).done;
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.messagesOut === answers, 20_000);
+  };
+  return { fake, llm, log, t, ask };
+}
+
+/** What the model was asked last: the user turn of its latest request. */
+const lastQuestion = (llm: FakeLlm) => llm.requests.at(-1)!.body.messages!.at(-1)!.content;
+
+describe('feishu quotes', () => {
+  it('gives the agent a colleague\'s message the user replied to, which the bot never received', async () => {
+    const { fake, llm, ask } = await setup();
+    // Built, never pushed: a group message without a mention, which the bot does not receive.
+    const original = fake.textEvent('会议改到周四下午三点，\n5 号会议室。', { chatType: 'group', from: 'ou_colleague00000000000000000000000' });
+    await ask(fake.textEvent('translate this', { chatType: 'group', mentionBot: true, parentId: original.event.message.message_id }), 1);
+    expect(lastQuestion(llm)).toBe('translate this\n\n> 会议改到周四下午三点，\n> 5 号会议室。');
+    expect(fake.messageReads).toMatchObject([{ messageId: original.event.message.message_id, cardContentType: 'user_card_content', code: 0 }]);
+  });
+
+  it('reads the bot\'s own card answer as its markdown, and keeps the quote in the history', async () => {
+    const answer = '## Plan\n\n1. **Draft** the memo\n2. Review it with legal';
+    const { fake, llm, ask } = await setup((n) => (n === 1 ? answer : 'Legal checks the wording.'));
+    const first = fake.textEvent('what is the plan?');
+    await ask(first, 1);
+    const [card] = fake.messagesIn(first.event.message.chat_id);
+    expect(card?.msgType).toBe('interactive');
+    await ask(fake.textEvent('explain step 2', { parentId: card!.messageId }), 2);
+    const quoted = 'explain step 2\n\n> ## Plan\n>\n> 1. **Draft** the memo\n> 2. Review it with legal';
+    expect(lastQuestion(llm)).toBe(quoted);
+    // The turn is remembered as the agent read it: the next question's history has the quote.
+    await ask(fake.textEvent('and then?'), 3);
+    const history = llm.requests.at(-1)!.body.messages!.map((m) => m.content);
+    expect(history).toContain(quoted);
+  });
+
+  it('answers without the quote when Feishu will not serve it, saying why in the log and the timeline', async () => {
+    const { fake, llm, log, t, ask } = await setup();
+    fake.failNextMessageReads(1, { code: 99991672, msg: 'Access denied. One of the following scopes is required: [im:message, im:message:readonly]' });
+    const original = fake.textEvent('the numbers for Q3', { chatType: 'group' });
+    await ask(fake.textEvent('summarise', { chatType: 'group', mentionBot: true, parentId: original.event.message.message_id }), 1);
+    expect(lastQuestion(llm)).toBe('summarise');
+    const warning = log.lines.find((l) => l.level === 40 && /quoted message not read/.test(String(l.msg)));
+    expect(JSON.stringify(warning)).toMatch(/99991672.*im:message or im:message:readonly/);
+    const [stored] = (await t.admin('GET', '/messages?entry=bot.feishu')).json.messages as { id: string }[];
+    const detail = await t.admin('GET', `/messages/${stored!.id}`);
+    expect(detail.json.timeline.find((e: { stage: string }) => e.stage === 'quote_error')?.detail).toMatch(/99991672/);
+  });
+
+  it('asks Feishu nothing for a message that quotes nothing', async () => {
+    const { fake, llm, ask } = await setup();
+    await ask(fake.textEvent('hello'), 1);
+    expect(lastQuestion(llm)).toBe('hello');
+    expect(fake.messageReads).toEqual([]);
+  });
+});
