@@ -15,7 +15,7 @@ import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from '
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
-import { withQuote, type QuoteFetcher } from './quote.js';
+import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
 import { isResetCommand } from './reset.js';
@@ -216,7 +216,7 @@ export class Heartbeat {
       releaseMedia = await reserveAgentMedia(item.message, wants, lease.signal);
       const images = wants.images ? await this.media('image', item, lease.signal, log) : [];
       const files = wants.files ? await this.media('file', item, lease.signal, log) : [];
-      const message = await this.quoted(item, lease.signal, log);
+      const message = await this.quoted(item, history, lease.signal, log);
       const outcome = await runAgent(
         target.agent,
         target.profile,
@@ -505,15 +505,17 @@ export class Heartbeat {
 
   /**
    * The message as the agent gets it: with the words of the message it quotes, where its channel
-   * reads them on demand (ChannelDefinition.fetchQuote). A quote that cannot be read costs the agent
-   * the context, not the answer: it is logged and shown in the message's timeline.
+   * reads them on demand (ChannelDefinition.fetchQuote), unless the agent's history has that quote
+   * already (every answer in a thread names the same parent). A quote that cannot be read costs the
+   * agent the context, not the answer: it is logged and shown in the message's timeline.
    */
-  private async quoted(item: InboundItem, signal: AbortSignal, log: Logger): Promise<ChatMessage> {
+  private async quoted(item: InboundItem, history: readonly HistoryTurn[], signal: AbortSignal, log: Logger): Promise<ChatMessage> {
     const fetcher = this.deps.quoteOf?.(item.entryKey);
     if (!fetcher) return item.message;
     try {
-      const quote = await fetcher(item.message, signal);
-      return quote ? { ...item.message, content: withQuote(item.message.content, quote) } : item.message;
+      const block = quoteBlock((await fetcher(item.message, signal)) ?? '');
+      if (block === '' || history.some((turn) => turn.role === 'user' && turn.content.includes(block))) return item.message;
+      return { ...item.message, content: withQuote(item.message.content, block) };
     } catch (err) {
       if (signal.aborted) throw err;
       log.warn({ code: isCocoError(err) ? err.code : undefined, err: describeError(err) }, 'quoted message not read; the agent answers without it');

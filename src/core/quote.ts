@@ -24,14 +24,19 @@ export type QuoteFetcher = (message: ChatMessage, signal: AbortSignal) => Promis
 /** A quote is context, not the question: a long one (a whole report) is cut to this many characters. */
 export const MAX_QUOTE_CHARS = 2_000;
 
-/** `content` with `quote` under it as a markdown quote block, cut to MAX_QUOTE_CHARS. */
-export function withQuote(content: string, quote: string): string {
+/** `quote` as a markdown quote block, cut to MAX_QUOTE_CHARS; empty for an empty quote. */
+export function quoteBlock(quote: string): string {
   const chars = [...quote.trim()];
   const text = chars.length > MAX_QUOTE_CHARS ? `${chars.slice(0, MAX_QUOTE_CHARS - 1).join('').trimEnd()}…` : chars.join('');
-  if (text === '') return content;
-  const block = text
+  if (text === '') return '';
+  return text
     .split('\n')
     .map((line) => (line === '' ? '>' : `> ${line}`))
     .join('\n');
+}
+
+/** `content` with a quote block (quoteBlock) under it. */
+export function withQuote(content: string, block: string): string {
+  if (block === '') return content;
   return content.trim() === '' ? block : `${content}\n\n${block}`;
 }

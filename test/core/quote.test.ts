@@ -1,20 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { describeContent } from '../../src/channels/feishu/parse.js';
-import { MAX_QUOTE_CHARS, withQuote } from '../../src/core/quote.js';
+import { MAX_QUOTE_CHARS, quoteBlock, withQuote } from '../../src/core/quote.js';
 
-describe('withQuote', () => {
+describe('quoteBlock and withQuote', () => {
   it('puts the quote under the text as a markdown quote block, blank lines kept as ">"', () => {
-    expect(withQuote('translate this', 'Line one\n\nLine two')).toBe('translate this\n\n> Line one\n>\n> Line two');
-    expect(withQuote('', 'only the quote')).toBe('> only the quote');
-    expect(withQuote('just text', '  \n ')).toBe('just text');
+    expect(withQuote('translate this', quoteBlock('Line one\n\nLine two'))).toBe('translate this\n\n> Line one\n>\n> Line two');
+    expect(withQuote('', quoteBlock('only the quote'))).toBe('> only the quote');
+    expect(quoteBlock('  \n ')).toBe('');
+    expect(withQuote('just text', '')).toBe('just text');
   });
 
   it('cuts a long quote to MAX_QUOTE_CHARS characters, counting emoji as one', () => {
-    const quote = '😀'.repeat(MAX_QUOTE_CHARS + 50);
-    const out = withQuote('q', quote);
-    const block = out.slice('q\n\n> '.length);
-    expect([...block]).toHaveLength(MAX_QUOTE_CHARS);
-    expect(block.endsWith('😀…')).toBe(true);
+    const text = quoteBlock('😀'.repeat(MAX_QUOTE_CHARS + 50)).slice('> '.length);
+    expect([...text]).toHaveLength(MAX_QUOTE_CHARS);
+    expect(text.endsWith('😀…')).toBe(true);
   });
 });
 

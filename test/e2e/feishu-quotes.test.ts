@@ -59,6 +59,18 @@ describe('feishu quotes', () => {
     expect(history).toContain(quoted);
   });
 
+  it('quotes a thread\'s parent once: later messages naming it find it in the history', async () => {
+    const { fake, llm, ask } = await setup();
+    const root = fake.textEvent('Q3 numbers: revenue 1.2M, costs 0.9M', { chatType: 'topic_group', chatId: 'oc_topics0000000000000000000000000' });
+    const inThread = { chatType: 'topic_group' as const, chatId: 'oc_topics0000000000000000000000000', mentionBot: true, rootId: root.event.message.message_id, parentId: root.event.message.message_id, threadId: 'omt_q3' };
+    await ask(fake.textEvent('what is the margin?', inThread), 1);
+    expect(lastQuestion(llm)).toBe('what is the margin?\n\n> Q3 numbers: revenue 1.2M, costs 0.9M');
+    await ask(fake.textEvent('and as a percentage?', inThread), 2);
+    expect(lastQuestion(llm)).toBe('and as a percentage?');
+    expect(llm.requests.at(-1)!.body.messages!.map((m) => m.content)).toContain('what is the margin?\n\n> Q3 numbers: revenue 1.2M, costs 0.9M');
+    expect(fake.messageReads).toHaveLength(2);
+  });
+
   it('answers without the quote when Feishu will not serve it, saying why in the log and the timeline', async () => {
     const { fake, llm, log, t, ask } = await setup();
     fake.failNextMessageReads(1, { code: 99991672, msg: 'Access denied. One of the following scopes is required: [im:message, im:message:readonly]' });
