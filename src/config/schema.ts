@@ -142,6 +142,25 @@ export const handoffSchema = z
 
 export type HandoffSettings = z.infer<typeof handoffSchema>;
 
+/** Phrases a keyword reply looks for (ignoring case and surrounding spaces). */
+const phraseList = z.array(z.string().trim().min(1).max(200)).min(1).max(50);
+
+export const keywordReplySchema = z
+  .object({
+    match: phraseList.optional().describe('Whole messages answered with `reply` (ignoring case and surrounding spaces)'),
+    contains: phraseList.optional().describe('Phrases that anywhere in a message make `reply` its answer (ignoring case)'),
+    events: phraseList
+      .optional()
+      .describe('Platform events answered with `reply`, as the message log names them without the brackets: "click HOURS" (a menu click), "subscribe"'),
+    reply: z.string().min(1).max(2_000).describe('The answer, sent without running the agent'),
+  })
+  .strict()
+  .refine((rule) => rule.match !== undefined || rule.contains !== undefined || rule.events !== undefined, {
+    message: 'needs match, contains or events',
+  });
+
+export type KeywordReply = z.infer<typeof keywordReplySchema>;
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
@@ -171,6 +190,11 @@ const profileBase = {
   handoff: handoffSchema
     .optional()
     .describe('Let users ask for a person (转人工) and an http agent hand the conversation over ({} for the defaults)'),
+  keyword_replies: z
+    .array(keywordReplySchema)
+    .max(100)
+    .optional()
+    .describe('Fixed answers to given messages, phrases or menu clicks, sent at once without running the agent; the first rule that fits answers'),
   access: accessSchema.optional().describe('Who the agent answers: allow lists for direct chats and groups, and blocked users'),
   debounce: debounceSchema
     .optional()

@@ -1,7 +1,7 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
 import { runAgent } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
-import { DEFAULT_HANDOFF_MINUTES, type AgentProfile } from '../config/schema.js';
+import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type KeywordReply } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
@@ -18,6 +18,7 @@ import { outgoingOf, sendContextOf } from './outbox.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
+import { keywordReply } from './keyword-replies.js';
 import { isResetCommand } from './reset.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
@@ -148,6 +149,11 @@ export class Heartbeat {
     }
     if (isHandoffCommand(target.profile.handoff, claimed.message)) {
       await this.userAsksForPerson(claimed, target, log);
+      return;
+    }
+    const canned = keywordReply(target.profile.keyword_replies, claimed.message);
+    if (canned) {
+      await this.answerByKeyword(claimed, target, canned, log);
       return;
     }
     let burst: Awaited<ReturnType<Heartbeat['gather']>>;
@@ -350,6 +356,34 @@ export class Heartbeat {
   }
 
   /**
+   * A message a keyword reply fits: answered with the rule's reply at once, without the agent. Both
+   * turns go into the history, so the agent knows later what the user was told.
+   */
+  private async answerByKeyword(item: InboundItem, target: ResolvedTarget, canned: { rule: KeywordReply; index: number }, log: Logger): Promise<void> {
+    const now = this.deps.clock.now();
+    try {
+      log.debug({ rule: canned.index }, 'answered by a keyword reply');
+      const turns = userTurn(target, item, now);
+      if (turns.length > 0) turns.push({ role: 'assistant', content: canned.rule.reply, at: now });
+      const completed = await this.complete(
+        item,
+        {
+          status: 'done',
+          reply: { text: canned.rule.reply, format: 'text' },
+          turns,
+          historyKey: historyKeyOf(target, item),
+          absorbed: [],
+          detail: `answered by keyword reply #${canned.index + 1}, without the agent`,
+        },
+        log,
+      );
+      if (completed) this.deps.metrics.keywordReplies.inc({ channel: item.channelType });
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
+  }
+
+  /**
    * A user asking for a person (`handoff.commands`, 转人工): the conversation goes to an operator for
    * the profile's minutes, and the user gets its reply, in the completion's transaction, without the
    * agent. The message stays in the agent's history, so it knows later that the user asked.
@@ -454,7 +488,10 @@ export class Heartbeat {
     const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
     // A message the agent may not see (a blocked user in a group), a reset or a request for a person ends the burst before it.
     const alone = (m: ChatMessage) =>
-      accessRefusal(target.profile.access, m) !== undefined || isResetCommand(target.profile.reset, m) || isHandoffCommand(target.profile.handoff, m);
+      accessRefusal(target.profile.access, m) !== undefined ||
+      isResetCommand(target.profile.reset, m) ||
+      isHandoffCommand(target.profile.handoff, m) ||
+      keywordReply(target.profile.keyword_replies, m) !== undefined;
     const cut = queued.findIndex((m) => alone(m.message));
     const after = cut < 0 ? queued : queued.slice(0, cut);
     const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));

@@ -120,6 +120,15 @@ describe('debounce: a burst of messages is answered once, when the user pauses',
     expect(fake.received('fay')).toEqual(['echo: hi\nthere', 'OK, starting a new conversation.', 'echo: new topic']);
   });
 
+  it('answers a keyword reply on its own, ending the burst before it', async () => {
+    const { t, fake, at } = await gatewayWith({ quiet_ms: 2_000 }, { keyword_replies: [{ contains: ['opening hours'], reply: '9:00–21:00 every day.' }] });
+    for (const text of ['hi', 'there', 'your opening hours?', 'thanks']) fake.push('gus', text);
+    await stored(t, 4);
+    at(3_000);
+    await t.until(() => fake.received('gus').length === 3);
+    expect(fake.received('gus')).toEqual(['echo: hi\nthere', '9:00–21:00 every day.', 'echo: thanks']);
+  });
+
   it('keeps a growing burst through a restart and answers it once, after the pause', async () => {
     const { t, start, fake, at } = await gatewayWith({ quiet_ms: 2_000 });
     fake.push('erin', 'first');

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { keywordReplySchema } from '../../src/config/schema.js';
+import { keywordReply } from '../../src/core/keyword-replies.js';
+import type { MessageType } from '../../src/core/message.js';
+
+const rules = [
+  { match: ['Hours'], reply: 'A' },
+  { contains: ['refund'], reply: 'B' },
+  { events: ['click HOURS', 'subscribe'], reply: 'C' },
+  { match: ['refund please'], reply: 'never: the rule before it fits first' },
+].map((r) => keywordReplySchema.parse(r));
+const m = (content: string, msgType: MessageType = 'text') => ({ content, msgType });
+const answer = (content: string, msgType?: MessageType) => keywordReply(rules, m(content, msgType))?.rule.reply;
+
+describe('keywordReply', () => {
+  it('fits a whole message or a phrase in it, ignoring case and surrounding spaces; the first rule that fits wins', () => {
+    expect(answer(' hours ')).toBe('A');
+    expect(answer('hours?')).toBeUndefined();
+    expect(answer('I want a REFUND now')).toBe('B');
+    expect(answer('refund please')).toBe('B');
+    expect(keywordReply(rules, m('refund please'))?.index).toBe(1);
+  });
+
+  it('reads a voice message\'s transcript, and nothing into an image or a file', () => {
+    expect(answer('hours', 'voice')).toBe('A');
+    expect(answer('[image]', 'image')).toBeUndefined();
+    expect(answer('refund.pdf', 'file')).toBeUndefined();
+  });
+
+  it('fits forwarded events by name and key, never by their text as words', () => {
+    expect(answer('[event click HOURS]', 'event')).toBe('C');
+    expect(answer('[event CLICK hours]', 'event')).toBe('C');
+    expect(answer('[event subscribe]', 'event')).toBe('C');
+    expect(answer('[event click REFUND]', 'event')).toBeUndefined();
+    expect(answer('[event click HOURS]')).toBeUndefined();
+    expect(keywordReply(undefined, m('hours'))).toBeUndefined();
+  });
+});
