@@ -22,6 +22,8 @@ Usage:
   cococat forget <entry> <userId> [--workspace DIR] [--url URL]
                                                            delete what the gateway keeps of one user (a request to be forgotten)
                                                            (these three need COCOCAT_ADMIN_TOKEN)
+  cococat backup DEST [--workspace DIR]                    copy the workspace and a consistent snapshot of its SQLite store
+                                                           into the new folder DEST, also while the gateway runs
   cococat simulate wechat_mp|wechat_ilink|feishu|wecom|wecom_bot [--agent ID] [--user ID] [--workspace DIR]
                                                            be a user of a local fake 公众号, Feishu or WeCom app wired to an agent
 Environment: PORT, COCOCAT_ADMIN_TOKEN, COCOCAT_LOG_LEVEL, COCOCAT_LOG_FORMAT=json, OPENAI_API_KEY`;
@@ -105,6 +107,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
       const { forgetCommand } = await import('./commands/entries.js');
       return forgetCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], userId: positionals[1], url: values.url, env, print: (line) => console.log(line) });
+    }
+    case 'backup': {
+      if (!positionals[0]) {
+        console.error('usage: cococat backup DEST [--workspace DIR]   e.g. cococat backup backups/2026-12-07');
+        return 2;
+      }
+      const { backupCommand } = await import('./commands/backup.js');
+      return backupCommand({ workspace: values.workspace ?? 'workspace', dest: positionals[0], env, print: (line) => console.log(line) });
     }
     case 'simulate': {
       if (!positionals[0]) {
