@@ -42,6 +42,11 @@ export interface AgentReply {
   usage?: TokenUsage;
   /** The agent hands the conversation to a person with this answer: for `minutes`, or the profile's `handoff.minutes` (60). */
   handoff?: { minutes?: number };
+  /**
+   * The agent answers (again) later, through the agent API's later replies (`http` agents with a
+   * secret): the text may then be empty, and an empty answer sends nothing now.
+   */
+  later?: boolean;
 }
 
 export interface TokenUsage {

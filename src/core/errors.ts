@@ -28,7 +28,7 @@ export const ErrorCodes = {
   COCO_ERR_REQUEST_INVALID: 'An HTTP request body or parameter is malformed.',
   COCO_ERR_REQUEST_TOO_LARGE: 'An HTTP request body is over the limit.',
   COCO_ERR_UNAUTHORIZED: 'The bearer token or API key is missing or wrong.',
-  COCO_ERR_FORBIDDEN: 'A panel write came without its session\'s CSRF token.',
+  COCO_ERR_FORBIDDEN: 'The request is not allowed for who sent it: a panel write without its session\'s CSRF token, or a later reply for an agent that cannot sign one.',
   COCO_ERR_RATE_LIMITED: 'Too many requests for this key; retry after the given time.',
   COCO_ERR_INTERNAL: 'An unexpected error inside the gateway; the log has the details.',
 } as const;

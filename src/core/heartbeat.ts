@@ -251,9 +251,11 @@ export class Heartbeat {
       }
       const now = clock.now();
       const turns = userTurn(target, item, now, message);
-      if (outcome.ok && turns.length > 0) turns.push({ role: 'assistant', content: historyText(outcome.reply), at: now });
+      // An agent that answers later only (`later` with nothing to say now) sends nothing now; its later reply joins the history when it comes.
+      const nothingNow = outcome.ok && outcome.reply.later === true && outcome.reply.text.trim() === '' && !outcome.reply.images?.length;
+      if (outcome.ok && !nothingNow && turns.length > 0) turns.push({ role: 'assistant', content: historyText(outcome.reply), at: now });
       // A group may rather see nothing than an apology (fallback_in_groups: false); the message log still says what failed.
-      const quiet = !outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups;
+      const quiet = (!outcome.ok && item.message.isGroup && !target.profile.fallback_in_groups) || nothingNow;
       // An agent that hands the conversation to a person (an http agent's `handoff`): with its answer, in one transaction.
       const asked = outcome.ok ? outcome.reply.handoff : undefined;
       const handoff = asked && { until: now + (asked.minutes ?? target.profile.handoff?.minutes ?? DEFAULT_HANDOFF_MINUTES) * 60_000, by: 'agent' as const };
@@ -672,5 +674,6 @@ function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: A
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
   const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${handoff}`;
+  const later = outcome.reply.later ? '; the agent answers later' : '';
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${handoff}${later}`;
 }

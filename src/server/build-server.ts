@@ -4,6 +4,7 @@ import type { Channel } from '../core/channel.js';
 import { lazyChild, type Logger } from '../core/logger.js';
 import type { Gateway } from '../gateway.js';
 import { registerAdminApi } from './admin/index.js';
+import { registerAgentApi } from './agent-api.js';
 import { installErrorHandler } from './errors.js';
 import { registerPanel } from './panel.js';
 import { PanelSessions, registerSessionRoutes } from './session.js';
@@ -44,6 +45,7 @@ export async function buildServer(gateway: Gateway, opts: BuildServerOptions = {
   for (const def of gateway.registry.all()) {
     def.routes?.(app, { lookup: (key: string): Channel => gateway.keeper.lookup(key, def.type) });
   }
+  registerAgentApi(app, gateway);
   // Cookies, sessions and the panel's headers live in their own scopes: the channel routes (the
   // hot path) run no cookie parsing and no extra hooks.
   await app.register(async (scope) => {

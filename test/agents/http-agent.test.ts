@@ -163,6 +163,21 @@ describe('http agent', () => {
     }
   });
 
+  it('takes "later": an answer with text now and more later, or nothing now; refuses a malformed one', async () => {
+    const agent = new HttpAgent(profile(), makeDeps(systemClock));
+    const json = (body: unknown) => answers.push({ status: 200, type: 'application/json', body: JSON.stringify(body) });
+    json({ reply: 'On it.', later: true });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'On it.', format: 'text', later: true });
+    json({ later: true });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: '', format: 'text', later: true });
+    json({ reply: 'now only', later: false });
+    expect(await agent.run(withSignal(makeRequest()))).toEqual({ text: 'now only', format: 'text' });
+    json({ later: 'yes' });
+    expect((await runError(agent)).message).toContain('"later" must be true or false');
+    json({ reply: '' });
+    expect((await runError(agent)).message).toContain('(or "later": true)');
+  });
+
   it('takes images in the answer, by URL or as base64, with or without text', async () => {
     const agent = new HttpAgent(profile(), makeDeps(systemClock));
     const png = solidPng(3, 2);

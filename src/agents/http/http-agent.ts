@@ -175,12 +175,24 @@ function parseReply(contentType: string, text: string, url: string): AgentReply 
   return answer(reply ?? '', parsed as Record<string, unknown>, url, 'the JSON has neither a non-empty string "reply" nor "images"');
 }
 
-/** The reply from its text and the answer's other fields (`format`, `images`, `usage`, `handoff`); it needs text or an image. */
+/**
+ * The reply from its text and the answer's other fields (`format`, `images`, `usage`, `handoff`,
+ * `later`); it needs text or an image, unless the service says it answers later.
+ */
 function answer(text: string, fields: Record<string, unknown>, url: string, empty: string): AgentReply {
   const images = parseReplyImages(fields.images, `agent at ${url} sent an invalid reply`);
-  if (text.trim() === '' && images.length === 0) throw invalid(url, empty);
+  if (fields.later !== undefined && typeof fields.later !== 'boolean') throw invalid(url, '"later" must be true or false');
+  const later = fields.later === true;
+  if (text.trim() === '' && images.length === 0 && !later) throw invalid(url, `${empty} (or "later": true)`);
   const handoff = handoffOf(fields.handoff, url);
-  return { text, format: replyFormat(fields.format, url), ...(images.length > 0 ? { images } : {}), ...usageOf(fields.usage), ...(handoff ? { handoff } : {}) };
+  return {
+    text,
+    format: replyFormat(fields.format, url),
+    ...(images.length > 0 ? { images } : {}),
+    ...usageOf(fields.usage),
+    ...(handoff ? { handoff } : {}),
+    ...(later ? { later } : {}),
+  };
 }
 
 /** `"handoff": true` or `{"minutes": 1…MAX_HANDOFF_MINUTES}`: the service hands the conversation to a person with this answer. */

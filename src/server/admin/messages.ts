@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
@@ -6,11 +5,9 @@ import { accessRefusal } from '../../core/access.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
-import type { ResolvedTarget } from '../../core/heartbeat.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
-import type { HistoryKey, HistoryTurn, MessageDetail } from '../../store/store.js';
-import { historyText, replyChunks } from '../../core/reply-chunks.js';
-import { chatImagesSchema, imagesAsData } from '../../channels/web-api/attachments.js';
+import type { MessageDetail } from '../../store/store.js';
+import { answeringTarget, idempotencyKeyOf, lateReplyBody, messageOr404, queueLateReply } from '../late-replies.js';
 import { parseInput } from './parse-input.js';
 import { allowSender, blockUser } from './targets.js';
 
@@ -22,18 +19,6 @@ const listQuery = z.object({
   before: z.string().regex(/^\d+$/).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
-
-const replyBody = z
-  .object({
-    text: z.string().trim().max(20_000).default(''),
-    format: z.enum(['text', 'markdown']).default('text'),
-    images: chatImagesSchema.optional(),
-  })
-  .strict()
-  .refine((b) => b.text !== '' || b.images !== undefined, { path: ['text'], message: 'is required (a non-empty string) unless the reply has images' });
-
-/** The idempotency keys of operator replies start so: the transcript tells them from the agent's. */
-export const OPERATOR_KEYS = 'operator:';
 
 const deadQuery = z.object({
   kind: z.enum(['inbound', 'outbound']).optional(),
@@ -104,25 +89,10 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   // platform's way (its windows and quotas apply; the message's timeline shows the chunks). It goes
   // into the answering agent's history too. With an Idempotency-Key, a repeated request sends nothing again.
   app.post<{ Params: { id: string } }>('/messages/:id/reply', async (request, reply) => {
-    const body = parseInput(replyBody, request.body, 'body');
-    const idempotencyKey = request.headers['idempotency-key'];
-    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 128)) {
-      throw new CocoError('COCO_ERR_REQUEST_INVALID', 'Idempotency-Key: must be one header of 1-128 characters', { statusCode: 400, field: 'Idempotency-Key' });
-    }
+    const body = parseInput(lateReplyBody, request.body, 'body');
+    const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key']);
     const detail = await messageOr404(gateway, request.params.id);
-    const now = gateway.clock.now();
-    const caps = gateway.registry.has(detail.channelType) ? gateway.registry.get(detail.channelType).capabilities : undefined;
-    const keyPrefix = `${OPERATOR_KEYS}${detail.id}:${idempotencyKey ?? randomUUID()}`;
-    const images = body.images ? imagesAsData(body.images) : [];
-    const answer = { text: body.text, format: body.format, images };
-    const chunks = replyChunks(detail, answer, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
-    const added = await gateway.store.addReplies(chunks, now, operatorTurn(gateway, detail, historyText(answer), now));
-    const duplicate = added === 0;
-    if (!duplicate) {
-      await gateway.store.recordEvent(detail.id, { at: now, stage: 'operator_reply', detail: `${chunks.length} chunk(s)` });
-      gateway.outbox.wake();
-    }
-    return reply.code(202).send({ messageId: detail.id, chunks: chunks.length, idempotencyKeys: chunks.map((c) => c.idempotencyKey), duplicate });
+    return reply.code(202).send(await queueLateReply(gateway, detail, body, 'operator', idempotencyKey));
   });
 
   app.get('/dead-letters', async (request) => {
@@ -143,16 +113,6 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 }
 
-/**
- * An operator's reply as a turn of the answering agent's history, so the agent knows what was said
- * when it takes the conversation back; none for an agent that reads no history or no longer exists.
- */
-function operatorTurn(gateway: Gateway, detail: MessageDetail, text: string, now: number): { key: HistoryKey; turns: HistoryTurn[] } | undefined {
-  const target = targetOf(gateway, detail);
-  if (!target || target.agent.usesHistory === false) return undefined;
-  return { key: { agentId: target.agentId, entryKey: detail.entryKey, conversationId: detail.conversationId }, turns: [{ role: 'assistant', content: text, at: now }] };
-}
-
 /** Whether the profile that decides, as it is now, lets the agent answer a message's sender. */
 export interface SenderAccess {
   agentId: string;
@@ -166,19 +126,10 @@ export type MessageView = MessageDetail & { senderAccess: SenderAccess | null };
 
 /** Null when the message's agent or scene is gone. */
 function senderAccess(gateway: Gateway, detail: MessageDetail): SenderAccess | null {
-  const target = targetOf(gateway, detail);
+  const target = answeringTarget(gateway, detail);
   if (!target) return null;
   const refusal = accessRefusal(target.profile.access, detail.message);
   return { agentId: target.agentId, refused: refusal?.why ?? null, blocked: refusal?.blocked ?? false };
-}
-
-/** The agent that answers a message's target now, with its profile; undefined when the agent or scene is gone. */
-function targetOf(gateway: Gateway, detail: MessageDetail): ResolvedTarget | undefined {
-  try {
-    return gateway.resolveTarget(detail.targetKind, detail.targetId);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The agent whose profile decides for a message's target: the agent, or a scene's lead. */
@@ -186,13 +137,6 @@ function decidingAgentId(gateway: Gateway, detail: MessageDetail): string {
   const agentId = detail.targetKind === 'agent' ? detail.targetId : gateway.snapshot.scenes.get(detail.targetId)?.scene.roster[0];
   if (agentId === undefined) throw new CocoError('COCO_ERR_NOT_FOUND', `scene "${detail.targetId}" does not exist any more`, { statusCode: 404 });
   return agentId;
-}
-
-/** Looks a message up by our id; 404 for anything else. */
-async function messageOr404(gateway: Gateway, id: string): Promise<MessageDetail> {
-  const detail = /^\d+$/.test(id) ? await gateway.store.getMessage(id) : undefined;
-  if (!detail) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${id}" does not exist`, { statusCode: 404 });
-  return detail;
 }
 
 /** Runs a download that stops when the client goes away: nobody would get the bytes. */

@@ -15,6 +15,7 @@ const STAGES: Record<string, { label: string; tone: 'ok' | 'warn' | 'bad' | 'inf
   dead: { label: 'Dead-lettered', tone: 'bad' },
   revived: { label: 'Retried from dead letters', tone: 'info' },
   operator_reply: { label: 'Reply sent by hand', tone: 'info' },
+  agent_later_reply: { label: 'Later reply from the agent', tone: 'info' },
   sent: { label: 'Sent', tone: 'ok' },
   send_retry: { label: 'Send failed, will retry', tone: 'warn' },
   send_dead: { label: 'Reply dead-lettered', tone: 'bad' },
