@@ -37,6 +37,11 @@ export interface ChannelCapabilities {
    * `?wait=true` does). Without it, every message gets its own answer.
    */
   mergesBursts?: boolean;
+  /**
+   * The platform says when a user recalls a message, and the channel notes it (`noteRecall` in
+   * `core/recall.ts`): a recalled message the agent has not answered yet gets no answer.
+   */
+  recalls?: boolean;
 }
 
 /**

@@ -19,6 +19,7 @@ import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
 import { keywordReply } from './keyword-replies.js';
+import { wasRecalled } from './recall.js';
 import { isResetCommand } from './reset.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
@@ -142,6 +143,7 @@ export class Heartbeat {
       await this.refuse(claimed, target, refusal, log);
       return;
     }
+    if (await this.recalled(claimed, target, log)) return;
     if (await this.handedOff(claimed, target, log)) return;
     if (isResetCommand(target.profile.reset, claimed.message)) {
       await this.reset(claimed, target, log);
@@ -245,6 +247,8 @@ export class Heartbeat {
         if (!lease.isLost()) await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now(), error: 'gateway stopping' });
         return;
       }
+      // Recalled while the agent worked: its answer would show what the user withdrew.
+      if (await this.recalled(item, target, log, absorbed)) return;
       if (!outcome.ok) {
         log.error({ code: outcome.error.code, err: describeError(outcome.error.cause ?? outcome.error), attempts: outcome.attempts }, 'agent failed; sending fallback reply');
         await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${outcome.error.code}: ${describeError(outcome.error.cause ?? outcome.error)}` });
@@ -317,6 +321,24 @@ export class Heartbeat {
     } catch (err) {
       await this.retryOrBury(item, err, log);
     }
+  }
+
+  /**
+   * A message its sender recalled before the agent answered it (`core/recall.ts`, on channels with
+   * `capabilities.recalls`): finished without a reply; the message log says so. True when it was.
+   */
+  private async recalled(item: InboundItem, target: ResolvedTarget, log: Logger, absorbed: string[] = []): Promise<boolean> {
+    const { store, metrics } = this.deps;
+    if (!this.deps.capabilitiesOf(item.channelType)?.recalls || !item.message.msgId) return false;
+    try {
+      if (!(await wasRecalled(store, item.entryKey, item.message.msgId))) return false;
+      metrics.recalled.inc({ channel: item.channelType });
+      log.info('message recalled by its sender; not answered');
+      await this.notAnswered(item, { why: 'not answered: its sender recalled it', notice: undefined, historyKey: historyKeyOf(target, item), absorbed }, log);
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
+    return true;
   }
 
   /**

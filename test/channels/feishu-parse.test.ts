@@ -102,6 +102,20 @@ describe('parseLarkEvent: envelopes', () => {
     expect(parseLarkEvent(v1)).toMatchObject({ kind: 'ignored', eventId: 'u-1', eventType: 'message', reason: expect.stringContaining('schema 1.0') });
   });
 
+  it('reads a recall: which message is gone and who took it back; a recall without a message id is a 400 naming it', () => {
+    const recall = (event: Record<string, unknown>) => ({ ...envelope(), header: { ...envelope().header, event_type: 'im.message.recalled_v1' }, event });
+    expect(parseLarkEvent(recall({ message_id: 'om_9', chat_id: 'oc_chat', recall_time: '1608725990000', recall_type: 'group_manager' }))).toEqual({
+      kind: 'recalled',
+      eventId: 'ev_1',
+      messageId: 'om_9',
+      chatId: 'oc_chat',
+      recallType: 'group_manager',
+    });
+    expect(parseLarkEvent(recall({ message_id: 'om_9' }))).toEqual({ kind: 'recalled', eventId: 'ev_1', messageId: 'om_9' });
+    const err = thrown(() => parseLarkEvent(recall({ chat_id: 'oc_chat' })));
+    expect([err.field, err.statusCode]).toEqual(['event.message_id', 400]);
+  });
+
   it('names the field that is missing or wrong', () => {
     const e = envelope();
     const cases: [unknown, string][] = [

@@ -294,6 +294,7 @@ const PERMANENT: Record<number, string> = {
   230001: 'invalid request parameter (the message or its target)',
   230002: 'the bot is not in this chat',
   230006: 'the bot capability is not enabled for the app',
+  230011: 'the message it answers was recalled by its sender: the answer is not shown',
   230025: 'message content too long',
   [CARD_CONTENT_REFUSED]: 'Feishu refused the card content',
   99992402: 'a request field failed validation',

@@ -3,6 +3,7 @@ import { Channel, type ReplyPreview, type Typing } from '../../core/channel.js';
 import type { TransportStatus } from '../../core/entry-status.js';
 import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import type { ChatMessage, OutgoingMessage, ReplyImage, SendContext, SendResult } from '../../core/message.js';
+import { noteRecall } from '../../core/recall.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { typingIndicator } from '../shared/typing.js';
 import { FeishuApiError, FeishuHttp, feishuTokensFor, fetchBotInfo, isCardContentRefusal, isRateLimited, sendError, TOKEN_INVALID, type FeishuTokens } from './api.js';
@@ -188,14 +189,14 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
    * event comes again.
    */
   private async onSocketEvent(payload: unknown): Promise<void> {
-    let message: ChatMessage | undefined;
+    let found: ChatMessage | Recall | undefined;
     try {
-      message = this.toMessage(payload);
+      found = this.toMessage(payload);
     } catch (err) {
       this.ctx.log.warn({ err: describeError(err) }, 'feishu event dropped: unreadable');
       return;
     }
-    if (message) await this.onMessage(message);
+    await this.take(found);
   }
 
   /**
@@ -219,16 +220,30 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     this.webhook.lastEventAt = now;
     this.webhook.lastFrameAt = now;
     this.webhook.eventsReceived++;
-    const message = this.toMessage(opened.payload);
-    if (message) await this.onMessage(message);
+    await this.take(this.toMessage(opened.payload));
     return { msg: 'success' };
   }
 
-  /** The ChatMessage for an event, or undefined when it is not to be answered. Throws on unreadable events. */
-  private toMessage(payload: unknown): ChatMessage | undefined {
+  /**
+   * What a read event brings: a message for the mailbox, or a recall to note (both before the event
+   * is acknowledged: a store that fails them gets the event again); nothing for the rest.
+   */
+  private async take(found: ChatMessage | Recall | undefined): Promise<void> {
+    if (!found) return;
+    if ('recalled' in found) {
+      await noteRecall(this.ctx.state, found.recalled, this.ctx.clock.now());
+      this.ctx.log.debug({ eventId: found.eventId, msgId: found.recalled, recallType: found.recallType }, 'feishu message recalled');
+      return;
+    }
+    await this.onMessage(found);
+  }
+
+  /** The ChatMessage for an event, a recall, or undefined when it is not to be answered. Throws on unreadable events. */
+  private toMessage(payload: unknown): ChatMessage | Recall | undefined {
     const config = this.settings;
     const event = parseLarkEvent(payload, this.bot);
     if (event.kind === 'url_verification') return undefined;
+    if (event.kind === 'recalled') return { recalled: event.messageId, eventId: event.eventId, ...(event.recallType ? { recallType: event.recallType } : {}) };
     if (event.kind === 'ignored') {
       this.ctx.log.debug({ eventId: event.eventId, eventType: event.eventType, reason: event.reason }, 'feishu event not answered');
       return undefined;
@@ -419,6 +434,13 @@ function feishuMessageId(replyMeta: Record<string, unknown> | undefined, platfor
   const id = (replyMeta as Partial<FeishuReplyMeta> | undefined)?.messageId;
   if (typeof id === 'string' && id !== '') return id;
   return platformId ? platformId : undefined;
+}
+
+/** A recalled message (its Feishu message_id), from an im.message.recalled_v1 event. */
+interface Recall {
+  recalled: string;
+  eventId: string;
+  recallType?: string;
 }
 
 type Target = { kind: 'create'; chatId: string } | { kind: 'reply'; chatId: string; messageId: string; inThread: boolean };

@@ -15,7 +15,8 @@ export const feishuChannel = defineChannel({
     'A Feishu (飞书) or Lark self-built app bot in direct chats and groups: events over the long connection (no public URL needed) or the event webhook; replies (text, cards and images) through the message API, threaded under the asking message in groups.',
   configSchema: feishuConfigSchema,
   // No maxMessageBytes: send() splits to Feishu's request limits itself, keeping code fences whole.
-  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, sendsImages: true, streaming: true, typing: true, webhook: false, mergesBursts: true },
+  capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, sendsImages: true, streaming: true, typing: true, webhook: false, mergesBursts: true, recalls: true },
+  // Recalls: a message recalled (im.message.recalled_v1) before its agent answers gets no answer.
   // sendsImages: an agent's images go out after its text, each uploaded (im/v1/images) and sent as an image message.
   // Streaming: the reply shown in a card while the agent writes it, finished in that card (show_preview).
   // Typing: a "Typing" reaction on the user's message while the agent works (show_typing).

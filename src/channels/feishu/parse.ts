@@ -9,6 +9,8 @@ import type { ChatMessage, MediaRef, MessageType } from '../../core/message.js';
  */
 
 export const MESSAGE_EVENT = 'im.message.receive_v1';
+/** A message was recalled (撤回) by its sender, or by a group owner or manager. */
+export const RECALL_EVENT = 'im.message.recalled_v1';
 
 const invalid = (field: string, message: string, cause?: unknown) =>
   new CocoError('COCO_ERR_REQUEST_INVALID', `${field}: ${message}`, { statusCode: 400, field, channel: 'feishu', cause });
@@ -31,6 +33,8 @@ const headerSchema = z.object({
 });
 
 const envelopeSchema = z.object({ schema: z.literal('2.0'), header: headerSchema, event: z.record(z.string(), z.unknown()).optional() });
+
+const recallEventSchema = z.object({ message_id: z.string().min(1), chat_id: optionalId, recall_type: z.string().optional() });
 
 const mentionSchema = z.object({ key: z.string().min(1), id: userIdSchema.nullish(), name: z.string().nullish(), tenant_key: optionalId });
 
@@ -113,6 +117,8 @@ export interface FeishuInbound {
 export type LarkEvent =
   | { kind: 'url_verification'; challenge: string }
   | { kind: 'message'; eventId: string; message: FeishuInbound }
+  /** A recall: the message that is gone, and who took it back (message_owner, group_owner, group_manager, enterprise_manager). */
+  | { kind: 'recalled'; eventId: string; messageId: string; chatId?: string; recallType?: string }
   /** Valid, but nothing to hand to an agent: acknowledge it and move on. */
   | { kind: 'ignored'; eventId: string; eventType: string; reason: string };
 
@@ -144,6 +150,10 @@ export function parseLarkEvent(payload: unknown, bot: BotIdentity = {}): LarkEve
 
   const envelope = validate(envelopeSchema, payload, []);
   const { header } = envelope;
+  if (header.event_type === RECALL_EVENT) {
+    const recall = validate(recallEventSchema, envelope.event ?? {}, ['event']);
+    return { kind: 'recalled', eventId: header.event_id, messageId: recall.message_id, ...compact({ chatId: recall.chat_id, recallType: recall.recall_type }) };
+  }
   if (header.event_type !== MESSAGE_EVENT) {
     return { kind: 'ignored', eventId: header.event_id, eventType: header.event_type, reason: `${header.event_type} is not a message event` };
   }

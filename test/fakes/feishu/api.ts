@@ -211,6 +211,7 @@ const MESSAGES: Record<number, string> = {
   10014: 'app secret invalid',
   230001: 'Your request contains an invalid request parameter.',
   230002: 'The bot can not be outside the group.',
+  230011: 'The message is withdrawn.',
   230020: 'This operation triggers the frequency limit.',
   230025: 'The length of the message content reaches its limit.',
   230110: 'Action unavailable as the message has been deleted.',
@@ -545,6 +546,8 @@ export class FeishuApi {
     } else {
       parent = this.known.get(replyTo ?? '');
       if (!parent) return done(apiError(230001, 400, 'invalid message_id: the message does not exist'));
+      // A reply to a message its sender recalled.
+      if (this.recalled.has(replyTo ?? '')) return done(apiError(230011));
       chatId = parent.chatId;
     }
     call.chatId = chatId;

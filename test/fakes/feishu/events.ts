@@ -160,3 +160,13 @@ function contentOf(body: MessageBody, mentions: Mention[]): [string, unknown] {
       return [body.messageType, body.content];
   }
 }
+
+/** An `im.message.recalled_v1` event: `messageId` in `chatId` was recalled (撤回), by its sender unless said. */
+export function recallEvent(ctx: EventContext, messageId: string, chatId: string, recallType = 'message_owner'): Record<string, unknown> {
+  const at = String(Date.now());
+  return {
+    schema: '2.0',
+    header: { event_id: newEventId(), event_type: 'im.message.recalled_v1', create_time: at, token: ctx.verificationToken, app_id: ctx.appId, tenant_key: ctx.tenantKey },
+    event: { message_id: messageId, chat_id: chatId, recall_time: at, recall_type: recallType },
+  };
+}

@@ -28,6 +28,7 @@ import {
   newAppId,
   newOpenId,
   p2pChatIdOf,
+  recallEvent,
   type EventContext,
   type MessageBody,
   type MessageEventOptions,
@@ -504,9 +505,19 @@ export class FakeFeishu {
     this.api.failNextDownloads(n, failure);
   }
 
-  /** The user deletes (recalls) the message: downloading its resources answers 230110, reacting to it 231003, from now on. */
+  /** The user deletes (recalls) the message: downloading its resources answers 230110, reacting to it 231003, replying to it 230011, from now on. */
   recallMessage(messageId: string): void {
     this.api.recallMessage(messageId);
+  }
+
+  /**
+   * The sender recalls a message they sent: the message API treats it as recalled (recallMessage), and the
+   * returned `im.message.recalled_v1` event is for the test to push (`pushEvent`, or a webhook).
+   */
+  recallEvent(event: ReceiveMessageEvent, recallType = 'message_owner'): Record<string, unknown> {
+    const m = event.event.message;
+    this.recallMessage(m.message_id);
+    return recallEvent(this.ctx, m.message_id, m.chat_id, recallType);
   }
 
   /**

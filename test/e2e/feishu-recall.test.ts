@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { FakeFeishu } from '../fakes/feishu/index.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { feishuEntryConfig } from '../helpers/feishu.js';
+import { startTestGateway } from '../helpers/gateway.js';
+
+/**
+ * A Feishu user recalls (撤回) a message before the agent answers it: it gets no answer, since an
+ * answer would show what they took back (im.message.recalled_v1).
+ */
+
+const ENTRY = 'bot.feishu';
+const opened = closeAfterEach();
+
+async function setup(delayMs: number) {
+  const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+  const llm = opened(await startFakeLlm({ delayMs }));
+  const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false, retries: 0 };
+  const config = feishuEntryConfig(fake, undefined, { show_typing: false });
+  const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
+  await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+  return { fake, llm, t };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('feishu recalls', () => {
+  it('does not answer a message recalled while it waits behind another of its conversation', async () => {
+    const { fake, llm, t } = await setup(800);
+    const first = fake.textEvent('what is our refund policy?');
+    const oops = fake.textEvent('my password is hunter2');
+    await fake.pushEvent(first).done;
+    await fake.pushEvent(oops).done;
+    await t.until(() => llm.requests.length === 1);
+    const recall = fake.pushEvent(fake.recallEvent(oops));
+    await recall.done;
+    expect(recall.status).toBe('acked');
+
+    const chat = first.event.message.chat_id;
+    await t.until(async () => (await t.gateway.store.listMessages({ status: 'done' })).length === 2, 10_000);
+    await sleep(300);
+    expect(fake.messagesIn(chat).map((m) => (m.content as { text: string }).text)).toEqual(['reply to: what is our refund policy?']);
+    expect(llm.requests).toHaveLength(1);
+    const [recalled] = (await t.gateway.store.listMessages({})).filter((m) => m.content === 'my password is hunter2');
+    expect((await t.gateway.store.getMessage(recalled!.id))!.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(/^not answered: its sender recalled it/);
+    expect((await t.gateway.metrics.recalled.get()).values).toEqual([{ value: 1, labels: { channel: 'feishu' } }]);
+  });
+
+  it('drops the answer to a message recalled while the agent works on it', async () => {
+    const { fake, llm, t } = await setup(800);
+    const event = fake.textEvent('draft a complaint to my landlord');
+    await fake.pushEvent(event).done;
+    await t.until(() => llm.requests.length === 1);
+    await fake.pushEvent(fake.recallEvent(event)).done;
+    await t.until(async () => (await t.gateway.store.listMessages({ status: 'done' })).length === 1, 10_000);
+    await sleep(300);
+    expect(fake.messages).toEqual([]);
+    const [message] = await t.gateway.store.listMessages({});
+    expect((await t.gateway.store.getMessage(message!.id))!.replies).toEqual([]);
+  });
+
+  it('dead-letters at once, with the reason, a group reply to a message recalled without a recall event', async () => {
+    const { fake, llm, t } = await setup(500);
+    const event = fake.textEvent('summarise the thread', { chatType: 'group', mentionBot: true });
+    await fake.pushEvent(event).done;
+    await t.until(() => llm.requests.length === 1);
+    // An app not subscribed to recall events learns it only from the reply Feishu refuses.
+    fake.recallMessage(event.event.message.message_id);
+    const dead = await t.until(async () => {
+      const res = await t.admin('GET', '/dead-letters?kind=outbound');
+      return res.json.deadLetters.length > 0 ? res.json.deadLetters : undefined;
+    }, 10_000);
+    expect(dead[0].error).toMatch(/230011.*recalled by its sender/);
+    // Refused once, not retried for the outbox's hour.
+    expect(fake.calls.filter((c) => c.code === 230011)).toHaveLength(1);
+  });
+});
