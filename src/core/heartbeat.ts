@@ -510,13 +510,18 @@ export class Heartbeat {
     if (!debounce || !this.deps.mergesBursts(claimed.entryKey)) return { item: claimed, absorbed: [] };
     const { store, clock } = this.deps;
     const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
-    // A message the agent may not see (a blocked user in a group), a reset or a request for a person ends the burst before it.
-    const alone = (m: ChatMessage) =>
-      accessRefusal(target.profile.access, m) !== undefined ||
-      isResetCommand(target.profile.reset, m) ||
-      isHandoffCommand(target.profile.handoff, m) ||
-      keywordReply(target.profile.keyword_replies, m) !== undefined;
-    const cut = queued.findIndex((m) => alone(m.message));
+    // Recalled ones are finished on their own, without a reply, when their turn comes.
+    const recalls = this.deps.capabilitiesOf(claimed.channelType)?.recalls === true;
+    const recalled = new Set<string>();
+    if (recalls) for (const m of queued) if (m.message.msgId && (await wasRecalled(store, claimed.entryKey, m.message.msgId))) recalled.add(m.id);
+    // A message the agent may not see (a blocked user in a group, a recalled one), a reset, a request for a person or a keyword reply ends the burst before it.
+    const alone = (m: { id: string; message: ChatMessage }) =>
+      recalled.has(m.id) ||
+      accessRefusal(target.profile.access, m.message) !== undefined ||
+      isResetCommand(target.profile.reset, m.message) ||
+      isHandoffCommand(target.profile.handoff, m.message) ||
+      keywordReply(target.profile.keyword_replies, m.message) !== undefined;
+    const cut = queued.findIndex((m) => alone(m));
     const after = cut < 0 ? queued : queued.slice(0, cut);
     const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));
     const now = clock.now();

@@ -13,10 +13,10 @@ import { startTestGateway } from '../helpers/gateway.js';
 const ENTRY = 'bot.feishu';
 const opened = closeAfterEach();
 
-async function setup(delayMs: number) {
+async function setup(delayMs: number, more: Record<string, unknown> = {}) {
   const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
   const llm = opened(await startFakeLlm({ delayMs }));
-  const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false, retries: 0 };
+  const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false, retries: 0, ...more };
   const config = feishuEntryConfig(fake, undefined, { show_typing: false });
   const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
   await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
@@ -58,6 +58,17 @@ describe('feishu recalls', () => {
     expect(fake.messages).toEqual([]);
     const [message] = await t.gateway.store.listMessages({});
     expect((await t.gateway.store.getMessage(message!.id))!.replies).toEqual([]);
+  });
+
+  it('never lets a message recalled while its burst gathers reach the agent', async () => {
+    const { fake, llm, t } = await setup(0, { debounce: { quiet_ms: 1_200 } });
+    const events = ['hi', 'my password is hunter2', 'what is the refund policy?'].map((text) => fake.textEvent(text));
+    for (const e of events) await fake.pushEvent(e).done;
+    await fake.pushEvent(fake.recallEvent(events[1]!)).done;
+    await t.until(async () => (await t.gateway.store.listMessages({ status: 'done' })).length === 3, 10_000);
+    const asked = llm.requests.map((r) => r.body.messages!.at(-1)!.content);
+    expect(asked.join('\n')).not.toContain('hunter2');
+    expect(asked).toEqual(['hi', 'what is the refund policy?']);
   });
 
   it('dead-letters at once, with the reason, a group reply to a message recalled without a recall event', async () => {
