@@ -11,7 +11,8 @@ import type { ChatMessage } from './message.js';
 
 /** What a channel's `fetchQuote` gets besides the message: the entry's resolved config. */
 export interface QuoteContext<Config = unknown> {
-  config: Config;
+  /** The entry's resolved config, resolved when read (read it only for a message that quotes something). */
+  readonly config: Config;
   clock: Clock;
   log: Logger;
   /** Aborted when the gateway gives up on the message (lease lost, shutdown). */

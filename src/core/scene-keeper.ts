@@ -71,8 +71,6 @@ export class SceneKeeper {
   private readonly keeping = new Set<Promise<unknown>>();
   /** `mergesBursts` for entries whose channel decides by config, per spec. */
   private readonly mergesBySpec = new WeakMap<EntrySpec, boolean>();
-  /** An entry's resolved config per version of its spec, for the quote fetcher. */
-  private readonly configBySpec = new WeakMap<EntrySpec, unknown>();
   private readonly stopping = new AbortController();
   /** Per-minute messages in and out of each entry over the last hour (the panel's dashboard). */
   readonly activity = new ActivityLog();
@@ -214,12 +212,17 @@ export class SceneKeeper {
     if (!spec || !def || !fetchQuote) return undefined;
     const { clock } = this.deps;
     const log = this.deps.log.child({ entry: key });
-    return async (message, signal) => {
-      // Resolved once per version of the entry: most messages quote nothing, and are asked about anyway.
-      let config = this.configBySpec.get(spec);
-      if (config === undefined) this.configBySpec.set(spec, (config = this.resolveConfig(def, spec)));
-      return fetchQuote(message, { config, clock, log, signal });
-    };
+    const resolve = () => this.resolveConfig(def, spec);
+    return async (message, signal) =>
+      // The config is resolved when read: most messages quote nothing, and are asked about anyway.
+      fetchQuote(message, {
+        get config() {
+          return resolve();
+        },
+        clock,
+        log,
+        signal,
+      });
   }
 
   /** An entry's spec and its channel type's definition, where both are known. */

@@ -849,58 +849,50 @@ export class FeishuApi {
     const scripted = this.scriptedReads.shift();
     if (scripted) return done(this.scriptedAnswer(scripted));
     if (this.recalled.has(messageId)) return done(apiError(230110));
-    const common = { message_id: messageId, deleted: false, updated: false };
     const user = this.userContents.get(messageId);
+    const sent = user ? undefined : this.messages.find((m) => m.messageId === messageId);
+    if (!user && !sent) return done(apiError(230001, 400, 'Your request contains an invalid request parameter, ext=invalid message_id.'));
+    const { tenantKey } = this.opts;
+    let item: Record<string, unknown>;
     if (user) {
-      const mentions = user.mentions?.map((m) => ({ key: m.key, id: m.id.open_id, id_type: 'open_id', name: m.name, tenant_key: m.tenant_key ?? this.opts.tenantKey }));
-      return done(
-        ok({
-          items: [
-            {
-              ...common,
-              ...(user.rootId ? { root_id: user.rootId } : {}),
-              ...(user.parentId ? { parent_id: user.parentId } : {}),
-              ...(user.threadId ? { thread_id: user.threadId } : {}),
-              msg_type: user.msgType,
-              create_time: user.createTime,
-              update_time: user.createTime,
-              chat_id: user.chatId,
-              sender: { id: user.senderOpenId, id_type: 'open_id', sender_type: 'user', tenant_key: this.opts.tenantKey },
-              body: { content: user.content },
-              ...(mentions?.length ? { mentions } : {}),
-            },
-          ],
-        }),
-      );
+      const mentions = user.mentions?.map((m) => ({ key: m.key, id: m.id.open_id, id_type: 'open_id', name: m.name, tenant_key: m.tenant_key ?? tenantKey }));
+      item = {
+        ...messageItem(messageId, user, user.msgType, user.createTime, user.content),
+        sender: { id: user.senderOpenId, id_type: 'open_id', sender_type: 'user', tenant_key: tenantKey },
+        ...(mentions?.length ? { mentions } : {}),
+      };
+    } else {
+      const m = sent!;
+      let content = m.rawContent;
+      if (m.msgType === 'interactive') {
+        const card = m.cardId === undefined ? undefined : this.cardKit.cards.get(m.cardId);
+        content = cardContentType !== 'user_card_content' ? DEGRADED_CARD_CONTENT : card ? JSON.stringify(card.card) : m.rawContent;
+      }
+      item = {
+        ...messageItem(messageId, { ...m, parentId: m.replyTo }, m.msgType, String(m.at), content),
+        sender: { id: this.opts.appId, id_type: 'app_id', sender_type: 'app', tenant_key: tenantKey },
+      };
     }
-    const sent = this.messages.find((m) => m.messageId === messageId);
-    if (!sent) return done(apiError(230001, 400, 'Your request contains an invalid request parameter, ext=invalid message_id.'));
-    let content = sent.rawContent;
-    if (sent.msgType === 'interactive') {
-      const card = sent.cardId === undefined ? undefined : this.cardKit.cards.get(sent.cardId);
-      content = cardContentType !== 'user_card_content' ? DEGRADED_CARD_CONTENT : card ? JSON.stringify(card.card) : sent.rawContent;
-    }
-    return done(
-      ok({
-        items: [
-          {
-            ...common,
-            ...(sent.rootId ? { root_id: sent.rootId } : {}),
-            ...(sent.replyTo ? { parent_id: sent.replyTo } : {}),
-            ...(sent.threadId ? { thread_id: sent.threadId } : {}),
-            msg_type: sent.msgType,
-            create_time: String(sent.at),
-            update_time: String(sent.at),
-            chat_id: sent.chatId,
-            sender: { id: this.opts.appId, id_type: 'app_id', sender_type: 'app', tenant_key: this.opts.tenantKey },
-            body: { content },
-          },
-        ],
-      }),
-    );
+    return done(ok({ items: [item] }));
   }
 }
 
+/** The fields of a get-message item every message has (the sender and mentions aside). */
+function messageItem(messageId: string, m: { chatId: string; rootId?: string; parentId?: string; threadId?: string }, msgType: string, time: string, content: string) {
+  return {
+    message_id: messageId,
+    ...(m.rootId ? { root_id: m.rootId } : {}),
+    ...(m.parentId ? { parent_id: m.parentId } : {}),
+    ...(m.threadId ? { thread_id: m.threadId } : {}),
+    msg_type: msgType,
+    create_time: time,
+    update_time: time,
+    deleted: false,
+    updated: false,
+    chat_id: m.chatId,
+    body: { content },
+  };
+}
 
 /** The `data` of a reaction answer (add and delete alike). */
 function reactionData(r: FakeReaction, at: number): unknown {
