@@ -11,6 +11,8 @@ export interface AdminClient {
   base: string;
   /** One admin API call (`path` under /api/admin); rejects only when the gateway cannot be reached. */
   call<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'DELETE', path: string): Promise<AdminAnswer<T>>;
+  /** A GET whose answer is read as it comes (an export); rejects only when the gateway cannot be reached. */
+  get(path: string): Promise<Response>;
 }
 
 /** The admin API of the running gateway, with the token from COCOCAT_ADMIN_TOKEN; a message when it is not set. */
@@ -24,6 +26,7 @@ export function adminClient(server: Settings['server'], env: Record<string, stri
       const res = await fetch(`${base}/api/admin${path}`, { method, headers: { authorization: `Bearer ${token}` } });
       return { status: res.status, body: (await res.json().catch(() => ({}))) as AdminAnswer<T>['body'] };
     },
+    get: (path) => fetch(`${base}/api/admin${path}`, { headers: { authorization: `Bearer ${token}` } }),
   };
 }
 

@@ -22,6 +22,9 @@ Usage:
   cococat forget <entry> <userId> [--workspace DIR] [--url URL]
                                                            delete what the gateway keeps of one user (a request to be forgotten)
                                                            (these three need COCOCAT_ADMIN_TOKEN)
+  cococat export [--entry KEY] [--user ID] [--since T] [--until T] [--limit N] [--workspace DIR] [--url URL]
+                                                           the message log as JSON Lines on standard output, newest first
+                                                           (T: ISO 8601 or epoch ms; needs COCOCAT_ADMIN_TOKEN)
   cococat backup DEST [--workspace DIR]                    copy the workspace and a consistent snapshot of its SQLite store
                                                            into the new folder DEST, also while the gateway runs
   cococat simulate wechat_mp|wechat_ilink|feishu|wecom|wecom_bot [--agent ID] [--user ID] [--workspace DIR]
@@ -43,6 +46,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
       agent: { type: 'string', short: 'a' },
       attach: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
+      entry: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string' },
     },
   });
   if (!command || values.help || command === 'help') {
@@ -107,6 +114,17 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
       const { forgetCommand } = await import('./commands/entries.js');
       return forgetCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], userId: positionals[1], url: values.url, env, print: (line) => console.log(line) });
+    }
+    case 'export': {
+      const { exportCommand } = await import('./commands/export.js');
+      return exportCommand({
+        workspace: values.workspace ?? 'workspace',
+        url: values.url,
+        env,
+        filter: { entry: values.entry, userId: values.user, since: values.since, until: values.until, limit: values.limit },
+        out: process.stdout,
+        print: (line) => console.error(line),
+      });
     }
     case 'backup': {
       if (!positionals[0]) {

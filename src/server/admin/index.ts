@@ -5,6 +5,7 @@ import { registerChatRoutes } from './chat.js';
 import { registerConversationRoutes } from './conversation.js';
 import { registerDashboardRoutes } from './dashboard.js';
 import { registerEntryRoutes } from './entries.js';
+import { registerExportRoutes } from './export.js';
 import { registerHandoffRoutes } from './handoffs.js';
 import { registerLoginRoutes } from './logins.js';
 import { registerMessageRoutes } from './messages.js';
@@ -21,6 +22,7 @@ export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Ga
   registerConversationRoutes(app, gateway);
   registerUserRoutes(app, gateway);
   registerLoginRoutes(app, gateway);
+  registerExportRoutes(app, gateway);
   registerMessageRoutes(app, gateway);
   registerDashboardRoutes(app, gateway);
   registerChatRoutes(app, gateway);

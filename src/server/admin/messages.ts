@@ -166,7 +166,7 @@ function sendImage(reply: FastifyReply, content: MediaContent, what: string): Fa
  * are shown by their type and size, not their megabytes of base64; an image URL without its query,
  * which may sign it.
  */
-function forDisplay(detail: MessageDetail): MessageDetail {
+export function forDisplay(detail: MessageDetail): MessageDetail {
   const media = detail.message.media;
   const shown = media?.some((m) => m.key !== undefined || isInlineMedia(m.ref)) ? { ...detail, message: { ...detail.message, media: media!.map(mediaForDisplay) } } : detail;
   if (!detail.replies.some((r) => r.image)) return shown;
