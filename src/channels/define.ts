@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Channel, ChannelContext } from '../core/channel.js';
 import type { MediaContent, MediaContext } from '../core/media.js';
 import type { ChatMessage, MediaRef } from '../core/message.js';
-import type { QuoteContext } from '../core/quote.js';
+import type { QuoteContext, QuotedMessage } from '../core/quote.js';
 import type { LoginContext, LoginFlow } from './login.js';
 
 /** What a channel can do; the outbox, the docs table and the panel read it. */
@@ -80,13 +80,14 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
    */
   fetchMedia?(media: MediaRef, ctx: MediaContext<z.infer<Schema>>): Promise<MediaContent>;
   /**
-   * The words of the message `message` answers, where the platform sends only its id (a Feishu
-   * reply names its parent): read before the agent runs and put under the user's text as a quote.
+   * What the message `message` answers says, where the platform sends only its id (a Feishu reply
+   * names its parent): read before the agent runs; its words go under the user's text as a quote,
+   * its media (each naming its message in `messageId`) join the message's own.
    * Undefined when the message quotes nothing. Declared on the type, like `fetchMedia`: any gateway
    * process may run the agent. Throws a CocoError when the platform refuses; the agent then answers
    * without the quote.
    */
-  fetchQuote?(message: ChatMessage, ctx: QuoteContext<z.infer<Schema>>): Promise<string | undefined>;
+  fetchQuote?(message: ChatMessage, ctx: QuoteContext<z.infer<Schema>>): Promise<QuotedMessage | undefined>;
   /**
    * How long the platform serves what users send (a WeCom robot's image URL: 5 minutes). Set, the
    * gateway downloads a message's images as soon as it is stored and keeps them with it, so a

@@ -219,12 +219,14 @@ export class Heartbeat {
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
+      // With what it quotes, where the channel reads that on demand: its words, and its images and files.
+      const message = await this.quoted(item, history, lease.signal, log);
+      const quoting = message === item.message ? item : { ...item, message };
       const wants = { images: readsImages(target.profile), files: readsFiles(target.profile) };
       // Held until the agent has answered: the downloads live that long.
-      releaseMedia = await reserveAgentMedia(item.message, wants, lease.signal);
-      const images = wants.images ? await this.media('image', item, lease.signal, log) : [];
-      const files = wants.files ? await this.media('file', item, lease.signal, log) : [];
-      const message = await this.quoted(item, history, lease.signal, log);
+      releaseMedia = await reserveAgentMedia(message, wants, lease.signal);
+      const images = wants.images ? await this.media('image', quoting, lease.signal, log) : [];
+      const files = wants.files ? await this.media('file', quoting, lease.signal, log) : [];
       const outcome = await runAgent(
         target.agent,
         target.profile,
@@ -570,8 +572,8 @@ export class Heartbeat {
   }
 
   /**
-   * The message as the agent gets it: with the words of the message it quotes, where its channel
-   * reads them on demand (ChannelDefinition.fetchQuote), unless the agent's history has that quote
+   * The message as the agent gets it: with the words (and media) of the message it quotes, where its
+   * channel reads them on demand (ChannelDefinition.fetchQuote), unless the agent's history has that quote
    * already (every answer in a thread names the same parent). A quote that cannot be read costs the
    * agent the context, not the answer: it is logged and shown in the message's timeline.
    */
@@ -579,9 +581,11 @@ export class Heartbeat {
     const fetcher = this.deps.quoteOf?.(item.entryKey);
     if (!fetcher) return item.message;
     try {
-      const block = quoteBlock((await fetcher(item.message, signal)) ?? '');
-      if (block === '' || history.some((turn) => turn.role === 'user' && turn.content.includes(block))) return item.message;
-      return { ...item.message, content: withQuote(item.message.content, block) };
+      const quote = await fetcher(item.message, signal);
+      const block = quoteBlock(quote?.text ?? '');
+      if (!quote || block === '' || history.some((turn) => turn.role === 'user' && turn.content.includes(block))) return item.message;
+      const media = [...(item.message.media ?? []), ...(quote.media ?? [])];
+      return { ...item.message, content: withQuote(item.message.content, block), ...(media.length > 0 ? { media } : {}) };
     } catch (err) {
       if (signal.aborted) throw err;
       log.warn({ code: isCocoError(err) ? err.code : undefined, err: describeError(err) }, 'quoted message not read; the agent answers without it');

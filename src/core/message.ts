@@ -46,6 +46,11 @@ export interface MediaRef {
   key?: string;
   mimeType?: string;
   name?: string;
+  /**
+   * The platform id of the message the media belongs to, when it is not the message that carries
+   * the reference (an image in a message the user quoted); where the platform downloads by message.
+   */
+  messageId?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import type { ChatMessage } from './message.js';
+import type { ChatMessage, MediaRef } from './message.js';
 
 /**
  * Quoted messages. Some platforms send only the id of the message a user answers (a Feishu reply
@@ -19,8 +19,15 @@ export interface QuoteContext<Config = unknown> {
   signal: AbortSignal;
 }
 
-/** Reads the words a message quotes, for one entry; undefined when it quotes nothing. */
-export type QuoteFetcher = (message: ChatMessage, signal: AbortSignal) => Promise<string | undefined>;
+/** What a quoted message holds: its words, and its images and files (for agents that take them). */
+export interface QuotedMessage {
+  text: string;
+  /** References to download as the quoting message's own, each naming the message it belongs to (`messageId`). */
+  media?: MediaRef[];
+}
+
+/** Reads what a message quotes, for one entry; undefined when it quotes nothing. */
+export type QuoteFetcher = (message: ChatMessage, signal: AbortSignal) => Promise<QuotedMessage | undefined>;
 
 /** A quote is context, not the question: a long one (a whole report) is cut to this many characters. */
 export const MAX_QUOTE_CHARS = 2_000;

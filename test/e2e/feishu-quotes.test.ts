@@ -4,6 +4,7 @@ import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { feishuEntryConfig } from '../helpers/feishu.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { solidPng } from '../helpers/images.js';
 import { captureLogger } from '../helpers/logs.js';
 
 /**
@@ -14,12 +15,12 @@ import { captureLogger } from '../helpers/logs.js';
 const ENTRY = 'bot.feishu';
 const opened = closeAfterEach();
 
-async function setup(reply: (n: number) => string = () => 'ok') {
+async function setup(reply: (n: number) => string = () => 'ok', more: Record<string, unknown> = {}) {
   const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
   let n = 0;
   const llm = opened(await startFakeLlm({ reply: () => reply(++n) }));
   const log = captureLogger();
-  const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' };
+  const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', ...more };
   const config = feishuEntryConfig(fake, undefined, { show_typing: false });
   const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }, { log: log.log }));
   await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
@@ -69,6 +70,18 @@ describe('feishu quotes', () => {
     expect(lastQuestion(llm)).toBe('and as a percentage?');
     expect(llm.requests.at(-1)!.body.messages!.map((m) => m.content)).toContain('what is the margin?\n\n> Q3 numbers: revenue 1.2M, costs 0.9M');
     expect(fake.messageReads).toHaveLength(2);
+  });
+
+  it('passes the image of a quoted message to an agent that reads images, downloaded by that message\'s id', async () => {
+    const { fake, llm, ask } = await setup(undefined, { images: true });
+    const screenshot = solidPng(3, 3, [0, 128, 255]);
+    const original = fake.imageEvent({ chatType: 'group', data: screenshot, from: 'ou_colleague00000000000000000000000' });
+    const question = fake.textEvent('what does this error say?', { chatType: 'group', mentionBot: true, parentId: original.event.message.message_id });
+    await ask(question, 1);
+    const parts = lastQuestion(llm) as { type: string; text?: string; image_url?: { url: string } }[];
+    expect(parts.find((p) => p.type === 'text')?.text).toBe('what does this error say?\n\n> [image]');
+    expect(parts.filter((p) => p.type === 'image_url').map((p) => p.image_url!.url)).toEqual([`data:image/png;base64,${screenshot.toString('base64')}`]);
+    expect(fake.resourceCalls.map((c) => [c.messageId, c.type, c.code])).toEqual([[original.event.message.message_id, 'image', 0]]);
   });
 
   it('answers without the quote when Feishu will not serve it, saying why in the log and the timeline', async () => {

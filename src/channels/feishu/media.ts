@@ -34,8 +34,8 @@ export async function fetchFeishuMedia(media: MediaRef, ctx: MediaContext<Feishu
   const { config, message, signal, maxBytes, clock } = ctx;
   const kind = media.kind === 'image' ? 'image' : 'file';
   const what = `feishu: ${kind} download`;
-  // The message the resource came with: its Feishu message_id (toChatMessage puts it in msgId).
-  const messageId = message.msgId;
+  // The message the resource came with: its Feishu message_id (toChatMessage puts it in msgId), or the quoted one's.
+  const messageId = media.messageId ?? message.msgId;
   if (!messageId || !media.ref) throw new CocoError('COCO_ERR_MEDIA', `${what}: the message id or file key is missing`, { channel: 'feishu' });
   const baseUrl = feishuBaseUrl(config.domain);
   const tokens = feishuTokensFor({ baseUrl, appId: config.app_id, appSecret: config.app_secret, clock, timeoutMs: config.request_timeout_ms });

@@ -290,12 +290,16 @@ function describe(type: string, c: Record<string, unknown>, mentions: FeishuMent
  * that is not what its type promises is described by the type.
  */
 export function describeContent(type: string, content: string, mentions: FeishuMention[]): string {
-  let c: Record<string, unknown>;
+  return readContent(type, content, mentions).text;
+}
+
+/** Like describeContent, with the media the content names (images, files: by key). */
+export function readContent(type: string, content: string, mentions: FeishuMention[]): { text: string; media: MediaRef[] } {
   try {
-    c = parseContent(content);
-    return describe(type, c, mentions).text;
+    const { text, media } = describe(type, parseContent(content), mentions);
+    return { text, media };
   } catch {
-    return `[${type} message]`;
+    return { text: `[${type} message]`, media: [] };
   }
 }
 

@@ -1,9 +1,9 @@
 import { CocoError, describeError } from '../../core/errors.js';
 import type { ChatMessage } from '../../core/message.js';
-import type { QuoteContext } from '../../core/quote.js';
+import type { QuoteContext, QuotedMessage } from '../../core/quote.js';
 import { FeishuApiError, feishuTokensFor, withTenantToken } from './api.js';
 import { feishuBaseUrl, type FeishuChannelConfig } from './config.js';
-import { describeContent, type FeishuMention, type FeishuReplyMeta } from './parse.js';
+import { readContent, type FeishuMention, type FeishuReplyMeta } from './parse.js';
 
 /**
  * The message a Feishu message answers (its `parent_id`: a quote, or the message before it in a
@@ -30,7 +30,7 @@ interface GotMessage {
   mentions?: { key?: unknown; name?: unknown }[];
 }
 
-export async function fetchFeishuQuote(message: ChatMessage, ctx: QuoteContext<FeishuChannelConfig>): Promise<string | undefined> {
+export async function fetchFeishuQuote(message: ChatMessage, ctx: QuoteContext<FeishuChannelConfig>): Promise<QuotedMessage | undefined> {
   const meta = message.replyMeta as Partial<FeishuReplyMeta> | undefined;
   const parentId = typeof meta?.parentId === 'string' && meta.parentId !== '' ? meta.parentId : undefined;
   if (!parentId) return undefined;
@@ -58,5 +58,7 @@ export async function fetchFeishuQuote(message: ChatMessage, ctx: QuoteContext<F
   }
   if (!item || item.deleted === true || typeof item.msg_type !== 'string' || typeof item.body?.content !== 'string') return undefined;
   const mentions: FeishuMention[] = (item.mentions ?? []).flatMap((m) => (typeof m.key === 'string' ? [{ key: m.key, ...(typeof m.name === 'string' ? { name: m.name } : {}), isBot: false }] : []));
-  return describeContent(item.msg_type, item.body.content, mentions);
+  const { text, media } = readContent(item.msg_type, item.body.content, mentions);
+  // Its images and files are downloaded by the parent's id (the resource API names the message).
+  return { text, ...(media.length > 0 ? { media: media.map((m) => ({ ...m, messageId: parentId })) } : {}) };
 }
