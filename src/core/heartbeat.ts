@@ -12,14 +12,14 @@ import { CocoError, describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
+import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
+import { wasRecalled } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
-import { keywordReply } from './keyword-replies.js';
-import { wasRecalled } from './recall.js';
 import { isResetCommand } from './reset.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
@@ -513,9 +513,10 @@ export class Heartbeat {
     const { store, clock } = this.deps;
     const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
     // Recalled ones are finished on their own, without a reply, when their turn comes.
-    const recalls = this.deps.capabilitiesOf(claimed.channelType)?.recalls === true;
     const recalled = new Set<string>();
-    if (recalls) for (const m of queued) if (m.message.msgId && (await wasRecalled(store, claimed.entryKey, m.message.msgId))) recalled.add(m.id);
+    if (this.deps.capabilitiesOf(claimed.channelType)?.recalls) {
+      for (const m of queued) if (m.message.msgId && (await wasRecalled(store, claimed.entryKey, m.message.msgId))) recalled.add(m.id);
+    }
     // A message the agent may not see (a blocked user in a group, a recalled one), a reset, a request for a person or a keyword reply ends the burst before it.
     const alone = (m: { id: string; message: ChatMessage }) =>
       recalled.has(m.id) ||

@@ -191,7 +191,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
   private async onSocketEvent(payload: unknown): Promise<void> {
     let found: ChatMessage | Recall | undefined;
     try {
-      found = this.toMessage(payload);
+      found = this.readEvent(payload);
     } catch (err) {
       this.ctx.log.warn({ err: describeError(err) }, 'feishu event dropped: unreadable');
       return;
@@ -220,7 +220,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     this.webhook.lastEventAt = now;
     this.webhook.lastFrameAt = now;
     this.webhook.eventsReceived++;
-    await this.take(this.toMessage(opened.payload));
+    await this.take(this.readEvent(opened.payload));
     return { msg: 'success' };
   }
 
@@ -239,7 +239,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
   }
 
   /** The ChatMessage for an event, a recall, or undefined when it is not to be answered. Throws on unreadable events. */
-  private toMessage(payload: unknown): ChatMessage | Recall | undefined {
+  private readEvent(payload: unknown): ChatMessage | Recall | undefined {
     const config = this.settings;
     const event = parseLarkEvent(payload, this.bot);
     if (event.kind === 'url_verification') return undefined;
