@@ -67,6 +67,7 @@ async function* exportLines(gateway: Gateway, q: ExportQuery): AsyncGenerator<st
 function exportRecord(detail: MessageDetail) {
   const shown = forDisplay(detail);
   const m = shown.message;
+  const outcome = shown.timeline.find((e) => e.stage === 'replied' || e.stage === 'fallback')?.detail;
   return {
     id: shown.id,
     entryKey: shown.entryKey,
@@ -80,7 +81,7 @@ function exportRecord(detail: MessageDetail) {
     ...(m.media?.length ? { media: m.media } : {}),
     status: shown.status,
     createdAt: shown.createdAt,
-    ...(shown.timeline.some((e) => e.stage === 'replied' || e.stage === 'fallback') ? { outcome: shown.timeline.find((e) => e.stage === 'replied' || e.stage === 'fallback')?.detail } : {}),
+    ...(outcome === undefined ? {} : { outcome }),
     replies: shown.replies.map((r) => ({
       by: r.idempotencyKey.startsWith(LATE_REPLY_KEYS.operator) ? 'operator' : 'agent',
       text: r.text,
