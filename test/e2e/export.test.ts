@@ -64,6 +64,8 @@ describe('exporting the message log', () => {
     expect((await get(`since=${new Date(T0 + 1_800_000).toISOString()}`)).map((m) => m.id)).toEqual([ids[2], ids[1]]);
     expect((await get(`since=${T0}&until=${T0 + 3_600_000}`)).map((m) => m.id)).toEqual([ids[0]]);
     expect((await get('limit=1')).map((m) => m.id)).toEqual([ids[2]]);
+    expect(await get('status=dead')).toEqual([]);
+    expect((await get('status=done')).map((m) => m.id)).toEqual([...ids].reverse());
     const bad = await t.admin('GET', '/messages/export?since=yesterday');
     expect([bad.status, bad.json.error.field]).toEqual([400, 'since']);
     const unauthorized = await t.app.inject({ method: 'GET', url: '/api/admin/messages/export' });

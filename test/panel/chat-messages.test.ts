@@ -310,6 +310,16 @@ describe('panel in Chromium', () => {
         const row = await visible(page.locator('.msg-row', { hasText: 'hello panel' }));
         expect(await row.count()).toBe(1);
         expect(await row.locator('.msg-badge').innerText()).toBe('done');
+        // "Export" downloads what the filters show, as JSON Lines, with the session cookie.
+        const exportLink = page.getByRole('form', { name: 'Filter messages' }).getByRole('link', { name: 'Export' });
+        const exportHref = await exportLink.getAttribute('href');
+        expect(exportHref).toBe(`/api/admin/messages/export?entry=${encodeURIComponent(ECHO)}`);
+        const exported = await page.request.get(`${base}${exportHref}`);
+        expect(exported.status()).toBe(200);
+        const exportedLines = (await exported.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { entryKey: string; content: string });
+        expect(exportedLines.length).toBeGreaterThan(0);
+        expect(exportedLines.every((m) => m.entryKey === ECHO)).toBe(true);
+        expect(exportedLines.map((m) => m.content)).toContain('hello panel');
 
         await row.getByRole('link').click();
         const timeline = await visible(page.getByRole('list', { name: 'Timeline' }));

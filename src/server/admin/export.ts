@@ -25,6 +25,7 @@ const exportQuery = z.object({
   entry: z.string().max(200).optional(),
   userId: z.string().max(128).optional(),
   conversationId: z.string().min(1).max(256).optional(),
+  status: z.enum(['queued', 'leased', 'done', 'fallback', 'dead']).optional(),
   since: time.optional(),
   until: time.optional(),
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
@@ -46,7 +47,7 @@ async function* exportLines(gateway: Gateway, q: ExportQuery): AsyncGenerator<st
   let before: string | undefined;
   let left = q.limit;
   for (;;) {
-    const page = await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, before, limit: Math.min(PAGE, left) });
+    const page = await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, before, limit: Math.min(PAGE, left) });
     if (page.length === 0) return;
     for (const summary of page) {
       before = summary.id;

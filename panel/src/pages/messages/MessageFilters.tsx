@@ -48,6 +48,9 @@ export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; on
         <button type="button" className="btn btn-secondary" onClick={() => onApply({ entry: '', userId: '', status: '' })} disabled={!entry && !props.userId && !status}>
           Clear
         </button>
+        <a className="btn btn-secondary" href={exportHref({ entry, userId: props.userId, status })} download="cococat-messages.jsonl" title="The messages these filters show, as JSON Lines, newest first">
+          Export
+        </a>
       </div>
     </form>
   );
@@ -66,4 +69,14 @@ export function EntrySelect({ entries, value, onChange }: { entries?: EntryInfo[
       {value && entries && !entries.some((e) => e.key === value) && <option value={value}>{value}</option>}
     </select>
   );
+}
+
+/** The message log export (JSON Lines) for the applied filters; the session cookie authorizes it. */
+export function exportHref(f: FilterValues): string {
+  const query = new URLSearchParams();
+  if (f.entry) query.set('entry', f.entry);
+  if (f.userId) query.set('userId', f.userId);
+  if (f.status) query.set('status', f.status);
+  const q = query.toString();
+  return `/api/admin/messages/export${q ? `?${q}` : ''}`;
 }
