@@ -115,8 +115,16 @@ describe('wecom_bot: message callbacks', () => {
   it('appends a quoted message as a quote block, so the agent sees what "translate this" means', () => {
     const m = message(callback(group({ msgtype: 'text', text: { content: '@CocoCat 翻译一下' }, quote: { msgtype: 'text', text: { content: 'Hello\nworld' } } })));
     expect(m.text).toBe('翻译一下\n\n> Hello\n> world');
-    const img = message(callback(base({ msgtype: 'text', text: { content: '这是什么' }, quote: { msgtype: 'image', image: { url: 'u' } } })));
+    const img = message(callback(base({ msgtype: 'text', text: { content: '这是什么' }, quote: { msgtype: 'image', image: { url: 'u', aeskey: 'k' } } })));
     expect(img.text).toBe('这是什么\n\n> [image]');
+    // The quoted image goes to agents that read images, like one sent with the message.
+    expect(img.media).toEqual([{ kind: 'image', url: 'u', aeskey: 'k' }]);
+    const mixed = { msgtype: 'mixed', mixed: { msg_item: [{ msgtype: 'image', image: { url: 'a' } }, { msgtype: 'text', text: { content: 't' } }, { msgtype: 'image', image: { url: 'b' } }] } };
+    expect(message(callback(base({ msgtype: 'text', text: { content: '对比' }, quote: mixed }))).media).toEqual([
+      { kind: 'image', url: 'a' },
+      { kind: 'image', url: 'b' },
+    ]);
+    expect(message(callback(base({ msgtype: 'text', text: { content: 'x' }, quote: { msgtype: 'image', image: {} } }))).media).toEqual([]);
   });
 
   it('takes create_time in seconds or ms, and the arrival time when it is missing', () => {

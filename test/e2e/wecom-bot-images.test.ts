@@ -42,6 +42,15 @@ describe('wecom_bot: images to an agent that reads them', () => {
     expect(await mediaDownloads(t, 'wecom_bot', 'ok')).toBe(1);
   });
 
+  it('passes the image of a quoted message to the model with the question', async () => {
+    const { fake, llm } = await setup();
+    const screenshot = solidPng(4, 2, [200, 30, 30]);
+    const d = fake.sendBotMessage({ type: 'text', content: '这个报错是什么意思？' }, { from: 'wangwu', quote: { msgtype: 'image', image: fake.hostBotMedia(screenshot) } });
+    await fake.waitForBotReply(d);
+    expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: screenshot }]);
+    expect(d.text).toBe('reply to: 这个报错是什么意思？\n\n> [image] (+1 image)');
+  });
+
   it('passes every image of a mixed message with its text, in order', async () => {
     const { fake, llm } = await setup();
     const red = solidPng(1, 1, [255, 0, 0]);

@@ -155,6 +155,8 @@ export function parseBotFrame(frame: unknown, options: ParseOptions): WecomBotFr
   if (isGroup && !m.chatid) throw invalid('body.chatid', 'is missing in a group message');
   const content = describe(m, isGroup, options.botName);
   const quote = m.quote ? quoteText(m.quote) : undefined;
+  // A quoted image is the agent's to see too ("what does this say?"), kept on arrival like the message's own.
+  const quoted = m.quote ? quoteMedia(m.quote) : [];
   return {
     kind: 'message',
     reqId,
@@ -168,7 +170,7 @@ export function parseBotFrame(frame: unknown, options: ParseOptions): WecomBotFr
       msgtype: m.msgtype,
       msgType: content.msgType,
       text: quote ? `${content.text}\n\n${quote}`.trim() : content.text,
-      media: content.media,
+      media: [...content.media, ...quoted],
       mentionsBot: true,
       createTime: epochMs(m.create_time, options.nowMs),
       raw: redact(body),
@@ -280,6 +282,18 @@ function quoteText(quote: Record<string, unknown>): string | undefined {
     .split('\n')
     .map((line) => `> ${line}`)
     .join('\n');
+}
+
+/** The images of a quoted message (an image, or the images of a mixed one), to download like the message's own. */
+function quoteMedia(quote: Record<string, unknown>): WecomBotMedia[] {
+  const image = (value: unknown): WecomBotMedia[] => {
+    const v = value as { url?: unknown; aeskey?: unknown } | undefined;
+    return typeof v?.url === 'string' && v.url !== '' ? [mediaItem('image', { url: v.url, ...(typeof v.aeskey === 'string' ? { aeskey: v.aeskey } : {}) })] : [];
+  };
+  if (quote.msgtype === 'image') return image(quote.image);
+  const items = (quote.mixed as { msg_item?: unknown } | undefined)?.msg_item;
+  if (quote.msgtype !== 'mixed' || !Array.isArray(items)) return [];
+  return items.flatMap((item: { msgtype?: unknown; image?: unknown }) => (item.msgtype === 'image' ? image(item.image) : []));
 }
 
 const REDACTED_KEYS = new Set(['aeskey', 'response_url']);

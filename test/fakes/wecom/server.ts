@@ -382,6 +382,11 @@ export class FakeWecom {
     return botMessageBody(this.botContext, content, opts);
   }
 
+  /** Serves `data` as a robot media item (encrypted on the long connection): its `{url, aeskey}`, e.g. for a quoted image. */
+  hostBotMedia(data: Buffer, fileName?: string): { url: string; aeskey?: string } {
+    return this.bot.host(data, fileName);
+  }
+
   private get botContext() {
     return { botId: this.botId, botName: this.botName, host: (data: Buffer, fileName?: string) => this.bot.host(data, fileName) };
   }
