@@ -30,6 +30,15 @@ describe('wechat_ilink update parsing', () => {
     expect(parsed.kind === 'message' && parsed.message.media.map((m) => m.kind)).toEqual(['image', 'voice', 'video']);
   });
 
+  it('gives a quoted image to the agent with the question, and nothing of a quoted text but its words', () => {
+    const image = ilinkItem.image();
+    const parsed = parseUpdate({ ...base, item_list: [{ ...ilinkItem.text('what does this say?'), ref_msg: { message_item: image } }] });
+    expect(parsed.kind === 'message' && parsed.message.text).toBe('what does this say?\n> [image]');
+    expect(parsed.kind === 'message' && parsed.message.media).toEqual([{ kind: 'image', ref: image.image_item!.media!.encrypt_query_param, ...(image.image_item!.aeskey ? { key: image.image_item!.aeskey } : {}) }]);
+    const text = parseUpdate({ ...base, item_list: [{ ...ilinkItem.text('agreed'), ref_msg: { title: 'Bob', message_item: ilinkItem.text('ship it') } }] });
+    expect(text.kind === 'message' && text.message.media).toEqual([]);
+  });
+
   it('skips what is not a finished user message, saying why', () => {
     const cases: [unknown, RegExp][] = [
       [{ ...base, message_type: 2, item_list: [ilinkItem.text('mine')] }, /not a user's message/],

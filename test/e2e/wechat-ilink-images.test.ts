@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeIlink } from '../fakes/ilink/index.js';
+import { FakeIlink, ilinkItem } from '../fakes/ilink/index.js';
 import { imagesOf, startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway } from '../helpers/gateway.js';
@@ -45,6 +45,18 @@ describe('wechat_ilink: images to an agent that reads them', () => {
     const res = await t.admin('GET', `/messages/${summary!.id}`);
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.json)).not.toContain(aeskey);
+  });
+
+  it('passes the image of a quoted message to the model with the question', async () => {
+    const { fake, llm } = await setup();
+    const png = solidPng(2, 3, [10, 200, 60]);
+    fake.userSends('bea', [{ ...ilinkItem.text('这是什么？'), ref_msg: { message_item: ilinkItem.image(fake.hostMedia(png)) } }]);
+    const [reply] = await fake.waitForSent(1, { user: 'bea' });
+    expect(imagesOf(llm.requests[0]!)).toEqual([{ mimeType: 'image/png', data: png }]);
+    const parts = llm.requests[0]!.body.messages!.at(-1)!.content as { type: string; text?: string }[];
+    expect(parts.find((p) => p.type === 'text')?.text).toBe('这是什么？\n> [image]');
+    // The reply goes out as plain text: the quote marker does not survive it.
+    expect(reply?.text).toBe('reply to: 这是什么？\n[image] (+1 image)');
   });
 
   it('answers from the text when the file is gone from the CDN, once, with media_error in the timeline', async () => {

@@ -75,11 +75,13 @@ function describeItems(items: Record<string, unknown>[]): { msgType: MessageType
 }
 
 function describeItem(item: Record<string, unknown>): { msgType: MessageType; text: string; media?: MediaRef } | undefined {
-  const quote = quoted(item.ref_msg);
   switch (item.type) {
     case ITEM_TEXT: {
       const text = isRecord(item.text_item) ? str(item.text_item.text) : undefined;
-      return text === undefined ? undefined : { msgType: 'text', text: quote ? `${text}\n${quote}` : text };
+      if (text === undefined) return undefined;
+      const quote = quoted(item.ref_msg);
+      // A quoted image is the agent's to see too ("what does this say?").
+      return { msgType: 'text', text: quote ? `${text}\n${quote.text}` : text, ...(quote?.image ? { media: quote.image } : {}) };
     }
     case ITEM_IMAGE:
       return { msgType: 'image', text: '[image]', media: mediaRef('image', item.image_item) };
@@ -102,13 +104,14 @@ function describeItem(item: Record<string, unknown>): { msgType: MessageType; te
   }
 }
 
-/** A quoted message, as "> title: text" under the reply. */
-function quoted(ref: unknown): string | undefined {
+/** A quoted message, as "> title: text" under the reply, with its image when it is one. */
+function quoted(ref: unknown): { text: string; image?: MediaRef } | undefined {
   if (!isRecord(ref)) return undefined;
   const inner = isRecord(ref.message_item) ? describeItem(ref.message_item) : undefined;
   const title = str(ref.title);
   const text = [title, inner?.text].filter(Boolean).join(': ');
-  return text ? `> ${text.replace(/\n/g, '\n> ')}` : undefined;
+  if (!text) return undefined;
+  return { text: `> ${text.replace(/\n/g, '\n> ')}`, ...(inner?.media?.kind === 'image' ? { image: inner.media } : {}) };
 }
 
 /**
