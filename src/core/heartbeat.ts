@@ -143,7 +143,8 @@ export class Heartbeat {
       await this.refuse(claimed, target, refusal, log);
       return;
     }
-    if (await this.recalled(claimed, target, log)) return;
+    const recalls = this.deps.capabilitiesOf(claimed.channelType)?.recalls === true;
+    if (recalls && (await this.recalled(claimed, target, log))) return;
     if (await this.handedOff(claimed, target, log)) return;
     if (isResetCommand(target.profile.reset, claimed.message)) {
       await this.reset(claimed, target, log);
@@ -220,7 +221,8 @@ export class Heartbeat {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
       const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
       // With what it quotes, where the channel reads that on demand: its words, and its images and files.
-      const message = await this.quoted(item, history, lease.signal, log);
+      const quotes = this.deps.quoteOf?.(item.entryKey);
+      const message = quotes ? await this.quoted(item, quotes, history, lease.signal, log) : item.message;
       const quoting = message === item.message ? item : { ...item, message };
       const wants = { images: readsImages(target.profile), files: readsFiles(target.profile) };
       // Held until the agent has answered: the downloads live that long.
@@ -250,7 +252,7 @@ export class Heartbeat {
         return;
       }
       // Recalled while the agent worked: its answer would show what the user withdrew.
-      if (await this.recalled(item, target, log, absorbed)) return;
+      if (recalls && (await this.recalled(item, target, log, absorbed))) return;
       if (!outcome.ok) {
         log.error({ code: outcome.error.code, err: describeError(outcome.error.cause ?? outcome.error), attempts: outcome.attempts }, 'agent failed; sending fallback reply');
         await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${outcome.error.code}: ${describeError(outcome.error.cause ?? outcome.error)}` });
@@ -326,12 +328,12 @@ export class Heartbeat {
   }
 
   /**
-   * A message its sender recalled before the agent answered it (`core/recall.ts`, on channels with
-   * `capabilities.recalls`): finished without a reply; the message log says so. True when it was.
+   * A message its sender recalled before the agent answered it (`core/recall.ts`; asked for channels
+   * with `capabilities.recalls`): finished without a reply; the message log says so. True when it was.
    */
   private async recalled(item: InboundItem, target: ResolvedTarget, log: Logger, absorbed: string[] = []): Promise<boolean> {
     const { store, metrics } = this.deps;
-    if (!this.deps.capabilitiesOf(item.channelType)?.recalls || !item.message.msgId) return false;
+    if (!item.message.msgId) return false;
     try {
       if (!(await wasRecalled(store, item.entryKey, item.message.msgId))) return false;
       metrics.recalled.inc({ channel: item.channelType });
@@ -578,9 +580,7 @@ export class Heartbeat {
    * already (every answer in a thread names the same parent). A quote that cannot be read costs the
    * agent the context, not the answer: it is logged and shown in the message's timeline.
    */
-  private async quoted(item: InboundItem, history: readonly HistoryTurn[], signal: AbortSignal, log: Logger): Promise<ChatMessage> {
-    const fetcher = this.deps.quoteOf?.(item.entryKey);
-    if (!fetcher) return item.message;
+  private async quoted(item: InboundItem, fetcher: QuoteFetcher, history: readonly HistoryTurn[], signal: AbortSignal, log: Logger): Promise<ChatMessage> {
     try {
       const quote = await fetcher(item.message, signal);
       const block = quoteBlock(quote?.text ?? '');
