@@ -27,6 +27,8 @@ export function registerAgentApi(app: FastifyInstance, gateway: Gateway): void {
     scope.post<{ Params: { agentId: string; messageId: string } }>('/api/v1/agents/:agentId/messages/:messageId/replies', async (request, reply) => {
       const { agentId, messageId } = request.params;
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      // An unsigned request learns nothing, not even whether the agent exists.
+      signedHeaders(request);
       verifySignature(request, raw, secretOf(gateway, agentId), gateway.clock.now());
       let json: unknown;
       try {
@@ -60,13 +62,21 @@ function secretOf(gateway: Gateway, agentId: string): string {
   return profile.secret;
 }
 
-/** X-CocoCat-Timestamp within SIGNATURE_TOLERANCE_S of now, and X-CocoCat-Signature over it and the raw body. */
-function verifySignature(request: FastifyRequest, raw: Buffer, secret: string, nowMs: number): void {
+/** The two signature headers, present and well formed. */
+function signedHeaders(request: FastifyRequest): { timestamp: string; signature: string } {
   const timestamp = request.headers[TIMESTAMP_HEADER];
   const signature = request.headers[SIGNATURE_HEADER];
   if (typeof timestamp !== 'string' || !/^\d{1,12}$/.test(timestamp)) throw unauthorized(`${TIMESTAMP_HEADER}: unix seconds are required`);
+  if (typeof signature !== 'string' || !/^sha256=[0-9a-f]{64}$/.test(signature)) {
+    throw unauthorized(`${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)> is required`);
+  }
+  return { timestamp, signature };
+}
+
+/** X-CocoCat-Timestamp within SIGNATURE_TOLERANCE_S of now, and X-CocoCat-Signature over it and the raw body. */
+function verifySignature(request: FastifyRequest, raw: Buffer, secret: string, nowMs: number): void {
+  const { timestamp, signature } = signedHeaders(request);
   if (Math.abs(nowMs / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_S) throw unauthorized(`${TIMESTAMP_HEADER}: more than ${SIGNATURE_TOLERANCE_S} s from the gateway's clock`);
-  if (typeof signature !== 'string') throw unauthorized(`${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)> is required`);
   const expected = Buffer.from(signBody(secret, timestamp, raw));
   const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw unauthorized(`${SIGNATURE_HEADER}: does not match the body signed with the agent's secret`);

@@ -116,6 +116,8 @@ describe('later replies from an http agent', () => {
     expect(await refusal(await postLater(t, `worker/messages/${mine}`, body, { secret: 'not-the-secret-0123456' }))).toEqual([401, 'COCO_ERR_UNAUTHORIZED']);
     expect(await refusal(await postLater(t, `worker/messages/${mine}`, body, { at: Date.now() - 400_000 }))).toEqual([401, 'COCO_ERR_UNAUTHORIZED']);
     expect(await refusal(await postLater(t, `worker/messages/${mine}`, body, { headers: { 'x-cococat-signature': '' } }))).toEqual([401, 'COCO_ERR_UNAUTHORIZED']);
+    // Unsigned, nothing is told: not even whether the agent exists.
+    expect(await refusal(await postLater(t, `nobody/messages/${mine}`, body, { headers: { 'x-cococat-timestamp': '' } }))).toEqual([401, 'COCO_ERR_UNAUTHORIZED']);
     expect(await refusal(await postLater(t, `nobody/messages/${mine}`, body))).toEqual([404, 'COCO_ERR_NOT_FOUND']);
     expect(await refusal(await postLater(t, `plain/messages/${mine}`, body))).toEqual([403, 'COCO_ERR_FORBIDDEN']);
     // Another agent's conversation, even with a good signature of this agent's: not there.

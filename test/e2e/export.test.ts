@@ -67,7 +67,7 @@ describe('exporting the message log', () => {
     expect(await get('status=dead')).toEqual([]);
     expect((await get('status=done')).map((m) => m.id)).toEqual([...ids].reverse());
     const bad = await t.admin('GET', '/messages/export?since=yesterday');
-    expect([bad.status, bad.json.error.field]).toEqual([400, 'since']);
+    expect([bad.status, bad.json.error.field, bad.json.error.message]).toEqual([400, 'since', 'since: must be an ISO 8601 time (2026-12-07T09:00:00Z) or epoch milliseconds']);
     const unauthorized = await t.app.inject({ method: 'GET', url: '/api/admin/messages/export' });
     expect(unauthorized.statusCode).toBe(401);
   });

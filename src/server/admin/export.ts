@@ -19,7 +19,9 @@ const PAGE = 500;
 const CLOCK_SLACK_MS = 60_000;
 
 /** An ISO 8601 time or epoch milliseconds. */
-const time = z.union([z.string().regex(/^\d{1,15}$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+const time = z.union([z.string().regex(/^\d{1,15}$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))], {
+  error: 'must be an ISO 8601 time (2026-12-07T09:00:00Z) or epoch milliseconds',
+});
 
 const exportQuery = z.object({
   entry: z.string().max(200).optional(),
