@@ -15,6 +15,8 @@ export interface AgentRequest {
   agentId: string;
   /** The message being answered. */
   message: ChatMessage;
+  /** CocoCat's own id of the message (the message log's): the one a later reply names. */
+  messageId?: string;
   /** Earlier turns of this conversation with this agent, trimmed to the profile's window. */
   history: AgentTurn[];
   /** Set when the message came through a scene entry: the scene answers through its lead agent. */

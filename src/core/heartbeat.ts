@@ -235,6 +235,7 @@ export class Heartbeat {
         {
           agentId: target.agentId,
           message,
+          messageId: item.id,
           history: history.map(({ role, content }) => ({ role, content })),
           scene: target.scene,
           ...(images.length > 0 ? { images } : {}),

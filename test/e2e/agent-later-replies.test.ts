@@ -18,7 +18,7 @@ const SECRET = 'agent-secret-0123456789';
 
 /** A service that answers each POST with the next of `answers` (then `{reply: "ok"}`), keeping what it was sent. */
 async function agentService(opened: Opened, answers: object[]) {
-  const received: { history: { role: string; content: string }[]; message: { content: string } }[] = [];
+  const received: { history: { role: string; content: string }[]; message: { content: string; gateway_id: string } }[] = [];
   const server = createServer((req, res) => {
     void readBody(req).then((body) => {
       received.push(JSON.parse(body));
@@ -54,21 +54,24 @@ describe('later replies from an http agent', () => {
     const { fake, t } = await relayGateway(opened, { provider: 'http', url: service.url, secret: SECRET });
     fake.push('alice', 'compile the Q3 report');
     await t.until(() => fake.received('alice').length === 1);
+    // The service names the message by the gateway_id it was sent.
+    const id = service.received[0]!.message.gateway_id;
     const [message] = await t.gateway.store.listMessages({ limit: 1 });
-    expect((await t.gateway.store.getMessage(message!.id))!.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(/; the agent answers later$/);
+    expect(id).toBe(message!.id);
+    expect((await t.gateway.store.getMessage(id))!.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(/; the agent answers later$/);
 
     const body = { text: '**Q3**: revenue 1.2M, costs 0.9M.', format: 'markdown' };
-    const first = await postLater(t, `assistant/messages/${message!.id}`, body, { key: 'q3-report' });
-    expect([first.statusCode, first.json()]).toEqual([202, expect.objectContaining({ messageId: message!.id, chunks: 1, duplicate: false })]);
+    const first = await postLater(t, `assistant/messages/${id}`, body, { key: 'q3-report' });
+    expect([first.statusCode, first.json()]).toEqual([202, expect.objectContaining({ messageId: id, chunks: 1, duplicate: false })]);
     // The service retries its POST (a timeout on its side): nothing more goes out.
-    const again = await postLater(t, `assistant/messages/${message!.id}`, body, { key: 'q3-report' });
+    const again = await postLater(t, `assistant/messages/${id}`, body, { key: 'q3-report' });
     expect([again.statusCode, again.json().duplicate]).toEqual([202, true]);
     await t.until(() => fake.received('alice').length === 2);
     await new Promise((r) => setTimeout(r, 200));
     // The relay shows no markdown: the user reads plain text.
     expect(fake.received('alice')).toEqual(['On it: the report takes a few minutes.', 'Q3: revenue 1.2M, costs 0.9M.']);
 
-    const detail = (await t.admin('GET', `/messages/${message!.id}`)).json;
+    const detail = (await t.admin('GET', `/messages/${id}`)).json;
     expect(detail.timeline.filter((e: { stage: string }) => e.stage === 'agent_later_reply')).toHaveLength(1);
     const transcript = (await t.admin('GET', `/entries/${RELAY_ENTRY}/conversations/alice/transcript`)).json.turns;
     expect(transcript.map((x: { role: string; by?: string }) => x.by ?? x.role)).toEqual(['user', 'agent', 'agent']);

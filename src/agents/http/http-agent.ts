@@ -12,6 +12,8 @@ export interface HttpAgentPayload {
   agent_id: string;
   message: {
     id: string;
+    /** CocoCat's own id of the message: the one a later reply names (`POST /api/v1/agents/{agent}/messages/{gateway_id}/replies`). */
+    gateway_id?: string;
     user_id: string;
     conversation_id: string;
     content: string;
@@ -86,6 +88,7 @@ function buildPayload(request: AgentRequest): HttpAgentPayload {
     agent_id: request.agentId,
     message: {
       id: m.msgId,
+      ...(request.messageId === undefined ? {} : { gateway_id: request.messageId }),
       user_id: m.userId,
       conversation_id: m.conversationId,
       content: m.content,
