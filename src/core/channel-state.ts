@@ -25,3 +25,15 @@ export function memoryChannelState(): ChannelState {
     },
   };
 }
+
+/**
+ * Deletes the entries' channel state named `prefix…` whose value `stale` says is over, each only while
+ * it still holds that value (one written again meanwhile stays). Returns how many went.
+ */
+export async function forgetStaleState(store: Pick<Store, 'listChannelState' | 'deleteChannelState'>, prefix: string, stale: (value: string) => boolean): Promise<number> {
+  let forgotten = 0;
+  for (const row of await store.listChannelState(prefix)) {
+    if (stale(row.value) && (await store.deleteChannelState(row.entryKey, row.name, row.value))) forgotten++;
+  }
+  return forgotten;
+}

@@ -7,6 +7,7 @@
  */
 import type { HandoffSettings } from '../config/schema.js';
 import type { Store } from '../store/store.js';
+import { forgetStaleState } from './channel-state.js';
 import { isCommand } from './commands.js';
 import type { ChatMessage } from './message.js';
 
@@ -56,12 +57,8 @@ export async function activeHandoffs(store: Pick<Store, 'listChannelState'>, now
  * Deletes the state of hand-overs that ended (by time, or given back), so it does not pile up with
  * every conversation ever handed over; one set again meanwhile stays. Returns how many went.
  */
-export async function forgetEndedHandoffs(store: Pick<Store, 'listChannelState' | 'deleteChannelState'>, now: number): Promise<number> {
-  let forgotten = 0;
-  for (const row of await store.listChannelState(PREFIX)) {
-    if (stateIn(row.value, now) === undefined && (await store.deleteChannelState(row.entryKey, row.name, row.value))) forgotten++;
-  }
-  return forgotten;
+export function forgetEndedHandoffs(store: Pick<Store, 'listChannelState' | 'deleteChannelState'>, now: number): Promise<number> {
+  return forgetStaleState(store, PREFIX, (value) => stateIn(value, now) === undefined);
 }
 
 /** The hand-over a state value holds, if it lasts past `now`; written before `by` was kept: an operator's. */

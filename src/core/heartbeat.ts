@@ -161,7 +161,7 @@ export class Heartbeat {
     }
     let burst: Awaited<ReturnType<Heartbeat['gather']>>;
     try {
-      burst = await this.gather(claimed, target, log);
+      burst = await this.gather(claimed, target, recalls, log);
     } catch (err) {
       await this.retryOrBury(claimed, err, log);
       return;
@@ -506,18 +506,19 @@ export class Heartbeat {
    * With a profile's `debounce`, on an entry that allows it (`mergesBursts`): the claimed message
    * and the queued ones after it, merged, once the burst is over (the user paused for `quiet_ms`,
    * the first has waited `max_wait_ms`, `max_messages` are there, or what comes next must be handled
-   * alone: a sender `access` refuses, a reset, a request for a person). Until then the message goes back to the queue
+   * alone: a sender `access` refuses, a reset, a request for a person, a keyword reply, or, where the
+   * channel reports `recalls`, a recalled message). Until then the message goes back to the queue
    * without counting an attempt, a wake-up is set for the burst's end, and this answers undefined.
    * Without `debounce`: the message alone.
    */
-  private async gather(claimed: InboundItem, target: ResolvedTarget, log: Logger): Promise<{ item: InboundItem; absorbed: string[] } | undefined> {
+  private async gather(claimed: InboundItem, target: ResolvedTarget, recalls: boolean, log: Logger): Promise<{ item: InboundItem; absorbed: string[] } | undefined> {
     const debounce = target.profile.debounce;
     if (!debounce || !this.deps.mergesBursts(claimed.entryKey)) return { item: claimed, absorbed: [] };
     const { store, clock } = this.deps;
     const queued = await store.queuedAfter(claimed.conversationKey, claimed.id, debounce.max_messages - 1);
     // Recalled ones are finished on their own, without a reply, when their turn comes.
     const recalled = new Set<string>();
-    if (this.deps.capabilitiesOf(claimed.channelType)?.recalls) {
+    if (recalls) {
       for (const m of queued) if (m.message.msgId && (await wasRecalled(store, claimed.entryKey, m.message.msgId))) recalled.add(m.id);
     }
     // A message the agent may not see (a blocked user in a group, a recalled one), a reset, a request for a person or a keyword reply ends the burst before it.

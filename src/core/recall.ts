@@ -8,6 +8,7 @@
  */
 import type { Store } from '../store/store.js';
 import type { ChannelState } from './channel.js';
+import { forgetStaleState } from './channel-state.js';
 
 const PREFIX = 'recalled:';
 /** How long a recall is remembered. */
@@ -26,11 +27,9 @@ export async function wasRecalled(store: Pick<Store, 'getChannelState'>, entryKe
 }
 
 /** Deletes the notes older than RECALL_MEMORY_MS. Returns how many went. */
-export async function forgetOldRecalls(store: Pick<Store, 'listChannelState' | 'deleteChannelState'>, now: number): Promise<number> {
-  let forgotten = 0;
-  for (const row of await store.listChannelState(PREFIX)) {
-    const { at } = JSON.parse(row.value) as { at?: unknown };
-    if ((typeof at !== 'number' || at < now - RECALL_MEMORY_MS) && (await store.deleteChannelState(row.entryKey, row.name, row.value))) forgotten++;
-  }
-  return forgotten;
+export function forgetOldRecalls(store: Pick<Store, 'listChannelState' | 'deleteChannelState'>, now: number): Promise<number> {
+  return forgetStaleState(store, PREFIX, (value) => {
+    const { at } = JSON.parse(value) as { at?: unknown };
+    return typeof at !== 'number' || at < now - RECALL_MEMORY_MS;
+  });
 }

@@ -16,7 +16,7 @@ import type { Clock } from './clock.js';
 import type { EntryStatus } from './entry-status.js';
 import { sha256Hex } from './hash.js';
 import { CocoError, describeError, isCocoError } from './errors.js';
-import type { Logger } from './logger.js';
+import { lazyChild, type Logger } from './logger.js';
 import { localRateLimiter, SharedRateLimiter, type RateLimit } from './rate-limiter.js';
 import type { Accepted, ChatMessage, MediaRef } from './message.js';
 
@@ -186,17 +186,15 @@ export class SceneKeeper {
    * Undefined when the entry is gone or its channel type cannot download media.
    */
   mediaFetcher(key: string): MediaFetcher | undefined {
-    const { spec, def } = this.definitionOf(key);
-    const fetchMedia = def?.fetchMedia;
-    if (!spec || !def || !fetchMedia) return undefined;
-    const { clock } = this.deps;
-    const log = this.deps.log.child({ entry: key });
+    const entry = this.entryHook(key, 'fetchMedia');
+    if (!entry) return undefined;
+    const { hook: fetchMedia, resolve, clock, log } = entry;
     // Resolved on the first download, once for all of a message's images; a bad config fails that download, not the caller.
     let config: unknown;
     return async (media, message, { signal, maxBytes }) => {
       // Kept with the message (inline Web API images, images kept on arrival): nothing to download.
       if (isInlineMedia(media.ref)) return readInlineMedia(media, maxBytes);
-      config ??= this.resolveConfig(def, spec);
+      config ??= resolve();
       return fetchMedia(media, { config, message, clock, log, signal, maxBytes });
     };
   }
@@ -207,12 +205,9 @@ export class SceneKeeper {
    * channel type receives quotes with the message, or none.
    */
   quoteFetcher(key: string): QuoteFetcher | undefined {
-    const { spec, def } = this.definitionOf(key);
-    const fetchQuote = def?.fetchQuote;
-    if (!spec || !def || !fetchQuote) return undefined;
-    const { clock } = this.deps;
-    const log = this.deps.log.child({ entry: key });
-    const resolve = () => this.resolveConfig(def, spec);
+    const entry = this.entryHook(key, 'fetchQuote');
+    if (!entry) return undefined;
+    const { hook: fetchQuote, resolve, clock, log } = entry;
     return async (message, signal) =>
       // The config is resolved when read: most messages quote nothing, and are asked about anyway.
       fetchQuote(message, {
@@ -223,6 +218,18 @@ export class SceneKeeper {
         log,
         signal,
       });
+  }
+
+  /**
+   * An entry's channel-type hook that works from the config alone (any process may run the agent),
+   * with what it is given: the config resolved on demand, the clock, a log naming the entry (made
+   * when first written to: the quote hook is asked for every message).
+   */
+  private entryHook<K extends 'fetchMedia' | 'fetchQuote'>(key: string, name: K) {
+    const { spec, def } = this.definitionOf(key);
+    const hook = def?.[name];
+    if (!spec || !def || !hook) return undefined;
+    return { hook: hook as NonNullable<ChannelDefinition[K]>, resolve: () => this.resolveConfig(def, spec), clock: this.deps.clock, log: lazyChild(this.deps.log, { entry: key }) };
   }
 
   /** An entry's spec and its channel type's definition, where both are known. */

@@ -28,6 +28,11 @@ export type LateReply = z.infer<typeof lateReplyBody>;
 
 /** Who wrote a later reply; their idempotency keys start so, and the transcript tells them apart by it. */
 export const LATE_REPLY_KEYS = { operator: 'operator:', agent: 'agent-later:' } as const;
+/** Who sent a reply chunk, by its idempotency key: an operator, or the agent (its answer, or a later reply). */
+export function replyAuthor(idempotencyKey: string): 'operator' | 'agent' {
+  return idempotencyKey.startsWith(LATE_REPLY_KEYS.operator) ? 'operator' : 'agent';
+}
+
 /** The message timeline's step for each. */
 const STAGES = { operator: 'operator_reply', agent: 'agent_later_reply' } as const;
 

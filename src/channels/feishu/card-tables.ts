@@ -6,10 +6,10 @@
  * next table goes with it.
  */
 
+import { isDelimiterRow, isTableRow } from '../shared/markdown-tables.js';
+
 export const MAX_CARD_TABLES = 5;
 
-// GFM: a delimiter row of cells made of dashes with optional colons; the row above it is the header.
-const DELIMITER_ROW = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 /** Lines that start another block and so end a table: a heading, quote, list item or fence. */
 const BLOCK_START = /^ {0,3}(?:#{1,6}(?:[ \t]|$)|>|[-*+][ \t]|\d{1,9}[.)][ \t]|`{3,}|~{3,})/;
@@ -44,7 +44,7 @@ export function findTables(markdown: string): TableSpan[] {
       continue;
     }
     const next = lines[i + 1]?.text;
-    if (!text.includes('|') || next === undefined || !next.includes('-') || !DELIMITER_ROW.test(next) || cellCount(text) !== cellCount(next)) continue;
+    if (!isTableRow(text) || !isDelimiterRow(next) || cellCount(text) !== cellCount(next)) continue;
     let last = i + 1;
     while (last + 1 < lines.length && lines[last + 1]!.text.trim() !== '' && !BLOCK_START.test(lines[last + 1]!.text)) last++;
     const after = lines[last]!;

@@ -1,3 +1,5 @@
+import { isDelimiterRow, isTableRow } from './markdown-tables.js';
+
 export interface SplitOptions {
   /**
    * Keep fenced code blocks whole: a cut that must fall inside a ``` / ~~~ block closes the fence
@@ -201,10 +203,6 @@ function fencedPiece(rest: string, maxBytes: number, measure: (text: string) => 
   }
   return undefined;
 }
-
-const isTableRow = (line: string | undefined) => line !== undefined && line.trim() !== '' && line.includes('|');
-const DELIMITER_ROW = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
-const isDelimiterRow = (line: string | undefined) => isTableRow(line) && line!.includes('-') && DELIMITER_ROW.test(line!);
 
 /**
  * A cut that falls inside a markdown table, made readable on both sides:

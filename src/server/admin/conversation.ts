@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
 import type { InboundStatus, OutboundStatus } from '../../store/store.js';
 import { entryOr404 } from './entries.js';
-import { LATE_REPLY_KEYS } from '../late-replies.js';
+import { replyAuthor } from '../late-replies.js';
 import { parseInput } from './parse-input.js';
 
 /** One line of a conversation's transcript: a message that came in, or a chunk that went out. */
@@ -39,7 +39,7 @@ export function registerConversationRoutes(app: FastifyInstance, gateway: Gatewa
       turns.push({ role: 'user', messageId: m.id, userId: m.userId, text: m.content, at: m.createdAt, status: m.status });
       const replies = (await gateway.store.getMessage(m.id))?.replies ?? [];
       for (const r of replies) {
-        const by = r.idempotencyKey.startsWith(LATE_REPLY_KEYS.operator) ? 'operator' : 'agent';
+        const by = replyAuthor(r.idempotencyKey);
         turns.push({ role: 'bot', messageId: m.id, by, text: r.text, image: r.image !== undefined, at: r.sentAt ?? r.createdAt, status: r.status });
       }
     }

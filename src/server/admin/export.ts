@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
 import type { MessageDetail } from '../../store/store.js';
-import { LATE_REPLY_KEYS } from '../late-replies.js';
+import { replyAuthor } from '../late-replies.js';
 import { forDisplay } from './messages.js';
 import { parseInput } from './parse-input.js';
 
@@ -86,7 +86,7 @@ function exportRecord(detail: MessageDetail) {
     createdAt: shown.createdAt,
     ...(outcome === undefined ? {} : { outcome }),
     replies: shown.replies.map((r) => ({
-      by: r.idempotencyKey.startsWith(LATE_REPLY_KEYS.operator) ? 'operator' : 'agent',
+      by: replyAuthor(r.idempotencyKey),
       text: r.text,
       format: r.format,
       ...(r.image ? { image: r.image } : {}),
