@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
 import { Heartbeat, readsFiles, type ResolvedTarget } from './core/heartbeat.js';
 import { forgetEndedHandoffs } from './core/handoff.js';
+import { forgetExpiredPairings } from './core/pairing.js';
 import { forgetOldRecalls } from './core/recall.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { OutboxSender } from './core/outbox.js';
@@ -232,6 +233,7 @@ export class Gateway {
       });
       await forgetEndedHandoffs(this.store, this.clock.now());
       await forgetOldRecalls(this.store, this.clock.now());
+      await forgetExpiredPairings(this.store, this.clock.now());
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'prune failed');
     }

@@ -5,6 +5,7 @@
 export type { EntryState, EntryStatus, TransportStatus } from '../../src/core/entry-status';
 export type { Dashboard, DashboardEntry } from '../../src/server/admin/dashboard';
 export type { HandoffInfo } from '../../src/server/admin/handoffs';
+export type { PairingInfo } from '../../src/server/admin/pairing';
 export type { TranscriptTurn } from '../../src/server/admin/conversation';
 export type { MessageView, SenderAccess } from '../../src/server/admin/messages';
 export type { ActivitySeries } from '../../src/ops/activity';

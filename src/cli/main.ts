@@ -21,7 +21,9 @@ Usage:
   cococat restart <entry> [--workspace DIR] [--url URL]   stop and start one entry now, e.g. after fixing its platform
   cococat forget <entry> <userId> [--workspace DIR] [--url URL]
                                                            delete what the gateway keeps of one user (a request to be forgotten)
-                                                           (these three need COCOCAT_ADMIN_TOKEN)
+  cococat pairing [approve CODE | reject CODE] [--workspace DIR] [--url URL]
+                                                           strangers' pairing requests (access.pairing): list, approve, reject
+                                                           (these need COCOCAT_ADMIN_TOKEN)
   cococat export [--entry KEY] [--user ID] [--since T] [--until T] [--limit N] [--workspace DIR] [--url URL]
                                                            the message log as JSON Lines on standard output, newest first
                                                            (T: ISO 8601 or epoch ms; needs COCOCAT_ADMIN_TOKEN)
@@ -114,6 +116,15 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
       const { forgetCommand } = await import('./commands/entries.js');
       return forgetCommand({ workspace: values.workspace ?? 'workspace', entryKey: positionals[0], userId: positionals[1], url: values.url, env, print: (line) => console.log(line) });
+    }
+    case 'pairing': {
+      const [action = 'list', code] = positionals;
+      if (!['list', 'approve', 'reject'].includes(action) || (action !== 'list' && !code)) {
+        console.error('usage: cococat pairing [list | approve CODE | reject CODE]   e.g. cococat pairing approve ABCD-EFGH');
+        return 2;
+      }
+      const { pairingCommand } = await import('./commands/pairing.js');
+      return pairingCommand({ workspace: values.workspace ?? 'workspace', action, code, url: values.url, env, print: (line) => console.log(line) });
     }
     case 'export': {
       const { exportCommand } = await import('./commands/export.js');

@@ -92,6 +92,35 @@ export type Debounce = z.infer<typeof debounceSchema>;
 /** Platform ids: a user's or a group chat's id as the message log shows it. */
 const idList = (what: string) => z.array(z.string().min(1).max(256)).max(10_000).optional().describe(what);
 
+/** How a stranger asks to be let in (core/pairing.ts). */
+export const pairingSchema = z
+  .object({
+    reply: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .refine((s) => s.includes('{code}'), { message: 'must contain {code}, where the code goes' })
+      .default('This assistant answers the people its owner has approved. To ask, send its owner this code: {code} (valid for {minutes} minutes).')
+      .describe('Sent to a stranger in a direct chat with their code: {code} is replaced by it, {minutes} by how long it is valid'),
+    approved_reply: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .default('You have been approved: send me your message again.')
+      .describe('Sent to the stranger when their code is approved'),
+    expires_minutes: z.number().int().min(5).max(10_080).default(60).describe('How long a code can be approved; a stranger who writes after that gets a new one'),
+    max_pending: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe('Codes waiting for approval at most, for this agent; strangers past that get the notice (or nothing) until one is approved, rejected or expired'),
+  })
+  .strict();
+
+export type Pairing = z.infer<typeof pairingSchema>;
+
 export const accessSchema = z
   .object({
     allow_users: idList('Direct chats: answer only these users (platform user ids, as the message log shows them); without it, everyone'),
@@ -103,6 +132,11 @@ export const accessSchema = z
       .max(2_000)
       .optional()
       .describe('Sent to a user not in allow_users, in a direct chat, at most once a day (never into a group, never to a blocked user); without it, refused messages get no answer'),
+    pairing: pairingSchema
+      .optional()
+      .describe(
+        'Strangers in direct chats get a code to give the owner, who approves it in the panel, the admin API or with `cococat pairing approve CODE`; approved users are added to allow_users ({} for the defaults). With pairing, direct chats are closed to everyone else even without allow_users',
+      ),
   })
   .strict();
 

@@ -18,7 +18,8 @@ export function accessRefusal(
     if (access.allow_groups && !access.allow_groups.includes(message.conversationId)) {
       return { why: `group ${message.conversationId} is not in allow_groups`, blocked: false };
     }
-  } else if (access.allow_users && !access.allow_users.includes(message.userId)) {
+  } else if ((access.allow_users || access.pairing) && !access.allow_users?.includes(message.userId)) {
+    // With pairing, direct chats are for approved users only, even before anyone is approved.
     return { why: `user ${message.userId} is not in allow_users`, blocked: false };
   }
   return undefined;

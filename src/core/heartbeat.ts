@@ -1,7 +1,7 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
 import { runAgent } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
-import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type KeywordReply } from '../config/schema.js';
+import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type KeywordReply, type Pairing } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
@@ -16,6 +16,7 @@ import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
+import { openPairing, pairingReply, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { wasRecalled } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
@@ -313,19 +314,54 @@ export class Heartbeat {
    */
   private async refuse(item: InboundItem, target: ResolvedTarget, refusal: { why: string; blocked: boolean }, log: Logger): Promise<void> {
     const { why, blocked } = refusal;
-    const notice = blocked ? undefined : target.profile.access?.notice;
+    // A Web API client waits for an answer to each request: it gets the notice (or its code) every time.
+    const alwaysAnswer = this.deps.feedDeliveryOf(item.entryKey) !== undefined;
+    const pairing = blocked || item.message.isGroup ? undefined : target.profile.access?.pairing;
     try {
+      this.deps.metrics.refused.inc({ channel: item.channelType });
+      const historyKey = historyKeyOf(target, item);
+      const step = pairing && (await this.pairingFor(item, target, pairing, alwaysAnswer));
+      if (step && 'send' in step) {
+        log.info({ agent: step.send.agentId, expiresAt: step.send.expiresAt }, 'sender refused by access; pairing code sent');
+        const state = { name: pairingStateName(step.send.agentId, step.send.userId), value: JSON.stringify(step.send) };
+        const sent = 'pairing code sent';
+        const stored = await this.notAnswered(item, { why: `not answered: ${why}`, notice: pairingReply(pairing, step.send.code), sent, historyKey, absorbed: [], state }, log);
+        if (stored && step.fresh) this.deps.metrics.pairing.inc({ channel: item.channelType, event: 'requested' });
+        return;
+      }
+      if (step && 'quiet' in step) {
+        log.info('sender refused by access; their pairing code was sent a moment ago');
+        const at = new Date(step.quiet.sentAt).toISOString();
+        await this.notAnswered(item, { why: `not answered: ${why}; pairing code sent at ${at} already`, notice: undefined, historyKey, absorbed: [] }, log);
+        return;
+      }
+      const full = step ? `; ${pairing!.max_pending} pairing requests wait already` : '';
+      const notice = blocked ? undefined : target.profile.access?.notice;
       const due = async () =>
-        this.deps.feedDeliveryOf(item.entryKey) !== undefined ||
+        alwaysAnswer ||
         (await this.deps.userLimits?.noticeDue(`access:${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}`, NOTICE_DAY_MS)) !== false;
       const notify = notice !== undefined && !item.message.isGroup && (await due());
-      this.deps.metrics.refused.inc({ channel: item.channelType });
-      log.info({ why, notice: notify }, 'sender refused by access; not answered by the agent');
-      const historyKey = historyKeyOf(target, item);
-      await this.notAnswered(item, { why: `not answered: ${why}`, notice: notify ? notice : undefined, historyKey, absorbed: [] }, log);
+      log.info({ why: why + full, notice: notify }, 'sender refused by access; not answered by the agent');
+      await this.notAnswered(item, { why: `not answered: ${why}${full}`, notice: notify ? notice : undefined, historyKey, absorbed: [] }, log);
     } catch (err) {
       await this.retryOrBury(item, err, log);
     }
+  }
+
+  /** A stranger's pairing request (core/pairing.ts): a new one, the open one again, or none. */
+  private async pairingFor(item: InboundItem, target: ResolvedTarget, pairing: Pairing, alwaysAnswer: boolean) {
+    const now = this.deps.clock.now();
+    const { userId, userName, conversationId } = item.message;
+    const open = await openPairing(this.deps.store, item.entryKey, target.agentId, userId, now);
+    // Two strangers writing at once may both get a code past max_pending: the limit keeps the list short, it guards nothing.
+    const pending = open ? 0 : (await pendingPairings(this.deps.store, now, target.agentId)).length;
+    return pairingStep(pairing, {
+      open,
+      pending,
+      now,
+      alwaysAnswer,
+      newRequest: () => ({ agentId: target.agentId, userId, ...(userName ? { userName } : {}), conversationId, messageId: item.id }),
+    });
   }
 
   /**
@@ -443,10 +479,20 @@ export class Heartbeat {
   }
 
   /** Finishes a message the agent does not see: with the notice, or with nothing; the detail says which. */
-  private notAnswered(item: InboundItem, o: { why: string; notice: string | undefined; historyKey: HistoryKey; absorbed: string[]; turns?: HistoryTurn[] }, log: Logger) {
+  private notAnswered(
+    item: InboundItem,
+    o: {
+      why: string; notice: string | undefined; historyKey: HistoryKey; absorbed: string[]; turns?: HistoryTurn[];
+      /** What the notice is, for the detail ("notice sent" unless said). */
+      sent?: string;
+      /** Entry state stored with the completion. */
+      state?: { name: string; value: string };
+    },
+    log: Logger,
+  ) {
     const reply = o.notice === undefined ? undefined : { text: o.notice, format: 'text' as const };
-    const detail = `${o.why}; ${reply ? 'notice sent' : 'no reply'}`;
-    return this.complete(item, { status: 'done', reply, turns: o.turns ?? [], historyKey: o.historyKey, absorbed: o.absorbed, detail }, log);
+    const detail = `${o.why}; ${reply ? (o.sent ?? 'notice sent') : 'no reply'}`;
+    return this.complete(item, { status: 'done', reply, turns: o.turns ?? [], historyKey: o.historyKey, absorbed: o.absorbed, detail, state: o.state }, log);
   }
 
   /**
@@ -462,6 +508,8 @@ export class Heartbeat {
       detail: string;
       /** Hands the conversation to a person, in the same transaction as the reply. */
       handoff?: { until: number; by: HandoffBy };
+      /** Other entry state set in the same transaction (a pairing request with the reply carrying its code). */
+      state?: { name: string; value: string };
     },
     log: Logger,
   ): Promise<boolean> {
@@ -480,6 +528,7 @@ export class Heartbeat {
       claim: this.deps.canDeliver(item.entryKey) ? { leaseMs: this.deps.leaseMs, owner: this.deps.owner } : undefined,
       ...(absorbed.length > 0 ? { absorbed: { ids: absorbed, detail: `answered with #${item.id}` } } : {}),
       ...(result.handoff ? { channelState: handoffState(item.entryKey, item.message.conversationId, result.handoff.until, result.handoff.by) } : {}),
+      ...(result.state ? { channelState: { entryKey: item.entryKey, ...result.state } } : {}),
     });
     if (!completed) {
       log.warn('lease lost before the reply was stored; another worker answers this message');

@@ -21,4 +21,11 @@ describe('accessRefusal', () => {
     expect(accessRefusal(access, direct('eve'))).toEqual({ why: 'user eve is blocked', blocked: true });
     expect(accessRefusal(access, inGroup('eve', 'team'))).toEqual({ why: 'user eve is blocked', blocked: true });
   });
+
+  it('with pairing, refuses strangers in direct chats even without allow_users, and leaves groups to allow_groups', () => {
+    const pairing = { reply: '{code}', approved_reply: 'ok', expires_minutes: 60, max_pending: 3 };
+    expect(accessRefusal({ pairing }, direct('bob'))).toEqual({ why: 'user bob is not in allow_users', blocked: false });
+    expect(accessRefusal({ pairing, allow_users: ['bob'] }, direct('bob'))).toBeUndefined();
+    expect(accessRefusal({ pairing }, inGroup('bob', 'team'))).toBeUndefined();
+  });
 });

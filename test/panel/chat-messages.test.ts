@@ -531,6 +531,41 @@ describe('panel in Chromium', () => {
       },
       TIMEOUT,
     );
+
+    it(
+      "lists a stranger's pairing request with their code, and approves it: the stranger is told and answered from then on",
+      async () => {
+        const profile = (await t.admin('GET', '/agents/helper')).json.profile;
+        expect((await t.admin('PUT', '/agents/helper', { provider: 'echo', prefix: 'echo: ', access: { pairing: {} } })).status).toBe(200);
+        try {
+          const asked = await t.chat(ECHO, { userId: 'nina', userName: 'Nina', content: "hi, it's Nina" }, { wait: true });
+          const code = /code: (\S{4}-\S{4})/.exec(asked.json.reply.text)?.[1];
+          expect(code).toBeDefined();
+
+          const { context, page } = await openPanel();
+          await page.goto(`${base}/#/messages`);
+          const strip = await visible(page.getByRole('region', { name: 'Pairing requests' }));
+          const row = strip.locator(`li[data-code="${code}"]`);
+          await visible(row.filter({ hasText: 'Nina (nina)' }));
+          await visible(row.getByRole('link', { name: 'Open the message of Nina (nina)' }).filter({ hasText: "hi, it's Nina" }));
+          await screenshot(page, 'pairing-requests');
+          await row.getByRole('button', { name: `Approve ${code}` }).click();
+          await visible(strip.getByRole('status').filter({ hasText: 'Approved Nina (nina), and told them so.' }));
+          expect(await strip.locator('li').count()).toBe(0);
+          expect((await t.admin('GET', '/agents/helper')).json.profile.access.allow_users).toEqual(['nina']);
+          const told = await t.until(async () => {
+            const d = await t.gateway.store.getMessage(asked.json.messageId);
+            return d?.replies.find((r) => r.text === 'You have been approved: send me your message again.' && r.status === 'sent');
+          });
+          expect(told).toBeDefined();
+          expect((await t.chat(ECHO, { userId: 'nina', content: 'hello' }, { wait: true })).json.reply.text).toBe('echo: hello');
+          await context.close();
+        } finally {
+          await t.admin('PUT', '/agents/helper', profile);
+        }
+      },
+      TIMEOUT,
+    );
   });
 });
 

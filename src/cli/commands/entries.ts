@@ -84,7 +84,7 @@ export async function forgetCommand(opts: EntriesOptions & { entryKey: string; u
   }
 }
 
-function connect(opts: EntriesOptions): AdminClient | string {
+export function connect(opts: EntriesOptions): AdminClient | string {
   return adminClient(loadWorkspace(resolve(opts.workspace)).settings.server, opts.env, opts.url);
 }
 
@@ -94,7 +94,7 @@ function problem(e: EntryStatus): string {
   return '';
 }
 
-function fail(opts: EntriesOptions, message: string, code: number): number {
+export function fail(opts: EntriesOptions, message: string, code: number): number {
   opts.print(message);
   return code;
 }

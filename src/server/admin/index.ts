@@ -9,6 +9,7 @@ import { registerExportRoutes } from './export.js';
 import { registerHandoffRoutes } from './handoffs.js';
 import { registerLoginRoutes } from './logins.js';
 import { registerMessageRoutes } from './messages.js';
+import { registerPairingRoutes } from './pairing.js';
 import { registerTargetRoutes } from './targets.js';
 import { registerUserRoutes } from './users.js';
 
@@ -21,6 +22,7 @@ export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Ga
   registerHandoffRoutes(app, gateway);
   registerConversationRoutes(app, gateway);
   registerUserRoutes(app, gateway);
+  registerPairingRoutes(app, gateway);
   registerLoginRoutes(app, gateway);
   registerExportRoutes(app, gateway);
   registerMessageRoutes(app, gateway);

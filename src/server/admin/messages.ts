@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
 import { accessRefusal } from '../../core/access.js';
+import { closePairing } from '../../core/pairing.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
@@ -81,6 +82,8 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     const detail = await messageOr404(gateway, request.params.id);
     const agentId = decidingAgentId(gateway, detail);
     const changes = allowSender(gateway, agentId, detail.message);
+    // A pairing request of theirs is answered by this too.
+    if (!detail.message.isGroup) await closePairing(gateway.store, { entryKey: detail.entryKey, agentId, userId: detail.userId });
     return { agentId, userId: detail.userId, conversationId: detail.conversationId, changes };
   });
 

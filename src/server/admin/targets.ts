@@ -105,8 +105,9 @@ export function blockUser(gateway: Gateway, agentId: string, userId: string): bo
  * Lets the agent answer a sender it refuses (the operator's "allow sender"): takes the user off
  * `block_users` and, where the chat's kind has an allow list (`allow_users` for a direct chat,
  * `allow_groups` for a group), puts the user or the group on it. A chat kind without an allow list
- * is open to everyone already, and gets none: adding one would shut everyone else out. Returns what
- * changed, nothing when the agent answered the sender already.
+ * is open to everyone already, and gets none: adding one would shut everyone else out; but with
+ * pairing, direct chats are closed without one, and `allow_users` is started. Returns what changed,
+ * nothing when the agent answered the sender already.
  */
 export function allowSender(gateway: Gateway, agentId: string, sender: Pick<ChatMessage, 'userId' | 'conversationId' | 'isGroup'>): string[] {
   const changes: string[] = [];
@@ -117,7 +118,7 @@ export function allowSender(gateway: Gateway, agentId: string, sender: Pick<Chat
       changes.push(`took ${sender.userId} off block_users`);
     }
     const [field, id] = sender.isGroup ? (['allow_groups', sender.conversationId] as const) : (['allow_users', sender.userId] as const);
-    const list = access[field];
+    const list = access[field] ?? (field === 'allow_users' && access.pairing ? [] : undefined);
     if (list && !list.includes(id)) {
       next[field] = [...list, id];
       changes.push(`added ${id} to ${field}`);

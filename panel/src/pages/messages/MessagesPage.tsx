@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { href, navigate, useRoute } from '../../router';
 import { DeadLetters } from './DeadLetters';
 import { Handoffs } from './Handoffs';
+import { PairingRequests } from './PairingRequests';
 import { MessageDetailPanel } from './MessageDetailPanel';
 import { MessageFilters } from './MessageFilters';
 import { MessageLog } from './MessageLog';
@@ -51,6 +52,7 @@ export function MessagesPage() {
             onApply={(f) => navigate(['messages'], { entry: f.entry, user: f.userId, status: f.status })}
           />
           <Handoffs linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
+          <PairingRequests linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
           <div className={id ? 'msg-split msg-split-open' : 'msg-split'}>
             <MessageLog
               filter={{ entry: entry || undefined, userId: userId || undefined, status }}

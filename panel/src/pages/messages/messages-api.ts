@@ -1,5 +1,5 @@
 import { api, ApiError } from '../../api';
-import type { DeadLetter, DeadLetterKind, EntryInfo, HandoffInfo, InboundStatus, MessageSummary, MessageView } from './types';
+import type { DeadLetter, DeadLetterKind, EntryInfo, HandoffInfo, InboundStatus, MessageSummary, MessageView, PairingInfo } from './types';
 
 /** The admin message-log and dead-letter endpoints, typed for the page. */
 
@@ -40,6 +40,10 @@ export const messagesApi = {
       { 'idempotency-key': idempotencyKey },
     ),
   handoffs: () => api<{ handoffs: HandoffInfo[] }>('GET', '/handoffs').then((r) => r.handoffs),
+  pairingRequests: () => api<{ requests: PairingInfo[] }>('GET', '/pairing').then((r) => r.requests),
+  approvePairing: (code: string) =>
+    api<{ userId: string; changes: string[]; notified: boolean }>('POST', `/pairing/${encodeURIComponent(code)}/approve`),
+  rejectPairing: (code: string) => api<{ userId: string }>('DELETE', `/pairing/${encodeURIComponent(code)}`),
   allowSender: (id: string) =>
     api<{ agentId: string; changes: string[] }>('POST', `/messages/${encodeURIComponent(id)}/allow-sender`),
   forgetUser: (entryKey: string, userId: string) =>

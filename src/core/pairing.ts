@@ -1,0 +1,140 @@
+/**
+ * Pairing (`access.pairing` in a profile): a stranger who writes to a private agent in a direct chat
+ * gets a short code instead of silence; they give it to the agent's owner, who approves it (panel,
+ * admin API, `cococat pairing approve`), and from then on they are on `allow_users`. The code tells
+ * the owner which platform id is the friend who asked: ids such as `o9cq80…@im.wechat` say nothing.
+ *
+ * A request lives in the state of the entry it came in on, one per agent and user, stored with the
+ * reply that carries its code (one transaction), so every gateway process sharing the store sees
+ * it; it ends when approved, rejected or expired, and expired ones are pruned.
+ */
+import { randomInt } from 'node:crypto';
+import type { Pairing } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import { forgetStaleState } from './channel-state.js';
+import { CocoError } from './errors.js';
+
+const PREFIX = 'pairing:';
+/** No 0/O, 1/I/L: a code is read aloud or typed from a phone. 31 characters, 8 of them: about 40 bits. */
+const ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+const CODE_LENGTH = 8;
+/** A stranger who keeps writing gets their code again at most this often (a Web API client, every time). */
+export const PAIRING_RESEND_MS = 10 * 60_000;
+
+export interface PairingRequest {
+  /** As shown: `ABCD-EFGH`. */
+  code: string;
+  /** The agent whose `access` the approval edits (a scene's lead agent). */
+  agentId: string;
+  userId: string;
+  userName?: string;
+  conversationId: string;
+  /** The gateway's id of the message that asked; the approval answers it. */
+  messageId: string;
+  createdAt: number;
+  expiresAt: number;
+  /** When the code was last sent to the user. */
+  sentAt: number;
+}
+
+/** A request with the entry it came in on. */
+export type PendingPairing = PairingRequest & { entryKey: string };
+
+export const pairingStateName = (agentId: string, userId: string) => `${PREFIX}${agentId}:${userId}`;
+
+export function newPairingCode(pick: (n: number) => number = randomInt): string {
+  let code = '';
+  for (let i = 0; i < CODE_LENGTH; i++) code += ALPHABET[pick(ALPHABET.length)];
+  return `${code.slice(0, 4)}-${code.slice(4)}`;
+}
+
+/**
+ * A code as typed (`abcd efgh`, `ABCDEFGH`, `abcd-efgh`) in its shown form; a 400 naming `field`
+ * when it cannot be one.
+ */
+export function normalizePairingCode(input: string, field = 'code'): string {
+  const bare = input.toUpperCase().replace(/[\s-]/g, '');
+  if (bare.length !== CODE_LENGTH || [...bare].some((c) => !ALPHABET.includes(c))) {
+    throw new CocoError('COCO_ERR_REQUEST_INVALID', `${field}: a pairing code is ${CODE_LENGTH} letters and digits, such as ABCD-EFGH`, {
+      statusCode: 400,
+      field,
+    });
+  }
+  return `${bare.slice(0, 4)}-${bare.slice(4)}`;
+}
+
+/** The profile's `reply` with the code and its lifetime filled in. */
+export function pairingReply(settings: Pairing, code: string): string {
+  return settings.reply.replaceAll('{code}', code).replaceAll('{minutes}', String(settings.expires_minutes));
+}
+
+function parse(value: string | undefined, now: number): PairingRequest | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const request = JSON.parse(value) as PairingRequest;
+    return typeof request.code === 'string' && typeof request.expiresAt === 'number' && request.expiresAt > now ? request : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The user's open request to the agent on this entry, if one has not expired. */
+export async function openPairing(store: Pick<Store, 'getChannelState'>, entryKey: string, agentId: string, userId: string, now: number): Promise<PairingRequest | undefined> {
+  return parse(await store.getChannelState(entryKey, pairingStateName(agentId, userId)), now);
+}
+
+/** Every open request (of one agent, with `agentId`), oldest first. */
+export async function pendingPairings(store: Pick<Store, 'listChannelState'>, now: number, agentId?: string): Promise<PendingPairing[]> {
+  const rows = await store.listChannelState(agentId === undefined ? PREFIX : `${PREFIX}${agentId}:`);
+  const open: PendingPairing[] = [];
+  for (const row of rows) {
+    const request = parse(row.value, now);
+    if (request) open.push({ ...request, entryKey: row.entryKey });
+  }
+  return open.sort((a, b) => a.createdAt - b.createdAt);
+}
+
+/** The open request with this code (normalized), or a 404 that says codes expire. */
+export async function pairingByCode(store: Pick<Store, 'listChannelState'>, code: string, now: number): Promise<PendingPairing> {
+  const found = (await pendingPairings(store, now)).find((r) => r.code === code);
+  if (!found) {
+    throw new CocoError('COCO_ERR_NOT_FOUND', `no open pairing request has the code ${code}: it was approved or rejected already, or it expired`, {
+      statusCode: 404,
+    });
+  }
+  return found;
+}
+
+/**
+ * Ends the user's request to the agent on an entry (approved, rejected, or the user allowed some
+ * other way); with `code`, only that request. False when there was none.
+ */
+export async function closePairing(
+  store: Pick<Store, 'getChannelState' | 'deleteChannelState'>,
+  request: Pick<PendingPairing, 'entryKey' | 'agentId' | 'userId'> & { code?: string },
+): Promise<boolean> {
+  const name = pairingStateName(request.agentId, request.userId);
+  const value = await store.getChannelState(request.entryKey, name);
+  if (value === undefined || (request.code !== undefined && parse(value, -Infinity)?.code !== request.code)) return false;
+  return store.deleteChannelState(request.entryKey, name, value);
+}
+
+/** Deletes the expired requests. Returns how many went. */
+export function forgetExpiredPairings(store: Pick<Store, 'listChannelState' | 'deleteChannelState'>, now: number): Promise<number> {
+  return forgetStaleState(store, PREFIX, (value) => parse(value, now) === undefined);
+}
+
+/**
+ * What to do with a stranger's message: send a code (of a new request, `fresh`, or the open one's
+ * again), or nothing pairing-wise (`full`: too many requests wait; `quiet`: the code was sent a moment ago).
+ */
+export function pairingStep(
+  settings: Pairing,
+  o: { open: PairingRequest | undefined; pending: number; now: number; alwaysAnswer: boolean; newRequest: () => Omit<PairingRequest, 'code' | 'createdAt' | 'expiresAt' | 'sentAt'> },
+): { send: PairingRequest; fresh: boolean } | { full: true } | { quiet: PairingRequest } {
+  const { open, now } = o;
+  if (open) return o.alwaysAnswer || now - open.sentAt >= PAIRING_RESEND_MS ? { send: { ...open, sentAt: now }, fresh: false } : { quiet: open };
+  if (o.pending >= settings.max_pending) return { full: true };
+  const send = { ...o.newRequest(), code: newPairingCode(), createdAt: now, expiresAt: now + settings.expires_minutes * 60_000, sentAt: now };
+  return { send, fresh: true };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { newPairingCode, normalizePairingCode, PAIRING_RESEND_MS, pairingReply, pairingStep } from '../../src/core/pairing.js';
+
+const settings = { reply: 'Code {code}, {minutes} min; again: {code}', approved_reply: 'ok', expires_minutes: 30, max_pending: 2 };
+const asker = () => ({ agentId: 'a', userId: 'bob', conversationId: 'bob', messageId: '7' });
+
+describe('pairing codes', () => {
+  it('are 8 characters without look-alikes, shown as XXXX-XXXX, and read back however they are typed', () => {
+    const codes = Array.from({ length: 200 }, () => newPairingCode());
+    for (const code of codes) expect(code).toMatch(/^[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}$/);
+    expect(new Set(codes).size).toBe(200);
+    let i = 0;
+    expect(newPairingCode(() => i++)).toBe('ABCD-EFGH');
+    expect(normalizePairingCode(' abcd efgh ')).toBe('ABCD-EFGH');
+    expect(normalizePairingCode('abcdefgh')).toBe('ABCD-EFGH');
+    expect(() => normalizePairingCode('ABCD-EFG0')).toThrow('code: a pairing code is 8 letters and digits');
+    expect(() => normalizePairingCode('ABCD-EFGHJ', 'CODE')).toThrow(/^CODE: /);
+  });
+
+  it('fill every {code} and {minutes} of the reply', () => {
+    expect(pairingReply(settings, 'ABCD-EFGH')).toBe('Code ABCD-EFGH, 30 min; again: ABCD-EFGH');
+  });
+});
+
+describe('pairingStep', () => {
+  const now = 1_000_000_000;
+  it('opens a request with a code that expires, unless max_pending wait already', () => {
+    const step = pairingStep(settings, { open: undefined, pending: 1, now, alwaysAnswer: false, newRequest: asker });
+    expect(step).toMatchObject({ send: { ...asker(), createdAt: now, sentAt: now, expiresAt: now + 30 * 60_000 }, fresh: true });
+    expect(pairingStep(settings, { open: undefined, pending: 2, now, alwaysAnswer: false, newRequest: asker })).toEqual({ full: true });
+  });
+
+  it('sends an open request\'s code again only after the resend interval, or every time to a client that waits for an answer', () => {
+    const open = { ...asker(), code: 'ABCD-EFGH', createdAt: now, expiresAt: now + 1_800_000, sentAt: now };
+    expect(pairingStep(settings, { open, pending: 9, now: now + PAIRING_RESEND_MS - 1, alwaysAnswer: false, newRequest: asker })).toEqual({ quiet: open });
+    expect(pairingStep(settings, { open, pending: 9, now: now + 1, alwaysAnswer: true, newRequest: asker })).toEqual({ send: { ...open, sentAt: now + 1 }, fresh: false });
+    expect(pairingStep(settings, { open, pending: 9, now: now + PAIRING_RESEND_MS, alwaysAnswer: false, newRequest: asker })).toEqual({
+      send: { ...open, sentAt: now + PAIRING_RESEND_MS },
+      fresh: false,
+    });
+  });
+});
