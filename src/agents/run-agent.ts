@@ -2,10 +2,17 @@ import type { Agent, AgentDeps, AgentReply, AgentRequest } from './agent.js';
 import type { AgentProfile } from '../config/schema.js';
 import { backoffDelay, type BackoffPolicy } from '../core/backoff.js';
 import { CocoError, describeError, isCocoError } from '../core/errors.js';
+import { halveHistory } from '../core/history-budget.js';
 
 export type AgentOutcome =
-  | { reply: AgentReply; ok: true; attempts: number; latencyMs: number }
-  | { reply: AgentReply; ok: false; attempts: number; latencyMs: number; error: CocoError };
+  | { reply: AgentReply; ok: true; attempts: number; latencyMs: number; historyCut?: HistoryCut }
+  | { reply: AgentReply; ok: false; attempts: number; latencyMs: number; error: CocoError; historyCut?: HistoryCut };
+
+/** The model refused the length, and the history was halved until it fit (or was gone): `kept` of `of` turns. */
+export interface HistoryCut {
+  kept: number;
+  of: number;
+}
 
 export interface RunAgentDeps extends AgentDeps {
   /** Aborted on shutdown: the current attempt stops at once and nothing is retried. */
@@ -22,7 +29,9 @@ export const MAX_RETRY_AFTER_MS = 30_000;
 
 /**
  * Runs one agent request with a per-attempt timeout, retries with backoff and, after the last
- * failure, the profile's fallback reply. Never throws for agent failures: the outcome says.
+ * failure, the profile's fallback reply. Never throws for agent failures: the outcome says. A
+ * request the model refuses as too long (COCO_ERR_AGENT_CONTEXT) is sent again at once with the
+ * newer half of the history, down to none; those tries do not use up `retries`.
  */
 export async function runAgent(
   agent: Agent,
@@ -34,18 +43,30 @@ export async function runAgent(
   const maxAttempts = 1 + profile.retries;
   let attempts = 0;
   let last: CocoError | undefined;
+  let history = request.history;
+  const cut = () => (history.length < request.history.length ? { historyCut: { kept: history.length, of: request.history.length } } : {});
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     if (deps.signal?.aborted) {
       last = shutdownError(deps.signal.reason);
       break;
     }
-    attempts = attempt;
+    attempts++;
     try {
-      const reply = await attemptOnce(agent, profile, request, deps);
-      return { ok: true, reply, attempts, latencyMs: deps.clock.now() - started };
+      const reply = await attemptOnce(agent, profile, { ...request, history }, deps);
+      return { ok: true, reply, attempts, latencyMs: deps.clock.now() - started, ...cut() };
     } catch (err) {
       last = toCocoError(err);
+      if (last.code === 'COCO_ERR_AGENT_CONTEXT' && history.length > 0) {
+        const shorter = halveHistory(history);
+        deps.log.warn(
+          { agentId: request.agentId, messageId: request.message.msgId, turns: history.length, kept: shorter.length, err: describeError(last) },
+          'the model refused the length; asking again with less history (lower history_max_chars for this model)',
+        );
+        history = shorter;
+        attempt--;
+        continue;
+      }
       deps.log.warn(
         {
           agentId: request.agentId,
@@ -79,6 +100,7 @@ export async function runAgent(
     reply: { text: profile.fallback_reply, format: 'text' },
     attempts,
     latencyMs: deps.clock.now() - started,
+    ...cut(),
     error: new CocoError(
       'COCO_ERR_AGENT_FAILED',
       `agent ${request.agentId} failed after ${attempts} attempt(s): ${describeError(cause)}`,

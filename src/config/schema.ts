@@ -205,6 +205,15 @@ const profileBase = {
     .max(200)
     .default(20)
     .describe('How many earlier turns of the conversation the agent sees'),
+  history_max_chars: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(10_000_000)
+    .default(24_000)
+    .describe(
+      'At most this many characters of those turns, the newest (about as many tokens for Chinese, a quarter for English): a pasted document does not push every later request of the conversation past the model\'s context. Lower it for a model with a small context',
+    ),
   timeout_ms: z.number().int().min(100).max(600_000).default(60_000).describe('Give up on one attempt after this long'),
   retries: z.number().int().min(0).max(10).default(2).describe('Retries after a failed attempt, with backoff'),
   fallback_reply: z

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   COCO_ERR_AGENT_UNKNOWN: 'A profile names an agent provider that does not exist.',
   COCO_ERR_AGENT_FAILED: 'The agent failed after all retries; the fallback reply was sent.',
   COCO_ERR_AGENT_TIMEOUT: 'The agent did not answer within its timeout.',
+  COCO_ERR_AGENT_CONTEXT: 'The model refused the request as longer than its context window, even with less history.',
   COCO_ERR_ROUTE_MISSING: 'A message targets an agent or scene that no longer exists.',
   COCO_ERR_MEDIA: 'Media a user sent (an image) could not be downloaded for the agent; it answered from the text.',
   COCO_ERR_QUOTE: 'The message a user quoted could not be read for the agent; it answered without it.',

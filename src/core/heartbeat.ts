@@ -1,5 +1,5 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
-import { runAgent } from '../agents/run-agent.js';
+import { runAgent, type AgentOutcome } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
 import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type KeywordReply, type Pairing } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -12,6 +12,7 @@ import { CocoError, describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
+import { fitHistory } from './history-budget.js';
 import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
@@ -220,7 +221,7 @@ export class Heartbeat {
       });
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
-      const history = window > 0 ? await store.loadHistory(historyKey, window) : [];
+      const history = window > 0 ? fitHistory(await store.loadHistory(historyKey, window), target.profile.history_max_chars) : [];
       // With what it quotes, where the channel reads that on demand: its words, and its images and files.
       const quotes = this.deps.quoteOf?.(item.entryKey);
       const message = quotes ? await this.quoted(item, quotes, history, lease.signal, log) : item.message;
@@ -256,8 +257,11 @@ export class Heartbeat {
       // Recalled while the agent worked: its answer would show what the user withdrew.
       if (recalls && (await this.recalled(item, target, log, absorbed))) return;
       if (!outcome.ok) {
-        log.error({ code: outcome.error.code, err: describeError(outcome.error.cause ?? outcome.error), attempts: outcome.attempts }, 'agent failed; sending fallback reply');
-        await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${outcome.error.code}: ${describeError(outcome.error.cause ?? outcome.error)}` });
+        // The last attempt's own code says most (COCO_ERR_AGENT_TIMEOUT, COCO_ERR_AGENT_CONTEXT…).
+        const cause = outcome.error.cause ?? outcome.error;
+        const code = isCocoError(cause) ? cause.code : outcome.error.code;
+        log.error({ code, err: describeError(cause), attempts: outcome.attempts }, 'agent failed; sending fallback reply');
+        await store.recordEvent(item.id, { at: clock.now(), stage: 'agent_error', detail: `${code}: ${describeError(cause)}` });
       }
       const now = clock.now();
       const turns = userTurn(target, item, now, message);
@@ -277,7 +281,7 @@ export class Heartbeat {
           turns,
           historyKey,
           absorbed,
-          detail: outcome.ok ? answeredDetail(outcome, handoff?.until) : `${outcome.error.message}${quiet ? ' (no fallback reply in groups)' : ''}`,
+          detail: outcome.ok ? answeredDetail(outcome, handoff?.until) : `${outcome.error.message}${historyCutDetail(outcome)}${quiet ? ' (no fallback reply in groups)' : ''}`,
           ...(handoff ? { handoff } : {}),
         },
         log,
@@ -752,11 +756,17 @@ function historyKeyOf(target: ResolvedTarget, item: InboundItem): HistoryKey {
 }
 
 /** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
-function answeredDetail(outcome: { attempts: number; latencyMs: number; reply: AgentReply }, handedOffUntil?: number): string {
+/** The message log's note that the model refused the length and got less history. */
+function historyCutDetail(outcome: Pick<AgentOutcome, 'historyCut'>): string {
+  const cut = outcome.historyCut;
+  return cut ? `; the model refused the length: history cut to ${cut.kept} of ${cut.of} turn(s)` : '';
+}
+
+function answeredDetail(outcome: Pick<AgentOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut'>, handedOffUntil?: number): string {
   const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
   const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
   const later = outcome.reply.later ? '; the agent answers later' : '';
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${handoff}${later}`;
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${historyCutDetail(outcome)}${handoff}${later}`;
 }

@@ -54,6 +54,42 @@ describe('runAgent with the openai agent and the fake LLM', () => {
     expect(fake.requests).toHaveLength(3);
   });
 
+  it('asks again at once with the newer half of the history when the model refuses the length, without using up retries', async () => {
+    const { profile, deps, agent, capture } = setup({ retries: 0 });
+    const history = Array.from({ length: 8 }, (_, i) => ({ role: i % 2 === 0 ? ('user' as const) : ('assistant' as const), content: `${i}:${'h'.repeat(98)}` }));
+    // 'hello there' plus two turns fit; four do not.
+    fake.contextLimit = 300;
+    try {
+      const outcome = await runAgent(agent, profile, makeRequest({ history }), deps);
+      expect(outcome).toMatchObject({ ok: true, attempts: 3, historyCut: { kept: 2, of: 8 }, reply: { text: 'reply to: hello there' } });
+      expect(fake.requests.map((r) => r.body.messages!.length)).toEqual([9, 5, 3]);
+      expect(fake.requests[2]!.body.messages!.slice(0, 2).map((m) => (m.content as string).slice(0, 2))).toEqual(['6:', '7:']);
+      const warned = capture.lines.filter((l) => String(l.msg).startsWith('the model refused the length'));
+      expect(warned.map((l) => [l.turns, l.kept])).toEqual([[8, 4], [4, 2]]);
+
+      // A message that does not fit even alone: the fallback, with COCO_ERR_AGENT_CONTEXT.
+      fake.reset();
+      const long = await runAgent(agent, profile, makeRequest({ history, message: { ...makeRequest().message, content: 'q'.repeat(400) } }), deps);
+      expect(long).toMatchObject({ ok: false, attempts: 4, historyCut: { kept: 0, of: 8 }, reply: { text: FALLBACK } });
+      expect((long as Extract<AgentOutcome, { ok: false }>).error.cause).toMatchObject({ code: 'COCO_ERR_AGENT_CONTEXT', statusCode: 400 });
+      expect(fake.requests.map((r) => r.body.messages!.length)).toEqual([9, 5, 3, 1]);
+    } finally {
+      fake.contextLimit = undefined;
+    }
+  });
+
+  it("reads Qwen on DashScope's wording of a request too long as the same refusal", async () => {
+    const qwen = await startFakeLlm({ contextLimit: 150, contextError: 'dashscope' });
+    try {
+      const { profile, deps } = setup({ base_url: qwen.url });
+      const history = [{ role: 'user' as const, content: 'p'.repeat(200) }, { role: 'assistant' as const, content: 'ok' }];
+      const outcome = await runAgent(new OpenAIAgent(profile, deps), profile, makeRequest({ history }), deps);
+      expect(outcome).toMatchObject({ ok: true, attempts: 2, historyCut: { kept: 0, of: 2 } });
+    } finally {
+      await qwen.close();
+    }
+  });
+
   it('retries a stream that broke off; the watcher sees the second attempt start over', async () => {
     const { profile, deps, agent } = setup({ retries: 1 });
     fake.failNext(1, { breakStream: true, afterPieces: 2 });

@@ -103,6 +103,12 @@ export class OpenAIAgent implements Agent {
         retryable: true,
       });
     }
+    if (err instanceof APIError && isContextOverflow(err)) {
+      return new CocoError('COCO_ERR_AGENT_CONTEXT', `model ${this.profile.model} refused the request as too long (HTTP ${err.status}): ${describeError(err)}`, {
+        cause: err,
+        statusCode: err.status,
+      });
+    }
     if (err instanceof APIError && typeof err.status === 'number') {
       const retryAfterMs = parseRetryAfter(err.headers, this.deps.clock.now());
       return new CocoError('COCO_ERR_AGENT_FAILED', `chat completion failed (HTTP ${err.status}): ${describeError(err)}`, {
@@ -115,6 +121,18 @@ export class OpenAIAgent implements Agent {
     // Unknown failures (e.g. a malformed response): worth another try.
     return new CocoError('COCO_ERR_AGENT_FAILED', `chat completion failed: ${describeError(err)}`, { cause: err, retryable: true });
   }
+}
+
+/**
+ * How OpenAI-compatible servers say a request is longer than the model's context: OpenAI and Azure
+ * (`context_length_exceeded`), DeepSeek and vLLM ("maximum context length is … tokens"), Qwen on
+ * DashScope ("Range of input length should be [1, N]"), Moonshot ("exceeded model token limit"),
+ * Anthropic-style gateways ("prompt is too long", "input length and `max_tokens` exceed context limit").
+ */
+const CONTEXT_OVERFLOW = /maximum context length|context[ _](?:length|window|limit)|range of input length|model token limit|prompt is too long|too many tokens/i;
+
+function isContextOverflow(err: { status?: number; code?: unknown; message: string }): boolean {
+  return (err.status === 400 || err.status === 413) && (err.code === 'context_length_exceeded' || CONTEXT_OVERFLOW.test(err.message));
 }
 
 type CompletionParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;

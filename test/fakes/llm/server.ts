@@ -19,6 +19,10 @@ export interface FakeLlmOptions {
   reply?: (body: FakeChatRequest) => string;
   /** With `stream: true`, the wait between two pieces (words) of the streamed answer. */
   pieceDelayMs?: number;
+  /** The model's context window in the fake's tokens (one per character of the messages' text); longer requests get 400. */
+  contextLimit?: number;
+  /** How the refusal of a too long request reads: OpenAI's (default) or Qwen on DashScope's. */
+  contextError?: 'openai' | 'dashscope';
 }
 
 export interface FakeChatRequest {
@@ -52,6 +56,8 @@ export interface FakeLlm {
   pieceDelayMs: number;
   /** Expected bearer key; undefined accepts any. */
   apiKey: string | undefined;
+  /** The context window (see FakeLlmOptions); may be changed between requests. */
+  contextLimit: number | undefined;
   /** The next `n` requests (after the key check) answer with `failure`. Calls queue up. */
   failNext(n: number, failure: FakeLlmFailure): void;
   /** Clears recorded requests, scripted failures and the concurrency maximum. */
@@ -68,7 +74,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
   let maxConcurrent = 0;
   let seq = 0;
 
-  const state = { delayMs: opts.delayMs ?? 0, pieceDelayMs: opts.pieceDelayMs ?? 0, apiKey: opts.apiKey };
+  const state = { delayMs: opts.delayMs ?? 0, pieceDelayMs: opts.pieceDelayMs ?? 0, apiKey: opts.apiKey, contextLimit: opts.contextLimit };
 
   const server = createServer((req, res) => {
     inFlight++;
@@ -100,6 +106,19 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
 
     const badImage = invalidMediaPart(body);
     if (badImage) return sendError(res, 400, badImage, 'invalid_request_error', 'invalid_image_format');
+
+    const length = promptLength(body);
+    if (state.contextLimit !== undefined && length > state.contextLimit) {
+      return opts.contextError === 'dashscope'
+        ? sendError(res, 400, `<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, ${state.contextLimit}]`, 'invalid_request_error', 'invalid_parameter_error')
+        : sendError(
+            res,
+            400,
+            `This model's maximum context length is ${state.contextLimit} tokens. However, your messages resulted in ${length} tokens. Please reduce the length of the messages.`,
+            'invalid_request_error',
+            'context_length_exceeded',
+          );
+    }
 
     const failure = script.shift();
     if (failure && 'hang' in failure) return; // never answer; the client must time out
@@ -161,6 +180,12 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     set apiKey(key: string | undefined) {
       state.apiKey = key;
     },
+    get contextLimit() {
+      return state.contextLimit;
+    },
+    set contextLimit(limit: number | undefined) {
+      state.contextLimit = limit;
+    },
     failNext(n, failure) {
       for (let i = 0; i < n; i++) script.push(failure);
     },
@@ -209,6 +234,16 @@ async function streamAnswer(
   // Asked for with stream_options.include_usage: one more chunk, without choices, with the usage.
   if (a.includeUsage) res.write(`data: ${JSON.stringify({ id: a.id, object: 'chat.completion.chunk', created, model: a.model, choices: [], usage: usageOf(a.content) })}\n\n`);
   res.end('data: [DONE]\n\n');
+}
+
+/** The fake's tokens of a request, for its context window: one per character of every message's text. */
+function promptLength(body: FakeChatRequest): number {
+  let n = 0;
+  for (const m of body.messages ?? []) {
+    if (typeof m.content === 'string') n += m.content.length;
+    else for (const p of contentParts(m.content)) n += p.text?.length ?? 0;
+  }
+  return n;
 }
 
 /** The fake's token count: 10 for the prompt, one per character of the answer. */
