@@ -24,7 +24,7 @@ Usage:
   cococat pairing [approve CODE | reject CODE] [--workspace DIR] [--url URL]
                                                            strangers' pairing requests (access.pairing): list, approve, reject
                                                            (these need COCOCAT_ADMIN_TOKEN)
-  cococat export [--entry KEY] [--user ID] [--since T] [--until T] [--limit N] [--workspace DIR] [--url URL]
+  cococat export [--entry KEY] [--user ID] [--text WORDS] [--since T] [--until T] [--limit N] [--workspace DIR] [--url URL]
                                                            the message log as JSON Lines on standard output, newest first
                                                            (T: ISO 8601 or epoch ms; needs COCOCAT_ADMIN_TOKEN)
   cococat backup DEST [--workspace DIR]                    copy the workspace and a consistent snapshot of its SQLite store
@@ -52,6 +52,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       since: { type: 'string' },
       until: { type: 'string' },
       limit: { type: 'string' },
+      text: { type: 'string' },
     },
   });
   if (!command || values.help || command === 'help') {
@@ -132,7 +133,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         workspace: values.workspace ?? 'workspace',
         url: values.url,
         env,
-        filter: { entry: values.entry, userId: values.user, since: values.since, until: values.until, limit: values.limit },
+        filter: { entry: values.entry, userId: values.user, text: values.text, since: values.since, until: values.until, limit: values.limit },
         out: process.stdout,
         print: (line) => console.error(line),
       });

@@ -194,7 +194,15 @@ export function toConversation(
  * The listMessages query for a filter, `param(n)` writing the n-th placeholder of the dialect;
  * undefined when `before` can name no row (the answer is then empty).
  */
-export function messagesQuery(filter: MessageFilter, param: (n: number) => string): { sql: string; args: unknown[] } | undefined {
+/**
+ * The message-log query. `contentLike(p)` is the dialect's case-insensitive LIKE of the message's
+ * text against parameter `p`, with `\` as the escape character.
+ */
+export function messagesQuery(
+  filter: MessageFilter,
+  param: (n: number) => string,
+  contentLike: (p: string) => string,
+): { sql: string; args: unknown[] } | undefined {
   const where: string[] = [];
   const args: unknown[] = [];
   const add = (column: string, op: string, value: unknown) => {
@@ -205,6 +213,11 @@ export function messagesQuery(filter: MessageFilter, param: (n: number) => strin
   if (filter.userId !== undefined) add('user_id', '=', filter.userId);
   if (filter.conversationId !== undefined) add('conversation_id', '=', filter.conversationId);
   if (filter.status !== undefined) add('status', '=', filter.status);
+  if (filter.text !== undefined && filter.text !== '') {
+    // Taken literally: % and _ are not wildcards here.
+    args.push(`%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    where.push(contentLike(param(args.length)));
+  }
   if (filter.before !== undefined) {
     const before = parseId(filter.before);
     if (before === undefined) return undefined;

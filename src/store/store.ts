@@ -456,6 +456,8 @@ export interface MessageFilter {
   /** One conversation's messages (with `entryKey`: conversation ids are an entry's own). */
   conversationId?: string;
   status?: InboundStatus;
+  /** Only messages whose text contains this, literally (Latin letters in any case). Scans: meant for people searching, not for hot paths. */
+  text?: string;
   /** Only messages with id < before (paging, newest first). */
   before?: string;
   limit?: number;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/core/message.js';
-import { RATE_BUCKET_IDLE_MS, type ClaimOptions, type HistoryKey, type InboundItem, type InboundResult, type NewInbound, type NewOutbound, type Store } from '../../src/store/store.js';
+import { RATE_BUCKET_IDLE_MS, type ClaimOptions, type HistoryKey, type InboundItem, type InboundResult, type MessageFilter, type NewInbound, type NewOutbound, type Store } from '../../src/store/store.js';
 
 /**
  * The behaviour every Store must have. Uses only the interface (no SQL), so the SQLite and
@@ -802,6 +802,26 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(ids(leased)).toEqual([made[1], made[0]]);
         expect(ids(await store.listMessages({ status: 'leased', before: made[1] }))).toEqual([made[0]]);
         expect(await store.listMessages({ entryKey: 'nope' })).toEqual([]);
+      });
+
+      it('finds messages by their text: literally (% and _ are no wildcards), Latin letters in any case, with the other filters', async () => {
+        const texts = ['Refund please', 'where is my REFUND?', '100% sure', '100 percent', 'snake_case', 'snakeXcase', '退款怎么申请', 'back\\slash'];
+        const made: string[] = [];
+        for (const [i, content] of texts.entries()) {
+          const item = inbound(`t${i}`, { entry: i === 1 ? 'bot.feishu' : ENTRY });
+          item.message = { ...item.message, content };
+          made.push((await store.enqueue(item, t0 + i)).id);
+        }
+        const found = async (text: string, more: Omit<MessageFilter, 'text'> = {}) => (await store.listMessages({ text, ...more })).map((m) => m.content);
+        expect(await found('refund')).toEqual(['where is my REFUND?', 'Refund please']);
+        expect(await found('refund', { entryKey: ENTRY })).toEqual(['Refund please']);
+        expect(await found('refund', { before: made[1] })).toEqual(['Refund please']);
+        expect(await found('0%')).toEqual(['100% sure']);
+        expect(await found('e_c')).toEqual(['snake_case']);
+        expect(await found('退款')).toEqual(['退款怎么申请']);
+        expect(await found('k\\s')).toEqual(['back\\slash']);
+        expect(await found('nothing like it')).toEqual([]);
+        expect(await store.listMessages({ text: '' })).toHaveLength(texts.length);
       });
 
       it('returns one message with its timeline in time order (insertion order on ties) and its replies', async () => {

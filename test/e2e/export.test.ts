@@ -83,6 +83,9 @@ describe('exporting the message log', () => {
     expect(await exportCommand({ ...opts, filter: { userId: 'bob' } })).toBe(0);
     expect(lines(written).map((m) => m.id)).toEqual([ids[1]]);
     expect(said).toEqual(['exported 1 message(s)']);
+    written = '';
+    expect(await exportCommand({ ...opts, filter: { text: 'QUESTION 2' } })).toBe(0);
+    expect(lines(written).map((m) => m.content)).toEqual(['question 2']);
     expect(await exportCommand({ ...opts, filter: { limit: '0' } })).toBe(1);
     expect(said.at(-1)).toMatch(/^HTTP 400: limit: /);
     expect(await exportCommand({ ...opts, env: {}, filter: {} })).toBe(2);

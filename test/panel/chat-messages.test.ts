@@ -559,6 +559,17 @@ describe('panel in Chromium', () => {
           });
           expect(told).toBeDefined();
           expect((await t.chat(ECHO, { userId: 'nina', content: 'hello' }, { wait: true })).json.reply.text).toBe('echo: hello');
+
+          // Finding her message by its words, in any case; the export takes the same filter.
+          await page.reload();
+          const filters = page.getByRole('form', { name: 'Filter messages' });
+          await visible(page.locator('.msg-row', { hasText: 'spam spam spam' }));
+          await filters.getByLabel('Text').fill("IT'S NINA");
+          await filters.getByLabel('Text').press('Enter');
+          await page.waitForURL((url) => url.hash.includes('text='));
+          await page.locator('.msg-row', { hasText: 'spam spam spam' }).waitFor({ state: 'detached', timeout: 15_000 });
+          expect(await page.locator('.msg-row').allInnerTexts()).toEqual([expect.stringContaining("hi, it's Nina")]);
+          expect(await filters.getByRole('link', { name: 'Export' }).getAttribute('href')).toBe(`/api/admin/messages/export?${new URLSearchParams({ text: "IT'S NINA" })}`);
           await context.close();
         } finally {
           await t.admin('PUT', '/agents/helper', profile);

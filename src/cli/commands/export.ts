@@ -7,7 +7,7 @@ export interface ExportOptions {
   workspace: string;
   url?: string;
   env: Record<string, string | undefined>;
-  /** Which messages: `entry`, `userId`, `conversationId`, `since`, `until` (ISO 8601 or epoch ms), `limit`. */
+  /** Which messages: `entry`, `userId`, `conversationId`, `text` (contained in the message), `since`, `until` (ISO 8601 or epoch ms), `limit`. */
   filter: Record<string, string | undefined>;
   /** Where the lines go (standard output). */
   out: Writable;

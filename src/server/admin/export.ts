@@ -28,6 +28,7 @@ const exportQuery = z.object({
   userId: z.string().max(128).optional(),
   conversationId: z.string().min(1).max(256).optional(),
   status: z.enum(['queued', 'leased', 'done', 'fallback', 'dead']).optional(),
+  text: z.string().max(200).optional(),
   since: time.optional(),
   until: time.optional(),
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
@@ -49,7 +50,8 @@ async function* exportLines(gateway: Gateway, q: ExportQuery): AsyncGenerator<st
   let before: string | undefined;
   let left = q.limit;
   for (;;) {
-    const page = await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, before, limit: Math.min(PAGE, left) });
+    const filter = { entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, text: q.text };
+    const page = await gateway.store.listMessages({ ...filter, before, limit: Math.min(PAGE, left) });
     if (page.length === 0) return;
     for (const summary of page) {
       before = summary.id;

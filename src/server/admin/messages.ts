@@ -17,6 +17,7 @@ const listQuery = z.object({
   userId: z.string().max(128).optional(),
   conversationId: z.string().min(1).max(256).optional(),
   status: z.enum(['queued', 'leased', 'done', 'fallback', 'dead']).optional(),
+  text: z.string().max(200).optional(),
   before: z.string().regex(/^\d+$/).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
@@ -31,7 +32,9 @@ const deadQuery = z.object({
 export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/messages', async (request) => {
     const q = parseInput(listQuery, request.query, 'query');
-    return { messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, before: q.before, limit: q.limit }) };
+    return {
+      messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, text: q.text, before: q.before, limit: q.limit }),
+    };
   });
 
   app.get<{ Params: { id: string } }>('/messages/:id', async (request): Promise<MessageView> => {

@@ -581,7 +581,7 @@ export class PostgresStore implements Store {
   }
 
   async listMessages(filter: MessageFilter = {}): Promise<MessageSummary[]> {
-    const q = messagesQuery(filter, (i) => `$${i}`);
+    const q = messagesQuery(filter, (i) => `$${i}`, (p) => `(message->>'content') ILIKE ${p} ESCAPE '\\'`);
     return q ? (await this.pool.query<InboundRow>(q.sql, q.args)).rows.map(toSummary) : [];
   }
 

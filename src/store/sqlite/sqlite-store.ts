@@ -665,7 +665,7 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(filter: MessageFilter = {}): Promise<MessageSummary[]> {
-    const q = messagesQuery(filter, () => '?');
+    const q = messagesQuery(filter, () => '?', (p) => `json_extract(message, '$.content') LIKE ${p} ESCAPE '\\'`);
     return q ? this.stmt<InboundRow>(q.sql).all(...q.args).map(toSummary) : [];
   }
 

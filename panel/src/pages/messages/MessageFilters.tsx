@@ -5,14 +5,18 @@ export interface FilterValues {
   entry: string;
   userId: string;
   status: string;
+  /** Words the message contains. */
+  text: string;
 }
 
-/** Entry, user id and status filters. Selects apply at once; the user id on Enter or "Apply". */
+/** Entry, user id, status and text filters. Selects apply at once; the typed ones on Enter or "Apply". */
 export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; onApply: (f: FilterValues) => void }) {
   const { entries, entry, status, onApply } = props;
   const [userId, setUserId] = useState(props.userId);
+  const [text, setText] = useState(props.text);
   useEffect(() => setUserId(props.userId), [props.userId]);
-  const apply = (change: Partial<FilterValues>) => onApply({ entry, userId: userId.trim(), status, ...change });
+  useEffect(() => setText(props.text), [props.text]);
+  const apply = (change: Partial<FilterValues>) => onApply({ entry, userId: userId.trim(), status, text: text.trim(), ...change });
   return (
     <form
       className="msg-filters"
@@ -31,6 +35,10 @@ export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; on
         <input value={userId} onChange={(e) => setUserId(e.target.value)} placeholder="any user" autoComplete="off" spellCheck={false} maxLength={128} />
       </label>
       <label className="msg-field">
+        <span>Text</span>
+        <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="words in the message" autoComplete="off" maxLength={200} />
+      </label>
+      <label className="msg-field">
         <span>Status</span>
         <select value={status} onChange={(e) => apply({ status: e.target.value })}>
           <option value="">any status</option>
@@ -45,10 +53,10 @@ export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; on
         <button type="submit" className="btn btn-secondary">
           Apply
         </button>
-        <button type="button" className="btn btn-secondary" onClick={() => onApply({ entry: '', userId: '', status: '' })} disabled={!entry && !props.userId && !status}>
+        <button type="button" className="btn btn-secondary" onClick={() => onApply({ entry: '', userId: '', status: '', text: '' })} disabled={!entry && !props.userId && !status && !props.text}>
           Clear
         </button>
-        <a className="btn btn-secondary" href={exportHref({ entry, userId: props.userId, status })} download="cococat-messages.jsonl" title="The messages these filters show, as JSON Lines, newest first">
+        <a className="btn btn-secondary" href={exportHref({ entry, userId: props.userId, status, text: props.text })} download="cococat-messages.jsonl" title="The messages these filters show, as JSON Lines, newest first">
           Export
         </a>
       </div>
@@ -77,6 +85,7 @@ export function exportHref(f: FilterValues): string {
   if (f.entry) query.set('entry', f.entry);
   if (f.userId) query.set('userId', f.userId);
   if (f.status) query.set('status', f.status);
+  if (f.text) query.set('text', f.text);
   const q = query.toString();
   return `/api/admin/messages/export${q ? `?${q}` : ''}`;
 }

@@ -16,7 +16,7 @@ export function MessageLog({ filter, version, selected, linkTo }: { filter: LogF
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string>();
   const now = useNow(30_000);
-  const key = `${filter.entry ?? ''}\n${filter.userId ?? ''}\n${filter.status ?? ''}\n${version}`;
+  const key = `${filter.entry ?? ''}\n${filter.userId ?? ''}\n${filter.status ?? ''}\n${filter.text ?? ''}\n${version}`;
 
   const load = useCallback(
     async (before?: string) => {

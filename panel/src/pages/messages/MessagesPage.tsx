@@ -11,7 +11,7 @@ import { INBOUND_STATUSES, type DeadLetterKind, type EntryInfo, type InboundStat
 import './messages.css';
 
 /**
- * `#/messages?entry=&user=&status=&id=` (the log, one message's timeline) and
+ * `#/messages?entry=&user=&status=&text=&id=` (the log, one message's timeline) and
  * `#/messages?view=dead&entry=&kind=` (dead letters with retry). Everything the page shows is in
  * the hash, so a filtered view or an opened message can be reloaded and shared.
  */
@@ -20,6 +20,7 @@ export function MessagesPage() {
   const view = query.get('view') === 'dead' ? 'dead' : 'log';
   const entry = query.get('entry') ?? '';
   const userId = query.get('user') ?? '';
+  const text = query.get('text') ?? '';
   const rawStatus = query.get('status') ?? '';
   const status = INBOUND_STATUSES.includes(rawStatus as InboundStatus) ? (rawStatus as InboundStatus) : undefined;
   const kindParam = query.get('kind');
@@ -29,7 +30,7 @@ export function MessagesPage() {
   // Bumped when messages vanish from the store (a user forgotten): the log is read again.
   const [logVersion, setLogVersion] = useState(0);
 
-  const logQuery = { entry, user: userId, status, id };
+  const logQuery = { entry, user: userId, status, text, id };
 
   return (
     <div className="msg-page">
@@ -49,13 +50,14 @@ export function MessagesPage() {
             entry={entry}
             userId={userId}
             status={status ?? ''}
-            onApply={(f) => navigate(['messages'], { entry: f.entry, user: f.userId, status: f.status })}
+            text={text}
+            onApply={(f) => navigate(['messages'], { entry: f.entry, user: f.userId, status: f.status, text: f.text })}
           />
           <Handoffs linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
           <PairingRequests linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })} />
           <div className={id ? 'msg-split msg-split-open' : 'msg-split'}>
             <MessageLog
-              filter={{ entry: entry || undefined, userId: userId || undefined, status }}
+              filter={{ entry: entry || undefined, userId: userId || undefined, status, text: text || undefined }}
               version={logVersion}
               selected={id}
               linkTo={(mid) => href(['messages'], { ...logQuery, id: mid })}

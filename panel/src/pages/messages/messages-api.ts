@@ -7,6 +7,8 @@ export interface LogFilter {
   entry?: string;
   userId?: string;
   status?: InboundStatus;
+  /** Words the message contains. */
+  text?: string;
 }
 
 export const PAGE_SIZE = 50;
@@ -21,7 +23,7 @@ function qs(params: Record<string, string | number | undefined>): string {
 export const messagesApi = {
   entries: () => api<{ entries: EntryInfo[] }>('GET', '/entries').then((r) => r.entries),
   list: (f: LogFilter, before?: string) =>
-    api<{ messages: MessageSummary[] }>('GET', `/messages${qs({ entry: f.entry, userId: f.userId, status: f.status, before, limit: PAGE_SIZE })}`).then((r) => r.messages),
+    api<{ messages: MessageSummary[] }>('GET', `/messages${qs({ entry: f.entry, userId: f.userId, status: f.status, text: f.text, before, limit: PAGE_SIZE })}`).then((r) => r.messages),
   get: (id: string) => api<MessageView>('GET', `/messages/${encodeURIComponent(id)}`),
   deadLetters: (kind?: DeadLetterKind, entry?: string) =>
     api<{ deadLetters: DeadLetter[] }>('GET', `/dead-letters${qs({ kind, entry })}`).then((r) => r.deadLetters),
