@@ -195,6 +195,27 @@ export const keywordReplySchema = z
 
 export type KeywordReply = z.infer<typeof keywordReplySchema>;
 
+export const contentFilterSchema = z
+  .object({
+    words: z
+      .array(z.string().trim().min(1).max(100))
+      .min(1)
+      .max(50_000)
+      .describe('Words and phrases matched literally anywhere in a text (Latin letters in any case)'),
+    incoming: z
+      .enum(['refuse', 'pass'])
+      .default('refuse')
+      .describe('refuse: a message containing one is not given to the agent and is answered with `reply`; pass: it is given to the agent'),
+    outgoing: z
+      .enum(['mask', 'replace'])
+      .default('mask')
+      .describe('mask: each one in an answer is sent as ***; replace: an answer containing one is replaced by `reply`'),
+    reply: z.string().min(1).max(2_000).default('Sorry, I cannot help with that.').describe('The answer to a refused message, and to an answer replaced'),
+  })
+  .strict();
+
+export type ContentFilter = z.infer<typeof contentFilterSchema>;
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
@@ -239,6 +260,9 @@ const profileBase = {
     .optional()
     .describe('Fixed answers to given messages, phrases or menu clicks, sent at once without running the agent; the first rule that fits answers'),
   access: accessSchema.optional().describe('Who the agent answers: allow lists for direct chats and groups, and blocked users'),
+  content_filter: contentFilterSchema
+    .optional()
+    .describe('Filtered words: messages containing one are not given to the agent, and in answers they are masked (or the answer replaced), streamed previews included'),
   debounce: debounceSchema
     .optional()
     .describe('Answer a burst of messages once, when the user pauses, instead of each message on its own (on channels that allow it)'),

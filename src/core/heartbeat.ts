@@ -1,7 +1,7 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
 import { runAgent, type AgentOutcome } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
-import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type KeywordReply, type Pairing } from '../config/schema.js';
+import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type ContentFilter, type KeywordReply, type Pairing } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
@@ -12,6 +12,7 @@ import { CocoError, describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
+import { filterAnswer, matcherOf } from './content-filter.js';
 import { fitHistory } from './history-budget.js';
 import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
@@ -173,6 +174,18 @@ export class Heartbeat {
     const { item, absorbed } = burst;
 
     const historyKey = historyKeyOf(target, item);
+    const filter = target.profile.content_filter;
+    if (filter?.incoming === 'refuse' && matcherOf(filter).find(item.message.content).length > 0) {
+      // Not for the agent, and not worth a user limit's token. The log says that it held one, never which.
+      metrics.filtered.inc({ channel: item.channelType, direction: 'incoming' });
+      log.info('message holds a filtered word; not answered by the agent');
+      try {
+        await this.notAnswered(item, { why: 'not answered: it holds a filtered word', notice: filter.reply, sent: 'filter reply sent', historyKey, absorbed }, log);
+      } catch (err) {
+        await this.retryOrBury(item, err, log);
+      }
+      return;
+    }
     const limit = target.profile.user_limit;
     const userKey = limit ? `${item.targetKind}:${item.targetId}:${item.entryKey}:${item.message.userId}` : '';
     if (limit && this.deps.userLimits) {
@@ -217,7 +230,8 @@ export class Heartbeat {
           cancelTyping?.();
           metrics.agentFirstText.observe({ provider: target.agent.provider }, (clock.now() - agentStarted) / 1000);
         }
-        preview.update(text);
+        // Masked as the answer will be: a preview never shows a filtered word, even for a moment.
+        preview.update(filter ? matcherOf(filter).mask(text).text : text);
       });
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
@@ -231,7 +245,7 @@ export class Heartbeat {
       releaseMedia = await reserveAgentMedia(message, wants, lease.signal);
       const images = wants.images ? await this.media('image', quoting, lease.signal, log) : [];
       const files = wants.files ? await this.media('file', quoting, lease.signal, log) : [];
-      const outcome = await runAgent(
+      const answered = await runAgent(
         target.agent,
         target.profile,
         {
@@ -248,7 +262,7 @@ export class Heartbeat {
       );
       releaseMedia();
       stopIndicators(); // typing and preview: before the reply is sent
-      metrics.agentLatency.observe({ provider: target.agent.provider, outcome: outcome.ok ? 'ok' : 'fallback' }, outcome.latencyMs / 1000);
+      metrics.agentLatency.observe({ provider: target.agent.provider, outcome: answered.ok ? 'ok' : 'fallback' }, answered.latencyMs / 1000);
       if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
         if (!lease.isLost()) await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now(), error: 'gateway stopping' });
@@ -256,6 +270,7 @@ export class Heartbeat {
       }
       // Recalled while the agent worked: its answer would show what the user withdrew.
       if (recalls && (await this.recalled(item, target, log, absorbed))) return;
+      const outcome = this.screened(answered, filter, item);
       if (!outcome.ok) {
         // The last attempt's own code says most (COCO_ERR_AGENT_TIMEOUT, COCO_ERR_AGENT_CONTEXT…).
         const cause = outcome.error.cause ?? outcome.error;
@@ -350,6 +365,19 @@ export class Heartbeat {
     } catch (err) {
       await this.retryOrBury(item, err, log);
     }
+  }
+
+  /**
+   * The agent's answer under the profile's content filter: filtered words masked, or the answer
+   * replaced, before it is stored, sent or kept in the history; `filtered` says so for the message log.
+   */
+  private screened(outcome: AgentOutcome, filter: ContentFilter | undefined, item: InboundItem): AgentOutcome & { filtered?: string } {
+    if (!outcome.ok || !filter) return outcome;
+    const { text, hits } = filterAnswer(filter, outcome.reply.text);
+    if (hits === 0) return outcome;
+    this.deps.metrics.filtered.inc({ channel: item.channelType, direction: 'outgoing' });
+    const filtered = filter.outgoing === 'mask' ? `${hits} filtered word(s) masked` : 'the answer held a filtered word: replaced by the filter reply';
+    return { ...outcome, reply: { ...outcome.reply, text }, filtered };
   }
 
   /** A stranger's pairing request (core/pairing.ts): a new one, the open one again, or none. */
@@ -762,11 +790,12 @@ function historyCutDetail(outcome: Pick<AgentOutcome, 'historyCut'>): string {
   return cut ? `; the model refused the length: history cut to ${cut.kept} of ${cut.of} turn(s)` : '';
 }
 
-function answeredDetail(outcome: Pick<AgentOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut'>, handedOffUntil?: number): string {
+function answeredDetail(outcome: Pick<AgentOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut'> & { filtered?: string }, handedOffUntil?: number): string {
   const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
   const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
   const later = outcome.reply.later ? '; the agent answers later' : '';
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${historyCutDetail(outcome)}${handoff}${later}`;
+  const filtered = outcome.filtered ? `; ${outcome.filtered}` : '';
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${historyCutDetail(outcome)}${filtered}${handoff}${later}`;
 }

@@ -27,6 +27,7 @@ export class GatewayMetrics {
   readonly limited = this.counter('cococat_messages_limited_total', 'Inbound messages not answered by the agent because their user was over the user limit', ['channel']);
   readonly refused = this.counter('cococat_messages_refused_total', 'Inbound messages not answered by the agent because its profile\'s access refuses their sender', ['channel']);
   readonly pairing = this.counter('cococat_pairing_total', 'Pairing requests: codes given to strangers (requested), and codes approved or rejected by an operator', ['channel', 'event']);
+  readonly filtered = this.counter('cococat_content_filtered_total', 'Messages not given to the agent (incoming) and answers masked or replaced (outgoing) for a filtered word of the profile\'s content_filter', ['channel', 'direction']);
   readonly keywordReplies = this.counter('cococat_keyword_replies_total', 'Inbound messages answered by a keyword reply of their agent\'s profile, without the agent', ['channel']);
   readonly recalled = this.counter('cococat_messages_recalled_total', 'Inbound messages not answered because their sender recalled them first', ['channel']);
   readonly handedOff = this.counter('cococat_messages_handed_off_total', 'Inbound messages left to a person because their conversation was handed over', ['channel']);

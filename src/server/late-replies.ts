@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { chatImagesSchema, imagesAsData } from '../channels/web-api/attachments.js';
+import { filterAnswer } from '../core/content-filter.js';
 import { CocoError } from '../core/errors.js';
 import type { ResolvedTarget } from '../core/heartbeat.js';
 import { historyText, replyChunks } from '../core/reply-chunks.js';
@@ -57,7 +58,10 @@ export async function queueLateReply(gateway: Gateway, detail: MessageDetail, bo
   const now = gateway.clock.now();
   const caps = gateway.registry.has(detail.channelType) ? gateway.registry.get(detail.channelType).capabilities : undefined;
   const keyPrefix = `${LATE_REPLY_KEYS[by]}${detail.id}:${idempotencyKey ?? randomUUID()}`;
-  const answer = { text: body.text, format: body.format, images: body.images ? imagesAsData(body.images) : [] };
+  // An agent's words go through its profile's content filter, as its answers do; an operator's are their own.
+  const filter = by === 'agent' ? answeringTarget(gateway, detail)?.profile.content_filter : undefined;
+  const text = filterAnswer(filter, body.text).text;
+  const answer = { text, format: body.format, images: body.images ? imagesAsData(body.images) : [] };
   const chunks = replyChunks(detail, answer, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
   const added = await gateway.store.addReplies(chunks, now, historyTurn(gateway, detail, historyText(answer), now));
   const duplicate = added === 0;
