@@ -1,3 +1,4 @@
+import { isTimeZone, WEEKDAYS } from '../core/business-hours.js';
 import { z } from 'zod';
 import { ID_PATTERN } from '../core/ids.js';
 
@@ -164,6 +165,35 @@ export const DEFAULT_HANDOFF_MINUTES = 60;
 export const MAX_HANDOFF_MINUTES = 7 * 24 * 60;
 export const handoffMinutesSchema = z.number().int().min(1).max(MAX_HANDOFF_MINUTES);
 
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM, e.g. 09:00');
+
+export const handoffHoursSchema = z
+  .object({
+    timezone: z
+      .string()
+      .refine(isTimeZone, { message: 'must be an IANA time zone, e.g. Asia/Shanghai' })
+      .default('Asia/Shanghai')
+      .describe('The time zone the hours are in (IANA), e.g. Asia/Shanghai'),
+    days: z
+      .array(z.enum(WEEKDAYS))
+      .min(1)
+      .max(7)
+      .default(['mon', 'tue', 'wed', 'thu', 'fri'])
+      .describe('Days people are there: mon, tue, wed, thu, fri, sat, sun'),
+    from: clockTime.default('09:00').describe('From this time of day (HH:MM)'),
+    to: clockTime.default('18:00').describe('Up to this time of day (HH:MM); earlier than from: the hours run past midnight'),
+    closed_reply: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .default('Our team is not available right now; I will keep helping you in the meantime.')
+      .describe('Sent instead of a hand-over outside the hours (and after an agent\'s answer that asked for one)'),
+  })
+  .strict()
+  .refine((h) => h.from !== h.to, { path: ['to'], message: 'must differ from from' });
+
+export type HandoffHours = z.infer<typeof handoffHoursSchema>;
+
 export const handoffSchema = z
   .object({
     commands: commandList
@@ -171,6 +201,9 @@ export const handoffSchema = z
       .describe('Messages that ask for a person (the whole message, ignoring case and surrounding spaces); [] for none'),
     minutes: handoffMinutesSchema.default(DEFAULT_HANDOFF_MINUTES).describe('How long the conversation stays with a person'),
     reply: commandReply('OK, a person will answer you here shortly.'),
+    hours: handoffHoursSchema
+      .optional()
+      .describe('When people are there to take a conversation; outside them a user asking for one gets closed_reply and the agent keeps answering (without: any time)'),
   })
   .strict();
 

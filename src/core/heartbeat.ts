@@ -1,12 +1,13 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
 import { runAgent, type AgentOutcome } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
-import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type ContentFilter, type KeywordReply, type Pairing } from '../config/schema.js';
+import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type ContentFilter, type HandoffHours, type KeywordReply, type Pairing } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
 import { backoffDelay } from './backoff.js';
 import { burstEndsAt, mergeBurst } from './burst.js';
+import { describeHours, withinHours } from './business-hours.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
@@ -270,7 +271,7 @@ export class Heartbeat {
       }
       // Recalled while the agent worked: its answer would show what the user withdrew.
       if (recalls && (await this.recalled(item, target, log, absorbed))) return;
-      const outcome = this.screened(answered, filter, item);
+      const outcome = this.deskClosed(this.screened(answered, filter, item), target.profile.handoff?.hours);
       if (!outcome.ok) {
         // The last attempt's own code says most (COCO_ERR_AGENT_TIMEOUT, COCO_ERR_AGENT_CONTEXT…).
         const cause = outcome.error.cause ?? outcome.error;
@@ -371,13 +372,25 @@ export class Heartbeat {
    * The agent's answer under the profile's content filter: filtered words masked, or the answer
    * replaced, before it is stored, sent or kept in the history; `filtered` says so for the message log.
    */
-  private screened(outcome: AgentOutcome, filter: ContentFilter | undefined, item: InboundItem): AgentOutcome & { filtered?: string } {
+  private screened(outcome: AgentOutcome, filter: ContentFilter | undefined, item: InboundItem): NotedOutcome {
     if (!outcome.ok || !filter) return outcome;
     const { text, hits } = filterAnswer(filter, outcome.reply.text);
     if (hits === 0) return outcome;
     this.deps.metrics.filtered.inc({ channel: item.channelType, direction: 'outgoing' });
-    const filtered = filter.outgoing === 'mask' ? `${hits} filtered word(s) masked` : 'the answer held a filtered word: replaced by the filter reply';
-    return { ...outcome, reply: { ...outcome.reply, text }, filtered };
+    const note = filter.outgoing === 'mask' ? `${hits} filtered word(s) masked` : 'the answer held a filtered word: replaced by the filter reply';
+    return { ...outcome, reply: { ...outcome.reply, text }, notes: [note] };
+  }
+
+  /**
+   * An agent's hand-over outside `handoff.hours`: not made (nobody would answer), and the user is
+   * told so after the agent's words, which likely promised a person.
+   */
+  private deskClosed(outcome: NotedOutcome, hours: HandoffHours | undefined): NotedOutcome {
+    if (!outcome.ok || !outcome.reply.handoff || !hours || withinHours(hours, this.deps.clock.now())) return outcome;
+    const { handoff: _asked, ...reply } = outcome.reply;
+    const text = reply.text.trim() === '' ? hours.closed_reply : `${reply.text}\n\n${hours.closed_reply}`;
+    const note = `the agent asked for a person outside handoff.hours (${describeHours(hours)}): not handed over, closed_reply added`;
+    return { ...outcome, reply: { ...reply, text }, notes: [...(outcome.notes ?? []), note] };
   }
 
   /** A stranger's pairing request (core/pairing.ts): a new one, the open one again, or none. */
@@ -489,6 +502,10 @@ export class Heartbeat {
     const settings = target.profile.handoff!;
     const now = this.deps.clock.now();
     const until = now + settings.minutes * 60_000;
+    if (settings.hours && !withinHours(settings.hours, now)) {
+      await this.answerDeskClosed(item, target, settings.hours, log);
+      return;
+    }
     try {
       log.info({ until }, 'the user asked for a person; conversation handed over');
       const completed = await this.complete(
@@ -505,6 +522,20 @@ export class Heartbeat {
         log,
       );
       if (completed) this.deps.metrics.handoffs.inc({ channel: item.channelType, by: 'user' });
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
+  }
+
+  /** A user asked for a person outside `handoff.hours`: told so, and the agent keeps the conversation (both turns go into its history). */
+  private async answerDeskClosed(item: InboundItem, target: ResolvedTarget, hours: HandoffHours, log: Logger): Promise<void> {
+    const now = this.deps.clock.now();
+    try {
+      log.info('the user asked for a person outside handoff.hours; not handed over');
+      const turns = userTurn(target, item, now);
+      if (turns.length > 0) turns.push({ role: 'assistant', content: hours.closed_reply, at: now });
+      const why = `not handed over: the user asked for a person outside handoff.hours (${describeHours(hours)})`;
+      await this.notAnswered(item, { why, notice: hours.closed_reply, sent: 'closed_reply sent', historyKey: historyKeyOf(target, item), absorbed: [], turns }, log);
     } catch (err) {
       await this.retryOrBury(item, err, log);
     }
@@ -790,12 +821,15 @@ function historyCutDetail(outcome: Pick<AgentOutcome, 'historyCut'>): string {
   return cut ? `; the model refused the length: history cut to ${cut.kept} of ${cut.of} turn(s)` : '';
 }
 
-function answeredDetail(outcome: Pick<AgentOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut'> & { filtered?: string }, handedOffUntil?: number): string {
+/** An agent's outcome with what the gateway changed in its answer, for the message log. */
+type NotedOutcome = AgentOutcome & { notes?: string[] };
+
+function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut' | 'notes'>, handedOffUntil?: number): string {
   const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
   const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
   const later = outcome.reply.later ? '; the agent answers later' : '';
-  const filtered = outcome.filtered ? `; ${outcome.filtered}` : '';
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${historyCutDetail(outcome)}${filtered}${handoff}${later}`;
+  const notes = outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : '';
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${historyCutDetail(outcome)}${notes}${handoff}${later}`;
 }

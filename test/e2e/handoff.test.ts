@@ -163,6 +163,47 @@ describe('handing a conversation to a person', () => {
     expect((await t.admin('GET', `/entries/${ENTRY}/handoffs/bob`)).json.until).toBeNull();
   });
 
+  it('outside handoff.hours tells the user when people are there and keeps answering; an agent\'s hand-over then is not made either', async () => {
+    // Monday 2026-12-07 20:00 in Shanghai: after hours.
+    let now = Date.UTC(2026, 11, 7, 12);
+    const closed = '人工客服的服务时间是工作日 9:00–18:00，现在由智能助手继续为您服务。';
+    const answers = [{ reply: 'Let me get a colleague for you.', handoff: true }, { reply: 'Let me get a colleague for you.', handoff: true }];
+    const service = createServer((req, res) => {
+      void readBody(req).then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers.shift() ?? { reply: 'ok' })));
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    opened({ close: () => new Promise<void>((r) => service.close(() => r())) });
+    const url = `http://127.0.0.1:${(service.address() as AddressInfo).port}/agent`;
+    const profile = { provider: 'http', url, handoff: { hours: { timezone: 'Asia/Shanghai', closed_reply: closed } } };
+    const { fake, t } = await relayGateway(opened, profile, { clock: timeFrom(() => now) });
+
+    fake.push('alice', '转人工');
+    await t.until(() => fake.received('alice').length === 1);
+    expect(fake.received('alice')).toEqual([closed]);
+    const asked = await lastOf(t, 'alice', '转人工');
+    expect((await t.gateway.store.getMessage(asked.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toBe(
+      'not handed over: the user asked for a person outside handoff.hours (mon,tue,wed,thu,fri 09:00-18:00 Asia/Shanghai); closed_reply sent',
+    );
+    expect((await t.admin('GET', '/handoffs')).json.handoffs).toEqual([]);
+
+    // The agent asks for a person after hours: its words go out with closed_reply, and it keeps the conversation.
+    fake.push('alice', 'I need a refund');
+    await t.until(() => fake.received('alice').length === 2);
+    expect(fake.received('alice')[1]).toBe(`Let me get a colleague for you.\n\n${closed}`);
+    const refund = await lastOf(t, 'alice', 'I need a refund');
+    expect((await t.gateway.store.getMessage(refund.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(
+      /; the agent asked for a person outside handoff\.hours \(.+\): not handed over, closed_reply added$/,
+    );
+    expect((await t.admin('GET', '/handoffs')).json.handoffs).toEqual([]);
+
+    // Tuesday 10:00 in Shanghai: people are there.
+    now = Date.UTC(2026, 11, 8, 2);
+    fake.push('alice', 'still need a refund');
+    await t.until(() => fake.received('alice').length === 3);
+    expect(fake.received('alice')[2]).toBe('Let me get a colleague for you.');
+    expect((await t.admin('GET', '/handoffs')).json.handoffs).toMatchObject([{ conversationId: 'alice', by: 'agent' }]);
+  });
+
   it('refuses an unknown entry, a bad length of time, and an unknown field, naming it', async () => {
     const { t } = await relayGateway(opened, { provider: 'echo' });
     expect((await t.admin('PUT', '/entries/assistant.nope/handoffs/alice', { minutes: 5 })).status).toBe(404);
