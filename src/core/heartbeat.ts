@@ -370,7 +370,7 @@ export class Heartbeat {
 
   /**
    * The agent's answer under the profile's content filter: filtered words masked, or the answer
-   * replaced, before it is stored, sent or kept in the history; `filtered` says so for the message log.
+   * replaced, before it is stored, sent or kept in the history; its note says so in the message log.
    */
   private screened(outcome: AgentOutcome, filter: ContentFilter | undefined, item: InboundItem): NotedOutcome {
     if (!outcome.ok || !filter) return outcome;
