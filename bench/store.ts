@@ -4,6 +4,8 @@
 //   enqueue  - groups of 50 concurrent enqueues (one group commit each), as webhooks arrive;
 //   answer   - 16 workers loop claim → complete (the reply appended to the feed and stored as
 //              sent in that transaction): the store side of the heartbeat for a web_api reply.
+// Then the message log searched by text (`text` of listMessages) for words no message holds: a scan
+// of every message, the slowest search there is.
 // Sequential ids are what the HTTP benchmarks send; random ids are like real platform user ids
 // (WeChat openids, Feishu open_ids), which scatter index inserts across the B-trees.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,8 +30,15 @@ export interface StorePhase {
 }
 
 export interface StoreFigures {
-  sequential: { enqueue: StorePhase; answer: StorePhase };
-  random: { enqueue: StorePhase; answer: StorePhase };
+  sequential: StoreRun;
+  random: StoreRun;
+}
+
+interface StoreRun {
+  enqueue: StorePhase;
+  answer: StorePhase;
+  /** Median of 5 searches for words no message holds (every message read), in ms. */
+  searchAllMs: number;
 }
 
 type Open = (opts: { path: string }) => Store;
@@ -47,7 +56,7 @@ export async function storeWork(opts: BenchOptions): Promise<StoreFigures> {
   };
 }
 
-async function measure(open: Open, messages: number, userOf: (i: number) => string): Promise<{ enqueue: StorePhase; answer: StorePhase }> {
+async function measure(open: Open, messages: number, userOf: (i: number) => string): Promise<StoreRun> {
   const dir = mkdtempSync(join(tmpdir(), 'cococat-bench-store-'));
   const store = open({ path: join(dir, 'cococat.db') });
   const now = Date.now();
@@ -94,7 +103,13 @@ async function measure(open: Open, messages: number, userOf: (i: number) => stri
     };
     const answer = await phase(messages, () => Promise.all(Array.from({ length: WORKERS }, worker)).then(() => undefined));
     if (answered !== messages) throw new Error(`answered ${answered} of ${messages} messages`);
-    return { enqueue, answer };
+    const searches: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      if ((await store.listMessages({ text: 'no such words', limit: 50 })).length > 0) throw new Error('a search found words no message holds');
+      searches.push(performance.now() - t0);
+    }
+    return { enqueue, answer, searchAllMs: round(searches.sort((a, b) => a - b)[2]!) };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
