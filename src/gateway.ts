@@ -13,6 +13,7 @@ import { CocoError, describeError } from './core/errors.js';
 import { Heartbeat, readsFiles, type ResolvedTarget } from './core/heartbeat.js';
 import { forgetEndedHandoffs } from './core/handoff.js';
 import { forgetExpiredPairings } from './core/pairing.js';
+import { routeOf, type Routable } from './core/scene-routes.js';
 import { forgetOldRecalls } from './core/recall.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { OutboxSender } from './core/outbox.js';
@@ -94,7 +95,7 @@ export class Gateway {
       startTimeoutMs: limits.start_timeout_ms,
       owner: this.owner,
       entryLeaseMs: limits.lease_ms,
-      takesFiles: (kind, id) => this.takesFiles(kind, id),
+      takesFiles: (kind, id, message) => this.takesFiles(kind, id, message),
     });
     // The channel instance this process runs for an entry; none while another process runs it.
     const runningHere = (entryKey: string) => (this.keeper.isStandby(entryKey) ? undefined : this.keeper.channel(entryKey));
@@ -104,7 +105,7 @@ export class Gateway {
       log: this.log,
       metrics: this.metrics,
       env: this.env,
-      resolveTarget: (kind, id) => this.resolveTarget(kind, id),
+      resolveTarget: (kind, id, message) => this.resolveTarget(kind, id, message),
       capabilitiesOf: (type) => (this.registry.has(type) ? this.registry.get(type).capabilities : undefined),
       mergesBursts: (entryKey) => this.keeper.mergesBursts(entryKey),
       onReplies: () => this.outbox.wake(),
@@ -240,23 +241,26 @@ export class Gateway {
   }
 
   /** Whether the agent answering a target takes files; false for a target that does not resolve. */
-  private takesFiles(kind: 'agent' | 'scene', id: string): boolean {
+  private takesFiles(kind: 'agent' | 'scene', id: string, message?: Routable): boolean {
     try {
-      return readsFiles(this.resolveTarget(kind, id).profile);
+      return readsFiles(this.resolveTarget(kind, id, message).profile);
     } catch {
       return false;
     }
   }
 
-  /** Which agent answers a message for an agent or scene target, with its profile resolved. */
-  resolveTarget(kind: 'agent' | 'scene', id: string): ResolvedTarget {
+  /**
+   * Which agent answers a message for an agent or scene target, with its profile resolved. For a
+   * scene, the scene's routes read `message` (core/scene-routes.ts); without it, its lead answers.
+   */
+  resolveTarget(kind: 'agent' | 'scene', id: string, message?: Routable): ResolvedTarget {
     let agentId = id;
     let scene: ResolvedTarget['scene'];
+    let route: number | undefined;
     if (kind === 'scene') {
       const spec = this.current.scenes.get(id);
-      const lead = spec?.scene.roster[0];
-      if (!spec || !lead) throw new CocoError('COCO_ERR_ROUTE_MISSING', `scene "${id}" does not exist or has no roster`);
-      agentId = lead;
+      if (!spec || spec.scene.roster.length === 0) throw new CocoError('COCO_ERR_ROUTE_MISSING', `scene "${id}" does not exist or has no roster`);
+      ({ agentId, route } = routeOf(spec.scene, message));
       scene = { id, name: spec.scene.name ?? id, context: spec.scene.context };
     }
     const spec = this.current.agents.get(agentId);
@@ -267,7 +271,7 @@ export class Gateway {
       cached = this.createAgentOrFailing(spec);
       this.agents.set(agentId, cached);
     }
-    return { agentId, agent: cached.agent, profile: cached.profile, scene };
+    return { agentId, agent: cached.agent, profile: cached.profile, scene, ...(route !== undefined ? { route } : {}) };
   }
 
   /**

@@ -10,6 +10,7 @@ import { ChatPage } from './pages/chat/ChatPage';
 import { DashboardPage } from './pages/dashboard/DashboardPage';
 import { LoginPage } from './pages/login/LoginPage';
 import { HandoffsProvider, useHandoffs } from './pages/messages/handoffs-state';
+import { PairingProvider, usePairingRequests } from './pages/messages/pairing-state';
 import { MessagesPage } from './pages/messages/MessagesPage';
 import { href, useRoute, type Route } from './router';
 
@@ -42,7 +43,9 @@ export function App() {
   return (
     <ToastProvider>
       <HandoffsProvider>
-        <Shell onLogout={() => setAuth('out')} />
+        <PairingProvider>
+          <Shell onLogout={() => setAuth('out')} />
+        </PairingProvider>
       </HandoffsProvider>
     </ToastProvider>
   );
@@ -99,6 +102,7 @@ function Shell({ onLogout }: { onLogout(): void }) {
     onLogout();
   };
   const waiting = useWaitingForPerson();
+  const asking = usePairingRequests().requests.length;
 
   return (
     <div className="app">
@@ -130,6 +134,12 @@ function Shell({ onLogout }: { onLogout(): void }) {
                     <span className="nav-badge" title={`${waiting} handed-over conversation(s) waiting for a reply`}>
                       {waiting}
                       <span className="visually-hidden"> waiting for a person</span>
+                    </span>
+                  )}
+                  {item.section === 'messages' && asking > 0 && (
+                    <span className="nav-badge nav-badge-quiet" title={`${asking} stranger(s) asking to talk, with a pairing code`}>
+                      {asking}
+                      <span className="visually-hidden"> asking to talk</span>
                     </span>
                   )}
                 </a>

@@ -377,13 +377,38 @@ export type HttpProfile = z.infer<typeof httpProfileSchema>;
 
 // ── scenes/{id}/scene.yaml ──────────────────────────────────────────────────────────────────
 
+export const sceneRouteSchema = z
+  .object({
+    agent: idSchema.describe('The roster agent that answers the messages this rule fits'),
+    channels: z.array(z.string().min(1).max(64)).min(1).max(20).optional().describe('Channel types, e.g. feishu, wecom_bot'),
+    entries: z.array(idSchema).min(1).max(50).optional().describe('Entry ids of this scene'),
+    chats: z.enum(['direct', 'group']).optional().describe('Direct chats only, or group chats only'),
+    users: z.array(z.string().min(1).max(256)).min(1).max(10_000).optional().describe('Senders (platform user ids, as the message log shows them)'),
+    groups: z.array(z.string().min(1).max(256)).min(1).max(10_000).optional().describe('Group chats (conversation ids, as the message log shows them)'),
+    contains: phraseList.optional().describe('Phrases, any of which the message contains (ignoring case)'),
+  })
+  .strict()
+  .refine((r) => Object.keys(r).some((k) => k !== 'agent'), { message: 'needs a condition: channels, entries, chats, users, groups or contains' });
+
+export type SceneRoute = z.infer<typeof sceneRouteSchema>;
+
 export const sceneSchema = z
   .object({
     name: z.string().min(1).max(200).optional().describe('Display name'),
-    roster: z.array(idSchema).min(1).describe('Agent ids working in this scene; the first one leads and answers'),
-    context: z.string().max(100_000).default('').describe('Context prompt given to the lead agent for every message of this scene'),
+    roster: z.array(idSchema).min(1).describe('Agent ids working in this scene; the first one leads and answers what no route gives another'),
+    context: z.string().max(100_000).default('').describe('Context prompt given to the answering agent for every message of this scene'),
+    routes: z
+      .array(sceneRouteSchema)
+      .max(100)
+      .default([])
+      .describe('Which roster agent answers which messages: the first rule whose every condition fits decides; without one that fits, the lead'),
   })
-  .strict();
+  .strict()
+  .superRefine((scene, ctx) => {
+    scene.routes.forEach((r, i) => {
+      if (!scene.roster.includes(r.agent)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'agent'], message: `"${r.agent}" is not in the roster` });
+    });
+  });
 
 export type SceneConfig = z.infer<typeof sceneSchema>;
 

@@ -25,6 +25,7 @@ import { wasRecalled } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
 import { isResetCommand } from './reset.js';
+import type { Routable } from './scene-routes.js';
 import type { UserLimits } from './user-limits.js';
 import { WorkLoop } from './work-loop.js';
 
@@ -40,6 +41,8 @@ export interface ResolvedTarget {
   agent: Agent;
   profile: AgentProfile;
   scene?: { id: string; name: string; context: string };
+  /** The scene's route that chose the agent (an index of `routes`); none: the lead, or not a scene. */
+  route?: number;
 }
 
 export interface HeartbeatDeps {
@@ -49,7 +52,7 @@ export interface HeartbeatDeps {
   metrics: GatewayMetrics;
   env: Record<string, string | undefined>;
   /** Throws a CocoError (COCO_ERR_ROUTE_MISSING) when the agent or scene is gone. */
-  resolveTarget(targetKind: 'agent' | 'scene', targetId: string): ResolvedTarget;
+  resolveTarget(targetKind: 'agent' | 'scene', targetId: string, message?: Routable): ResolvedTarget;
   capabilitiesOf(channelType: string): ChannelCapabilities | undefined;
   /** Whether one reply may answer several messages of the entry (see `ChannelCapabilities.mergesBursts`). */
   mergesBursts(entryKey: string): boolean;
@@ -135,7 +138,7 @@ export class Heartbeat {
     const log = lazyChild(this.deps.log, { entry: claimed.entryKey, messageId: claimed.id, msgId: claimed.message.msgId });
     let target: ResolvedTarget;
     try {
-      target = this.deps.resolveTarget(claimed.targetKind, claimed.targetId);
+      target = this.deps.resolveTarget(claimed.targetKind, claimed.targetId, claimed);
     } catch (err) {
       await store.deadLetterInbound(claimed.id, claimed.leaseToken, { now: clock.now(), error: describeError(err) });
       metrics.failed.inc({ channel: claimed.channelType, reason: 'route' });
@@ -297,7 +300,9 @@ export class Heartbeat {
           turns,
           historyKey,
           absorbed,
-          detail: outcome.ok ? answeredDetail(outcome, handoff?.until) : `${outcome.error.message}${historyCutDetail(outcome)}${quiet ? ' (no fallback reply in groups)' : ''}`,
+          detail: outcome.ok
+            ? answeredDetail(outcome, handoff?.until, target)
+            : `${outcome.error.message}${historyCutDetail(outcome)}${quiet ? ' (no fallback reply in groups)' : ''}`,
           ...(handoff ? { handoff } : {}),
         },
         log,
@@ -633,13 +638,15 @@ export class Heartbeat {
     if (recalls) {
       for (const m of queued) if (m.message.msgId && (await wasRecalled(store, claimed.entryKey, m.message.msgId))) recalled.add(m.id);
     }
-    // A message the agent may not see (a blocked user in a group, a recalled one), a reset, a request for a person or a keyword reply ends the burst before it.
+    // A message the agent may not see (a blocked user in a group, a recalled one), a reset, a request for a person, a keyword reply or one another agent answers ends the burst before it.
     const alone = (m: { id: string; message: ChatMessage }) =>
       recalled.has(m.id) ||
       accessRefusal(target.profile.access, m.message) !== undefined ||
       isResetCommand(target.profile.reset, m.message) ||
       isHandoffCommand(target.profile.handoff, m.message) ||
-      keywordReply(target.profile.keyword_replies, m.message) !== undefined;
+      keywordReply(target.profile.keyword_replies, m.message) !== undefined ||
+      // Another agent of the scene answers it (its routes).
+      (target.scene !== undefined && this.deps.resolveTarget(claimed.targetKind, claimed.targetId, { ...claimed, message: m.message }).agentId !== target.agentId);
     const cut = queued.findIndex((m) => alone(m));
     const after = cut < 0 ? queued : queued.slice(0, cut);
     const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));
@@ -824,12 +831,13 @@ function historyCutDetail(outcome: Pick<AgentOutcome, 'historyCut'>): string {
 /** An agent's outcome with what the gateway changed in its answer, for the message log. */
 type NotedOutcome = AgentOutcome & { notes?: string[] };
 
-function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut' | 'notes'>, handedOffUntil?: number): string {
+function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut' | 'notes'>, handedOffUntil?: number, target?: Pick<ResolvedTarget, 'agentId' | 'route'>): string {
   const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
   const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
   const later = outcome.reply.later ? '; the agent answers later' : '';
   const notes = outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : '';
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${tokens}${pictures}${historyCutDetail(outcome)}${notes}${handoff}${later}`;
+  const routed = target?.route === undefined ? '' : `; by ${target.agentId} (the scene's routes.${target.route})`;
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${routed}${tokens}${pictures}${historyCutDetail(outcome)}${notes}${handoff}${later}`;
 }

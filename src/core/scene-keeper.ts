@@ -1,3 +1,4 @@
+import type { Routable } from './scene-routes.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelDefinition } from '../channels/define.js';
 import { firstIssue } from '../config/schema.js';
@@ -38,7 +39,7 @@ export interface SceneKeeperDeps {
   /** Restart delays after a channel fails; defaults to 1 s doubling to 5 min, jittered. */
   restartBackoff?: BackoffPolicy;
   /** Whether the agent answering a target takes files (`files: true`): then short-lived files are kept on arrival too. */
-  takesFiles?: (kind: 'agent' | 'scene', id: string) => boolean;
+  takesFiles?: (kind: 'agent' | 'scene', id: string, message: Routable) => boolean;
 }
 
 interface Runtime {
@@ -490,7 +491,7 @@ export class SceneKeeper {
       this.deps.log.debug({ entry: spec.key, msgId: message.msgId, messageId: result.id, conversation: message.conversationId }, 'message accepted');
       this.deps.onEnqueued();
       if (runtime.def?.mediaLifetimeMs !== undefined && message.media?.length) {
-        const files = message.media.some((m) => m.kind !== 'image') && this.deps.takesFiles?.(spec.target.kind, spec.target.id) === true;
+        const files = message.media.some((m) => m.kind !== 'image') && this.deps.takesFiles?.(spec.target.kind, spec.target.id, { entryKey: spec.key, channelType: spec.channel, message }) === true;
         if (files || message.media.some((m) => m.kind === 'image')) this.keepMedia(spec.key, result.id, message, files);
       }
     }

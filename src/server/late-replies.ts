@@ -85,7 +85,7 @@ function historyTurn(gateway: Gateway, detail: MessageDetail, text: string, now:
 /** The agent that answers a message's target now, with its profile; undefined when the agent or scene is gone. */
 export function answeringTarget(gateway: Gateway, detail: MessageDetail): ResolvedTarget | undefined {
   try {
-    return gateway.resolveTarget(detail.targetKind, detail.targetId);
+    return gateway.resolveTarget(detail.targetKind, detail.targetId, detail);
   } catch {
     return undefined;
   }

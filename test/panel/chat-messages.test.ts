@@ -547,11 +547,15 @@ describe('panel in Chromium', () => {
           const strip = await visible(page.getByRole('region', { name: 'Pairing requests' }));
           const row = strip.locator(`li[data-code="${code}"]`);
           await visible(row.filter({ hasText: 'Nina (nina)' }));
+          // Every page's Messages link says that someone asks.
+          const nav = page.getByRole('navigation', { name: 'Main' });
+          await visible(nav.getByRole('link', { name: 'Messages 1 asking to talk' }));
           await visible(row.getByRole('link', { name: 'Open the message of Nina (nina)' }).filter({ hasText: "hi, it's Nina" }));
           await screenshot(page, 'pairing-requests');
           await row.getByRole('button', { name: `Approve ${code}` }).click();
           await visible(strip.getByRole('status').filter({ hasText: 'Approved Nina (nina), and told them so.' }));
           expect(await strip.locator('li').count()).toBe(0);
+          await visible(nav.getByRole('link', { name: 'Messages', exact: true }));
           expect((await t.admin('GET', '/agents/helper')).json.profile.access.allow_users).toEqual(['nina']);
           const told = await t.until(async () => {
             const d = await t.gateway.store.getMessage(asked.json.messageId);

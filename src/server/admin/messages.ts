@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SECRET_MASK } from '../../config/masking.js';
 import { accessRefusal } from '../../core/access.js';
 import { closePairing } from '../../core/pairing.js';
+import { routeOf } from '../../core/scene-routes.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
@@ -70,7 +71,7 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     return sendImage(reply, content, `reply ${replyId}: the image holds`);
   });
 
-  // The operator's "block sender": the agent whose profile decides (a scene's lead) stops answering
+  // The operator's "block sender": the agent whose profile decides (in a scene, the one answering it) stops answering
   // the message's sender, from their next message on (access.block_users).
   app.post<{ Params: { id: string } }>('/messages/:id/block-sender', async (request) => {
     const detail = await messageOr404(gateway, request.params.id);
@@ -138,11 +139,12 @@ function senderAccess(gateway: Gateway, detail: MessageDetail): SenderAccess | n
   return { agentId: target.agentId, refused: refusal?.why ?? null, blocked: refusal?.blocked ?? false };
 }
 
-/** The agent whose profile decides for a message's target: the agent, or a scene's lead. */
+/** The agent whose profile decides for a message: the agent, or the scene agent its routes give it to (the lead without one). */
 function decidingAgentId(gateway: Gateway, detail: MessageDetail): string {
-  const agentId = detail.targetKind === 'agent' ? detail.targetId : gateway.snapshot.scenes.get(detail.targetId)?.scene.roster[0];
-  if (agentId === undefined) throw new CocoError('COCO_ERR_NOT_FOUND', `scene "${detail.targetId}" does not exist any more`, { statusCode: 404 });
-  return agentId;
+  if (detail.targetKind === 'agent') return detail.targetId;
+  const scene = gateway.snapshot.scenes.get(detail.targetId)?.scene;
+  if (!scene?.roster.length) throw new CocoError('COCO_ERR_NOT_FOUND', `scene "${detail.targetId}" does not exist any more`, { statusCode: 404 });
+  return routeOf(scene, detail).agentId;
 }
 
 /** Runs a download that stops when the client goes away: nobody would get the bytes. */

@@ -1,12 +1,9 @@
 import { useState } from 'react';
 import { Banner } from '../../components/Banner';
-import { usePolled } from '../../components/live';
 import { errorText, messagesApi } from './messages-api';
+import { usePairingRequests } from './pairing-state';
 import { localTime } from './time';
 import type { PairingInfo } from './types';
-
-/** New requests show within this while the page is open. */
-const POLL_MS = 5_000;
 
 /**
  * Strangers asking to talk to a private agent (`access.pairing`): each with the code they were given,
@@ -15,9 +12,9 @@ const POLL_MS = 5_000;
  * Nothing when there are none.
  */
 export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) {
-  const polled = usePolled(() => messagesApi.pairingRequests(), POLL_MS, []);
+  const polled = usePairingRequests();
   const [outcome, setOutcome] = useState<{ error?: string; done?: string }>({});
-  const requests = polled.data ?? [];
+  const { requests } = polled;
   const act = async (r: PairingInfo, approve: boolean) => {
     try {
       if (approve) {
