@@ -1,4 +1,5 @@
 import { isTimeZone, WEEKDAYS } from '../core/business-hours.js';
+import { patternProblem } from '../core/keyword-patterns.js';
 import { z } from 'zod';
 import { ID_PATTERN } from '../core/ids.js';
 
@@ -212,18 +213,36 @@ export type HandoffSettings = z.infer<typeof handoffSchema>;
 /** Phrases a keyword reply looks for (ignoring case and surrounding spaces). */
 const phraseList = z.array(z.string().trim().min(1).max(200)).min(1).max(50);
 
+/** A regular expression a keyword reply looks for: one that compiles, and without nested repetition (which can take exponential time). */
+const patternList = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(200)
+      .superRefine((source, ctx) => {
+        const problem = patternProblem(source);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+  )
+  .min(1)
+  .max(20);
+
 export const keywordReplySchema = z
   .object({
     match: phraseList.optional().describe('Whole messages answered with `reply` (ignoring case and surrounding spaces)'),
     contains: phraseList.optional().describe('Phrases that anywhere in a message make `reply` its answer (ignoring case)'),
+    patterns: patternList
+      .optional()
+      .describe('Regular expressions (JavaScript syntax, ignoring case) that a message fits anywhere, e.g. ^(退款|退货) or order\\s*#?\\d{6}; nested repetition such as (a+)+ is refused'),
     events: phraseList
       .optional()
       .describe('Platform events answered with `reply`, as the message log names them without the brackets: "click HOURS" (a menu click), "subscribe"'),
     reply: z.string().min(1).max(2_000).describe('The answer, sent without running the agent'),
   })
   .strict()
-  .refine((rule) => rule.match !== undefined || rule.contains !== undefined || rule.events !== undefined, {
-    message: 'needs match, contains or events',
+  .refine((rule) => rule.match !== undefined || rule.contains !== undefined || rule.patterns !== undefined || rule.events !== undefined, {
+    message: 'needs match, contains, patterns or events',
   });
 
 export type KeywordReply = z.infer<typeof keywordReplySchema>;

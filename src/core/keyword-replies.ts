@@ -5,6 +5,7 @@
  * WeChat Official Account keeps the keyword replies its platform turns off in developer mode.
  */
 import type { KeywordReply } from '../config/schema.js';
+import { fitsPattern } from './keyword-patterns.js';
 import type { ChatMessage } from './message.js';
 
 /** The first rule that fits `message`, with its place in the list; undefined when none does. */
@@ -23,5 +24,9 @@ function fits(rule: KeywordReply, message: Pick<ChatMessage, 'content' | 'msgTyp
   // Words a user wrote or said (a voice message's transcript, where the platform sends one).
   if (message.msgType !== 'text' && message.msgType !== 'voice') return false;
   const text = message.content.trim().toLowerCase();
-  return (rule.match ?? []).some((m) => m.toLowerCase() === text) || (rule.contains ?? []).some((phrase) => text.includes(phrase.toLowerCase()));
+  return (
+    (rule.match ?? []).some((m) => m.toLowerCase() === text) ||
+    (rule.contains ?? []).some((phrase) => text.includes(phrase.toLowerCase())) ||
+    (rule.patterns !== undefined && fitsPattern(rule.patterns, message.content.trim()))
+  );
 }

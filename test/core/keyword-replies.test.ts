@@ -35,4 +35,21 @@ describe('keywordReply', () => {
     expect(answer('[event click HOURS]')).toBeUndefined();
     expect(keywordReply(undefined, m('hours'))).toBeUndefined();
   });
+
+  it('fits regular expressions anywhere in the message, ignoring case, reading the first 2 000 characters', () => {
+    const patterned = [keywordReplySchema.parse({ patterns: ['^(退款|退货)', 'order\\s*#?\\d{6}\\b'], reply: 'P' })];
+    const fit = (content: string) => keywordReply(patterned, m(content))?.rule.reply;
+    expect(fit('退货怎么办')).toBe('P');
+    expect(fit('我想退货')).toBeUndefined();
+    expect(fit('where is ORDER #123456?')).toBe('P');
+    expect(fit('where is order 12345?')).toBeUndefined();
+    expect(fit(`${'x'.repeat(2_000)} order 123456`)).toBeUndefined();
+  });
+
+  it('refuses a pattern that does not compile, or that nests repetition, naming it', () => {
+    const issues = (patterns: string[]) => keywordReplySchema.safeParse({ patterns, reply: 'x' }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues(['(unclosed'])?.[0]).toMatch(/^patterns\.0: is not a valid regular expression: /);
+    expect(issues(['ok', '(a+)+$'])).toEqual(['patterns.1: has nested repetition such as (a+)+, which can take exponential time: write it without']);
+    expect(issues(['^hello'])).toBeUndefined();
+  });
 });

@@ -78,6 +78,14 @@ describe('keyword replies', () => {
     const res = await t.admin('PUT', '/agents/shop', { provider: 'echo', keyword_replies: [{ match: ['hi'], reply: 'hello' }, { reply: 'when?' }] });
     expect(res.status).toBe(400);
     expect(res.json.error.field).toBe('keyword_replies.1');
-    expect(res.json.error.message).toMatch(/needs match, contains or events/);
+    expect(res.json.error.message).toMatch(/needs match, contains, patterns or events/);
+
+    // A pattern that could stall the gateway is refused before it is written; a safe one answers.
+    const slow = await t.admin('PUT', '/agents/shop', { provider: 'echo', keyword_replies: [{ patterns: ['^(a+)+$'], reply: 'never' }] });
+    expect(slow.status).toBe(400);
+    expect(slow.json.error.field).toBe('keyword_replies.0.patterns.0');
+    const safe = await t.admin('PUT', '/agents/shop', { provider: 'echo', keyword_replies: [{ patterns: ['^(退款|退货)'], reply: '退款请点击菜单「售后」。' }] });
+    expect(safe.status).toBe(200);
+    expect((await t.chat('shop.web_api', { userId: 'u', content: '退货怎么弄' }, { wait: true })).json.reply.text).toBe('退款请点击菜单「售后」。');
   });
 });
