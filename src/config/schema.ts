@@ -287,6 +287,13 @@ const profileBase = {
     .describe(
       'At most this many characters of those turns, the newest (about as many tokens for Chinese, a quarter for English): a pasted document does not push every later request of the conversation past the model\'s context. Lower it for a model with a small context',
     ),
+  history_idle_minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(525_600)
+    .optional()
+    .describe('A user who writes again after a pause this long starts afresh: the agent sees none of the turns before the pause (without: the pause does not matter)'),
   timeout_ms: z.number().int().min(100).max(600_000).default(60_000).describe('Give up on one attempt after this long'),
   retries: z.number().int().min(0).max(10).default(2).describe('Retries after a failed attempt, with backoff'),
   fallback_reply: z

@@ -14,7 +14,7 @@ import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
 import { filterAnswer, matcherOf } from './content-filter.js';
-import { fitHistory } from './history-budget.js';
+import { historyFor } from './history-budget.js';
 import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
@@ -239,7 +239,7 @@ export class Heartbeat {
       });
     try {
       const window = target.agent.usesHistory === false ? 0 : target.profile.history_window;
-      const history = window > 0 ? fitHistory(await store.loadHistory(historyKey, window), target.profile.history_max_chars) : [];
+      const history = window > 0 ? historyFor(await store.loadHistory(historyKey, window), target.profile, item.createdAt) : [];
       // With what it quotes, where the channel reads that on demand: its words, and its images and files.
       const quotes = this.deps.quoteOf?.(item.entryKey);
       const message = quotes ? await this.quoted(item, quotes, history, lease.signal, log) : item.message;

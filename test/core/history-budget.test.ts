@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitHistory, halveHistory } from '../../src/core/history-budget.js';
+import { fitHistory, halveHistory, historyFor, sinceLastPause } from '../../src/core/history-budget.js';
 
 const turn = (role: 'user' | 'assistant', chars: number, tag = '') => ({ role, content: tag + 'x'.repeat(chars - tag.length) });
 
@@ -24,5 +24,28 @@ describe('halveHistory', () => {
     expect(halveHistory(halveHistory(half))).toEqual([]);
     // An odd count: the newer half rounded down, then back to its first user turn.
     expect(halveHistory(turns.slice(0, 5)).map((t) => t.content)).toEqual(['u3']);
+  });
+});
+
+describe('sinceLastPause and historyFor', () => {
+  const H = 3_600_000;
+  const turns = [
+    { role: 'user', content: 'last week', at: 0 },
+    { role: 'assistant', content: 'answer', at: 1_000 },
+    { role: 'user', content: 'this morning', at: 100 * H },
+    { role: 'assistant', content: 'answer', at: 100 * H + 1_000 },
+  ];
+
+  it('keeps the turns after the last pause longer than the idle time, counting the pause before the new message', () => {
+    expect(sinceLastPause(turns, 24 * H, 101 * H).map((t) => t.content)).toEqual(['this morning', 'answer']);
+    expect(sinceLastPause(turns, 200 * H, 101 * H)).toBe(turns);
+    // Quiet for more than a day before the new message: nothing.
+    expect(sinceLastPause(turns, 24 * H, 130 * H)).toEqual([]);
+  });
+
+  it('applies the idle time, when the profile has one, then the character budget', () => {
+    expect(historyFor(turns, { history_max_chars: 24_000, history_idle_minutes: 60 * 24 }, 101 * H).map((t) => t.content)).toEqual(['this morning', 'answer']);
+    expect(historyFor(turns, { history_max_chars: 24_000 }, 101 * H)).toBe(turns);
+    expect(historyFor(turns, { history_max_chars: 20 }, 101 * H).map((t) => t.content)).toEqual(['this morning', 'answer']);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { startTestGateway, timeFrom } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 const opened = closeAfterEach();
@@ -47,5 +47,22 @@ describe('a conversation longer than the model takes', () => {
     const timeline = (await t.gateway.store.getMessage(long.messageId))!.timeline;
     expect(timeline.find((e) => e.stage === 'agent_error')?.detail).toMatch(/^COCO_ERR_AGENT_CONTEXT: model small-model refused the request as too long \(HTTP 400\): .*maximum context length is 6000 tokens/);
     expect(timeline.find((e) => e.stage === 'fallback')?.detail).toMatch(/^agent assistant failed after 1 attempt\(s\): model small-model refused/);
+  });
+});
+
+describe('a user who comes back after a pause', () => {
+  it('starts afresh after history_idle_minutes: the model sees none of the turns before the pause', async () => {
+    let now = Date.now();
+    const llm = opened(await startFakeLlm());
+    const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', stream: false, history_idle_minutes: 60 };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [webApiEntry()] } } }, { clock: timeFrom(() => now) }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const ask = (content: string) => t.chat(ENTRY, { userId: 'ann', content }, { wait: true });
+    await ask('my order is late');
+    now += 30 * 60_000;
+    await ask('any news?');
+    now += 2 * 24 * 60 * 60_000;
+    await ask('a new question');
+    expect(llm.requests.map((r) => r.body.messages!.length)).toEqual([1, 3, 1]);
   });
 });
