@@ -6,13 +6,14 @@ import type { Agent } from './agents/agent.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { loadAdminToken, type AdminTokenSource } from './config/admin-token.js';
 import { resolveReferences, SecretVault } from './config/secrets.js';
-import type { AgentProfile } from './config/schema.js';
+import type { AgentProfile, NotifySettings } from './config/schema.js';
 import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
 import { Heartbeat, readsFiles, type ResolvedTarget } from './core/heartbeat.js';
 import { forgetEndedHandoffs } from './core/handoff.js';
 import { forgetExpiredPairings } from './core/pairing.js';
+import { Notifier } from './ops/notifier.js';
 import { routeOf, type Routable } from './core/scene-routes.js';
 import { forgetOldRecalls } from './core/recall.js';
 import { createLogger, type Logger } from './core/logger.js';
@@ -59,6 +60,8 @@ export class Gateway {
   readonly keeper: SceneKeeper;
   readonly heartbeat: Heartbeat;
   readonly outbox: OutboxSender;
+  /** Hand-overs, pairing requests and dead letters, to the team chat `notify` names. */
+  readonly notifier: Notifier;
   readonly adminToken: AdminTokenSource;
   readonly owner = `${process.pid}-${randomBytes(3).toString('hex')}`;
   private current: WorkspaceSnapshot;
@@ -83,6 +86,7 @@ export class Gateway {
     this.current = snapshot;
     const limits = snapshot.settings.limits;
     this.adminToken = loadAdminToken(this.root, this.resolveSetting(snapshot.settings.admin_token, this.env.COCOCAT_ADMIN_TOKEN));
+    this.notifier = new Notifier({ settings: () => this.notifySettings(), clock: this.clock, log: this.log });
     this.keeper = new SceneKeeper({
       registry: this.registry,
       store,
@@ -109,6 +113,7 @@ export class Gateway {
       capabilitiesOf: (type) => (this.registry.has(type) ? this.registry.get(type).capabilities : undefined),
       mergesBursts: (entryKey) => this.keeper.mergesBursts(entryKey),
       onReplies: () => this.outbox.wake(),
+      notify: (notice) => this.notifier.notify(notice),
       deliver: (items) => this.outbox.deliverNow(items),
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
       feedDeliveryOf: (entryKey) => runningHere(entryKey)?.feedDelivery(),
@@ -134,6 +139,7 @@ export class Gateway {
       channelOf: (key) => this.keeper.channel(key),
       skipEntries: () => this.keeper.standbyEntries(),
       onSent: (key) => this.keeper.countOut(key),
+      notify: (notice) => this.notifier.notify(notice),
       concurrency: Math.max(4, limits.concurrency),
       leaseMs: limits.lease_ms,
       owner: this.owner,
@@ -303,6 +309,20 @@ export class Gateway {
     await this.outbox.stop();
     await this.keeper.stopAll();
     await this.store.close();
+  }
+
+  /** cococat.yaml's `notify` as it is now, its references resolved; none when they cannot be (logged once per notice). */
+  private notifySettings(): { notify?: NotifySettings; publicUrl?: string } {
+    const { notify, server } = this.current.settings;
+    if (!notify) return { publicUrl: server.public_url };
+    try {
+      const url = this.resolveSetting(notify.url, undefined)!;
+      const secret = this.resolveSetting(notify.secret, undefined);
+      return { notify: { ...notify, url, ...(secret ? { secret } : {}) }, publicUrl: server.public_url };
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'notify: cannot resolve its url or secret; no notice sent');
+      return { publicUrl: server.public_url };
+    }
   }
 
   private resolveSetting(value: string | undefined, override: string | undefined): string | undefined {

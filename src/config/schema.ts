@@ -456,6 +456,26 @@ export type EntryConfig = z.infer<typeof entrySchema>;
 
 // ── cococat.yaml ────────────────────────────────────────────────────────────────────────────
 
+/** A URL, or a ${ENV} / ${secret:…} reference resolved when it is used. */
+const urlOrReference = z.string().refine((s) => /^\$\{[^}]+\}$/.test(s) || URL.canParse(s), { message: 'must be a URL or a ${ENV} reference' });
+
+export const notifySchema = z
+  .object({
+    url: secret(urlOrReference).describe(
+      'Where notices go: a WeCom group robot (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…), a Feishu custom bot (https://open.feishu.cn/open-apis/bot/v2/hook/…), or your own URL; ${ENV} works',
+    ),
+    format: z.enum(['wecom', 'feishu', 'json']).default('json').describe('wecom: a WeCom group robot; feishu: a Feishu custom bot; json: a signed JSON POST'),
+    secret: secret(z.string().min(1).optional()).describe("feishu: the bot's 签名校验 secret; json: signs each POST (X-CocoCat-Signature)"),
+    events: z
+      .array(z.enum(['handoff', 'pairing', 'dead_letter']))
+      .min(1)
+      .default(['handoff', 'pairing', 'dead_letter'])
+      .describe('handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on'),
+  })
+  .strict();
+
+export type NotifySettings = z.infer<typeof notifySchema>;
+
 export const settingsSchema = z
   .object({
     server: z
@@ -466,6 +486,7 @@ export const settingsSchema = z
       })
       .strict()
       .default({ port: 8787, host: '127.0.0.1' }),
+    notify: notifySchema.optional().describe('Tell a team chat (or a URL) when something needs a person: hand-overs, pairing requests, dead letters'),
     admin_token: secret(z.string().min(16).optional()).describe(
       'Bearer token of the admin API; COCOCAT_ADMIN_TOKEN overrides it. Generated on first start when unset',
     ),

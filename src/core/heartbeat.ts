@@ -3,6 +3,7 @@ import { runAgent, type AgentOutcome } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
 import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type ContentFilter, type HandoffHours, type KeywordReply, type Pairing } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
+import type { Notice } from '../ops/notifier.js';
 import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
 import { backoffDelay } from './backoff.js';
@@ -56,6 +57,8 @@ export interface HeartbeatDeps {
   capabilitiesOf(channelType: string): ChannelCapabilities | undefined;
   /** Whether one reply may answer several messages of the entry (see `ChannelCapabilities.mergesBursts`). */
   mergesBursts(entryKey: string): boolean;
+  /** Tells people (ops/notifier.ts): a hand-over, a pairing request, a message given up on. */
+  notify?(notice: Notice): void;
   /** Wakes the outbox after replies were written that it must claim itself. */
   onReplies(): void;
   /** Delivers reply chunks the store leased to this worker on completion. */
@@ -143,6 +146,7 @@ export class Heartbeat {
       await store.deadLetterInbound(claimed.id, claimed.leaseToken, { now: clock.now(), error: describeError(err) });
       metrics.failed.inc({ channel: claimed.channelType, reason: 'route' });
       log.error({ err: describeError(err) }, 'message dead-lettered: no route');
+      this.announce(claimed, 'dead_letter', `A message from ${senderOf(claimed)} on ${claimed.entryKey} is a dead letter: ${describeError(err)}`);
       return;
     }
     const refusal = accessRefusal(target.profile.access, claimed.message);
@@ -308,7 +312,10 @@ export class Heartbeat {
         log,
       );
       if (!completed) return;
-      if (handoff) metrics.handoffs.inc({ channel: item.channelType, by: 'agent' });
+      if (handoff) {
+        metrics.handoffs.inc({ channel: item.channelType, by: 'agent' });
+        this.announce(item, 'handoff', `Agent ${target.agentId} handed ${senderOf(item)} on ${item.entryKey} to a person`);
+      }
       const usage = outcome.ok ? outcome.reply.usage : undefined;
       if (usage) {
         const labels = { agent: target.agentId, provider: target.agent.provider };
@@ -351,7 +358,11 @@ export class Heartbeat {
         const state = { name: pairingStateName(step.send.agentId, step.send.userId), value: JSON.stringify(step.send) };
         const sent = 'pairing code sent';
         const stored = await this.notAnswered(item, { why: `not answered: ${why}`, notice: pairingReply(pairing, step.send.code), sent, historyKey, absorbed: [], state }, log);
-        if (stored && step.fresh) this.deps.metrics.pairing.inc({ channel: item.channelType, event: 'requested' });
+        if (stored && step.fresh) {
+          this.deps.metrics.pairing.inc({ channel: item.channelType, event: 'requested' });
+          const code = step.send.code;
+          this.announce(item, 'pairing', `${senderOf(item)} asks to talk to agent ${step.send.agentId} on ${item.entryKey} with the code ${code} (cococat pairing approve ${code})`);
+        }
         return;
       }
       if (step && 'quiet' in step) {
@@ -526,7 +537,10 @@ export class Heartbeat {
         },
         log,
       );
-      if (completed) this.deps.metrics.handoffs.inc({ channel: item.channelType, by: 'user' });
+      if (completed) {
+        this.deps.metrics.handoffs.inc({ channel: item.channelType, by: 'user' });
+        this.announce(item, 'handoff', `${senderOf(item)} asked for a person on ${item.entryKey}`);
+      }
     } catch (err) {
       await this.retryOrBury(item, err, log);
     }
@@ -737,6 +751,12 @@ export class Heartbeat {
     }
   }
 
+  /** A notice about a message, with the start of what it says. */
+  private announce(item: InboundItem, event: Notice['event'], text: string): void {
+    const words = item.message.content.length > 100 ? `${item.message.content.slice(0, 99)}…` : item.message.content;
+    this.deps.notify?.({ event, text: words ? `${text}: "${words}"` : text, entryKey: item.entryKey, messageId: item.id });
+  }
+
   /** Store or unexpected failures: retry with backoff, then dead-letter after maxAttempts. */
   private async retryOrBury(item: InboundItem, err: unknown, log: Logger): Promise<void> {
     const { store, clock, metrics } = this.deps;
@@ -746,6 +766,7 @@ export class Heartbeat {
         await store.deadLetterInbound(item.id, item.leaseToken, { now: clock.now(), error });
         metrics.failed.inc({ channel: item.channelType, reason: 'dead' });
         log.error({ err: error, attempts: item.attempts }, 'message dead-lettered');
+        this.announce(item, 'dead_letter', `A message from ${senderOf(item)} on ${item.entryKey} is a dead letter after ${item.attempts} attempt(s): ${error}`);
       } else {
         const delay = backoffDelay({ baseMs: 1_000, capMs: 60_000 }, item.attempts);
         await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now() + delay, error });
@@ -840,4 +861,11 @@ function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | '
   const notes = outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : '';
   const routed = target?.route === undefined ? '' : `; by ${target.agentId} (the scene's routes.${target.route})`;
   return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${routed}${tokens}${pictures}${historyCutDetail(outcome)}${notes}${handoff}${later}`;
+}
+
+/** A sender as a notice names them: their name and id, or the id. */
+function senderOf(item: InboundItem): string {
+  const { userName, userId, isGroup, conversationId } = item.message;
+  const who = userName ? `${userName} (${userId})` : userId;
+  return isGroup ? `${who} in group ${conversationId}` : who;
 }

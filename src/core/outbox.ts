@@ -1,4 +1,5 @@
 import type { GatewayMetrics } from '../ops/metrics.js';
+import type { Notice } from '../ops/notifier.js';
 import type { NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { Channel } from './channel.js';
@@ -18,6 +19,8 @@ export interface OutboxDeps {
   onSent(entryKey: string): void;
   /** Entries another gateway process runs: their chunks are left for its outbox to claim. */
   skipEntries?(): readonly string[];
+  /** Tells people (ops/notifier.ts) about a reply given up on. */
+  notify?(notice: Notice): void;
   concurrency: number;
   leaseMs: number;
   /** Failed sends of one chunk before it is dead-lettered (an entry that is down does not count: max age does). */
@@ -98,6 +101,15 @@ export class OutboxSender {
     await Promise.allSettled([...this.handedOver]);
   }
 
+  private notifyDead(item: OutboundItem, error: string): void {
+    this.deps.notify?.({
+      event: 'dead_letter',
+      text: `A reply to ${item.userId} on ${item.entryKey} was not delivered and is a dead letter: ${error}`,
+      entryKey: item.entryKey,
+      messageId: item.replyTo,
+    });
+  }
+
   /** Sends one chunk; true when it was delivered and recorded. */
   private async deliver(item: OutboundItem): Promise<boolean> {
     const { store, clock, metrics } = this.deps;
@@ -108,6 +120,7 @@ export class OutboxSender {
       await store.deadLetterOutbound(item.id, item.leaseToken, { now: clock.now(), error });
       metrics.outboxDead.inc(labels);
       log.error('reply expired before delivery; dead-lettered');
+      this.notifyDead(item, error);
       return false;
     }
     const channel = this.deps.channelOf(item.entryKey);
@@ -136,6 +149,7 @@ export class OutboxSender {
         await store.deadLetterOutbound(item.id, item.leaseToken, { now: clock.now(), error });
         metrics.outboxDead.inc(labels);
         log.error({ err: error, attempts: item.attempts }, 'reply dead-lettered');
+        this.notifyDead(item, error);
         return false;
       }
       const ownDelay = backoffDelay(this.deps.backoff ?? DEFAULT_BACKOFF, item.attempts);
