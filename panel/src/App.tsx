@@ -68,7 +68,7 @@ function sectionOf(route: Route): string {
  * the Messages link and in the tab's title, so an operator on another page sees that someone waits.
  */
 function useWaitingForPerson(): number {
-  const waiting = useHandoffs().handoffs.filter((h) => h.awaitingReply).length;
+  const waiting = useHandoffs().items.filter((h) => h.awaitingReply).length;
   useEffect(() => {
     document.title = waiting > 0 ? `(${waiting}) CocoCat` : 'CocoCat';
   }, [waiting]);
@@ -102,7 +102,7 @@ function Shell({ onLogout }: { onLogout(): void }) {
     onLogout();
   };
   const waiting = useWaitingForPerson();
-  const asking = usePairingRequests().requests.length;
+  const asking = usePairingRequests().items.length;
 
   return (
     <div className="app">

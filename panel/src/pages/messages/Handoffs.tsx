@@ -13,7 +13,7 @@ const BY: Record<HandoffInfo['by'], string> = { operator: '', user: 'asked for b
  * that message still waits for an answer, and a button to give it back. Nothing when there are none.
  */
 export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
-  const { handoffs, error: readError, reload } = useHandoffs();
+  const { items: handoffs, error: readError, reload } = useHandoffs();
   const [giveBackError, setGiveBackError] = useState<string>();
   // A failed give-back shows until the list is next read, as a failed read does.
   useEffect(() => setGiveBackError(undefined), [handoffs]);

@@ -14,7 +14,7 @@ import type { PairingInfo } from './types';
 export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) {
   const polled = usePairingRequests();
   const [outcome, setOutcome] = useState<{ error?: string; done?: string }>({});
-  const { requests } = polled;
+  const { items: requests } = polled;
   const act = async (r: PairingInfo, approve: boolean) => {
     try {
       if (approve) {
