@@ -466,6 +466,10 @@ export const notifySchema = z
     ),
     format: z.enum(['wecom', 'feishu', 'json']).default('json').describe('wecom: a WeCom group robot; feishu: a Feishu custom bot; json: a signed JSON POST'),
     secret: secret(z.string().min(1).optional()).describe("feishu: the bot's 签名校验 secret; json: signs each POST (X-CocoCat-Signature)"),
+    mention_all: z
+      .array(z.enum(['handoff', 'pairing', 'dead_letter']))
+      .default([])
+      .describe('Events whose notices @mention everyone in the group (WeCom @all, Feishu 所有人), e.g. [handoff]'),
     events: z
       .array(z.enum(['handoff', 'pairing', 'dead_letter']))
       .min(1)

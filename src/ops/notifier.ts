@@ -106,12 +106,14 @@ function withLink(notice: Notice, publicUrl: string | undefined): Notice & { lin
 /** One POST in the format of the receiver; throws when it did not take the notice. */
 async function post(settings: NotifySettings, notice: Notice & { link?: string }, now: number): Promise<void> {
   const text = `[CocoCat] ${notice.text}`;
+  const everyone = settings.mention_all.includes(notice.event);
   let body: string;
   let headers: Record<string, string> = { 'content-type': 'application/json' };
   if (settings.format === 'wecom') {
-    body = JSON.stringify({ msgtype: 'text', text: { content: text } });
+    body = JSON.stringify({ msgtype: 'text', text: { content: text, ...(everyone ? { mentioned_list: ['@all'] } : {}) } });
   } else if (settings.format === 'feishu') {
-    body = JSON.stringify({ ...feishuSign(settings.secret, now), msg_type: 'text', content: { text } });
+    const content = { text: everyone ? `<at user_id="all">所有人</at> ${text}` : text };
+    body = JSON.stringify({ ...feishuSign(settings.secret, now), msg_type: 'text', content });
   } else {
     const { event, entryKey, messageId, link } = notice;
     body = JSON.stringify({ event, text: notice.text, entryKey, messageId, link, at: new Date(now).toISOString() });

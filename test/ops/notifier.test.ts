@@ -28,18 +28,22 @@ const notifier = (notify: Partial<NotifySettings> & { url: string }, o: { clock?
 describe('Notifier', () => {
   it('posts to a WeCom group robot as text, with a link to the message when the gateway has a public URL', async () => {
     const robot = opened(await startFakeGroupRobot());
-    const { n } = notifier({ url: robot.wecomUrl, format: 'wecom' }, { publicUrl: 'https://bot.example.com/' });
+    const { n } = notifier({ url: robot.wecomUrl, format: 'wecom', mention_all: ['handoff'] }, { publicUrl: 'https://bot.example.com/' });
     n.notify({ event: 'handoff', text: 'ann asked for a person on desk.wecom: "refund?"', entryKey: 'desk.wecom', messageId: '42' });
+    n.notify({ event: 'pairing', text: 'bob asks to talk' });
     await n.idle();
-    expect(robot.received).toEqual([{ via: 'wecom', text: '[CocoCat] ann asked for a person on desk.wecom: "refund?"\nhttps://bot.example.com/#/messages?id=42' }]);
+    expect(robot.received).toEqual([
+      { via: 'wecom', text: '[CocoCat] ann asked for a person on desk.wecom: "refund?"\nhttps://bot.example.com/#/messages?id=42', mentionsAll: true },
+      { via: 'wecom', text: '[CocoCat] bob asks to talk' },
+    ]);
   });
 
   it("signs for a Feishu custom bot's signature check, which refuses an unsigned or wrongly signed notice (given up on after 3 tries)", async () => {
     const robot = opened(await startFakeGroupRobot({ feishuSecret: 'bot-secret' }));
-    const good = notifier({ url: robot.feishuUrl, format: 'feishu', secret: 'bot-secret' });
+    const good = notifier({ url: robot.feishuUrl, format: 'feishu', secret: 'bot-secret', mention_all: ['pairing'] });
     good.n.notify({ event: 'pairing', text: 'bob asks to talk' });
     await good.n.idle();
-    expect(robot.received).toEqual([{ via: 'feishu', text: '[CocoCat] bob asks to talk' }]);
+    expect(robot.received).toEqual([{ via: 'feishu', text: '[CocoCat] bob asks to talk', mentionsAll: true }]);
 
     const clock = new ManualClock(Date.now());
     const bad = notifier({ url: robot.feishuUrl, format: 'feishu', secret: 'another' }, { clock });

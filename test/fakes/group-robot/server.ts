@@ -24,6 +24,8 @@ export interface GroupRobotOptions {
 export interface RobotMessage {
   via: 'wecom' | 'feishu';
   text: string;
+  /** Whether it @mentions everyone: WeCom `mentioned_list: ["@all"]`, Feishu `<at user_id="all">`. */
+  mentionsAll?: boolean;
 }
 
 export interface FakeGroupRobot {
@@ -68,7 +70,8 @@ export async function startFakeGroupRobot(opts: GroupRobotOptions = {}): Promise
       if (body.msgtype !== 'text' || typeof body.text?.content !== 'string' || Buffer.byteLength(body.text.content) > 2048) return answer(40008, 'invalid message type');
       if (wecomSent.filter((t) => t > now - 60_000).length >= 20) return answer(45009, 'api freq out of limit');
       wecomSent.push(now);
-      received.push({ via: 'wecom', text: body.text.content });
+      const all = Array.isArray(body.text.mentioned_list) && body.text.mentioned_list.includes('@all');
+      received.push({ via: 'wecom', text: body.text.content, ...(all ? { mentionsAll: true } : {}) });
       return answer(0, 'ok');
     }
     const hook = /^\/open-apis\/bot\/v2\/hook\/([^/]+)$/.exec(url.pathname);
@@ -85,7 +88,8 @@ export async function startFakeGroupRobot(opts: GroupRobotOptions = {}): Promise
       if (body.msg_type !== 'text' || typeof body.content?.text !== 'string') return answer(9499, 'Bad Request');
       if (feishuSent.filter((t) => t > now - 1_000).length >= 5) return answer(9499, 'too many request');
       feishuSent.push(now);
-      received.push({ via: 'feishu', text: body.content.text });
+      const at = /^<at user_id="all">[^<]*<\/at> ?/.exec(body.content.text);
+      received.push({ via: 'feishu', text: at ? body.content.text.slice(at[0].length) : body.content.text, ...(at ? { mentionsAll: true } : {}) });
       return answer(0, 'success');
     }
     posts.push({ path: url.pathname, code: 404 });
