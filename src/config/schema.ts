@@ -128,6 +128,9 @@ export const accessSchema = z
     allow_users: idList('Direct chats: answer only these users (platform user ids, as the message log shows them); without it, everyone'),
     allow_groups: idList('Group chats: answer only in these groups (conversation ids, as the message log shows them); without it, every group the channel answers in'),
     block_users: idList('Never answer these users, in direct chats or in groups'),
+    owners: idList(
+      'Users who look after the agent from a chat with it: always answered, and in a direct chat "approve CODE" approves a pairing code and "pairing" lists the open ones',
+    ),
     notice: z
       .string()
       .min(1)

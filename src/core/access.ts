@@ -12,7 +12,7 @@ export function accessRefusal(
   access: Access | undefined,
   message: Pick<ChatMessage, 'userId' | 'conversationId' | 'isGroup'>,
 ): { why: string; blocked: boolean } | undefined {
-  if (!access) return undefined;
+  if (!access || access.owners?.includes(message.userId)) return undefined;
   if (access.block_users?.includes(message.userId)) return { why: `user ${message.userId} is blocked`, blocked: true };
   if (message.isGroup) {
     if (access.allow_groups && !access.allow_groups.includes(message.conversationId)) {

@@ -20,7 +20,7 @@ import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
-import { openPairing, pairingReply, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
+import { openPairing, ownerCommand, pairingReply, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { wasRecalled } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
@@ -57,6 +57,8 @@ export interface HeartbeatDeps {
   capabilitiesOf(channelType: string): ChannelCapabilities | undefined;
   /** Whether one reply may answer several messages of the entry (see `ChannelCapabilities.mergesBursts`). */
   mergesBursts(entryKey: string): boolean;
+  /** Approves a pairing code for an owner who sent it in a chat (server/pairing-approval.ts); throws a CocoError when it cannot be. */
+  approvePairing?(code: string): Promise<{ userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }>;
   /** Tells people (ops/notifier.ts): a hand-over, a pairing request, a message given up on. */
   notify?(notice: Notice): void;
   /** Wakes the outbox after replies were written that it must claim itself. */
@@ -147,6 +149,12 @@ export class Heartbeat {
       metrics.failed.inc({ channel: claimed.channelType, reason: 'route' });
       log.error({ err: describeError(err) }, 'message dead-lettered: no route');
       this.announce(claimed, 'dead_letter', `A message from ${senderOf(claimed)} on ${claimed.entryKey} is a dead letter: ${describeError(err)}`);
+      return;
+    }
+    const owned = !claimed.message.isGroup && target.profile.access?.owners?.includes(claimed.message.userId);
+    const command = owned && claimed.message.msgType === 'text' ? ownerCommand(claimed.message.content) : undefined;
+    if (command) {
+      await this.answerOwner(claimed, target, command, log);
       return;
     }
     const refusal = accessRefusal(target.profile.access, claimed.message);
@@ -407,6 +415,39 @@ export class Heartbeat {
     const text = reply.text.trim() === '' ? hours.closed_reply : `${reply.text}\n\n${hours.closed_reply}`;
     const note = `the agent asked for a person outside handoff.hours (${describeHours(hours)}): not handed over, closed_reply added`;
     return { ...outcome, reply: { ...reply, text }, notes: [...(outcome.notes ?? []), note] };
+  }
+
+  /**
+   * An owner's command in a direct chat (`access.owners`): approve a pairing code, or list the open
+   * ones. Answered by the gateway, not the agent, and kept out of the history.
+   */
+  private async answerOwner(item: InboundItem, target: ResolvedTarget, command: NonNullable<ReturnType<typeof ownerCommand>>, log: Logger): Promise<void> {
+    const now = this.deps.clock.now();
+    let text: string;
+    let detail: string;
+    try {
+      if ('approve' in command) {
+        detail = `owner's command: approve ${command.approve}`;
+        if (!this.deps.approvePairing) throw new CocoError('COCO_ERR_INTERNAL', 'pairing approvals are not available in this process');
+        const done = await this.deps.approvePairing(command.approve).catch((err: unknown) => {
+          if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return err.message;
+          throw err;
+        });
+        text =
+          typeof done === 'string'
+            ? done
+            : `Approved ${done.userName ? `${done.userName} (${done.userId})` : done.userId} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`;
+      } else {
+        detail = "owner's command: list the pairing requests";
+        const open = await pendingPairings(this.deps.store, now, target.agentId);
+        const line = (r: (typeof open)[number]) => `${r.code}  ${r.userName ? `${r.userName} (${r.userId})` : r.userId} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`;
+        text = open.length === 0 ? 'No open pairing requests.' : `Open pairing requests (reply "approve CODE"):\n${open.map(line).join('\n')}`;
+      }
+      log.info({ command: 'approve' in command ? 'approve' : 'pairing' }, "owner's command answered");
+      await this.complete(item, { status: 'done', reply: { text, format: 'text' }, turns: [], historyKey: historyKeyOf(target, item), absorbed: [], detail }, log);
+    } catch (err) {
+      await this.retryOrBury(item, err, log);
+    }
   }
 
   /** A stranger's pairing request (core/pairing.ts): a new one, the open one again, or none. */

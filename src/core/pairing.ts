@@ -63,6 +63,18 @@ export function normalizePairingCode(input: string, field = 'code'): string {
   return `${bare.slice(0, 4)}-${bare.slice(4)}`;
 }
 
+/**
+ * What an owner (`access.owners`) asks of the gateway in a direct chat: `approve CODE` (or
+ * `/approve CODE`), or `pairing` (or `/pairing`) for the open requests. Anything else is a message
+ * for the agent.
+ */
+export function ownerCommand(content: string): { approve: string } | { list: true } | undefined {
+  const text = content.trim();
+  const approve = /^\/?approve\s+(\S{4}[\s-]?\S{4})$/i.exec(text);
+  if (approve) return { approve: approve[1]! };
+  return /^\/?pairing$/i.test(text) ? { list: true } : undefined;
+}
+
 /** The profile's `reply` with the code and its lifetime filled in. */
 export function pairingReply(settings: Pairing, code: string): string {
   return settings.reply.replaceAll('{code}', code).replaceAll('{minutes}', String(settings.expires_minutes));

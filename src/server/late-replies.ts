@@ -5,8 +5,11 @@ import { filterAnswer } from '../core/content-filter.js';
 import { CocoError } from '../core/errors.js';
 import type { ResolvedTarget } from '../core/heartbeat.js';
 import { historyText, replyChunks } from '../core/reply-chunks.js';
-import type { Gateway } from '../gateway.js';
-import type { HistoryKey, HistoryTurn, MessageDetail } from '../store/store.js';
+import type { HistoryKey, HistoryTurn, MessageDetail, Store } from '../store/store.js';
+import type { ChannelRegistry } from '../channels/registry.js';
+import type { Settings } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
+import type { Routable } from '../core/scene-routes.js';
 
 /**
  * Replies to a message after it was answered (or left to someone): an operator's, typed in the panel,
@@ -14,6 +17,20 @@ import type { HistoryKey, HistoryTurn, MessageDetail } from '../store/store.js';
  * like an answer, queued in the outbox behind anything of the conversation still waiting, sent the
  * platform's way (its windows and quotas apply), and added to the answering agent's history.
  */
+
+/**
+ * What a later reply needs of the gateway (the Gateway has all of it): the store, the channel types'
+ * limits, the outbox to wake, and which agent answers a message. Kept this narrow so the gateway's
+ * own pieces (pairing approvals) can queue replies without depending on the server.
+ */
+export interface ReplyHost {
+  clock: Clock;
+  store: Store;
+  registry: Pick<ChannelRegistry, 'has' | 'get'>;
+  snapshot: { settings: Pick<Settings, 'limits'> };
+  outbox: { wake(): void };
+  resolveTarget(kind: 'agent' | 'scene', id: string, message?: Routable): ResolvedTarget;
+}
 
 /** `{text, format?, images?}`: what a later reply says. */
 export const lateReplyBody = z
@@ -54,20 +71,20 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 /** Queues `body` as `by`'s reply to the message; with `idempotencyKey`, once per key and message. */
-export async function queueLateReply(gateway: Gateway, detail: MessageDetail, body: LateReply, by: keyof typeof LATE_REPLY_KEYS, idempotencyKey?: string): Promise<QueuedLateReply> {
-  const now = gateway.clock.now();
-  const caps = gateway.registry.has(detail.channelType) ? gateway.registry.get(detail.channelType).capabilities : undefined;
+export async function queueLateReply(host: ReplyHost, detail: MessageDetail, body: LateReply, by: keyof typeof LATE_REPLY_KEYS, idempotencyKey?: string): Promise<QueuedLateReply> {
+  const now = host.clock.now();
+  const caps = host.registry.has(detail.channelType) ? host.registry.get(detail.channelType).capabilities : undefined;
   const keyPrefix = `${LATE_REPLY_KEYS[by]}${detail.id}:${idempotencyKey ?? randomUUID()}`;
   // An agent's words go through its profile's content filter, as its answers do; an operator's are their own.
-  const filter = by === 'agent' ? answeringTarget(gateway, detail)?.profile.content_filter : undefined;
+  const filter = by === 'agent' ? answeringTarget(host, detail)?.profile.content_filter : undefined;
   const text = filterAnswer(filter, body.text).text;
   const answer = { text, format: body.format, images: body.images ? imagesAsData(body.images) : [] };
-  const chunks = replyChunks(detail, answer, caps, { now, maxAgeMs: gateway.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
-  const added = await gateway.store.addReplies(chunks, now, historyTurn(gateway, detail, historyText(answer), now));
+  const chunks = replyChunks(detail, answer, caps, { now, maxAgeMs: host.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
+  const added = await host.store.addReplies(chunks, now, historyTurn(host, detail, historyText(answer), now));
   const duplicate = added === 0;
   if (!duplicate) {
-    await gateway.store.recordEvent(detail.id, { at: now, stage: STAGES[by], detail: `${chunks.length} chunk(s)` });
-    gateway.outbox.wake();
+    await host.store.recordEvent(detail.id, { at: now, stage: STAGES[by], detail: `${chunks.length} chunk(s)` });
+    host.outbox.wake();
   }
   return { messageId: detail.id, chunks: chunks.length, idempotencyKeys: chunks.map((c) => c.idempotencyKey), duplicate };
 }
@@ -76,24 +93,24 @@ export async function queueLateReply(gateway: Gateway, detail: MessageDetail, bo
  * A later reply as a turn of the answering agent's history, so the agent knows what was said; none
  * for an agent that reads no history or no longer exists.
  */
-function historyTurn(gateway: Gateway, detail: MessageDetail, text: string, now: number): { key: HistoryKey; turns: HistoryTurn[] } | undefined {
-  const target = answeringTarget(gateway, detail);
+function historyTurn(host: ReplyHost, detail: MessageDetail, text: string, now: number): { key: HistoryKey; turns: HistoryTurn[] } | undefined {
+  const target = answeringTarget(host, detail);
   if (!target || target.agent.usesHistory === false) return undefined;
   return { key: { agentId: target.agentId, entryKey: detail.entryKey, conversationId: detail.conversationId }, turns: [{ role: 'assistant', content: text, at: now }] };
 }
 
 /** The agent that answers a message's target now, with its profile; undefined when the agent or scene is gone. */
-export function answeringTarget(gateway: Gateway, detail: MessageDetail): ResolvedTarget | undefined {
+export function answeringTarget(host: ReplyHost, detail: MessageDetail): ResolvedTarget | undefined {
   try {
-    return gateway.resolveTarget(detail.targetKind, detail.targetId, detail);
+    return host.resolveTarget(detail.targetKind, detail.targetId, detail);
   } catch {
     return undefined;
   }
 }
 
 /** Looks a message up by our id; 404 for anything else. */
-export async function messageOr404(gateway: Gateway, id: string): Promise<MessageDetail> {
-  const detail = /^\d+$/.test(id) ? await gateway.store.getMessage(id) : undefined;
+export async function messageOr404(host: ReplyHost, id: string): Promise<MessageDetail> {
+  const detail = /^\d+$/.test(id) ? await host.store.getMessage(id) : undefined;
   if (!detail) throw new CocoError('COCO_ERR_NOT_FOUND', `message "${id}" does not exist`, { statusCode: 404 });
   return detail;
 }

@@ -27,5 +27,7 @@ describe('accessRefusal', () => {
     expect(accessRefusal({ pairing }, direct('bob'))).toEqual({ why: 'user bob is not in allow_users', blocked: false });
     expect(accessRefusal({ pairing, allow_users: ['bob'] }, direct('bob'))).toBeUndefined();
     expect(accessRefusal({ pairing }, inGroup('bob', 'team'))).toBeUndefined();
+    // Owners are always answered, even blocked by mistake.
+    expect(accessRefusal({ pairing, owners: ['olivia'], block_users: ['olivia'] }, direct('olivia'))).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newPairingCode, normalizePairingCode, PAIRING_RESEND_MS, pairingReply, pairingStep } from '../../src/core/pairing.js';
+import { newPairingCode, normalizePairingCode, ownerCommand, PAIRING_RESEND_MS, pairingReply, pairingStep } from '../../src/core/pairing.js';
 
 const settings = { reply: 'Code {code}, {minutes} min; again: {code}', approved_reply: 'ok', expires_minutes: 30, max_pending: 2 };
 const asker = () => ({ agentId: 'a', userId: 'bob', conversationId: 'bob', messageId: '7' });
@@ -38,5 +38,18 @@ describe('pairingStep', () => {
       send: { ...open, sentAt: now + PAIRING_RESEND_MS },
       fresh: false,
     });
+  });
+});
+
+describe('ownerCommand', () => {
+  it('reads "approve CODE" and "pairing", with or without a slash, in any case; anything else is for the agent', () => {
+    expect(ownerCommand(' approve abcd-efgh ')).toEqual({ approve: 'abcd-efgh' });
+    expect(ownerCommand('/APPROVE ABCD EFGH')).toEqual({ approve: 'ABCD EFGH' });
+    expect(ownerCommand('approve ABCDEFGH')).toEqual({ approve: 'ABCDEFGH' });
+    expect(ownerCommand('/pairing')).toEqual({ list: true });
+    expect(ownerCommand('Pairing')).toEqual({ list: true });
+    expect(ownerCommand('please approve ABCD-EFGH')).toBeUndefined();
+    expect(ownerCommand('approve')).toBeUndefined();
+    expect(ownerCommand('pairing codes?')).toBeUndefined();
   });
 });

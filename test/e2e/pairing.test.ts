@@ -178,3 +178,42 @@ describe('pairing: strangers ask with a code, the owner approves it', () => {
     expect(fake.received('gus')[1]).toBe('You have been approved: send me your message again.');
   });
 });
+
+describe('owners approve in a chat with the agent', () => {
+  it('lists the open codes and approves one when an owner sends "approve CODE"; owners are always answered; a wrong code says why', async () => {
+    const profile = { provider: 'echo', prefix: 'echo: ', access: { pairing: {}, owners: ['olivia'] } };
+    const { fake, t } = await relayGateway(opened, profile);
+    fake.push('bob', 'hi, Bob here');
+    await t.until(() => fake.received('bob').length === 1);
+    const code = codeOf(fake.received('bob')[0]);
+
+    // The owner is answered though not on allow_users; her commands are the gateway's, not the agent's.
+    fake.push('olivia', 'hello');
+    fake.push('olivia', '/pairing');
+    await t.until(() => fake.received('olivia').length === 2);
+    expect(fake.received('olivia')[0]).toBe('echo: hello');
+    expect(fake.received('olivia')[1]).toMatch(new RegExp(`^Open pairing requests \\(reply "approve CODE"\\):\\n${code}  bob on ${RELAY_ENTRY.replace('.', '\\.')}, until \\d\\d:\\d\\d UTC$`));
+
+    fake.push('olivia', `approve ${code.toLowerCase().replace('-', ' ')}`);
+    await t.until(() => fake.received('olivia').length === 3 && fake.received('bob').length === 2);
+    expect(fake.received('olivia')[2]).toBe(`Approved bob on ${RELAY_ENTRY}: added bob to allow_users; told them so.`);
+    expect(fake.received('bob')[1]).toBe('You have been approved: send me your message again.');
+    fake.push('bob', 'thanks');
+    await t.until(() => fake.received('bob').length === 3);
+    expect(fake.received('bob')[2]).toBe('echo: thanks');
+
+    fake.push('olivia', `approve ${code}`);
+    fake.push('olivia', 'pairing');
+    await t.until(() => fake.received('olivia').length === 5);
+    expect(fake.received('olivia').slice(3)).toEqual([
+      `no open pairing request has the code ${code}: it was approved or rejected already, or it expired`,
+      'No open pairing requests.',
+    ]);
+    // Someone who is not an owner sending the command is a stranger asking with words.
+    fake.push('mallory', `approve ${code}`);
+    await t.until(() => fake.received('mallory').length === 1);
+    expect(fake.received('mallory')[0]).toMatch(/^This assistant answers the people its owner has approved/);
+    const [olivias] = await t.gateway.store.listMessages({ userId: 'olivia', limit: 1 });
+    expect((await t.gateway.store.getMessage(olivias!.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toBe("owner's command: list the pairing requests");
+  });
+});

@@ -11,7 +11,7 @@ import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { MessageDetail } from '../../store/store.js';
 import { answeringTarget, idempotencyKeyOf, lateReplyBody, messageOr404, queueLateReply } from '../late-replies.js';
 import { parseInput } from './parse-input.js';
-import { allowSender, blockUser } from './targets.js';
+import { allowSender, blockUser } from '../../config/access-edits.js';
 
 const listQuery = z.object({
   entry: z.string().max(200).optional(),

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { closePairing, normalizePairingCode, pairingByCode, pendingPairings, type PendingPairing } from '../../core/pairing.js';
 import type { Gateway } from '../../gateway.js';
-import { queueLateReply } from '../late-replies.js';
-import { allowSender } from './targets.js';
+import { approvePairing } from '../pairing-approval.js';
 
 /** A pairing request as `GET /pairing` lists it. */
 export interface PairingInfo extends PendingPairing {
@@ -29,18 +28,8 @@ export function registerPairingRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 
   app.post<{ Params: { code: string } }>('/pairing/:code/approve', async (request) => {
-    const r = await openRequest(gateway, request.params.code);
-    // Allowed first: a message the user sends meanwhile is answered, not given the code again.
-    const changes = allowSender(gateway, r.agentId, { userId: r.userId, conversationId: r.conversationId, isGroup: false });
-    await closePairing(gateway.store, r);
-    const asked = await gateway.store.getMessage(r.messageId);
-    const approvedReply = gateway.snapshot.agents.get(r.agentId)?.profile.access?.pairing?.approved_reply;
-    // Sent as the operator's reply to the message that asked: the platform's reply window applies.
-    const notified = asked !== undefined && approvedReply !== undefined;
-    if (notified) await queueLateReply(gateway, asked, { text: approvedReply, format: 'text' }, 'operator', `pairing-${r.code}`);
-    gateway.metrics.pairing.inc({ channel: asked?.channelType ?? 'unknown', event: 'approved' });
-    gateway.log.info({ entry: r.entryKey, agent: r.agentId, messageId: r.messageId, notified }, 'pairing request approved');
-    return { code: r.code, agentId: r.agentId, entryKey: r.entryKey, userId: r.userId, changes, notified };
+    const { userName: _name, ...approved } = await approvePairing(gateway, request.params.code);
+    return approved;
   });
 
   app.delete<{ Params: { code: string } }>('/pairing/:code', async (request) => {

@@ -1,0 +1,46 @@
+/**
+ * Approving a stranger's pairing code (core/pairing.ts), wherever the owner does it: the admin API
+ * (panel, `cococat pairing approve`) or a direct chat with the agent (`access.owners`). The user goes
+ * onto `allow_users` first and the request ends second, so a message they send meanwhile is answered,
+ * not given the code again; then they are told, as an operator's reply to the message that asked.
+ */
+import { allowSender, type WorkspaceEditor } from '../config/access-edits.js';
+import type { AgentProfile } from '../config/schema.js';
+import type { Logger } from '../core/logger.js';
+import { closePairing, normalizePairingCode, pairingByCode } from '../core/pairing.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import { queueLateReply, type ReplyHost } from './late-replies.js';
+
+/** What an approval needs of the gateway (the Gateway has all of it). */
+export interface PairingHost extends ReplyHost, WorkspaceEditor {
+  snapshot: ReplyHost['snapshot'] & { agents: ReadonlyMap<string, { profile: Pick<AgentProfile, 'access'> }> };
+  metrics: Pick<GatewayMetrics, 'pairing'>;
+  log: Logger;
+}
+
+export interface ApprovedPairing {
+  code: string;
+  agentId: string;
+  entryKey: string;
+  userId: string;
+  userName?: string;
+  /** What changed in the agent's access (empty: the user was allowed already). */
+  changes: string[];
+  /** Whether the user was told (their message is still stored, and the profile has an approved_reply). */
+  notified: boolean;
+}
+
+/** Approves the open request with this code (as typed); a 400 for what cannot be a code, a 404 for one not open. */
+export async function approvePairing(host: PairingHost, typed: string): Promise<ApprovedPairing> {
+  const r = await pairingByCode(host.store, normalizePairingCode(typed), host.clock.now());
+  const changes = allowSender(host, r.agentId, { userId: r.userId, conversationId: r.conversationId, isGroup: false });
+  await closePairing(host.store, r);
+  const asked = await host.store.getMessage(r.messageId);
+  const approvedReply = host.snapshot.agents.get(r.agentId)?.profile.access?.pairing?.approved_reply;
+  // Sent as the operator's reply to the message that asked: the platform's reply window applies.
+  const notified = asked !== undefined && approvedReply !== undefined;
+  if (notified) await queueLateReply(host, asked, { text: approvedReply, format: 'text' }, 'operator', `pairing-${r.code}`);
+  host.metrics.pairing.inc({ channel: asked?.channelType ?? 'unknown', event: 'approved' });
+  host.log.info({ entry: r.entryKey, agent: r.agentId, messageId: r.messageId, notified }, 'pairing request approved');
+  return { code: r.code, agentId: r.agentId, entryKey: r.entryKey, userId: r.userId, ...(r.userName ? { userName: r.userName } : {}), changes, notified };
+}
