@@ -60,6 +60,27 @@ describe('feishu recalls', () => {
     expect((await t.gateway.store.getMessage(message!.id))!.replies).toEqual([]);
   });
 
+  it('withdraws the preview card that already shows part of the answer to a message recalled while the agent writes', async () => {
+    const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+    const answer = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    const llm = opened(await startFakeLlm({ pieceDelayMs: 100, reply: () => answer }));
+    const profile = { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', retries: 0 };
+    const config = feishuEntryConfig(fake, undefined, { show_typing: false });
+    const t = opened(await startTestGateway({ agents: { bot: { profile, entries: [{ type: 'channel', channel: 'feishu', config }] } } }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const event = fake.textEvent('write me a long story');
+    await fake.pushEvent(event).done;
+    const chat = event.event.message.chat_id;
+    // The card opens after a second of writing and fills in; then the user takes the question back.
+    const card = await t.until(() => fake.messagesIn(chat).find((m) => m.cardId !== undefined), 10_000);
+    await fake.pushEvent(fake.recallEvent(event)).done;
+    await t.until(() => card.withdrawnAt !== undefined, 10_000);
+    const [message] = await t.gateway.store.listMessages({});
+    await t.until(async () => (await t.gateway.store.getMessage(message!.id))?.status === 'done', 10_000);
+    expect((await t.gateway.store.getMessage(message!.id))!.replies).toEqual([]);
+    expect(fake.messagesIn(chat).filter((m) => m.withdrawnAt === undefined)).toEqual([]);
+  });
+
   it('never lets a message recalled while its burst gathers reach the agent', async () => {
     const { fake, llm, t } = await setup(0, { debounce: { quiet_ms: 1_200 } });
     const events = ['hi', 'my password is hunter2', 'what is the refund policy?'].map((text) => fake.textEvent(text));

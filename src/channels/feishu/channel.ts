@@ -14,6 +14,7 @@ import { LongConnection, sdkLogger, type LarkSdk } from './long-connection.js';
 import { parseLarkEvent, shouldAnswer, toChatMessage, type BotIdentity, type FeishuReplyMeta } from './parse.js';
 import { FeishuReactions, TYPING_EMOJI } from './reaction.js';
 import { ReplyCards } from './reply-cards.js';
+import { sdkCall } from './sdk-call.js';
 import { loadFeishuReplyImage } from './reply-image.js';
 import { cardMessage, finishedCard, streamedReply, type StreamedReply } from './streaming-card.js';
 import { openLarkWebhook, type LarkHeaders } from './webhook-crypto.js';
@@ -114,6 +115,7 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
       log: this.ctx.log,
       intervalMs: PREVIEW_INTERVAL_MS,
       openDelayMs: CARD_OPEN_DELAY_MS,
+      withdraw: (id) => this.withdraw(id),
     });
     if (config.connection === 'webhook') {
       this.ctx.log.info({ bot: info.openId }, 'feishu webhook ready');
@@ -174,6 +176,17 @@ export class FeishuChannel extends Channel<FeishuChannelConfig> {
     if (!cards || this.stopped || !this.config?.show_preview || message.msgType === 'event') return undefined;
     const target = targetOf(message.replyMeta, message.isGroup, message.conversationId, message.msgId);
     return cards.preview(messageId, (cardId, uuid) => this.deliver(target, cardMessage(cardId), uuid));
+  }
+
+  /** DELETE /open-apis/im/v1/messages/:message_id (撤回消息): one of the bot's own messages goes. */
+  private async withdraw(messageId: string): Promise<void> {
+    const client = this.client!;
+    await sdkCall(this.sdk!, this.tokens!, 'im/v1/messages/:message_id', (auth) => client.im.message.delete({ path: { message_id: messageId } }, auth));
+  }
+
+  /** A message finished without a reply: a preview card showing part of an answer to it goes (ReplyCards.abandon). */
+  override finishedWithoutReply(messageId: string): void {
+    this.cards?.abandon(messageId).catch((err: unknown) => this.ctx.log.debug({ err: describeError(err) }, 'feishu: a preview card could not be withdrawn'));
   }
 
   override transportStatus(): TransportStatus | undefined {

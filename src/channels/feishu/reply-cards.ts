@@ -94,6 +94,8 @@ export interface ReplyCardsDeps {
   intervalMs: number;
   /** How long the agent must have been writing before its reply gets a card. */
   openDelayMs: number;
+  /** Withdraws (撤回) one of the bot's messages. */
+  withdraw(messageId: string): Promise<void>;
 }
 
 export class ReplyCards {
@@ -253,6 +255,22 @@ export class ReplyCards {
   private forget(messageId: string): void {
     this.cards.get(messageId)?.cancelTimer?.();
     this.cards.delete(messageId);
+  }
+
+  /**
+   * The message was finished without a reply (its sender recalled it while the agent wrote): a card
+   * this process opened with part of an answer is withdrawn, so none of it stays. Best effort; a card
+   * another process opened is left.
+   */
+  async abandon(messageId: string): Promise<void> {
+    const s = this.cards.get(messageId);
+    if (!s) return;
+    s.live = false;
+    s.pending = undefined;
+    s.cancelTimer?.();
+    await s.inFlight;
+    this.cards.delete(messageId);
+    if (!s.finished && s.messageId) await this.deps.withdraw(s.messageId);
   }
 
   /** The channel stopped: no more calls. */

@@ -41,6 +41,8 @@ export interface SentMessage {
   cardId?: string;
   /** Wall-clock milliseconds when Feishu accepted it. */
   at: number;
+  /** When the bot withdrew it (`DELETE /open-apis/im/v1/messages/:message_id`). */
+  withdrawnAt?: number;
   /** Order among everything the fake recorded (messages accepted, uploads, reactions added and removed): ties in `at` broken. */
   seq: number;
 }
@@ -456,6 +458,7 @@ export class FeishuApi {
     if (reply) return method === 'POST' ? this.send('reply', headers, body, query, decodeURIComponent(reply[1] ?? '')) : undefined;
     const message = /^\/open-apis\/im\/v1\/messages\/([^/]+)$/.exec(path);
     if (message && method === 'GET') return this.getMessage(headers, query, decodeURIComponent(message[1] ?? ''));
+    if (message && method === 'DELETE') return this.withdraw(headers, decodeURIComponent(message[1] ?? ''));
     const resource = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/resources\/([^/]+)$/.exec(path);
     if (resource && method === 'GET') return this.resource(headers, query, decodeURIComponent(resource[1] ?? ''), decodeURIComponent(resource[2] ?? ''));
     const reactions = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reactions$/.exec(path);
@@ -725,6 +728,22 @@ export class FeishuApi {
     this.reactions.push(reaction);
     call.reactionId = reaction.reactionId;
     return done(ok(reactionData(reaction, call.at)));
+  }
+
+  /**
+   * `DELETE /open-apis/im/v1/messages/:message_id` (撤回消息) as the bot: only its own messages (others,
+   * and unknown ones, answer 230026); one withdrawn already answers 231003. A withdrawn message is gone
+   * as a recalled one is: its resources answer 230110.
+   */
+  private withdraw(headers: Record<string, string | string[] | undefined>, messageId: string): ApiAnswer {
+    const tokenError = this.checkToken(headers);
+    if (tokenError) return apiError(tokenError);
+    const sent = this.messages.find((m) => m.messageId === messageId);
+    if (!sent) return apiError(230026, 400, 'No permission to recall this message.');
+    if (sent.withdrawnAt !== undefined) return apiError(231003);
+    sent.withdrawnAt = Date.now();
+    this.recalled.add(messageId);
+    return ok({});
   }
 
   /**
