@@ -436,11 +436,11 @@ export class Heartbeat {
         text =
           typeof done === 'string'
             ? done
-            : `Approved ${done.userName ? `${done.userName} (${done.userId})` : done.userId} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`;
+            : `Approved ${nameAndId(done)} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`;
       } else {
         detail = "owner's command: list the pairing requests";
         const open = await pendingPairings(this.deps.store, now, target.agentId);
-        const line = (r: (typeof open)[number]) => `${r.code}  ${r.userName ? `${r.userName} (${r.userId})` : r.userId} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`;
+        const line = (r: (typeof open)[number]) => `${r.code}  ${nameAndId(r)} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`;
         text = open.length === 0 ? 'No open pairing requests.' : `Open pairing requests (reply "approve CODE"):\n${open.map(line).join('\n')}`;
       }
       log.info({ command: 'approve' in command ? 'approve' : 'pairing' }, "owner's command answered");
@@ -527,26 +527,25 @@ export class Heartbeat {
    * turns go into the history, so the agent knows later what the user was told.
    */
   private async answerByKeyword(item: InboundItem, target: ResolvedTarget, canned: { rule: KeywordReply; index: number }, log: Logger): Promise<void> {
+    log.debug({ rule: canned.index }, 'answered by a keyword reply');
+    const detail = `answered by keyword reply #${canned.index + 1}, without the agent`;
+    if (await this.answerFixed(item, target, canned.rule.reply, detail, log)) this.deps.metrics.keywordReplies.inc({ channel: item.channelType });
+  }
+
+  /**
+   * Answers with a fixed text instead of the agent; both turns go into the agent's history, so it
+   * knows later what the user was told. True when the answer was stored.
+   */
+  private async answerFixed(item: InboundItem, target: ResolvedTarget, text: string, detail: string, log: Logger): Promise<boolean> {
     const now = this.deps.clock.now();
     try {
-      log.debug({ rule: canned.index }, 'answered by a keyword reply');
       const turns = userTurn(target, item, now);
-      if (turns.length > 0) turns.push({ role: 'assistant', content: canned.rule.reply, at: now });
-      const completed = await this.complete(
-        item,
-        {
-          status: 'done',
-          reply: { text: canned.rule.reply, format: 'text' },
-          turns,
-          historyKey: historyKeyOf(target, item),
-          absorbed: [],
-          detail: `answered by keyword reply #${canned.index + 1}, without the agent`,
-        },
-        log,
-      );
-      if (completed) this.deps.metrics.keywordReplies.inc({ channel: item.channelType });
+      if (turns.length > 0) turns.push({ role: 'assistant', content: text, at: now });
+      const reply = { text, format: 'text' as const };
+      return await this.complete(item, { status: 'done', reply, turns, historyKey: historyKeyOf(target, item), absorbed: [], detail }, log);
     } catch (err) {
       await this.retryOrBury(item, err, log);
+      return false;
     }
   }
 
@@ -589,16 +588,9 @@ export class Heartbeat {
 
   /** A user asked for a person outside `handoff.hours`: told so, and the agent keeps the conversation (both turns go into its history). */
   private async answerDeskClosed(item: InboundItem, target: ResolvedTarget, hours: HandoffHours, log: Logger): Promise<void> {
-    const now = this.deps.clock.now();
-    try {
-      log.info('the user asked for a person outside handoff.hours; not handed over');
-      const turns = userTurn(target, item, now);
-      if (turns.length > 0) turns.push({ role: 'assistant', content: hours.closed_reply, at: now });
-      const why = `not handed over: the user asked for a person outside handoff.hours (${describeHours(hours)})`;
-      await this.notAnswered(item, { why, notice: hours.closed_reply, sent: 'closed_reply sent', historyKey: historyKeyOf(target, item), absorbed: [], turns }, log);
-    } catch (err) {
-      await this.retryOrBury(item, err, log);
-    }
+    log.info('the user asked for a person outside handoff.hours; not handed over');
+    const detail = `not handed over: the user asked for a person outside handoff.hours (${describeHours(hours)}); closed_reply sent`;
+    await this.answerFixed(item, target, hours.closed_reply, detail, log);
   }
 
   /** Finishes a message the agent does not see: with the notice, or with nothing; the detail says which. */
@@ -702,7 +694,7 @@ export class Heartbeat {
       keywordReply(target.profile.keyword_replies, m.message) !== undefined ||
       // Another agent of the scene answers it (its routes).
       (target.scene !== undefined && this.deps.resolveTarget(claimed.targetKind, claimed.targetId, { ...claimed, message: m.message }).agentId !== target.agentId);
-    const cut = queued.findIndex((m) => alone(m));
+    const cut = queued.findIndex(alone);
     const after = cut < 0 ? queued : queued.slice(0, cut);
     const endsAt = burstEndsAt(debounce, claimed.createdAt, after.map((m) => m.createdAt));
     const now = clock.now();
@@ -883,7 +875,6 @@ function historyKeyOf(target: ResolvedTarget, item: InboundItem): HistoryKey {
   return { agentId: target.agentId, entryKey: item.entryKey, conversationId: item.message.conversationId };
 }
 
-/** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
 /** The message log's note that the model refused the length and got less history. */
 function historyCutDetail(outcome: Pick<AgentOutcome, 'historyCut'>): string {
   const cut = outcome.historyCut;
@@ -893,6 +884,7 @@ function historyCutDetail(outcome: Pick<AgentOutcome, 'historyCut'>): string {
 /** An agent's outcome with what the gateway changed in its answer, for the message log. */
 type NotedOutcome = AgentOutcome & { notes?: string[] };
 
+/** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
 function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut' | 'notes'>, handedOffUntil?: number, target?: Pick<ResolvedTarget, 'agentId' | 'route'>): string {
   const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';
@@ -904,9 +896,13 @@ function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | '
   return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${routed}${tokens}${pictures}${historyCutDetail(outcome)}${notes}${handoff}${later}`;
 }
 
-/** A sender as a notice names them: their name and id, or the id. */
+/** A user as people read them: their name and id, or the id. */
+function nameAndId(user: { userName?: string; userId: string }): string {
+  return user.userName ? `${user.userName} (${user.userId})` : user.userId;
+}
+
+/** A sender as a notice names them, and the group they wrote in. */
 function senderOf(item: InboundItem): string {
-  const { userName, userId, isGroup, conversationId } = item.message;
-  const who = userName ? `${userName} (${userId})` : userId;
-  return isGroup ? `${who} in group ${conversationId}` : who;
+  const { isGroup, conversationId } = item.message;
+  return isGroup ? `${nameAndId(item.message)} in group ${conversationId}` : nameAndId(item.message);
 }

@@ -75,12 +75,13 @@ export async function queueLateReply(host: ReplyHost, detail: MessageDetail, bod
   const now = host.clock.now();
   const caps = host.registry.has(detail.channelType) ? host.registry.get(detail.channelType).capabilities : undefined;
   const keyPrefix = `${LATE_REPLY_KEYS[by]}${detail.id}:${idempotencyKey ?? randomUUID()}`;
+  const target = answeringTarget(host, detail);
   // An agent's words go through its profile's content filter, as its answers do; an operator's are their own.
-  const filter = by === 'agent' ? answeringTarget(host, detail)?.profile.content_filter : undefined;
+  const filter = by === 'agent' ? target?.profile.content_filter : undefined;
   const text = filterAnswer(filter, body.text).text;
   const answer = { text, format: body.format, images: body.images ? imagesAsData(body.images) : [] };
   const chunks = replyChunks(detail, answer, caps, { now, maxAgeMs: host.snapshot.settings.limits.outbox_max_age_ms, keyPrefix });
-  const added = await host.store.addReplies(chunks, now, historyTurn(host, detail, historyText(answer), now));
+  const added = await host.store.addReplies(chunks, now, historyTurn(target, detail, historyText(answer), now));
   const duplicate = added === 0;
   if (!duplicate) {
     await host.store.recordEvent(detail.id, { at: now, stage: STAGES[by], detail: `${chunks.length} chunk(s)` });
@@ -93,8 +94,7 @@ export async function queueLateReply(host: ReplyHost, detail: MessageDetail, bod
  * A later reply as a turn of the answering agent's history, so the agent knows what was said; none
  * for an agent that reads no history or no longer exists.
  */
-function historyTurn(host: ReplyHost, detail: MessageDetail, text: string, now: number): { key: HistoryKey; turns: HistoryTurn[] } | undefined {
-  const target = answeringTarget(host, detail);
+function historyTurn(target: ResolvedTarget | undefined, detail: MessageDetail, text: string, now: number): { key: HistoryKey; turns: HistoryTurn[] } | undefined {
   if (!target || target.agent.usesHistory === false) return undefined;
   return { key: { agentId: target.agentId, entryKey: detail.entryKey, conversationId: detail.conversationId }, turns: [{ role: 'assistant', content: text, at: now }] };
 }

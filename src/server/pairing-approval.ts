@@ -1,13 +1,13 @@
 /**
- * Approving a stranger's pairing code (core/pairing.ts), wherever the owner does it: the admin API
- * (panel, `cococat pairing approve`) or a direct chat with the agent (`access.owners`). The user goes
+ * Approving or rejecting a stranger's pairing code (core/pairing.ts). Approvals come from the admin
+ * API (panel, `cococat pairing approve`) or a direct chat with the agent (`access.owners`). The user goes
  * onto `allow_users` first and the request ends second, so a message they send meanwhile is answered,
  * not given the code again; then they are told, as an operator's reply to the message that asked.
  */
 import { allowSender, type WorkspaceEditor } from '../config/access-edits.js';
 import type { AgentProfile } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
-import { closePairing, normalizePairingCode, pairingByCode } from '../core/pairing.js';
+import { closePairing, normalizePairingCode, pairingByCode, type PendingPairing } from '../core/pairing.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { queueLateReply, type ReplyHost } from './late-replies.js';
 
@@ -32,7 +32,7 @@ export interface ApprovedPairing {
 
 /** Approves the open request with this code (as typed); a 400 for what cannot be a code, a 404 for one not open. */
 export async function approvePairing(host: PairingHost, typed: string): Promise<ApprovedPairing> {
-  const r = await pairingByCode(host.store, normalizePairingCode(typed), host.clock.now());
+  const r = await openRequest(host, typed);
   const changes = allowSender(host, r.agentId, { userId: r.userId, conversationId: r.conversationId, isGroup: false });
   await closePairing(host.store, r);
   const asked = await host.store.getMessage(r.messageId);
@@ -43,4 +43,19 @@ export async function approvePairing(host: PairingHost, typed: string): Promise<
   host.metrics.pairing.inc({ channel: asked?.channelType ?? 'unknown', event: 'approved' });
   host.log.info({ entry: r.entryKey, agent: r.agentId, messageId: r.messageId, notified }, 'pairing request approved');
   return { code: r.code, agentId: r.agentId, entryKey: r.entryKey, userId: r.userId, ...(r.userName ? { userName: r.userName } : {}), changes, notified };
+}
+
+/** Ends the open request with this code without letting the user in (they are not told); errors as approvePairing. */
+export async function rejectPairing(host: PairingHost, typed: string): Promise<PendingPairing> {
+  const r = await openRequest(host, typed);
+  await closePairing(host.store, r);
+  const channel = (await host.store.getMessage(r.messageId))?.channelType ?? 'unknown';
+  host.metrics.pairing.inc({ channel, event: 'rejected' });
+  host.log.info({ entry: r.entryKey, agent: r.agentId, messageId: r.messageId }, 'pairing request rejected');
+  return r;
+}
+
+/** The open request with this code, as typed: a 400 for what cannot be a code, a 404 for one not open. */
+function openRequest(host: Pick<PairingHost, 'store' | 'clock'>, typed: string): Promise<PendingPairing> {
+  return pairingByCode(host.store, normalizePairingCode(typed), host.clock.now());
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
 import type { MessageDetail } from '../../store/store.js';
 import { replyAuthor } from '../late-replies.js';
-import { forDisplay } from './messages.js';
+import { forDisplay, logFilterQuery, storeFilterOf } from './messages.js';
 import { parseInput } from './parse-input.js';
 
 /**
@@ -24,11 +24,7 @@ const time = z.union([z.string().regex(/^\d{1,15}$/).transform(Number), z.iso.da
 });
 
 const exportQuery = z.object({
-  entry: z.string().max(200).optional(),
-  userId: z.string().max(128).optional(),
-  conversationId: z.string().min(1).max(256).optional(),
-  status: z.enum(['queued', 'leased', 'done', 'fallback', 'dead']).optional(),
-  text: z.string().max(200).optional(),
+  ...logFilterQuery,
   since: time.optional(),
   until: time.optional(),
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
@@ -49,8 +45,8 @@ export function registerExportRoutes(app: FastifyInstance, gateway: Gateway): vo
 async function* exportLines(gateway: Gateway, q: ExportQuery): AsyncGenerator<string> {
   let before: string | undefined;
   let left = q.limit;
+  const filter = storeFilterOf(q);
   for (;;) {
-    const filter = { entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, text: q.text };
     const page = await gateway.store.listMessages({ ...filter, before, limit: Math.min(PAGE, left) });
     if (page.length === 0) return;
     for (const summary of page) {

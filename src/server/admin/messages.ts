@@ -8,17 +8,27 @@ import { CocoError, describeError } from '../../core/errors.js';
 import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
-import type { MessageDetail } from '../../store/store.js';
+import type { MessageDetail, MessageFilter } from '../../store/store.js';
 import { answeringTarget, idempotencyKeyOf, lateReplyBody, messageOr404, queueLateReply } from '../late-replies.js';
 import { parseInput } from './parse-input.js';
 import { allowSender, blockUser } from '../../config/access-edits.js';
 
-const listQuery = z.object({
+/** Which messages of the log: the query fields the log and its export share. */
+export const logFilterQuery = {
   entry: z.string().max(200).optional(),
   userId: z.string().max(128).optional(),
   conversationId: z.string().min(1).max(256).optional(),
   status: z.enum(['queued', 'leased', 'done', 'fallback', 'dead']).optional(),
   text: z.string().max(200).optional(),
+};
+
+/** Those query fields as the store's filter. */
+export function storeFilterOf(q: z.infer<z.ZodObject<typeof logFilterQuery>>): MessageFilter {
+  return { entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, text: q.text };
+}
+
+const listQuery = z.object({
+  ...logFilterQuery,
   before: z.string().regex(/^\d+$/).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
@@ -33,9 +43,7 @@ const deadQuery = z.object({
 export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/messages', async (request) => {
     const q = parseInput(listQuery, request.query, 'query');
-    return {
-      messages: await gateway.store.listMessages({ entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, text: q.text, before: q.before, limit: q.limit }),
-    };
+    return { messages: await gateway.store.listMessages({ ...storeFilterOf(q), before: q.before, limit: q.limit }) };
   });
 
   app.get<{ Params: { id: string } }>('/messages/:id', async (request): Promise<MessageView> => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { closePairing, normalizePairingCode, pairingByCode, pendingPairings, type PendingPairing } from '../../core/pairing.js';
+import { pendingPairings, type PendingPairing } from '../../core/pairing.js';
 import type { Gateway } from '../../gateway.js';
-import { approvePairing } from '../pairing-approval.js';
+import { approvePairing, rejectPairing } from '../pairing-approval.js';
 
 /** A pairing request as `GET /pairing` lists it. */
 export interface PairingInfo extends PendingPairing {
@@ -33,15 +33,7 @@ export function registerPairingRoutes(app: FastifyInstance, gateway: Gateway): v
   });
 
   app.delete<{ Params: { code: string } }>('/pairing/:code', async (request) => {
-    const r = await openRequest(gateway, request.params.code);
-    await closePairing(gateway.store, r);
-    const channel = (await gateway.store.getMessage(r.messageId))?.channelType ?? 'unknown';
-    gateway.metrics.pairing.inc({ channel, event: 'rejected' });
-    gateway.log.info({ entry: r.entryKey, agent: r.agentId, messageId: r.messageId }, 'pairing request rejected');
+    const r = await rejectPairing(gateway, request.params.code);
     return { code: r.code, agentId: r.agentId, entryKey: r.entryKey, userId: r.userId, rejected: true };
   });
-}
-
-function openRequest(gateway: Gateway, code: string): Promise<PendingPairing> {
-  return pairingByCode(gateway.store, normalizePairingCode(code), gateway.clock.now());
 }
