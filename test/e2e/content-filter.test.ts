@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { parseEventBlock } from '../helpers/sse.js';
-import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
+import { postForEvents } from '../helpers/sse.js';
+import { webApiEntry } from '../helpers/workspace.js';
 
 const opened = closeAfterEach();
 const ENTRY = 'assistant.web_api';
@@ -35,12 +35,7 @@ describe('content_filter: filtered words', () => {
       provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k', content_filter: { words: ['casino'], incoming: 'pass' },
     });
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const res = await fetch(`${address}/api/v1/chat/${ENTRY}?wait=true`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ userId: 'bo', content: 'any casino near here?' }),
-    });
-    const events = (await res.text()).split('\n\n').map(parseEventBlock).filter((e) => e !== undefined);
+    const { events } = await postForEvents(address, ENTRY, { userId: 'bo', content: 'any casino near here?' });
     const partials = events.filter((e) => e.event === 'partial').map((e) => e.data.text as string);
     expect(partials.length).toBeGreaterThanOrEqual(2);
     expect(partials.some((p) => p.includes('******'))).toBe(true);

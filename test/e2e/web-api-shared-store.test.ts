@@ -4,7 +4,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { dropSchemas } from '../helpers/postgres.js';
 import { startFakeLlm, type FakeLlm } from '../fakes/llm/server.js';
-import { parseEventBlock, SseClient } from '../helpers/sse.js';
+import { postForEvents, SseClient } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { makeWorkspace, removeWorkspace, TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
@@ -114,13 +114,9 @@ describe.skipIf(!PG_URL)('web_api with two gateway processes on one PostgreSQL s
     await untilNotified(address, there);
 
     // No stream of this user is open anywhere: only the message itself says its answer is watched.
-    const res = await fetch(`${address}/api/v1/chat/${ENTRY}?wait=true`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ userId: 'u2', content: 'stream it back' }),
-    });
+    const res = await postForEvents(address, ENTRY, { userId: 'u2', content: 'stream it back' });
     expect(res.status).toBe(200);
-    const events = (await res.text()).split('\n\n').map((block) => parseEventBlock(block)).filter((e) => e !== undefined);
+    const { events } = res;
     expect(events[0]?.event).toBe('accepted');
     expect(events.at(-1)).toMatchObject({ event: 'reply', data: { text: answer } });
     const partials = events.filter((e) => e.event === 'partial').map((e) => e.data.text as string);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway } from '../helpers/gateway.js';
-import { parseEventBlock, SseClient } from '../helpers/sse.js';
+import { postForEvents, SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'writer.web_api';
@@ -34,20 +34,7 @@ function expectGrowingPrefixes(texts: string[], of: string): void {
   });
 }
 
-/** POSTs with ?wait=true asking for an event stream; resolves with the events once the server ends it. */
-async function postStreaming(address: string, body: Record<string, unknown>) {
-  const res = await fetch(`${address}/api/v1/chat/${ENTRY}?wait=true`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  const events = text
-    .split('\n\n')
-    .map((block) => parseEventBlock(block))
-    .filter((e) => e !== undefined);
-  return { status: res.status, contentType: res.headers.get('content-type'), events };
-}
+const postStreaming = (address: string, body: Record<string, unknown>) => postForEvents(address, ENTRY, body);
 
 describe('web_api shows a reply while a streaming agent writes it', () => {
   it("sends partial events to the user's open stream, then the reply once", async () => {

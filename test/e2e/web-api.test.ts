@@ -3,7 +3,7 @@ import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
-import { parseEventBlock, SseClient } from '../helpers/sse.js';
+import { postForEvents, SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
 
 const ENTRY = 'assistant.web_api';
@@ -42,12 +42,7 @@ describe('web_api → echo agent', () => {
       expect([res.status, res.json]).toEqual([200, { messageId: res.json.messageId, duplicate: false, status: 'not_answered', reply: null }]);
     }
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const res = await fetch(`${address}/api/v1/chat/${ENTRY}?wait=true`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ userId: 'hank', content: 'hello?' }),
-    });
-    const events = (await res.text()).split('\n\n').map(parseEventBlock).filter((e) => e !== undefined);
+    const { events } = await postForEvents(address, ENTRY, { userId: 'hank', content: 'hello?' });
     expect(events.map((e) => e.event)).toEqual(['accepted', 'not_answered']);
     expect(events[1]!.data).toEqual({ messageId: events[0]!.data.messageId, status: 'not_answered' });
     // Answered as before for everyone else.

@@ -1,3 +1,5 @@
+import { TEST_API_KEY } from './workspace.js';
+
 /** One SSE event block ("id: …\nevent: …\ndata: …"); undefined for comments and the retry line. */
 export function parseEventBlock(block: string): { event: string; id?: number; data: any } | undefined {
   let id: number | undefined;
@@ -10,6 +12,20 @@ export function parseEventBlock(block: string): { event: string; id?: number; da
   }
   if (data === undefined) return undefined;
   return { event, ...(id !== undefined ? { id } : {}), data: JSON.parse(data) };
+}
+
+/**
+ * POSTs a chat message to a web_api entry with `?wait=true`, asking for an event stream (with the
+ * test API key); resolves with the events once the server ends the stream.
+ */
+export async function postForEvents(address: string, entryKey: string, body: Record<string, unknown>) {
+  const res = await fetch(`${address}/api/v1/chat/${entryKey}?wait=true`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify(body),
+  });
+  const events = (await res.text()).split('\n\n').map(parseEventBlock).filter((e) => e !== undefined);
+  return { status: res.status, contentType: res.headers.get('content-type'), events };
 }
 
 /** One SSE event block as a reply event, or undefined for anything else. */
