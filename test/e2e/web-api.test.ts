@@ -174,6 +174,26 @@ describe('web_api rejects bad input with a clear 4xx and stores nothing', () => 
     expect(String(line?.err)).toMatch(/not open/);
   });
 
+  it('takes the key with spaces around it, and forgets a key once the entry has a new one', async () => {
+    const t = opened(await startTestGateway(echoWorkspace()));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const post = (authorization: string, content: string) =>
+      t.app.inject({ method: 'POST', url: `/api/v1/chat/${ENTRY}`, headers: { authorization, 'content-type': 'application/json' }, payload: { userId: 'kim', content } });
+    // Twice each: the second request of a spelling is the one the channel remembers.
+    for (const header of [`Bearer ${TEST_API_KEY}`, `Bearer  ${TEST_API_KEY} `]) {
+      expect([(await post(header, 'a')).statusCode, (await post(header, 'b')).statusCode]).toEqual([202, 202]);
+    }
+    for (const header of [`Bearer ${TEST_API_KEY}x`, `bearer ${TEST_API_KEY}`, TEST_API_KEY, `Bearer ${TEST_API_KEY.slice(0, -1)}`]) {
+      expect((await post(header, 'c')).statusCode, header).toBe(401);
+    }
+    const fresh = 'a-new-key-for-the-entry-0123456789';
+    expect((await t.admin('PUT', `/agents/assistant/entries/web_api`, { channel: 'web_api', config: { api_key: fresh } })).status).toBe(200);
+    await t.until(async () => (await post(`Bearer ${fresh}`, 'd')).statusCode === 202);
+    expect((await post(`Bearer ${TEST_API_KEY}`, 'e')).statusCode).toBe(401);
+    expect((await post(`Bearer  ${TEST_API_KEY} `, 'e')).statusCode).toBe(401);
+    expect((await t.gateway.store.listMessages({})).map((m) => m.content).sort()).toEqual(['a', 'a', 'b', 'b', 'd']);
+  });
+
   it('answers 429 with Retry-After over the per-key rate limit', async () => {
     const t = opened(await startTestGateway(echoWorkspace({ rate_limit_per_minute: 60 })));
     await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
