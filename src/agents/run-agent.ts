@@ -15,7 +15,11 @@ export interface HistoryCut {
 }
 
 export interface RunAgentDeps extends AgentDeps {
-  /** Aborted on shutdown: the current attempt stops at once and nothing is retried. */
+  /**
+   * Aborted on shutdown, or when the answer is no longer wanted (its message was recalled): the
+   * current attempt stops at once and nothing is retried. A non-retryable CocoError as the reason
+   * is the outcome's cause; any other reason reads as a shutdown.
+   */
   signal?: AbortSignal;
   /** Wait between attempts; defaults to AGENT_BACKOFF. */
   backoff?: BackoffPolicy;
@@ -48,7 +52,7 @@ export async function runAgent(
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     if (deps.signal?.aborted) {
-      last = shutdownError(deps.signal.reason);
+      last = cancelled(deps.signal.reason);
       break;
     }
     attempts++;
@@ -56,6 +60,11 @@ export async function runAgent(
       const reply = await attemptOnce(agent, profile, { ...request, history }, deps);
       return { ok: true, reply, attempts, latencyMs: deps.clock.now() - started, ...cut() };
     } catch (err) {
+      if (deps.signal?.aborted) {
+        // Stopped, not failed: no warning, no retry.
+        last = cancelled(deps.signal.reason);
+        break;
+      }
       last = toCocoError(err);
       if (last.code === 'COCO_ERR_AGENT_CONTEXT' && history.length > 0) {
         const shorter = halveHistory(history);
@@ -88,7 +97,7 @@ export async function runAgent(
       try {
         await deps.clock.sleep(wait, deps.signal);
       } catch (reason) {
-        last = shutdownError(reason);
+        last = cancelled(reason);
         break;
       }
     }
@@ -120,7 +129,7 @@ async function attemptOnce(
   deps: RunAgentDeps,
 ): Promise<AgentReply> {
   const controller = new AbortController();
-  const onShutdown = () => controller.abort(shutdownError(deps.signal?.reason));
+  const onShutdown = () => controller.abort(cancelled(deps.signal?.reason));
   deps.signal?.addEventListener('abort', onShutdown, { once: true });
   // A plain timer rather than an aborted sleep: one AbortController per attempt, not two.
   const cancelTimeout = deps.clock.timeout(profile.timeout_ms, () =>
@@ -160,7 +169,8 @@ async function attemptOnce(
   }
 }
 
-function shutdownError(reason: unknown): CocoError {
+function cancelled(reason: unknown): CocoError {
+  if (isCocoError(reason) && !reason.retryable) return reason;
   return new CocoError('COCO_ERR_AGENT_FAILED', 'agent run cancelled: the gateway is shutting down', {
     cause: reason,
     retryable: false,

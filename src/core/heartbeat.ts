@@ -22,7 +22,7 @@ import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
 import { openPairing, ownerCommand, pairingReply, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
-import { wasRecalled } from './recall.js';
+import { wasRecalled, watchRecall } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
 import { pacedPreview } from './reply-preview.js';
 import { isResetCommand } from './reset.js';
@@ -261,6 +261,8 @@ export class Heartbeat {
       releaseMedia = await reserveAgentMedia(message, wants, lease.signal);
       const images = wants.images ? await this.media('image', quoting, lease.signal, log) : [];
       const files = wants.files ? await this.media('file', quoting, lease.signal, log) : [];
+      // Where the platform reports recalls, a recall while the agent works stops its call.
+      const watch = recalls && item.message.msgId ? watchRecall({ store, clock }, item.entryKey, item.message.msgId, lease.signal) : undefined;
       const answered = await runAgent(
         target.agent,
         target.profile,
@@ -274,11 +276,13 @@ export class Heartbeat {
           ...(files.length > 0 ? { files } : {}),
           ...(onText ? { onText } : {}),
         },
-        { clock, log, env: this.deps.env, signal: lease.signal },
-      );
+        { clock, log, env: this.deps.env, signal: watch?.signal ?? lease.signal },
+      ).finally(() => watch?.stop());
       releaseMedia();
       stopIndicators(); // typing and preview: before the reply is sent
-      metrics.agentLatency.observe({ provider: target.agent.provider, outcome: answered.ok ? 'ok' : 'fallback' }, answered.latencyMs / 1000);
+      // A run stopped by a recall is neither an answer nor a fallback: not timed.
+      const stoppedByRecall = watch?.signal.aborted === true && !lease.signal.aborted;
+      if (!stoppedByRecall) metrics.agentLatency.observe({ provider: target.agent.provider, outcome: answered.ok ? 'ok' : 'fallback' }, answered.latencyMs / 1000);
       if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
         if (!lease.isLost()) await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now(), error: 'gateway stopping' });

@@ -238,6 +238,21 @@ describe('runAgent timing on a ManualClock', () => {
     expect(agent.calls).toHaveLength(1);
   });
 
+  it('stops, without a warning, when the answer is no longer wanted, and names why', async () => {
+    const { clock, profile, deps, agent, shutdown } = setup([hang], { retries: 3 });
+    const capture = captureLogger();
+    const result = runAgent(agent, profile, makeRequest(), { ...deps, log: capture.log });
+    await clock.advance(10);
+    shutdown.abort(new CocoError('COCO_ERR_AGENT_FAILED', 'agent run stopped: its sender recalled the message', { retryable: false }));
+    const outcome = (await result) as Extract<AgentOutcome, { ok: false }>;
+    expect(outcome).toMatchObject({ ok: false, attempts: 1 });
+    expect(outcome.error.message).toMatch(/failed after 1 attempt\(s\): agent run stopped: its sender recalled the message/);
+    expect(agent.signals[0]!.aborted).toBe(true);
+    expect(capture.lines.filter((l) => Number(l.level) >= 40)).toEqual([]);
+    await clock.advance(60_000);
+    expect(agent.calls).toHaveLength(1);
+  });
+
   it('stops on shutdown during the backoff wait', async () => {
     const { clock, profile, deps, agent, shutdown } = setup([fail500], { retries: 3 });
     const result = runAgent(agent, profile, makeRequest(), deps);

@@ -60,6 +60,28 @@ describe('feishu recalls', () => {
     expect((await t.gateway.store.getMessage(message!.id))!.replies).toEqual([]);
   });
 
+  it('stops the model call of a message recalled while the agent works on it', async () => {
+    // The model would take 30 s; the message is finished well before that, with the call hung up.
+    const { fake, llm, t } = await setup(30_000);
+    const event = fake.textEvent('translate this contract');
+    await fake.pushEvent(event).done;
+    await t.until(() => llm.requests.length === 1);
+    expect(llm.hungUp).toBe(0);
+    await fake.pushEvent(fake.recallEvent(event)).done;
+    await t.until(async () => (await t.gateway.store.listMessages({ status: 'done' })).length === 1, 10_000);
+    expect(llm.hungUp).toBe(1);
+    expect(llm.requests).toHaveLength(1);
+    const [message] = await t.gateway.store.listMessages({});
+    const detail = (await t.gateway.store.getMessage(message!.id))!;
+    expect(detail.replies).toEqual([]);
+    expect(detail.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(/^not answered: its sender recalled it/);
+    expect(detail.timeline.map((e) => e.stage)).not.toContain('agent_error');
+    expect(fake.messages).toEqual([]);
+    // Neither an answer nor a fallback: the latency histogram has no sample of it.
+    const latency = (await t.gateway.metrics.agentLatency.get()).values.filter((v) => v.metricName?.endsWith('_count'));
+    expect(latency.reduce((n, v) => n + v.value, 0)).toBe(0);
+  });
+
   it('withdraws the preview card that already shows part of the answer to a message recalled while the agent writes', async () => {
     const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
     const answer = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');

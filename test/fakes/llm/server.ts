@@ -50,6 +50,8 @@ export interface FakeLlm {
   /** Requests being handled right now, and the most seen at once. */
   readonly inFlight: number;
   readonly maxConcurrent: number;
+  /** Requests whose client hung up before the whole answer was sent (a cancelled call). */
+  readonly hungUp: number;
   /** Per-request delay; may be changed between requests. */
   delayMs: number;
   /** Wait between the pieces of a streamed answer; may be changed between requests. */
@@ -72,6 +74,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
   const replyFor = opts.reply ?? defaultReply;
   let inFlight = 0;
   let maxConcurrent = 0;
+  let hungUp = 0;
   let seq = 0;
 
   const state = { delayMs: opts.delayMs ?? 0, pieceDelayMs: opts.pieceDelayMs ?? 0, apiKey: opts.apiKey, contextLimit: opts.contextLimit };
@@ -80,7 +83,10 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     inFlight++;
     maxConcurrent = Math.max(maxConcurrent, inFlight);
     // 'close' fires both after a full response and when the client gives up.
-    res.on('close', () => inFlight--);
+    res.on('close', () => {
+      inFlight--;
+      if (!res.writableFinished) hungUp++;
+    });
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, 500, String(err), 'server_error', null);
     });
@@ -161,6 +167,9 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     },
     get maxConcurrent() {
       return maxConcurrent;
+    },
+    get hungUp() {
+      return hungUp;
     },
     get pieceDelayMs() {
       return state.pieceDelayMs;
