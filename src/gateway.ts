@@ -14,7 +14,7 @@ import { Heartbeat, readsFiles, type ResolvedTarget } from './core/heartbeat.js'
 import { forgetEndedHandoffs } from './core/handoff.js';
 import { forgetExpiredPairings } from './core/pairing.js';
 import { Notifier } from './ops/notifier.js';
-import { approvePairing } from './server/pairing-approval.js';
+import { approvePairing, rejectPairing } from './server/pairing-approval.js';
 import { routeOf, type Routable } from './core/scene-routes.js';
 import { forgetOldRecalls } from './core/recall.js';
 import { createLogger, type Logger } from './core/logger.js';
@@ -115,7 +115,8 @@ export class Gateway {
       mergesBursts: (entryKey) => this.keeper.mergesBursts(entryKey),
       onReplies: () => this.outbox.wake(),
       notify: (notice) => this.notifier.notify(notice),
-      approvePairing: (code) => approvePairing(this, code),
+      approvePairing: (code, agentId) => approvePairing(this, code, agentId),
+      rejectPairing: (code, agentId) => rejectPairing(this, code, agentId),
       deliver: (items) => this.outbox.deliverNow(items),
       canDeliver: (entryKey) => this.outbox.takesHandOver && !this.keeper.isStandby(entryKey),
       feedDeliveryOf: (entryKey) => runningHere(entryKey)?.feedDelivery(),

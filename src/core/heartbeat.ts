@@ -20,7 +20,7 @@ import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
-import { openPairing, ownerCommand, pairingReply, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
+import { openPairing, ownerCommand, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { wasRecalled, watchRecall } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
@@ -57,8 +57,12 @@ export interface HeartbeatDeps {
   capabilitiesOf(channelType: string): ChannelCapabilities | undefined;
   /** Whether one reply may answer several messages of the entry (see `ChannelCapabilities.mergesBursts`). */
   mergesBursts(entryKey: string): boolean;
-  /** Approves a pairing code for an owner who sent it in a chat (server/pairing-approval.ts); throws a CocoError when it cannot be. */
-  approvePairing?(code: string): Promise<{ userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }>;
+  /**
+   * Approves or rejects a pairing code of `agentId` for its owner, who sent it in a chat
+   * (server/pairing-approval.ts); throws a CocoError when it cannot be.
+   */
+  approvePairing?(code: string, agentId: string): Promise<{ userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }>;
+  rejectPairing?(code: string, agentId: string): Promise<{ userId: string; userName?: string; entryKey: string }>;
   /** Tells people (ops/notifier.ts): a hand-over, a pairing request, a message given up on. */
   notify?(notice: Notice): void;
   /** Wakes the outbox after replies were written that it must claim itself. */
@@ -425,29 +429,35 @@ export class Heartbeat {
    * An owner's command in a direct chat (`access.owners`): approve a pairing code, or list the open
    * ones. Answered by the gateway, not the agent, and kept out of the history.
    */
-  private async answerOwner(item: InboundItem, target: ResolvedTarget, command: NonNullable<ReturnType<typeof ownerCommand>>, log: Logger): Promise<void> {
+  private async answerOwner(item: InboundItem, target: ResolvedTarget, command: OwnerCommand, log: Logger): Promise<void> {
     const now = this.deps.clock.now();
     let text: string;
     let detail: string;
     try {
-      if ('approve' in command) {
-        detail = `owner's command: approve ${command.approve}`;
-        if (!this.deps.approvePairing) throw new CocoError('COCO_ERR_INTERNAL', 'pairing approvals are not available in this process');
-        const done = await this.deps.approvePairing(command.approve).catch((err: unknown) => {
-          if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return err.message;
-          throw err;
-        });
-        text =
-          typeof done === 'string'
-            ? done
-            : `Approved ${nameAndId(done)} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`;
-      } else {
+      if ('list' in command) {
         detail = "owner's command: list the pairing requests";
         const open = await pendingPairings(this.deps.store, now, target.agentId);
         const line = (r: (typeof open)[number]) => `${r.code}  ${nameAndId(r)} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`;
-        text = open.length === 0 ? 'No open pairing requests.' : `Open pairing requests (reply "approve CODE"):\n${open.map(line).join('\n')}`;
+        text = open.length === 0 ? 'No open pairing requests.' : `Open pairing requests (reply "approve CODE" or "reject CODE"):\n${open.map(line).join('\n')}`;
+      } else {
+        const [verb, code] = 'approve' in command ? (['approve', command.approve] as const) : (['reject', command.reject] as const);
+        detail = `owner's command: ${verb} ${code}`;
+        const { approvePairing, rejectPairing } = this.deps;
+        if (!approvePairing || !rejectPairing) throw new CocoError('COCO_ERR_INTERNAL', 'pairing approvals are not available in this process');
+        // Done for this agent only; what the owner typed wrong, or a code not open, is said back to them.
+        const said = (err: unknown) => {
+          if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return err.message;
+          throw err;
+        };
+        text =
+          verb === 'approve'
+            ? await approvePairing(code, target.agentId).then(
+                (done) => `Approved ${nameAndId(done)} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`,
+                said,
+              )
+            : await rejectPairing(code, target.agentId).then((done) => `Rejected ${nameAndId(done)} on ${done.entryKey}; they were not told.`, said);
       }
-      log.info({ command: 'approve' in command ? 'approve' : 'pairing' }, "owner's command answered");
+      log.info({ command: Object.keys(command)[0] }, "owner's command answered");
       await this.complete(item, { status: 'done', reply: { text, format: 'text' }, turns: [], historyKey: historyKeyOf(target, item), absorbed: [], detail }, log);
     } catch (err) {
       await this.retryOrBury(item, err, log);

@@ -63,16 +63,27 @@ export function normalizePairingCode(input: string, field = 'code'): string {
   return `${bare.slice(0, 4)}-${bare.slice(4)}`;
 }
 
+export type OwnerCommand = { approve: string } | { reject: string } | { list: true };
+
+/** A code as typed: `ABCD-EFGH`, `abcd efgh`, `ABCDEFGH` (letters and digits only, so chat rarely looks like one). */
+const TYPED_CODE = String.raw`([a-z0-9]{4}[\s-]?[a-z0-9]{4})`;
+/** In English with a space before the code, or in Chinese with or without one (`批准ABCD-EFGH`). */
+const APPROVE = new RegExp(String.raw`^\/?(?:approve\s+|(?:批准|同意|通过)\s*)` + TYPED_CODE + '$', 'i');
+const REJECT = new RegExp(String.raw`^\/?(?:reject\s+|拒绝\s*)` + TYPED_CODE + '$', 'i');
+const LIST = /^\/?(?:pairing|配对|配对请求)$/i;
+
 /**
- * What an owner (`access.owners`) asks of the gateway in a direct chat: `approve CODE` (or
- * `/approve CODE`), or `pairing` (or `/pairing`) for the open requests. Anything else is a message
- * for the agent.
+ * What an owner (`access.owners`) asks of the gateway in a direct chat: `approve CODE` (批准, 同意
+ * or 通过 CODE), `reject CODE` (拒绝 CODE), or `pairing` (配对) for the open requests; each may start
+ * with `/`. Anything else is a message for the agent.
  */
-export function ownerCommand(content: string): { approve: string } | { list: true } | undefined {
+export function ownerCommand(content: string): OwnerCommand | undefined {
   const text = content.trim();
-  const approve = /^\/?approve\s+(\S{4}[\s-]?\S{4})$/i.exec(text);
+  const approve = APPROVE.exec(text);
   if (approve) return { approve: approve[1]! };
-  return /^\/?pairing$/i.test(text) ? { list: true } : undefined;
+  const reject = REJECT.exec(text);
+  if (reject) return { reject: reject[1]! };
+  return LIST.test(text) ? { list: true } : undefined;
 }
 
 /** The profile's `reply` with the code and its lifetime filled in. */
@@ -107,8 +118,9 @@ export async function pendingPairings(store: Pick<Store, 'listChannelState'>, no
 }
 
 /** The open request with this code (normalized), or a 404 that says codes expire. */
-export async function pairingByCode(store: Pick<Store, 'listChannelState'>, code: string, now: number): Promise<PendingPairing> {
-  const found = (await pendingPairings(store, now)).find((r) => r.code === code);
+export async function pairingByCode(store: Pick<Store, 'listChannelState'>, code: string, now: number, agentId?: string): Promise<PendingPairing> {
+  // With `agentId` (an owner in a chat), another agent's request is as unknown as none.
+  const found = (await pendingPairings(store, now, agentId)).find((r) => r.code === code);
   if (!found) {
     throw new CocoError('COCO_ERR_NOT_FOUND', `no open pairing request has the code ${code}: it was approved or rejected already, or it expired`, {
       statusCode: 404,

@@ -30,9 +30,12 @@ export interface ApprovedPairing {
   notified: boolean;
 }
 
-/** Approves the open request with this code (as typed); a 400 for what cannot be a code, a 404 for one not open. */
-export async function approvePairing(host: PairingHost, typed: string): Promise<ApprovedPairing> {
-  const r = await openRequest(host, typed);
+/**
+ * Approves the open request with this code (as typed); a 400 for what cannot be a code, a 404 for one
+ * not open. With `agentId` (an owner of that agent, in a chat), only that agent's requests.
+ */
+export async function approvePairing(host: PairingHost, typed: string, agentId?: string): Promise<ApprovedPairing> {
+  const r = await openRequest(host, typed, agentId);
   const changes = allowSender(host, r.agentId, { userId: r.userId, conversationId: r.conversationId, isGroup: false });
   await closePairing(host.store, r);
   const asked = await host.store.getMessage(r.messageId);
@@ -46,8 +49,8 @@ export async function approvePairing(host: PairingHost, typed: string): Promise<
 }
 
 /** Ends the open request with this code without letting the user in (they are not told); errors as approvePairing. */
-export async function rejectPairing(host: PairingHost, typed: string): Promise<PendingPairing> {
-  const r = await openRequest(host, typed);
+export async function rejectPairing(host: PairingHost, typed: string, agentId?: string): Promise<PendingPairing> {
+  const r = await openRequest(host, typed, agentId);
   await closePairing(host.store, r);
   const channel = (await host.store.getMessage(r.messageId))?.channelType ?? 'unknown';
   host.metrics.pairing.inc({ channel, event: 'rejected' });
@@ -56,6 +59,6 @@ export async function rejectPairing(host: PairingHost, typed: string): Promise<P
 }
 
 /** The open request with this code, as typed: a 400 for what cannot be a code, a 404 for one not open. */
-function openRequest(host: Pick<PairingHost, 'store' | 'clock'>, typed: string): Promise<PendingPairing> {
-  return pairingByCode(host.store, normalizePairingCode(typed), host.clock.now());
+function openRequest(host: Pick<PairingHost, 'store' | 'clock'>, typed: string, agentId?: string): Promise<PendingPairing> {
+  return pairingByCode(host.store, normalizePairingCode(typed), host.clock.now(), agentId);
 }

@@ -52,4 +52,20 @@ describe('ownerCommand', () => {
     expect(ownerCommand('approve')).toBeUndefined();
     expect(ownerCommand('pairing codes?')).toBeUndefined();
   });
+
+  it('reads "reject CODE", and the Chinese words with or without a space; a code is letters and digits only', () => {
+    expect(ownerCommand('reject ABCD-EFGH')).toEqual({ reject: 'ABCD-EFGH' });
+    expect(ownerCommand('/Reject abcd efgh')).toEqual({ reject: 'abcd efgh' });
+    expect(ownerCommand('批准ABCD-EFGH')).toEqual({ approve: 'ABCD-EFGH' });
+    expect(ownerCommand('同意 abcdefgh')).toEqual({ approve: 'abcdefgh' });
+    expect(ownerCommand('通过 ABCD EFGH')).toEqual({ approve: 'ABCD EFGH' });
+    expect(ownerCommand('拒绝 ABCD-EFGH')).toEqual({ reject: 'ABCD-EFGH' });
+    expect(ownerCommand('配对')).toEqual({ list: true });
+    expect(ownerCommand('/配对请求')).toEqual({ list: true });
+    // Everyday Chinese that starts with the same words stays the agent's.
+    expect(ownerCommand('同意你的看法好的好的')).toBeUndefined();
+    expect(ownerCommand('拒绝这个无理的要求吧')).toBeUndefined();
+    expect(ownerCommand('approveABCD-EFGH')).toBeUndefined();
+    expect(ownerCommand('reject')).toBeUndefined();
+  });
 });

@@ -192,7 +192,7 @@ describe('owners approve in a chat with the agent', () => {
     fake.push('olivia', '/pairing');
     await t.until(() => fake.received('olivia').length === 2);
     expect(fake.received('olivia')[0]).toBe('echo: hello');
-    expect(fake.received('olivia')[1]).toMatch(new RegExp(`^Open pairing requests \\(reply "approve CODE"\\):\\n${code}  bob on ${RELAY_ENTRY.replace('.', '\\.')}, until \\d\\d:\\d\\d UTC$`));
+    expect(fake.received('olivia')[1]).toMatch(new RegExp(`^Open pairing requests \\(reply "approve CODE" or "reject CODE"\\):\\n${code}  bob on ${RELAY_ENTRY.replace('.', '\\.')}, until \\d\\d:\\d\\d UTC$`));
 
     fake.push('olivia', `approve ${code.toLowerCase().replace('-', ' ')}`);
     await t.until(() => fake.received('olivia').length === 3 && fake.received('bob').length === 2);
@@ -215,5 +215,39 @@ describe('owners approve in a chat with the agent', () => {
     expect(fake.received('mallory')[0]).toMatch(/^This assistant answers the people its owner has approved/);
     const [olivias] = await t.gateway.store.listMessages({ userId: 'olivia', limit: 1 });
     expect((await t.gateway.store.getMessage(olivias!.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toBe("owner's command: list the pairing requests");
+  });
+
+  it('rejects a code when an owner sends "拒绝 CODE", and never acts on a code of an agent the sender does not own', async () => {
+    const profile = { provider: 'echo', prefix: 'echo: ', access: { pairing: {}, owners: ['olivia'] } };
+    const { fake, t } = await relayGateway(opened, profile);
+    // A second agent, owned by someone else, on its own entry.
+    const other = await t.admin('PUT', '/agents/shop', { provider: 'echo', access: { pairing: {}, owners: ['sam'] } });
+    expect(other.status).toBe(201);
+    const shopEntry = await t.admin('POST', '/agents/shop/entries', { id: 'web', channel: 'web_api', config: { api_key: 'shop-key-0123456789abcdef' } });
+    expect(shopEntry.status).toBe(201);
+    await t.until(() => t.gateway.keeper.statusOf('shop.web')?.state === 'running');
+    const asked = await t.chat('shop.web', { userId: 'walter', content: 'hi shop' }, { wait: true, key: 'shop-key-0123456789abcdef' });
+    const shopCode = codeOf(asked.json.reply.text);
+
+    fake.push('bob', 'hi, Bob here');
+    await t.until(() => fake.received('bob').length === 1);
+    const code = codeOf(fake.received('bob')[0]);
+
+    // Olivia owns the relay's agent, not the shop: the shop's code is not hers to approve or see.
+    fake.push('olivia', `批准${shopCode}`);
+    fake.push('olivia', '配对');
+    await t.until(() => fake.received('olivia').length === 2);
+    expect(fake.received('olivia')[0]).toBe(`no open pairing request has the code ${shopCode}: it was approved or rejected already, or it expired`);
+    expect(fake.received('olivia')[1]).not.toContain(shopCode);
+    expect(fake.received('olivia')[1]).toContain(code);
+    expect((await t.admin('GET', '/pairing')).json.requests.map((r: { code: string }) => r.code).sort()).toEqual([code, shopCode].sort());
+
+    fake.push('olivia', `拒绝 ${code}`);
+    await t.until(() => fake.received('olivia').length === 3);
+    expect(fake.received('olivia')[2]).toBe(`Rejected bob on ${RELAY_ENTRY}; they were not told.`);
+    expect((await t.admin('GET', '/pairing')).json.requests.map((r: { code: string }) => r.code)).toEqual([shopCode]);
+    expect(fake.received('bob')).toHaveLength(1);
+    expect((await t.admin('GET', '/agents/assistant')).json.profile.access.allow_users ?? []).not.toContain('bob');
+    expect((await t.gateway.metrics.pairing.get()).values.find((v) => v.labels.event === 'rejected')?.value).toBe(1);
   });
 });
