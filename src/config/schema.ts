@@ -129,7 +129,7 @@ export const accessSchema = z
     allow_groups: idList('Group chats: answer only in these groups (conversation ids, as the message log shows them); without it, every group the channel answers in'),
     block_users: idList('Never answer these users, in direct chats or in groups'),
     owners: idList(
-      'Users who look after the agent from a chat with it: always answered, and in a direct chat "approve CODE" approves a pairing code and "pairing" lists the open ones',
+      'Users who look after the agent from a chat with it: always answered, and in a direct chat "approve CODE" (批准 CODE) approves one of its pairing codes, "reject CODE" (拒绝 CODE) rejects one and "pairing" (配对) lists the open ones',
     ),
     notice: z
       .string()
