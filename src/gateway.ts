@@ -10,7 +10,8 @@ import type { AgentProfile, NotifySettings } from './config/schema.js';
 import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
-import { Heartbeat, readsFiles, type ResolvedTarget } from './core/heartbeat.js';
+import { Heartbeat, type ResolvedTarget } from './core/heartbeat.js';
+import { readsFiles } from './core/media.js';
 import { forgetEndedHandoffs } from './core/handoff.js';
 import { forgetExpiredPairings } from './core/pairing.js';
 import { Notifier } from './ops/notifier.js';
@@ -272,15 +273,26 @@ export class Gateway {
       ({ agentId, route } = routeOf(spec.scene, message));
       scene = { id, name: spec.scene.name ?? id, context: spec.scene.context };
     }
-    const spec = this.current.agents.get(agentId);
-    if (!spec) throw new CocoError('COCO_ERR_ROUTE_MISSING', `agent "${agentId}" does not exist`);
-    // Built once per workspace version: reload() clears the cache (the vault file is part of its fingerprint).
+    const cached = this.agentNamed(agentId);
+    if (!cached) throw new CocoError('COCO_ERR_ROUTE_MISSING', `agent "${agentId}" does not exist`);
+    // A failover agent removed since the profile was checked is skipped, not an error.
+    const failover = cached.profile.failover?.flatMap((id) => {
+      const other = this.agentNamed(id);
+      return other ? [{ agentId: id, ...other }] : [];
+    });
+    return { agentId, ...cached, scene, ...(route !== undefined ? { route } : {}), ...(failover?.length ? { failover } : {}) };
+  }
+
+  /** The agent a profile of the workspace makes; built once per workspace version (reload() clears the cache; the vault file is part of its fingerprint). */
+  private agentNamed(agentId: string): { agent: Agent; profile: AgentProfile } | undefined {
     let cached = this.agents.get(agentId);
     if (!cached) {
+      const spec = this.current.agents.get(agentId);
+      if (!spec) return undefined;
       cached = this.createAgentOrFailing(spec);
       this.agents.set(agentId, cached);
     }
-    return { agentId, agent: cached.agent, profile: cached.profile, scene, ...(route !== undefined ? { route } : {}) };
+    return cached;
   }
 
   /**

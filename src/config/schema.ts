@@ -305,6 +305,14 @@ const profileBase = {
     .max(2_000)
     .default('Sorry, I cannot answer right now. Please try again in a moment.')
     .describe('Sent when the agent still fails after all retries, so the user is never left in silence'),
+  failover: z
+    .array(idSchema)
+    .max(3)
+    .refine((ids) => new Set(ids).size === ids.length, 'names an agent twice')
+    .optional()
+    .describe(
+      'Agents asked in turn when this one still fails after its retries (an outage, a revoked key, a message too long for its model), each with its own provider, model, key and retries; the conversation, its history and the fallback reply stay this agent\'s. Their own failover lists are not followed',
+    ),
   fallback_in_groups: z
     .boolean()
     .default(true)

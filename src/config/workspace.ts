@@ -84,6 +84,10 @@ export function loadWorkspace(root: string): WorkspaceSnapshot {
     entries.push(...readEntries(root, 'agent', id, rel, problems));
   }
 
+  for (const { id, file, profile } of agents.values()) {
+    failoverProblems(id, profile.failover, agents).forEach((p) => problems.push({ file, ...p }));
+  }
+
   for (const id of listTargetDirs(join(root, 'scenes'), 'scenes', problems)) {
     const file = join(root, 'scenes', id, 'scene.yaml');
     if (agents.has(id)) {
@@ -105,6 +109,14 @@ export function loadWorkspace(root: string): WorkspaceSnapshot {
   }
 
   return { root, settings, agents, scenes, entries, problems };
+}
+
+/** A failover list names other agents of the workspace. */
+export function failoverProblems(id: string, failover: readonly string[] | undefined, agents: ReadonlyMap<string, unknown>): { field: string; message: string }[] {
+  return (failover ?? []).flatMap((other, i) => {
+    if (other === id) return [{ field: `failover.${i}`, message: 'an agent cannot be its own failover' }];
+    return agents.has(other) ? [] : [{ field: `failover.${i}`, message: `agent "${other}" does not exist` }];
+  });
 }
 
 function listTargetDirs(dir: string, what: string, problems: Problem[]): string[] {

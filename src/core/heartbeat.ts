@@ -1,5 +1,5 @@
 import type { Agent, AgentReply } from '../agents/agent.js';
-import { runAgent, type AgentOutcome } from '../agents/run-agent.js';
+import type { AgentOutcome } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
 import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type ContentFilter, type HandoffHours, type KeywordReply, type Pairing } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -15,9 +15,10 @@ import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
 import { filterAnswer, matcherOf } from './content-filter.js';
+import { runWithFailover, type FailoverOutcome } from './failover.js';
 import { historyFor } from './history-budget.js';
 import { keywordReply } from './keyword-replies.js';
-import { fetchFiles, fetchImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
+import { fetchFiles, fetchImages, readsFiles, readsImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
 import { openPairing, ownerCommand, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
@@ -44,6 +45,8 @@ export interface ResolvedTarget {
   scene?: { id: string; name: string; context: string };
   /** The scene's route that chose the agent (an index of `routes`); none: the lead, or not a scene. */
   route?: number;
+  /** The agents the profile's `failover` names, in order. */
+  failover?: readonly { agentId: string; agent: Agent; profile: AgentProfile }[];
 }
 
 export interface HeartbeatDeps {
@@ -267,9 +270,9 @@ export class Heartbeat {
       const files = wants.files ? await this.media('file', quoting, lease.signal, log) : [];
       // Where the platform reports recalls, a recall while the agent works stops its call.
       const watch = recalls && item.message.msgId ? watchRecall({ store, clock }, item.entryKey, item.message.msgId, lease.signal) : undefined;
-      const answered = await runAgent(
-        target.agent,
-        target.profile,
+      const answered = await runWithFailover(
+        target,
+        target.failover ?? [],
         {
           agentId: target.agentId,
           message,
@@ -287,6 +290,7 @@ export class Heartbeat {
       // A run stopped by a recall is neither an answer nor a fallback: not timed.
       const stoppedByRecall = watch?.signal.aborted === true && !lease.signal.aborted;
       if (!stoppedByRecall) metrics.agentLatency.observe({ provider: target.agent.provider, outcome: answered.ok ? 'ok' : 'fallback' }, answered.latencyMs / 1000);
+      if (answered.failed && answered.failed.length > 0 && !stoppedByRecall) metrics.agentFailovers.inc({ outcome: answered.ok ? 'answered' : 'failed' });
       if (lease.signal.aborted) {
         // Not answered: leave it for the next claim (after restart or by whoever holds the lease now).
         if (!lease.isLost()) await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now(), error: 'gateway stopping' });
@@ -294,7 +298,7 @@ export class Heartbeat {
       }
       // Recalled while the agent worked: its answer would show what the user withdrew.
       if (recalls && (await this.recalled(item, target, log, absorbed))) return;
-      const outcome = this.deskClosed(this.screened(answered, filter, item), target.profile.handoff?.hours);
+      const outcome = this.deskClosed(this.screened(failoverNoted(answered), filter, item), target.profile.handoff?.hours);
       if (!outcome.ok) {
         // The last attempt's own code says most (COCO_ERR_AGENT_TIMEOUT, COCO_ERR_AGENT_CONTEXT…).
         const cause = outcome.error.cause ?? outcome.error;
@@ -322,7 +326,7 @@ export class Heartbeat {
           absorbed,
           detail: outcome.ok
             ? answeredDetail(outcome, handoff?.until, target)
-            : `${outcome.error.message}${historyCutDetail(outcome)}${quiet ? ' (no fallback reply in groups)' : ''}`,
+            : `${outcome.error.message}${historyCutDetail(outcome)}${outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : ''}${quiet ? ' (no fallback reply in groups)' : ''}`,
           ...(handoff ? { handoff } : {}),
         },
         log,
@@ -404,13 +408,13 @@ export class Heartbeat {
    * The agent's answer under the profile's content filter: filtered words masked, or the answer
    * replaced, before it is stored, sent or kept in the history; its note says so in the message log.
    */
-  private screened(outcome: AgentOutcome, filter: ContentFilter | undefined, item: InboundItem): NotedOutcome {
+  private screened(outcome: NotedOutcome, filter: ContentFilter | undefined, item: InboundItem): NotedOutcome {
     if (!outcome.ok || !filter) return outcome;
     const { text, hits } = filterAnswer(filter, outcome.reply.text);
     if (hits === 0) return outcome;
     this.deps.metrics.filtered.inc({ channel: item.channelType, direction: 'outgoing' });
     const note = filter.outgoing === 'mask' ? `${hits} filtered word(s) masked` : 'the answer held a filtered word: replaced by the filter reply';
-    return { ...outcome, reply: { ...outcome.reply, text }, notes: [note] };
+    return { ...outcome, reply: { ...outcome.reply, text }, notes: [...(outcome.notes ?? []), note] };
   }
 
   /**
@@ -869,19 +873,17 @@ export class Heartbeat {
 
 }
 
-/** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
-function readsImages(profile: AgentProfile): boolean {
-  return 'images' in profile && profile.images === true;
-}
-
-/** Agents that take files, voice messages and videos: an HTTP service or an OpenAI-compatible model whose profile says `files: true`. */
-export function readsFiles(profile: AgentProfile): boolean {
-  return 'files' in profile && profile.files === true;
-}
-
 /** The message as a history turn, for agents that read history; the message log keeps every message anyway. */
 function userTurn(target: ResolvedTarget, item: InboundItem, now: number, message: ChatMessage = item.message): HistoryTurn[] {
   return target.agent.usesHistory === false ? [] : [{ role: 'user', content: message.content, at: message.timestamp || now }];
+}
+
+/** The message log's note of a failover: who failed, and who answered. */
+function failoverNoted(outcome: FailoverOutcome): NotedOutcome {
+  if (!outcome.failed?.length) return outcome;
+  const failed = outcome.failed.join(', ');
+  const note = outcome.answeredBy ? `answered by the failover agent ${outcome.answeredBy} after ${failed} failed` : `every agent of the failover failed: ${failed}`;
+  return { ...outcome, notes: [note] };
 }
 
 /** Where a conversation's turns with the answering agent are kept. */

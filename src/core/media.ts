@@ -1,9 +1,20 @@
 import { parse as parseDisposition } from 'content-disposition';
 import { lookup as lookupType } from 'mime-types';
 import { ByteBudget } from './byte-budget.js';
+import type { AgentProfile } from '../config/schema.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
+
+/** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
+export function readsImages(profile: AgentProfile): boolean {
+  return 'images' in profile && profile.images === true;
+}
+
+/** Agents that take files, voice messages and videos: an HTTP service or an OpenAI-compatible model whose profile says `files: true`. */
+export function readsFiles(profile: AgentProfile): boolean {
+  return 'files' in profile && profile.files === true;
+}
 import type { ChatMessage, MediaRef, ReplyImage } from './message.js';
 
 /** What a server says of bytes it does not name a type for. */

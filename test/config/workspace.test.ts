@@ -94,6 +94,23 @@ describe('loadWorkspace collects problems and loads the rest', () => {
     expect(snap.entries.map((e) => e.key)).toEqual(['good.web_api', 'good.second', 'desk.web_api']);
   });
 
+  it('reports a failover naming a missing agent or the agent itself by field, and one named twice', () => {
+    const root = workspace({
+      agents: {
+        ...good().agents,
+        main: { profile: { provider: 'echo', failover: ['good', 'ghost', 'main'] }, entries: [] },
+        twice: { profile: { provider: 'echo', failover: ['good', 'good'] }, entries: [] },
+      },
+    });
+    const snap = loadWorkspace(root);
+    expect(problemsOf(snap.problems, 'agents/main/profile.yaml')).toEqual([
+      expect.objectContaining({ field: 'failover.1', message: 'agent "ghost" does not exist' }),
+      expect.objectContaining({ field: 'failover.2', message: 'an agent cannot be its own failover' }),
+    ]);
+    expect(problemsOf(snap.problems, 'agents/twice/profile.yaml')).toEqual([expect.objectContaining({ field: 'failover', message: expect.stringContaining('names an agent twice') })]);
+    expect(snap.agents.get('main')!.profile.failover).toEqual(['good', 'ghost', 'main']);
+  });
+
   it('reports a scene id equal to an agent id; the agent keeps its entries', () => {
     const root = workspace({ ...good(), scenes: { good: { scene: { roster: ['good'] }, entries: [webApiEntry({}, 'third')] } } });
     const snap = loadWorkspace(root);

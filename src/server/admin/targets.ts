@@ -14,6 +14,7 @@ import {
   writeYaml,
   type TargetKind,
 } from '../../config/workspace-writer.js';
+import { failoverProblems } from '../../config/workspace.js';
 import { CocoError } from '../../core/errors.js';
 import { assertValidId } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
@@ -55,6 +56,8 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
         const previous = existed ? (readRaw(file) as Record<string, unknown>) : undefined;
         ({ value, vaultWrites, vaultDeletes } = mergeSecrets(body, previous, PROFILE_SECRETS, gateway.vault, `agent.${id}`));
         validateWithPending(agentProfileSchema, value, vaultWrites, { env: gateway.env, vault: gateway.vault, file });
+        const [problem] = failoverProblems(id, value.failover as string[] | undefined, gateway.snapshot.agents);
+        if (problem) throw new CocoError('COCO_ERR_CONFIG_INVALID', `${problem.field}: ${problem.message}`, { statusCode: 400, field: problem.field });
       } else {
         validateWithPending(sceneSchema, value, [], { env: gateway.env, vault: gateway.vault, file });
         const missing = (value.roster as string[]).findIndex((agentId) => !gateway.snapshot.agents.has(agentId));
@@ -79,6 +82,10 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
         const usedBy = [...gateway.snapshot.scenes.values()].filter((s) => s.scene.roster.includes(id)).map((s) => s.id);
         if (usedBy.length > 0) {
           throw new CocoError('COCO_ERR_ID_CONFLICT', `agent "${id}" is in the roster of scene(s) ${usedBy.join(', ')}; remove it there first`, { statusCode: 409 });
+        }
+        const backedUp = [...gateway.snapshot.agents.values()].filter((a) => a.profile.failover?.includes(id)).map((a) => a.id);
+        if (backedUp.length > 0) {
+          throw new CocoError('COCO_ERR_ID_CONFLICT', `agent "${id}" is the failover of agent(s) ${backedUp.join(', ')}; remove it there first`, { statusCode: 409 });
         }
       }
       removeTarget(gateway.root, kind, id);
