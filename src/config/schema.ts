@@ -256,7 +256,11 @@ export const contentFilterSchema = z
       .array(z.string().trim().min(1).max(100))
       .min(1)
       .max(50_000)
-      .describe('Words and phrases matched literally anywhere in a text (Latin letters in any case)'),
+      .describe('Words and phrases matched anywhere in a text (Latin letters in any case, full-width forms as plain ones)'),
+    ignore_separators: z
+      .boolean()
+      .default(true)
+      .describe('Spaces, punctuation, symbols and invisible characters put between a word\'s characters (赌 博, 赌*博) do not hide it; false: matched as written'),
     incoming: z
       .enum(['refuse', 'pass'])
       .default('refuse')

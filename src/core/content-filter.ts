@@ -4,8 +4,11 @@
  * on to avoid them. A user's message containing one is not given to the agent; in an answer each one
  * is masked (or the whole answer replaced) before it is stored, streamed or sent.
  *
- * Words are matched literally, Latin letters in any case, with a trie: lists of thousands of
- * words (sensitive-word lists often are) cost one pass over the text, not one per word.
+ * Words are matched with a trie: lists of thousands of words (sensitive-word lists often are) cost
+ * one pass over the text, not one per word. Latin letters match in any case and full-width forms as
+ * their plain ones (NFKC: `ＡＢＣ` as `abc`). With `ignore_separators` (the default), spaces,
+ * punctuation, symbols and invisible characters between a word's characters do not hide it (`赌 博`,
+ * `赌*博`, `赌\u200b博` all hold `赌博`), and are masked with it.
  */
 import type { ContentFilter } from '../config/schema.js';
 
@@ -15,18 +18,33 @@ interface Node {
   end: boolean;
 }
 
+/** What may stand between a word's characters without hiding it. */
+const SEPARATOR = /^[\s\p{P}\p{S}\p{Z}\p{Cf}]$/u;
+
+/** A character as the trie holds it: NFKC (full-width as plain), lower case. ASCII needs only the case. */
+function fold(ch: string): string {
+  return ch.length === 1 && ch.charCodeAt(0) < 0x80 ? ch.toLowerCase() : ch.normalize('NFKC').toLowerCase();
+}
+
 export class WordMatcher {
   private readonly root: Node = { next: new Map(), end: false };
 
-  constructor(words: readonly string[]) {
+  constructor(
+    words: readonly string[],
+    private readonly ignoreSeparators = false,
+  ) {
     for (const word of words) {
       let node = this.root;
-      for (const ch of word.toLowerCase()) {
-        let child = node.next.get(ch);
-        if (!child) node.next.set(ch, (child = { next: new Map(), end: false }));
-        node = child;
+      for (const raw of word) {
+        if (ignoreSeparators && SEPARATOR.test(raw)) continue;
+        for (const ch of fold(raw)) {
+          let child = node.next.get(ch);
+          if (!child) node.next.set(ch, (child = { next: new Map(), end: false }));
+          node = child;
+        }
       }
-      node.end = true;
+      // A word of separators only would match everywhere: it is left out.
+      if (node !== this.root) node.end = true;
     }
   }
 
@@ -38,10 +56,11 @@ export class WordMatcher {
       let node: Node | undefined = this.root;
       let longest = -1;
       for (let j = i; j < text.length && node; ) {
-        const cp = text.codePointAt(j)!;
-        const ch = String.fromCodePoint(cp);
-        node = node.next.get(ch.toLowerCase()) ?? node.next.get(ch);
+        const ch = String.fromCodePoint(text.codePointAt(j)!);
         j += ch.length;
+        // Between a word's characters (never before its first), separators are passed over.
+        if (this.ignoreSeparators && node !== this.root && SEPARATOR.test(ch)) continue;
+        for (const c of fold(ch)) node = node?.next.get(c);
         if (node?.end) longest = j;
       }
       if (longest > 0) {
@@ -68,12 +87,12 @@ export class WordMatcher {
   }
 }
 
-/** One matcher per profile's word list, kept while the list is (a profile edit makes a new one). */
-const matchers = new WeakMap<readonly string[], WordMatcher>();
+/** One matcher per profile's filter, kept while the profile is (an edit makes a new one). */
+const matchers = new WeakMap<ContentFilter, WordMatcher>();
 
 export function matcherOf(filter: ContentFilter): WordMatcher {
-  let matcher = matchers.get(filter.words);
-  if (!matcher) matchers.set(filter.words, (matcher = new WordMatcher(filter.words)));
+  let matcher = matchers.get(filter);
+  if (!matcher) matchers.set(filter, (matcher = new WordMatcher(filter.words, filter.ignore_separators)));
   return matcher;
 }
 

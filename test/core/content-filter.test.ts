@@ -16,6 +16,20 @@ describe('WordMatcher', () => {
     expect(m.mask('nothing here')).toEqual({ text: 'nothing here', hits: 0 });
   });
 
+  it('with ignore_separators, finds words with spaces, punctuation, symbols or invisible characters put between their characters, and masks them whole', () => {
+    const loose = new WordMatcher(['赌博', 'bad word', 'casino'], true);
+    const text = '赌 博, 赌*博, 赌\u200b博, 赌。博, BAD-WORD, badword, c.a.s.i.n.o, ｃａｓｉｎｏ';
+    expect(loose.find(text).map(([a, b]) => text.slice(a, b))).toEqual([
+      '赌 博', '赌*博', '赌\u200b博', '赌。博', 'BAD-WORD', 'badword', 'c.a.s.i.n.o', 'ｃａｓｉｎｏ',
+    ]);
+    // Separators before a word or after it are not part of it; other letters between its characters still hide it.
+    expect(loose.mask('(赌 博) and 赌x博')).toEqual({ text: '(***) and 赌x博', hits: 1 });
+    // As written (the matcher's default, ignore_separators: false), only full-width forms fold.
+    expect(new WordMatcher(['casino']).find('c.a.s.i.n.o ｃａｓｉｎｏ').map(([a, b]) => b - a)).toEqual([6]);
+    // A word of separators alone is no word.
+    expect(new WordMatcher(['...', '赌博'], true).find('... 赌博')).toEqual([[4, 6]]);
+  });
+
   it('takes a list of 20 000 words and finds one in a long text', () => {
     const words = Array.from({ length: 20_000 }, (_, i) => `w${i.toString(36)}x`);
     const big = new WordMatcher(words);
@@ -25,6 +39,11 @@ describe('WordMatcher', () => {
 });
 
 describe('filterAnswer', () => {
+  it('ignores separators unless told not to', () => {
+    expect(filterAnswer(contentFilterSchema.parse({ words: ['spoiler'] }), 'a s.p.o.i.l.e.r!')).toEqual({ text: 'a *************!', hits: 1 });
+    expect(filterAnswer(contentFilterSchema.parse({ words: ['spoiler'], ignore_separators: false }), 'a s.p.o.i.l.e.r!').hits).toBe(0);
+  });
+
   it('masks by default, replaces the whole answer with outgoing: replace, and leaves clean answers alone', () => {
     const masking = contentFilterSchema.parse({ words: ['spoiler'] });
     expect(filterAnswer(masking, 'A spoiler: he lives.')).toEqual({ text: 'A *******: he lives.', hits: 1 });
