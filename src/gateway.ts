@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createAgent } from './agents/registry.js';
 import type { Agent } from './agents/agent.js';
 import { ChannelRegistry } from './channels/registry.js';
-import { loadAdminToken, type AdminTokenSource } from './config/admin-token.js';
+import { loadAdminToken, operatorTokens, type AdminTokenSource, type OperatorTokens } from './config/admin-token.js';
 import { resolveReferences, SecretVault } from './config/secrets.js';
 import type { AgentProfile, NotifySettings } from './config/schema.js';
 import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
@@ -65,6 +65,7 @@ export class Gateway {
   /** Hand-overs, pairing requests and dead letters, to the team chat `notify` names. */
   readonly notifier: Notifier;
   readonly adminToken: AdminTokenSource;
+  private operatorCache?: { listed: readonly string[] | undefined; tokens: OperatorTokens };
   readonly owner = `${process.pid}-${randomBytes(3).toString('hex')}`;
   private current: WorkspaceSnapshot;
   private readonly agents = new Map<string, { agent: Agent; profile: AgentProfile }>();
@@ -338,6 +339,26 @@ export class Gateway {
       this.log.warn({ err: describeError(err) }, 'notify: cannot resolve its url or secret; no notice sent');
       return { publicUrl: server.public_url };
     }
+  }
+
+  /** cococat.yaml's `operator_tokens` as they are now (read again after an edit); none when one cannot be resolved (logged). */
+  get operators(): OperatorTokens {
+    const listed = this.current.settings.operator_tokens;
+    const cached = this.operatorCache;
+    if (cached && cached.listed === listed) return cached.tokens;
+    let tokens: string[] = [];
+    try {
+      tokens = (listed ?? []).map((t) => this.resolveSetting(t, undefined)!);
+      const short = tokens.findIndex((t) => t.length < 16);
+      if (short >= 0) {
+        this.log.warn({ field: `operator_tokens.${short}` }, 'operator_tokens: a token shorter than 16 characters is not taken');
+        tokens = tokens.filter((t) => t.length >= 16);
+      }
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'operator_tokens: cannot resolve them; no operator can log in');
+    }
+    this.operatorCache = { listed, tokens: operatorTokens(tokens) };
+    return this.operatorCache.tokens;
   }
 
   private resolveSetting(value: string | undefined, override: string | undefined): string | undefined {

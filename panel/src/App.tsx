@@ -97,6 +97,11 @@ function Shell({ onLogout }: { onLogout(): void }) {
     return () => window.removeEventListener('keydown', onKey);
   }, [menuOpen]);
 
+  const [role, setRole] = useState<'admin' | 'operator'>();
+  useEffect(() => {
+    session.current().then((s) => setRole(s?.role), () => undefined);
+  }, []);
+
   const logout = async () => {
     await session.logout().catch(() => undefined);
     onLogout();
@@ -146,6 +151,11 @@ function Shell({ onLogout }: { onLogout(): void }) {
               </li>
             ))}
           </ul>
+          {role === 'operator' && (
+            <span className="role-tag" title="You can read the log and answer people; changing agents, scenes and entries needs the admin token">
+              Operator
+            </span>
+          )}
           <button type="button" className="btn btn-quiet logout" onClick={logout}>
             Log out
           </button>

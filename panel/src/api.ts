@@ -24,6 +24,8 @@ let csrfToken: string | undefined;
 export interface Session {
   csrfToken: string;
   expiresAt: number;
+  /** An operator reads and answers people; changing agents, scenes and entries needs the admin. */
+  role: 'admin' | 'operator';
 }
 
 async function request<T>(method: string, url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {

@@ -50,3 +50,32 @@ export function loadAdminToken(root: string, configured: string | undefined): Ad
     },
   };
 }
+
+/**
+ * Operators' tokens (cococat.yaml `operator_tokens`): each is known by a short fingerprint of its
+ * digest, which a panel session keeps, so removing a token from the list ends its sessions.
+ */
+export interface OperatorTokens {
+  /** The fingerprint of the operator token presented, or undefined when it is none of them. */
+  verify(token: string | undefined): string | undefined;
+  /** Whether the token with this fingerprint is still on the list. */
+  has(fingerprint: string): boolean;
+}
+
+export function operatorTokens(tokens: readonly string[]): OperatorTokens {
+  const digests = tokens.map((t) => sha256(t));
+  const fingerprints = new Set(digests.map(fingerprintOf));
+  return {
+    verify(token) {
+      if (!token || digests.length === 0) return undefined;
+      const presented = sha256(token);
+      // Every digest is compared, in constant time each, so the time says nothing about which matched.
+      let found: Buffer | undefined;
+      for (const d of digests) if (timingSafeEqual(presented, d)) found = d;
+      return found && fingerprintOf(found);
+    },
+    has: (fingerprint) => fingerprints.has(fingerprint),
+  };
+}
+
+const fingerprintOf = (digest: Buffer) => digest.subarray(0, 8).toString('hex');

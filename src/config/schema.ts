@@ -509,6 +509,13 @@ export const settingsSchema = z
     admin_token: secret(z.string().min(16).optional()).describe(
       'Bearer token of the admin API; COCOCAT_ADMIN_TOKEN overrides it. Generated on first start when unset',
     ),
+    operator_tokens: z
+      .array(z.string().min(1))
+      .max(50)
+      .optional()
+      .describe(
+        'Bearer tokens (or panel logins) of operators, who read the message log and answer people (replies, hand-overs, pairing codes, dead letters, blocking or allowing a sender, the test chat) but cannot change agents, scenes, entries or settings. Each at least 16 characters, best as an ${ENV} reference; removing one ends its panel sessions',
+      ),
     store: z
       .object({
         url: z

@@ -50,8 +50,9 @@ export async function buildServer(gateway: Gateway, opts: BuildServerOptions = {
   // hot path) run no cookie parsing and no extra hooks.
   await app.register(async (scope) => {
     await scope.register(fastifyCookie);
-    const sessions = new PanelSessions(gateway.adminToken);
-    registerSessionRoutes(scope, sessions, gateway.adminToken);
+    const operators = () => gateway.operators;
+    const sessions = new PanelSessions(gateway.adminToken, operators);
+    registerSessionRoutes(scope, sessions, gateway.adminToken, operators);
     await scope.register(registerAdminApi, { prefix: '/api/admin', gateway, sessions });
   });
   await app.register(async (scope) => registerPanel(scope));

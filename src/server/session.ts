@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type {} from '@fastify/cookie';
-import type { AdminTokenSource } from '../config/admin-token.js';
+import type { AdminTokenSource, OperatorTokens } from '../config/admin-token.js';
 import { CocoError } from '../core/errors.js';
 
 export const SESSION_COOKIE = 'cococat_session';
@@ -17,11 +17,18 @@ interface SessionClaims {
   exp: number;
   /** Random id: names the session for logout and derives its CSRF token. */
   sid: string;
+  /** An operator's session: the fingerprint of the token it logged in with. None: the admin's. */
+  op?: string;
 }
 
 export interface PanelSession extends SessionClaims {
   csrfToken: string;
 }
+
+/** The admin changes anything; an operator reads and answers people (OPERATOR_WRITES). */
+export type AdminRole = 'admin' | 'operator';
+
+const roleOf = (s: SessionClaims): AdminRole => (s.op === undefined ? 'admin' : 'operator');
 
 /**
  * Panel sessions: after a login with the admin token, an HttpOnly, SameSite=Strict cookie holds
@@ -37,11 +44,14 @@ export class PanelSessions {
 
   constructor(
     private readonly token: AdminTokenSource,
+    /** The operators' tokens as configured now: a session of one taken off the list ends. */
+    private readonly operators: () => OperatorTokens,
     private readonly now: () => number = Date.now,
   ) {}
 
-  create(): { cookie: string; session: PanelSession } {
-    const claims: SessionClaims = { exp: this.now() + SESSION_TTL_MS, sid: randomBytes(16).toString('base64url') };
+  /** A new session: the admin's, or with `operator` (a token's fingerprint) an operator's. */
+  create(operator?: string): { cookie: string; session: PanelSession } {
+    const claims: SessionClaims = { exp: this.now() + SESSION_TTL_MS, sid: randomBytes(16).toString('base64url'), ...(operator ? { op: operator } : {}) };
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return { cookie: `${payload}.${this.sign(payload)}`, session: this.withCsrf(claims) };
   }
@@ -61,6 +71,7 @@ export class PanelSessions {
     }
     if (typeof claims.exp !== 'number' || typeof claims.sid !== 'string' || claims.exp <= this.now()) return undefined;
     if (this.revoked.has(claims.sid)) return undefined;
+    if (claims.op !== undefined && (typeof claims.op !== 'string' || !this.operators().has(claims.op))) return undefined;
     return this.withCsrf(claims);
   }
 
@@ -115,10 +126,10 @@ function cookieOptions(request: FastifyRequest, maxAgeMs: number) {
   };
 }
 
-const present = (s: PanelSession) => ({ csrfToken: s.csrfToken, expiresAt: s.exp });
+const present = (s: PanelSession) => ({ csrfToken: s.csrfToken, expiresAt: s.exp, role: roleOf(s) });
 
-/** `POST /api/session` (log in with the admin token), `GET` (who am I), `DELETE` (log out). */
-export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessions, token: AdminTokenSource): void {
+/** `POST /api/session` (log in with the admin token or an operator's), `GET` (who am I), `DELETE` (log out). */
+export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens): void {
   app.post('/api/session', async (request, reply) => {
     const wait = sessions.lockedFor(request.ip);
     if (wait > 0) {
@@ -126,12 +137,14 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessi
     }
     const body = loginBody.safeParse(request.body ?? {});
     if (!body.success) throw new CocoError('COCO_ERR_REQUEST_INVALID', 'token: send {"token": "<admin token>"}', { statusCode: 400, field: 'token' });
-    if (!token.verify(body.data.token)) {
+    const operator = token.verify(body.data.token) ? undefined : operators().verify(body.data.token);
+    if (operator === undefined && !token.verify(body.data.token)) {
       sessions.recordFailure(request.ip);
       request.log.warn({ ip: request.ip }, 'panel login refused: wrong admin token');
       throw new CocoError('COCO_ERR_UNAUTHORIZED', 'wrong admin token', { statusCode: 401, field: 'token' });
     }
-    const { cookie, session } = sessions.create();
+    if (operator) request.log.info({ ip: request.ip, operator }, 'operator logged in to the panel');
+    const { cookie, session } = sessions.create(operator);
     reply.setCookie(SESSION_COOKIE, cookie, cookieOptions(request, session.exp - Date.now()));
     return present(session);
   });
@@ -161,14 +174,40 @@ export function assertCsrf(sessions: PanelSessions, session: PanelSession, reque
 }
 
 /**
- * The admin API's gate: a bearer admin token (scripts), or a panel session cookie; with the
- * cookie, anything but a read also needs the CSRF token.
+ * What an operator may change (method and route): answering people, not the setup. Every read is
+ * theirs too (secrets are masked for everyone).
  */
-export function authorizeAdmin(sessions: PanelSessions, token: AdminTokenSource, request: FastifyRequest): void {
+const OPERATOR_WRITES = new Set([
+  'POST /api/admin/chat/:key',
+  'POST /api/admin/messages/:id/reply',
+  'POST /api/admin/messages/:id/block-sender',
+  'POST /api/admin/messages/:id/allow-sender',
+  'PUT /api/admin/entries/:key/handoffs/:conversationId',
+  'DELETE /api/admin/entries/:key/handoffs/:conversationId',
+  'POST /api/admin/pairing/:code/approve',
+  'DELETE /api/admin/pairing/:code',
+  'POST /api/admin/dead-letters/:kind/:id/retry',
+]);
+
+/**
+ * The admin API's gate: a bearer admin token (scripts) or an operator's, or a panel session
+ * cookie; with the cookie, anything but a read also needs the CSRF token. An operator changes only
+ * what OPERATOR_WRITES lists.
+ */
+export function authorizeAdmin(sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens, request: FastifyRequest): void {
+  const role = roleOfRequest(sessions, token, operators, request);
+  if (role === 'admin' || request.method === 'GET' || request.method === 'HEAD') return;
+  if (!OPERATOR_WRITES.has(`${request.method} ${request.routeOptions.url ?? ''}`)) {
+    throw new CocoError('COCO_ERR_FORBIDDEN', 'operators read and answer people; changing agents, scenes, entries or settings needs the admin token', { statusCode: 403 });
+  }
+}
+
+function roleOfRequest(sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens, request: FastifyRequest): AdminRole {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const bearer = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (token.verify(bearer)) return;
+    if (token.verify(bearer)) return 'admin';
+    if (operators().verify(bearer) !== undefined) return 'operator';
     throw new CocoError('COCO_ERR_UNAUTHORIZED', 'missing or wrong admin token: send "Authorization: Bearer <admin token>"', { statusCode: 401 });
   }
   const session = sessions.read(request.cookies[SESSION_COOKIE]);
@@ -178,4 +217,5 @@ export function authorizeAdmin(sessions: PanelSessions, token: AdminTokenSource,
     });
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') assertCsrf(sessions, session, request);
+  return roleOf(session);
 }

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { SseClient } from '../helpers/sse.js';
@@ -119,6 +121,74 @@ describe('panel sessions', () => {
     expect(locked.status).toBe(429);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
     expect((await request('POST', '/api/session', { body: { token: ADMIN_TOKEN }, ip: '10.0.0.10' })).status).toBe(200);
+  });
+});
+
+describe('operators', () => {
+  const OPS_TOKEN = 'operator-token-for-tests-0123456789';
+
+  async function openWithOperators(): Promise<TestGateway> {
+    t = await startTestGateway(spec({ settings: { operator_tokens: ['${OPS_TOKEN}'] } }), { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, OPS_TOKEN } });
+    await t.until(() => t!.gateway.keeper.statusOf('helper.web_api')?.state === 'running');
+    return t;
+  }
+
+  const bearer = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
+    t!.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${OPS_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      payload: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  it('read everything and answer people with their token, but change nothing of the setup (403, nothing written)', async () => {
+    await openWithOperators();
+    const sent = await t!.chat('helper.web_api', { userId: 'ann', content: 'hi' }, { wait: true });
+    const id = sent.json.messageId;
+    expect((await bearer('GET', '/api/admin/agents')).statusCode).toBe(200);
+    expect((await bearer('GET', `/api/admin/messages/${id}`)).json().id).toBe(id);
+    expect((await bearer('POST', `/api/admin/messages/${id}/reply`, { text: 'A person here.' })).statusCode).toBe(202);
+    expect((await bearer('PUT', '/api/admin/entries/helper.web_api/handoffs/ann', { minutes: 5 })).statusCode).toBe(200);
+    expect((await bearer('DELETE', '/api/admin/entries/helper.web_api/handoffs/ann')).statusCode).toBe(200);
+
+    const before = (await t!.admin('GET', '/agents/helper')).json;
+    const refused = [
+      await bearer('PUT', '/api/admin/agents/helper', { provider: 'echo', prefix: 'hacked: ' }),
+      await bearer('PUT', '/api/admin/agents/other', { provider: 'echo' }),
+      await bearer('DELETE', '/api/admin/agents/helper/entries/web_api'),
+      await bearer('POST', '/api/admin/entries/helper.web_api/restart'),
+      await bearer('DELETE', '/api/admin/entries/helper.web_api/users/ann'),
+    ];
+    for (const res of refused) {
+      expect([res.statusCode, res.json().error.code]).toEqual([403, 'COCO_ERR_FORBIDDEN']);
+      expect(res.json().error.message).toMatch(/needs the admin token/);
+    }
+    expect((await t!.admin('GET', '/agents/helper')).json).toEqual(before);
+    expect((await t!.admin('GET', '/agents/other')).status).toBe(404);
+    expect((await t!.gateway.store.getMessage(id))?.status).toBe('done');
+    expect((await bearer('GET', '/api/admin/agents')).statusCode).toBe(200);
+    expect((await t!.app.inject({ method: 'GET', url: '/api/admin/agents', headers: { authorization: 'Bearer operator-token-for-tests-x' } })).statusCode).toBe(401);
+  });
+
+  it('log in to the panel as operators; a session ends when its token leaves operator_tokens', async () => {
+    await openWithOperators();
+    const res = await request('POST', '/api/session', { body: { token: OPS_TOKEN } });
+    expect([res.status, res.json.role]).toEqual([200, 'operator']);
+    const cookie = String(res.headers['set-cookie']).split(';')[0]!;
+    const csrf = res.json.csrfToken;
+    expect((await request('GET', '/api/session', { cookie })).json.role).toBe('operator');
+    expect((await request('GET', '/api/admin/messages', { cookie })).status).toBe(200);
+    const chat = await request('POST', '/api/admin/chat/helper.web_api', { cookie, csrf, body: { userId: 'panel', content: 'hello' } });
+    expect(chat.status).toBeLessThan(300);
+    const edit = await request('PUT', '/api/admin/agents/helper', { cookie, csrf, body: { provider: 'echo' } });
+    expect([edit.status, edit.json.error.code]).toEqual([403, 'COCO_ERR_FORBIDDEN']);
+    expect((await login()).csrf).not.toBe(csrf);
+    expect((await request('POST', '/api/session', { body: { token: ADMIN_TOKEN } })).json.role).toBe('admin');
+
+    writeFileSync(join(t!.root, 'cococat.yaml'), 'operator_tokens: []\n');
+    t!.gateway.reload();
+    expect((await request('GET', '/api/admin/messages', { cookie })).status).toBe(401);
+    expect((await request('POST', '/api/session', { body: { token: OPS_TOKEN } })).status).toBe(401);
   });
 });
 

@@ -17,7 +17,8 @@ const WECHAT_APP_SECRET = 'wx-app-secret-panel-0123456789';
 const WECHAT_TOKEN = 'paneltoken4242';
 const WECHAT_AES_KEY = 'PanelAesKey0123456789abcdefghijklmnopqrstuv'; // 43 characters
 const OPENAI_KEY = 'sk-openai-panel-0123456789abcdef';
-const SECRETS = [API_KEY, WECHAT_APP_SECRET, WECHAT_TOKEN, WECHAT_AES_KEY, OPENAI_KEY, ADMIN_TOKEN];
+const OPERATOR_TOKEN = 'operator-panel-token-0123456789';
+const SECRETS = [API_KEY, WECHAT_APP_SECRET, WECHAT_TOKEN, WECHAT_AES_KEY, OPENAI_KEY, ADMIN_TOKEN, OPERATOR_TOKEN];
 
 const TIMEOUT = 60_000;
 
@@ -48,7 +49,7 @@ beforeAll(async () => {
     throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set COCOCAT_CHROMIUM`);
   }
   // test/global-setup.ts has built the production bundle the gateway serves at `/`.
-  t = await startTestGateway({});
+  t = await startTestGateway({ settings: { operator_tokens: ['${PANEL_OPERATOR}'] } }, { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, PANEL_OPERATOR: OPERATOR_TOKEN } });
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const address = t.app.server.address();
   if (!address || typeof address === 'string') throw new Error('gateway is not listening on a port');
@@ -357,6 +358,31 @@ describe('web panel', () => {
       await page.getByLabel('Admin token').waitFor();
       const res = await page.evaluate(async () => (await fetch('/api/admin/agents')).status);
       expect(res).toBe(401);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'lets an operator in, marked as one, and shows why an edit of the setup is refused',
+    async () => {
+      const operatorContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const p = await operatorContext.newPage();
+      p.setDefaultTimeout(15_000);
+      watch(p);
+      await p.goto(`${origin}/`);
+      await p.getByLabel('Admin token').fill(OPERATOR_TOKEN);
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+      await p.getByText('Operator', { exact: true }).waitFor();
+      expect(await page.getByText('Operator', { exact: true }).count()).toBe(0);
+      await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
+      await p.getByRole('link', { name: 'New agent' }).click();
+      await p.getByLabel('Agent ID').fill('sneaky');
+      await p.getByLabel('Provider').selectOption('echo');
+      await p.getByRole('button', { name: 'Create agent' }).click();
+      await p.getByText(/needs the admin token/).waitFor();
+      expect((await t.admin('GET', '/agents/sneaky')).status).toBe(404);
+      await operatorContext.close();
     },
     TIMEOUT,
   );

@@ -13,10 +13,10 @@ import { registerPairingRoutes } from './pairing.js';
 import { registerTargetRoutes } from './targets.js';
 import { registerUserRoutes } from './users.js';
 
-/** `/api/admin/*`: bearer admin token or a panel session (+ CSRF token for writes); secrets are masked in every answer. */
+/** `/api/admin/*`: bearer admin token (or an operator's) or a panel session (+ CSRF token for writes); secrets are masked in every answer. */
 export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Gateway; sessions: PanelSessions }): Promise<void> {
   const { gateway, sessions } = opts;
-  app.addHook('onRequest', async (request) => authorizeAdmin(sessions, gateway.adminToken, request));
+  app.addHook('onRequest', async (request) => authorizeAdmin(sessions, gateway.adminToken, () => gateway.operators, request));
   registerTargetRoutes(app, gateway);
   registerEntryRoutes(app, gateway);
   registerHandoffRoutes(app, gateway);
