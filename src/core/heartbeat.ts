@@ -15,7 +15,7 @@ import { lazyChild, type Logger } from './logger.js';
 import type { FeedDelivery, ReplyPreview, Typing } from './channel.js';
 import { handedOffUntil, handoffState, isHandoffCommand, type HandoffBy } from './handoff.js';
 import { filterAnswer, matcherOf } from './content-filter.js';
-import { runWithFailover, type FailoverOutcome } from './failover.js';
+import { runWithFailover, type ChainedAgent, type FailoverOutcome } from './failover.js';
 import { historyFor } from './history-budget.js';
 import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, readsFiles, readsImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
@@ -46,7 +46,7 @@ export interface ResolvedTarget {
   /** The scene's route that chose the agent (an index of `routes`); none: the lead, or not a scene. */
   route?: number;
   /** The agents the profile's `failover` names, in order. */
-  failover?: readonly { agentId: string; agent: Agent; profile: AgentProfile }[];
+  failover?: readonly ChainedAgent[];
 }
 
 export interface HeartbeatDeps {

@@ -34,7 +34,7 @@ export async function wasRecalled(store: Pick<Store, 'getChannelState'>, entryKe
 export const RECALL_CHECK_MS = 1_000;
 
 /** What stops an agent run whose message was recalled; not retried. */
-export const recalledWhileRunning = () =>
+const recalledWhileRunning = () =>
   new CocoError('COCO_ERR_AGENT_FAILED', 'agent run stopped: its sender recalled the message', { retryable: false });
 
 /**
