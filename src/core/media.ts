@@ -1,10 +1,12 @@
 import { parse as parseDisposition } from 'content-disposition';
 import { lookup as lookupType } from 'mime-types';
-import { ByteBudget } from './byte-budget.js';
 import type { AgentProfile } from '../config/schema.js';
+import { ByteBudget } from './byte-budget.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
+
+import type { ChatMessage, MediaRef, ReplyImage } from './message.js';
 
 /** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
 export function readsImages(profile: AgentProfile): boolean {
@@ -15,7 +17,6 @@ export function readsImages(profile: AgentProfile): boolean {
 export function readsFiles(profile: AgentProfile): boolean {
   return 'files' in profile && profile.files === true;
 }
-import type { ChatMessage, MediaRef, ReplyImage } from './message.js';
 
 /** What a server says of bytes it does not name a type for. */
 export const OCTET_STREAM = 'application/octet-stream';
