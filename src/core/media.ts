@@ -5,7 +5,6 @@ import { ByteBudget } from './byte-budget.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError } from './errors.js';
 import type { Logger } from './logger.js';
-
 import type { ChatMessage, MediaRef, ReplyImage } from './message.js';
 
 /** Agents that take images: an OpenAI-compatible model or an HTTP service whose profile says `images: true`. */
