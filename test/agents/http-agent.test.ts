@@ -239,6 +239,22 @@ describe('http agent', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('asks again with less history when the service refuses the length (413, OpenAI\'s code, or an error event with it)', async () => {
+    const p = profile({ retries: 0, stream: true });
+    const deps = { clock: systemClock, log: silentLogger(), env: {}, backoff: { baseMs: 5, capMs: 20 } };
+    const history = Array.from({ length: 8 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `turn ${i}` }));
+    answers.push({ status: 413, type: 'text/plain', body: 'request entity too large' });
+    answers.push({ status: 400, type: 'application/json', body: JSON.stringify({ error: { code: 'context_length_exceeded', message: 'too long' } }) });
+    answers.push({ events: ['event: error\ndata: {"message":"prompt too long","code":"context_length_exceeded"}\n\n'] });
+    // Someone watches (onText), so the service is asked for a stream: its error event is the third refusal.
+    const outcome = await runAgent(new HttpAgent(p, deps), p, makeRequest({ history, onText: () => undefined }), deps);
+    expect(outcome).toMatchObject({ ok: true, attempts: 4, reply: { text: 'ok' }, historyCut: { kept: 0, of: 8 } });
+    expect(received.map((r) => (JSON.parse(r.raw) as { history: unknown[] }).history.length)).toEqual([8, 4, 2, 0]);
+    // A plain 400 is no such refusal: not asked again.
+    answers.push({ status: 400, type: 'application/json', body: '{"error":{"code":"invalid_request"}}' });
+    expect((await runError(new HttpAgent(p, deps))).code).toBe('COCO_ERR_AGENT_FAILED');
+  });
+
   it('rejects invalid JSON and a missing reply as not retryable, with a clear message', async () => {
     const agent = new HttpAgent(profile(), makeDeps(systemClock));
     answers.push({ status: 200, type: 'application/json', body: '{not json' });

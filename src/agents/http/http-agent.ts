@@ -4,6 +4,7 @@ import { CocoError, describeError, isCocoError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
 import { serverSentEvents } from '../../core/server-sent-events.js';
 import { signatureHeaders } from '../../core/signature.js';
+import { CONTEXT_LENGTH_EXCEEDED, isContextOverflow } from '../context-overflow.js';
 import { parseReplyImages } from '../reply-images.js';
 import { undiciFetch } from '../undici-fetch.js';
 
@@ -71,6 +72,11 @@ export class HttpAgent implements Agent {
     }
 
     if (!response.ok) {
+      if (isContextOverflow(response.status, errorCodeOf(text), text)) {
+        throw new CocoError('COCO_ERR_AGENT_CONTEXT', `agent at ${this.profile.url} refused the request as too long (HTTP ${response.status}): ${snippet(text)}`, {
+          statusCode: response.status,
+        });
+      }
       const retryAfterMs = parseRetryAfter(response.headers, this.deps.clock.now());
       throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${this.profile.url} answered HTTP ${response.status}: ${snippet(text)}`, {
         statusCode: response.status,
@@ -134,6 +140,7 @@ async function readStreamedReply(body: ReadableStream<Uint8Array>, onText: ((tex
       onText?.(text);
     } else if (event === 'error') {
       const message = typeof fields.message === 'string' ? fields.message : 'no message';
+      if (fields.code === CONTEXT_LENGTH_EXCEEDED) throw new CocoError('COCO_ERR_AGENT_CONTEXT', `agent at ${url} refused the request as too long: ${snippet(message)}`);
       throw new CocoError('COCO_ERR_AGENT_FAILED', `agent at ${url} reported an error: ${snippet(message)}`, { retryable: fields.retryable !== false });
     } else {
       return answer(text, fields, url, 'the stream finished without any text or images');
@@ -226,4 +233,14 @@ function causeOf(err: unknown): string {
 
 export function createHttpAgent(profile: HttpProfile, deps: AgentDeps): Agent {
   return new HttpAgent(profile, deps);
+}
+
+/** `error.code` of an OpenAI-shaped error body (`{"error": {"code": …}}`), if the body is one. */
+function errorCodeOf(body: string): unknown {
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown } } | null;
+    return parsed?.error?.code;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,6 +6,7 @@ import type { AgentFile } from '../../core/media.js';
 import type { OpenAIProfile } from '../../config/schema.js';
 import { CocoError, describeError } from '../../core/errors.js';
 import { isRetryableStatus, parseRetryAfter } from '../../core/retry-after.js';
+import { isContextOverflow } from '../context-overflow.js';
 import { takeMarkdownImages } from '../markdown-images.js';
 import { undiciFetch } from '../undici-fetch.js';
 
@@ -103,7 +104,7 @@ export class OpenAIAgent implements Agent {
         retryable: true,
       });
     }
-    if (err instanceof APIError && isContextOverflow(err)) {
+    if (err instanceof APIError && isContextOverflow(err.status, err.code, err.message)) {
       return new CocoError('COCO_ERR_AGENT_CONTEXT', `model ${this.profile.model} refused the request as too long (HTTP ${err.status}): ${describeError(err)}`, {
         cause: err,
         statusCode: err.status,
@@ -129,12 +130,6 @@ export class OpenAIAgent implements Agent {
  * DashScope ("Range of input length should be [1, N]"), Moonshot ("exceeded model token limit"),
  * Anthropic-style gateways ("prompt is too long", "input length and `max_tokens` exceed context limit").
  */
-const CONTEXT_OVERFLOW = /maximum context length|context[ _](?:length|window|limit)|range of input length|model token limit|prompt is too long|too many tokens/i;
-
-function isContextOverflow(err: { status?: number; code?: unknown; message: string }): boolean {
-  return (err.status === 400 || err.status === 413) && (err.code === 'context_length_exceeded' || CONTEXT_OVERFLOW.test(err.message));
-}
-
 type CompletionParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 
 /**
