@@ -277,6 +277,12 @@ export type ContentFilter = z.infer<typeof contentFilterSchema>;
 
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
+  language: z
+    .enum(['en', 'zh'])
+    .default('en')
+    .describe(
+      'The language of the texts CocoCat sends by itself where the profile does not set them: the fallback reply and the replies and notices of user_limit, pairing, reset, handoff and content_filter (en: English, zh: 简体中文)',
+    ),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
   history_window: z
     .number()

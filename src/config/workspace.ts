@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { isValidId, entryKey } from '../core/ids.js';
+import { withLanguageDefaults } from './language-defaults.js';
 import {
   issueFields,
   agentProfileSchema,
@@ -79,8 +80,9 @@ export function loadWorkspace(root: string): WorkspaceSnapshot {
       problems.push({ file: rel(file), message: 'missing: every agent folder needs a profile.yaml' });
       continue;
     }
-    const profile = validate(agentProfileSchema, readStructured(file, rel, problems), rel(file), problems);
-    if (profile) agents.set(id, { id, file: rel(file), profile });
+    const raw = readStructured(file, rel, problems);
+    const profile = validate(agentProfileSchema, raw, rel(file), problems);
+    if (profile) agents.set(id, { id, file: rel(file), profile: withLanguageDefaults(raw, profile) });
     entries.push(...readEntries(root, 'agent', id, rel, problems));
   }
 

@@ -111,6 +111,28 @@ describe('loadWorkspace collects problems and loads the rest', () => {
     expect(snap.agents.get('main')!.profile.failover).toEqual(['good', 'ghost', 'main']);
   });
 
+  it('gives a profile with language: zh the Chinese texts it leaves unset, and leaves set texts and unset sections alone', () => {
+    const root = workspace({
+      agents: {
+        zh: { profile: { provider: 'echo', language: 'zh', reset: {}, handoff: { reply: 'Custom.', hours: {} }, access: { pairing: {} } }, entries: [] },
+        en: { profile: { provider: 'echo', reset: {} }, entries: [] },
+      },
+    });
+    const snap = loadWorkspace(root);
+    expect(snap.problems).toEqual([]);
+    const zh = snap.agents.get('zh')!.profile;
+    expect(zh.fallback_reply).toBe('抱歉，我现在无法回答，请稍后再试。');
+    expect(zh.reset?.reply).toBe('好的，我们重新开始。');
+    expect(zh.handoff?.reply).toBe('Custom.');
+    expect(zh.handoff?.hours?.closed_reply).toBe('人工客服现在不在线，我先继续为你服务。');
+    expect(zh.access?.pairing?.reply).toContain('{code}');
+    expect(zh.access?.pairing?.reply).toMatch(/^这个助手/);
+    expect(zh.user_limit).toBeUndefined();
+    expect(zh.content_filter).toBeUndefined();
+    const en = snap.agents.get('en')!.profile;
+    expect([en.language, en.fallback_reply, en.reset?.reply]).toEqual(['en', 'Sorry, I cannot answer right now. Please try again in a moment.', 'OK, starting a new conversation.']);
+  });
+
   it('reports a scene id equal to an agent id; the agent keeps its entries', () => {
     const root = workspace({ ...good(), scenes: { good: { scene: { roster: ['good'] }, entries: [webApiEntry({}, 'third')] } } });
     const snap = loadWorkspace(root);

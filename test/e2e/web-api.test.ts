@@ -49,6 +49,14 @@ describe('web_api → echo agent', () => {
     expect((await t.chat(ENTRY, { userId: 'alice', content: 'hi' }, { wait: true })).json.reply.text).toBe('echo: hi');
   });
 
+  it('answers in the profile\'s language where the profile leaves a text unset', async () => {
+    const profile = { provider: 'echo', prefix: 'echo: ', language: 'zh', reset: {}, handoff: {} };
+    const t = opened(await startTestGateway({ agents: { assistant: { profile, entries: [webApiEntry()] } } }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    expect((await t.chat(ENTRY, { userId: 'li', content: '/reset' }, { wait: true })).json.reply.text).toBe('好的，我们重新开始。');
+    expect((await t.chat(ENTRY, { userId: 'li', content: '转人工' }, { wait: true })).json.reply.text).toBe('好的，稍后会有工作人员在这里回复你。');
+  });
+
   it('needs no outbox for its replies: they are appended to the feed as the message is finished', async () => {
     const t = opened(await startTestGateway(echoWorkspace({ wait_timeout_ms: 3_000 })));
     await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
