@@ -6,7 +6,7 @@ import type { Agent } from './agents/agent.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { loadAdminToken, operatorTokens, type AdminTokenSource, type OperatorTokens } from './config/admin-token.js';
 import { resolveReferences, SecretVault } from './config/secrets.js';
-import type { AgentProfile, NotifySettings } from './config/schema.js';
+import type { AgentProfile, NotifySettings, Settings } from './config/schema.js';
 import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
@@ -65,7 +65,7 @@ export class Gateway {
   /** Hand-overs, pairing requests and dead letters, to the team chat `notify` names. */
   readonly notifier: Notifier;
   readonly adminToken: AdminTokenSource;
-  private operatorCache?: { listed: readonly string[] | undefined; tokens: OperatorTokens };
+  private operatorCache?: { listed: Settings['operator_tokens']; tokens: OperatorTokens };
   readonly owner = `${process.pid}-${randomBytes(3).toString('hex')}`;
   private current: WorkspaceSnapshot;
   private readonly agents = new Map<string, { agent: Agent; profile: AgentProfile }>();
@@ -346,13 +346,13 @@ export class Gateway {
     const listed = this.current.settings.operator_tokens;
     const cached = this.operatorCache;
     if (cached && cached.listed === listed) return cached.tokens;
-    let tokens: string[] = [];
+    let tokens: { token: string; name?: string }[] = [];
     try {
-      tokens = (listed ?? []).map((t) => this.resolveSetting(t, undefined)!);
-      const short = tokens.findIndex((t) => t.length < 16);
+      tokens = (listed ?? []).map((t) => (typeof t === 'string' ? { token: this.resolveSetting(t, undefined)! } : { ...t, token: this.resolveSetting(t.token, undefined)! }));
+      const short = tokens.findIndex((t) => t.token.length < 16);
       if (short >= 0) {
         this.log.warn({ field: `operator_tokens.${short}` }, 'operator_tokens: a token shorter than 16 characters is not taken');
-        tokens = tokens.filter((t) => t.length >= 16);
+        tokens = tokens.filter((t) => t.token.length >= 16);
       }
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'operator_tokens: cannot resolve them; no operator can log in');

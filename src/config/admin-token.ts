@@ -53,29 +53,35 @@ export function loadAdminToken(root: string, configured: string | undefined): Ad
 
 /**
  * Operators' tokens (cococat.yaml `operator_tokens`): each is known by a short fingerprint of its
- * digest, which a panel session keeps, so removing a token from the list ends its sessions.
+ * digest, which a panel session keeps, so removing a token from the list ends its sessions; and by
+ * its operator's name where the list gives one.
  */
 export interface OperatorTokens {
-  /** The fingerprint of the operator token presented, or undefined when it is none of them. */
-  verify(token: string | undefined): string | undefined;
-  /** Whether the token with this fingerprint is still on the list. */
-  has(fingerprint: string): boolean;
+  /** The operator whose token was presented, or undefined when it is none of them. */
+  verify(token: string | undefined): Operator | undefined;
+  /** The operator whose token has this fingerprint, while it is on the list. */
+  byFingerprint(fingerprint: string): Operator | undefined;
 }
 
-export function operatorTokens(tokens: readonly string[]): OperatorTokens {
-  const digests = tokens.map((t) => sha256(t));
-  const fingerprints = new Set(digests.map(fingerprintOf));
+export interface Operator {
+  fingerprint: string;
+  name?: string;
+}
+
+export function operatorTokens(tokens: readonly { token: string; name?: string }[]): OperatorTokens {
+  const known = tokens.map(({ token, name }) => {
+    const digest = sha256(token);
+    return { digest, operator: { fingerprint: digest.subarray(0, 8).toString('hex'), ...(name ? { name } : {}) } };
+  });
   return {
     verify(token) {
-      if (!token || digests.length === 0) return undefined;
+      if (!token || known.length === 0) return undefined;
       const presented = sha256(token);
       // Every digest is compared, in constant time each, so the time says nothing about which matched.
-      let found: Buffer | undefined;
-      for (const d of digests) if (timingSafeEqual(presented, d)) found = d;
-      return found && fingerprintOf(found);
+      let found: Operator | undefined;
+      for (const k of known) if (timingSafeEqual(presented, k.digest)) found = k.operator;
+      return found;
     },
-    has: (fingerprint) => fingerprints.has(fingerprint),
+    byFingerprint: (fingerprint) => known.find((k) => k.operator.fingerprint === fingerprint)?.operator,
   };
 }
-
-const fingerprintOf = (digest: Buffer) => digest.subarray(0, 8).toString('hex');

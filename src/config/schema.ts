@@ -516,11 +516,11 @@ export const settingsSchema = z
       'Bearer token of the admin API; COCOCAT_ADMIN_TOKEN overrides it. Generated on first start when unset',
     ),
     operator_tokens: z
-      .array(z.string().min(1))
+      .array(z.union([z.string().min(1), z.object({ name: z.string().trim().min(1).max(64), token: z.string().min(1) }).strict()]))
       .max(50)
       .optional()
       .describe(
-        'Bearer tokens (or panel logins) of operators, who read the message log and answer people (replies, hand-overs, pairing codes, dead letters, blocking or allowing a sender, the test chat) but cannot change agents, scenes, entries or settings. Each at least 16 characters, best as an ${ENV} reference; removing one ends its panel sessions',
+        'Bearer tokens (or panel logins) of operators, who read the message log and answer people (replies, hand-overs, pairing codes, dead letters, blocking or allowing a sender, the test chat) but cannot change agents, scenes, entries or settings. A token, or {name, token} so the message log says who replied. Each at least 16 characters, best as an ${ENV} reference; removing one ends its panel sessions',
       ),
     store: z
       .object({

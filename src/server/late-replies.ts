@@ -71,7 +71,15 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 /** Queues `body` as `by`'s reply to the message; with `idempotencyKey`, once per key and message. */
-export async function queueLateReply(host: ReplyHost, detail: MessageDetail, body: LateReply, by: keyof typeof LATE_REPLY_KEYS, idempotencyKey?: string): Promise<QueuedLateReply> {
+export async function queueLateReply(
+  host: ReplyHost,
+  detail: MessageDetail,
+  body: LateReply,
+  by: keyof typeof LATE_REPLY_KEYS,
+  idempotencyKey?: string,
+  /** Who, for the message log: `operator alice` (server/session.ts actorOf). */
+  actor?: string,
+): Promise<QueuedLateReply> {
   const now = host.clock.now();
   const caps = host.registry.has(detail.channelType) ? host.registry.get(detail.channelType).capabilities : undefined;
   const keyPrefix = `${LATE_REPLY_KEYS[by]}${detail.id}:${idempotencyKey ?? randomUUID()}`;
@@ -84,7 +92,7 @@ export async function queueLateReply(host: ReplyHost, detail: MessageDetail, bod
   const added = await host.store.addReplies(chunks, now, historyTurn(target, detail, historyText(answer), now));
   const duplicate = added === 0;
   if (!duplicate) {
-    await host.store.recordEvent(detail.id, { at: now, stage: STAGES[by], detail: `${chunks.length} chunk(s)` });
+    await host.store.recordEvent(detail.id, { at: now, stage: STAGES[by], detail: `${chunks.length} chunk(s)${actor ? ` by ${actor}` : ''}` });
     host.outbox.wake();
   }
   return { messageId: detail.id, chunks: chunks.length, idempotencyKeys: chunks.map((c) => c.idempotencyKey), duplicate };

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type {} from '@fastify/cookie';
-import type { AdminTokenSource, OperatorTokens } from '../config/admin-token.js';
+import type { AdminTokenSource, Operator, OperatorTokens } from '../config/admin-token.js';
 import { CocoError } from '../core/errors.js';
 
 export const SESSION_COOKIE = 'cococat_session';
@@ -71,7 +71,7 @@ export class PanelSessions {
     }
     if (typeof claims.exp !== 'number' || typeof claims.sid !== 'string' || claims.exp <= this.now()) return undefined;
     if (this.revoked.has(claims.sid)) return undefined;
-    if (claims.op !== undefined && (typeof claims.op !== 'string' || !this.operators().has(claims.op))) return undefined;
+    if (claims.op !== undefined && (typeof claims.op !== 'string' || !this.operators().byFingerprint(claims.op))) return undefined;
     return this.withCsrf(claims);
   }
 
@@ -143,8 +143,8 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessi
       request.log.warn({ ip: request.ip }, 'panel login refused: wrong admin token');
       throw new CocoError('COCO_ERR_UNAUTHORIZED', 'wrong admin token', { statusCode: 401, field: 'token' });
     }
-    if (operator) request.log.info({ ip: request.ip, operator }, 'operator logged in to the panel');
-    const { cookie, session } = sessions.create(operator);
+    if (operator) request.log.info({ ip: request.ip, operator: operator.name ?? operator.fingerprint }, 'operator logged in to the panel');
+    const { cookie, session } = sessions.create(operator?.fingerprint);
     reply.setCookie(SESSION_COOKIE, cookie, cookieOptions(request, session.exp - Date.now()));
     return present(session);
   });
@@ -195,19 +195,29 @@ const OPERATOR_WRITES = new Set([
  * what OPERATOR_WRITES lists.
  */
 export function authorizeAdmin(sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens, request: FastifyRequest): void {
-  const role = roleOfRequest(sessions, token, operators, request);
-  if (role === 'admin' || request.method === 'GET' || request.method === 'HEAD') return;
+  const operator = operatorOfRequest(sessions, token, operators, request);
+  if (operator) actors.set(request, `operator ${operator.name ?? operator.fingerprint}`);
+  if (!operator || request.method === 'GET' || request.method === 'HEAD') return;
   if (!OPERATOR_WRITES.has(`${request.method} ${request.routeOptions.url ?? ''}`)) {
     throw new CocoError('COCO_ERR_FORBIDDEN', 'operators read and answer people; changing agents, scenes, entries or settings needs the admin token', { statusCode: 403 });
   }
 }
 
-function roleOfRequest(sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens, request: FastifyRequest): AdminRole {
+/** Who made an admin API request, for the message log: `admin`, or `operator <name>` (its token's fingerprint without a name). */
+export function actorOf(request: FastifyRequest): string {
+  return actors.get(request) ?? 'admin';
+}
+
+const actors = new WeakMap<FastifyRequest, string>();
+
+/** The operator who sent the request; undefined for the admin. Throws 401 for anyone else. */
+function operatorOfRequest(sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens, request: FastifyRequest): Operator | undefined {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const bearer = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (token.verify(bearer)) return 'admin';
-    if (operators().verify(bearer) !== undefined) return 'operator';
+    if (token.verify(bearer)) return undefined;
+    const operator = operators().verify(bearer);
+    if (operator) return operator;
     throw new CocoError('COCO_ERR_UNAUTHORIZED', 'missing or wrong admin token: send "Authorization: Bearer <admin token>"', { statusCode: 401 });
   }
   const session = sessions.read(request.cookies[SESSION_COOKIE]);
@@ -217,5 +227,9 @@ function roleOfRequest(sessions: PanelSessions, token: AdminTokenSource, operato
     });
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') assertCsrf(sessions, session, request);
-  return roleOf(session);
+  if (session.op === undefined) return undefined;
+  // sessions.read checked the token is still listed; an operator's session never passes for the admin's.
+  const operator = operators().byFingerprint(session.op);
+  if (!operator) throw new CocoError('COCO_ERR_UNAUTHORIZED', 'this operator token is no longer accepted; log in again', { statusCode: 401 });
+  return operator;
 }

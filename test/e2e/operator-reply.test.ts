@@ -31,7 +31,7 @@ describe("an operator's reply to a message", () => {
       const json = (await t.admin('GET', `/messages/${message!.id}`)).json;
       return json.replies.every((r: { status: string }) => r.status === 'sent') && json;
     });
-    expect(detail.timeline.filter((e: { stage: string }) => e.stage === 'operator_reply').map((e: { detail: string }) => e.detail)).toEqual(['1 chunk(s)', '2 chunk(s)']);
+    expect(detail.timeline.filter((e: { stage: string }) => e.stage === 'operator_reply').map((e: { detail: string }) => e.detail)).toEqual(['1 chunk(s) by admin', '2 chunk(s) by admin']);
     expect(detail.replies.map((r: { status: string }) => r.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
 
     // The conversation as alice saw it, for whoever takes it over: who wrote what, oldest first.

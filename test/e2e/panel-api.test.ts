@@ -126,9 +126,11 @@ describe('panel sessions', () => {
 
 describe('operators', () => {
   const OPS_TOKEN = 'operator-token-for-tests-0123456789';
+  const ALICE_TOKEN = 'alice-operator-token-0123456789';
 
   async function openWithOperators(): Promise<TestGateway> {
-    t = await startTestGateway(spec({ settings: { operator_tokens: ['${OPS_TOKEN}'] } }), { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, OPS_TOKEN } });
+    const settings = { operator_tokens: ['${OPS_TOKEN}', { name: 'alice', token: '${ALICE_TOKEN}' }] };
+    t = await startTestGateway(spec({ settings }), { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, OPS_TOKEN, ALICE_TOKEN } });
     await t.until(() => t!.gateway.keeper.statusOf('helper.web_api')?.state === 'running');
     return t;
   }
@@ -148,6 +150,15 @@ describe('operators', () => {
     expect((await bearer('GET', '/api/admin/agents')).statusCode).toBe(200);
     expect((await bearer('GET', `/api/admin/messages/${id}`)).json().id).toBe(id);
     expect((await bearer('POST', `/api/admin/messages/${id}/reply`, { text: 'A person here.' })).statusCode).toBe(202);
+    // The message log says who answered: a named operator by name, another by its token's fingerprint, the admin as admin.
+    const alice = await t!.app.inject({
+      method: 'POST', url: `/api/admin/messages/${id}/reply`, payload: { text: 'Alice here.' },
+      headers: { authorization: `Bearer ${ALICE_TOKEN}`, 'content-type': 'application/json' },
+    });
+    expect(alice.statusCode).toBe(202);
+    expect((await t!.admin('POST', `/messages/${id}/reply`, { text: 'The admin.' })).status).toBe(202);
+    const replied = (await t!.gateway.store.getMessage(id))!.timeline.filter((e) => e.stage === 'operator_reply').map((e) => e.detail);
+    expect(replied).toEqual([expect.stringMatching(/^1 chunk\(s\) by operator [0-9a-f]{16}$/), '1 chunk(s) by operator alice', '1 chunk(s) by admin']);
     expect((await bearer('PUT', '/api/admin/entries/helper.web_api/handoffs/ann', { minutes: 5 })).statusCode).toBe(200);
     expect((await bearer('DELETE', '/api/admin/entries/helper.web_api/handoffs/ann')).statusCode).toBe(200);
 

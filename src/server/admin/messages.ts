@@ -10,6 +10,7 @@ import type { Gateway } from '../../gateway.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
 import type { MessageDetail, MessageFilter } from '../../store/store.js';
 import { answeringTarget, idempotencyKeyOf, lateReplyBody, messageOr404, queueLateReply } from '../late-replies.js';
+import { actorOf } from '../session.js';
 import { parseInput } from './parse-input.js';
 import { allowSender, blockUser } from '../../config/access-edits.js';
 
@@ -107,7 +108,7 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     const body = parseInput(lateReplyBody, request.body, 'body');
     const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key']);
     const detail = await messageOr404(gateway, request.params.id);
-    return reply.code(202).send(await queueLateReply(gateway, detail, body, 'operator', idempotencyKey));
+    return reply.code(202).send(await queueLateReply(gateway, detail, body, 'operator', idempotencyKey, actorOf(request)));
   });
 
   app.get('/dead-letters', async (request) => {
