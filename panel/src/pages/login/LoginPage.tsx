@@ -29,7 +29,7 @@ export function LoginPage({ onLogin }: { onLogin(): void }) {
           <Logo size={40} />
           <h1>CocoCat</h1>
         </div>
-        <p className="muted">Sign in with the gateway's admin token. It is printed when the gateway starts, or set as COCOCAT_ADMIN_TOKEN.</p>
+        <p className="muted">Sign in with the gateway's admin token (printed when the gateway starts, or set as COCOCAT_ADMIN_TOKEN), or with your operator token.</p>
         <div className={`field${error ? ' field-invalid' : ''}`}>
           <label htmlFor="admin-token">Admin token</label>
           <input
