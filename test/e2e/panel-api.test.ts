@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { captureLogger } from '../helpers/logs.js';
 import { SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry, type WorkspaceSpec } from '../helpers/workspace.js';
 
@@ -127,10 +128,14 @@ describe('panel sessions', () => {
 describe('operators', () => {
   const OPS_TOKEN = 'operator-token-for-tests-0123456789';
   const ALICE_TOKEN = 'alice-operator-token-0123456789';
+  let capture: ReturnType<typeof captureLogger>;
+  beforeEach(() => {
+    capture = captureLogger();
+  });
 
   async function openWithOperators(): Promise<TestGateway> {
     const settings = { operator_tokens: ['${OPS_TOKEN}', { name: 'alice', token: '${ALICE_TOKEN}' }] };
-    t = await startTestGateway(spec({ settings }), { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, OPS_TOKEN, ALICE_TOKEN } });
+    t = await startTestGateway(spec({ settings }), { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, OPS_TOKEN, ALICE_TOKEN }, log: capture.log });
     await t.until(() => t!.gateway.keeper.statusOf('helper.web_api')?.state === 'running');
     return t;
   }
@@ -175,6 +180,12 @@ describe('operators', () => {
       expect(res.json().error.message).toMatch(/needs the admin token/);
     }
     expect((await t!.admin('GET', '/agents/helper')).json).toEqual(before);
+    // Every change asked for is in the log with who asked and how it ended; no body, so no secret.
+    const audit = capture.lines.filter((l) => l.msg === 'admin API change');
+    expect(audit).toContainEqual(expect.objectContaining({ actor: 'operator alice', method: 'POST', route: '/api/admin/messages/:id/reply', status: 202 }));
+    expect(audit).toContainEqual(expect.objectContaining({ actor: 'admin', method: 'POST', route: '/api/admin/messages/:id/reply', status: 202 }));
+    expect(audit).toContainEqual(expect.objectContaining({ method: 'PUT', route: '/api/admin/agents/:id', params: { id: 'helper' }, status: 403 }));
+    expect(audit.every((l) => !JSON.stringify(l).includes('hacked') && !JSON.stringify(l).includes(OPS_TOKEN))).toBe(true);
     expect((await t!.admin('GET', '/agents/other')).status).toBe(404);
     expect((await t!.gateway.store.getMessage(id))?.status).toBe('done');
     expect((await bearer('GET', '/api/admin/agents')).statusCode).toBe(200);

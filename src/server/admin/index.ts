@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../gateway.js';
-import { authorizeAdmin, type PanelSessions } from '../session.js';
+import { actorOf, authorizeAdmin, type PanelSessions } from '../session.js';
 import { registerChatRoutes } from './chat.js';
 import { registerConversationRoutes } from './conversation.js';
 import { registerDashboardRoutes } from './dashboard.js';
@@ -17,6 +17,11 @@ import { registerUserRoutes } from './users.js';
 export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Gateway; sessions: PanelSessions }): Promise<void> {
   const { gateway, sessions } = opts;
   app.addHook('onRequest', async (request) => authorizeAdmin(sessions, gateway.adminToken, () => gateway.operators, request));
+  // An audit line for every change asked of the admin API, refused ones too: who, what, how it ended (no bodies: they may hold secrets).
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode === 401) return;
+    gateway.log.info({ actor: actorOf(request), method: request.method, route: request.routeOptions.url, params: request.params, status: reply.statusCode }, 'admin API change');
+  });
   registerTargetRoutes(app, gateway);
   registerEntryRoutes(app, gateway);
   registerHandoffRoutes(app, gateway);
