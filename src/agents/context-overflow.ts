@@ -1,8 +1,9 @@
 /**
  * How model servers say a request is longer than the model takes: OpenAI and Azure
  * (`context_length_exceeded`), DeepSeek and vLLM ("maximum context length is … tokens"), Qwen on
- * DashScope ("Range of input length should be …"), and a few more wordings. runAgent then asks again
- * with the newer half of the history (COCO_ERR_AGENT_CONTEXT).
+ * DashScope ("Range of input length should be [1, N]"), Moonshot ("exceeded model token limit"),
+ * Anthropic-style gateways ("prompt is too long", "input length and `max_tokens` exceed context
+ * limit"). runAgent then asks again with the newer half of the history (COCO_ERR_AGENT_CONTEXT).
  */
 const CONTEXT_OVERFLOW = /maximum context length|context[ _](?:length|window|limit)|range of input length|model token limit|prompt is too long|too many tokens/i;
 

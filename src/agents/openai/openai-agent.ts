@@ -124,12 +124,6 @@ export class OpenAIAgent implements Agent {
   }
 }
 
-/**
- * How OpenAI-compatible servers say a request is longer than the model's context: OpenAI and Azure
- * (`context_length_exceeded`), DeepSeek and vLLM ("maximum context length is … tokens"), Qwen on
- * DashScope ("Range of input length should be [1, N]"), Moonshot ("exceeded model token limit"),
- * Anthropic-style gateways ("prompt is too long", "input length and `max_tokens` exceed context limit").
- */
 type CompletionParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 
 /**
