@@ -137,8 +137,9 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessi
     }
     const body = loginBody.safeParse(request.body ?? {});
     if (!body.success) throw new CocoError('COCO_ERR_REQUEST_INVALID', 'token: send {"token": "<admin token>"}', { statusCode: 400, field: 'token' });
-    const operator = token.verify(body.data.token) ? undefined : operators().verify(body.data.token);
-    if (operator === undefined && !token.verify(body.data.token)) {
+    const admin = token.verify(body.data.token);
+    const operator = admin ? undefined : operators().verify(body.data.token);
+    if (!admin && !operator) {
       sessions.recordFailure(request.ip);
       request.log.warn({ ip: request.ip }, 'panel login refused: wrong admin token');
       throw new CocoError('COCO_ERR_UNAUTHORIZED', 'wrong admin token', { statusCode: 401, field: 'token' });
