@@ -326,7 +326,7 @@ export class Heartbeat {
           absorbed,
           detail: outcome.ok
             ? answeredDetail(outcome, handoff?.until, target)
-            : `${outcome.error.message}${historyCutDetail(outcome)}${outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : ''}${quiet ? ' (no fallback reply in groups)' : ''}`,
+            : `${outcome.error.message}${historyCutDetail(outcome)}${notesDetail(outcome)}${quiet ? ' (no fallback reply in groups)' : ''}`,
           ...(handoff ? { handoff } : {}),
         },
         log,
@@ -414,7 +414,7 @@ export class Heartbeat {
     if (hits === 0) return outcome;
     this.deps.metrics.filtered.inc({ channel: item.channelType, direction: 'outgoing' });
     const note = filter.outgoing === 'mask' ? `${hits} filtered word(s) masked` : 'the answer held a filtered word: replaced by the filter reply';
-    return { ...outcome, reply: { ...outcome.reply, text }, notes: [...(outcome.notes ?? []), note] };
+    return withNote({ ...outcome, reply: { ...outcome.reply, text } }, note);
   }
 
   /**
@@ -426,7 +426,7 @@ export class Heartbeat {
     const { handoff: _asked, ...reply } = outcome.reply;
     const text = reply.text.trim() === '' ? hours.closed_reply : `${reply.text}\n\n${hours.closed_reply}`;
     const note = `the agent asked for a person outside handoff.hours (${describeHours(hours)}): not handed over, closed_reply added`;
-    return { ...outcome, reply: { ...reply, text }, notes: [...(outcome.notes ?? []), note] };
+    return withNote({ ...outcome, reply: { ...reply, text } }, note);
   }
 
   /**
@@ -883,7 +883,7 @@ function failoverNoted(outcome: FailoverOutcome): NotedOutcome {
   if (!outcome.failed?.length) return outcome;
   const failed = outcome.failed.join(', ');
   const note = outcome.answeredBy ? `answered by the failover agent ${outcome.answeredBy} after ${failed} failed` : `every agent of the failover failed: ${failed}`;
-  return { ...outcome, notes: [note] };
+  return withNote(outcome, note);
 }
 
 /** Where a conversation's turns with the answering agent are kept. */
@@ -900,6 +900,15 @@ function historyCutDetail(outcome: Pick<AgentOutcome, 'historyCut'>): string {
 /** An agent's outcome with what the gateway changed in its answer, for the message log. */
 type NotedOutcome = AgentOutcome & { notes?: string[] };
 
+function withNote(outcome: NotedOutcome, note: string): NotedOutcome {
+  return { ...outcome, notes: [...(outcome.notes ?? []), note] };
+}
+
+/** The message log's notes of an outcome, after its other details. */
+function notesDetail(outcome: Pick<NotedOutcome, 'notes'>): string {
+  return outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : '';
+}
+
 /** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
 function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut' | 'notes'>, handedOffUntil?: number, target?: Pick<ResolvedTarget, 'agentId' | 'route'>): string {
   const { usage, images } = outcome.reply;
@@ -907,9 +916,8 @@ function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | '
   const pictures = images?.length ? `, ${images.length} image(s)` : '';
   const handoff = handedOffUntil === undefined ? '' : `; the agent handed the conversation to a person until ${new Date(handedOffUntil).toISOString()}`;
   const later = outcome.reply.later ? '; the agent answers later' : '';
-  const notes = outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : '';
   const routed = target?.route === undefined ? '' : `; by ${target.agentId} (the scene's routes.${target.route})`;
-  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${routed}${tokens}${pictures}${historyCutDetail(outcome)}${notes}${handoff}${later}`;
+  return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${routed}${tokens}${pictures}${historyCutDetail(outcome)}${notesDetail(outcome)}${handoff}${later}`;
 }
 
 /** A user as people read them: their name and id, or the id. */
