@@ -14,6 +14,7 @@ import { Heartbeat, type ResolvedTarget } from './core/heartbeat.js';
 import { readsFiles } from './core/media.js';
 import { forgetEndedHandoffs } from './core/handoff.js';
 import { forgetExpiredPairings } from './core/pairing.js';
+import { HEALTH_CHECK_MS, HealthWatch } from './ops/health-watch.js';
 import { Notifier } from './ops/notifier.js';
 import { approvePairing, rejectPairing } from './server/pairing-approval.js';
 import { routeOf, type Routable } from './core/scene-routes.js';
@@ -39,6 +40,8 @@ export interface GatewayOptions {
   tickMs?: number;
   /** Use this store instead of the one cococat.yaml names (tests). */
   store?: Store;
+  /** How often entries are looked at for the team's `entry_down` notice (HEALTH_CHECK_MS). */
+  healthCheckMs?: number;
 }
 
 /** How often finished messages past the dedup retention are deleted. */
@@ -64,6 +67,9 @@ export class Gateway {
   readonly outbox: OutboxSender;
   /** Hand-overs, pairing requests and dead letters, to the team chat `notify` names. */
   readonly notifier: Notifier;
+  /** Entries and agents that are down, for the notifier. */
+  readonly health: HealthWatch;
+  private readonly healthCheckMs: number;
   readonly adminToken: AdminTokenSource;
   private operatorCache?: { listed: Settings['operator_tokens']; tokens: OperatorTokens };
   readonly owner = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -89,7 +95,19 @@ export class Gateway {
     this.current = snapshot;
     const limits = snapshot.settings.limits;
     this.adminToken = loadAdminToken(this.root, this.resolveSetting(snapshot.settings.admin_token, this.env.COCOCAT_ADMIN_TOKEN));
+    this.healthCheckMs = opts.healthCheckMs ?? HEALTH_CHECK_MS;
     this.notifier = new Notifier({ settings: () => this.notifySettings(), clock: this.clock, log: this.log });
+    this.health = new HealthWatch({
+      settings: () => this.current.settings.notify,
+      entries: () => this.keeper.status(),
+      notify: (notice) => this.notifier.notify(notice),
+      store,
+      owner: this.owner,
+      clock: this.clock,
+      log: this.log,
+      channelName: (type) => (this.registry.has(type) ? this.registry.get(type).displayName : type),
+      checkMs: this.healthCheckMs,
+    });
     this.keeper = new SceneKeeper({
       registry: this.registry,
       store,
@@ -117,6 +135,7 @@ export class Gateway {
       mergesBursts: (entryKey) => this.keeper.mergesBursts(entryKey),
       onReplies: () => this.outbox.wake(),
       notify: (notice) => this.notifier.notify(notice),
+      agentOutcome: (agentId, outcome) => this.health.agentOutcome(agentId, outcome),
       approvePairing: (code, agentId) => approvePairing(this, code, agentId),
       rejectPairing: (code, agentId) => rejectPairing(this, code, agentId),
       deliver: (items) => this.outbox.deliverNow(items),
@@ -189,6 +208,8 @@ export class Gateway {
     const watchMs = opts.watchIntervalMs ?? 1_000;
     if (watchMs > 0) this.cancels.push(this.clock.every(watchMs, () => this.reloadIfChanged()));
     this.cancels.push(this.clock.every(PRUNE_INTERVAL_MS, () => void this.prune()));
+    const checkHealth = () => this.health.checkEntries().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'health check failed'));
+    this.cancels.push(this.clock.every(this.healthCheckMs, () => void checkHealth()));
     // Replies another process left for an entry that runs here go out now, not at the next tick.
     const unsubscribe = this.store.onOutboxPending?.((entryKey) => {
       if (this.keeper.channel(entryKey)) this.outbox.wake();

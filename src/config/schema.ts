@@ -480,6 +480,9 @@ export type EntryConfig = z.infer<typeof entrySchema>;
 /** A URL, or a ${ENV} / ${secret:…} reference resolved when it is used. */
 const urlOrReference = z.string().refine((s) => /^\$\{[^}]+\}$/.test(s) || URL.canParse(s), { message: 'must be a URL or a ${ENV} reference' });
 
+/** What `notify` can tell the team about. */
+export const NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down'] as const;
+
 export const notifySchema = z
   .object({
     url: secret(urlOrReference).describe(
@@ -488,14 +491,30 @@ export const notifySchema = z
     format: z.enum(['wecom', 'feishu', 'json']).default('json').describe('wecom: a WeCom group robot; feishu: a Feishu custom bot; json: a signed JSON POST'),
     secret: secret(z.string().min(1).optional()).describe("feishu: the bot's 签名校验 secret; json: signs each POST (X-CocoCat-Signature)"),
     mention_all: z
-      .array(z.enum(['handoff', 'pairing', 'dead_letter']))
+      .array(z.enum(NOTIFY_EVENTS))
       .default([])
       .describe('Events whose notices @mention everyone in the group (WeCom @all, Feishu 所有人), e.g. [handoff]'),
     events: z
-      .array(z.enum(['handoff', 'pairing', 'dead_letter']))
+      .array(z.enum(NOTIFY_EVENTS))
       .min(1)
-      .default(['handoff', 'pairing', 'dead_letter'])
-      .describe('handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on'),
+      .default([...NOTIFY_EVENTS])
+      .describe(
+        'handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on; entry_down: an entry is in error or has lost its platform (and when it is back); agent_down: an agent fails run after run (and when it answers again)',
+      ),
+    entry_down_after_minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1440)
+      .default(3)
+      .describe('entry_down: how long an entry is in error, or reconnecting to its platform, before the team is told'),
+    agent_down_after_failures: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(3)
+      .describe('agent_down: how many runs of an agent in a row end failed (after its retries) before the team is told'),
   })
   .strict();
 
@@ -511,7 +530,9 @@ export const settingsSchema = z
       })
       .strict()
       .default({ port: 8787, host: '127.0.0.1' }),
-    notify: notifySchema.optional().describe('Tell a team chat (or a URL) when something needs a person: hand-overs, pairing requests, dead letters'),
+    notify: notifySchema
+      .optional()
+      .describe('Tell a team chat (or a URL) when something needs a person: hand-overs, pairing requests, dead letters, entries and agents that are down'),
     admin_token: secret(z.string().min(16).optional()).describe(
       'Bearer token of the admin API; COCOCAT_ADMIN_TOKEN overrides it. Generated on first start when unset',
     ),

@@ -25,13 +25,23 @@ export type FailoverOutcome = AgentOutcome & {
   failed?: string[];
 };
 
+export interface FailoverDeps extends RunAgentDeps {
+  /** Each agent's own outcome, failed or not, except a stopped run's (ops/health-watch.ts counts them). */
+  onOutcome?: (agentId: string, outcome: AgentOutcome) => void;
+}
+
 export async function runWithFailover(
   first: ChainedAgent,
   failover: readonly ChainedAgent[],
   request: Omit<AgentRequest, 'signal'>,
-  deps: RunAgentDeps,
+  deps: FailoverDeps,
 ): Promise<FailoverOutcome> {
-  const outcome = await runAgent(first.agent, first.profile, request, deps);
+  const run = async (chained: ChainedAgent, asked: Omit<AgentRequest, 'signal'>) => {
+    const outcome = await runAgent(chained.agent, chained.profile, asked, deps);
+    if (!deps.signal?.aborted) deps.onOutcome?.(chained.agentId, outcome);
+    return outcome;
+  };
+  const outcome = await run(first, request);
   if (outcome.ok || failover.length === 0 || deps.signal?.aborted) return outcome;
   let last: AgentOutcome = outcome;
   let lastId = first.agentId;
@@ -46,7 +56,7 @@ export async function runWithFailover(
       ...(images && readsImages(next.profile) ? { images } : {}),
       ...(files && readsFiles(next.profile) ? { files } : {}),
     };
-    const answer = await runAgent(next.agent, next.profile, asked, deps);
+    const answer = await run(next, asked);
     attempts += answer.attempts;
     latencyMs += answer.latencyMs;
     if (answer.ok) return { ...answer, attempts, latencyMs, answeredBy: next.agentId, failed };

@@ -68,6 +68,8 @@ export interface HeartbeatDeps {
   rejectPairing?(code: string, agentId: string): Promise<{ userId: string; userName?: string; entryKey: string }>;
   /** Tells people (ops/notifier.ts): a hand-over, a pairing request, a message given up on. */
   notify?(notice: Notice): void;
+  /** Each agent run's outcome, failover agents' too, for the team's `agent_down` notice (ops/health-watch.ts). */
+  agentOutcome?: (agentId: string, outcome: AgentOutcome) => void;
   /** Wakes the outbox after replies were written that it must claim itself. */
   onReplies(): void;
   /** Delivers reply chunks the store leased to this worker on completion. */
@@ -283,7 +285,7 @@ export class Heartbeat {
           ...(files.length > 0 ? { files } : {}),
           ...(onText ? { onText } : {}),
         },
-        { clock, log, env: this.deps.env, signal: watch?.signal ?? lease.signal },
+        { clock, log, env: this.deps.env, signal: watch?.signal ?? lease.signal, onOutcome: this.deps.agentOutcome },
       ).finally(() => watch?.stop());
       releaseMedia();
       stopIndicators(); // typing and preview: before the reply is sent

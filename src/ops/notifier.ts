@@ -1,6 +1,7 @@
 /**
  * Tells people when something needs them (`notify` in cococat.yaml): a user asked for a person, a
- * stranger asks to be let in, a message or a reply was given up on. The panel shows all of it, but
+ * stranger asks to be let in, a message or a reply was given up on, an entry or an agent is down
+ * (ops/health-watch.ts). The panel shows all of it, but
  * nobody watches a panel all day; a team watches its group chat. So a notice goes to a WeCom group
  * robot, a Feishu custom bot, or any URL as signed JSON.
  *
@@ -23,6 +24,8 @@ export interface Notice {
   text: string;
   entryKey?: string;
   messageId?: string;
+  /** The panel page the notice links to (`agents/desk?tab=entries`) when it is about no message. */
+  panelPath?: string;
 }
 
 /** A waiting notice, with how many dead letters of its entry came after it (one notice says them all). */
@@ -98,8 +101,9 @@ export class Notifier {
 }
 
 function withLink(notice: Notice, publicUrl: string | undefined): Notice & { link?: string } {
-  if (!publicUrl || !notice.messageId) return notice;
-  const link = `${publicUrl.replace(/\/+$/, '')}/#/messages?id=${encodeURIComponent(notice.messageId)}`;
+  const path = notice.messageId ? `messages?id=${encodeURIComponent(notice.messageId)}` : notice.panelPath;
+  if (!publicUrl || !path) return notice;
+  const link = `${publicUrl.replace(/\/+$/, '')}/#/${path}`;
   return { ...notice, text: `${notice.text}\n${link}`, link };
 }
 

@@ -3,8 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { readBody } from '../fakes/http.js';
 import { startFakeGroupRobot } from '../fakes/group-robot/server.js';
+import { FakeIlink } from '../fakes/ilink/index.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
-import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway, timeFrom } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 const opened = closeAfterEach();
@@ -44,5 +46,72 @@ describe('notify: the team chat hears what needs a person', () => {
         expect.stringMatching(/^\[CocoCat\] A reply to cid on hooked\.web_api was not delivered and is a dead letter: .*400.*\nhttps:\/\/bot\.example\.com\/#\/messages\?id=\d+$/),
       ].sort(),
     );
+  });
+
+  it('tells the team when a personal WeChat session expires, and when a QR login has the entry working again', async () => {
+    const robot = opened(await startFakeGroupRobot());
+    const ilink = opened(await FakeIlink.start({ longPollMs: 300, qrPollMs: 300 }));
+    // The gateway's clock reads a time the test moves forward; its timers stay real.
+    let ahead = 0;
+    const t = opened(
+      await startTestGateway(
+        {
+          settings: { server: { public_url: 'https://bot.example.com' }, notify: { url: '${TEST_ROBOT_URL}', format: 'wecom', entry_down_after_minutes: 3 } },
+          agents: { bot: { profile: { provider: 'echo' }, entries: [{ type: 'channel', channel: 'wechat_ilink', config: { base_url: ilink.url, bot_token: ilink.botToken } }] } },
+        },
+        { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: robot.wecomUrl }, clock: timeFrom(() => Date.now() + ahead), healthCheckMs: 25 },
+      ),
+    );
+    await t.until(() => t.gateway.keeper.statusOf('bot.wechat_ilink')?.state === 'running');
+
+    ilink.expireSession();
+    await t.until(() => t.gateway.keeper.statusOf('bot.wechat_ilink')?.transport?.state === 'reconnecting');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(robot.received).toHaveLength(0); // not yet: a reconnect may end within the time
+    ahead += 3 * 60_000;
+    await t.until(() => robot.received.length === 1);
+    expect(robot.received[0]!.text).toMatch(
+      /^\[CocoCat\] Entry bot\.wechat_ilink \(.+, for agent bot\) is down: session expired .*log in again with the QR code.* It has been for 3 min; its users get no answers until it is back\.\nhttps:\/\/bot\.example\.com\/#\/agents\/bot$/,
+    );
+
+    await t.admin('POST', '/agents/bot/entries/wechat_ilink/login');
+    ilink.confirm();
+    await t.until(() => robot.received.length === 2, 15_000);
+    expect(robot.received[1]!.text).toMatch(/^\[CocoCat\] Entry bot\.wechat_ilink \(.+\) works again, after 3 min down\.\n/);
+    expect(t.gateway.keeper.statusOf('bot.wechat_ilink')).toMatchObject({ state: 'running', transport: { state: 'connected' } });
+    // Nothing in the notices gives the token away.
+    expect(JSON.stringify(robot.received)).not.toContain(ilink.botToken);
+  });
+
+  it("tells the team when an agent fails run after run, even while its failover answers, and when it answers again", async () => {
+    const robot = opened(await startFakeGroupRobot());
+    const down = opened(await startFakeLlm());
+    const up = opened(await startFakeLlm());
+    down.failNext(3, { status: 401, message: 'Incorrect API key provided' });
+    const t = opened(
+      await startTestGateway(
+        {
+          settings: { notify: { url: '${TEST_ROBOT_URL}', format: 'wecom', events: ['agent_down'] } },
+          agents: {
+            desk: { profile: { provider: 'openai', model: 'm', base_url: down.url, api_key: 'k', failover: ['backup'] }, entries: [webApiEntry()] },
+            backup: { profile: { provider: 'openai', model: 'm', base_url: up.url, api_key: 'k' } },
+          },
+        },
+        { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: robot.wecomUrl } },
+      ),
+    );
+    await t.until(() => t.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
+    for (const content of ['one', 'two', 'three']) {
+      const res = await t.chat('desk.web_api', { userId: 'ann', content }, { wait: true });
+      expect(res.json.status).toBe('answered'); // by the backup
+    }
+    await t.until(() => robot.received.length === 1);
+    expect(robot.received[0]!.text).toMatch(/^\[CocoCat\] Agent desk failed 3 run\(s\) in a row \(the first 0 min ago\): .*401.*Incorrect API key provided/);
+    expect(up.requests).toHaveLength(3);
+
+    await t.chat('desk.web_api', { userId: 'ann', content: 'four' }, { wait: true });
+    await t.until(() => robot.received.length === 2);
+    expect(robot.received[1]!.text).toBe('[CocoCat] Agent desk answers again, after 3 failed run(s) in 0 min.');
+    expect(up.requests).toHaveLength(3); // desk answered itself
   });
 });

@@ -1,0 +1,209 @@
+/**
+ * Tells the team when an entry or an agent is down, and when it is back (`entry_down` and
+ * `agent_down` in `notify.events`). Without it, a personal WeChat session that expired overnight or
+ * a revoked model key shows only as users who stop getting answers, or who get the fallback reply.
+ *
+ * - An entry is down while it is in error (restarts with backoff in between included), or while it
+ *   runs but has lost its platform (a long connection reconnecting, an iLink session that expired).
+ *   The team hears of it after `entry_down_after_minutes`, and hears that it is back once it has
+ *   worked for a whole check (so a restart that fails again at once is no "back").
+ * - An agent is down after `agent_down_after_failures` runs in a row that failed after their retries
+ *   (a failover agent answering does not hide the first agent's failure); the next answer ends it. A
+ *   message too long for the model says nothing about the agent and is not counted.
+ *
+ * With several gateway processes on one store, each watches what it runs; a lease on the outage's
+ * notice key (`notice/entry_down/desk.wecom`) makes one of them the teller, so one outage is one ping.
+ */
+import type { AgentOutcome } from '../agents/run-agent.js';
+import type { NotifySettings } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
+import type { EntryStatus } from '../core/entry-status.js';
+import { describeError, isCocoError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Store } from '../store/store.js';
+import type { Notice } from './notifier.js';
+
+/** How often entries are looked at. */
+export const HEALTH_CHECK_MS = 15_000;
+/** The teller renews its lease at every check (entries) or failure (agents); another process may tell after this. */
+const TELLER_LEASE_MS = 10 * 60_000;
+/** Errors can be long (a platform's whole answer): the notice quotes their start. */
+const REASON_CHARS = 300;
+
+export interface HealthWatchDeps {
+  /** Read at every check and outcome: an edit of cococat.yaml applies at once. */
+  settings: () => NotifySettings | undefined;
+  entries: () => EntryStatus[];
+  notify: (notice: Notice) => void;
+  store: Pick<Store, 'leaseEntry' | 'releaseEntry'>;
+  /** This process, as the store's leases know it. */
+  owner: string;
+  clock: Clock;
+  log: Logger;
+  /** A channel type's display name ("personal WeChat (iLink)"), for people. */
+  channelName: (type: string) => string;
+  /** How often the gateway calls checkEntries (HEALTH_CHECK_MS). */
+  checkMs: number;
+}
+
+interface Outage {
+  since: number;
+  reason: string;
+  /** The team was told: it hears when it ends. */
+  told: boolean;
+  /** Working again since (at a check); the outage ends when it still works a whole check later. */
+  upSince?: number;
+}
+
+interface Failing {
+  failures: number;
+  since: number;
+  reason: string;
+  told: boolean;
+  /** A claim of the teller's lease is under way: failures meanwhile must not tell again. */
+  telling: boolean;
+}
+
+export class HealthWatch {
+  private readonly outages = new Map<string, Outage>();
+  private readonly failing = new Map<string, Failing>();
+  private checking = false;
+
+  constructor(private readonly deps: HealthWatchDeps) {}
+
+  /** Looks at every entry once; the gateway calls it every `checkMs`. A check still under way (a slow store) is not doubled. */
+  async checkEntries(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      await this.check();
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async check(): Promise<void> {
+    const settings = this.deps.settings();
+    if (!settings?.events.includes('entry_down')) return this.outages.clear();
+    const now = this.deps.clock.now();
+    const statuses = new Map(this.deps.entries().map((s) => [s.key, s]));
+    for (const [key, outage] of this.outages) {
+      if (!statuses.get(key)?.enabled) await this.endOutage(key, outage, undefined); // removed or disabled: whoever did it knows
+    }
+    for (const status of statuses.values()) {
+      const down = whyDown(status, now);
+      const outage = this.outages.get(status.key);
+      if (down) {
+        const current = outage ?? { since: down.since, reason: down.reason, told: false };
+        current.reason = down.reason;
+        delete current.upSince;
+        this.outages.set(status.key, current);
+        const due = now - current.since >= settings.entry_down_after_minutes * 60_000;
+        if (current.told) await this.claim('entry_down', status.key, now); // stay the teller
+        else if (due && (await this.claim('entry_down', status.key, now))) {
+          current.told = true;
+          this.tell('entry_down', status, `${describeEntry(status, this.deps.channelName)} is down: ${current.reason}. It has been for ${duration(now - current.since)}; its users get no answers until it is back.`);
+        }
+      } else if (outage && works(status)) {
+        outage.upSince ??= now;
+        if (!outage.told || now - outage.upSince >= this.deps.checkMs) await this.endOutage(status.key, outage, status, now);
+      }
+      // Starting again after a failure (or stopped for a moment by a reload): the outage goes on.
+    }
+  }
+
+  /** One agent run's outcome (core/failover.ts reports each agent's own). */
+  agentOutcome(agentId: string, outcome: AgentOutcome): void {
+    const settings = this.deps.settings();
+    if (!settings?.events.includes('agent_down')) return this.failing.clear();
+    const now = this.deps.clock.now();
+    const current = this.failing.get(agentId);
+    if (outcome.ok) {
+      if (!current) return;
+      this.failing.delete(agentId);
+      if (!current.told) return;
+      const text = `Agent ${agentId} answers again, after ${current.failures} failed run(s) in ${duration(now - current.since)}.`;
+      this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}` });
+      void this.release('agent_down', agentId);
+      return;
+    }
+    const cause = outcome.error.cause ?? outcome.error;
+    if (isCocoError(cause) && cause.code === 'COCO_ERR_AGENT_CONTEXT') return; // the message was too long, not the agent down
+    const failing = current ?? { failures: 0, since: now, reason: '', told: false, telling: false };
+    failing.failures++;
+    failing.reason = clip(describeError(cause));
+    this.failing.set(agentId, failing);
+    if (failing.telling) return;
+    if (!failing.told && failing.failures < settings.agent_down_after_failures) return;
+    failing.telling = true;
+    void this.claim('agent_down', agentId, now).then((teller) => {
+      failing.telling = false;
+      if (!teller || failing.told || this.failing.get(agentId) !== failing) return;
+      failing.told = true;
+      const text = `Agent ${agentId} failed ${failing.failures} run(s) in a row (the first ${duration(now - failing.since)} ago): ${failing.reason}. Its users get the fallback reply, or a failover agent's answer where one is set.`;
+      this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}` });
+    });
+  }
+
+  private async endOutage(key: string, outage: Outage, status: EntryStatus | undefined, now = this.deps.clock.now()): Promise<void> {
+    this.outages.delete(key);
+    if (!outage.told) return;
+    if (status) this.tell('entry_down', status, `${describeEntry(status, this.deps.channelName)} works again, after ${duration(now - outage.since)} down.`);
+    await this.release('entry_down', key);
+  }
+
+  private tell(event: 'entry_down', status: EntryStatus, text: string): void {
+    const page = `${status.target.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(status.target.id)}`;
+    this.deps.notify({ event, text, entryKey: status.key, panelPath: page });
+  }
+
+  /**
+   * Whether this process tells of the outage: it holds (or now takes, or renews) the lease on its
+   * notice key. A store that cannot say is no reason to keep quiet: the team may hear twice.
+   */
+  private async claim(event: string, subject: string, now: number): Promise<boolean> {
+    try {
+      return await this.deps.store.leaseEntry(`notice/${event}/${subject}`, this.deps.owner, now, TELLER_LEASE_MS);
+    } catch (err) {
+      this.deps.log.warn({ event, subject, err: describeError(err) }, 'cannot tell whether another process told the team; telling');
+      return true;
+    }
+  }
+
+  private async release(event: string, subject: string): Promise<void> {
+    await this.deps.store.releaseEntry(`notice/${event}/${subject}`, this.deps.owner).catch(() => undefined);
+  }
+}
+
+/** Why an enabled entry is down now, and since when; undefined when it is not. */
+export function whyDown(status: EntryStatus, now: number): { since: number; reason: string } | undefined {
+  if (!status.enabled) return undefined;
+  if (status.state === 'error') return { since: status.since, reason: clip(status.lastError?.message ?? 'failed to start') };
+  const link = status.transport;
+  if (status.state === 'running' && link && (link.state === 'reconnecting' || link.state === 'connecting')) {
+    return { since: link.lastDisconnectedAt ?? now, reason: clip(link.lastError?.message ?? 'no connection to the platform') };
+  }
+  return undefined;
+}
+
+/** Working: running with its platform reachable, or run by another process. */
+function works(status: EntryStatus): boolean {
+  return status.state === 'standby' || (status.state === 'running' && whyDown(status, 0) === undefined);
+}
+
+function describeEntry(status: EntryStatus, channelName: (type: string) => string): string {
+  return `Entry ${status.key} (${channelName(status.channel)}, for ${status.target.kind} ${status.target.id})`;
+}
+
+function clip(text: string): string {
+  return text.length > REASON_CHARS ? `${text.slice(0, REASON_CHARS - 1)}…` : text;
+}
+
+/** "4 min", "2 h 5 min", "3 d 1 h": for people reading a chat. */
+export function duration(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${Math.floor(hours / 24)} d`;
+}

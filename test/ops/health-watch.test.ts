@@ -1,0 +1,233 @@
+import { describe, expect, it } from 'vitest';
+import type { AgentOutcome } from '../../src/agents/run-agent.js';
+import { notifySchema, type NotifySettings } from '../../src/config/schema.js';
+import { ManualClock } from '../../src/core/clock.js';
+import type { EntryStatus } from '../../src/core/entry-status.js';
+import { CocoError } from '../../src/core/errors.js';
+import { duration, HealthWatch } from '../../src/ops/health-watch.js';
+import type { Notice } from '../../src/ops/notifier.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import type { Store } from '../../src/store/store.js';
+import { captureLogger } from '../helpers/logs.js';
+
+const CHECK_MS = 15_000;
+const MINUTE = 60_000;
+
+/** One watch on a store, with the entries it sees set by the test (as SceneKeeper.status() reports them). */
+function watch(o: { store?: Store; clock?: ManualClock; owner?: string; notify?: Partial<NotifySettings> } = {}) {
+  const clock = o.clock ?? new ManualClock();
+  const store = o.store ?? openSqliteStore({ path: ':memory:' });
+  const told: Notice[] = [];
+  let entries: EntryStatus[] = [];
+  const settings = notifySchema.parse({ url: 'https://example.com/hook', ...o.notify });
+  const w = new HealthWatch({
+    settings: () => settings,
+    entries: () => entries,
+    notify: (n) => told.push(n),
+    store,
+    owner: o.owner ?? 'p1',
+    clock,
+    log: captureLogger().log,
+    channelName: (type) => (type === 'wechat_ilink' ? 'personal WeChat' : type),
+    checkMs: CHECK_MS,
+  });
+  return {
+    w,
+    clock,
+    store,
+    told,
+    texts: () => told.map((n) => n.text),
+    set: (...list: EntryStatus[]) => (entries = list),
+    /** Moves the clock a check at a time, checking at each, for `ms`. */
+    async run(ms: number) {
+      for (let t = 0; t < ms; t += CHECK_MS) {
+        await clock.advance(CHECK_MS);
+        await w.checkEntries();
+      }
+    },
+  };
+}
+
+function entry(state: EntryStatus['state'], since: number, extra: Partial<EntryStatus> = {}): EntryStatus {
+  return {
+    key: 'desk.wx',
+    id: 'wx',
+    channel: 'wechat_ilink',
+    target: { kind: 'agent', id: 'desk' },
+    enabled: true,
+    state,
+    since,
+    restarts: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    ...extra,
+  };
+}
+const failing = (message: string): EntryStatus['lastError'] => ({ code: 'COCO_ERR_CHANNEL_START', message, at: 0 });
+
+const failed = (message: string, code = 'COCO_ERR_AGENT_FAILED'): AgentOutcome => ({
+  ok: false,
+  attempts: 1,
+  latencyMs: 5,
+  reply: { text: 'sorry', format: 'text' },
+  error: new CocoError('COCO_ERR_AGENT_FAILED', `agent failed after 1 attempt(s): ${message}`, { cause: new CocoError(code as 'COCO_ERR_AGENT_FAILED', message) }),
+});
+const answered: AgentOutcome = { ok: true, attempts: 1, latencyMs: 5, reply: { text: 'hi', format: 'text' } };
+
+describe('HealthWatch: entries', () => {
+  it('tells once after entry_down_after_minutes in error, across restarts, and says it works again after a whole check of working', async () => {
+    const h = watch();
+    const start = h.clock.now();
+    h.set(entry('error', start, { lastError: failing('getupdates: HTTP 502') }));
+    await h.run(2 * MINUTE);
+    expect(h.told).toHaveLength(0);
+    // Restarting between failures is still the same outage.
+    h.set(entry('starting', h.clock.now()));
+    await h.run(CHECK_MS);
+    h.set(entry('error', h.clock.now(), { lastError: failing('getupdates: HTTP 503') }));
+    await h.run(MINUTE);
+    expect(h.told).toEqual([
+      {
+        event: 'entry_down',
+        text: 'Entry desk.wx (personal WeChat, for agent desk) is down: getupdates: HTTP 503. It has been for 3 min; its users get no answers until it is back.',
+        entryKey: 'desk.wx',
+        panelPath: 'agents/desk',
+      },
+    ]);
+    await h.run(10 * MINUTE);
+    expect(h.told).toHaveLength(1);
+
+    // Running for one check is not enough (a restart can fail again at once); a whole check is.
+    h.set(entry('running', h.clock.now()));
+    await h.run(CHECK_MS);
+    expect(h.told).toHaveLength(1);
+    await h.run(CHECK_MS);
+    expect(h.texts()[1]).toBe('Entry desk.wx (personal WeChat, for agent desk) works again, after 14 min down.');
+    // The outage is over: a new one is told anew.
+    h.set(entry('error', h.clock.now(), { lastError: failing('again') }));
+    await h.run(3 * MINUTE);
+    expect(h.texts()).toHaveLength(3);
+    expect(h.texts()[2]).toMatch(/is down: again\. It has been for 3 min/);
+  });
+
+  it('counts an entry that runs but has lost its platform (an expired session), and not one that is only briefly off', async () => {
+    const h = watch({ notify: { entry_down_after_minutes: 5 } });
+    const lost = h.clock.now();
+    const transport = { kind: 'long-poll', reconnects: 0, failedAttempts: 1, eventsReceived: 3, lastDisconnectedAt: lost };
+    h.set(
+      entry('running', lost - 3_600_000, {
+        transport: { ...transport, state: 'reconnecting', lastError: { message: 'session expired (-14): log in again with the QR code if it lasts', at: lost } },
+      }),
+    );
+    await h.run(4 * MINUTE);
+    expect(h.told).toHaveLength(0);
+    await h.run(MINUTE);
+    expect(h.texts()).toEqual([
+      'Entry desk.wx (personal WeChat, for agent desk) is down: session expired (-14): log in again with the QR code if it lasts. It has been for 5 min; its users get no answers until it is back.',
+    ]);
+
+    // A reconnect that ends within the time says nothing at all, not even "works again".
+    const other = watch();
+    other.set(entry('running', 0, { transport: { ...transport, state: 'reconnecting', lastDisconnectedAt: other.clock.now() } }));
+    await other.run(MINUTE);
+    other.set(entry('running', 0, { transport: { ...transport, state: 'connected' } }));
+    await other.run(10 * MINUTE);
+    expect(other.told).toHaveLength(0);
+  });
+
+  it('says nothing more of an entry that was disabled or removed while down, and nothing when entry_down is not asked for', async () => {
+    const h = watch();
+    h.set(entry('error', h.clock.now(), { lastError: failing('bad secret') }));
+    await h.run(3 * MINUTE);
+    expect(h.told).toHaveLength(1);
+    h.set(entry('stopped', h.clock.now(), { enabled: false }));
+    await h.run(MINUTE);
+    h.set();
+    await h.run(MINUTE);
+    expect(h.told).toHaveLength(1);
+
+    const quiet = watch({ notify: { events: ['handoff', 'agent_down'] } });
+    quiet.set(entry('error', quiet.clock.now(), { lastError: failing('bad secret') }));
+    await quiet.run(30 * MINUTE);
+    expect(quiet.told).toHaveLength(0);
+  });
+
+  it('with two processes on one store, one of them tells of an outage, and the other only once the teller is gone', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const clock = new ManualClock();
+    const a = watch({ store, clock, owner: 'a' });
+    const b = watch({ store, clock, owner: 'b' });
+    const down = entry('error', clock.now(), { lastError: failing('refused') });
+    a.set(down);
+    b.set(down);
+    for (let i = 0; i < 12; i++) {
+      await clock.advance(CHECK_MS);
+      await a.w.checkEntries();
+      await b.w.checkEntries();
+    }
+    expect([a.told.length, b.told.length].sort()).toEqual([0, 1]);
+    const [teller, other] = a.told.length === 1 ? [a, b] : [b, a];
+    // The teller stops checking (its process ended); its lease runs out and the other tells.
+    for (let i = 0; i < 40 && other.told.length === 0; i++) {
+      await clock.advance(CHECK_MS);
+      await other.w.checkEntries();
+    }
+    expect(other.texts()).toEqual([expect.stringMatching(/is down: refused\. It has been for 1[3-4] min/)]);
+    expect(teller.told).toHaveLength(1);
+  });
+});
+
+describe('HealthWatch: agents', () => {
+  it('tells after agent_down_after_failures failed runs in a row, once, and when the agent answers again', async () => {
+    const h = watch({ notify: { agent_down_after_failures: 3 } });
+    h.w.agentOutcome('desk', failed('401 Incorrect API key provided'));
+    await h.clock.advance(MINUTE);
+    h.w.agentOutcome('desk', failed('401 Incorrect API key provided'));
+    h.w.agentOutcome('backup', answered);
+    h.w.agentOutcome('desk', failed('401 Incorrect API key provided'));
+    await new Promise((r) => setTimeout(r, 10)); // the teller's lease is taken asynchronously
+    await h.clock.advance(MINUTE);
+    h.w.agentOutcome('desk', failed('401 Incorrect API key provided'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.told).toEqual([
+      {
+        event: 'agent_down',
+        text: "Agent desk failed 3 run(s) in a row (the first 1 min ago): 401 Incorrect API key provided. Its users get the fallback reply, or a failover agent's answer where one is set.",
+        panelPath: 'agents/desk',
+      },
+    ]);
+    await h.clock.advance(MINUTE);
+    h.w.agentOutcome('desk', answered);
+    expect(h.texts()[1]).toBe('Agent desk answers again, after 4 failed run(s) in 3 min.');
+    h.w.agentOutcome('desk', answered);
+    expect(h.told).toHaveLength(2);
+  });
+
+  it('does not count a message too long for the model, and a success in between starts the count again', async () => {
+    const h = watch({ notify: { agent_down_after_failures: 2 } });
+    h.w.agentOutcome('desk', failed('timed out'));
+    h.w.agentOutcome('desk', failed("This model's maximum context length is 8192 tokens", 'COCO_ERR_AGENT_CONTEXT'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.told).toHaveLength(0);
+    h.w.agentOutcome('desk', answered);
+    h.w.agentOutcome('desk', failed('timed out'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.told).toHaveLength(0);
+    h.w.agentOutcome('desk', failed('timed out'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.texts()).toEqual([expect.stringMatching(/^Agent desk failed 2 run\(s\) in a row .*: timed out\./)]);
+  });
+});
+
+describe('duration', () => {
+  it('reads as minutes, hours and days', () => {
+    expect([duration(29_000), duration(4 * MINUTE), duration(125 * MINUTE), duration(120 * MINUTE), duration(25 * 60 * MINUTE), duration(48 * 60 * MINUTE)]).toEqual([
+      '0 min',
+      '4 min',
+      '2 h 5 min',
+      '2 h',
+      '1 d 1 h',
+      '2 d',
+    ]);
+  });
+});
