@@ -171,6 +171,30 @@ export const handoffMinutesSchema = z.number().int().min(1).max(MAX_HANDOFF_MINU
 
 const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM, e.g. 09:00');
 
+/** "12:00-13:30": a span within one day. */
+const timeSpan = z.string().superRefine((span, ctx) => {
+  if (!/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/.test(span)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a span of the day as HH:MM-HH:MM, e.g. 12:00-13:30' });
+  } else if (span.slice(0, 5) >= span.slice(6)) {
+    ctx.addIssue({ code: 'custom', message: 'must end after it starts (within one day)' });
+  }
+});
+
+const isDate = (text: string) => /^\d{4}-\d{2}-\d{2}$/.test(text) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text);
+const MAX_RANGE_DAYS = 366;
+
+/** "2026-10-01", or "2026-10-01..2026-10-07" (both days included). */
+const dateOrRange = z.string().superRefine((text, ctx) => {
+  const [first, last = first, ...rest] = text.split('..');
+  if (rest.length > 0 || !isDate(first!) || !isDate(last!)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a date as YYYY-MM-DD, or a range YYYY-MM-DD..YYYY-MM-DD' });
+  } else if (last! < first!) {
+    ctx.addIssue({ code: 'custom', message: 'a range must end on or after its first day' });
+  } else if (Date.parse(last!) - Date.parse(first!) > MAX_RANGE_DAYS * 86_400_000) {
+    ctx.addIssue({ code: 'custom', message: `a range may span at most ${MAX_RANGE_DAYS} days` });
+  }
+});
+
 export const handoffHoursSchema = z
   .object({
     timezone: z
@@ -186,6 +210,21 @@ export const handoffHoursSchema = z
       .describe('Days people are there: mon, tue, wed, thu, fri, sat, sun'),
     from: clockTime.default('09:00').describe('From this time of day (HH:MM)'),
     to: clockTime.default('18:00').describe('Up to this time of day (HH:MM); earlier than from: the hours run past midnight'),
+    breaks: z
+      .array(timeSpan)
+      .max(10)
+      .optional()
+      .describe('Times of day within the hours nobody is there, e.g. ["12:00-13:30"]'),
+    closed_dates: z
+      .array(dateOrRange)
+      .max(200)
+      .optional()
+      .describe('Holidays: dates nobody is there whatever the day, e.g. ["2026-10-01..2026-10-07", "2027-01-01"]'),
+    open_dates: z
+      .array(dateOrRange)
+      .max(200)
+      .optional()
+      .describe('Dates people are there though the day is not one of days (a weekend made a workday, 调休), e.g. ["2026-09-27"]; closed_dates win'),
     closed_reply: z
       .string()
       .min(1)

@@ -8,7 +8,7 @@ import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '
 import { accessRefusal } from './access.js';
 import { backoffDelay } from './backoff.js';
 import { burstEndsAt, mergeBurst } from './burst.js';
-import { describeHours, withinHours } from './business-hours.js';
+import { describeHours, outsideHours } from './business-hours.js';
 import type { Clock } from './clock.js';
 import { CocoError, describeError, isCocoError } from './errors.js';
 import { lazyChild, type Logger } from './logger.js';
@@ -424,10 +424,11 @@ export class Heartbeat {
    * told so after the agent's words, which likely promised a person.
    */
   private deskClosed(outcome: NotedOutcome, hours: HandoffHours | undefined): NotedOutcome {
-    if (!outcome.ok || !outcome.reply.handoff || !hours || withinHours(hours, this.deps.clock.now())) return outcome;
+    const why = outcome.ok && outcome.reply.handoff && hours ? outsideHours(hours, this.deps.clock.now()) : undefined;
+    if (!outcome.ok || !hours || why === undefined) return outcome;
     const { handoff: _asked, ...reply } = outcome.reply;
     const text = reply.text.trim() === '' ? hours.closed_reply : `${reply.text}\n\n${hours.closed_reply}`;
-    const note = `the agent asked for a person outside handoff.hours (${describeHours(hours)}): not handed over, closed_reply added`;
+    const note = `the agent asked for a person outside handoff.hours (${describeHours(hours)}; ${why}): not handed over, closed_reply added`;
     return withNote({ ...outcome, reply: { ...reply, text } }, note);
   }
 
@@ -578,8 +579,9 @@ export class Heartbeat {
     const settings = target.profile.handoff!;
     const now = this.deps.clock.now();
     const until = now + settings.minutes * 60_000;
-    if (settings.hours && !withinHours(settings.hours, now)) {
-      await this.answerDeskClosed(item, target, settings.hours, log);
+    const closed = settings.hours && outsideHours(settings.hours, now);
+    if (closed) {
+      await this.answerDeskClosed(item, target, settings.hours!, closed, log);
       return;
     }
     try {
@@ -607,9 +609,9 @@ export class Heartbeat {
   }
 
   /** A user asked for a person outside `handoff.hours`: told so, and the agent keeps the conversation (both turns go into its history). */
-  private async answerDeskClosed(item: InboundItem, target: ResolvedTarget, hours: HandoffHours, log: Logger): Promise<void> {
-    log.info('the user asked for a person outside handoff.hours; not handed over');
-    const detail = `not handed over: the user asked for a person outside handoff.hours (${describeHours(hours)}); closed_reply sent`;
+  private async answerDeskClosed(item: InboundItem, target: ResolvedTarget, hours: HandoffHours, why: string, log: Logger): Promise<void> {
+    log.info({ why }, 'the user asked for a person outside handoff.hours; not handed over');
+    const detail = `not handed over: the user asked for a person outside handoff.hours (${describeHours(hours)}; ${why}); closed_reply sent`;
     await this.answerFixed(item, target, hours.closed_reply, detail, log);
   }
 

@@ -174,7 +174,7 @@ describe('handing a conversation to a person', () => {
     await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
     opened({ close: () => new Promise<void>((r) => service.close(() => r())) });
     const url = `http://127.0.0.1:${(service.address() as AddressInfo).port}/agent`;
-    const profile = { provider: 'http', url, handoff: { hours: { timezone: 'Asia/Shanghai', closed_reply: closed } } };
+    const profile = { provider: 'http', url, handoff: { hours: { timezone: 'Asia/Shanghai', closed_reply: closed, closed_dates: ['2026-12-09'] } } };
     const { fake, t } = await relayGateway(opened, profile, { clock: timeFrom(() => now) });
 
     fake.push('alice', '转人工');
@@ -182,7 +182,7 @@ describe('handing a conversation to a person', () => {
     expect(fake.received('alice')).toEqual([closed]);
     const asked = await lastOf(t, 'alice', '转人工');
     expect((await t.gateway.store.getMessage(asked.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toBe(
-      'not handed over: the user asked for a person outside handoff.hours (mon,tue,wed,thu,fri 09:00-18:00 Asia/Shanghai); closed_reply sent',
+      'not handed over: the user asked for a person outside handoff.hours (mon,tue,wed,thu,fri 09:00-18:00 Asia/Shanghai, 1 closed date(s); outside the times of day); closed_reply sent',
     );
     expect((await t.admin('GET', '/handoffs')).json.handoffs).toEqual([]);
 
@@ -202,6 +202,15 @@ describe('handing a conversation to a person', () => {
     await t.until(() => fake.received('alice').length === 3);
     expect(fake.received('alice')[2]).toBe('Let me get a colleague for you.');
     expect((await t.admin('GET', '/handoffs')).json.handoffs).toMatchObject([{ conversationId: 'alice', by: 'agent' }]);
+
+    // Wednesday 10:00 is a closed date (a holiday): nobody is there, whatever the time.
+    now = Date.UTC(2026, 11, 9, 2);
+    fake.push('bob', '转人工');
+    await t.until(() => fake.received('bob').length === 1);
+    expect(fake.received('bob')).toEqual([closed]);
+    const holiday = await lastOf(t, 'bob', '转人工');
+    expect((await t.gateway.store.getMessage(holiday.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toMatch(/; 2026-12-09 is a closed date\); closed_reply sent$/);
+    expect((await t.admin('GET', '/handoffs')).json.handoffs).toEqual([]); // alice's hour is over, and bob was not handed over
   });
 
   it('refuses an unknown entry, a bad length of time, and an unknown field, naming it', async () => {
