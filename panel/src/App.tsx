@@ -13,6 +13,7 @@ import { HandoffsProvider, useHandoffs } from './pages/messages/handoffs-state';
 import { PairingProvider, usePairingRequests } from './pages/messages/pairing-state';
 import { MessagesPage } from './pages/messages/MessagesPage';
 import { href, useRoute, type Route } from './router';
+import { RoleContext, type Role } from './role';
 
 type Auth = 'checking' | 'out' | 'in' | 'unreachable';
 
@@ -97,9 +98,10 @@ function Shell({ onLogout }: { onLogout(): void }) {
     return () => window.removeEventListener('keydown', onKey);
   }, [menuOpen]);
 
-  const [role, setRole] = useState<'admin' | 'operator'>();
+  const [role, setRole] = useState<Role>();
   useEffect(() => {
-    session.current().then((s) => setRole(s?.role), () => undefined);
+    // Not known (an old gateway, a failed read): the admin's view; the gateway refuses what is not allowed anyway.
+    session.current().then((s) => setRole(s?.role ?? 'admin'), () => setRole('admin'));
   }, []);
 
   const logout = async () => {
@@ -162,7 +164,12 @@ function Shell({ onLogout }: { onLogout(): void }) {
         </nav>
       </header>
       <main id="main" className="content" tabIndex={-1}>
-        <Page route={route} />
+        {/* Until the role is known, nothing that depends on it is shown: an operator never sees the admin's buttons flash. */}
+        {role && (
+          <RoleContext.Provider value={role}>
+            <Page route={route} />
+          </RoleContext.Provider>
+        )}
       </main>
     </div>
   );

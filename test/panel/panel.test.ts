@@ -363,7 +363,7 @@ describe('web panel', () => {
   );
 
   it(
-    'lets an operator in, marked as one, and shows why an edit of the setup is refused',
+    'lets an operator in, marked as one, with the setup shown read-only',
     async () => {
       const operatorContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const p = await operatorContext.newPage();
@@ -376,12 +376,27 @@ describe('web panel', () => {
       await p.getByText('Operator', { exact: true }).waitFor();
       expect(await page.getByText('Operator', { exact: true }).count()).toBe(0);
       await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
-      await p.getByRole('link', { name: 'New agent' }).click();
-      await p.getByLabel('Agent ID').fill('sneaky');
-      await p.getByLabel('Provider').selectOption('echo');
-      await p.getByRole('button', { name: 'Create agent' }).click();
-      await p.getByText(/needs the admin token/).waitFor();
-      expect((await t.admin('GET', '/agents/sneaky')).status).toBe(404);
+      await p.getByText(/^Read only: changing agents, scenes and entries needs the admin token/).waitFor();
+      expect(await p.getByRole('link', { name: 'New agent' }).count()).toBe(0);
+      expect(await p.getByRole('link', { name: 'New scene' }).count()).toBe(0);
+
+      // An agent's page: its entries with their status and links to read, and its profile, nothing to change.
+      await p.goto(`${origin}/#/agents/helper`);
+      await p.getByRole('heading', { name: 'helper', level: 1 }).waitFor();
+      const card = p.getByRole('listitem', { name: /^Entry / }).first();
+      await card.getByRole('link', { name: 'Messages' }).waitFor();
+      expect(await card.getByRole('link', { name: /^Edit / }).count()).toBe(0);
+      expect(await card.getByRole('button').count()).toBe(0); // no enable/disable, reconnect, log in or delete
+      expect(await p.getByRole('link', { name: 'Add entry' }).count()).toBe(0);
+      expect(await p.getByRole('button', { name: 'Delete agent' }).count()).toBe(0);
+      expect(await p.getByRole('button', { name: 'Save profile' }).count()).toBe(0);
+      expect(await p.getByLabel('Provider').isDisabled()).toBe(true);
+
+      // A link to the new-agent form shows no form to an operator.
+      await p.goto(`${origin}/#/agents?new=agent`);
+      await p.getByRole('heading', { name: 'New agent', level: 1 }).waitFor();
+      await p.getByText(/^Read only/).waitFor();
+      expect(await p.getByLabel('Agent ID').count()).toBe(0);
       await operatorContext.close();
     },
     TIMEOUT,

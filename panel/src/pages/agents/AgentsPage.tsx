@@ -7,21 +7,26 @@ import { errorText, usePolled } from '../../components/live';
 import { StatusBadge } from '../../components/StatusBadge';
 import type { Agent, EntryStatus, Scene } from '../../components/types';
 import { href } from '../../router';
+import { READ_ONLY_NOTE, useCanChangeSetup } from '../../role';
 
 /** Agents and scenes, each with its entries' states; the place to create either. */
 export function AgentsPage() {
   const agents = usePolled(() => api<{ agents: Agent[] }>('GET', '/agents').then((r) => r.agents), 5_000, []);
   const scenes = usePolled(() => api<{ scenes: Scene[] }>('GET', '/scenes').then((r) => r.scenes), 5_000, []);
+  const canChange = useCanChangeSetup();
   return (
     <div className="page">
       <section aria-labelledby="agents-title">
         <div className="page-head">
           <h1 id="agents-title">Agents</h1>
-          <a className="btn btn-primary" href={href(['agents'], { new: 'agent' })}>
-            <PlusIcon /> New agent
-          </a>
+          {canChange && (
+            <a className="btn btn-primary" href={href(['agents'], { new: 'agent' })}>
+              <PlusIcon /> New agent
+            </a>
+          )}
         </div>
         <p className="muted">An agent answers messages: a model (OpenAI-compatible), your own HTTP service, or echo for testing.</p>
+        {!canChange && <p className="muted read-only-note">{READ_ONLY_NOTE}</p>}
         {agents.error !== undefined && <Banner>Cannot load agents: {errorText(agents.error)}</Banner>}
         {agents.data &&
           (agents.data.length === 0 ? (
@@ -46,9 +51,11 @@ export function AgentsPage() {
       <section aria-labelledby="scenes-title" className="section-gap">
         <div className="page-head">
           <h2 id="scenes-title">Scenes</h2>
-          <a className="btn" href={href(['agents'], { new: 'scene' })}>
-            <PlusIcon /> New scene
-          </a>
+          {canChange && (
+            <a className="btn" href={href(['agents'], { new: 'scene' })}>
+              <PlusIcon /> New scene
+            </a>
+          )}
         </div>
         <p className="muted">A scene puts several agents behind one entry, with a shared context; the first agent of its roster answers.</p>
         {scenes.error !== undefined && <Banner>Cannot load scenes: {errorText(scenes.error)}</Banner>}

@@ -11,6 +11,7 @@ import { errorText, useNow, usePolled } from '../../components/live';
 import { EntryStatusLine, StatusBadge } from '../../components/StatusBadge';
 import type { ChannelType, Entry } from '../../components/types';
 import { href, navigate, useRoute } from '../../router';
+import { useCanChangeSetup } from '../../role';
 import { targetPath, useChannelTypes, type TargetKind } from './data';
 import { EntryForm } from './EntryForm';
 import { LoginDialog } from './LoginDialog';
@@ -31,12 +32,13 @@ export function EntriesSection({ kind, id }: { kind: TargetKind; id: string }) {
   const editing = route.query.get('edit');
   const edited = editing ? entries.data?.find((e) => e.id === editing) : undefined;
   const closeForm = () => navigate(here);
+  const canChange = useCanChangeSetup();
 
   return (
     <section aria-labelledby="entries-title" className="section-gap">
       <div className="page-head">
         <h2 id="entries-title">Entries</h2>
-        {!adding && (
+        {!adding && canChange && (
           <a className="btn btn-primary" href={href(here, { add: '1' })}>
             <PlusIcon /> Add entry
           </a>
@@ -46,7 +48,7 @@ export function EntriesSection({ kind, id }: { kind: TargetKind; id: string }) {
       {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
       {catalog.error !== undefined && <Banner>Cannot load the channel catalog: {errorText(catalog.error)}</Banner>}
       {entries.error !== undefined && <Banner>Cannot load the entries: {errorText(entries.error)}</Banner>}
-      {(adding || edited) && catalog.value && (
+      {(adding || edited) && catalog.value && canChange && (
         <EntryForm
           key={edited?.id ?? 'new'}
           kind={kind}
@@ -103,6 +105,7 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState<string>();
   const [loggingIn, setLoggingIn] = useState(false);
+  const canChange = useCanChangeSetup();
   const path = `${base}/entries/${encodeURIComponent(entry.id)}`;
   const run = async (action: string, call: () => Promise<unknown>, done: string) => {
     setBusy(action);
@@ -146,8 +149,8 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
       )}
       {needsLogin && (
         <div className="login-needed">
-          <p>Not logged in yet: scan a QR code with WeChat to connect this account.</p>
-          {loginButton(true)}
+          <p>{canChange ? 'Not logged in yet: scan a QR code with WeChat to connect this account.' : 'Not logged in yet: the admin logs this account in with WeChat.'}</p>
+          {canChange && loginButton(true)}
         </div>
       )}
       {secretNames.length > 0 && (
@@ -169,24 +172,28 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
         </div>
       )}
       <div className="entry-actions">
-        <a className="btn btn-small" href={editHref} aria-label={`Edit ${entry.id}`}>
-          Edit
-        </a>
-        <Button
-          small
-          busy={busy === 'toggle'}
-          onClick={() =>
-            run('toggle', () => api('POST', `${path}/${entry.enabled ? 'disable' : 'enable'}`), entry.enabled ? `"${entry.id}" disabled` : `"${entry.id}" enabled`)
-          }
-        >
-          {entry.enabled ? 'Disable' : 'Enable'}
-        </Button>
-        {entry.enabled && (
-          <Button small busy={busy === 'restart'} onClick={() => run('restart', () => api('POST', `/entries/${encodeURIComponent(entry.key)}/restart`), `"${entry.id}" reconnecting`)}>
-            {entry.status?.state === 'error' ? 'Connect now' : 'Reconnect'}
-          </Button>
+        {canChange && (
+          <>
+            <a className="btn btn-small" href={editHref} aria-label={`Edit ${entry.id}`}>
+              Edit
+            </a>
+            <Button
+              small
+              busy={busy === 'toggle'}
+              onClick={() =>
+                run('toggle', () => api('POST', `${path}/${entry.enabled ? 'disable' : 'enable'}`), entry.enabled ? `"${entry.id}" disabled` : `"${entry.id}" enabled`)
+              }
+            >
+              {entry.enabled ? 'Disable' : 'Enable'}
+            </Button>
+            {entry.enabled && (
+              <Button small busy={busy === 'restart'} onClick={() => run('restart', () => api('POST', `/entries/${encodeURIComponent(entry.key)}/restart`), `"${entry.id}" reconnecting`)}>
+                {entry.status?.state === 'error' ? 'Connect now' : 'Reconnect'}
+              </Button>
+            )}
+            {canLogin && !needsLogin && loginButton(false)}
+          </>
         )}
-        {canLogin && !needsLogin && loginButton(false)}
         {entry.channel === 'web_api' && (
           <a className="btn btn-small" href={href(['chat'], { entry: entry.key })}>
             Chat
@@ -195,9 +202,11 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
         <a className="btn btn-small" href={href(['messages'], { entry: entry.key })}>
           Messages
         </a>
-        <Button small variant="danger" onClick={() => setConfirming(true)} aria-label={`Delete ${entry.id}`}>
-          Delete
-        </Button>
+        {canChange && (
+          <Button small variant="danger" onClick={() => setConfirming(true)} aria-label={`Delete ${entry.id}`}>
+            Delete
+          </Button>
+        )}
       </div>
       <ConfirmDialog
         open={confirming}

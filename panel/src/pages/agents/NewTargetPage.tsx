@@ -4,6 +4,7 @@ import { useToast } from '../../components/Banner';
 import { errorText, usePolled } from '../../components/live';
 import type { JsonSchema } from '../../components/types';
 import { href, navigate } from '../../router';
+import { READ_ONLY_NOTE, useCanChangeSetup } from '../../role';
 import { useSchemas, type TargetKind } from './data';
 import { TargetForm } from './TargetForm';
 
@@ -20,6 +21,7 @@ export function NewTargetPage({ kind }: { kind: TargetKind }) {
     0,
     [],
   );
+  const canChange = useCanChangeSetup();
   const schema = schemas.value && (kind === 'agent' ? schemas.value.agentProfile : withRosterChoices(schemas.value.scene, taken.data?.agents ?? []));
   return (
     <div className="page page-narrow">
@@ -27,8 +29,9 @@ export function NewTargetPage({ kind }: { kind: TargetKind }) {
         <a href={href(['agents'])}>Agents</a> /
       </p>
       <h1>{kind === 'agent' ? 'New agent' : 'New scene'}</h1>
+      {!canChange && <p className="muted read-only-note">{READ_ONLY_NOTE}</p>}
       {schemas.error !== undefined && <Banner>Cannot load the form: {errorText(schemas.error)}</Banner>}
-      {schema && taken.data && (
+      {canChange && schema && taken.data && (
         <TargetForm
           kind={kind}
           schema={schema}

@@ -6,6 +6,7 @@ import { ConfirmDialog } from '../../components/Dialog';
 import { errorText, usePolled } from '../../components/live';
 import type { Agent, Scene } from '../../components/types';
 import { href, navigate } from '../../router';
+import { READ_ONLY_NOTE, useCanChangeSetup } from '../../role';
 import { targetPath, useSchemas, type TargetKind } from './data';
 import { EntriesSection } from './Entries';
 import { withRosterChoices } from './NewTargetPage';
@@ -21,6 +22,7 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [banner, setBanner] = useState<string>();
+  const canChange = useCanChangeSetup();
 
   if (item.error instanceof ApiError && item.error.status === 404) {
     return (
@@ -61,12 +63,15 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
           {name}
           {name !== id && <span className="muted small"> ({id})</span>}
         </h1>
-        <Button variant="danger" onClick={() => setConfirming(true)}>
-          Delete {kind}
-        </Button>
+        {canChange && (
+          <Button variant="danger" onClick={() => setConfirming(true)}>
+            Delete {kind}
+          </Button>
+        )}
       </div>
       {data && 'profile' in data && <p className="muted">Provider: {String(data.profile.provider)}</p>}
       {data && 'scene' in data && <p className="muted">Roster: {data.scene.roster.join(', ')}</p>}
+      {!canChange && <p className="muted read-only-note">{READ_ONLY_NOTE}</p>}
       {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
       {item.error !== undefined && <Banner>Cannot load this {kind}: {errorText(item.error)}</Banner>}
       <EntriesSection kind={kind} id={id} />
@@ -82,6 +87,7 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
             stored={stored}
             secrets={'secrets' in data ? data.secrets : undefined}
             submitLabel={kind === 'agent' ? 'Save profile' : 'Save scene'}
+            readOnly={!canChange}
             onSaved={async () => {
               toast('Saved');
               await item.reload();

@@ -17,11 +17,13 @@ interface TargetFormProps {
   /** Ids already taken (agents and scenes share one namespace): PUT would replace, so refuse here. */
   takenIds?: string[];
   submitLabel: string;
+  /** Shown, not editable (an operator's session): no save. */
+  readOnly?: boolean;
   onSaved(id: string): void;
 }
 
 /** An agent's profile or a scene, drawn from the server's JSON Schema and saved with PUT. */
-export function TargetForm({ kind, schema, id, stored, secrets, takenIds = [], submitLabel, onSaved }: TargetFormProps) {
+export function TargetForm({ kind, schema, id, stored, secrets, takenIds = [], submitLabel, readOnly = false, onSaved }: TargetFormProps) {
   const form = useSchemaDraft(schema, stored, secrets);
   const [newId, setNewId] = useState('');
   const [idError, setIdError] = useState<string>();
@@ -59,21 +61,26 @@ export function TargetForm({ kind, schema, id, stored, secrets, takenIds = [], s
           {(aria) => <IdInput aria={aria} value={newId} onChange={(v) => (setNewId(v), setIdError(undefined))} />}
         </Field>
       )}
-      <SchemaForm
-        schema={schema}
-        draft={form.draft}
-        onDraft={form.onDraft}
-        errors={form.errors}
-        secrets={id ? secrets : undefined}
-        secretModes={form.modes}
-        onSecretMode={form.onSecretMode}
-        idPrefix={prefix}
-      />
-      <div className="form-actions">
-        <Button type="submit" variant="primary" busy={busy}>
-          {submitLabel}
-        </Button>
-      </div>
+      {/* A disabled fieldset keeps every field readable and none editable. */}
+      <fieldset className="form-fieldset" disabled={readOnly}>
+        <SchemaForm
+          schema={schema}
+          draft={form.draft}
+          onDraft={form.onDraft}
+          errors={form.errors}
+          secrets={id ? secrets : undefined}
+          secretModes={form.modes}
+          onSecretMode={form.onSecretMode}
+          idPrefix={prefix}
+        />
+      </fieldset>
+      {!readOnly && (
+        <div className="form-actions">
+          <Button type="submit" variant="primary" busy={busy}>
+            {submitLabel}
+          </Button>
+        </div>
+      )}
     </form>
   );
 }

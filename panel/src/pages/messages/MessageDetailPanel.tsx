@@ -6,6 +6,7 @@ import { clockTime, elapsed, localTime, relativeTime } from './time';
 import { useNow, usePolled } from '../../components/live';
 import type { MediaRef, MessageDetail, MessageView, OutboundItem } from './types';
 import { Banner } from '../../components/Banner';
+import { useCanChangeSetup } from '../../role';
 import { ConversationTranscript } from './ConversationTranscript';
 import { pastedFiles } from '../chat/attachments';
 import { AttachButton, AttachmentStrip, useAttachments } from '../chat/ImageAttachments';
@@ -27,6 +28,7 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
   const detail = loaded.data;
   const error = loaded.error === undefined ? undefined : errorText(loaded.error);
   const now = useNow(30_000);
+  const canChange = useCanChangeSetup();
 
   // While the message is in flight, follow it (a few seconds at most for a healthy agent): each
   // answer, or failed try, schedules the next.
@@ -68,7 +70,7 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
               {detail.userId}
               {detail.conversationId !== detail.userId && <span className="msg-muted"> in {detail.conversationId}</span>}{' '}
               <SenderControls id={id} detail={detail} onChange={() => void loaded.reload()} />{' '}
-              <ForgetUser entryKey={detail.entryKey} userId={detail.userId} onForgotten={onForgotten} />
+              {canChange && <ForgetUser entryKey={detail.entryKey} userId={detail.userId} onForgotten={onForgotten} />}
             </dd>
             <dt>Received</dt>
             <dd>
