@@ -24,6 +24,8 @@ export interface Handoff {
   conversationId: string;
   until: number;
   by: HandoffBy;
+  /** Who took it, when an operator did from the panel or the admin API (`operator alice`, `admin`): others see who has it. */
+  actor?: string;
 }
 
 /** Whether `message` asks for a person: one of the profile's `handoff.commands` (see `isCommand`). */
@@ -62,14 +64,17 @@ export function forgetEndedHandoffs(store: Pick<Store, 'listChannelState' | 'del
 }
 
 /** The hand-over a state value holds, if it lasts past `now`; written before `by` was kept: an operator's. */
-function stateIn(value: string, now: number): { until: number; by: HandoffBy } | undefined {
-  const { until, by } = JSON.parse(value) as { until?: unknown; by?: unknown };
+function stateIn(value: string, now: number): Pick<Handoff, 'until' | 'by' | 'actor'> | undefined {
+  const { until, by, actor } = JSON.parse(value) as { until?: unknown; by?: unknown; actor?: unknown };
   if (typeof until !== 'number' || until <= now) return undefined;
-  return { until, by: by === 'user' || by === 'agent' ? by : 'operator' };
+  return { until, by: by === 'user' || by === 'agent' ? by : 'operator', ...(typeof actor === 'string' ? { actor } : {}) };
 }
 
-/** An operator hands the conversation to a person until `until`; `until` in the past (0) gives it back to the agent. */
-export function setHandoff(store: Pick<Store, 'setChannelState'>, entryKey: string, conversationId: string, until: number, now: number): Promise<void> {
-  const state = handoffState(entryKey, conversationId, until, 'operator');
-  return store.setChannelState(state.entryKey, state.name, state.value, now);
+/**
+ * An operator (`actor`, as server/session.ts names them) hands the conversation to a person until
+ * `until`; `until` in the past (0) gives it back to the agent.
+ */
+export function setHandoff(store: Pick<Store, 'setChannelState'>, entryKey: string, conversationId: string, until: number, now: number, actor?: string): Promise<void> {
+  const value = JSON.stringify({ until, by: 'operator', ...(actor ? { actor } : {}) });
+  return store.setChannelState(entryKey, handoffStateName(conversationId), value, now);
 }

@@ -45,7 +45,7 @@ describe('handing a conversation to a person', () => {
     // The panel's list: what operators have now, and that alice waits for an answer.
     const listed = (await t.admin('GET', '/handoffs')).json.handoffs;
     expect(listed).toEqual([
-      { entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000, by: 'operator', latest: expect.objectContaining({ id: asked.id, content: 'can I talk to a person?' }), awaitingReply: true },
+      { entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000, by: 'operator', actor: 'admin', latest: expect.objectContaining({ id: asked.id, content: 'can I talk to a person?' }), awaitingReply: true },
     ]);
     expect((await t.admin('GET', `/messages?entry=${ENTRY}&conversationId=alice`)).json.messages.map((m: { id: string }) => m.id)).toEqual([asked.id]);
 

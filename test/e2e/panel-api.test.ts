@@ -165,6 +165,17 @@ describe('operators', () => {
     const replied = (await t!.gateway.store.getMessage(id))!.timeline.filter((e) => e.stage === 'operator_reply').map((e) => e.detail);
     expect(replied).toEqual([expect.stringMatching(/^1 chunk\(s\) by operator [0-9a-f]{16}$/), '1 chunk(s) by operator alice', '1 chunk(s) by admin']);
     expect((await bearer('PUT', '/api/admin/entries/helper.web_api/handoffs/ann', { minutes: 5 })).statusCode).toBe(200);
+    // The hand-over says who took it, so a second operator leaves the user to them.
+    const taken = await t!.app.inject({
+      method: 'PUT', url: '/api/admin/entries/helper.web_api/handoffs/bo', payload: { minutes: 5 },
+      headers: { authorization: `Bearer ${ALICE_TOKEN}`, 'content-type': 'application/json' },
+    });
+    expect(taken.statusCode).toBe(200);
+    const handoffs = (await t!.admin('GET', '/handoffs')).json.handoffs;
+    expect(handoffs.map((h: { conversationId: string; by: string; actor?: string }) => [h.conversationId, h.by, h.actor])).toEqual([
+      ['ann', 'operator', expect.stringMatching(/^operator [0-9a-f]{16}$/)],
+      ['bo', 'operator', 'operator alice'],
+    ]);
     expect((await bearer('DELETE', '/api/admin/entries/helper.web_api/handoffs/ann')).statusCode).toBe(200);
 
     const before = (await t!.admin('GET', '/agents/helper')).json;

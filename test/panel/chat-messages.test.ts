@@ -445,6 +445,7 @@ describe('panel in Chromium', () => {
         expect(await page.title()).toBe('(1) CocoCat');
         const row = strip.locator('li').filter({ hasText: 'hank' });
         await visible(row.filter({ hasText: 'waiting for a reply' }));
+        await visible(row.filter({ hasText: /taken by admin, until/ }));
         await row.getByRole('link', { name: 'Open the newest message of hank' }).click();
         await visible(page.getByRole('status').filter({ hasText: /^With a person until/ }));
         expect(new URL(page.url()).hash).toContain(`id=${meanwhile.json.messageId}`);

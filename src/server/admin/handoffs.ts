@@ -5,6 +5,7 @@ import { DEFAULT_HANDOFF_MINUTES, handoffMinutesSchema } from '../../config/sche
 import { activeHandoffs, handedOffUntil, setHandoff, type Handoff } from '../../core/handoff.js';
 import type { Gateway } from '../../gateway.js';
 import type { MessageSummary } from '../../store/store.js';
+import { actorOf } from '../session.js';
 import { entryOr404 } from './entries.js';
 import { parseInput } from './parse-input.js';
 
@@ -53,7 +54,7 @@ export function registerHandoffRoutes(app: FastifyInstance, gateway: Gateway): v
     const { minutes } = parseInput(handoffBody, request.body ?? {}, 'body');
     const now = gateway.clock.now();
     const until = now + minutes * 60_000;
-    await setHandoff(gateway.store, key, conversationId, until, now);
+    await setHandoff(gateway.store, key, conversationId, until, now, actorOf(request));
     gateway.metrics.handoffs.inc({ channel: entry.channel, by: 'operator' });
     return { entryKey: key, conversationId, until };
   });

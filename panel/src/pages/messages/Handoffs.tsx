@@ -5,8 +5,12 @@ import { errorText, messagesApi } from './messages-api';
 import { localTime } from './time';
 import type { HandoffInfo } from './types';
 
-/** Who handed it over, when it was not an operator. */
-const BY: Record<HandoffInfo['by'], string> = { operator: '', user: 'asked for by the user, ', agent: 'handed over by the agent, ' };
+/** Who handed it over: the operator who took it (so two do not answer one user), the user, or the agent. */
+function handedOverBy(h: HandoffInfo): string {
+  if (h.by === 'user') return 'asked for by the user, ';
+  if (h.by === 'agent') return 'handed over by the agent, ';
+  return h.actor ? `taken by ${h.actor}, ` : '';
+}
 
 /**
  * The conversations operators have now (hand-overs), each with its newest message, marked when
@@ -51,7 +55,7 @@ export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
             )}
             {h.awaitingReply && <span className="msg-badge msg-badge-fallback">waiting for a reply</span>}
             <span className="msg-muted">
-              {BY[h.by]}until {localTime(h.until)}
+              {handedOverBy(h)}until {localTime(h.until)}
             </span>
             <button type="button" className="btn btn-secondary btn-small" onClick={() => void giveBack(h)} aria-label={`Give ${h.conversationId} back to the agent`}>
               Give back
