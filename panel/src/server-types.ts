@@ -9,6 +9,7 @@ export type { PairingInfo } from '../../src/server/admin/pairing';
 export type { TranscriptTurn } from '../../src/server/admin/conversation';
 export type { MessageView, SenderAccess } from '../../src/server/admin/messages';
 export type { ActivitySeries } from '../../src/ops/activity';
+export type { DayStats } from '../../src/ops/daily-counts';
 export type {
   ConversationSummary,
   DeadLetter,

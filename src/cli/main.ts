@@ -24,6 +24,9 @@ Usage:
   cococat pairing [approve CODE | reject CODE] [--workspace DIR] [--url URL]
                                                            strangers' pairing requests (access.pairing): list, approve, reject
                                                            (these need COCOCAT_ADMIN_TOKEN)
+  cococat stats [--days N] [--entry KEY] [--timezone ZONE] [--workspace DIR] [--url URL]
+                                                           messages per day of the running gateway: received, done, fallback,
+                                                           dead, waiting, mean time to finish (needs COCOCAT_ADMIN_TOKEN)
   cococat export [--entry KEY] [--user ID] [--text WORDS] [--since T] [--until T] [--limit N] [--workspace DIR] [--url URL]
                                                            the message log as JSON Lines on standard output, newest first
                                                            (T: ISO 8601 or epoch ms; needs COCOCAT_ADMIN_TOKEN)
@@ -53,6 +56,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       until: { type: 'string' },
       limit: { type: 'string' },
       text: { type: 'string' },
+      days: { type: 'string' },
+      timezone: { type: 'string' },
     },
   });
   if (!command || values.help || command === 'help') {
@@ -101,6 +106,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
     case 'status': {
       const { statusCommand } = await import('./commands/entries.js');
       return statusCommand({ workspace: values.workspace ?? 'workspace', url: values.url, env, print: (line) => console.log(line) });
+    }
+    case 'stats': {
+      const { statsCommand } = await import('./commands/stats.js');
+      return statsCommand({
+        workspace: values.workspace ?? 'workspace', url: values.url, env, print: (line) => console.log(line),
+        days: values.days, entryKey: values.entry, timeZone: values.timezone,
+      });
     }
     case 'restart': {
       if (!positionals[0]) {

@@ -3,6 +3,8 @@
  * night is told when people are there, and the agent keeps answering, instead of being handed to
  * an empty desk for an hour. Read on the profile's own time zone (IANA), not the gateway's.
  */
+import { dayBefore, localTime } from './local-time.js';
+
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
@@ -22,35 +24,7 @@ export interface WorkingHours {
   open_dates?: readonly string[];
 }
 
-const formats = new Map<string, Intl.DateTimeFormat>();
-
-/** The local date (YYYY-MM-DD), weekday and minute of the day at `at` in `timeZone`. */
-function localTime(timeZone: string, at: number): { date: string; day: number; minute: number } {
-  let format = formats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    formats.set(timeZone, format);
-  }
-  const parts = Object.fromEntries(format.formatToParts(at).map((p) => [p.type, p.value]));
-  const day = WEEKDAYS.indexOf(String(parts.weekday).slice(0, 3).toLowerCase() as Weekday);
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, day, minute: Number(parts.hour) * 60 + Number(parts.minute) };
-}
-
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-
-/** The calendar day before `date` (YYYY-MM-DD): an overnight window's date. */
-function dayBefore(date: string): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-}
 
 /** Whether `date` is one of the dates or ranges listed (ISO dates compare as strings). */
 export function listsDate(list: readonly string[] | undefined, date: string): boolean {

@@ -13,6 +13,7 @@ import type {
   NewOutbound,
   OutboundItem,
   OutboundStatus,
+  PeriodCount,
   QueuedMessage,
   TargetKind,
   TimelineEvent,
@@ -264,6 +265,31 @@ export function outboxParams(r: NewOutbound, now: number, state?: OutboxState): 
 export const horizonSql = (table: 'inbound' | 'feed', id: 'id' | 'seq', cutoff: string) => `SELECT coalesce(
   (SELECT ${id} FROM ${table} WHERE created_at >= ${cutoff} ORDER BY ${id} LIMIT 1),
   (SELECT max(${id}) + 1 FROM ${table}), 0) AS horizon`;
+/** A row of `countMessages` as either dialect answers it. */
+export interface PeriodCountRow {
+  period: number;
+  entry_key: string;
+  status: InboundStatus;
+  n: number;
+  finished: number;
+  finished_ms: number;
+}
+
+export function toPeriodCount(r: PeriodCountRow): PeriodCount {
+  return { period: r.period, entryKey: r.entry_key, status: r.status, count: r.n, finished: r.finished, finishedMs: r.finished_ms };
+}
+
+/** `countMessages` bounds: ascending epoch ms, 2 to 367 of them (a year of days). */
+export function checkPeriodBounds(bounds: readonly number[]): void {
+  if (bounds.length < 2 || bounds.length > 367 || bounds.some((b, i) => !Number.isSafeInteger(b) || (i > 0 && b <= bounds[i - 1]!))) {
+    throw new RangeError('countMessages: bounds must be 2 to 367 ascending epoch-ms integers');
+  }
+}
+
+/** The finished-message counts both dialects select, grouped by period, entry and status. */
+export const PERIOD_COUNTS = `entry_key, status, count(*) AS n, count(finished_at) AS finished,
+  CAST(coalesce(sum(finished_at - created_at), 0) AS BIGINT) AS finished_ms`;
+
 /** Inbound rows (alias `i`) a prune may delete: finished before the horizon, no reply still unsent or dead. */
 export const prunableSql = (horizon: string) => `i.id < ${horizon} AND i.status IN ('done', 'fallback') AND NOT EXISTS
   (SELECT 1 FROM outbox o WHERE o.reply_to = CAST(i.id AS TEXT) AND o.status <> 'sent')`;

@@ -266,6 +266,13 @@ export interface Store {
 
   stats(): Promise<StoreStats>;
 
+  /**
+   * Messages received in each period between consecutive `bounds` (epoch ms, ascending, at least
+   * two), by entry and status, with the time the finished ones took: one scan of the messages from
+   * the first bound on, for the panel's days. Messages pruned past the dedup retention are gone.
+   */
+  countMessages(bounds: readonly number[]): Promise<PeriodCount[]>;
+
   /** The oldest message not yet answered and the oldest reply not yet delivered: an index step each, no counting. */
   oldestWaiting(): Promise<OldestWaiting>;
 
@@ -520,6 +527,18 @@ export interface EntryBacklog {
   /** Queued or leased inbound messages. */
   mailbox: number;
   dead: number;
+}
+
+/** Messages of one entry and status received in one period (`countMessages`). */
+export interface PeriodCount {
+  /** The period's index: bounds[period] <= created < bounds[period + 1]. */
+  period: number;
+  entryKey: string;
+  status: InboundStatus;
+  count: number;
+  /** Of these, how many have finished (done, fallback or dead), and the sum of their times from arrival to finish. */
+  finished: number;
+  finishedMs: number;
 }
 
 export interface StoreStats {

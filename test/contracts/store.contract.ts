@@ -876,6 +876,37 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       expect(await store.stats()).toEqual({ inboundQueued: 2, inboundLeased: 1, inboundDead: 1, outboundPending: 1, outboundLeased: 1, outboundDead: 1 });
     });
 
+    it('counts messages by period, entry and status, with the time the finished ones took', async () => {
+      const H = 3_600_000;
+      // Day 0: two answered (10 s and 30 s), one fallback (5 s), one on another entry not finished.
+      const a = await enqueueAndClaim('a', t0);
+      await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 10_000));
+      const b = await enqueueAndClaim('b', t0 + H, { conv: 'B' });
+      await store.completeInbound(b.id, b.leaseToken, result(b, t0 + H + 30_000));
+      const c = await enqueueAndClaim('c', t0 + 2 * H, { conv: 'C' });
+      await store.completeInbound(c.id, c.leaseToken, result(c, t0 + 2 * H + 5_000, [], { status: 'fallback' }));
+      await store.enqueue(inbound('d', { entry: 'bot.feishu' }), t0 + 3 * H);
+      // Day 1: a dead letter; day 2: nothing; past the last bound: not counted.
+      const e = await enqueueAndClaim('e', t0 + DAY + H, { conv: 'E' });
+      await store.deadLetterInbound(e.id, e.leaseToken, { now: t0 + DAY + 2 * H, error: 'x' });
+      await store.enqueue(inbound('f', { conv: 'F' }), t0 + 3 * DAY);
+      // Before the first bound: not counted either.
+      await store.enqueue(inbound('g', { conv: 'G' }), t0 - 1);
+
+      const counts = await store.countMessages([t0, t0 + DAY, t0 + 2 * DAY, t0 + 3 * DAY]);
+      const sorted = [...counts].sort((x, y) => x.period - y.period || x.entryKey.localeCompare(y.entryKey) || x.status.localeCompare(y.status));
+      expect(sorted).toEqual([
+        { period: 0, entryKey: 'bot.feishu', status: 'leased', count: 1, finished: 0, finishedMs: 0 }, // claimed with e
+        { period: 0, entryKey: ENTRY, status: 'done', count: 2, finished: 2, finishedMs: 40_000 },
+        { period: 0, entryKey: ENTRY, status: 'fallback', count: 1, finished: 1, finishedMs: 5_000 },
+        { period: 1, entryKey: ENTRY, status: 'dead', count: 1, finished: 1, finishedMs: H },
+      ]);
+      // One period; bounds that are not ascending are refused.
+      expect((await store.countMessages([t0 + DAY, t0 + 2 * DAY])).map((x) => [x.period, x.status, x.count])).toEqual([[0, 'dead', 1]]);
+      expect(await store.countMessages([t0 + 10 * DAY, t0 + 11 * DAY])).toEqual([]);
+      await expect(store.countMessages([t0, t0])).rejects.toThrow(/ascending/);
+    });
+
     it('tells when the oldest unfinished message arrived and the oldest undelivered chunk was stored', async () => {
       const oldest = async () => {
         const o = await store.oldestWaiting();

@@ -244,6 +244,16 @@ describe('web panel', () => {
       await page.getByRole('link', { name: 'helper.wechat_mp' }).waitFor();
       await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
       await page.getByRole('img', { name: /Messages over the last 60 minutes/ }).waitFor();
+      // The last week's days, newest first, in the browser's time zone, as the admin API counts them.
+      const days = page.getByRole('region', { name: 'Last 7 days' });
+      await days.getByRole('table').waitFor();
+      const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+      const counted = (await t.admin('GET', `/stats/days?days=7&timezone=${encodeURIComponent(zone)}`)).json.days as { date: string; received: number }[];
+      const rows = days.getByRole('row');
+      expect(await rows.count()).toBe(8); // the heading row and 7 days
+      expect(await rows.nth(1).getByRole('rowheader').textContent()).toBe(counted.at(-1)!.date);
+      expect(await rows.nth(1).getByRole('cell').first().textContent()).toBe(String(counted.at(-1)!.received));
+      expect(await rows.nth(7).getByRole('rowheader').textContent()).toBe(counted[0]!.date);
       await screenshot(page, 'dashboard');
 
       const phone = await context.newPage();

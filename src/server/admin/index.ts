@@ -10,6 +10,7 @@ import { registerHandoffRoutes } from './handoffs.js';
 import { registerLoginRoutes } from './logins.js';
 import { registerMessageRoutes } from './messages.js';
 import { registerPairingRoutes } from './pairing.js';
+import { registerStatsRoutes } from './stats.js';
 import { registerTargetRoutes } from './targets.js';
 import { registerUserRoutes } from './users.js';
 
@@ -32,6 +33,7 @@ export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Ga
   registerExportRoutes(app, gateway);
   registerMessageRoutes(app, gateway);
   registerDashboardRoutes(app, gateway);
+  registerStatsRoutes(app, gateway);
   registerChatRoutes(app, gateway);
   app.get('/workspace/problems', async () => ({ problems: gateway.snapshot.problems }));
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, ForgottenUser, OldestWaiting, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
-  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, QueuedMessage, RateBucket, Store, StoreStats,
+  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { ChatMessage, MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
@@ -20,8 +20,11 @@ import {
   chunkOf,
   clampLimit,
   firstRateTake,
+  checkPeriodBounds,
   horizonSql,
   messagesQuery,
+  PERIOD_COUNTS,
+  type PeriodCountRow,
   migrationFiles,
   type OutboxState,
   parseId,
@@ -34,6 +37,7 @@ import {
   toFeed,
   toInbound,
   toOutbound,
+  toPeriodCount,
   toQueued,
   toSummary,
 } from '../rows.js';
@@ -291,6 +295,9 @@ const SQL = {
   oldestWaiting: `SELECT
       (SELECT i.created_at FROM inbound_heads h JOIN inbound i ON i.id = h.head_id ORDER BY h.head_id LIMIT 1) AS "inboundAt",
       (SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'leased')) AS "outboundAt"`,
+  // width_bucket over the periods' first bounds: one pass over the rows from the first bound's id on.
+  countMessages: `SELECT width_bucket(created_at, $1::bigint[]) - 1 AS period, ${PERIOD_COUNTS} FROM inbound
+    WHERE id >= (${horizonSql('inbound', 'id', '$2')}) AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2, 3`,
   backlog: `SELECT entry_key, count(*) FILTER (WHERE NOT dead) AS mailbox, count(*) FILTER (WHERE dead) AS dead FROM (
       SELECT entry_key, false AS dead FROM inbound WHERE status IN ('queued', 'leased')
       UNION ALL SELECT entry_key, true FROM inbound WHERE status = 'dead'
@@ -728,6 +735,12 @@ export class PostgresStore implements Store {
     const row = (await run<StoreStats>(this.pool, 'stats', [])).rows[0];
     if (!row) throw new Error('stats query returned no row');
     return row;
+  }
+
+  async countMessages(bounds: readonly number[]): Promise<PeriodCount[]> {
+    checkPeriodBounds(bounds);
+    const rows = (await run<PeriodCountRow>(this.pool, 'countMessages', [bounds.slice(0, -1), bounds[0], bounds.at(-1)])).rows;
+    return rows.map(toPeriodCount);
   }
 
   async oldestWaiting(): Promise<OldestWaiting> {

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type {
   ChannelStateRow, ClaimOptions, ConversationSummary, ForgottenUser, OldestWaiting, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem,
-  EntryBacklog, OutboundStatus, QueuedMessage, RateBucket, Store, StoreStats,
+  EntryBacklog, OutboundStatus, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { ChatMessage, MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
@@ -20,8 +20,11 @@ import {
   claimable,
   clampLimit,
   firstRateTake,
+  checkPeriodBounds,
   horizonSql,
   messagesQuery,
+  PERIOD_COUNTS,
+  type PeriodCountRow,
   migrationFiles,
   outboxParams,
   type OutboxState,
@@ -34,6 +37,7 @@ import {
   toFeed,
   toInbound,
   toOutbound,
+  toPeriodCount,
   toQueued,
   toSummary,
 } from '../rows.js';
@@ -734,6 +738,17 @@ export class SqliteStore implements Store {
       outboundLeased: out.get('leased') ?? 0,
       outboundDead: this.s.outboxDeadCount.get() ?? 0,
     };
+  }
+
+  async countMessages(bounds: readonly number[]): Promise<PeriodCount[]> {
+    checkPeriodBounds(bounds);
+    // A CASE over the inner bounds: one pass over the rows from the first bound's id on.
+    const inner = bounds.slice(1, -1);
+    const period = inner.length > 0 ? `CASE ${inner.map((_, i) => `WHEN created_at < ? THEN ${i}`).join(' ')} ELSE ${inner.length} END` : '0';
+    const sql = `SELECT ${period} AS period, ${PERIOD_COUNTS} FROM inbound
+      WHERE id >= (${horizonSql('inbound', 'id', '?')}) AND created_at >= ? AND created_at < ? GROUP BY 1, 2, 3`;
+    const first = bounds[0]!;
+    return this.stmt<PeriodCountRow>(sql).all(...inner, first, first, bounds.at(-1)!).map(toPeriodCount);
   }
 
   async oldestWaiting(): Promise<OldestWaiting> {

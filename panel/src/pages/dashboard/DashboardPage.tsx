@@ -6,9 +6,10 @@ import { errorText, useDashboard, useNow, type LiveMode } from '../../components
 import { EntryStatusLine } from '../../components/StatusBadge';
 import { ThroughputChart } from '../../components/ThroughputChart';
 import type { Dashboard, DashboardEntry } from '../../components/types';
+import { LastDays } from './LastDays';
 import { href } from '../../router';
 
-/** Every entry at a glance, live: state, traffic, queues; plus the last hour's throughput. */
+/** Every entry at a glance, live: state, traffic, queues; plus the last hour's throughput and the last week's days. */
 export function DashboardPage() {
   const { dashboard, mode, error } = useDashboard();
   const now = useNow();
@@ -47,6 +48,7 @@ export function DashboardPage() {
               </ul>
             )}
           </section>
+          <LastDays />
         </>
       )}
     </div>
