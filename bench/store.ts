@@ -5,7 +5,8 @@
 //   answer   - 16 workers loop claim → complete (the reply appended to the feed and stored as
 //              sent in that transaction): the store side of the heartbeat for a web_api reply.
 // Then the message log searched by text (`text` of listMessages) for words no message holds: a scan
-// of every message, the slowest search there is.
+// of every message, the slowest search there is; and the dashboard's 7 days counted (countMessages),
+// every message on the last day (each passes all the day bounds).
 // Sequential ids are what the HTTP benchmarks send; random ids are like real platform user ids
 // (WeChat openids, Feishu open_ids), which scatter index inserts across the B-trees.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -39,6 +40,8 @@ interface StoreRun {
   answer: StorePhase;
   /** Median of 5 searches for words no message holds (every message read), in ms. */
   searchAllMs: number;
+  /** Median of 5 counts of 7 days holding every message, in ms. */
+  daysAllMs: number;
 }
 
 type Open = (opts: { path: string }) => Store;
@@ -109,7 +112,15 @@ async function measure(open: Open, messages: number, userOf: (i: number) => stri
       if ((await store.listMessages({ text: 'no such words', limit: 50 })).length > 0) throw new Error('a search found words no message holds');
       searches.push(performance.now() - t0);
     }
-    return { enqueue, answer, searchAllMs: round(searches.sort((a, b) => a - b)[2]!) };
+    const counts: number[] = [];
+    const bounds = Array.from({ length: 8 }, (_, i) => now - 6 * DAY_MS + i * DAY_MS - DAY_MS / 2);
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const counted = (await store.countMessages(bounds)).reduce((sum, c) => sum + c.count, 0);
+      if (counted !== messages) throw new Error(`the days counted ${counted} of ${messages} messages`);
+      counts.push(performance.now() - t0);
+    }
+    return { enqueue, answer, searchAllMs: round(searches.sort((a, b) => a - b)[2]!), daysAllMs: round(counts.sort((a, b) => a - b)[2]!) };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dailyCounts, lastDays } from '../../src/ops/daily-counts.js';
+import { DailyCounts, dailyCounts, lastDays } from '../../src/ops/daily-counts.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { NewInbound } from '../../src/store/store.js';
 
@@ -46,6 +46,22 @@ describe('daily counts', () => {
     // In UTC, c and d (16:00 and 23:00 UTC on the 6th) fall on the 6th, and the 7th has just begun.
     const utc = await dailyCounts(store, { timeZone: 'UTC', days: 3, now: day(7, 8) });
     expect(utc.map((d) => [d.date, d.received])).toEqual([['2026-12-05', 2], ['2026-12-06', 2], ['2026-12-07', 0]]);
+    await store.close();
+  });
+
+  it('counts today every time and the days before it again only every 10 minutes', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const counts = new DailyCounts(store);
+    const now = Date.UTC(2026, 11, 7, 12);
+    const asked = { timeZone: 'UTC', days: 3, now };
+    await store.enqueue(inbound('a'), Date.UTC(2026, 11, 6, 9));
+    expect((await counts.days(asked)).map((d) => d.received)).toEqual([0, 1, 0]);
+    await store.enqueue(inbound('b'), Date.UTC(2026, 11, 6, 10)); // a late arrival on a past day (another process's clock)
+    await store.enqueue(inbound('c'), Date.UTC(2026, 11, 7, 11));
+    expect((await counts.days({ ...asked, now: now + 60_000 })).map((d) => d.received)).toEqual([0, 1, 1]);
+    expect((await counts.days({ ...asked, now: now + 10 * 60_000 })).map((d) => d.received)).toEqual([0, 2, 1]);
+    // Another zone or entry is counted on its own; the same days as dailyCounts gives.
+    expect(await counts.days({ ...asked, timeZone: 'Asia/Shanghai', now: now + 11 * 60_000 })).toEqual(await dailyCounts(store, { ...asked, timeZone: 'Asia/Shanghai', now: now + 11 * 60_000 }));
     await store.close();
   });
 });
