@@ -9,7 +9,8 @@
  *   worked for a whole check (so a restart that fails again at once is no "back").
  * - An agent is down after `agent_down_after_failures` runs in a row that failed after their retries
  *   (a failover agent answering does not hide the first agent's failure); the next answer ends it. A
- *   message too long for the model says nothing about the agent and is not counted.
+ *   message too long for the model says nothing about the agent and is not counted. Runs are counted
+ *   without `notify` too: the dashboard lists failing agents (`failingAgents`).
  *
  * With several gateway processes on one store, each watches what it runs; a lease on the outage's
  * notice key (`notice/entry_down/desk.wecom`) makes one of them the teller, so one outage is one ping.
@@ -27,6 +28,8 @@ import type { Notice } from './notifier.js';
 export const HEALTH_CHECK_MS = 15_000;
 /** The teller renews its lease at every check (entries) or failure (agents); another process may tell after this. */
 const TELLER_LEASE_MS = 10 * 60_000;
+/** `agent_down_after_failures` without `notify` (the schema's default). */
+const DEFAULT_AGENT_FAILURES = 3;
 /** Errors can be long (a platform's whole answer): the notice quotes their start. */
 const REASON_CHARS = 300;
 
@@ -114,8 +117,9 @@ export class HealthWatch {
 
   /** One agent run's outcome (core/failover.ts reports each agent's own). */
   agentOutcome(agentId: string, outcome: AgentOutcome): void {
+    // Counted whether or not the team is told: the dashboard shows failing agents either way.
     const settings = this.deps.settings();
-    if (!settings?.events.includes('agent_down')) return this.failing.clear();
+    const telling = settings?.events.includes('agent_down') === true;
     const now = this.deps.clock.now();
     const current = this.failing.get(agentId);
     if (outcome.ok) {
@@ -133,7 +137,7 @@ export class HealthWatch {
     failing.failures++;
     failing.reason = clip(describeError(cause));
     this.failing.set(agentId, failing);
-    if (failing.telling) return;
+    if (!telling || failing.telling) return;
     if (!failing.told && failing.failures < settings.agent_down_after_failures) return;
     failing.telling = true;
     void this.claim('agent_down', agentId, now).then((teller) => {
@@ -143,6 +147,15 @@ export class HealthWatch {
       const text = `Agent ${agentId} failed ${failing.failures} run(s) in a row (the first ${duration(now - failing.since)} ago): ${failing.reason}. Its users get the fallback reply, or a failover agent's answer where one is set.`;
       this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}` });
     });
+  }
+
+  /** Agents whose last runs failed, at least `agent_down_after_failures` (3) in a row, longest failing first. */
+  failingAgents(): { agentId: string; failures: number; since: number; reason: string }[] {
+    const threshold = this.deps.settings()?.agent_down_after_failures ?? DEFAULT_AGENT_FAILURES;
+    return [...this.failing]
+      .filter(([, f]) => f.failures >= threshold)
+      .map(([agentId, { failures, since, reason }]) => ({ agentId, failures, since, reason }))
+      .sort((a, b) => a.since - b.since);
   }
 
   private async endOutage(key: string, outage: Outage, status: EntryStatus | undefined, now = this.deps.clock.now()): Promise<void> {

@@ -108,10 +108,15 @@ describe('notify: the team chat hears what needs a person', () => {
     await t.until(() => robot.received.length === 1);
     expect(robot.received[0]!.text).toMatch(/^\[CocoCat\] Agent desk failed 3 run\(s\) in a row \(the first 0 min ago\): .*401.*Incorrect API key provided/);
     expect(up.requests).toHaveLength(3);
+    // The dashboard lists it too.
+    expect((await t.admin('GET', '/dashboard')).json.failingAgents).toEqual([
+      { agentId: 'desk', failures: 3, since: expect.any(Number), reason: expect.stringContaining('Incorrect API key provided') },
+    ]);
 
     await t.chat('desk.web_api', { userId: 'ann', content: 'four' }, { wait: true });
     await t.until(() => robot.received.length === 2);
     expect(robot.received[1]!.text).toBe('[CocoCat] Agent desk answers again, after 3 failed run(s) in 0 min.');
     expect(up.requests).toHaveLength(3); // desk answered itself
+    expect((await t.admin('GET', '/dashboard')).json.failingAgents).toEqual([]);
   });
 });

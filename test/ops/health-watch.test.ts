@@ -203,6 +203,21 @@ describe('HealthWatch: agents', () => {
     expect(h.told).toHaveLength(2);
   });
 
+  it('lists failing agents for the dashboard, also when the team is not told', async () => {
+    const h = watch({ notify: { events: ['handoff'] } });
+    h.w.agentOutcome('desk', failed('timed out'));
+    h.w.agentOutcome('desk', failed('timed out'));
+    expect(h.w.failingAgents()).toEqual([]); // not yet 3 in a row
+    await h.clock.advance(MINUTE);
+    h.w.agentOutcome('desk', failed('HTTP 502'));
+    expect(h.w.failingAgents()).toEqual([{ agentId: 'desk', failures: 3, since: h.clock.now() - MINUTE, reason: 'HTTP 502' }]);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.told).toHaveLength(0);
+    h.w.agentOutcome('desk', answered);
+    expect(h.w.failingAgents()).toEqual([]);
+    expect(h.told).toHaveLength(0);
+  });
+
   it('does not count a message too long for the model, and a success in between starts the count again', async () => {
     const h = watch({ notify: { agent_down_after_failures: 2 } });
     h.w.agentOutcome('desk', failed('timed out'));

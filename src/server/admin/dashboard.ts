@@ -43,6 +43,8 @@ export async function buildDashboard(gateway: Gateway, base: string) {
     at: now,
     // What is wrong in the workspace files (an entry with a bad config never starts): shown first.
     problems: gateway.snapshot.problems,
+    // Agents whose runs fail one after another (ops/health-watch.ts): users get the fallback reply.
+    failingAgents: gateway.health.failingAgents(),
     entries,
     totals: {
       lastHour: { in: sum(series.in), out: sum(series.out) },

@@ -27,6 +27,7 @@ export function DashboardPage() {
       ) : (
         <>
           {dashboard.problems.length > 0 && <WorkspaceProblems problems={dashboard.problems} />}
+          {dashboard.failingAgents.length > 0 && <FailingAgents agents={dashboard.failingAgents} now={now} />}
           <Totals dashboard={dashboard} />
           <section className="card" aria-labelledby="throughput-title">
             <h2 id="throughput-title">Throughput</h2>
@@ -52,6 +53,22 @@ export function DashboardPage() {
         </>
       )}
     </div>
+  );
+}
+
+/** Agents failing run after run now: their users get the fallback reply (or a failover agent's answer). */
+function FailingAgents({ agents, now }: { agents: Dashboard['failingAgents']; now: number }) {
+  return (
+    <Banner>
+      <strong>Failing now; their users get the fallback reply, or a failover agent's answer:</strong>
+      <ul className="problems">
+        {agents.map((a) => (
+          <li key={a.agentId}>
+            Agent <a href={href(['agents', a.agentId])}>{a.agentId}</a> failed its last {a.failures} runs (the first {ago(a.since, now)}): {a.reason}
+          </li>
+        ))}
+      </ul>
+    </Banner>
   );
 }
 
