@@ -7,7 +7,7 @@ export type { Dashboard, DashboardEntry } from '../../src/server/admin/dashboard
 export type { HandoffInfo } from '../../src/server/admin/handoffs';
 export type { PairingInfo } from '../../src/server/admin/pairing';
 export type { TranscriptTurn } from '../../src/server/admin/conversation';
-export type { MessageView, SenderAccess } from '../../src/server/admin/messages';
+export type { LogPage, MessageView, SenderAccess } from '../../src/server/admin/messages';
 export type { ActivitySeries } from '../../src/ops/activity';
 export type { DayStats } from '../../src/ops/daily-counts';
 export type {

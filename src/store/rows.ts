@@ -219,10 +219,11 @@ export function messagesQuery(
     args.push(`%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     where.push(contentLike(param(args.length)));
   }
-  if (filter.before !== undefined) {
-    const before = parseId(filter.before);
-    if (before === undefined) return undefined;
-    add('id', '<', before);
+  for (const [bound, op] of [[filter.before, '<'], [filter.after, '>']] as const) {
+    if (bound === undefined) continue;
+    const id = parseId(bound);
+    if (id === undefined) return undefined;
+    add('id', op, id);
   }
   args.push(clampLimit(filter.limit, 50, 500));
   const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';

@@ -163,6 +163,9 @@ export interface Store {
   /** Inbound messages, newest first, filtered. */
   listMessages(filter?: MessageFilter): Promise<MessageSummary[]>;
 
+  /** The smallest and largest message ids stored (an index step each), or undefined when there are none. */
+  messageIdRange(): Promise<{ first: string; last: string } | undefined>;
+
   /** One inbound message with its timeline and its reply chunks. */
   getMessage(id: string): Promise<MessageDetail | undefined>;
 
@@ -467,6 +470,8 @@ export interface MessageFilter {
   text?: string;
   /** Only messages with id < before (paging, newest first). */
   before?: string;
+  /** Only messages with id > after: a window of ids, so a search reads a bounded number of messages. */
+  after?: string;
   limit?: number;
 }
 

@@ -804,6 +804,17 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.listMessages({ entryKey: 'nope' })).toEqual([]);
       });
 
+      it('lists a window of ids with after and before, and tells the range of ids stored', async () => {
+        expect(await store.messageIdRange()).toBeUndefined();
+        const made: string[] = [];
+        for (let i = 0; i < 10; i++) made.push((await store.enqueue(inbound(`w${i}`, { conv: `c${i % 2}` }), t0 + i)).id);
+        expect(await store.messageIdRange()).toEqual({ first: made[0], last: made[9] });
+        expect(ids(await store.listMessages({ after: made[6] }))).toEqual([made[9], made[8], made[7]]);
+        expect(ids(await store.listMessages({ after: made[2], before: made[6], conversationId: 'c1', entryKey: ENTRY }))).toEqual([made[5], made[3]]);
+        expect(ids(await store.listMessages({ after: made[2], before: made[6], text: 'w4' }))).toEqual([made[4]]);
+        expect(await store.listMessages({ after: 'nope' })).toEqual([]);
+      });
+
       it('finds messages by their text: literally (% and _ are no wildcards), Latin letters in any case, with the other filters', async () => {
         const texts = ['Refund please', 'where is my REFUND?', '100% sure', '100 percent', 'snake_case', 'snakeXcase', '退款怎么申请', 'back\\slash'];
         const made: string[] = [];

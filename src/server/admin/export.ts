@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
 import type { MessageDetail } from '../../store/store.js';
 import { replyAuthor } from '../late-replies.js';
-import { forDisplay, logFilterQuery, storeFilterOf } from './messages.js';
+import { forDisplay, logFilterQuery, logPage, storeFilterOf } from './messages.js';
 import { parseInput } from './parse-input.js';
 
 /**
@@ -47,10 +47,9 @@ async function* exportLines(gateway: Gateway, q: ExportQuery): AsyncGenerator<st
   let left = q.limit;
   const filter = storeFilterOf(q);
   for (;;) {
-    const page = await gateway.store.listMessages({ ...filter, before, limit: Math.min(PAGE, left) });
-    if (page.length === 0) return;
-    for (const summary of page) {
-      before = summary.id;
+    // A search goes window by window (logPage): each read is bounded, and the stream's writes come between.
+    const page = await logPage(gateway.store, filter, before, Math.min(PAGE, left));
+    for (const summary of page.messages) {
       if (q.until !== undefined && summary.createdAt >= q.until) continue;
       if (q.since !== undefined && summary.createdAt < q.since) {
         if (summary.createdAt < q.since - CLOCK_SLACK_MS) return; // ids grow with time: all older from here
@@ -61,6 +60,8 @@ async function* exportLines(gateway: Gateway, q: ExportQuery): AsyncGenerator<st
       yield `${JSON.stringify(exportRecord(detail))}\n`;
       if (--left === 0) return;
     }
+    if (page.next === null) return;
+    before = page.next;
   }
 }
 

@@ -8,7 +8,7 @@ import { CocoError, describeError } from '../../core/errors.js';
 import { fetchMediaItem, isInlineMedia, loadReplyImage, sniffImageType, type MediaContent } from '../../core/media.js';
 import type { Gateway } from '../../gateway.js';
 import type { MediaRef, ReplyImage } from '../../core/message.js';
-import type { MessageDetail, MessageFilter } from '../../store/store.js';
+import type { MessageDetail, MessageFilter, MessageSummary, Store } from '../../store/store.js';
 import { answeringTarget, idempotencyKeyOf, lateReplyBody, messageOr404, queueLateReply } from '../late-replies.js';
 import { actorOf } from '../session.js';
 import { parseInput } from './parse-input.js';
@@ -28,6 +28,42 @@ export function storeFilterOf(q: z.infer<z.ZodObject<typeof logFilterQuery>>): M
   return { entryKey: q.entry, userId: q.userId, conversationId: q.conversationId, status: q.status, text: q.text };
 }
 
+/**
+ * A search (by text or status, which no index narrows) reads at most this many messages per request,
+ * ~0.1 s on this machine (bench k), so a search of a large store never holds the gateway up for long;
+ * the answer's `next` says where to go on.
+ */
+export const SEARCH_WINDOW = 100_000;
+
+/** A page of the log, newest first, and the `before` of the next one (null: nothing older is left to read). */
+export interface LogPage {
+  messages: MessageSummary[];
+  next: string | null;
+}
+
+export async function logPage(
+  store: Pick<Store, 'listMessages' | 'messageIdRange'>,
+  filter: MessageFilter,
+  before: string | undefined,
+  limit: number,
+  window = SEARCH_WINDOW,
+): Promise<LogPage> {
+  const full = (messages: MessageSummary[]) => ({ messages, next: messages.at(-1)!.id });
+  if (!filter.text && filter.status === undefined) {
+    const messages = await store.listMessages({ ...filter, before, limit });
+    return messages.length === limit ? full(messages) : { messages, next: null };
+  }
+  const range = await store.messageIdRange();
+  if (!range) return { messages: [], next: null };
+  const upper = before === undefined ? Number(range.last) + 1 : Number(before);
+  const first = Number(range.first);
+  const lower = Math.max(first, upper - window); // ids from lower up are read
+  const older = lower > first;
+  const messages = await store.listMessages({ ...filter, before: String(upper), ...(older ? { after: String(lower - 1) } : {}), limit });
+  if (messages.length === limit) return full(messages);
+  return { messages, next: older ? String(lower) : null };
+}
+
 const listQuery = z.object({
   ...logFilterQuery,
   before: z.string().regex(/^\d+$/).optional(),
@@ -44,7 +80,7 @@ const deadQuery = z.object({
 export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/messages', async (request) => {
     const q = parseInput(listQuery, request.query, 'query');
-    return { messages: await gateway.store.listMessages({ ...storeFilterOf(q), before: q.before, limit: q.limit }) };
+    return logPage(gateway.store, storeFilterOf(q), q.before, q.limit);
   });
 
   app.get<{ Params: { id: string } }>('/messages/:id', async (request): Promise<MessageView> => {

@@ -284,6 +284,7 @@ const SQL = {
   feedReplies: 'SELECT * FROM feed WHERE entry_key = $1 AND reply_to = $2 ORDER BY seq',
 
   // Each count's status condition implies a partial index's predicate.
+  idRange: 'SELECT min(id) AS first, max(id) AS last FROM inbound',
   stats: `SELECT
       (SELECT count(*) FROM inbound WHERE status = 'queued') AS "inboundQueued",
       (SELECT count(*) FROM inbound WHERE status = 'leased') AS "inboundLeased",
@@ -590,6 +591,11 @@ export class PostgresStore implements Store {
   async listMessages(filter: MessageFilter = {}): Promise<MessageSummary[]> {
     const q = messagesQuery(filter, (i) => `$${i}`, (p) => `(message->>'content') ILIKE ${p} ESCAPE '\\'`);
     return q ? (await this.pool.query<InboundRow>(q.sql, q.args)).rows.map(toSummary) : [];
+  }
+
+  async messageIdRange(): Promise<{ first: string; last: string } | undefined> {
+    const row = (await run<{ first: number | null; last: number | null }>(this.pool, 'idRange', [])).rows[0];
+    return row?.first == null ? undefined : { first: String(row.first), last: String(row.last) };
   }
 
   async getMessage(id: string): Promise<MessageDetail | undefined> {

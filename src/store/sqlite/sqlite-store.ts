@@ -306,6 +306,7 @@ export class SqliteStore implements Store {
       inboundCounts: p<{ status: InboundStatus; n: number }>(`SELECT status, count(*) AS n FROM inbound
         WHERE status IN ('queued', 'leased') GROUP BY status`),
       inboundDeadCount: p<number>(`SELECT count(*) FROM inbound WHERE status = 'dead'`).pluck(),
+      inboundIdRange: p<{ first: number | null; last: number | null }>('SELECT min(id) AS first, max(id) AS last FROM inbound'),
       outboxCounts: p<{ status: OutboundStatus; n: number }>(`SELECT status, count(*) AS n FROM outbox
         WHERE status IN ('pending', 'leased') GROUP BY status`),
       outboxDeadCount: p<number>(`SELECT count(*) FROM outbox WHERE status = 'dead'`).pluck(),
@@ -671,6 +672,11 @@ export class SqliteStore implements Store {
   async listMessages(filter: MessageFilter = {}): Promise<MessageSummary[]> {
     const q = messagesQuery(filter, () => '?', (p) => `json_extract(message, '$.content') LIKE ${p} ESCAPE '\\'`);
     return q ? this.stmt<InboundRow>(q.sql).all(...q.args).map(toSummary) : [];
+  }
+
+  async messageIdRange(): Promise<{ first: string; last: string } | undefined> {
+    const row = this.s.inboundIdRange.get();
+    return row?.first == null ? undefined : { first: String(row.first), last: String(row.last) };
   }
 
   async getMessage(id: string): Promise<MessageDetail | undefined> {

@@ -12,7 +12,8 @@ import { Banner } from '../../components/Banner';
  */
 export function MessageLog({ filter, version, selected, linkTo }: { filter: LogFilter; version: number; selected: string; linkTo: (id: string) => string }) {
   const [messages, setMessages] = useState<MessageSummary[]>();
-  const [more, setMore] = useState(false);
+  // Where the next page starts (null: nothing older), and whether the last read ended its search window short of a page.
+  const [next, setNext] = useState<{ before: string | null; windowEnded: boolean }>({ before: null, windowEnded: false });
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string>();
   const now = useNow(30_000);
@@ -23,8 +24,8 @@ export function MessageLog({ filter, version, selected, linkTo }: { filter: LogF
       setLoading(true);
       try {
         const page = await messagesApi.list(filter, before);
-        setMessages((prev) => (before ? [...(prev ?? []), ...page] : page));
-        setMore(page.length === PAGE_SIZE);
+        setMessages((prev) => (before ? [...(prev ?? []), ...page.messages] : page.messages));
+        setNext({ before: page.next, windowEnded: page.next !== null && page.messages.length < PAGE_SIZE });
         setError(undefined);
       } catch (err) {
         setError(errorText(err));
@@ -53,7 +54,7 @@ export function MessageLog({ filter, version, selected, linkTo }: { filter: LogF
         <Banner>{error}</Banner>
       )}
       {!messages && !error && <p className="msg-muted">Loading…</p>}
-      {messages && messages.length === 0 && <p className="msg-muted">No messages match.</p>}
+      {messages && messages.length === 0 && !next.windowEnded && <p className="msg-muted">No messages match.</p>}
       {messages && messages.length > 0 && (
         <table className="msg-table">
           <thead>
@@ -93,9 +94,11 @@ export function MessageLog({ filter, version, selected, linkTo }: { filter: LogF
           </tbody>
         </table>
       )}
-      {more && (
-        <button type="button" className="btn btn-secondary msg-more" onClick={() => void load(messages?.[messages.length - 1]?.id)} disabled={loading}>
-          {loading ? 'Loading…' : 'Load more'}
+      {/* A search reads a window of messages per request: older ones are searched on request. */}
+      {next.windowEnded && <p className="msg-muted">Searched the messages after #{next.before}{messages?.length ? '' : ': none match'}.</p>}
+      {next.before !== null && (
+        <button type="button" className="btn btn-secondary msg-more" onClick={() => void load(next.before ?? undefined)} disabled={loading}>
+          {loading ? 'Loading…' : next.windowEnded ? 'Search older messages' : 'Load more'}
         </button>
       )}
     </section>

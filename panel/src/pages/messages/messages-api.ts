@@ -1,5 +1,5 @@
 import { api, ApiError } from '../../api';
-import type { DeadLetter, DeadLetterKind, EntryInfo, HandoffInfo, InboundStatus, MessageSummary, MessageView, PairingInfo } from './types';
+import type { DeadLetter, DeadLetterKind, EntryInfo, HandoffInfo, InboundStatus, LogPage, MessageView, PairingInfo } from './types';
 
 /** The admin message-log and dead-letter endpoints, typed for the page. */
 
@@ -23,7 +23,7 @@ function qs(params: Record<string, string | number | undefined>): string {
 export const messagesApi = {
   entries: () => api<{ entries: EntryInfo[] }>('GET', '/entries').then((r) => r.entries),
   list: (f: LogFilter, before?: string) =>
-    api<{ messages: MessageSummary[] }>('GET', `/messages${qs({ entry: f.entry, userId: f.userId, status: f.status, text: f.text, before, limit: PAGE_SIZE })}`).then((r) => r.messages),
+    api<LogPage>('GET', `/messages${qs({ entry: f.entry, userId: f.userId, status: f.status, text: f.text, before, limit: PAGE_SIZE })}`),
   get: (id: string) => api<MessageView>('GET', `/messages/${encodeURIComponent(id)}`),
   deadLetters: (kind?: DeadLetterKind, entry?: string) =>
     api<{ deadLetters: DeadLetter[] }>('GET', `/dead-letters${qs({ kind, entry })}`).then((r) => r.deadLetters),
