@@ -1,4 +1,5 @@
 import { isTimeZone, WEEKDAYS } from '../core/business-hours.js';
+import { NOTICE_LANGUAGES } from '../ops/notice-texts.js';
 import { patternProblem } from '../core/keyword-patterns.js';
 import { z } from 'zod';
 import { ID_PATTERN } from '../core/ids.js';
@@ -540,6 +541,7 @@ export const notifySchema = z
       .describe(
         'handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on; entry_down: an entry is in error or has lost its platform (and when it is back); agent_down: an agent fails run after run (and when it answers again)',
       ),
+    language: z.enum(NOTICE_LANGUAGES).default('en').describe('The language of the notices: en or zh (中文)'),
     entry_down_after_minutes: z
       .number()
       .int()

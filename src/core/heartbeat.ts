@@ -3,6 +3,7 @@ import type { AgentOutcome } from '../agents/run-agent.js';
 import type { ChannelCapabilities } from '../channels/define.js';
 import { DEFAULT_HANDOFF_MINUTES, type AgentProfile, type ContentFilter, type HandoffHours, type KeywordReply, type Pairing } from '../config/schema.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
+import { noticeText, senderName, type Localized } from '../ops/notice-texts.js';
 import type { Notice } from '../ops/notifier.js';
 import type { HistoryKey, HistoryTurn, InboundItem, OutboundItem, Store } from '../store/store.js';
 import { accessRefusal } from './access.js';
@@ -157,7 +158,7 @@ export class Heartbeat {
       await store.deadLetterInbound(claimed.id, claimed.leaseToken, { now: clock.now(), error: describeError(err) });
       metrics.failed.inc({ channel: claimed.channelType, reason: 'route' });
       log.error({ err: describeError(err) }, 'message dead-lettered: no route');
-      this.announce(claimed, 'dead_letter', `A message from ${senderOf(claimed)} on ${claimed.entryKey} is a dead letter: ${describeError(err)}`);
+      this.announce(claimed, 'dead_letter', noticeText.messageDead(senderName(claimed.message), claimed.entryKey, describeError(err)));
       return;
     }
     const owned = !claimed.message.isGroup && target.profile.access?.owners?.includes(claimed.message.userId);
@@ -336,7 +337,7 @@ export class Heartbeat {
       if (!completed) return;
       if (handoff) {
         metrics.handoffs.inc({ channel: item.channelType, by: 'agent' });
-        this.announce(item, 'handoff', `Agent ${target.agentId} handed ${senderOf(item)} on ${item.entryKey} to a person`);
+        this.announce(item, 'handoff', noticeText.agentHandedOver(target.agentId, senderName(item.message), item.entryKey));
       }
       const usage = outcome.ok ? outcome.reply.usage : undefined;
       if (usage) {
@@ -383,7 +384,7 @@ export class Heartbeat {
         if (stored && step.fresh) {
           this.deps.metrics.pairing.inc({ channel: item.channelType, event: 'requested' });
           const code = step.send.code;
-          this.announce(item, 'pairing', `${senderOf(item)} asks to talk to agent ${step.send.agentId} on ${item.entryKey} with the code ${code} (cococat pairing approve ${code})`);
+          this.announce(item, 'pairing', noticeText.pairing(senderName(item.message), step.send.agentId, item.entryKey, code));
         }
         return;
       }
@@ -601,7 +602,7 @@ export class Heartbeat {
       );
       if (completed) {
         this.deps.metrics.handoffs.inc({ channel: item.channelType, by: 'user' });
-        this.announce(item, 'handoff', `${senderOf(item)} asked for a person on ${item.entryKey}`);
+        this.announce(item, 'handoff', noticeText.askedForPerson(senderName(item.message), item.entryKey));
       }
     } catch (err) {
       await this.retryOrBury(item, err, log);
@@ -807,9 +808,9 @@ export class Heartbeat {
   }
 
   /** A notice about a message, with the start of what it says. */
-  private announce(item: InboundItem, event: Notice['event'], text: string): void {
+  private announce(item: InboundItem, event: Notice['event'], text: Localized): void {
     const words = item.message.content.length > 100 ? `${item.message.content.slice(0, 99)}…` : item.message.content;
-    this.deps.notify?.({ event, text: words ? `${text}: "${words}"` : text, entryKey: item.entryKey, messageId: item.id });
+    this.deps.notify?.({ event, text: words ? noticeText.quoting(text, words) : text, entryKey: item.entryKey, messageId: item.id });
   }
 
   /** Store or unexpected failures: retry with backoff, then dead-letter after maxAttempts. */
@@ -821,7 +822,7 @@ export class Heartbeat {
         await store.deadLetterInbound(item.id, item.leaseToken, { now: clock.now(), error });
         metrics.failed.inc({ channel: item.channelType, reason: 'dead' });
         log.error({ err: error, attempts: item.attempts }, 'message dead-lettered');
-        this.announce(item, 'dead_letter', `A message from ${senderOf(item)} on ${item.entryKey} is a dead letter after ${item.attempts} attempt(s): ${error}`);
+        this.announce(item, 'dead_letter', noticeText.messageDead(senderName(item.message), item.entryKey, error, item.attempts));
       } else {
         const delay = backoffDelay({ baseMs: 1_000, capMs: 60_000 }, item.attempts);
         await store.retryInbound(item.id, item.leaseToken, { now: clock.now(), availableAt: clock.now() + delay, error });
@@ -929,8 +930,3 @@ function nameAndId(user: { userName?: string; userId: string }): string {
   return user.userName ? `${user.userName} (${user.userId})` : user.userId;
 }
 
-/** A sender as a notice names them, and the group they wrote in. */
-function senderOf(item: InboundItem): string {
-  const { isGroup, conversationId } = item.message;
-  return isGroup ? `${nameAndId(item.message)} in group ${conversationId}` : nameAndId(item.message);
-}

@@ -1,4 +1,5 @@
 import type { GatewayMetrics } from '../ops/metrics.js';
+import { noticeText } from '../ops/notice-texts.js';
 import type { Notice } from '../ops/notifier.js';
 import type { NewOutbound, OutboundItem, Store } from '../store/store.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
@@ -104,7 +105,7 @@ export class OutboxSender {
   private notifyDead(item: OutboundItem, error: string): void {
     this.deps.notify?.({
       event: 'dead_letter',
-      text: `A reply to ${item.userId} on ${item.entryKey} was not delivered and is a dead letter: ${error}`,
+      text: noticeText.replyDead(item.userId, item.entryKey, error),
       entryKey: item.entryKey,
       messageId: item.replyTo,
     });

@@ -22,6 +22,7 @@ import type { EntryStatus } from '../core/entry-status.js';
 import { describeError, isCocoError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../store/store.js';
+import { noticeText, type EntryNamed, type Localized } from './notice-texts.js';
 import type { Notice } from './notifier.js';
 
 /** How often entries are looked at. */
@@ -105,7 +106,7 @@ export class HealthWatch {
         if (current.told) await this.claim('entry_down', status.key, now); // stay the teller
         else if (due && (await this.claim('entry_down', status.key, now))) {
           current.told = true;
-          this.tell('entry_down', status, `${describeEntry(status, this.deps.channelName)} is down: ${current.reason}. It has been for ${duration(now - current.since)}; its users get no answers until it is back.`);
+          this.tell(status, noticeText.entryDown(this.named(status), current.reason, now - current.since));
         }
       } else if (outage && works(status)) {
         outage.upSince ??= now;
@@ -126,7 +127,7 @@ export class HealthWatch {
       if (!current) return;
       this.failing.delete(agentId);
       if (!current.told) return;
-      const text = `Agent ${agentId} answers again, after ${current.failures} failed run(s) in ${duration(now - current.since)}.`;
+      const text = noticeText.agentUp(agentId, current.failures, now - current.since);
       this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}` });
       void this.release('agent_down', agentId);
       return;
@@ -144,7 +145,7 @@ export class HealthWatch {
       failing.telling = false;
       if (!teller || failing.told || this.failing.get(agentId) !== failing) return;
       failing.told = true;
-      const text = `Agent ${agentId} failed ${failing.failures} run(s) in a row (the first ${duration(now - failing.since)} ago): ${failing.reason}. Its users get the fallback reply, or a failover agent's answer where one is set.`;
+      const text = noticeText.agentDown(agentId, failing.failures, now - failing.since, failing.reason);
       this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}` });
     });
   }
@@ -161,13 +162,17 @@ export class HealthWatch {
   private async endOutage(key: string, outage: Outage, status: EntryStatus | undefined, now = this.deps.clock.now()): Promise<void> {
     this.outages.delete(key);
     if (!outage.told) return;
-    if (status) this.tell('entry_down', status, `${describeEntry(status, this.deps.channelName)} works again, after ${duration(now - outage.since)} down.`);
+    if (status) this.tell(status, noticeText.entryUp(this.named(status), now - outage.since));
     await this.release('entry_down', key);
   }
 
-  private tell(event: 'entry_down', status: EntryStatus, text: string): void {
+  private tell(status: EntryStatus, text: Localized): void {
     const page = `${status.target.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(status.target.id)}`;
-    this.deps.notify({ event, text, entryKey: status.key, panelPath: page });
+    this.deps.notify({ event: 'entry_down', text, entryKey: status.key, panelPath: page });
+  }
+
+  private named(status: EntryStatus): EntryNamed {
+    return { key: status.key, channelName: this.deps.channelName(status.channel), target: status.target };
   }
 
   /**
@@ -204,19 +209,6 @@ function works(status: EntryStatus): boolean {
   return status.state === 'standby' || (status.state === 'running' && whyDown(status, 0) === undefined);
 }
 
-function describeEntry(status: EntryStatus, channelName: (type: string) => string): string {
-  return `Entry ${status.key} (${channelName(status.channel)}, for ${status.target.kind} ${status.target.id})`;
-}
-
 function clip(text: string): string {
   return text.length > REASON_CHARS ? `${text.slice(0, REASON_CHARS - 1)}…` : text;
-}
-
-/** "4 min", "2 h 5 min", "3 d 1 h": for people reading a chat. */
-export function duration(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60_000));
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
-  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${Math.floor(hours / 24)} d`;
 }

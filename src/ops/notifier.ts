@@ -15,13 +15,14 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { signatureHeaders } from '../core/signature.js';
+import { noticeText, type Localized } from './notice-texts.js';
 
 export type NotifyEvent = NotifySettings['events'][number];
 
 export interface Notice {
   event: NotifyEvent;
-  /** One or two lines for a person. */
-  text: string;
+  /** One or two lines for a person, in each language (ops/notice-texts.ts); `notify.language` picks one. */
+  text: Localized;
   entryKey?: string;
   messageId?: string;
   /** The panel page the notice links to (`agents/desk?tab=entries`) when it is about no message. */
@@ -78,11 +79,12 @@ export class Notifier {
   }
 
   private async deliver(waiting: Waiting): Promise<void> {
-    const { more, ...notice } = waiting;
-    const text = more > 0 ? `${notice.text}\n(and ${more} more like it on ${notice.entryKey})` : notice.text;
+    const { more, text: texts, ...notice } = waiting;
     for (let attempt = 1; ; attempt++) {
       const { notify, publicUrl } = this.deps.settings();
       if (!notify) return;
+      const said = texts[notify.language];
+      const text = more > 0 ? `${said}\n${noticeText.more(more, notice.entryKey ?? '')[notify.language]}` : said;
       try {
         await post(notify, withLink({ ...notice, text }, publicUrl), this.deps.clock.now());
         return;
@@ -100,7 +102,10 @@ export class Notifier {
   }
 }
 
-function withLink(notice: Notice, publicUrl: string | undefined): Notice & { link?: string } {
+/** A notice as it goes out: in the team's language. */
+type Outgoing = Omit<Notice, 'text'> & { text: string };
+
+function withLink(notice: Outgoing, publicUrl: string | undefined): Outgoing & { link?: string } {
   const path = notice.messageId ? `messages?id=${encodeURIComponent(notice.messageId)}` : notice.panelPath;
   if (!publicUrl || !path) return notice;
   const link = `${publicUrl.replace(/\/+$/, '')}/#/${path}`;
@@ -108,7 +113,7 @@ function withLink(notice: Notice, publicUrl: string | undefined): Notice & { lin
 }
 
 /** One POST in the format of the receiver; throws when it did not take the notice. */
-async function post(settings: NotifySettings, notice: Notice & { link?: string }, now: number): Promise<void> {
+async function post(settings: NotifySettings, notice: Outgoing & { link?: string }, now: number): Promise<void> {
   const text = `[CocoCat] ${notice.text}`;
   const everyone = settings.mention_all.includes(notice.event);
   let body: string;

@@ -48,6 +48,23 @@ describe('notify: the team chat hears what needs a person', () => {
     );
   });
 
+  it('says the notices in Chinese with language: zh', async () => {
+    const robot = opened(await startFakeGroupRobot());
+    const t = opened(
+      await startTestGateway(
+        {
+          settings: { notify: { url: '${TEST_ROBOT_URL}', format: 'wecom', language: 'zh' } },
+          agents: { desk: { profile: { provider: 'echo', handoff: {} }, entries: [webApiEntry()] } },
+        },
+        { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: robot.wecomUrl } },
+      ),
+    );
+    await t.until(() => t.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
+    await t.chat('desk.web_api', { userId: 'ann', userName: '安', content: '转人工' }, { wait: true });
+    await t.until(() => robot.received.length === 1);
+    expect(robot.received[0]!.text).toBe('[CocoCat] 安 (ann) 在 desk.web_api 请求人工客服：“转人工”');
+  });
+
   it('tells the team when a personal WeChat session expires, and when a QR login has the entry working again', async () => {
     const robot = opened(await startFakeGroupRobot());
     const ilink = opened(await FakeIlink.start({ longPollMs: 300, qrPollMs: 300 }));

@@ -4,7 +4,7 @@ import { notifySchema, type NotifySettings } from '../../src/config/schema.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { EntryStatus } from '../../src/core/entry-status.js';
 import { CocoError } from '../../src/core/errors.js';
-import { duration, HealthWatch } from '../../src/ops/health-watch.js';
+import { HealthWatch } from '../../src/ops/health-watch.js';
 import type { Notice } from '../../src/ops/notifier.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
@@ -36,7 +36,7 @@ function watch(o: { store?: Store; clock?: ManualClock; owner?: string; notify?:
     clock,
     store,
     told,
-    texts: () => told.map((n) => n.text),
+    texts: () => told.map((n) => n.text.en),
     set: (...list: EntryStatus[]) => (entries = list),
     /** Moves the clock a check at a time, checking at each, for `ms`. */
     async run(ms: number) {
@@ -89,7 +89,7 @@ describe('HealthWatch: entries', () => {
     expect(h.told).toEqual([
       {
         event: 'entry_down',
-        text: 'Entry desk.wx (personal WeChat, for agent desk) is down: getupdates: HTTP 503. It has been for 3 min; its users get no answers until it is back.',
+        text: { en: 'Entry desk.wx (personal WeChat, for agent desk) is down: getupdates: HTTP 503. It has been for 3 min; its users get no answers until it is back.', zh: expect.any(String) },
         entryKey: 'desk.wx',
         panelPath: 'agents/desk',
       },
@@ -192,7 +192,7 @@ describe('HealthWatch: agents', () => {
     expect(h.told).toEqual([
       {
         event: 'agent_down',
-        text: "Agent desk failed 3 run(s) in a row (the first 1 min ago): 401 Incorrect API key provided. Its users get the fallback reply, or a failover agent's answer where one is set.",
+        text: { en: "Agent desk failed 3 run(s) in a row (the first 1 min ago): 401 Incorrect API key provided. Its users get the fallback reply, or a failover agent's answer where one is set.", zh: expect.any(String) },
         panelPath: 'agents/desk',
       },
     ]);
@@ -231,18 +231,5 @@ describe('HealthWatch: agents', () => {
     h.w.agentOutcome('desk', failed('timed out'));
     await new Promise((r) => setTimeout(r, 10));
     expect(h.texts()).toEqual([expect.stringMatching(/^Agent desk failed 2 run\(s\) in a row .*: timed out\./)]);
-  });
-});
-
-describe('duration', () => {
-  it('reads as minutes, hours and days', () => {
-    expect([duration(29_000), duration(4 * MINUTE), duration(125 * MINUTE), duration(120 * MINUTE), duration(25 * 60 * MINUTE), duration(48 * 60 * MINUTE)]).toEqual([
-      '0 min',
-      '4 min',
-      '2 h 5 min',
-      '2 h',
-      '1 d 1 h',
-      '2 d',
-    ]);
   });
 });

@@ -11,6 +11,8 @@ import { closeAfterEach } from '../helpers/cleanup.js';
 import { captureLogger } from '../helpers/logs.js';
 
 const opened = closeAfterEach();
+/** A notice text the same in every language. */
+const both = (text: string) => ({ en: text, zh: text });
 
 /** Moves a manual clock a second at a time, letting real I/O happen in between, until `done`. */
 async function runUntil(clock: ManualClock, done: () => boolean): Promise<void> {
@@ -29,8 +31,8 @@ describe('Notifier', () => {
   it('posts to a WeCom group robot as text, with a link to the message when the gateway has a public URL', async () => {
     const robot = opened(await startFakeGroupRobot());
     const { n } = notifier({ url: robot.wecomUrl, format: 'wecom', mention_all: ['handoff'] }, { publicUrl: 'https://bot.example.com/' });
-    n.notify({ event: 'handoff', text: 'ann asked for a person on desk.wecom: "refund?"', entryKey: 'desk.wecom', messageId: '42' });
-    n.notify({ event: 'pairing', text: 'bob asks to talk' });
+    n.notify({ event: 'handoff', text: both('ann asked for a person on desk.wecom: "refund?"'), entryKey: 'desk.wecom', messageId: '42' });
+    n.notify({ event: 'pairing', text: both('bob asks to talk') });
     await n.idle();
     expect(robot.received).toEqual([
       { via: 'wecom', text: '[CocoCat] ann asked for a person on desk.wecom: "refund?"\nhttps://bot.example.com/#/messages?id=42', mentionsAll: true },
@@ -41,13 +43,13 @@ describe('Notifier', () => {
   it("signs for a Feishu custom bot's signature check, which refuses an unsigned or wrongly signed notice (given up on after 3 tries)", async () => {
     const robot = opened(await startFakeGroupRobot({ feishuSecret: 'bot-secret' }));
     const good = notifier({ url: robot.feishuUrl, format: 'feishu', secret: 'bot-secret', mention_all: ['pairing'] });
-    good.n.notify({ event: 'pairing', text: 'bob asks to talk' });
+    good.n.notify({ event: 'pairing', text: both('bob asks to talk') });
     await good.n.idle();
     expect(robot.received).toEqual([{ via: 'feishu', text: '[CocoCat] bob asks to talk', mentionsAll: true }]);
 
     const clock = new ManualClock(Date.now());
     const bad = notifier({ url: robot.feishuUrl, format: 'feishu', secret: 'another' }, { clock });
-    bad.n.notify({ event: 'pairing', text: 'never shown' });
+    bad.n.notify({ event: 'pairing', text: both('never shown') });
     let idle = false;
     void bad.n.idle().then(() => (idle = true));
     await runUntil(clock, () => idle);
@@ -63,13 +65,22 @@ describe('Notifier', () => {
     const clock = new ManualClock(Date.now());
     const { n } = notifier({ url: robot.wecomUrl, format: 'wecom' }, { clock });
     robot.failNext(1);
-    for (let i = 0; i < 5; i++) n.notify({ event: 'dead_letter', text: `reply ${i} dead`, entryKey: 'desk.wecom' });
-    n.notify({ event: 'dead_letter', text: 'other entry', entryKey: 'desk.feishu' });
+    for (let i = 0; i < 5; i++) n.notify({ event: 'dead_letter', text: both(`reply ${i} dead`), entryKey: 'desk.wecom' });
+    n.notify({ event: 'dead_letter', text: both('other entry'), entryKey: 'desk.feishu' });
     let idle = false;
     void n.idle().then(() => (idle = true));
     await runUntil(clock, () => idle);
     // The first went out after one failure; the next four waited behind it and went as one.
     expect(robot.received.map((m) => m.text)).toEqual(['[CocoCat] reply 0 dead', '[CocoCat] reply 1 dead\n(and 3 more like it on desk.wecom)', '[CocoCat] other entry']);
+  });
+
+  it('says each notice in the language asked for (zh), folded dead letters too', async () => {
+    const robot = opened(await startFakeGroupRobot());
+    const { n } = notifier({ url: robot.wecomUrl, format: 'wecom', language: 'zh' });
+    n.notify({ event: 'handoff', text: { en: 'ann asked for a person', zh: 'ann 请求人工客服' } });
+    for (let i = 0; i < 3; i++) n.notify({ event: 'dead_letter', text: { en: `reply ${i} dead`, zh: `回复 ${i} 成为死信` }, entryKey: 'desk.wecom' });
+    await n.idle();
+    expect(robot.received.map((m) => m.text)).toEqual(['[CocoCat] ann 请求人工客服', '[CocoCat] 回复 0 成为死信\n（desk.wecom 上还有 2 条同类）']);
   });
 
   it('posts signed JSON to any URL, and sends only the events asked for', async () => {
@@ -79,8 +90,8 @@ describe('Notifier', () => {
     opened({ close: () => new Promise<void>((r) => server.close(() => r())) });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/cococat`;
     const { n } = notifier({ url, secret: 's3cret', events: ['handoff'] });
-    n.notify({ event: 'dead_letter', text: 'not asked for' });
-    n.notify({ event: 'handoff', text: 'ann asked for a person', entryKey: 'desk.web_api', messageId: '7' });
+    n.notify({ event: 'dead_letter', text: both('not asked for') });
+    n.notify({ event: 'handoff', text: both('ann asked for a person'), entryKey: 'desk.web_api', messageId: '7' });
     await n.idle();
     expect(got).toHaveLength(1);
     const body = JSON.parse(got[0]!.body);
