@@ -22,7 +22,7 @@ import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, readsFiles, readsImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
-import { openPairing, ownerCommand, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
+import { openPairing, ownerCommand, ownerReplies, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { wasRecalled, watchRecall } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
@@ -439,14 +439,14 @@ export class Heartbeat {
    */
   private async answerOwner(item: InboundItem, target: ResolvedTarget, command: OwnerCommand, log: Logger): Promise<void> {
     const now = this.deps.clock.now();
+    const say = ownerReplies[target.profile.language];
     let text: string;
     let detail: string;
     try {
       if ('list' in command) {
         detail = "owner's command: list the pairing requests";
         const open = await pendingPairings(this.deps.store, now, target.agentId);
-        const line = (r: (typeof open)[number]) => `${r.code}  ${nameAndId(r)} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`;
-        text = open.length === 0 ? 'No open pairing requests.' : `Open pairing requests (reply "approve CODE" or "reject CODE"):\n${open.map(line).join('\n')}`;
+        text = open.length === 0 ? say.none : say.list(open.map(say.line));
       } else {
         const [verb, code] = 'approve' in command ? (['approve', command.approve] as const) : (['reject', command.reject] as const);
         detail = `owner's command: ${verb} ${code}`;
@@ -454,16 +454,10 @@ export class Heartbeat {
         if (!approvePairing || !rejectPairing) throw new CocoError('COCO_ERR_INTERNAL', 'pairing approvals are not available in this process');
         // Done for this agent only; what the owner typed wrong, or a code not open, is said back to them.
         const said = (err: unknown) => {
-          if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return err.message;
+          if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return say.unknown(code, err.message);
           throw err;
         };
-        text =
-          verb === 'approve'
-            ? await approvePairing(code, target.agentId).then(
-                (done) => `Approved ${nameAndId(done)} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`,
-                said,
-              )
-            : await rejectPairing(code, target.agentId).then((done) => `Rejected ${nameAndId(done)} on ${done.entryKey}; they were not told.`, said);
+        text = verb === 'approve' ? await approvePairing(code, target.agentId).then(say.approved, said) : await rejectPairing(code, target.agentId).then(say.rejected, said);
       }
       log.info({ command: Object.keys(command)[0] }, "owner's command answered");
       await this.complete(item, { status: 'done', reply: { text, format: 'text' }, turns: [], historyKey: historyKeyOf(target, item), absorbed: [], detail }, log);
@@ -923,10 +917,5 @@ function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | '
   const later = outcome.reply.later ? '; the agent answers later' : '';
   const routed = target?.route === undefined ? '' : `; by ${target.agentId} (the scene's routes.${target.route})`;
   return `${outcome.attempts} attempt(s), ${outcome.latencyMs} ms${routed}${tokens}${pictures}${historyCutDetail(outcome)}${notesDetail(outcome)}${handoff}${later}`;
-}
-
-/** A user as people read them: their name and id, or the id. */
-function nameAndId(user: { userName?: string; userId: string }): string {
-  return user.userName ? `${user.userName} (${user.userId})` : user.userId;
 }
 

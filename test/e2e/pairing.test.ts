@@ -11,7 +11,7 @@ const APPROVED = 'Welcome! Ask me anything.';
 const CODE = /code: ([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}) \(valid for 30 minutes\)/;
 
 const codeIn = (text: string | undefined) => CODE.exec(text ?? '')?.[1];
-const codeOf = (text: string | undefined) => /code: (\S{4}-\S{4})/.exec(text ?? '')![1]!;
+const codeOf = (text: string | undefined) => /(?:code: |验证码 )(\S{4}-\S{4})/.exec(text ?? '')![1]!;
 
 async function doneWith(t: TestGateway, userId: string, content: string) {
   return t.until(async () => {
@@ -215,6 +215,28 @@ describe('owners approve in a chat with the agent', () => {
     expect(fake.received('mallory')[0]).toMatch(/^This assistant answers the people its owner has approved/);
     const [olivias] = await t.gateway.store.listMessages({ userId: 'olivia', limit: 1 });
     expect((await t.gateway.store.getMessage(olivias!.id))?.timeline.find((e) => e.stage === 'replied')?.detail).toBe("owner's command: list the pairing requests");
+  });
+
+  it('answers an owner in Chinese with language: zh', async () => {
+    const profile = { provider: 'echo', language: 'zh', access: { pairing: {}, owners: ['olivia'] } };
+    const { fake, t } = await relayGateway(opened, profile);
+    fake.push('bob', '你好');
+    await t.until(() => fake.received('bob').length === 1);
+    const code = codeOf(fake.received('bob')[0]);
+    fake.push('olivia', '配对');
+    await t.until(() => fake.received('olivia').length === 1);
+    expect(fake.received('olivia')[0]).toMatch(new RegExp(`^待处理的配对请求（回复“批准 验证码”或“拒绝 验证码”）：\\n${code}  bob，入口 ${RELAY_ENTRY.replace('.', '\\.')}，有效至 \\d\\d:\\d\\d UTC$`));
+    fake.push('olivia', `批准${code}`);
+    await t.until(() => fake.received('olivia').length === 2 && fake.received('bob').length === 2);
+    expect(fake.received('olivia')[1]).toBe(`已批准 bob（入口 ${RELAY_ENTRY}）：added bob to allow_users；已通知对方。`);
+    expect(fake.received('bob')[1]).toBe('你已通过验证，请再发一次你的消息。');
+    fake.push('olivia', `拒绝 ${code}`);
+    fake.push('olivia', '配对');
+    await t.until(() => fake.received('olivia').length === 4);
+    expect(fake.received('olivia').slice(2)).toEqual([
+      `没有验证码为 ${code} 的待处理请求：可能已被批准或拒绝，或已过期。验证码是 8 位字母和数字，例如 ABCD-EFGH。`,
+      '没有待处理的配对请求。',
+    ]);
   });
 
   it('rejects a code when an owner sends "拒绝 CODE", and never acts on a code of an agent the sender does not own', async () => {
