@@ -321,7 +321,7 @@ const profileBase = {
     .enum(['en', 'zh'])
     .default('en')
     .describe(
-      'The language of the texts CocoCat sends by itself where the profile does not set them: the fallback reply and the replies and notices of user_limit, pairing, reset, handoff and content_filter (en: English, zh: 简体中文)',
+      'The language of the texts CocoCat sends by itself where the profile does not set them: the fallback reply, the replies and notices of user_limit, pairing, reset, handoff and content_filter, and the answers to owners\' commands (en: English, zh: 简体中文)',
     ),
   system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
   history_window: z
