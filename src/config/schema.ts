@@ -521,7 +521,7 @@ export type EntryConfig = z.infer<typeof entrySchema>;
 const urlOrReference = z.string().refine((s) => /^\$\{[^}]+\}$/.test(s) || URL.canParse(s), { message: 'must be a URL or a ${ENV} reference' });
 
 /** What `notify` can tell the team about. */
-export const NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down'] as const;
+export const NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down', 'waiting'] as const;
 
 export const notifySchema = z
   .object({
@@ -539,7 +539,7 @@ export const notifySchema = z
       .min(1)
       .default([...NOTIFY_EVENTS])
       .describe(
-        'handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on; entry_down: an entry is in error or has lost its platform (and when it is back); agent_down: an agent fails run after run (and when it answers again)',
+        'handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on; entry_down: an entry is in error or has lost its platform (and when it is back); agent_down: an agent fails run after run (and when it answers again); waiting: a message has waited long for its answer, or a reply for its delivery (and when none does)',
       ),
     language: z.enum(NOTICE_LANGUAGES).default('en').describe('The language of the notices: en or zh (中文)'),
     entry_down_after_minutes: z
@@ -549,6 +549,13 @@ export const notifySchema = z
       .max(1440)
       .default(3)
       .describe('entry_down: how long an entry is in error, or reconnecting to its platform, before the team is told'),
+    waiting_after_minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1440)
+      .default(5)
+      .describe('waiting: how long the oldest message may wait for its answer, or the oldest reply for its delivery, before the team is told'),
     agent_down_after_failures: z
       .number()
       .int()

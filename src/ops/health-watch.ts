@@ -12,6 +12,9 @@
  *   message too long for the model says nothing about the agent and is not counted. Runs are counted
  *   without `notify` too: the dashboard lists failing agents (`failingAgents`).
  *
+ * - Users wait: the oldest message not answered, or the oldest reply not delivered, is older than
+ *   `waiting_after_minutes`, whatever the cause; told once, and again when none is.
+ *
  * With several gateway processes on one store, each watches what it runs; a lease on the outage's
  * notice key (`notice/entry_down/desk.wecom`) makes one of them the teller, so one outage is one ping.
  */
@@ -39,7 +42,7 @@ export interface HealthWatchDeps {
   settings: () => NotifySettings | undefined;
   entries: () => EntryStatus[];
   notify: (notice: Notice) => void;
-  store: Pick<Store, 'leaseEntry' | 'releaseEntry'>;
+  store: Pick<Store, 'leaseEntry' | 'releaseEntry' | 'oldestWaiting' | 'stats'>;
   /** This process, as the store's leases know it. */
   owner: string;
   clock: Clock;
@@ -71,6 +74,8 @@ interface Failing {
 export class HealthWatch {
   private readonly outages = new Map<string, Outage>();
   private readonly failing = new Map<string, Failing>();
+  /** Since when the oldest message (inbound) or reply (outbound) has waited too long, while it does. */
+  private readonly waits = new Map<'inbound' | 'outbound', { since: number; told: boolean }>();
   private checking = false;
 
   constructor(private readonly deps: HealthWatchDeps) {}
@@ -81,6 +86,7 @@ export class HealthWatch {
     this.checking = true;
     try {
       await this.check();
+      await this.checkWaiting();
     } finally {
       this.checking = false;
     }
@@ -113,6 +119,42 @@ export class HealthWatch {
         if (!outage.told || now - outage.upSince >= this.deps.checkMs) await this.endOutage(status.key, outage, status, now);
       }
       // Starting again after a failure (or stopped for a moment by a reload): the outage goes on.
+    }
+  }
+
+  /**
+   * The oldest message waiting for its answer, and the oldest reply waiting for its delivery: past
+   * `waiting_after_minutes`, users are kept waiting whatever the cause (slow or failing agents, an
+   * overload, a platform refusing replies). One notice while it lasts, and one when it is over.
+   */
+  private async checkWaiting(): Promise<void> {
+    const settings = this.deps.settings();
+    if (!settings?.events.includes('waiting')) return this.waits.clear();
+    const now = this.deps.clock.now();
+    const limit = settings.waiting_after_minutes * 60_000;
+    const oldest = await this.deps.store.oldestWaiting();
+    for (const what of ['inbound', 'outbound'] as const) {
+      const at = what === 'inbound' ? oldest.inboundAt : oldest.outboundAt;
+      const wait = this.waits.get(what);
+      if (at !== null && now - at >= limit) {
+        const current = wait ?? { since: at, told: false };
+        this.waits.set(what, current);
+        if (current.told) await this.claim('waiting', what, now);
+        else if (await this.claim('waiting', what, now)) {
+          current.told = true;
+          const stats = await this.deps.store.stats();
+          const text =
+            what === 'inbound'
+              ? noticeText.messagesWait(now - at, stats.inboundQueued + stats.inboundLeased)
+              : noticeText.repliesWait(now - at, stats.outboundPending + stats.outboundLeased);
+          this.deps.notify({ event: 'waiting', text, panelPath: 'dashboard' });
+        }
+      } else if (wait) {
+        this.waits.delete(what);
+        if (!wait.told) continue;
+        this.deps.notify({ event: 'waiting', text: noticeText.waitingOver(what, now - wait.since), panelPath: 'dashboard' });
+        await this.release('waiting', what);
+      }
     }
   }
 

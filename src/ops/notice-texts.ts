@@ -65,6 +65,18 @@ export const noticeText = {
     en: `Agent ${agentId} answers again, after ${failures} failed run(s) in ${duration(overMs).en}.`,
     zh: `智能体 ${agentId} 已恢复回答，此前 ${duration(overMs).zh}内失败 ${failures} 次。`,
   }),
+  messagesWait: (oldestMs: number, count: number): Localized => ({
+    en: `Messages wait for their answer: the oldest arrived ${duration(oldestMs).en} ago; ${count} not answered yet. The agents are slow or failing, or the gateway is overloaded.`,
+    zh: `有消息在等待回复：最早的一条是 ${duration(oldestMs).zh}前收到的，共 ${count} 条还没有回复。智能体可能变慢或出错，或网关负载过高。`,
+  }),
+  repliesWait: (oldestMs: number, count: number): Localized => ({
+    en: `Replies wait for delivery: the oldest was written ${duration(oldestMs).en} ago; ${count} not delivered yet. A platform refuses or limits them; see the dashboard.`,
+    zh: `有回复在等待发送：最早的一条是 ${duration(oldestMs).zh}前生成的，共 ${count} 条还没有送达。平台可能拒收或限流，请查看仪表盘。`,
+  }),
+  waitingOver: (what: 'inbound' | 'outbound', overMs: number): Localized =>
+    what === 'inbound'
+      ? { en: `Messages are answered in time again, after ${duration(overMs).en}.`, zh: `消息已恢复及时回复，此前持续 ${duration(overMs).zh}。` }
+      : { en: `Replies are delivered in time again, after ${duration(overMs).en}.`, zh: `回复已恢复及时送达，此前持续 ${duration(overMs).zh}。` },
   /** A notice about a message, with the start of what it says. */
   quoting: (text: Localized, words: string): Localized => ({ en: `${text.en}: "${words}"`, zh: `${text.zh}：“${words}”` }),
   /** Dead letters of one entry folded into one notice. */

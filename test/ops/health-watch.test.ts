@@ -7,7 +7,7 @@ import { CocoError } from '../../src/core/errors.js';
 import { HealthWatch } from '../../src/ops/health-watch.js';
 import type { Notice } from '../../src/ops/notifier.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import type { Store } from '../../src/store/store.js';
+import type { NewInbound, Store } from '../../src/store/store.js';
 import { captureLogger } from '../helpers/logs.js';
 
 const CHECK_MS = 15_000;
@@ -174,6 +174,37 @@ describe('HealthWatch: entries', () => {
     }
     expect(other.texts()).toEqual([expect.stringMatching(/is down: refused\. It has been for 1[3-4] min/)]);
     expect(teller.told).toHaveLength(1);
+  });
+});
+
+describe('HealthWatch: users waiting', () => {
+  it('tells once when the oldest message has waited waiting_after_minutes, and when it is answered', async () => {
+    const h = watch({ notify: { events: ['waiting'], waiting_after_minutes: 5 } });
+    const message = (dedup: string): NewInbound => ({
+      entryKey: 'desk.wx', channelType: 'wechat_ilink', targetKind: 'agent', targetId: 'desk', dedupKey: dedup, conversationKey: `desk.wx/${dedup}`,
+      message: { channelType: 'wechat_ilink', sceneId: 'desk', userId: dedup, conversationId: dedup, content: 'hi', msgType: 'text', msgId: dedup, timestamp: 0, isGroup: false, mentionsBot: true },
+    });
+    await h.store.enqueue(message('ann'), h.clock.now());
+    await h.store.enqueue(message('bo'), h.clock.now() + 60_000);
+    await h.run(4 * MINUTE);
+    expect(h.told).toHaveLength(0);
+    await h.run(MINUTE);
+    expect(h.told).toEqual([
+      {
+        event: 'waiting',
+        text: { en: 'Messages wait for their answer: the oldest arrived 5 min ago; 2 not answered yet. The agents are slow or failing, or the gateway is overloaded.', zh: expect.stringContaining('共 2 条还没有回复') },
+        panelPath: 'dashboard',
+      },
+    ]);
+    await h.run(5 * MINUTE);
+    expect(h.told).toHaveLength(1);
+    // Both answered: the wait is over.
+    for (const item of await h.store.claimInbound({ now: h.clock.now(), leaseMs: 60_000, limit: 10, owner: 'w' })) {
+      const key = { agentId: 'desk', entryKey: item.entryKey, conversationId: item.message.conversationId };
+      await h.store.completeInbound(item.id, item.leaseToken, { now: h.clock.now(), status: 'done', replies: [], history: { key, turns: [] } });
+    }
+    await h.run(CHECK_MS);
+    expect(h.texts()[1]).toBe('Messages are answered in time again, after 10 min.');
   });
 });
 
