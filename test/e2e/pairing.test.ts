@@ -52,6 +52,8 @@ describe('pairing: strangers ask with a code, the owner approves it', () => {
     // max_pending is 2: the third stranger gets the notice instead.
     fake.push('dave', 'me too');
     const daves = await doneWith(t, 'dave', 'me too');
+    // Done is stored before the notice reaches the platform: wait for it there.
+    await t.until(() => fake.received('dave').length === 1);
     expect(fake.received('dave')).toEqual([NOTICE]);
     expect(await replied(t, daves.id)).toBe('not answered: user dave is not in allow_users; 2 pairing requests wait already; notice sent');
 
