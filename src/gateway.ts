@@ -96,7 +96,7 @@ export class Gateway {
     const limits = snapshot.settings.limits;
     this.adminToken = loadAdminToken(this.root, this.resolveSetting(snapshot.settings.admin_token, this.env.COCOCAT_ADMIN_TOKEN));
     this.healthCheckMs = opts.healthCheckMs ?? HEALTH_CHECK_MS;
-    this.notifier = new Notifier({ settings: () => this.notifySettings(), clock: this.clock, log: this.log });
+    this.notifier = new Notifier({ settings: () => this.notifySettings(), clock: this.clock, log: this.log, metrics: this.metrics });
     this.health = new HealthWatch({
       settings: () => this.current.settings.notify,
       entries: () => this.keeper.status(),

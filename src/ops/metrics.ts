@@ -29,6 +29,7 @@ export class GatewayMetrics {
   readonly pairing = this.counter('cococat_pairing_total', 'Pairing requests: codes given to strangers (requested), and codes approved or rejected by an operator', ['channel', 'event']);
   readonly filtered = this.counter('cococat_content_filtered_total', 'Messages not given to the agent (incoming) and answers masked or replaced (outgoing) for a filtered word of the profile\'s content_filter', ['channel', 'direction']);
   readonly keywordReplies = this.counter('cococat_keyword_replies_total', 'Inbound messages answered by a keyword reply of their agent\'s profile, without the agent', ['channel']);
+  readonly notices = this.counter('cococat_notices_total', 'Notices to the team (notify), by event and outcome: sent, failed (given up after 3 tries) or dropped (too many waiting)', ['event', 'outcome']);
   readonly agentFailovers = this.counter('cococat_agent_failovers_total', 'Messages whose agent failed and went to its failover agents, by whether one of them answered', ['outcome']);
   readonly recalled = this.counter('cococat_messages_recalled_total', 'Inbound messages not answered because their sender recalled them first', ['channel']);
   readonly handedOff = this.counter('cococat_messages_handed_off_total', 'Inbound messages left to a person because their conversation was handed over', ['channel']);

@@ -15,6 +15,7 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { signatureHeaders } from '../core/signature.js';
+import type { GatewayMetrics } from './metrics.js';
 import { noticeText, type Localized } from './notice-texts.js';
 
 export type NotifyEvent = NotifySettings['events'][number];
@@ -43,6 +44,8 @@ export interface NotifierDeps {
   settings: () => { notify?: NotifySettings; publicUrl?: string };
   clock: Clock;
   log: Logger;
+  /** Counts what became of each notice (`cococat_notices_total`): a revoked robot key shows as failures. */
+  metrics?: Pick<GatewayMetrics, 'notices'>;
 }
 
 export class Notifier {
@@ -62,7 +65,8 @@ export class Notifier {
       return;
     }
     if (this.waiting.length >= MAX_WAITING) {
-      this.waiting.shift();
+      const dropped = this.waiting.shift()!;
+      this.deps.metrics?.notices.inc({ event: dropped.event, outcome: 'dropped' });
       this.deps.log.warn({ event: notice.event }, 'notice dropped: too many waiting for the notify URL');
     }
     this.waiting.push({ ...notice, more: 0 });
@@ -87,12 +91,14 @@ export class Notifier {
       const text = more > 0 ? `${said}\n${noticeText.more(more, notice.entryKey ?? '')[notify.language]}` : said;
       try {
         await post(notify, withLink({ ...notice, text }, publicUrl), this.deps.clock.now());
+        this.deps.metrics?.notices.inc({ event: notice.event, outcome: 'sent' });
         return;
       } catch (err) {
         // The URL holds the robot's key: never logged.
         const log = { event: notice.event, entry: notice.entryKey, messageId: notice.messageId, attempt, err: describeError(err) };
         if (attempt >= ATTEMPTS) {
           this.deps.log.warn(log, 'notice not delivered to the notify URL; given up');
+          this.deps.metrics?.notices.inc({ event: notice.event, outcome: 'failed' });
           return;
         }
         this.deps.log.debug(log, 'notice not delivered to the notify URL; trying again');

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { notifySchema, type NotifySettings } from '../../src/config/schema.js';
 import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { signBody } from '../../src/core/signature.js';
+import { GatewayMetrics } from '../../src/ops/metrics.js';
 import { Notifier } from '../../src/ops/notifier.js';
 import { readBody } from '../fakes/http.js';
 import { startFakeGroupRobot } from '../fakes/group-robot/server.js';
@@ -24,7 +25,8 @@ async function runUntil(clock: ManualClock, done: () => boolean): Promise<void> 
 const notifier = (notify: Partial<NotifySettings> & { url: string }, o: { clock?: ManualClock; publicUrl?: string } = {}) => {
   const capture = captureLogger();
   const settings = notifySchema.parse(notify);
-  return { n: new Notifier({ settings: () => ({ notify: settings, publicUrl: o.publicUrl }), clock: o.clock ?? systemClock, log: capture.log }), capture };
+  const metrics = new GatewayMetrics();
+  return { n: new Notifier({ settings: () => ({ notify: settings, publicUrl: o.publicUrl }), clock: o.clock ?? systemClock, log: capture.log, metrics }), capture, metrics };
 };
 
 describe('Notifier', () => {
@@ -58,6 +60,9 @@ describe('Notifier', () => {
     expect(given).toMatchObject({ event: 'pairing', attempt: 3, err: expect.stringContaining('refused: 19021') });
     // The URL (with the robot's token) is never in the log.
     expect(JSON.stringify(bad.capture.lines)).not.toContain('hook-token');
+    // Counted by outcome, for an alert on a revoked robot key.
+    expect((await good.metrics.notices.get()).values).toEqual([{ value: 1, labels: { event: 'pairing', outcome: 'sent' } }]);
+    expect((await bad.metrics.notices.get()).values).toEqual([{ value: 1, labels: { event: 'pairing', outcome: 'failed' } }]);
   });
 
   it('tries a failed POST again, and folds dead letters of one entry that wait together into one notice', async () => {
