@@ -152,7 +152,7 @@ export class HealthWatch {
       } else if (wait) {
         this.waits.delete(what);
         if (!wait.told) continue;
-        this.deps.notify({ event: 'waiting', text: noticeText.waitingOver(what, now - wait.since), panelPath: 'dashboard' });
+        this.deps.notify({ event: 'waiting', text: noticeText.waitingOver(what, now - wait.since), panelPath: 'dashboard', resolved: true });
         await this.release('waiting', what);
       }
     }
@@ -170,7 +170,7 @@ export class HealthWatch {
       this.failing.delete(agentId);
       if (!current.told) return;
       const text = noticeText.agentUp(agentId, current.failures, now - current.since);
-      this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}` });
+      this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}`, resolved: true });
       void this.release('agent_down', agentId);
       return;
     }
@@ -204,13 +204,13 @@ export class HealthWatch {
   private async endOutage(key: string, outage: Outage, status: EntryStatus | undefined, now = this.deps.clock.now()): Promise<void> {
     this.outages.delete(key);
     if (!outage.told) return;
-    if (status) this.tell(status, noticeText.entryUp(this.named(status), now - outage.since));
+    if (status) this.tell(status, noticeText.entryUp(this.named(status), now - outage.since), true);
     await this.release('entry_down', key);
   }
 
-  private tell(status: EntryStatus, text: Localized): void {
+  private tell(status: EntryStatus, text: Localized, resolved = false): void {
     const page = `${status.target.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(status.target.id)}`;
-    this.deps.notify({ event: 'entry_down', text, entryKey: status.key, panelPath: page });
+    this.deps.notify({ event: 'entry_down', text, entryKey: status.key, panelPath: page, ...(resolved ? { resolved } : {}) });
   }
 
   private named(status: EntryStatus): EntryNamed {

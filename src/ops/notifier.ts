@@ -26,8 +26,10 @@ export interface Notice {
   text: Localized;
   entryKey?: string;
   messageId?: string;
-  /** The panel page the notice links to (`agents/desk?tab=entries`) when it is about no message. */
+  /** The panel page the notice links to (`agents/desk`) when it is about no message. */
   panelPath?: string;
+  /** An outage or a wait is over (entry_down, agent_down, waiting): a `json` receiver closes what it opened. */
+  resolved?: boolean;
 }
 
 /** A waiting notice, with how many dead letters of its entry came after it (one notice says them all). */
@@ -130,8 +132,8 @@ async function post(settings: NotifySettings, notice: Outgoing & { link?: string
     const content = { text: everyone ? `<at user_id="all">所有人</at> ${text}` : text };
     body = JSON.stringify({ ...feishuSign(settings.secret, now), msg_type: 'text', content });
   } else {
-    const { event, entryKey, messageId, link } = notice;
-    body = JSON.stringify({ event, text: notice.text, entryKey, messageId, link, at: new Date(now).toISOString() });
+    const { event, entryKey, messageId, link, resolved } = notice;
+    body = JSON.stringify({ event, text: notice.text, entryKey, messageId, link, resolved: resolved === true, at: new Date(now).toISOString() });
     headers = { ...headers, ...signatureHeaders(settings.secret, now, body) };
   }
   const res = await fetch(settings.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) });

@@ -103,6 +103,8 @@ describe('HealthWatch: entries', () => {
     expect(h.told).toHaveLength(1);
     await h.run(CHECK_MS);
     expect(h.texts()[1]).toBe('Entry desk.wx (personal WeChat, for agent desk) works again, after 14 min down.');
+    expect(h.told[1]).toMatchObject({ event: 'entry_down', entryKey: 'desk.wx', resolved: true });
+    expect(h.told[0]!.resolved).toBeUndefined();
     // The outage is over: a new one is told anew.
     h.set(entry('error', h.clock.now(), { lastError: failing('again') }));
     await h.run(3 * MINUTE);

@@ -94,13 +94,16 @@ describe('Notifier', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     opened({ close: () => new Promise<void>((r) => server.close(() => r())) });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/cococat`;
-    const { n } = notifier({ url, secret: 's3cret', events: ['handoff'] });
+    const { n } = notifier({ url, secret: 's3cret', events: ['handoff', 'entry_down'], language: 'zh' });
     n.notify({ event: 'dead_letter', text: both('not asked for') });
     n.notify({ event: 'handoff', text: both('ann asked for a person'), entryKey: 'desk.web_api', messageId: '7' });
+    n.notify({ event: 'entry_down', text: { en: 'desk.wx works again', zh: 'desk.wx 已恢复' }, entryKey: 'desk.wx', resolved: true });
     await n.idle();
-    expect(got).toHaveLength(1);
+    expect(got).toHaveLength(2);
     const body = JSON.parse(got[0]!.body);
-    expect(body).toMatchObject({ event: 'handoff', text: 'ann asked for a person', entryKey: 'desk.web_api', messageId: '7' });
+    expect(body).toMatchObject({ event: 'handoff', text: 'ann asked for a person', entryKey: 'desk.web_api', messageId: '7', resolved: false });
+    // A notice that something is over says so, for a receiver that opened an incident.
+    expect(JSON.parse(got[1]!.body)).toMatchObject({ event: 'entry_down', text: 'desk.wx 已恢复', entryKey: 'desk.wx', resolved: true });
     const ts = String(got[0]!.headers['x-cococat-timestamp']);
     expect(got[0]!.headers['x-cococat-signature']).toBe(signBody('s3cret', ts, got[0]!.body));
   });
