@@ -40,9 +40,18 @@ export function handoffState(entryKey: string, conversationId: string, until: nu
 
 /** Until when the agent leaves the conversation to a person, or undefined when it answers. */
 export async function handedOffUntil(store: Pick<Store, 'getChannelState'>, entryKey: string, conversationId: string, now: number): Promise<number | undefined> {
+  return (await handoffOf(store, entryKey, conversationId, now))?.until;
+}
+
+/** The conversation's hand-over now (until when, by whom), or undefined when the agent answers it. */
+export async function handoffOf(
+  store: Pick<Store, 'getChannelState'>,
+  entryKey: string,
+  conversationId: string,
+  now: number,
+): Promise<Pick<Handoff, 'until' | 'by' | 'actor'> | undefined> {
   const value = await store.getChannelState(entryKey, handoffStateName(conversationId));
-  if (value === undefined) return undefined;
-  return stateIn(value, now)?.until;
+  return value === undefined ? undefined : stateIn(value, now);
 }
 
 /** Every conversation handed to a person now, across entries, the one handed back soonest first. */

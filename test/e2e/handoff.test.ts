@@ -28,7 +28,8 @@ describe('handing a conversation to a person', () => {
     expect((await t.admin('GET', url)).json).toEqual({ entryKey: ENTRY, conversationId: 'alice', until: null });
 
     const handed = await t.admin('PUT', url, { minutes: 30 });
-    expect(handed.json).toEqual({ entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000 });
+    expect(handed.json).toEqual({ entryKey: ENTRY, conversationId: 'alice', until: now + 30 * 60_000, by: 'operator', actor: 'admin' });
+    expect((await t.admin('GET', url)).json).toEqual(handed.json);
     expect((await t.admin('GET', url)).json.until).toBe(now + 30 * 60_000);
     fake.push('alice', 'can I talk to a person?');
     fake.push('bob', 'hi');

@@ -425,7 +425,7 @@ describe('panel in Chromium', () => {
         const { context, page } = await openMessage(first.json.messageId);
         await visible(page.getByRole('status').filter({ hasText: 'The agent answers this conversation.' }));
         await page.getByRole('button', { name: 'Hand to a person for an hour' }).click();
-        await visible(page.getByRole('status').filter({ hasText: /^With a person until/ }));
+        await visible(page.getByRole('status').filter({ hasText: /^With a person until [\d:.]+ \(taken by admin\): the agent does not answer/ }));
         const until = (await t.admin('GET', `/entries/${ECHO}/handoffs/hank`)).json.until as number;
         expect(until - Date.now()).toBeGreaterThan(59 * 60_000);
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CocoError } from '../../core/errors.js';
 import { DEFAULT_HANDOFF_MINUTES, handoffMinutesSchema } from '../../config/schema.js';
-import { activeHandoffs, handedOffUntil, setHandoff, type Handoff } from '../../core/handoff.js';
+import { activeHandoffs, handoffOf, setHandoff, type Handoff } from '../../core/handoff.js';
 import type { Gateway } from '../../gateway.js';
 import type { MessageSummary } from '../../store/store.js';
 import { actorOf } from '../session.js';
@@ -46,17 +46,18 @@ export function registerHandoffRoutes(app: FastifyInstance, gateway: Gateway): v
   };
   app.get<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {
     const { key, conversationId } = handoffParams(request.params);
-    const until = await handedOffUntil(gateway.store, key, conversationId, gateway.clock.now());
-    return { entryKey: key, conversationId, until: until ?? null };
+    const handoff = await handoffOf(gateway.store, key, conversationId, gateway.clock.now());
+    return { entryKey: key, conversationId, until: handoff?.until ?? null, ...(handoff ? { by: handoff.by, ...(handoff.actor ? { actor: handoff.actor } : {}) } : {}) };
   });
   app.put<{ Params: { key: string; conversationId: string }; Body: unknown }>('/entries/:key/handoffs/:conversationId', async (request) => {
     const { key, conversationId, entry } = handoffParams(request.params);
     const { minutes } = parseInput(handoffBody, request.body ?? {}, 'body');
     const now = gateway.clock.now();
     const until = now + minutes * 60_000;
-    await setHandoff(gateway.store, key, conversationId, until, now, actorOf(request));
+    const actor = actorOf(request);
+    await setHandoff(gateway.store, key, conversationId, until, now, actor);
     gateway.metrics.handoffs.inc({ channel: entry.channel, by: 'operator' });
-    return { entryKey: key, conversationId, until };
+    return { entryKey: key, conversationId, until, by: 'operator', actor };
   });
   app.delete<{ Params: { key: string; conversationId: string } }>('/entries/:key/handoffs/:conversationId', async (request) => {
     const { key, conversationId } = handoffParams(request.params);

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { errorText, messagesApi } from './messages-api';
+import { errorText, messagesApi, type HandoffState } from './messages-api';
 import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
 import { clockTime, elapsed, localTime, relativeTime } from './time';
@@ -107,21 +107,29 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
 /** An hour: what "Hand to a person" grants; the admin API takes up to a week. */
 const HANDOFF_MINUTES = 60;
 
+/** Who handed the conversation over, so a second operator leaves it to the first. */
+function handedOverBy(state: HandoffState | undefined): string {
+  if (state?.actor) return ` (taken by ${state.actor})`;
+  if (state?.by === 'user') return ' (the user asked)';
+  return state?.by === 'agent' ? ' (the agent handed it over)' : '';
+}
+
 /**
  * Whether the agent answers this conversation or has left it to a person (until when), with the
  * button that changes it. Messages that come in meanwhile are stored and shown, not answered.
  */
 function Handoff({ entryKey, conversationId }: { entryKey: string; conversationId: string }) {
-  const [until, setUntil] = useState<number | null | undefined>(undefined);
+  const [state, setState] = useState<HandoffState | undefined>(undefined);
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
-    setUntil(undefined);
-    messagesApi.handoff(entryKey, conversationId).then(setUntil, (err: unknown) => setError(errorText(err)));
+    setState(undefined);
+    messagesApi.handoff(entryKey, conversationId).then(setState, (err: unknown) => setError(errorText(err)));
   }, [entryKey, conversationId]);
-  const change = async (next: () => Promise<number | null>) => {
+  const until = state?.until;
+  const change = async (next: () => Promise<HandoffState>) => {
     setError(undefined);
     try {
-      setUntil(await next());
+      setState(await next());
     } catch (err) {
       setError(errorText(err));
     }
@@ -131,7 +139,10 @@ function Handoff({ entryKey, conversationId }: { entryKey: string; conversationI
     <div className="msg-handoff" role="group" aria-label="Who answers this conversation">
       {until ? (
         <>
-          <span role="status">With a person until {clockTime(until)}: the agent does not answer this conversation.</span>
+          <span role="status">
+            With a person until {clockTime(until)}
+            {handedOverBy(state)}: the agent does not answer this conversation.
+          </span>
           <button type="button" className="btn btn-secondary btn-small" onClick={() => void change(() => messagesApi.giveBack(entryKey, conversationId))}>
             Give back to the agent
           </button>

@@ -20,6 +20,9 @@ function qs(params: Record<string, string | number | undefined>): string {
   return s ? `?${s}` : '';
 }
 
+/** A conversation's hand-over: until when (null: the agent answers), and who handed it over. */
+export type HandoffState = { until: number | null } & Partial<Pick<HandoffInfo, 'by' | 'actor'>>;
+
 export const messagesApi = {
   entries: () => api<{ entries: EntryInfo[] }>('GET', '/entries').then((r) => r.entries),
   list: (f: LogFilter, before?: string) =>
@@ -27,12 +30,9 @@ export const messagesApi = {
   get: (id: string) => api<MessageView>('GET', `/messages/${encodeURIComponent(id)}`),
   deadLetters: (kind?: DeadLetterKind, entry?: string) =>
     api<{ deadLetters: DeadLetter[] }>('GET', `/dead-letters${qs({ kind, entry })}`).then((r) => r.deadLetters),
-  handoff: (entryKey: string, conversationId: string) =>
-    api<{ until: number | null }>('GET', handoffPath(entryKey, conversationId)).then((r) => r.until),
-  handOver: (entryKey: string, conversationId: string, minutes: number) =>
-    api<{ until: number | null }>('PUT', handoffPath(entryKey, conversationId), { minutes }).then((r) => r.until),
-  giveBack: (entryKey: string, conversationId: string) =>
-    api<{ until: number | null }>('DELETE', handoffPath(entryKey, conversationId)).then((r) => r.until),
+  handoff: (entryKey: string, conversationId: string) => api<HandoffState>('GET', handoffPath(entryKey, conversationId)),
+  handOver: (entryKey: string, conversationId: string, minutes: number) => api<HandoffState>('PUT', handoffPath(entryKey, conversationId), { minutes }),
+  giveBack: (entryKey: string, conversationId: string) => api<HandoffState>('DELETE', handoffPath(entryKey, conversationId)),
   /** With the same `idempotencyKey`, a request sent again (after a lost response) sends nothing twice. */
   reply: (id: string, text: string, images: { data_base64: string }[], idempotencyKey: string) =>
     api<{ chunks: number; duplicate: boolean }>(
