@@ -34,8 +34,8 @@ export function isHandoffCommand(settings: HandoffSettings | undefined, message:
 }
 
 /** The state that hands a conversation over until `until`, for a completion to set with the reply that says so. */
-export function handoffState(entryKey: string, conversationId: string, until: number, by: HandoffBy): { entryKey: string; name: string; value: string } {
-  return { entryKey, name: handoffStateName(conversationId), value: JSON.stringify({ until, by }) };
+export function handoffState(entryKey: string, conversationId: string, until: number, by: HandoffBy, actor?: string): { entryKey: string; name: string; value: string } {
+  return { entryKey, name: handoffStateName(conversationId), value: JSON.stringify({ until, by, ...(actor ? { actor } : {}) }) };
 }
 
 /** Until when the agent leaves the conversation to a person, or undefined when it answers. */
@@ -84,6 +84,6 @@ function stateIn(value: string, now: number): Pick<Handoff, 'until' | 'by' | 'ac
  * `until`; `until` in the past (0) gives it back to the agent.
  */
 export function setHandoff(store: Pick<Store, 'setChannelState'>, entryKey: string, conversationId: string, until: number, now: number, actor?: string): Promise<void> {
-  const value = JSON.stringify({ until, by: 'operator', ...(actor ? { actor } : {}) });
-  return store.setChannelState(entryKey, handoffStateName(conversationId), value, now);
+  const state = handoffState(entryKey, conversationId, until, 'operator', actor);
+  return store.setChannelState(state.entryKey, state.name, state.value, now);
 }

@@ -1,9 +1,9 @@
 /**
  * Tells people when something needs them (`notify` in cococat.yaml): a user asked for a person, a
- * stranger asks to be let in, a message or a reply was given up on, an entry or an agent is down
- * (ops/health-watch.ts). The panel shows all of it, but
- * nobody watches a panel all day; a team watches its group chat. So a notice goes to a WeCom group
- * robot, a Feishu custom bot, or any URL as signed JSON.
+ * stranger asks to be let in, a message or a reply was given up on, an entry or an agent is down or
+ * users are kept waiting (ops/health-watch.ts). The panel shows all of it, but nobody watches a
+ * panel all day; a team watches its group chat. So a notice goes to a WeCom group robot, a Feishu
+ * custom bot, or any URL as signed JSON, in the team's language (ops/notice-texts.ts).
  *
  * Best effort, by design: notices wait in memory (at most MAX_WAITING), go out one at a time, and a
  * failed one is tried three times, then logged and dropped. What they announce is in the store
