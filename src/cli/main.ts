@@ -16,8 +16,9 @@ Usage:
                                                            (--attach: an image, or a file for http agents with files: true)
   cococat login <entry> [--workspace DIR] [--url URL]     log a personal WeChat entry in: prints a QR code to scan
                                                            (needs the running gateway and COCOCAT_ADMIN_TOKEN)
-  cococat status [--workspace DIR] [--url URL]            every entry of the running gateway: state, traffic, last error
-                                                           (exit 1 when an enabled entry is in error)
+  cococat status [--workspace DIR] [--url URL]            every entry of the running gateway: state, traffic, last error,
+                                                           and agents failing run after run (exit 1 when an enabled entry
+                                                           is in error or an agent fails)
   cococat restart <entry> [--workspace DIR] [--url URL]   stop and start one entry now, e.g. after fixing its platform
   cococat forget <entry> <userId> [--workspace DIR] [--url URL]
                                                            delete what the gateway keeps of one user (a request to be forgotten)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { forgetCommand, restartCommand, statusCommand } from '../../src/cli/commands/entries.js';
+import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
@@ -35,6 +36,26 @@ describe('cococat status and restart', () => {
     // Without the failing entry, all is well.
     await t.admin('POST', '/agents/bot/entries/wechat_ilink/disable');
     await t.until(() => t.gateway.keeper.statusOf('bot.wechat_ilink')?.state === 'stopped');
+    expect(await statusCommand({ ...opts, print: () => undefined })).toBe(0);
+  });
+
+  it('names an agent that fails run after run, and exits 1 until it answers again', async () => {
+    const llm = opened(await startFakeLlm());
+    llm.failNext(3, { status: 401, message: 'Incorrect API key provided' });
+    const t = opened(
+      await startTestGateway({ agents: { desk: { profile: { provider: 'openai', model: 'm', base_url: llm.url, api_key: 'k' }, entries: [webApiEntry()] } } }),
+    );
+    await t.until(() => t.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
+    const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const printed: string[] = [];
+    const opts = { workspace: t.root, url, env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN }, print: (l: string) => printed.push(l) };
+    for (const content of ['one', 'two', 'three']) await t.chat('desk.web_api', { userId: 'ann', content }, { wait: true });
+    expect(await statusCommand(opts)).toBe(1);
+    expect(printed).toEqual([
+      expect.stringMatching(/^desk\.web_api\s+web_api\s+running\s+3 in \/ 3 out$/),
+      expect.stringMatching(/^agent desk failing: its last 3 runs failed, the first at \d{4}-\d\d-\d\dT[\d:.]+Z: .*Incorrect API key provided/),
+    ]);
+    await t.chat('desk.web_api', { userId: 'ann', content: 'four' }, { wait: true });
     expect(await statusCommand({ ...opts, print: () => undefined })).toBe(0);
   });
 

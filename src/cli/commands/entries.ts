@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadWorkspace } from '../../config/workspace.js';
 import type { EntryStatus } from '../../core/entry-status.js';
+import type { Dashboard } from '../../server/admin/dashboard.js';
 import type { ForgottenUser } from '../../store/store.js';
 import { adminClient, unreachable, type AdminClient } from '../admin-client.js';
 
@@ -16,17 +17,21 @@ export interface EntriesOptions {
 const RESTART_WAIT_MS = 30_000;
 
 /**
- * Prints every entry of the running gateway with its state, traffic and last error. Exits 1 when an
- * enabled entry is in error, so a cron job or a health check can call it.
+ * Prints every entry of the running gateway with its state, traffic and last error, then the agents
+ * failing run after run. Exits 1 when an enabled entry is in error or an agent fails, so a cron job
+ * or a health check can call it.
  */
 export async function statusCommand(opts: EntriesOptions): Promise<number> {
   const client = connect(opts);
   if (typeof client === 'string') return fail(opts, client, 2);
   let entries: EntryStatus[];
+  let failing: Dashboard['failingAgents'];
   try {
     const answer = await client.call<{ entries: EntryStatus[] }>('GET', '/entries');
     if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, 1);
     entries = answer.body.entries;
+    const dashboard = await client.call<Pick<Dashboard, 'failingAgents'>>('GET', '/dashboard');
+    failing = dashboard.status === 200 ? (dashboard.body.failingAgents ?? []) : [];
   } catch (err) {
     return fail(opts, unreachable(client.base, err), 2);
   }
@@ -34,7 +39,8 @@ export async function statusCommand(opts: EntriesOptions): Promise<number> {
   const rows = entries.map((e) => [e.key, e.channel, e.enabled ? e.state : 'disabled', `${e.messagesIn} in / ${e.messagesOut} out`, problem(e)]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) opts.print(row.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd());
-  return entries.some((e) => e.enabled && e.state === 'error') ? 1 : 0;
+  for (const a of failing) opts.print(`agent ${a.agentId} failing: its last ${a.failures} runs failed, the first at ${new Date(a.since).toISOString()}: ${a.reason}`);
+  return entries.some((e) => e.enabled && e.state === 'error') || failing.length > 0 ? 1 : 0;
 }
 
 /** Stops and starts one entry now (skipping a pending backoff), then follows it until it runs or fails. */
