@@ -109,11 +109,9 @@ export class HealthWatch {
         delete current.upSince;
         this.outages.set(status.key, current);
         const due = now - current.since >= settings.entry_down_after_minutes * 60_000;
-        if (current.told) await this.claim('entry_down', status.key, now); // stay the teller
-        else if (due && (await this.claim('entry_down', status.key, now))) {
-          current.told = true;
-          this.tell(status, noticeText.entryDown(this.named(status), current.reason, now - current.since));
-        }
+        await this.goOnTelling('entry_down', status.key, now, current, due, () =>
+          this.entryNotice(status, noticeText.entryDown(this.named(status), current.reason, now - current.since)),
+        );
       } else if (outage && works(status)) {
         outage.upSince ??= now;
         if (!outage.told || now - outage.upSince >= this.deps.checkMs) await this.endOutage(status.key, outage, status, now);
@@ -139,21 +137,17 @@ export class HealthWatch {
       if (at !== null && now - at >= limit) {
         const current = wait ?? { since: at, told: false };
         this.waits.set(what, current);
-        if (current.told) await this.claim('waiting', what, now);
-        else if (await this.claim('waiting', what, now)) {
-          current.told = true;
+        await this.goOnTelling('waiting', what, now, current, true, async () => {
           const stats = await this.deps.store.stats();
           const text =
             what === 'inbound'
               ? noticeText.messagesWait(now - at, stats.inboundQueued + stats.inboundLeased)
               : noticeText.repliesWait(now - at, stats.outboundPending + stats.outboundLeased);
-          this.deps.notify({ event: 'waiting', text, panelPath: 'dashboard' });
-        }
+          return { event: 'waiting', text, panelPath: 'dashboard' };
+        });
       } else if (wait) {
         this.waits.delete(what);
-        if (!wait.told) continue;
-        this.deps.notify({ event: 'waiting', text: noticeText.waitingOver(what, now - wait.since), panelPath: 'dashboard', resolved: true });
-        await this.release('waiting', what);
+        await this.stopTelling('waiting', what, wait, () => ({ event: 'waiting', text: noticeText.waitingOver(what, now - wait.since), panelPath: 'dashboard' }));
       }
     }
   }
@@ -168,10 +162,8 @@ export class HealthWatch {
     if (outcome.ok) {
       if (!current) return;
       this.failing.delete(agentId);
-      if (!current.told) return;
       const text = noticeText.agentUp(agentId, current.failures, now - current.since);
-      this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}`, resolved: true });
-      void this.release('agent_down', agentId);
+      void this.stopTelling('agent_down', agentId, current, () => ({ event: 'agent_down', text, panelPath: agentPage(agentId) }));
       return;
     }
     const cause = outcome.error.cause ?? outcome.error;
@@ -188,7 +180,7 @@ export class HealthWatch {
       if (!teller || failing.told || this.failing.get(agentId) !== failing) return;
       failing.told = true;
       const text = noticeText.agentDown(agentId, failing.failures, now - failing.since, failing.reason);
-      this.deps.notify({ event: 'agent_down', text, panelPath: `agents/${encodeURIComponent(agentId)}` });
+      this.deps.notify({ event: 'agent_down', text, panelPath: agentPage(agentId) });
     });
   }
 
@@ -201,16 +193,35 @@ export class HealthWatch {
       .sort((a, b) => a.since - b.since);
   }
 
+  /** An entry's outage ends; with no status (the entry was removed or disabled), without a word. */
   private async endOutage(key: string, outage: Outage, status: EntryStatus | undefined, now = this.deps.clock.now()): Promise<void> {
     this.outages.delete(key);
-    if (!outage.told) return;
-    if (status) this.tell(status, noticeText.entryUp(this.named(status), now - outage.since), true);
-    await this.release('entry_down', key);
+    await this.stopTelling('entry_down', key, outage, status && (() => this.entryNotice(status, noticeText.entryUp(this.named(status), now - outage.since))));
   }
 
-  private tell(status: EntryStatus, text: Localized, resolved = false): void {
+  /**
+   * An outage that lasts: the process that told of it renews its lease on the notice key, so the
+   * others stay quiet; while no one has told yet, each tries to take the lease once it is `due`,
+   * and the one that does tells.
+   */
+  private async goOnTelling(event: string, subject: string, now: number, state: { told: boolean }, due: boolean, notice: () => Notice | Promise<Notice>): Promise<void> {
+    if (state.told) await this.claim(event, subject, now);
+    else if (due && (await this.claim(event, subject, now))) {
+      state.told = true;
+      this.deps.notify(await notice());
+    }
+  }
+
+  /** An outage is over: the team hears so (`resolved`) if it heard of it, and the lease goes. */
+  private async stopTelling(event: string, subject: string, state: { told: boolean }, notice: (() => Notice) | undefined): Promise<void> {
+    if (!state.told) return;
+    if (notice) this.deps.notify({ ...notice(), resolved: true });
+    await this.release(event, subject);
+  }
+
+  private entryNotice(status: EntryStatus, text: Localized): Notice {
     const page = `${status.target.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(status.target.id)}`;
-    this.deps.notify({ event: 'entry_down', text, entryKey: status.key, panelPath: page, ...(resolved ? { resolved } : {}) });
+    return { event: 'entry_down', text, entryKey: status.key, panelPath: page };
   }
 
   private named(status: EntryStatus): EntryNamed {
@@ -234,6 +245,8 @@ export class HealthWatch {
     await this.deps.store.releaseEntry(`notice/${event}/${subject}`, this.deps.owner).catch(() => undefined);
   }
 }
+
+const agentPage = (agentId: string) => `agents/${encodeURIComponent(agentId)}`;
 
 /** Why an enabled entry is down now, and since when; undefined when it is not. */
 export function whyDown(status: EntryStatus, now: number): { since: number; reason: string } | undefined {
