@@ -30,4 +30,8 @@ export function adminClient(server: Settings['server'], env: Record<string, stri
   };
 }
 
+/** How the CLI says the gateway refused a request: its status and the reason it gave. */
+export const refusal = (answer: { status: number; body: { error?: { message?: string } } }) =>
+  `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`;
+
 export const unreachable = (base: string, err: unknown) => `cannot reach the gateway at ${base}: ${(err as Error).message}. Is "cococat start" running?`;

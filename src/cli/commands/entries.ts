@@ -4,7 +4,7 @@ import { loadWorkspace } from '../../config/workspace.js';
 import type { EntryStatus } from '../../core/entry-status.js';
 import type { Dashboard } from '../../server/admin/dashboard.js';
 import type { ForgottenUser } from '../../store/store.js';
-import { adminClient, unreachable, type AdminClient } from '../admin-client.js';
+import { adminClient, refusal, unreachable, type AdminClient } from '../admin-client.js';
 
 export interface EntriesOptions {
   workspace: string;
@@ -28,7 +28,7 @@ export async function statusCommand(opts: EntriesOptions): Promise<number> {
   let failing: Dashboard['failingAgents'];
   try {
     const answer = await client.call<{ entries: EntryStatus[] }>('GET', '/entries');
-    if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, 1);
+    if (answer.status !== 200) return fail(opts, refusal(answer), 1);
     entries = answer.body.entries;
     const dashboard = await client.call<Pick<Dashboard, 'failingAgents'>>('GET', '/dashboard');
     failing = dashboard.status === 200 ? (dashboard.body.failingAgents ?? []) : [];
@@ -50,7 +50,7 @@ export async function restartCommand(opts: EntriesOptions & { entryKey: string; 
   const path = `/entries/${encodeURIComponent(opts.entryKey)}`;
   try {
     const answer = await client.call('POST', `${path}/restart`);
-    if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, answer.status === 404 ? 2 : 1);
+    if (answer.status !== 200) return fail(opts, refusal(answer), answer.status === 404 ? 2 : 1);
     opts.print(`restarting ${opts.entryKey}…`);
     const deadline = Date.now() + RESTART_WAIT_MS;
     for (;;) {
@@ -80,7 +80,7 @@ export async function forgetCommand(opts: EntriesOptions & { entryKey: string; u
   try {
     const path = `/entries/${encodeURIComponent(opts.entryKey)}/users/${encodeURIComponent(opts.userId)}`;
     const answer = await client.call<ForgottenUser>('DELETE', path);
-    if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, answer.status === 404 ? 2 : 1);
+    if (answer.status !== 200) return fail(opts, refusal(answer), answer.status === 404 ? 2 : 1);
     const r = answer.body;
     opts.print(`forgot ${opts.userId} on ${opts.entryKey}: ${r.messages} message(s), ${r.replies} reply chunk(s), ${r.turns} history turn(s), ${r.feedItems} feed item(s)`);
     if (r.kept === 0) return 0;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { loadWorkspace } from '../../config/workspace.js';
-import { adminClient, unreachable } from '../admin-client.js';
+import { adminClient, refusal, unreachable } from '../admin-client.js';
 
 export interface ExportOptions {
   workspace: string;
@@ -32,7 +32,7 @@ export async function exportCommand(opts: ExportOptions): Promise<number> {
   }
   if (res.status !== 200 || !res.body) {
     const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-    return fail(opts, `HTTP ${res.status}: ${body.error?.message ?? 'unexpected answer'}`, 1);
+    return fail(opts, refusal({ status: res.status, body }), 1);
   }
   let lines = 0;
   try {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loginPending, type LoginStatus } from '../../channels/login.js';
 import { loadWorkspace } from '../../config/workspace.js';
-import { adminClient, unreachable } from '../admin-client.js';
+import { adminClient, refusal, unreachable } from '../admin-client.js';
 
 export interface LoginOptions {
   workspace: string;
@@ -46,7 +46,7 @@ export async function loginCommand(opts: LoginOptions): Promise<number> {
     return 2;
   }
   if (answer.status !== 200) {
-    opts.print(`HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`);
+    opts.print(refusal(answer));
     return 1;
   }
   let shownCode = '';
@@ -82,7 +82,7 @@ export async function loginCommand(opts: LoginOptions): Promise<number> {
     }
     answer = await call('GET');
     if (answer.status !== 200) {
-      opts.print(`HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`);
+      opts.print(refusal(answer));
       return 1;
     }
   }

@@ -1,5 +1,5 @@
 import type { PairingInfo } from '../../server/admin/pairing.js';
-import { unreachable } from '../admin-client.js';
+import { refusal, unreachable } from '../admin-client.js';
 import { connect, fail, type EntriesOptions } from './entries.js';
 
 /**
@@ -13,7 +13,7 @@ export async function pairingCommand(opts: EntriesOptions & { action: string; co
   try {
     if (opts.action === 'list') {
       const answer = await client.call<{ requests: PairingInfo[] }>('GET', '/pairing');
-      if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, 1);
+      if (answer.status !== 200) return fail(opts, refusal(answer), 1);
       const { requests } = answer.body;
       if (requests.length === 0) opts.print('no pairing requests');
       for (const r of requests) {
@@ -26,13 +26,13 @@ export async function pairingCommand(opts: EntriesOptions & { action: string; co
     const path = `/pairing/${encodeURIComponent(opts.code ?? '')}`;
     if (opts.action === 'approve') {
       const answer = await client.call<{ userId: string; entryKey: string; agentId: string; changes: string[]; notified: boolean }>('POST', `${path}/approve`);
-      if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, 1);
+      if (answer.status !== 200) return fail(opts, refusal(answer), 1);
       const r = answer.body;
       const what = r.changes.length > 0 ? r.changes.join('; ') : 'they were allowed already';
       opts.print(`approved ${r.userId} on ${r.entryKey} for agent ${r.agentId}: ${what}${r.notified ? '; told them so' : ''}`);
     } else {
       const answer = await client.call<{ userId: string; entryKey: string }>('DELETE', path);
-      if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, 1);
+      if (answer.status !== 200) return fail(opts, refusal(answer), 1);
       opts.print(`rejected the request of ${answer.body.userId} on ${answer.body.entryKey}`);
     }
     return 0;

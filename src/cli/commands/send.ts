@@ -4,7 +4,7 @@ import { resolveReferences, SecretVault } from '../../config/secrets.js';
 import { loadWorkspace } from '../../config/workspace.js';
 import { AGENT_IMAGE_TYPES, sniffImageType } from '../../core/media.js';
 import { serverSentEvents } from '../../core/server-sent-events.js';
-import { gatewayBase, unreachable } from '../admin-client.js';
+import { gatewayBase, refusal, unreachable } from '../admin-client.js';
 
 export interface SendOptions {
   workspace: string;
@@ -63,7 +63,7 @@ export async function sendCommand(opts: SendOptions): Promise<number> {
   if (response.status === 202) return pending(body.messageId);
   // Attachments travel in the JSON body: a 413 is most likely theirs.
   const hint = response.status === 413 && opts.attach?.length ? " (raise the entry's body_limit_bytes, up to 1 MiB)" : '';
-  console.error(`HTTP ${response.status}: ${body.error?.message ?? 'unexpected answer'}${hint}`);
+  console.error(`${refusal({ status: response.status, body })}${hint}`);
   return 1;
 }
 

@@ -1,5 +1,5 @@
 import type { DayStats } from '../../ops/daily-counts.js';
-import { unreachable } from '../admin-client.js';
+import { refusal, unreachable } from '../admin-client.js';
 import { connect, fail, type EntriesOptions } from './entries.js';
 
 const COLUMNS = ['day', 'received', 'done', 'fallback', 'dead', 'waiting', 'mean finish'] as const;
@@ -16,7 +16,7 @@ export async function statsCommand(opts: EntriesOptions & { days?: string; entry
   if (opts.entryKey !== undefined) query.set('entry', opts.entryKey);
   try {
     const answer = await client.call<{ timezone: string; retentionHours: number; days: DayStats[] }>('GET', `/stats/days?${query}`);
-    if (answer.status !== 200) return fail(opts, `HTTP ${answer.status}: ${answer.body.error?.message ?? 'unexpected answer'}`, answer.status === 400 ? 2 : 1);
+    if (answer.status !== 200) return fail(opts, refusal(answer), answer.status === 400 ? 2 : 1);
     const { days, timezone, retentionHours } = answer.body;
     const rows = days.map((d) => [d.date, d.received, d.done, d.fallback, d.dead, d.waiting].map(String).concat(meanFinish(d.meanFinishMs)));
     const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
