@@ -103,3 +103,8 @@ export interface Accepted {
    */
   acceptedAt: number;
 }
+
+/** A user as people read them (notices, an owner's answers): their name and id, or the id. */
+export function nameAndId(user: { userId: string; userName?: string }): string {
+  return user.userName ? `${user.userName} (${user.userId})` : user.userId;
+}

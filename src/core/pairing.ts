@@ -13,6 +13,7 @@ import type { Pairing } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import { forgetStaleState } from './channel-state.js';
 import { CocoError } from './errors.js';
+import { nameAndId } from './message.js';
 
 const PREFIX = 'pairing:';
 /** No 0/O, 1/I/L: a code is read aloud or typed from a phone. 31 characters, 8 of them: about 40 bits. */
@@ -86,9 +87,6 @@ export function ownerCommand(content: string): OwnerCommand | undefined {
   return LIST.test(text) ? { list: true } : undefined;
 }
 
-/** A user as the owner's answers name them. */
-const named = (user: { userId: string; userName?: string }) => (user.userName ? `${user.userName} (${user.userId})` : user.userId);
-
 /**
  * What the gateway answers an owner's command, in the profile's `language`. The changes made are
  * described as the config has them (`access.allow_users`), in either language.
@@ -97,19 +95,19 @@ export const ownerReplies = {
   en: {
     none: 'No open pairing requests.',
     list: (lines: string[]) => `Open pairing requests (reply "approve CODE" or "reject CODE"):\n${lines.join('\n')}`,
-    line: (r: PendingPairing) => `${r.code}  ${named(r)} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
+    line: (r: PendingPairing) => `${r.code}  ${nameAndId(r)} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
     approved: (done: { userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }) =>
-      `Approved ${named(done)} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`,
-    rejected: (done: { userId: string; userName?: string; entryKey: string }) => `Rejected ${named(done)} on ${done.entryKey}; they were not told.`,
+      `Approved ${nameAndId(done)} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`,
+    rejected: (done: { userId: string; userName?: string; entryKey: string }) => `Rejected ${nameAndId(done)} on ${done.entryKey}; they were not told.`,
     unknown: (_code: string, why: string) => why,
   },
   zh: {
     none: '没有待处理的配对请求。',
     list: (lines: string[]) => `待处理的配对请求（回复“批准 验证码”或“拒绝 验证码”）：\n${lines.join('\n')}`,
-    line: (r: PendingPairing) => `${r.code}  ${named(r)}，入口 ${r.entryKey}，有效至 ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
+    line: (r: PendingPairing) => `${r.code}  ${nameAndId(r)}，入口 ${r.entryKey}，有效至 ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
     approved: (done: { userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }) =>
-      `已批准 ${named(done)}（入口 ${done.entryKey}）：${done.changes.join('；') || '之前已允许'}${done.notified ? '；已通知对方' : ''}。`,
-    rejected: (done: { userId: string; userName?: string; entryKey: string }) => `已拒绝 ${named(done)}（入口 ${done.entryKey}），没有通知对方。`,
+      `已批准 ${nameAndId(done)}（入口 ${done.entryKey}）：${done.changes.join('；') || '之前已允许'}${done.notified ? '；已通知对方' : ''}。`,
+    rejected: (done: { userId: string; userName?: string; entryKey: string }) => `已拒绝 ${nameAndId(done)}（入口 ${done.entryKey}），没有通知对方。`,
     unknown: (code: string) => `没有验证码为 ${code} 的待处理请求：可能已被批准或拒绝，或已过期。验证码是 8 位字母和数字，例如 ABCD-EFGH。`,
   },
 } satisfies Record<'en' | 'zh', unknown>;

@@ -3,6 +3,8 @@
  * China reads its WeCom or Feishu group in Chinese. Each text is made where its event happens, in
  * every language at once; the notifier sends the one the team's settings name when it goes out.
  */
+import { nameAndId } from '../core/message.js';
+
 export const NOTICE_LANGUAGES = ['en', 'zh'] as const;
 export type NoticeLanguage = (typeof NOTICE_LANGUAGES)[number];
 export type Localized = Record<NoticeLanguage, string>;
@@ -12,7 +14,7 @@ const same = (text: string): Localized => ({ en: text, zh: text });
 
 /** Who wrote, as a notice names them: name and id, and the group they wrote in. */
 export function senderName(sender: { userId: string; userName?: string; isGroup: boolean; conversationId: string }): Localized {
-  const who = sender.userName ? `${sender.userName} (${sender.userId})` : sender.userId;
+  const who = nameAndId(sender);
   return sender.isGroup ? { en: `${who} in group ${sender.conversationId}`, zh: `群 ${sender.conversationId} 中的 ${who}` } : same(who);
 }
 
