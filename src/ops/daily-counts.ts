@@ -49,19 +49,13 @@ export interface DaysAsked {
   entryKey?: string;
 }
 
-/** Counts the last `days` days in `timeZone`, optionally of one entry. */
-export async function dailyCounts(store: Pick<Store, 'countMessages'>, opts: DaysAsked): Promise<DayStats[]> {
-  const { dates, bounds } = lastDays(opts.timeZone, opts.days, opts.now);
-  return countDays(store, dates, bounds, opts.entryKey);
-}
-
 /** How long the days before today are kept counted: only late finishes and pruning change them. */
 const PAST_DAYS_TTL_MS = 10 * 60_000;
 const MAX_CACHED = 32;
 
 /**
- * dailyCounts for a panel that asks every minute: the days before today are counted again every
- * 10 minutes, today each time. A count reads every message of its days on the event loop (~1 s per
+ * The last `days` days in `timeZone`, optionally of one entry, for a panel that asks every minute:
+ * the days before today are counted again every 10 minutes, today each time. A count reads every message of its days on the event loop (~1 s per
  * million, bench k), so a week of a busy store is not read again for each open dashboard.
  */
 export class DailyCounts {

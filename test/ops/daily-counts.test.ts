@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DailyCounts, dailyCounts, lastDays } from '../../src/ops/daily-counts.js';
+import { DailyCounts, lastDays } from '../../src/ops/daily-counts.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { NewInbound } from '../../src/store/store.js';
 
@@ -32,7 +32,7 @@ describe('daily counts', () => {
     await finish('b', day(5, 23), 4_000, 'fallback', 'desk.feishu');
     await finish('c', day(7, 0), 6_000, 'done'); // just past Shanghai's midnight: the 7th
     await store.enqueue(inbound('d'), day(7, 7));
-    const days = await dailyCounts(store, { timeZone: 'Asia/Shanghai', days: 3, now: day(7, 8) });
+    const days = await new DailyCounts(store).days({ timeZone: 'Asia/Shanghai', days: 3, now: day(7, 8) });
     expect(days.map(({ date, received, done, fallback, dead, waiting, meanFinishMs }) => ({ date, received, done, fallback, dead, waiting, meanFinishMs }))).toEqual([
       { date: '2026-12-05', received: 2, done: 1, fallback: 1, dead: 0, waiting: 0, meanFinishMs: 3_000 },
       { date: '2026-12-06', received: 0, done: 0, fallback: 0, dead: 0, waiting: 0, meanFinishMs: null },
@@ -41,10 +41,10 @@ describe('daily counts', () => {
     expect(Object.keys(days[0]!.entries)).toEqual(['desk.feishu', 'desk.web_api']);
     expect(days[0]!.entries['desk.feishu']).toMatchObject({ received: 1, fallback: 1, meanFinishMs: 4_000 });
     // One entry only.
-    const feishu = await dailyCounts(store, { timeZone: 'Asia/Shanghai', days: 3, now: day(7, 8), entryKey: 'desk.feishu' });
+    const feishu = await new DailyCounts(store).days({ timeZone: 'Asia/Shanghai', days: 3, now: day(7, 8), entryKey: 'desk.feishu' });
     expect(feishu.map((d) => d.received)).toEqual([1, 0, 0]);
     // In UTC, c and d (16:00 and 23:00 UTC on the 6th) fall on the 6th, and the 7th has just begun.
-    const utc = await dailyCounts(store, { timeZone: 'UTC', days: 3, now: day(7, 8) });
+    const utc = await new DailyCounts(store).days({ timeZone: 'UTC', days: 3, now: day(7, 8) });
     expect(utc.map((d) => [d.date, d.received])).toEqual([['2026-12-05', 2], ['2026-12-06', 2], ['2026-12-07', 0]]);
     await store.close();
   });
@@ -60,8 +60,8 @@ describe('daily counts', () => {
     await store.enqueue(inbound('c'), Date.UTC(2026, 11, 7, 11));
     expect((await counts.days({ ...asked, now: now + 60_000 })).map((d) => d.received)).toEqual([0, 1, 1]);
     expect((await counts.days({ ...asked, now: now + 10 * 60_000 })).map((d) => d.received)).toEqual([0, 2, 1]);
-    // Another zone or entry is counted on its own; the same days as dailyCounts gives.
-    expect(await counts.days({ ...asked, timeZone: 'Asia/Shanghai', now: now + 11 * 60_000 })).toEqual(await dailyCounts(store, { ...asked, timeZone: 'Asia/Shanghai', now: now + 11 * 60_000 }));
+    // Another zone or entry is counted on its own: the same days as a fresh count gives.
+    expect(await counts.days({ ...asked, timeZone: 'Asia/Shanghai', now: now + 11 * 60_000 })).toEqual(await new DailyCounts(store).days({ ...asked, timeZone: 'Asia/Shanghai', now: now + 11 * 60_000 }));
     await store.close();
   });
 });
