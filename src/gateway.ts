@@ -65,9 +65,9 @@ export class Gateway {
   readonly keeper: SceneKeeper;
   readonly heartbeat: Heartbeat;
   readonly outbox: OutboxSender;
-  /** Hand-overs, pairing requests and dead letters, to the team chat `notify` names. */
+  /** Hand-overs, pairing requests, dead letters and outages, to the team chat `notify` names. */
   readonly notifier: Notifier;
-  /** Entries and agents that are down, for the notifier. */
+  /** Entries and agents that are down, and users kept waiting, for the notifier and the dashboard. */
   readonly health: HealthWatch;
   private readonly healthCheckMs: number;
   readonly adminToken: AdminTokenSource;
