@@ -36,7 +36,7 @@ export interface GatewayOptions {
   registry?: ChannelRegistry;
   /** How often the workspace is checked for edits on disk; 0 turns watching off. */
   watchIntervalMs?: number;
-  /** Tick of the heartbeat and outbox loops (expired leases, due retries). */
+  /** Tick of the heartbeat, outbox and notifier loops (expired leases, due retries). */
   tickMs?: number;
   /** Use this store instead of the one cococat.yaml names (tests). */
   store?: Store;
@@ -96,7 +96,7 @@ export class Gateway {
     const limits = snapshot.settings.limits;
     this.adminToken = loadAdminToken(this.root, this.resolveSetting(snapshot.settings.admin_token, this.env.COCOCAT_ADMIN_TOKEN));
     this.healthCheckMs = opts.healthCheckMs ?? HEALTH_CHECK_MS;
-    this.notifier = new Notifier({ settings: () => this.notifySettings(), clock: this.clock, log: this.log, metrics: this.metrics });
+    this.notifier = new Notifier({ settings: () => this.notifySettings(), store, clock: this.clock, log: this.log, owner: this.owner, metrics: this.metrics, tickMs: opts.tickMs });
     this.health = new HealthWatch({
       settings: () => this.current.settings.notify,
       entries: () => this.keeper.status(),
@@ -205,6 +205,7 @@ export class Gateway {
     this.warmAgents();
     this.heartbeat.start();
     this.outbox.start();
+    this.notifier.start();
     const watchMs = opts.watchIntervalMs ?? 1_000;
     if (watchMs > 0) this.cancels.push(this.clock.every(watchMs, () => this.reloadIfChanged()));
     this.cancels.push(this.clock.every(PRUNE_INTERVAL_MS, () => void this.prune()));
@@ -345,6 +346,8 @@ export class Gateway {
     await this.heartbeat.stop();
     await this.outbox.stop();
     await this.keeper.stopAll();
+    // Last: stopping the others may still tell the team something (a message given up on).
+    await this.notifier.stop();
     await this.store.close();
   }
 

@@ -29,7 +29,7 @@ export class GatewayMetrics {
   readonly pairing = this.counter('cococat_pairing_total', 'Pairing requests: codes given to strangers (requested), and codes approved or rejected by an operator', ['channel', 'event']);
   readonly filtered = this.counter('cococat_content_filtered_total', 'Messages not given to the agent (incoming) and answers masked or replaced (outgoing) for a filtered word of the profile\'s content_filter', ['channel', 'direction']);
   readonly keywordReplies = this.counter('cococat_keyword_replies_total', 'Inbound messages answered by a keyword reply of their agent\'s profile, without the agent', ['channel']);
-  readonly notices = this.counter('cococat_notices_total', 'Notices to the team (notify), by event and outcome: sent, failed (given up after 3 tries) or dropped (too many waiting)', ['event', 'outcome']);
+  readonly notices = this.counter('cococat_notices_total', 'Notices to the team (notify), by event and outcome: sent, retried (the receiver failed; tried again later) or failed (given up: not delivered within an hour)', ['event', 'outcome']);
   readonly agentFailovers = this.counter('cococat_agent_failovers_total', 'Messages whose agent failed and went to its failover agents, by whether one of them answered', ['outcome']);
   readonly recalled = this.counter('cococat_messages_recalled_total', 'Inbound messages not answered because their sender recalled them first', ['channel']);
   readonly handedOff = this.counter('cococat_messages_handed_off_total', 'Inbound messages left to a person because their conversation was handed over', ['channel']);
@@ -66,7 +66,7 @@ export class GatewayMetrics {
     const metrics = this;
     this.mailboxDepth = new Gauge({
       name: 'cococat_mailbox_depth',
-      help: 'Inbound messages waiting or being processed, replies waiting to be sent, and dead letters',
+      help: 'Inbound messages waiting or being processed, replies waiting to be sent, dead letters, and notices to the team not yet sent',
       labelNames: ['queue'],
       registers: [this.registry],
       async collect() {
@@ -76,6 +76,7 @@ export class GatewayMetrics {
         this.set({ queue: 'inbound_leased' }, s.inboundLeased);
         this.set({ queue: 'outbound_pending' }, s.outboundPending + s.outboundLeased);
         this.set({ queue: 'dead_letters' }, s.inboundDead + s.outboundDead);
+        this.set({ queue: 'notices' }, s.noticesWaiting);
       },
     });
     // What an alert on "someone waits too long" reads: a stuck agent or channel shows here first.

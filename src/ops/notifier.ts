@@ -5,16 +5,23 @@
  * panel all day; a team watches its group chat. So a notice goes to a WeCom group robot, a Feishu
  * custom bot, or any URL as signed JSON, in the team's language (ops/notice-texts.ts).
  *
- * Best effort, by design: notices wait in memory (at most MAX_WAITING), go out one at a time, and a
- * failed one is tried three times, then logged and dropped. What they announce is in the store
- * either way; a notice lost with the process costs a ping, not a message.
+ * Notices are kept in the store until sent, so neither a restart nor a team chat that is down for a
+ * while loses one ("a user asked for a person" is a person waiting). They go out oldest first, one
+ * at a time per process, paced under the robot's limit. A failed POST is tried again after 2 s,
+ * 30 s, 1, 2, then every 5 minutes, sending nothing else meanwhile (a failure is the receiver's, not
+ * the notice's); a notice not delivered within an hour of its event is given up on and logged. A
+ * process that dies while posting leaves its lease to expire, and the notice is posted again: at
+ * least once, like a webhook.
  */
 import { createHmac } from 'node:crypto';
 import type { NotifySettings } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
+import { parseRetryAfter } from '../core/retry-after.js';
 import type { Logger } from '../core/logger.js';
 import { signatureHeaders } from '../core/signature.js';
+import { WorkLoop } from '../core/work-loop.js';
+import type { NoticeItem, NoticeSummary, Store } from '../store/store.js';
 import type { GatewayMetrics } from './metrics.js';
 import { noticeText, type Localized } from './notice-texts.js';
 
@@ -32,81 +39,194 @@ export interface Notice {
   resolved?: boolean;
 }
 
-/** A waiting notice, with how many dead letters of its entry came after it (one notice says them all). */
-type Waiting = Notice & { more: number };
+/** What the store keeps of a notice (its body): all but the event, which has a column. */
+type StoredNotice = Omit<Notice, 'event'>;
 
-const MAX_WAITING = 200;
-const ATTEMPTS = 3;
-/** Between attempts: a group robot's limit is per minute (WeCom 20, Feishu 100), so the last wait is long. */
-const WAITS_MS = [2_000, 30_000];
+/** Between attempts, by attempt; the last repeats. A group robot's limit is per minute, so waits grow to minutes. */
+const WAITS_MS = [2_000, 30_000, 60_000, 120_000, 300_000];
+/** A notice this late says little the panel does not: given up on. */
+export const NOTICE_MAX_AGE_MS = 3_600_000;
 const TIMEOUT_MS = 10_000;
+/** Longer than a POST may take, so a live sender never loses its lease. */
+const LEASE_MS = 60_000;
+/** Looks for notices other processes queued, and for retries that came due. */
+const TICK_MS = 5_000;
+
+/** The robots' published limits (WeCom: 20 messages a minute; Feishu: 5 a second, 100 a minute). */
+const PACE: Record<NotifySettings['format'], { count: number; ms: number }[]> = {
+  wecom: [{ count: 20, ms: 60_000 }],
+  feishu: [
+    { count: 5, ms: 1_000 },
+    { count: 100, ms: 60_000 },
+  ],
+  json: [],
+};
 
 export interface NotifierDeps {
   /** Read for every notice: an edit of cococat.yaml applies to the next one. */
   settings: () => { notify?: NotifySettings; publicUrl?: string };
+  store: Pick<Store, 'addNotice' | 'claimNotice' | 'finishNotice' | 'retryNotice'>;
   clock: Clock;
   log: Logger;
+  /** Who leases notices (the gateway process). */
+  owner: string;
   /** Counts what became of each notice (`cococat_notices_total`): a revoked robot key shows as failures. */
   metrics?: Pick<GatewayMetrics, 'notices'>;
+  tickMs?: number;
 }
 
 export class Notifier {
-  private readonly waiting: Waiting[] = [];
-  private sending: Promise<void> | undefined;
+  private readonly loop: WorkLoop<NoticeItem>;
+  /** Stores still writing a notice; stop() waits for them. */
+  private readonly storing = new Set<Promise<void>>();
+  /** Sends made, for the pace (this process's own: several processes may together go over it, and then retry). */
+  private readonly sent: number[] = [];
+  /** After a failure, nothing is sent until then. */
+  private pausedUntil = 0;
+  private cancelWake?: () => void;
 
-  constructor(private readonly deps: NotifierDeps) {}
+  constructor(private readonly deps: NotifierDeps) {
+    this.loop = new WorkLoop({
+      name: 'notifier',
+      clock: deps.clock,
+      log: deps.log,
+      concurrency: 1,
+      tickMs: deps.tickMs ?? TICK_MS,
+      claim: () => this.claim(),
+      process: (item, shutdown) => this.deliver(item, shutdown),
+    });
+  }
 
-  /** Queues a notice when `notify` asks for its event; returns at once. */
+  /** Stores a notice when `notify` asks for its event, and sends it as soon as it may; returns at once. */
   notify(notice: Notice): void {
     const { notify } = this.deps.settings();
     if (!notify || !notify.events.includes(notice.event)) return;
+    const { event, ...rest } = notice;
     // An entry that is down dead-letters reply after reply: the team needs one ping, not fifty.
-    const same = notice.event === 'dead_letter' ? this.waiting.find((w) => w.event === 'dead_letter' && w.entryKey === notice.entryKey) : undefined;
-    if (same) {
-      same.more++;
-      return;
-    }
-    if (this.waiting.length >= MAX_WAITING) {
-      const dropped = this.waiting.shift()!;
-      this.deps.metrics?.notices.inc({ event: dropped.event, outcome: 'dropped' });
-      this.deps.log.warn({ event: notice.event }, 'notice dropped: too many waiting for the notify URL');
-    }
-    this.waiting.push({ ...notice, more: 0 });
-    this.sending ??= this.drain().finally(() => (this.sending = undefined));
+    const foldKey = event === 'dead_letter' && notice.entryKey ? `dead_letter/${notice.entryKey}` : undefined;
+    const stored = this.deps.store
+      .addNotice({ event, body: JSON.stringify(rest satisfies StoredNotice), ...(foldKey ? { foldKey } : {}) }, this.deps.clock.now())
+      .then(
+        () => this.loop.wake(),
+        (err: unknown) => this.deps.log.warn({ event, entry: notice.entryKey, err: describeError(err) }, 'notice not stored; not sent'),
+      )
+      .finally(() => this.storing.delete(stored));
+    this.storing.add(stored);
   }
 
-  /** Resolves when every queued notice went out or was given up on. */
-  async idle(): Promise<void> {
-    while (this.sending) await this.sending;
+  start(): void {
+    this.loop.start();
   }
 
-  private async drain(): Promise<void> {
-    for (let notice = this.waiting.shift(); notice; notice = this.waiting.shift()) await this.deliver(notice);
+  /** Waits for notices being stored and the POST in flight; what is left waits in the store for the next start. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.storing]);
+    this.cancelWake?.();
+    await this.loop.stop();
   }
 
-  private async deliver(waiting: Waiting): Promise<void> {
-    const { more, text: texts, ...notice } = waiting;
-    for (let attempt = 1; ; attempt++) {
-      const { notify, publicUrl } = this.deps.settings();
-      if (!notify) return;
-      const said = texts[notify.language];
-      const text = more > 0 ? `${said}\n${noticeText.more(more, notice.entryKey ?? '')[notify.language]}` : said;
-      try {
-        await post(notify, withLink({ ...notice, text }, publicUrl), this.deps.clock.now());
-        this.deps.metrics?.notices.inc({ event: notice.event, outcome: 'sent' });
-        return;
-      } catch (err) {
-        // The URL holds the robot's key: never logged.
-        const log = { event: notice.event, entry: notice.entryKey, messageId: notice.messageId, attempt, err: describeError(err) };
-        if (attempt >= ATTEMPTS) {
-          this.deps.log.warn(log, 'notice not delivered to the notify URL; given up');
-          this.deps.metrics?.notices.inc({ event: notice.event, outcome: 'failed' });
-          return;
-        }
-        this.deps.log.debug(log, 'notice not delivered to the notify URL; trying again');
-        await this.deps.clock.sleep(WAITS_MS[attempt - 1]!);
-      }
+  private async claim(): Promise<NoticeItem[]> {
+    const { notify } = this.deps.settings();
+    if (!notify) return [];
+    const now = this.deps.clock.now();
+    const wait = Math.max(this.pausedUntil - now, paceWait(PACE[notify.format], this.sent, now));
+    if (wait > 0) {
+      this.wakeIn(wait);
+      return [];
     }
+    const item = await this.deps.store.claimNotice({ now, leaseMs: LEASE_MS, owner: this.deps.owner });
+    return item ? [item] : [];
+  }
+
+  /** One wake-up for the end of a pause, sooner than the next tick. */
+  private wakeIn(ms: number): void {
+    this.cancelWake?.();
+    this.cancelWake = this.deps.clock.timeout(ms, () => this.loop.wake());
+  }
+
+  private async deliver(item: NoticeItem, shutdown: AbortSignal): Promise<void> {
+    const { notify, publicUrl } = this.deps.settings();
+    const { store, clock, log, metrics } = this.deps;
+    const now = clock.now();
+    const log0 = { event: item.event, notice: item.id, attempt: item.attempts };
+    const giveUp = async (error: string) => {
+      await store.finishNotice(item.id, item.leaseToken, { now: clock.now(), outcome: 'failed', error });
+      metrics?.notices.inc({ event: item.event, outcome: 'failed' });
+      log.warn({ ...log0, err: error }, 'notice not delivered to the notify URL; given up');
+    };
+    if (!notify) return void (await store.retryNotice(item.id, item.leaseToken, { availableAt: now, error: 'notify is not set' }));
+    if (now - item.createdAt > NOTICE_MAX_AGE_MS) return giveUp(`not sent within ${NOTICE_MAX_AGE_MS / 60_000} minutes of its event`);
+    let notice: StoredNotice;
+    try {
+      notice = JSON.parse(item.body) as StoredNotice;
+    } catch {
+      return giveUp('its stored body is not JSON');
+    }
+    const said = notice.text[notify.language];
+    const text = item.more > 0 ? `${said}\n${noticeText.more(item.more, notice.entryKey ?? '')[notify.language]}` : said;
+    try {
+      this.sent.push(now);
+      await post(notify, withLink({ ...notice, event: item.event as NotifyEvent, text }, publicUrl), now, shutdown);
+      await store.finishNotice(item.id, item.leaseToken, { now: clock.now(), outcome: 'sent' });
+      metrics?.notices.inc({ event: item.event, outcome: 'sent' });
+    } catch (err) {
+      const at = clock.now();
+      const error = describeError(err);
+      // Stopping: back to wait at once, for the next start or another process.
+      if (shutdown.aborted) return void (await store.retryNotice(item.id, item.leaseToken, { availableAt: at, error }));
+      const wait = err instanceof Refused && err.retryAfterMs !== undefined ? err.retryAfterMs : WAITS_MS[Math.min(item.attempts, WAITS_MS.length) - 1]!;
+      if (at + wait - item.createdAt > NOTICE_MAX_AGE_MS) return giveUp(error);
+      this.pausedUntil = at + wait;
+      // The URL holds the robot's key: never logged.
+      log.info({ ...log0, err: error, retryInMs: wait }, 'notice not delivered to the notify URL; trying again');
+      metrics?.notices.inc({ event: item.event, outcome: 'retried' });
+      await store.retryNotice(item.id, item.leaseToken, { availableAt: at + wait, error });
+    } finally {
+      trimPace(this.sent, clock.now());
+    }
+  }
+}
+
+/** A stored notice for people (the admin API): its text in `language`, and what it is about. */
+export function readNotice(n: NoticeSummary, language: NotifySettings['language']) {
+  let notice: Partial<StoredNotice> = {};
+  try {
+    notice = JSON.parse(n.body) as StoredNotice;
+  } catch {
+    // Shown with an empty text: the list still says it failed and why.
+  }
+  const { body: _body, ...rest } = n;
+  return {
+    ...rest,
+    text: notice.text?.[language] ?? '',
+    ...(notice.entryKey ? { entryKey: notice.entryKey } : {}),
+    ...(notice.messageId ? { messageId: notice.messageId } : {}),
+    ...(notice.resolved ? { resolved: true } : {}),
+  };
+}
+
+/** How long until one more send keeps within every window of `pace`: 0 when it may go now. */
+function paceWait(pace: { count: number; ms: number }[], sent: number[], now: number): number {
+  let wait = 0;
+  for (const { count, ms } of pace) {
+    const inWindow = sent.filter((t) => t > now - ms);
+    if (inWindow.length >= count) wait = Math.max(wait, inWindow[inWindow.length - count]! + ms - now);
+  }
+  return wait;
+}
+
+/** Keeps the sends of the longest window (a minute). */
+function trimPace(sent: number[], now: number): void {
+  while (sent.length > 0 && sent[0]! <= now - 60_000) sent.shift();
+}
+
+/** A receiver that answered, and did not take the notice; with how long it asks us to wait when it limits us. */
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
   }
 }
 
@@ -121,7 +241,7 @@ function withLink(notice: Outgoing, publicUrl: string | undefined): Outgoing & {
 }
 
 /** One POST in the format of the receiver; throws when it did not take the notice. */
-async function post(settings: NotifySettings, notice: Outgoing & { link?: string }, now: number): Promise<void> {
+async function post(settings: NotifySettings, notice: Outgoing & { link?: string }, now: number, stop: AbortSignal): Promise<void> {
   const text = `[CocoCat] ${notice.text}`;
   const everyone = settings.mention_all.includes(notice.event);
   let body: string;
@@ -136,12 +256,16 @@ async function post(settings: NotifySettings, notice: Outgoing & { link?: string
     body = JSON.stringify({ event, text: notice.text, entryKey, messageId, link, resolved: resolved === true, at: new Date(now).toISOString() });
     headers = { ...headers, ...signatureHeaders(settings.secret, now, body) };
   }
-  const res = await fetch(settings.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  const res = await fetch(settings.url, { method: 'POST', headers, body, signal: AbortSignal.any([stop, AbortSignal.timeout(TIMEOUT_MS)]) });
   const answer = (await res.json().catch(() => undefined)) as { errcode?: number; errmsg?: string; code?: number; msg?: string } | undefined;
+  if (res.status === 429) throw new Refused('HTTP 429', parseRetryAfter(res.headers, now) ?? 60_000);
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  // Robots answer 200 with their own error codes (WeCom 93000 a wrong key, 45009 over the limit; Feishu 19021 a bad sign).
+  // Robots answer 200 with their own error codes (WeCom 93000 a wrong key, 45009 over the limit; Feishu 19021 a bad sign, 9499 over the limit).
   const code = settings.format === 'wecom' ? answer?.errcode : settings.format === 'feishu' ? answer?.code : 0;
-  if (code !== 0) throw new Error(`refused: ${code ?? 'no code'} ${answer?.errmsg ?? answer?.msg ?? ''}`.trim());
+  if (code === 0) return;
+  const said = answer?.errmsg ?? answer?.msg ?? '';
+  const limited = (settings.format === 'wecom' && code === 45009) || (settings.format === 'feishu' && code === 9499 && /too many/i.test(said));
+  throw new Refused(`refused: ${code ?? 'no code'} ${said}`.trim(), limited ? (settings.format === 'wecom' ? 60_000 : 1_000) : undefined);
 }
 
 /** A Feishu custom bot's signature check (签名校验): HMAC-SHA256 keyed by `timestamp + "\n" + secret` over nothing, base64. */

@@ -11,6 +11,9 @@ import type {
   MessageFilter,
   MessageSummary,
   NewOutbound,
+  NoticeItem,
+  NoticeStatus,
+  NoticeSummary,
   OutboundItem,
   OutboundStatus,
   PeriodCount,
@@ -312,4 +315,28 @@ export function migrationFiles(dir: URL): { version: number; name: string }[] {
 export function firstRateTake(want: number, capacity: number): { taken: number; left: number } {
   const taken = Math.min(want, Math.floor(capacity));
   return { taken, left: capacity - taken };
+}
+
+export interface NoticeRow {
+  id: number; event: string; body: string; more: number; status: NoticeStatus; attempts: number; created_at: number;
+  finished_at: number | null; last_error: string | null; lease_token: string | null;
+}
+
+/** A claimed notice: the row as the claim left it. */
+export function toNoticeItem(r: NoticeRow): NoticeItem {
+  return { id: String(r.id), event: r.event, body: r.body, more: Number(r.more), attempts: Number(r.attempts), createdAt: Number(r.created_at), leaseToken: r.lease_token! };
+}
+
+export function toNoticeSummary(r: NoticeRow): NoticeSummary {
+  return {
+    id: String(r.id),
+    event: r.event,
+    body: r.body,
+    more: Number(r.more),
+    status: r.status,
+    attempts: Number(r.attempts),
+    createdAt: Number(r.created_at),
+    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+    lastError: r.last_error,
+  };
 }

@@ -252,6 +252,31 @@ export interface Store {
   /** Deletes a channel state value if it still is `value` (a write since wins). True when it was deleted. */
   deleteChannelState(entryKey: string, name: string, value: string): Promise<boolean>;
 
+  // ── Notices to the team ─────────────────────────────────────────────────────────────────
+
+  /**
+   * Queues a notice for the team (ops/notifier.ts). With a `foldKey`, a notice still waiting with
+   * the same key (not being sent) takes this one in instead: its `more` grows by one and nothing is
+   * added. Resolves once it is durable.
+   */
+  addNotice(notice: NewNotice, now: number): Promise<void>;
+
+  /**
+   * Leases the oldest notice nobody is sending (a lease that expired is nobody's: a process that
+   * died while sending), if it is due. One waiting for its retry holds back those after it, so
+   * notices go in order. Counts an attempt. Undefined when none is due.
+   */
+  claimNotice(opts: { now: number; leaseMs: number; owner: string }): Promise<NoticeItem | undefined>;
+
+  /** Ends a leased notice as sent or given up on (`failed`, with the error). False when the lease is not ours. */
+  finishNotice(id: string, leaseToken: string, opts: { now: number; outcome: 'sent' | 'failed'; error?: string }): Promise<boolean>;
+
+  /** Puts a leased notice back to wait until `availableAt`, with the error; other notices may then fold into it. */
+  retryNotice(id: string, leaseToken: string, opts: { availableAt: number; error: string }): Promise<boolean>;
+
+  /** The newest notices first, finished or not (pruned with the messages, after the dedup retention). */
+  listNotices(opts?: { limit?: number }): Promise<NoticeSummary[]>;
+
   // ── Privacy ─────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -286,7 +311,8 @@ export interface Store {
    * Deletes finished inbound messages (done/fallback) created before `now - dedupRetentionMs`
    * (with their timeline and sent outbox rows), and feed items older than `now - feedRetentionMs`.
    * Dead letters are kept. With `historyTurns`, also trims every conversation's history to its
-   * newest `historyTurns` turns (not counted in the result). Returns the number of rows deleted.
+   * newest `historyTurns` turns (not counted in the result). Notices finished before the same
+   * cutoff go too. Returns the number of rows deleted.
    */
   prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number>;
 
@@ -553,6 +579,44 @@ export interface StoreStats {
   outboundPending: number;
   outboundLeased: number;
   outboundDead: number;
+  /** Notices not yet sent nor given up on (waiting or being sent). */
+  noticesWaiting: number;
+}
+
+export interface NewNotice {
+  /** What the notice is about (`handoff`, `entry_down`…); the store keeps it for the list and the log. */
+  event: string;
+  /** What the notifier needs to say it (its texts, links), as it wrote it: the store does not read it. */
+  body: string;
+  /** Notices with the same key fold while one waits (dead letters of one entry). */
+  foldKey?: string;
+}
+
+export interface NoticeItem {
+  id: string;
+  event: string;
+  body: string;
+  /** How many notices folded into this one. */
+  more: number;
+  /** Including this one. */
+  attempts: number;
+  createdAt: number;
+  leaseToken: string;
+}
+
+export type NoticeStatus = 'waiting' | 'sending' | 'sent' | 'failed';
+
+export interface NoticeSummary {
+  id: string;
+  event: string;
+  body: string;
+  more: number;
+  status: NoticeStatus;
+  attempts: number;
+  createdAt: number;
+  /** When it was sent or given up on. */
+  finishedAt: number | null;
+  lastError: string | null;
 }
 
 /** How long the store's oldest unfinished work has waited, by when it came in. */

@@ -600,6 +600,84 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       });
     });
 
+    describe('notices', () => {
+      const lease = (now: number) => ({ now, leaseMs: LEASE, owner: 'w1' });
+
+      it('hands out notices oldest first, one lease at a time, and again after a lease expires', async () => {
+        await store.addNotice({ event: 'handoff', body: '{"n":1}' }, t0);
+        await store.addNotice({ event: 'pairing', body: '{"n":2}' }, t0 + 1);
+        const first = await store.claimNotice(lease(t0 + 2));
+        expect(first).toMatchObject({ event: 'handoff', body: '{"n":1}', more: 0, attempts: 1, createdAt: t0 });
+        const second = await store.claimNotice(lease(t0 + 2));
+        expect(second).toMatchObject({ event: 'pairing', attempts: 1 });
+        expect(await store.claimNotice(lease(t0 + 3))).toBeUndefined();
+        expect((await store.stats()).noticesWaiting).toBe(2);
+        // The process sending the first died: after its lease, another takes it, and the old lease is void.
+        const again = await store.claimNotice(lease(t0 + 2 + LEASE));
+        expect(again).toMatchObject({ id: first!.id, attempts: 2 });
+        expect(await store.finishNotice(first!.id, first!.leaseToken, { now: t0 + LEASE + 3, outcome: 'sent' })).toBe(false);
+        expect(await store.finishNotice(again!.id, again!.leaseToken, { now: t0 + LEASE + 3, outcome: 'sent' })).toBe(true);
+        expect(await store.finishNotice(second!.id, second!.leaseToken, { now: t0 + LEASE + 4, outcome: 'failed', error: 'refused: 93000' })).toBe(true);
+        expect(await store.claimNotice(lease(t0 + 10 * LEASE))).toBeUndefined();
+        expect((await store.stats()).noticesWaiting).toBe(0);
+        expect(await store.listNotices()).toEqual([
+          { id: second!.id, event: 'pairing', body: '{"n":2}', more: 0, status: 'failed', attempts: 1, createdAt: t0 + 1, finishedAt: t0 + LEASE + 4, lastError: 'refused: 93000' },
+          { id: first!.id, event: 'handoff', body: '{"n":1}', more: 0, status: 'sent', attempts: 2, createdAt: t0, finishedAt: t0 + LEASE + 3, lastError: null },
+        ]);
+      });
+
+      it('never leases one notice to two concurrent claims', async () => {
+        for (let i = 0; i < 3; i++) await store.addNotice({ event: 'handoff', body: `{"n":${i}}` }, t0);
+        const got = await Promise.all(Array.from({ length: 5 }, () => store.claimNotice(lease(t0))));
+        const claimed = got.filter((n) => n !== undefined).map((n) => n.body);
+        expect(claimed.sort()).toEqual(['{"n":0}', '{"n":1}', '{"n":2}']);
+      });
+
+      it('keeps a notice put back to wait until its time, with the error, and those after it behind it', async () => {
+        await store.addNotice({ event: 'entry_down', body: '{}' }, t0);
+        const n = (await store.claimNotice(lease(t0)))!;
+        expect(await store.retryNotice(n.id, 'not-the-token', { availableAt: t0 + 30_000, error: 'HTTP 500' })).toBe(false);
+        expect(await store.retryNotice(n.id, n.leaseToken, { availableAt: t0 + 30_000, error: 'HTTP 500' })).toBe(true);
+        expect(await store.listNotices()).toMatchObject([{ status: 'waiting', attempts: 1, lastError: 'HTTP 500' }]);
+        // A later notice waits behind it: notices go in order.
+        await store.addNotice({ event: 'handoff', body: '{"later":true}' }, t0 + 1);
+        expect(await store.claimNotice(lease(t0 + 29_999))).toBeUndefined();
+        expect(await store.claimNotice(lease(t0 + 30_000))).toMatchObject({ id: n.id, attempts: 2 });
+        expect(await store.claimNotice(lease(t0 + 30_000))).toMatchObject({ body: '{"later":true}', attempts: 1 });
+      });
+
+      it('folds notices with one key while one waits, not into one being sent, and folds them in when it goes back to wait', async () => {
+        for (let i = 0; i < 3; i++) await store.addNotice({ event: 'dead_letter', body: `{"i":${i}}`, foldKey: 'dead_letter/bot.wx' }, t0 + i);
+        await store.addNotice({ event: 'dead_letter', body: '{"other":true}', foldKey: 'dead_letter/bot.feishu' }, t0 + 3);
+        const folded = (await store.claimNotice(lease(t0 + 4)))!;
+        // The first one's body, and the two that came after it.
+        expect(folded).toMatchObject({ body: '{"i":0}', more: 2 });
+        await store.addNotice({ event: 'dead_letter', body: '{"i":3}', foldKey: 'dead_letter/bot.wx' }, t0 + 5);
+        await store.addNotice({ event: 'dead_letter', body: '{"i":4}', foldKey: 'dead_letter/bot.wx' }, t0 + 6);
+        expect((await store.listNotices()).map((n) => [n.body, n.more, n.status])).toEqual([
+          ['{"i":3}', 1, 'waiting'],
+          ['{"other":true}', 0, 'waiting'],
+          ['{"i":0}', 2, 'sending'],
+        ]);
+        // Put back, the first takes in the two that waited: one notice says all five.
+        expect(await store.retryNotice(folded.id, folded.leaseToken, { availableAt: t0 + 7, error: 'HTTP 500' })).toBe(true);
+        expect((await store.listNotices()).map((n) => [n.body, n.more, n.status])).toEqual([
+          ['{"other":true}', 0, 'waiting'],
+          ['{"i":0}', 4, 'waiting'],
+        ]);
+        expect(await store.claimNotice(lease(t0 + 7))).toMatchObject({ id: folded.id, more: 4, attempts: 2 });
+      });
+
+      it('prunes finished notices past the dedup retention, never waiting ones', async () => {
+        await store.addNotice({ event: 'handoff', body: 'old' }, t0);
+        await store.addNotice({ event: 'handoff', body: 'waiting' }, t0);
+        const old = (await store.claimNotice(lease(t0)))!;
+        await store.finishNotice(old.id, old.leaseToken, { now: t0, outcome: 'sent' });
+        expect(await store.prune(t0 + 2 * DAY, { dedupRetentionMs: DAY, feedRetentionMs: 365 * DAY })).toBe(1);
+        expect((await store.listNotices()).map((n) => n.body)).toEqual(['waiting']);
+      });
+    });
+
     describe('dead letters', () => {
       it('lists both kinds with their error, filtered by kind and entry', async () => {
         const a = await enqueueAndClaim('a', t0, { entry: 'bot.web' });
@@ -871,7 +949,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
     });
 
     it('counts queued, leased and dead items in stats', async () => {
-      expect(await store.stats()).toEqual({ inboundQueued: 0, inboundLeased: 0, inboundDead: 0, outboundPending: 0, outboundLeased: 0, outboundDead: 0 });
+      expect(await store.stats()).toEqual({ inboundQueued: 0, inboundLeased: 0, inboundDead: 0, outboundPending: 0, outboundLeased: 0, outboundDead: 0, noticesWaiting: 0 });
       const a = await enqueueAndClaim('a', t0);
       await store.completeInbound(a.id, a.leaseToken, result(a, t0, [reply(a, 0, t0), reply(a, 1, t0)]));
       const b = await enqueueAndClaim('b', t0, { conv: 'B' });
@@ -884,7 +962,7 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       const [o] = await store.claimOutbound(claim(t0, 1));
       await store.deadLetterOutbound(o!.id, o!.leaseToken, { now: t0, error: 'x' });
       await store.claimOutbound(claim(t0, 1)); // a's second chunk; f's chunk stays pending
-      expect(await store.stats()).toEqual({ inboundQueued: 2, inboundLeased: 1, inboundDead: 1, outboundPending: 1, outboundLeased: 1, outboundDead: 1 });
+      expect(await store.stats()).toEqual({ inboundQueued: 2, inboundLeased: 1, inboundDead: 1, outboundPending: 1, outboundLeased: 1, outboundDead: 1, noticesWaiting: 0 });
     });
 
     it('counts messages by period, entry and status, with the time the finished ones took', async () => {

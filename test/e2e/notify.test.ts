@@ -7,7 +7,7 @@ import { FakeIlink } from '../fakes/ilink/index.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { ADMIN_TOKEN, startTestGateway, timeFrom } from '../helpers/gateway.js';
-import { webApiEntry } from '../helpers/workspace.js';
+import { makeWorkspace, removeWorkspace, webApiEntry } from '../helpers/workspace.js';
 
 const opened = closeAfterEach();
 
@@ -46,6 +46,38 @@ describe('notify: the team chat hears what needs a person', () => {
         expect.stringMatching(/^\[CocoCat\] A reply to cid on hooked\.web_api was not delivered and is a dead letter: .*400.*\nhttps:\/\/bot\.example\.com\/#\/messages\?id=\d+$/),
       ].sort(),
     );
+  });
+
+  it('keeps a notice the robot refuses, shows it on the dashboard, and sends it once the key is right, across a restart', async () => {
+    const robot = opened(await startFakeGroupRobot());
+    const root = makeWorkspace({
+      settings: { notify: { url: '${TEST_ROBOT_URL}', format: 'wecom' } },
+      agents: { desk: { profile: { provider: 'echo', handoff: {} }, entries: [webApiEntry()] } },
+    });
+    opened({ close: () => removeWorkspace(root) });
+    const env = (url: string) => ({ env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: url } });
+    let t = opened(await startTestGateway({ root }, env(`${robot.url}/cgi-bin/webhook/send?key=revoked-key`)));
+    await t.until(() => t.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
+    await t.chat('desk.web_api', { userId: 'ann', content: '转人工' }, { wait: true });
+    await t.until(() => robot.posts.length === 1);
+
+    const unsent = await t.until(async () => (await t.admin('GET', '/dashboard')).json.unsentNotices);
+    expect(unsent).toEqual({ count: 1, since: expect.any(Number), lastError: 'refused: 93000 invalid webhook url' });
+    const listed = (await t.admin('GET', '/notices')).json.notices;
+    expect(listed).toEqual([
+      expect.objectContaining({ event: 'handoff', status: 'waiting', attempts: 1, lastError: 'refused: 93000 invalid webhook url', text: 'ann asked for a person on desk.web_api: "转人工"' }),
+    ]);
+    // The key is in the URL: never in an answer.
+    expect(JSON.stringify(listed)).not.toContain('revoked-key');
+    expect((await t.admin('GET', '/notices?limit=0')).status).toBe(400);
+
+    // The key is put right and the gateway restarted: the notice waited in the store and goes out.
+    await t.close({ keepWorkspace: true });
+    t = opened(await startTestGateway({ root }, env(robot.wecomUrl)));
+    await t.until(() => robot.received.length === 1, 15_000);
+    expect(robot.received[0]!.text).toBe('[CocoCat] ann asked for a person on desk.web_api: "转人工"');
+    expect((await t.admin('GET', '/notices')).json.notices).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
+    expect((await t.admin('GET', '/dashboard')).json.unsentNotices).toBeNull();
   });
 
   it('says the notices in Chinese with language: zh', async () => {

@@ -17,7 +17,7 @@ export interface DashboardEntry extends EntryStatus {
 /** Everything the panel's dashboard shows, in one answer. */
 export async function buildDashboard(gateway: Gateway, base: string) {
   const now = gateway.clock.now();
-  const [backlog, oldest] = await Promise.all([gateway.store.entryBacklog(), gateway.store.oldestWaiting()]);
+  const [backlog, oldest, unsent] = await Promise.all([gateway.store.entryBacklog(), gateway.store.oldestWaiting(), unsentNotices(gateway)]);
   const activity = gateway.keeper.activity;
   const specs = new Map(gateway.snapshot.entries.map((spec) => [spec.key, spec]));
   const entries: DashboardEntry[] = gateway.keeper.status().map((status) => {
@@ -45,6 +45,8 @@ export async function buildDashboard(gateway: Gateway, base: string) {
     problems: gateway.snapshot.problems,
     // Agents whose runs fail one after another (ops/health-watch.ts): users get the fallback reply.
     failingAgents: gateway.health.failingAgents(),
+    // Notices to the team that could not go out yet (a revoked robot key): the team would not know.
+    unsentNotices: unsent,
     entries,
     totals: {
       lastHour: { in: sum(series.in), out: sum(series.out) },
@@ -59,6 +61,14 @@ export async function buildDashboard(gateway: Gateway, base: string) {
 }
 
 export type Dashboard = Awaited<ReturnType<typeof buildDashboard>>;
+
+/** When the latest notices include one the receiver did not take yet: how many wait, since when, and why; else null. */
+async function unsentNotices(gateway: Gateway): Promise<{ count: number; since: number; lastError: string } | null> {
+  const refused = (await gateway.store.listNotices({ limit: 50 })).filter((n) => n.status === 'waiting' && n.lastError !== null);
+  if (refused.length === 0) return null;
+  // Notices go in order: those behind the refused one wait too.
+  return { count: (await gateway.store.stats()).noticesWaiting, since: refused.at(-1)!.createdAt, lastError: refused[0]!.lastError! };
+}
 
 /** Where platforms should post an entry's webhooks, or null for entries that need none. */
 export function webhookUrl(gateway: Gateway, entry: { key: string; channel: string; config: Record<string, unknown> }, base: string): string | null {

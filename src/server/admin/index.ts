@@ -9,6 +9,7 @@ import { registerExportRoutes } from './export.js';
 import { registerHandoffRoutes } from './handoffs.js';
 import { registerLoginRoutes } from './logins.js';
 import { registerMessageRoutes } from './messages.js';
+import { registerNoticeRoutes } from './notices.js';
 import { registerPairingRoutes } from './pairing.js';
 import { registerStatsRoutes } from './stats.js';
 import { registerTargetRoutes } from './targets.js';
@@ -34,6 +35,7 @@ export async function registerAdminApi(app: FastifyInstance, opts: { gateway: Ga
   registerMessageRoutes(app, gateway);
   registerDashboardRoutes(app, gateway);
   registerStatsRoutes(app, gateway);
+  registerNoticeRoutes(app, gateway);
   registerChatRoutes(app, gateway);
   app.get('/workspace/problems', async () => ({ problems: gateway.snapshot.problems }));
 }

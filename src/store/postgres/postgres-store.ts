@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, ForgottenUser, OldestWaiting, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
-  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
+  InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewNotice, NewOutbound, NoticeItem, NoticeSummary, OutboundItem, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { ChatMessage, MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
@@ -36,6 +36,9 @@ import {
   toDetail,
   toFeed,
   toInbound,
+  toNoticeItem,
+  toNoticeSummary,
+  type NoticeRow,
   toOutbound,
   toPeriodCount,
   toQueued,
@@ -291,7 +294,8 @@ const SQL = {
       (SELECT count(*) FROM inbound WHERE status = 'dead') AS "inboundDead",
       (SELECT count(*) FROM outbox WHERE status = 'pending') AS "outboundPending",
       (SELECT count(*) FROM outbox WHERE status = 'leased') AS "outboundLeased",
-      (SELECT count(*) FROM outbox WHERE status = 'dead') AS "outboundDead"`,
+      (SELECT count(*) FROM outbox WHERE status = 'dead') AS "outboundDead",
+      (SELECT count(*) FROM notices WHERE status IN ('waiting', 'sending')) AS "noticesWaiting"`,
   // Each conversation's head is its oldest unfinished message: the smallest head is the oldest of all.
   oldestWaiting: `SELECT
       (SELECT i.created_at FROM inbound_heads h JOIN inbound i ON i.id = h.head_id ORDER BY h.head_id LIMIT 1) AS "inboundAt",
@@ -320,6 +324,25 @@ const SQL = {
   deleteInbound: `DELETE FROM inbound AS i WHERE ${prunableSql('$1')}`,
   deleteFeed: 'DELETE FROM feed WHERE seq < $1',
   deleteIdleBuckets: 'DELETE FROM rate_buckets WHERE updated_at < $1',
+  addNotice: `INSERT INTO notices (event, body, fold_key, available_at, created_at) VALUES ($1, $2, $3, $4, $4)
+    ON CONFLICT (fold_key) WHERE status = 'waiting' DO UPDATE SET more = notices.more + 1`,
+  // The oldest notice nobody is sending now (skipping one another process is claiming), if it is due:
+  // when it waits for a retry, the ones after it wait too.
+  claimNotice: `UPDATE notices SET status = 'sending', attempts = attempts + 1, lease_token = $2, lease_until = $1::bigint + $3::bigint
+    WHERE id = (SELECT id FROM notices WHERE status IN ('waiting', 'sending') AND NOT (status = 'sending' AND lease_until > $1)
+      ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    AND (status = 'sending' OR available_at <= $1)
+    RETURNING *`,
+  finishNotice: `UPDATE notices SET status = $3, finished_at = $4, last_error = $5, lease_token = NULL, lease_until = NULL
+    WHERE id = $1 AND lease_token = $2 AND status = 'sending'`,
+  // A notice going back to wait takes in the one that waits with its fold key (added while it was being sent).
+  foldIntoRetried: `DELETE FROM notices w USING notices n
+    WHERE n.id = $1 AND n.lease_token = $2 AND n.status = 'sending' AND w.fold_key = n.fold_key AND w.status = 'waiting'
+    RETURNING w.more`,
+  retryNotice: `UPDATE notices SET status = 'waiting', available_at = $3, last_error = $4, more = more + $5, lease_token = NULL, lease_until = NULL
+    WHERE id = $1 AND lease_token = $2 AND status = 'sending'`,
+  listNotices: 'SELECT * FROM notices ORDER BY id DESC LIMIT $1',
+  deleteNotices: `DELETE FROM notices WHERE status IN ('sent', 'failed') AND finished_at < $1`,
   // Keeps the newest $1 turns of each conversation.
   trimHistory: `DELETE FROM history AS h USING (
       SELECT agent_id, entry_key, conversation_id, turn,
@@ -759,6 +782,35 @@ export class PostgresStore implements Store {
     return new Map(rows.map((r) => [r.entry_key, { mailbox: r.mailbox, dead: r.dead }]));
   }
 
+  async addNotice(notice: NewNotice, now: number): Promise<void> {
+    await run(this.pool, 'addNotice', [notice.event, notice.body, notice.foldKey ?? null, now]);
+  }
+
+  async claimNotice(opts: { now: number; leaseMs: number; owner: string }): Promise<NoticeItem | undefined> {
+    const row = (await run<NoticeRow>(this.pool, 'claimNotice', [opts.now, randomUUID(), opts.leaseMs])).rows[0];
+    return row && toNoticeItem(row);
+  }
+
+  async finishNotice(id: string, leaseToken: string, opts: { now: number; outcome: 'sent' | 'failed'; error?: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    return (await run(this.pool, 'finishNotice', [n, leaseToken, opts.outcome, opts.now, opts.error ?? null])).rowCount === 1;
+  }
+
+  async retryNotice(id: string, leaseToken: string, opts: { availableAt: number; error: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    return this.tx(async (c) => {
+      const folded = (await run<{ more: number }>(c, 'foldIntoRetried', [n, leaseToken])).rows[0];
+      const more = folded ? Number(folded.more) + 1 : 0;
+      return (await run(c, 'retryNotice', [n, leaseToken, opts.availableAt, opts.error, more])).rowCount === 1;
+    });
+  }
+
+  async listNotices(opts: { limit?: number } = {}): Promise<NoticeSummary[]> {
+    return (await run<NoticeRow>(this.pool, 'listNotices', [clampLimit(opts.limit, 50, 500)])).rows.map(toNoticeSummary);
+  }
+
   async prune(now: number, opts: { dedupRetentionMs: number; feedRetentionMs: number; historyTurns?: number }): Promise<number> {
     return this.tx(async (c) => {
       if (opts.historyTurns !== undefined) await run(c, 'trimHistory', [Math.max(1, Math.trunc(opts.historyTurns))]);
@@ -767,6 +819,7 @@ export class PostgresStore implements Store {
       let deleted = (await run(c, 'deleteSentOutbox', [inbound])).rowCount ?? 0;
       deleted += (await run(c, 'deleteInbound', [inbound])).rowCount ?? 0;
       deleted += (await run(c, 'deleteIdleBuckets', [now - RATE_BUCKET_IDLE_MS])).rowCount ?? 0;
+      deleted += (await run(c, 'deleteNotices', [now - opts.dedupRetentionMs])).rowCount ?? 0;
       const feed = horizon(await run<{ horizon: number }>(c, 'feedHorizon', [now - opts.feedRetentionMs]));
       return deleted + ((await run(c, 'deleteFeed', [feed])).rowCount ?? 0);
     });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type {
   ChannelStateRow, ClaimOptions, ConversationSummary, ForgottenUser, OldestWaiting, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
-  InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewOutbound, OutboundItem,
+  InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewNotice, NewOutbound, NoticeItem, NoticeSummary, OutboundItem,
   EntryBacklog, OutboundStatus, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { ChatMessage, MediaRef } from '../../core/message.js';
@@ -36,6 +36,9 @@ import {
   toDetail,
   toFeed,
   toInbound,
+  toNoticeItem,
+  toNoticeSummary,
+  type NoticeRow,
   toOutbound,
   toPeriodCount,
   toQueued,
@@ -332,6 +335,24 @@ export class SqliteStore implements Store {
       deleteInbound: p(`DELETE FROM inbound AS i WHERE ${PRUNABLE}`),
       deleteFeed: p('DELETE FROM feed WHERE seq < ?'),
       deleteIdleBuckets: p('DELETE FROM rate_buckets WHERE updated_at < ?'),
+      addNotice: p(`INSERT INTO notices (event, body, fold_key, available_at, created_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (fold_key) WHERE status = 'waiting' DO UPDATE SET more = more + 1`),
+      // The oldest notice nobody is sending now: when it waits for a retry, the ones after it wait too.
+      noticeHead: p<{ id: number; status: string; available_at: number }>(`SELECT id, status, available_at FROM notices
+        WHERE status IN ('waiting', 'sending') AND NOT (status = 'sending' AND lease_until > @now) ORDER BY id LIMIT 1`),
+      noticeLease: p<NoticeRow>(`UPDATE notices SET status = 'sending', attempts = attempts + 1, lease_token = ?, lease_until = ?
+        WHERE id = ? RETURNING *`),
+      noticeFinish: p(`UPDATE notices SET status = ?, finished_at = ?, last_error = ?, lease_token = NULL, lease_until = NULL
+        WHERE id = ? AND lease_token = ? AND status = 'sending'`),
+      // A notice going back to wait takes in the one that waits with its fold key (added while it was being sent).
+      noticeFoldable: p<{ id: number; more: number }>(`SELECT w.id, w.more FROM notices n JOIN notices w ON w.fold_key = n.fold_key
+        WHERE n.id = ? AND n.lease_token = ? AND n.status = 'sending' AND w.status = 'waiting'`),
+      noticeDelete: p('DELETE FROM notices WHERE id = ?'),
+      noticeRetry: p(`UPDATE notices SET status = 'waiting', available_at = ?, last_error = ?, more = more + ?, lease_token = NULL, lease_until = NULL
+        WHERE id = ? AND lease_token = ? AND status = 'sending'`),
+      listNotices: p<NoticeRow>('SELECT * FROM notices ORDER BY id DESC LIMIT ?'),
+      noticesWaiting: p<number>(`SELECT count(*) FROM notices WHERE status IN ('waiting', 'sending')`).pluck(),
+      deleteNotices: p(`DELETE FROM notices WHERE status IN ('sent', 'failed') AND finished_at < ?`),
       inboundHorizon: p<number>(horizonSql('inbound', 'id', '?')).pluck(),
       feedHorizon: p<number>(horizonSql('feed', 'seq', '?')).pluck(),
       // Keeps the newest @keep turns of each conversation (the clustered key makes the OFFSET cheap).
@@ -484,6 +505,16 @@ export class SqliteStore implements Store {
         done.kept = s.userMessagesLeft.get(entryKey, userId) ?? 0;
         return done;
       },
+      claimNotice: (now: number, leaseMs: number) => {
+        const head = s.noticeHead.get({ now });
+        if (!head || (head.status === 'waiting' && head.available_at > now)) return undefined;
+        return s.noticeLease.get(randomUUID(), now + leaseMs, head.id);
+      },
+      retryNotice: (id: number, token: string, availableAt: number, error: string) => {
+        const folded = s.noticeFoldable.get(id, token);
+        if (folded) s.noticeDelete.run(folded.id);
+        return s.noticeRetry.run(availableAt, error, folded ? folded.more + 1 : 0, id, token).changes === 1;
+      },
       prune: (now: number, dedupMs: number, feedMs: number, historyTurns?: number) => {
         if (historyTurns !== undefined) s.trimHistory.run({ keep: Math.max(1, Math.trunc(historyTurns)) });
         const horizon = s.inboundHorizon.get(now - dedupMs)!;
@@ -491,6 +522,7 @@ export class SqliteStore implements Store {
         s.deleteEvents.run({ horizon });
         deleted += s.deleteInbound.run({ horizon }).changes;
         deleted += s.deleteIdleBuckets.run(now - RATE_BUCKET_IDLE_MS).changes;
+        deleted += s.deleteNotices.run(now - dedupMs).changes;
         return deleted + s.deleteFeed.run(s.feedHorizon.get(now - feedMs)!).changes;
       },
     };
@@ -733,6 +765,31 @@ export class SqliteStore implements Store {
     return { taken: row.taken, left: row.tokens };
   }
 
+  async addNotice(notice: NewNotice, now: number): Promise<void> {
+    await this.write(() => this.s.addNotice.run(notice.event, notice.body, notice.foldKey ?? null, now, now));
+  }
+
+  async claimNotice(opts: { now: number; leaseMs: number; owner: string }): Promise<NoticeItem | undefined> {
+    const row = await this.write(() => this.tx.claimNotice(opts.now, opts.leaseMs));
+    return row && toNoticeItem(row);
+  }
+
+  async finishNotice(id: string, leaseToken: string, opts: { now: number; outcome: 'sent' | 'failed'; error?: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    return this.write(() => this.s.noticeFinish.run(opts.outcome, opts.now, opts.error ?? null, n, leaseToken).changes === 1);
+  }
+
+  async retryNotice(id: string, leaseToken: string, opts: { availableAt: number; error: string }): Promise<boolean> {
+    const n = parseId(id);
+    if (n === undefined) return false;
+    return this.write(() => this.tx.retryNotice(n, leaseToken, opts.availableAt, opts.error));
+  }
+
+  async listNotices(opts: { limit?: number } = {}): Promise<NoticeSummary[]> {
+    return this.s.listNotices.all(clampLimit(opts.limit, 50, 500)).map(toNoticeSummary);
+  }
+
   async stats(): Promise<StoreStats> {
     const inb = new Map(this.s.inboundCounts.all().map((r) => [r.status, r.n]));
     const out = new Map(this.s.outboxCounts.all().map((r) => [r.status, r.n]));
@@ -743,6 +800,7 @@ export class SqliteStore implements Store {
       outboundPending: out.get('pending') ?? 0,
       outboundLeased: out.get('leased') ?? 0,
       outboundDead: this.s.outboxDeadCount.get() ?? 0,
+      noticesWaiting: this.s.noticesWaiting.get() ?? 0,
     };
   }
 

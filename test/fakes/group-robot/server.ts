@@ -19,6 +19,8 @@ export interface GroupRobotOptions {
   feishuToken?: string;
   /** The Feishu bot's signing secret; without it no sign is checked. */
   feishuSecret?: string;
+  /** The robots' clock, for their rate limits and the sign's age (the gateway's manual clock, in tests). */
+  now?: () => number;
 }
 
 export interface RobotMessage {
@@ -63,7 +65,7 @@ export async function startFakeGroupRobot(opts: GroupRobotOptions = {}): Promise
       posts.push({ path: url.pathname, code: 500 });
       return sendJson(res, 500, { error: 'scripted failure' });
     }
-    const now = Date.now();
+    const now = (opts.now ?? Date.now)();
     if (req.method === 'POST' && url.pathname === '/cgi-bin/webhook/send') {
       const answer = (errcode: number, errmsg: string) => (posts.push({ path: url.pathname, code: errcode }), sendJson(res, 200, { errcode, errmsg }));
       if (url.searchParams.get('key') !== wecomKey) return answer(93000, 'invalid webhook url');

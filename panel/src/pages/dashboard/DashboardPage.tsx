@@ -28,6 +28,7 @@ export function DashboardPage() {
         <>
           {dashboard.problems.length > 0 && <WorkspaceProblems problems={dashboard.problems} />}
           {dashboard.failingAgents.length > 0 && <FailingAgents agents={dashboard.failingAgents} now={now} />}
+          {dashboard.unsentNotices && <UnsentNotices unsent={dashboard.unsentNotices} now={now} />}
           <Totals dashboard={dashboard} />
           <section className="card" aria-labelledby="throughput-title">
             <h2 id="throughput-title">Throughput</h2>
@@ -68,6 +69,18 @@ function FailingAgents({ agents, now }: { agents: Dashboard['failingAgents']; no
           </li>
         ))}
       </ul>
+    </Banner>
+  );
+}
+
+/** The team's chat does not take the notices (a revoked robot key, an outage): nobody hears of what needs a person. */
+function UnsentNotices({ unsent, now }: { unsent: NonNullable<Dashboard['unsentNotices']>; now: number }) {
+  return (
+    <Banner>
+      <strong>
+        {unsent.count === 1 ? '1 notice' : `${count(unsent.count)} notices`} to the team not sent yet (the oldest {ago(unsent.since, now)}):
+      </strong>{' '}
+      {unsent.lastError}. They are tried again, and given up on an hour after their event; check <code>notify.url</code> in cococat.yaml.
     </Banner>
   );
 }

@@ -1,0 +1,22 @@
+-- Notices to the team (ops/notifier.ts), kept until sent or given up on, so a restart or a team
+-- chat that is down for a while loses none. See Store.addNotice.
+CREATE TABLE notices (
+  id           INTEGER PRIMARY KEY,
+  event        TEXT    NOT NULL,
+  body         TEXT    NOT NULL,
+  fold_key     TEXT,
+  more         INTEGER NOT NULL DEFAULT 0,
+  status       TEXT    NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting', 'sending', 'sent', 'failed')),
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  available_at INTEGER NOT NULL,
+  lease_token  TEXT,
+  lease_until  INTEGER,
+  created_at   INTEGER NOT NULL,
+  finished_at  INTEGER,
+  last_error   TEXT
+) STRICT;
+
+CREATE INDEX notices_unfinished ON notices (id) WHERE status IN ('waiting', 'sending');
+-- One waiting notice per fold key: the next one folds into it (ON CONFLICT).
+CREATE UNIQUE INDEX notices_fold ON notices (fold_key) WHERE status = 'waiting';
+CREATE INDEX notices_finished ON notices (finished_at) WHERE status IN ('sent', 'failed');
