@@ -36,7 +36,7 @@ const migrationFiles = () =>
   fs.readdirSync(new URL('../../src/store/sqlite/migrations/', import.meta.url)).filter((f) => /^\d+_.*\.sql$/.test(f));
 
 describe('SqliteStore (SQLite specifics)', () => {
-  it('keeps queued, leased and outbox rows across close and reopen; an old lease is reclaimable once expired', async () => {
+  it('keeps queued, leased and outbox rows and notices across close and reopen; an old lease is reclaimable once expired', async () => {
     const file = tmpFile();
     let store = openSqliteStore({ path: file });
     const a = await store.enqueue(inbound('a'), t0);
@@ -51,10 +51,12 @@ describe('SqliteStore (SQLite specifics)', () => {
     }));
     const history = { key: { agentId: 'bot', entryKey: 'bot.web', conversationId: 'c2' }, turns: [{ role: 'user' as const, content: 'b', at: t0 + 20 }] };
     expect(await store.completeInbound(b.id, cb!.leaseToken, { now: t0 + 20, status: 'done', replies, history })).toEqual([]);
+    await store.addNotice({ event: 'handoff', body: '{"text":"a person, please"}' }, t0 + 21);
     await store.close(); // stands in for the crash: nothing else is flushed by the test
 
     store = openSqliteStore({ path: file });
-    expect(await store.stats()).toEqual({ inboundQueued: 1, inboundLeased: 1, inboundDead: 0, outboundPending: 2, outboundLeased: 0, outboundDead: 0 });
+    expect(await store.stats()).toEqual({ inboundQueued: 1, inboundLeased: 1, inboundDead: 0, outboundPending: 2, outboundLeased: 0, outboundDead: 0, noticesWaiting: 1 });
+    expect(await store.claimNotice({ now: t0 + 22, leaseMs: 30_000, owner: 'w2' })).toMatchObject({ event: 'handoff', body: '{"text":"a person, please"}' });
     expect(await store.getMessage(q.id)).toMatchObject({ status: 'queued', content: 'q' });
     expect((await store.getMessage(b.id))?.replies.map((r) => [r.text, r.format, r.isGroup, r.replyMeta])).toEqual([
       ['r0', 'markdown', true, { thread: 't' }], ['r1', 'markdown', true, { thread: 't' }],

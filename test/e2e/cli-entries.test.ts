@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { forgetCommand, restartCommand, statusCommand } from '../../src/cli/commands/entries.js';
+import { startFakeGroupRobot } from '../fakes/group-robot/server.js';
 import { startFakeLlm } from '../fakes/llm/server.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
-import { ADMIN_TOKEN, startTestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway, timeFrom } from '../helpers/gateway.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 const opened = closeAfterEach();
@@ -56,6 +57,36 @@ describe('cococat status and restart', () => {
       expect.stringMatching(/^agent desk failing: its last 3 runs failed, the first at \d{4}-\d\d-\d\dT[\d:.]+Z: .*Incorrect API key provided/),
     ]);
     await t.chat('desk.web_api', { userId: 'ann', content: 'four' }, { wait: true });
+    expect(await statusCommand({ ...opts, print: () => undefined })).toBe(0);
+  });
+
+  it("says when the team's chat does not take the notices, and exits 1 until they go out", async () => {
+    const robot = opened(await startFakeGroupRobot());
+    const env = { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: `${robot.url}/cgi-bin/webhook/send?key=revoked-key` };
+    let ahead = 0;
+    const t = opened(
+      await startTestGateway(
+        {
+          settings: { notify: { url: '${TEST_ROBOT_URL}', format: 'wecom' } },
+          agents: { desk: { profile: { provider: 'echo', handoff: {} }, entries: [webApiEntry()] } },
+        },
+        { env, clock: timeFrom(() => Date.now() + ahead) },
+      ),
+    );
+    await t.until(() => t.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
+    const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const printed: string[] = [];
+    const opts = { workspace: t.root, url, env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN }, print: (l: string) => printed.push(l) };
+    await t.chat('desk.web_api', { userId: 'ann', content: '转人工' }, { wait: true });
+    await t.until(() => robot.posts.length === 1);
+    await t.until(async () => (await t.admin('GET', '/dashboard')).json.unsentNotices);
+    expect(await statusCommand(opts)).toBe(1);
+    expect(printed.at(-1)).toMatch(/^notices: 1 not sent yet, the oldest from \d{4}-\d\d-\d\dT[\d:.]+Z: refused: 93000 invalid webhook url$/);
+
+    env.TEST_ROBOT_URL = robot.wecomUrl;
+    ahead += 5 * 60_000;
+    await t.until(() => robot.received.length === 1);
+    await t.until(async () => (await t.admin('GET', '/dashboard')).json.unsentNotices === null);
     expect(await statusCommand({ ...opts, print: () => undefined })).toBe(0);
   });
 

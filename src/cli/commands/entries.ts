@@ -18,20 +18,22 @@ const RESTART_WAIT_MS = 30_000;
 
 /**
  * Prints every entry of the running gateway with its state, traffic and last error, then the agents
- * failing run after run. Exits 1 when an enabled entry is in error or an agent fails, so a cron job
- * or a health check can call it.
+ * failing run after run and notices the team's chat does not take. Exits 1 when an enabled entry is
+ * in error, an agent fails or notices cannot be sent, so a cron job or a health check can call it.
  */
 export async function statusCommand(opts: EntriesOptions): Promise<number> {
   const client = connect(opts);
   if (typeof client === 'string') return fail(opts, client, 2);
   let entries: EntryStatus[];
   let failing: Dashboard['failingAgents'];
+  let unsent: Dashboard['unsentNotices'];
   try {
     const answer = await client.call<{ entries: EntryStatus[] }>('GET', '/entries');
     if (answer.status !== 200) return fail(opts, refusal(answer), 1);
     entries = answer.body.entries;
-    const dashboard = await client.call<Pick<Dashboard, 'failingAgents'>>('GET', '/dashboard');
+    const dashboard = await client.call<Pick<Dashboard, 'failingAgents' | 'unsentNotices'>>('GET', '/dashboard');
     failing = dashboard.status === 200 ? (dashboard.body.failingAgents ?? []) : [];
+    unsent = dashboard.status === 200 ? (dashboard.body.unsentNotices ?? null) : null;
   } catch (err) {
     return fail(opts, unreachable(client.base, err), 2);
   }
@@ -40,7 +42,8 @@ export async function statusCommand(opts: EntriesOptions): Promise<number> {
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) opts.print(row.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd());
   for (const a of failing) opts.print(`agent ${a.agentId} failing: its last ${a.failures} runs failed, the first at ${new Date(a.since).toISOString()}: ${a.reason}`);
-  return entries.some((e) => e.enabled && e.state === 'error') || failing.length > 0 ? 1 : 0;
+  if (unsent) opts.print(`notices: ${unsent.count} not sent yet, the oldest from ${new Date(unsent.since).toISOString()}: ${unsent.lastError}`);
+  return entries.some((e) => e.enabled && e.state === 'error') || failing.length > 0 || unsent ? 1 : 0;
 }
 
 /** Stops and starts one entry now (skipping a pending backoff), then follows it until it runs or fails. */
