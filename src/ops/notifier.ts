@@ -17,6 +17,7 @@ import { createHmac } from 'node:crypto';
 import type { NotifySettings } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
+import { sha256Hex } from '../core/hash.js';
 import { parseRetryAfter } from '../core/retry-after.js';
 import type { Logger } from '../core/logger.js';
 import { signatureHeaders } from '../core/signature.js';
@@ -65,7 +66,7 @@ const PACE: Record<NotifySettings['format'], { count: number; ms: number }[]> = 
 export interface NotifierDeps {
   /** Read for every notice: an edit of cococat.yaml applies to the next one. */
   settings: () => { notify?: NotifySettings; publicUrl?: string };
-  store: Pick<Store, 'addNotice' | 'claimNotice' | 'finishNotice' | 'retryNotice'>;
+  store: Pick<Store, 'addNotice' | 'claimNotice' | 'finishNotice' | 'retryNotice' | 'retryNoticesNow'>;
   clock: Clock;
   log: Logger;
   /** Who leases notices (the gateway process). */
@@ -83,6 +84,8 @@ export class Notifier {
   private readonly sent: number[] = [];
   /** After a failure, nothing is sent until then. */
   private pausedUntil = 0;
+  /** The receiver (format, URL, secret) that last refused a notice: when `notify` names another, the waiting ones go at once. */
+  private refusedBy?: string;
   private cancelWake?: () => void;
 
   constructor(private readonly deps: NotifierDeps) {
@@ -125,9 +128,22 @@ export class Notifier {
     await this.loop.stop();
   }
 
+  /** Sends the notices waiting for a retry now (someone mended the receiver); returns how many waited. */
+  async retryNow(): Promise<number> {
+    this.pausedUntil = 0;
+    this.refusedBy = undefined;
+    const due = await this.deps.store.retryNoticesNow(this.deps.clock.now());
+    this.loop.wake();
+    return due;
+  }
+
   private async claim(): Promise<NoticeItem[]> {
     const { notify } = this.deps.settings();
     if (!notify) return [];
+    if (this.refusedBy !== undefined && this.refusedBy !== receiverOf(notify)) {
+      this.deps.log.info({ format: notify.format }, 'notify changed since a notice was refused: the waiting notices go now');
+      await this.retryNow();
+    }
     const now = this.deps.clock.now();
     const wait = Math.max(this.pausedUntil - now, paceWait(PACE[notify.format], this.sent, now));
     if (wait > 0) {
@@ -169,6 +185,7 @@ export class Notifier {
       await post(notify, withLink({ ...notice, event: item.event as NotifyEvent, text }, publicUrl), now, shutdown);
       await store.finishNotice(item.id, item.leaseToken, { now: clock.now(), outcome: 'sent' });
       metrics?.notices.inc({ event: item.event, outcome: 'sent' });
+      this.refusedBy = undefined;
     } catch (err) {
       const at = clock.now();
       const error = describeError(err);
@@ -177,6 +194,7 @@ export class Notifier {
       const wait = err instanceof Refused && err.retryAfterMs !== undefined ? err.retryAfterMs : WAITS_MS[Math.min(item.attempts, WAITS_MS.length) - 1]!;
       if (at + wait - item.createdAt > NOTICE_MAX_AGE_MS) return giveUp(error);
       this.pausedUntil = at + wait;
+      this.refusedBy = receiverOf(notify);
       // The URL holds the robot's key: never logged.
       log.info({ ...log0, err: error, retryInMs: wait }, 'notice not delivered to the notify URL; trying again');
       metrics?.notices.inc({ event: item.event, outcome: 'retried' });
@@ -203,6 +221,11 @@ export function readNotice(n: NoticeSummary, language: NotifySettings['language'
     ...(notice.messageId ? { messageId: notice.messageId } : {}),
     ...(notice.resolved ? { resolved: true } : {}),
   };
+}
+
+/** What names a receiver: a new URL, format or secret is another try. */
+function receiverOf(notify: NotifySettings): string {
+  return sha256Hex(`${notify.format}\n${notify.url}\n${notify.secret ?? ''}`);
 }
 
 /** How long until one more send keeps within every window of `pace`: 0 when it may go now. */

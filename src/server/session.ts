@@ -188,6 +188,7 @@ const OPERATOR_WRITES = new Set([
   'POST /api/admin/pairing/:code/approve',
   'DELETE /api/admin/pairing/:code',
   'POST /api/admin/dead-letters/:kind/:id/retry',
+  'POST /api/admin/notices/retry',
 ]);
 
 /**

@@ -274,6 +274,9 @@ export interface Store {
   /** Puts a leased notice back to wait until `availableAt`, with the error; other notices may then fold into it. */
   retryNotice(id: string, leaseToken: string, opts: { availableAt: number; error: string }): Promise<boolean>;
 
+  /** Makes every notice waiting for a retry due at `now` (the receiver was mended); returns how many. */
+  retryNoticesNow(now: number): Promise<number>;
+
   /** The newest notices first, finished or not (pruned with the messages, after the dedup retention). */
   listNotices(opts?: { limit?: number }): Promise<NoticeSummary[]>;
 

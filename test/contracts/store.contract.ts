@@ -646,6 +646,16 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.claimNotice(lease(t0 + 30_000))).toMatchObject({ body: '{"later":true}', attempts: 1 });
       });
 
+      it('makes every notice waiting for a retry due at once when asked (the receiver was mended)', async () => {
+        await store.addNotice({ event: 'entry_down', body: '{}' }, t0);
+        const n = (await store.claimNotice(lease(t0)))!;
+        await store.retryNotice(n.id, n.leaseToken, { availableAt: t0 + 300_000, error: 'refused: 93000' });
+        expect(await store.claimNotice(lease(t0 + 10))).toBeUndefined();
+        expect(await store.retryNoticesNow(t0 + 10)).toBe(1);
+        expect(await store.retryNoticesNow(t0 + 10)).toBe(0);
+        expect(await store.claimNotice(lease(t0 + 10))).toMatchObject({ id: n.id, attempts: 2 });
+      });
+
       it('folds notices with one key while one waits, not into one being sent, and folds them in when it goes back to wait', async () => {
         for (let i = 0; i < 3; i++) await store.addNotice({ event: 'dead_letter', body: `{"i":${i}}`, foldKey: 'dead_letter/bot.wx' }, t0 + i);
         await store.addNotice({ event: 'dead_letter', body: '{"other":true}', foldKey: 'dead_letter/bot.feishu' }, t0 + 3);

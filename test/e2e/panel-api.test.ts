@@ -177,6 +177,8 @@ describe('operators', () => {
       ['bo', 'operator', 'operator alice'],
     ]);
     expect((await bearer('DELETE', '/api/admin/entries/helper.web_api/handoffs/ann')).statusCode).toBe(200);
+    // Notices to the team are theirs to push on (none wait here).
+    expect((await bearer('POST', '/api/admin/notices/retry')).json()).toEqual({ retried: 0 });
 
     const before = (await t!.admin('GET', '/agents/helper')).json;
     const refused = [

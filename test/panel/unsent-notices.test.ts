@@ -2,14 +2,14 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, chromiumMissing, launchBrowser, logIn, screenshot } from '../helpers/browser.js';
-import { ADMIN_TOKEN, startTestGateway, timeFrom, type TestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startFakeGroupRobot, type FakeGroupRobot } from '../fakes/group-robot/server.js';
 import { webApiEntry } from '../helpers/workspace.js';
 
 /**
  * A team chat that does not take the notices (the robot's key was revoked) would leave nobody to
  * hear that a user asked for a person: the dashboard says so, in a real Chromium, with the robot's
- * own answer, and the banner goes once the notice is through.
+ * own answer, offers to try at once, and the banner goes once the notice is through.
  */
 
 const TIMEOUT = 60_000;
@@ -18,8 +18,6 @@ let t: TestGateway;
 let robot: FakeGroupRobot;
 let base: string;
 let browser: Browser;
-/** How far the gateway's clock is ahead of the real one (its timers stay real). */
-let ahead = 0;
 
 describe('panel: notices the team chat does not take', () => {
   beforeAll(async () => {
@@ -32,7 +30,7 @@ describe('panel: notices the team chat does not take', () => {
         settings: { notify: { url: '${TEST_ROBOT_URL}', format: 'wecom' } },
         agents: { desk: { profile: { provider: 'echo', handoff: {} }, entries: [webApiEntry()] } },
       },
-      { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: `${robot.url}/cgi-bin/webhook/send?key=revoked-key` }, clock: timeFrom(() => Date.now() + ahead) },
+      { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: `${robot.url}/cgi-bin/webhook/send?key=revoked-key` } },
     );
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
@@ -47,7 +45,7 @@ describe('panel: notices the team chat does not take', () => {
   });
 
   it(
-    'shows that a notice waits, with the robot’s refusal, and not once it went out',
+    'shows that a notice waits, with the robot’s refusal, tries it again on request, and goes once it went out',
     async () => {
       await t.chat('desk.web_api', { userId: 'ann', content: '转人工' }, { wait: true });
       await t.until(() => robot.posts.length === 1);
@@ -59,10 +57,16 @@ describe('panel: notices the team chat does not take', () => {
         expect(await banner.innerText()).toMatch(/^1 notice to the team not sent yet \(the oldest .+\): refused: 93000 invalid webhook url\. They are tried again/);
         expect(await page.content()).not.toContain('revoked-key');
 
-        // The key is put right (cococat.yaml names the variable): the next try, at most 5 minutes on, goes through, and the banner goes.
+        // "Try now" tries at once, not after the wait: refused again.
+        await page.getByRole('button', { name: 'Try now' }).click();
+        await page.getByText('Trying again now.').waitFor();
+        await t.until(() => robot.posts.length === 2);
+        expect(robot.posts.map((p) => p.code)).toEqual([93000, 93000]);
+
+        // The key is put right (cococat.yaml names the variable): a new URL is tried at once, and the banner goes.
         t.gateway.env.TEST_ROBOT_URL = robot.wecomUrl;
-        ahead += 5 * 60_000;
         await t.until(() => robot.received.length === 1, 15_000);
+        expect(robot.received[0]!.text).toBe('[CocoCat] ann asked for a person on desk.web_api: "转人工"');
         await banner.waitFor({ state: 'detached', timeout: 15_000 });
       } catch (err) {
         await screenshot(page, 'unsent-notices').catch(() => undefined);

@@ -342,6 +342,7 @@ const SQL = {
   retryNotice: `UPDATE notices SET status = 'waiting', available_at = $3, last_error = $4, more = more + $5, lease_token = NULL, lease_until = NULL
     WHERE id = $1 AND lease_token = $2 AND status = 'sending'`,
   listNotices: 'SELECT * FROM notices ORDER BY id DESC LIMIT $1',
+  noticesDueNow: `UPDATE notices SET available_at = $1 WHERE status = 'waiting' AND available_at > $1`,
   deleteNotices: `DELETE FROM notices WHERE status IN ('sent', 'failed') AND finished_at < $1`,
   // Keeps the newest $1 turns of each conversation.
   trimHistory: `DELETE FROM history AS h USING (
@@ -805,6 +806,10 @@ export class PostgresStore implements Store {
       const more = folded ? Number(folded.more) + 1 : 0;
       return (await run(c, 'retryNotice', [n, leaseToken, opts.availableAt, opts.error, more])).rowCount === 1;
     });
+  }
+
+  async retryNoticesNow(now: number): Promise<number> {
+    return (await run(this.pool, 'noticesDueNow', [now])).rowCount ?? 0;
   }
 
   async listNotices(opts: { limit?: number } = {}): Promise<NoticeSummary[]> {

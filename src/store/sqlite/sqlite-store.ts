@@ -351,6 +351,7 @@ export class SqliteStore implements Store {
       noticeRetry: p(`UPDATE notices SET status = 'waiting', available_at = ?, last_error = ?, more = more + ?, lease_token = NULL, lease_until = NULL
         WHERE id = ? AND lease_token = ? AND status = 'sending'`),
       listNotices: p<NoticeRow>('SELECT * FROM notices ORDER BY id DESC LIMIT ?'),
+      noticesDueNow: p(`UPDATE notices SET available_at = @now WHERE status = 'waiting' AND available_at > @now`),
       noticesWaiting: p<number>(`SELECT count(*) FROM notices WHERE status IN ('waiting', 'sending')`).pluck(),
       deleteNotices: p(`DELETE FROM notices WHERE status IN ('sent', 'failed') AND finished_at < ?`),
       inboundHorizon: p<number>(horizonSql('inbound', 'id', '?')).pluck(),
@@ -784,6 +785,10 @@ export class SqliteStore implements Store {
     const n = parseId(id);
     if (n === undefined) return false;
     return this.write(() => this.tx.retryNotice(n, leaseToken, opts.availableAt, opts.error));
+  }
+
+  async retryNoticesNow(now: number): Promise<number> {
+    return this.write(() => this.s.noticesDueNow.run({ now }).changes);
   }
 
   async listNotices(opts: { limit?: number } = {}): Promise<NoticeSummary[]> {

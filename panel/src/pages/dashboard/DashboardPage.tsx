@@ -1,4 +1,7 @@
+import { useState } from 'react';
+import { api } from '../../api';
 import { Banner } from '../../components/Banner';
+import { Button } from '../../components/Button';
 import { ChannelIcon } from '../../components/ChannelIcon';
 import { EmptyState } from '../../components/EmptyState';
 import { ago, count } from '../../components/format';
@@ -75,12 +78,29 @@ function FailingAgents({ agents, now }: { agents: Dashboard['failingAgents']; no
 
 /** The team's chat does not take the notices (a revoked robot key, an outage): nobody hears of what needs a person. */
 function UnsentNotices({ unsent, now }: { unsent: NonNullable<Dashboard['unsentNotices']>; now: number }) {
+  const [busy, setBusy] = useState(false);
+  const [said, setSaid] = useState<string>();
+  const tryNow = async () => {
+    setBusy(true);
+    try {
+      const { retried } = await api<{ retried: number }>('POST', '/notices/retry');
+      setSaid(retried > 0 ? 'Trying again now.' : 'Nothing was waiting for a retry.');
+    } catch (err) {
+      setSaid(`Could not try again: ${errorText(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <Banner>
       <strong>
         {unsent.count === 1 ? '1 notice' : `${count(unsent.count)} notices`} to the team not sent yet (the oldest {ago(unsent.since, now)}):
       </strong>{' '}
-      {unsent.lastError}. They are tried again, and given up on an hour after their event; check <code>notify.url</code> in cococat.yaml.
+      {unsent.lastError}. They are tried again, and given up on an hour after their event; check <code>notify.url</code> in cococat.yaml (a change is tried at once).{' '}
+      <Button small busy={busy} onClick={() => void tryNow()}>
+        Try now
+      </Button>
+      {said && <span role="status"> {said}</span>}
     </Banner>
   );
 }
