@@ -6,7 +6,7 @@ import type { Agent } from './agents/agent.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { loadAdminToken, operatorTokens, type AdminTokenSource, type OperatorTokens } from './config/admin-token.js';
 import { resolveReferences, SecretVault } from './config/secrets.js';
-import type { AgentProfile, NotifySettings, Settings } from './config/schema.js';
+import { HEALTH_DEFAULTS, type AgentProfile, type NotifySettings, type Settings } from './config/schema.js';
 import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
@@ -14,8 +14,8 @@ import { Heartbeat, type ResolvedTarget } from './core/heartbeat.js';
 import { readsFiles } from './core/media.js';
 import { forgetEndedHandoffs } from './core/handoff.js';
 import { forgetExpiredPairings } from './core/pairing.js';
-import { HEALTH_CHECK_MS, HealthWatch } from './ops/health-watch.js';
-import { Notifier } from './ops/notifier.js';
+import { HEALTH_CHECK_MS, HealthWatch, type WatchSettings } from './ops/health-watch.js';
+import { Notifier, type NotifyEvent } from './ops/notifier.js';
 import { approvePairing, rejectPairing } from './server/pairing-approval.js';
 import { routeOf, type Routable } from './core/scene-routes.js';
 import { forgetOldRecalls } from './core/recall.js';
@@ -96,9 +96,16 @@ export class Gateway {
     const limits = snapshot.settings.limits;
     this.adminToken = loadAdminToken(this.root, this.resolveSetting(snapshot.settings.admin_token, this.env.COCOCAT_ADMIN_TOKEN));
     this.healthCheckMs = opts.healthCheckMs ?? HEALTH_CHECK_MS;
-    this.notifier = new Notifier({ settings: () => this.notifySettings(), store, clock: this.clock, log: this.log, owner: this.owner, metrics: this.metrics, tickMs: opts.tickMs });
+    this.notifier = new Notifier({
+      settings: () => this.notifySettings(),
+      agentNotify: (agentId) => this.agentNamed(agentId)?.profile.notify,
+      agentOf: (entryKey) => {
+        const target = this.current.entries.find((e) => e.key === entryKey)?.target;
+        return target?.kind === 'agent' ? target.id : undefined;
+      },
+      store, clock: this.clock, log: this.log, owner: this.owner, metrics: this.metrics, tickMs: opts.tickMs });
     this.health = new HealthWatch({
-      settings: () => this.current.settings.notify,
+      settings: () => this.watchSettings(),
       entries: () => this.keeper.status(),
       notify: (notice) => this.notifier.notify(notice),
       store,
@@ -349,6 +356,15 @@ export class Gateway {
     // Last: stopping the others may still tell the team something (a message given up on).
     await this.notifier.stop();
     await this.store.close();
+  }
+
+  /** What the health watch looks for: every receiver's events, with the gateway's thresholds (or the defaults); none without any notify. */
+  private watchSettings(): WatchSettings | undefined {
+    const gateway = this.current.settings.notify;
+    const events = new Set<NotifyEvent>(gateway?.events ?? []);
+    for (const spec of this.current.agents.values()) for (const e of spec.profile.notify?.events ?? []) events.add(e);
+    if (events.size === 0) return undefined;
+    return { ...HEALTH_DEFAULTS, ...(gateway ?? {}), events: [...events] };
   }
 
   /** cococat.yaml's `notify` as it is now, its references resolved; none when they cannot be (logged once per notice). */

@@ -315,6 +315,45 @@ export const contentFilterSchema = z
 
 export type ContentFilter = z.infer<typeof contentFilterSchema>;
 
+const urlOrReference = z.string().refine((s) => /^\$\{[^}]+\}$/.test(s) || URL.canParse(s), { message: 'must be a URL or a ${ENV} reference' });
+
+/** What `notify` can tell the team about. */
+export const NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down', 'waiting'] as const;
+/** What an agent's own `notify` can tell its team about: all that concerns one agent (`waiting` is the gateway's). */
+export const AGENT_NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down'] as const;
+const NOTIFY_EVENTS_HELP =
+  'handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on; entry_down: an entry is in error or has lost its platform (and when it is back); agent_down: an agent fails run after run (and when it answers again)';
+
+/** Where a team hears its notices: the gateway's `notify`, or an agent's own. */
+const notifyReceiver = {
+  url: secret(urlOrReference).describe(
+    'Where notices go: a WeCom group robot (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…), a Feishu custom bot (https://open.feishu.cn/open-apis/bot/v2/hook/…), or your own URL; ${ENV} works',
+  ),
+  format: z.enum(['wecom', 'feishu', 'json']).default('json').describe('wecom: a WeCom group robot; feishu: a Feishu custom bot; json: a signed JSON POST'),
+  secret: secret(z.string().min(1).optional()).describe("feishu: the bot's 签名校验 secret; json: signs each POST (X-CocoCat-Signature)"),
+  mention_all: z
+    .array(z.enum(NOTIFY_EVENTS))
+    .default([])
+    .describe('Events whose notices @mention everyone in the group (WeCom @all, Feishu 所有人), e.g. [handoff]'),
+  events: z.array(z.enum(NOTIFY_EVENTS)).min(1),
+  language: z.enum(NOTICE_LANGUAGES).default('en').describe('The language of the notices: en or zh (中文)'),
+};
+
+/**
+ * An agent's own team chat (profile `notify`): its hand-overs, pairing codes, dead letters, its
+ * entries' outages and its own failures go there too, in that team's language.
+ */
+export const agentNotifySchema = z
+  .object({
+    ...notifyReceiver,
+    events: z
+      .array(z.enum(AGENT_NOTIFY_EVENTS))
+      .min(1)
+      .default([...AGENT_NOTIFY_EVENTS])
+      .describe(NOTIFY_EVENTS_HELP),
+  })
+  .strict();
+
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
   language: z
@@ -371,6 +410,9 @@ const profileBase = {
   reset: resetSchema
     .optional()
     .describe('Let users make the agent forget the conversation so far by sending a command such as /reset ({} for the defaults)'),
+  notify: agentNotifySchema
+    .optional()
+    .describe("This agent's team chat: what concerns the agent is told there too (the gateway's notify, if any, still hears what it asks for)"),
   handoff: handoffSchema
     .optional()
     .describe('Let users ask for a person (转人工) and an http agent hand the conversation over ({} for the defaults)'),
@@ -518,50 +560,35 @@ export type EntryConfig = z.infer<typeof entrySchema>;
 // ── cococat.yaml ────────────────────────────────────────────────────────────────────────────
 
 /** A URL, or a ${ENV} / ${secret:…} reference resolved when it is used. */
-const urlOrReference = z.string().refine((s) => /^\$\{[^}]+\}$/.test(s) || URL.canParse(s), { message: 'must be a URL or a ${ENV} reference' });
-
-/** What `notify` can tell the team about. */
-export const NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down', 'waiting'] as const;
+/** The health watch's thresholds when the gateway's `notify` does not set them (or is not there: agents' own may be). */
+export const HEALTH_DEFAULTS = { entry_down_after_minutes: 3, waiting_after_minutes: 5, agent_down_after_failures: 3 } as const;
 
 export const notifySchema = z
   .object({
-    url: secret(urlOrReference).describe(
-      'Where notices go: a WeCom group robot (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…), a Feishu custom bot (https://open.feishu.cn/open-apis/bot/v2/hook/…), or your own URL; ${ENV} works',
+    ...notifyReceiver,
+    events: notifyReceiver.events.default([...NOTIFY_EVENTS]).describe(
+      `${NOTIFY_EVENTS_HELP}; waiting: a message has waited long for its answer, or a reply for its delivery (and when none does)`,
     ),
-    format: z.enum(['wecom', 'feishu', 'json']).default('json').describe('wecom: a WeCom group robot; feishu: a Feishu custom bot; json: a signed JSON POST'),
-    secret: secret(z.string().min(1).optional()).describe("feishu: the bot's 签名校验 secret; json: signs each POST (X-CocoCat-Signature)"),
-    mention_all: z
-      .array(z.enum(NOTIFY_EVENTS))
-      .default([])
-      .describe('Events whose notices @mention everyone in the group (WeCom @all, Feishu 所有人), e.g. [handoff]'),
-    events: z
-      .array(z.enum(NOTIFY_EVENTS))
-      .min(1)
-      .default([...NOTIFY_EVENTS])
-      .describe(
-        'handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on; entry_down: an entry is in error or has lost its platform (and when it is back); agent_down: an agent fails run after run (and when it answers again); waiting: a message has waited long for its answer, or a reply for its delivery (and when none does)',
-      ),
-    language: z.enum(NOTICE_LANGUAGES).default('en').describe('The language of the notices: en or zh (中文)'),
     entry_down_after_minutes: z
       .number()
       .int()
       .min(1)
       .max(1440)
-      .default(3)
+      .default(HEALTH_DEFAULTS.entry_down_after_minutes)
       .describe('entry_down: how long an entry is in error, or reconnecting to its platform, before the team is told'),
     waiting_after_minutes: z
       .number()
       .int()
       .min(1)
       .max(1440)
-      .default(5)
+      .default(HEALTH_DEFAULTS.waiting_after_minutes)
       .describe('waiting: how long the oldest message may wait for its answer, or the oldest reply for its delivery, before the team is told'),
     agent_down_after_failures: z
       .number()
       .int()
       .min(1)
       .max(1000)
-      .default(3)
+      .default(HEALTH_DEFAULTS.agent_down_after_failures)
       .describe('agent_down: how many runs of an agent in a row end failed (after its retries) before the team is told'),
   })
   .strict();

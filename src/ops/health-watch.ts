@@ -37,9 +37,17 @@ const DEFAULT_AGENT_FAILURES = 3;
 /** Errors can be long (a platform's whole answer): the notice quotes their start. */
 const REASON_CHARS = 300;
 
+/** What the watch reads of the notify settings. */
+export type WatchSettings = Pick<NotifySettings, 'entry_down_after_minutes' | 'waiting_after_minutes' | 'agent_down_after_failures'> & {
+  events: readonly NotifySettings['events'][number][];
+};
+
 export interface HealthWatchDeps {
-  /** Read at every check and outcome: an edit of cococat.yaml applies at once. */
-  settings: () => NotifySettings | undefined;
+  /**
+   * Read at every check and outcome: an edit of cococat.yaml applies at once. The thresholds are the
+   * gateway's `notify`'s; the events, every receiver's (agents' own `notify` too).
+   */
+  settings: () => WatchSettings | undefined;
   entries: () => EntryStatus[];
   notify: (notice: Notice) => void;
   store: Pick<Store, 'leaseEntry' | 'releaseEntry' | 'oldestWaiting' | 'stats'>;
@@ -163,7 +171,7 @@ export class HealthWatch {
       if (!current) return;
       this.failing.delete(agentId);
       const text = noticeText.agentUp(agentId, current.failures, now - current.since);
-      void this.stopTelling('agent_down', agentId, current, () => ({ event: 'agent_down', text, panelPath: agentPage(agentId) }));
+      void this.stopTelling('agent_down', agentId, current, () => ({ event: 'agent_down', text, agentId, panelPath: agentPage(agentId) }));
       return;
     }
     const cause = outcome.error.cause ?? outcome.error;
@@ -180,7 +188,7 @@ export class HealthWatch {
       if (!teller || failing.told || this.failing.get(agentId) !== failing) return;
       failing.told = true;
       const text = noticeText.agentDown(agentId, failing.failures, now - failing.since, failing.reason);
-      this.deps.notify({ event: 'agent_down', text, panelPath: agentPage(agentId) });
+      this.deps.notify({ event: 'agent_down', text, agentId, panelPath: agentPage(agentId) });
     });
   }
 

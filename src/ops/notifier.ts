@@ -28,12 +28,17 @@ import { noticeText, type Localized } from './notice-texts.js';
 
 export type NotifyEvent = NotifySettings['events'][number];
 
+/** Where notices go: the gateway's `notify`, or an agent's own (profile `notify`). */
+export type ReceiverSettings = Pick<NotifySettings, 'url' | 'format' | 'secret' | 'mention_all' | 'language'> & { events: readonly NotifyEvent[] };
+
 export interface Notice {
   event: NotifyEvent;
-  /** One or two lines for a person, in each language (ops/notice-texts.ts); `notify.language` picks one. */
+  /** One or two lines for a person, in each language (ops/notice-texts.ts); the receiver's `language` picks one. */
   text: Localized;
   entryKey?: string;
   messageId?: string;
+  /** The agent it concerns, when no entry says it (agent_down): its own team chat hears it too. */
+  agentId?: string;
   /** The panel page the notice links to (`agents/desk`) when it is about no message. */
   panelPath?: string;
   /** An outage or a wait is over (entry_down, agent_down, waiting): a `json` receiver closes what it opened. */
@@ -52,6 +57,10 @@ const TIMEOUT_MS = 10_000;
 const LEASE_MS = 60_000;
 /** Looks for notices other processes queued, and for retries that came due. */
 const TICK_MS = 5_000;
+/** Receivers served at once by a process (each one notice at a time): a slow team chat does not hold up the others. */
+const RECEIVERS_AT_ONCE = 4;
+/** The gateway's own receiver, in the store's `receiver` column; an agent's is `agent:<id>`. */
+const GATEWAY_RECEIVER = '';
 
 /** The robots' published limits (WeCom: 20 messages a minute; Feishu: 5 a second, 100 a minute). */
 const PACE: Record<NotifySettings['format'], { count: number; ms: number }[]> = {
@@ -66,6 +75,10 @@ const PACE: Record<NotifySettings['format'], { count: number; ms: number }[]> = 
 export interface NotifierDeps {
   /** Read for every notice: an edit of cococat.yaml applies to the next one. */
   settings: () => { notify?: NotifySettings; publicUrl?: string };
+  /** An agent's own `notify`, its references resolved; undefined when it has none. */
+  agentNotify?: (agentId: string) => ReceiverSettings | undefined;
+  /** The agent an entry belongs to; undefined for a scene's entry. */
+  agentOf?: (entryKey: string) => string | undefined;
   store: Pick<Store, 'addNotice' | 'claimNotice' | 'finishNotice' | 'retryNotice' | 'retryNoticesNow'>;
   clock: Clock;
   log: Logger;
@@ -76,16 +89,23 @@ export interface NotifierDeps {
   tickMs?: number;
 }
 
+/** What this process knows of one receiver. */
+interface ReceiverState {
+  /** Sends made, for the pace (this process's own: several processes may together go over it, and then retry). */
+  sent: number[];
+  /** After a failure, nothing more is sent to it until then. */
+  pausedUntil: number;
+  /** The settings (format, URL, secret) that last refused a notice: when they change, the waiting notices go at once. */
+  refusedBy?: string;
+}
+
 export class Notifier {
   private readonly loop: WorkLoop<NoticeItem>;
   /** Stores still writing a notice; stop() waits for them. */
   private readonly storing = new Set<Promise<void>>();
-  /** Sends made, for the pace (this process's own: several processes may together go over it, and then retry). */
-  private readonly sent: number[] = [];
-  /** After a failure, nothing is sent until then. */
-  private pausedUntil = 0;
-  /** The receiver (format, URL, secret) that last refused a notice: when `notify` names another, the waiting ones go at once. */
-  private refusedBy?: string;
+  private readonly receivers = new Map<string, ReceiverState>();
+  /** Receivers with a notice in flight here: one at a time each, so each hears its notices in order. */
+  private readonly sending = new Set<string>();
   private cancelWake?: () => void;
 
   constructor(private readonly deps: NotifierDeps) {
@@ -93,35 +113,39 @@ export class Notifier {
       name: 'notifier',
       clock: deps.clock,
       log: deps.log,
-      concurrency: 1,
+      concurrency: RECEIVERS_AT_ONCE,
       tickMs: deps.tickMs ?? TICK_MS,
-      claim: () => this.claim(),
-      process: (item, shutdown) => this.deliver(item, shutdown),
+      claim: (limit) => this.claim(limit),
+      process: (item, shutdown) => this.deliver(item, shutdown).finally(() => this.sending.delete(item.receiver)),
     });
   }
 
-  /** Stores a notice when `notify` asks for its event, and sends it as soon as it may; returns at once. */
+  /**
+   * Stores a notice for each receiver that asks for its event: the gateway's `notify`, and the
+   * concerned agent's own; sends it as soon as it may. Returns at once.
+   */
   notify(notice: Notice): void {
-    const { notify } = this.deps.settings();
-    if (!notify || !notify.events.includes(notice.event)) return;
     const { event, ...rest } = notice;
+    const body = JSON.stringify(rest satisfies StoredNotice);
     // An entry that is down dead-letters reply after reply: the team needs one ping, not fifty.
-    const foldKey = event === 'dead_letter' && notice.entryKey ? `dead_letter/${notice.entryKey}` : undefined;
-    const stored = this.deps.store
-      .addNotice({ event, body: JSON.stringify(rest satisfies StoredNotice), ...(foldKey ? { foldKey } : {}) }, this.deps.clock.now())
-      .then(
-        () => this.loop.wake(),
-        (err: unknown) => this.deps.log.warn({ event, entry: notice.entryKey, err: describeError(err) }, 'notice not stored; not sent'),
-      )
-      .finally(() => this.storing.delete(stored));
-    this.storing.add(stored);
+    const fold = event === 'dead_letter' && notice.entryKey ? `dead_letter/${notice.entryKey}` : undefined;
+    for (const receiver of this.receiversOf(notice)) {
+      const stored = this.deps.store
+        .addNotice({ receiver, event, body, ...(fold ? { foldKey: `${receiver}|${fold}` } : {}) }, this.deps.clock.now())
+        .then(
+          () => this.loop.wake(),
+          (err: unknown) => this.deps.log.warn({ event, entry: notice.entryKey, err: describeError(err) }, 'notice not stored; not sent'),
+        )
+        .finally(() => this.storing.delete(stored));
+      this.storing.add(stored);
+    }
   }
 
   start(): void {
     this.loop.start();
   }
 
-  /** Waits for notices being stored and the POST in flight; what is left waits in the store for the next start. */
+  /** Waits for notices being stored and the POSTs in flight; what is left waits in the store for the next start. */
   async stop(): Promise<void> {
     await Promise.allSettled([...this.storing]);
     this.cancelWake?.();
@@ -130,28 +154,84 @@ export class Notifier {
 
   /** Sends the notices waiting for a retry now (someone mended the receiver); returns how many waited. */
   async retryNow(): Promise<number> {
-    this.pausedUntil = 0;
-    this.refusedBy = undefined;
+    for (const state of this.receivers.values()) {
+      state.pausedUntil = 0;
+      state.refusedBy = undefined;
+    }
     const due = await this.deps.store.retryNoticesNow(this.deps.clock.now());
     this.loop.wake();
     return due;
   }
 
-  private async claim(): Promise<NoticeItem[]> {
-    const { notify } = this.deps.settings();
-    if (!notify) return [];
-    if (this.refusedBy !== undefined && this.refusedBy !== receiverOf(notify)) {
-      this.deps.log.info({ format: notify.format }, 'notify changed since a notice was refused: the waiting notices go now');
+  /** A stored notice for people (the admin API): its text in its receiver's language, and what it is about. */
+  describe(n: NoticeSummary) {
+    let notice: Partial<StoredNotice> = {};
+    try {
+      notice = JSON.parse(n.body) as StoredNotice;
+    } catch {
+      // Shown with an empty text: the list still says it failed and why.
+    }
+    const { body: _body, ...rest } = n;
+    const language = this.settingsOf(n.receiver)?.language ?? 'en';
+    return {
+      ...rest,
+      text: notice.text?.[language] ?? '',
+      ...(notice.entryKey ? { entryKey: notice.entryKey } : {}),
+      ...(notice.messageId ? { messageId: notice.messageId } : {}),
+      ...(notice.resolved ? { resolved: true } : {}),
+    };
+  }
+
+  /** The receivers that ask for this notice's event. */
+  private receiversOf(notice: Notice): string[] {
+    const found: string[] = [];
+    if (this.deps.settings().notify?.events.includes(notice.event)) found.push(GATEWAY_RECEIVER);
+    const agentId = notice.agentId ?? (notice.entryKey ? this.deps.agentOf?.(notice.entryKey) : undefined);
+    if (agentId !== undefined && this.deps.agentNotify?.(agentId)?.events.includes(notice.event)) found.push(`agent:${agentId}`);
+    return found;
+  }
+
+  private settingsOf(receiver: string): ReceiverSettings | undefined {
+    if (receiver === GATEWAY_RECEIVER) return this.deps.settings().notify;
+    return receiver.startsWith('agent:') ? this.deps.agentNotify?.(receiver.slice('agent:'.length)) : undefined;
+  }
+
+  private stateOf(receiver: string): ReceiverState {
+    let state = this.receivers.get(receiver);
+    if (!state) this.receivers.set(receiver, (state = { sent: [], pausedUntil: 0 }));
+    return state;
+  }
+
+  private async claim(limit: number): Promise<NoticeItem[]> {
+    // A receiver that refused, and whose settings changed since (the key put right): the waiting notices go now.
+    for (const [receiver, state] of this.receivers) {
+      const settings = this.settingsOf(receiver);
+      if (state.refusedBy === undefined || !settings || receiverOf(settings) === state.refusedBy) continue;
+      this.deps.log.info({ receiver: receiver || 'notify', format: settings.format }, 'notify changed since a notice was refused: the waiting notices go now');
       await this.retryNow();
+      break;
     }
     const now = this.deps.clock.now();
-    const wait = Math.max(this.pausedUntil - now, paceWait(PACE[notify.format], this.sent, now));
-    if (wait > 0) {
-      this.wakeIn(wait);
-      return [];
+    // Receivers that must wait (after a failure, or to keep under their robot's limit), and those busy here.
+    const skip = new Set(this.sending);
+    let soonest = Infinity;
+    for (const [receiver, state] of this.receivers) {
+      const settings = this.settingsOf(receiver);
+      const wait = Math.max(state.pausedUntil - now, settings ? paceWait(PACE[settings.format], state.sent, now) : 0);
+      if (wait <= 0) continue;
+      skip.add(receiver);
+      soonest = Math.min(soonest, wait);
     }
-    const item = await this.deps.store.claimNotice({ now, leaseMs: LEASE_MS, owner: this.deps.owner });
-    return item ? [item] : [];
+    if (soonest < Infinity) this.wakeIn(soonest);
+    const items: NoticeItem[] = [];
+    while (items.length < limit) {
+      const item = await this.deps.store.claimNotice({ now, leaseMs: LEASE_MS, owner: this.deps.owner, skip: [...skip] });
+      if (!item) break;
+      items.push(item);
+      skip.add(item.receiver);
+      this.sending.add(item.receiver);
+    }
+    return items;
   }
 
   /** One wake-up for the end of a pause, sooner than the next tick. */
@@ -161,16 +241,16 @@ export class Notifier {
   }
 
   private async deliver(item: NoticeItem, shutdown: AbortSignal): Promise<void> {
-    const { notify, publicUrl } = this.deps.settings();
+    const settings = this.settingsOf(item.receiver);
     const { store, clock, log, metrics } = this.deps;
     const now = clock.now();
-    const log0 = { event: item.event, notice: item.id, attempt: item.attempts };
+    const log0 = { event: item.event, notice: item.id, receiver: item.receiver || 'notify', attempt: item.attempts };
     const giveUp = async (error: string) => {
       await store.finishNotice(item.id, item.leaseToken, { now: clock.now(), outcome: 'failed', error });
       metrics?.notices.inc({ event: item.event, outcome: 'failed' });
       log.warn({ ...log0, err: error }, 'notice not delivered to the notify URL; given up');
     };
-    if (!notify) return void (await store.retryNotice(item.id, item.leaseToken, { availableAt: now, error: 'notify is not set' }));
+    if (!settings) return giveUp(item.receiver === GATEWAY_RECEIVER ? 'notify is not set any more' : `${item.receiver.replace(':', ' ')} has no notify any more`);
     if (now - item.createdAt > NOTICE_MAX_AGE_MS) return giveUp(`not sent within ${NOTICE_MAX_AGE_MS / 60_000} minutes of its event`);
     let notice: StoredNotice;
     try {
@@ -178,14 +258,15 @@ export class Notifier {
     } catch {
       return giveUp('its stored body is not JSON');
     }
-    const said = notice.text[notify.language];
-    const text = item.more > 0 ? `${said}\n${noticeText.more(item.more, notice.entryKey ?? '')[notify.language]}` : said;
+    const state = this.stateOf(item.receiver);
+    const said = notice.text[settings.language];
+    const text = item.more > 0 ? `${said}\n${noticeText.more(item.more, notice.entryKey ?? '')[settings.language]}` : said;
     try {
-      this.sent.push(now);
-      await post(notify, withLink({ ...notice, event: item.event as NotifyEvent, text }, publicUrl), now, shutdown);
+      state.sent.push(now);
+      await post(settings, withLink({ ...notice, event: item.event as NotifyEvent, text }, this.deps.settings().publicUrl), now, shutdown);
       await store.finishNotice(item.id, item.leaseToken, { now: clock.now(), outcome: 'sent' });
       metrics?.notices.inc({ event: item.event, outcome: 'sent' });
-      this.refusedBy = undefined;
+      state.refusedBy = undefined;
     } catch (err) {
       const at = clock.now();
       const error = describeError(err);
@@ -193,38 +274,20 @@ export class Notifier {
       if (shutdown.aborted) return void (await store.retryNotice(item.id, item.leaseToken, { availableAt: at, error }));
       const wait = err instanceof Refused && err.retryAfterMs !== undefined ? err.retryAfterMs : WAITS_MS[Math.min(item.attempts, WAITS_MS.length) - 1]!;
       if (at + wait - item.createdAt > NOTICE_MAX_AGE_MS) return giveUp(error);
-      this.pausedUntil = at + wait;
-      this.refusedBy = receiverOf(notify);
+      state.pausedUntil = at + wait;
+      state.refusedBy = receiverOf(settings);
       // The URL holds the robot's key: never logged.
       log.info({ ...log0, err: error, retryInMs: wait }, 'notice not delivered to the notify URL; trying again');
       metrics?.notices.inc({ event: item.event, outcome: 'retried' });
       await store.retryNotice(item.id, item.leaseToken, { availableAt: at + wait, error });
     } finally {
-      trimPace(this.sent, clock.now());
+      trimPace(state.sent, clock.now());
     }
   }
 }
 
-/** A stored notice for people (the admin API): its text in `language`, and what it is about. */
-export function readNotice(n: NoticeSummary, language: NotifySettings['language']) {
-  let notice: Partial<StoredNotice> = {};
-  try {
-    notice = JSON.parse(n.body) as StoredNotice;
-  } catch {
-    // Shown with an empty text: the list still says it failed and why.
-  }
-  const { body: _body, ...rest } = n;
-  return {
-    ...rest,
-    text: notice.text?.[language] ?? '',
-    ...(notice.entryKey ? { entryKey: notice.entryKey } : {}),
-    ...(notice.messageId ? { messageId: notice.messageId } : {}),
-    ...(notice.resolved ? { resolved: true } : {}),
-  };
-}
-
 /** What names a receiver: a new URL, format or secret is another try. */
-function receiverOf(notify: NotifySettings): string {
+function receiverOf(notify: ReceiverSettings): string {
   return sha256Hex(`${notify.format}\n${notify.url}\n${notify.secret ?? ''}`);
 }
 
@@ -264,7 +327,7 @@ function withLink(notice: Outgoing, publicUrl: string | undefined): Outgoing & {
 }
 
 /** One POST in the format of the receiver; throws when it did not take the notice. */
-async function post(settings: NotifySettings, notice: Outgoing & { link?: string }, now: number, stop: AbortSignal): Promise<void> {
+async function post(settings: ReceiverSettings, notice: Outgoing & { link?: string }, now: number, stop: AbortSignal): Promise<void> {
   const text = `[CocoCat] ${notice.text}`;
   const everyone = settings.mention_all.includes(notice.event);
   let body: string;

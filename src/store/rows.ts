@@ -318,18 +318,19 @@ export function firstRateTake(want: number, capacity: number): { taken: number; 
 }
 
 export interface NoticeRow {
-  id: number; event: string; body: string; more: number; status: NoticeStatus; attempts: number; created_at: number;
+  id: number; receiver: string; event: string; body: string; more: number; status: NoticeStatus; attempts: number; created_at: number;
   finished_at: number | null; last_error: string | null; lease_token: string | null;
 }
 
 /** A claimed notice: the row as the claim left it. */
 export function toNoticeItem(r: NoticeRow): NoticeItem {
-  return { id: String(r.id), event: r.event, body: r.body, more: Number(r.more), attempts: Number(r.attempts), createdAt: Number(r.created_at), leaseToken: r.lease_token! };
+  return { id: String(r.id), receiver: r.receiver, event: r.event, body: r.body, more: Number(r.more), attempts: Number(r.attempts), createdAt: Number(r.created_at), leaseToken: r.lease_token! };
 }
 
 export function toNoticeSummary(r: NoticeRow): NoticeSummary {
   return {
     id: String(r.id),
+    receiver: r.receiver,
     event: r.event,
     body: r.body,
     more: Number(r.more),

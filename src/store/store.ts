@@ -262,11 +262,12 @@ export interface Store {
   addNotice(notice: NewNotice, now: number): Promise<void>;
 
   /**
-   * Leases the oldest notice nobody is sending (a lease that expired is nobody's: a process that
-   * died while sending), if it is due. One waiting for its retry holds back those after it, so
-   * notices go in order. Counts an attempt. Undefined when none is due.
+   * Leases the oldest notice due among each receiver's oldest that nobody is sending (a lease that
+   * expired is nobody's: a process that died while sending), skipping the receivers in `skip`. A
+   * notice waiting for its retry holds back those after it for the same receiver, so each receiver
+   * hears its notices in order. Counts an attempt. Undefined when none is due.
    */
-  claimNotice(opts: { now: number; leaseMs: number; owner: string }): Promise<NoticeItem | undefined>;
+  claimNotice(opts: { now: number; leaseMs: number; owner: string; skip?: readonly string[] }): Promise<NoticeItem | undefined>;
 
   /** Ends a leased notice as sent or given up on (`failed`, with the error). False when the lease is not ours. */
   finishNotice(id: string, leaseToken: string, opts: { now: number; outcome: 'sent' | 'failed'; error?: string }): Promise<boolean>;
@@ -587,6 +588,8 @@ export interface StoreStats {
 }
 
 export interface NewNotice {
+  /** Who hears it (the notifier's name for a receiver; '' by default): each receiver's notices go in order, apart from the others'. */
+  receiver?: string;
   /** What the notice is about (`handoff`, `entry_down`…); the store keeps it for the list and the log. */
   event: string;
   /** What the notifier needs to say it (its texts, links), as it wrote it: the store does not read it. */
@@ -597,6 +600,7 @@ export interface NewNotice {
 
 export interface NoticeItem {
   id: string;
+  receiver: string;
   event: string;
   body: string;
   /** How many notices folded into this one. */
@@ -611,6 +615,7 @@ export type NoticeStatus = 'waiting' | 'sending' | 'sent' | 'failed';
 
 export interface NoticeSummary {
   id: string;
+  receiver: string;
   event: string;
   body: string;
   more: number;

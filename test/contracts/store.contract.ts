@@ -621,8 +621,8 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.claimNotice(lease(t0 + 10 * LEASE))).toBeUndefined();
         expect((await store.stats()).noticesWaiting).toBe(0);
         expect(await store.listNotices()).toEqual([
-          { id: second!.id, event: 'pairing', body: '{"n":2}', more: 0, status: 'failed', attempts: 1, createdAt: t0 + 1, finishedAt: t0 + LEASE + 4, lastError: 'refused: 93000' },
-          { id: first!.id, event: 'handoff', body: '{"n":1}', more: 0, status: 'sent', attempts: 2, createdAt: t0, finishedAt: t0 + LEASE + 3, lastError: null },
+          { id: second!.id, receiver: '', event: 'pairing', body: '{"n":2}', more: 0, status: 'failed', attempts: 1, createdAt: t0 + 1, finishedAt: t0 + LEASE + 4, lastError: 'refused: 93000' },
+          { id: first!.id, receiver: '', event: 'handoff', body: '{"n":1}', more: 0, status: 'sent', attempts: 2, createdAt: t0, finishedAt: t0 + LEASE + 3, lastError: null },
         ]);
       });
 
@@ -644,6 +644,24 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.claimNotice(lease(t0 + 29_999))).toBeUndefined();
         expect(await store.claimNotice(lease(t0 + 30_000))).toMatchObject({ id: n.id, attempts: 2 });
         expect(await store.claimNotice(lease(t0 + 30_000))).toMatchObject({ body: '{"later":true}', attempts: 1 });
+      });
+
+      it("keeps each receiver's notices in order apart from the others', and skips the receivers asked", async () => {
+        await store.addNotice({ receiver: 'agent:sales', event: 'handoff', body: 's1' }, t0);
+        await store.addNotice({ receiver: '', event: 'handoff', body: 'g1' }, t0 + 1);
+        await store.addNotice({ receiver: 'agent:sales', event: 'handoff', body: 's2' }, t0 + 2);
+        const s1 = (await store.claimNotice(lease(t0 + 3)))!;
+        expect(s1).toMatchObject({ receiver: 'agent:sales', body: 's1' });
+        await store.retryNotice(s1.id, s1.leaseToken, { availableAt: t0 + 60_000, error: 'HTTP 500' });
+        // sales waits for its retry, s2 behind it; the gateway's receiver goes on.
+        const g1 = (await store.claimNotice(lease(t0 + 4)))!;
+        expect(g1).toMatchObject({ receiver: '', body: 'g1' });
+        await store.finishNotice(g1.id, g1.leaseToken, { now: t0 + 4, outcome: 'sent' });
+        expect(await store.claimNotice(lease(t0 + 5))).toBeUndefined();
+        expect(await store.claimNotice(lease(t0 + 60_000))).toMatchObject({ body: 's1' });
+        await store.addNotice({ receiver: '', event: 'pairing', body: 'g2' }, t0 + 60_001);
+        expect(await store.claimNotice({ ...lease(t0 + 60_002), skip: [''] })).toMatchObject({ body: 's2' });
+        expect(await store.claimNotice({ ...lease(t0 + 60_002), skip: ['agent:sales'] })).toMatchObject({ body: 'g2' });
       });
 
       it('makes every notice waiting for a retry due at once when asked (the receiver was mended)', async () => {

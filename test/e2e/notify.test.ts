@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBody } from '../fakes/http.js';
 import { startFakeGroupRobot } from '../fakes/group-robot/server.js';
@@ -78,6 +80,48 @@ describe('notify: the team chat hears what needs a person', () => {
     expect(robot.received[0]!.text).toBe('[CocoCat] ann asked for a person on desk.web_api: "转人工"');
     expect((await t.admin('GET', '/notices')).json.notices).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
     expect((await t.admin('GET', '/dashboard')).json.unsentNotices).toBeNull();
+  });
+
+  it("gives an agent its own team chat from the admin API: its key kept out of every answer, its notices in its language", async () => {
+    const robot = opened(await startFakeGroupRobot({ wecomKey: 'gateway-key' }));
+    const sales = opened(await startFakeGroupRobot({ wecomKey: 'sales-secret-key' }));
+    const t = opened(
+      await startTestGateway(
+        {
+          settings: { notify: { url: '${TEST_ROBOT_URL}', format: 'wecom', events: ['handoff'] } },
+          agents: { desk: { profile: { provider: 'echo', handoff: {} }, entries: [webApiEntry()] }, sales: { profile: { provider: 'echo' }, entries: [webApiEntry()] } },
+        },
+        { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: robot.wecomUrl } },
+      ),
+    );
+    const profile = { provider: 'echo', handoff: {}, notify: { url: sales.wecomUrl, format: 'wecom', language: 'zh' } };
+    // `waiting` is the gateway's own: an agent's chat cannot ask for it.
+    const refused = await t.admin('PUT', '/agents/sales', { ...profile, notify: { ...profile.notify, events: ['waiting'] } });
+    expect([refused.status, refused.json.error.field]).toEqual([400, 'notify.events.0']);
+    const put = await t.admin('PUT', '/agents/sales', profile);
+    expect(put.status).toBe(200);
+    expect(put.json.profile.notify).toMatchObject({ url: '********', format: 'wecom', language: 'zh' });
+    expect(put.json.secrets['notify.url']).toEqual({ set: true, source: 'stored' });
+    // Sent back as shown (masked), the key stays; it is in the vault, not in profile.yaml.
+    expect((await t.admin('PUT', '/agents/sales', put.json.profile)).status).toBe(200);
+    expect(readFileSync(join(t.root, 'agents', 'sales', 'profile.yaml'), 'utf8')).not.toContain('sales-secret-key');
+    expect(JSON.stringify((await t.admin('GET', '/agents')).json)).not.toContain('sales-secret-key');
+    await t.until(() => ['desk', 'sales'].every((a) => t.gateway.keeper.statusOf(`${a}.web_api`)?.state === 'running'));
+
+    await t.chat('sales.web_api', { userId: 'ann', content: '转人工' }, { wait: true });
+    await t.chat('desk.web_api', { userId: 'bob', content: '转人工' }, { wait: true });
+    await t.until(() => sales.received.length === 1 && robot.received.length === 2);
+    expect(sales.received[0]!.text).toBe('[CocoCat] ann 在 sales.web_api 请求人工客服：“转人工”');
+    expect(robot.received.map((m) => m.text).sort()).toEqual([
+      '[CocoCat] ann asked for a person on sales.web_api: "转人工"',
+      '[CocoCat] bob asked for a person on desk.web_api: "转人工"',
+    ]);
+    const listed = (await t.admin('GET', '/notices')).json.notices;
+    expect(listed.map((n: { receiver: string; text: string }) => [n.receiver, n.text]).sort()).toEqual([
+      ['', 'ann asked for a person on sales.web_api: "转人工"'],
+      ['', 'bob asked for a person on desk.web_api: "转人工"'],
+      ['agent:sales', 'ann 在 sales.web_api 请求人工客服：“转人工”'],
+    ]);
   });
 
   it('says the notices in Chinese with language: zh', async () => {

@@ -226,6 +226,7 @@ describe('HealthWatch: agents', () => {
       {
         event: 'agent_down',
         text: { en: "Agent desk failed 3 run(s) in a row (the first 1 min ago): 401 Incorrect API key provided. Its users get the fallback reply, or a failover agent's answer where one is set.", zh: expect.any(String) },
+        agentId: 'desk',
         panelPath: 'agents/desk',
       },
     ]);

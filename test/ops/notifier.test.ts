@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { notifySchema, type NotifySettings } from '../../src/config/schema.js';
+import { agentNotifySchema, notifySchema, type NotifySettings } from '../../src/config/schema.js';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.js';
 import { signBody } from '../../src/core/signature.js';
 import { GatewayMetrics } from '../../src/ops/metrics.js';
@@ -137,6 +137,45 @@ describe('Notifier', () => {
     await settled(store, 23);
     expect(robot.received.map((m) => m.text)).toEqual(Array.from({ length: 23 }, (_, i) => `[CocoCat] user ${i} asks for a person`));
     expect(robot.posts.filter((p) => p.code === 45009)).toEqual([]);
+  });
+
+  it("tells an agent's own team chat what concerns the agent, in its language, apart from the gateway's chat", async () => {
+    const robot = opened(await startFakeGroupRobot({ wecomKey: 'gateway-key' }));
+    const sales = opened(await startFakeGroupRobot({ wecomKey: 'sales-key' }));
+    const capture = captureLogger();
+    const store = opened(openSqliteStore({ path: ':memory:' }));
+    const gatewayNotify = notifySchema.parse({ url: robot.wecomUrl, format: 'wecom', events: ['handoff', 'entry_down'] });
+    const salesNotify = agentNotifySchema.parse({ url: sales.wecomUrl, format: 'wecom', language: 'zh' });
+    const n = new Notifier({
+      settings: () => ({ notify: gatewayNotify }),
+      agentNotify: (agentId) => (agentId === 'sales' ? salesNotify : undefined),
+      agentOf: (entryKey) => entryKey.split('.')[0],
+      store,
+      clock: systemClock,
+      log: capture.log,
+      owner: 'test',
+      tickMs: 100,
+    });
+    opened({ close: () => n.stop() });
+    n.start();
+    sales.failNext(1);
+    n.notify({ event: 'handoff', text: { en: 'ann asked for a person', zh: 'ann 请求人工客服' }, entryKey: 'sales.web_api' });
+    n.notify({ event: 'handoff', text: { en: 'bob asked for a person', zh: 'bob 请求人工客服' }, entryKey: 'desk.web_api' });
+    n.notify({ event: 'agent_down', text: { en: 'sales fails', zh: 'sales 连续失败' }, agentId: 'sales' });
+    n.notify({ event: 'dead_letter', text: both('a reply to cid was given up on'), entryKey: 'sales.web_api' });
+    // The gateway's chat hears what it asks for, at once, while the sales chat waits out its failure.
+    await until(() => robot.received.length === 2, "the gateway chat's notices");
+    expect(robot.received.map((m) => m.text)).toEqual(['[CocoCat] ann asked for a person', '[CocoCat] bob asked for a person']);
+    await settled(store, 5);
+    expect(sales.received.map((m) => m.text)).toEqual(['[CocoCat] ann 请求人工客服', '[CocoCat] sales 连续失败', '[CocoCat] a reply to cid was given up on']);
+    expect((await store.listNotices()).map((x) => [x.receiver, x.event])).toEqual([
+      ['agent:sales', 'dead_letter'],
+      ['agent:sales', 'agent_down'],
+      ['', 'handoff'],
+      ['agent:sales', 'handoff'],
+      ['', 'handoff'],
+    ]);
+    expect(n.describe((await store.listNotices())[3]!)).toMatchObject({ receiver: 'agent:sales', text: 'ann 请求人工客服', status: 'sent', attempts: 2 });
   });
 
   it('loses no notice to a restart: what the last process could not send, the next one sends', async () => {

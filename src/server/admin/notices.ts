@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
-import { readNotice } from '../../ops/notifier.js';
 import { parseInput } from './parse-input.js';
 
 const noticesQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -13,8 +12,7 @@ const noticesQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).d
 export function registerNoticeRoutes(app: FastifyInstance, gateway: Gateway): void {
   app.get('/notices', async (request) => {
     const q = parseInput(noticesQuery, request.query, 'query');
-    const language = gateway.snapshot.settings.notify?.language ?? 'en';
-    return { notices: (await gateway.store.listNotices({ limit: q.limit })).map((n) => readNotice(n, language)) };
+    return { notices: (await gateway.store.listNotices({ limit: q.limit })).map((n) => gateway.notifier.describe(n)) };
   });
   app.post('/notices/retry', async () => ({ retried: await gateway.notifier.retryNow() }));
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { maskSecrets, secretFields } from '../../config/masking.js';
-import { agentProfileSchema, sceneSchema } from '../../config/schema.js';
+import { agentNotifySchema, agentProfileSchema, sceneSchema } from '../../config/schema.js';
 import {
   mergeSecrets,
   readRaw,
@@ -20,6 +20,34 @@ import { assertValidId } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 
 const PROFILE_SECRETS = secretFields(agentProfileSchema);
+/** The profile's own team chat holds secrets too (the robot's key is in its URL): masked and kept like the top-level ones. */
+const NOTIFY_SECRETS = secretFields(agentNotifySchema);
+
+/** Masks a profile's secrets, `notify`'s included (named `notify.url` in `secrets`). */
+function maskProfile(profile: Record<string, unknown>) {
+  const { config, secrets } = maskSecrets(profile, PROFILE_SECRETS);
+  const notify = profile.notify;
+  if (!notify || typeof notify !== 'object') return { config, secrets };
+  const inner = maskSecrets(notify as Record<string, unknown>, NOTIFY_SECRETS);
+  const named = Object.fromEntries(Object.entries(inner.secrets).map(([field, state]) => [`notify.${field}`, state]));
+  return { config: { ...config, notify: inner.config }, secrets: { ...secrets, ...named } };
+}
+
+/** mergeSecrets for a profile, then for its `notify` (a notify removed takes its stored secrets along). */
+function mergeProfileSecrets(body: Record<string, unknown>, previous: Record<string, unknown> | undefined, gateway: Gateway, id: string) {
+  const merged = mergeSecrets(body, previous, PROFILE_SECRETS, gateway.vault, `agent.${id}`);
+  const asRecord = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const next = asRecord(body.notify);
+  const before = asRecord(previous?.notify);
+  if (!next) {
+    // No notify any more: its stored secrets go from the vault.
+    const stored = NOTIFY_SECRETS.map((f) => before?.[f]).flatMap((v) => (typeof v === 'string' ? (/^\$\{secret:([^}]+)\}$/.exec(v)?.[1] ?? []) : []));
+    return { ...merged, vaultDeletes: [...merged.vaultDeletes, ...stored] };
+  }
+  const inner = mergeSecrets(next, before, NOTIFY_SECRETS, gateway.vault, `agent.${id}.notify`);
+  merged.value.notify = inner.value;
+  return { value: merged.value, vaultWrites: [...merged.vaultWrites, ...inner.vaultWrites], vaultDeletes: [...merged.vaultDeletes, ...inner.vaultDeletes] };
+}
 
 /** CRUD for agents (`profile.yaml`) and scenes (`scene.yaml`). */
 export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): void {
@@ -54,7 +82,7 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
       let vaultDeletes: string[] = [];
       if (kind === 'agent') {
         const previous = existed ? (readRaw(file) as Record<string, unknown>) : undefined;
-        ({ value, vaultWrites, vaultDeletes } = mergeSecrets(body, previous, PROFILE_SECRETS, gateway.vault, `agent.${id}`));
+        ({ value, vaultWrites, vaultDeletes } = mergeProfileSecrets(body, previous, gateway, id));
         validateWithPending(agentProfileSchema, value, vaultWrites, { env: gateway.env, vault: gateway.vault, file });
         const [problem] = failoverProblems(id, value.failover as string[] | undefined, gateway.snapshot.agents);
         if (problem) throw new CocoError('COCO_ERR_CONFIG_INVALID', `${problem.field}: ${problem.message}`, { statusCode: 400, field: problem.field });
@@ -89,7 +117,7 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
         }
       }
       removeTarget(gateway.root, kind, id);
-      gateway.vault.delete(PROFILE_SECRETS.map((f) => `agent.${id}.${f}`));
+      gateway.vault.delete([...PROFILE_SECRETS.map((f) => `agent.${id}.${f}`), ...NOTIFY_SECRETS.map((f) => `agent.${id}.notify.${f}`)]);
       gateway.reload();
       return reply.code(204).send();
     });
@@ -101,7 +129,7 @@ function list(gateway: Gateway, kind: TargetKind) {
   const entriesOf = (id: string) => gateway.keeper.status().filter((s) => s.target.kind === kind && s.target.id === id);
   if (kind === 'agent') {
     return [...snapshot.agents.values()].map((a) => {
-      const { config, secrets } = maskSecrets(a.profile as Record<string, unknown>, PROFILE_SECRETS);
+      const { config, secrets } = maskProfile(a.profile as Record<string, unknown>);
       return { id: a.id, file: a.file, profile: config, secrets, entries: entriesOf(a.id) };
     });
   }

@@ -324,14 +324,15 @@ const SQL = {
   deleteInbound: `DELETE FROM inbound AS i WHERE ${prunableSql('$1')}`,
   deleteFeed: 'DELETE FROM feed WHERE seq < $1',
   deleteIdleBuckets: 'DELETE FROM rate_buckets WHERE updated_at < $1',
-  addNotice: `INSERT INTO notices (event, body, fold_key, available_at, created_at) VALUES ($1, $2, $3, $4, $4)
+  addNotice: `INSERT INTO notices (receiver, event, body, fold_key, available_at, created_at) VALUES ($1, $2, $3, $4, $5, $5)
     ON CONFLICT (fold_key) WHERE status = 'waiting' DO UPDATE SET more = notices.more + 1`,
-  // The oldest notice nobody is sending now (skipping one another process is claiming), if it is due:
-  // when it waits for a retry, the ones after it wait too.
+  // Each receiver's oldest notice nobody is sending now, the oldest due of them (skipping one another
+  // process is claiming): when one waits for a retry, those after it for the same receiver wait too.
   claimNotice: `UPDATE notices SET status = 'sending', attempts = attempts + 1, lease_token = $2, lease_until = $1::bigint + $3::bigint
-    WHERE id = (SELECT id FROM notices WHERE status IN ('waiting', 'sending') AND NOT (status = 'sending' AND lease_until > $1)
-      ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-    AND (status = 'sending' OR available_at <= $1)
+    WHERE id = (SELECT n.id FROM notices n WHERE n.id IN (SELECT min(id) FROM notices
+        WHERE status IN ('waiting', 'sending') AND NOT (status = 'sending' AND lease_until > $1) AND receiver <> ALL($4::text[])
+        GROUP BY receiver)
+      AND (n.status = 'sending' OR n.available_at <= $1) ORDER BY n.id LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING *`,
   finishNotice: `UPDATE notices SET status = $3, finished_at = $4, last_error = $5, lease_token = NULL, lease_until = NULL
     WHERE id = $1 AND lease_token = $2 AND status = 'sending'`,
@@ -784,11 +785,11 @@ export class PostgresStore implements Store {
   }
 
   async addNotice(notice: NewNotice, now: number): Promise<void> {
-    await run(this.pool, 'addNotice', [notice.event, notice.body, notice.foldKey ?? null, now]);
+    await run(this.pool, 'addNotice', [notice.receiver ?? '', notice.event, notice.body, notice.foldKey ?? null, now]);
   }
 
-  async claimNotice(opts: { now: number; leaseMs: number; owner: string }): Promise<NoticeItem | undefined> {
-    const row = (await run<NoticeRow>(this.pool, 'claimNotice', [opts.now, randomUUID(), opts.leaseMs])).rows[0];
+  async claimNotice(opts: { now: number; leaseMs: number; owner: string; skip?: readonly string[] }): Promise<NoticeItem | undefined> {
+    const row = (await run<NoticeRow>(this.pool, 'claimNotice', [opts.now, randomUUID(), opts.leaseMs, opts.skip ?? []])).rows[0];
     return row && toNoticeItem(row);
   }
 

@@ -335,11 +335,14 @@ export class SqliteStore implements Store {
       deleteInbound: p(`DELETE FROM inbound AS i WHERE ${PRUNABLE}`),
       deleteFeed: p('DELETE FROM feed WHERE seq < ?'),
       deleteIdleBuckets: p('DELETE FROM rate_buckets WHERE updated_at < ?'),
-      addNotice: p(`INSERT INTO notices (event, body, fold_key, available_at, created_at) VALUES (?, ?, ?, ?, ?)
+      addNotice: p(`INSERT INTO notices (receiver, event, body, fold_key, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (fold_key) WHERE status = 'waiting' DO UPDATE SET more = more + 1`),
-      // The oldest notice nobody is sending now: when it waits for a retry, the ones after it wait too.
-      noticeHead: p<{ id: number; status: string; available_at: number }>(`SELECT id, status, available_at FROM notices
-        WHERE status IN ('waiting', 'sending') AND NOT (status = 'sending' AND lease_until > @now) ORDER BY id LIMIT 1`),
+      // Each receiver's oldest notice nobody is sending now, the oldest due of them: when one waits for a
+      // retry, those after it for the same receiver wait too.
+      noticeDue: p<number>(`SELECT n.id FROM notices n WHERE n.id IN (SELECT min(id) FROM notices
+          WHERE status IN ('waiting', 'sending') AND NOT (status = 'sending' AND lease_until > @now)
+            AND receiver NOT IN (SELECT value FROM json_each(@skip)) GROUP BY receiver)
+        AND (n.status = 'sending' OR n.available_at <= @now) ORDER BY n.id LIMIT 1`).pluck(),
       noticeLease: p<NoticeRow>(`UPDATE notices SET status = 'sending', attempts = attempts + 1, lease_token = ?, lease_until = ?
         WHERE id = ? RETURNING *`),
       noticeFinish: p(`UPDATE notices SET status = ?, finished_at = ?, last_error = ?, lease_token = NULL, lease_until = NULL
@@ -506,10 +509,9 @@ export class SqliteStore implements Store {
         done.kept = s.userMessagesLeft.get(entryKey, userId) ?? 0;
         return done;
       },
-      claimNotice: (now: number, leaseMs: number) => {
-        const head = s.noticeHead.get({ now });
-        if (!head || (head.status === 'waiting' && head.available_at > now)) return undefined;
-        return s.noticeLease.get(randomUUID(), now + leaseMs, head.id);
+      claimNotice: (now: number, leaseMs: number, skip: readonly string[]) => {
+        const id = s.noticeDue.get({ now, skip: JSON.stringify(skip) });
+        return id === undefined ? undefined : s.noticeLease.get(randomUUID(), now + leaseMs, id);
       },
       retryNotice: (id: number, token: string, availableAt: number, error: string) => {
         const folded = s.noticeFoldable.get(id, token);
@@ -767,11 +769,11 @@ export class SqliteStore implements Store {
   }
 
   async addNotice(notice: NewNotice, now: number): Promise<void> {
-    await this.write(() => this.s.addNotice.run(notice.event, notice.body, notice.foldKey ?? null, now, now));
+    await this.write(() => this.s.addNotice.run(notice.receiver ?? '', notice.event, notice.body, notice.foldKey ?? null, now, now));
   }
 
-  async claimNotice(opts: { now: number; leaseMs: number; owner: string }): Promise<NoticeItem | undefined> {
-    const row = await this.write(() => this.tx.claimNotice(opts.now, opts.leaseMs));
+  async claimNotice(opts: { now: number; leaseMs: number; owner: string; skip?: readonly string[] }): Promise<NoticeItem | undefined> {
+    const row = await this.write(() => this.tx.claimNotice(opts.now, opts.leaseMs, opts.skip ?? []));
     return row && toNoticeItem(row);
   }
 

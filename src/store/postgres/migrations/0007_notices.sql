@@ -2,6 +2,8 @@
 -- chat that is down for a while loses none. See Store.addNotice.
 CREATE TABLE notices (
   id           BIGSERIAL PRIMARY KEY,
+  -- Who hears it: '' the gateway's notify, 'agent:<id>' an agent's own.
+  receiver     TEXT    NOT NULL DEFAULT '',
   event        TEXT    NOT NULL,
   body         TEXT    NOT NULL,
   fold_key     TEXT,
@@ -16,7 +18,7 @@ CREATE TABLE notices (
   last_error   TEXT
 );
 
-CREATE INDEX notices_unfinished ON notices (id) WHERE status IN ('waiting', 'sending');
+CREATE INDEX notices_unfinished ON notices (receiver, id) WHERE status IN ('waiting', 'sending');
 -- One waiting notice per fold key: the next one folds into it (ON CONFLICT).
 CREATE UNIQUE INDEX notices_fold ON notices (fold_key) WHERE status = 'waiting';
 CREATE INDEX notices_finished ON notices (finished_at) WHERE status IN ('sent', 'failed');
