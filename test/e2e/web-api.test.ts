@@ -5,6 +5,8 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/logs.js';
 import { postForEvents, SseClient } from '../helpers/sse.js';
 import { TEST_API_KEY, webApiEntry } from '../helpers/workspace.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import type { Store } from '../../src/store/store.js';
 
 const ENTRY = 'assistant.web_api';
 const opened = closeAfterEach();
@@ -100,6 +102,35 @@ describe('web_api → echo agent', () => {
     await t.until(() => other.events.length === 1);
     expect(other.events[0]!.data.text).toBe('echo: hi');
     await other.close();
+  });
+
+  it('sends a reply stored while the stream reads the store at once, not at its next poll (a slow database)', async () => {
+    // The store reads a stream's replies slowly (a busy shared database): a reply stored during a read
+    // must still wake the stream when the read ends. The stream looks at the store every 5 s anyway.
+    const sqlite = opened(openSqliteStore({ path: ':memory:' }));
+    const slow = new Proxy(sqlite, {
+      get(target, prop) {
+        if (prop === 'readFeed') return (...args: Parameters<Store['readFeed']>) => target.readFeed(...args).then((r) => new Promise((ok) => setTimeout(() => ok(r), 300)));
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Store;
+    const t = opened(await startTestGateway(echoWorkspace(), { store: slow }));
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const sse = opened(new SseClient(`${address}/api/v1/chat/${ENTRY}/events?userId=dan`, TEST_API_KEY));
+    sse.lastEventId = 0;
+    await sse.connect();
+    await t.chat(ENTRY, { userId: 'dan', content: 'one' });
+    await t.until(() => sse.events.length === 1);
+    // "two" wakes the stream; "three" is stored while it reads "two".
+    const sent = Date.now();
+    await t.chat(ENTRY, { userId: 'dan', content: 'two' });
+    await new Promise((r) => setTimeout(r, 100));
+    await t.chat(ENTRY, { userId: 'dan', content: 'three' });
+    await t.until(() => sse.events.length === 3, 10_000);
+    expect(sse.events.map((e) => e.data.text)).toEqual(['echo: one', 'echo: two', 'echo: three']);
+    expect(Date.now() - sent).toBeLessThan(4_000);
   });
 
   it('deduplicates by msgId and Idempotency-Key, answering the same message id', async () => {

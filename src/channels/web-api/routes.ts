@@ -225,31 +225,69 @@ async function waitForReply(
   hangUp?: AbortSignal,
 ): Promise<WebApiReply[] | typeof NOT_ANSWERED | undefined> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const replies = await channel.repliesTo(messageId);
-    const count = replies[0]?.chunk.count ?? 0;
-    if (count > 0 && replies.length >= count) return replies.slice(0, count);
-    if (replies.length === 0 && channel.isUnanswered(messageId)) return NOT_ANSWERED;
-    const left = deadline - Date.now();
-    if (left <= 0 || channel.stopSignal.aborted || hangUp?.aborted) return undefined;
-    await wake(channel, `reply:${messageId}`, Math.min(left, WAIT_POLL_MS), hangUp);
+  const wakeups = new Wakeups(channel, `reply:${messageId}`, hangUp);
+  try {
+    for (;;) {
+      const replies = await channel.repliesTo(messageId);
+      const count = replies[0]?.chunk.count ?? 0;
+      if (count > 0 && replies.length >= count) return replies.slice(0, count);
+      if (replies.length === 0 && channel.isUnanswered(messageId)) return NOT_ANSWERED;
+      const left = deadline - Date.now();
+      if (left <= 0 || channel.stopSignal.aborted || hangUp?.aborted) return undefined;
+      await wakeups.next(Math.min(left, WAIT_POLL_MS));
+    }
+  } finally {
+    wakeups.close();
   }
 }
 
-function wake(channel: WebApiChannel, event: string, ms: number, hangUp?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      channel.events.off(event, done);
-      channel.stopSignal.removeEventListener('abort', done);
-      hangUp?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    channel.events.on(event, done);
-    channel.stopSignal.addEventListener('abort', done, { once: true });
-    hangUp?.addEventListener('abort', done, { once: true });
-  });
+/**
+ * Wake-ups of one waiting loop (a held request, a stream) for as long as it lives: the channel's
+ * `event` for it, the channel stopping, the client hanging up. Listening once for the loop's life,
+ * rather than around each wait, costs a stream nothing per reply, and an event that fires while the
+ * loop reads the store is kept for its next wait instead of being missed until the next poll.
+ */
+class Wakeups {
+  private due = false;
+  private wake?: () => void;
+  private readonly fire = () => {
+    this.due = true;
+    this.wake?.();
+  };
+
+  constructor(
+    private readonly channel: WebApiChannel,
+    private readonly event: string,
+    private readonly hangUp?: AbortSignal,
+  ) {
+    channel.events.on(event, this.fire);
+    channel.stopSignal.addEventListener('abort', this.fire, { once: true });
+    hangUp?.addEventListener('abort', this.fire, { once: true });
+  }
+
+  /** Resolves at the next wake-up (at once if one came since the last), or after `ms`. */
+  next(ms: number): Promise<void> {
+    if (this.due) {
+      this.due = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.fire(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.due = false;
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    this.wake?.();
+    this.channel.events.off(this.event, this.fire);
+    this.channel.stopSignal.removeEventListener('abort', this.fire);
+    this.hangUp?.removeEventListener('abort', this.fire);
+  }
 }
 
 export async function tailSeq(channel: WebApiChannel, userId: string): Promise<number> {
@@ -270,23 +308,28 @@ export async function streamReplies(channel: WebApiChannel, userId: string, from
   // Replies being written show as `partial` events (no id: they are not kept, and a resume skips them).
   const unwatch = channel.watchPartials(userId, (p) => res.write(sseEvent('partial', p)));
   hangUp.signal.addEventListener('abort', unwatch, { once: true });
+  const wakeups = new Wakeups(channel, `conversation:${userId}`, hangUp.signal);
   let lastWrite = Date.now();
-  while (!hangUp.signal.aborted && !channel.stopSignal.aborted) {
-    const batch = await channel.readReplies(userId, cursor, 100);
-    for (const item of batch) {
-      res.write(sseEvent('reply', item, item.seq));
-      cursor = item.seq;
-      lastWrite = Date.now();
+  try {
+    while (!hangUp.signal.aborted && !channel.stopSignal.aborted) {
+      const batch = await channel.readReplies(userId, cursor, 100);
+      for (const item of batch) {
+        res.write(sseEvent('reply', item, item.seq));
+        cursor = item.seq;
+        lastWrite = Date.now();
+      }
+      if (batch.length === 100) continue;
+      if (Date.now() - lastWrite >= KEEPALIVE_MS) {
+        res.write(': keepalive\n\n');
+        lastWrite = Date.now();
+      }
+      await wakeups.next(Math.min(STREAM_POLL_MS, KEEPALIVE_MS));
     }
-    if (batch.length === 100) continue;
-    if (Date.now() - lastWrite >= KEEPALIVE_MS) {
-      res.write(': keepalive\n\n');
-      lastWrite = Date.now();
-    }
-    await wake(channel, `conversation:${userId}`, Math.min(STREAM_POLL_MS, KEEPALIVE_MS), hangUp.signal);
+  } finally {
+    wakeups.close();
+    unwatch();
+    res.end();
   }
-  unwatch();
-  res.end();
 }
 
 /** The `?wait=true` answer: the text chunks joined, and the images, if any. */
