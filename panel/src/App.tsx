@@ -13,7 +13,7 @@ import { HandoffsProvider, useHandoffs } from './pages/messages/handoffs-state';
 import { PairingProvider, usePairingRequests } from './pages/messages/pairing-state';
 import { MessagesPage } from './pages/messages/MessagesPage';
 import { href, useRoute, type Route } from './router';
-import { RoleContext, type Role } from './role';
+import { RoleContext, type Access } from './role';
 
 type Auth = 'checking' | 'out' | 'in' | 'unreachable';
 
@@ -98,10 +98,14 @@ function Shell({ onLogout }: { onLogout(): void }) {
     return () => window.removeEventListener('keydown', onKey);
   }, [menuOpen]);
 
-  const [role, setRole] = useState<Role>();
+  const [access, setAccess] = useState<Access>();
+  const role = access?.role;
   useEffect(() => {
     // Not known (an old gateway, a failed read): the admin's view; the gateway refuses what is not allowed anyway.
-    session.current().then((s) => setRole(s?.role ?? 'admin'), () => setRole('admin'));
+    session.current().then(
+      (s) => setAccess({ role: s?.role ?? 'admin', ...(s?.can ? { can: s.can } : {}) }),
+      () => setAccess({ role: 'admin' }),
+    );
   }, []);
 
   const logout = async () => {
@@ -165,8 +169,8 @@ function Shell({ onLogout }: { onLogout(): void }) {
       </header>
       <main id="main" className="content" tabIndex={-1}>
         {/* Until the role is known, nothing that depends on it is shown: an operator never sees the admin's buttons flash. */}
-        {role && (
-          <RoleContext.Provider value={role}>
+        {access && (
+          <RoleContext.Provider value={access}>
             <Page route={route} />
           </RoleContext.Provider>
         )}

@@ -26,6 +26,8 @@ export interface Session {
   expiresAt: number;
   /** An operator reads and answers people; changing agents, scenes and entries needs the admin. */
   role: 'admin' | 'operator';
+  /** An operator's permissions (their `can`); every one when absent. */
+  can?: ('reply' | 'handoff' | 'pairing' | 'senders' | 'retry' | 'chat')[];
 }
 
 async function request<T>(method: string, url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {

@@ -1,3 +1,4 @@
+import { OPERATOR_PERMISSIONS, type OperatorPermission } from './schema.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256 } from '../core/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -66,12 +67,15 @@ export interface OperatorTokens {
 export interface Operator {
   fingerprint: string;
   name?: string;
+  /** What they may do besides reading (`can`; all when it was left out). */
+  can: ReadonlySet<OperatorPermission>;
 }
 
-export function operatorTokens(tokens: readonly { token: string; name?: string }[]): OperatorTokens {
-  const known = tokens.map(({ token, name }) => {
+export function operatorTokens(tokens: readonly { token: string; name?: string; can?: readonly OperatorPermission[] }[]): OperatorTokens {
+  const known = tokens.map(({ token, name, can }) => {
     const digest = sha256(token);
-    return { digest, operator: { fingerprint: digest.subarray(0, 8).toString('hex'), ...(name ? { name } : {}) } };
+    const operator: Operator = { fingerprint: digest.subarray(0, 8).toString('hex'), ...(name ? { name } : {}), can: new Set(can ?? OPERATOR_PERMISSIONS) };
+    return { digest, operator };
   });
   return {
     verify(token) {

@@ -317,6 +317,10 @@ export type ContentFilter = z.infer<typeof contentFilterSchema>;
 
 const urlOrReference = z.string().refine((s) => /^\$\{[^}]+\}$/.test(s) || URL.canParse(s), { message: 'must be a URL or a ${ENV} reference' });
 
+/** What an operator may do besides reading (`operator_tokens[].can`); an operator without `can` may do all of it. */
+export const OPERATOR_PERMISSIONS = ['reply', 'handoff', 'pairing', 'senders', 'retry', 'chat'] as const;
+export type OperatorPermission = (typeof OPERATOR_PERMISSIONS)[number];
+
 /** What `notify` can tell the team about. */
 export const NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down', 'waiting'] as const;
 /** What an agent's own `notify` can tell its team about: all that concerns one agent (`waiting` is the gateway's). */
@@ -612,11 +616,28 @@ export const settingsSchema = z
       'Bearer token of the admin API; COCOCAT_ADMIN_TOKEN overrides it. Generated on first start when unset',
     ),
     operator_tokens: z
-      .array(z.union([z.string().min(1), z.object({ name: z.string().trim().min(1).max(64), token: z.string().min(1) }).strict()]))
+      .array(
+        z.union([
+          z.string().min(1),
+          z
+            .object({
+              name: z.string().trim().min(1).max(64),
+              token: z.string().min(1),
+              can: z
+                .array(z.enum(OPERATOR_PERMISSIONS))
+                .refine((can) => new Set(can).size === can.length, 'names a permission twice')
+                .optional()
+                .describe(
+                  'What this operator may do besides reading: reply (answer a message by hand), handoff (hand conversations over and back), pairing (approve or reject codes), senders (block or allow a sender), retry (dead letters and notices), chat (the test chat). All of them when left out; [] reads only',
+                ),
+            })
+            .strict(),
+        ]),
+      )
       .max(50)
       .optional()
       .describe(
-        'Bearer tokens (or panel logins) of operators, who read the message log and answer people (replies, hand-overs, pairing codes, dead letters, blocking or allowing a sender, the test chat) but cannot change agents, scenes, entries or settings. A token, or {name, token} so the message log says who replied. Each at least 16 characters, best as an ${ENV} reference; removing one ends its panel sessions',
+        'Bearer tokens (or panel logins) of operators, who read the message log and answer people (replies, hand-overs, pairing codes, dead letters, blocking or allowing a sender, the test chat) but cannot change agents, scenes, entries or settings. A token, or {name, token, can?} so the message log says who replied and `can` limits what they may do. Each at least 16 characters, best as an ${ENV} reference; removing one ends its panel sessions',
       ),
     store: z
       .object({

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type {} from '@fastify/cookie';
 import type { AdminTokenSource, Operator, OperatorTokens } from '../config/admin-token.js';
+import type { OperatorPermission } from '../config/schema.js';
 import { CocoError } from '../core/errors.js';
 
 export const SESSION_COOKIE = 'cococat_session';
@@ -126,7 +127,11 @@ function cookieOptions(request: FastifyRequest, maxAgeMs: number) {
   };
 }
 
-const present = (s: PanelSession) => ({ csrfToken: s.csrfToken, expiresAt: s.exp, role: roleOf(s) });
+/** A session as the panel reads it: with an operator's permissions, so it offers only what they may do. */
+const present = (s: PanelSession, operators: () => OperatorTokens) => {
+  const can = s.op === undefined ? undefined : operators().byFingerprint(s.op)?.can;
+  return { csrfToken: s.csrfToken, expiresAt: s.exp, role: roleOf(s), ...(can ? { can: [...can] } : {}) };
+};
 
 /** `POST /api/session` (log in with the admin token or an operator's), `GET` (who am I), `DELETE` (log out). */
 export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens): void {
@@ -147,13 +152,13 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: PanelSessi
     if (operator) request.log.info({ ip: request.ip, operator: operator.name ?? operator.fingerprint }, 'operator logged in to the panel');
     const { cookie, session } = sessions.create(operator?.fingerprint);
     reply.setCookie(SESSION_COOKIE, cookie, cookieOptions(request, session.exp - Date.now()));
-    return present(session);
+    return present(session, operators);
   });
 
   app.get('/api/session', async (request) => {
     const session = sessions.read(request.cookies[SESSION_COOKIE]);
     if (!session) throw new CocoError('COCO_ERR_UNAUTHORIZED', 'not logged in', { statusCode: 401 });
-    return present(session);
+    return present(session, operators);
   });
 
   app.delete('/api/session', async (request, reply) => {
@@ -175,33 +180,48 @@ export function assertCsrf(sessions: PanelSessions, session: PanelSession, reque
 }
 
 /**
- * What an operator may change (method and route): answering people, not the setup. Every read is
- * theirs too (secrets are masked for everyone).
+ * What an operator may change (method and route), and the permission (`can`) each needs: answering
+ * people, not the setup. Every read is theirs too (secrets are masked for everyone).
  */
-const OPERATOR_WRITES = new Set([
-  'POST /api/admin/chat/:key',
-  'POST /api/admin/messages/:id/reply',
-  'POST /api/admin/messages/:id/block-sender',
-  'POST /api/admin/messages/:id/allow-sender',
-  'PUT /api/admin/entries/:key/handoffs/:conversationId',
-  'DELETE /api/admin/entries/:key/handoffs/:conversationId',
-  'POST /api/admin/pairing/:code/approve',
-  'DELETE /api/admin/pairing/:code',
-  'POST /api/admin/dead-letters/:kind/:id/retry',
-  'POST /api/admin/notices/retry',
+const OPERATOR_WRITES = new Map<string, OperatorPermission>([
+  ['POST /api/admin/chat/:key', 'chat'],
+  ['POST /api/admin/messages/:id/reply', 'reply'],
+  ['POST /api/admin/messages/:id/block-sender', 'senders'],
+  ['POST /api/admin/messages/:id/allow-sender', 'senders'],
+  ['PUT /api/admin/entries/:key/handoffs/:conversationId', 'handoff'],
+  ['DELETE /api/admin/entries/:key/handoffs/:conversationId', 'handoff'],
+  ['POST /api/admin/pairing/:code/approve', 'pairing'],
+  ['DELETE /api/admin/pairing/:code', 'pairing'],
+  ['POST /api/admin/dead-letters/:kind/:id/retry', 'retry'],
+  ['POST /api/admin/notices/retry', 'retry'],
 ]);
+
+/** What each permission lets an operator do, for the refusal. */
+const PERMISSION_TEXT: Record<OperatorPermission, string> = {
+  reply: 'reply to messages by hand',
+  handoff: 'hand conversations over or back',
+  pairing: 'approve or reject pairing codes',
+  senders: 'block or allow senders',
+  retry: 'retry dead letters or notices',
+  chat: 'use the test chat',
+};
 
 /**
  * The admin API's gate: a bearer admin token (scripts) or an operator's, or a panel session
  * cookie; with the cookie, anything but a read also needs the CSRF token. An operator changes only
- * what OPERATOR_WRITES lists.
+ * what OPERATOR_WRITES lists, and of that only what their `can` allows.
  */
 export function authorizeAdmin(sessions: PanelSessions, token: AdminTokenSource, operators: () => OperatorTokens, request: FastifyRequest): void {
   const operator = operatorOfRequest(sessions, token, operators, request);
   if (operator) actors.set(request, `operator ${operator.name ?? operator.fingerprint}`);
   if (!operator || request.method === 'GET' || request.method === 'HEAD') return;
-  if (!OPERATOR_WRITES.has(`${request.method} ${request.routeOptions.url ?? ''}`)) {
+  const needs = OPERATOR_WRITES.get(`${request.method} ${request.routeOptions.url ?? ''}`);
+  if (!needs) {
     throw new CocoError('COCO_ERR_FORBIDDEN', 'operators read and answer people; changing agents, scenes, entries or settings needs the admin token', { statusCode: 403 });
+  }
+  if (!operator.can.has(needs)) {
+    const allowed = [...operator.can].join(', ') || 'nothing but reading';
+    throw new CocoError('COCO_ERR_FORBIDDEN', `operator ${operator.name ?? operator.fingerprint} may not ${PERMISSION_TEXT[needs]} (their can: ${allowed})`, { statusCode: 403 });
   }
 }
 

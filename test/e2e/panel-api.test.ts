@@ -225,6 +225,33 @@ describe('operators', () => {
     expect((await request('GET', '/api/admin/messages', { cookie })).status).toBe(401);
     expect((await request('POST', '/api/session', { body: { token: OPS_TOKEN } })).status).toBe(401);
   });
+
+  it('do only what their `can` lists: a reader reads, an answerer answers but hands nothing over', async () => {
+    const READER = 'reader-operator-token-0123456789';
+    const ANSWERER = 'answerer-operator-token-012345678';
+    const settings = { operator_tokens: [{ name: 'rita', token: '${READER}', can: [] }, { name: 'ann', token: '${ANSWERER}', can: ['reply'] }] };
+    t = await startTestGateway(spec({ settings }), { env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, READER, ANSWERER }, log: capture.log });
+    await t.until(() => t!.gateway.keeper.statusOf('helper.web_api')?.state === 'running');
+    const id = (await t.chat('helper.web_api', { userId: 'bo', content: 'hi' }, { wait: true })).json.messageId;
+    const as = (token: string, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown) =>
+      t!.app.inject({ method, url, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, payload: body === undefined ? undefined : JSON.stringify(body) });
+
+    expect((await as(READER, 'GET', `/api/admin/messages/${id}`)).statusCode).toBe(200);
+    const read = await as(READER, 'POST', `/api/admin/messages/${id}/reply`, { text: 'no' });
+    expect([read.statusCode, read.json().error.message]).toEqual([403, 'operator rita may not reply to messages by hand (their can: nothing but reading)']);
+    expect((await as(ANSWERER, 'POST', `/api/admin/messages/${id}/reply`, { text: 'A person here.' })).statusCode).toBe(202);
+    const handOver = await as(ANSWERER, 'PUT', '/api/admin/entries/helper.web_api/handoffs/bo', { minutes: 5 });
+    expect([handOver.statusCode, handOver.json().error.message]).toEqual([403, 'operator ann may not hand conversations over or back (their can: reply)']);
+    expect((await t.admin('GET', '/entries/helper.web_api/handoffs/bo')).json.until).toBeNull();
+    // The setup stays the admin's whatever `can` says.
+    expect((await as(ANSWERER, 'PUT', '/api/admin/agents/helper', { provider: 'echo' })).json().error.message).toMatch(/needs the admin token/);
+
+    // The panel learns what the session may do, and offers only that.
+    const session = await request('POST', '/api/session', { body: { token: ANSWERER } });
+    expect(session.json).toMatchObject({ role: 'operator', can: ['reply'] });
+    expect((await request('POST', '/api/session', { body: { token: ADMIN_TOKEN } })).json.can).toBeUndefined();
+    expect((await request('POST', '/api/session', { body: { token: OPS_TOKEN } })).status).toBe(401);
+  });
 });
 
 describe('dashboard', () => {

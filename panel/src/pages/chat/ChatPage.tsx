@@ -11,6 +11,7 @@ import { ConversationList } from './ConversationList';
 import { Transcript } from './Transcript';
 import './chat.css';
 import { Banner } from '../../components/Banner';
+import { useCan } from '../../role';
 
 const DEFAULT_USER = 'panel-user';
 
@@ -104,6 +105,7 @@ function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: s
 
 /** One conversation (entry + user id): transcript, live replies and the message box. */
 function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId: string; onActivity: () => void }) {
+  const canChat = useCan('chat');
   const [state, dispatch] = useReducer(chatReducer, emptyChat);
   const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<string>();
@@ -192,7 +194,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
         <Banner onDismiss={() => setError(undefined)}>{error}</Banner>
       )}
       <Transcript bubbles={state.bubbles} loaded={loaded} now={now} />
-      <Composer onSend={send} />
+      {canChat ? <Composer onSend={send} /> : <p className="chat-empty">Read only: sending in the test chat needs the chat permission (operator_tokens, can).</p>}
     </section>
   );
 }

@@ -11,6 +11,7 @@ import { ThroughputChart } from '../../components/ThroughputChart';
 import type { Dashboard, DashboardEntry } from '../../components/types';
 import { LastDays } from './LastDays';
 import { href } from '../../router';
+import { useCan } from '../../role';
 
 /** Every entry at a glance, live: state, traffic, queues; plus the last hour's throughput and the last week's days. */
 export function DashboardPage() {
@@ -80,6 +81,7 @@ function FailingAgents({ agents, now }: { agents: Dashboard['failingAgents']; no
 function UnsentNotices({ unsent, now }: { unsent: NonNullable<Dashboard['unsentNotices']>; now: number }) {
   const [busy, setBusy] = useState(false);
   const [said, setSaid] = useState<string>();
+  const canRetry = useCan('retry');
   const tryNow = async () => {
     setBusy(true);
     try {
@@ -97,9 +99,11 @@ function UnsentNotices({ unsent, now }: { unsent: NonNullable<Dashboard['unsentN
         {unsent.count === 1 ? '1 notice' : `${count(unsent.count)} notices`} to the team not sent yet (the oldest {ago(unsent.since, now)}):
       </strong>{' '}
       {unsent.lastError}. They are tried again, and given up on an hour after their event; check <code>notify.url</code> in cococat.yaml (a change is tried at once).{' '}
-      <Button small busy={busy} onClick={() => void tryNow()}>
-        Try now
-      </Button>
+      {canRetry && (
+        <Button small busy={busy} onClick={() => void tryNow()}>
+          Try now
+        </Button>
+      )}
       {said && <span role="status"> {said}</span>}
     </Banner>
   );

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { useCan } from '../../role';
 import { EntrySelect } from './MessageFilters';
 import { errorText, messagesApi } from './messages-api';
 import { localTime, relativeTime } from './time';
@@ -38,6 +39,7 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
     void load();
   }, [load]);
 
+  const canRetry = useCan('retry');
   const retry = async (d: DeadLetter) => {
     const key = `${d.kind}/${d.id}`;
     setBusy(key);
@@ -101,9 +103,11 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
                 <div className="msg-dead-text">{d.text}</div>
                 <div className="msg-error-line">{d.error}</div>
                 <div className="msg-dead-actions">
-                  <button type="button" className="btn btn-primary" onClick={() => void retry(d)} disabled={busy === key} aria-label={`Retry ${d.kind} #${d.id}`}>
-                    {busy === key ? 'Retrying…' : 'Retry'}
-                  </button>
+                  {canRetry && (
+                    <button type="button" className="btn btn-primary" onClick={() => void retry(d)} disabled={busy === key} aria-label={`Retry ${d.kind} #${d.id}`}>
+                      {busy === key ? 'Retrying…' : 'Retry'}
+                    </button>
+                  )}
                   {messageId && <a href={messageHref(messageId)}>Open message #{messageId}</a>}
                 </div>
               </li>

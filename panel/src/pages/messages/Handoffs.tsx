@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { useCan } from '../../role';
 import { Banner } from '../../components/Banner';
 import { useHandoffs } from './handoffs-state';
 import { errorText, messagesApi } from './messages-api';
@@ -18,6 +19,7 @@ function handedOverBy(h: HandoffInfo): string {
  */
 export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
   const { items: handoffs, error: readError, reload } = useHandoffs();
+  const canGiveBack = useCan('handoff');
   const [giveBackError, setGiveBackError] = useState<string>();
   // A failed give-back shows until the list is next read, as a failed read does.
   useEffect(() => setGiveBackError(undefined), [handoffs]);
@@ -57,9 +59,11 @@ export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
             <span className="msg-muted">
               {handedOverBy(h)}until {localTime(h.until)}
             </span>
-            <button type="button" className="btn btn-secondary btn-small" onClick={() => void giveBack(h)} aria-label={`Give ${h.conversationId} back to the agent`}>
-              Give back
-            </button>
+            {canGiveBack && (
+              <button type="button" className="btn btn-secondary btn-small" onClick={() => void giveBack(h)} aria-label={`Give ${h.conversationId} back to the agent`}>
+                Give back
+              </button>
+            )}
           </li>
         ))}
       </ul>

@@ -6,7 +6,7 @@ import { clockTime, elapsed, localTime, relativeTime } from './time';
 import { useNow, usePolled } from '../../components/live';
 import type { MediaRef, MessageDetail, MessageView, OutboundItem } from './types';
 import { Banner } from '../../components/Banner';
-import { useCanChangeSetup } from '../../role';
+import { useCan, useCanChangeSetup } from '../../role';
 import { ConversationTranscript } from './ConversationTranscript';
 import { pastedFiles } from '../chat/attachments';
 import { AttachButton, AttachmentStrip, useAttachments } from '../chat/ImageAttachments';
@@ -29,6 +29,7 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
   const error = loaded.error === undefined ? undefined : errorText(loaded.error);
   const now = useNow(30_000);
   const canChange = useCanChangeSetup();
+  const canReply = useCan('reply');
 
   // While the message is in flight, follow it (a few seconds at most for a healthy agent): each
   // answer, or failed try, schedules the next.
@@ -97,7 +98,7 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
             linkTo={linkTo}
           />
           <Handoff entryKey={detail.entryKey} conversationId={detail.conversationId} />
-          <OperatorReply id={id} onSent={() => void loaded.reload()} />
+          {canReply && <OperatorReply id={id} onSent={() => void loaded.reload()} />}
         </>
       )}
     </section>
@@ -126,6 +127,8 @@ function Handoff({ entryKey, conversationId }: { entryKey: string; conversationI
     messagesApi.handoff(entryKey, conversationId).then(setState, (err: unknown) => setError(errorText(err)));
   }, [entryKey, conversationId]);
   const until = state?.until;
+  // An operator who may not hand over reads who answers, without the button.
+  const canChange = useCan('handoff');
   const change = async (next: () => Promise<HandoffState>) => {
     setError(undefined);
     try {
@@ -143,20 +146,24 @@ function Handoff({ entryKey, conversationId }: { entryKey: string; conversationI
             With a person until {clockTime(until)}
             {handedOverBy(state)}: the agent does not answer this conversation.
           </span>
-          <button type="button" className="btn btn-secondary btn-small" onClick={() => void change(() => messagesApi.giveBack(entryKey, conversationId))}>
-            Give back to the agent
-          </button>
+          {canChange && (
+            <button type="button" className="btn btn-secondary btn-small" onClick={() => void change(() => messagesApi.giveBack(entryKey, conversationId))}>
+              Give back to the agent
+            </button>
+          )}
         </>
       ) : (
         <>
           <span role="status">The agent answers this conversation.</span>
-          <button
-            type="button"
-            className="btn btn-secondary btn-small"
-            onClick={() => void change(() => messagesApi.handOver(entryKey, conversationId, HANDOFF_MINUTES))}
-          >
-            Hand to a person for an hour
-          </button>
+          {canChange && (
+            <button
+              type="button"
+              className="btn btn-secondary btn-small"
+              onClick={() => void change(() => messagesApi.handOver(entryKey, conversationId, HANDOFF_MINUTES))}
+            >
+              Hand to a person for an hour
+            </button>
+          )}
         </>
       )}
       {error && <Banner>{error}</Banner>}
@@ -246,6 +253,7 @@ function SenderControls({ id, detail, onChange }: { id: string; detail: MessageV
   const [state, setState] = useState<{ busy?: boolean; done?: string; error?: string }>({});
   useEffect(() => setState({}), [id]);
   const access = detail.senderAccess;
+  const canChange = useCan('senders');
   const act = async (run: () => Promise<string>) => {
     setState({ busy: true });
     try {
@@ -270,7 +278,7 @@ function SenderControls({ id, detail, onChange }: { id: string; detail: MessageV
   return (
     <>
       {access?.refused && <span className="msg-refused">Not answered: {access.refused}. </span>}
-      {state.done ? (
+      {!canChange ? null : state.done ? (
         <span className="msg-muted" role="status">
           {state.done}
         </span>

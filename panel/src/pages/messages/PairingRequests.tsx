@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { useCan } from '../../role';
 import { Banner } from '../../components/Banner';
 import { errorText, messagesApi } from './messages-api';
 import { usePairingRequests } from './pairing-state';
@@ -13,6 +14,7 @@ import type { PairingInfo } from './types';
  */
 export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) {
   const polled = usePairingRequests();
+  const canAnswer = useCan('pairing');
   const [outcome, setOutcome] = useState<{ error?: string; done?: string }>({});
   const { items: requests } = polled;
   const act = async (r: PairingInfo, approve: boolean) => {
@@ -47,12 +49,16 @@ export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) 
               {r.content || <em>(no text)</em>}
             </a>
             <span className="msg-muted">code valid until {localTime(r.expiresAt)}</span>
-            <button type="button" className="btn btn-primary btn-small" onClick={() => void act(r, true)} aria-label={`Approve ${r.code}`}>
-              Approve
-            </button>
-            <button type="button" className="btn btn-secondary btn-small" onClick={() => void act(r, false)} aria-label={`Reject ${r.code}`}>
-              Reject
-            </button>
+            {canAnswer && (
+              <>
+                <button type="button" className="btn btn-primary btn-small" onClick={() => void act(r, true)} aria-label={`Approve ${r.code}`}>
+                  Approve
+                </button>
+                <button type="button" className="btn btn-secondary btn-small" onClick={() => void act(r, false)} aria-label={`Reject ${r.code}`}>
+                  Reject
+                </button>
+              </>
+            )}
           </li>
         ))}
       </ul>
