@@ -6,7 +6,7 @@ import type { Agent } from './agents/agent.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { loadAdminToken, operatorTokens, type AdminTokenSource, type OperatorTokens } from './config/admin-token.js';
 import { resolveReferences, SecretVault } from './config/secrets.js';
-import { HEALTH_DEFAULTS, type AgentProfile, type NotifySettings, type Settings } from './config/schema.js';
+import { HEALTH_DEFAULTS, type AgentNotifySettings, type AgentProfile, type NotifySettings, type Settings } from './config/schema.js';
 import { formatProblem, loadWorkspace, type AgentSpec, type WorkspaceSnapshot } from './config/workspace.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { CocoError, describeError } from './core/errors.js';
@@ -15,7 +15,7 @@ import { readsFiles } from './core/media.js';
 import { forgetEndedHandoffs } from './core/handoff.js';
 import { forgetExpiredPairings } from './core/pairing.js';
 import { HEALTH_CHECK_MS, HealthWatch, type WatchSettings } from './ops/health-watch.js';
-import { Notifier, type NotifyEvent } from './ops/notifier.js';
+import { Notifier, type NotifyEvent, type Owner } from './ops/notifier.js';
 import { approvePairing, rejectPairing } from './server/pairing-approval.js';
 import { routeOf, type Routable } from './core/scene-routes.js';
 import { forgetOldRecalls } from './core/recall.js';
@@ -98,12 +98,15 @@ export class Gateway {
     this.healthCheckMs = opts.healthCheckMs ?? HEALTH_CHECK_MS;
     this.notifier = new Notifier({
       settings: () => this.notifySettings(),
-      agentNotify: (agentId) => this.agentNamed(agentId)?.profile.notify,
-      agentOf: (entryKey) => {
-        const target = this.current.entries.find((e) => e.key === entryKey)?.target;
-        return target?.kind === 'agent' ? target.id : undefined;
-      },
-      store, clock: this.clock, log: this.log, owner: this.owner, metrics: this.metrics, tickMs: opts.tickMs });
+      ownNotify: (owner) => this.ownNotify(owner),
+      ownerOf: (entryKey) => this.current.entries.find((e) => e.key === entryKey)?.target,
+      store,
+      clock: this.clock,
+      log: this.log,
+      owner: this.owner,
+      metrics: this.metrics,
+      tickMs: opts.tickMs,
+    });
     this.health = new HealthWatch({
       settings: () => this.watchSettings(),
       entries: () => this.keeper.status(),
@@ -358,11 +361,25 @@ export class Gateway {
     await this.store.close();
   }
 
+  /** An agent's or a scene's own team chat (`notify`), its references resolved; none when it has none or they do not resolve. */
+  private ownNotify(owner: Owner): AgentNotifySettings | undefined {
+    if (owner.kind === 'agent') return this.agentNamed(owner.id)?.profile.notify;
+    const spec = this.current.scenes.get(owner.id);
+    if (!spec?.scene.notify) return undefined;
+    try {
+      return resolveReferences(spec.scene.notify, { env: this.env, vault: this.vault, file: spec.file });
+    } catch (err) {
+      this.log.warn({ scene: owner.id, err: describeError(err) }, 'notify of the scene: cannot resolve its url or secret; no notice sent there');
+      return undefined;
+    }
+  }
+
   /** What the health watch looks for: every receiver's events, with the gateway's thresholds (or the defaults); none without any notify. */
   private watchSettings(): WatchSettings | undefined {
     const gateway = this.current.settings.notify;
     const events = new Set<NotifyEvent>(gateway?.events ?? []);
     for (const spec of this.current.agents.values()) for (const e of spec.profile.notify?.events ?? []) events.add(e);
+    for (const spec of this.current.scenes.values()) for (const e of spec.scene.notify?.events ?? []) events.add(e);
     if (events.size === 0) return undefined;
     return { ...HEALTH_DEFAULTS, ...(gateway ?? {}), events: [...events] };
   }

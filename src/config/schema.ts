@@ -344,8 +344,9 @@ const notifyReceiver = {
 };
 
 /**
- * An agent's own team chat (profile `notify`): its hand-overs, pairing codes, dead letters, its
- * entries' outages and its own failures go there too, in that team's language.
+ * An agent's or a scene's own team chat (`notify` in its profile or scene.yaml): its hand-overs,
+ * pairing codes, dead letters, its entries' outages and (an agent's) its own failures go there too,
+ * in that team's language.
  */
 export const agentNotifySchema = z
   .object({
@@ -357,6 +358,8 @@ export const agentNotifySchema = z
       .describe(NOTIFY_EVENTS_HELP),
   })
   .strict();
+
+export type AgentNotifySettings = z.infer<typeof agentNotifySchema>;
 
 const profileBase = {
   name: z.string().min(1).max(200).optional().describe('Display name'),
@@ -535,6 +538,9 @@ export const sceneSchema = z
       .max(100)
       .default([])
       .describe('Which roster agent answers which messages: the first rule whose every condition fits decides; without one that fits, the lead'),
+    notify: agentNotifySchema
+      .optional()
+      .describe("This scene's team chat: its entries' hand-overs, pairing codes, dead letters and outages are told there too"),
   })
   .strict()
   .superRefine((scene, ctx) => {

@@ -28,7 +28,13 @@ import { noticeText, type Localized } from './notice-texts.js';
 
 export type NotifyEvent = NotifySettings['events'][number];
 
-/** Where notices go: the gateway's `notify`, or an agent's own (profile `notify`). */
+/** An agent or a scene, which may have a team chat of its own. */
+export interface Owner {
+  kind: 'agent' | 'scene';
+  id: string;
+}
+
+/** Where notices go: the gateway's `notify`, or an agent's or a scene's own. */
 export type ReceiverSettings = Pick<NotifySettings, 'url' | 'format' | 'secret' | 'mention_all' | 'language'> & { events: readonly NotifyEvent[] };
 
 export interface Notice {
@@ -59,7 +65,7 @@ const LEASE_MS = 60_000;
 const TICK_MS = 5_000;
 /** Receivers served at once by a process (each one notice at a time): a slow team chat does not hold up the others. */
 const RECEIVERS_AT_ONCE = 4;
-/** The gateway's own receiver, in the store's `receiver` column; an agent's is `agent:<id>`. */
+/** The gateway's own receiver, in the store's `receiver` column; an agent's is `agent:<id>`, a scene's `scene:<id>`. */
 const GATEWAY_RECEIVER = '';
 
 /** The robots' published limits (WeCom: 20 messages a minute; Feishu: 5 a second, 100 a minute). */
@@ -75,10 +81,10 @@ const PACE: Record<NotifySettings['format'], { count: number; ms: number }[]> = 
 export interface NotifierDeps {
   /** Read for every notice: an edit of cococat.yaml applies to the next one. */
   settings: () => { notify?: NotifySettings; publicUrl?: string };
-  /** An agent's own `notify`, its references resolved; undefined when it has none. */
-  agentNotify?: (agentId: string) => ReceiverSettings | undefined;
-  /** The agent an entry belongs to; undefined for a scene's entry. */
-  agentOf?: (entryKey: string) => string | undefined;
+  /** An agent's or a scene's own `notify`, its references resolved; undefined when it has none. */
+  ownNotify?: (owner: Owner) => ReceiverSettings | undefined;
+  /** The agent or scene an entry belongs to. */
+  ownerOf?: (entryKey: string) => Owner | undefined;
   store: Pick<Store, 'addNotice' | 'claimNotice' | 'finishNotice' | 'retryNotice' | 'retryNoticesNow'>;
   clock: Clock;
   log: Logger;
@@ -182,18 +188,19 @@ export class Notifier {
     };
   }
 
-  /** The receivers that ask for this notice's event. */
+  /** The receivers that ask for this notice's event: the gateway's, and its agent's or scene's own. */
   private receiversOf(notice: Notice): string[] {
     const found: string[] = [];
     if (this.deps.settings().notify?.events.includes(notice.event)) found.push(GATEWAY_RECEIVER);
-    const agentId = notice.agentId ?? (notice.entryKey ? this.deps.agentOf?.(notice.entryKey) : undefined);
-    if (agentId !== undefined && this.deps.agentNotify?.(agentId)?.events.includes(notice.event)) found.push(`agent:${agentId}`);
+    const owner: Owner | undefined = notice.agentId !== undefined ? { kind: 'agent', id: notice.agentId } : notice.entryKey ? this.deps.ownerOf?.(notice.entryKey) : undefined;
+    if (owner && this.deps.ownNotify?.(owner)?.events.includes(notice.event)) found.push(`${owner.kind}:${owner.id}`);
     return found;
   }
 
   private settingsOf(receiver: string): ReceiverSettings | undefined {
     if (receiver === GATEWAY_RECEIVER) return this.deps.settings().notify;
-    return receiver.startsWith('agent:') ? this.deps.agentNotify?.(receiver.slice('agent:'.length)) : undefined;
+    const [kind, id] = [receiver.slice(0, receiver.indexOf(':')), receiver.slice(receiver.indexOf(':') + 1)];
+    return kind === 'agent' || kind === 'scene' ? this.deps.ownNotify?.({ kind, id }) : undefined;
   }
 
   private stateOf(receiver: string): ReceiverState {

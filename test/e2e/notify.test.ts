@@ -124,6 +124,32 @@ describe('notify: the team chat hears what needs a person', () => {
     ]);
   });
 
+  it("tells a scene's own team chat of its entries' hand-overs; its key is kept in the vault and masked", async () => {
+    const front = opened(await startFakeGroupRobot({ feishuToken: 'front-hook-token', feishuSecret: 'front-sign' }));
+    const t = opened(
+      await startTestGateway({
+        agents: { desk: { profile: { provider: 'echo', handoff: {} } } },
+        scenes: { front: { scene: { roster: ['desk'] }, entries: [webApiEntry()] } },
+      }),
+    );
+    const scene = { roster: ['desk'], notify: { url: front.feishuUrl, format: 'feishu', secret: 'front-sign' } };
+    const put = await t.admin('PUT', '/scenes/front', scene);
+    expect(put.status).toBe(200);
+    expect(put.json.scene.notify).toMatchObject({ url: '********', secret: '********', format: 'feishu' });
+    expect(put.json.secrets).toEqual({ 'notify.url': { set: true, source: 'stored' }, 'notify.secret': { set: true, source: 'stored' } });
+    expect(readFileSync(join(t.root, 'scenes', 'front', 'scene.yaml'), 'utf8')).not.toMatch(/front-hook-token|front-sign/);
+    await t.until(() => t.gateway.keeper.statusOf('front.web_api')?.state === 'running');
+
+    await t.chat('front.web_api', { userId: 'cy', content: '人工客服' }, { wait: true });
+    await t.until(() => front.received.length === 1);
+    expect(front.received[0]!.text).toBe('[CocoCat] cy asked for a person on front.web_api: "人工客服"');
+    expect((await t.admin('GET', '/notices')).json.notices).toEqual([expect.objectContaining({ receiver: 'scene:front', status: 'sent' })]);
+
+    // Taken out again, its secrets leave the vault.
+    expect((await t.admin('PUT', '/scenes/front', { roster: ['desk'] })).status).toBe(200);
+    expect(t.gateway.vault.get('scene.front.notify.url')).toBeUndefined();
+  });
+
   it('says the notices in Chinese with language: zh', async () => {
     const robot = opened(await startFakeGroupRobot());
     const t = opened(

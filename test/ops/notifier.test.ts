@@ -148,8 +148,8 @@ describe('Notifier', () => {
     const salesNotify = agentNotifySchema.parse({ url: sales.wecomUrl, format: 'wecom', language: 'zh' });
     const n = new Notifier({
       settings: () => ({ notify: gatewayNotify }),
-      agentNotify: (agentId) => (agentId === 'sales' ? salesNotify : undefined),
-      agentOf: (entryKey) => entryKey.split('.')[0],
+      ownNotify: (owner) => (owner.kind === 'agent' && owner.id === 'sales' ? salesNotify : undefined),
+      ownerOf: (entryKey) => ({ kind: 'agent', id: entryKey.split('.')[0]! }),
       store,
       clock: systemClock,
       log: capture.log,

@@ -20,22 +20,22 @@ import { assertValidId } from '../../core/ids.js';
 import type { Gateway } from '../../gateway.js';
 
 const PROFILE_SECRETS = secretFields(agentProfileSchema);
-/** The profile's own team chat holds secrets too (the robot's key is in its URL): masked and kept like the top-level ones. */
+/** An agent's or a scene's own team chat holds secrets too (the robot's key is in its URL): masked and kept like the top-level ones. */
 const NOTIFY_SECRETS = secretFields(agentNotifySchema);
 
-/** Masks a profile's secrets, `notify`'s included (named `notify.url` in `secrets`). */
-function maskProfile(profile: Record<string, unknown>) {
-  const { config, secrets } = maskSecrets(profile, PROFILE_SECRETS);
-  const notify = profile.notify;
+/** Masks a profile's or a scene's secrets (`top`), `notify`'s included (named `notify.url` in `secrets`). */
+function maskTarget(target: Record<string, unknown>, top: string[]) {
+  const { config, secrets } = maskSecrets(target, top);
+  const notify = target.notify;
   if (!notify || typeof notify !== 'object') return { config, secrets };
   const inner = maskSecrets(notify as Record<string, unknown>, NOTIFY_SECRETS);
   const named = Object.fromEntries(Object.entries(inner.secrets).map(([field, state]) => [`notify.${field}`, state]));
   return { config: { ...config, notify: inner.config }, secrets: { ...secrets, ...named } };
 }
 
-/** mergeSecrets for a profile, then for its `notify` (a notify removed takes its stored secrets along). */
-function mergeProfileSecrets(body: Record<string, unknown>, previous: Record<string, unknown> | undefined, gateway: Gateway, id: string) {
-  const merged = mergeSecrets(body, previous, PROFILE_SECRETS, gateway.vault, `agent.${id}`);
+/** mergeSecrets for a profile or a scene, then for its `notify` (a notify removed takes its stored secrets along). */
+function mergeTargetSecrets(body: Record<string, unknown>, previous: Record<string, unknown> | undefined, top: string[], gateway: Gateway, prefix: string) {
+  const merged = mergeSecrets(body, previous, top, gateway.vault, prefix);
   const asRecord = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
   const next = asRecord(body.notify);
   const before = asRecord(previous?.notify);
@@ -44,7 +44,7 @@ function mergeProfileSecrets(body: Record<string, unknown>, previous: Record<str
     const stored = NOTIFY_SECRETS.map((f) => before?.[f]).flatMap((v) => (typeof v === 'string' ? (/^\$\{secret:([^}]+)\}$/.exec(v)?.[1] ?? []) : []));
     return { ...merged, vaultDeletes: [...merged.vaultDeletes, ...stored] };
   }
-  const inner = mergeSecrets(next, before, NOTIFY_SECRETS, gateway.vault, `agent.${id}.notify`);
+  const inner = mergeSecrets(next, before, NOTIFY_SECRETS, gateway.vault, `${prefix}.notify`);
   merged.value.notify = inner.value;
   return { value: merged.value, vaultWrites: [...merged.vaultWrites, ...inner.vaultWrites], vaultDeletes: [...merged.vaultDeletes, ...inner.vaultDeletes] };
 }
@@ -77,17 +77,14 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
       const other = kind === 'agent' ? gateway.snapshot.scenes : gateway.snapshot.agents;
       if (other.has(id)) throw new CocoError('COCO_ERR_ID_CONFLICT', `"${id}" is already a ${kind === 'agent' ? 'scene' : 'agent'} id`, { statusCode: 409, field: 'id' });
       const existed = existsSync(file);
-      let value = body;
-      let vaultWrites: [string, string][] = [];
-      let vaultDeletes: string[] = [];
+      const previous = existed ? (readRaw(file) as Record<string, unknown>) : undefined;
+      const { value, vaultWrites, vaultDeletes } = mergeTargetSecrets(body, previous, kind === 'agent' ? PROFILE_SECRETS : [], gateway, `${kind}.${id}`);
       if (kind === 'agent') {
-        const previous = existed ? (readRaw(file) as Record<string, unknown>) : undefined;
-        ({ value, vaultWrites, vaultDeletes } = mergeProfileSecrets(body, previous, gateway, id));
         validateWithPending(agentProfileSchema, value, vaultWrites, { env: gateway.env, vault: gateway.vault, file });
         const [problem] = failoverProblems(id, value.failover as string[] | undefined, gateway.snapshot.agents);
         if (problem) throw new CocoError('COCO_ERR_CONFIG_INVALID', `${problem.field}: ${problem.message}`, { statusCode: 400, field: problem.field });
       } else {
-        validateWithPending(sceneSchema, value, [], { env: gateway.env, vault: gateway.vault, file });
+        validateWithPending(sceneSchema, value, vaultWrites, { env: gateway.env, vault: gateway.vault, file });
         const missing = (value.roster as string[]).findIndex((agentId) => !gateway.snapshot.agents.has(agentId));
         if (missing >= 0) {
           throw new CocoError('COCO_ERR_CONFIG_INVALID', `roster.${missing}: agent "${(value.roster as string[])[missing]}" does not exist`, {
@@ -117,7 +114,8 @@ export function registerTargetRoutes(app: FastifyInstance, gateway: Gateway): vo
         }
       }
       removeTarget(gateway.root, kind, id);
-      gateway.vault.delete([...PROFILE_SECRETS.map((f) => `agent.${id}.${f}`), ...NOTIFY_SECRETS.map((f) => `agent.${id}.notify.${f}`)]);
+      const top = kind === 'agent' ? PROFILE_SECRETS : [];
+      gateway.vault.delete([...top.map((f) => `${kind}.${id}.${f}`), ...NOTIFY_SECRETS.map((f) => `${kind}.${id}.notify.${f}`)]);
       gateway.reload();
       return reply.code(204).send();
     });
@@ -129,11 +127,14 @@ function list(gateway: Gateway, kind: TargetKind) {
   const entriesOf = (id: string) => gateway.keeper.status().filter((s) => s.target.kind === kind && s.target.id === id);
   if (kind === 'agent') {
     return [...snapshot.agents.values()].map((a) => {
-      const { config, secrets } = maskProfile(a.profile as Record<string, unknown>);
+      const { config, secrets } = maskTarget(a.profile as Record<string, unknown>, PROFILE_SECRETS);
       return { id: a.id, file: a.file, profile: config, secrets, entries: entriesOf(a.id) };
     });
   }
-  return [...snapshot.scenes.values()].map((s) => ({ id: s.id, file: s.file, scene: s.scene, entries: entriesOf(s.id) }));
+  return [...snapshot.scenes.values()].map((s) => {
+    const { config, secrets } = maskTarget(s.scene as Record<string, unknown>, []);
+    return { id: s.id, file: s.file, scene: config, secrets, entries: entriesOf(s.id) };
+  });
 }
 
 export function asObject(body: unknown): Record<string, unknown> {
