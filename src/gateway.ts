@@ -103,7 +103,6 @@ export class Gateway {
       store,
       clock: this.clock,
       log: this.log,
-      owner: this.owner,
       metrics: this.metrics,
       tickMs: opts.tickMs,
     });

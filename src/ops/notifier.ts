@@ -88,8 +88,6 @@ export interface NotifierDeps {
   store: Pick<Store, 'addNotice' | 'claimNotice' | 'finishNotice' | 'retryNotice' | 'retryNoticesNow'>;
   clock: Clock;
   log: Logger;
-  /** Who leases notices (the gateway process). */
-  owner: string;
   /** Counts what became of each notice (`cococat_notices_total`): a revoked robot key shows as failures. */
   metrics?: Pick<GatewayMetrics, 'notices'>;
   tickMs?: number;
@@ -232,7 +230,7 @@ export class Notifier {
     if (soonest < Infinity) this.wakeIn(soonest);
     const items: NoticeItem[] = [];
     while (items.length < limit) {
-      const item = await this.deps.store.claimNotice({ now, leaseMs: LEASE_MS, owner: this.deps.owner, skip: [...skip] });
+      const item = await this.deps.store.claimNotice({ now, leaseMs: LEASE_MS, skip: [...skip] });
       if (!item) break;
       items.push(item);
       skip.add(item.receiver);

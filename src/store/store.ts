@@ -267,7 +267,7 @@ export interface Store {
    * notice waiting for its retry holds back those after it for the same receiver, so each receiver
    * hears its notices in order. Counts an attempt. Undefined when none is due.
    */
-  claimNotice(opts: { now: number; leaseMs: number; owner: string; skip?: readonly string[] }): Promise<NoticeItem | undefined>;
+  claimNotice(opts: { now: number; leaseMs: number; skip?: readonly string[] }): Promise<NoticeItem | undefined>;
 
   /** Ends a leased notice as sent or given up on (`failed`, with the error). False when the lease is not ours. */
   finishNotice(id: string, leaseToken: string, opts: { now: number; outcome: 'sent' | 'failed'; error?: string }): Promise<boolean>;

@@ -56,7 +56,7 @@ describe('SqliteStore (SQLite specifics)', () => {
 
     store = openSqliteStore({ path: file });
     expect(await store.stats()).toEqual({ inboundQueued: 1, inboundLeased: 1, inboundDead: 0, outboundPending: 2, outboundLeased: 0, outboundDead: 0, noticesWaiting: 1 });
-    expect(await store.claimNotice({ now: t0 + 22, leaseMs: 30_000, owner: 'w2' })).toMatchObject({ event: 'handoff', body: '{"text":"a person, please"}' });
+    expect(await store.claimNotice({ now: t0 + 22, leaseMs: 30_000 })).toMatchObject({ event: 'handoff', body: '{"text":"a person, please"}' });
     expect(await store.getMessage(q.id)).toMatchObject({ status: 'queued', content: 'q' });
     expect((await store.getMessage(b.id))?.replies.map((r) => [r.text, r.format, r.isGroup, r.replyMeta])).toEqual([
       ['r0', 'markdown', true, { thread: 't' }], ['r1', 'markdown', true, { thread: 't' }],

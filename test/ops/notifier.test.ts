@@ -38,7 +38,7 @@ function notifier(notify: Partial<NotifySettings> & { url: string }, o: { clock?
   const settings = notifySchema.parse(notify);
   const metrics = new GatewayMetrics();
   const store = o.store ?? opened(openSqliteStore({ path: ':memory:' }));
-  const n = new Notifier({ settings: () => ({ notify: settings, publicUrl: o.publicUrl }), store, clock: o.clock ?? systemClock, log: capture.log, owner: 'test', metrics, tickMs: o.tickMs });
+  const n = new Notifier({ settings: () => ({ notify: settings, publicUrl: o.publicUrl }), store, clock: o.clock ?? systemClock, log: capture.log, metrics, tickMs: o.tickMs });
   opened({ close: () => n.stop() });
   n.start();
   return { n, store, capture, metrics };
@@ -153,7 +153,6 @@ describe('Notifier', () => {
       store,
       clock: systemClock,
       log: capture.log,
-      owner: 'test',
       tickMs: 100,
     });
     opened({ close: () => n.stop() });

@@ -332,6 +332,8 @@ const SQL = {
     WHERE id = (SELECT n.id FROM notices n WHERE n.id IN (SELECT min(id) FROM notices
         WHERE status IN ('waiting', 'sending') AND NOT (status = 'sending' AND lease_until > $1) AND receiver <> ALL($4::text[])
         GROUP BY receiver)
+      -- Checked again on the row itself: a claim that committed meanwhile has it sending, and it is skipped.
+      AND n.status IN ('waiting', 'sending') AND NOT (n.status = 'sending' AND n.lease_until > $1)
       AND (n.status = 'sending' OR n.available_at <= $1) ORDER BY n.id LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING *`,
   finishNotice: `UPDATE notices SET status = $3, finished_at = $4, last_error = $5, lease_token = NULL, lease_until = NULL
@@ -788,7 +790,7 @@ export class PostgresStore implements Store {
     await run(this.pool, 'addNotice', [notice.receiver ?? '', notice.event, notice.body, notice.foldKey ?? null, now]);
   }
 
-  async claimNotice(opts: { now: number; leaseMs: number; owner: string; skip?: readonly string[] }): Promise<NoticeItem | undefined> {
+  async claimNotice(opts: { now: number; leaseMs: number; skip?: readonly string[] }): Promise<NoticeItem | undefined> {
     const row = (await run<NoticeRow>(this.pool, 'claimNotice', [opts.now, randomUUID(), opts.leaseMs, opts.skip ?? []])).rows[0];
     return row && toNoticeItem(row);
   }

@@ -772,7 +772,7 @@ export class SqliteStore implements Store {
     await this.write(() => this.s.addNotice.run(notice.receiver ?? '', notice.event, notice.body, notice.foldKey ?? null, now, now));
   }
 
-  async claimNotice(opts: { now: number; leaseMs: number; owner: string; skip?: readonly string[] }): Promise<NoticeItem | undefined> {
+  async claimNotice(opts: { now: number; leaseMs: number; skip?: readonly string[] }): Promise<NoticeItem | undefined> {
     const row = await this.write(() => this.tx.claimNotice(opts.now, opts.leaseMs, opts.skip ?? []));
     return row && toNoticeItem(row);
   }
