@@ -10,6 +10,7 @@ export type { TranscriptTurn } from '../../src/server/admin/conversation';
 export type { LogPage, MessageView, SenderAccess } from '../../src/server/admin/messages';
 export type { ActivitySeries } from '../../src/ops/activity';
 export type { DayStats } from '../../src/ops/daily-counts';
+export type { NoticeView } from '../../src/server/admin/notices';
 export type {
   ConversationSummary,
   DeadLetter,

@@ -45,7 +45,7 @@ describe('panel: notices the team chat does not take', () => {
   });
 
   it(
-    'shows that a notice waits, with the robot’s refusal, tries it again on request, and goes once it went out',
+    'shows that a notice waits, with the robot’s refusal, tries it again on request, goes once it went out, and lists it as sent',
     async () => {
       await t.chat('desk.web_api', { userId: 'ann', content: '转人工' }, { wait: true });
       await t.until(() => robot.posts.length === 1);
@@ -68,6 +68,16 @@ describe('panel: notices the team chat does not take', () => {
         await t.until(() => robot.received.length === 1, 15_000);
         expect(robot.received[0]!.text).toBe('[CocoCat] ann asked for a person on desk.web_api: "转人工"');
         await banner.waitFor({ state: 'detached', timeout: 15_000 });
+
+        // The dashboard's list of notices says what the team was told, and that it went through on the third try.
+        await page.reload();
+        const latest = page.getByRole('list', { name: 'Latest notices' }).getByRole('listitem');
+        await latest.first().waitFor();
+        expect(await latest.count()).toBe(1);
+        const item = await latest.first().innerText();
+        expect(item).toContain('handoff · team chat');
+        expect(item).toContain('ann asked for a person on desk.web_api: "转人工"');
+        expect(item).toContain('sent (try 3)');
       } catch (err) {
         await screenshot(page, 'unsent-notices').catch(() => undefined);
         throw err;

@@ -3,6 +3,9 @@ import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
 import { parseInput } from './parse-input.js';
 
+/** One notice as `GET /notices` answers it. */
+export type NoticeView = ReturnType<Gateway['notifier']['describe']>;
+
 const noticesQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });
 
 /**

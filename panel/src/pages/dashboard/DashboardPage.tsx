@@ -10,6 +10,7 @@ import { EntryStatusLine } from '../../components/StatusBadge';
 import { ThroughputChart } from '../../components/ThroughputChart';
 import type { Dashboard, DashboardEntry } from '../../components/types';
 import { LastDays } from './LastDays';
+import { RecentNotices } from './RecentNotices';
 import { href } from '../../router';
 import { useCan } from '../../role';
 
@@ -55,6 +56,7 @@ export function DashboardPage() {
             )}
           </section>
           <LastDays />
+          <RecentNotices />
         </>
       )}
     </div>
