@@ -1,9 +1,9 @@
-import { OPERATOR_PERMISSIONS, type OperatorPermission } from './schema.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256 } from '../core/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
+import { OPERATOR_PERMISSIONS, type OperatorPermission } from './schema.js';
 
 /** The admin token's SHA-256 is kept in data/, never the token itself: it is shown once, when generated. */
 const TOKEN_HASH_FILE = join('data', 'admin-token.sha256');
