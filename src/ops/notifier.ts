@@ -5,13 +5,14 @@
  * panel all day; a team watches its group chat. So a notice goes to a WeCom group robot, a Feishu
  * custom bot, or any URL as signed JSON, in the team's language (ops/notice-texts.ts).
  *
- * Notices are kept in the store until sent, so neither a restart nor a team chat that is down for a
- * while loses one ("a user asked for a person" is a person waiting). They go out oldest first, one
- * at a time per process, paced under the robot's limit. A failed POST is tried again after 2 s,
- * 30 s, 1, 2, then every 5 minutes, sending nothing else meanwhile (a failure is the receiver's, not
- * the notice's); a notice not delivered within an hour of its event is given up on and logged. A
- * process that dies while posting leaves its lease to expire, and the notice is posted again: at
- * least once, like a webhook.
+ * Each notice goes to the gateway's `notify` and to the team chat of the agent or scene it concerns,
+ * when they ask for its event. Notices are kept in the store until sent, so neither a restart nor a
+ * team chat that is down for a while loses one ("a user asked for a person" is a person waiting).
+ * Each chat hears its notices oldest first, one at a time, paced under its robot's limit. A failed
+ * POST is tried again after 2 s, 30 s, 1, 2, then every 5 minutes, sending that chat nothing else
+ * meanwhile (a failure is the receiver's, not the notice's; other chats go on); a notice not
+ * delivered within an hour of its event is given up on and logged. A process that dies while
+ * posting leaves its lease to expire, and the notice is posted again: at least once, like a webhook.
  */
 import { createHmac } from 'node:crypto';
 import type { NotifySettings } from '../config/schema.js';
