@@ -48,7 +48,9 @@ export function allowSender(workspace: WorkspaceEditor, agentId: string, sender:
       changes.push(`took ${sender.userId} off block_users`);
     }
     const [field, id] = sender.isGroup ? (['allow_groups', sender.conversationId] as const) : (['allow_users', sender.userId] as const);
-    const list = access[field] ?? (field === 'allow_users' && access.pairing ? [] : undefined);
+    // A list pairing closes even while it is missing starts with this one.
+    const closed = field === 'allow_users' ? access.pairing !== undefined : access.pairing?.groups === true;
+    const list = access[field] ?? (closed ? [] : undefined);
     if (list && !list.includes(id)) {
       next[field] = [...list, id];
       changes.push(`added ${id} to ${field}`);

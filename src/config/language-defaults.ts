@@ -12,6 +12,8 @@ const ZH: readonly [path: readonly string[], text: string][] = [
   [['user_limit', 'notice'], '你发送的消息有点多，我暂时无法回复，请稍后再试。'],
   [['access', 'pairing', 'reply'], '这个助手只回复主人批准的人。如需使用，请把验证码 {code} 发给主人（{minutes} 分钟内有效）。'],
   [['access', 'pairing', 'approved_reply'], '你已通过验证，请再发一次你的消息。'],
+  [['access', 'pairing', 'group_reply'], '这个助手只在主人批准的群里回复。如需在本群使用，请把验证码 {code} 发给主人（{minutes} 分钟内有效）。'],
+  [['access', 'pairing', 'group_approved_reply'], '本群已通过验证，请再 @我 提问。'],
   [['reset', 'reply'], '好的，我们重新开始。'],
   [['handoff', 'reply'], '好的，稍后会有工作人员在这里回复你。'],
   [['handoff', 'hours', 'closed_reply'], '人工客服现在不在线，我先继续为你服务。'],

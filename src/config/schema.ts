@@ -111,6 +111,25 @@ export const pairingSchema = z
       .max(2_000)
       .default('You have been approved: send me your message again.')
       .describe('Sent to the stranger when their code is approved'),
+    groups: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Groups too: a group not in allow_groups where someone addresses the agent gets a code for the group, and approving it adds the group to allow_groups. With it, groups are closed to everyone else even without allow_groups',
+      ),
+    group_reply: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .refine((s) => s.includes('{code}'), { message: 'must contain {code}, where the code goes' })
+      .default('This assistant works in the groups its owner has approved. To ask for this group, send its owner this code: {code} (valid for {minutes} minutes).')
+      .describe('Sent into a group not approved yet, with the group\'s code (groups: true)'),
+    group_approved_reply: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .default('This group has been approved: mention me again with your question.')
+      .describe("Sent into the group when its code is approved"),
     expires_minutes: z.number().int().min(5).max(10_080).default(60).describe('How long a code can be approved; a stranger who writes after that gets a new one'),
     max_pending: z
       .number()
@@ -141,7 +160,7 @@ export const accessSchema = z
     pairing: pairingSchema
       .optional()
       .describe(
-        'Strangers in direct chats get a code to give the owner, who approves it in the panel, the admin API or with `cococat pairing approve CODE`; approved users are added to allow_users ({} for the defaults). With pairing, direct chats are closed to everyone else even without allow_users',
+        'Strangers in direct chats (and, with groups: true, groups) get a code to give the owner, who approves it in the panel, the admin API or with `cococat pairing approve CODE`; approved users are added to allow_users, approved groups to allow_groups ({} for the defaults). With pairing, direct chats are closed to everyone else even without allow_users',
       ),
   })
   .strict();

@@ -15,7 +15,8 @@ export function accessRefusal(
   if (!access || access.owners?.includes(message.userId)) return undefined;
   if (access.block_users?.includes(message.userId)) return { why: `user ${message.userId} is blocked`, blocked: true };
   if (message.isGroup) {
-    if (access.allow_groups && !access.allow_groups.includes(message.conversationId)) {
+    // With group pairing, groups are for approved ones only, even before any is approved.
+    if ((access.allow_groups || access.pairing?.groups) && !access.allow_groups?.includes(message.conversationId)) {
       return { why: `group ${message.conversationId} is not in allow_groups`, blocked: false };
     }
   } else if ((access.allow_users || access.pairing) && !access.allow_users?.includes(message.userId)) {

@@ -22,7 +22,7 @@ import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, readsFiles, readsImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
-import { openPairing, ownerCommand, ownerReplies, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
+import { openPairing, ownerCommand, ownerReplies, pairingKey, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { wasRecalled, watchRecall } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
@@ -371,25 +371,31 @@ export class Heartbeat {
     const { why, blocked } = refusal;
     // A Web API client waits for an answer to each request: it gets the notice (or its code) every time.
     const alwaysAnswer = this.deps.feedDeliveryOf(item.entryKey) !== undefined;
-    const pairing = blocked || item.message.isGroup ? undefined : target.profile.access?.pairing;
+    // Strangers in direct chats pair; a group only with `groups`, and only when someone addresses the agent there.
+    const offered = blocked ? undefined : target.profile.access?.pairing;
+    const group = item.message.isGroup;
+    const pairing = group && !(offered?.groups && item.message.mentionsBot) ? undefined : offered;
     try {
       this.deps.metrics.refused.inc({ channel: item.channelType });
       const historyKey = historyKeyOf(target, item);
       const step = pairing && (await this.pairingFor(item, target, pairing, alwaysAnswer));
       if (step && 'send' in step) {
-        log.info({ agent: step.send.agentId, expiresAt: step.send.expiresAt }, 'sender refused by access; pairing code sent');
-        const state = { name: pairingStateName(step.send.agentId, step.send.userId), value: JSON.stringify(step.send) };
-        const sent = 'pairing code sent';
-        const stored = await this.notAnswered(item, { why: `not answered: ${why}`, notice: pairingReply(pairing, step.send.code), sent, historyKey, absorbed: [], state }, log);
+        log.info({ agent: step.send.agentId, expiresAt: step.send.expiresAt, group }, 'sender refused by access; pairing code sent');
+        const state = { name: pairingStateName(step.send.agentId, pairingKey(step.send)), value: JSON.stringify(step.send) };
+        const sent = group ? "the group's pairing code sent" : 'pairing code sent';
+        const stored = await this.notAnswered(item, { why: `not answered: ${why}`, notice: pairingReply(pairing, step.send.code, group), sent, historyKey, absorbed: [], state }, log);
         if (stored && step.fresh) {
           this.deps.metrics.pairing.inc({ channel: item.channelType, event: 'requested' });
           const code = step.send.code;
-          this.announce(item, 'pairing', noticeText.pairing(senderName(item.message), step.send.agentId, item.entryKey, code));
+          const text = group
+            ? noticeText.groupPairing(senderName(item.message), step.send.agentId, item.entryKey, code)
+            : noticeText.pairing(senderName(item.message), step.send.agentId, item.entryKey, code);
+          this.announce(item, 'pairing', text);
         }
         return;
       }
       if (step && 'quiet' in step) {
-        log.info('sender refused by access; their pairing code was sent a moment ago');
+        log.info(group ? "group refused by access; its pairing code was sent a moment ago" : 'sender refused by access; their pairing code was sent a moment ago');
         const at = new Date(step.quiet.sentAt).toISOString();
         await this.notAnswered(item, { why: `not answered: ${why}; pairing code sent at ${at} already`, notice: undefined, historyKey, absorbed: [] }, log);
         return;
@@ -469,8 +475,9 @@ export class Heartbeat {
   /** A stranger's pairing request (core/pairing.ts): a new one, the open one again, or none. */
   private async pairingFor(item: InboundItem, target: ResolvedTarget, pairing: Pairing, alwaysAnswer: boolean) {
     const now = this.deps.clock.now();
-    const { userId, userName, conversationId } = item.message;
-    const open = await openPairing(this.deps.store, item.entryKey, target.agentId, userId, now);
+    const { userId, userName, conversationId, isGroup } = item.message;
+    const group = isGroup ? ({ group: true } as const) : {};
+    const open = await openPairing(this.deps.store, item.entryKey, target.agentId, pairingKey({ userId, conversationId, ...group }), now);
     // Two strangers writing at once may both get a code past max_pending: the limit keeps the list short, it guards nothing.
     const pending = open ? 0 : (await pendingPairings(this.deps.store, now, target.agentId)).length;
     return pairingStep(pairing, {
@@ -478,7 +485,7 @@ export class Heartbeat {
       pending,
       now,
       alwaysAnswer,
-      newRequest: () => ({ agentId: target.agentId, userId, ...(userName ? { userName } : {}), conversationId, messageId: item.id }),
+      newRequest: () => ({ agentId: target.agentId, userId, ...(userName ? { userName } : {}), conversationId, ...group, messageId: item.id }),
     });
   }
 

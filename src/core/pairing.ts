@@ -3,6 +3,8 @@
  * gets a short code instead of silence; they give it to the agent's owner, who approves it (panel,
  * admin API, `cococat pairing approve`), and from then on they are on `allow_users`. The code tells
  * the owner which platform id is the friend who asked: ids such as `o9cq80…@im.wechat` say nothing.
+ * With `groups: true`, a group the agent does not answer yet gets a code of its own when someone
+ * addresses the agent there, and approving it puts the group on `allow_groups`.
  *
  * A request lives in the state of the entry it came in on, one per agent and user, stored with the
  * reply that carries its code (one transaction), so every gateway process sharing the store sees
@@ -27,9 +29,12 @@ export interface PairingRequest {
   code: string;
   /** The agent whose `access` the approval edits (a scene's lead agent). */
   agentId: string;
+  /** Who asked (in a group, the member who addressed the agent). */
   userId: string;
   userName?: string;
   conversationId: string;
+  /** A group's request: approving it lets the whole group (`conversationId`) in. */
+  group?: true;
   /** The gateway's id of the message that asked; the approval answers it. */
   messageId: string;
   createdAt: number;
@@ -41,7 +46,12 @@ export interface PairingRequest {
 /** A request with the entry it came in on. */
 export type PendingPairing = PairingRequest & { entryKey: string };
 
-export const pairingStateName = (agentId: string, userId: string) => `${PREFIX}${agentId}:${userId}`;
+/** Who a request lets in: a user, or (`group:` and its id) a group. One open request each, per agent and entry. */
+export function pairingKey(r: Pick<PairingRequest, 'userId' | 'conversationId' | 'group'>): string {
+  return r.group ? `group:${r.conversationId}` : r.userId;
+}
+
+export const pairingStateName = (agentId: string, key: string) => `${PREFIX}${agentId}:${key}`;
 
 export function newPairingCode(pick: (n: number) => number = randomInt): string {
   let code = '';
@@ -87,6 +97,14 @@ export function ownerCommand(content: string): OwnerCommand | undefined {
   return LIST.test(text) ? { list: true } : undefined;
 }
 
+/** Who asked, for an owner's answer: a user, or a group (asked for by one of its members). */
+type Asker = { userId: string; userName?: string; group?: true; conversationId?: string };
+
+function who(r: Asker): { en: string; zh: string } {
+  const asker = nameAndId(r);
+  return r.group ? { en: `group ${r.conversationId} (asked by ${asker})`, zh: `群 ${r.conversationId}（${asker} 申请）` } : { en: asker, zh: asker };
+}
+
 /**
  * What the gateway answers an owner's command, in the profile's `language`. The changes made are
  * described as the config has them (`access.allow_users`), in either language.
@@ -95,26 +113,27 @@ export const ownerReplies = {
   en: {
     none: 'No open pairing requests.',
     list: (lines: string[]) => `Open pairing requests (reply "approve CODE" or "reject CODE"):\n${lines.join('\n')}`,
-    line: (r: PendingPairing) => `${r.code}  ${nameAndId(r)} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
-    approved: (done: { userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }) =>
-      `Approved ${nameAndId(done)} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`,
-    rejected: (done: { userId: string; userName?: string; entryKey: string }) => `Rejected ${nameAndId(done)} on ${done.entryKey}; they were not told.`,
+    line: (r: PendingPairing) => `${r.code}  ${who(r).en} on ${r.entryKey}, until ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
+    approved: (done: Asker & { entryKey: string; changes: string[]; notified: boolean }) =>
+      `Approved ${who(done).en} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`,
+    rejected: (done: Asker & { entryKey: string }) => `Rejected ${who(done).en} on ${done.entryKey}; they were not told.`,
     unknown: (_code: string, why: string) => why,
   },
   zh: {
     none: '没有待处理的配对请求。',
     list: (lines: string[]) => `待处理的配对请求（回复“批准 验证码”或“拒绝 验证码”）：\n${lines.join('\n')}`,
-    line: (r: PendingPairing) => `${r.code}  ${nameAndId(r)}，入口 ${r.entryKey}，有效至 ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
-    approved: (done: { userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }) =>
-      `已批准 ${nameAndId(done)}（入口 ${done.entryKey}）：${done.changes.join('；') || '之前已允许'}${done.notified ? '；已通知对方' : ''}。`,
-    rejected: (done: { userId: string; userName?: string; entryKey: string }) => `已拒绝 ${nameAndId(done)}（入口 ${done.entryKey}），没有通知对方。`,
+    line: (r: PendingPairing) => `${r.code}  ${who(r).zh}，入口 ${r.entryKey}，有效至 ${new Date(r.expiresAt).toISOString().slice(11, 16)} UTC`,
+    approved: (done: Asker & { entryKey: string; changes: string[]; notified: boolean }) =>
+      `已批准 ${who(done).zh}（入口 ${done.entryKey}）：${done.changes.join('；') || '之前已允许'}${done.notified ? '；已通知对方' : ''}。`,
+    rejected: (done: Asker & { entryKey: string }) => `已拒绝 ${who(done).zh}（入口 ${done.entryKey}），没有通知对方。`,
     unknown: (code: string) => `没有验证码为 ${code} 的待处理请求：可能已被批准或拒绝，或已过期。验证码是 8 位字母和数字，例如 ABCD-EFGH。`,
   },
 } satisfies Record<'en' | 'zh', unknown>;
 
-/** The profile's `reply` with the code and its lifetime filled in. */
-export function pairingReply(settings: Pairing, code: string): string {
-  return settings.reply.replaceAll('{code}', code).replaceAll('{minutes}', String(settings.expires_minutes));
+/** The profile's `reply` (a group's: `group_reply`) with the code and its lifetime filled in. */
+export function pairingReply(settings: Pairing, code: string, group = false): string {
+  const template = group ? settings.group_reply : settings.reply;
+  return template.replaceAll('{code}', code).replaceAll('{minutes}', String(settings.expires_minutes));
 }
 
 function parse(value: string | undefined, now: number): PairingRequest | undefined {
@@ -127,9 +146,9 @@ function parse(value: string | undefined, now: number): PairingRequest | undefin
   }
 }
 
-/** The user's open request to the agent on this entry, if one has not expired. */
-export async function openPairing(store: Pick<Store, 'getChannelState'>, entryKey: string, agentId: string, userId: string, now: number): Promise<PairingRequest | undefined> {
-  return parse(await store.getChannelState(entryKey, pairingStateName(agentId, userId)), now);
+/** The open request of a user or a group (`pairingKey`) to the agent on this entry, if one has not expired. */
+export async function openPairing(store: Pick<Store, 'getChannelState'>, entryKey: string, agentId: string, key: string, now: number): Promise<PairingRequest | undefined> {
+  return parse(await store.getChannelState(entryKey, pairingStateName(agentId, key)), now);
 }
 
 /** Every open request (of one agent, with `agentId`), oldest first. */
@@ -156,14 +175,14 @@ export async function pairingByCode(store: Pick<Store, 'listChannelState'>, code
 }
 
 /**
- * Ends the user's request to the agent on an entry (approved, rejected, or the user allowed some
+ * Ends the request of a user or a group to the agent on an entry (approved, rejected, or let in some
  * other way); with `code`, only that request. False when there was none.
  */
 export async function closePairing(
   store: Pick<Store, 'getChannelState' | 'deleteChannelState'>,
-  request: Pick<PendingPairing, 'entryKey' | 'agentId' | 'userId'> & { code?: string },
+  request: Pick<PendingPairing, 'entryKey' | 'agentId' | 'userId' | 'conversationId' | 'group'> & { code?: string },
 ): Promise<boolean> {
-  const name = pairingStateName(request.agentId, request.userId);
+  const name = pairingStateName(request.agentId, pairingKey(request));
   const value = await store.getChannelState(request.entryKey, name);
   if (value === undefined || (request.code !== undefined && parse(value, -Infinity)?.code !== request.code)) return false;
   return store.deleteChannelState(request.entryKey, name, value);

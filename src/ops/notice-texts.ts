@@ -39,6 +39,11 @@ export const noticeText = {
     en: `Agent ${agentId} handed ${sender.en} on ${entryKey} to a person`,
     zh: `智能体 ${agentId} 把 ${entryKey} 上的 ${sender.zh} 转给了人工`,
   }),
+  /** `sender` names the group (senderName): the request is the group's. */
+  groupPairing: (sender: Localized, agentId: string, entryKey: string, code: string): Localized => ({
+    en: `${sender.en} asks for the group to talk to agent ${agentId} on ${entryKey} with the code ${code} (cococat pairing approve ${code})`,
+    zh: `${sender.zh} 在 ${entryKey} 请求让本群与智能体 ${agentId} 对话，配对码 ${code}（cococat pairing approve ${code}）`,
+  }),
   pairing: (sender: Localized, agentId: string, entryKey: string, code: string): Localized => ({
     en: `${sender.en} asks to talk to agent ${agentId} on ${entryKey} with the code ${code} (cococat pairing approve ${code})`,
     zh: `${sender.zh} 在 ${entryKey} 请求与智能体 ${agentId} 对话，配对码 ${code}（cococat pairing approve ${code}）`,

@@ -1,8 +1,9 @@
 /**
  * Approving or rejecting a stranger's pairing code (core/pairing.ts). Approvals come from the admin
- * API (panel, `cococat pairing approve`) or a direct chat with the agent (`access.owners`). The user goes
- * onto `allow_users` first and the request ends second, so a message they send meanwhile is answered,
- * not given the code again; then they are told, as an operator's reply to the message that asked.
+ * API (panel, `cococat pairing approve`) or a direct chat with the agent (`access.owners`). The user
+ * (a group's request: the group) goes onto `allow_users` (`allow_groups`) first and the request ends
+ * second, so a message sent meanwhile is answered, not given the code again; then they are told, as
+ * an operator's reply to the message that asked.
  */
 import { allowSender, type WorkspaceEditor } from '../config/access-edits.js';
 import type { AgentProfile } from '../config/schema.js';
@@ -22,9 +23,13 @@ export interface ApprovedPairing {
   code: string;
   agentId: string;
   entryKey: string;
+  /** Who asked (in a group, the member who addressed the agent). */
   userId: string;
   userName?: string;
-  /** What changed in the agent's access (empty: the user was allowed already). */
+  /** A group's request: the group (`conversationId`) was let in. */
+  group?: true;
+  conversationId?: string;
+  /** What changed in the agent's access (empty: the user or group was allowed already). */
   changes: string[];
   /** Whether the user was told (their message is still stored, and the profile has an approved_reply). */
   notified: boolean;
@@ -36,16 +41,19 @@ export interface ApprovedPairing {
  */
 export async function approvePairing(host: PairingHost, typed: string, agentId?: string): Promise<ApprovedPairing> {
   const r = await openRequest(host, typed, agentId);
-  const changes = allowSender(host, r.agentId, { userId: r.userId, conversationId: r.conversationId, isGroup: false });
+  // A group's request lets the group in (allow_groups), a user's the user (allow_users).
+  const changes = allowSender(host, r.agentId, { userId: r.userId, conversationId: r.conversationId, isGroup: r.group === true });
   await closePairing(host.store, r);
   const asked = await host.store.getMessage(r.messageId);
-  const approvedReply = host.snapshot.agents.get(r.agentId)?.profile.access?.pairing?.approved_reply;
+  const settings = host.snapshot.agents.get(r.agentId)?.profile.access?.pairing;
+  const approvedReply = r.group ? settings?.group_approved_reply : settings?.approved_reply;
   // Sent as the operator's reply to the message that asked: the platform's reply window applies.
   const notified = asked !== undefined && approvedReply !== undefined;
   if (notified) await queueLateReply(host, asked, { text: approvedReply, format: 'text' }, 'operator', `pairing-${r.code}`);
   host.metrics.pairing.inc({ channel: asked?.channelType ?? 'unknown', event: 'approved' });
   host.log.info({ entry: r.entryKey, agent: r.agentId, messageId: r.messageId, notified }, 'pairing request approved');
-  return { code: r.code, agentId: r.agentId, entryKey: r.entryKey, userId: r.userId, ...(r.userName ? { userName: r.userName } : {}), changes, notified };
+  const group = r.group ? { group: true as const, conversationId: r.conversationId } : {};
+  return { code: r.code, agentId: r.agentId, entryKey: r.entryKey, userId: r.userId, ...(r.userName ? { userName: r.userName } : {}), ...group, changes, notified };
 }
 
 /** Ends the open request with this code without letting the user in (they are not told); errors as approvePairing. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { newPairingCode, normalizePairingCode, ownerCommand, PAIRING_RESEND_MS, pairingReply, pairingStep } from '../../src/core/pairing.js';
+import { pairingSchema } from '../../src/config/schema.js';
+import { newPairingCode, normalizePairingCode, ownerCommand, ownerReplies, PAIRING_RESEND_MS, pairingReply, pairingStep } from '../../src/core/pairing.js';
 
-const settings = { reply: 'Code {code}, {minutes} min; again: {code}', approved_reply: 'ok', expires_minutes: 30, max_pending: 2 };
+const settings = pairingSchema.parse({ reply: 'Code {code}, {minutes} min; again: {code}', group_reply: 'Group code {code}', approved_reply: 'ok', expires_minutes: 30, max_pending: 2 });
 const asker = () => ({ agentId: 'a', userId: 'bob', conversationId: 'bob', messageId: '7' });
 
 describe('pairing codes', () => {
@@ -19,6 +20,7 @@ describe('pairing codes', () => {
 
   it('fill every {code} and {minutes} of the reply', () => {
     expect(pairingReply(settings, 'ABCD-EFGH')).toBe('Code ABCD-EFGH, 30 min; again: ABCD-EFGH');
+    expect(pairingReply(settings, 'ABCD-EFGH', true)).toBe('Group code ABCD-EFGH');
   });
 });
 
@@ -69,3 +71,13 @@ describe('ownerCommand', () => {
     expect(ownerCommand('reject')).toBeUndefined();
   });
 });
+
+describe('owners\' answers', () => {
+  it('name a group\'s request as the group, asked for by its member, in either language', () => {
+    const done = { userId: 'ou_ann', userName: 'Ann', group: true as const, conversationId: 'oc_team', entryKey: 'desk.feishu', changes: ['added oc_team to allow_groups'], notified: true };
+    expect(ownerReplies.en.approved(done)).toBe('Approved group oc_team (asked by Ann (ou_ann)) on desk.feishu: added oc_team to allow_groups; told them so.');
+    expect(ownerReplies.zh.rejected(done)).toBe('已拒绝 群 oc_team（Ann (ou_ann) 申请）（入口 desk.feishu），没有通知对方。');
+    expect(ownerReplies.en.rejected({ userId: 'ou_bob', entryKey: 'desk.feishu' })).toBe('Rejected ou_bob on desk.feishu; they were not told.');
+  });
+});
+

@@ -131,8 +131,9 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     const detail = await messageOr404(gateway, request.params.id);
     const agentId = decidingAgentId(gateway, detail);
     const changes = allowSender(gateway, agentId, detail.message);
-    // A pairing request of theirs is answered by this too.
-    if (!detail.message.isGroup) await closePairing(gateway.store, { entryKey: detail.entryKey, agentId, userId: detail.userId });
+    // A pairing request of theirs (of the group, in a group) is answered by this too.
+    const group = detail.message.isGroup ? ({ group: true } as const) : {};
+    await closePairing(gateway.store, { entryKey: detail.entryKey, agentId, userId: detail.userId, conversationId: detail.conversationId, ...group });
     return { agentId, userId: detail.userId, conversationId: detail.conversationId, changes };
   });
 

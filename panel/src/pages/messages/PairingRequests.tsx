@@ -66,4 +66,7 @@ export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) 
   );
 }
 
-const who = (r: PairingInfo) => (r.userName ? `${r.userName} (${r.userId})` : r.userId);
+const who = (r: PairingInfo) => {
+  const asker = r.userName ? `${r.userName} (${r.userId})` : r.userId;
+  return r.group ? `group ${r.conversationId} (asked by ${asker})` : asker;
+};
