@@ -70,6 +70,7 @@ describe('panel: notices the team chat does not take', () => {
         await banner.waitFor({ state: 'detached', timeout: 15_000 });
 
         // The dashboard's list of notices says what the team was told, and that it went through on the third try.
+        await t.until(async () => (await t.admin('GET', '/notices')).json.notices[0]?.status === 'sent');
         await page.reload();
         const latest = page.getByRole('list', { name: 'Latest notices' }).getByRole('listitem');
         await latest.first().waitFor();
