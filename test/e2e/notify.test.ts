@@ -58,7 +58,9 @@ describe('notify: the team chat hears what needs a person', () => {
     });
     opened({ close: () => removeWorkspace(root) });
     const env = (url: string) => ({ env: { COCOCAT_ADMIN_TOKEN: ADMIN_TOKEN, TEST_ROBOT_URL: url } });
-    let t = opened(await startTestGateway({ root }, env(`${robot.url}/cgi-bin/webhook/send?key=revoked-key`)));
+    // The first gateway's clock stands still, so its retry (2 s on) never comes: one refusal, however slow the machine.
+    const stopped = Date.now();
+    let t = opened(await startTestGateway({ root }, { ...env(`${robot.url}/cgi-bin/webhook/send?key=revoked-key`), clock: timeFrom(() => stopped) }));
     await t.until(() => t.gateway.keeper.statusOf('desk.web_api')?.state === 'running');
     await t.chat('desk.web_api', { userId: 'ann', content: '转人工' }, { wait: true });
     await t.until(() => robot.posts.length === 1);
