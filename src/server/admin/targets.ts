@@ -39,13 +39,11 @@ function mergeTargetSecrets(body: Record<string, unknown>, previous: Record<stri
   const asRecord = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
   const next = asRecord(body.notify);
   const before = asRecord(previous?.notify);
-  if (!next) {
-    // No notify any more: its stored secrets go from the vault.
-    const stored = NOTIFY_SECRETS.map((f) => before?.[f]).flatMap((v) => (typeof v === 'string' ? (/^\$\{secret:([^}]+)\}$/.exec(v)?.[1] ?? []) : []));
-    return { ...merged, vaultDeletes: [...merged.vaultDeletes, ...stored] };
-  }
-  const inner = mergeSecrets(next, before, NOTIFY_SECRETS, gateway.vault, `${prefix}.notify`);
-  merged.value.notify = inner.value;
+  if (!next && !before) return merged;
+  // No notify any more: each of its secrets cleared (null), so mergeSecrets lets the stored ones go from the vault.
+  const cleared = Object.fromEntries(NOTIFY_SECRETS.map((f) => [f, null]));
+  const inner = mergeSecrets(next ?? cleared, before, NOTIFY_SECRETS, gateway.vault, `${prefix}.notify`);
+  if (next) merged.value.notify = inner.value;
   return { value: merged.value, vaultWrites: [...merged.vaultWrites, ...inner.vaultWrites], vaultDeletes: [...merged.vaultDeletes, ...inner.vaultDeletes] };
 }
 
