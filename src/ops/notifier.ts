@@ -170,12 +170,8 @@ export class Notifier {
 
   /** A stored notice for people (the admin API): its text in its receiver's language, and what it is about. */
   describe(n: NoticeSummary) {
-    let notice: Partial<StoredNotice> = {};
-    try {
-      notice = JSON.parse(n.body) as StoredNotice;
-    } catch {
-      // Shown with an empty text: the list still says it failed and why.
-    }
+    // One whose body cannot be read is shown with an empty text: the list still says it failed and why.
+    const notice: Partial<StoredNotice> = storedNotice(n.body) ?? {};
     const { body: _body, ...rest } = n;
     const language = this.settingsOf(n.receiver)?.language ?? 'en';
     return {
@@ -198,8 +194,9 @@ export class Notifier {
 
   private settingsOf(receiver: string): ReceiverSettings | undefined {
     if (receiver === GATEWAY_RECEIVER) return this.deps.settings().notify;
-    const [kind, id] = [receiver.slice(0, receiver.indexOf(':')), receiver.slice(receiver.indexOf(':') + 1)];
-    return kind === 'agent' || kind === 'scene' ? this.deps.ownNotify?.({ kind, id }) : undefined;
+    const colon = receiver.indexOf(':');
+    const kind = receiver.slice(0, colon);
+    return kind === 'agent' || kind === 'scene' ? this.deps.ownNotify?.({ kind, id: receiver.slice(colon + 1) }) : undefined;
   }
 
   private stateOf(receiver: string): ReceiverState {
@@ -258,12 +255,8 @@ export class Notifier {
     };
     if (!settings) return giveUp(item.receiver === GATEWAY_RECEIVER ? 'notify is not set any more' : `${item.receiver.replace(':', ' ')} has no notify any more`);
     if (now - item.createdAt > NOTICE_MAX_AGE_MS) return giveUp(`not sent within ${NOTICE_MAX_AGE_MS / 60_000} minutes of its event`);
-    let notice: StoredNotice;
-    try {
-      notice = JSON.parse(item.body) as StoredNotice;
-    } catch {
-      return giveUp('its stored body is not JSON');
-    }
+    const notice = storedNotice(item.body);
+    if (!notice) return giveUp('its stored body is not JSON');
     const state = this.stateOf(item.receiver);
     const said = notice.text[settings.language];
     const text = item.more > 0 ? `${said}\n${noticeText.more(item.more, notice.entryKey ?? '')[settings.language]}` : said;
@@ -289,6 +282,15 @@ export class Notifier {
     } finally {
       trimPace(state.sent, clock.now());
     }
+  }
+}
+
+/** A notice's body as the store keeps it; undefined when it is not JSON. */
+function storedNotice(body: string): StoredNotice | undefined {
+  try {
+    return JSON.parse(body) as StoredNotice;
+  } catch {
+    return undefined;
   }
 }
 
