@@ -476,8 +476,7 @@ export class Heartbeat {
   private async pairingFor(item: InboundItem, target: ResolvedTarget, pairing: Pairing, alwaysAnswer: boolean) {
     const now = this.deps.clock.now();
     const { userId, userName, conversationId, isGroup } = item.message;
-    const group = isGroup ? ({ group: true } as const) : {};
-    const open = await openPairing(this.deps.store, item.entryKey, target.agentId, pairingKey({ userId, conversationId, ...group }), now);
+    const open = await openPairing(this.deps.store, item.entryKey, target.agentId, pairingKey({ userId, conversationId, group: isGroup }), now);
     // Two strangers writing at once may both get a code past max_pending: the limit keeps the list short, it guards nothing.
     const pending = open ? 0 : (await pendingPairings(this.deps.store, now, target.agentId)).length;
     return pairingStep(pairing, {
@@ -485,7 +484,7 @@ export class Heartbeat {
       pending,
       now,
       alwaysAnswer,
-      newRequest: () => ({ agentId: target.agentId, userId, ...(userName ? { userName } : {}), conversationId, ...group, messageId: item.id }),
+      newRequest: () => ({ agentId: target.agentId, userId, ...(userName ? { userName } : {}), conversationId, ...(isGroup ? { group: true as const } : {}), messageId: item.id }),
     });
   }
 

@@ -46,8 +46,11 @@ export interface PairingRequest {
 /** A request with the entry it came in on. */
 export type PendingPairing = PairingRequest & { entryKey: string };
 
-/** Who a request lets in: a user, or (`group:` and its id) a group. One open request each, per agent and entry. */
-export function pairingKey(r: Pick<PairingRequest, 'userId' | 'conversationId' | 'group'>): string {
+/**
+ * Who a request lets in: a user, or (`group:` and its id) a group. One open request each, per agent
+ * and entry. `group` is a request's, or a message's `isGroup`.
+ */
+export function pairingKey(r: { userId: string; conversationId: string; group?: boolean }): string {
   return r.group ? `group:${r.conversationId}` : r.userId;
 }
 
@@ -180,7 +183,7 @@ export async function pairingByCode(store: Pick<Store, 'listChannelState'>, code
  */
 export async function closePairing(
   store: Pick<Store, 'getChannelState' | 'deleteChannelState'>,
-  request: Pick<PendingPairing, 'entryKey' | 'agentId' | 'userId' | 'conversationId' | 'group'> & { code?: string },
+  request: Pick<PendingPairing, 'entryKey' | 'agentId' | 'userId' | 'conversationId'> & { group?: boolean; code?: string },
 ): Promise<boolean> {
   const name = pairingStateName(request.agentId, pairingKey(request));
   const value = await store.getChannelState(request.entryKey, name);

@@ -132,8 +132,7 @@ export function registerMessageRoutes(app: FastifyInstance, gateway: Gateway): v
     const agentId = decidingAgentId(gateway, detail);
     const changes = allowSender(gateway, agentId, detail.message);
     // A pairing request of theirs (of the group, in a group) is answered by this too.
-    const group = detail.message.isGroup ? ({ group: true } as const) : {};
-    await closePairing(gateway.store, { entryKey: detail.entryKey, agentId, userId: detail.userId, conversationId: detail.conversationId, ...group });
+    await closePairing(gateway.store, { entryKey: detail.entryKey, agentId, userId: detail.userId, conversationId: detail.conversationId, group: detail.message.isGroup });
     return { agentId, userId: detail.userId, conversationId: detail.conversationId, changes };
   });
 
