@@ -75,6 +75,8 @@ export class Gateway {
   readonly owner = `${process.pid}-${randomBytes(3).toString('hex')}`;
   private current: WorkspaceSnapshot;
   private readonly agents = new Map<string, { agent: Agent; profile: AgentProfile }>();
+  /** Scenes' own `notify`, resolved once per workspace version like the agents' profiles (the vault is read from disk). */
+  private readonly sceneNotifies = new Map<string, AgentNotifySettings | undefined>();
   private fingerprint = '';
   /** Timers and subscriptions to end on close. */
   private cancels: (() => void)[] = [];
@@ -232,6 +234,7 @@ export class Gateway {
     this.fingerprint = fingerprint;
     this.current = loadWorkspace(this.root);
     this.agents.clear();
+    this.sceneNotifies.clear();
     if (this.started && !this.closed) {
       this.keeper.apply(this.current);
       this.warmAgents();
@@ -360,17 +363,19 @@ export class Gateway {
     await this.store.close();
   }
 
-  /** An agent's or a scene's own team chat (`notify`), its references resolved; none when it has none or they do not resolve. */
+  /** An agent's or a scene's own team chat (`notify`), its references resolved once per workspace version; none when it has none or they do not resolve. */
   private ownNotify(owner: Owner): AgentNotifySettings | undefined {
     if (owner.kind === 'agent') return this.agentNamed(owner.id)?.profile.notify;
+    if (this.sceneNotifies.has(owner.id)) return this.sceneNotifies.get(owner.id);
     const spec = this.current.scenes.get(owner.id);
-    if (!spec?.scene.notify) return undefined;
+    let resolved: AgentNotifySettings | undefined;
     try {
-      return resolveReferences(spec.scene.notify, { env: this.env, vault: this.vault, file: spec.file });
+      resolved = spec?.scene.notify && resolveReferences(spec.scene.notify, { env: this.env, vault: this.vault, file: spec.file });
     } catch (err) {
       this.log.warn({ scene: owner.id, err: describeError(err) }, 'notify of the scene: cannot resolve its url or secret; no notice sent there');
-      return undefined;
     }
+    this.sceneNotifies.set(owner.id, resolved);
+    return resolved;
   }
 
   /** What the health watch looks for: every receiver's events, with the gateway's thresholds (or the defaults); none without any notify. */
