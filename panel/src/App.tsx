@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { session, UNAUTHORIZED_EVENT } from './api';
 import { ToastProvider } from './components/Banner';
+import { LanguageSwitcher } from './components/LanguageSwitcher';
 import { Logo, MenuIcon } from './components/Icons';
 import { AgentPage } from './pages/agents/AgentPage';
 import { AgentsPage } from './pages/agents/AgentsPage';
@@ -18,6 +20,8 @@ import { RoleContext, type Access } from './role';
 type Auth = 'checking' | 'out' | 'in' | 'unreachable';
 
 export function App() {
+  // Reading the language here redraws the whole panel when it changes.
+  const { t } = useTranslation('app');
   const [auth, setAuth] = useState<Auth>('checking');
   useEffect(() => {
     session.current().then(
@@ -34,8 +38,8 @@ export function App() {
     return (
       <main className="login">
         <div className="login-card" role="alert">
-          <h1>Cannot reach the gateway</h1>
-          <p>Check that CocoCat is running, then reload this page.</p>
+          <h1>{t('unreachable.title')}</h1>
+          <p>{t('unreachable.help')}</p>
         </div>
       </main>
     );
@@ -52,12 +56,7 @@ export function App() {
   );
 }
 
-const NAV = [
-  { label: 'Dashboard', section: 'dashboard' },
-  { label: 'Agents', section: 'agents' },
-  { label: 'Chat', section: 'chat' },
-  { label: 'Messages', section: 'messages' },
-] as const;
+const NAV = ['dashboard', 'agents', 'chat', 'messages'] as const;
 
 function sectionOf(route: Route): string {
   const first = route.parts[0] ?? 'dashboard';
@@ -77,6 +76,7 @@ function useWaitingForPerson(): number {
 }
 
 function Shell({ onLogout }: { onLogout(): void }) {
+  const { t } = useTranslation('app');
   const route = useRoute();
   const [menuOpen, setMenuOpen] = useState(false);
   const section = sectionOf(route);
@@ -118,7 +118,7 @@ function Shell({ onLogout }: { onLogout(): void }) {
   return (
     <div className="app">
       <a className="skip-link" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>
-        Skip to content
+        {t('skipToContent')}
       </a>
       <header className="topbar">
         <a className="brand" href={href(['dashboard'])}>
@@ -133,24 +133,24 @@ function Shell({ onLogout }: { onLogout(): void }) {
           onClick={() => setMenuOpen((o) => !o)}
         >
           <MenuIcon />
-          <span className="visually-hidden">Menu</span>
+          <span className="visually-hidden">{t('menu')}</span>
         </button>
-        <nav id="main-nav" className={`nav${menuOpen ? ' is-open' : ''}`} aria-label="Main">
+        <nav id="main-nav" className={`nav${menuOpen ? ' is-open' : ''}`} aria-label={t('mainNav')}>
           <ul>
             {NAV.map((item) => (
-              <li key={item.section}>
-                <a href={href([item.section])} aria-current={section === item.section ? 'page' : undefined}>
-                  {item.label}
-                  {item.section === 'messages' && waiting > 0 && (
-                    <span className="nav-badge" title={`${waiting} handed-over conversation(s) waiting for a reply`}>
+              <li key={item}>
+                <a href={href([item])} aria-current={section === item ? 'page' : undefined}>
+                  {t(`nav.${item}`)}
+                  {item === 'messages' && waiting > 0 && (
+                    <span className="nav-badge" title={t('badge.waitingTitle', { count: waiting })}>
                       {waiting}
-                      <span className="visually-hidden"> waiting for a person</span>
+                      <span className="visually-hidden"> {t('badge.waiting')}</span>
                     </span>
                   )}
-                  {item.section === 'messages' && asking > 0 && (
-                    <span className="nav-badge nav-badge-quiet" title={`${asking} stranger(s) asking to talk, with a pairing code`}>
+                  {item === 'messages' && asking > 0 && (
+                    <span className="nav-badge nav-badge-quiet" title={t('badge.askingTitle', { count: asking })}>
                       {asking}
-                      <span className="visually-hidden"> asking to talk</span>
+                      <span className="visually-hidden"> {t('badge.asking')}</span>
                     </span>
                   )}
                 </a>
@@ -158,12 +158,13 @@ function Shell({ onLogout }: { onLogout(): void }) {
             ))}
           </ul>
           {role === 'operator' && (
-            <span className="role-tag" title="You can read the log and answer people; changing agents, scenes and entries needs the admin token">
-              Operator
+            <span className="role-tag" title={t('operator.title')}>
+              {t('operator.tag')}
             </span>
           )}
+          <LanguageSwitcher />
           <button type="button" className="btn btn-quiet logout" onClick={logout}>
-            Log out
+            {t('logout')}
           </button>
         </nav>
       </header>
@@ -180,6 +181,7 @@ function Shell({ onLogout }: { onLogout(): void }) {
 }
 
 function Page({ route }: { route: Route }) {
+  const { t } = useTranslation('app');
   const [first = 'dashboard', second] = route.parts;
   switch (first) {
     case 'dashboard':
@@ -198,9 +200,9 @@ function Page({ route }: { route: Route }) {
     default:
       return (
         <div className="page">
-          <h1>Page not found</h1>
+          <h1>{t('notFound.title')}</h1>
           <p>
-            <a href={href(['dashboard'])}>Go to the dashboard</a>
+            <a href={href(['dashboard'])}>{t('notFound.link')}</a>
           </p>
         </div>
       );

@@ -1,23 +1,25 @@
-/** "just now", "3 min ago", "2 h ago", or a date for older times. */
+import { i18n, locale } from '../i18n';
+
+/** "just now", "3 min ago", "2 h ago", or a date for older times, in the panel's language. */
 export function ago(at: number, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - at) / 1000));
-  if (s < 10) return 'just now';
-  if (s < 60) return `${s} s ago`;
+  if (s < 10) return i18n.t('time.justNow');
+  if (s < 60) return i18n.t('time.secondsAgo', { n: s });
   const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
+  if (m < 60) return i18n.t('time.minutesAgo', { n: m });
   const h = Math.round(m / 60);
-  if (h < 48) return `${h} h ago`;
-  return new Date(at).toLocaleDateString();
+  if (h < 48) return i18n.t('time.hoursAgo', { n: h });
+  return new Date(at).toLocaleDateString(locale());
 }
 
 /** "in 4 s", for a restart that is due. */
 export function inTime(at: number, now = Date.now()): string {
   const s = Math.max(0, Math.round((at - now) / 1000));
-  return s < 60 ? `in ${s} s` : `in ${Math.round(s / 60)} min`;
+  return s < 60 ? i18n.t('time.inSeconds', { n: s }) : i18n.t('time.inMinutes', { n: Math.round(s / 60) });
 }
 
 export function exact(at: number): string {
-  return new Date(at).toLocaleString();
+  return new Date(at).toLocaleString(locale());
 }
 
 export function count(n: number): string {

@@ -1,3 +1,5 @@
+import { i18n } from '../../i18n';
+
 /** Local date and time with seconds, e.g. "2026-01-31 14:05:09". */
 export function localTime(at: number): string {
   const d = new Date(at);
@@ -12,16 +14,16 @@ export function clockTime(at: number): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
-/** "just now", "3 min ago", "2 h ago", "5 d ago". */
+/** "just now", "3 min ago", "2 h ago", "5 d ago", in the panel's language. */
 export function relativeTime(at: number, now: number): string {
   const s = Math.round((now - at) / 1000);
-  if (s < 0) return 'in the future';
-  if (s < 45) return 'just now';
+  if (s < 0) return i18n.t('time.inTheFuture');
+  if (s < 45) return i18n.t('time.justNow');
   const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
+  if (m < 60) return i18n.t('time.minutesAgo', { n: m });
   const h = Math.round(m / 60);
-  if (h < 36) return `${h} h ago`;
-  return `${Math.round(h / 24)} d ago`;
+  if (h < 36) return i18n.t('time.hoursAgo', { n: h });
+  return i18n.t('time.daysAgo', { n: Math.round(h / 24) });
 }
 
 /** "+12 ms", "+1.4 s", "+3 min" since a start. */

@@ -1,0 +1,9 @@
+import type { en } from './resources';
+
+// Keys passed to t() are checked against the English catalog at compile time.
+declare module 'i18next' {
+  interface CustomTypeOptions {
+    defaultNS: 'common';
+    resources: typeof en;
+  }
+}
