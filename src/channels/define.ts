@@ -57,6 +57,8 @@ export interface ChannelDefinition<Schema extends z.ZodType = z.ZodType, C exten
   type: string;
   displayName: string;
   description: string;
+  /** Name and description in other languages, for the panel (`zh`: Chinese); the English ones where missing. */
+  translations?: { zh?: { displayName?: string; description: string } };
   /** Validates an entry's config; fields marked with `secret()` are write-only in the admin API. */
   configSchema: Schema;
   capabilities: ChannelCapabilities;
@@ -122,6 +124,7 @@ export function describeChannel(def: ChannelDefinition) {
     type: def.type,
     displayName: def.displayName,
     description: def.description,
+    translations: def.translations ?? {},
     capabilities: def.capabilities,
     /** The panel offers "Log in" (a QR code to scan) on entries of this type. */
     login: def.login !== undefined,

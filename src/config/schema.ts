@@ -12,6 +12,14 @@ export function secret<T extends z.ZodType>(schema: T): T {
   return schema.meta({ writeOnly: true, 'x-secret': true }) as T;
 }
 
+/**
+ * A field's label and help in Chinese, for the panel's forms: `.meta(zh('企业 ID', '…'))` puts
+ * `"x-i18n": {"zh": {"title", "description"}}` beside the English `description` in the JSON Schema.
+ */
+export function zh(title: string, description?: string): { 'x-i18n': { zh: { title: string; description?: string } } } {
+  return { 'x-i18n': { zh: { title, ...(description !== undefined ? { description } : {}) } } };
+}
+
 export interface FieldIssue {
   /** Dotted path of the field; an unknown key names itself. */
   field: string;
@@ -381,21 +389,23 @@ export const agentNotifySchema = z
 export type AgentNotifySettings = z.infer<typeof agentNotifySchema>;
 
 const profileBase = {
-  name: z.string().min(1).max(200).optional().describe('Display name'),
+  name: z.string().min(1).max(200).optional().describe('Display name').meta(zh('名称', '显示名称')),
   language: z
     .enum(['en', 'zh'])
     .default('en')
     .describe(
       'The language of the texts CocoCat sends by itself where the profile does not set them: the fallback reply, the replies and notices of user_limit, pairing, reset, handoff and content_filter, and the answers to owners\' commands (en: English, zh: 简体中文)',
-    ),
-  system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation'),
+    )
+    .meta(zh('内置文本语言', 'CocoCat 自行发送且本配置未设置的文本所用的语言：兜底回复，user_limit、pairing、reset、handoff 和 content_filter 的回复与提示，以及对主人（owners）命令的回答（en：英语，zh：简体中文）')),
+  system_prompt: z.string().max(100_000).optional().describe('Instructions given to the model before every conversation').meta(zh('系统提示词', '每次对话前交给模型的指令')),
   history_window: z
     .number()
     .int()
     .min(0)
     .max(200)
     .default(20)
-    .describe('How many earlier turns of the conversation the agent sees'),
+    .describe('How many earlier turns of the conversation the agent sees')
+    .meta(zh('历史轮数', '智能体能看到的本次对话此前的轮数')),
   history_max_chars: z
     .number()
     .int()
@@ -404,22 +414,25 @@ const profileBase = {
     .default(24_000)
     .describe(
       'At most this many characters of those turns, the newest (about as many tokens for Chinese, a quarter for English): a pasted document does not push every later request of the conversation past the model\'s context. Lower it for a model with a small context',
-    ),
+    )
+    .meta(zh('历史字符上限', '上述轮次最多取这么多字符，取最新的部分（中文约合同样多的 token，英文约为四分之一）：这样粘贴进来的一篇文档不会让此后该对话的每次请求都超出模型的上下文。模型上下文较小时请调低')),
   history_idle_minutes: z
     .number()
     .int()
     .min(1)
     .max(525_600)
     .optional()
-    .describe('A user who writes again after a pause this long starts afresh: the agent sees none of the turns before the pause (without: the pause does not matter)'),
-  timeout_ms: z.number().int().min(100).max(600_000).default(60_000).describe('Give up on one attempt after this long'),
-  retries: z.number().int().min(0).max(10).default(2).describe('Retries after a failed attempt, with backoff'),
+    .describe('A user who writes again after a pause this long starts afresh: the agent sees none of the turns before the pause (without: the pause does not matter)')
+    .meta(zh('闲置后重新开始（分钟）', '用户停顿这么久后再发消息即重新开始：智能体看不到停顿之前的任何一轮对话（不设置：停顿多久都没有影响）')),
+  timeout_ms: z.number().int().min(100).max(600_000).default(60_000).describe('Give up on one attempt after this long').meta(zh('单次超时（毫秒）', '单次尝试超过这么久即放弃')),
+  retries: z.number().int().min(0).max(10).default(2).describe('Retries after a failed attempt, with backoff').meta(zh('重试次数', '尝试失败后的重试次数，带退避')),
   fallback_reply: z
     .string()
     .min(1)
     .max(2_000)
     .default('Sorry, I cannot answer right now. Please try again in a moment.')
-    .describe('Sent when the agent still fails after all retries, so the user is never left in silence'),
+    .describe('Sent when the agent still fails after all retries, so the user is never left in silence')
+    .meta(zh('兜底回复', '智能体在全部重试后仍失败时发送，让用户不至于得不到任何回应')),
   failover: z
     .array(idSchema)
     .max(3)
@@ -427,99 +440,131 @@ const profileBase = {
     .optional()
     .describe(
       'Agents asked in turn when this one still fails after its retries (an outage, a revoked key, a message too long for its model), each with its own provider, model, key and retries; the conversation, its history and the fallback reply stay this agent\'s. Their own failover lists are not followed',
-    ),
+    )
+    .meta(zh('备用智能体', '本智能体在重试后仍失败时（服务中断、密钥被吊销、消息对其模型来说过长）依次求助的智能体，各自使用自己的提供方、模型、密钥和重试设置；对话、对话历史和兜底回复仍属于本智能体。不会再沿用它们各自的 failover 列表')),
   fallback_in_groups: z
     .boolean()
     .default(true)
-    .describe('Also send the fallback reply in group chats; off: a failure there stays out of the group (still logged and in the message log)'),
-  user_limit: userLimitSchema.optional().describe('Limits how many messages each user may have answered (per entry)'),
+    .describe('Also send the fallback reply in group chats; off: a failure there stays out of the group (still logged and in the message log)')
+    .meta(zh('群聊中发送兜底回复', '在群聊中也发送兜底回复；关闭：群聊中的失败不会出现在群里（仍会写入日志，并出现在消息日志中）')),
+  user_limit: userLimitSchema
+    .optional()
+    .describe('Limits how many messages each user may have answered (per entry)')
+    .meta(zh('用户限额', '限制每个用户可获得回答的消息数（按接入分别计算）')),
   reset: resetSchema
     .optional()
-    .describe('Let users make the agent forget the conversation so far by sending a command such as /reset ({} for the defaults)'),
+    .describe('Let users make the agent forget the conversation so far by sending a command such as /reset ({} for the defaults)')
+    .meta(zh('重置对话', '允许用户发送 /reset 等命令，让智能体忘掉此前的对话（填 {} 使用默认设置）')),
   notify: agentNotifySchema
     .optional()
-    .describe("This agent's team chat: what concerns the agent is told there too (the gateway's notify, if any, still hears what it asks for)"),
+    .describe("This agent's team chat: what concerns the agent is told there too (the gateway's notify, if any, still hears what it asks for)")
+    .meta(zh('团队群通知', '本智能体的团队群：与本智能体相关的事项也会通知到这里（网关的 notify 若已配置，仍会收到它所订阅的通知）')),
   handoff: handoffSchema
     .optional()
-    .describe('Let users ask for a person (转人工) and an http agent hand the conversation over ({} for the defaults)'),
+    .describe('Let users ask for a person (转人工) and an http agent hand the conversation over ({} for the defaults)')
+    .meta(zh('转人工', '允许用户请求人工（转人工），并允许 http 智能体把对话转交人工（填 {} 使用默认设置）')),
   keyword_replies: z
     .array(keywordReplySchema)
     .max(100)
     .optional()
-    .describe('Fixed answers to given messages, phrases or menu clicks, sent at once without running the agent; the first rule that fits answers'),
-  access: accessSchema.optional().describe('Who the agent answers: allow lists for direct chats and groups, and blocked users'),
+    .describe('Fixed answers to given messages, phrases or menu clicks, sent at once without running the agent; the first rule that fits answers')
+    .meta(zh('关键词回复', '针对指定消息、短语或菜单点击的固定回答，不运行智能体，立即发送；由第一条匹配的规则作答')),
+  access: accessSchema
+    .optional()
+    .describe('Who the agent answers: allow lists for direct chats and groups, and blocked users')
+    .meta(zh('访问控制', '智能体回答哪些人：私聊和群聊的白名单，以及被拉黑的用户')),
   content_filter: contentFilterSchema
     .optional()
-    .describe('Filtered words: messages containing one are not given to the agent, and in answers they are masked (or the answer replaced), streamed previews included'),
+    .describe('Filtered words: messages containing one are not given to the agent, and in answers they are masked (or the answer replaced), streamed previews included')
+    .meta(zh('内容过滤', '过滤词：包含过滤词的消息不会交给智能体；回答中的过滤词会被打码（或整条回答被替换），流式预览也不例外')),
   debounce: debounceSchema
     .optional()
-    .describe('Answer a burst of messages once, when the user pauses, instead of each message on its own (on channels that allow it)'),
+    .describe('Answer a burst of messages once, when the user pauses, instead of each message on its own (on channels that allow it)')
+    .meta(zh('合并连续消息', '用户连发多条消息时，等用户停顿后一次性回答，而不是逐条分别回答（在允许这样做的渠道上）')),
 };
 
 /** For agents that can look at images (a vision model, a service that takes them). */
 const imagesField = z
   .boolean()
   .default(false)
-  .describe('Pass the images users send to the agent (up to 4 per message, 10 MiB each); the model or service must accept image input');
+  .describe('Pass the images users send to the agent (up to 4 per message, 10 MiB each); the model or service must accept image input')
+  .meta(zh('传递图片', '把用户发送的图片交给智能体（每条消息最多 4 张，每张不超过 10 MiB）；模型或服务必须支持图片输入'));
 
 export const echoProfileSchema = z
   .object({
-    provider: z.literal('echo'),
+    provider: z.literal('echo').meta(zh('提供方')),
     ...profileBase,
-    prefix: z.string().max(200).default('').describe('Text put before the echoed message'),
+    prefix: z.string().max(200).default('').describe('Text put before the echoed message').meta(zh('前缀', '加在回显消息前面的文字')),
     images: z
       .boolean()
       .default(false)
-      .describe('Send the images users send back with the echo, each as an image message: tries out image replies on a channel'),
+      .describe('Send the images users send back with the echo, each as an image message: tries out image replies on a channel')
+      .meta(zh('回显图片', '把用户发送的图片随回显一起发回，每张作为一条图片消息：用于试用渠道上的图片回复')),
   })
   .strict();
 
 export const openaiProfileSchema = z
   .object({
-    provider: z.literal('openai'),
+    provider: z.literal('openai').meta(zh('提供方')),
     ...profileBase,
-    model: z.string().min(1).describe('Model name, e.g. gpt-4o-mini, deepseek-chat, qwen-plus'),
+    model: z
+      .string()
+      .min(1)
+      .describe('Model name, e.g. gpt-4o-mini, deepseek-chat, qwen-plus')
+      .meta(zh('模型', '模型名称，例如 gpt-4o-mini、deepseek-chat、qwen-plus')),
     base_url: z
       .string()
       .url()
       .optional()
-      .describe('Any OpenAI-compatible chat-completions endpoint; default https://api.openai.com/v1'),
-    api_key: secret(z.string().min(1).optional()).describe('API key; defaults to the OPENAI_API_KEY environment variable'),
-    temperature: z.number().min(0).max(2).optional(),
-    max_tokens: z.number().int().min(1).max(1_000_000).optional(),
+      .describe('Any OpenAI-compatible chat-completions endpoint; default https://api.openai.com/v1')
+      .meta(zh('接口地址', '任意兼容 OpenAI 的 chat-completions 接口；默认为 https://api.openai.com/v1')),
+    api_key: secret(z.string().min(1).optional())
+      .describe('API key; defaults to the OPENAI_API_KEY environment variable')
+      .meta(zh('API Key', 'API Key；默认取环境变量 OPENAI_API_KEY')),
+    temperature: z.number().min(0).max(2).optional().meta(zh('温度')),
+    max_tokens: z.number().int().min(1).max(1_000_000).optional().meta(zh('最大 token 数')),
     images: imagesField,
     files: z
       .boolean()
       .default(false)
-      .describe('Pass the files users send (up to 4, 10 MiB each): text files as text, PDFs as file parts (OpenAI\'s format; the model or server must take them); others stay described'),
+      .describe('Pass the files users send (up to 4, 10 MiB each): text files as text, PDFs as file parts (OpenAI\'s format; the model or server must take them); others stay described')
+      .meta(zh('传递文件', '传递用户发送的文件（最多 4 个，每个不超过 10 MiB）：文本文件作为文本，PDF 作为文件部分（file part，OpenAI 的格式；模型或服务端必须支持）；其他文件仍只给出描述')),
     markdown_images: z
       .boolean()
       .default(false)
-      .describe('Send the images the model links in its answer (![alt](https://…), up to 4) as image messages after the text, on channels that send images; the links leave the text'),
+      .describe('Send the images the model links in its answer (![alt](https://…), up to 4) as image messages after the text, on channels that send images; the links leave the text')
+      .meta(zh('发送 Markdown 图片', '在能发送图片的渠道上，把模型在回答中链接的图片（![alt](https://…)，最多 4 张）在文字之后作为图片消息发送；这些链接会从文字中移除')),
     stream: z
       .boolean()
       .default(true)
-      .describe('Show the reply while the model writes it, where the channel can (WeCom robot, Web API streams, the panel); the reply itself is sent once either way'),
+      .describe('Show the reply while the model writes it, where the channel can (WeCom robot, Web API streams, the panel); the reply itself is sent once either way')
+      .meta(zh('启用流式回复', '在渠道支持时（企业微信机器人、Web API 流式输出、管理面板），边生成边显示回复；无论开启与否，回复本身都只发送一次')),
   })
   .strict();
 
 export const httpProfileSchema = z
   .object({
-    provider: z.literal('http'),
+    provider: z.literal('http').meta(zh('提供方')),
     ...profileBase,
-    url: z.string().url().describe('Your agent service; receives a signed POST with the conversation'),
-    secret: secret(z.string().min(16).optional()).describe(
-      'Shared secret for the X-CocoCat-Signature HMAC-SHA256 header (at least 16 characters)',
-    ),
+    url: z
+      .string()
+      .url()
+      .describe('Your agent service; receives a signed POST with the conversation')
+      .meta(zh('服务地址', '你的智能体服务；会收到一个带有对话内容、已签名的 POST 请求')),
+    secret: secret(z.string().min(16).optional())
+      .describe('Shared secret for the X-CocoCat-Signature HMAC-SHA256 header (at least 16 characters)')
+      .meta(zh('签名密钥', '用于 X-CocoCat-Signature 请求头（HMAC-SHA256）的共享密钥（至少 16 个字符）')),
     images: imagesField,
     files: z
       .boolean()
       .default(false)
-      .describe('Pass the files, voice messages and videos users send to the service (up to 4 per message, 10 MiB each), downloaded, in the POST'),
+      .describe('Pass the files, voice messages and videos users send to the service (up to 4 per message, 10 MiB each), downloaded, in the POST')
+      .meta(zh('传递文件', '把用户发送的文件、语音消息和视频下载后放在 POST 中交给服务（每条消息最多 4 个，每个不超过 10 MiB）')),
     stream: z
       .boolean()
       .default(false)
-      .describe('Ask the service for a streamed answer (text/event-stream: delta events, then done) when someone can watch it being written; the service may still answer in one piece'),
+      .describe('Ask the service for a streamed answer (text/event-stream: delta events, then done) when someone can watch it being written; the service may still answer in one piece')
+      .meta(zh('请求流式回答', '当有人能看着回答生成时，向服务请求流式回答（text/event-stream：先是 delta 事件，然后是 done）；服务仍可一次性完整回答')),
   })
   .strict();
 
@@ -549,17 +594,28 @@ export type SceneRoute = z.infer<typeof sceneRouteSchema>;
 
 export const sceneSchema = z
   .object({
-    name: z.string().min(1).max(200).optional().describe('Display name'),
-    roster: z.array(idSchema).min(1).describe('Agent ids working in this scene; the first one leads and answers what no route gives another'),
-    context: z.string().max(100_000).default('').describe('Context prompt given to the answering agent for every message of this scene'),
+    name: z.string().min(1).max(200).optional().describe('Display name').meta(zh('名称', '显示名称')),
+    roster: z
+      .array(idSchema)
+      .min(1)
+      .describe('Agent ids working in this scene; the first one leads and answers what no route gives another')
+      .meta(zh('成员', '在此场景中工作的智能体 ID；第一个为主智能体，负责回答没有路由交给其他智能体的消息')),
+    context: z
+      .string()
+      .max(100_000)
+      .default('')
+      .describe('Context prompt given to the answering agent for every message of this scene')
+      .meta(zh('场景上下文', '处理此场景的每条消息时都交给作答智能体的上下文提示词')),
     routes: z
       .array(sceneRouteSchema)
       .max(100)
       .default([])
-      .describe('Which roster agent answers which messages: the first rule whose every condition fits decides; without one that fits, the lead'),
+      .describe('Which roster agent answers which messages: the first rule whose every condition fits decides; without one that fits, the lead')
+      .meta(zh('路由规则', '成员中的哪个智能体回答哪些消息：由第一条所有条件都满足的规则决定；没有满足的规则时，由主智能体回答')),
     notify: agentNotifySchema
       .optional()
-      .describe("This scene's team chat: its entries' hand-overs, pairing codes, dead letters and outages are told there too"),
+      .describe("This scene's team chat: its entries' hand-overs, pairing codes, dead letters and outages are told there too")
+      .meta(zh('团队群通知', '此场景的团队群：其接入的转人工、配对码、死信和中断也会通知到这里')),
   })
   .strict()
   .superRefine((scene, ctx) => {

@@ -13,6 +13,7 @@ export const feishuChannel = defineChannel({
   displayName: '飞书 / Lark',
   description:
     'A Feishu (飞书) or Lark self-built app bot in direct chats and groups: events over the long connection (no public URL needed) or the event webhook; replies (text, cards and images) through the message API, threaded under the asking message in groups.',
+  translations: { zh: { description: '飞书或 Lark 自建应用机器人，用于单聊和群聊：事件经长连接（无需公网地址）或事件回调送达；回复（文本、卡片和图片）经消息 API 发出，群聊中回复在提问消息的话题下。' } },
   configSchema: feishuConfigSchema,
   // No maxMessageBytes: send() splits to Feishu's request limits itself, keeping code fences whole.
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'location'], markdown: true, groups: true, threads: true, sendsImages: true, streaming: true, typing: true, webhook: false, mergesBursts: true, recalls: true },

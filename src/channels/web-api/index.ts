@@ -12,6 +12,7 @@ export const webApiChannel = defineChannel({
   displayName: 'Web API',
   description:
     'HTTP API for your own apps: POST a message, get the reply in the response (?wait=true), from a per-user SSE stream, or as a signed POST to your callback URL.',
+  translations: { zh: { description: '供你自己的应用调用的 HTTP API：POST 一条消息，回复在响应中返回（?wait=true），或从每个用户的 SSE 流获取，或以签名 POST 发到你的回调地址。' } },
   configSchema: webApiConfigSchema,
   capabilities: { receives: ['text', 'image'], markdown: true, sendsImages: true, streaming: true, typing: false, webhook: false },
   create: (ctx) => new WebApiChannel(ctx),

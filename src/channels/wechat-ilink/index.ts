@@ -12,6 +12,7 @@ export const wechatIlinkChannel = defineChannel({
   displayName: '个人微信 / Personal WeChat (iLink)',
   description:
     'A personal WeChat bot (微信 ClawBot) through the official iLink bot API: log in by scanning a QR code, messages arrive by long poll (no public URL needed), replies answer each message. Direct chats only.',
+  translations: { zh: { displayName: '个人微信（iLink）', description: '个人微信机器人（微信 ClawBot），通过官方 iLink 机器人 API：扫码登录，消息经长轮询送达（无需公网地址），逐条回复。仅支持单聊。' } },
   configSchema: ilinkConfigSchema,
   // iLink shows plain text; OpenClaw's WeChat plugin cuts replies at 4 000 characters. Reply images are uploaded
   // to WeChat's CDN and sent as image messages of their own.

@@ -11,6 +11,7 @@ export const wechatMpChannel = defineChannel({
   type: 'wechat_mp',
   displayName: 'WeChat Official Account (公众号)',
   description: 'A subscription or service account: WeChat pushes messages to the webhook (plain, compatible or safe mode); replies go through the customer-service API.',
+  translations: { zh: { displayName: '微信公众号', description: '订阅号或服务号：微信把消息推送到回调地址（明文、兼容或安全模式）；回复经客服消息接口发出。' } },
   configSchema: wechatMpConfigSchema,
   // WeChat shows markdown as raw symbols, and 客服 text is refused over 2048 bytes. Reply images
   // are uploaded as temporary media and sent as image messages (客服 or passive).

@@ -11,6 +11,7 @@ export const wecomBotChannel = defineChannel({
   displayName: '企业微信智能机器人 / WeCom AI bot',
   description:
     'A WeCom intelligent robot (智能机器人) in direct chats and groups (when @mentioned), over the official long connection (no public URL needed); replies stream back on the message, longer ones continue as markdown messages, images as image messages.',
+  translations: { zh: { displayName: '企业微信智能机器人', description: '企业微信智能机器人，用于单聊和群聊（被 @ 时），经官方长连接（无需公网地址）；回复以流式消息回到原消息上，较长的以 markdown 消息接续，图片以图片消息发送。' } },
   configSchema: wecomBotConfigSchema,
   // No maxMessageBytes: send() splits into the stream and follow-up messages itself, keeping code fences whole.
   capabilities: { receives: ['text', 'image', 'voice', 'video', 'file', 'event'], markdown: true, groups: true, threads: false, sendsImages: true, streaming: true, typing: true, webhook: false, mergesBursts: true },
