@@ -28,6 +28,3 @@ export function useCan(what: Permission): boolean {
   const { can } = useContext(RoleContext);
   return can === undefined || can.includes(what);
 }
-
-/** Shown where an operator would have found the admin's controls. */
-export const READ_ONLY_NOTE = 'Read only: changing agents, scenes and entries needs the admin token.';

@@ -1,12 +1,14 @@
 import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
 
 /** An error (or notice) shown above a page's content; role=alert so screen readers announce it. */
 export function Banner({ kind = 'error', children, onDismiss }: { kind?: 'error' | 'info' | 'ok'; children: ReactNode; onDismiss?(): void }) {
+  const { t } = useTranslation();
   return (
     <div className={`banner banner-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
       <div className="banner-text">{children}</div>
       {onDismiss && (
-        <button type="button" className="btn btn-quiet btn-small" onClick={onDismiss} aria-label="Dismiss">
+        <button type="button" className="btn btn-quiet btn-small" onClick={onDismiss} aria-label={t('dismiss')}>
           ×
         </button>
       )}

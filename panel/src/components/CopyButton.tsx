@@ -1,8 +1,10 @@
 import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { Button } from './Button';
 
 /** Copies text; falls back to selecting a hidden textarea where the Clipboard API is not allowed (plain http). */
-export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+export function CopyButton({ text, label }: { text: string; label?: string }) {
+  const { t } = useTranslation();
   const [copied, setCopied] = useState(false);
   const copy = async () => {
     try {
@@ -23,7 +25,7 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
   };
   return (
     <Button small onClick={copy} aria-live="polite">
-      {copied ? 'Copied' : label}
+      {copied ? t('copied') : (label ?? t('copy'))}
     </Button>
   );
 }

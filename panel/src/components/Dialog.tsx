@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
 import { Button } from './Button';
 
 interface DialogProps {
@@ -60,6 +61,7 @@ interface ConfirmDialogProps {
 
 /** Asks before something that cannot be undone; Cancel has the focus first. */
 export function ConfirmDialog({ open, title, message, confirmLabel, busy, onConfirm, onCancel }: ConfirmDialogProps) {
+  const { t } = useTranslation();
   return (
     <Dialog
       open={open}
@@ -68,7 +70,7 @@ export function ConfirmDialog({ open, title, message, confirmLabel, busy, onConf
       actions={
         <>
           <Button autoFocus onClick={onCancel}>
-            Cancel
+            {t('cancel')}
           </Button>
           <Button variant="danger" busy={busy} onClick={onConfirm}>
             {confirmLabel}

@@ -1,10 +1,11 @@
 import type { ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
 import {
   branchesOf,
   branchFor,
   choices,
   fieldKind,
-  humanize,
+  fieldText,
   type Draft,
   type FieldErrors,
   type SecretModes,
@@ -26,13 +27,14 @@ interface SchemaFormProps {
 
 /** Draws a form from a JSON Schema: one labelled input per property, help text and the error under it. */
 export function SchemaForm(props: SchemaFormProps) {
+  const { t } = useTranslation();
   const { schema, draft, idPrefix } = props;
   const branches = branchesOf(schema);
   const branch = branchFor(schema, draft);
   return (
     <div className="schema-form">
       {branches && (
-        <Field id={`${idPrefix}-${branches.discriminator}`} label={humanize(branches.discriminator)} required error={props.errors[branches.discriminator]}>
+        <Field id={`${idPrefix}-${branches.discriminator}`} label={fieldText(branches.discriminator, branches.options[0]?.schema.properties?.[branches.discriminator]).label} required error={props.errors[branches.discriminator]}>
           {(aria) => (
             <select {...aria} value={String(draft[branches.discriminator] ?? '')} onChange={(e) => props.onDraft(branches.discriminator, e.target.value)}>
               {branches.options.map((o) => (
@@ -51,7 +53,7 @@ export function SchemaForm(props: SchemaFormProps) {
             <PropertyField key={name} name={name} prop={prop} required={(branch.required ?? []).includes(name)} {...props} />
           ))
       ) : (
-        <p className="muted">This schema has no fields the form can draw.</p>
+        <p className="muted">{t('form.noFields')}</p>
       )}
     </div>
   );
@@ -116,11 +118,12 @@ export function Field({ id, label, help, error, required, extra, children, inlin
 }
 
 function PropertyField(props: SchemaFormProps & { name: string; prop: JsonSchema; required: boolean }) {
+  const { t } = useTranslation();
   const { name, prop, required, draft, onDraft, idPrefix } = props;
   const id = `${idPrefix}-${name}`;
   const kind = fieldKind(prop);
   const value = draft[name] ?? '';
-  const common = { id, label: prop.title ?? humanize(name), help: prop.description, error: props.errors[name], required };
+  const common = { id, ...fieldText(name, prop), error: props.errors[name], required };
 
   if (kind === 'secret') return <SecretField {...props} {...common} />;
   if (kind === 'boolean') {
@@ -139,7 +142,7 @@ function PropertyField(props: SchemaFormProps & { name: string; prop: JsonSchema
           case 'enum':
             return (
               <select {...aria} value={text} onChange={(e) => set(e.target.value)}>
-                {(!required || prop.default === undefined) && <option value="">{prop.default === undefined ? '—' : `default (${String(prop.default)})`}</option>}
+                {(!required || prop.default === undefined) && <option value="">{prop.default === undefined ? '—' : t('form.default', { value: String(prop.default) })}</option>}
                 {choices(prop).map((c) => (
                   <option key={c} value={c}>
                     {c}
@@ -175,7 +178,7 @@ function PropertyField(props: SchemaFormProps & { name: string; prop: JsonSchema
             return <textarea {...aria} rows={5} value={text} onChange={(e) => set(e.target.value)} />;
           case 'list':
             if (prop.items?.enum) return <ListPicker aria={aria} label={common.label} options={prop.items.enum.map(String)} text={text} onChange={set} />;
-            return <textarea {...aria} rows={3} value={text} placeholder="One per line" onChange={(e) => set(e.target.value)} />;
+            return <textarea {...aria} rows={3} value={text} placeholder={t('form.onePerLine')} onChange={(e) => set(e.target.value)} />;
           case 'json':
             return <textarea {...aria} className="mono" rows={4} value={text} placeholder="JSON" onChange={(e) => set(e.target.value)} />;
           default:
@@ -200,10 +203,11 @@ function PropertyField(props: SchemaFormProps & { name: string; prop: JsonSchema
  * stay listed while ticked, so they can be unticked.
  */
 function ListPicker({ aria, label, options, text, onChange }: { aria: Aria; label: string; options: string[]; text: string; onChange(text: string): void }) {
+  const { t } = useTranslation();
   const picked = text.split('\n').map((v) => v.trim()).filter(Boolean);
   const all = [...picked.filter((v) => !options.includes(v)), ...options];
   const toggle = (v: string, on: boolean) => onChange((on ? [...picked, v] : picked.filter((p) => p !== v)).join('\n'));
-  if (all.length === 0) return <p className="muted" id={aria.id}>Nothing to choose from yet.</p>;
+  if (all.length === 0) return <p className="muted" id={aria.id}>{t('form.nothingToChoose')}</p>;
   return (
     <div role="group" id={aria.id} aria-label={label} aria-describedby={aria['aria-describedby']} aria-invalid={aria['aria-invalid']} className="list-picker">
       {all.map((v) => {
@@ -225,13 +229,14 @@ function ListPicker({ aria, label, options, text, onChange }: { aria: Aria; labe
  * the field says whether a value is set; "Replace" opens the input, "Cancel" keeps the stored one.
  */
 function SecretField(props: SchemaFormProps & { name: string; prop: JsonSchema; id: string; label: string; help?: string; error?: string; required: boolean }) {
+  const { t } = useTranslation();
   const { name, id, secrets, secretModes, onSecretMode, draft, onDraft, required } = props;
   const state = secrets?.[name];
   const mode = secretModes[name] ?? 'replace';
   const stored = state?.set === true;
   const badge = secrets ? (
     <span className={`secret-state ${mode === 'clear' ? 'is-clearing' : stored ? 'is-set' : 'is-unset'}`} id={`${id}-state`}>
-      {mode === 'clear' ? 'will be removed' : stored ? (state?.source === 'env' ? 'set (environment variable)' : 'set') : 'not set'}
+      {mode === 'clear' ? t('secret.willBeRemoved') : stored ? (state?.source === 'env' ? t('secret.setFromEnv') : t('secret.set')) : t('secret.notSet')}
     </span>
   ) : undefined;
   return (
@@ -248,12 +253,12 @@ function SecretField(props: SchemaFormProps & { name: string; prop: JsonSchema; 
                 autoComplete="new-password"
                 spellCheck={false}
                 value={String(draft[name] ?? '')}
-                placeholder={stored ? 'New value' : undefined}
+                placeholder={stored ? t('secret.newValue') : undefined}
                 onChange={(e) => onDraft(name, e.target.value)}
               />
               {stored && (
                 <button type="button" className="btn btn-small" onClick={() => (onDraft(name, ''), onSecretMode(name, 'keep'))}>
-                  Keep current
+                  {t('secret.keepCurrent')}
                 </button>
               )}
             </div>
@@ -265,21 +270,21 @@ function SecretField(props: SchemaFormProps & { name: string; prop: JsonSchema; 
             <button
               type="button"
               id={id}
-              aria-label={`Replace ${props.label}`}
+              aria-label={t('secret.replaceLabel', { label: props.label })}
               aria-describedby={describedBy}
               className="btn btn-small"
               onClick={() => onSecretMode(name, 'replace')}
             >
-              Replace
+              {t('secret.replace')}
             </button>
             {!required && mode === 'keep' && (
-              <button type="button" className="btn btn-small btn-quiet" aria-label={`Remove ${props.label}`} onClick={() => onSecretMode(name, 'clear')}>
-                Remove
+              <button type="button" className="btn btn-small btn-quiet" aria-label={t('secret.removeLabel', { label: props.label })} onClick={() => onSecretMode(name, 'clear')}>
+                {t('secret.remove')}
               </button>
             )}
             {mode === 'clear' && (
               <button type="button" className="btn btn-small btn-quiet" onClick={() => onSecretMode(name, 'keep')}>
-                Undo
+                {t('secret.undo')}
               </button>
             )}
           </div>

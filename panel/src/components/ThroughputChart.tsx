@@ -1,4 +1,5 @@
 import { useId } from 'react';
+import { useTranslation } from 'react-i18next';
 
 interface ThroughputChartProps {
   inbound: number[];
@@ -11,6 +12,7 @@ const WIDTH = 600;
 
 /** Messages per bucket over the last hour, in and out, as two lines; scales to its container. */
 export function ThroughputChart({ inbound, outbound, bucketMs, height = 120 }: ThroughputChartProps) {
+  const { t } = useTranslation();
   const titleId = useId();
   const max = Math.max(1, ...inbound, ...outbound);
   const n = Math.max(inbound.length, outbound.length, 2);
@@ -24,7 +26,7 @@ export function ThroughputChart({ inbound, outbound, bucketMs, height = 120 }: T
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${WIDTH} ${height}`} preserveAspectRatio="none" role="img" aria-labelledby={titleId} height={height}>
-        <title id={titleId}>{`Messages over the last ${minutes} minutes: ${sumIn} in, ${sumOut} out; busiest minute ${max}`}</title>
+        <title id={titleId}>{t('chart.title', { minutes, sumIn, sumOut, max })}</title>
         {[0.25, 0.5, 0.75].map((f) => (
           <line key={f} x1="0" x2={WIDTH} y1={height * f} y2={height * f} className="chart-grid" />
         ))}
@@ -33,9 +35,9 @@ export function ThroughputChart({ inbound, outbound, bucketMs, height = 120 }: T
         {outbound.length > 0 && <path d={line(outbound)} className="chart-line-out" vectorEffect="non-scaling-stroke" />}
       </svg>
       <figcaption className="chart-legend">
-        <span className="legend-in">In {sumIn}</span>
-        <span className="legend-out">Out {sumOut}</span>
-        <span className="muted">last {minutes} min · peak {max}/min</span>
+        <span className="legend-in">{t('chart.in', { n: sumIn })}</span>
+        <span className="legend-out">{t('chart.out', { n: sumOut })}</span>
+        <span className="muted">{t('chart.window', { minutes, max })}</span>
       </figcaption>
     </figure>
   );

@@ -1,3 +1,4 @@
+import { currentLanguage, i18n } from '../i18n';
 import type { JsonSchema, SecretState } from './types';
 
 /**
@@ -23,6 +24,13 @@ export function humanize(name: string): string {
   const words = name.split(/[_\s]+/).filter(Boolean).map((w) => WORDS[w.toLowerCase()] ?? w.toLowerCase());
   const text = words.join(' ');
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** A field's label and help in the panel's language: the schema's own words for it, else the English ones. */
+export function fieldText(name: string, prop: JsonSchema | undefined): { label: string; help?: string } {
+  const local = prop?.['x-i18n']?.[currentLanguage()];
+  const help = local?.description ?? prop?.description;
+  return { label: local?.title ?? prop?.title ?? humanize(name), ...(help !== undefined ? { help } : {}) };
 }
 
 function types(s: JsonSchema): string[] {
@@ -121,36 +129,36 @@ export function checkField(prop: JsonSchema, raw: string | boolean, required: bo
   const kind = fieldKind(prop);
   if (kind === 'boolean') return undefined;
   const text = String(raw);
-  if (text.trim() === '') return required ? 'is required' : undefined;
+  if (text.trim() === '') return required ? i18n.t('check.required') : undefined;
   if (kind === 'number') {
     const n = Number(text);
-    if (!Number.isFinite(n)) return 'must be a number';
-    if (types(prop).includes('integer') && !Number.isInteger(n)) return 'must be a whole number';
-    if (prop.minimum !== undefined && n < prop.minimum) return `must be at least ${prop.minimum}`;
-    if (prop.maximum !== undefined && n > prop.maximum) return `must be at most ${prop.maximum}`;
-    if (prop.exclusiveMinimum !== undefined && n <= prop.exclusiveMinimum) return `must be more than ${prop.exclusiveMinimum}`;
-    if (prop.exclusiveMaximum !== undefined && n >= prop.exclusiveMaximum) return `must be less than ${prop.exclusiveMaximum}`;
+    if (!Number.isFinite(n)) return i18n.t('check.number');
+    if (types(prop).includes('integer') && !Number.isInteger(n)) return i18n.t('check.wholeNumber');
+    if (prop.minimum !== undefined && n < prop.minimum) return i18n.t('check.atLeast', { n: prop.minimum });
+    if (prop.maximum !== undefined && n > prop.maximum) return i18n.t('check.atMost', { n: prop.maximum });
+    if (prop.exclusiveMinimum !== undefined && n <= prop.exclusiveMinimum) return i18n.t('check.moreThan', { n: prop.exclusiveMinimum });
+    if (prop.exclusiveMaximum !== undefined && n >= prop.exclusiveMaximum) return i18n.t('check.lessThan', { n: prop.exclusiveMaximum });
     return undefined;
   }
   if (kind === 'json') {
     try {
       JSON.parse(text);
     } catch {
-      return 'must be valid JSON';
+      return i18n.t('check.json');
     }
     return undefined;
   }
   if (kind === 'list') return undefined;
   // ${ENV_NAME} references are resolved by the server; their value cannot be checked here.
   if (/^\$\{[^}]+\}$/.test(text.trim())) return undefined;
-  if (prop.minLength !== undefined && text.length < prop.minLength) return `must be at least ${prop.minLength} characters`;
-  if (prop.maxLength !== undefined && text.length > prop.maxLength) return `must be at most ${prop.maxLength} characters`;
-  if (prop.pattern && !safeRegExp(prop.pattern)?.test(text)) return 'has the wrong format';
+  if (prop.minLength !== undefined && text.length < prop.minLength) return i18n.t('check.minLength', { n: prop.minLength });
+  if (prop.maxLength !== undefined && text.length > prop.maxLength) return i18n.t('check.maxLength', { n: prop.maxLength });
+  if (prop.pattern && !safeRegExp(prop.pattern)?.test(text)) return i18n.t('check.pattern');
   if (prop.format === 'uri' || prop.format === 'url') {
     try {
       new URL(text);
     } catch {
-      return 'must be a URL, e.g. https://example.com';
+      return i18n.t('check.url');
     }
   }
   return undefined;

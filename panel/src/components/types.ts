@@ -22,6 +22,8 @@ export interface ChannelType {
   type: string;
   displayName: string;
   description: string;
+  /** Name and description in other languages (`zh`), where the channel gives them. */
+  translations?: Record<string, { displayName?: string; description?: string }>;
   capabilities: { webhook: boolean; markdown: boolean; streaming: boolean; [k: string]: unknown };
   /** Credentials come from a QR-code login (`POST …/entries/<id>/login`) rather than the form. */
   login: boolean;
@@ -64,6 +66,8 @@ export interface JsonSchema {
   format?: string;
   writeOnly?: boolean;
   'x-secret'?: boolean;
+  /** The field's label and help in other languages (the gateway's `zh()`): `{"zh": {"title", "description"}}`. */
+  'x-i18n'?: Record<string, { title?: string; description?: string }>;
   properties?: Record<string, JsonSchema>;
   required?: string[];
   items?: JsonSchema;

@@ -1,4 +1,4 @@
-import type { en } from './resources';
+import type { en } from './resources.js';
 
 // Keys passed to t() are checked against the English catalog at compile time.
 declare module 'i18next' {

@@ -1,17 +1,17 @@
-import enAgents from './en/agents';
-import enApp from './en/app';
-import enChat from './en/chat';
-import enCommon from './en/common';
-import enDashboard from './en/dashboard';
-import enLogin from './en/login';
-import enMessages from './en/messages';
-import zhAgents from './zh/agents';
-import zhApp from './zh/app';
-import zhChat from './zh/chat';
-import zhCommon from './zh/common';
-import zhDashboard from './zh/dashboard';
-import zhLogin from './zh/login';
-import zhMessages from './zh/messages';
+import enAgents from './en/agents.js';
+import enApp from './en/app.js';
+import enChat from './en/chat.js';
+import enCommon from './en/common.js';
+import enDashboard from './en/dashboard.js';
+import enLogin from './en/login.js';
+import enMessages from './en/messages.js';
+import zhAgents from './zh/agents.js';
+import zhApp from './zh/app.js';
+import zhChat from './zh/chat.js';
+import zhCommon from './zh/common.js';
+import zhDashboard from './zh/dashboard.js';
+import zhLogin from './zh/login.js';
+import zhMessages from './zh/messages.js';
 
 /** One namespace per part of the panel, so each part's texts sit in one file per language. */
 export const en = {

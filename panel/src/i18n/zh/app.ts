@@ -1,5 +1,5 @@
-import type en from '../en/app';
-import type { Catalog } from '../catalog';
+import type en from '../en/app.js';
+import type { Catalog } from '../catalog.js';
 
 /** 中文 texts of the panel's frame: the same keys as en/app.ts. */
 export default {

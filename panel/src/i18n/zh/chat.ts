@@ -1,5 +1,94 @@
-import type en from '../en/chat';
-import type { Catalog } from '../catalog';
+import type en from '../en/chat.js';
+import type { Catalog } from '../catalog.js';
 
 /** 中文 texts of the panel's chat part: the same keys as en/chat.ts. */
-export default {} satisfies Catalog<typeof en>;
+export default {
+  title: '对话',
+  noEntries: '还没有 web_api 接入。给智能体添加一个接入（渠道选“web_api”），即可在这里与它对话。',
+  unknownEntry: '没有名为“{{key}}”的 web_api 接入。',
+  entryDown: '接入 {{key}} 当前{{state}}，运行前不接收消息。',
+  entryDownError: '接入 {{key}} 当前{{state}}：{{error}}。运行前不接收消息。',
+  state: {
+    running: '运行中',
+    starting: '启动中',
+    standby: '待命',
+    error: '出错',
+    stopped: '已停止',
+    disabled: '已停用',
+  },
+  target: {
+    agent: '智能体',
+    scene: '场景',
+  },
+  toolbar: {
+    entry: '接入',
+    chooseEntry: '选择接入…',
+    option: '{{key}}（{{kind}} {{id}}）',
+    optionState: '{{key}}（{{kind}} {{id}}）– {{state}}',
+    userId: '用户 ID',
+    newConversation: '新会话',
+  },
+  window: {
+    label: '与 {{user}} 的会话',
+    head: '<strong>{{user}}</strong>（接入 {{entry}}）',
+    downTitle: '回复推送未连接',
+    reconnect: '未连接，点击重新连接',
+    liveTitle: '回复发出后即时显示',
+    live: '实时',
+    connecting: '连接中…',
+    readOnly: '只读：在测试对话中发送消息需要 chat 权限（见 operator_tokens 的 can）。',
+  },
+  conversations: {
+    title: '会话',
+    loading: '加载中…',
+    none: '暂无会话。',
+    messages_one: '{{count}} 条消息',
+    messages_other: '{{count}} 条消息',
+  },
+  transcript: {
+    label: '会话记录',
+    loading: '正在加载会话…',
+    empty: '还没有消息，在下方打个招呼吧。',
+    sending: '发送中…',
+    waiting: '等待智能体回复…',
+    notSent: '未发送',
+    writing: '正在输入…',
+    receiving: '正在接收 {{got}}/{{total}}…',
+  },
+  image: {
+    alt: '智能体发送的图片',
+    notShown: '图片未能显示',
+    notShownAlt: '图片未能显示：{{alt}}',
+    open: '（<link>打开链接</link>）',
+  },
+  composer: {
+    label: '消息',
+    placeholder: '输入消息：Enter 发送，Shift+Enter 换行；可粘贴或添加图片',
+    send: '发送',
+  },
+  attach: {
+    button: '添加图片',
+    buttonTitle: '添加图片（png、jpeg、gif 或 webp，最多 4 张）；也可以直接粘贴到消息框',
+    list: '已添加的图片',
+    thumbTitle: '{{name}}（{{size}}）',
+    remove: '移除 {{name}}',
+    reading: '读取中…',
+    dismissErrors: '关闭这些错误提示',
+  },
+  file: {
+    bytes: '{{n}} 字节',
+    pastedImage: '粘贴的图片',
+    notImage: '“{{name}}”未添加：只能发送 png、jpeg、gif 或 webp 图片。',
+    notImageType: '“{{name}}”未添加：只能发送 png、jpeg、gif 或 webp 图片（该文件为 {{type}}）。',
+    tooLarge: '“{{name}}”未添加：文件过大（{{size}}；每条消息的图片合计不超过 {{max}}）。',
+    tooMany: '“{{name}}”未添加：每条消息最多 {{max}} 张图片。',
+    total: '“{{name}}”未添加：加上它，图片合计将达 {{size}}（每条消息不超过 {{max}}）。',
+    notImageBytes: '“{{name}}”未添加：文件内容不是 png、jpeg、gif 或 webp 图片。',
+    unreadable: '“{{name}}”未添加：无法读取该文件。',
+  },
+  errors: {
+    notRunning: '接入未在运行：{{reason}}',
+    tooLarge: '消息超出网关的大小限制（连同图片最多 1 MiB）：{{reason}}',
+    imageRefused: '“{{name}}”被拒收：{{reason}}',
+  },
+} satisfies Catalog<typeof en>;

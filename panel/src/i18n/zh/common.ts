@@ -1,8 +1,74 @@
-import type en from '../en/common';
-import type { Catalog } from '../catalog';
+import type en from '../en/common.js';
+import type { Catalog } from '../catalog.js';
 
 /** 中文 texts shared by every part of the panel: the same keys as en/common.ts. */
 export default {
+  readOnlyNote: '只读：修改智能体、场景和接入需要管理员令牌。',
+  cancel: '取消',
+  copy: '复制',
+  copied: '已复制',
+  dismiss: '关闭',
+  state: {
+    running: '运行中',
+    starting: '启动中',
+    standby: '待命',
+    error: '出错',
+    stopped: '已停止',
+    disabled: '已停用',
+  },
+  status: {
+    since: '{{when}}起',
+    reconnects_one: '重连 {{count}} 次',
+    reconnects_other: '重连 {{count}} 次',
+    link: '连接：{{state}}',
+    retrying: '{{when}}重试',
+  },
+  link: {
+    connecting: '连接中',
+    connected: '已连接',
+    reconnecting: '重连中',
+    listening: '监听中',
+    stopped: '已断开',
+  },
+  chart: {
+    title: '最近 {{minutes}} 分钟的消息：收到 {{sumIn}} 条，发出 {{sumOut}} 条；最忙的一分钟 {{max}} 条',
+    in: '收 {{n}}',
+    out: '发 {{n}}',
+    window: '最近 {{minutes}} 分钟 · 峰值 {{max}} 条/分钟',
+  },
+  form: {
+    noFields: '此结构没有可以显示的字段。',
+    default: '默认（{{value}}）',
+    onePerLine: '每行一个',
+    nothingToChoose: '暂无可选项。',
+  },
+  secret: {
+    willBeRemoved: '将被删除',
+    setFromEnv: '已设置（环境变量）',
+    set: '已设置',
+    notSet: '未设置',
+    newValue: '新值',
+    keepCurrent: '保留原值',
+    replace: '更换',
+    replaceLabel: '更换{{label}}',
+    remove: '删除',
+    removeLabel: '删除{{label}}',
+    undo: '撤销',
+  },
+  check: {
+    required: '必填',
+    number: '必须是数字',
+    wholeNumber: '必须是整数',
+    atLeast: '不能小于 {{n}}',
+    atMost: '不能大于 {{n}}',
+    moreThan: '必须大于 {{n}}',
+    lessThan: '必须小于 {{n}}',
+    json: '必须是有效的 JSON',
+    minLength: '至少 {{n}} 个字符',
+    maxLength: '最多 {{n}} 个字符',
+    pattern: '格式不正确',
+    url: '必须是网址，例如 https://example.com',
+  },
   time: {
     justNow: '刚刚',
     secondsAgo: '{{n}} 秒前',

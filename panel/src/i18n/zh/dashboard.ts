@@ -1,5 +1,92 @@
-import type en from '../en/dashboard';
-import type { Catalog } from '../catalog';
+import type en from '../en/dashboard.js';
+import type { Catalog } from '../catalog.js';
 
 /** 中文 texts of the panel's dashboard part: the same keys as en/dashboard.ts. */
-export default {} satisfies Catalog<typeof en>;
+export default {
+  title: '概览',
+  loadError: '无法加载概览：{{error}}',
+  loading: '加载中…',
+  throughput: '吞吐量',
+  live: {
+    live: '实时',
+    polling: '每 2 秒轮询',
+    connecting: '连接中…',
+  },
+  entries: {
+    title: '接入',
+    emptyTitle: '暂无接入',
+    emptyHelp: '接入把智能体连接到一个渠道。<link>打开智能体页面</link>，创建智能体并为其添加接入。',
+  },
+  failing: {
+    title: '以下智能体正在持续失败，其用户将收到兜底回复或备用智能体的回答：',
+    item: '智能体 <link>{{agent}}</link> 最近 {{failures}} 次运行均失败（首次失败于 {{since}}）：{{reason}}',
+  },
+  unsent: {
+    title_one: '{{n}} 条团队通知尚未发出（最早一条产生于 {{since}}）：',
+    title_other: '{{n}} 条团队通知尚未发出（最早一条产生于 {{since}}）：',
+    help: '{{error}}。系统会继续重试，事件发生一小时后放弃；请检查 cococat.yaml 中的 <code>notify.url</code>（修改后会立即重试）。',
+    tryNow: '立即重试',
+    tryingAgain: '正在重试。',
+    nothingWaiting: '没有等待重试的通知。',
+    retryFailed: '重试失败：{{error}}',
+  },
+  problems: {
+    title_one: '工作区有 {{count}} 个问题，修复之前，相关配置不会运行：',
+    title_other: '工作区有 {{count}} 个问题，修复之前，相关配置不会运行：',
+  },
+  totals: {
+    running: '运行中',
+    inError: '{{n}} 个出错',
+    inLastHour: '近 1 小时收到',
+    outLastHour: '近 1 小时发出',
+    waiting: '信箱中等待',
+    waitingSince: '最早一条自 {{since}} 起等待',
+    dead: '死信',
+  },
+  entry: {
+    toAgent: '{{channel}} → 智能体 {{id}}',
+    toScene: '{{channel}} → 场景 {{id}}',
+    inOut: '收 / 发（1 小时）',
+    mailbox: '信箱',
+    dead: '死信',
+    chat: '对话',
+    messages: '消息',
+  },
+  days: {
+    title_one: '最近 {{count}} 天',
+    title_other: '最近 {{count}} 天',
+    loadError: '无法加载每日统计：{{error}}',
+    caption: '按 {{timezone}} 时区统计。',
+    captionIncomplete: '按 {{timezone}} 时区统计。消息仅保留 {{hours}} 小时，更早的日期数据不完整。',
+    day: '日期',
+    received: '收到',
+    done: '完成',
+    fallback: '兜底',
+    fallbackTitle: '智能体运行失败，已发送兜底回复',
+    dead: '死信',
+    deadTitle: '已放弃：请在“消息”页面查看死信',
+    waiting: '等待中',
+    meanFinish: '平均完成时间',
+    meanFinishTitle: '从消息到达到发出回答的平均用时（含完成和兜底）',
+    underTenth: '< 0.1 秒',
+    seconds: '{{n}} 秒',
+  },
+  notices: {
+    title: '团队通知',
+    loadError: '无法加载通知：{{error}}',
+    latest: '最近的通知',
+    withMore: '{{text}}（另有 {{more}} 条）',
+    teamChat: '团队群',
+    agentChat: '智能体 {{id}} 的团队群',
+    sceneChat: '场景 {{id}} 的团队群',
+    otherChat: '{{kind}} {{id}} 的团队群',
+    sent: '已发送',
+    sentAfter: '已发送（第 {{attempts}} 次尝试）',
+    givenUp: '已放弃：{{error}}',
+    unknownError: '未知原因',
+    sending: '发送中…',
+    waiting: '等待发送',
+    waitingTries_one: '等待发送（已尝试 {{count}} 次）：{{error}}',
+    waitingTries_other: '等待发送（已尝试 {{count}} 次）：{{error}}',
+  },
+} satisfies Catalog<typeof en>;

@@ -1,37 +1,40 @@
+import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
 import { Banner } from '../../components/Banner';
 import { ChannelIcon } from '../../components/ChannelIcon';
 import { EmptyState } from '../../components/EmptyState';
 import { PlusIcon } from '../../components/Icons';
 import { errorText, usePolled } from '../../components/live';
+import { ReadOnlyNote } from '../../components/ReadOnlyNote';
 import { StatusBadge } from '../../components/StatusBadge';
 import type { Agent, EntryStatus, Scene } from '../../components/types';
 import { href } from '../../router';
-import { READ_ONLY_NOTE, useCanChangeSetup } from '../../role';
+import { useCanChangeSetup } from '../../role';
 
 /** Agents and scenes, each with its entries' states; the place to create either. */
 export function AgentsPage() {
   const agents = usePolled(() => api<{ agents: Agent[] }>('GET', '/agents').then((r) => r.agents), 5_000, []);
   const scenes = usePolled(() => api<{ scenes: Scene[] }>('GET', '/scenes').then((r) => r.scenes), 5_000, []);
   const canChange = useCanChangeSetup();
+  const { t } = useTranslation('agents');
   return (
     <div className="page">
       <section aria-labelledby="agents-title">
         <div className="page-head">
-          <h1 id="agents-title">Agents</h1>
+          <h1 id="agents-title">{t('list.agentsTitle')}</h1>
           {canChange && (
             <a className="btn btn-primary" href={href(['agents'], { new: 'agent' })}>
-              <PlusIcon /> New agent
+              <PlusIcon /> {t('list.newAgent')}
             </a>
           )}
         </div>
-        <p className="muted">An agent answers messages: a model (OpenAI-compatible), your own HTTP service, or echo for testing.</p>
-        {!canChange && <p className="muted read-only-note">{READ_ONLY_NOTE}</p>}
-        {agents.error !== undefined && <Banner>Cannot load agents: {errorText(agents.error)}</Banner>}
+        <p className="muted">{t('list.agentsIntro')}</p>
+        {!canChange && <ReadOnlyNote />}
+        {agents.error !== undefined && <Banner>{t('list.agentsFailed', { error: errorText(agents.error) })}</Banner>}
         {agents.data &&
           (agents.data.length === 0 ? (
-            <EmptyState title="No agents yet">
-              <p>Create one, then connect it to a channel.</p>
+            <EmptyState title={t('list.noAgents')}>
+              <p>{t('list.noAgentsHelp')}</p>
             </EmptyState>
           ) : (
             <ul className="target-list">
@@ -50,22 +53,22 @@ export function AgentsPage() {
       </section>
       <section aria-labelledby="scenes-title" className="section-gap">
         <div className="page-head">
-          <h2 id="scenes-title">Scenes</h2>
+          <h2 id="scenes-title">{t('list.scenesTitle')}</h2>
           {canChange && (
             <a className="btn" href={href(['agents'], { new: 'scene' })}>
-              <PlusIcon /> New scene
+              <PlusIcon /> {t('list.newScene')}
             </a>
           )}
         </div>
-        <p className="muted">A scene puts several agents behind one entry, with a shared context; the first agent of its roster answers.</p>
-        {scenes.error !== undefined && <Banner>Cannot load scenes: {errorText(scenes.error)}</Banner>}
+        <p className="muted">{t('list.scenesIntro')}</p>
+        {scenes.error !== undefined && <Banner>{t('list.scenesFailed', { error: errorText(scenes.error) })}</Banner>}
         {scenes.data &&
           (scenes.data.length === 0 ? (
-            <EmptyState title="No scenes" />
+            <EmptyState title={t('list.noScenes')} />
           ) : (
             <ul className="target-list">
               {scenes.data.map((s) => (
-                <TargetCard key={s.id} link={href(['scenes', s.id])} id={s.id} name={s.scene.name} detail={`roster: ${s.scene.roster.join(', ')}`} entries={s.entries} />
+                <TargetCard key={s.id} link={href(['scenes', s.id])} id={s.id} name={s.scene.name} detail={t('list.roster', { roster: s.scene.roster.join(', ') })} entries={s.entries} />
               ))}
             </ul>
           ))}
@@ -75,6 +78,7 @@ export function AgentsPage() {
 }
 
 function TargetCard({ link, id, name, detail, entries }: { link: string; id: string; name?: string; detail: string; entries: EntryStatus[] }) {
+  const { t } = useTranslation('agents');
   return (
     <li className="target-card">
       <a href={link} className="target-link">
@@ -83,9 +87,9 @@ function TargetCard({ link, id, name, detail, entries }: { link: string; id: str
       </a>
       <span className="muted small">{detail}</span>
       {entries.length === 0 ? (
-        <span className="muted small">No entries</span>
+        <span className="muted small">{t('list.noEntries')}</span>
       ) : (
-        <ul className="mini-entries" aria-label={`Entries of ${id}`}>
+        <ul className="mini-entries" aria-label={t('list.entriesOf', { id })}>
           {entries.map((e) => (
             <li key={e.key}>
               <ChannelIcon channel={e.channel} size={18} />

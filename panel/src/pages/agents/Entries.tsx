@@ -1,8 +1,10 @@
 import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { api, ApiError } from '../../api';
 import { Banner, useToast } from '../../components/Banner';
 import { Button } from '../../components/Button';
 import { ChannelIcon } from '../../components/ChannelIcon';
+import { channelName } from '../../components/channel-text';
 import { CopyButton } from '../../components/CopyButton';
 import { ConfirmDialog } from '../../components/Dialog';
 import { EmptyState } from '../../components/EmptyState';
@@ -33,21 +35,22 @@ export function EntriesSection({ kind, id }: { kind: TargetKind; id: string }) {
   const edited = editing ? entries.data?.find((e) => e.id === editing) : undefined;
   const closeForm = () => navigate(here);
   const canChange = useCanChangeSetup();
+  const { t } = useTranslation('agents');
 
   return (
     <section aria-labelledby="entries-title" className="section-gap">
       <div className="page-head">
-        <h2 id="entries-title">Entries</h2>
+        <h2 id="entries-title">{t('entries.title')}</h2>
         {!adding && canChange && (
           <a className="btn btn-primary" href={href(here, { add: '1' })}>
-            <PlusIcon /> Add entry
+            <PlusIcon /> {t('entries.add')}
           </a>
         )}
       </div>
-      <p className="muted">Each entry connects this {kind} to one channel: a Web API key, a WeChat account, a Feishu app, a WeCom robot…</p>
+      <p className="muted">{t(`entries.${kind}.intro`)}</p>
       {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
-      {catalog.error !== undefined && <Banner>Cannot load the channel catalog: {errorText(catalog.error)}</Banner>}
-      {entries.error !== undefined && <Banner>Cannot load the entries: {errorText(entries.error)}</Banner>}
+      {catalog.error !== undefined && <Banner>{t('entries.catalogFailed', { error: errorText(catalog.error) })}</Banner>}
+      {entries.error !== undefined && <Banner>{t('entries.entriesFailed', { error: errorText(entries.error) })}</Banner>}
       {(adding || edited) && catalog.value && canChange && (
         <EntryForm
           key={edited?.id ?? 'new'}
@@ -58,7 +61,7 @@ export function EntriesSection({ kind, id }: { kind: TargetKind; id: string }) {
           takenIds={entries.data?.map((e) => e.id) ?? []}
           onCancel={closeForm}
           onSaved={(saved) => {
-            toast(`Entry "${saved.id}" saved; it restarts now`);
+            toast(t('entries.saved', { id: saved.id }));
             closeForm();
             void entries.reload();
           }}
@@ -67,12 +70,12 @@ export function EntriesSection({ kind, id }: { kind: TargetKind; id: string }) {
       {entries.data &&
         (entries.data.length === 0 ? (
           !adding && (
-            <EmptyState title="No entries yet">
-              <p>Add one to reach this {kind} from a chat platform. Web API is the quickest to try.</p>
+            <EmptyState title={t('entries.empty')}>
+              <p>{t(`entries.${kind}.emptyHelp`)}</p>
             </EmptyState>
           )
         ) : (
-          <ul className="entry-grid" aria-label="Entries">
+          <ul className="entry-grid" aria-label={t('entries.title')}>
             {entries.data.map((entry) => (
               <EntryRow
                 key={entry.key}
@@ -106,6 +109,7 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
   const [busy, setBusy] = useState<string>();
   const [loggingIn, setLoggingIn] = useState(false);
   const canChange = useCanChangeSetup();
+  const { t } = useTranslation('agents');
   const path = `${base}/entries/${encodeURIComponent(entry.id)}`;
   const run = async (action: string, call: () => Promise<unknown>, done: string) => {
     setBusy(action);
@@ -113,7 +117,7 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
       await call();
       onChanged(done);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && action === 'restart') onError('This gateway cannot reconnect an entry on request yet; disable and enable it instead.');
+      if (err instanceof ApiError && err.status === 404 && action === 'restart') onError(t('entry.cannotReconnect'));
       else onError(errorText(err));
     } finally {
       setBusy(undefined);
@@ -125,17 +129,17 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
   const needsLogin = canLogin && secretNames.every(([, state]) => !state.set);
   const loginButton = (primary: boolean) => (
     <Button small variant={primary ? 'primary' : 'secondary'} onClick={() => setLoggingIn(true)}>
-      Log in with WeChat
+      {t('entry.logIn')}
     </Button>
   );
   return (
-    <li className="entry-card" aria-label={`Entry ${entry.id}`}>
+    <li className="entry-card" aria-label={t('entry.label', { id: entry.id })}>
       <div className="entry-card-head">
         <ChannelIcon channel={entry.channel} />
         <div className="entry-card-title">
           <span className="entry-key">{entry.id}</span>
           <span className="muted small">
-            {type?.displayName ?? entry.channel} · {entry.key}
+            {type ? channelName(type) : entry.channel} · {entry.key}
           </span>
         </div>
       </div>
@@ -144,51 +148,51 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
       ) : (
         <div className="status-line">
           <StatusBadge state="stopped" enabled={entry.enabled} />
-          {entry.enabled && <span className="muted">waiting for the gateway to start it</span>}
+          {entry.enabled && <span className="muted">{t('entry.waitingStart')}</span>}
         </div>
       )}
       {needsLogin && (
         <div className="login-needed">
-          <p>{canChange ? 'Not logged in yet: scan a QR code with WeChat to connect this account.' : 'Not logged in yet: the admin logs this account in with WeChat.'}</p>
+          <p>{t(canChange ? 'entry.notLoggedIn' : 'entry.notLoggedInOperator')}</p>
           {canChange && loginButton(true)}
         </div>
       )}
       {secretNames.length > 0 && (
-        <ul className="secret-summary" aria-label="Secrets">
+        <ul className="secret-summary" aria-label={t('entry.secrets')}>
           {secretNames.map(([name, state]) => (
             <li key={name}>
-              {name}: <span className={state.set ? 'secret-state is-set' : 'secret-state is-unset'}>{state.set ? 'set' : 'not set'}</span>
+              {name}: <span className={state.set ? 'secret-state is-set' : 'secret-state is-unset'}>{t(state.set ? 'entry.secretSet' : 'entry.secretNotSet')}</span>
             </li>
           ))}
         </ul>
       )}
       {entry.webhookUrl && (
         <div className="webhook">
-          <span className="small">Webhook URL — paste it into the platform's console:</span>
+          <span className="small">{t('entry.webhook')}</span>
           <div className="webhook-row">
             <code>{entry.webhookUrl}</code>
-            <CopyButton text={entry.webhookUrl} label="Copy URL" />
+            <CopyButton text={entry.webhookUrl} label={t('entry.copyUrl')} />
           </div>
         </div>
       )}
       <div className="entry-actions">
         {canChange && (
           <>
-            <a className="btn btn-small" href={editHref} aria-label={`Edit ${entry.id}`}>
-              Edit
+            <a className="btn btn-small" href={editHref} aria-label={t('entry.editLabel', { id: entry.id })}>
+              {t('entry.edit')}
             </a>
             <Button
               small
               busy={busy === 'toggle'}
               onClick={() =>
-                run('toggle', () => api('POST', `${path}/${entry.enabled ? 'disable' : 'enable'}`), entry.enabled ? `"${entry.id}" disabled` : `"${entry.id}" enabled`)
+                run('toggle', () => api('POST', `${path}/${entry.enabled ? 'disable' : 'enable'}`), t(entry.enabled ? 'entry.disabled' : 'entry.enabled', { id: entry.id }))
               }
             >
-              {entry.enabled ? 'Disable' : 'Enable'}
+              {t(entry.enabled ? 'entry.disable' : 'entry.enable')}
             </Button>
             {entry.enabled && (
-              <Button small busy={busy === 'restart'} onClick={() => run('restart', () => api('POST', `/entries/${encodeURIComponent(entry.key)}/restart`), `"${entry.id}" reconnecting`)}>
-                {entry.status?.state === 'error' ? 'Connect now' : 'Reconnect'}
+              <Button small busy={busy === 'restart'} onClick={() => run('restart', () => api('POST', `/entries/${encodeURIComponent(entry.key)}/restart`), t('entry.reconnecting', { id: entry.id }))}>
+                {t(entry.status?.state === 'error' ? 'entry.connectNow' : 'entry.reconnect')}
               </Button>
             )}
             {canLogin && !needsLogin && loginButton(false)}
@@ -196,33 +200,35 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
         )}
         {entry.channel === 'web_api' && (
           <a className="btn btn-small" href={href(['chat'], { entry: entry.key })}>
-            Chat
+            {t('entry.chat')}
           </a>
         )}
         <a className="btn btn-small" href={href(['messages'], { entry: entry.key })}>
-          Messages
+          {t('entry.messages')}
         </a>
         {canChange && (
-          <Button small variant="danger" onClick={() => setConfirming(true)} aria-label={`Delete ${entry.id}`}>
-            Delete
+          <Button small variant="danger" onClick={() => setConfirming(true)} aria-label={t('entry.deleteLabel', { id: entry.id })}>
+            {t('entry.delete')}
           </Button>
         )}
       </div>
       <ConfirmDialog
         open={confirming}
-        title={`Delete entry "${entry.id}"?`}
-        message={<p>The channel stops and the entry is removed from entries.json, with its stored secrets. Messages already received stay in the store.</p>}
-        confirmLabel="Delete entry"
+        title={t('entry.confirmTitle', { id: entry.id })}
+        message={<p>{t('entry.confirmMessage')}</p>}
+        confirmLabel={t('entry.confirmDelete')}
         busy={busy === 'delete'}
         onCancel={() => setConfirming(false)}
-        onConfirm={() => run('delete', () => api('DELETE', path), `"${entry.id}" deleted`).then(() => setConfirming(false))}
+        onConfirm={() => run('delete', () => api('DELETE', path), t('entry.deleted', { id: entry.id })).then(() => setConfirming(false))}
       />
       {loggingIn && (
         <LoginDialog
           path={path}
           entryId={entry.id}
           onClose={() => setLoggingIn(false)}
-          onConfirmed={(login) => onChanged(`"${entry.id}" logged in as ${login.account ?? 'the scanned account'}; it restarts now`)}
+          onConfirmed={(login) =>
+            onChanged(login.account != null ? t('entry.loggedIn', { id: entry.id, account: login.account }) : t('entry.loggedInScanned', { id: entry.id }))
+          }
         />
       )}
     </li>

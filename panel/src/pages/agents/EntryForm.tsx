@@ -1,8 +1,10 @@
 import { useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
 import { Banner } from '../../components/Banner';
 import { Button } from '../../components/Button';
 import { ChannelIcon } from '../../components/ChannelIcon';
+import { channelDescription, channelName } from '../../components/channel-text';
 import { Field, IdInput, SchemaForm } from '../../components/SchemaForm';
 import type { ChannelType, Entry } from '../../components/types';
 import { placeError, useSchemaDraft } from '../../components/useSchemaDraft';
@@ -32,6 +34,7 @@ export function EntryForm({ kind, targetId, catalog, entry, takenIds, onSaved, o
   const [idError, setIdError] = useState<string>();
   const [banner, setBanner] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const { t } = useTranslation('agents');
   const prefix = `entry-${entry?.id ?? 'new'}`;
 
   const pickChannel = (next: string) => {
@@ -46,7 +49,7 @@ export function EntryForm({ kind, targetId, catalog, entry, takenIds, onSaved, o
     setBanner(undefined);
     const id = entry ? entry.id : entryId.trim() || channel;
     const idProblem = entry ? undefined : entryId.trim() ? validId(id) : undefined;
-    const clash = !entry && !idProblem && takenIds.includes(id) ? `"${id}" is already an entry here; give this one its own ID` : undefined;
+    const clash = !entry && !idProblem && takenIds.includes(id) ? t('entryForm.clash', { id }) : undefined;
     setIdError(idProblem ?? clash);
     const config = form.validate();
     if (idProblem || clash || !config) return;
@@ -71,20 +74,20 @@ export function EntryForm({ kind, targetId, catalog, entry, takenIds, onSaved, o
     }
   };
 
-  const title = entry ? `Edit entry ${entry.id}` : 'Add an entry';
+  const title = entry ? t('entryForm.editTitle', { id: entry.id }) : t('entryForm.addTitle');
   return (
     <section className="card entry-form" aria-labelledby={`${prefix}-title`}>
       <h3 id={`${prefix}-title`}>{title}</h3>
       <form className="form" onSubmit={submit} noValidate>
         {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
-        <Field id={`${prefix}-channel`} label="Channel" required help={type?.description}>
+        <Field id={`${prefix}-channel`} label={t('entryForm.channel')} required help={type && channelDescription(type)}>
           {(aria) => (
             <div className="channel-pick">
               <ChannelIcon channel={channel} />
               <select {...aria} value={channel} disabled={!!entry} onChange={(e) => pickChannel(e.target.value)}>
                 {catalog.map((c) => (
                   <option key={c.type} value={c.type}>
-                    {c.displayName} ({c.type})
+                    {channelName(c)} ({c.type})
                   </option>
                 ))}
               </select>
@@ -94,19 +97,19 @@ export function EntryForm({ kind, targetId, catalog, entry, takenIds, onSaved, o
         {!entry && (
           <Field
             id={`${prefix}-id`}
-            label="Entry ID"
-            help={`Optional; defaults to the channel type. Needed when this ${kind} has two entries of one channel.`}
+            label={t('entryForm.entryId')}
+            help={t(kind === 'agent' ? 'entryForm.agentIdHelp' : 'entryForm.sceneIdHelp')}
             error={idError}
           >
             {(aria) => <IdInput aria={aria} placeholder={channel} value={entryId} onChange={(v) => (setEntryId(v), setIdError(undefined))} />}
           </Field>
         )}
-        <Field id={`${prefix}-enabled`} label="Enabled" help="A disabled entry stays in the file but does not run" inline>
+        <Field id={`${prefix}-enabled`} label={t('entryForm.enabled')} help={t('entryForm.enabledHelp')} inline>
           {(aria) => <input {...aria} type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />}
         </Field>
         {type && (
           <fieldset className="config-fields">
-            <legend>{type.displayName} settings</legend>
+            <legend>{t('entryForm.settings', { channel: channelName(type) })}</legend>
             <SchemaForm
               key={channel}
               schema={type.configSchema}
@@ -122,9 +125,9 @@ export function EntryForm({ kind, targetId, catalog, entry, takenIds, onSaved, o
         )}
         <div className="form-actions">
           <Button type="submit" variant="primary" busy={busy}>
-            {entry ? 'Save entry' : 'Add entry'}
+            {t(entry ? 'entryForm.save' : 'entryForm.add')}
           </Button>
-          <Button onClick={onCancel}>Cancel</Button>
+          <Button onClick={onCancel}>{t('entryForm.cancel')}</Button>
         </div>
       </form>
     </section>

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { api, ApiError } from '../../api';
 import { Button } from '../../components/Button';
 import { Dialog } from '../../components/Dialog';
@@ -7,16 +8,6 @@ import { QrCode } from '../../components/QrCode';
 import type { EntryLogin, LoginStatus } from '../../components/types';
 
 const POLL_MS = 1_000;
-
-/** What the person at the phone should do, or what happened, when the gateway gives no message. */
-const SAID: Record<LoginStatus['state'], string> = {
-  waiting: 'Scan with WeChat',
-  scanned: 'Confirm the login on your phone',
-  confirmed: 'Logged in',
-  expired: 'The QR code expired',
-  failed: 'The login failed',
-  cancelled: 'The login was cancelled',
-};
 
 function pending(state: LoginStatus['state']): boolean {
   return state === 'waiting' || state === 'scanned';
@@ -36,6 +27,7 @@ interface LoginDialogProps {
  * only while open, so each opening starts a fresh login.
  */
 export function LoginDialog({ path, entryId, onClose, onConfirmed }: LoginDialogProps) {
+  const { t } = useTranslation('agents');
   const [login, setLogin] = useState<EntryLogin>();
   // `final`: no request is still following the login (Try again starts a new one).
   const [error, setError] = useState<{ text: string; final: boolean }>();
@@ -92,34 +84,42 @@ export function LoginDialog({ path, entryId, onClose, onConfirmed }: LoginDialog
 
   const state = login?.state;
   const failed = state !== undefined && !pending(state) && state !== 'confirmed';
+  // What the person at the phone should do, or what happened, when the gateway gives no message.
+  const said = (s: LoginStatus['state']) => t(`login.state.${s}`);
   return (
     <Dialog
       open
-      title="Log in with WeChat"
+      title={t('login.title')}
       onClose={onClose}
       actions={
         <>
           {(failed || error?.final) && (
             <Button variant="primary" onClick={() => setAttempt((n) => n + 1)}>
-              Try again
+              {t('login.tryAgain')}
             </Button>
           )}
-          <Button onClick={onClose}>{state === undefined || pending(state) ? 'Cancel' : 'Close'}</Button>
+          <Button onClick={onClose}>{t(state === undefined || pending(state) ? 'login.cancel' : 'login.close')}</Button>
         </>
       }
     >
       <div className="qr-login">
-        <p className="muted">Entry {entryId}: the WeChat account that scans this code and confirms becomes the bot.</p>
-        {state === 'waiting' && login?.qrContent && <QrCode text={login.qrContent} label={`QR code to log in entry ${entryId} with WeChat`} />}
+        <p className="muted">{t('login.intro', { id: entryId })}</p>
+        {state === 'waiting' && login?.qrContent && <QrCode text={login.qrContent} label={t('login.qrLabel', { id: entryId })} />}
         <p className="qr-login-state" role="status">
-          {state === undefined && !error && 'Asking WeChat for a QR code…'}
-          {state === 'confirmed' ? `Logged in as ${login?.account ?? 'the scanned account'}` : state && pending(state) ? SAID[state] : undefined}
+          {state === undefined && !error && t('login.asking')}
+          {state === 'confirmed'
+            ? login?.account != null
+              ? t('login.loggedInAs', { account: login.account })
+              : t('login.loggedInScanned')
+            : state && pending(state)
+              ? said(state)
+              : undefined}
         </p>
-        {state === 'waiting' && <p className="muted small">A new code appears here by itself when this one expires.</p>}
-        {state === 'confirmed' && <p className="muted small">The entry restarts with its new credentials.</p>}
+        {state === 'waiting' && <p className="muted small">{t('login.newCode')}</p>}
+        {state === 'confirmed' && <p className="muted small">{t('login.restarts')}</p>}
         {failed && (
           <p className="field-error" role="alert">
-            {login?.message ?? SAID[state]}
+            {login?.message ?? said(state)}
           </p>
         )}
         {error && (

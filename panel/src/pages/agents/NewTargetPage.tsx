@@ -1,10 +1,13 @@
+import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
-import { Banner } from '../../components/Banner';
-import { useToast } from '../../components/Banner';
+import { Banner, useToast } from '../../components/Banner';
 import { errorText, usePolled } from '../../components/live';
+import { ReadOnlyNote } from '../../components/ReadOnlyNote';
+import { fieldText } from '../../components/schema';
 import type { JsonSchema } from '../../components/types';
+import { currentLanguage, i18n } from '../../i18n';
 import { href, navigate } from '../../router';
-import { READ_ONLY_NOTE, useCanChangeSetup } from '../../role';
+import { useCanChangeSetup } from '../../role';
 import { useSchemas, type TargetKind } from './data';
 import { TargetForm } from './TargetForm';
 
@@ -22,23 +25,24 @@ export function NewTargetPage({ kind }: { kind: TargetKind }) {
     [],
   );
   const canChange = useCanChangeSetup();
+  const { t } = useTranslation('agents');
   const schema = schemas.value && (kind === 'agent' ? schemas.value.agentProfile : withRosterChoices(schemas.value.scene, taken.data?.agents ?? []));
   return (
     <div className="page page-narrow">
       <p className="crumbs">
-        <a href={href(['agents'])}>Agents</a> /
+        <a href={href(['agents'])}>{t('list.agentsTitle')}</a> /
       </p>
-      <h1>{kind === 'agent' ? 'New agent' : 'New scene'}</h1>
-      {!canChange && <p className="muted read-only-note">{READ_ONLY_NOTE}</p>}
-      {schemas.error !== undefined && <Banner>Cannot load the form: {errorText(schemas.error)}</Banner>}
+      <h1>{t(`newTarget.${kind}.title`)}</h1>
+      {!canChange && <ReadOnlyNote />}
+      {schemas.error !== undefined && <Banner>{t('detail.formFailed', { error: errorText(schemas.error) })}</Banner>}
       {canChange && schema && taken.data && (
         <TargetForm
           kind={kind}
           schema={schema}
           takenIds={[...taken.data.agents, ...taken.data.scenes]}
-          submitLabel={kind === 'agent' ? 'Create agent' : 'Create scene'}
+          submitLabel={t(`newTarget.${kind}.create`)}
           onSaved={(id) => {
-            toast(`${kind === 'agent' ? 'Agent' : 'Scene'} "${id}" created`);
+            toast(t(`newTarget.${kind}.created`, { id }));
             navigate([`${kind}s`, id]);
           }}
         />
@@ -51,9 +55,12 @@ export function NewTargetPage({ kind }: { kind: TargetKind }) {
 export function withRosterChoices(schema: JsonSchema, agents: string[]): JsonSchema {
   const roster = schema.properties?.roster;
   if (!roster?.items) return schema;
-  const hint = agents.length ? 'Tick agents in the order they should serve.' : 'Create an agent first.';
+  const hint = i18n.t(agents.length ? 'agents:newTarget.rosterPick' : 'agents:newTarget.rosterEmpty');
+  // The hint follows the help in the language it is shown in; a sentence gets a full stop first.
+  const { label, help = '' } = fieldText('roster', roster);
+  const description = help === '' || /[.。]$/.test(help) ? `${help} ${hint}`.trim() : `${help}${currentLanguage() === 'zh' ? '。' : '.'} ${hint}`;
   return {
     ...schema,
-    properties: { ...schema.properties, roster: { ...roster, description: `${roster.description ?? ''}. ${hint}`, items: { ...roster.items, enum: agents } } },
+    properties: { ...schema.properties, roster: { ...roster, title: label, description, 'x-i18n': undefined, items: { ...roster.items, enum: agents } } },
   };
 }

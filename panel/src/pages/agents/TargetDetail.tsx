@@ -1,12 +1,14 @@
 import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { api, ApiError } from '../../api';
 import { Banner, useToast } from '../../components/Banner';
 import { Button } from '../../components/Button';
 import { ConfirmDialog } from '../../components/Dialog';
 import { errorText, usePolled } from '../../components/live';
+import { ReadOnlyNote } from '../../components/ReadOnlyNote';
 import type { Agent, Scene } from '../../components/types';
 import { href, navigate } from '../../router';
-import { READ_ONLY_NOTE, useCanChangeSetup } from '../../role';
+import { useCanChangeSetup } from '../../role';
 import { targetPath, useSchemas, type TargetKind } from './data';
 import { EntriesSection } from './Entries';
 import { withRosterChoices } from './NewTargetPage';
@@ -23,13 +25,14 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
   const [deleting, setDeleting] = useState(false);
   const [banner, setBanner] = useState<string>();
   const canChange = useCanChangeSetup();
+  const { t } = useTranslation('agents');
 
   if (item.error instanceof ApiError && item.error.status === 404) {
     return (
       <div className="page">
-        <h1>Not found</h1>
+        <h1>{t('detail.notFound')}</h1>
         <p>
-          There is no {kind} "{id}". <a href={href(['agents'])}>Back to the list</a>
+          {t(`detail.${kind}.missing`, { id })} <a href={href(['agents'])}>{t('detail.backToList')}</a>
         </p>
       </div>
     );
@@ -43,7 +46,7 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
     setDeleting(true);
     try {
       await api('DELETE', targetPath(kind, id));
-      toast(`${kind === 'agent' ? 'Agent' : 'Scene'} "${id}" deleted`);
+      toast(t(`detail.${kind}.deleted`, { id }));
       navigate(['agents']);
     } catch (err) {
       setBanner(errorText(err));
@@ -56,7 +59,7 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
   return (
     <div className="page">
       <p className="crumbs">
-        <a href={href(['agents'])}>{kind === 'agent' ? 'Agents' : 'Scenes'}</a> /
+        <a href={href(['agents'])}>{t(`detail.${kind}.crumb`)}</a> /
       </p>
       <div className="page-head">
         <h1>
@@ -65,19 +68,19 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
         </h1>
         {canChange && (
           <Button variant="danger" onClick={() => setConfirming(true)}>
-            Delete {kind}
+            {t(`detail.${kind}.delete`)}
           </Button>
         )}
       </div>
-      {data && 'profile' in data && <p className="muted">Provider: {String(data.profile.provider)}</p>}
-      {data && 'scene' in data && <p className="muted">Roster: {data.scene.roster.join(', ')}</p>}
-      {!canChange && <p className="muted read-only-note">{READ_ONLY_NOTE}</p>}
+      {data && 'profile' in data && <p className="muted">{t('detail.provider', { provider: String(data.profile.provider) })}</p>}
+      {data && 'scene' in data && <p className="muted">{t('detail.roster', { roster: data.scene.roster.join(', ') })}</p>}
+      {!canChange && <ReadOnlyNote />}
       {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
-      {item.error !== undefined && <Banner>Cannot load this {kind}: {errorText(item.error)}</Banner>}
+      {item.error !== undefined && <Banner>{t(`detail.${kind}.failed`, { error: errorText(item.error) })}</Banner>}
       <EntriesSection kind={kind} id={id} />
       <section aria-labelledby="settings-title" className="section-gap page-narrow">
-        <h2 id="settings-title">{kind === 'agent' ? 'Profile' : 'Scene settings'}</h2>
-        {schemas.error !== undefined && <Banner>Cannot load the form: {errorText(schemas.error)}</Banner>}
+        <h2 id="settings-title">{t(`detail.${kind}.settings`)}</h2>
+        {schemas.error !== undefined && <Banner>{t('detail.formFailed', { error: errorText(schemas.error) })}</Banner>}
         {data && schema && (
           <TargetForm
             key={formVersion}
@@ -86,10 +89,10 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
             id={id}
             stored={stored}
             secrets={'secrets' in data ? data.secrets : undefined}
-            submitLabel={kind === 'agent' ? 'Save profile' : 'Save scene'}
+            submitLabel={t(`detail.${kind}.save`)}
             readOnly={!canChange}
             onSaved={async () => {
-              toast('Saved');
+              toast(t('detail.saved'));
               await item.reload();
               setFormVersion((v) => v + 1);
             }}
@@ -98,13 +101,11 @@ export function TargetDetail({ kind, id }: { kind: TargetKind; id: string }) {
       </section>
       <ConfirmDialog
         open={confirming}
-        title={`Delete ${kind} "${id}"?`}
+        title={t(`detail.${kind}.confirmTitle`, { id })}
         message={
-          <p>
-            Its folder is removed with {kind === 'agent' ? 'its profile, ' : 'its settings, '}all its entries and their stored secrets. Channels of those entries stop.
-          </p>
+          <p>{t(`detail.${kind}.confirmMessage`)}</p>
         }
-        confirmLabel={`Delete ${kind}`}
+        confirmLabel={t(`detail.${kind}.delete`)}
         busy={deleting}
         onCancel={() => setConfirming(false)}
         onConfirm={remove}

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
 import { Banner } from '../../components/Banner';
 import { Button } from '../../components/Button';
@@ -29,13 +30,14 @@ export function TargetForm({ kind, schema, id, stored, secrets, takenIds = [], s
   const [idError, setIdError] = useState<string>();
   const [banner, setBanner] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const { t } = useTranslation('agents');
   const prefix = `${kind}-${id ?? 'new'}`;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBanner(undefined);
     const targetId = id ?? newId.trim();
-    const idProblem = id ? undefined : validId(targetId) ?? (takenIds.includes(targetId) ? `"${targetId}" is already taken` : undefined);
+    const idProblem = id ? undefined : validId(targetId) ?? (takenIds.includes(targetId) ? t('targetForm.idTaken', { id: targetId }) : undefined);
     setIdError(idProblem);
     const value = form.validate();
     if (idProblem || !value) return;
@@ -57,7 +59,7 @@ export function TargetForm({ kind, schema, id, stored, secrets, takenIds = [], s
     <form className="form" onSubmit={submit} noValidate>
       {banner && <Banner onDismiss={() => setBanner(undefined)}>{banner}</Banner>}
       {!id && (
-        <Field id={`${prefix}-id`} label={kind === 'agent' ? 'Agent ID' : 'Scene ID'} help="Lowercase letters, digits, - and _; used in entry keys and URLs" error={idError} required>
+        <Field id={`${prefix}-id`} label={t(kind === 'agent' ? 'targetForm.agentId' : 'targetForm.sceneId')} help={t('targetForm.idHelp')} error={idError} required>
           {(aria) => <IdInput aria={aria} value={newId} onChange={(v) => (setNewId(v), setIdError(undefined))} />}
         </Field>
       )}

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api } from '../../api';
+import { i18n } from '../../i18n';
 import type { ChannelType, JsonSchema } from '../../components/types';
 
 export type TargetKind = 'agent' | 'scene';
@@ -52,7 +53,7 @@ export function useChannelTypes() {
 }
 
 export function validId(id: string): string | undefined {
-  if (!id) return 'is required';
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) return 'must be 1-64 characters of a-z, 0-9, "_" and "-", starting with a letter or digit';
+  if (!id) return i18n.t('agents:id.required');
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) return i18n.t('agents:id.invalid');
   return undefined;
 }

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
 import { subscribe } from '../../api';
 import type { EntryInfo } from '../messages/types';
 import { href, navigate, parseHash, useRoute } from '../../router';
@@ -20,6 +21,7 @@ const DEFAULT_USER = 'panel-user';
  * as the given user id, with replies streamed in over SSE (shown while the agent writes them, when it streams).
  */
 export function ChatPage() {
+  const { t } = useTranslation('chat');
   const { query } = useRoute();
   const entries = usePolled(chatApi.entries, 0, []);
   const entryKey = query.get('entry') ?? '';
@@ -37,23 +39,22 @@ export function ChatPage() {
   }, [entryKey, first]);
 
   const entry = entries.data?.find((e) => e.key === entryKey);
+  const entryDown = (e: EntryInfo) => {
+    const state = t(`state.${e.enabled ? e.state : 'disabled'}`);
+    return e.lastError ? t('entryDownError', { key: e.key, state, error: e.lastError.message }) : t('entryDown', { key: e.key, state });
+  };
   const conversations = usePolled(entryKey ? () => chatApi.conversations(entryKey) : undefined, 0, [entryKey]);
 
   return (
     <div className="chat-page">
-      <h1 className="chat-title">Chat</h1>
+      <h1 className="chat-title">{t('title')}</h1>
       <ChatToolbar entries={entries.data} entryKey={entryKey} userId={userId} onChange={go} />
       {entries.error !== undefined && <Banner>{errorText(entries.error)}</Banner>}
       {entries.data && entries.data.length === 0 && (
-        <p className="chat-empty">No web_api entry yet. Add one to an agent (channel “web_api”) to chat with it here.</p>
+        <p className="chat-empty">{t('noEntries')}</p>
       )}
-      {entryKey && entries.data && !entry && <Banner>No web_api entry “{entryKey}”.</Banner>}
-      {entry && entry.state !== 'running' && (
-        <Banner kind="info">
-          Entry {entry.key} is {entry.enabled ? entry.state : 'disabled'}
-          {entry.lastError ? `: ${entry.lastError.message}` : ''}. Messages are refused until it runs.
-        </Banner>
-      )}
+      {entryKey && entries.data && !entry && <Banner>{t('unknownEntry', { key: entryKey })}</Banner>}
+      {entry && entry.state !== 'running' && <Banner kind="info">{entryDown(entry)}</Banner>}
       {entryKey && (
         <div className="chat-layout">
           <ConversationList entryKey={entryKey} current={userId} data={conversations.data} error={conversations.error === undefined ? undefined : errorText(conversations.error)} linkTo={(user) => href(['chat'], { entry: entryKey, user })} />
@@ -65,6 +66,7 @@ export function ChatPage() {
 }
 
 function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: string; onChange: (entry: string, user: string) => void }) {
+  const { t } = useTranslation('chat');
   const { entries, entryKey, userId, onChange } = props;
   const [draft, setDraft] = useState(userId);
   useEffect(() => setDraft(userId), [userId]);
@@ -81,23 +83,25 @@ function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: s
       }}
     >
       <label className="chat-field">
-        <span>Entry</span>
+        <span>{t('toolbar.entry')}</span>
         <select value={entryKey} onChange={(e) => onChange(e.target.value, userId)}>
-          {!entryKey && <option value="">Choose an entry…</option>}
+          {!entryKey && <option value="">{t('toolbar.chooseEntry')}</option>}
           {entries?.map((e) => (
             <option key={e.key} value={e.key}>
-              {e.key} ({e.target.kind} {e.target.id}){e.state === 'running' ? '' : ` – ${e.state}`}
+              {e.state === 'running'
+                ? t('toolbar.option', { key: e.key, kind: t(`target.${e.target.kind}`), id: e.target.id })
+                : t('toolbar.optionState', { key: e.key, kind: t(`target.${e.target.kind}`), id: e.target.id, state: t(`state.${e.state}`) })}
             </option>
           ))}
           {entries && entryKey && !entries.some((e) => e.key === entryKey) && <option value={entryKey}>{entryKey}</option>}
         </select>
       </label>
       <label className="chat-field">
-        <span>User id</span>
+        <span>{t('toolbar.userId')}</span>
         <input value={draft} maxLength={128} onChange={(e) => setDraft(e.target.value)} onBlur={commitUser} autoComplete="off" spellCheck={false} />
       </label>
       <button type="button" className="btn btn-secondary" onClick={() => onChange(entryKey, `panel-${Math.random().toString(36).slice(2, 8)}`)}>
-        New conversation
+        {t('toolbar.newConversation')}
       </button>
     </form>
   );
@@ -105,6 +109,7 @@ function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: s
 
 /** One conversation (entry + user id): transcript, live replies and the message box. */
 function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId: string; onActivity: () => void }) {
+  const { t } = useTranslation('chat');
   const canChat = useCan('chat');
   const [state, dispatch] = useReducer(chatReducer, emptyChat);
   const [loaded, setLoaded] = useState(false);
@@ -122,12 +127,12 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
     let unsubscribe = () => {};
     setStream('connecting');
     chatApi.transcript(entryKey, userId).then(
-      (t) => {
+      (transcript) => {
         if (closed) return;
-        dispatch({ type: 'loaded', turns: t.turns, lastSeq: t.lastSeq });
+        dispatch({ type: 'loaded', turns: transcript.turns, lastSeq: transcript.lastSeq });
         setLoaded(true);
         unsubscribe = subscribe(
-          chatApi.eventsPath(entryKey, userId, t.lastSeq ?? lastSeq.current),
+          chatApi.eventsPath(entryKey, userId, transcript.lastSeq ?? lastSeq.current),
           {
             reply: (event: ReplyEvent) => dispatch({ type: 'reply', event }),
             // A reply while the agent writes it (whole text so far); the reply events replace it.
@@ -175,18 +180,18 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
   );
 
   return (
-    <section className="chat-window" aria-label={`Conversation with ${userId}`}>
+    <section className="chat-window" aria-label={t('window.label', { user: userId })}>
       <header className="chat-window-head">
         <span>
-          <strong>{userId}</strong> on {entryKey}
+          <Trans t={t} i18nKey="window.head" values={{ user: userId, entry: entryKey }} components={{ strong: <strong /> }} />
         </span>
         {stream === 'down' ? (
-          <button type="button" className="chat-link-button chat-live" onClick={() => setAttempt((n) => n + 1)} title="The reply stream is not connected">
-            not connected – reconnect
+          <button type="button" className="chat-link-button chat-live" onClick={() => setAttempt((n) => n + 1)} title={t('window.downTitle')}>
+            {t('window.reconnect')}
           </button>
         ) : (
-          <span className={stream === 'live' ? 'chat-live chat-live-on' : 'chat-live'} title="Replies arrive as they are sent">
-            {stream === 'live' ? 'live' : 'connecting…'}
+          <span className={stream === 'live' ? 'chat-live chat-live-on' : 'chat-live'} title={t('window.liveTitle')}>
+            {stream === 'live' ? t('window.live') : t('window.connecting')}
           </span>
         )}
       </header>
@@ -194,7 +199,7 @@ function ChatWindow({ entryKey, userId, onActivity }: { entryKey: string; userId
         <Banner onDismiss={() => setError(undefined)}>{error}</Banner>
       )}
       <Transcript bubbles={state.bubbles} loaded={loaded} now={now} />
-      {canChat ? <Composer onSend={send} /> : <p className="chat-empty">Read only: sending in the test chat needs the chat permission (operator_tokens, can).</p>}
+      {canChat ? <Composer onSend={send} /> : <p className="chat-empty">{t('window.readOnly')}</p>}
     </section>
   );
 }

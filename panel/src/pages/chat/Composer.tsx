@@ -1,4 +1,5 @@
 import { useId, useState, type ClipboardEvent, type KeyboardEvent } from 'react';
+import { useTranslation } from 'react-i18next';
 import type { Attachment } from './attachments';
 import { pastedFiles } from './attachments';
 import { AttachButton, AttachmentStrip, useAttachments } from './ImageAttachments';
@@ -8,6 +9,7 @@ import { AttachButton, AttachmentStrip, useAttachments } from './ImageAttachment
  * picker or a paste; a message may be images alone.
  */
 export function Composer({ onSend, disabled }: { onSend: (text: string, images: Attachment[]) => void; disabled?: boolean }) {
+  const { t } = useTranslation('chat');
   const [text, setText] = useState('');
   const attachments = useAttachments();
   const id = useId();
@@ -42,7 +44,7 @@ export function Composer({ onSend, disabled }: { onSend: (text: string, images: 
     >
       <AttachmentStrip attachments={attachments} />
       <label htmlFor={id} className="chat-composer-label">
-        Message
+        {t('composer.label')}
       </label>
       <AttachButton onFiles={attachments.add} disabled={disabled} />
       <textarea
@@ -50,13 +52,13 @@ export function Composer({ onSend, disabled }: { onSend: (text: string, images: 
         value={text}
         rows={2}
         maxLength={20000}
-        placeholder="Type a message — Enter sends, Shift+Enter for a new line; paste or attach images"
+        placeholder={t('composer.placeholder')}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
         onPaste={onPaste}
       />
       <button type="submit" className="btn btn-primary" disabled={disabled || empty || attachments.reading > 0}>
-        Send
+        {t('composer.send')}
       </button>
     </form>
   );

@@ -1,6 +1,7 @@
 import { useCallback, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { ImageIcon } from '../../components/Icons';
-import { ACCEPT, formatBytes, makeAttachment, refuseBytes, refuseFile, type Attachment } from './attachments';
+import { ACCEPT, fileName, formatBytes, makeAttachment, refuseBytes, refuseFile, type Attachment, type FileText } from './attachments';
 
 export interface Attachments {
   items: Attachment[];
@@ -20,6 +21,7 @@ export interface Attachments {
  * never attached.
  */
 export function useAttachments(): Attachments {
+  const text = useFileText();
   const [items, setItemsState] = useState<Attachment[]>([]);
   const [errors, setErrors] = useState<string[]>([]);
   const [reading, setReading] = useState(0);
@@ -38,7 +40,7 @@ export function useAttachments(): Attachments {
     for (const file of files) {
       const held = current.current;
       const attached = { slots: held.length + pending.current.slots, bytes: held.reduce((n, a) => n + a.size, 0) + pending.current.bytes };
-      const problem = refuseFile(file, attached);
+      const problem = refuseFile(file, attached, text);
       if (problem) {
         problems.push(problem);
         continue;
@@ -62,16 +64,16 @@ export function useAttachments(): Attachments {
       accepted.forEach((file, i) => {
         pending.current = { slots: pending.current.slots - 1, bytes: pending.current.bytes - file.size };
         const bytes = read[i];
-        if (!bytes) return void later.push(`“${file.name}” is not attached: it could not be read.`);
-        const problem = refuseBytes(file.name, bytes);
+        if (!bytes) return void later.push(text('unreadable', { name: file.name }));
+        const problem = refuseBytes(file.name, bytes, text);
         if (problem) later.push(problem);
-        else added.push(makeAttachment(file.name || 'pasted image', bytes));
+        else added.push(makeAttachment(fileName(file.name, text), bytes));
       });
       setReading((n) => n - accepted.length);
       if (added.length > 0) setItems([...current.current, ...added]);
       if (later.length > 0) setErrors((list) => [...list, ...later]);
     });
-  }, []);
+  }, [text]);
 
   return {
     items,
@@ -87,16 +89,23 @@ export function useAttachments(): Attachments {
   };
 }
 
+/** The texts of attachments.ts in the panel's language. */
+function useFileText(): FileText {
+  const { t } = useTranslation('chat');
+  return useCallback<FileText>((key, values) => t(`file.${key}`, values ?? {}), [t]);
+}
+
 /** The "Attach image" button and the file picker it opens. */
 export function AttachButton({ onFiles, disabled }: { onFiles: (files: File[]) => void; disabled?: boolean }) {
+  const { t } = useTranslation('chat');
   const input = useRef<HTMLInputElement>(null);
   return (
     <>
       <button
         type="button"
         className="btn btn-secondary chat-attach"
-        aria-label="Attach image"
-        title="Attach images (png, jpeg, gif or webp, up to 4); you can also paste one into the message box"
+        aria-label={t('attach.button')}
+        title={t('attach.buttonTitle')}
         disabled={disabled}
         onClick={() => input.current?.click()}
       >
@@ -121,21 +130,23 @@ export function AttachButton({ onFiles, disabled }: { onFiles: (files: File[]) =
 
 /** Thumbnails of the attached images, each with its remove button; the reasons files were refused. */
 export function AttachmentStrip({ attachments }: { attachments: Attachments }) {
+  const { t } = useTranslation('chat');
+  const text = useFileText();
   const { items, errors, reading, remove, dismissErrors } = attachments;
   if (items.length === 0 && errors.length === 0 && reading === 0) return null;
   return (
     <div className="chat-attachments">
       {(items.length > 0 || reading > 0) && (
-        <ul className="chat-thumbs" aria-label="Attached images">
+        <ul className="chat-thumbs" aria-label={t('attach.list')}>
           {items.map((a) => (
-            <li key={a.id} className="chat-thumb" title={`${a.name} (${formatBytes(a.size)})`}>
+            <li key={a.id} className="chat-thumb" title={t('attach.thumbTitle', { name: a.name, size: formatBytes(a.size, text) })}>
               <img src={a.url} alt={a.name} />
-              <button type="button" className="chat-thumb-remove" aria-label={`Remove ${a.name}`} onClick={() => remove(a.id)}>
+              <button type="button" className="chat-thumb-remove" aria-label={t('attach.remove', { name: a.name })} onClick={() => remove(a.id)}>
                 ×
               </button>
             </li>
           ))}
-          {reading > 0 && <li className="chat-thumb chat-thumb-reading">reading…</li>}
+          {reading > 0 && <li className="chat-thumb chat-thumb-reading">{t('attach.reading')}</li>}
         </ul>
       )}
       {errors.length > 0 && (
@@ -145,7 +156,7 @@ export function AttachmentStrip({ attachments }: { attachments: Attachments }) {
               <li key={i}>{e}</li>
             ))}
           </ul>
-          <button type="button" className="btn btn-quiet btn-small" aria-label="Dismiss these errors" onClick={dismissErrors}>
+          <button type="button" className="btn btn-quiet btn-small" aria-label={t('attach.dismissErrors')} onClick={dismissErrors}>
             ×
           </button>
         </div>

@@ -1,10 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
 import { localTime, relativeTime } from '../messages/time';
 import { beingWritten, bubbleImages, bubbleText, isStreaming, showableImageUrl, type Bubble, type ImageChunk } from './chat-state';
 import { Markdown } from './Markdown';
 
 /** The conversation, oldest first, kept scrolled to the newest bubble. */
 export function Transcript({ bubbles, loaded, now }: { bubbles: Bubble[]; loaded: boolean; now: number }) {
+  const { t } = useTranslation('chat');
   const end = useRef<HTMLDivElement>(null);
   const last = bubbles[bubbles.length - 1];
   const lastText = last ? bubbleText(last) : '';
@@ -16,9 +18,9 @@ export function Transcript({ bubbles, loaded, now }: { bubbles: Bubble[]; loaded
   const writing = beingWritten(bubbles);
 
   return (
-    <div className="chat-transcript" role="log" aria-label="Transcript" aria-live="polite">
-      {!loaded && <p className="chat-muted">Loading the conversation…</p>}
-      {loaded && bubbles.length === 0 && <p className="chat-muted">No messages yet. Say hello below.</p>}
+    <div className="chat-transcript" role="log" aria-label={t('transcript.label')} aria-live="polite">
+      {!loaded && <p className="chat-muted">{t('transcript.loading')}</p>}
+      {loaded && bubbles.length === 0 && <p className="chat-muted">{t('transcript.empty')}</p>}
       {bubbles.map((b) => (
         <BubbleView key={b.key} bubble={b} now={now} answerShowing={b.role === 'user' && b.messageId !== undefined && writing.has(b.messageId)} />
       ))}
@@ -29,6 +31,7 @@ export function Transcript({ bubbles, loaded, now }: { bubbles: Bubble[]; loaded
 
 /** `answerShowing`: a waiting message whose answer is being written below it (no "waiting" note then). */
 function BubbleView({ bubble, now, answerShowing }: { bubble: Bubble; now: number; answerShowing: boolean }) {
+  const { t } = useTranslation('chat');
   const text = bubbleText(bubble);
   const time = (
     <time className="chat-time" dateTime={new Date(bubble.at).toISOString()} title={localTime(bubble.at)}>
@@ -48,12 +51,12 @@ function BubbleView({ bubble, now, answerShowing }: { bubble: Bubble; now: numbe
         {(text !== '' || !bubble.images) && <div className="chat-text">{text}</div>}
         <div className="chat-meta">
           {time}
-          {bubble.state === 'sending' && <span> · sending…</span>}
-          {bubble.state === 'waiting' && !answerShowing && <span className="chat-waiting"> · waiting for the agent…</span>}
+          {bubble.state === 'sending' && <span> · {t('transcript.sending')}</span>}
+          {bubble.state === 'waiting' && !answerShowing && <span className="chat-waiting"> · {t('transcript.waiting')}</span>}
           {bubble.state === 'failed' && (
             <span className="chat-failed-text" title={bubble.error}>
               {' '}
-              · not sent
+              · {t('transcript.notSent')}
             </span>
           )}
         </div>
@@ -75,11 +78,11 @@ function BubbleView({ bubble, now, answerShowing }: { bubble: Bubble; now: numbe
       )}
       <div className="chat-meta">
         {time}
-        {writing && <span className="chat-waiting"> · writing…</span>}
+        {writing && <span className="chat-waiting"> · {t('transcript.writing')}</span>}
         {streaming && !writing && (
           <span>
             {' '}
-            · receiving {bubble.chunks.filter((c) => c !== undefined).length}/{bubble.count}…
+            · {t('transcript.receiving', { got: bubble.chunks.filter((c) => c !== undefined).length, total: bubble.count })}
           </span>
         )}
       </div>
@@ -92,22 +95,19 @@ function BubbleView({ bubble, now, answerShowing }: { bubble: Bubble; now: numbe
  * link). One that does not load (expired link, host unreachable) leaves a note, with the link to try.
  */
 function ReplyImage({ image }: { image: ImageChunk }) {
+  const { t } = useTranslation('chat');
   const [failed, setFailed] = useState(false);
   const url = showableImageUrl(image.url);
-  const alt = image.alt || 'Image from the agent';
+  const alt = image.alt || t('image.alt');
   if (!url || failed) {
     const link = url && !url.startsWith('data:') ? url : undefined;
     return (
       <span className="chat-image-missing">
-        image not shown{image.alt && `: ${image.alt}`}
+        {image.alt ? t('image.notShownAlt', { alt: image.alt }) : t('image.notShown')}
         {link && (
           <>
             {' '}
-            (
-            <a href={link} target="_blank" rel="noopener noreferrer">
-              open it
-            </a>
-            )
+            <Trans t={t} i18nKey="image.open" components={{ link: <a href={link} target="_blank" rel="noopener noreferrer" /> }} />
           </>
         )}
       </span>

@@ -4,6 +4,8 @@
  * DOM), shared by the composer and the tests.
  */
 
+import en from '../../i18n/en/chat.js';
+
 /** The types the gateway takes (it reads the type from the bytes; the browser's file.type comes first). */
 export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'] as const;
 export const ACCEPT = IMAGE_TYPES.join(',');
@@ -32,30 +34,38 @@ export interface FileFacts {
   type: string;
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
+/**
+ * The texts of this file (`file.*` of the chat catalog) in one language: the panel passes its
+ * translation; without one they are English.
+ */
+export type FileText = (key: keyof typeof en.file, values?: Record<string, string | number>) => string;
+
+const english: FileText = (key, values = {}) => en.file[key].replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(values[name] ?? ''));
+
+export function formatBytes(n: number, text: FileText = english): string {
+  if (n < 1024) return text('bytes', { n });
   if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
   return `${(n / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-const typeList = 'png, jpeg, gif or webp';
+/** The name a file is shown by: a pasted image has none. */
+export function fileName(name: string, text: FileText = english): string {
+  return name || text('pastedImage');
+}
 
 /**
  * Why `file` cannot be attached, or undefined when it can: `attached` counts the images already
  * attached or still being read (slots) and their bytes.
  */
-export function refuseFile(file: FileFacts, attached: { slots: number; bytes: number }): string | undefined {
-  const name = `“${file.name || 'pasted image'}”`;
+export function refuseFile(file: FileFacts, attached: { slots: number; bytes: number }, text: FileText = english): string | undefined {
+  const name = fileName(file.name, text);
+  const max = formatBytes(MAX_TOTAL_BYTES, text);
   if (!(IMAGE_TYPES as readonly string[]).includes(file.type)) {
-    return `${name} is not attached: only ${typeList} images can be sent${file.type ? ` (it is ${file.type})` : ''}.`;
+    return file.type ? text('notImageType', { name, type: file.type }) : text('notImage', { name });
   }
-  if (file.size > MAX_TOTAL_BYTES) {
-    return `${name} is not attached: it is too large (${formatBytes(file.size)}; at most ${formatBytes(MAX_TOTAL_BYTES)} of images per message).`;
-  }
-  if (attached.slots >= MAX_ATTACHMENTS) return `${name} is not attached: at most ${MAX_ATTACHMENTS} images per message.`;
-  if (attached.bytes + file.size > MAX_TOTAL_BYTES) {
-    return `${name} is not attached: with it the images would total ${formatBytes(attached.bytes + file.size)} (at most ${formatBytes(MAX_TOTAL_BYTES)} per message).`;
-  }
+  if (file.size > MAX_TOTAL_BYTES) return text('tooLarge', { name, size: formatBytes(file.size, text), max });
+  if (attached.slots >= MAX_ATTACHMENTS) return text('tooMany', { name, max: MAX_ATTACHMENTS });
+  if (attached.bytes + file.size > MAX_TOTAL_BYTES) return text('total', { name, size: formatBytes(attached.bytes + file.size, text), max });
   return undefined;
 }
 
@@ -70,9 +80,9 @@ export function sniffImageType(b: Uint8Array): (typeof IMAGE_TYPES)[number] | un
 }
 
 /** Why the read bytes of `name` cannot be sent, or undefined when they are one of the four types. */
-export function refuseBytes(name: string, bytes: Uint8Array): string | undefined {
+export function refuseBytes(name: string, bytes: Uint8Array, text: FileText = english): string | undefined {
   if (sniffImageType(bytes)) return undefined;
-  return `“${name || 'pasted image'}” is not attached: its contents are not a ${typeList} image.`;
+  return text('notImageBytes', { name: fileName(name, text) });
 }
 
 export function toBase64(bytes: Uint8Array): string {

@@ -1,4 +1,5 @@
 import { api, ApiError } from '../../api';
+import { i18n } from '../../i18n';
 import type { EntryInfo } from '../messages/types';
 import type { TranscriptTurn } from './chat-state';
 
@@ -32,11 +33,14 @@ export const chatApi = {
 /** `imageNames`: the names of the images sent, so an error about `images.<n>…` names its file. */
 export function errorText(err: unknown, imageNames: string[] = []): string {
   if (err instanceof ApiError) {
-    if (err.status === 503) return `The entry is not running: ${err.message}`;
-    if (err.status === 413) return `The message is too large for the gateway (at most 1 MiB with its images): ${err.message}`;
+    if (err.status === 503) return i18n.t('chat:errors.notRunning', { reason: err.message });
+    if (err.status === 413) return i18n.t('chat:errors.tooLarge', { reason: err.message });
     const image = /^images\.(\d+)\b/.exec(err.field ?? '');
     const name = image ? imageNames[Number(image[1])] : undefined;
-    if (name !== undefined) return `“${name}” was refused: ${err.message.startsWith(`${err.field}: `) ? err.message.slice(`${err.field}: `.length) : err.message}`;
+    if (name !== undefined) {
+      const reason = err.message.startsWith(`${err.field}: `) ? err.message.slice(`${err.field}: `.length) : err.message;
+      return i18n.t('chat:errors.imageRefused', { name, reason });
+    }
     return err.message;
   }
   return err instanceof Error ? err.message : String(err);

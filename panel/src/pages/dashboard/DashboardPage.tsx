@@ -1,4 +1,6 @@
 import { useState } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import { api } from '../../api';
 import { Banner } from '../../components/Banner';
 import { Button } from '../../components/Button';
@@ -16,18 +18,19 @@ import { useCan } from '../../role';
 
 /** Every entry at a glance, live: state, traffic, queues; plus the last hour's throughput and the last week's days. */
 export function DashboardPage() {
+  const { t } = useTranslation('dashboard');
   const { dashboard, mode, error } = useDashboard();
   const now = useNow();
   return (
     <div className="page">
       <div className="page-head">
-        <h1>Dashboard</h1>
+        <h1>{t('title')}</h1>
         <LiveIndicator mode={mode} />
       </div>
-      {error !== undefined && !dashboard && <Banner>Cannot load the dashboard: {errorText(error)}</Banner>}
+      {error !== undefined && !dashboard && <Banner>{t('loadError', { error: errorText(error) })}</Banner>}
       {!dashboard ? (
         <p className="muted" aria-busy="true">
-          Loading…
+          {t('loading')}
         </p>
       ) : (
         <>
@@ -36,19 +39,19 @@ export function DashboardPage() {
           {dashboard.unsentNotices && <UnsentNotices unsent={dashboard.unsentNotices} now={now} />}
           <Totals dashboard={dashboard} />
           <section className="card" aria-labelledby="throughput-title">
-            <h2 id="throughput-title">Throughput</h2>
+            <h2 id="throughput-title">{t('throughput')}</h2>
             <ThroughputChart inbound={dashboard.series.in} outbound={dashboard.series.out} bucketMs={dashboard.series.bucketMs} />
           </section>
           <section aria-labelledby="entries-title">
-            <h2 id="entries-title">Entries</h2>
+            <h2 id="entries-title">{t('entries.title')}</h2>
             {dashboard.entries.length === 0 ? (
-              <EmptyState title="No entries yet">
+              <EmptyState title={t('entries.emptyTitle')}>
                 <p>
-                  An entry connects an agent to a channel. <a href={href(['agents'])}>Open Agents</a> to create an agent and add one.
+                  <Trans t={t} i18nKey="entries.emptyHelp" components={{ link: <a href={href(['agents'])} /> }} />
                 </p>
               </EmptyState>
             ) : (
-              <ul className="entry-grid" aria-label="Entries">
+              <ul className="entry-grid" aria-label={t('entries.title')}>
                 {dashboard.entries.map((entry) => (
                   <DashboardRow key={entry.key} entry={entry} now={now} />
                 ))}
@@ -65,13 +68,19 @@ export function DashboardPage() {
 
 /** Agents failing run after run now: their users get the fallback reply (or a failover agent's answer). */
 function FailingAgents({ agents, now }: { agents: Dashboard['failingAgents']; now: number }) {
+  const { t } = useTranslation('dashboard');
   return (
     <Banner>
-      <strong>Failing now; their users get the fallback reply, or a failover agent's answer:</strong>
+      <strong>{t('failing.title')}</strong>
       <ul className="problems">
         {agents.map((a) => (
           <li key={a.agentId}>
-            Agent <a href={href(['agents', a.agentId])}>{a.agentId}</a> failed its last {a.failures} runs (the first {ago(a.since, now)}): {a.reason}
+            <Trans
+              t={t}
+              i18nKey="failing.item"
+              values={{ agent: a.agentId, failures: a.failures, since: ago(a.since, now), reason: a.reason }}
+              components={{ link: <a href={href(['agents', a.agentId])} /> }}
+            />
           </li>
         ))}
       </ul>
@@ -81,6 +90,7 @@ function FailingAgents({ agents, now }: { agents: Dashboard['failingAgents']; no
 
 /** The team's chat does not take the notices (a revoked robot key, an outage): nobody hears of what needs a person. */
 function UnsentNotices({ unsent, now }: { unsent: NonNullable<Dashboard['unsentNotices']>; now: number }) {
+  const { t } = useTranslation('dashboard');
   const [busy, setBusy] = useState(false);
   const [said, setSaid] = useState<string>();
   const canRetry = useCan('retry');
@@ -88,22 +98,20 @@ function UnsentNotices({ unsent, now }: { unsent: NonNullable<Dashboard['unsentN
     setBusy(true);
     try {
       const { retried } = await api<{ retried: number }>('POST', '/notices/retry');
-      setSaid(retried > 0 ? 'Trying again now.' : 'Nothing was waiting for a retry.');
+      setSaid(retried > 0 ? t('unsent.tryingAgain') : t('unsent.nothingWaiting'));
     } catch (err) {
-      setSaid(`Could not try again: ${errorText(err)}`);
+      setSaid(t('unsent.retryFailed', { error: errorText(err) }));
     } finally {
       setBusy(false);
     }
   };
   return (
     <Banner>
-      <strong>
-        {unsent.count === 1 ? '1 notice' : `${count(unsent.count)} notices`} to the team not sent yet (the oldest {ago(unsent.since, now)}):
-      </strong>{' '}
-      {unsent.lastError}. They are tried again, and given up on an hour after their event; check <code>notify.url</code> in cococat.yaml (a change is tried at once).{' '}
+      <strong>{t('unsent.title', { count: unsent.count, n: count(unsent.count), since: ago(unsent.since, now) })}</strong>{' '}
+      <Trans t={t} i18nKey="unsent.help" values={{ error: unsent.lastError }} components={{ code: <code /> }} />{' '}
       {canRetry && (
         <Button small busy={busy} onClick={() => void tryNow()}>
-          Try now
+          {t('unsent.tryNow')}
         </Button>
       )}
       {said && <span role="status"> {said}</span>}
@@ -113,11 +121,10 @@ function UnsentNotices({ unsent, now }: { unsent: NonNullable<Dashboard['unsentN
 
 /** Files on disk that failed validation: their entries or agents are not running as written. */
 function WorkspaceProblems({ problems }: { problems: Dashboard['problems'] }) {
+  const { t } = useTranslation('dashboard');
   return (
     <Banner>
-      <strong>
-        The workspace has {problems.length === 1 ? '1 problem' : `${problems.length} problems`}; what they concern does not run until they are fixed:
-      </strong>
+      <strong>{t('problems.title', { count: problems.length })}</strong>
       <ul className="problems">
         {problems.map((p, i) => (
           <li key={i}>
@@ -137,7 +144,8 @@ function WorkspaceProblems({ problems }: { problems: Dashboard['problems'] }) {
 }
 
 export function LiveIndicator({ mode }: { mode: LiveMode }) {
-  const text = mode === 'live' ? 'Live' : mode === 'polling' ? 'Polling every 2 s' : 'Connecting…';
+  const { t } = useTranslation('dashboard');
+  const text = mode === 'live' ? t('live.live') : mode === 'polling' ? t('live.polling') : t('live.connecting');
   return (
     <span className={`live live-${mode}`} role="status">
       <span className="live-dot" aria-hidden="true" />
@@ -147,23 +155,29 @@ export function LiveIndicator({ mode }: { mode: LiveMode }) {
 }
 
 /** A user has waited a minute or more for an answer: since when, else nothing. */
-function waitingSince(at: number | null, now: number): string | undefined {
-  return at !== null && now - at >= 60_000 ? `oldest waiting since ${ago(at, now)}` : undefined;
+function waitingSince(t: TFunction<'dashboard'>, at: number | null, now: number): string | undefined {
+  return at !== null && now - at >= 60_000 ? t('totals.waitingSince', { since: ago(at, now) }) : undefined;
 }
 
 function Totals({ dashboard }: { dashboard: Dashboard }) {
+  const { t } = useTranslation('dashboard');
   const { totals } = dashboard;
-  const items: [string, string, string?][] = [
-    ['Running', `${totals.entries.running} / ${dashboard.entries.length}`, totals.entries.error > 0 ? `${totals.entries.error} in error` : undefined],
-    ['In, last hour', count(totals.lastHour.in)],
-    ['Out, last hour', count(totals.lastHour.out)],
-    ['Waiting in mailboxes', count(totals.mailbox), waitingSince(totals.oldestWaitingAt.inbound, dashboard.at)],
-    ['Dead letters', count(totals.dead)],
+  const items: [key: string, label: string, value: string, note?: string][] = [
+    [
+      'running',
+      t('totals.running'),
+      `${totals.entries.running} / ${dashboard.entries.length}`,
+      totals.entries.error > 0 ? t('totals.inError', { n: totals.entries.error }) : undefined,
+    ],
+    ['in', t('totals.inLastHour'), count(totals.lastHour.in)],
+    ['out', t('totals.outLastHour'), count(totals.lastHour.out)],
+    ['mailbox', t('totals.waiting'), count(totals.mailbox), waitingSince(t, totals.oldestWaitingAt.inbound, dashboard.at)],
+    ['dead', t('totals.dead'), count(totals.dead)],
   ];
   return (
     <dl className="totals">
-      {items.map(([label, value, note]) => (
-        <div key={label} className={`total${label === 'Dead letters' && totals.dead > 0 ? ' is-warn' : ''}${note ? ' is-warn' : ''}`}>
+      {items.map(([key, label, value, note]) => (
+        <div key={key} className={`total${key === 'dead' && totals.dead > 0 ? ' is-warn' : ''}${note ? ' is-warn' : ''}`}>
           <dt>{label}</dt>
           <dd>
             {value}
@@ -176,6 +190,7 @@ function Totals({ dashboard }: { dashboard: Dashboard }) {
 }
 
 function DashboardRow({ entry, now }: { entry: DashboardEntry; now: number }) {
+  const { t } = useTranslation('dashboard');
   const targetHref = href([entry.target.kind === 'agent' ? 'agents' : 'scenes', entry.target.id]);
   return (
     <li className="entry-card">
@@ -186,30 +201,30 @@ function DashboardRow({ entry, now }: { entry: DashboardEntry; now: number }) {
             {entry.key}
           </a>
           <span className="muted small">
-            {entry.channel} → {entry.target.kind} {entry.target.id}
+            {t(entry.target.kind === 'agent' ? 'entry.toAgent' : 'entry.toScene', { channel: entry.channel, id: entry.target.id })}
           </span>
         </div>
       </div>
       <EntryStatusLine status={entry} now={now} />
       <dl className="entry-stats">
         <div>
-          <dt>In / out (1 h)</dt>
+          <dt>{t('entry.inOut')}</dt>
           <dd>
             {count(entry.lastHour.in)} / {count(entry.lastHour.out)}
           </dd>
         </div>
         <div>
-          <dt>Mailbox</dt>
+          <dt>{t('entry.mailbox')}</dt>
           <dd>{count(entry.mailbox)}</dd>
         </div>
         <div className={entry.dead > 0 ? 'is-warn' : undefined}>
-          <dt>Dead letters</dt>
+          <dt>{t('entry.dead')}</dt>
           <dd>{entry.dead > 0 ? <a href={href(['messages'], { entry: entry.key })}>{count(entry.dead)}</a> : '0'}</dd>
         </div>
       </dl>
       <div className="entry-links">
-        {entry.channel === 'web_api' && <a href={href(['chat'], { entry: entry.key })}>Chat</a>}
-        <a href={href(['messages'], { entry: entry.key })}>Messages</a>
+        {entry.channel === 'web_api' && <a href={href(['chat'], { entry: entry.key })}>{t('entry.chat')}</a>}
+        <a href={href(['messages'], { entry: entry.key })}>{t('entry.messages')}</a>
       </div>
     </li>
   );

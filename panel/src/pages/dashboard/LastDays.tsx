@@ -1,3 +1,5 @@
+import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import { api } from '../../api';
 import { Banner } from '../../components/Banner';
 import { count } from '../../components/format';
@@ -16,6 +18,7 @@ interface DaysAnswer {
 
 /** Messages per day over the last week, in the browser's time zone: what a team looks back on. */
 export function LastDays() {
+  const { t } = useTranslation('dashboard');
   const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const answer = usePolled(() => api<DaysAnswer>('GET', `/stats/days?days=${DAYS}&timezone=${encodeURIComponent(timezone)}`), REFRESH_MS, [timezone]);
   const data = answer.data;
@@ -23,23 +26,31 @@ export function LastDays() {
   const incomplete = data && data.retentionHours < DAYS * 24;
   return (
     <section className="card" aria-labelledby="days-title">
-      <h2 id="days-title">Last {DAYS} days</h2>
-      {answer.error !== undefined && <Banner>Cannot load the days: {errorText(answer.error)}</Banner>}
+      <h2 id="days-title">{t('days.title', { count: DAYS })}</h2>
+      {answer.error !== undefined && <Banner>{t('days.loadError', { error: errorText(answer.error) })}</Banner>}
       {data && (
         <div className="table-scroll">
           <table className="days-table">
             <caption className="muted small">
-              Days in {data.timezone}.{incomplete ? ` Messages are kept ${data.retentionHours} h: earlier days are incomplete.` : ''}
+              {incomplete
+                ? t('days.captionIncomplete', { timezone: data.timezone, hours: data.retentionHours })
+                : t('days.caption', { timezone: data.timezone })}
             </caption>
             <thead>
               <tr>
-                <th scope="col">Day</th>
-                <th scope="col">Received</th>
-                <th scope="col">Done</th>
-                <th scope="col" title="The agent failed; the fallback reply went out">Fallback</th>
-                <th scope="col" title="Given up on: see the dead letters on the Messages page">Dead</th>
-                <th scope="col">Waiting</th>
-                <th scope="col" title="Mean time from arrival to the answer (done and fallback)">Mean finish</th>
+                <th scope="col">{t('days.day')}</th>
+                <th scope="col">{t('days.received')}</th>
+                <th scope="col">{t('days.done')}</th>
+                <th scope="col" title={t('days.fallbackTitle')}>
+                  {t('days.fallback')}
+                </th>
+                <th scope="col" title={t('days.deadTitle')}>
+                  {t('days.dead')}
+                </th>
+                <th scope="col">{t('days.waiting')}</th>
+                <th scope="col" title={t('days.meanFinishTitle')}>
+                  {t('days.meanFinish')}
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -51,7 +62,7 @@ export function LastDays() {
                   <td className={d.fallback > 0 ? 'days-warn' : undefined}>{count(d.fallback)}</td>
                   <td className={d.dead > 0 ? 'days-warn' : undefined}>{count(d.dead)}</td>
                   <td>{count(d.waiting)}</td>
-                  <td>{d.meanFinishMs === null ? '–' : seconds(d.meanFinishMs)}</td>
+                  <td>{d.meanFinishMs === null ? '–' : seconds(t, d.meanFinishMs)}</td>
                 </tr>
               ))}
             </tbody>
@@ -62,7 +73,7 @@ export function LastDays() {
   );
 }
 
-function seconds(ms: number): string {
-  if (ms < 100) return '< 0.1 s';
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+function seconds(t: TFunction<'dashboard'>, ms: number): string {
+  if (ms < 100) return t('days.underTenth');
+  return t('days.seconds', { n: ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000) });
 }

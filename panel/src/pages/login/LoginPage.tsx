@@ -1,10 +1,13 @@
 import { useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
 import { ApiError, session } from '../../api';
 import { Button } from '../../components/Button';
 import { Logo } from '../../components/Icons';
+import { LanguageSwitcher } from '../../components/LanguageSwitcher';
 
 /** The admin token, exchanged for an HttpOnly session cookie; the token itself is not kept. */
 export function LoginPage({ onLogin }: { onLogin(): void }) {
+  const { t } = useTranslation('login');
   const [token, setToken] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -17,7 +20,7 @@ export function LoginPage({ onLogin }: { onLogin(): void }) {
       setToken('');
       onLogin();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'Cannot reach the gateway. Is it running?');
+      setError(err instanceof ApiError ? err.message : t('unreachable'));
     } finally {
       setBusy(false);
     }
@@ -28,10 +31,12 @@ export function LoginPage({ onLogin }: { onLogin(): void }) {
         <div className="login-brand">
           <Logo size={40} />
           <h1>CocoCat</h1>
+          {/* Chosen before logging in, so the whole panel opens in it. */}
+          <LanguageSwitcher />
         </div>
-        <p className="muted">Sign in with the gateway's admin token (printed when the gateway starts, or set as COCOCAT_ADMIN_TOKEN), or with your operator token.</p>
+        <p className="muted">{t('help')}</p>
         <div className={`field${error ? ' field-invalid' : ''}`}>
-          <label htmlFor="admin-token">Admin token</label>
+          <label htmlFor="admin-token">{t('token')}</label>
           <input
             id="admin-token"
             type="password"
@@ -50,7 +55,7 @@ export function LoginPage({ onLogin }: { onLogin(): void }) {
           )}
         </div>
         <Button type="submit" variant="primary" busy={busy} disabled={!token.trim()}>
-          Log in
+          {t('submit')}
         </Button>
       </form>
     </main>

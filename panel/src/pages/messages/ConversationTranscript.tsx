@@ -1,8 +1,10 @@
 import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { api } from '../../api';
 import { usePolled } from '../../components/live';
 import { Banner } from '../../components/Banner';
 import { errorText } from './messages-api';
+import { statusLabel } from './StatusBadge';
 import { localTime } from './time';
 import type { TranscriptTurn } from './types';
 
@@ -21,16 +23,17 @@ export function ConversationTranscript({ entryKey, conversationId, currentId, ve
   version: number;
   linkTo: (id: string) => string;
 }) {
+  const { t } = useTranslation('messages');
   const [open, setOpen] = useState(false);
   const path = `/entries/${encodeURIComponent(entryKey)}/conversations/${encodeURIComponent(conversationId)}/transcript?limit=${MESSAGES}`;
   const loaded = usePolled(open ? () => api<{ turns: TranscriptTurn[] }>('GET', path) : undefined, 0, [open, path, version]);
   return (
     <details className="msg-conversation" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
-      <summary>Conversation so far (last {MESSAGES} messages)</summary>
+      <summary>{t('transcript.summary', { count: MESSAGES })}</summary>
       {loaded.error !== undefined && <Banner>{errorText(loaded.error)}</Banner>}
-      {open && !loaded.data && loaded.error === undefined && <p className="msg-muted">Loading…</p>}
+      {open && !loaded.data && loaded.error === undefined && <p className="msg-muted">{t('loading')}</p>}
       {loaded.data && (
-        <ol className="msg-conversation-turns" aria-label="Conversation">
+        <ol className="msg-conversation-turns" aria-label={t('transcript.label')}>
           {loaded.data.turns.map((turn, i) => (
             <li
               key={i}
@@ -41,15 +44,15 @@ export function ConversationTranscript({ entryKey, conversationId, currentId, ve
                 {turn.role === 'user' ? (
                   <a href={linkTo(turn.messageId)}>{turn.userId}</a>
                 ) : turn.by === 'operator' ? (
-                  'operator'
+                  t('transcript.operator')
                 ) : (
-                  'agent'
+                  t('transcript.agent')
                 )}
               </span>
-              <span className="msg-turn-text">{turn.role === 'bot' && turn.image ? ['[image]', turn.text].filter(Boolean).join(' ') : turn.text || <em>(empty)</em>}</span>
+              <span className="msg-turn-text">{turn.role === 'bot' && turn.image ? [t('transcript.image'), turn.text].filter(Boolean).join(' ') : turn.text || <em>{t('empty')}</em>}</span>
               <span className="msg-muted msg-turn-time" title={localTime(turn.at)}>
                 {localTime(turn.at).slice(11)}
-                {turn.role === 'bot' && turn.status !== 'sent' ? ` · ${turn.status}` : ''}
+                {turn.role === 'bot' && turn.status !== 'sent' ? ` · ${statusLabel(t, turn.status)}` : ''}
               </span>
             </li>
           ))}

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { useCan } from '../../role';
 import { EntrySelect } from './MessageFilters';
 import { errorText, messagesApi } from './messages-api';
@@ -20,6 +21,7 @@ interface Props {
  * not be delivered), each with a Retry that puts it back in line.
  */
 export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Props) {
+  const { t } = useTranslation('messages');
   const [letters, setLetters] = useState<DeadLetter[]>();
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
@@ -46,7 +48,7 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
     setNotice(undefined);
     try {
       await messagesApi.retry(d.kind, d.id);
-      setNotice(`Retried ${d.kind} #${d.id}: it is back in line.`);
+      setNotice(t('deadLetters.retried', { kind: t(`deadLetters.kinds.${d.kind}`), id: d.id }));
       await load();
     } catch (err) {
       setError(errorText(err));
@@ -56,23 +58,23 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
   };
 
   return (
-    <section className="msg-dead" aria-label="Dead letters">
-      <form className="msg-filters" aria-label="Filter dead letters" onSubmit={(e) => e.preventDefault()}>
+    <section className="msg-dead" aria-label={t('deadLetters.label')}>
+      <form className="msg-filters" aria-label={t('deadLetters.filter')} onSubmit={(e) => e.preventDefault()}>
         <label className="msg-field">
-          <span>Entry</span>
+          <span>{t('deadLetters.entry')}</span>
           <EntrySelect entries={entries} value={entry} onChange={(v) => onFilter({ entry: v, kind })} />
         </label>
         <label className="msg-field">
-          <span>Kind</span>
+          <span>{t('deadLetters.kind')}</span>
           <select value={kind ?? ''} onChange={(e) => onFilter({ entry, kind: (e.target.value || undefined) as DeadLetterKind | undefined })}>
-            <option value="">inbound and outbound</option>
-            <option value="inbound">inbound (not answered)</option>
-            <option value="outbound">outbound (reply not delivered)</option>
+            <option value="">{t('deadLetters.bothKinds')}</option>
+            <option value="inbound">{t('deadLetters.inboundOption')}</option>
+            <option value="outbound">{t('deadLetters.outboundOption')}</option>
           </select>
         </label>
         <div className="msg-filter-actions">
           <button type="button" className="btn btn-secondary" onClick={() => void load()}>
-            Refresh
+            {t('refresh')}
           </button>
         </div>
       </form>
@@ -82,8 +84,8 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
       {error && (
         <Banner>{error}</Banner>
       )}
-      {!letters && !error && <p className="msg-muted">Loading…</p>}
-      {letters && letters.length === 0 && <p className="msg-muted">No dead letters. Nothing was given up on.</p>}
+      {!letters && !error && <p className="msg-muted">{t('loading')}</p>}
+      {letters && letters.length === 0 && <p className="msg-muted">{t('deadLetters.none')}</p>}
       {letters && letters.length > 0 && (
         <ul className="msg-dead-list">
           {letters.map((d) => {
@@ -92,23 +94,23 @@ export function DeadLetters({ entries, entry, kind, onFilter, messageHref }: Pro
             return (
               <li key={key} className="msg-dead-item" data-dead={key}>
                 <div className="msg-dead-head">
-                  <span className={`msg-badge msg-badge-${d.kind === 'inbound' ? 'dead' : 'outbound'}`}>{d.kind}</span>
+                  <span className={`msg-badge msg-badge-${d.kind === 'inbound' ? 'dead' : 'outbound'}`}>{t(`deadLetters.kinds.${d.kind}`)}</span>
                   <strong>#{d.id}</strong>
                   <span>{d.entryKey}</span>
-                  <span className="msg-muted">user {d.userId}</span>
+                  <span className="msg-muted">{t('deadLetters.user', { user: d.userId })}</span>
                   <span className="msg-muted" title={localTime(d.deadAt)}>
-                    dead {relativeTime(d.deadAt, now)} after {d.attempts} attempt{d.attempts === 1 ? '' : 's'}
+                    {t('deadLetters.deadAfter', { when: relativeTime(d.deadAt, now), count: d.attempts })}
                   </span>
                 </div>
                 <div className="msg-dead-text">{d.text}</div>
                 <div className="msg-error-line">{d.error}</div>
                 <div className="msg-dead-actions">
                   {canRetry && (
-                    <button type="button" className="btn btn-primary" onClick={() => void retry(d)} disabled={busy === key} aria-label={`Retry ${d.kind} #${d.id}`}>
-                      {busy === key ? 'Retrying…' : 'Retry'}
+                    <button type="button" className="btn btn-primary" onClick={() => void retry(d)} disabled={busy === key} aria-label={t('deadLetters.retryLabel', { kind: t(`deadLetters.kinds.${d.kind}`), id: d.id })}>
+                      {busy === key ? t('deadLetters.retrying') : t('deadLetters.retry')}
                     </button>
                   )}
-                  {messageId && <a href={messageHref(messageId)}>Open message #{messageId}</a>}
+                  {messageId && <a href={messageHref(messageId)}>{t('deadLetters.openMessage', { id: messageId })}</a>}
                 </div>
               </li>
             );

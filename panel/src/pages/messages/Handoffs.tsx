@@ -1,4 +1,6 @@
 import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import { useCan } from '../../role';
 import { Banner } from '../../components/Banner';
 import { useHandoffs } from './handoffs-state';
@@ -6,11 +8,12 @@ import { errorText, messagesApi } from './messages-api';
 import { localTime } from './time';
 import type { HandoffInfo } from './types';
 
-/** Who handed it over: the operator who took it (so two do not answer one user), the user, or the agent. */
-function handedOverBy(h: HandoffInfo): string {
-  if (h.by === 'user') return 'asked for by the user, ';
-  if (h.by === 'agent') return 'handed over by the agent, ';
-  return h.actor ? `taken by ${h.actor}, ` : '';
+/** Until when, and who handed it over: the operator who took it (so two do not answer one user), the user, or the agent. */
+function handedOverUntil(t: TFunction<'messages'>, h: HandoffInfo): string {
+  const until = localTime(h.until);
+  if (h.by === 'user') return t('handoffs.untilByUser', { until });
+  if (h.by === 'agent') return t('handoffs.untilByAgent', { until });
+  return h.actor ? t('handoffs.untilByActor', { actor: h.actor, until }) : t('handoffs.until', { until });
 }
 
 /**
@@ -18,6 +21,7 @@ function handedOverBy(h: HandoffInfo): string {
  * that message still waits for an answer, and a button to give it back. Nothing when there are none.
  */
 export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
+  const { t } = useTranslation('messages');
   const { items: handoffs, error: readError, reload } = useHandoffs();
   const canGiveBack = useCan('handoff');
   const [giveBackError, setGiveBackError] = useState<string>();
@@ -36,32 +40,30 @@ export function Handoffs({ linkTo }: { linkTo: (id: string) => string }) {
   if (handoffs.length === 0 && !error) return null;
   const waiting = handoffs.filter((h) => h.awaitingReply).length;
   return (
-    <section className="msg-handoffs" aria-label="Conversations with a person">
+    <section className="msg-handoffs" aria-label={t('handoffs.label')}>
       <h2>
-        With a person: {handoffs.length}
-        {waiting > 0 && <span className="msg-badge msg-badge-fallback">{waiting} waiting for a reply</span>}
+        {t('handoffs.title', { n: handoffs.length })}
+        {waiting > 0 && <span className="msg-badge msg-badge-fallback">{t('handoffs.waitingCount', { n: waiting })}</span>}
       </h2>
       {error && <Banner>{error}</Banner>}
       <ul>
         {handoffs.map((h) => (
           <li key={`${h.entryKey}\n${h.conversationId}`} data-conversation={h.conversationId}>
             <span className="msg-handoffs-who">
-              {h.conversationId} <span className="msg-muted">on {h.entryKey}</span>
+              {h.conversationId} <span className="msg-muted">{t('onEntry', { entry: h.entryKey })}</span>
             </span>
             {h.latest ? (
-              <a href={linkTo(h.latest.id)} className="msg-handoffs-text" aria-label={`Open the newest message of ${h.conversationId}`}>
-                {h.latest.content || <em>(empty)</em>}
+              <a href={linkTo(h.latest.id)} className="msg-handoffs-text" aria-label={t('handoffs.openNewest', { conversation: h.conversationId })}>
+                {h.latest.content || <em>{t('empty')}</em>}
               </a>
             ) : (
-              <span className="msg-muted">no message yet</span>
+              <span className="msg-muted">{t('handoffs.noMessage')}</span>
             )}
-            {h.awaitingReply && <span className="msg-badge msg-badge-fallback">waiting for a reply</span>}
-            <span className="msg-muted">
-              {handedOverBy(h)}until {localTime(h.until)}
-            </span>
+            {h.awaitingReply && <span className="msg-badge msg-badge-fallback">{t('handoffs.waiting')}</span>}
+            <span className="msg-muted">{handedOverUntil(t, h)}</span>
             {canGiveBack && (
-              <button type="button" className="btn btn-secondary btn-small" onClick={() => void giveBack(h)} aria-label={`Give ${h.conversationId} back to the agent`}>
-                Give back
+              <button type="button" className="btn btn-secondary btn-small" onClick={() => void giveBack(h)} aria-label={t('handoffs.giveBackLabel', { conversation: h.conversationId })}>
+                {t('handoffs.giveBack')}
               </button>
             )}
           </li>

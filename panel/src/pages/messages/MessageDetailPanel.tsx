@@ -1,4 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import { errorText, messagesApi, type HandoffState } from './messages-api';
 import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
@@ -24,6 +26,7 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
   /** The message's user was forgotten: the message is gone, and so are others in the log. */
   onForgotten: () => void;
 }) {
+  const { t } = useTranslation('messages');
   const loaded = usePolled(() => messagesApi.get(id), 0, [id]);
   const detail = loaded.data;
   const error = loaded.error === undefined ? undefined : errorText(loaded.error);
@@ -43,52 +46,52 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
   return (
     <section className="msg-detail" aria-labelledby="msg-detail-title">
       <div className="msg-detail-head">
-        <h2 id="msg-detail-title">Message #{id}</h2>
+        <h2 id="msg-detail-title">{t('detail.title', { id })}</h2>
         <button type="button" className="btn btn-secondary" onClick={() => void loaded.reload()}>
-          Refresh
+          {t('refresh')}
         </button>
         <a className="btn btn-secondary" href={closeHref}>
-          Close
+          {t('detail.close')}
         </a>
       </div>
       {error && (
         <Banner>{error}</Banner>
       )}
-      {!detail && !error && <p className="msg-muted">Loading…</p>}
+      {!detail && !error && <p className="msg-muted">{t('loading')}</p>}
       {detail && (
         <>
           <dl className="msg-facts">
-            <dt>Status</dt>
+            <dt>{t('detail.status')}</dt>
             <dd>
-              <StatusBadge status={detail.status} /> after {detail.attempts} attempt{detail.attempts === 1 ? '' : 's'}
+              <Trans t={t} i18nKey="detail.afterAttempts" count={detail.attempts} components={{ badge: <StatusBadge status={detail.status} /> }} />
             </dd>
-            <dt>Entry</dt>
+            <dt>{t('detail.entry')}</dt>
             <dd>
-              {detail.entryKey} ({detail.channelType}) → {detail.targetKind} {detail.targetId}
+              {detail.entryKey} ({detail.channelType}) → {t(`detail.targetKinds.${detail.targetKind}`)} {detail.targetId}
             </dd>
-            <dt>User</dt>
+            <dt>{t('detail.user')}</dt>
             <dd>
               {detail.userId}
-              {detail.conversationId !== detail.userId && <span className="msg-muted"> in {detail.conversationId}</span>}{' '}
+              {detail.conversationId !== detail.userId && <span className="msg-muted"> {t('detail.inConversation', { conversation: detail.conversationId })}</span>}{' '}
               <SenderControls id={id} detail={detail} onChange={() => void loaded.reload()} />{' '}
               {canChange && <ForgetUser entryKey={detail.entryKey} userId={detail.userId} onForgotten={onForgotten} />}
             </dd>
-            <dt>Received</dt>
+            <dt>{t('detail.received')}</dt>
             <dd>
               {localTime(detail.createdAt)} <span className="msg-muted">({relativeTime(detail.createdAt, now)})</span>
             </dd>
             {detail.lastError && (
               <>
-                <dt>Last error</dt>
+                <dt>{t('detail.lastError')}</dt>
                 <dd className="msg-error-line">{detail.lastError}</dd>
               </>
             )}
           </dl>
-          <blockquote className="msg-quote">{detail.content || <em>(empty)</em>}</blockquote>
+          <blockquote className="msg-quote">{detail.content || <em>{t('empty')}</em>}</blockquote>
           {detail.message.media && detail.message.media.length > 0 && <MediaList id={id} media={detail.message.media} />}
-          <h3>Timeline</h3>
+          <h3>{t('detail.timeline')}</h3>
           <Timeline detail={detail} />
-          <h3>Replies</h3>
+          <h3>{t('detail.replies')}</h3>
           <Replies id={id} replies={detail.replies} />
           <ConversationTranscript
             entryKey={detail.entryKey}
@@ -108,11 +111,12 @@ export function MessageDetailPanel({ id, closeHref, linkTo, onForgotten }: {
 /** An hour: what "Hand to a person" grants; the admin API takes up to a week. */
 const HANDOFF_MINUTES = 60;
 
-/** Who handed the conversation over, so a second operator leaves it to the first. */
-function handedOverBy(state: HandoffState | undefined): string {
-  if (state?.actor) return ` (taken by ${state.actor})`;
-  if (state?.by === 'user') return ' (the user asked)';
-  return state?.by === 'agent' ? ' (the agent handed it over)' : '';
+/** Until when, and who handed the conversation over, so a second operator leaves it to the first. */
+function withPerson(t: TFunction<'messages'>, state: HandoffState | undefined, until: number): string {
+  const at = clockTime(until);
+  if (state?.actor) return t('handoff.withPersonByActor', { until: at, actor: state.actor });
+  if (state?.by === 'user') return t('handoff.withPersonByUser', { until: at });
+  return state?.by === 'agent' ? t('handoff.withPersonByAgent', { until: at }) : t('handoff.withPerson', { until: at });
 }
 
 /**
@@ -120,6 +124,7 @@ function handedOverBy(state: HandoffState | undefined): string {
  * button that changes it. Messages that come in meanwhile are stored and shown, not answered.
  */
 function Handoff({ entryKey, conversationId }: { entryKey: string; conversationId: string }) {
+  const { t } = useTranslation('messages');
   const [state, setState] = useState<HandoffState | undefined>(undefined);
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
@@ -139,29 +144,26 @@ function Handoff({ entryKey, conversationId }: { entryKey: string; conversationI
   };
   if (until === undefined && !error) return null;
   return (
-    <div className="msg-handoff" role="group" aria-label="Who answers this conversation">
+    <div className="msg-handoff" role="group" aria-label={t('handoff.label')}>
       {until ? (
         <>
-          <span role="status">
-            With a person until {clockTime(until)}
-            {handedOverBy(state)}: the agent does not answer this conversation.
-          </span>
+          <span role="status">{withPerson(t, state, until)}</span>
           {canChange && (
             <button type="button" className="btn btn-secondary btn-small" onClick={() => void change(() => messagesApi.giveBack(entryKey, conversationId))}>
-              Give back to the agent
+              {t('handoff.giveBack')}
             </button>
           )}
         </>
       ) : (
         <>
-          <span role="status">The agent answers this conversation.</span>
+          <span role="status">{t('handoff.agentAnswers')}</span>
           {canChange && (
             <button
               type="button"
               className="btn btn-secondary btn-small"
               onClick={() => void change(() => messagesApi.handOver(entryKey, conversationId, HANDOFF_MINUTES))}
             >
-              Hand to a person for an hour
+              {t('handoff.handOver')}
             </button>
           )}
         </>
@@ -182,6 +184,7 @@ function newComposeKey(): string {
  * changed, so pressing Send again after a lost response does not send it twice.
  */
 function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
+  const { t } = useTranslation('messages');
   const [text, setText] = useState('');
   const [state, setState] = useState<{ busy?: boolean; error?: string }>({});
   const attachments = useAttachments();
@@ -218,7 +221,7 @@ function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
         void send();
       }}
     >
-      <label htmlFor="msg-operator-text">Reply by hand, as the bot</label>
+      <label htmlFor="msg-operator-text">{t('reply.label')}</label>
       <AttachmentStrip attachments={attachments} />
       <textarea
         id="msg-operator-text"
@@ -237,7 +240,7 @@ function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
       <div className="msg-operator-actions">
         <AttachButton onFiles={attachments.add} disabled={state.busy} />
         <button type="submit" className="btn btn-primary" disabled={state.busy || empty || attachments.reading > 0}>
-          Send reply
+          {t('reply.send')}
         </button>
       </div>
     </form>
@@ -250,6 +253,7 @@ function OperatorReply({ id, onSent }: { id: string; onSent: () => void }) {
  * "Block sender", after a confirmation. Either says what it did.
  */
 function SenderControls({ id, detail, onChange }: { id: string; detail: MessageView; onChange: () => void }) {
+  const { t } = useTranslation('messages');
   const [state, setState] = useState<{ busy?: boolean; done?: string; error?: string }>({});
   useEffect(() => setState({}), [id]);
   const access = detail.senderAccess;
@@ -264,31 +268,31 @@ function SenderControls({ id, detail, onChange }: { id: string; detail: MessageV
     }
   };
   const block = () => {
-    if (!window.confirm(`Stop answering ${detail.userId}? Their messages will still be stored and shown here.`)) return;
+    if (!window.confirm(t('sender.confirmBlock', { user: detail.userId }))) return;
     void act(async () => {
       const r = await messagesApi.blockSender(id);
-      return `${r.alreadyBlocked ? 'Already blocked' : 'Blocked'} for agent ${r.agentId}: undo it in the agent's settings (access, block users).`;
+      return t(r.alreadyBlocked ? 'sender.alreadyBlocked' : 'sender.blocked', { agent: r.agentId });
     });
   };
   const allow = () =>
     void act(async () => {
       const r = await messagesApi.allowSender(id);
-      return r.changes.length > 0 ? `Agent ${r.agentId}: ${r.changes.join('; ')}.` : `Agent ${r.agentId} answers this sender already.`;
+      return r.changes.length > 0 ? t('sender.allowed', { agent: r.agentId, changes: r.changes.join('; ') }) : t('sender.alreadyAllowed', { agent: r.agentId });
     });
   return (
     <>
-      {access?.refused && <span className="msg-refused">Not answered: {access.refused}. </span>}
+      {access?.refused && <span className="msg-refused">{t('sender.refused', { reason: access.refused })} </span>}
       {!canChange ? null : state.done ? (
         <span className="msg-muted" role="status">
           {state.done}
         </span>
       ) : access?.refused ? (
         <button type="button" className="btn btn-secondary btn-small" onClick={allow} disabled={state.busy}>
-          {detail.message.isGroup && !access.blocked ? 'Allow this group' : 'Allow sender'}
+          {detail.message.isGroup && !access.blocked ? t('sender.allowGroup') : t('sender.allow')}
         </button>
       ) : (
         <button type="button" className="btn btn-secondary btn-small" onClick={block} disabled={state.busy}>
-          Block sender
+          {t('sender.block')}
         </button>
       )}
       {state.error && <span className="msg-error-line" role="alert"> {state.error}</span>}
@@ -302,15 +306,16 @@ function SenderControls({ id, detail, onChange }: { id: string; detail: MessageV
  * in flight are kept and counted: asking again once they are done deletes them too.
  */
 function ForgetUser({ entryKey, userId, onForgotten }: { entryKey: string; userId: string; onForgotten: () => void }) {
+  const { t } = useTranslation('messages');
   const [state, setState] = useState<{ busy?: boolean; done?: string; error?: string }>({});
   const forget = async () => {
-    const question = `Delete everything stored of ${userId} on ${entryKey}: their messages, the replies, and their direct conversation with the agent? This cannot be undone.`;
+    const question = t('forget.confirm', { user: userId, entry: entryKey });
     if (!window.confirm(question)) return;
     setState({ busy: true });
     try {
       const r = await messagesApi.forgetUser(entryKey, userId);
       if (r.kept === 0) return onForgotten();
-      setState({ done: `Deleted ${r.messages} message(s); ${r.kept} still in flight were kept: forget again once they are answered.` });
+      setState({ done: t('forget.partly', { messages: r.messages, kept: r.kept }) });
     } catch (err) {
       setState({ error: errorText(err) });
     }
@@ -319,7 +324,7 @@ function ForgetUser({ entryKey, userId, onForgotten }: { entryKey: string; userI
   return (
     <>
       <button type="button" className="btn btn-secondary btn-small" onClick={() => void forget()} disabled={state.busy}>
-        Forget this user
+        {t('forget.button')}
       </button>
       {state.error && <span className="msg-error-line" role="alert"> {state.error}</span>}
     </>
@@ -328,15 +333,16 @@ function ForgetUser({ entryKey, userId, onForgotten }: { entryKey: string; userI
 
 /** What the user sent besides text: each image as a thumbnail, downloaded from the platform by the gateway. */
 function MediaList({ id, media }: { id: string; media: MediaRef[] }) {
+  const { t } = useTranslation('messages');
   return (
-    <ul className="msg-media" aria-label="Media">
+    <ul className="msg-media" aria-label={t('media.label')}>
       {media.map((m, n) => (
         <li key={n} className="msg-media-item" data-media-index={n}>
           {m.kind === 'image' && (
-            <Thumbnail src={`/api/admin/messages/${encodeURIComponent(id)}/media/${n}`} alt={`Image ${n + 1} the user sent`} missing="it may have expired on the platform" />
+            <Thumbnail src={`/api/admin/messages/${encodeURIComponent(id)}/media/${n}`} alt={t('media.userImage', { n: n + 1 })} missing={t('media.userImageMissing')} />
           )}
           <span className="msg-muted">
-            {m.kind}
+            {t(`media.kinds.${m.kind}`, { defaultValue: m.kind })}
             {m.mimeType && ` · ${m.mimeType}`}
             {m.name && ` · ${m.name}`}
           </span>
@@ -348,20 +354,22 @@ function MediaList({ id, media }: { id: string; media: MediaRef[] }) {
 
 /** `missing`: the likely reason, shown when the image does not load. */
 function Thumbnail({ src, alt, missing }: { src: string; alt: string; missing: string }) {
+  const { t } = useTranslation('messages');
   const [failed, setFailed] = useState(false);
   useEffect(() => setFailed(false), [src]);
-  if (failed) return <span className="msg-media-missing">image not available: {missing}</span>;
+  if (failed) return <span className="msg-media-missing">{t('media.unavailable', { reason: missing })}</span>;
   return (
-    <a href={src} target="_blank" rel="noopener noreferrer" title="Open the full image">
+    <a href={src} target="_blank" rel="noopener noreferrer" title={t('media.openFull')}>
       <img className="msg-media-thumb" src={src} loading="lazy" alt={alt} onError={() => setFailed(true)} />
     </a>
   );
 }
 
 function Timeline({ detail }: { detail: MessageDetail }) {
+  const { t } = useTranslation('messages');
   const start = detail.timeline[0]?.at ?? detail.createdAt;
   return (
-    <ol className="msg-timeline" aria-label="Timeline">
+    <ol className="msg-timeline" aria-label={t('detail.timeline')}>
       {detail.timeline.map((e, i) => {
         const info = stageInfo(e.stage);
         return (
@@ -373,7 +381,12 @@ function Timeline({ detail }: { detail: MessageDetail }) {
               </time>{' '}
               <span className="msg-muted">{i === 0 ? '' : elapsed(e.at - start)}</span>
             </span>
-            {e.detail && <span className="msg-stage-detail">{e.detail}</span>}
+            {/* The gateway's own record of the step (an error, "chunk 1/2, platform id …"), shown as it wrote it. */}
+            {e.detail && (
+              <span className="msg-stage-detail" data-from-server>
+                {e.detail}
+              </span>
+            )}
           </li>
         );
       })}
@@ -382,7 +395,8 @@ function Timeline({ detail }: { detail: MessageDetail }) {
 }
 
 function Replies({ id, replies }: { id: string; replies: OutboundItem[] }) {
-  if (replies.length === 0) return <p className="msg-muted">No reply stored yet.</p>;
+  const { t } = useTranslation('messages');
+  if (replies.length === 0) return <p className="msg-muted">{t('replies.none')}</p>;
   return (
     <ul className="msg-replies">
       {replies.map((r) => (
@@ -390,8 +404,8 @@ function Replies({ id, replies }: { id: string; replies: OutboundItem[] }) {
           <div className="msg-reply-head">
             <StatusBadge status={r.status} />
             <span className="msg-muted">
-              chunk {r.chunkIndex + 1}/{r.chunkCount} · {r.attempts} attempt{r.attempts === 1 ? '' : 's'}
-              {r.sentAt !== undefined && ` · sent ${clockTime(r.sentAt)}`}
+              {t('replies.chunk', { index: r.chunkIndex + 1, total: r.chunkCount, count: r.attempts })}
+              {r.sentAt !== undefined && ` · ${t('replies.sentAt', { time: clockTime(r.sentAt) })}`}
             </span>
           </div>
           {r.image ? <ReplyImage id={id} reply={r} image={r.image} /> : <div className="msg-reply-text">{r.text}</div>}
@@ -408,10 +422,11 @@ function Replies({ id, replies }: { id: string; replies: OutboundItem[] }) {
  */
 function ReplyImage({ id, reply, image }: { id: string; reply: OutboundItem; image: NonNullable<OutboundItem['image']> }) {
   const src = `/api/admin/messages/${encodeURIComponent(id)}/replies/${encodeURIComponent(reply.id)}/image`;
-  const missing = 'url' in image ? "the agent's link may have expired" : 'the gateway could not read it';
+  const { t } = useTranslation('messages');
+  const missing = 'url' in image ? t('replies.linkExpired') : t('replies.unreadable');
   return (
     <div className="msg-media-item msg-reply-image">
-      <Thumbnail src={src} alt={reply.text || `Image in reply chunk ${reply.chunkIndex + 1}`} missing={missing} />
+      <Thumbnail src={src} alt={reply.text || t('replies.imageAlt', { n: reply.chunkIndex + 1 })} missing={missing} />
       {reply.text && <span className="msg-reply-text">{reply.text}</span>}
       <span className="msg-muted">{'url' in image ? image.url : `${image.mimeType} · ${image.data.replace(/^… \((.*)\)$/, '$1')}`}</span>
     </div>

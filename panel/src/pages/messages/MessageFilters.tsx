@@ -1,4 +1,6 @@
 import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { statusLabel } from './StatusBadge';
 import { INBOUND_STATUSES, type EntryInfo } from './types';
 
 export interface FilterValues {
@@ -11,6 +13,7 @@ export interface FilterValues {
 
 /** Entry, user id, status and text filters. Selects apply at once; the typed ones on Enter or "Apply". */
 export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; onApply: (f: FilterValues) => void }) {
+  const { t } = useTranslation('messages');
   const { entries, entry, status, onApply } = props;
   const [userId, setUserId] = useState(props.userId);
   const [text, setText] = useState(props.text);
@@ -20,44 +23,44 @@ export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; on
   return (
     <form
       className="msg-filters"
-      aria-label="Filter messages"
+      aria-label={t('filters.label')}
       onSubmit={(e) => {
         e.preventDefault();
         apply({});
       }}
     >
       <label className="msg-field">
-        <span>Entry</span>
+        <span>{t('filters.entry')}</span>
         <EntrySelect entries={entries} value={entry} onChange={(v) => apply({ entry: v })} />
       </label>
       <label className="msg-field">
-        <span>User id</span>
-        <input value={userId} onChange={(e) => setUserId(e.target.value)} placeholder="any user" autoComplete="off" spellCheck={false} maxLength={128} />
+        <span>{t('filters.userId')}</span>
+        <input value={userId} onChange={(e) => setUserId(e.target.value)} placeholder={t('filters.anyUser')} autoComplete="off" spellCheck={false} maxLength={128} />
       </label>
       <label className="msg-field">
-        <span>Text</span>
-        <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="words in the message" autoComplete="off" maxLength={200} />
+        <span>{t('filters.text')}</span>
+        <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder={t('filters.textPlaceholder')} autoComplete="off" maxLength={200} />
       </label>
       <label className="msg-field">
-        <span>Status</span>
+        <span>{t('filters.status')}</span>
         <select value={status} onChange={(e) => apply({ status: e.target.value })}>
-          <option value="">any status</option>
+          <option value="">{t('filters.anyStatus')}</option>
           {INBOUND_STATUSES.map((s) => (
             <option key={s} value={s}>
-              {s}
+              {statusLabel(t, s)}
             </option>
           ))}
         </select>
       </label>
       <div className="msg-filter-actions">
         <button type="submit" className="btn btn-secondary">
-          Apply
+          {t('filters.apply')}
         </button>
         <button type="button" className="btn btn-secondary" onClick={() => onApply({ entry: '', userId: '', status: '', text: '' })} disabled={!entry && !props.userId && !status && !props.text}>
-          Clear
+          {t('filters.clear')}
         </button>
-        <a className="btn btn-secondary" href={exportHref({ entry, userId: props.userId, status, text: props.text })} download="cococat-messages.jsonl" title="The messages these filters show, as JSON Lines, newest first">
-          Export
+        <a className="btn btn-secondary" href={exportHref({ entry, userId: props.userId, status, text: props.text })} download="cococat-messages.jsonl" title={t('filters.exportTitle')}>
+          {t('filters.export')}
         </a>
       </div>
     </form>
@@ -66,9 +69,10 @@ export function MessageFilters(props: FilterValues & { entries?: EntryInfo[]; on
 
 /** Every entry by key; an entry named in the URL but gone from the workspace stays selectable. */
 export function EntrySelect({ entries, value, onChange }: { entries?: EntryInfo[]; value: string; onChange: (key: string) => void }) {
+  const { t } = useTranslation('messages');
   return (
     <select value={value} onChange={(e) => onChange(e.target.value)}>
-      <option value="">all entries</option>
+      <option value="">{t('filters.allEntries')}</option>
       {entries?.map((e) => (
         <option key={e.key} value={e.key}>
           {e.key}

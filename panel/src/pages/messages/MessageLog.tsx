@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { errorText, messagesApi, PAGE_SIZE, type LogFilter } from './messages-api';
 import { StatusBadge } from './StatusBadge';
 import { relativeTime, localTime } from './time';
@@ -11,6 +12,7 @@ import { Banner } from '../../components/Banner';
  * the ones before the last id shown). A table on wide screens, cards on phones (CSS only).
  */
 export function MessageLog({ filter, version, selected, linkTo }: { filter: LogFilter; version: number; selected: string; linkTo: (id: string) => string }) {
+  const { t } = useTranslation('messages');
   const [messages, setMessages] = useState<MessageSummary[]>();
   // Where the next page starts (null: nothing older), and whether the last read ended its search window short of a page.
   const [next, setNext] = useState<{ before: string | null; windowEnded: boolean }>({ before: null, windowEnded: false });
@@ -43,62 +45,62 @@ export function MessageLog({ filter, version, selected, linkTo }: { filter: LogF
   }, [load]);
 
   return (
-    <section className="msg-log" aria-label="Message log">
+    <section className="msg-log" aria-label={t('log.label')}>
       <div className="msg-log-head">
-        <h2>Log</h2>
+        <h2>{t('log.title')}</h2>
         <button type="button" className="btn btn-secondary" onClick={() => void load()} disabled={loading}>
-          Refresh
+          {t('refresh')}
         </button>
       </div>
       {error && (
         <Banner>{error}</Banner>
       )}
-      {!messages && !error && <p className="msg-muted">Loading…</p>}
-      {messages && messages.length === 0 && !next.windowEnded && <p className="msg-muted">No messages match.</p>}
+      {!messages && !error && <p className="msg-muted">{t('loading')}</p>}
+      {messages && messages.length === 0 && !next.windowEnded && <p className="msg-muted">{t('log.none')}</p>}
       {messages && messages.length > 0 && (
         <table className="msg-table">
           <thead>
             <tr>
               <th scope="col">#</th>
-              <th scope="col">Received</th>
-              <th scope="col">Entry</th>
-              <th scope="col">User</th>
-              <th scope="col">Message</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
+              <th scope="col">{t('log.columns.received')}</th>
+              <th scope="col">{t('log.columns.entry')}</th>
+              <th scope="col">{t('log.columns.user')}</th>
+              <th scope="col">{t('log.columns.message')}</th>
+              <th scope="col">{t('log.columns.status')}</th>
+              <th scope="col">{t('log.columns.attempts')}</th>
             </tr>
           </thead>
           <tbody>
             {messages.map((m) => (
               <tr key={m.id} className={m.id === selected ? 'msg-row msg-row-selected' : 'msg-row'} data-message-id={m.id}>
                 <td data-label="#">{m.id}</td>
-                <td data-label="Received">
+                <td data-label={t('log.columns.received')}>
                   <time dateTime={new Date(m.createdAt).toISOString()} title={localTime(m.createdAt)}>
                     {relativeTime(m.createdAt, now)}
                   </time>
                 </td>
-                <td data-label="Entry">{m.entryKey}</td>
-                <td data-label="User">{m.userId}</td>
-                <td data-label="Message" className="msg-content">
-                  <a href={linkTo(m.id)} aria-current={m.id === selected ? 'true' : undefined} aria-label={`Message ${m.id}: ${m.content.slice(0, 80)}`}>
-                    {m.content || <em>(empty)</em>}
+                <td data-label={t('log.columns.entry')}>{m.entryKey}</td>
+                <td data-label={t('log.columns.user')}>{m.userId}</td>
+                <td data-label={t('log.columns.message')} className="msg-content">
+                  <a href={linkTo(m.id)} aria-current={m.id === selected ? 'true' : undefined} aria-label={t('log.rowLabel', { id: m.id, text: m.content.slice(0, 80) })}>
+                    {m.content || <em>{t('empty')}</em>}
                   </a>
                   {m.lastError && <span className="msg-error-line">{m.lastError}</span>}
                 </td>
-                <td data-label="Status">
+                <td data-label={t('log.columns.status')}>
                   <StatusBadge status={m.status} />
                 </td>
-                <td data-label="Attempts">{m.attempts}</td>
+                <td data-label={t('log.columns.attempts')}>{m.attempts}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
       {/* A search reads a window of messages per request: older ones are searched on request. */}
-      {next.windowEnded && <p className="msg-muted">Searched the messages after #{next.before}{messages?.length ? '' : ': none match'}.</p>}
+      {next.windowEnded && <p className="msg-muted">{t(messages?.length ? 'log.searched' : 'log.searchedNone', { id: next.before })}</p>}
       {next.before !== null && (
         <button type="button" className="btn btn-secondary msg-more" onClick={() => void load(next.before ?? undefined)} disabled={loading}>
-          {loading ? 'Loading…' : next.windowEnded ? 'Search older messages' : 'Load more'}
+          {loading ? t('loading') : next.windowEnded ? t('log.searchOlder') : t('log.loadMore')}
         </button>
       )}
     </section>

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { href, navigate, useRoute } from '../../router';
 import { DeadLetters } from './DeadLetters';
 import { Handoffs } from './Handoffs';
@@ -16,6 +17,7 @@ import './messages.css';
  * the hash, so a filtered view or an opened message can be reloaded and shared.
  */
 export function MessagesPage() {
+  const { t } = useTranslation('messages');
   const { query } = useRoute();
   const view = query.get('view') === 'dead' ? 'dead' : 'log';
   const entry = query.get('entry') ?? '';
@@ -34,13 +36,13 @@ export function MessagesPage() {
 
   return (
     <div className="msg-page">
-      <h1 className="msg-title">Messages</h1>
-      <nav className="msg-tabs" aria-label="Messages views">
+      <h1 className="msg-title">{t('page.title')}</h1>
+      <nav className="msg-tabs" aria-label={t('page.views')}>
         <a href={href(['messages'], { entry })} aria-current={view === 'log' ? 'page' : undefined}>
-          Message log
+          {t('page.log')}
         </a>
         <a href={href(['messages'], { view: 'dead', entry })} aria-current={view === 'dead' ? 'page' : undefined}>
-          Dead letters
+          {t('page.dead')}
         </a>
       </nav>
       {view === 'log' ? (

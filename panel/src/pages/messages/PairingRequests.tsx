@@ -1,4 +1,6 @@
 import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { TFunction } from 'i18next';
 import { useCan } from '../../role';
 import { Banner } from '../../components/Banner';
 import { errorText, messagesApi } from './messages-api';
@@ -13,6 +15,7 @@ import type { PairingInfo } from './types';
  * Nothing when there are none.
  */
 export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) {
+  const { t } = useTranslation('messages');
   const polled = usePairingRequests();
   const canAnswer = useCan('pairing');
   const [outcome, setOutcome] = useState<{ error?: string; done?: string }>({});
@@ -21,10 +24,10 @@ export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) 
     try {
       if (approve) {
         const answer = await messagesApi.approvePairing(r.code);
-        setOutcome({ done: `Approved ${who(r)}${answer.notified ? ', and told them so' : ''}.` });
+        setOutcome({ done: t(answer.notified ? 'pairing.approvedTold' : 'pairing.approved', { who: who(t, r) }) });
       } else {
         await messagesApi.rejectPairing(r.code);
-        setOutcome({ done: `Rejected the request of ${who(r)}.` });
+        setOutcome({ done: t('pairing.rejected', { who: who(t, r) }) });
       }
     } catch (err) {
       setOutcome({ error: errorText(err) });
@@ -34,8 +37,8 @@ export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) 
   const error = outcome.error ?? (polled.error === undefined ? undefined : errorText(polled.error));
   if (requests.length === 0 && !error && !outcome.done) return null;
   return (
-    <section className="msg-handoffs" aria-label="Pairing requests">
-      <h2>Asking to talk: {requests.length}</h2>
+    <section className="msg-handoffs" aria-label={t('pairing.label')}>
+      <h2>{t('pairing.title', { n: requests.length })}</h2>
       {error && <Banner>{error}</Banner>}
       {outcome.done && <p className="msg-muted" role="status">{outcome.done}</p>}
       <ul>
@@ -43,19 +46,19 @@ export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) 
           <li key={`${r.entryKey}\n${r.agentId}\n${r.userId}`} data-code={r.code}>
             <code className="msg-pairing-code">{r.code}</code>
             <span className="msg-handoffs-who">
-              {who(r)} <span className="msg-muted">on {r.entryKey}</span>
+              {who(t, r)} <span className="msg-muted">{t('onEntry', { entry: r.entryKey })}</span>
             </span>
-            <a href={linkTo(r.messageId)} className="msg-handoffs-text" aria-label={`Open the message of ${who(r)}`}>
-              {r.content || <em>(no text)</em>}
+            <a href={linkTo(r.messageId)} className="msg-handoffs-text" aria-label={t('pairing.openMessage', { who: who(t, r) })}>
+              {r.content || <em>{t('pairing.noText')}</em>}
             </a>
-            <span className="msg-muted">code valid until {localTime(r.expiresAt)}</span>
+            <span className="msg-muted">{t('pairing.validUntil', { until: localTime(r.expiresAt) })}</span>
             {canAnswer && (
               <>
-                <button type="button" className="btn btn-primary btn-small" onClick={() => void act(r, true)} aria-label={`Approve ${r.code}`}>
-                  Approve
+                <button type="button" className="btn btn-primary btn-small" onClick={() => void act(r, true)} aria-label={t('pairing.approveLabel', { code: r.code })}>
+                  {t('pairing.approve')}
                 </button>
-                <button type="button" className="btn btn-secondary btn-small" onClick={() => void act(r, false)} aria-label={`Reject ${r.code}`}>
-                  Reject
+                <button type="button" className="btn btn-secondary btn-small" onClick={() => void act(r, false)} aria-label={t('pairing.rejectLabel', { code: r.code })}>
+                  {t('pairing.reject')}
                 </button>
               </>
             )}
@@ -66,7 +69,7 @@ export function PairingRequests({ linkTo }: { linkTo: (id: string) => string }) 
   );
 }
 
-const who = (r: PairingInfo) => {
+const who = (t: TFunction<'messages'>, r: PairingInfo) => {
   const asker = r.userName ? `${r.userName} (${r.userId})` : r.userId;
-  return r.group ? `group ${r.conversationId} (asked by ${asker})` : asker;
+  return r.group ? t('pairing.group', { group: r.conversationId, asker }) : asker;
 };

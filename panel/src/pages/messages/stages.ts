@@ -1,27 +1,31 @@
+import { i18n } from '../../i18n';
+
 /**
  * Timeline stages the store records (src/store/sqlite: getMessage, recordEvent and the outbox
- * operations), with words for people. Unknown stages show as they are.
+ * operations), with words for people (messages:stages). Unknown stages show as they are.
  */
-const STAGES: Record<string, { label: string; tone: 'ok' | 'warn' | 'bad' | 'info' }> = {
-  received: { label: 'Received', tone: 'info' },
-  claimed: { label: 'Picked up for the agent', tone: 'info' },
-  waiting: { label: 'Waiting for the user to pause', tone: 'info' },
-  retry: { label: 'Failed, queued again', tone: 'warn' },
-  agent_error: { label: 'Agent error', tone: 'bad' },
-  media_error: { label: 'Image not passed to the agent', tone: 'warn' },
-  quote_error: { label: 'Quoted message not passed to the agent', tone: 'warn' },
-  replied: { label: 'Agent replied', tone: 'ok' },
-  fallback: { label: 'Fallback reply used', tone: 'warn' },
-  dead: { label: 'Dead-lettered', tone: 'bad' },
-  revived: { label: 'Retried from dead letters', tone: 'info' },
-  operator_reply: { label: 'Reply sent by hand', tone: 'info' },
-  agent_later_reply: { label: 'Later reply from the agent', tone: 'info' },
-  sent: { label: 'Sent', tone: 'ok' },
-  send_retry: { label: 'Send failed, will retry', tone: 'warn' },
-  send_dead: { label: 'Reply dead-lettered', tone: 'bad' },
-  send_revived: { label: 'Reply retried from dead letters', tone: 'info' },
-};
+const STAGES = {
+  received: 'info',
+  claimed: 'info',
+  waiting: 'info',
+  retry: 'warn',
+  agent_error: 'bad',
+  media_error: 'warn',
+  quote_error: 'warn',
+  replied: 'ok',
+  fallback: 'warn',
+  dead: 'bad',
+  revived: 'info',
+  operator_reply: 'info',
+  agent_later_reply: 'info',
+  sent: 'ok',
+  send_retry: 'warn',
+  send_dead: 'bad',
+  send_revived: 'info',
+} as const satisfies Record<string, 'ok' | 'warn' | 'bad' | 'info'>;
 
 export function stageInfo(stage: string): { label: string; tone: 'ok' | 'warn' | 'bad' | 'info' } {
-  return STAGES[stage] ?? { label: stage, tone: 'info' };
+  if (!Object.hasOwn(STAGES, stage)) return { label: stage, tone: 'info' };
+  const known = stage as keyof typeof STAGES;
+  return { label: i18n.t(`messages:stages.${known}`), tone: STAGES[known] };
 }
