@@ -5,14 +5,6 @@ export default {
   unknownEntry: 'No web_api entry “{{key}}”.',
   entryDown: 'Entry {{key}} is {{state}}. Messages are refused until it runs.',
   entryDownError: 'Entry {{key}} is {{state}}: {{error}}. Messages are refused until it runs.',
-  state: {
-    running: 'running',
-    starting: 'starting',
-    standby: 'standby',
-    error: 'error',
-    stopped: 'stopped',
-    disabled: 'disabled',
-  },
   target: {
     agent: 'agent',
     scene: 'scene',

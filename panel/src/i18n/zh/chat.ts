@@ -8,14 +8,6 @@ export default {
   unknownEntry: '没有名为“{{key}}”的 web_api 接入。',
   entryDown: '接入 {{key}} 当前{{state}}，运行前不接收消息。',
   entryDownError: '接入 {{key}} 当前{{state}}：{{error}}。运行前不接收消息。',
-  state: {
-    running: '运行中',
-    starting: '启动中',
-    standby: '待命',
-    error: '出错',
-    stopped: '已停止',
-    disabled: '已停用',
-  },
   target: {
     agent: '智能体',
     scene: '场景',

@@ -21,7 +21,7 @@ const DEFAULT_USER = 'panel-user';
  * as the given user id, with replies streamed in over SSE (shown while the agent writes them, when it streams).
  */
 export function ChatPage() {
-  const { t } = useTranslation('chat');
+  const { t } = useTranslation(['chat', 'common']);
   const { query } = useRoute();
   const entries = usePolled(chatApi.entries, 0, []);
   const entryKey = query.get('entry') ?? '';
@@ -40,7 +40,7 @@ export function ChatPage() {
 
   const entry = entries.data?.find((e) => e.key === entryKey);
   const entryDown = (e: EntryInfo) => {
-    const state = t(`state.${e.enabled ? e.state : 'disabled'}`);
+    const state = t(`common:state.${e.enabled ? e.state : 'disabled'}`);
     return e.lastError ? t('entryDownError', { key: e.key, state, error: e.lastError.message }) : t('entryDown', { key: e.key, state });
   };
   const conversations = usePolled(entryKey ? () => chatApi.conversations(entryKey) : undefined, 0, [entryKey]);
@@ -66,7 +66,7 @@ export function ChatPage() {
 }
 
 function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: string; onChange: (entry: string, user: string) => void }) {
-  const { t } = useTranslation('chat');
+  const { t } = useTranslation(['chat', 'common']);
   const { entries, entryKey, userId, onChange } = props;
   const [draft, setDraft] = useState(userId);
   useEffect(() => setDraft(userId), [userId]);
@@ -90,7 +90,7 @@ function ChatToolbar(props: { entries?: EntryInfo[]; entryKey: string; userId: s
             <option key={e.key} value={e.key}>
               {e.state === 'running'
                 ? t('toolbar.option', { key: e.key, kind: t(`target.${e.target.kind}`), id: e.target.id })
-                : t('toolbar.optionState', { key: e.key, kind: t(`target.${e.target.kind}`), id: e.target.id, state: t(`state.${e.state}`) })}
+                : t('toolbar.optionState', { key: e.key, kind: t(`target.${e.target.kind}`), id: e.target.id, state: t(`common:state.${e.state}`) })}
             </option>
           ))}
           {entries && entryKey && !entries.some((e) => e.key === entryKey) && <option value={entryKey}>{entryKey}</option>}
