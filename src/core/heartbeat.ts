@@ -22,7 +22,7 @@ import { keywordReply } from './keyword-replies.js';
 import { fetchFiles, fetchImages, readsFiles, readsImages, reserveAgentMedia, type AgentFile, type MediaContent, type MediaFetcher } from './media.js';
 import type { ChatMessage } from './message.js';
 import { outgoingOf, sendContextOf } from './outbox.js';
-import { openPairing, ownerCommand, ownerReplies, pairingKey, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
+import { normalizePairingCode, openPairing, ownerCommand, ownerReplies, pairingByCode, pairingKey, pairingReply, type OwnerCommand, pairingStateName, pairingStep, pendingPairings } from './pairing.js';
 import { quoteBlock, withQuote, type QuoteFetcher } from './quote.js';
 import { wasRecalled, watchRecall } from './recall.js';
 import { historyText, replyChunks } from './reply-chunks.js';
@@ -66,7 +66,7 @@ export interface HeartbeatDeps {
    * (server/pairing-approval.ts); throws a CocoError when it cannot be.
    */
   approvePairing?(code: string, agentId: string): Promise<{ userId: string; userName?: string; entryKey: string; changes: string[]; notified: boolean }>;
-  rejectPairing?(code: string, agentId: string): Promise<{ userId: string; userName?: string; entryKey: string }>;
+  rejectPairing?(code: string, agentId: string): Promise<{ code: string; userId: string; userName?: string; entryKey: string }>;
   /** Tells people (ops/notifier.ts): a hand-over, a pairing request, a message given up on. */
   notify?(notice: Notice): void;
   /** Each agent run's outcome, failover agents' too, for the team's `agent_down` notice (ops/health-watch.ts). */
@@ -161,8 +161,10 @@ export class Heartbeat {
       this.announce(claimed, 'dead_letter', noticeText.messageDead(senderName(claimed.message), claimed.entryKey, describeError(err)));
       return;
     }
-    const owned = !claimed.message.isGroup && target.profile.access?.owners?.includes(claimed.message.userId);
-    const command = owned && claimed.message.msgType === 'text' ? ownerCommand(claimed.message.content) : undefined;
+    const { message } = claimed;
+    const owner = target.profile.access?.owners?.includes(message.userId) === true;
+    // In a group, an owner's command is one addressed to the agent.
+    const command = owner && message.msgType === 'text' && (!message.isGroup || message.mentionsBot) ? ownerCommand(message.content, message.isGroup) : undefined;
     if (command) {
       await this.answerOwner(claimed, target, command, log);
       return;
@@ -440,13 +442,15 @@ export class Heartbeat {
   }
 
   /**
-   * An owner's command in a direct chat (`access.owners`): approve a pairing code, or list the open
-   * ones. Answered by the gateway, not the agent, and kept out of the history.
+   * An owner's command (`access.owners`): approve or reject a pairing code, or list the open ones.
+   * Answered by the gateway, not the agent, and kept out of the history. In a group, only that
+   * group's own code, and an approval the group is told of (`group_approved_reply`) needs no answer
+   * of its own.
    */
   private async answerOwner(item: InboundItem, target: ResolvedTarget, command: OwnerCommand, log: Logger): Promise<void> {
     const now = this.deps.clock.now();
     const say = ownerReplies[target.profile.language];
-    let text: string;
+    let text: string | undefined;
     let detail: string;
     try {
       if ('list' in command) {
@@ -463,12 +467,31 @@ export class Heartbeat {
           if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return say.unknown(code, err.message);
           throw err;
         };
-        text = verb === 'approve' ? await approvePairing(code, target.agentId).then(say.approved, said) : await rejectPairing(code, target.agentId).then(say.rejected, said);
+        const here = item.message.isGroup ? { entryKey: item.entryKey, conversationId: item.message.conversationId } : undefined;
+        if (here && (await this.notThisGroupsCode(code, target.agentId, here, now))) text = say.notThisGroup(code);
+        else if (verb === 'approve') text = await approvePairing(code, target.agentId).then((done) => (here && done.notified ? undefined : say.approved(done)), said);
+        else text = await rejectPairing(code, target.agentId).then((done) => (here ? say.rejectedHere(done.code) : say.rejected(done)), said);
       }
       log.info({ command: Object.keys(command)[0] }, "owner's command answered");
-      await this.complete(item, { status: 'done', reply: { text, format: 'text' }, turns: [], historyKey: historyKeyOf(target, item), absorbed: [], detail }, log);
+      const reply = text === undefined ? {} : { reply: { text, format: 'text' as const } };
+      await this.complete(item, { status: 'done', ...reply, turns: [], historyKey: historyKeyOf(target, item), absorbed: [], detail }, log);
     } catch (err) {
       await this.retryOrBury(item, err, log);
+    }
+  }
+
+  /**
+   * Whether `code` is open but not the request of the group `here`: an owner decides on other requests
+   * in a direct chat, where the group does not see who asked. False for a code that is not open (the
+   * approval says so).
+   */
+  private async notThisGroupsCode(code: string, agentId: string, here: { entryKey: string; conversationId: string }, now: number): Promise<boolean> {
+    try {
+      const r = await pairingByCode(this.deps.store, normalizePairingCode(code), now, agentId);
+      return !(r.group && r.entryKey === here.entryKey && r.conversationId === here.conversationId);
+    } catch (err) {
+      if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return false;
+      throw err;
     }
   }
 

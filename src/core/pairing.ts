@@ -86,18 +86,22 @@ const APPROVE = new RegExp(String.raw`^\/?(?:approve\s+|(?:批准|同意|通过)
 const REJECT = new RegExp(String.raw`^\/?(?:reject\s+|拒绝\s*)` + TYPED_CODE + '$', 'i');
 const LIST = /^\/?(?:pairing|配对|配对请求)$/i;
 
+/** The @mentions a group message starts with ("@CocoCat 批准 …"), as the platforms leave them in its text. */
+const LEADING_MENTIONS = /^(?:@\S+\s+)+/;
+
 /**
- * What an owner (`access.owners`) asks of the gateway in a direct chat: `approve CODE` (批准, 同意
- * or 通过 CODE), `reject CODE` (拒绝 CODE), or `pairing` (配对) for the open requests; each may start
- * with `/`. Anything else is a message for the agent.
+ * What an owner (`access.owners`) asks of the gateway: `approve CODE` (批准, 同意 or 通过 CODE),
+ * `reject CODE` (拒绝 CODE), or, in a direct chat only, `pairing` (配对) for the open requests (a
+ * group would see who else asked); each may start with `/`, and in a group after the @mention.
+ * Anything else is a message for the agent.
  */
-export function ownerCommand(content: string): OwnerCommand | undefined {
-  const text = content.trim();
+export function ownerCommand(content: string, inGroup = false): OwnerCommand | undefined {
+  const text = inGroup ? content.trim().replace(LEADING_MENTIONS, '') : content.trim();
   const approve = APPROVE.exec(text);
   if (approve) return { approve: approve[1]! };
   const reject = REJECT.exec(text);
   if (reject) return { reject: reject[1]! };
-  return LIST.test(text) ? { list: true } : undefined;
+  return !inGroup && LIST.test(text) ? { list: true } : undefined;
 }
 
 /** Who asked, for an owner's answer: a user, or a group (asked for by one of its members). */
@@ -120,6 +124,8 @@ export const ownerReplies = {
     approved: (done: Asker & { entryKey: string; changes: string[]; notified: boolean }) =>
       `Approved ${who(done).en} on ${done.entryKey}: ${done.changes.join('; ') || 'they were allowed already'}${done.notified ? '; told them so' : ''}.`,
     rejected: (done: Asker & { entryKey: string }) => `Rejected ${who(done).en} on ${done.entryKey}; they were not told.`,
+    rejectedHere: (code: string) => `Rejected this group's request (${code}).`,
+    notThisGroup: (code: string) => `${code} is not this group's code. Approve or reject other requests in a direct chat with me.`,
     unknown: (_code: string, why: string) => why,
   },
   zh: {
@@ -129,6 +135,8 @@ export const ownerReplies = {
     approved: (done: Asker & { entryKey: string; changes: string[]; notified: boolean }) =>
       `已批准 ${who(done).zh}（入口 ${done.entryKey}）：${done.changes.join('；') || '之前已允许'}${done.notified ? '；已通知对方' : ''}。`,
     rejected: (done: Asker & { entryKey: string }) => `已拒绝 ${who(done).zh}（入口 ${done.entryKey}），没有通知对方。`,
+    rejectedHere: (code: string) => `已拒绝本群的配对请求（${code}）。`,
+    notThisGroup: (code: string) => `${code} 不是本群的配对码。其他请求请在与我的单聊中批准或拒绝。`,
     unknown: (code: string) => `没有验证码为 ${code} 的待处理请求：可能已被批准或拒绝，或已过期。验证码是 8 位字母和数字，例如 ABCD-EFGH。`,
   },
 } satisfies Record<'en' | 'zh', unknown>;

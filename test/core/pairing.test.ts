@@ -70,6 +70,16 @@ describe('ownerCommand', () => {
     expect(ownerCommand('approveABCD-EFGH')).toBeUndefined();
     expect(ownerCommand('reject')).toBeUndefined();
   });
+
+  it('reads an approval or a rejection in a group after the @mention, but not the list, which would show the group who else asked', () => {
+    expect(ownerCommand('@CocoCat 批准 ABCD-EFGH', true)).toEqual({ approve: 'ABCD-EFGH' });
+    expect(ownerCommand('@CocoCat  @bot reject abcd efgh', true)).toEqual({ reject: 'abcd efgh' });
+    expect(ownerCommand('approve ABCD-EFGH', true)).toEqual({ approve: 'ABCD-EFGH' });
+    expect(ownerCommand('@CocoCat 配对', true)).toBeUndefined();
+    expect(ownerCommand('pairing', true)).toBeUndefined();
+    // Outside a group the mention is not stripped: a direct chat has none.
+    expect(ownerCommand('@CocoCat 批准 ABCD-EFGH')).toBeUndefined();
+  });
 });
 
 describe('owners\' answers', () => {

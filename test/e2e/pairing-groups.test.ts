@@ -17,6 +17,8 @@ const GROUP = 'oc_sales_team_0000000000000000000';
 const OTHER = 'oc_other_group_000000000000000000';
 const ANN = 'ou_ann_00000000000000000000000000';
 const CODE = /code: ([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})/;
+const CODE_ZH = /([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})/;
+const OWNER = 'ou_owner_0000000000000000000000000';
 
 /** The text of a message the bot sent. */
 const textOf = (content: unknown) => (content as { text?: string }).text ?? JSON.stringify(content);
@@ -72,6 +74,58 @@ describe('pairing groups', () => {
     await fake.pushEvent(direct).done;
     await t.until(() => fake.messages.filter((m) => m.chatId === direct.event.message.chat_id).length === 1);
     expect(textOf(fake.messages.find((m) => m.chatId === direct.event.message.chat_id)!.content)).toMatch(/^This assistant answers the people its owner has approved/);
+  });
+
+  it('lets an owner approve the group from the group itself, and only that group\'s code there', async () => {
+    const fake = opened(await FakeFeishu.start({ ackTimeoutMs: 3_000 }));
+    const profile = { provider: 'echo', prefix: 'echo: ', language: 'zh', access: { owners: [OWNER], pairing: { groups: true } } };
+    const t = opened(
+      await startTestGateway({ agents: { desk: { profile, entries: [{ type: 'channel', channel: 'feishu', config: feishuEntryConfig(fake, undefined, { show_typing: false }) }] } } }),
+    );
+    await t.until(() => t.gateway.keeper.statusOf(ENTRY)?.state === 'running');
+    const group = (text: string, chatId: string, from: string) => fake.pushEvent(fake.textEvent(text, { chatType: 'group', chatId, from, mentionBot: true })).done;
+    const said = (chatId: string) => fake.messagesIn(chatId).map((m) => textOf(m.content));
+
+    // Two groups ask; each hears its own code.
+    await group('@bot 你好', GROUP, ANN);
+    await group('@bot 你好', OTHER, ANN);
+    await t.until(() => said(GROUP).length === 1 && said(OTHER).length === 1);
+    const code = CODE_ZH.exec(said(GROUP)[0]!)![1]!;
+    const otherCode = CODE_ZH.exec(said(OTHER)[0]!)![1]!;
+
+    // A member who is not an owner cannot approve: the group is still closed (no answer, the code was just sent).
+    await group(`@bot 批准 ${code}`, GROUP, ANN);
+    await t.until(async () => (await t.gateway.store.listMessages({ conversationId: GROUP, limit: 10 })).filter((m) => m.status === 'done').length === 2);
+    expect((await t.admin('GET', '/agents/desk')).json.profile.access.allow_groups).toBeUndefined();
+
+    // The owner, in this group, with the other group's code: refused, and the other group stays closed.
+    await group(`@bot 批准 ${otherCode}`, GROUP, OWNER);
+    await t.until(() => said(GROUP).length === 2);
+    expect(said(GROUP)[1]).toBe(`${otherCode} 不是本群的配对码。其他请求请在与我的单聊中批准或拒绝。`);
+    expect((await t.admin('GET', '/pairing')).json.requests.map((r: { code: string }) => r.code).sort()).toEqual([code, otherCode].sort());
+
+    // The list is for a direct chat: in the group "配对" goes to the agent.
+    await group('@bot 配对', GROUP, OWNER);
+    await t.until(() => said(GROUP).length === 3);
+    expect(said(GROUP)[2]).toBe('echo: @bot 配对');
+
+    // This group's code: approved, and the group hears only that it was (no second answer to the owner).
+    await group(`@bot 批准 ${code}`, GROUP, OWNER);
+    await t.until(() => said(GROUP).length === 4);
+    expect(said(GROUP)[3]).toBe('本群已通过验证，请再 @我 提问。');
+    expect((await t.admin('GET', '/agents/desk')).json.profile.access.allow_groups).toEqual([GROUP]);
+    await t.until(async () => (await t.gateway.store.listMessages({ conversationId: GROUP, limit: 10 })).every((m) => m.status === 'done'));
+    await group('@bot 现在呢？', GROUP, ANN);
+    await t.until(() => said(GROUP).length === 5);
+    expect(said(GROUP)).toHaveLength(5);
+    expect(said(GROUP)[4]).toBe('echo: @bot 现在呢？');
+
+    // The other group's request is rejected from that group by the owner; it stays closed.
+    await group(`@bot 拒绝 ${otherCode}`, OTHER, OWNER);
+    await t.until(() => said(OTHER).length === 2);
+    expect(said(OTHER)[1]).toBe(`已拒绝本群的配对请求（${otherCode}）。`);
+    expect((await t.admin('GET', '/pairing')).json.requests).toEqual([]);
+    expect((await t.admin('GET', '/agents/desk')).json.profile.access.allow_groups).toEqual([GROUP]);
   });
 
   it('leaves groups to allow_groups without groups: true: no code, nothing said in the group', async () => {
