@@ -102,6 +102,7 @@ export class Gateway {
       settings: () => this.notifySettings(),
       ownNotify: (owner) => this.ownNotify(owner),
       ownerOf: (entryKey) => this.current.entries.find((e) => e.key === entryKey)?.target,
+      scenesOf: (agentId) => [...this.current.scenes.values()].filter((s) => s.scene.roster.includes(agentId)).map((s) => s.id),
       store,
       clock: this.clock,
       log: this.log,

@@ -86,6 +86,8 @@ export interface NotifierDeps {
   ownNotify?: (owner: Owner) => ReceiverSettings | undefined;
   /** The agent or scene an entry belongs to. */
   ownerOf?: (entryKey: string) => Owner | undefined;
+  /** The scenes whose roster has this agent: their users are answered by it, so their team chats hear it is down. */
+  scenesOf?: (agentId: string) => readonly string[];
   store: Pick<Store, 'addNotice' | 'claimNotice' | 'finishNotice' | 'retryNotice' | 'retryNoticesNow'>;
   clock: Clock;
   log: Logger;
@@ -183,12 +185,20 @@ export class Notifier {
     };
   }
 
-  /** The receivers that ask for this notice's event: the gateway's, and its agent's or scene's own. */
+  /**
+   * The receivers that ask for this notice's event: the gateway's, and its agent's or scene's own;
+   * for an agent's own notice (agent_down), also the scenes it serves in.
+   */
   private receiversOf(notice: Notice): string[] {
     const found: string[] = [];
     if (this.deps.settings().notify?.events.includes(notice.event)) found.push(GATEWAY_RECEIVER);
-    const owner: Owner | undefined = notice.agentId !== undefined ? { kind: 'agent', id: notice.agentId } : notice.entryKey ? this.deps.ownerOf?.(notice.entryKey) : undefined;
-    if (owner && this.deps.ownNotify?.(owner)?.events.includes(notice.event)) found.push(`${owner.kind}:${owner.id}`);
+    const owners: Owner[] =
+      notice.agentId !== undefined
+        ? [{ kind: 'agent', id: notice.agentId }, ...(this.deps.scenesOf?.(notice.agentId) ?? []).map((id) => ({ kind: 'scene' as const, id }))]
+        : [notice.entryKey ? this.deps.ownerOf?.(notice.entryKey) : undefined].filter((o) => o !== undefined);
+    for (const owner of owners) {
+      if (this.deps.ownNotify?.(owner)?.events.includes(notice.event)) found.push(`${owner.kind}:${owner.id}`);
+    }
     return found;
   }
 

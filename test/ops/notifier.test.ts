@@ -177,6 +177,32 @@ describe('Notifier', () => {
     expect(n.describe((await store.listNotices())[3]!)).toMatchObject({ receiver: 'agent:sales', text: 'ann 请求人工客服', status: 'sent', attempts: 2 });
   });
 
+  it("tells the team chats of the scenes an agent serves in that it is down, and only theirs", async () => {
+    const lobby = opened(await startFakeGroupRobot({ wecomKey: 'lobby-key' }));
+    const store = opened(openSqliteStore({ path: ':memory:' }));
+    const lobbyNotify = agentNotifySchema.parse({ url: lobby.wecomUrl, format: 'wecom', events: ['agent_down', 'handoff'] });
+    const quietNotify = agentNotifySchema.parse({ url: lobby.wecomUrl, format: 'wecom', events: ['handoff'] });
+    const rosters: Record<string, string[]> = { lobby: ['desk', 'sales'], quiet: ['sales'], other: ['desk'] };
+    const n = new Notifier({
+      settings: () => ({}),
+      ownNotify: (owner) => (owner.kind === 'scene' ? { lobby: lobbyNotify, quiet: quietNotify }[owner.id] : undefined),
+      ownerOf: (entryKey) => ({ kind: 'scene', id: entryKey.split('.')[0]! }),
+      scenesOf: (agentId) => Object.keys(rosters).filter((id) => rosters[id]!.includes(agentId)),
+      store,
+      clock: systemClock,
+      log: captureLogger().log,
+      tickMs: 100,
+    });
+    opened({ close: () => n.stop() });
+    n.start();
+    n.notify({ event: 'agent_down', text: both('sales fails'), agentId: 'sales' });
+    n.notify({ event: 'agent_down', text: both('nobody fails'), agentId: 'nobody' });
+    await settled(store, 1);
+    // lobby has sales in its roster and asks for agent_down; quiet has it but asks only for hand-overs.
+    expect(lobby.received.map((m) => m.text)).toEqual(['[CocoCat] sales fails']);
+    expect((await store.listNotices()).map((x) => [x.receiver, x.event])).toEqual([['scene:lobby', 'agent_down']]);
+  });
+
   it('loses no notice to a restart: what the last process could not send, the next one sends', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cococat-notices-'));
     opened({ close: async () => rmSync(dir, { recursive: true, force: true }) });
