@@ -10,6 +10,7 @@ import { ConfirmDialog } from '../../components/Dialog';
 import { EmptyState } from '../../components/EmptyState';
 import { PlusIcon } from '../../components/Icons';
 import { errorText, useNow, usePolled } from '../../components/live';
+import { fieldText } from '../../components/schema';
 import { EntryStatusLine, StatusBadge } from '../../components/StatusBadge';
 import type { ChannelType, Entry } from '../../components/types';
 import { href, navigate, useRoute } from '../../router';
@@ -161,7 +162,7 @@ function EntryRow({ entry, type, base, editHref, now, onChanged, onError }: Entr
         <ul className="secret-summary" aria-label={t('entry.secrets')}>
           {secretNames.map(([name, state]) => (
             <li key={name}>
-              {name}: <span className={state.set ? 'secret-state is-set' : 'secret-state is-unset'}>{t(state.set ? 'entry.secretSet' : 'entry.secretNotSet')}</span>
+              {fieldText(name, type?.configSchema.properties?.[name]).label}: <span className={state.set ? 'secret-state is-set' : 'secret-state is-unset'}>{t(state.set ? 'entry.secretSet' : 'entry.secretNotSet')}</span>
             </li>
           ))}
         </ul>
