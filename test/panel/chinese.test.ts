@@ -131,7 +131,9 @@ describe('panel in Chinese', () => {
         await page.getByText('xiaohong').first().waitFor();
         await expectAllChinese(page, 'the messages');
         await page.getByText('你好').first().click();
-        await page.getByText('xiaoming').first().waitFor();
+        // The message's own panel, with its timeline and its reply.
+        await page.getByRole('heading', { name: /^消息 #\d+$/ }).waitFor();
+        await page.getByRole('list', { name: '时间线' }).getByText('已发送').waitFor();
         await expectAllChinese(page, 'a message');
 
         // The choice is kept: a reload opens in Chinese, and English can be chosen back.
