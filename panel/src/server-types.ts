@@ -20,6 +20,7 @@ export type {
   MessageSummary,
   OutboundItem,
   TimelineEvent,
+  TimelineFacts,
 } from '../../src/store/store';
 export type { SecretState } from '../../src/config/masking';
 export type { MediaRef } from '../../src/core/message';

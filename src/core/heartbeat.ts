@@ -937,7 +937,10 @@ function notesDetail(outcome: Pick<NotedOutcome, 'notes'>): string {
   return outcome.notes?.length ? `; ${outcome.notes.join('; ')}` : '';
 }
 
-/** The message log's line for an answer: attempts, time, and the tokens when the model reported them. */
+/**
+ * The message log's line for an answer: attempts, time, and the tokens when the model reported them.
+ * It starts "N attempt(s), M ms": the store gives those two as data too (store/rows.ts, finishEvent).
+ */
 function answeredDetail(outcome: Pick<NotedOutcome, 'attempts' | 'latencyMs' | 'reply' | 'historyCut' | 'notes'>, handedOffUntil?: number, target?: Pick<ResolvedTarget, 'agentId' | 'route'>): string {
   const { usage, images } = outcome.reply;
   const tokens = usage ? `, ${usage.promptTokens} + ${usage.completionTokens} tokens` : '';

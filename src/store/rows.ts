@@ -20,6 +20,7 @@ import type {
   QueuedMessage,
   TargetKind,
   TimelineEvent,
+  TimelineFacts,
 } from './store.js';
 import type { ChatMessage, ReplyImage } from '../core/message.js';
 
@@ -109,7 +110,12 @@ export function toFeed(r: FeedRow): FeedItem {
 export function finishEvent(r: InboundRow): TimelineEvent[] {
   if ((r.status !== 'done' && r.status !== 'fallback') || r.finished_at === null) return [];
   const event: TimelineEvent = { at: r.finished_at, stage: r.status === 'done' ? 'replied' : 'fallback' };
-  if (r.finish_detail !== null) event.detail = r.finish_detail;
+  if (r.finish_detail !== null) {
+    event.detail = r.finish_detail;
+    // The heartbeat's answeredDetail: "2 attempt(s), 840 ms" and what else it noted.
+    const answered = /^(\d+) attempt\(s\), (\d+) ms([\s\S]*)$/.exec(r.finish_detail);
+    if (answered && event.stage === 'replied') event.facts = { attempts: Number(answered[1]), ms: Number(answered[2]), ...(answered[3] ? { more: answered[3] } : {}) };
+  }
   return [event];
 }
 
@@ -127,9 +133,15 @@ export function laterTurnRange(messageId: number): { from: number; to: number } 
 }
 export const chunkOf = (r: OutboundRow) => `chunk ${r.chunk_index + 1}/${r.chunk_count}`;
 export const sentDetail = (r: OutboundRow) => (r.platform_message_id === null ? chunkOf(r) : `${chunkOf(r)}, platform id ${r.platform_message_id}`);
+const sentFacts = (r: OutboundRow): TimelineFacts => ({ chunk: r.chunk_index + 1, of: r.chunk_count, ...(r.platform_message_id === null ? {} : { platformId: r.platform_message_id }) });
+
+/** A claim after the first, as both stores record it ("attempt 3 by host-1234", claimInbound). */
+const RECLAIM = /^attempt (\d+) by (.+)$/;
 
 export function toEvent(r: EventRow): TimelineEvent {
-  return r.detail === null ? { at: r.at, stage: r.stage } : { at: r.at, stage: r.stage, detail: r.detail };
+  if (r.detail === null) return { at: r.at, stage: r.stage };
+  const reclaim = r.stage === 'claimed' ? RECLAIM.exec(r.detail) : null;
+  return { at: r.at, stage: r.stage, detail: r.detail, ...(reclaim ? { facts: { attempt: Number(reclaim[1]), by: reclaim[2]! } } : {}) };
 }
 
 /** One message with its timeline, from its row, its stored events (in insertion order) and its reply chunks (by id). */
@@ -141,10 +153,10 @@ export function toDetail(row: InboundRow, events: EventRow[], replies: OutboundR
     // it was the first event inserted, so a stable sort keeps it first among ties.
     timeline: [
       { at: row.created_at, stage: 'received' },
-      ...(row.first_claimed_at === null ? [] : [{ at: row.first_claimed_at, stage: 'claimed', detail: 'attempt 1' }]),
+      ...(row.first_claimed_at === null ? [] : [{ at: row.first_claimed_at, stage: 'claimed', detail: 'attempt 1', facts: { attempt: 1 } }]),
       ...events.map(toEvent),
       ...finishEvent(row),
-      ...replies.filter((r) => r.sent_at !== null).map((r) => ({ at: r.sent_at!, stage: 'sent', detail: sentDetail(r) })),
+      ...replies.filter((r) => r.sent_at !== null).map((r) => ({ at: r.sent_at!, stage: 'sent', detail: sentDetail(r), facts: sentFacts(r) })),
     ].sort((a, b) => a.at - b.at),
     replies: replies.map(toOutbound),
   };

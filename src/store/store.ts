@@ -524,6 +524,24 @@ export interface TimelineEvent {
   at: number;
   stage: string;
   detail?: string;
+  /** The figures of a stock step, for a reader that words it in its own language (the panel in Chinese). */
+  facts?: TimelineFacts;
+}
+
+/**
+ * What `detail` says of a stock step, as data: `claimed` (`attempt`, the process `by`), `replied`
+ * (`attempts`, `ms`, and the rest of the detail as written in `more`), `sent` (`chunk` of `of`,
+ * the platform's `platformId`).
+ */
+export interface TimelineFacts {
+  attempt?: number;
+  by?: string;
+  attempts?: number;
+  ms?: number;
+  more?: string;
+  chunk?: number;
+  of?: number;
+  platformId?: string;
 }
 
 export interface MessageDetail extends MessageSummary {

@@ -175,6 +175,8 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(d).toMatchObject({ status: 'leased', attempts: 2, replies: [] });
         expect(d?.lastError).toBeUndefined();
         expect(d?.timeline.map((e) => e.stage)).toEqual(['received', 'claimed', 'claimed']);
+        // Each claim's figures as data, for a panel that words them in its own language.
+        expect(d?.timeline.filter((e) => e.stage === 'claimed').map((e) => e.facts)).toEqual([{ attempt: 1 }, { attempt: 2, by: 'w1' }]);
         expect(await store.loadHistory(hkey(a), 10)).toEqual([]);
         expect(await store.claimOutbound(claim(now))).toEqual([]);
         // The new holder's lease was not extended by the stale renew: it expires on time.
@@ -333,7 +335,10 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
           ['sent', t0 + 1, String(feed[0]!.seq)],
           ['sent', t0 + 1, String(feed[1]!.seq)],
         ]);
-        expect(d?.timeline.map((e) => e.stage)).toContain('sent');
+        expect(d?.timeline.filter((e) => e.stage === 'sent').map((e) => [e.detail, e.facts])).toEqual([
+          [`chunk 1/2, platform id ${feed[0]!.seq}`, { chunk: 1, of: 2, platformId: String(feed[0]!.seq) }],
+          [`chunk 2/2, platform id ${feed[1]!.seq}`, { chunk: 2, of: 2, platformId: String(feed[1]!.seq) }],
+        ]);
         // With a chunk of the conversation still waiting in the outbox, the next reply waits behind it, out of the feed.
         const [b] = await store.claimInbound(claim(t0 + 2));
         await store.completeInbound(b!.id, b!.leaseToken, result(b!, t0 + 3, [reply(b!, 0, t0 + 3)]));
@@ -378,6 +383,16 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
         expect(await store.completeInbound(b.id, b.leaseToken, result(b, t0 + 1, [reply(b, 0, t0 + 1, { idempotencyKey: 'same' })]))).toEqual([]);
         expect((await store.getMessage(b.id))?.replies).toEqual([]);
         expect((await store.getMessage(b.id))?.status).toBe('done');
+      });
+
+      it('gives a reply\'s attempts and time as data, and the rest of its detail as written', async () => {
+        const a = await enqueueAndClaim('a', t0);
+        await store.completeInbound(a.id, a.leaseToken, result(a, t0 + 5, [reply(a, 0, t0 + 5)], { detail: '2 attempt(s), 840 ms, 12 + 30 tokens' }));
+        const b = await enqueueAndClaim('b', t0 + 6, { conv: 'B' });
+        await store.completeInbound(b.id, b.leaseToken, result(b, t0 + 7, [reply(b, 0, t0 + 7)], { detail: '1 attempt(s), 3 ms' }));
+        const replied = async (id: string) => (await store.getMessage(id))?.timeline.find((e) => e.stage === 'replied');
+        expect(await replied(a.id)).toEqual({ at: t0 + 5, stage: 'replied', detail: '2 attempt(s), 840 ms, 12 + 30 tokens', facts: { attempts: 2, ms: 840, more: ', 12 + 30 tokens' } });
+        expect((await replied(b.id))?.facts).toEqual({ attempts: 1, ms: 3 });
       });
 
       it('records a fallback with its detail', async () => {

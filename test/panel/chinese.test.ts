@@ -133,7 +133,10 @@ describe('panel in Chinese', () => {
         await page.getByText('你好').first().click();
         // The message's own panel, with its timeline and its reply.
         await page.getByRole('heading', { name: /^消息 #\d+$/ }).waitFor();
-        await page.getByRole('list', { name: '时间线' }).getByText('已发送').waitFor();
+        const timeline = page.getByRole('list', { name: '时间线' });
+        await timeline.getByText('已发送').waitFor();
+        // Its steps' figures in Chinese too (the gateway gives them as data).
+        expect(await timeline.innerText()).toMatch(/第 1 次尝试[\s\S]*共尝试 1 次，用时 \d+ 毫秒[\s\S]*分段 1\/1，平台消息 ID \S+/);
         await expectAllChinese(page, 'a message');
 
         // The choice is kept: a reload opens in Chinese, and English can be chosen back.

@@ -182,6 +182,14 @@ export default {
     linkExpired: "the agent's link may have expired",
     unreadable: 'the gateway could not read it',
   },
+  // A stock timeline step's figures (the gateway's `facts`); as the gateway words them in English.
+  stepFacts: {
+    attempt: 'attempt {{attempt}}',
+    attemptBy: 'attempt {{attempt}} by {{by}}',
+    answered: '{{attempts}} attempt(s), {{ms}} ms',
+    chunk: 'chunk {{chunk}}/{{of}}',
+    chunkSent: 'chunk {{chunk}}/{{of}}, platform id {{platformId}}',
+  },
   stages: {
     received: 'Received',
     claimed: 'Picked up for the agent',

@@ -184,6 +184,13 @@ export default {
     linkExpired: '智能体提供的链接可能已过期',
     unreadable: '网关无法读取该图片',
   },
+  stepFacts: {
+    attempt: '第 {{attempt}} 次尝试',
+    attemptBy: '第 {{attempt}} 次尝试（{{by}}）',
+    answered: '共尝试 {{attempts}} 次，用时 {{ms}} 毫秒',
+    chunk: '分段 {{chunk}}/{{of}}',
+    chunkSent: '分段 {{chunk}}/{{of}}，平台消息 ID {{platformId}}',
+  },
   stages: {
     received: '已接收',
     claimed: '已交给智能体处理',

@@ -6,7 +6,7 @@ import { stageInfo } from './stages';
 import { StatusBadge } from './StatusBadge';
 import { clockTime, elapsed, localTime, relativeTime } from './time';
 import { useNow, usePolled } from '../../components/live';
-import type { MediaRef, MessageDetail, MessageView, OutboundItem } from './types';
+import type { MediaRef, MessageDetail, MessageView, OutboundItem, TimelineFacts } from './types';
 import { Banner } from '../../components/Banner';
 import { useCan, useCanChangeSetup } from '../../role';
 import { ConversationTranscript } from './ConversationTranscript';
@@ -381,17 +381,34 @@ function Timeline({ detail }: { detail: MessageDetail }) {
               </time>{' '}
               <span className="msg-muted">{i === 0 ? '' : elapsed(e.at - start)}</span>
             </span>
-            {/* The gateway's own record of the step (an error, "chunk 1/2, platform id …"), shown as it wrote it. */}
-            {e.detail && (
-              <span className="msg-stage-detail" data-from-server>
-                {e.detail}
+            {e.facts ? (
+              <span className="msg-stage-detail">
+                {stepFacts(t, e.facts)}
+                {e.facts.more && <span data-from-server>{e.facts.more}</span>}
               </span>
+            ) : (
+              // The gateway's own record of the step (an error, a reason), shown as it wrote it.
+              e.detail && (
+                <span className="msg-stage-detail" data-from-server>
+                  {e.detail}
+                </span>
+              )
             )}
           </li>
         );
       })}
     </ol>
   );
+}
+
+/** A stock step's figures in the panel's language: "attempt 2 by host-1", "chunk 1/2, platform id 42", "1 attempt(s), 12 ms". */
+function stepFacts(t: TFunction<'messages'>, f: TimelineFacts): string {
+  if (f.chunk !== undefined && f.of !== undefined) {
+    return f.platformId === undefined ? t('stepFacts.chunk', { chunk: f.chunk, of: f.of }) : t('stepFacts.chunkSent', { chunk: f.chunk, of: f.of, platformId: f.platformId });
+  }
+  if (f.attempts !== undefined && f.ms !== undefined) return t('stepFacts.answered', { attempts: f.attempts, ms: f.ms });
+  if (f.attempt !== undefined) return f.by === undefined ? t('stepFacts.attempt', { attempt: f.attempt }) : t('stepFacts.attemptBy', { attempt: f.attempt, by: f.by });
+  return '';
 }
 
 function Replies({ id, replies }: { id: string; replies: OutboundItem[] }) {
