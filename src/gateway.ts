@@ -119,6 +119,7 @@ export class Gateway {
       log: this.log,
       channelName: (type) => (this.registry.has(type) ? this.registry.get(type).displayName : type),
       checkMs: this.healthCheckMs,
+      waitingOwners: () => this.waitingOwners(),
     });
     this.keeper = new SceneKeeper({
       registry: this.registry,
@@ -379,14 +380,31 @@ export class Gateway {
     return resolved;
   }
 
-  /** What the health watch looks for: every receiver's events, with the gateway's thresholds (or the defaults); none without any notify. */
+  /**
+   * What the health watch looks for: every receiver's events, with the gateway's thresholds (or the
+   * defaults); none without any notify. `waiting` only when the gateway's own asks for it: an agent's
+   * or a scene's is watched for its own entries (waitingOwners).
+   */
   private watchSettings(): WatchSettings | undefined {
     const gateway = this.current.settings.notify;
     const events = new Set<NotifyEvent>(gateway?.events ?? []);
-    for (const spec of this.current.agents.values()) for (const e of spec.profile.notify?.events ?? []) events.add(e);
-    for (const spec of this.current.scenes.values()) for (const e of spec.scene.notify?.events ?? []) events.add(e);
+    for (const notify of this.ownNotifySpecs()) for (const e of notify.events) if (e !== 'waiting') events.add(e);
     if (events.size === 0) return undefined;
     return { ...HEALTH_DEFAULTS, ...(gateway ?? {}), events: [...events] };
+  }
+
+  /** The agents and scenes whose own notify asks for `waiting`. */
+  private waitingOwners(): Owner[] {
+    const asks = (notify: { events: readonly NotifyEvent[] } | undefined) => notify?.events.includes('waiting') === true;
+    return [
+      ...[...this.current.agents.values()].filter((a) => asks(a.profile.notify)).map((a) => ({ kind: 'agent' as const, id: a.id })),
+      ...[...this.current.scenes.values()].filter((s) => asks(s.scene.notify)).map((s) => ({ kind: 'scene' as const, id: s.id })),
+    ];
+  }
+
+  /** Every agent's and scene's own notify, as written. */
+  private ownNotifySpecs(): { events: readonly NotifyEvent[] }[] {
+    return [...[...this.current.agents.values()].map((a) => a.profile.notify), ...[...this.current.scenes.values()].map((s) => s.scene.notify)].filter((n) => n !== undefined);
   }
 
   /** cococat.yaml's `notify` as it is now, its references resolved; none when they cannot be (logged once per notice). */

@@ -350,7 +350,10 @@ export type OperatorPermission = (typeof OPERATOR_PERMISSIONS)[number];
 
 /** What `notify` can tell the team about. */
 export const NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down', 'waiting'] as const;
-/** What an agent's own `notify` can tell its team about: all that concerns one agent (`waiting` is the gateway's). */
+/**
+ * What an agent's or a scene's own `notify` tells its team by default: all that concerns it but
+ * `waiting`, which it hears only when asked for (its users kept waiting, on its own entries).
+ */
 export const AGENT_NOTIFY_EVENTS = ['handoff', 'pairing', 'dead_letter', 'entry_down', 'agent_down'] as const;
 const NOTIFY_EVENTS_HELP =
   'handoff: a user or an agent asked for a person; pairing: a stranger asks to be let in; dead_letter: a message or a reply was given up on; entry_down: an entry is in error or has lost its platform (and when it is back); agent_down: an agent fails run after run (and when it answers again)';
@@ -378,11 +381,9 @@ const notifyReceiver = {
 export const agentNotifySchema = z
   .object({
     ...notifyReceiver,
-    events: z
-      .array(z.enum(AGENT_NOTIFY_EVENTS))
-      .min(1)
+    events: notifyReceiver.events
       .default([...AGENT_NOTIFY_EVENTS])
-      .describe(NOTIFY_EVENTS_HELP),
+      .describe(`${NOTIFY_EVENTS_HELP}; waiting (not by default): a message on its entries has waited long for its answer, or a reply for its delivery (and when none does)`),
   })
   .strict();
 

@@ -13,20 +13,21 @@
  *   without `notify` too: the dashboard lists failing agents (`failingAgents`).
  *
  * - Users wait: the oldest message not answered, or the oldest reply not delivered, is older than
- *   `waiting_after_minutes`, whatever the cause; told once, and again when none is.
+ *   `waiting_after_minutes`, whatever the cause; told once, and again when none is. The gateway's
+ *   chat hears of all entries; an agent's or a scene's own chat that asks for `waiting`, of its own.
  *
  * With several gateway processes on one store, each watches what it runs; a lease on the outage's
  * notice key (`notice/entry_down/desk.wecom`) makes one of them the teller, so one outage is one ping.
  */
 import type { AgentOutcome } from '../agents/run-agent.js';
-import type { NotifySettings } from '../config/schema.js';
+import { HEALTH_DEFAULTS, type NotifySettings } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { EntryStatus } from '../core/entry-status.js';
 import { describeError, isCocoError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../store/store.js';
 import { noticeText, type EntryNamed, type Localized } from './notice-texts.js';
-import type { Notice } from './notifier.js';
+import type { Notice, Owner } from './notifier.js';
 
 /** How often entries are looked at. */
 export const HEALTH_CHECK_MS = 15_000;
@@ -50,7 +51,9 @@ export interface HealthWatchDeps {
   settings: () => WatchSettings | undefined;
   entries: () => EntryStatus[];
   notify: (notice: Notice) => void;
-  store: Pick<Store, 'leaseEntry' | 'releaseEntry' | 'oldestWaiting' | 'stats'>;
+  store: Pick<Store, 'leaseEntry' | 'releaseEntry' | 'oldestWaiting' | 'stats' | 'entryWaits'>;
+  /** The agents and scenes whose own chat asks for `waiting` (read at every check). */
+  waitingOwners?: () => readonly Owner[];
   /** This process, as the store's leases know it. */
   owner: string;
   clock: Clock;
@@ -82,8 +85,11 @@ interface Failing {
 export class HealthWatch {
   private readonly outages = new Map<string, Outage>();
   private readonly failing = new Map<string, Failing>();
-  /** Since when the oldest message (inbound) or reply (outbound) has waited too long, while it does. */
-  private readonly waits = new Map<'inbound' | 'outbound', { since: number; told: boolean }>();
+  /**
+   * Since when the oldest message (inbound) or reply (outbound) has waited too long, while it does:
+   * of all entries (`inbound`, `outbound`), or of one agent's or scene's (`agent:sales/inbound`).
+   */
+  private readonly waits = new Map<string, { since: number; told: boolean }>();
   private checking = false;
 
   constructor(private readonly deps: HealthWatchDeps) {}
@@ -135,28 +141,61 @@ export class HealthWatch {
    */
   private async checkWaiting(): Promise<void> {
     const settings = this.deps.settings();
-    if (!settings?.events.includes('waiting')) return this.waits.clear();
+    const owners = this.deps.waitingOwners?.() ?? [];
     const now = this.deps.clock.now();
-    const limit = settings.waiting_after_minutes * 60_000;
-    const oldest = await this.deps.store.oldestWaiting();
-    for (const what of ['inbound', 'outbound'] as const) {
-      const at = what === 'inbound' ? oldest.inboundAt : oldest.outboundAt;
-      const wait = this.waits.get(what);
-      if (at !== null && now - at >= limit) {
-        const current = wait ?? { since: at, told: false };
-        this.waits.set(what, current);
-        await this.goOnTelling('waiting', what, now, current, true, async () => {
-          const stats = await this.deps.store.stats();
-          const text =
-            what === 'inbound'
-              ? noticeText.messagesWait(now - at, stats.inboundQueued + stats.inboundLeased)
-              : noticeText.repliesWait(now - at, stats.outboundPending + stats.outboundLeased);
-          return { event: 'waiting', text, panelPath: 'dashboard' };
-        });
-      } else if (wait) {
-        this.waits.delete(what);
-        await this.stopTelling('waiting', what, wait, () => ({ event: 'waiting', text: noticeText.waitingOver(what, now - wait.since), panelPath: 'dashboard' }));
-      }
+    const limit = (settings?.waiting_after_minutes ?? HEALTH_DEFAULTS.waiting_after_minutes) * 60_000;
+    // Waits no one asks about any more (a notify edited) end without a word: whoever edited it knows.
+    const asked = new Set([...(settings?.events.includes('waiting') ? [''] : []), ...owners.map((o) => `${o.kind}:${o.id}`)]);
+    for (const [subject, wait] of this.waits) {
+      if (asked.has(subject.includes('/') ? subject.slice(0, subject.indexOf('/')) : '')) continue;
+      this.waits.delete(subject);
+      if (wait.told) await this.release('waiting', subject);
+    }
+    if (asked.has('')) {
+      const oldest = await this.deps.store.oldestWaiting();
+      const counts = async () => {
+        const stats = await this.deps.store.stats();
+        return { inbound: stats.inboundQueued + stats.inboundLeased, outbound: stats.outboundPending + stats.outboundLeased };
+      };
+      await this.watchWait('inbound', 'inbound', oldest.inboundAt, now, limit, async () => (await counts()).inbound, { panelPath: 'dashboard' });
+      await this.watchWait('outbound', 'outbound', oldest.outboundAt, now, limit, async () => (await counts()).outbound, { panelPath: 'dashboard' });
+    }
+    if (owners.length === 0) return;
+    const waits = await this.deps.store.entryWaits();
+    const targets = new Map(this.deps.entries().map((s) => [s.key, s.target]));
+    for (const owner of owners) {
+      const mine = [...waits].filter(([key]) => targets.get(key)?.kind === owner.kind && targets.get(key)?.id === owner.id).map(([, w]) => w);
+      const oldestOf = (list: (number | null)[]) => list.reduce<number | null>((a, b) => (b !== null && (a === null || b < a) ? b : a), null);
+      const page = { panelPath: `${owner.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(owner.id)}`, receiver: owner };
+      const subject = `${owner.kind}:${owner.id}`;
+      const count = (what: 'inbound' | 'outbound') => mine.reduce((n, w) => n + w[what], 0);
+      await this.watchWait(`${subject}/inbound`, 'inbound', oldestOf(mine.map((w) => w.inboundSince)), now, limit, async () => count('inbound'), page);
+      await this.watchWait(`${subject}/outbound`, 'outbound', oldestOf(mine.map((w) => w.outboundSince)), now, limit, async () => count('outbound'), page);
+    }
+  }
+
+  /** One kind of wait of one subject: told when its oldest (`at`) is past the limit, and when it is over. */
+  private async watchWait(
+    subject: string,
+    what: 'inbound' | 'outbound',
+    at: number | null,
+    now: number,
+    limit: number,
+    count: () => Promise<number>,
+    to: Pick<Notice, 'panelPath' | 'receiver'>,
+  ): Promise<void> {
+    const wait = this.waits.get(subject);
+    if (at !== null && now - at >= limit) {
+      const current = wait ?? { since: at, told: false };
+      this.waits.set(subject, current);
+      await this.goOnTelling('waiting', subject, now, current, true, async () => {
+        const n = await count();
+        const text = what === 'inbound' ? noticeText.messagesWait(now - at, n) : noticeText.repliesWait(now - at, n);
+        return { event: 'waiting', text, ...to };
+      });
+    } else if (wait) {
+      this.waits.delete(subject);
+      await this.stopTelling('waiting', subject, wait, () => ({ event: 'waiting', text: noticeText.waitingOver(what, now - wait.since), ...to }));
     }
   }
 

@@ -50,10 +50,12 @@ export interface Notice {
   panelPath?: string;
   /** An outage or a wait is over (entry_down, agent_down, waiting): a `json` receiver closes what it opened. */
   resolved?: boolean;
+  /** For this agent's or scene's own chat only (its users wait), not the gateway's. */
+  receiver?: Owner;
 }
 
-/** What the store keeps of a notice (its body): all but the event, which has a column. */
-type StoredNotice = Omit<Notice, 'event'>;
+/** What the store keeps of a notice (its body): all but the event and the receiver, which have columns. */
+type StoredNotice = Omit<Notice, 'event' | 'receiver'>;
 
 /** Between attempts, by attempt; the last repeats. A group robot's limit is per minute, so waits grow to minutes. */
 const WAITS_MS = [2_000, 30_000, 60_000, 120_000, 300_000];
@@ -132,7 +134,8 @@ export class Notifier {
    * concerned agent's own; sends it as soon as it may. Returns at once.
    */
   notify(notice: Notice): void {
-    const { event, ...rest } = notice;
+    // The receiver has its own column; the body keeps what is said.
+    const { event, receiver: _receiver, ...rest } = notice;
     const body = JSON.stringify(rest satisfies StoredNotice);
     // An entry that is down dead-letters reply after reply: the team needs one ping, not fifty.
     const fold = event === 'dead_letter' && notice.entryKey ? `dead_letter/${notice.entryKey}` : undefined;
@@ -190,6 +193,10 @@ export class Notifier {
    * for an agent's own notice (agent_down), also the scenes it serves in.
    */
   private receiversOf(notice: Notice): string[] {
+    if (notice.receiver) {
+      const { kind, id } = notice.receiver;
+      return this.deps.ownNotify?.(notice.receiver)?.events.includes(notice.event) ? [`${kind}:${id}`] : [];
+    }
     const found: string[] = [];
     if (this.deps.settings().notify?.events.includes(notice.event)) found.push(GATEWAY_RECEIVER);
     const owners: Owner[] =

@@ -21,6 +21,7 @@ import type {
   TargetKind,
   TimelineEvent,
   TimelineFacts,
+  EntryWaits,
 } from './store.js';
 import type { ChatMessage, ReplyImage } from '../core/message.js';
 
@@ -104,6 +105,19 @@ export function toOutbound(r: OutboundRow): OutboundItem {
 export function toFeed(r: FeedRow): FeedItem {
   const payload = JSON.parse(r.payload) as unknown;
   return { seq: r.seq, entryKey: r.entry_key, conversationId: r.conversation_id, replyTo: r.reply_to, payload, createdAt: r.created_at };
+}
+
+/** Both stores' per-entry counts of what waits (`entryWaits`), as one map. */
+export function waitsByEntry(inbound: { entry_key: string; n: number; since: number }[], outbox: { entry_key: string; n: number; since: number }[]): Map<string, EntryWaits> {
+  const waits = new Map<string, EntryWaits>();
+  const of = (key: string) => {
+    let w = waits.get(key);
+    if (!w) waits.set(key, (w = { inbound: 0, inboundSince: null, outbound: 0, outboundSince: null }));
+    return w;
+  };
+  for (const r of inbound) Object.assign(of(r.entry_key), { inbound: Number(r.n), inboundSince: Number(r.since) });
+  for (const r of outbox) Object.assign(of(r.entry_key), { outbound: Number(r.n), outboundSince: Number(r.since) });
+  return waits;
 }
 
 /** The "replied" / "fallback" stage of a finished message. */

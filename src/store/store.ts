@@ -312,6 +312,12 @@ export interface Store {
   entryBacklog(): Promise<Map<string, EntryBacklog>>;
 
   /**
+   * Per entry with any: the messages waiting for their answer (queued or being answered) and the
+   * reply chunks waiting for their delivery (pending or being sent), each with when its oldest came.
+   */
+  entryWaits(): Promise<Map<string, EntryWaits>>;
+
+  /**
    * Deletes finished inbound messages (done/fallback) created before `now - dedupRetentionMs`
    * (with their timeline and sent outbox rows), and feed items older than `now - feedRetentionMs`.
    * Dead letters are kept. With `historyTurns`, also trims every conversation's history to its
@@ -580,6 +586,14 @@ export interface EntryBacklog {
   /** Queued or leased inbound messages. */
   mailbox: number;
   dead: number;
+}
+
+/** What waits on one entry (`entryWaits`); `…Since` is null when nothing does. */
+export interface EntryWaits {
+  inbound: number;
+  inboundSince: number | null;
+  outbound: number;
+  outboundSince: number | null;
 }
 
 /** Messages of one entry and status received in one period (`countMessages`). */

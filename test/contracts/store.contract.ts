@@ -1083,6 +1083,29 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       );
     });
 
+    it('tells what waits on each entry, answers and deliveries, and since when the oldest of each', async () => {
+      expect(await store.entryWaits()).toEqual(new Map());
+      await enqueueAndClaim('a', t0, { entry: 'bot.web' }); // being answered
+      await store.enqueue(inbound('b', { entry: 'bot.web' }), t0 + 5); // queued behind a
+      const c = await enqueueAndClaim('c', t0 + 1, { entry: 'bot.feishu', conv: 'g1' });
+      await store.completeInbound(c.id, c.leaseToken, result(c, t0 + 2, [reply(c, 0, t0 + 2, { chunkCount: 2 }), reply(c, 1, t0 + 2, { chunkCount: 2 })]));
+      const d = await enqueueAndClaim('d', t0 + 3, { entry: 'bot.feishu', conv: 'g2' });
+      await store.deadLetterInbound(d.id, d.leaseToken, { now: t0 + 3, error: 'x' }); // dead: waits no more
+      const e = await enqueueAndClaim('e', t0 + 4, { entry: 'bot.done', conv: 'z' });
+      await store.completeInbound(e.id, e.leaseToken, result(e, t0 + 4)); // answered without a reply
+      expect(await store.entryWaits()).toEqual(
+        new Map([
+          ['bot.web', { inbound: 2, inboundSince: t0, outbound: 0, outboundSince: null }],
+          ['bot.feishu', { inbound: 0, inboundSince: null, outbound: 2, outboundSince: t0 + 2 }],
+        ]),
+      );
+      // Delivered: nothing waits on the entry any more.
+      for (let claimed = await store.claimOutbound(claim(t0 + 6)); claimed.length > 0; claimed = await store.claimOutbound(claim(t0 + 6))) {
+        for (const o of claimed) await store.markSent(o.id, o.leaseToken, { now: t0 + 6 });
+      }
+      expect((await store.entryWaits()).get('bot.feishu')).toBeUndefined();
+    });
+
     it('lists an entry\'s conversations, most recent first, with their count and latest message, within the scan bound', async () => {
       await store.enqueue(inbound('a1', { conv: 'A', user: 'alice' }), t0);
       await store.enqueue(inbound('b1', { conv: 'B', user: 'bob' }), t0 + 1);

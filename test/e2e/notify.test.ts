@@ -102,9 +102,9 @@ describe('notify: the team chat hears what needs a person', () => {
       ),
     );
     const profile = { provider: 'echo', handoff: {}, notify: { url: sales.wecomUrl, format: 'wecom', language: 'zh' } };
-    // `waiting` is the gateway's own: an agent's chat cannot ask for it.
-    const refused = await t.admin('PUT', '/agents/sales', { ...profile, notify: { ...profile.notify, events: ['waiting'] } });
-    expect([refused.status, refused.json.error.field]).toEqual([400, 'notify.events.0']);
+    // An event the notices do not know is refused, naming it.
+    const refused = await t.admin('PUT', '/agents/sales', { ...profile, notify: { ...profile.notify, events: ['handoff', 'outage'] } });
+    expect([refused.status, refused.json.error.field]).toEqual([400, 'notify.events.1']);
     const put = await t.admin('PUT', '/agents/sales', profile);
     expect(put.status).toBe(200);
     expect(put.json.profile.notify).toMatchObject({ url: '********', format: 'wecom', language: 'zh' });

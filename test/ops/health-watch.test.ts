@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { EntryStatus } from '../../src/core/entry-status.js';
 import { CocoError } from '../../src/core/errors.js';
 import { HealthWatch } from '../../src/ops/health-watch.js';
-import type { Notice } from '../../src/ops/notifier.js';
+import type { Notice, Owner } from '../../src/ops/notifier.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { NewInbound, Store } from '../../src/store/store.js';
 import { captureLogger } from '../helpers/logs.js';
@@ -14,7 +14,7 @@ const CHECK_MS = 15_000;
 const MINUTE = 60_000;
 
 /** One watch on a store, with the entries it sees set by the test (as SceneKeeper.status() reports them). */
-function watch(o: { store?: Store; clock?: ManualClock; owner?: string; notify?: Partial<NotifySettings> } = {}) {
+function watch(o: { store?: Store; clock?: ManualClock; owner?: string; notify?: Partial<NotifySettings>; waitingOwners?: Owner[] } = {}) {
   const clock = o.clock ?? new ManualClock();
   const store = o.store ?? openSqliteStore({ path: ':memory:' });
   const told: Notice[] = [];
@@ -30,6 +30,7 @@ function watch(o: { store?: Store; clock?: ManualClock; owner?: string; notify?:
     log: captureLogger().log,
     channelName: (type) => (type === 'wechat_ilink' ? 'personal WeChat' : type),
     checkMs: CHECK_MS,
+    ...(o.waitingOwners ? { waitingOwners: () => o.waitingOwners! } : {}),
   });
   return {
     w,
@@ -179,13 +180,15 @@ describe('HealthWatch: entries', () => {
   });
 });
 
+/** A message from `dedup` on an entry of agent `agent` (`<agent>.wx`). */
+const message = (dedup: string, agent = 'desk'): NewInbound => ({
+  entryKey: `${agent}.wx`, channelType: 'wechat_ilink', targetKind: 'agent', targetId: agent, dedupKey: dedup, conversationKey: `${agent}.wx/${dedup}`,
+  message: { channelType: 'wechat_ilink', sceneId: agent, userId: dedup, conversationId: dedup, content: 'hi', msgType: 'text', msgId: dedup, timestamp: 0, isGroup: false, mentionsBot: true },
+});
+
 describe('HealthWatch: users waiting', () => {
   it('tells once when the oldest message has waited waiting_after_minutes, and when it is answered', async () => {
     const h = watch({ notify: { events: ['waiting'], waiting_after_minutes: 5 } });
-    const message = (dedup: string): NewInbound => ({
-      entryKey: 'desk.wx', channelType: 'wechat_ilink', targetKind: 'agent', targetId: 'desk', dedupKey: dedup, conversationKey: `desk.wx/${dedup}`,
-      message: { channelType: 'wechat_ilink', sceneId: 'desk', userId: dedup, conversationId: dedup, content: 'hi', msgType: 'text', msgId: dedup, timestamp: 0, isGroup: false, mentionsBot: true },
-    });
     await h.store.enqueue(message('ann'), h.clock.now());
     await h.store.enqueue(message('bo'), h.clock.now() + 60_000);
     await h.run(4 * MINUTE);
@@ -207,6 +210,34 @@ describe('HealthWatch: users waiting', () => {
     }
     await h.run(CHECK_MS);
     expect(h.texts()[1]).toBe('Messages are answered in time again, after 10 min.');
+  });
+
+  it("tells an agent's own chat that asks for it of its own entries' waits only, and not the gateway's chat", async () => {
+    // The gateway's notify does not ask for waiting; sales's own does; desk's does not.
+    const h = watch({ notify: { events: ['handoff'], waiting_after_minutes: 5 }, waitingOwners: [{ kind: 'agent', id: 'sales' }] });
+    h.set(entry('running', 0), entry('running', 0, { key: 'sales.wx', target: { kind: 'agent', id: 'sales' } }));
+    await h.store.enqueue(message('ann', 'desk'), h.clock.now());
+    await h.store.enqueue(message('bo', 'sales'), h.clock.now() + 2 * MINUTE);
+    await h.run(6 * MINUTE);
+    expect(h.told).toHaveLength(0); // desk's user waits 6 min, but no one asked; sales's 4 min
+    await h.run(MINUTE);
+    expect(h.told).toEqual([
+      {
+        event: 'waiting',
+        text: { en: 'Messages wait for their answer: the oldest arrived 5 min ago; 1 not answered yet. The agents are slow or failing, or the gateway is overloaded.', zh: expect.any(String) },
+        panelPath: 'agents/sales',
+        receiver: { kind: 'agent', id: 'sales' },
+      },
+    ]);
+    await h.run(2 * MINUTE);
+    expect(h.told).toHaveLength(1);
+    // sales's user answered (desk's still waits): sales's chat hears it is over.
+    const [item] = (await h.store.claimInbound({ now: h.clock.now(), leaseMs: 60_000, limit: 10, owner: 'w' })).filter((i) => i.targetId === 'sales');
+    await h.store.completeInbound(item!.id, item!.leaseToken, { now: h.clock.now(), status: 'done', replies: [], history: { key: { agentId: 'sales', entryKey: item!.entryKey, conversationId: 'bo' }, turns: [] } });
+    await h.run(CHECK_MS);
+    expect(h.told.slice(1)).toEqual([
+      { event: 'waiting', text: expect.objectContaining({ en: expect.stringMatching(/^Messages are answered in time again/) }), panelPath: 'agents/sales', receiver: { kind: 'agent', id: 'sales' }, resolved: true },
+    ]);
   });
 });
 

@@ -177,14 +177,16 @@ describe('Notifier', () => {
     expect(n.describe((await store.listNotices())[3]!)).toMatchObject({ receiver: 'agent:sales', text: 'ann 请求人工客服', status: 'sent', attempts: 2 });
   });
 
-  it("tells the team chats of the scenes an agent serves in that it is down, and only theirs", async () => {
+  it("tells the team chats of the scenes an agent serves in that it is down, and a wait for one chat to that chat only", async () => {
     const lobby = opened(await startFakeGroupRobot({ wecomKey: 'lobby-key' }));
     const store = opened(openSqliteStore({ path: ':memory:' }));
-    const lobbyNotify = agentNotifySchema.parse({ url: lobby.wecomUrl, format: 'wecom', events: ['agent_down', 'handoff'] });
+    const lobbyNotify = agentNotifySchema.parse({ url: lobby.wecomUrl, format: 'wecom', events: ['agent_down', 'handoff', 'waiting'] });
+    const gateway = opened(await startFakeGroupRobot({ wecomKey: 'gateway-key' }));
+    const gatewayNotify = notifySchema.parse({ url: gateway.wecomUrl, format: 'wecom', events: ['waiting'] });
     const quietNotify = agentNotifySchema.parse({ url: lobby.wecomUrl, format: 'wecom', events: ['handoff'] });
     const rosters: Record<string, string[]> = { lobby: ['desk', 'sales'], quiet: ['sales'], other: ['desk'] };
     const n = new Notifier({
-      settings: () => ({}),
+      settings: () => ({ notify: gatewayNotify }),
       ownNotify: (owner) => (owner.kind === 'scene' ? { lobby: lobbyNotify, quiet: quietNotify }[owner.id] : undefined),
       ownerOf: (entryKey) => ({ kind: 'scene', id: entryKey.split('.')[0]! }),
       scenesOf: (agentId) => Object.keys(rosters).filter((id) => rosters[id]!.includes(agentId)),
@@ -197,10 +199,17 @@ describe('Notifier', () => {
     n.start();
     n.notify({ event: 'agent_down', text: both('sales fails'), agentId: 'sales' });
     n.notify({ event: 'agent_down', text: both('nobody fails'), agentId: 'nobody' });
-    await settled(store, 1);
+    // A wait on lobby's entries: its chat hears it, the gateway's (which asks for waiting too) does not; quiet did not ask.
+    n.notify({ event: 'waiting', text: both('lobby users wait'), receiver: { kind: 'scene', id: 'lobby' } });
+    n.notify({ event: 'waiting', text: both('quiet users wait'), receiver: { kind: 'scene', id: 'quiet' } });
+    await settled(store, 2);
     // lobby has sales in its roster and asks for agent_down; quiet has it but asks only for hand-overs.
-    expect(lobby.received.map((m) => m.text)).toEqual(['[CocoCat] sales fails']);
-    expect((await store.listNotices()).map((x) => [x.receiver, x.event])).toEqual([['scene:lobby', 'agent_down']]);
+    expect(lobby.received.map((m) => m.text)).toEqual(['[CocoCat] sales fails', '[CocoCat] lobby users wait']);
+    expect(gateway.received).toEqual([]);
+    expect((await store.listNotices()).map((x) => [x.receiver, x.event])).toEqual([
+      ['scene:lobby', 'waiting'],
+      ['scene:lobby', 'agent_down'],
+    ]);
   });
 
   it('loses no notice to a restart: what the last process could not send, the next one sends', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
-  ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, ForgottenUser, OldestWaiting, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, FeedItem, HistoryKey, HistoryTurn, InboundItem,
+  ChannelStateRow, ClaimOptions, ConversationSummary, DeadLetter, ForgottenUser, OldestWaiting, Enqueued, FeedAppended, StoreSignal, DeadLetterKind, EntryBacklog, EntryWaits, FeedItem, HistoryKey, HistoryTurn, InboundItem,
   InboundResult, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewNotice, NewOutbound, NoticeItem, NoticeSummary, OutboundItem, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { ChatMessage, MediaRef } from '../../core/message.js';
@@ -43,6 +43,7 @@ import {
   toPeriodCount,
   toQueued,
   toSummary,
+  waitsByEntry,
 } from '../rows.js';
 
 /** The .sql files; the build copies them next to the compiled js, vitest reads them from src. */
@@ -303,6 +304,10 @@ const SQL = {
   // width_bucket over the periods' first bounds: one pass over the rows from the first bound's id on.
   countMessages: `SELECT width_bucket(created_at, $1::bigint[]) - 1 AS period, ${PERIOD_COUNTS} FROM inbound
     WHERE id >= (${horizonSql('inbound', 'id', '$2')}) AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2, 3`,
+  inboundWaits: `SELECT entry_key, count(*)::int AS n, min(created_at) AS since FROM inbound
+    WHERE status IN ('queued', 'leased') GROUP BY entry_key`,
+  outboxWaits: `SELECT entry_key, count(*)::int AS n, min(created_at) AS since FROM outbox
+    WHERE status IN ('pending', 'leased') GROUP BY entry_key`,
   backlog: `SELECT entry_key, count(*) FILTER (WHERE NOT dead) AS mailbox, count(*) FILTER (WHERE dead) AS dead FROM (
       SELECT entry_key, false AS dead FROM inbound WHERE status IN ('queued', 'leased')
       UNION ALL SELECT entry_key, true FROM inbound WHERE status = 'dead'
@@ -784,6 +789,12 @@ export class PostgresStore implements Store {
   async entryBacklog(): Promise<Map<string, EntryBacklog>> {
     const rows = (await run<EntryBacklog & { entry_key: string }>(this.pool, 'backlog', [])).rows;
     return new Map(rows.map((r) => [r.entry_key, { mailbox: r.mailbox, dead: r.dead }]));
+  }
+
+  async entryWaits(): Promise<Map<string, EntryWaits>> {
+    type Row = { entry_key: string; n: number; since: number };
+    const [inbound, outbox] = await Promise.all([run<Row>(this.pool, 'inboundWaits', []), run<Row>(this.pool, 'outboxWaits', [])]);
+    return waitsByEntry(inbound.rows, outbox.rows);
   }
 
   async addNotice(notice: NewNotice, now: number): Promise<void> {

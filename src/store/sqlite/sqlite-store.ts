@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type {
   ChannelStateRow, ClaimOptions, ConversationSummary, ForgottenUser, OldestWaiting, Enqueued, DeadLetter, DeadLetterKind, FeedItem, HistoryKey, HistoryTurn, InboundItem, InboundResult,
   InboundStatus, MessageDetail, MessageFilter, MessageSummary, NewFeedItem, NewInbound, NewNotice, NewOutbound, NoticeItem, NoticeSummary, OutboundItem,
-  EntryBacklog, OutboundStatus, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
+  EntryBacklog, EntryWaits, OutboundStatus, PeriodCount, QueuedMessage, RateBucket, Store, StoreStats,
 } from '../store.js';
 import type { ChatMessage, MediaRef } from '../../core/message.js';
 import { RATE_BUCKET_IDLE_MS } from '../store.js';
@@ -43,6 +43,7 @@ import {
   toPeriodCount,
   toQueued,
   toSummary,
+  waitsByEntry,
 } from '../rows.js';
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
@@ -318,6 +319,10 @@ export class SqliteStore implements Store {
         ORDER BY h.head_id LIMIT 1`).pluck(),
       oldestOutbound: p<number | null>(`SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'leased')`).pluck(),
       // Each reads one partial index (status conditions match the index definitions).
+      inboundWaitsByEntry: p<{ entry_key: string; n: number; since: number }>(`SELECT entry_key, count(*) AS n, min(created_at) AS since
+        FROM inbound WHERE status IN ('queued', 'leased') GROUP BY entry_key`),
+      outboxWaitsByEntry: p<{ entry_key: string; n: number; since: number }>(`SELECT entry_key, count(*) AS n, min(created_at) AS since
+        FROM outbox WHERE status IN ('pending', 'leased') GROUP BY entry_key`),
       mailboxByEntry: p<{ entry_key: string; n: number }>(`SELECT entry_key, count(*) AS n FROM inbound
         WHERE status IN ('queued', 'leased') GROUP BY entry_key`),
       inboundDeadByEntry: p<{ entry_key: string; n: number }>(`SELECT entry_key, count(*) AS n FROM inbound
@@ -837,6 +842,10 @@ export class SqliteStore implements Store {
     for (const r of this.s.inboundDeadByEntry.all()) at(r.entry_key).dead += r.n;
     for (const r of this.s.outboxDeadByEntry.all()) at(r.entry_key).dead += r.n;
     return backlog;
+  }
+
+  async entryWaits(): Promise<Map<string, EntryWaits>> {
+    return waitsByEntry(this.s.inboundWaitsByEntry.all(), this.s.outboxWaitsByEntry.all());
   }
 
   async listConversations(entryKey: string, opts: { limit?: number; scan?: number } = {}): Promise<ConversationSummary[]> {
