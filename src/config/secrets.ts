@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CocoError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -10,35 +10,49 @@ import { writeFileAtomic } from './atomic-write.js';
  */
 export class SecretVault {
   private readonly path: string;
+  /** The file as last read, and what identified that version of it: read again only once it changed. */
+  private cache?: { version: string; all: Readonly<Record<string, string>> };
 
   constructor(workspaceRoot: string) {
     this.path = join(workspaceRoot, 'data', 'secrets.json');
   }
 
-  private readAll(): Record<string, string> {
-    if (!existsSync(this.path)) return {};
+  /**
+   * Every stored secret. References are resolved often (a `${secret:…}` notify URL at every notice
+   * check), so the file is read only when its inode, size or modification time changed: a write
+   * here replaces it (new inode), an edit by hand changes the rest (the time at the file system's
+   * tick, a few ms: two same-size edits in place within one tick would look like one).
+   */
+  private readAll(): Readonly<Record<string, string>> {
+    const stat = statSync(this.path, { bigint: true, throwIfNoEntry: false });
+    if (!stat) return {};
+    const version = `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+    if (this.cache?.version === version) return this.cache.all;
     try {
       const parsed: unknown = JSON.parse(readFileSync(this.path, 'utf8'));
-      return parsed && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
+      const all = parsed && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
+      this.cache = { version, all };
+      return all;
     } catch (cause) {
       throw new CocoError('COCO_ERR_CONFIG_PARSE', `${this.path} is not valid JSON`, { cause, file: this.path });
     }
   }
 
   get(name: string): string | undefined {
-    return this.readAll()[name];
+    const all = this.readAll();
+    return Object.hasOwn(all, name) ? all[name] : undefined;
   }
 
   /** Stores a value and returns the reference to put in config. */
   put(name: string, value: string): string {
-    const all = this.readAll();
+    const all = { ...this.readAll() };
     all[name] = value;
     writeFileAtomic(this.path, `${JSON.stringify(all, null, 2)}\n`, 0o600);
     return `\${secret:${name}}`;
   }
 
   delete(names: string[]): void {
-    const all = this.readAll();
+    const all = { ...this.readAll() };
     let changed = false;
     for (const name of names) {
       if (name in all) {

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/config/atomic-write.js';
@@ -164,6 +164,26 @@ describe('${ENV} and ${secret:…} references', () => {
     const ctx = { env: { HOST: 'example.com', TOKEN: 't0k' }, vault: new SecretVault(root), file: 'agents/a/profile.yaml' };
     const out = resolveReferences({ url: 'https://${HOST}/v1', headers: ['Bearer ${TOKEN}'], key: '${secret:x.key}', n: 3 }, ctx);
     expect(out).toEqual({ url: 'https://example.com/v1', headers: ['Bearer t0k'], key: 'from-the-vault', n: 3 });
+  });
+
+  it('sees every change of the vault file, its own, another process\'s and one by hand of the same size, and no inherited names', () => {
+    const root = workspace({ secrets: { 'x.key': 'aaaa' } });
+    const vault = new SecretVault(root);
+    const other = new SecretVault(root);
+    expect(vault.get('x.key')).toBe('aaaa');
+    other.put('y.key', 'from-the-other');
+    expect(vault.get('y.key')).toBe('from-the-other');
+    vault.put('x.key', 'bbbb');
+    expect([vault.get('x.key'), other.get('x.key')]).toEqual(['bbbb', 'bbbb']);
+    // Edited by hand in place: same inode, same size, another modification time (set here: the
+    // file system's clock ticks coarser than this test runs).
+    const file = join(root, 'data', 'secrets.json');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('bbbb', 'cccc'));
+    utimesSync(file, new Date(), new Date(Date.now() + 60_000));
+    expect(vault.get('x.key')).toBe('cccc');
+    other.delete(['y.key']);
+    expect(vault.get('y.key')).toBeUndefined();
+    expect(vault.get('constructor')).toBeUndefined();
   });
 
   it.each([
