@@ -388,23 +388,24 @@ export class Gateway {
   private watchSettings(): WatchSettings | undefined {
     const gateway = this.current.settings.notify;
     const events = new Set<NotifyEvent>(gateway?.events ?? []);
-    for (const notify of this.ownNotifySpecs()) for (const e of notify.events) if (e !== 'waiting') events.add(e);
+    for (const { events: own } of this.ownNotifyEvents()) for (const e of own) if (e !== 'waiting') events.add(e);
     if (events.size === 0) return undefined;
     return { ...HEALTH_DEFAULTS, ...(gateway ?? {}), events: [...events] };
   }
 
   /** The agents and scenes whose own notify asks for `waiting`. */
   private waitingOwners(): Owner[] {
-    const asks = (notify: { events: readonly NotifyEvent[] } | undefined) => notify?.events.includes('waiting') === true;
-    return [
-      ...[...this.current.agents.values()].filter((a) => asks(a.profile.notify)).map((a) => ({ kind: 'agent' as const, id: a.id })),
-      ...[...this.current.scenes.values()].filter((s) => asks(s.scene.notify)).map((s) => ({ kind: 'scene' as const, id: s.id })),
-    ];
+    return this.ownNotifyEvents()
+      .filter((o) => o.events.includes('waiting'))
+      .map(({ owner }) => owner);
   }
 
-  /** Every agent's and scene's own notify, as written. */
-  private ownNotifySpecs(): { events: readonly NotifyEvent[] }[] {
-    return [...[...this.current.agents.values()].map((a) => a.profile.notify), ...[...this.current.scenes.values()].map((s) => s.scene.notify)].filter((n) => n !== undefined);
+  /** Each agent and scene with a `notify` of its own, and the events it asks for, as written. */
+  private ownNotifyEvents(): { owner: Owner; events: readonly NotifyEvent[] }[] {
+    const own: { owner: Owner; events: readonly NotifyEvent[] }[] = [];
+    for (const a of this.current.agents.values()) if (a.profile.notify) own.push({ owner: { kind: 'agent', id: a.id }, events: a.profile.notify.events });
+    for (const s of this.current.scenes.values()) if (s.scene.notify) own.push({ owner: { kind: 'scene', id: s.id }, events: s.scene.notify.events });
+    return own;
   }
 
   /** cococat.yaml's `notify` as it is now, its references resolved; none when they cannot be (logged once per notice). */

@@ -464,7 +464,7 @@ export class Heartbeat {
         if (!approvePairing || !rejectPairing) throw new CocoError('COCO_ERR_INTERNAL', 'pairing approvals are not available in this process');
         // Done for this agent only; what the owner typed wrong, or a code not open, is said back to them.
         const said = (err: unknown) => {
-          if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return say.unknown(code, err.message);
+          if (isUnknownCode(err)) return say.unknown(code, err.message);
           throw err;
         };
         const here = item.message.isGroup ? { entryKey: item.entryKey, conversationId: item.message.conversationId } : undefined;
@@ -490,7 +490,7 @@ export class Heartbeat {
       const r = await pairingByCode(this.deps.store, normalizePairingCode(code), now, agentId);
       return !(r.group && r.entryKey === here.entryKey && r.conversationId === here.conversationId);
     } catch (err) {
-      if (isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID')) return false;
+      if (isUnknownCode(err)) return false;
       throw err;
     }
   }
@@ -930,6 +930,11 @@ type NotedOutcome = AgentOutcome & { notes?: string[] };
 
 function withNote(outcome: NotedOutcome, note: string): NotedOutcome {
   return { ...outcome, notes: [...(outcome.notes ?? []), note] };
+}
+
+/** A pairing code that is not open, or could not be one: the owner is told so, not the message retried. */
+function isUnknownCode(err: unknown): err is CocoError {
+  return isCocoError(err) && (err.code === 'COCO_ERR_NOT_FOUND' || err.code === 'COCO_ERR_REQUEST_INVALID');
 }
 
 /** The message log's notes of an outcome, after its other details. */

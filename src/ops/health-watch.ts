@@ -153,10 +153,10 @@ export class HealthWatch {
     }
     if (asked.has('')) {
       const oldest = await this.deps.store.oldestWaiting();
-      const counts = async () => {
-        const stats = await this.deps.store.stats();
-        return { inbound: stats.inboundQueued + stats.inboundLeased, outbound: stats.outboundPending + stats.outboundLeased };
-      };
+      // Read once, and only when a notice is told.
+      let read: Promise<{ inbound: number; outbound: number }> | undefined;
+      const counts = () =>
+        (read ??= this.deps.store.stats().then((s) => ({ inbound: s.inboundQueued + s.inboundLeased, outbound: s.outboundPending + s.outboundLeased })));
       await this.watchWait('inbound', 'inbound', oldest.inboundAt, now, limit, async () => (await counts()).inbound, { panelPath: 'dashboard' });
       await this.watchWait('outbound', 'outbound', oldest.outboundAt, now, limit, async () => (await counts()).outbound, { panelPath: 'dashboard' });
     }
@@ -165,8 +165,7 @@ export class HealthWatch {
     const targets = new Map(this.deps.entries().map((s) => [s.key, s.target]));
     for (const owner of owners) {
       const mine = [...waits].filter(([key]) => targets.get(key)?.kind === owner.kind && targets.get(key)?.id === owner.id).map(([, w]) => w);
-      const oldestOf = (list: (number | null)[]) => list.reduce<number | null>((a, b) => (b !== null && (a === null || b < a) ? b : a), null);
-      const page = { panelPath: `${owner.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(owner.id)}`, receiver: owner };
+      const page = { panelPath: targetPage(owner), receiver: owner };
       const subject = `${owner.kind}:${owner.id}`;
       const count = (what: 'inbound' | 'outbound') => mine.reduce((n, w) => n + w[what], 0);
       await this.watchWait(`${subject}/inbound`, 'inbound', oldestOf(mine.map((w) => w.inboundSince)), now, limit, async () => count('inbound'), page);
@@ -210,7 +209,7 @@ export class HealthWatch {
       if (!current) return;
       this.failing.delete(agentId);
       const text = noticeText.agentUp(agentId, current.failures, now - current.since);
-      void this.stopTelling('agent_down', agentId, current, () => ({ event: 'agent_down', text, agentId, panelPath: agentPage(agentId) }));
+      void this.stopTelling('agent_down', agentId, current, () => ({ event: 'agent_down', text, agentId, panelPath: targetPage({ kind: 'agent', id: agentId }) }));
       return;
     }
     const cause = outcome.error.cause ?? outcome.error;
@@ -227,7 +226,7 @@ export class HealthWatch {
       if (!teller || failing.told || this.failing.get(agentId) !== failing) return;
       failing.told = true;
       const text = noticeText.agentDown(agentId, failing.failures, now - failing.since, failing.reason);
-      this.deps.notify({ event: 'agent_down', text, agentId, panelPath: agentPage(agentId) });
+      this.deps.notify({ event: 'agent_down', text, agentId, panelPath: targetPage({ kind: 'agent', id: agentId }) });
     });
   }
 
@@ -267,7 +266,7 @@ export class HealthWatch {
   }
 
   private entryNotice(status: EntryStatus, text: Localized): Notice {
-    const page = `${status.target.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(status.target.id)}`;
+    const page = targetPage(status.target);
     return { event: 'entry_down', text, entryKey: status.key, panelPath: page };
   }
 
@@ -293,7 +292,11 @@ export class HealthWatch {
   }
 }
 
-const agentPage = (agentId: string) => `agents/${encodeURIComponent(agentId)}`;
+/** The panel page of an agent or a scene. */
+const targetPage = (target: Owner) => `${target.kind === 'scene' ? 'scenes' : 'agents'}/${encodeURIComponent(target.id)}`;
+
+/** The earliest of some times, null when none is given. */
+const oldestOf = (list: (number | null)[]) => list.reduce<number | null>((a, b) => (b !== null && (a === null || b < a) ? b : a), null);
 
 /** Why an enabled entry is down now, and since when; undefined when it is not. */
 export function whyDown(status: EntryStatus, now: number): { since: number; reason: string } | undefined {

@@ -190,17 +190,15 @@ export class Notifier {
 
   /**
    * The receivers that ask for this notice's event: the gateway's, and its agent's or scene's own;
-   * for an agent's own notice (agent_down), also the scenes it serves in.
+   * for an agent's own notice (agent_down), also the scenes it serves in; for one with a
+   * `receiver`, that chat alone.
    */
   private receiversOf(notice: Notice): string[] {
-    if (notice.receiver) {
-      const { kind, id } = notice.receiver;
-      return this.deps.ownNotify?.(notice.receiver)?.events.includes(notice.event) ? [`${kind}:${id}`] : [];
-    }
-    const found: string[] = [];
-    if (this.deps.settings().notify?.events.includes(notice.event)) found.push(GATEWAY_RECEIVER);
-    const owners: Owner[] =
-      notice.agentId !== undefined
+    // A notice for one chat (`receiver`) skips the gateway's.
+    const found = !notice.receiver && this.deps.settings().notify?.events.includes(notice.event) ? [GATEWAY_RECEIVER] : [];
+    const owners: Owner[] = notice.receiver
+      ? [notice.receiver]
+      : notice.agentId !== undefined
         ? [{ kind: 'agent', id: notice.agentId }, ...(this.deps.scenesOf?.(notice.agentId) ?? []).map((id) => ({ kind: 'scene' as const, id }))]
         : [notice.entryKey ? this.deps.ownerOf?.(notice.entryKey) : undefined].filter((o) => o !== undefined);
     for (const owner of owners) {

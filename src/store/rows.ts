@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import type {
   ConversationSummary,
   DeadLetter,
+  EntryWaits,
   FeedItem,
   InboundItem,
   InboundStatus,
@@ -21,7 +22,6 @@ import type {
   TargetKind,
   TimelineEvent,
   TimelineFacts,
-  EntryWaits,
 } from './store.js';
 import type { ChatMessage, ReplyImage } from '../core/message.js';
 

@@ -7,7 +7,7 @@ export function LanguageSwitcher() {
   return (
     <select className="language-switcher" aria-label={t('language')} value={currentLanguage()} onChange={(e) => setLanguage(e.target.value as Language)}>
       {LANGUAGES.map((l) => (
-        <option key={l.code} value={l.code} lang={l.code === 'zh' ? 'zh-CN' : 'en'}>
+        <option key={l.code} value={l.code} lang={l.tag}>
           {l.name}
         </option>
       ))}

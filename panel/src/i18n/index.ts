@@ -3,10 +3,10 @@ import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next } from 'react-i18next';
 import { resources } from './resources';
 
-/** The panel's languages, in the order the switcher lists them, each named in itself. */
+/** The panel's languages, in the order the switcher lists them, each named in itself, with its BCP 47 tag. */
 export const LANGUAGES = [
-  { code: 'en', name: 'English' },
-  { code: 'zh', name: '中文' },
+  { code: 'en', name: 'English', tag: 'en' },
+  { code: 'zh', name: '中文', tag: 'zh-CN' },
 ] as const;
 export type Language = (typeof LANGUAGES)[number]['code'];
 
@@ -55,14 +55,14 @@ export function setLanguage(lang: Language): void {
 
 /** The `lang` of the page follows the panel's language, for screen readers, fonts and line breaking. */
 function markDocument(): void {
-  document.documentElement.lang = currentLanguage() === 'zh' ? 'zh-CN' : 'en';
+  document.documentElement.lang = locale();
 }
 markDocument();
 i18n.on('languageChanged', markDocument);
 
 export { i18n };
 
-/** The BCP 47 locale for dates and numbers in the panel's language. */
-export function locale(): string {
-  return currentLanguage() === 'zh' ? 'zh-CN' : 'en';
+/** The BCP 47 tag of a language (the panel's by default): the page's `lang`, and the locale of its dates and numbers. */
+export function locale(lang: Language = currentLanguage()): string {
+  return LANGUAGES.find((l) => l.code === lang)!.tag;
 }
